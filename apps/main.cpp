@@ -1,0 +1,56 @@
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+#include "commands.h"
+#include "physynth/engine/run.h"
+#ifdef PHYSYNTH_HAVE_TORCH
+#include "physynth/pinn/version.h"
+#endif
+#ifdef PHYSYNTH_HAVE_VTK
+#include "physynth/viz/version.h"
+#endif
+
+namespace physynth::apps {
+
+std::map<std::string, std::string> component_versions() {
+  std::map<std::string, std::string> v;
+#ifdef PHYSYNTH_HAVE_TORCH
+  v["LibTorch"] = pinn::torch_version();
+#endif
+#ifdef PHYSYNTH_HAVE_VTK
+  v["VTK"] = viz::vtk_version();
+#endif
+  return v;
+}
+
+}  // namespace physynth::apps
+
+int main(int argc, char** argv) {
+  using namespace physynth;
+  CLI::App app{"physynth: physics-informed synthetic data from YAML scenarios"};
+  app.require_subcommand(0, 1);
+  bool show_version = false;
+  app.add_flag("--version", show_version, "Print the version of physynth and of the libraries it was built with");
+  int exit_code = apps::kExitOk;
+  apps::add_run_command(app, exit_code);
+  apps::add_validate_command(app, exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? apps::kExitOk : apps::kExitBadInput;
+  }
+  if (show_version) {
+    std::cout << "physynth " << engine::physynth_version() << "\n";
+    auto versions = engine::library_versions();
+    for (const auto& [k, v] : apps::component_versions()) versions[k] = v;
+    for (const auto& [k, v] : versions) std::cout << "  " << k << " " << v << "\n";
+    return apps::kExitOk;
+  }
+  if (app.get_subcommands().empty()) {
+    std::cout << app.help();
+    return apps::kExitBadInput;
+  }
+  return exit_code;
+}

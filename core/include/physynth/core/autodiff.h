@@ -1,0 +1,38 @@
+// Exact derivatives of a templated function by forward-mode automatic
+// differentiation with Ceres' Jet (header-only; no Ceres library is linked).
+//
+// Directions are seeded kChunk at a time, so an n-column Jacobian costs
+// ceil(n / kChunk) evaluations of the function on Jets of fixed size: no heap
+// traffic per operation, and any n works.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <vector>
+
+#include <ceres/jet.h>
+
+namespace physynth::core {
+
+inline constexpr int kJacobianChunk = 8;
+using Dual = ceres::Jet<double, kJacobianChunk>;
+
+// f(const Dual* x, Dual* out) computes out[0..rows) from x[0..cols).
+// Writes d out_i / d x_j to jac[i + rows * j] (column-major).
+template <class F>
+void forward_jacobian(F&& f, std::size_t rows, std::size_t cols, const double* x, double* jac) {
+  std::vector<Dual> xd(cols), out(rows);
+  for (std::size_t first = 0; first < cols; first += kJacobianChunk) {
+    const std::size_t count = std::min<std::size_t>(kJacobianChunk, cols - first);
+    for (std::size_t j = 0; j < cols; ++j) {
+      xd[j] = Dual(x[j]);
+      if (j >= first && j < first + count) xd[j].v[static_cast<int>(j - first)] = 1.0;
+    }
+    f(xd.data(), out.data());
+    for (std::size_t k = 0; k < count; ++k)
+      for (std::size_t i = 0; i < rows; ++i)
+        jac[i + rows * (first + k)] = out[i].v[static_cast<int>(k)];
+  }
+}
+
+}  // namespace physynth::core

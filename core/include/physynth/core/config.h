@@ -1,0 +1,80 @@
+// Strict reading of YAML input with complete diagnostics.
+//
+// ConfigNode wraps a YAML node with its key path ("solver.rtol",
+// "sensors[0].name") and the file it came from. Accessors never throw: a value
+// of the wrong type, a missing required key or an unknown key becomes a
+// diagnostic with file:line:column, and reading goes on so that every problem
+// in a file is reported at once.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <yaml-cpp/yaml.h>
+
+#include "physynth/core/diagnostics.h"
+
+namespace physynth::core {
+
+class ConfigNode {
+ public:
+  ConfigNode(YAML::Node node, std::string path, std::string file, Diagnostics* diagnostics);
+
+  const std::string& path() const { return path_; }
+  const std::string& file() const { return file_; }
+  Diagnostics& diagnostics() const { return *diagnostics_; }
+  const YAML::Node& yaml() const { return node_; }
+  SourceLocation location() const;
+
+  bool defined() const { return node_.IsDefined() && !node_.IsNull(); }
+  bool is_map() const { return node_.IsDefined() && node_.IsMap(); }
+  bool is_sequence() const { return node_.IsDefined() && node_.IsSequence(); }
+  bool is_scalar() const { return node_.IsDefined() && node_.IsScalar(); }
+  std::string scalar() const { return is_scalar() ? node_.Scalar() : std::string(); }
+  std::size_t size() const { return node_.IsDefined() ? node_.size() : 0; }
+  // "a mapping", "a list", "'text'" or "nothing", for messages.
+  std::string describe() const;
+
+  // Reports an error at this node.
+  void error(const std::string& message) const;
+  void warning(const std::string& message) const;
+
+  bool has(const std::string& key) const;
+  ConfigNode operator[](const std::string& key) const;
+  ConfigNode operator[](std::size_t index) const;
+  std::vector<std::string> keys() const;  // in file order
+
+  // Errors unless this node is a mapping / list; return whether it is.
+  bool expect_map() const;
+  bool expect_sequence() const;
+  // An error for every key not in `allowed`, with a "did you mean" hint.
+  void check_keys(const std::vector<std::string>& allowed) const;
+  // An error if `key` is absent; returns whether it is present.
+  bool require(const std::string& key) const;
+
+  // Typed reads of this scalar node; nullopt (and an error) if it is not one.
+  std::optional<double> as_number() const;
+  std::optional<long long> as_integer() const;
+  std::optional<bool> as_bool() const;
+  std::optional<std::string> as_string() const;
+  // One of `allowed`; an error listing them otherwise.
+  std::optional<std::string> as_enum(const std::vector<std::string>& allowed) const;
+  std::optional<std::vector<double>> as_number_list() const;
+
+ private:
+  YAML::Node node_;
+  std::string path_;
+  std::string file_;
+  Diagnostics* diagnostics_;
+  SourceLocation fallback_;  // where to report when node_ is absent
+};
+
+// Loads a YAML file. On a syntax error or a missing file, reports it and returns nullopt.
+std::optional<YAML::Node> load_yaml_file(const std::string& path, Diagnostics& diagnostics);
+
+// Applies a command-line override "a.b[2].c=value" to a YAML tree (the value is
+// parsed as YAML). Reports malformed overrides and returns false.
+bool apply_override(YAML::Node& root, const std::string& assignment, Diagnostics& diagnostics);
+
+}  // namespace physynth::core

@@ -1,0 +1,77 @@
+// The runtime interface every physical model implements.
+//
+// A model is an ODE system dy/dt = f(t, y, p) with n states and m parameters.
+// Concrete models write f once, as a template over the scalar type, and derive
+// from TemplatedModel (templated_model.h), which supplies rhs(), the exact
+// Jacobians by forward-mode autodiff, and nothing else by hand. Code that only
+// runs models (solvers, the engine) sees this interface and no templates.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace physynth::core {
+
+// A named quantity with units ("mol/L", "1/s"; empty when dimensionless).
+struct VariableInfo {
+  std::string name;
+  std::string units;
+  std::string description;
+};
+
+// Structural nonzeros of an n x n matrix in compressed sparse column form.
+struct SparsityPattern {
+  int size = 0;
+  std::vector<int> column_start;  // size + 1 entries
+  std::vector<int> row_index;     // column_start.back() entries, sorted per column
+
+  int nonzeros() const { return column_start.empty() ? 0 : column_start.back(); }
+  static SparsityPattern dense(int n);
+};
+
+// A linear invariant w . y(t) = w . y(0) that holds for every parameter value
+// (for example a conservation law of a reaction network).
+struct LinearInvariant {
+  std::string description;      // "E + ES"
+  std::vector<double> weights;  // one per state
+};
+
+class Model {
+ public:
+  virtual ~Model() = default;
+
+  virtual const std::string& name() const = 0;
+  virtual const std::vector<VariableInfo>& states() const = 0;
+  virtual const std::vector<VariableInfo>& parameters() const = 0;
+  std::size_t num_states() const { return states().size(); }
+  std::size_t num_parameters() const { return parameters().size(); }
+
+  // y0 as a function of the parameters (initial amounts may be parameters).
+  virtual void initial_state(const double* p, double* y0) const = 0;
+
+  // dydt = f(t, y, p).
+  virtual void rhs(double t, const double* y, const double* p, double* dydt) const = 0;
+
+  // Exact df/dy, n x n, column-major (jac[i + n*j] = df_i/dy_j).
+  virtual void jacobian(double t, const double* y, const double* p, double* jac) const = 0;
+
+  // Exact df/dp, n x m, column-major (jac[i + n*k] = df_i/dp_k).
+  virtual void parameter_jacobian(double t, const double* y, const double* p,
+                                  double* jac) const = 0;
+
+  // Which entries of df/dy can be nonzero; dense unless the model knows better.
+  virtual SparsityPattern jacobian_sparsity() const;
+
+  // Invariants the audit checks on every sample; none unless the model has some.
+  virtual std::vector<LinearInvariant> linear_invariants() const { return {}; }
+
+  // Whether state i is physically non-negative (amounts, concentrations).
+  virtual bool state_is_nonnegative(std::size_t /*i*/) const { return false; }
+
+  // Index of the state or parameter with this name, or -1.
+  int state_index(const std::string& name) const;
+  int parameter_index(const std::string& name) const;
+};
+
+}  // namespace physynth::core

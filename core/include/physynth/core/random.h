@@ -1,0 +1,55 @@
+// Counter-based random numbers (Random123's Philox4x32-10).
+//
+// Every draw is a pure function of (seed, sample index, stream, position), so
+// a sample's randomness does not depend on which thread or rank computes it,
+// or on what was computed before it. Streams separate the independent uses
+// within one sample (parameter design, each sensor's noise, ...).
+#pragma once
+
+#include <cstdint>
+
+namespace physynth::core {
+
+// Stream numbers in use; each consumer gets its own so draws never overlap.
+namespace stream {
+inline constexpr std::uint32_t kDesign = 1;           // random / Latin hypercube points
+inline constexpr std::uint32_t kLhsPermutation = 2;   // per-dimension permutations
+inline constexpr std::uint32_t kSobolShift = 3;       // digital shift of the Sobol points
+inline constexpr std::uint32_t kObservationBase = 1000;  // + 16 * channel + component
+}  // namespace stream
+
+class CounterRng {
+ public:
+  CounterRng(std::uint64_t seed, std::uint64_t sample, std::uint32_t stream);
+
+  std::uint32_t next_u32();
+  std::uint64_t next_u64();
+  // Uniform on the open interval (0, 1), 53 random bits.
+  double uniform();
+  // Standard normal (Box-Muller over two uniforms).
+  double normal();
+
+ private:
+  std::uint32_t key_[2];
+  std::uint32_t counter_[4];
+  std::uint32_t block_[4];
+  int used_ = 4;
+  bool has_spare_normal_ = false;
+  double spare_normal_ = 0.0;
+};
+
+// A pseudo-random bijection of [0, n) keyed by (seed, stream, index): a Feistel
+// network over the next power of four with cycle walking. O(1) memory.
+class KeyedPermutation {
+ public:
+  KeyedPermutation(std::uint64_t n, std::uint64_t seed, std::uint32_t stream, std::uint32_t index);
+  std::uint64_t operator()(std::uint64_t i) const;
+
+ private:
+  std::uint64_t n_;
+  int half_bits_;
+  std::uint32_t key_[2];
+  std::uint32_t tweak_;
+};
+
+}  // namespace physynth::core

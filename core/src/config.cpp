@@ -1,0 +1,273 @@
+#include "physynth/core/config.h"
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+namespace physynth::core {
+
+ConfigNode::ConfigNode(YAML::Node node, std::string path, std::string file, Diagnostics* diagnostics)
+    : node_(std::move(node)), path_(std::move(path)), file_(std::move(file)), diagnostics_(diagnostics) {}
+
+SourceLocation ConfigNode::location() const {
+  if (!node_.IsDefined()) return fallback_.file.empty() ? SourceLocation{file_, 0, 0} : fallback_;
+  const YAML::Mark mark = node_.Mark();
+  if (mark.is_null()) return {"--set", 0, 0};
+  return {file_, mark.line + 1, mark.column + 1};
+}
+
+std::string ConfigNode::describe() const {
+  if (!node_.IsDefined() || (node_.IsDefined() && node_.IsNull())) return "nothing";
+  if ((node_.IsDefined() && node_.IsMap())) return "a mapping";
+  if ((node_.IsDefined() && node_.IsSequence())) return "a list";
+  return "'" + node_.Scalar() + "'";
+}
+
+void ConfigNode::error(const std::string& message) const { diagnostics_->error(location(), message); }
+void ConfigNode::warning(const std::string& message) const { diagnostics_->warning(location(), message); }
+
+bool ConfigNode::has(const std::string& key) const {
+  return (node_.IsDefined() && node_.IsMap()) && node_[key].IsDefined();
+}
+
+ConfigNode ConfigNode::operator[](const std::string& key) const {
+  YAML::Node child = (node_.IsDefined() && node_.IsMap()) ? node_[key] : YAML::Node(YAML::NodeType::Undefined);
+  ConfigNode out(child, path_.empty() ? key : path_ + "." + key, file_, diagnostics_);
+  // An absent key is reported at its parent's position.
+  out.fallback_ = location();
+  return out;
+}
+
+ConfigNode ConfigNode::operator[](std::size_t index) const {
+  YAML::Node child = (node_.IsDefined() && node_.IsSequence()) && index < node_.size() ? node_[index] : YAML::Node(YAML::NodeType::Undefined);
+  ConfigNode out(child, path_ + "[" + std::to_string(index) + "]", file_, diagnostics_);
+  out.fallback_ = location();
+  return out;
+}
+
+std::vector<std::string> ConfigNode::keys() const {
+  std::vector<std::string> out;
+  if (!(node_.IsDefined() && node_.IsMap())) return out;
+  for (const auto& kv : node_) out.push_back(kv.first.Scalar());
+  return out;
+}
+
+bool ConfigNode::expect_map() const {
+  if ((node_.IsDefined() && node_.IsMap())) return true;
+  error((path_.empty() ? std::string("the file") : path_) + " must be a mapping of keys to values, got " +
+        describe());
+  return false;
+}
+
+bool ConfigNode::expect_sequence() const {
+  if ((node_.IsDefined() && node_.IsSequence())) return true;
+  error(path_ + " must be a list, got " + describe());
+  return false;
+}
+
+void ConfigNode::check_keys(const std::vector<std::string>& allowed) const {
+  if (!(node_.IsDefined() && node_.IsMap())) return;
+  for (const auto& kv : node_) {
+    const std::string key = kv.first.Scalar();
+    bool known = false;
+    for (const auto& a : allowed) known = known || a == key;
+    if (known) continue;
+    std::string msg = "unknown key '" + key + "' in " + (path_.empty() ? std::string("the scenario") : path_);
+    const std::string hint = closest_match(key, allowed);
+    if (!hint.empty())
+      msg += "; did you mean '" + hint + "'?";
+    else
+      msg += "; valid keys are " + quoted_alternatives(allowed);
+    const YAML::Mark mark = kv.first.Mark();
+    diagnostics_->error(mark.is_null() ? SourceLocation{"--set", 0, 0}
+                                       : SourceLocation{file_, mark.line + 1, mark.column + 1},
+                        msg);
+  }
+}
+
+bool ConfigNode::require(const std::string& key) const {
+  if (has(key)) return true;
+  error("missing required key '" + key + "' in " + (path_.empty() ? std::string("the scenario") : path_));
+  return false;
+}
+
+std::optional<double> ConfigNode::as_number() const {
+  if ((node_.IsDefined() && node_.IsScalar())) {
+    const std::string& s = node_.Scalar();
+    std::string t = s;
+    if (t == ".inf" || t == ".Inf" || t == "+.inf") t = "inf";
+    if (t == "-.inf" || t == "-.Inf") t = "-inf";
+    if (t == ".nan" || t == ".NaN") t = "nan";
+    char* end = nullptr;
+    errno = 0;
+    const double v = std::strtod(t.c_str(), &end);
+    if (!t.empty() && end == t.c_str() + t.size() && errno != ERANGE) {
+      if (!std::isfinite(v)) {
+        error(path_ + " must be a finite number, got '" + s + "'");
+        return std::nullopt;
+      }
+      return v;
+    }
+  }
+  error(path_ + " must be a number, got " + describe());
+  return std::nullopt;
+}
+
+std::optional<long long> ConfigNode::as_integer() const {
+  if ((node_.IsDefined() && node_.IsScalar())) {
+    const std::string& s = node_.Scalar();
+    char* end = nullptr;
+    errno = 0;
+    const long long v = std::strtoll(s.c_str(), &end, 10);
+    if (!s.empty() && end == s.c_str() + s.size() && errno != ERANGE) return v;
+    // Accept integral floating notation such as 1e6.
+    const double d = std::strtod(s.c_str(), &end);
+    if (!s.empty() && end == s.c_str() + s.size() && std::isfinite(d) && d == std::floor(d) &&
+        std::fabs(d) < 9.0e18)
+      return static_cast<long long>(d);
+  }
+  error(path_ + " must be an integer, got " + describe());
+  return std::nullopt;
+}
+
+std::optional<bool> ConfigNode::as_bool() const {
+  if ((node_.IsDefined() && node_.IsScalar())) {
+    const std::string& s = node_.Scalar();
+    if (s == "true" || s == "True" || s == "yes" || s == "on") return true;
+    if (s == "false" || s == "False" || s == "no" || s == "off") return false;
+  }
+  error(path_ + " must be true or false, got " + describe());
+  return std::nullopt;
+}
+
+std::optional<std::string> ConfigNode::as_string() const {
+  if ((node_.IsDefined() && node_.IsScalar())) return node_.Scalar();
+  error(path_ + " must be a text value, got " + describe());
+  return std::nullopt;
+}
+
+std::optional<std::string> ConfigNode::as_enum(const std::vector<std::string>& allowed) const {
+  auto s = as_string();
+  if (!s) return std::nullopt;
+  for (const auto& a : allowed)
+    if (a == *s) return s;
+  std::string msg = path_ + " must be " + quoted_alternatives(allowed) + ", got '" + *s + "'";
+  const std::string hint = closest_match(*s, allowed);
+  if (!hint.empty()) msg += "; did you mean '" + hint + "'?";
+  error(msg);
+  return std::nullopt;
+}
+
+std::optional<std::vector<double>> ConfigNode::as_number_list() const {
+  if (!expect_sequence()) return std::nullopt;
+  std::vector<double> out;
+  bool ok = true;
+  for (std::size_t i = 0; i < node_.size(); ++i) {
+    auto v = (*this)[i].as_number();
+    if (v) out.push_back(*v);
+    ok = ok && v.has_value();
+  }
+  if (!ok) return std::nullopt;
+  return out;
+}
+
+std::optional<YAML::Node> load_yaml_file(const std::string& path, Diagnostics& diagnostics) {
+  std::ifstream in(path);
+  if (!in) {
+    diagnostics.error({path, 0, 0}, "cannot open scenario file: " + std::string(std::strerror(errno)));
+    return std::nullopt;
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  try {
+    YAML::Node root = YAML::Load(text.str());
+    if (!root.IsDefined() || root.IsNull()) {
+      diagnostics.error({path, 1, 1}, "the file is empty; a scenario is a mapping of keys to values");
+      return std::nullopt;
+    }
+    return root;
+  } catch (const YAML::Exception& e) {
+    diagnostics.error({path, e.mark.line + 1, e.mark.column + 1}, "invalid YAML: " + e.msg);
+    return std::nullopt;
+  }
+}
+
+namespace {
+// Splits "a.b[2].c" into steps; a step is a key or an index.
+struct Step {
+  std::string key;
+  long index = -1;
+};
+bool parse_path(const std::string& path, std::vector<Step>& steps) {
+  std::size_t i = 0;
+  while (i < path.size()) {
+    if (path[i] == '[') {
+      const std::size_t close = path.find(']', i);
+      if (close == std::string::npos) return false;
+      const std::string num = path.substr(i + 1, close - i - 1);
+      if (num.empty() || num.find_first_not_of("0123456789") != std::string::npos) return false;
+      steps.push_back({"", std::stol(num)});
+      i = close + 1;
+      if (i < path.size() && path[i] == '.') ++i;
+    } else {
+      std::size_t end = path.find_first_of(".[", i);
+      if (end == std::string::npos) end = path.size();
+      if (end == i) return false;
+      steps.push_back({path.substr(i, end - i), -1});
+      i = end;
+      if (i < path.size() && path[i] == '.') ++i;
+    }
+  }
+  return !steps.empty();
+}
+}  // namespace
+
+bool apply_override(YAML::Node& root, const std::string& assignment, Diagnostics& diagnostics) {
+  const std::size_t eq = assignment.find('=');
+  std::vector<Step> steps;
+  if (eq == std::string::npos || eq == 0 || !parse_path(assignment.substr(0, eq), steps)) {
+    diagnostics.error({"--set", 0, 0}, "malformed override '" + assignment +
+                                            "'; expected KEY=VALUE such as solver.rtol=1e-8");
+    return false;
+  }
+  YAML::Node value;
+  try {
+    value = YAML::Load(assignment.substr(eq + 1));
+  } catch (const YAML::Exception& e) {
+    diagnostics.error({"--set", 0, 0}, "override '" + assignment + "': invalid YAML value: " + e.msg);
+    return false;
+  }
+  // Walk by reassignment of node handles (yaml-cpp nodes are references).
+  std::vector<YAML::Node> chain{root};
+  for (std::size_t s = 0; s + 1 < steps.size(); ++s) {
+    YAML::Node cur = chain.back();
+    if (steps[s].index >= 0) {
+      if (!cur.IsSequence() || static_cast<std::size_t>(steps[s].index) >= cur.size()) {
+        diagnostics.error({"--set", 0, 0}, "override '" + assignment + "': no list element [" +
+                                                std::to_string(steps[s].index) + "] to set");
+        return false;
+      }
+      chain.push_back(cur[steps[s].index]);
+    } else {
+      chain.push_back(cur[steps[s].key]);
+    }
+  }
+  YAML::Node parent = chain.back();
+  const Step& last = steps.back();
+  if (last.index >= 0) {
+    if (!parent.IsSequence() || static_cast<std::size_t>(last.index) >= parent.size()) {
+      diagnostics.error({"--set", 0, 0}, "override '" + assignment + "': no list element [" +
+                                              std::to_string(last.index) + "] to set");
+      return false;
+    }
+    parent[last.index] = value;
+  } else {
+    parent[last.key] = value;
+  }
+  return true;
+}
+
+}  // namespace physynth::core

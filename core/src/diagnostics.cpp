@@ -1,0 +1,103 @@
+#include "physynth/core/diagnostics.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <set>
+
+namespace physynth::core {
+
+std::string SourceLocation::format() const {
+  std::string s = file.empty() ? "<input>" : file;
+  if (line > 0) {
+    s += ':' + std::to_string(line);
+    if (column > 0) s += ':' + std::to_string(column);
+  }
+  return s;
+}
+
+std::string Diagnostic::format() const {
+  return where.format() + (severity == Severity::kError ? ": error: " : ": warning: ") + message;
+}
+
+void Diagnostics::error(SourceLocation where, std::string message) {
+  items_.push_back({Diagnostic::Severity::kError, std::move(where), std::move(message)});
+}
+
+void Diagnostics::warning(SourceLocation where, std::string message) {
+  items_.push_back({Diagnostic::Severity::kWarning, std::move(where), std::move(message)});
+}
+
+std::size_t Diagnostics::error_count() const {
+  return static_cast<std::size_t>(std::count_if(items_.begin(), items_.end(), [](const Diagnostic& d) {
+    return d.severity == Diagnostic::Severity::kError;
+  }));
+}
+
+std::string Diagnostics::report(const std::string& consequence) const {
+  std::string out;
+  std::set<std::string> files;
+  for (const auto& d : items_) {
+    out += d.format() + '\n';
+    if (d.severity == Diagnostic::Severity::kError) files.insert(d.where.file);
+  }
+  const std::size_t n = error_count();
+  if (n > 0) {
+    out += std::to_string(n) + (n == 1 ? " error in " : " errors in ") + std::to_string(files.size()) +
+           (files.size() == 1 ? " file; " : " files; ") + consequence + ".\n";
+  }
+  return out;
+}
+
+std::size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t subst = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, subst});
+    }
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+std::string closest_match(const std::string& word, const std::vector<std::string>& candidates) {
+  std::string best;
+  std::size_t best_d = std::max<std::size_t>(2, word.size() / 3) + 1;
+  for (const auto& c : candidates) {
+    const std::size_t d = edit_distance(word, c);
+    if (d < best_d) {
+      best_d = d;
+      best = c;
+    }
+  }
+  return best;
+}
+
+std::string join(const std::vector<std::string>& items, const std::string& sep) {
+  std::string out;
+  for (std::size_t i = 0; i < items.size(); ++i) out += (i ? sep : "") + items[i];
+  return out;
+}
+
+std::string quoted_alternatives(const std::vector<std::string>& items) {
+  std::string out;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (i > 0) out += (i + 1 == items.size()) ? " or " : ", ";
+    out += "'" + items[i] + "'";
+  }
+  return out;
+}
+
+std::string format_number(double x) {
+  char buf[64];
+  for (int precision = 6; precision <= 17; ++precision) {
+    std::snprintf(buf, sizeof buf, "%.*g", precision, x);
+    if (std::strtod(buf, nullptr) == x) break;
+  }
+  return buf;
+}
+
+}  // namespace physynth::core

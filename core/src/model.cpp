@@ -1,0 +1,31 @@
+#include "physynth/core/model.h"
+
+namespace physynth::core {
+
+SparsityPattern SparsityPattern::dense(int n) {
+  SparsityPattern s;
+  s.size = n;
+  s.column_start.resize(n + 1);
+  for (int j = 0; j <= n; ++j) s.column_start[j] = j * n;
+  s.row_index.reserve(static_cast<std::size_t>(n) * n);
+  for (int j = 0; j < n; ++j)
+    for (int i = 0; i < n; ++i) s.row_index.push_back(i);
+  return s;
+}
+
+SparsityPattern Model::jacobian_sparsity() const {
+  return SparsityPattern::dense(static_cast<int>(num_states()));
+}
+
+namespace {
+int find_name(const std::vector<VariableInfo>& list, const std::string& name) {
+  for (std::size_t i = 0; i < list.size(); ++i)
+    if (list[i].name == name) return static_cast<int>(i);
+  return -1;
+}
+}  // namespace
+
+int Model::state_index(const std::string& name) const { return find_name(states(), name); }
+int Model::parameter_index(const std::string& name) const { return find_name(parameters(), name); }
+
+}  // namespace physynth::core

@@ -1,0 +1,301 @@
+#include "physynth/domains/kinetics/yaml_binding.h"
+
+#include <cctype>
+#include <map>
+#include <memory>
+
+#include "physynth/domains/kinetics/reaction_network.h"
+
+namespace physynth::domains::kinetics {
+
+namespace {
+
+bool is_identifier(const std::string& s) {
+  if (s.empty() || !(std::isalpha(static_cast<unsigned char>(s[0])) || s[0] == '_')) return false;
+  for (char c : s)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_')) return false;
+  return true;
+}
+
+std::string trim(const std::string& s) {
+  const auto b = s.find_first_not_of(" \t");
+  if (b == std::string::npos) return "";
+  const auto e = s.find_last_not_of(" \t");
+  return s.substr(b, e - b + 1);
+}
+
+bool parse_side(const std::string& side, std::vector<std::pair<std::string, int>>& out, std::string* error) {
+  const std::string t = trim(side);
+  if (t.empty() || t == "0" || t == "\xE2\x88\x85" /* ∅ */) return true;
+  std::size_t start = 0;
+  while (start <= t.size()) {
+    std::size_t plus = t.find('+', start);
+    if (plus == std::string::npos) plus = t.size();
+    std::string term = trim(t.substr(start, plus - start));
+    if (term.empty()) {
+      *error = "empty term";
+      return false;
+    }
+    int coefficient = 1;
+    std::size_t i = 0;
+    while (i < term.size() && std::isdigit(static_cast<unsigned char>(term[i]))) ++i;
+    if (i > 0) {
+      coefficient = std::stoi(term.substr(0, i));
+      term = trim(term.substr(i));
+      if (coefficient <= 0) {
+        *error = "stoichiometric coefficient must be a positive integer";
+        return false;
+      }
+    }
+    if (!is_identifier(term)) {
+      *error = "'" + term + "' is not a species name (letters, digits and '_', not starting with a digit)";
+      return false;
+    }
+    bool merged = false;
+    for (auto& existing : out)
+      if (existing.first == term) {
+        existing.second += coefficient;
+        merged = true;
+      }
+    if (!merged) out.emplace_back(term, coefficient);
+    start = plus + 1;
+    if (plus == t.size()) break;
+  }
+  return true;
+}
+
+// A rate constant or initial amount: a number, or the name of a scenario parameter.
+struct ParameterTable {
+  std::vector<core::VariableInfo> info;
+  std::vector<core::ModelParameterRef> refs;
+  std::map<std::string, int> by_name;
+
+  // Returns the parameter index, or -1 after reporting an error.
+  int resolve(const core::ConfigNode& node, const std::string& literal_name, bool must_be_positive) {
+    if (!node.is_scalar()) {
+      node.error(node.path() + " must be a number or a parameter name, got " + node.describe());
+      return -1;
+    }
+    const std::string text = node.scalar();
+    char* end = nullptr;
+    const double v = std::strtod(text.c_str(), &end);
+    if (!text.empty() && end == text.c_str() + text.size()) {
+      if (!(v >= 0.0) || (must_be_positive && v == 0.0)) {
+        node.error(node.path() + " must be " + (must_be_positive ? "> 0" : ">= 0") + ", got " + text);
+        return -1;
+      }
+      info.push_back({literal_name, "", "written in the model section"});
+      refs.push_back({v, node.location(), node.path()});
+      return static_cast<int>(info.size()) - 1;
+    }
+    if (!is_identifier(text)) {
+      node.error(node.path() + " must be a number or a parameter name, got '" + text + "'");
+      return -1;
+    }
+    auto it = by_name.find(text);
+    if (it != by_name.end()) return it->second;
+    info.push_back({text, "", ""});
+    refs.push_back({std::nullopt, node.location(), node.path()});
+    by_name[text] = static_cast<int>(info.size()) - 1;
+    return static_cast<int>(info.size()) - 1;
+  }
+};
+
+}  // namespace
+
+std::optional<ParsedEquation> parse_equation(const std::string& text, std::string* error) {
+  static const std::vector<std::pair<std::string, bool>> arrows = {
+      {"<->", true}, {"<=>", true}, {"->", false}, {"=>", false}};
+  ParsedEquation eq;
+  std::size_t at = std::string::npos, len = 0;
+  for (const auto& [arrow, reversible] : arrows) {
+    const std::size_t pos = text.find(arrow);
+    if (pos != std::string::npos) {
+      at = pos;
+      len = arrow.size();
+      eq.reversible = reversible;
+      break;
+    }
+  }
+  if (at == std::string::npos) {
+    *error = "no reaction arrow; write '->' (irreversible) or '<->' (reversible)";
+    return std::nullopt;
+  }
+  const std::string rest = text.substr(at + len);
+  if (rest.find("->") != std::string::npos || rest.find("=>") != std::string::npos) {
+    *error = "more than one reaction arrow";
+    return std::nullopt;
+  }
+  std::string side_error;
+  if (!parse_side(text.substr(0, at), eq.reactants, &side_error) || !parse_side(rest, eq.products, &side_error)) {
+    *error = side_error;
+    return std::nullopt;
+  }
+  if (eq.reactants.empty() && eq.products.empty()) {
+    *error = "a reaction needs at least one species";
+    return std::nullopt;
+  }
+  return eq;
+}
+
+std::optional<core::BuiltModel> build_from_yaml(const core::ConfigNode& model) {
+  auto& diags = model.diagnostics();
+  const std::size_t errors_before = diags.error_count();
+  if (!model.expect_map()) return std::nullopt;
+  model.check_keys({"name", "species", "reactions"});
+  std::string name = "reaction_network";
+  if (model.has("name"))
+    if (auto s = model["name"].as_string()) name = *s;
+
+  ParameterTable params;
+  std::vector<core::VariableInfo> species;
+  std::vector<int> initial_parameter;
+  std::map<std::string, int> species_index;
+
+  if (model.require("species") && model["species"].expect_sequence()) {
+    const core::ConfigNode list = model["species"];
+    if (list.size() == 0) list.error(list.path() + " must list at least one species");
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      const core::ConfigNode sp = list[i];
+      if (!sp.expect_map()) continue;
+      sp.check_keys({"name", "initial", "units", "description"});
+      core::VariableInfo info;
+      if (sp.require("name")) {
+        if (auto s = sp["name"].as_string()) {
+          if (!is_identifier(*s))
+            sp["name"].error(sp["name"].path() + " must be a name of letters, digits and '_', got '" + *s + "'");
+          else if (species_index.count(*s))
+            sp["name"].error("species '" + *s + "' is declared twice");
+          info.name = *s;
+        }
+      }
+      if (sp.has("units"))
+        if (auto s = sp["units"].as_string()) info.units = *s;
+      if (sp.has("description"))
+        if (auto s = sp["description"].as_string()) info.description = *s;
+      int init = -1;
+      if (sp.require("initial")) init = params.resolve(sp["initial"], info.name + ".initial", false);
+      if (!info.name.empty() && !species_index.count(info.name))
+        species_index[info.name] = static_cast<int>(species.size());
+      species.push_back(info);
+      initial_parameter.push_back(init);
+    }
+  }
+
+  std::vector<std::string> species_names;
+  for (const auto& s : species) species_names.push_back(s.name);
+
+  std::vector<Reaction> reactions;
+  if (model.require("reactions") && model["reactions"].expect_sequence()) {
+    const core::ConfigNode list = model["reactions"];
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      const core::ConfigNode rn = list[i];
+      if (!rn.expect_map()) continue;
+      Reaction rx;
+      rx.name = "r" + std::to_string(i + 1);
+      if (rn.has("name"))
+        if (auto s = rn["name"].as_string()) rx.name = *s;
+
+      std::string law_name = "mass_action";
+      if (rn.has("rate"))
+        if (auto s = rn["rate"].as_enum({"mass_action", "michaelis_menten", "hill"})) law_name = *s;
+      std::vector<std::string> allowed = {"name", "equation", "rate"};
+      if (law_name == "mass_action") {
+        rx.law = RateLaw::kMassAction;
+        allowed.insert(allowed.end(), {"k", "kf", "kr"});
+      } else if (law_name == "michaelis_menten") {
+        rx.law = RateLaw::kMichaelisMenten;
+        allowed.insert(allowed.end(), {"vmax", "km", "substrate"});
+      } else {
+        rx.law = RateLaw::kHill;
+        allowed.insert(allowed.end(), {"vmax", "k", "n", "substrate"});
+      }
+      rn.check_keys(allowed);
+
+      bool equation_ok = false;
+      if (rn.require("equation"))
+        if (auto text = rn["equation"].as_string()) {
+          rx.equation = *text;
+          std::string error;
+          auto eq = parse_equation(*text, &error);
+          if (!eq) {
+            rn["equation"].error(rn["equation"].path() + ": cannot read '" + *text + "': " + error);
+          } else {
+            equation_ok = true;
+            rx.reversible = eq->reversible;
+            auto convert = [&](const std::vector<std::pair<std::string, int>>& side, std::vector<SpeciesTerm>& out) {
+              for (const auto& [sp, c] : side) {
+                auto it = species_index.find(sp);
+                if (it == species_index.end()) {
+                  std::string msg = rn["equation"].path() + ": unknown species '" + sp + "' in '" + *text +
+                                    "'; species are " + core::join(species_names);
+                  const std::string hint = core::closest_match(sp, species_names);
+                  if (!hint.empty()) msg += "; did you mean '" + hint + "'?";
+                  rn["equation"].error(msg);
+                  equation_ok = false;
+                } else {
+                  out.push_back({it->second, c});
+                }
+              }
+            };
+            convert(eq->reactants, rx.reactants);
+            convert(eq->products, rx.products);
+          }
+        }
+
+      auto constant = [&](const std::string& key, bool positive) {
+        if (!rn.require(key)) return -1;
+        return params.resolve(rn[key], rx.name + "." + key, positive);
+      };
+      switch (rx.law) {
+        case RateLaw::kMassAction:
+          if (rx.reversible) {
+            if (rn.has("k")) rn["k"].error(rn.path() + " is reversible: give 'kf' and 'kr', not 'k'");
+            rx.k_forward = constant("kf", false);
+            rx.k_reverse = constant("kr", false);
+          } else {
+            if (rn.has("kr"))
+              rn["kr"].error(rn.path() + " is irreversible ('->'): 'kr' has no meaning; use '<->' or drop it");
+            const std::string key = rn.has("kf") ? "kf" : "k";
+            rx.k_forward = constant(key, false);
+          }
+          break;
+        case RateLaw::kMichaelisMenten:
+        case RateLaw::kHill: {
+          if (equation_ok && rx.reversible)
+            rn["equation"].error(rn["equation"].path() + ": rate '" + law_name +
+                                 "' needs an irreversible reaction ('->')");
+          rx.vmax = constant("vmax", false);
+          rx.km = constant(rx.law == RateLaw::kHill ? "k" : "km", true);
+          if (rx.law == RateLaw::kHill) rx.hill_n = constant("n", true);
+          if (rn.has("substrate")) {
+            if (auto s = rn["substrate"].as_string()) {
+              auto it = species_index.find(*s);
+              if (it == species_index.end())
+                rn["substrate"].error(rn["substrate"].path() + ": unknown species '" + *s + "'; species are " +
+                                      core::join(species_names));
+              else
+                rx.substrate = it->second;
+            }
+          } else if (equation_ok) {
+            if (rx.reactants.size() == 1)
+              rx.substrate = rx.reactants[0].species;
+            else
+              rn.error(rn.path() + ": rate '" + law_name +
+                       "' needs 'substrate' when the reaction does not have exactly one reactant");
+          }
+          break;
+        }
+      }
+      reactions.push_back(std::move(rx));
+    }
+  }
+
+  if (diags.error_count() > errors_before) return std::nullopt;
+  core::BuiltModel built;
+  built.model = std::make_shared<ReactionNetwork>(name, species, initial_parameter, params.info, reactions);
+  built.parameters = params.refs;
+  return built;
+}
+
+}  // namespace physynth::domains::kinetics

@@ -1,0 +1,50 @@
+// Running a scenario: sample parameters, integrate every sample (a TBB pool
+// with one solver per thread), apply the observation models, write the shards,
+// the audit and the manifest.
+//
+// Output is a pure function of (scenario, seed): the bytes of every data file
+// are the same for any thread count. Only manifest.json's timings differ.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "physynth/engine/scenario.h"
+
+namespace physynth::engine {
+
+struct RunOptions {
+  std::string output_directory;  // overrides the scenario's output.directory when not empty
+  int threads = 0;               // 0: every core
+  bool overwrite = false;        // replace the files of an earlier run in the directory
+  // Versions of components the engine does not link (LibTorch, VTK), for the manifest.
+  std::map<std::string, std::string> component_versions;
+  // Called as samples finish, from worker threads; must be thread-safe.
+  std::function<void(std::uint64_t done, std::uint64_t total)> progress;
+};
+
+struct RunSummary {
+  bool completed = false;  // false: the run could not start or could not write (see message)
+  std::string message;
+  std::string directory;
+  std::uint64_t samples = 0;
+  std::uint64_t ok = 0;
+  std::uint64_t stopped_by_event = 0;
+  std::uint64_t failed = 0;
+  int threads = 0;
+  double wall_s = 0.0;
+  double solve_s = 0.0;  // sampling, integration, observations (parallel part)
+  double write_s = 0.0;
+  std::vector<std::string> files;  // data files, in order
+};
+
+RunSummary run_scenario(const Scenario& scenario, const RunOptions& options);
+
+// Versions of the libraries the engine is built with (SUNDIALS, HDF5, yaml-cpp, ...).
+std::map<std::string, std::string> library_versions();
+const char* physynth_version();
+
+}  // namespace physynth::engine

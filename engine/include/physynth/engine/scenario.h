@@ -1,0 +1,114 @@
+// A scenario: what to simulate, how many samples, which sensors, where to
+// write. Loaded from YAML (schema: docs/scenarios.md) with every problem
+// reported at once; a Scenario that exists has passed validation.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "physynth/core/diagnostics.h"
+#include "physynth/core/distribution.h"
+#include "physynth/core/model_binding.h"
+#include "physynth/core/sampling.h"
+#include "physynth/solvers/ode_solver.h"
+
+namespace physynth::engine {
+
+struct ParameterSpec {
+  std::string name;
+  std::string units;
+  std::string description;
+  core::Distribution distribution;
+};
+
+struct EventSpec {
+  enum class Action { kStop, kRecord };
+  std::string name;
+  std::string state;
+  int state_index = -1;
+  double threshold = 0.0;
+  int direction = 0;  // +1 rising, -1 falling, 0 either
+  Action action = Action::kRecord;
+};
+
+// What a real instrument adds to a true value x(t), applied in this order:
+//   x * (1 + multiplicative_sd * e1)  + bias + drift(t) + additive_sd * e2,
+//   then saturation, quantisation, dropout (a missing value, NaN).
+// bias ~ N(bias_mean, bias_sd) once per sample; drift is a random walk with
+// drift_sd per square root of a time unit; e1, e2 ~ N(0, 1) per reading.
+struct NoiseModel {
+  double additive_sd = 0.0;
+  double multiplicative_sd = 0.0;
+  double bias_mean = 0.0;
+  double bias_sd = 0.0;
+  double drift_sd = 0.0;
+  double quantisation_step = 0.0;  // 0: no quantisation
+  std::optional<double> saturation_low;
+  std::optional<double> saturation_high;
+  double dropout_probability = 0.0;
+};
+
+struct ObservationSpec {
+  std::string name;
+  std::string expression;      // over state names, parameter names and t (muParser syntax)
+  std::string units;
+  double sample_interval = 0.0;  // in time units; 0: at every point of the time grid
+  NoiseModel noise;
+};
+
+struct LabelSpec {
+  enum class Kind { kEventTime, kFinalValue };
+  std::string name;
+  Kind kind = Kind::kFinalValue;
+  std::string event;  // kEventTime
+  int event_index = -1;
+  std::string expression;  // kFinalValue: evaluated on the state where integration ended
+  std::string units;
+};
+
+enum class OutputFormat { kHdf5, kCsv, kNpy };
+const char* format_name(OutputFormat f);
+
+struct OutputSpec {
+  std::string directory;
+  std::vector<OutputFormat> formats = {OutputFormat::kHdf5};
+  std::uint64_t shard_size = 1000;  // samples per shard file
+  int compression = 4;              // deflate level 0-9 for HDF5
+};
+
+struct Scenario {
+  std::string file;
+  std::string source_sha256;  // of the scenario file's bytes
+  std::vector<std::string> overrides;
+  std::string name;
+  std::string description;
+  std::string domain;
+  core::BuiltModel model;
+  std::vector<ParameterSpec> parameters;  // aligned with model.model->parameters()
+  core::Design design = core::Design::kRandom;
+  std::uint64_t samples = 1;
+  std::uint64_t seed = 0;
+  std::vector<double> times;  // output grid, strictly increasing
+  std::string time_units;
+  solvers::OdeOptions solver;
+  std::vector<EventSpec> events;
+  std::vector<ObservationSpec> observations;
+  std::vector<LabelSpec> labels;
+  OutputSpec output;
+  nlohmann::ordered_json resolved;  // the scenario after defaults and overrides
+};
+
+// Domains that can be named in `domain:`.
+std::vector<std::string> known_domains();
+
+// Reads and validates a scenario file, applying `overrides` ("key=value", as
+// from --set) first. Reports every problem to `diagnostics` and returns
+// nullopt if there is any error.
+std::optional<Scenario> load_scenario(const std::string& path, const std::vector<std::string>& overrides,
+                                      core::Diagnostics& diagnostics);
+
+}  // namespace physynth::engine

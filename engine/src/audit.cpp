@@ -1,0 +1,129 @@
+#include "audit.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace physynth::engine {
+
+SampleAudit audit_sample(const std::vector<core::LinearInvariant>& invariants, std::size_t n, const double* states,
+                         std::size_t rows) {
+  SampleAudit a;
+  a.invariant_abs.assign(invariants.size(), 0.0);
+  a.invariant_rel.assign(invariants.size(), 0.0);
+  a.min_state.assign(n, std::numeric_limits<double>::infinity());
+  if (rows == 0) return a;
+  for (std::size_t k = 0; k < invariants.size(); ++k) {
+    const auto& w = invariants[k].weights;
+    double initial = 0.0, scale = 0.0;
+    for (std::size_t i = 0; i < n; ++i) {
+      initial += w[i] * states[i];
+      scale += std::fabs(w[i] * states[i]);
+    }
+    scale = std::max({std::fabs(initial), scale, std::numeric_limits<double>::min()});
+    for (std::size_t r = 1; r < rows; ++r) {
+      double value = 0.0;
+      for (std::size_t i = 0; i < n; ++i) value += w[i] * states[r * n + i];
+      a.invariant_abs[k] = std::max(a.invariant_abs[k], std::fabs(value - initial));
+    }
+    a.invariant_rel[k] = a.invariant_abs[k] / scale;
+  }
+  for (std::size_t r = 0; r < rows; ++r)
+    for (std::size_t i = 0; i < n; ++i) a.min_state[i] = std::min(a.min_state[i], states[r * n + i]);
+  return a;
+}
+
+AuditAccumulator::AuditAccumulator(const core::Model& model, std::vector<double> negative_tolerance,
+                                   std::vector<std::string> event_names)
+    : invariants_(model.linear_invariants()),
+      negative_tolerance_(std::move(negative_tolerance)),
+      event_names_(std::move(event_names)) {
+  for (std::size_t i = 0; i < model.num_states(); ++i) {
+    state_names_.push_back(model.states()[i].name);
+    nonnegative_.push_back(model.state_is_nonnegative(i));
+  }
+  worst_abs_.assign(invariants_.size(), 0.0);
+  worst_rel_.assign(invariants_.size(), 0.0);
+  worst_sample_.assign(invariants_.size(), -1);
+  min_state_.assign(state_names_.size(), std::numeric_limits<double>::infinity());
+  min_sample_.assign(state_names_.size(), -1);
+  negative_samples_.assign(state_names_.size(), 0);
+  event_counts_.assign(event_names_.size(), 0);
+}
+
+void AuditAccumulator::add(std::uint64_t sample, const SampleAudit& a, SampleStatus status, const std::int64_t* stats,
+                           const std::vector<int>& events_fired) {
+  ++samples_;
+  if (status == SampleStatus::kFailed) {
+    failed_.push_back(static_cast<std::int64_t>(sample));
+  } else {
+    if (status == SampleStatus::kOk) ++ok_;
+    else ++stopped_;
+    for (std::size_t k = 0; k < invariants_.size(); ++k)
+      if (a.invariant_rel[k] > worst_rel_[k]) {
+        worst_rel_[k] = a.invariant_rel[k];
+        worst_abs_[k] = a.invariant_abs[k];
+        worst_sample_[k] = static_cast<std::int64_t>(sample);
+      }
+    for (std::size_t i = 0; i < state_names_.size(); ++i) {
+      if (a.min_state[i] < min_state_[i]) {
+        min_state_[i] = a.min_state[i];
+        min_sample_[i] = static_cast<std::int64_t>(sample);
+      }
+      if (nonnegative_[i] && a.min_state[i] < -negative_tolerance_[i]) ++negative_samples_[i];
+    }
+  }
+  if (stat_sum_.empty()) {
+    stat_sum_.assign(solvers::SolverStats::kCount, 0.0L);
+    stat_max_.assign(solvers::SolverStats::kCount, 0);
+  }
+  for (std::size_t k = 0; k < stat_sum_.size(); ++k) {
+    stat_sum_[k] += stats[k];
+    stat_max_[k] = std::max(stat_max_[k], stats[k]);
+  }
+  for (int e : events_fired) ++event_counts_[static_cast<std::size_t>(e)];
+}
+
+nlohmann::ordered_json AuditAccumulator::to_json(const std::vector<std::string>& stat_names) const {
+  nlohmann::ordered_json j;
+  j["samples"] = samples_;
+  j["ok"] = ok_;
+  j["stopped_by_event"] = stopped_;
+  j["failed"] = failed_.size();
+  j["failed_samples"] = failed_;
+  nlohmann::ordered_json laws = nlohmann::ordered_json::array();
+  double worst = 0.0;
+  for (std::size_t k = 0; k < invariants_.size(); ++k) {
+    laws.push_back({{"law", invariants_[k].description + " = const"},
+                    {"weights", invariants_[k].weights},
+                    {"worst_relative_violation", worst_rel_[k]},
+                    {"worst_absolute_violation", worst_abs_[k]},
+                    {"worst_sample", worst_sample_[k]}});
+    worst = std::max(worst, worst_rel_[k]);
+  }
+  j["conservation"] = {{"laws", laws}, {"worst_relative_violation", worst}};
+  nlohmann::ordered_json states = nlohmann::ordered_json::array();
+  std::int64_t negative_total = 0;
+  for (std::size_t i = 0; i < state_names_.size(); ++i) {
+    nlohmann::ordered_json s = {{"state", state_names_[i]}, {"must_be_nonnegative", bool(nonnegative_[i])}};
+    s["minimum"] = std::isfinite(min_state_[i]) ? nlohmann::ordered_json(min_state_[i]) : nlohmann::ordered_json(nullptr);
+    s["minimum_sample"] = min_sample_[i];
+    s["tolerance"] = negative_tolerance_[i];
+    s["samples_below_minus_tolerance"] = negative_samples_[i];
+    negative_total += negative_samples_[i];
+    states.push_back(s);
+  }
+  j["negative_amounts"] = {{"samples_below_minus_tolerance", negative_total}, {"states", states}};
+  nlohmann::ordered_json stats = nlohmann::ordered_json::object();
+  for (std::size_t k = 0; k < stat_sum_.size() && k < stat_names.size(); ++k)
+    stats[stat_names[k]] = {{"total", static_cast<double>(stat_sum_[k])},
+                            {"mean", samples_ ? static_cast<double>(stat_sum_[k] / samples_) : 0.0},
+                            {"max", stat_max_[k]}};
+  j["solver_statistics"] = stats;
+  nlohmann::ordered_json events = nlohmann::ordered_json::object();
+  for (std::size_t e = 0; e < event_names_.size(); ++e) events[event_names_[e]] = event_counts_[e];
+  j["events_fired"] = events;
+  return j;
+}
+
+}  // namespace physynth::engine

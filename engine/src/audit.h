@@ -1,0 +1,53 @@
+// Checks on every sample that the physics cannot violate: linear invariants
+// (conservation laws), non-negativity of amounts, and solver statistics.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "physynth/core/model.h"
+#include "physynth/engine/dataset.h"
+#include "physynth/solvers/ode_solver.h"
+
+namespace physynth::engine {
+
+// Per-sample findings, computed in the worker that solved the sample.
+struct SampleAudit {
+  std::vector<double> invariant_abs;  // max |w.y(t) - w.y(0)| over t, per invariant
+  std::vector<double> invariant_rel;  // the same divided by max(|w.y(0)|, sum |w_i y_i(0)|)
+  std::vector<double> min_state;      // min over t of each state
+};
+
+SampleAudit audit_sample(const std::vector<core::LinearInvariant>& invariants, std::size_t num_states,
+                         const double* states, std::size_t rows);
+
+// Accumulates over samples in sample order, then renders audit.json.
+class AuditAccumulator {
+ public:
+  AuditAccumulator(const core::Model& model, std::vector<double> negative_tolerance,
+                   std::vector<std::string> event_names);
+  void add(std::uint64_t sample, const SampleAudit& a, SampleStatus status, const std::int64_t* stats,
+           const std::vector<int>& events_fired);
+  nlohmann::ordered_json to_json(const std::vector<std::string>& stat_names) const;
+
+ private:
+  std::vector<core::LinearInvariant> invariants_;
+  std::vector<std::string> state_names_;
+  std::vector<bool> nonnegative_;
+  std::vector<double> negative_tolerance_;
+  std::vector<std::string> event_names_;
+
+  std::vector<double> worst_abs_, worst_rel_;
+  std::vector<std::int64_t> worst_sample_;
+  std::vector<double> min_state_;
+  std::vector<std::int64_t> min_sample_, negative_samples_;
+  std::vector<std::int64_t> failed_;
+  std::uint64_t samples_ = 0, ok_ = 0, stopped_ = 0;
+  std::vector<long double> stat_sum_;
+  std::vector<std::int64_t> stat_max_;
+  std::vector<std::uint64_t> event_counts_;
+};
+
+}  // namespace physynth::engine

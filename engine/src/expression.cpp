@@ -1,0 +1,56 @@
+#include "expression.h"
+
+#include <algorithm>
+
+#include <muParser.h>
+
+namespace physynth::engine {
+
+Expression::Expression(const std::string& text, const std::vector<std::string>& variables)
+    : parser_(std::make_unique<mu::Parser>()),
+      storage_(std::make_unique<std::vector<double>>(variables.size(), 1.0)) {
+  try {
+    for (std::size_t i = 0; i < variables.size(); ++i) parser_->DefineVar(variables[i], &(*storage_)[i]);
+    parser_->SetExpr(text);
+    parser_->Eval();  // parses now, so errors surface at load time
+  } catch (const mu::Parser::exception_type& e) {
+    std::string msg = e.GetMsg();
+    // muParser reports positions 0-based; say which character.
+    if (e.GetPos() >= 0 && static_cast<std::size_t>(e.GetPos()) <= text.size())
+      msg += " (at character " + std::to_string(e.GetPos() + 1) + ")";
+    throw std::invalid_argument(msg);
+  }
+}
+
+Expression::~Expression() = default;
+Expression::Expression(Expression&&) noexcept = default;
+Expression& Expression::operator=(Expression&&) noexcept = default;
+
+double Expression::evaluate(const double* values) {
+  std::copy(values, values + storage_->size(), storage_->begin());
+  return parser_->Eval();
+}
+
+namespace {
+bool user_named(const std::string& name) { return name.find('.') == std::string::npos; }
+}  // namespace
+
+std::vector<std::string> expression_variables(const core::Model& model) {
+  std::vector<std::string> names;
+  for (const auto& s : model.states()) names.push_back(s.name);
+  for (const auto& p : model.parameters())
+    if (user_named(p.name)) names.push_back(p.name);
+  names.push_back("t");
+  return names;
+}
+
+void expression_values(const core::Model& model, double t, const double* y, const double* p, double* values) {
+  std::size_t k = 0;
+  for (std::size_t i = 0; i < model.num_states(); ++i) values[k++] = y[i];
+  const auto& params = model.parameters();
+  for (std::size_t j = 0; j < params.size(); ++j)
+    if (user_named(params[j].name)) values[k++] = p[j];
+  values[k] = t;
+}
+
+}  // namespace physynth::engine

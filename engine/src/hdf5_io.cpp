@@ -1,0 +1,271 @@
+// HDF5 shards through the C API, with creation-time tracking off on every
+// object so identical runs give identical bytes.
+#include <hdf5.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <stdexcept>
+
+#include "physynth/engine/dataset.h"
+
+namespace physynth::engine {
+
+namespace {
+
+// Owns one HDF5 identifier.
+class Handle {
+ public:
+  Handle(hid_t id, herr_t (*close)(hid_t), const std::string& what) : id_(id), close_(close) {
+    if (id_ < 0) throw std::runtime_error("HDF5: " + what + " failed");
+  }
+  ~Handle() {
+    if (id_ >= 0) close_(id_);
+  }
+  Handle(const Handle&) = delete;
+  Handle& operator=(const Handle&) = delete;
+  Handle(Handle&& other) noexcept : id_(other.id_), close_(other.close_) { other.id_ = -1; }
+  hid_t get() const { return id_; }
+  // Closes now and reports failure (a full disk shows up here).
+  void close(const std::string& what) {
+    const herr_t status = close_(id_);
+    id_ = -1;
+    if (status < 0) throw std::runtime_error("HDF5: closing " + what + " failed");
+  }
+
+ private:
+  hid_t id_;
+  herr_t (*close_)(hid_t);
+};
+
+void check(herr_t status, const std::string& what) {
+  if (status < 0) throw std::runtime_error("HDF5: " + what + " failed");
+}
+
+void string_list_attribute(hid_t object, const char* name, const std::vector<std::string>& values) {
+  Handle type(H5Tcopy(H5T_C_S1), H5Tclose, "string type");
+  check(H5Tset_size(type.get(), H5T_VARIABLE), "H5Tset_size");
+  check(H5Tset_cset(type.get(), H5T_CSET_UTF8), "H5Tset_cset");
+  const hsize_t n = values.size();
+  Handle space(H5Screate_simple(1, &n, nullptr), H5Sclose, "attribute space");
+  Handle attr(H5Acreate2(object, name, type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose,
+              std::string("attribute ") + name);
+  std::vector<const char*> ptrs;
+  for (const auto& v : values) ptrs.push_back(v.c_str());
+  if (n > 0) check(H5Awrite(attr.get(), type.get(), ptrs.data()), std::string("writing attribute ") + name);
+}
+
+void string_attribute(hid_t object, const char* name, const std::string& value) {
+  Handle type(H5Tcopy(H5T_C_S1), H5Tclose, "string type");
+  check(H5Tset_size(type.get(), value.empty() ? 1 : value.size()), "H5Tset_size");
+  check(H5Tset_cset(type.get(), H5T_CSET_UTF8), "H5Tset_cset");
+  Handle space(H5Screate(H5S_SCALAR), H5Sclose, "attribute space");
+  Handle attr(H5Acreate2(object, name, type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose,
+              std::string("attribute ") + name);
+  check(H5Awrite(attr.get(), type.get(), value.empty() ? "" : value.c_str()), std::string("writing attribute ") + name);
+}
+
+void int_attribute(hid_t object, const char* name, long long value) {
+  Handle space(H5Screate(H5S_SCALAR), H5Sclose, "attribute space");
+  Handle attr(H5Acreate2(object, name, H5T_STD_I64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose,
+              std::string("attribute ") + name);
+  check(H5Awrite(attr.get(), H5T_NATIVE_LLONG, &value), std::string("writing attribute ") + name);
+}
+
+Handle group_plist() {
+  Handle gcpl(H5Pcreate(H5P_GROUP_CREATE), H5Pclose, "group property list");
+  check(H5Pset_obj_track_times(gcpl.get(), 0), "H5Pset_obj_track_times");
+  return gcpl;
+}
+
+// Writes an n-dimensional dataset, chunked along the first axis and compressed.
+hid_t write_array(hid_t parent, const std::string& name, hid_t file_type, hid_t mem_type,
+                  const std::vector<hsize_t>& dims, const void* data, int compression) {
+  Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose, "dataset property list");
+  check(H5Pset_obj_track_times(dcpl.get(), 0), "H5Pset_obj_track_times");
+  hsize_t total = 1;
+  for (hsize_t d : dims) total *= d;
+  if (total > 0 && compression > 0) {
+    std::vector<hsize_t> chunk = dims;
+    hsize_t row = H5Tget_size(file_type);
+    for (std::size_t i = 1; i < dims.size(); ++i) row *= dims[i];
+    chunk[0] = std::clamp<hsize_t>((1u << 18) / std::max<hsize_t>(row, 1), 1, dims[0]);
+    check(H5Pset_chunk(dcpl.get(), static_cast<int>(chunk.size()), chunk.data()), "H5Pset_chunk");
+    check(H5Pset_shuffle(dcpl.get()), "H5Pset_shuffle");
+    check(H5Pset_deflate(dcpl.get(), static_cast<unsigned>(compression)), "H5Pset_deflate");
+  }
+  Handle space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose, "dataspace " + name);
+  const hid_t ds = H5Dcreate2(parent, name.c_str(), file_type, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT);
+  if (ds < 0) throw std::runtime_error("HDF5: creating dataset " + name + " failed");
+  if (total > 0 && H5Dwrite(ds, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0) {
+    H5Dclose(ds);
+    throw std::runtime_error("HDF5: writing dataset " + name + " failed");
+  }
+  return ds;
+}
+
+void doubles(hid_t parent, const std::string& name, const std::vector<hsize_t>& dims, const std::vector<double>& v,
+             int compression, const std::vector<std::string>& names = {}, const std::vector<std::string>& units = {},
+             const std::string& unit = "") {
+  Handle ds(write_array(parent, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, dims, v.data(), compression), H5Dclose,
+            name);
+  if (!names.empty()) string_list_attribute(ds.get(), "names", names);
+  if (!units.empty()) string_list_attribute(ds.get(), "units", units);
+  if (!unit.empty()) string_attribute(ds.get(), "units", unit);
+}
+
+std::vector<std::string> read_string_list(hid_t object, const char* name) {
+  std::vector<std::string> out;
+  if (H5Aexists(object, name) <= 0) return out;
+  Handle attr(H5Aopen(object, name, H5P_DEFAULT), H5Aclose, std::string("opening attribute ") + name);
+  Handle space(H5Aget_space(attr.get()), H5Sclose, "attribute space");
+  const hssize_t n = H5Sget_simple_extent_npoints(space.get());
+  if (n <= 0) return out;
+  Handle type(H5Tcopy(H5T_C_S1), H5Tclose, "string type");
+  check(H5Tset_size(type.get(), H5T_VARIABLE), "H5Tset_size");
+  std::vector<char*> ptrs(static_cast<std::size_t>(n));
+  check(H5Aread(attr.get(), type.get(), ptrs.data()), std::string("reading attribute ") + name);
+  for (char* p : ptrs) out.emplace_back(p ? p : "");
+  H5Dvlen_reclaim(type.get(), space.get(), H5P_DEFAULT, ptrs.data());
+  return out;
+}
+
+std::vector<hsize_t> dims_of(hid_t ds) {
+  Handle space(H5Dget_space(ds), H5Sclose, "dataspace");
+  const int rank = H5Sget_simple_extent_ndims(space.get());
+  std::vector<hsize_t> dims(static_cast<std::size_t>(std::max(rank, 0)));
+  H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+  return dims;
+}
+
+template <class T>
+std::vector<T> read_array(hid_t parent, const std::string& name, hid_t mem_type, std::vector<hsize_t>* dims_out = nullptr) {
+  Handle ds(H5Dopen2(parent, name.c_str(), H5P_DEFAULT), H5Dclose, "opening dataset " + name);
+  const auto dims = dims_of(ds.get());
+  hsize_t total = 1;
+  for (hsize_t d : dims) total *= d;
+  std::vector<T> v(total);
+  if (total > 0) check(H5Dread(ds.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()), "reading " + name);
+  if (dims_out) *dims_out = dims;
+  return v;
+}
+
+}  // namespace
+
+std::vector<std::string> write_hdf5(const Shard& s, const std::string& directory, int compression) {
+  const std::string final_path = directory + "/" + shard_stem(s.index) + ".h5";
+  const std::string partial = final_path + ".partial";
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);  // errors become exceptions with our messages
+  try {
+    Handle fcpl(H5Pcreate(H5P_FILE_CREATE), H5Pclose, "file property list");
+    check(H5Pset_obj_track_times(fcpl.get(), 0), "H5Pset_obj_track_times");
+    Handle file(H5Fcreate(partial.c_str(), H5F_ACC_TRUNC, fcpl.get(), H5P_DEFAULT), H5Fclose, "creating " + partial);
+    const hid_t f = file.get();
+    string_attribute(f, "format", "physynth-shard-1");
+    int_attribute(f, "shard_index", static_cast<long long>(s.index));
+    int_attribute(f, "first_sample", static_cast<long long>(s.first_sample));
+    int_attribute(f, "samples", static_cast<long long>(s.samples));
+
+    const hsize_t S = s.samples, T = s.times.size(), N = s.num_states(), M = s.num_parameters(), L = s.num_labels();
+    doubles(f, "time", {T}, s.times, 0, {}, {}, s.time_units);
+    std::vector<std::int64_t> sample_ids(S);
+    for (hsize_t i = 0; i < S; ++i) sample_ids[i] = static_cast<std::int64_t>(s.first_sample + i);
+    Handle(write_array(f, "sample", H5T_STD_I64LE, H5T_NATIVE_INT64, {S}, sample_ids.data(), compression), H5Dclose,
+           "sample");
+    doubles(f, "states", {S, T, N}, s.states, compression, s.state_names, s.state_units);
+    doubles(f, "parameters", {S, M}, s.parameters, compression, s.parameter_names, s.parameter_units);
+    doubles(f, "labels", {S, L}, s.labels, compression, s.label_names, s.label_units);
+    {
+      Handle ds(write_array(f, "status", H5T_STD_I8LE, H5T_NATIVE_INT8, {S}, s.status.data(), compression), H5Dclose,
+                "status");
+      string_list_attribute(ds.get(), "meaning", {"0: ok", "1: stopped_by_event", "2: failed"});
+    }
+    doubles(f, "t_reached", {S}, s.t_reached, compression, {}, {}, s.time_units);
+    {
+      Handle ds(write_array(f, "solver_stats", H5T_STD_I64LE, H5T_NATIVE_INT64, {S, s.stat_names.size()},
+                            s.solver_stats.data(), compression),
+                H5Dclose, "solver_stats");
+      string_list_attribute(ds.get(), "names", s.stat_names);
+    }
+    {
+      Handle ds(H5Dopen2(f, "status", H5P_DEFAULT), H5Dclose, "status");
+      std::vector<std::string> flags;
+      for (std::size_t i = 0; i < S; ++i)
+        if (s.status[i] == static_cast<std::int8_t>(SampleStatus::kFailed))
+          flags.push_back(std::to_string(s.first_sample + i) + ": " + s.failure_flag[i] + ": " + s.failure_message[i]);
+      string_list_attribute(ds.get(), "failures", flags);
+    }
+    Handle gcpl = group_plist();
+    Handle obs(H5Gcreate2(f, "observations", H5P_DEFAULT, gcpl.get(), H5P_DEFAULT), H5Gclose, "observations group");
+    for (const auto& o : s.observations) {
+      Handle g(H5Gcreate2(obs.get(), o.name.c_str(), H5P_DEFAULT, gcpl.get(), H5P_DEFAULT), H5Gclose, "group " + o.name);
+      doubles(g.get(), "time", {o.times.size()}, o.times, 0, {}, {}, s.time_units);
+      doubles(g.get(), "values", {S, o.times.size()}, o.values, compression, {}, {}, o.units);
+    }
+    obs.close("observations");
+    file.close(partial);
+  } catch (...) {
+    std::remove(partial.c_str());
+    throw;
+  }
+  if (std::rename(partial.c_str(), final_path.c_str()) != 0)
+    throw std::runtime_error("cannot rename " + partial + " to " + final_path);
+  return {final_path};
+}
+
+Shard read_hdf5(const std::string& path) {
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose, "opening " + path);
+  const hid_t f = file.get();
+  Shard s;
+  auto read_int_attr = [&](const char* name) {
+    Handle attr(H5Aopen(f, name, H5P_DEFAULT), H5Aclose, std::string("attribute ") + name);
+    long long v = 0;
+    check(H5Aread(attr.get(), H5T_NATIVE_LLONG, &v), name);
+    return v;
+  };
+  s.index = static_cast<std::uint64_t>(read_int_attr("shard_index"));
+  s.first_sample = static_cast<std::uint64_t>(read_int_attr("first_sample"));
+  s.samples = static_cast<std::size_t>(read_int_attr("samples"));
+  s.times = read_array<double>(f, "time", H5T_NATIVE_DOUBLE);
+  {
+    Handle ds(H5Dopen2(f, "states", H5P_DEFAULT), H5Dclose, "states");
+    s.state_names = read_string_list(ds.get(), "names");
+    s.state_units = read_string_list(ds.get(), "units");
+  }
+  s.states = read_array<double>(f, "states", H5T_NATIVE_DOUBLE);
+  {
+    Handle ds(H5Dopen2(f, "parameters", H5P_DEFAULT), H5Dclose, "parameters");
+    s.parameter_names = read_string_list(ds.get(), "names");
+    s.parameter_units = read_string_list(ds.get(), "units");
+  }
+  s.parameters = read_array<double>(f, "parameters", H5T_NATIVE_DOUBLE);
+  {
+    Handle ds(H5Dopen2(f, "labels", H5P_DEFAULT), H5Dclose, "labels");
+    s.label_names = read_string_list(ds.get(), "names");
+  }
+  s.labels = read_array<double>(f, "labels", H5T_NATIVE_DOUBLE);
+  s.status = read_array<std::int8_t>(f, "status", H5T_NATIVE_INT8);
+  s.t_reached = read_array<double>(f, "t_reached", H5T_NATIVE_DOUBLE);
+  {
+    Handle ds(H5Dopen2(f, "solver_stats", H5P_DEFAULT), H5Dclose, "solver_stats");
+    s.stat_names = read_string_list(ds.get(), "names");
+  }
+  s.solver_stats = read_array<std::int64_t>(f, "solver_stats", H5T_NATIVE_INT64);
+  Handle obs(H5Gopen2(f, "observations", H5P_DEFAULT), H5Gclose, "observations");
+  H5G_info_t info;
+  check(H5Gget_info(obs.get(), &info), "H5Gget_info");
+  for (hsize_t i = 0; i < info.nlinks; ++i) {
+    char name[256];
+    H5Lget_name_by_idx(obs.get(), ".", H5_INDEX_NAME,
+                       H5_ITER_INC, i, name, sizeof name, H5P_DEFAULT);
+    ObservationBlock o;
+    o.name = name;
+    Handle g(H5Gopen2(obs.get(), name, H5P_DEFAULT), H5Gclose, name);
+    o.times = read_array<double>(g.get(), "time", H5T_NATIVE_DOUBLE);
+    o.values = read_array<double>(g.get(), "values", H5T_NATIVE_DOUBLE);
+    s.observations.push_back(std::move(o));
+  }
+  return s;
+}
+
+}  // namespace physynth::engine

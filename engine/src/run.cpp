@@ -1,0 +1,422 @@
+#include "physynth/engine/run.h"
+
+#include <hdf5.h>
+#include <muParserDef.h>
+#include <openssl/crypto.h>
+#include <tbb/enumerable_thread_specific.h>
+#include <tbb/parallel_for.h>
+#include <tbb/task_arena.h>
+#include <tbb/version.h>
+
+#include <Eigen/Core>
+#include <algorithm>
+#include <atomic>
+#include <boost/version.hpp>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <limits>
+#include <memory>
+#include <thread>
+
+#include "audit.h"
+#include "expression.h"
+#include "physynth/core/random.h"
+#include "physynth/engine/dataset.h"
+#include "sha256.h"
+
+namespace physynth::engine {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+const char* physynth_version() { return PHYSYNTH_VERSION; }
+
+std::map<std::string, std::string> library_versions() {
+  unsigned h5_major = 0, h5_minor = 0, h5_release = 0;
+  H5get_libversion(&h5_major, &h5_minor, &h5_release);
+  std::string boost = std::to_string(BOOST_VERSION / 100000) + "." + std::to_string(BOOST_VERSION / 100 % 1000) + "." +
+                      std::to_string(BOOST_VERSION % 100);
+  return {
+      {"SUNDIALS", solvers::sundials_version()},
+      {"HDF5", std::to_string(h5_major) + "." + std::to_string(h5_minor) + "." + std::to_string(h5_release)},
+      {"yaml-cpp", PHYSYNTH_YAML_CPP_VERSION},
+      {"Eigen", std::to_string(EIGEN_WORLD_VERSION) + "." + std::to_string(EIGEN_MAJOR_VERSION) + "." +
+                    std::to_string(EIGEN_MINOR_VERSION)},
+      {"oneTBB", TBB_runtime_version()},
+      {"Boost", boost},
+      {"muParser", mu::ParserVersion},
+      {"OpenSSL", OpenSSL_version(OPENSSL_VERSION)},
+  };
+}
+
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// The output grid is the scenario's grid plus every observation's reading
+// times; obs_rows[c] are the rows of channel c's readings in that grid.
+struct Grid {
+  std::vector<double> times;
+  std::vector<std::vector<std::size_t>> obs_rows;
+};
+
+Grid build_grid(const Scenario& s) {
+  Grid g;
+  const double t0 = s.times.front(), t1 = s.times.back();
+  const double tolerance = 1e-12 * std::max(std::fabs(t1 - t0), std::fabs(t1));
+  std::vector<std::vector<double>> obs_times(s.observations.size());
+  std::vector<double> all = s.times;
+  for (std::size_t c = 0; c < s.observations.size(); ++c) {
+    const double dt = s.observations[c].sample_interval;
+    if (dt <= 0.0) continue;
+    for (std::uint64_t k = 0;; ++k) {
+      const double t = t0 + static_cast<double>(k) * dt;
+      if (t > t1 + tolerance) break;
+      obs_times[c].push_back(std::min(t, t1));
+    }
+    all.insert(all.end(), obs_times[c].begin(), obs_times[c].end());
+  }
+  std::sort(all.begin(), all.end());
+  for (double t : all)
+    if (g.times.empty() || t - g.times.back() > tolerance) g.times.push_back(t);
+  auto row_of = [&](double t) {
+    auto it = std::lower_bound(g.times.begin(), g.times.end(), t - tolerance);
+    return static_cast<std::size_t>(it - g.times.begin());
+  };
+  for (std::size_t c = 0; c < s.observations.size(); ++c) {
+    std::vector<std::size_t> rows;
+    if (s.observations[c].sample_interval <= 0.0)
+      for (double t : s.times) rows.push_back(row_of(t));
+    else
+      for (double t : obs_times[c]) rows.push_back(row_of(t));
+    g.obs_rows.push_back(std::move(rows));
+  }
+  return g;
+}
+
+// Sensor artefacts on one channel of one sample (NoiseModel's order). Every
+// random draw is made whether or not the reading exists, so the stream of a
+// channel never depends on where a trajectory ended.
+void apply_noise(const NoiseModel& nz, std::uint64_t seed, std::uint64_t sample, std::size_t channel,
+                 const std::vector<double>& times, double* values) {
+  const std::uint32_t base = core::stream::kObservationBase + 16u * static_cast<std::uint32_t>(channel);
+  core::CounterRng multiplicative(seed, sample, base + 0), additive(seed, sample, base + 1),
+      bias_rng(seed, sample, base + 2), drift_rng(seed, sample, base + 3), dropout(seed, sample, base + 4);
+  const double bias = nz.bias_mean + (nz.bias_sd > 0.0 ? nz.bias_sd * bias_rng.normal() : 0.0);
+  double drift = 0.0;
+  for (std::size_t k = 0; k < times.size(); ++k) {
+    if (k > 0 && nz.drift_sd > 0.0) drift += nz.drift_sd * std::sqrt(times[k] - times[k - 1]) * drift_rng.normal();
+    const double e1 = nz.multiplicative_sd > 0.0 ? multiplicative.normal() : 0.0;
+    const double e2 = nz.additive_sd > 0.0 ? additive.normal() : 0.0;
+    const double u = nz.dropout_probability > 0.0 ? dropout.uniform() : 1.0;
+    double v = values[k];
+    if (std::isnan(v)) continue;
+    v = v * (1.0 + nz.multiplicative_sd * e1) + bias + drift + nz.additive_sd * e2;
+    if (nz.saturation_low) v = std::max(v, *nz.saturation_low);
+    if (nz.saturation_high) v = std::min(v, *nz.saturation_high);
+    if (nz.quantisation_step > 0.0) v = nz.quantisation_step * std::round(v / nz.quantisation_step);
+    if (u < nz.dropout_probability) v = kNaN;
+    values[k] = v;
+  }
+}
+
+// Everything one thread needs to process samples; built once per thread.
+struct Worker {
+  solvers::OdeSolver solver;
+  std::vector<Expression> observations;
+  std::vector<Expression> labels;
+  std::vector<double> variables;
+  std::vector<double> y0;
+
+  Worker(const Scenario& s, const std::vector<solvers::Event>& events)
+      : solver(s.model.model, s.solver, events) {
+    const auto names = expression_variables(*s.model.model);
+    variables.resize(names.size());
+    for (const auto& o : s.observations) observations.emplace_back(o.expression, names);
+    for (const auto& l : s.labels)
+      if (l.kind == LabelSpec::Kind::kFinalValue) labels.emplace_back(l.expression, names);
+    y0.resize(s.model.model->num_states());
+  }
+};
+
+struct SampleOutcome {
+  SampleAudit audit;
+  std::vector<int> events_fired;
+};
+
+void process_sample(const Scenario& s, const Grid& grid, Worker& w, Shard& shard, std::size_t i,
+                    SampleOutcome& outcome) {
+  const core::Model& model = *s.model.model;
+  const std::size_t n = model.num_states(), m = model.num_parameters(), T = grid.times.size();
+  const std::uint64_t sample = shard.first_sample + i;
+  const double* p = &shard.parameters[i * m];
+  double* states = &shard.states[i * T * n];
+  std::int8_t& status = shard.status[i];
+  auto fail = [&](const std::string& flag, const std::string& message) {
+    status = static_cast<std::int8_t>(SampleStatus::kFailed);
+    shard.failure_flag[i] = flag;
+    shard.failure_message[i] = message;
+  };
+
+  solvers::SolveResult r;
+  try {
+    model.initial_state(p, w.y0.data());
+    r = w.solver.solve(p, w.y0.data(), grid.times.front(), grid.times, states);
+    shard.t_reached[i] = r.t_reached;
+    const auto stats = r.stats.values();
+    std::copy(stats.begin(), stats.end(), &shard.solver_stats[i * stats.size()]);
+    if (r.status == solvers::SolveStatus::kFailed) {
+      fail(r.flag_name, r.message.empty() ? "solver failed at t = " + core::format_number(r.t_reached) : r.message);
+    } else {
+      status = static_cast<std::int8_t>(r.status == solvers::SolveStatus::kSuccess ? SampleStatus::kOk
+                                                                                     : SampleStatus::kStoppedByEvent);
+      for (const auto& e : r.events) outcome.events_fired.push_back(e.event);
+      // Observations on their own reading times.
+      for (std::size_t c = 0; c < s.observations.size(); ++c) {
+        ObservationBlock& ob = shard.observations[c];
+        double* values = &ob.values[i * ob.times.size()];
+        for (std::size_t j = 0; j < ob.times.size(); ++j) {
+          const std::size_t row = grid.obs_rows[c][j];
+          if (row >= r.rows_written) {
+            values[j] = kNaN;
+            continue;
+          }
+          expression_values(model, grid.times[row], states + row * n, p, w.variables.data());
+          values[j] = w.observations[c].evaluate(w.variables.data());
+        }
+        apply_noise(s.observations[c].noise, s.seed, sample, c, ob.times, values);
+      }
+      // Labels.
+      std::size_t final_label = 0;
+      for (std::size_t l = 0; l < s.labels.size(); ++l) {
+        double& label = shard.labels[i * s.labels.size() + l];
+        if (s.labels[l].kind == LabelSpec::Kind::kEventTime) {
+          label = kNaN;
+          for (const auto& e : r.events)
+            if (e.event == s.labels[l].event_index) {
+              label = e.t;
+              break;
+            }
+        } else {
+          expression_values(model, r.t_reached, r.final_state.data(), p, w.variables.data());
+          label = w.labels[final_label++].evaluate(w.variables.data());
+        }
+      }
+      outcome.audit = audit_sample(model.linear_invariants(), n, states, r.rows_written);
+    }
+  } catch (const std::exception& e) {
+    fail("EXCEPTION", e.what());
+  }
+  if (status == static_cast<std::int8_t>(SampleStatus::kFailed)) {
+    // A failed sample is recorded, never written as data.
+    std::fill(states, states + T * n, kNaN);
+    for (auto& ob : shard.observations) std::fill(&ob.values[i * ob.times.size()], &ob.values[(i + 1) * ob.times.size()], kNaN);
+    std::fill(&shard.labels[i * s.labels.size()], &shard.labels[(i + 1) * s.labels.size()], kNaN);
+    outcome.events_fired.clear();
+  }
+}
+
+Shard make_shard(const Scenario& s, const Grid& grid, std::uint64_t index, std::uint64_t first, std::size_t count) {
+  const core::Model& model = *s.model.model;
+  Shard sh;
+  sh.index = index;
+  sh.first_sample = first;
+  sh.samples = count;
+  sh.times = grid.times;
+  sh.time_units = s.time_units;
+  for (const auto& v : model.states()) {
+    sh.state_names.push_back(v.name);
+    sh.state_units.push_back(v.units);
+  }
+  for (const auto& p : s.parameters) {
+    sh.parameter_names.push_back(p.name);
+    sh.parameter_units.push_back(p.units);
+  }
+  for (const auto& l : s.labels) {
+    sh.label_names.push_back(l.name);
+    sh.label_units.push_back(l.units);
+  }
+  for (const char* n : solvers::SolverStats::names()) sh.stat_names.push_back(n);
+  const std::size_t T = grid.times.size();
+  sh.states.assign(count * T * model.num_states(), kNaN);
+  sh.parameters.assign(count * model.num_parameters(), 0.0);
+  sh.labels.assign(count * s.labels.size(), kNaN);
+  sh.status.assign(count, static_cast<std::int8_t>(SampleStatus::kFailed));
+  sh.t_reached.assign(count, kNaN);
+  sh.solver_stats.assign(count * sh.stat_names.size(), 0);
+  sh.failure_flag.assign(count, "");
+  sh.failure_message.assign(count, "");
+  for (std::size_t c = 0; c < s.observations.size(); ++c) {
+    ObservationBlock ob;
+    ob.name = s.observations[c].name;
+    ob.units = s.observations[c].units;
+    for (std::size_t row : grid.obs_rows[c]) ob.times.push_back(grid.times[row]);
+    ob.values.assign(count * ob.times.size(), kNaN);
+    sh.observations.push_back(std::move(ob));
+  }
+  return sh;
+}
+
+bool is_run_artefact(const fs::path& p) {
+  const std::string name = p.filename().string();
+  return name == "manifest.json" || name == "audit.json" || name.rfind("shard-", 0) == 0 ||
+         (name.size() > 8 && name.substr(name.size() - 8) == ".partial");
+}
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+}  // namespace
+
+RunSummary run_scenario(const Scenario& s, const RunOptions& opt) {
+  const auto start = Clock::now();
+  RunSummary summary;
+  summary.directory = opt.output_directory.empty() ? s.output.directory : opt.output_directory;
+  summary.samples = s.samples;
+  summary.threads = opt.threads > 0 ? opt.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const std::string& dir = summary.directory;
+
+  // The output directory: created, or emptied of an earlier run's files when allowed.
+  std::error_code ec;
+  if (fs::exists(dir, ec)) {
+    if (!fs::is_directory(dir, ec)) {
+      summary.message = "output path '" + dir + "' exists and is not a directory";
+      return summary;
+    }
+    std::vector<fs::path> old;
+    for (const auto& entry : fs::directory_iterator(dir, ec))
+      if (is_run_artefact(entry.path())) old.push_back(entry.path());
+    if (!old.empty() && !opt.overwrite) {
+      summary.message = "output directory '" + dir + "' already holds a run (" + old.front().filename().string() +
+                        "); pass --overwrite to replace it, or choose another directory with -o";
+      return summary;
+    }
+    for (const auto& p : old) fs::remove(p, ec);
+  } else if (!fs::create_directories(dir, ec) && ec) {
+    summary.message = "cannot create output directory '" + dir + "': " + ec.message();
+    return summary;
+  }
+
+  const core::Model& model = *s.model.model;
+  const Grid grid = build_grid(s);
+  std::vector<core::Distribution> distributions;
+  for (const auto& p : s.parameters) distributions.push_back(p.distribution);
+  const core::Sampler sampler(s.design, distributions, s.seed, s.samples);
+
+  std::vector<solvers::Event> events;
+  std::vector<std::string> event_names;
+  for (const auto& e : s.events) {
+    const int idx = e.state_index;
+    const double threshold = e.threshold;
+    events.push_back({e.name, [idx, threshold](double, const double* y, const double*) { return y[idx] - threshold; },
+                      e.direction, e.action == EventSpec::Action::kStop});
+    event_names.push_back(e.name);
+  }
+
+  std::vector<double> negative_tolerance(model.num_states(), s.solver.atol);
+  if (!s.solver.atol_per_state.empty()) negative_tolerance = s.solver.atol_per_state;
+  AuditAccumulator audit(model, negative_tolerance, event_names);
+
+  nlohmann::ordered_json shards_json = nlohmann::ordered_json::array();
+  nlohmann::ordered_json failures = nlohmann::ordered_json::array();
+  tbb::task_arena arena(summary.threads);
+  tbb::enumerable_thread_specific<std::unique_ptr<Worker>> workers;
+  std::atomic<std::uint64_t> done{0};
+  const std::uint64_t num_shards = (s.samples + s.output.shard_size - 1) / s.output.shard_size;
+
+  try {
+    for (std::uint64_t shard_index = 0; shard_index < num_shards; ++shard_index) {
+      const auto solve_start = Clock::now();
+      const std::uint64_t first = shard_index * s.output.shard_size;
+      const std::size_t count = static_cast<std::size_t>(std::min<std::uint64_t>(s.output.shard_size, s.samples - first));
+      Shard shard = make_shard(s, grid, shard_index, first, count);
+      sampler.sample(first, count, shard.parameters.data());
+      std::vector<SampleOutcome> outcomes(count);
+      arena.execute([&] {
+        tbb::parallel_for(tbb::blocked_range<std::size_t>(0, count), [&](const tbb::blocked_range<std::size_t>& range) {
+          auto& slot = workers.local();
+          if (!slot) slot = std::make_unique<Worker>(s, events);
+          for (std::size_t i = range.begin(); i != range.end(); ++i) {
+            process_sample(s, grid, *slot, shard, i, outcomes[i]);
+            const std::uint64_t d = ++done;
+            if (opt.progress) opt.progress(d, s.samples);
+          }
+        });
+      });
+      summary.solve_s += seconds_since(solve_start);
+
+      // Serial, in sample order: audit, counts, failure records.
+      for (std::size_t i = 0; i < count; ++i) {
+        const auto st = static_cast<SampleStatus>(shard.status[i]);
+        audit.add(first + i, outcomes[i].audit, st, &shard.solver_stats[i * shard.stat_names.size()],
+                  outcomes[i].events_fired);
+        if (st == SampleStatus::kOk) ++summary.ok;
+        else if (st == SampleStatus::kStoppedByEvent) ++summary.stopped_by_event;
+        else {
+          ++summary.failed;
+          nlohmann::ordered_json params = nlohmann::ordered_json::object();
+          for (std::size_t j = 0; j < s.parameters.size(); ++j)
+            params[s.parameters[j].name] = shard.parameters[i * s.parameters.size() + j];
+          failures.push_back({{"sample", first + i},
+                              {"t_reached", std::isnan(shard.t_reached[i]) ? nlohmann::ordered_json(nullptr)
+                                                                           : nlohmann::ordered_json(shard.t_reached[i])},
+                              {"flag", shard.failure_flag[i]},
+                              {"message", shard.failure_message[i]},
+                              {"parameters", params}});
+        }
+      }
+
+      const auto write_start = Clock::now();
+      std::vector<std::string> files;
+      for (OutputFormat f : s.output.formats) {
+        std::vector<std::string> written;
+        if (f == OutputFormat::kHdf5) written = write_hdf5(shard, dir, s.output.compression);
+        if (f == OutputFormat::kCsv) written = write_csv(shard, dir);
+        if (f == OutputFormat::kNpy) written = write_npy(shard, dir);
+        files.insert(files.end(), written.begin(), written.end());
+      }
+      nlohmann::ordered_json file_list = nlohmann::ordered_json::array();
+      for (const auto& f : files) {
+        file_list.push_back({{"path", fs::path(f).filename().string()},
+                             {"bytes", static_cast<std::uint64_t>(fs::file_size(f))},
+                             {"sha256", sha256_file(f)}});
+        summary.files.push_back(f);
+      }
+      shards_json.push_back({{"index", shard_index}, {"first_sample", first}, {"samples", count}, {"files", file_list}});
+      summary.write_s += seconds_since(write_start);
+    }
+
+    nlohmann::ordered_json audit_json = audit.to_json(std::vector<std::string>(
+        solvers::SolverStats::names().begin(), solvers::SolverStats::names().end()));
+    write_file_atomically(dir + "/audit.json", audit_json.dump(2) + "\n");
+
+    summary.wall_s = seconds_since(start);
+    nlohmann::ordered_json versions = nlohmann::ordered_json::object();
+    versions["physynth"] = physynth_version();
+    for (const auto& [k, v] : library_versions()) versions[k] = v;
+    for (const auto& [k, v] : opt.component_versions) versions[k] = v;
+    nlohmann::ordered_json manifest;
+    manifest["format"] = "physynth-run-1";
+    manifest["versions"] = versions;
+    manifest["scenario"] = {{"file", s.file}, {"sha256", s.source_sha256}, {"overrides", s.overrides}, {"resolved", s.resolved}};
+    manifest["seed"] = s.seed;
+    manifest["samples"] = s.samples;
+    manifest["output_times"] = grid.times.size();
+    manifest["counts"] = {{"ok", summary.ok}, {"stopped_by_event", summary.stopped_by_event}, {"failed", summary.failed}};
+    manifest["failures"] = failures;
+    manifest["shards"] = shards_json;
+    manifest["audit"] = "audit.json";
+    manifest["threads"] = summary.threads;
+    manifest["timings_s"] = {{"total", summary.wall_s}, {"sample_and_solve", summary.solve_s}, {"write", summary.write_s}};
+    write_file_atomically(dir + "/manifest.json", manifest.dump(2) + "\n");
+  } catch (const std::exception& e) {
+    summary.message = e.what();
+    summary.wall_s = seconds_since(start);
+    return summary;
+  }
+  summary.completed = true;
+  summary.wall_s = seconds_since(start);
+  return summary;
+}
+
+}  // namespace physynth::engine

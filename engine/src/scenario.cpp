@@ -1,0 +1,762 @@
+#include "physynth/engine/scenario.h"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "expression.h"
+#include "physynth/core/config.h"
+#include "physynth/domains/kinetics/yaml_binding.h"
+#include "sha256.h"
+
+namespace physynth::engine {
+
+using core::ConfigNode;
+using core::format_number;
+
+const char* format_name(OutputFormat f) {
+  switch (f) {
+    case OutputFormat::kHdf5: return "hdf5";
+    case OutputFormat::kCsv: return "csv";
+    case OutputFormat::kNpy: return "npy";
+  }
+  return "?";
+}
+
+namespace {
+
+struct DomainEntry {
+  const char* name;
+  core::ModelBinding binding;
+};
+const std::vector<DomainEntry>& domain_table() {
+  static const std::vector<DomainEntry> table = {{"kinetics", &domains::kinetics::build_from_yaml}};
+  return table;
+}
+
+std::string num_text(const ConfigNode& n) { return n.is_scalar() ? n.scalar() : n.describe(); }
+
+// Reads key as a number; reports and returns nullopt on a wrong type.
+std::optional<double> number(const ConfigNode& parent, const std::string& key) {
+  if (!parent.has(key)) return std::nullopt;
+  return parent[key].as_number();
+}
+
+bool check_positive(const ConfigNode& parent, const std::string& key, double v) {
+  if (v > 0.0) return true;
+  parent[key].error(parent[key].path() + " must be > 0, got " + num_text(parent[key]));
+  return false;
+}
+bool check_nonnegative(const ConfigNode& parent, const std::string& key, double v) {
+  if (v >= 0.0) return true;
+  parent[key].error(parent[key].path() + " must be >= 0, got " + num_text(parent[key]));
+  return false;
+}
+
+// --- parameters -------------------------------------------------------------
+
+std::optional<core::Distribution> read_distribution(const ConfigNode& node) {
+  using core::Distribution;
+  if (node.is_scalar()) {
+    auto v = node.as_number();
+    if (!v) return std::nullopt;
+    return Distribution::fixed(*v);
+  }
+  if (!node.is_map()) {
+    node.error(node.path() + " must be a number or a mapping with 'distribution', got " + node.describe());
+    return std::nullopt;
+  }
+  static const std::vector<std::string> kinds = {"fixed",  "uniform",   "log_uniform",     "normal",
+                                                 "log_normal", "truncated_normal", "choice"};
+  std::string kind = "fixed";
+  if (node.has("distribution")) {
+    auto k = node["distribution"].as_enum(kinds);
+    if (!k) return std::nullopt;
+    kind = *k;
+  } else if (!node.has("value")) {
+    node.error("parameter " + node.path() + " needs 'value' (a fixed value) or 'distribution' (one of " +
+               core::quoted_alternatives(kinds) + ")");
+    return std::nullopt;
+  }
+  std::vector<std::string> allowed = {"distribution", "units", "description"};
+  std::map<std::string, std::vector<std::string>> keys = {
+      {"fixed", {"value"}},          {"uniform", {"low", "high"}},
+      {"log_uniform", {"low", "high"}}, {"normal", {"mean", "sd"}},
+      {"log_normal", {"mu", "sigma"}},  {"truncated_normal", {"mean", "sd", "low", "high"}},
+      {"choice", {"values", "weights"}}};
+  for (const auto& k : keys[kind]) allowed.push_back(k);
+  node.check_keys(allowed);
+
+  std::map<std::string, double> v;
+  bool ok = true;
+  for (const auto& k : keys[kind]) {
+    if (k == "values" || k == "weights") continue;
+    if (!node.require(k)) {
+      ok = false;
+      continue;
+    }
+    auto x = node[k].as_number();
+    if (!x) ok = false;
+    else v[k] = *x;
+  }
+  if (kind == "choice") {
+    std::vector<double> values, weights;
+    if (node.require("values")) {
+      if (auto list = node["values"].as_number_list()) {
+        values = *list;
+        if (values.empty()) {
+          node["values"].error(node["values"].path() + " must hold at least one value, got an empty list");
+          ok = false;
+        }
+      } else {
+        ok = false;
+      }
+    } else {
+      ok = false;
+    }
+    if (node.has("weights")) {
+      if (auto list = node["weights"].as_number_list()) {
+        weights = *list;
+        if (ok && weights.size() != values.size()) {
+          node["weights"].error(node["weights"].path() + " must have one weight per value (" +
+                                std::to_string(values.size()) + "), got " + std::to_string(weights.size()));
+          ok = false;
+        }
+        double total = 0.0;
+        for (double w : weights) {
+          if (!(w >= 0.0)) {
+            node["weights"].error(node["weights"].path() + " must be >= 0, got " + format_number(w));
+            ok = false;
+          }
+          total += w;
+        }
+        if (ok && !(total > 0.0)) {
+          node["weights"].error(node["weights"].path() + " must not all be zero");
+          ok = false;
+        }
+      } else {
+        ok = false;
+      }
+    }
+    if (!ok) return std::nullopt;
+    return Distribution::choice(values, weights);
+  }
+  if (!ok) return std::nullopt;
+
+  auto bounds = [&](double low, double high) {
+    if (low < high) return true;
+    node.error(node.path() + ": low (" + format_number(low) + ") must be < high (" + format_number(high) + ")");
+    return false;
+  };
+  if (kind == "fixed") return Distribution::fixed(v["value"]);
+  if (kind == "uniform") {
+    if (!bounds(v["low"], v["high"])) return std::nullopt;
+    return Distribution::uniform(v["low"], v["high"]);
+  }
+  if (kind == "log_uniform") {
+    if (!(v["low"] > 0.0)) {
+      node["low"].error(node["low"].path() + " must be > 0 for a log_uniform distribution, got " + num_text(node["low"]));
+      return std::nullopt;
+    }
+    if (!bounds(v["low"], v["high"])) return std::nullopt;
+    return Distribution::log_uniform(v["low"], v["high"]);
+  }
+  if (kind == "normal") {
+    if (!check_positive(node, "sd", v["sd"])) return std::nullopt;
+    return Distribution::normal(v["mean"], v["sd"]);
+  }
+  if (kind == "log_normal") {
+    if (!check_positive(node, "sigma", v["sigma"])) return std::nullopt;
+    return Distribution::log_normal(v["mu"], v["sigma"]);
+  }
+  // truncated_normal
+  bool good = check_positive(node, "sd", v["sd"]);
+  good = bounds(v["low"], v["high"]) && good;
+  if (!good) return std::nullopt;
+  return Distribution::truncated_normal(v["mean"], v["sd"], v["low"], v["high"]);
+}
+
+// --- time grid ---------------------------------------------------------------
+
+bool read_time(const ConfigNode& time, Scenario& s) {
+  if (!time.expect_map()) return false;
+  time.check_keys({"start", "end", "points", "spacing", "values", "units"});
+  if (time.has("units"))
+    if (auto u = time["units"].as_string()) s.time_units = *u;
+  if (time.has("values")) {
+    for (const char* k : {"start", "end", "points", "spacing"})
+      if (time.has(k)) time[k].error(time.path() + ": give either 'values' or 'start'/'end'/'points', not both");
+    auto list = time["values"].as_number_list();
+    if (!list) return false;
+    if (list->empty()) {
+      time["values"].error(time["values"].path() + " must hold at least one time, got an empty list");
+      return false;
+    }
+    for (std::size_t i = 1; i < list->size(); ++i)
+      if (!((*list)[i] > (*list)[i - 1])) {
+        time["values"][i].error(time["values"].path() + " must be strictly increasing, but entry " +
+                                std::to_string(i) + " (" + format_number((*list)[i]) + ") follows " +
+                                format_number((*list)[i - 1]));
+        return false;
+      }
+    s.times = *list;
+    return true;
+  }
+  bool ok = time.require("end") && time.require("points");
+  double start = 0.0;
+  if (time.has("start")) {
+    if (auto v = time["start"].as_number()) start = *v;
+    else ok = false;
+  }
+  std::optional<double> end = number(time, "end");
+  std::optional<long long> points;
+  if (time.has("points")) points = time["points"].as_integer();
+  std::string spacing = "linear";
+  if (time.has("spacing")) {
+    auto sp = time["spacing"].as_enum({"linear", "log"});
+    if (!sp) ok = false;
+    else spacing = *sp;
+  }
+  if (!ok || !end || !points) return false;
+  if (*points < 2) {
+    time["points"].error(time["points"].path() + " must be >= 2 (start and end), got " + num_text(time["points"]));
+    return false;
+  }
+  if (*points > 10000000) {
+    time["points"].error(time["points"].path() + " must be <= 10000000, got " + num_text(time["points"]));
+    return false;
+  }
+  if (!(*end > start)) {
+    time["end"].error(time["end"].path() + " (" + format_number(*end) + ") must be > time.start (" +
+                      format_number(start) + ")");
+    return false;
+  }
+  if (spacing == "log" && !(start > 0.0)) {
+    time.error(time.path() + ".start must be > 0 for log spacing, got " + format_number(start));
+    return false;
+  }
+  const auto n = static_cast<std::size_t>(*points);
+  s.times.resize(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const double f = static_cast<double>(i) / static_cast<double>(n - 1);
+    s.times[i] = spacing == "linear" ? start + f * (*end - start)
+                                     : std::exp(std::log(start) + f * (std::log(*end) - std::log(start)));
+  }
+  s.times.front() = start;
+  s.times.back() = *end;
+  return true;
+}
+
+// --- solver ------------------------------------------------------------------
+
+void read_solver(const ConfigNode& node, const core::Model& model, solvers::OdeOptions& o) {
+  if (!node.expect_map()) return;
+  node.check_keys({"method", "linear_solver", "rtol", "atol", "max_steps", "max_step", "initial_step", "max_order"});
+  if (node.has("method"))
+    if (auto m = node["method"].as_enum({"bdf", "adams"}))
+      o.method = *m == "bdf" ? solvers::Method::kBdf : solvers::Method::kAdams;
+  if (node.has("linear_solver"))
+    if (auto m = node["linear_solver"].as_enum({"dense", "klu"}))
+      o.linear_solver = *m == "dense" ? solvers::LinearSolverKind::kDense : solvers::LinearSolverKind::kKlu;
+  if (auto v = number(node, "rtol")) {
+    if (check_positive(node, "rtol", *v)) {
+      if (*v < 1e-15 || *v > 1.0)
+        node["rtol"].error(node["rtol"].path() + " must be between 1e-15 and 1, got " + num_text(node["rtol"]));
+      o.rtol = *v;
+    }
+  }
+  if (node.has("atol")) {
+    const ConfigNode atol = node["atol"];
+    if (atol.is_map()) {
+      std::vector<std::string> allowed{"default"};
+      for (const auto& st : model.states()) allowed.push_back(st.name);
+      atol.check_keys(allowed);
+      double fallback = o.atol;
+      if (auto d = number(atol, "default"))
+        if (check_positive(atol, "default", *d)) fallback = *d;
+      o.atol_per_state.assign(model.num_states(), fallback);
+      for (std::size_t i = 0; i < model.num_states(); ++i) {
+        const std::string& st = model.states()[i].name;
+        if (auto v = number(atol, st))
+          if (check_positive(atol, st, *v)) o.atol_per_state[i] = *v;
+      }
+    } else if (auto v = atol.as_number()) {
+      if (check_positive(node, "atol", *v)) o.atol = *v;
+    }
+  }
+  if (node.has("max_steps"))
+    if (auto v = node["max_steps"].as_integer()) {
+      if (*v <= 0) node["max_steps"].error(node["max_steps"].path() + " must be > 0, got " + num_text(node["max_steps"]));
+      else o.max_steps = static_cast<long>(*v);
+    }
+  if (auto v = number(node, "max_step"))
+    if (check_nonnegative(node, "max_step", *v)) o.max_step_size = *v;
+  if (auto v = number(node, "initial_step"))
+    if (check_nonnegative(node, "initial_step", *v)) o.initial_step_size = *v;
+  if (node.has("max_order"))
+    if (auto v = node["max_order"].as_integer()) {
+      const int limit = o.method == solvers::Method::kBdf ? 5 : 12;
+      if (*v < 1 || *v > limit)
+        node["max_order"].error(node["max_order"].path() + " must be between 1 and " + std::to_string(limit) +
+                                " for " + solvers::method_name(o.method) + ", got " + num_text(node["max_order"]));
+      else
+        o.max_order = static_cast<int>(*v);
+    }
+}
+
+// --- observations --------------------------------------------------------------
+
+bool check_expression(const ConfigNode& node, const std::string& text, const std::vector<std::string>& variables) {
+  try {
+    Expression e(text, variables);
+    return true;
+  } catch (const std::invalid_argument& err) {
+    node.error(node.path() + ": cannot evaluate '" + text + "': " + err.what() + "; it may use " +
+               core::join(variables));
+    return false;
+  }
+}
+
+void read_noise(const ConfigNode& node, NoiseModel& noise) {
+  if (!node.expect_map()) return;
+  node.check_keys({"additive_sd", "multiplicative_sd", "bias_mean", "bias_sd", "drift_sd", "quantisation_step",
+                   "saturation_low", "saturation_high", "dropout_probability"});
+  auto nonneg = [&](const char* key, double& target) {
+    if (auto v = number(node, key))
+      if (check_nonnegative(node, key, *v)) target = *v;
+  };
+  nonneg("additive_sd", noise.additive_sd);
+  nonneg("multiplicative_sd", noise.multiplicative_sd);
+  nonneg("bias_sd", noise.bias_sd);
+  nonneg("drift_sd", noise.drift_sd);
+  nonneg("quantisation_step", noise.quantisation_step);
+  if (auto v = number(node, "bias_mean")) noise.bias_mean = *v;
+  if (auto v = number(node, "saturation_low")) noise.saturation_low = *v;
+  if (auto v = number(node, "saturation_high")) noise.saturation_high = *v;
+  if (noise.saturation_low && noise.saturation_high && !(*noise.saturation_low < *noise.saturation_high))
+    node["saturation_high"].error(node.path() + ": saturation_low (" + format_number(*noise.saturation_low) +
+                                  ") must be < saturation_high (" + format_number(*noise.saturation_high) + ")");
+  if (auto v = number(node, "dropout_probability")) {
+    if (*v >= 0.0 && *v < 1.0)
+      noise.dropout_probability = *v;
+    else
+      node["dropout_probability"].error(node["dropout_probability"].path() + " must be in [0, 1), got " +
+                                        num_text(node["dropout_probability"]));
+  }
+}
+
+std::set<std::string> reserved_output_names(const core::Model& model) {
+  std::set<std::string> names{"sample", "time", "status", "t_reached"};
+  for (const auto& s : model.states()) names.insert(s.name);
+  return names;
+}
+
+bool is_identifier(const std::string& s) {
+  if (s.empty() || !(std::isalpha(static_cast<unsigned char>(s[0])) || s[0] == '_')) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
+}
+
+std::string read_name(const ConfigNode& item, std::set<std::string>& used, const std::string& what) {
+  if (!item.require("name")) return {};
+  auto n = item["name"].as_string();
+  if (!n) return {};
+  if (!is_identifier(*n)) {
+    item["name"].error(item["name"].path() + " must be a name of letters, digits and '_', got '" + *n + "'");
+    return {};
+  }
+  if (!used.insert(*n).second) {
+    item["name"].error(what + " name '" + *n + "' is already used by a state, parameter or another " + what);
+    return {};
+  }
+  return *n;
+}
+
+nlohmann::ordered_json yaml_to_json(const YAML::Node& node) {
+  if (!node.IsDefined() || node.IsNull()) return nullptr;
+  if (node.IsMap()) {
+    nlohmann::ordered_json j = nlohmann::ordered_json::object();
+    for (const auto& kv : node) j[kv.first.Scalar()] = yaml_to_json(kv.second);
+    return j;
+  }
+  if (node.IsSequence()) {
+    nlohmann::ordered_json j = nlohmann::ordered_json::array();
+    for (const auto& v : node) j.push_back(yaml_to_json(v));
+    return j;
+  }
+  const std::string& s = node.Scalar();
+  char* end = nullptr;
+  const double d = std::strtod(s.c_str(), &end);
+  if (!s.empty() && end == s.c_str() + s.size() && node.Tag() != "!") return d;
+  return s;
+}
+
+nlohmann::ordered_json resolved_json(const Scenario& s, const YAML::Node& model_yaml) {
+  nlohmann::ordered_json j;
+  j["name"] = s.name;
+  j["description"] = s.description;
+  j["domain"] = s.domain;
+  j["model"] = yaml_to_json(model_yaml);
+  nlohmann::ordered_json params = nlohmann::ordered_json::object();
+  for (const auto& p : s.parameters) {
+    params[p.name] = {{"distribution", p.distribution.describe()}, {"units", p.units}};
+  }
+  j["parameters"] = params;
+  j["sampling"] = {{"design", core::design_name(s.design)}, {"samples", s.samples}, {"seed", s.seed}};
+  j["time"] = {{"points", s.times.size()}, {"start", s.times.front()}, {"end", s.times.back()}, {"units", s.time_units}};
+  nlohmann::ordered_json solver = {{"method", solvers::method_name(s.solver.method)},
+                                   {"linear_solver", solvers::linear_solver_name(s.solver.linear_solver)},
+                                   {"rtol", s.solver.rtol},
+                                   {"atol", s.solver.atol},
+                                   {"max_steps", s.solver.max_steps},
+                                   {"max_step", s.solver.max_step_size},
+                                   {"initial_step", s.solver.initial_step_size},
+                                   {"max_order", s.solver.max_order}};
+  if (!s.solver.atol_per_state.empty()) solver["atol_per_state"] = s.solver.atol_per_state;
+  j["solver"] = solver;
+  nlohmann::ordered_json events = nlohmann::ordered_json::array();
+  for (const auto& e : s.events)
+    events.push_back({{"name", e.name},
+                      {"state", e.state},
+                      {"threshold", e.threshold},
+                      {"direction", e.direction > 0 ? "rising" : e.direction < 0 ? "falling" : "either"},
+                      {"action", e.action == EventSpec::Action::kStop ? "stop" : "record"}});
+  j["events"] = events;
+  nlohmann::ordered_json obs = nlohmann::ordered_json::array();
+  for (const auto& o : s.observations) {
+    nlohmann::ordered_json noise = {{"additive_sd", o.noise.additive_sd},
+                                    {"multiplicative_sd", o.noise.multiplicative_sd},
+                                    {"bias_mean", o.noise.bias_mean},
+                                    {"bias_sd", o.noise.bias_sd},
+                                    {"drift_sd", o.noise.drift_sd},
+                                    {"quantisation_step", o.noise.quantisation_step},
+                                    {"dropout_probability", o.noise.dropout_probability}};
+    if (o.noise.saturation_low) noise["saturation_low"] = *o.noise.saturation_low;
+    if (o.noise.saturation_high) noise["saturation_high"] = *o.noise.saturation_high;
+    obs.push_back({{"name", o.name},
+                   {"expression", o.expression},
+                   {"units", o.units},
+                   {"sample_interval", o.sample_interval},
+                   {"noise", noise}});
+  }
+  j["observations"] = obs;
+  nlohmann::ordered_json labels = nlohmann::ordered_json::array();
+  for (const auto& l : s.labels) {
+    if (l.kind == LabelSpec::Kind::kEventTime)
+      labels.push_back({{"name", l.name}, {"event", l.event}, {"units", l.units}});
+    else
+      labels.push_back({{"name", l.name}, {"expression", l.expression}, {"at", "end"}, {"units", l.units}});
+  }
+  j["labels"] = labels;
+  nlohmann::ordered_json formats = nlohmann::ordered_json::array();
+  for (auto f : s.output.formats) formats.push_back(format_name(f));
+  j["output"] = {{"directory", s.output.directory},
+                 {"formats", formats},
+                 {"shard_size", s.output.shard_size},
+                 {"compression", s.output.compression}};
+  return j;
+}
+
+}  // namespace
+
+std::vector<std::string> known_domains() {
+  std::vector<std::string> names;
+  for (const auto& d : domain_table()) names.push_back(d.name);
+  return names;
+}
+
+std::optional<Scenario> load_scenario(const std::string& path, const std::vector<std::string>& overrides,
+                                      core::Diagnostics& diags) {
+  const std::size_t errors_before = diags.error_count();
+  auto root_yaml = core::load_yaml_file(path, diags);
+  if (!root_yaml) return std::nullopt;
+  for (const auto& o : overrides) core::apply_override(*root_yaml, o, diags);
+  if (diags.error_count() > errors_before) return std::nullopt;
+
+  Scenario s;
+  s.file = path;
+  s.overrides = overrides;
+  s.source_sha256 = sha256_file(path);
+  const ConfigNode root(*root_yaml, "", path, &diags);
+  if (!root.expect_map()) return std::nullopt;
+  root.check_keys({"name", "description", "domain", "model", "parameters", "sampling", "time", "solver", "events",
+                   "observations", "labels", "output"});
+
+  if (root.require("name"))
+    if (auto n = root["name"].as_string()) {
+      s.name = *n;
+      if (!is_identifier(*n) && n->find_first_of("/\\ ") != std::string::npos)
+        root["name"].error("name must not contain '/', '\\' or spaces (it names the output folder), got '" + *n + "'");
+    }
+  if (root.has("description"))
+    if (auto d = root["description"].as_string()) s.description = *d;
+
+  // Domain and model.
+  core::ModelBinding binding = nullptr;
+  if (root.require("domain"))
+    if (auto d = root["domain"].as_enum(known_domains())) {
+      s.domain = *d;
+      for (const auto& e : domain_table())
+        if (*d == e.name) binding = e.binding;
+    }
+  if (binding && root.require("model")) {
+    if (auto built = binding(root["model"])) s.model = std::move(*built);
+  }
+  const core::Model* model = s.model.model.get();
+
+  // Parameters: every name the model refers to must be defined; nothing else may be.
+  std::set<std::string> used_names;
+  if (model) {
+    for (const auto& st : model->states()) used_names.insert(st.name);
+    const ConfigNode params = root["parameters"];
+    std::set<std::string> defined;
+    if (params.defined() && params.expect_map()) {
+      std::vector<std::string> referenced;
+      for (std::size_t k = 0; k < model->num_parameters(); ++k)
+        if (!s.model.parameters[k].literal) referenced.push_back(model->parameters()[k].name);
+      for (const auto& key : params.keys()) {
+        defined.insert(key);
+        if (std::find(referenced.begin(), referenced.end(), key) == referenced.end()) {
+          std::string msg = "parameter '" + key + "' is not used by the model";
+          const std::string hint = core::closest_match(key, referenced);
+          if (!hint.empty()) msg += "; did you mean '" + hint + "'?";
+          else if (!referenced.empty()) msg += "; the model uses " + core::join(referenced);
+          params[key].error(msg);
+        }
+      }
+    }
+    s.parameters.resize(model->num_parameters());
+    for (std::size_t k = 0; k < model->num_parameters(); ++k) {
+      ParameterSpec& spec = s.parameters[k];
+      spec.name = model->parameters()[k].name;
+      const core::ModelParameterRef& ref = s.model.parameters[k];
+      if (ref.literal) {
+        spec.distribution = core::Distribution::fixed(*ref.literal);
+        continue;
+      }
+      used_names.insert(spec.name);
+      if (!defined.count(spec.name)) {
+        diags.error(ref.referenced_at, ref.referenced_by + " refers to parameter '" + spec.name +
+                                           "', which is not defined in parameters");
+        continue;
+      }
+      const ConfigNode pn = params[spec.name];
+      if (auto d = read_distribution(pn)) spec.distribution = *d;
+      if (pn.is_map()) {
+        if (pn.has("units"))
+          if (auto u = pn["units"].as_string()) spec.units = *u;
+        if (pn.has("description"))
+          if (auto u = pn["description"].as_string()) spec.description = *u;
+      }
+    }
+  }
+
+  // Sampling.
+  if (root.has("sampling")) {
+    const ConfigNode smp = root["sampling"];
+    if (smp.expect_map()) {
+      smp.check_keys({"design", "samples", "seed"});
+      if (smp.has("design"))
+        if (auto d = smp["design"].as_enum({"random", "latin_hypercube", "sobol"}))
+          s.design = *d == "random" ? core::Design::kRandom
+                     : *d == "sobol" ? core::Design::kSobol : core::Design::kLatinHypercube;
+      if (smp.require("samples"))
+        if (auto n = smp["samples"].as_integer()) {
+          if (*n < 1) smp["samples"].error(smp["samples"].path() + " must be >= 1, got " + num_text(smp["samples"]));
+          else s.samples = static_cast<std::uint64_t>(*n);
+        }
+      if (smp.has("seed"))
+        if (auto n = smp["seed"].as_integer()) {
+          if (*n < 0) smp["seed"].error(smp["seed"].path() + " must be >= 0, got " + num_text(smp["seed"]));
+          else s.seed = static_cast<std::uint64_t>(*n);
+        }
+    }
+  } else {
+    root.error("missing required key 'sampling' in the scenario (at least sampling.samples)");
+  }
+
+  // Time grid.
+  if (root.require("time")) read_time(root["time"], s);
+
+  // Solver.
+  if (model && root.has("solver")) read_solver(root["solver"], *model, s.solver);
+  if (model) {
+    // The options' own check, for constraints only visible in combination.
+    if (s.solver.method == solvers::Method::kAdams && root.has("solver") && root["solver"].has("linear_solver"))
+      root["solver"]["linear_solver"].warning("solver.linear_solver is ignored with method 'adams' (fixed-point iteration)");
+  }
+
+  // Events.
+  std::set<std::string> event_names;
+  if (model && root.has("events") && root["events"].expect_sequence()) {
+    const ConfigNode list = root["events"];
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      const ConfigNode ev = list[i];
+      if (!ev.expect_map()) continue;
+      ev.check_keys({"name", "state", "threshold", "direction", "action"});
+      EventSpec e;
+      e.name = read_name(ev, event_names, "event");
+      if (ev.require("state"))
+        if (auto st = ev["state"].as_string()) {
+          e.state = *st;
+          e.state_index = model->state_index(*st);
+          if (e.state_index < 0) {
+            std::vector<std::string> names;
+            for (const auto& x : model->states()) names.push_back(x.name);
+            std::string msg = ev["state"].path() + ": unknown state '" + *st + "'; states are " + core::join(names);
+            const std::string hint = core::closest_match(*st, names);
+            if (!hint.empty()) msg += "; did you mean '" + hint + "'?";
+            ev["state"].error(msg);
+          }
+        }
+      if (ev.require("threshold"))
+        if (auto v = ev["threshold"].as_number()) e.threshold = *v;
+      if (ev.has("direction"))
+        if (auto d = ev["direction"].as_enum({"rising", "falling", "either"}))
+          e.direction = *d == "rising" ? 1 : *d == "falling" ? -1 : 0;
+      if (ev.has("action"))
+        if (auto a = ev["action"].as_enum({"stop", "record"}))
+          e.action = *a == "stop" ? EventSpec::Action::kStop : EventSpec::Action::kRecord;
+      s.events.push_back(e);
+    }
+  }
+
+  // Observations.
+  std::set<std::string> output_names = model ? reserved_output_names(*model) : std::set<std::string>{};
+  for (const auto& p : s.parameters) output_names.insert(p.name);
+  const std::vector<std::string> variables = model ? expression_variables(*model) : std::vector<std::string>{};
+  if (model && root.has("observations") && root["observations"].expect_sequence()) {
+    const ConfigNode list = root["observations"];
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      const ConfigNode ob = list[i];
+      if (!ob.expect_map()) continue;
+      ob.check_keys({"name", "state", "expression", "units", "sample_interval", "sample_rate", "noise"});
+      ObservationSpec o;
+      o.name = read_name(ob, output_names, "observation");
+      if (ob.has("state") == ob.has("expression")) {
+        ob.error(ob.path() + " needs exactly one of 'state' or 'expression'");
+      } else if (ob.has("state")) {
+        if (auto st = ob["state"].as_string()) {
+          if (model->state_index(*st) < 0) {
+            std::vector<std::string> names;
+            for (const auto& x : model->states()) names.push_back(x.name);
+            std::string msg = ob["state"].path() + ": unknown state '" + *st + "'; states are " + core::join(names);
+            const std::string hint = core::closest_match(*st, names);
+            if (!hint.empty()) msg += "; did you mean '" + hint + "'?";
+            ob["state"].error(msg);
+          }
+          o.expression = *st;
+          if (model->state_index(*st) >= 0) o.units = model->states()[model->state_index(*st)].units;
+        }
+      } else if (auto ex = ob["expression"].as_string()) {
+        if (check_expression(ob["expression"], *ex, variables)) o.expression = *ex;
+      }
+      if (ob.has("units"))
+        if (auto u = ob["units"].as_string()) o.units = *u;
+      if (ob.has("sample_interval") && ob.has("sample_rate"))
+        ob.error(ob.path() + ": give 'sample_interval' or 'sample_rate', not both");
+      if (auto v = number(ob, "sample_interval"))
+        if (check_positive(ob, "sample_interval", *v)) o.sample_interval = *v;
+      if (auto v = number(ob, "sample_rate"))
+        if (check_positive(ob, "sample_rate", *v)) o.sample_interval = 1.0 / *v;
+      if (ob.has("noise")) read_noise(ob["noise"], o.noise);
+      s.observations.push_back(o);
+    }
+  }
+
+  // Labels.
+  if (model && root.has("labels") && root["labels"].expect_sequence()) {
+    const ConfigNode list = root["labels"];
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      const ConfigNode lb = list[i];
+      if (!lb.expect_map()) continue;
+      lb.check_keys({"name", "event", "expression", "at", "units"});
+      LabelSpec l;
+      l.name = read_name(lb, output_names, "label");
+      if (lb.has("event") == lb.has("expression")) {
+        lb.error(lb.path() + " needs exactly one of 'event' (its time) or 'expression' (its value at the end)");
+      } else if (lb.has("event")) {
+        l.kind = LabelSpec::Kind::kEventTime;
+        l.units = s.time_units;
+        if (auto ev = lb["event"].as_string()) {
+          l.event = *ev;
+          for (std::size_t k = 0; k < s.events.size(); ++k)
+            if (s.events[k].name == *ev) l.event_index = static_cast<int>(k);
+          if (l.event_index < 0) {
+            std::vector<std::string> names;
+            for (const auto& e : s.events) names.push_back(e.name);
+            lb["event"].error(lb["event"].path() + ": unknown event '" + *ev + "'" +
+                              (names.empty() ? "; the scenario defines no events" : "; events are " + core::join(names)));
+          }
+        }
+        if (lb.has("at")) lb["at"].error(lb["at"].path() + " applies only to 'expression' labels");
+      } else {
+        l.kind = LabelSpec::Kind::kFinalValue;
+        if (auto ex = lb["expression"].as_string())
+          if (check_expression(lb["expression"], *ex, variables)) l.expression = *ex;
+        if (lb.has("at")) lb["at"].as_enum({"end"});
+      }
+      if (lb.has("units"))
+        if (auto u = lb["units"].as_string()) l.units = *u;
+      s.labels.push_back(l);
+    }
+  }
+
+  // Output.
+  s.output.directory = "runs/" + s.name;
+  if (root.has("output")) {
+    const ConfigNode out = root["output"];
+    if (out.expect_map()) {
+      out.check_keys({"directory", "formats", "shard_size", "compression"});
+      if (out.has("directory"))
+        if (auto d = out["directory"].as_string()) {
+          if (d->empty()) out["directory"].error("output.directory must not be empty");
+          else s.output.directory = *d;
+        }
+      if (out.has("formats") && out["formats"].expect_sequence()) {
+        s.output.formats.clear();
+        const ConfigNode list = out["formats"];
+        for (std::size_t i = 0; i < list.size(); ++i)
+          if (auto f = list[i].as_enum({"hdf5", "csv", "npy"})) {
+            const OutputFormat fmt = *f == "hdf5" ? OutputFormat::kHdf5 : *f == "csv" ? OutputFormat::kCsv : OutputFormat::kNpy;
+            if (std::find(s.output.formats.begin(), s.output.formats.end(), fmt) == s.output.formats.end())
+              s.output.formats.push_back(fmt);
+          }
+        if (list.size() == 0) out["formats"].error("output.formats must name at least one of 'hdf5', 'csv' or 'npy'");
+      }
+      if (out.has("shard_size"))
+        if (auto n = out["shard_size"].as_integer()) {
+          if (*n < 1) out["shard_size"].error("output.shard_size must be >= 1, got " + num_text(out["shard_size"]));
+          else s.output.shard_size = static_cast<std::uint64_t>(*n);
+        }
+      if (out.has("compression"))
+        if (auto n = out["compression"].as_integer()) {
+          if (*n < 0 || *n > 9) out["compression"].error("output.compression must be between 0 and 9, got " + num_text(out["compression"]));
+          else s.output.compression = static_cast<int>(*n);
+        }
+    }
+  }
+
+  // Observation grids must fit in the time span.
+  if (!s.times.empty())
+    for (std::size_t i = 0; i < s.observations.size(); ++i) {
+      const double span = s.times.back() - s.times.front();
+      if (s.observations[i].sample_interval > span && span > 0.0)
+        root["observations"][i].error("observations[" + std::to_string(i) + "]: sample_interval (" +
+                                      format_number(s.observations[i].sample_interval) +
+                                      ") is longer than the time span (" + format_number(span) + ")");
+      else if (span > 0.0 && s.observations[i].sample_interval > 0.0 &&
+               span / s.observations[i].sample_interval > 1e7)
+        root["observations"][i].error("observations[" + std::to_string(i) + "]: sample_interval (" +
+                                      format_number(s.observations[i].sample_interval) +
+                                      ") gives more than 1e7 readings per sample");
+    }
+
+  if (diags.error_count() > errors_before) return std::nullopt;
+  s.resolved = resolved_json(s, (*root_yaml)["model"]);
+  return s;
+}
+
+}  // namespace physynth::engine

@@ -1,0 +1,10 @@
+#pragma once
+
+#include <string>
+
+namespace physynth::engine {
+
+// Lower-case hex SHA-256 of a file's bytes; throws std::runtime_error if it cannot be read.
+std::string sha256_file(const std::string& path);
+
+}  // namespace physynth::engine

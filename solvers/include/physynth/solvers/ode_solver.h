@@ -1,0 +1,127 @@
+// Integrating a core::Model with SUNDIALS CVODES.
+//
+// One OdeSolver owns one CVODES instance (created on the first solve, then
+// reused with CVodeReInit for every later sample: no allocation per sample).
+// It is not thread-safe; the engine keeps one per thread. SUNDIALS types stay
+// in the implementation: this header needs nothing but the standard library.
+//
+//   OdeOptions options;                     // BDF + Newton + dense LU by default
+//   options.rtol = 1e-8;
+//   OdeSolver solver(model, options);
+//   SolveResult r = solver.solve(p, y0, 0.0, times, out);
+//   if (r.status == SolveStatus::kFailed) ... r.flag_name, r.t_reached ...
+#pragma once
+
+#include <array>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "physynth/core/model.h"
+
+namespace physynth::solvers {
+
+enum class Method {
+  kBdf,    // variable-order BDF (1-5), Newton iteration: stiff problems
+  kAdams,  // Adams-Moulton (1-12), fixed-point iteration: non-stiff problems
+};
+enum class LinearSolverKind {
+  kDense,  // dense LU (SUNDIALS' own)
+  kKlu,    // sparse LU (SuiteSparse KLU) on the model's Jacobian sparsity pattern
+};
+
+const char* method_name(Method m);
+const char* linear_solver_name(LinearSolverKind k);
+
+struct OdeOptions {
+  Method method = Method::kBdf;
+  LinearSolverKind linear_solver = LinearSolverKind::kDense;  // ignored for kAdams
+  double rtol = 1e-6;                  // relative tolerance, > 0
+  double atol = 1e-10;                 // absolute tolerance for every state, > 0
+  std::vector<double> atol_per_state;  // if not empty: one absolute tolerance per state
+  long max_steps = 100000;             // internal steps per sample, all output intervals together
+  double max_step_size = 0.0;          // largest step, in model time units; 0: unlimited
+  double initial_step_size = 0.0;      // first step; 0: CVODES estimates it
+  int max_order = 0;                   // 0: the method's maximum (5 BDF, 12 Adams)
+
+  // Every violated constraint, as "field must ..., got ..." messages; empty if valid.
+  std::vector<std::string> validate(std::size_t num_states) const;
+};
+
+// A root function g(t, y, p); the event fires where g crosses zero.
+struct Event {
+  std::string name;
+  std::function<double(double t, const double* y, const double* p)> function;
+  int direction = 0;      // +1: only rising crossings, -1: only falling, 0: both
+  bool terminal = false;  // true: stop the integration at the event
+};
+
+struct SolverStats {
+  long steps = 0;
+  long rhs_evals = 0;
+  long jacobian_evals = 0;
+  long linear_setups = 0;
+  long error_test_failures = 0;
+  long nonlinear_iterations = 0;
+  long nonlinear_convergence_failures = 0;
+  long root_evals = 0;
+
+  static constexpr std::size_t kCount = 8;
+  static const std::array<const char*, kCount>& names();
+  std::array<long, kCount> values() const;
+};
+
+enum class SolveStatus {
+  kSuccess,         // every output time reached
+  kStoppedByEvent,  // a terminal event fired; later rows are NaN
+  kFailed,          // the solver failed; later rows are NaN
+};
+const char* status_name(SolveStatus s);
+
+struct EventOccurrence {
+  int event = -1;  // index into the events given to the solver
+  double t = 0.0;
+};
+
+struct SolveResult {
+  SolveStatus status = SolveStatus::kSuccess;
+  double t_reached = 0.0;      // last time the integrator reached
+  std::size_t rows_written = 0;  // output rows holding states (the rest are NaN)
+  int flag = 0;                // CVODES return flag of the failing call (0 on success)
+  std::string flag_name;       // CVodeGetReturnFlagName(flag), e.g. "CV_TOO_MUCH_WORK"
+  std::string message;         // SUNDIALS' own message for the failure, if any
+  SolverStats stats;
+  std::vector<EventOccurrence> events;
+  std::vector<double> final_state;  // y(t_reached); empty if the solve failed before its first step
+};
+
+// The SUNDIALS version this library was built with, e.g. "6.4.1".
+std::string sundials_version();
+
+class OdeSolver {
+ public:
+  // Throws std::invalid_argument if options.validate() reports a problem
+  // (user input is validated before it reaches here).
+  OdeSolver(std::shared_ptr<const core::Model> model, OdeOptions options, std::vector<Event> events = {});
+  ~OdeSolver();
+  OdeSolver(OdeSolver&&) noexcept;
+  OdeSolver& operator=(OdeSolver&&) noexcept;
+  OdeSolver(const OdeSolver&) = delete;
+  OdeSolver& operator=(const OdeSolver&) = delete;
+
+  // Integrates from (t0, y0) with parameters p and writes the states at each
+  // of `times` (non-decreasing, times[0] >= t0) to out, row-major
+  // times.size() x num_states. Never throws for numerical failure: it is
+  // reported in the result, and rows not reached are NaN.
+  SolveResult solve(const double* p, const double* y0, double t0, const std::vector<double>& times, double* out);
+
+  // How many times solve() created CVODES memory (1 after any number of solves).
+  int instances_created() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace physynth::solvers

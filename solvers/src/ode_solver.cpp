@@ -1,0 +1,331 @@
+#include "physynth/solvers/ode_solver.h"
+
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+
+#include <cvodes/cvodes.h>
+#include <nvector/nvector_serial.h>
+#include <sundials/sundials_context.h>
+#include <sundials/sundials_version.h>
+#include <sunlinsol/sunlinsol_dense.h>
+#include <sunlinsol/sunlinsol_klu.h>
+#include <sunmatrix/sunmatrix_dense.h>
+#include <sunmatrix/sunmatrix_sparse.h>
+#include <sunnonlinsol/sunnonlinsol_fixedpoint.h>
+
+namespace physynth::solvers {
+
+std::string sundials_version() {
+  char buffer[64] = {0};
+  SUNDIALSGetVersion(buffer, sizeof buffer);
+  return buffer;
+}
+
+const char* method_name(Method m) { return m == Method::kBdf ? "bdf" : "adams"; }
+const char* linear_solver_name(LinearSolverKind k) { return k == LinearSolverKind::kDense ? "dense" : "klu"; }
+
+const char* status_name(SolveStatus s) {
+  switch (s) {
+    case SolveStatus::kSuccess: return "ok";
+    case SolveStatus::kStoppedByEvent: return "stopped_by_event";
+    case SolveStatus::kFailed: return "failed";
+  }
+  return "?";
+}
+
+const std::array<const char*, SolverStats::kCount>& SolverStats::names() {
+  static const std::array<const char*, kCount> n = {
+      "steps", "rhs_evals", "jacobian_evals", "linear_setups", "error_test_failures",
+      "nonlinear_iterations", "nonlinear_convergence_failures", "root_evals"};
+  return n;
+}
+
+std::array<long, SolverStats::kCount> SolverStats::values() const {
+  return {steps, rhs_evals, jacobian_evals, linear_setups, error_test_failures, nonlinear_iterations,
+          nonlinear_convergence_failures, root_evals};
+}
+
+std::vector<std::string> OdeOptions::validate(std::size_t num_states) const {
+  std::vector<std::string> errors;
+  auto num = [](double x) { return std::to_string(x); };
+  if (!(rtol > 0.0)) errors.push_back("rtol must be > 0, got " + num(rtol));
+  if (rtol > 0.0 && rtol < 1e-15) errors.push_back("rtol must be >= 1e-15 (machine precision), got " + num(rtol));
+  if (!(atol > 0.0)) errors.push_back("atol must be > 0, got " + num(atol));
+  if (!atol_per_state.empty() && atol_per_state.size() != num_states)
+    errors.push_back("atol_per_state must have one entry per state (" + std::to_string(num_states) + "), got " +
+                     std::to_string(atol_per_state.size()));
+  for (double a : atol_per_state)
+    if (!(a > 0.0)) errors.push_back("every per-state atol must be > 0, got " + num(a));
+  if (max_steps <= 0) errors.push_back("max_steps must be > 0, got " + std::to_string(max_steps));
+  if (max_step_size < 0.0) errors.push_back("max_step_size must be >= 0, got " + num(max_step_size));
+  if (initial_step_size < 0.0) errors.push_back("initial_step_size must be >= 0, got " + num(initial_step_size));
+  const int order_limit = method == Method::kBdf ? 5 : 12;
+  if (max_order < 0 || max_order > order_limit)
+    errors.push_back("max_order must be between 1 and " + std::to_string(order_limit) + " for " +
+                     method_name(method) + " (0 for the default), got " + std::to_string(max_order));
+  return errors;
+}
+
+struct OdeSolver::Impl {
+  std::shared_ptr<const core::Model> model;
+  OdeOptions options;
+  std::vector<Event> events;
+  std::size_t n = 0;
+
+  SUNContext context = nullptr;
+  void* cvode = nullptr;
+  N_Vector y = nullptr;
+  N_Vector atol_vector = nullptr;
+  SUNMatrix matrix = nullptr;
+  SUNLinearSolver linear_solver = nullptr;
+  SUNNonlinearSolver nonlinear_solver = nullptr;
+  int created = 0;
+
+  // Per-solve state reached from the C callbacks.
+  std::vector<double> params;
+  std::vector<double> dense_jacobian;  // scratch for the sparse Jacobian
+  core::SparsityPattern pattern;
+  std::string last_message;
+
+  ~Impl() {
+    if (cvode) CVodeFree(&cvode);
+    if (linear_solver) SUNLinSolFree(linear_solver);
+    if (nonlinear_solver) SUNNonlinSolFree(nonlinear_solver);
+    if (matrix) SUNMatDestroy(matrix);
+    if (atol_vector) N_VDestroy(atol_vector);
+    if (y) N_VDestroy(y);
+    if (context) SUNContext_Free(&context);
+  }
+
+  static int rhs(sunrealtype t, N_Vector y, N_Vector ydot, void* data) {
+    auto* self = static_cast<Impl*>(data);
+    try {
+      const double* yy = N_VGetArrayPointer(y);
+      double* out = N_VGetArrayPointer(ydot);
+      self->model->rhs(t, yy, self->params.data(), out);
+      for (std::size_t i = 0; i < self->n; ++i)
+        if (!std::isfinite(out[i])) return 1;  // recoverable: CVODES retries with a smaller step
+      return 0;
+    } catch (const std::exception& e) {
+      self->last_message = std::string("right-hand side threw: ") + e.what();
+      return -1;
+    }
+  }
+
+  static int jacobian(sunrealtype t, N_Vector y, N_Vector /*fy*/, SUNMatrix J, void* data, N_Vector, N_Vector,
+                      N_Vector) {
+    auto* self = static_cast<Impl*>(data);
+    try {
+      const double* yy = N_VGetArrayPointer(y);
+      if (SUNMatGetID(J) == SUNMATRIX_DENSE) {
+        self->model->jacobian(t, yy, self->params.data(), SUNDenseMatrix_Data(J));
+        return 0;
+      }
+      self->model->jacobian(t, yy, self->params.data(), self->dense_jacobian.data());
+      const auto& p = self->pattern;
+      sunindextype* colptr = SUNSparseMatrix_IndexPointers(J);
+      sunindextype* rowval = SUNSparseMatrix_IndexValues(J);
+      double* values = SUNSparseMatrix_Data(J);
+      for (int j = 0; j <= p.size; ++j) colptr[j] = p.column_start[j];
+      for (int j = 0; j < p.size; ++j)
+        for (int k = p.column_start[j]; k < p.column_start[j + 1]; ++k) {
+          rowval[k] = p.row_index[k];
+          values[k] = self->dense_jacobian[static_cast<std::size_t>(p.row_index[k]) + self->n * j];
+        }
+      return 0;
+    } catch (const std::exception& e) {
+      self->last_message = std::string("Jacobian threw: ") + e.what();
+      return -1;
+    }
+  }
+
+  static int roots(sunrealtype t, N_Vector y, sunrealtype* g, void* data) {
+    auto* self = static_cast<Impl*>(data);
+    try {
+      const double* yy = N_VGetArrayPointer(y);
+      for (std::size_t i = 0; i < self->events.size(); ++i) g[i] = self->events[i].function(t, yy, self->params.data());
+      return 0;
+    } catch (const std::exception& e) {
+      self->last_message = std::string("event function threw: ") + e.what();
+      return -1;
+    }
+  }
+
+  static void error_handler(int, const char* module, const char* function, char* msg, void* data) {
+    auto* self = static_cast<Impl*>(data);
+    self->last_message = std::string(module) + "::" + function + ": " + msg;
+  }
+
+  void check(int flag, const char* call) {
+    if (flag < 0) throw std::runtime_error(std::string("SUNDIALS ") + call + " failed with flag " + std::to_string(flag));
+  }
+
+  void create(double t0) {
+    check(SUNContext_Create(nullptr, &context), "SUNContext_Create");
+    y = N_VNew_Serial(static_cast<sunindextype>(n), context);
+    if (!y) throw std::runtime_error("N_VNew_Serial failed");
+    cvode = CVodeCreate(options.method == Method::kBdf ? CV_BDF : CV_ADAMS, context);
+    if (!cvode) throw std::runtime_error("CVodeCreate failed");
+    check(CVodeSetErrHandlerFn(cvode, &Impl::error_handler, this), "CVodeSetErrHandlerFn");
+    check(CVodeInit(cvode, &Impl::rhs, t0, y), "CVodeInit");
+    check(CVodeSetUserData(cvode, this), "CVodeSetUserData");
+    if (options.atol_per_state.empty()) {
+      check(CVodeSStolerances(cvode, options.rtol, options.atol), "CVodeSStolerances");
+    } else {
+      atol_vector = N_VNew_Serial(static_cast<sunindextype>(n), context);
+      for (std::size_t i = 0; i < n; ++i) N_VGetArrayPointer(atol_vector)[i] = options.atol_per_state[i];
+      check(CVodeSVtolerances(cvode, options.rtol, atol_vector), "CVodeSVtolerances");
+    }
+    if (options.method == Method::kBdf) {
+      if (options.linear_solver == LinearSolverKind::kDense) {
+        matrix = SUNDenseMatrix(static_cast<sunindextype>(n), static_cast<sunindextype>(n), context);
+        linear_solver = SUNLinSol_Dense(y, matrix, context);
+      } else {
+        pattern = model->jacobian_sparsity();
+        dense_jacobian.assign(n * n, 0.0);
+        matrix = SUNSparseMatrix(static_cast<sunindextype>(n), static_cast<sunindextype>(n), pattern.nonzeros(),
+                                 CSC_MAT, context);
+        linear_solver = SUNLinSol_KLU(y, matrix, context);
+      }
+      if (!matrix || !linear_solver) throw std::runtime_error("creating the linear solver failed");
+      check(CVodeSetLinearSolver(cvode, linear_solver, matrix), "CVodeSetLinearSolver");
+      check(CVodeSetJacFn(cvode, &Impl::jacobian), "CVodeSetJacFn");
+    } else {
+      nonlinear_solver = SUNNonlinSol_FixedPoint(y, 0, context);
+      if (!nonlinear_solver) throw std::runtime_error("SUNNonlinSol_FixedPoint failed");
+      check(CVodeSetNonlinearSolver(cvode, nonlinear_solver), "CVodeSetNonlinearSolver");
+    }
+    if (options.max_step_size > 0.0) check(CVodeSetMaxStep(cvode, options.max_step_size), "CVodeSetMaxStep");
+    if (options.max_order > 0) check(CVodeSetMaxOrd(cvode, options.max_order), "CVodeSetMaxOrd");
+    if (!events.empty()) {
+      check(CVodeRootInit(cvode, static_cast<int>(events.size()), &Impl::roots), "CVodeRootInit");
+      std::vector<int> directions;
+      for (const auto& e : events) directions.push_back(e.direction);
+      check(CVodeSetRootDirection(cvode, directions.data()), "CVodeSetRootDirection");
+      // An event function that is zero at t0 (a threshold equal to the initial
+      // value) is not an event: CVODES deactivates such roots until they move away.
+      check(CVodeSetNoInactiveRootWarn(cvode), "CVodeSetNoInactiveRootWarn");
+    }
+    ++created;
+  }
+
+  SolverStats stats() const {
+    SolverStats s;
+    long v = 0;
+    CVodeGetNumSteps(cvode, &s.steps);
+    CVodeGetNumRhsEvals(cvode, &s.rhs_evals);
+    CVodeGetNumErrTestFails(cvode, &s.error_test_failures);
+    CVodeGetNumLinSolvSetups(cvode, &s.linear_setups);
+    CVodeGetNumNonlinSolvIters(cvode, &s.nonlinear_iterations);
+    CVodeGetNumNonlinSolvConvFails(cvode, &s.nonlinear_convergence_failures);
+    if (linear_solver && CVodeGetNumJacEvals(cvode, &v) == CV_SUCCESS) s.jacobian_evals = v;
+    if (!events.empty() && CVodeGetNumGEvals(cvode, &v) == CV_SUCCESS) s.root_evals = v;
+    return s;
+  }
+};
+
+OdeSolver::OdeSolver(std::shared_ptr<const core::Model> model, OdeOptions options, std::vector<Event> events)
+    : impl_(std::make_unique<Impl>()) {
+  if (!model) throw std::invalid_argument("OdeSolver: model is null");
+  const auto errors = options.validate(model->num_states());
+  if (!errors.empty()) throw std::invalid_argument("OdeSolver: " + errors.front());
+  impl_->n = model->num_states();
+  impl_->model = std::move(model);
+  impl_->options = std::move(options);
+  impl_->events = std::move(events);
+}
+
+OdeSolver::~OdeSolver() = default;
+OdeSolver::OdeSolver(OdeSolver&&) noexcept = default;
+OdeSolver& OdeSolver::operator=(OdeSolver&&) noexcept = default;
+
+int OdeSolver::instances_created() const { return impl_->created; }
+
+SolveResult OdeSolver::solve(const double* p, const double* y0, double t0, const std::vector<double>& times,
+                             double* out) {
+  Impl& s = *impl_;
+  const std::size_t n = s.n;
+  SolveResult result;
+  result.t_reached = t0;
+  std::fill(out, out + times.size() * n, std::numeric_limits<double>::quiet_NaN());
+  s.params.assign(p, p + s.model->num_parameters());
+  s.last_message.clear();
+
+  auto fail = [&](int flag, const std::string& name, const std::string& message) {
+    result.status = SolveStatus::kFailed;
+    result.flag = flag;
+    result.flag_name = name;
+    result.message = message;
+  };
+  for (std::size_t i = 0; i < n; ++i)
+    if (!std::isfinite(y0[i])) {
+      fail(0, "NONFINITE_INITIAL_STATE", "initial state " + s.model->states()[i].name + " is not finite");
+      return result;
+    }
+
+  try {
+    if (!s.cvode) s.create(t0);
+    std::copy(y0, y0 + n, N_VGetArrayPointer(s.y));
+    s.check(CVodeReInit(s.cvode, t0, s.y), "CVodeReInit");
+    if (s.options.initial_step_size > 0.0) s.check(CVodeSetInitStep(s.cvode, s.options.initial_step_size), "CVodeSetInitStep");
+  } catch (const std::exception& e) {
+    fail(-1, "SETUP_FAILED", e.what() + (s.last_message.empty() ? "" : ": " + s.last_message));
+    return result;
+  }
+
+  std::size_t k = 0;
+  for (; k < times.size() && times[k] <= t0; ++k) std::copy(y0, y0 + n, out + k * n);
+  double t = t0;
+  std::vector<int> root_info(s.events.size());
+  while (k < times.size()) {
+    long steps = 0;
+    CVodeGetNumSteps(s.cvode, &steps);
+    const long remaining = s.options.max_steps - steps;
+    if (remaining <= 0) {
+      fail(CV_TOO_MUCH_WORK, "CV_TOO_MUCH_WORK",
+           "max_steps (" + std::to_string(s.options.max_steps) + ") reached at t = " + std::to_string(t));
+      break;
+    }
+    CVodeSetMaxNumSteps(s.cvode, remaining);
+    const int flag = CVode(s.cvode, times[k], s.y, &t, CV_NORMAL);
+    result.t_reached = t;
+    if (flag == CV_ROOT_RETURN) {
+      CVodeGetRootInfo(s.cvode, root_info.data());
+      bool stop = false;
+      for (std::size_t e = 0; e < s.events.size(); ++e)
+        if (root_info[e] != 0) {
+          result.events.push_back({static_cast<int>(e), t});
+          stop = stop || s.events[e].terminal;
+        }
+      if (stop) {
+        result.status = SolveStatus::kStoppedByEvent;
+        break;
+      }
+      continue;
+    }
+    if (flag < 0) {
+      const char* name = CVodeGetReturnFlagName(flag);
+      fail(flag, name ? name : "CV_UNKNOWN", s.last_message);
+      break;
+    }
+    const double* yy = N_VGetArrayPointer(s.y);
+    bool finite = true;
+    for (std::size_t i = 0; i < n; ++i) finite = finite && std::isfinite(yy[i]);
+    if (!finite) {
+      fail(0, "NONFINITE_STATE", "the state became non-finite at t = " + std::to_string(t));
+      break;
+    }
+    std::copy(yy, yy + n, out + k * n);
+    ++k;
+  }
+  result.rows_written = k;
+  result.stats = s.stats();
+  if (result.status != SolveStatus::kFailed) {
+    const double* yy = N_VGetArrayPointer(s.y);
+    result.final_state.assign(yy, yy + n);
+  }
+  return result;
+}
+
+}  // namespace physynth::solvers

@@ -9,10 +9,18 @@
 
 namespace physynth::core {
 
-ConfigNode::ConfigNode(YAML::Node node, std::string path, std::string file, Diagnostics* diagnostics)
-    : node_(std::move(node)), path_(std::move(path)), file_(std::move(file)), diagnostics_(diagnostics) {}
+ConfigNode::ConfigNode(YAML::Node node, std::string path, std::string file, Diagnostics* diagnostics,
+                       std::shared_ptr<const std::vector<std::string>> overridden)
+    : node_(std::move(node)),
+      path_(std::move(path)),
+      file_(std::move(file)),
+      diagnostics_(diagnostics),
+      overridden_(std::move(overridden)) {}
 
 SourceLocation ConfigNode::location() const {
+  if (overridden_)
+    for (const auto& o : *overridden_)
+      if (path_ == o || path_.rfind(o + ".", 0) == 0 || path_.rfind(o + "[", 0) == 0) return {"--set", 0, 0};
   if (!node_.IsDefined()) return fallback_.file.empty() ? SourceLocation{file_, 0, 0} : fallback_;
   const YAML::Mark mark = node_.Mark();
   if (mark.is_null()) return {"--set", 0, 0};
@@ -35,7 +43,7 @@ bool ConfigNode::has(const std::string& key) const {
 
 ConfigNode ConfigNode::operator[](const std::string& key) const {
   YAML::Node child = (node_.IsDefined() && node_.IsMap()) ? node_[key] : YAML::Node(YAML::NodeType::Undefined);
-  ConfigNode out(child, path_.empty() ? key : path_ + "." + key, file_, diagnostics_);
+  ConfigNode out(child, path_.empty() ? key : path_ + "." + key, file_, diagnostics_, overridden_);
   // An absent key is reported at its parent's position.
   out.fallback_ = location();
   return out;
@@ -43,7 +51,7 @@ ConfigNode ConfigNode::operator[](const std::string& key) const {
 
 ConfigNode ConfigNode::operator[](std::size_t index) const {
   YAML::Node child = (node_.IsDefined() && node_.IsSequence()) && index < node_.size() ? node_[index] : YAML::Node(YAML::NodeType::Undefined);
-  ConfigNode out(child, path_ + "[" + std::to_string(index) + "]", file_, diagnostics_);
+  ConfigNode out(child, path_ + "[" + std::to_string(index) + "]", file_, diagnostics_, overridden_);
   out.fallback_ = location();
   return out;
 }
@@ -224,6 +232,8 @@ bool parse_path(const std::string& path, std::vector<Step>& steps) {
   return !steps.empty();
 }
 }  // namespace
+
+std::string override_path(const std::string& assignment) { return assignment.substr(0, assignment.find('=')); }
 
 bool apply_override(YAML::Node& root, const std::string& assignment, Diagnostics& diagnostics) {
   const std::size_t eq = assignment.find('=');

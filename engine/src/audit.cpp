@@ -4,6 +4,8 @@
 #include <cmath>
 #include <limits>
 
+#include "physynth/core/diagnostics.h"
+
 namespace physynth::engine {
 
 SampleAudit audit_sample(const std::vector<core::LinearInvariant>& invariants, std::size_t n, const double* states,
@@ -12,6 +14,7 @@ SampleAudit audit_sample(const std::vector<core::LinearInvariant>& invariants, s
   a.invariant_abs.assign(invariants.size(), 0.0);
   a.invariant_rel.assign(invariants.size(), 0.0);
   a.min_state.assign(n, std::numeric_limits<double>::infinity());
+  a.max_abs_state.assign(n, 0.0);
   if (rows == 0) return a;
   for (std::size_t k = 0; k < invariants.size(); ++k) {
     const auto& w = invariants[k].weights;
@@ -29,14 +32,18 @@ SampleAudit audit_sample(const std::vector<core::LinearInvariant>& invariants, s
     a.invariant_rel[k] = a.invariant_abs[k] / scale;
   }
   for (std::size_t r = 0; r < rows; ++r)
-    for (std::size_t i = 0; i < n; ++i) a.min_state[i] = std::min(a.min_state[i], states[r * n + i]);
+    for (std::size_t i = 0; i < n; ++i) {
+      a.min_state[i] = std::min(a.min_state[i], states[r * n + i]);
+      a.max_abs_state[i] = std::max(a.max_abs_state[i], std::fabs(states[r * n + i]));
+    }
   return a;
 }
 
-AuditAccumulator::AuditAccumulator(const core::Model& model, std::vector<double> negative_tolerance,
+AuditAccumulator::AuditAccumulator(const core::Model& model, double rtol, std::vector<double> atol,
                                    std::vector<std::string> event_names)
     : invariants_(model.linear_invariants()),
-      negative_tolerance_(std::move(negative_tolerance)),
+      rtol_(rtol),
+      atol_(std::move(atol)),
       event_names_(std::move(event_names)) {
   for (std::size_t i = 0; i < model.num_states(); ++i) {
     state_names_.push_back(model.states()[i].name);
@@ -70,7 +77,7 @@ void AuditAccumulator::add(std::uint64_t sample, const SampleAudit& a, SampleSta
         min_state_[i] = a.min_state[i];
         min_sample_[i] = static_cast<std::int64_t>(sample);
       }
-      if (nonnegative_[i] && a.min_state[i] < -negative_tolerance_[i]) ++negative_samples_[i];
+      if (nonnegative_[i] && a.min_state[i] < -(atol_[i] + rtol_ * a.max_abs_state[i])) ++negative_samples_[i];
     }
   }
   if (stat_sum_.empty()) {
@@ -108,7 +115,8 @@ nlohmann::ordered_json AuditAccumulator::to_json(const std::vector<std::string>&
     nlohmann::ordered_json s = {{"state", state_names_[i]}, {"must_be_nonnegative", bool(nonnegative_[i])}};
     s["minimum"] = std::isfinite(min_state_[i]) ? nlohmann::ordered_json(min_state_[i]) : nlohmann::ordered_json(nullptr);
     s["minimum_sample"] = min_sample_[i];
-    s["tolerance"] = negative_tolerance_[i];
+    s["tolerance"] = "atol + rtol * max|y|, atol = " + core::format_number(atol_[i]) +
+                     ", rtol = " + core::format_number(rtol_);
     s["samples_below_minus_tolerance"] = negative_samples_[i];
     negative_total += negative_samples_[i];
     states.push_back(s);

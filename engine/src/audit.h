@@ -18,6 +18,7 @@ struct SampleAudit {
   std::vector<double> invariant_abs;  // max |w.y(t) - w.y(0)| over t, per invariant
   std::vector<double> invariant_rel;  // the same divided by max(|w.y(0)|, sum |w_i y_i(0)|)
   std::vector<double> min_state;      // min over t of each state
+  std::vector<double> max_abs_state;  // max over t of |state|
 };
 
 SampleAudit audit_sample(const std::vector<core::LinearInvariant>& invariants, std::size_t num_states,
@@ -26,7 +27,9 @@ SampleAudit audit_sample(const std::vector<core::LinearInvariant>& invariants, s
 // Accumulates over samples in sample order, then renders audit.json.
 class AuditAccumulator {
  public:
-  AuditAccumulator(const core::Model& model, std::vector<double> negative_tolerance,
+  // A state counts as negative below -(atol_i + rtol * max_t |y_i|): the
+  // error the solver was asked to keep.
+  AuditAccumulator(const core::Model& model, double rtol, std::vector<double> atol,
                    std::vector<std::string> event_names);
   void add(std::uint64_t sample, const SampleAudit& a, SampleStatus status, const std::int64_t* stats,
            const std::vector<int>& events_fired);
@@ -36,7 +39,8 @@ class AuditAccumulator {
   std::vector<core::LinearInvariant> invariants_;
   std::vector<std::string> state_names_;
   std::vector<bool> nonnegative_;
-  std::vector<double> negative_tolerance_;
+  double rtol_;
+  std::vector<double> atol_;
   std::vector<std::string> event_names_;
 
   std::vector<double> worst_abs_, worst_rel_;

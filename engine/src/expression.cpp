@@ -14,10 +14,9 @@ Expression::Expression(const std::string& text, const std::vector<std::string>& 
     parser_->SetExpr(text);
     parser_->Eval();  // parses now, so errors surface at load time
   } catch (const mu::Parser::exception_type& e) {
+    if (e.GetCode() == mu::ecUNASSIGNABLE_TOKEN) throw std::invalid_argument("unknown name '" + e.GetToken() + "'");
     std::string msg = e.GetMsg();
-    // muParser reports positions 0-based; say which character.
-    if (e.GetPos() >= 0 && static_cast<std::size_t>(e.GetPos()) <= text.size())
-      msg += " (at character " + std::to_string(e.GetPos() + 1) + ")";
+    while (!msg.empty() && (msg.back() == '.' || msg.back() == ' ')) msg.pop_back();
     throw std::invalid_argument(msg);
   }
 }

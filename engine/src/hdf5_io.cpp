@@ -122,6 +122,7 @@ std::vector<std::string> read_string_list(hid_t object, const char* name) {
   if (n <= 0) return out;
   Handle type(H5Tcopy(H5T_C_S1), H5Tclose, "string type");
   check(H5Tset_size(type.get(), H5T_VARIABLE), "H5Tset_size");
+  check(H5Tset_cset(type.get(), H5T_CSET_UTF8), "H5Tset_cset");
   std::vector<char*> ptrs(static_cast<std::size_t>(n));
   check(H5Aread(attr.get(), type.get(), ptrs.data()), std::string("reading attribute ") + name);
   for (char* p : ptrs) out.emplace_back(p ? p : "");

@@ -286,8 +286,11 @@ RunSummary run_scenario(const Scenario& s, const RunOptions& opt) {
     std::vector<fs::path> old;
     for (const auto& entry : fs::directory_iterator(dir, ec))
       if (is_run_artefact(entry.path())) old.push_back(entry.path());
+    std::sort(old.begin(), old.end());
+    const auto named = std::find_if(old.begin(), old.end(), [](const fs::path& p) { return p.filename() == "manifest.json"; });
     if (!old.empty() && !opt.overwrite) {
-      summary.message = "output directory '" + dir + "' already holds a run (" + old.front().filename().string() +
+      summary.message = "output directory '" + dir + "' already holds a run (" +
+                        (named != old.end() ? *named : old.front()).filename().string() +
                         "); pass --overwrite to replace it, or choose another directory with -o";
       return summary;
     }
@@ -313,9 +316,9 @@ RunSummary run_scenario(const Scenario& s, const RunOptions& opt) {
     event_names.push_back(e.name);
   }
 
-  std::vector<double> negative_tolerance(model.num_states(), s.solver.atol);
-  if (!s.solver.atol_per_state.empty()) negative_tolerance = s.solver.atol_per_state;
-  AuditAccumulator audit(model, negative_tolerance, event_names);
+  std::vector<double> atol(model.num_states(), s.solver.atol);
+  if (!s.solver.atol_per_state.empty()) atol = s.solver.atol_per_state;
+  AuditAccumulator audit(model, s.solver.rtol, atol, event_names);
 
   nlohmann::ordered_json shards_json = nlohmann::ordered_json::array();
   nlohmann::ordered_json failures = nlohmann::ordered_json::array();

@@ -479,7 +479,9 @@ std::optional<Scenario> load_scenario(const std::string& path, const std::vector
   s.file = path;
   s.overrides = overrides;
   s.source_sha256 = sha256_file(path);
-  const ConfigNode root(*root_yaml, "", path, &diags);
+  auto overridden = std::make_shared<std::vector<std::string>>();
+  for (const auto& o : overrides) overridden->push_back(core::override_path(o));
+  const ConfigNode root(*root_yaml, "", path, &diags, overridden);
   if (!root.expect_map()) return std::nullopt;
   root.check_keys({"name", "description", "domain", "model", "parameters", "sampling", "time", "solver", "events",
                    "observations", "labels", "output"});

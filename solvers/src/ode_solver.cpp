@@ -4,6 +4,8 @@
 #include <limits>
 #include <stdexcept>
 
+#include "physynth/core/diagnostics.h"
+
 #include <cvodes/cvodes.h>
 #include <nvector/nvector_serial.h>
 #include <sundials/sundials_context.h>
@@ -48,7 +50,7 @@ std::array<long, SolverStats::kCount> SolverStats::values() const {
 
 std::vector<std::string> OdeOptions::validate(std::size_t num_states) const {
   std::vector<std::string> errors;
-  auto num = [](double x) { return std::to_string(x); };
+  auto num = [](double x) { return core::format_number(x); };
   if (!(rtol > 0.0)) errors.push_back("rtol must be > 0, got " + num(rtol));
   if (rtol > 0.0 && rtol < 1e-15) errors.push_back("rtol must be >= 1e-15 (machine precision), got " + num(rtol));
   if (!(atol > 0.0)) errors.push_back("atol must be > 0, got " + num(atol));

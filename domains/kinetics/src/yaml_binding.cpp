@@ -250,7 +250,11 @@ std::optional<core::BuiltModel> build_from_yaml(const core::ConfigNode& model) {
       switch (rx.law) {
         case RateLaw::kMassAction:
           if (rx.reversible) {
-            if (rn.has("k")) rn["k"].error(rn.path() + " is reversible: give 'kf' and 'kr', not 'k'");
+            if (rn.has("k") && !rn.has("kf") && !rn.has("kr")) {
+              rn["k"].error(rn.path() + " is reversible ('<->'): give 'kf' and 'kr' instead of 'k'");
+              break;
+            }
+            if (rn.has("k")) rn["k"].error(rn.path() + " is reversible ('<->'): 'k' has no meaning next to 'kf' and 'kr'");
             rx.k_forward = constant("kf", false);
             rx.k_reverse = constant("kr", false);
           } else {

@@ -7,6 +7,7 @@
 // in a file is reported at once.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -19,7 +20,10 @@ namespace physynth::core {
 
 class ConfigNode {
  public:
-  ConfigNode(YAML::Node node, std::string path, std::string file, Diagnostics* diagnostics);
+  // `overridden` lists key paths set on the command line ("solver.rtol"); nodes
+  // at or below them are reported as "--set" rather than at a file position.
+  ConfigNode(YAML::Node node, std::string path, std::string file, Diagnostics* diagnostics,
+             std::shared_ptr<const std::vector<std::string>> overridden = nullptr);
 
   const std::string& path() const { return path_; }
   const std::string& file() const { return file_; }
@@ -68,6 +72,7 @@ class ConfigNode {
   std::string file_;
   Diagnostics* diagnostics_;
   SourceLocation fallback_;  // where to report when node_ is absent
+  std::shared_ptr<const std::vector<std::string>> overridden_;
 };
 
 // Loads a YAML file. On a syntax error or a missing file, reports it and returns nullopt.
@@ -76,5 +81,7 @@ std::optional<YAML::Node> load_yaml_file(const std::string& path, Diagnostics& d
 // Applies a command-line override "a.b[2].c=value" to a YAML tree (the value is
 // parsed as YAML). Reports malformed overrides and returns false.
 bool apply_override(YAML::Node& root, const std::string& assignment, Diagnostics& diagnostics);
+// The key path of an override ("solver.rtol" for "solver.rtol=1e-8").
+std::string override_path(const std::string& assignment);
 
 }  // namespace physynth::core

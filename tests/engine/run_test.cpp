@@ -1,0 +1,269 @@
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "physynth/engine/dataset.h"
+#include "physynth/engine/run.h"
+#include "support/test_problems.h"
+
+using namespace physynth;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string output_dir(const std::string& name) {
+  const std::string dir = std::string(PHYSYNTH_TEST_OUTPUT) + "/" + name;
+  fs::remove_all(dir);
+  return dir;
+}
+
+engine::Scenario load(const std::string& path, const std::vector<std::string>& overrides) {
+  core::Diagnostics d;
+  auto s = engine::load_scenario(path, overrides, d);
+  INFO(d.report());
+  REQUIRE(s);
+  return std::move(*s);
+}
+
+engine::RunSummary run(const engine::Scenario& s, const std::string& dir, int threads) {
+  engine::RunOptions o;
+  o.output_directory = dir;
+  o.threads = threads;
+  auto summary = engine::run_scenario(s, o);
+  INFO(summary.message);
+  REQUIRE(summary.completed);
+  return summary;
+}
+
+std::string bytes_of(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+nlohmann::json json_of(const std::string& path) { return nlohmann::json::parse(bytes_of(path)); }
+
+// A minimal reader of the NPY files physynth writes (version 1.0, C order).
+std::vector<double> read_npy_f8(const std::string& path, std::vector<std::size_t>* shape) {
+  const std::string b = bytes_of(path);
+  REQUIRE(b.compare(0, 6, "\x93NUMPY") == 0);
+  const std::size_t header_len = static_cast<unsigned char>(b[8]) | (static_cast<unsigned char>(b[9]) << 8);
+  const std::string header = b.substr(10, header_len);
+  REQUIRE(header.find("'descr': '<f8'") != std::string::npos);
+  shape->clear();
+  const auto open = header.find('('), close = header.find(')');
+  std::stringstream dims(header.substr(open + 1, close - open - 1));
+  std::string item;
+  while (std::getline(dims, item, ','))
+    if (item.find_first_not_of(' ') != std::string::npos) shape->push_back(std::stoul(item));
+  std::vector<double> v((b.size() - 10 - header_len) / 8);
+  std::memcpy(v.data(), b.data() + 10 + header_len, v.size() * 8);
+  return v;
+}
+
+std::vector<std::vector<std::string>> read_csv(const std::string& path) {
+  std::vector<std::vector<std::string>> rows;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::vector<std::string> fields;
+    std::string f;
+    std::stringstream ss(line);
+    while (std::getline(ss, f, ',')) fields.push_back(f);
+    if (!line.empty() && line.back() == ',') fields.push_back("");
+    rows.push_back(fields);
+  }
+  return rows;
+}
+
+bool same(double a, double b) { return (std::isnan(a) && std::isnan(b)) || a == b; }
+
+}  // namespace
+
+TEST_CASE("run_scenario: byte-identical data files with 1 and 2 threads", "[slow]") {
+  const auto s = load(testing::repository_path("scenarios/kinetics/michaelis_menten.yaml"),
+                      {"sampling.samples=96", "output.shard_size=40", "output.formats=[hdf5, csv, npy]"});
+  const std::string d1 = output_dir("threads1"), d2 = output_dir("threads2");
+  const auto r1 = run(s, d1, 1);
+  const auto r2 = run(s, d2, 2);
+  CHECK(r2.threads == 2);
+  REQUIRE(r1.files.size() == r2.files.size());
+  REQUIRE(r1.files.size() == 3 * (1 + 2 + 5 + 4));  // 3 shards x (h5, 2 csv, 5 + 2x2 npy)
+  for (std::size_t i = 0; i < r1.files.size(); ++i) {
+    INFO(r1.files[i]);
+    CHECK(fs::path(r1.files[i]).filename() == fs::path(r2.files[i]).filename());
+    CHECK(bytes_of(r1.files[i]) == bytes_of(r2.files[i]));
+  }
+  CHECK(bytes_of(d1 + "/audit.json") == bytes_of(d2 + "/audit.json"));
+  const auto m1 = json_of(d1 + "/manifest.json"), m2 = json_of(d2 + "/manifest.json");
+  CHECK(m1["shards"] == m2["shards"]);
+  CHECK(m1["scenario"] == m2["scenario"]);
+  // The manifest's checksums are those of the files.
+  CHECK(m1["shards"][0]["files"].size() == 12);
+}
+
+TEST_CASE("run_scenario: HDF5, CSV and NPY read back to the same numbers") {
+  const auto s = load(testing::repository_path("scenarios/kinetics/michaelis_menten.yaml"),
+                      {"sampling.samples=20", "output.formats=[hdf5, csv, npy]"});
+  const std::string dir = output_dir("readback");
+  run(s, dir, 2);
+  const engine::Shard h = engine::read_hdf5(dir + "/shard-000000.h5");
+  REQUIRE(h.samples == 20);
+  REQUIRE(h.state_names == std::vector<std::string>{"E", "S", "ES", "P"});
+  const std::size_t T = h.times.size(), N = 4;
+
+  std::vector<std::size_t> shape;
+  const auto states = read_npy_f8(dir + "/shard-000000.states.npy", &shape);
+  CHECK(shape == std::vector<std::size_t>{20, T, N});
+  const auto params = read_npy_f8(dir + "/shard-000000.parameters.npy", &shape);
+  CHECK(shape == std::vector<std::size_t>{20, h.num_parameters()});
+  const auto obs = read_npy_f8(dir + "/shard-000000.obs.product_reading.npy", &shape);
+  REQUIRE(states.size() == h.states.size());
+  for (std::size_t i = 0; i < states.size(); ++i) REQUIRE(same(states[i], h.states[i]));
+  for (std::size_t i = 0; i < params.size(); ++i) REQUIRE(same(params[i], h.parameters[i]));
+  const auto* reading = &h.observations[0];
+  for (const auto& o : h.observations)
+    if (o.name == "product_reading") reading = &o;
+  REQUIRE(obs.size() == reading->values.size());
+  for (std::size_t i = 0; i < obs.size(); ++i) REQUIRE(same(obs[i], reading->values[i]));
+
+  // CSV: sample, time, E, S, ES, P, product_reading, bound_fraction.
+  const auto rows = read_csv(dir + "/shard-000000.csv");
+  REQUIRE(rows.size() == 1 + 20 * T);
+  CHECK(rows[0] == std::vector<std::string>{"sample", "time", "E", "S", "ES", "P", "product_reading", "bound_fraction"});
+  std::size_t compared = 0;
+  for (std::size_t i = 0; i < 20; ++i)
+    for (std::size_t k = 0; k < T; ++k) {
+      const auto& r = rows[1 + i * T + k];
+      REQUIRE(std::stoul(r[0]) == i);
+      REQUIRE(std::stod(r[1]) == h.times[k]);
+      for (std::size_t n = 0; n < N; ++n) REQUIRE(std::stod(r[2 + n]) == h.states[(i * T + k) * N + n]);
+      // The reading, where the channel has one at this time.
+      for (std::size_t j = 0; j < reading->times.size(); ++j)
+        if (reading->times[j] == h.times[k]) {
+          const double v = reading->values[i * reading->times.size() + j];
+          if (std::isnan(v)) CHECK(r[6].empty());
+          else CHECK(std::stod(r[6]) == v);
+          ++compared;
+        }
+    }
+  CHECK(compared == 20 * reading->times.size());
+  const auto meta = read_csv(dir + "/shard-000000.samples.csv");
+  REQUIRE(meta.size() == 21);
+  for (std::size_t i = 0; i < 20; ++i)
+    for (std::size_t j = 0; j < h.num_parameters(); ++j)
+      REQUIRE(std::stod(meta[1 + i][3 + j]) == h.parameters[i * h.num_parameters() + j]);
+}
+
+TEST_CASE("run_scenario: failing samples are recorded and every other sample is written") {
+  const auto s = load(testing::fixture("fixtures/failing_samples.yaml"), {});
+  const std::string dir = output_dir("failing");
+  const auto r = run(s, dir, 2);
+  CHECK(r.failed > 0);
+  CHECK(r.ok > 0);
+  CHECK(r.ok + r.failed == 40);
+  const auto manifest = json_of(dir + "/manifest.json");
+  REQUIRE(manifest["failures"].size() == r.failed);
+  for (const auto& f : manifest["failures"]) {
+    CHECK_FALSE(f["flag"].get<std::string>().empty());
+    CHECK(f["parameters"]["k"].get<double>() > 7.0);  // ln(DBL_MAX) / 100 = 7.1
+    CHECK(f["t_reached"].get<double>() < 100.0);
+  }
+  std::size_t failed_seen = 0;
+  for (int shard = 0; shard < 3; ++shard) {
+    const auto h = engine::read_hdf5(dir + "/" + engine::shard_stem(shard) + ".h5");
+    for (std::size_t i = 0; i < h.samples; ++i) {
+      const double k = h.parameters[i * h.num_parameters() + 1];
+      const bool failed = h.status[i] == static_cast<std::int8_t>(engine::SampleStatus::kFailed);
+      failed_seen += failed;
+      const std::size_t T = h.times.size();
+      for (std::size_t t = 0; t < T; ++t) {
+        const double a = h.states[i * T + t];
+        if (failed) REQUIRE(std::isnan(a));
+        else REQUIRE(a == Approx(std::exp(k * h.times[t])).epsilon(1e-4));
+      }
+      if (failed) CHECK(std::isnan(h.labels[i]));
+    }
+  }
+  CHECK(failed_seen == r.failed);
+  const auto audit = json_of(dir + "/audit.json");
+  CHECK(audit["failed"] == r.failed);
+}
+
+TEST_CASE("run_scenario: every example scenario runs, conserves and stays non-negative", "[slow]") {
+  for (const char* f : {"michaelis_menten", "reversible_binding", "robertson"}) {
+    INFO(f);
+    const auto s = load(testing::repository_path(std::string("scenarios/kinetics/") + f + ".yaml"),
+                        {"sampling.samples=24"});
+    const std::string dir = output_dir(std::string("example_") + f);
+    const auto r = run(s, dir, 2);
+    CHECK(r.failed == 0);
+    const auto audit = json_of(dir + "/audit.json");
+    CHECK(audit["conservation"]["worst_relative_violation"].get<double>() < 1e-8);
+    CHECK(audit["conservation"]["laws"].size() >= 1);
+    CHECK(audit["negative_amounts"]["samples_below_minus_tolerance"].get<int>() == 0);
+    CHECK(audit["solver_statistics"]["steps"]["total"].get<double>() > 0);
+  }
+}
+
+TEST_CASE("run_scenario: an earlier run is not overwritten unless asked") {
+  const auto s = load(testing::repository_path("scenarios/kinetics/reversible_binding.yaml"), {"sampling.samples=4"});
+  const std::string dir = output_dir("overwrite");
+  run(s, dir, 1);
+  engine::RunOptions o;
+  o.output_directory = dir;
+  auto again = engine::run_scenario(s, o);
+  CHECK_FALSE(again.completed);
+  CHECK(again.message == "output directory '" + dir +
+                             "' already holds a run (manifest.json); pass --overwrite to replace it, or choose "
+                             "another directory with -o");
+  o.overwrite = true;
+  CHECK(engine::run_scenario(s, o).completed);
+}
+
+TEST_CASE("run_scenario: sensor artefacts do what the noise model says") {
+  const auto s = load(testing::fixture("fixtures/noise.yaml"), {});
+  const std::string dir = output_dir("noise");
+  run(s, dir, 2);
+  const auto h = engine::read_hdf5(dir + "/shard-000000.h5");
+  auto channel = [&](const std::string& name) -> const engine::ObservationBlock& {
+    for (const auto& o : h.observations)
+      if (o.name == name) return o;
+    FAIL("no channel " << name);
+    return h.observations[0];
+  };
+  const auto& clean = channel("clean");
+  const std::size_t T = clean.times.size();
+  REQUIRE(T == 201);
+  CHECK(channel("coarse").times.size() == 11);
+  CHECK(channel("coarse").times[3] == Approx(6.0));
+  std::size_t dropped = 0, total = 0;
+  double sum_sq = 0.0;
+  for (std::size_t i = 0; i < h.samples; ++i)
+    for (std::size_t k = 0; k < T; ++k) {
+      const double x = h.states[i * T + k];
+      const double exact = 10.0 * std::exp(-0.1 * clean.times[k]);
+      REQUIRE(clean.values[i * T + k] == x);
+      REQUIRE(x == Approx(exact).epsilon(1e-8));
+      const double q = channel("quantised").values[i * T + k];
+      REQUIRE(std::fabs(q / 0.5 - std::round(q / 0.5)) < 1e-12);
+      REQUIRE(std::fabs(q - x) <= 0.25 + 1e-12);
+      const double c = channel("clipped").values[i * T + k];
+      REQUIRE(c == std::min(8.0, std::max(2.0, x)));
+      REQUIRE(channel("biased").values[i * T + k] == Approx(x + 1.0).epsilon(1e-14));
+      const double d = channel("dropped").values[i * T + k];
+      if (std::isnan(d)) ++dropped;
+      else REQUIRE(d == x);
+      const double e = channel("additive").values[i * T + k] - x;
+      sum_sq += e * e;
+      ++total;
+    }
+  // 10050 readings: the dropout fraction within 4 standard errors of 0.2, the noise sd within 5 %.
+  CHECK(std::fabs(static_cast<double>(dropped) / total - 0.2) < 4.0 * std::sqrt(0.2 * 0.8 / total));
+  CHECK(std::sqrt(sum_sq / total) == Approx(0.1).epsilon(0.05));
+}

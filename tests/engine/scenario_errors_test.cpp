@@ -1,0 +1,101 @@
+// Every bad scenario file gets its exact, complete report.
+#include <catch2/catch.hpp>
+
+#include "physynth/engine/scenario.h"
+#include "support/test_problems.h"
+
+using namespace physynth;
+
+namespace {
+std::string report_for(const std::string& path, const std::vector<std::string>& overrides = {}) {
+  core::Diagnostics d;
+  const auto s = engine::load_scenario(path, overrides, d);
+  CHECK_FALSE(s.has_value());
+  return d.report();
+}
+std::string one(const std::string& file, const std::string& position, const std::string& message) {
+  return file + ":" + position + ": error: " + message + "\n1 error in 1 file; nothing was run.\n";
+}
+}  // namespace
+
+TEST_CASE("load_scenario: each bad file gets its exact message") {
+  struct Case {
+    const char* file;
+    const char* position;
+    const char* message;
+  };
+  const std::vector<Case> cases = {
+      {"rtol_not_a_number", "14:16", "solver.rtol must be a number, got 'abc'"},
+      {"unknown_key_typo", "12:25", "unknown key 'sed' in sampling; did you mean 'seed'?"},
+      {"negative_rtol", "14:16", "solver.rtol must be > 0, got -1.0e-6"},
+      {"negative_atol_per_state", "14:46", "solver.atol.B must be > 0, got -1"},
+      {"uniform_low_above_high", "11:7", "parameters.k1: low (2) must be < high (1)"},
+      {"unknown_species_in_reaction", "8:18",
+       "model.reactions[0].equation: unknown species 'Xq' in 'A + Xq -> B'; species are A, B"},
+      {"empty_time_grid", "13:16", "time.values must hold at least one time, got an empty list"},
+      {"unknown_domain", "2:9", "domain must be 'kinetics', got 'kinetic'; did you mean 'kinetics'?"},
+      {"missing_time", "1:1", "missing required key 'time' in the scenario"},
+      {"undefined_parameter", "8:50",
+       "model.reactions[0].k refers to parameter 'k2', which is not defined in parameters"},
+      {"unused_parameter", "11:7", "parameter 'k9' is not used by the model; did you mean 'k1'?"},
+      {"invalid_yaml", "13:5", "invalid YAML: end of map flow not found"},
+      {"time_end_before_start", "13:24", "time.end (0) must be > time.start (10)"},
+      {"observation_unknown_variable", "16:33",
+       "observations[0].expression: cannot evaluate 'A + Q': unknown name 'Q'; it may use A, B, A0, k1, t"},
+      {"zero_samples", "12:21", "sampling.samples must be >= 1, got 0"},
+      {"samples_not_integer", "12:21", "sampling.samples must be an integer, got 'ten'"},
+      {"event_unknown_state", "16:25", "events[0].state: unknown state 'C'; states are A, B"},
+      {"unknown_distribution", "11:22",
+       "parameters.k1.distribution must be 'fixed', 'uniform', 'log_uniform', 'normal', 'log_normal', "
+       "'truncated_normal' or 'choice', got 'gaussian'"},
+      {"reversible_with_k", "8:51", "model.reactions[0] is reversible ('<->'): give 'kf' and 'kr' instead of 'k'"},
+      {"label_unknown_event", "16:27", "labels[0].event: unknown event 'finished'; the scenario defines no events"},
+      {"normal_sd_zero", "11:43", "parameters.k1.sd must be > 0, got 0"},
+      {"log_uniform_nonpositive_low", "11:40", "parameters.k1.low must be > 0 for a log_uniform distribution, got 0"},
+      {"bad_equation_arrow", "8:18",
+       "model.reactions[0].equation: cannot read 'A = B': no reaction arrow; write '->' (irreversible) or '<->' "
+       "(reversible)"},
+      {"dropout_out_of_range", "16:60", "observations[0].noise.dropout_probability must be in [0, 1), got 1.5"},
+  };
+  for (const auto& c : cases) {
+    const std::string path = testing::fixture(std::string("fixtures/bad/") + c.file + ".yaml");
+    INFO(c.file);
+    CHECK(report_for(path) == one(path, c.position, c.message));
+  }
+}
+
+TEST_CASE("load_scenario: every problem in a file is reported at once") {
+  const std::string path = testing::fixture("fixtures/bad/several_errors.yaml");
+  CHECK(report_for(path) ==
+        path + ":2:1: error: unknown key 'colour' in the scenario; valid keys are 'name', 'description', 'domain', "
+               "'model', 'parameters', 'sampling', 'time', 'solver', 'events', 'observations', 'labels' or 'output'\n" +
+            path + ":13:21: error: sampling.samples must be >= 1, got 0\n" + path +
+            ":15:16: error: solver.rtol must be > 0, got -1\n3 errors in 1 file; nothing was run.\n");
+}
+
+TEST_CASE("load_scenario: a missing file is reported with the reason") {
+  CHECK(report_for("/no/such/scenario.yaml") ==
+        "/no/such/scenario.yaml: error: cannot open scenario file: No such file or directory\n"
+        "1 error in 1 file; nothing was run.\n");
+}
+
+TEST_CASE("load_scenario: --set overrides apply before validation and are named in errors") {
+  const std::string path = testing::repository_path("scenarios/kinetics/robertson.yaml");
+  CHECK(report_for(path, {"solver.rtol=-1"}) ==
+        "--set: error: solver.rtol must be > 0, got -1\n1 error in 1 file; nothing was run.\n");
+  core::Diagnostics d;
+  const auto s = engine::load_scenario(path, {"sampling.samples=7", "solver.rtol=1e-9"}, d);
+  REQUIRE(s);
+  CHECK(s->samples == 7);
+  CHECK(s->solver.rtol == 1e-9);
+}
+
+TEST_CASE("load_scenario: every example scenario is valid") {
+  for (const char* f : {"michaelis_menten", "reversible_binding", "robertson"}) {
+    core::Diagnostics d;
+    const auto s = engine::load_scenario(testing::repository_path(std::string("scenarios/kinetics/") + f + ".yaml"), {}, d);
+    INFO(d.report());
+    CHECK(s.has_value());
+    CHECK(d.list().empty());
+  }
+}

@@ -1,0 +1,147 @@
+#include <catch2/catch.hpp>
+
+#include <cmath>
+
+#include "physynth/core/random.h"
+#include "physynth/domains/kinetics/reaction_network.h"
+#include "physynth/domains/kinetics/yaml_binding.h"
+#include "support/test_problems.h"
+
+using namespace physynth;
+using domains::kinetics::parse_equation;
+
+TEST_CASE("parse_equation: coefficients, both arrows, empty sides") {
+  std::string err;
+  auto eq = parse_equation("2 B -> B + C", &err);
+  REQUIRE(eq);
+  CHECK_FALSE(eq->reversible);
+  CHECK(eq->reactants == std::vector<std::pair<std::string, int>>{{"B", 2}});
+  CHECK(eq->products == std::vector<std::pair<std::string, int>>{{"B", 1}, {"C", 1}});
+  eq = parse_equation("E + S <=> ES", &err);
+  REQUIRE(eq);
+  CHECK(eq->reversible);
+  eq = parse_equation("A + A -> ", &err);
+  REQUIRE(eq);
+  CHECK(eq->reactants == std::vector<std::pair<std::string, int>>{{"A", 2}});
+  CHECK(eq->products.empty());
+  eq = parse_equation("-> X", &err);
+  REQUIRE(eq);
+  CHECK(eq->reactants.empty());
+
+  CHECK_FALSE(parse_equation("A = B", &err));
+  CHECK(err == "no reaction arrow; write '->' (irreversible) or '<->' (reversible)");
+  CHECK_FALSE(parse_equation("A -> B -> C", &err));
+  CHECK(err == "more than one reaction arrow");
+  CHECK_FALSE(parse_equation("A + -> B", &err));
+  CHECK(err == "empty term");
+  CHECK_FALSE(parse_equation("A -> B-", &err));
+  CHECK(err == "'B-' is not a species name (letters, digits and '_', not starting with a digit)");
+  CHECK_FALSE(parse_equation(" -> ", &err));
+  CHECK(err == "a reaction needs at least one species");
+}
+
+TEST_CASE("ReactionNetwork: stoichiometry and conservation laws of enzyme kinetics") {
+  const auto built = testing::network(R"(
+species: [{name: E, initial: 1}, {name: S, initial: 10}, {name: ES, initial: 0}, {name: P, initial: 0}]
+reactions:
+  - {equation: "E + S <-> ES", kf: 1, kr: 1}
+  - {equation: "ES -> E + P", k: 1}
+)");
+  const auto& net = dynamic_cast<const domains::kinetics::ReactionNetwork&>(*built.model);
+  Eigen::MatrixXd expected(4, 2);
+  expected << -1, 1, -1, 0, 1, -1, 0, 1;
+  CHECK(net.stoichiometry() == expected);
+  const auto laws = net.linear_invariants();
+  REQUIRE(laws.size() == 2);
+  CHECK(laws[0].description == "E + ES");
+  CHECK(laws[1].description == "S + ES + P");
+  for (const auto& law : laws) {
+    Eigen::Map<const Eigen::RowVectorXd> w(law.weights.data(), 4);
+    CHECK((w * net.stoichiometry()).cwiseAbs().maxCoeff() == 0.0);
+  }
+}
+
+TEST_CASE("ReactionNetwork: Robertson conserves A + B + C; 2A -> B conserves A + 2B") {
+  auto rob = testing::network(testing::kRobertson);
+  auto laws = rob.model->linear_invariants();
+  REQUIRE(laws.size() == 1);
+  CHECK(laws[0].description == "A + B + C");
+  auto dimer = testing::network("species: [{name: A, initial: 1}, {name: B, initial: 0}]\n"
+                                "reactions: [{equation: \"2 A <-> B\", kf: 1, kr: 2}]\n");
+  laws = dimer.model->linear_invariants();
+  REQUIRE(laws.size() == 1);
+  CHECK(laws[0].description == "A + 2 B");
+  auto open = testing::network(testing::kDecay);
+  CHECK(open.model->linear_invariants().empty());
+}
+
+TEST_CASE("ReactionNetwork: right-hand side of Robertson equals the textbook equations") {
+  const auto m = testing::network(testing::kRobertson);
+  const auto p = testing::parameters(m, testing::kRobertsonRates);
+  const double y[3] = {0.7, 2e-5, 0.3};
+  double f[3];
+  m.model->rhs(0.0, y, p.data(), f);
+  CHECK(f[0] == Approx(-0.04 * y[0] + 1e4 * y[1] * y[2]).epsilon(1e-15));
+  CHECK(f[1] == Approx(0.04 * y[0] - 1e4 * y[1] * y[2] - 3e7 * y[1] * y[1]).epsilon(1e-14));
+  CHECK(f[2] == Approx(3e7 * y[1] * y[1]).epsilon(1e-15));
+}
+
+TEST_CASE("ReactionNetwork: autodiff Jacobians equal central finite differences") {
+  const auto m = testing::network(testing::kEnzymeWithHill);
+  const auto& model = *m.model;
+  const std::size_t n = model.num_states(), np = model.num_parameters();
+  auto p = testing::parameters(m, testing::kEnzymeValues);
+  core::CounterRng rng(3, 0, 0);
+  for (int trial = 0; trial < 20; ++trial) {
+    std::vector<double> y(n);
+    for (auto& v : y) v = 0.1 + 5.0 * rng.uniform();
+    std::vector<double> jac(n * n), pjac(n * np), fp(n), fm(n);
+    model.jacobian(0.0, y.data(), p.data(), jac.data());
+    model.parameter_jacobian(0.0, y.data(), p.data(), pjac.data());
+    for (std::size_t j = 0; j < n; ++j) {
+      auto yp = y, ym = y;
+      const double h = 1e-6 * std::max(1.0, std::fabs(y[j]));
+      yp[j] += h;
+      ym[j] -= h;
+      model.rhs(0.0, yp.data(), p.data(), fp.data());
+      model.rhs(0.0, ym.data(), p.data(), fm.data());
+      for (std::size_t i = 0; i < n; ++i)
+        REQUIRE(jac[i + n * j] == Approx((fp[i] - fm[i]) / (2 * h)).epsilon(1e-6).margin(1e-8));
+    }
+    for (std::size_t k = 0; k < np; ++k) {
+      auto pp = p, pm = p;
+      const double h = 1e-6 * std::max(1.0, std::fabs(p[k]));
+      pp[k] += h;
+      pm[k] -= h;
+      model.rhs(0.0, y.data(), pp.data(), fp.data());
+      model.rhs(0.0, y.data(), pm.data(), fm.data());
+      for (std::size_t i = 0; i < n; ++i)
+        REQUIRE(pjac[i + n * k] == Approx((fp[i] - fm[i]) / (2 * h)).epsilon(1e-6).margin(1e-8));
+    }
+  }
+}
+
+TEST_CASE("ReactionNetwork: the sparsity pattern covers every nonzero of the Jacobian") {
+  const auto m = testing::network(testing::kEnzymeWithHill);
+  const auto& model = *m.model;
+  const std::size_t n = model.num_states();
+  const auto p = testing::parameters(m, testing::kEnzymeValues);
+  const std::vector<double> y = {0.3, 4.0, 0.2, 1.5, 0.7};
+  std::vector<double> jac(n * n);
+  model.jacobian(0.0, y.data(), p.data(), jac.data());
+  const auto pattern = model.jacobian_sparsity();
+  std::size_t nonzeros = 0;
+  for (std::size_t j = 0; j < n; ++j)
+    for (std::size_t i = 0; i < n; ++i) {
+      bool in_pattern = false;
+      for (int k = pattern.column_start[j]; k < pattern.column_start[j + 1]; ++k)
+        in_pattern = in_pattern || pattern.row_index[k] == static_cast<int>(i);
+      if (jac[i + n * j] != 0.0) {
+        ++nonzeros;
+        INFO("entry (" << i << ", " << j << ")");
+        CHECK(in_pattern);
+      }
+    }
+  CHECK(pattern.nonzeros() < static_cast<int>(n * n));
+  CHECK(nonzeros > 0);
+}

@@ -4,22 +4,16 @@
 
 #include "commands.h"
 #include "physynth/engine/run.h"
-#ifdef PHYSYNTH_HAVE_TORCH
-#include "physynth/pinn/version.h"
-#endif
-#ifdef PHYSYNTH_HAVE_VTK
-#include "physynth/viz/version.h"
-#endif
 
 namespace physynth::apps {
 
 std::map<std::string, std::string> component_versions() {
   std::map<std::string, std::string> v;
-#ifdef PHYSYNTH_HAVE_TORCH
-  v["LibTorch"] = pinn::torch_version();
+#ifdef PHYSYNTH_TORCH_VERSION
+  v["LibTorch"] = PHYSYNTH_TORCH_VERSION;
 #endif
-#ifdef PHYSYNTH_HAVE_VTK
-  v["VTK"] = viz::vtk_version();
+#ifdef PHYSYNTH_VTK_VERSION
+  v["VTK"] = PHYSYNTH_VTK_VERSION;
 #endif
   return v;
 }

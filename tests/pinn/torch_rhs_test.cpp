@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include "physynth/domains/kinetics/reaction_network.h"
+#include "physynth/pinn/version.h"
 #include "support/test_problems.h"
 
 using namespace physynth;
@@ -53,4 +54,8 @@ TEST_CASE("ReactionNetwork: autograd through the tensor right-hand side equals t
       CHECK(g == Approx(jac[i + n * j]).epsilon(1e-13).margin(1e-15));
     }
   }
+}
+
+TEST_CASE("pinn: the LibTorch linked at run time is the version CMake configured against") {
+  CHECK(pinn::torch_version() == PHYSYNTH_TORCH_VERSION);
 }

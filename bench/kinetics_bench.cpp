@@ -1,0 +1,63 @@
+// Trajectories per second for the kinetics example scenarios, on 1 and 2
+// threads, through the engine as a user runs it (sampling, CVODES,
+// observations), without the file writing. Prints one JSON object per line.
+//
+//   kinetics_bench SCENARIO_DIR OUTPUT_DIR [REPEATS]
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "physynth/engine/run.h"
+#include "physynth/engine/scenario.h"
+
+int main(int argc, char** argv) {
+  using namespace physynth;
+  if (argc < 3) {
+    std::cerr << "usage: kinetics_bench SCENARIO_DIR OUTPUT_DIR [REPEATS]\n";
+    return 2;
+  }
+  const std::string scenario_dir = argv[1], out = argv[2];
+  const int repeats = argc > 3 ? std::stoi(argv[3]) : 3;
+  for (const char* name : {"michaelis_menten", "reversible_binding", "robertson"}) {
+    core::Diagnostics d;
+    auto s = engine::load_scenario(scenario_dir + "/" + name + ".yaml", {"output.formats=[hdf5]"}, d);
+    if (!s) {
+      std::cerr << d.report();
+      return 2;
+    }
+    for (int threads : {1, 2}) {
+      std::vector<double> solve;
+      engine::RunSummary r;
+      for (int k = 0; k < repeats; ++k) {
+        engine::RunOptions o;
+        o.output_directory = out + "/" + name;
+        o.threads = threads;
+        o.overwrite = true;
+        r = engine::run_scenario(*s, o);
+        if (!r.completed || r.failed > 0) {
+          std::cerr << name << ": run failed: " << r.message << "\n";
+          return 1;
+        }
+        solve.push_back(r.solve_s);
+      }
+      std::sort(solve.begin(), solve.end());
+      const double median = solve[solve.size() / 2];
+      nlohmann::json j = {{"scenario", name},
+                          {"threads", threads},
+                          {"samples", r.samples},
+                          {"solve_s_median", median},
+                          {"trajectories_per_s", static_cast<double>(r.samples) / median},
+                          {"rtol", s->solver.rtol},
+                          {"output_times", s->times.size()},
+                          {"run_directory", r.directory}};
+      std::cout << j.dump() << std::endl;
+    }
+  }
+  return 0;
+}

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Runs the kinetics benchmark and the SciPy comparison in one go and prints a
+# Markdown table for docs/PERFORMANCE.md.
+#   bench/run_kinetics.sh [BUILD_DIR] [SCIPY_TRAJECTORIES]
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build=${1:-$here/build}
+n_scipy=${2:-40}
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+
+"$build/bench/kinetics_bench" "$here/scenarios/kinetics" "$out/runs" 3 > "$out/physynth.jsonl"
+for s in michaelis_menten reversible_binding robertson; do
+  /usr/bin/python3 "$here/bench/scipy_kinetics.py" "$s" "$out/runs/$s" "$n_scipy" >> "$out/scipy.jsonl"
+done
+
+/usr/bin/python3 - "$out/physynth.jsonl" "$out/scipy.jsonl" <<'PY'
+import json, sys, platform, subprocess, datetime
+ours = [json.loads(l) for l in open(sys.argv[1])]
+peer = [json.loads(l) for l in open(sys.argv[2])]
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+import scipy, numpy
+print(f"Machine: {cpu}, {subprocess.check_output(['nproc']).decode().strip()} cores; "
+      f"{datetime.date.today()}; SciPy {scipy.__version__}, NumPy {numpy.__version__}, Python {platform.python_version()}\n")
+print("| scenario | physynth 1 thread (traj/s) | physynth 2 threads (traj/s) | 2-thread speed-up | SciPy LSODA (traj/s) | SciPy BDF (traj/s) | physynth 1 thread / LSODA | max rel. difference LSODA vs physynth |")
+print("|---|---|---|---|---|---|---|---|")
+for s in ["michaelis_menten", "reversible_binding", "robertson"]:
+    one = next(r for r in ours if r["scenario"] == s and r["threads"] == 1)
+    two = next(r for r in ours if r["scenario"] == s and r["threads"] == 2)
+    lsoda = next(r for r in peer if r["scenario"] == s and r["method"] == "LSODA")
+    bdf = next(r for r in peer if r["scenario"] == s and r["method"] == "BDF")
+    print(f"| {s} ({one['samples']} samples, {one['output_times']} output times, rtol {one['rtol']:g}) "
+          f"| {one['trajectories_per_s']:.0f} | {two['trajectories_per_s']:.0f} "
+          f"| {two['trajectories_per_s'] / one['trajectories_per_s']:.2f} "
+          f"| {lsoda['trajectories_per_s']:.1f} | {bdf['trajectories_per_s']:.1f} "
+          f"| {one['trajectories_per_s'] / lsoda['trajectories_per_s']:.0f}x "
+          f"| {lsoda['max_difference_vs_physynth_relative_to_state_range']:.1e} |")
+PY

@@ -348,6 +348,15 @@ void read_noise(const ConfigNode& node, NoiseModel& noise) {
   }
 }
 
+void unknown_state(const ConfigNode& node, const std::string& name, const core::Model& model) {
+  std::vector<std::string> names;
+  for (const auto& x : model.states()) names.push_back(x.name);
+  std::string msg = node.path() + ": unknown state '" + name + "'; states are " + core::join(names);
+  const std::string hint = core::closest_match(name, names);
+  if (!hint.empty()) msg += "; did you mean '" + hint + "'?";
+  node.error(msg);
+}
+
 std::set<std::string> reserved_output_names(const core::Model& model) {
   std::set<std::string> names{"sample", "time", "status", "t_reached"};
   for (const auto& s : model.states()) names.insert(s.name);
@@ -604,14 +613,7 @@ std::optional<Scenario> load_scenario(const std::string& path, const std::vector
         if (auto st = ev["state"].as_string()) {
           e.state = *st;
           e.state_index = model->state_index(*st);
-          if (e.state_index < 0) {
-            std::vector<std::string> names;
-            for (const auto& x : model->states()) names.push_back(x.name);
-            std::string msg = ev["state"].path() + ": unknown state '" + *st + "'; states are " + core::join(names);
-            const std::string hint = core::closest_match(*st, names);
-            if (!hint.empty()) msg += "; did you mean '" + hint + "'?";
-            ev["state"].error(msg);
-          }
+          if (e.state_index < 0) unknown_state(ev["state"], *st, *model);
         }
       if (ev.require("threshold"))
         if (auto v = ev["threshold"].as_number()) e.threshold = *v;
@@ -641,14 +643,7 @@ std::optional<Scenario> load_scenario(const std::string& path, const std::vector
         ob.error(ob.path() + " needs exactly one of 'state' or 'expression'");
       } else if (ob.has("state")) {
         if (auto st = ob["state"].as_string()) {
-          if (model->state_index(*st) < 0) {
-            std::vector<std::string> names;
-            for (const auto& x : model->states()) names.push_back(x.name);
-            std::string msg = ob["state"].path() + ": unknown state '" + *st + "'; states are " + core::join(names);
-            const std::string hint = core::closest_match(*st, names);
-            if (!hint.empty()) msg += "; did you mean '" + hint + "'?";
-            ob["state"].error(msg);
-          }
+          if (model->state_index(*st) < 0) unknown_state(ob["state"], *st, *model);
           o.expression = *st;
           if (model->state_index(*st) >= 0) o.units = model->states()[model->state_index(*st)].units;
         }

@@ -63,6 +63,8 @@ std::vector<std::string> OdeOptions::validate(std::size_t num_states) const {
   if (max_step_size < 0.0) errors.push_back("max_step_size must be >= 0, got " + num(max_step_size));
   if (initial_step_size < 0.0) errors.push_back("initial_step_size must be >= 0, got " + num(initial_step_size));
   const int order_limit = method == Method::kBdf ? 5 : 12;
+  for (int k : sensitivity_parameters)
+    if (k < 0) errors.push_back("sensitivity parameter indices must be >= 0, got " + std::to_string(k));
   if (max_order < 0 || max_order > order_limit)
     errors.push_back("max_order must be between 1 and " + std::to_string(order_limit) + " for " +
                      method_name(method) + " (0 for the default), got " + std::to_string(max_order));
@@ -82,11 +84,15 @@ struct OdeSolver::Impl {
   SUNMatrix matrix = nullptr;
   SUNLinearSolver linear_solver = nullptr;
   SUNNonlinearSolver nonlinear_solver = nullptr;
+  SUNNonlinearSolver sensitivity_solver = nullptr;
+  N_Vector* sens = nullptr;  // one vector per sensitivity parameter
+  int num_sens = 0;
   int created = 0;
 
   // Per-solve state reached from the C callbacks.
   std::vector<double> params;
-  std::vector<double> dense_jacobian;  // scratch for the sparse Jacobian
+  std::vector<double> dense_jacobian;  // scratch for the sparse Jacobian and the sensitivity RHS
+  std::vector<double> parameter_jacobian;  // scratch: df/dp
   core::SparsityPattern pattern;
   std::string last_message;
 
@@ -94,6 +100,8 @@ struct OdeSolver::Impl {
     if (cvode) CVodeFree(&cvode);
     if (linear_solver) SUNLinSolFree(linear_solver);
     if (nonlinear_solver) SUNNonlinSolFree(nonlinear_solver);
+    if (sensitivity_solver) SUNNonlinSolFree(sensitivity_solver);
+    if (sens) N_VDestroyVectorArray(sens, num_sens);
     if (matrix) SUNMatDestroy(matrix);
     if (atol_vector) N_VDestroy(atol_vector);
     if (y) N_VDestroy(y);
@@ -138,6 +146,33 @@ struct OdeSolver::Impl {
       return 0;
     } catch (const std::exception& e) {
       self->last_message = std::string("Jacobian threw: ") + e.what();
+      return -1;
+    }
+  }
+
+  // ySdot_k = J yS_k + df/dp_{p_k}, with J and df/dp exact (autodiff).
+  static int sensitivity_rhs(int ns, sunrealtype t, N_Vector y, N_Vector, N_Vector* yS, N_Vector* ySdot, void* data,
+                             N_Vector, N_Vector) {
+    auto* self = static_cast<Impl*>(data);
+    try {
+      const std::size_t n = self->n;
+      const double* yy = N_VGetArrayPointer(y);
+      self->model->jacobian(t, yy, self->params.data(), self->dense_jacobian.data());
+      self->model->parameter_jacobian(t, yy, self->params.data(), self->parameter_jacobian.data());
+      for (int k = 0; k < ns; ++k) {
+        const double* s = N_VGetArrayPointer(yS[k]);
+        double* out = N_VGetArrayPointer(ySdot[k]);
+        const std::size_t column = static_cast<std::size_t>(self->options.sensitivity_parameters[k]);
+        for (std::size_t i = 0; i < n; ++i) {
+          double v = self->parameter_jacobian[i + n * column];
+          for (std::size_t j = 0; j < n; ++j) v += self->dense_jacobian[i + n * j] * s[j];
+          if (!std::isfinite(v)) return 1;
+          out[i] = v;
+        }
+      }
+      return 0;
+    } catch (const std::exception& e) {
+      self->last_message = std::string("sensitivity right-hand side threw: ") + e.what();
       return -1;
     }
   }
@@ -203,6 +238,22 @@ struct OdeSolver::Impl {
     }
     if (options.max_step_size > 0.0) check(CVodeSetMaxStep(cvode, options.max_step_size), "CVodeSetMaxStep");
     if (options.max_order > 0) check(CVodeSetMaxOrd(cvode, options.max_order), "CVodeSetMaxOrd");
+    num_sens = static_cast<int>(options.sensitivity_parameters.size());
+    if (num_sens > 0) {
+      dense_jacobian.assign(n * n, 0.0);
+      parameter_jacobian.assign(n * model->num_parameters(), 0.0);
+      sens = N_VCloneVectorArray(num_sens, y);
+      if (!sens) throw std::runtime_error("N_VCloneVectorArray failed");
+      for (int k = 0; k < num_sens; ++k) N_VConst(0.0, sens[k]);
+      check(CVodeSensInit(cvode, num_sens, CV_STAGGERED, &Impl::sensitivity_rhs, sens), "CVodeSensInit");
+      check(CVodeSensEEtolerances(cvode), "CVodeSensEEtolerances");
+      check(CVodeSetSensErrCon(cvode, SUNTRUE), "CVodeSetSensErrCon");
+      if (options.method == Method::kAdams) {
+        sensitivity_solver = SUNNonlinSol_FixedPointSens(num_sens, y, 0, context);
+        if (!sensitivity_solver) throw std::runtime_error("SUNNonlinSol_FixedPointSens failed");
+        check(CVodeSetNonlinearSolverSensStg(cvode, sensitivity_solver), "CVodeSetNonlinearSolverSensStg");
+      }
+    }
     if (!events.empty()) {
       check(CVodeRootInit(cvode, static_cast<int>(events.size()), &Impl::roots), "CVodeRootInit");
       std::vector<int> directions;
@@ -233,7 +284,11 @@ struct OdeSolver::Impl {
 OdeSolver::OdeSolver(std::shared_ptr<const core::Model> model, OdeOptions options, std::vector<Event> events)
     : impl_(std::make_unique<Impl>()) {
   if (!model) throw std::invalid_argument("OdeSolver: model is null");
-  const auto errors = options.validate(model->num_states());
+  auto errors = options.validate(model->num_states());
+  for (int k : options.sensitivity_parameters)
+    if (k >= static_cast<int>(model->num_parameters()))
+      errors.push_back("sensitivity parameter index " + std::to_string(k) + " is out of range (the model has " +
+                       std::to_string(model->num_parameters()) + " parameters)");
   if (!errors.empty()) throw std::invalid_argument("OdeSolver: " + errors.front());
   impl_->n = model->num_states();
   impl_->model = std::move(model);
@@ -248,12 +303,16 @@ OdeSolver& OdeSolver::operator=(OdeSolver&&) noexcept = default;
 int OdeSolver::instances_created() const { return impl_->created; }
 
 SolveResult OdeSolver::solve(const double* p, const double* y0, double t0, const std::vector<double>& times,
-                             double* out) {
+                             double* out, double* sensitivities) {
   Impl& s = *impl_;
   const std::size_t n = s.n;
+  const std::size_t ns = s.options.sensitivity_parameters.size();
+  if (ns > 0 && !sensitivities)
+    throw std::invalid_argument("OdeSolver::solve: sensitivities were requested in the options but no buffer was given");
   SolveResult result;
   result.t_reached = t0;
   std::fill(out, out + times.size() * n, std::numeric_limits<double>::quiet_NaN());
+  if (ns > 0) std::fill(sensitivities, sensitivities + times.size() * ns * n, std::numeric_limits<double>::quiet_NaN());
   s.params.assign(p, p + s.model->num_parameters());
   s.last_message.clear();
 
@@ -273,14 +332,33 @@ SolveResult OdeSolver::solve(const double* p, const double* y0, double t0, const
     if (!s.cvode) s.create(t0);
     std::copy(y0, y0 + n, N_VGetArrayPointer(s.y));
     s.check(CVodeReInit(s.cvode, t0, s.y), "CVodeReInit");
+    if (ns > 0) {
+      std::vector<double> dy0dp(n * s.model->num_parameters());
+      s.model->initial_state_jacobian(p, dy0dp.data());
+      for (std::size_t k = 0; k < ns; ++k) {
+        const std::size_t column = static_cast<std::size_t>(s.options.sensitivity_parameters[k]);
+        std::copy(&dy0dp[n * column], &dy0dp[n * column] + n, N_VGetArrayPointer(s.sens[k]));
+      }
+      s.check(CVodeSensReInit(s.cvode, CV_STAGGERED, s.sens), "CVodeSensReInit");
+    }
     if (s.options.initial_step_size > 0.0) s.check(CVodeSetInitStep(s.cvode, s.options.initial_step_size), "CVodeSetInitStep");
   } catch (const std::exception& e) {
     fail(-1, "SETUP_FAILED", e.what() + (s.last_message.empty() ? "" : ": " + s.last_message));
     return result;
   }
 
+  // Row k of the sensitivity output from the vectors in s.sens.
+  auto store_sensitivities = [&](std::size_t row) {
+    for (std::size_t j = 0; j < ns; ++j) {
+      const double* v = N_VGetArrayPointer(s.sens[j]);
+      std::copy(v, v + n, sensitivities + (row * ns + j) * n);
+    }
+  };
   std::size_t k = 0;
-  for (; k < times.size() && times[k] <= t0; ++k) std::copy(y0, y0 + n, out + k * n);
+  for (; k < times.size() && times[k] <= t0; ++k) {
+    std::copy(y0, y0 + n, out + k * n);
+    if (ns > 0) store_sensitivities(k);  // still dy0/dp
+  }
   double t = t0;
   std::vector<int> root_info(s.events.size());
   while (k < times.size()) {
@@ -322,6 +400,16 @@ SolveResult OdeSolver::solve(const double* p, const double* y0, double t0, const
       break;
     }
     std::copy(yy, yy + n, out + k * n);
+    if (ns > 0) {
+      double t_sens = t;
+      const int sflag = CVodeGetSens(s.cvode, &t_sens, s.sens);
+      if (sflag < 0) {
+        const char* name = CVodeGetReturnFlagName(sflag);
+        fail(sflag, name ? name : "CV_UNKNOWN", "CVodeGetSens: " + s.last_message);
+        break;
+      }
+      store_sensitivities(k);
+    }
     ++k;
   }
   result.rows_written = k;

@@ -191,3 +191,81 @@ TEST_CASE("OdeOptions: validate names the field, the value and the constraint") 
   CHECK(errors[2] == "max_order must be between 1 and 5 for bdf (0 for the default), got 9");
   CHECK_THROWS_AS(OdeSolver(testing::network(testing::kDecay).model, o), std::invalid_argument);
 }
+
+TEST_CASE("OdeSolver: forward sensitivities of decay equal the analytic derivatives") {
+  const auto m = testing::network(testing::kDecay);
+  const auto p = testing::parameters(m, {{"A0", 2.0}, {"k", 0.7}});
+  const auto t = grid(0.0, 5.0, 11);
+  for (auto method : {solvers::Method::kBdf, solvers::Method::kAdams}) {
+    OdeOptions o = tight();
+    o.method = method;
+    o.sensitivity_parameters = {m.model->parameter_index("A0"), m.model->parameter_index("k")};
+    OdeSolver solver(m.model, o);
+    std::vector<double> out(t.size()), sens(t.size() * 2);
+    REQUIRE(solver.solve(p.data(), initial(m, p).data(), 0.0, t, out.data(), sens.data()).status ==
+            SolveStatus::kSuccess);
+    for (std::size_t i = 0; i < t.size(); ++i) {
+      CHECK(sens[2 * i + 0] == Approx(std::exp(-0.7 * t[i])).epsilon(1e-6));                        // dA/dA0
+      CHECK(sens[2 * i + 1] == Approx(-t[i] * 2.0 * std::exp(-0.7 * t[i])).epsilon(1e-6).margin(1e-12));  // dA/dk
+    }
+  }
+}
+
+TEST_CASE("OdeSolver: forward sensitivities of binding equal derivatives of the closed form") {
+  const auto m = testing::network(testing::kBinding);
+  const std::map<std::string, double> base = {{"A0", 10.0}, {"B0", 4.0}, {"kon", 0.05}, {"koff", 0.02}};
+  const auto p = testing::parameters(m, base);
+  const auto t = grid(0.0, 60.0, 13);
+  const std::vector<std::string> names = {"A0", "B0", "kon", "koff"};
+  OdeOptions o = tight();
+  for (const auto& nm : names) o.sensitivity_parameters.push_back(m.model->parameter_index(nm));
+  OdeSolver solver(m.model, o);
+  std::vector<double> out(t.size() * 3), sens(t.size() * 4 * 3);
+  REQUIRE(solver.solve(p.data(), initial(m, p).data(), 0.0, t, out.data(), sens.data()).status == SolveStatus::kSuccess);
+  for (std::size_t j = 0; j < names.size(); ++j) {
+    for (std::size_t i = 1; i < t.size(); ++i) {
+      auto plus = base, minus = base;
+      const double h = 1e-6 * base.at(names[j]);
+      plus[names[j]] += h;
+      minus[names[j]] -= h;
+      auto ab = [&](const std::map<std::string, double>& v) {
+        return testing::binding_ab(t[i], v.at("A0"), v.at("B0"), v.at("kon"), v.at("koff"));
+      };
+      const double expected = (ab(plus) - ab(minus)) / (2 * h);
+      INFO(names[j] << " at t = " << t[i]);
+      CHECK(sens[(i * 4 + j) * 3 + 2] == Approx(expected).epsilon(1e-5).margin(1e-9));
+    }
+  }
+}
+
+TEST_CASE("OdeSolver: Robertson's sensitivities agree with finite differences of whole solves") {
+  const auto m = testing::network(testing::kRobertson);
+  auto p = testing::parameters(m, testing::kRobertsonRates);
+  const std::vector<double> t = {0.4, 40.0, 4e4};
+  const int k1 = m.model->parameter_index("k1"), k3 = m.model->parameter_index("k3");
+  OdeOptions o;
+  o.rtol = 1e-10;
+  o.atol_per_state = {1e-14, 1e-20, 1e-14};
+  OdeOptions with = o;
+  with.sensitivity_parameters = {k1, k3};
+  OdeSolver solver(m.model, with), plain(m.model, o);
+  std::vector<double> out(9), sens(t.size() * 2 * 3), up(9), down(9);
+  REQUIRE(solver.solve(p.data(), initial(m, p).data(), 0.0, t, out.data(), sens.data()).status == SolveStatus::kSuccess);
+  for (int j = 0; j < 2; ++j) {
+    const int idx = j == 0 ? k1 : k3;
+    const double saved = p[idx], h = 1e-5 * saved;
+    p[idx] = saved + h;
+    plain.solve(p.data(), initial(m, p).data(), 0.0, t, up.data());
+    p[idx] = saved - h;
+    plain.solve(p.data(), initial(m, p).data(), 0.0, t, down.data());
+    p[idx] = saved;
+    for (std::size_t i = 0; i < t.size(); ++i)
+      for (int s = 0; s < 3; ++s) {
+        const double fd = (up[3 * i + s] - down[3 * i + s]) / (2 * h);
+        INFO("parameter " << j << ", t = " << t[i] << ", state " << s);
+        // Finite differences of solves carry the solves' error, about rtol |y| / h.
+        const double fd_error = 10.0 * o.rtol * std::max(std::fabs(out[3 * i + s]), 1e-14) / h;
+        CHECK(sens[(i * 2 + j) * 3 + s] == Approx(fd).epsilon(1e-4).margin(fd_error));
+      }
+  }
+}

@@ -61,6 +61,12 @@ void ReactionNetwork::initial_state(const double* p, double* y0) const {
   for (std::size_t i = 0; i < species_.size(); ++i) y0[i] = p[initial_parameter_[i]];
 }
 
+void ReactionNetwork::initial_state_jacobian(const double*, double* jac) const {
+  const std::size_t n = species_.size();
+  std::fill(jac, jac + n * parameters_.size(), 0.0);
+  for (std::size_t i = 0; i < n; ++i) jac[i + n * static_cast<std::size_t>(initial_parameter_[i])] = 1.0;
+}
+
 namespace {
 // Scales v so its entries are small integers when they are rationals with small
 // denominators; otherwise so its largest entry is 1.

@@ -50,6 +50,9 @@ class Model {
   // y0 as a function of the parameters (initial amounts may be parameters).
   virtual void initial_state(const double* p, double* y0) const = 0;
 
+  // dy0/dp, n x m, column-major: the initial values of forward sensitivities.
+  virtual void initial_state_jacobian(const double* p, double* jac) const = 0;
+
   // dydt = f(t, y, p).
   virtual void rhs(double t, const double* y, const double* p, double* dydt) const = 0;
 

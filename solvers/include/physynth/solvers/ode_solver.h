@@ -44,6 +44,10 @@ struct OdeOptions {
   double max_step_size = 0.0;          // largest step, in model time units; 0: unlimited
   double initial_step_size = 0.0;      // first step; 0: CVODES estimates it
   int max_order = 0;                   // 0: the method's maximum (5 BDF, 12 Adams)
+  // Forward sensitivities dy/dp_k for these parameter indices (empty: none).
+  // Their right-hand side J s_k + df/dp_k uses the model's exact Jacobians;
+  // they take part in the error test, with tolerances scaled from rtol/atol.
+  std::vector<int> sensitivity_parameters;
 
   // Every violated constraint, as "field must ..., got ..." messages; empty if valid.
   std::vector<std::string> validate(std::size_t num_states) const;
@@ -114,7 +118,12 @@ class OdeSolver {
   // of `times` (non-decreasing, times[0] >= t0) to out, row-major
   // times.size() x num_states. Never throws for numerical failure: it is
   // reported in the result, and rows not reached are NaN.
-  SolveResult solve(const double* p, const double* y0, double t0, const std::vector<double>& times, double* out);
+  //
+  // With options.sensitivity_parameters set, also writes dy/dp_k to
+  // `sensitivities`: times.size() x K x num_states (time, parameter, state),
+  // starting from the model's dy0/dp at t0.
+  SolveResult solve(const double* p, const double* y0, double t0, const std::vector<double>& times, double* out,
+                    double* sensitivities = nullptr);
 
   // How many times solve() created CVODES memory (1 after any number of solves).
   int instances_created() const;

@@ -53,6 +53,7 @@ class ReactionNetwork : public core::TemplatedModel<ReactionNetwork> {
   const std::vector<core::VariableInfo>& states() const override { return species_; }
   const std::vector<core::VariableInfo>& parameters() const override { return parameters_; }
   void initial_state(const double* p, double* y0) const override;
+  void initial_state_jacobian(const double* p, double* jac) const override;
   core::SparsityPattern jacobian_sparsity() const override { return sparsity_; }
   std::vector<core::LinearInvariant> linear_invariants() const override { return conservation_laws_; }
   bool state_is_nonnegative(std::size_t) const override { return true; }

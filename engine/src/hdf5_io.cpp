@@ -195,6 +195,14 @@ std::vector<std::string> write_hdf5(const Shard& s, const std::string& directory
           flags.push_back(std::to_string(s.first_sample + i) + ": " + s.failure_flag[i] + ": " + s.failure_message[i]);
       string_list_attribute(ds.get(), "failures", flags);
     }
+    if (!s.sensitivity_names.empty()) {
+      const hsize_t K = s.sensitivity_names.size();
+      Handle ds(write_array(f, "sensitivities", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, {S, T, K, N}, s.sensitivities.data(),
+                            compression),
+                H5Dclose, "sensitivities");
+      string_list_attribute(ds.get(), "parameters", s.sensitivity_names);
+      string_list_attribute(ds.get(), "states", s.state_names);
+    }
     Handle gcpl = group_plist();
     Handle obs(H5Gcreate2(f, "observations", H5P_DEFAULT, gcpl.get(), H5P_DEFAULT), H5Gclose, "observations group");
     for (const auto& o : s.observations) {
@@ -252,6 +260,13 @@ Shard read_hdf5(const std::string& path) {
     s.stat_names = read_string_list(ds.get(), "names");
   }
   s.solver_stats = read_array<std::int64_t>(f, "solver_stats", H5T_NATIVE_INT64);
+  if (H5Lexists(f, "sensitivities", H5P_DEFAULT) > 0) {
+    {
+      Handle ds(H5Dopen2(f, "sensitivities", H5P_DEFAULT), H5Dclose, "sensitivities");
+      s.sensitivity_names = read_string_list(ds.get(), "parameters");
+    }
+    s.sensitivities = read_array<double>(f, "sensitivities", H5T_NATIVE_DOUBLE);
+  }
   Handle obs(H5Gopen2(f, "observations", H5P_DEFAULT), H5Gclose, "observations");
   H5G_info_t info;
   check(H5Gget_info(obs.get(), &info), "H5Gget_info");

@@ -152,6 +152,8 @@ void process_sample(const Scenario& s, const Grid& grid, Worker& w, Shard& shard
   const std::uint64_t sample = shard.first_sample + i;
   const double* p = &shard.parameters[i * m];
   double* states = &shard.states[i * T * n];
+  const std::size_t K = shard.sensitivity_names.size();
+  double* sensitivities = K > 0 ? &shard.sensitivities[i * T * K * n] : nullptr;
   std::int8_t& status = shard.status[i];
   auto fail = [&](const std::string& flag, const std::string& message) {
     status = static_cast<std::int8_t>(SampleStatus::kFailed);
@@ -162,7 +164,7 @@ void process_sample(const Scenario& s, const Grid& grid, Worker& w, Shard& shard
   solvers::SolveResult r;
   try {
     model.initial_state(p, w.y0.data());
-    r = w.solver.solve(p, w.y0.data(), grid.times.front(), grid.times, states);
+    r = w.solver.solve(p, w.y0.data(), grid.times.front(), grid.times, states, sensitivities);
     shard.t_reached[i] = r.t_reached;
     const auto stats = r.stats.values();
     std::copy(stats.begin(), stats.end(), &shard.solver_stats[i * stats.size()]);
@@ -211,6 +213,7 @@ void process_sample(const Scenario& s, const Grid& grid, Worker& w, Shard& shard
   if (status == static_cast<std::int8_t>(SampleStatus::kFailed)) {
     // A failed sample is recorded, never written as data.
     std::fill(states, states + T * n, kNaN);
+    if (K > 0) std::fill(sensitivities, sensitivities + T * K * n, kNaN);
     for (auto& ob : shard.observations) std::fill(&ob.values[i * ob.times.size()], &ob.values[(i + 1) * ob.times.size()], kNaN);
     std::fill(&shard.labels[i * s.labels.size()], &shard.labels[(i + 1) * s.labels.size()], kNaN);
     outcome.events_fired.clear();
@@ -245,6 +248,8 @@ Shard make_shard(const Scenario& s, const Grid& grid, std::uint64_t index, std::
   sh.status.assign(count, static_cast<std::int8_t>(SampleStatus::kFailed));
   sh.t_reached.assign(count, kNaN);
   sh.solver_stats.assign(count * sh.stat_names.size(), 0);
+  for (int k : s.solver.sensitivity_parameters) sh.sensitivity_names.push_back(s.parameters[static_cast<std::size_t>(k)].name);
+  sh.sensitivities.assign(count * T * sh.sensitivity_names.size() * model.num_states(), kNaN);
   sh.failure_flag.assign(count, "");
   sh.failure_message.assign(count, "");
   for (std::size_t c = 0; c < s.observations.size(); ++c) {

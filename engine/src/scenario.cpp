@@ -254,7 +254,35 @@ bool read_time(const ConfigNode& time, Scenario& s) {
 
 void read_solver(const ConfigNode& node, const core::Model& model, solvers::OdeOptions& o) {
   if (!node.expect_map()) return;
-  node.check_keys({"method", "linear_solver", "rtol", "atol", "max_steps", "max_step", "initial_step", "max_order"});
+  node.check_keys({"method", "linear_solver", "rtol", "atol", "max_steps", "max_step", "initial_step", "max_order",
+                   "sensitivities"});
+  if (node.has("sensitivities")) {
+    const ConfigNode list = node["sensitivities"];
+    std::vector<std::string> named;  // parameters the user defined (not literals of the model section)
+    for (const auto& p : model.parameters())
+      if (p.name.find('.') == std::string::npos) named.push_back(p.name);
+    if (list.is_scalar() && list.scalar() == "all") {
+      for (const auto& name : named) o.sensitivity_parameters.push_back(model.parameter_index(name));
+    } else if (list.is_sequence()) {
+      for (std::size_t i = 0; i < list.size(); ++i)
+        if (auto name = list[i].as_string()) {
+          if (std::find(named.begin(), named.end(), *name) == named.end()) {
+            std::string msg = list[i].path() + ": '" + *name + "' is not a parameter of the scenario; parameters are " +
+                              core::join(named);
+            const std::string hint = core::closest_match(*name, named);
+            if (!hint.empty()) msg += "; did you mean '" + hint + "'?";
+            list[i].error(msg);
+          } else if (std::find(o.sensitivity_parameters.begin(), o.sensitivity_parameters.end(),
+                               model.parameter_index(*name)) != o.sensitivity_parameters.end()) {
+            list[i].error(list[i].path() + ": '" + *name + "' is listed twice");
+          } else {
+            o.sensitivity_parameters.push_back(model.parameter_index(*name));
+          }
+        }
+    } else {
+      list.error(list.path() + " must be a list of parameter names or 'all', got " + list.describe());
+    }
+  }
   if (node.has("method"))
     if (auto m = node["method"].as_enum({"bdf", "adams"}))
       o.method = *m == "bdf" ? solvers::Method::kBdf : solvers::Method::kAdams;
@@ -424,6 +452,9 @@ nlohmann::ordered_json resolved_json(const Scenario& s, const YAML::Node& model_
                                    {"initial_step", s.solver.initial_step_size},
                                    {"max_order", s.solver.max_order}};
   if (!s.solver.atol_per_state.empty()) solver["atol_per_state"] = s.solver.atol_per_state;
+  nlohmann::ordered_json sens = nlohmann::ordered_json::array();
+  for (int k : s.solver.sensitivity_parameters) sens.push_back(s.parameters[static_cast<std::size_t>(k)].name);
+  solver["sensitivities"] = sens;
   j["solver"] = solver;
   nlohmann::ordered_json events = nlohmann::ordered_json::array();
   for (const auto& e : s.events)

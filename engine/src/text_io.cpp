@@ -171,6 +171,9 @@ std::vector<std::string> write_npy(const Shard& s, const std::string& directory)
   put(".parameters.npy", npy("<f8", {S, s.num_parameters()}, s.parameters.data(), s.parameters.size() * 8));
   put(".labels.npy", npy("<f8", {S, s.num_labels()}, s.labels.data(), s.labels.size() * 8));
   put(".status.npy", npy("|i1", {S}, s.status.data(), s.status.size()));
+  if (!s.sensitivity_names.empty())
+    put(".sensitivities.npy", npy("<f8", {S, s.times.size(), s.sensitivity_names.size(), s.num_states()},
+                                  s.sensitivities.data(), s.sensitivities.size() * 8));
   for (const auto& o : s.observations) {
     put(".obs." + o.name + ".time.npy", npy("<f8", {o.times.size()}, o.times.data(), o.times.size() * 8));
     put(".obs." + o.name + ".npy", npy("<f8", {S, o.times.size()}, o.values.data(), o.values.size() * 8));

@@ -267,3 +267,34 @@ TEST_CASE("run_scenario: sensor artefacts do what the noise model says") {
   CHECK(std::fabs(static_cast<double>(dropped) / total - 0.2) < 4.0 * std::sqrt(0.2 * 0.8 / total));
   CHECK(std::sqrt(sum_sq / total) == Approx(0.1).epsilon(0.05));
 }
+
+TEST_CASE("run_scenario: forward sensitivities are written and equal derivatives of the closed form") {
+  const auto s = load(testing::repository_path("scenarios/kinetics/reversible_binding.yaml"),
+                      {"sampling.samples=8", "output.formats=[hdf5, npy]"});
+  const std::string dir = output_dir("sensitivities");
+  run(s, dir, 2);
+  const auto h = engine::read_hdf5(dir + "/shard-000000.h5");
+  REQUIRE(h.sensitivity_names == std::vector<std::string>{"kon", "koff"});
+  const std::size_t T = h.times.size(), K = 2, N = 3, M = h.num_parameters();
+  REQUIRE(h.sensitivities.size() == h.samples * T * K * N);
+  std::vector<std::size_t> shape;
+  const auto npy = read_npy_f8(dir + "/shard-000000.sensitivities.npy", &shape);
+  CHECK(shape == std::vector<std::size_t>{8, T, K, N});
+  CHECK(npy == h.sensitivities);
+  auto column = [&](const std::string& name) {
+    return static_cast<std::size_t>(std::find(h.parameter_names.begin(), h.parameter_names.end(), name) -
+                                    h.parameter_names.begin());
+  };
+  for (std::size_t i = 0; i < h.samples; ++i) {
+    const double a0 = h.parameters[i * M + column("A0")], b0 = h.parameters[i * M + column("B0")];
+    const double kon = h.parameters[i * M + column("kon")], koff = h.parameters[i * M + column("koff")];
+    for (std::size_t k = 10; k < T; k += 40) {
+      const double t = h.times[k];
+      const double hk = 1e-6 * kon, hf = 1e-6 * koff;
+      const double d_kon = (testing::binding_ab(t, a0, b0, kon + hk, koff) - testing::binding_ab(t, a0, b0, kon - hk, koff)) / (2 * hk);
+      const double d_koff = (testing::binding_ab(t, a0, b0, kon, koff + hf) - testing::binding_ab(t, a0, b0, kon, koff - hf)) / (2 * hf);
+      CHECK(h.sensitivities[((i * T + k) * K + 0) * N + 2] == Approx(d_kon).epsilon(1e-4));
+      CHECK(h.sensitivities[((i * T + k) * K + 1) * N + 2] == Approx(d_koff).epsilon(1e-4));
+    }
+  }
+}

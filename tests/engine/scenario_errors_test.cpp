@@ -56,6 +56,8 @@ TEST_CASE("load_scenario: each bad file gets its exact message") {
        "model.reactions[0].equation: cannot read 'A = B': no reaction arrow; write '->' (irreversible) or '<->' "
        "(reversible)"},
       {"dropout_out_of_range", "16:60", "observations[0].noise.dropout_probability must be in [0, 1), got 1.5"},
+      {"unknown_sensitivity_parameter", "14:55",
+       "solver.sensitivities[0]: 'k2' is not a parameter of the scenario; parameters are A0, k1; did you mean 'k1'?"},
   };
   for (const auto& c : cases) {
     const std::string path = testing::fixture(std::string("fixtures/bad/") + c.file + ".yaml");

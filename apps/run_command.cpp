@@ -96,7 +96,8 @@ void add_run_command(CLI::App& app, int& exit_code) {
                   static_cast<unsigned long long>(s.failed), s.wall_s, s.threads);
       std::printf("  solve %.2f s, write %.2f s; %zu data files\n", s.solve_s, s.write_s, s.files.size());
       std::printf("  output: %s/ (manifest.json, audit.json)\n", s.directory.c_str());
-      if (s.failed > 0) std::printf("  failed samples and why: %s/manifest.json, key 'failures'\n", s.directory.c_str());
+      if (s.failed > 0)
+        std::printf("  failed samples and why: %s/manifest.json, key 'failures'\n", s.directory.c_str());
     }
     exit_code = (s.failed == s.samples) ? kExitRunFailed : kExitOk;
   });

@@ -26,7 +26,9 @@ int main(int argc, char** argv) {
   const int repeats = argc > 3 ? std::stoi(argv[3]) : 3;
   for (const char* name : {"michaelis_menten", "reversible_binding", "robertson"}) {
     core::Diagnostics d;
-    auto s = engine::load_scenario(scenario_dir + "/" + name + ".yaml", {"output.formats=[hdf5]", "sampling.samples=4096", "output.shard_size=1024", "solver.sensitivities=[]"}, d);
+    auto s = engine::load_scenario(
+        scenario_dir + "/" + name + ".yaml",
+        {"output.formats=[hdf5]", "sampling.samples=4096", "output.shard_size=1024", "solver.sensitivities=[]"}, d);
     if (!s) {
       std::cerr << d.report();
       return 2;

@@ -2,8 +2,8 @@
 
 #include <cerrno>
 #include <cmath>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -50,7 +50,9 @@ ConfigNode ConfigNode::operator[](const std::string& key) const {
 }
 
 ConfigNode ConfigNode::operator[](std::size_t index) const {
-  YAML::Node child = (node_.IsDefined() && node_.IsSequence()) && index < node_.size() ? node_[index] : YAML::Node(YAML::NodeType::Undefined);
+  YAML::Node child = (node_.IsDefined() && node_.IsSequence()) && index < node_.size()
+                         ? node_[index]
+                         : YAML::Node(YAML::NodeType::Undefined);
   ConfigNode out(child, path_ + "[" + std::to_string(index) + "]", file_, diagnostics_, overridden_);
   out.fallback_ = location();
   return out;
@@ -65,8 +67,7 @@ std::vector<std::string> ConfigNode::keys() const {
 
 bool ConfigNode::expect_map() const {
   if ((node_.IsDefined() && node_.IsMap())) return true;
-  error((path_.empty() ? std::string("the file") : path_) + " must be a mapping of keys to values, got " +
-        describe());
+  error((path_.empty() ? std::string("the file") : path_) + " must be a mapping of keys to values, got " + describe());
   return false;
 }
 
@@ -90,9 +91,8 @@ void ConfigNode::check_keys(const std::vector<std::string>& allowed) const {
     else
       msg += "; valid keys are " + quoted_alternatives(allowed);
     const YAML::Mark mark = kv.first.Mark();
-    diagnostics_->error(mark.is_null() ? SourceLocation{"--set", 0, 0}
-                                       : SourceLocation{file_, mark.line + 1, mark.column + 1},
-                        msg);
+    diagnostics_->error(
+        mark.is_null() ? SourceLocation{"--set", 0, 0} : SourceLocation{file_, mark.line + 1, mark.column + 1}, msg);
   }
 }
 
@@ -133,8 +133,7 @@ std::optional<long long> ConfigNode::as_integer() const {
     if (!s.empty() && end == s.c_str() + s.size() && errno != ERANGE) return v;
     // Accept integral floating notation such as 1e6.
     const double d = std::strtod(s.c_str(), &end);
-    if (!s.empty() && end == s.c_str() + s.size() && std::isfinite(d) && d == std::floor(d) &&
-        std::fabs(d) < 9.0e18)
+    if (!s.empty() && end == s.c_str() + s.size() && std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9.0e18)
       return static_cast<long long>(d);
   }
   error(path_ + " must be an integer, got " + describe());
@@ -239,8 +238,8 @@ bool apply_override(YAML::Node& root, const std::string& assignment, Diagnostics
   const std::size_t eq = assignment.find('=');
   std::vector<Step> steps;
   if (eq == std::string::npos || eq == 0 || !parse_path(assignment.substr(0, eq), steps)) {
-    diagnostics.error({"--set", 0, 0}, "malformed override '" + assignment +
-                                            "'; expected KEY=VALUE such as solver.rtol=1e-8");
+    diagnostics.error({"--set", 0, 0},
+                      "malformed override '" + assignment + "'; expected KEY=VALUE such as solver.rtol=1e-8");
     return false;
   }
   YAML::Node value;
@@ -257,7 +256,7 @@ bool apply_override(YAML::Node& root, const std::string& assignment, Diagnostics
     if (steps[s].index >= 0) {
       if (!cur.IsSequence() || static_cast<std::size_t>(steps[s].index) >= cur.size()) {
         diagnostics.error({"--set", 0, 0}, "override '" + assignment + "': no list element [" +
-                                                std::to_string(steps[s].index) + "] to set");
+                                               std::to_string(steps[s].index) + "] to set");
         return false;
       }
       chain.push_back(cur[steps[s].index]);
@@ -269,8 +268,8 @@ bool apply_override(YAML::Node& root, const std::string& assignment, Diagnostics
   const Step& last = steps.back();
   if (last.index >= 0) {
     if (!parent.IsSequence() || static_cast<std::size_t>(last.index) >= parent.size()) {
-      diagnostics.error({"--set", 0, 0}, "override '" + assignment + "': no list element [" +
-                                              std::to_string(last.index) + "] to set");
+      diagnostics.error({"--set", 0, 0},
+                        "override '" + assignment + "': no list element [" + std::to_string(last.index) + "] to set");
       return false;
     }
     parent[last.index] = value;

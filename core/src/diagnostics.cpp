@@ -29,9 +29,8 @@ void Diagnostics::warning(SourceLocation where, std::string message) {
 }
 
 std::size_t Diagnostics::error_count() const {
-  return static_cast<std::size_t>(std::count_if(items_.begin(), items_.end(), [](const Diagnostic& d) {
-    return d.severity == Diagnostic::Severity::kError;
-  }));
+  return static_cast<std::size_t>(std::count_if(
+      items_.begin(), items_.end(), [](const Diagnostic& d) { return d.severity == Diagnostic::Severity::kError; }));
 }
 
 std::string Diagnostics::report(const std::string& consequence) const {

@@ -93,13 +93,20 @@ double Distribution::quantile(double u) const {
 
 const char* Distribution::kind_name(Kind k) {
   switch (k) {
-    case Kind::kFixed: return "fixed";
-    case Kind::kUniform: return "uniform";
-    case Kind::kLogUniform: return "log_uniform";
-    case Kind::kNormal: return "normal";
-    case Kind::kLogNormal: return "log_normal";
-    case Kind::kTruncatedNormal: return "truncated_normal";
-    case Kind::kChoice: return "choice";
+    case Kind::kFixed:
+      return "fixed";
+    case Kind::kUniform:
+      return "uniform";
+    case Kind::kLogUniform:
+      return "log_uniform";
+    case Kind::kNormal:
+      return "normal";
+    case Kind::kLogNormal:
+      return "log_normal";
+    case Kind::kTruncatedNormal:
+      return "truncated_normal";
+    case Kind::kChoice:
+      return "choice";
   }
   return "?";
 }
@@ -109,11 +116,19 @@ std::string Distribution::describe() const {
   auto f = [](double x) { return format_number(x); };
   s << kind_name(kind) << '(';
   switch (kind) {
-    case Kind::kFixed: s << f(value); break;
+    case Kind::kFixed:
+      s << f(value);
+      break;
     case Kind::kUniform:
-    case Kind::kLogUniform: s << "low=" << f(low) << ", high=" << f(high); break;
-    case Kind::kNormal: s << "mean=" << f(mean) << ", sd=" << f(sd); break;
-    case Kind::kLogNormal: s << "mu=" << f(mean) << ", sigma=" << f(sd); break;
+    case Kind::kLogUniform:
+      s << "low=" << f(low) << ", high=" << f(high);
+      break;
+    case Kind::kNormal:
+      s << "mean=" << f(mean) << ", sd=" << f(sd);
+      break;
+    case Kind::kLogNormal:
+      s << "mu=" << f(mean) << ", sigma=" << f(sd);
+      break;
     case Kind::kTruncatedNormal:
       s << "mean=" << f(mean) << ", sd=" << f(sd) << ", low=" << f(low) << ", high=" << f(high);
       break;

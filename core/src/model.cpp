@@ -13,9 +13,7 @@ SparsityPattern SparsityPattern::dense(int n) {
   return s;
 }
 
-SparsityPattern Model::jacobian_sparsity() const {
-  return SparsityPattern::dense(static_cast<int>(num_states()));
-}
+SparsityPattern Model::jacobian_sparsity() const { return SparsityPattern::dense(static_cast<int>(num_states())); }
 
 namespace {
 int find_name(const std::vector<VariableInfo>& list, const std::string& name) {

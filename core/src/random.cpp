@@ -37,9 +37,7 @@ std::uint64_t CounterRng::next_u64() {
   return (hi << 32) | next_u32();
 }
 
-double CounterRng::uniform() {
-  return (static_cast<double>(next_u64() >> 11) + 0.5) * 0x1.0p-53;
-}
+double CounterRng::uniform() { return (static_cast<double>(next_u64() >> 11) + 0.5) * 0x1.0p-53; }
 
 double CounterRng::normal() {
   if (has_spare_normal_) {
@@ -54,8 +52,7 @@ double CounterRng::normal() {
   return r * std::cos(a);
 }
 
-KeyedPermutation::KeyedPermutation(std::uint64_t n, std::uint64_t seed, std::uint32_t stream,
-                                   std::uint32_t index)
+KeyedPermutation::KeyedPermutation(std::uint64_t n, std::uint64_t seed, std::uint32_t stream, std::uint32_t index)
     : n_(n),
       half_bits_(1),
       key_{static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32)},
@@ -71,8 +68,8 @@ std::uint64_t KeyedPermutation::operator()(std::uint64_t i) const {
   do {
     std::uint64_t left = x >> half_bits_, right = x & mask;
     for (std::uint32_t round = 0; round < 4; ++round) {
-      std::uint32_t ctr[4] = {static_cast<std::uint32_t>(right), static_cast<std::uint32_t>(right >> 32),
-                              tweak_, round};
+      std::uint32_t ctr[4] = {static_cast<std::uint32_t>(right), static_cast<std::uint32_t>(right >> 32), tweak_,
+                              round};
       std::uint32_t out[4];
       philox(key_, ctr, out);
       const std::uint64_t f = ((static_cast<std::uint64_t>(out[0]) << 32) | out[1]) & mask;

@@ -10,15 +10,17 @@ namespace physynth::core {
 
 const char* design_name(Design d) {
   switch (d) {
-    case Design::kRandom: return "random";
-    case Design::kLatinHypercube: return "latin_hypercube";
-    case Design::kSobol: return "sobol";
+    case Design::kRandom:
+      return "random";
+    case Design::kLatinHypercube:
+      return "latin_hypercube";
+    case Design::kSobol:
+      return "sobol";
   }
   return "?";
 }
 
-Sampler::Sampler(Design design, std::vector<Distribution> distributions, std::uint64_t seed,
-                 std::uint64_t num_samples)
+Sampler::Sampler(Design design, std::vector<Distribution> distributions, std::uint64_t seed, std::uint64_t num_samples)
     : design_(design), distributions_(std::move(distributions)), seed_(seed), num_samples_(num_samples) {
   for (std::size_t j = 0; j < distributions_.size(); ++j)
     if (!distributions_[j].is_fixed()) stochastic_.push_back(j);

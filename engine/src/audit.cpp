@@ -64,8 +64,10 @@ void AuditAccumulator::add(std::uint64_t sample, const SampleAudit& a, SampleSta
   if (status == SampleStatus::kFailed) {
     failed_.push_back(static_cast<std::int64_t>(sample));
   } else {
-    if (status == SampleStatus::kOk) ++ok_;
-    else ++stopped_;
+    if (status == SampleStatus::kOk)
+      ++ok_;
+    else
+      ++stopped_;
     for (std::size_t k = 0; k < invariants_.size(); ++k)
       if (a.invariant_rel[k] > worst_rel_[k]) {
         worst_rel_[k] = a.invariant_rel[k];
@@ -113,10 +115,11 @@ nlohmann::ordered_json AuditAccumulator::to_json(const std::vector<std::string>&
   std::int64_t negative_total = 0;
   for (std::size_t i = 0; i < state_names_.size(); ++i) {
     nlohmann::ordered_json s = {{"state", state_names_[i]}, {"must_be_nonnegative", bool(nonnegative_[i])}};
-    s["minimum"] = std::isfinite(min_state_[i]) ? nlohmann::ordered_json(min_state_[i]) : nlohmann::ordered_json(nullptr);
+    s["minimum"] =
+        std::isfinite(min_state_[i]) ? nlohmann::ordered_json(min_state_[i]) : nlohmann::ordered_json(nullptr);
     s["minimum_sample"] = min_sample_[i];
-    s["tolerance"] = "atol + rtol * max|y|, atol = " + core::format_number(atol_[i]) +
-                     ", rtol = " + core::format_number(rtol_);
+    s["tolerance"] =
+        "atol + rtol * max|y|, atol = " + core::format_number(atol_[i]) + ", rtol = " + core::format_number(rtol_);
     s["samples_below_minus_tolerance"] = negative_samples_[i];
     negative_total += negative_samples_[i];
     states.push_back(s);

@@ -7,8 +7,7 @@
 namespace physynth::engine {
 
 Expression::Expression(const std::string& text, const std::vector<std::string>& variables)
-    : parser_(std::make_unique<mu::Parser>()),
-      storage_(std::make_unique<std::vector<double>>(variables.size(), 1.0)) {
+    : parser_(std::make_unique<mu::Parser>()), storage_(std::make_unique<std::vector<double>>(variables.size(), 1.0)) {
   try {
     for (std::size_t i = 0; i < variables.size(); ++i) parser_->DefineVar(variables[i], &(*storage_)[i]);
     parser_->SetExpr(text);

@@ -106,8 +106,7 @@ hid_t write_array(hid_t parent, const std::string& name, hid_t file_type, hid_t 
 void doubles(hid_t parent, const std::string& name, const std::vector<hsize_t>& dims, const std::vector<double>& v,
              int compression, const std::vector<std::string>& names = {}, const std::vector<std::string>& units = {},
              const std::string& unit = "") {
-  Handle ds(write_array(parent, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, dims, v.data(), compression), H5Dclose,
-            name);
+  Handle ds(write_array(parent, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, dims, v.data(), compression), H5Dclose, name);
   if (!names.empty()) string_list_attribute(ds.get(), "names", names);
   if (!units.empty()) string_list_attribute(ds.get(), "units", units);
   if (!unit.empty()) string_attribute(ds.get(), "units", unit);
@@ -139,7 +138,8 @@ std::vector<hsize_t> dims_of(hid_t ds) {
 }
 
 template <class T>
-std::vector<T> read_array(hid_t parent, const std::string& name, hid_t mem_type, std::vector<hsize_t>* dims_out = nullptr) {
+std::vector<T> read_array(hid_t parent, const std::string& name, hid_t mem_type,
+                          std::vector<hsize_t>* dims_out = nullptr) {
   Handle ds(H5Dopen2(parent, name.c_str(), H5P_DEFAULT), H5Dclose, "opening dataset " + name);
   const auto dims = dims_of(ds.get());
   hsize_t total = 1;
@@ -206,7 +206,8 @@ std::vector<std::string> write_hdf5(const Shard& s, const std::string& directory
     Handle gcpl = group_plist();
     Handle obs(H5Gcreate2(f, "observations", H5P_DEFAULT, gcpl.get(), H5P_DEFAULT), H5Gclose, "observations group");
     for (const auto& o : s.observations) {
-      Handle g(H5Gcreate2(obs.get(), o.name.c_str(), H5P_DEFAULT, gcpl.get(), H5P_DEFAULT), H5Gclose, "group " + o.name);
+      Handle g(H5Gcreate2(obs.get(), o.name.c_str(), H5P_DEFAULT, gcpl.get(), H5P_DEFAULT), H5Gclose,
+               "group " + o.name);
       doubles(g.get(), "time", {o.times.size()}, o.times, 0, {}, {}, s.time_units);
       doubles(g.get(), "values", {S, o.times.size()}, o.values, compression, {}, {}, o.units);
     }
@@ -272,8 +273,7 @@ Shard read_hdf5(const std::string& path) {
   check(H5Gget_info(obs.get(), &info), "H5Gget_info");
   for (hsize_t i = 0; i < info.nlinks; ++i) {
     char name[256];
-    H5Lget_name_by_idx(obs.get(), ".", H5_INDEX_NAME,
-                       H5_ITER_INC, i, name, sizeof name, H5P_DEFAULT);
+    H5Lget_name_by_idx(obs.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, name, sizeof name, H5P_DEFAULT);
     ObservationBlock o;
     o.name = name;
     Handle g(H5Gopen2(obs.get(), name, H5P_DEFAULT), H5Gclose, name);

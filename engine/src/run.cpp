@@ -129,8 +129,7 @@ struct Worker {
   std::vector<double> variables;
   std::vector<double> y0;
 
-  Worker(const Scenario& s, const std::vector<solvers::Event>& events)
-      : solver(s.model.model, s.solver, events) {
+  Worker(const Scenario& s, const std::vector<solvers::Event>& events) : solver(s.model.model, s.solver, events) {
     const auto names = expression_variables(*s.model.model);
     variables.resize(names.size());
     for (const auto& o : s.observations) observations.emplace_back(o.expression, names);
@@ -172,7 +171,7 @@ void process_sample(const Scenario& s, const Grid& grid, Worker& w, Shard& shard
       fail(r.flag_name, r.message.empty() ? "solver failed at t = " + core::format_number(r.t_reached) : r.message);
     } else {
       status = static_cast<std::int8_t>(r.status == solvers::SolveStatus::kSuccess ? SampleStatus::kOk
-                                                                                     : SampleStatus::kStoppedByEvent);
+                                                                                   : SampleStatus::kStoppedByEvent);
       for (const auto& e : r.events) outcome.events_fired.push_back(e.event);
       // Observations on their own reading times.
       for (std::size_t c = 0; c < s.observations.size(); ++c) {
@@ -214,7 +213,8 @@ void process_sample(const Scenario& s, const Grid& grid, Worker& w, Shard& shard
     // A failed sample is recorded, never written as data.
     std::fill(states, states + T * n, kNaN);
     if (K > 0) std::fill(sensitivities, sensitivities + T * K * n, kNaN);
-    for (auto& ob : shard.observations) std::fill(&ob.values[i * ob.times.size()], &ob.values[(i + 1) * ob.times.size()], kNaN);
+    for (auto& ob : shard.observations)
+      std::fill(&ob.values[i * ob.times.size()], &ob.values[(i + 1) * ob.times.size()], kNaN);
     std::fill(&shard.labels[i * s.labels.size()], &shard.labels[(i + 1) * s.labels.size()], kNaN);
     outcome.events_fired.clear();
   }
@@ -248,7 +248,8 @@ Shard make_shard(const Scenario& s, const Grid& grid, std::uint64_t index, std::
   sh.status.assign(count, static_cast<std::int8_t>(SampleStatus::kFailed));
   sh.t_reached.assign(count, kNaN);
   sh.solver_stats.assign(count * sh.stat_names.size(), 0);
-  for (int k : s.solver.sensitivity_parameters) sh.sensitivity_names.push_back(s.parameters[static_cast<std::size_t>(k)].name);
+  for (int k : s.solver.sensitivity_parameters)
+    sh.sensitivity_names.push_back(s.parameters[static_cast<std::size_t>(k)].name);
   sh.sensitivities.assign(count * T * sh.sensitivity_names.size() * model.num_states(), kNaN);
   sh.failure_flag.assign(count, "");
   sh.failure_message.assign(count, "");
@@ -292,7 +293,8 @@ RunSummary run_scenario(const Scenario& s, const RunOptions& opt) {
     for (const auto& entry : fs::directory_iterator(dir, ec))
       if (is_run_artefact(entry.path())) old.push_back(entry.path());
     std::sort(old.begin(), old.end());
-    const auto named = std::find_if(old.begin(), old.end(), [](const fs::path& p) { return p.filename() == "manifest.json"; });
+    const auto named =
+        std::find_if(old.begin(), old.end(), [](const fs::path& p) { return p.filename() == "manifest.json"; });
     if (!old.empty() && !opt.overwrite) {
       summary.message = "output directory '" + dir + "' already holds a run (" +
                         (named != old.end() ? *named : old.front()).filename().string() +
@@ -336,7 +338,8 @@ RunSummary run_scenario(const Scenario& s, const RunOptions& opt) {
     for (std::uint64_t shard_index = 0; shard_index < num_shards; ++shard_index) {
       const auto solve_start = Clock::now();
       const std::uint64_t first = shard_index * s.output.shard_size;
-      const std::size_t count = static_cast<std::size_t>(std::min<std::uint64_t>(s.output.shard_size, s.samples - first));
+      const std::size_t count =
+          static_cast<std::size_t>(std::min<std::uint64_t>(s.output.shard_size, s.samples - first));
       Shard shard = make_shard(s, grid, shard_index, first, count);
       sampler.sample(first, count, shard.parameters.data());
       std::vector<SampleOutcome> outcomes(count);
@@ -358,19 +361,22 @@ RunSummary run_scenario(const Scenario& s, const RunOptions& opt) {
         const auto st = static_cast<SampleStatus>(shard.status[i]);
         audit.add(first + i, outcomes[i].audit, st, &shard.solver_stats[i * shard.stat_names.size()],
                   outcomes[i].events_fired);
-        if (st == SampleStatus::kOk) ++summary.ok;
-        else if (st == SampleStatus::kStoppedByEvent) ++summary.stopped_by_event;
+        if (st == SampleStatus::kOk)
+          ++summary.ok;
+        else if (st == SampleStatus::kStoppedByEvent)
+          ++summary.stopped_by_event;
         else {
           ++summary.failed;
           nlohmann::ordered_json params = nlohmann::ordered_json::object();
           for (std::size_t j = 0; j < s.parameters.size(); ++j)
             params[s.parameters[j].name] = shard.parameters[i * s.parameters.size() + j];
-          failures.push_back({{"sample", first + i},
-                              {"t_reached", std::isnan(shard.t_reached[i]) ? nlohmann::ordered_json(nullptr)
-                                                                           : nlohmann::ordered_json(shard.t_reached[i])},
-                              {"flag", shard.failure_flag[i]},
-                              {"message", shard.failure_message[i]},
-                              {"parameters", params}});
+          failures.push_back(
+              {{"sample", first + i},
+               {"t_reached", std::isnan(shard.t_reached[i]) ? nlohmann::ordered_json(nullptr)
+                                                            : nlohmann::ordered_json(shard.t_reached[i])},
+               {"flag", shard.failure_flag[i]},
+               {"message", shard.failure_message[i]},
+               {"parameters", params}});
         }
       }
 
@@ -390,12 +396,13 @@ RunSummary run_scenario(const Scenario& s, const RunOptions& opt) {
                              {"sha256", sha256_file(f)}});
         summary.files.push_back(f);
       }
-      shards_json.push_back({{"index", shard_index}, {"first_sample", first}, {"samples", count}, {"files", file_list}});
+      shards_json.push_back(
+          {{"index", shard_index}, {"first_sample", first}, {"samples", count}, {"files", file_list}});
       summary.write_s += seconds_since(write_start);
     }
 
-    nlohmann::ordered_json audit_json = audit.to_json(std::vector<std::string>(
-        solvers::SolverStats::names().begin(), solvers::SolverStats::names().end()));
+    nlohmann::ordered_json audit_json = audit.to_json(
+        std::vector<std::string>(solvers::SolverStats::names().begin(), solvers::SolverStats::names().end()));
     write_file_atomically(dir + "/audit.json", audit_json.dump(2) + "\n");
 
     summary.wall_s = seconds_since(start);
@@ -406,16 +413,19 @@ RunSummary run_scenario(const Scenario& s, const RunOptions& opt) {
     nlohmann::ordered_json manifest;
     manifest["format"] = "physynth-run-1";
     manifest["versions"] = versions;
-    manifest["scenario"] = {{"file", s.file}, {"sha256", s.source_sha256}, {"overrides", s.overrides}, {"resolved", s.resolved}};
+    manifest["scenario"] = {
+        {"file", s.file}, {"sha256", s.source_sha256}, {"overrides", s.overrides}, {"resolved", s.resolved}};
     manifest["seed"] = s.seed;
     manifest["samples"] = s.samples;
     manifest["output_times"] = grid.times.size();
-    manifest["counts"] = {{"ok", summary.ok}, {"stopped_by_event", summary.stopped_by_event}, {"failed", summary.failed}};
+    manifest["counts"] = {
+        {"ok", summary.ok}, {"stopped_by_event", summary.stopped_by_event}, {"failed", summary.failed}};
     manifest["failures"] = failures;
     manifest["shards"] = shards_json;
     manifest["audit"] = "audit.json";
     manifest["threads"] = summary.threads;
-    manifest["timings_s"] = {{"total", summary.wall_s}, {"sample_and_solve", summary.solve_s}, {"write", summary.write_s}};
+    manifest["timings_s"] = {
+        {"total", summary.wall_s}, {"sample_and_solve", summary.solve_s}, {"write", summary.write_s}};
     write_file_atomically(dir + "/manifest.json", manifest.dump(2) + "\n");
   } catch (const std::exception& e) {
     summary.message = e.what();

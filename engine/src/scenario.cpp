@@ -19,9 +19,12 @@ using core::format_number;
 
 const char* format_name(OutputFormat f) {
   switch (f) {
-    case OutputFormat::kHdf5: return "hdf5";
-    case OutputFormat::kCsv: return "csv";
-    case OutputFormat::kNpy: return "npy";
+    case OutputFormat::kHdf5:
+      return "hdf5";
+    case OutputFormat::kCsv:
+      return "csv";
+    case OutputFormat::kNpy:
+      return "npy";
   }
   return "?";
 }
@@ -69,7 +72,7 @@ std::optional<core::Distribution> read_distribution(const ConfigNode& node) {
     node.error(node.path() + " must be a number or a mapping with 'distribution', got " + node.describe());
     return std::nullopt;
   }
-  static const std::vector<std::string> kinds = {"fixed",  "uniform",   "log_uniform",     "normal",
+  static const std::vector<std::string> kinds = {"fixed",      "uniform",          "log_uniform", "normal",
                                                  "log_normal", "truncated_normal", "choice"};
   std::string kind = "fixed";
   if (node.has("distribution")) {
@@ -82,11 +85,13 @@ std::optional<core::Distribution> read_distribution(const ConfigNode& node) {
     return std::nullopt;
   }
   std::vector<std::string> allowed = {"distribution", "units", "description"};
-  std::map<std::string, std::vector<std::string>> keys = {
-      {"fixed", {"value"}},          {"uniform", {"low", "high"}},
-      {"log_uniform", {"low", "high"}}, {"normal", {"mean", "sd"}},
-      {"log_normal", {"mu", "sigma"}},  {"truncated_normal", {"mean", "sd", "low", "high"}},
-      {"choice", {"values", "weights"}}};
+  std::map<std::string, std::vector<std::string>> keys = {{"fixed", {"value"}},
+                                                          {"uniform", {"low", "high"}},
+                                                          {"log_uniform", {"low", "high"}},
+                                                          {"normal", {"mean", "sd"}},
+                                                          {"log_normal", {"mu", "sigma"}},
+                                                          {"truncated_normal", {"mean", "sd", "low", "high"}},
+                                                          {"choice", {"values", "weights"}}};
   for (const auto& k : keys[kind]) allowed.push_back(k);
   node.check_keys(allowed);
 
@@ -99,8 +104,10 @@ std::optional<core::Distribution> read_distribution(const ConfigNode& node) {
       continue;
     }
     auto x = node[k].as_number();
-    if (!x) ok = false;
-    else v[k] = *x;
+    if (!x)
+      ok = false;
+    else
+      v[k] = *x;
   }
   if (kind == "choice") {
     std::vector<double> values, weights;
@@ -158,7 +165,8 @@ std::optional<core::Distribution> read_distribution(const ConfigNode& node) {
   }
   if (kind == "log_uniform") {
     if (!(v["low"] > 0.0)) {
-      node["low"].error(node["low"].path() + " must be > 0 for a log_uniform distribution, got " + num_text(node["low"]));
+      node["low"].error(node["low"].path() + " must be > 0 for a log_uniform distribution, got " +
+                        num_text(node["low"]));
       return std::nullopt;
     }
     if (!bounds(v["low"], v["high"])) return std::nullopt;
@@ -197,9 +205,8 @@ bool read_time(const ConfigNode& time, Scenario& s) {
     }
     for (std::size_t i = 1; i < list->size(); ++i)
       if (!((*list)[i] > (*list)[i - 1])) {
-        time["values"][i].error(time["values"].path() + " must be strictly increasing, but entry " +
-                                std::to_string(i) + " (" + format_number((*list)[i]) + ") follows " +
-                                format_number((*list)[i - 1]));
+        time["values"][i].error(time["values"].path() + " must be strictly increasing, but entry " + std::to_string(i) +
+                                " (" + format_number((*list)[i]) + ") follows " + format_number((*list)[i - 1]));
         return false;
       }
     s.times = *list;
@@ -208,8 +215,10 @@ bool read_time(const ConfigNode& time, Scenario& s) {
   bool ok = time.require("end") && time.require("points");
   double start = 0.0;
   if (time.has("start")) {
-    if (auto v = time["start"].as_number()) start = *v;
-    else ok = false;
+    if (auto v = time["start"].as_number())
+      start = *v;
+    else
+      ok = false;
   }
   std::optional<double> end = number(time, "end");
   std::optional<long long> points;
@@ -217,8 +226,10 @@ bool read_time(const ConfigNode& time, Scenario& s) {
   std::string spacing = "linear";
   if (time.has("spacing")) {
     auto sp = time["spacing"].as_enum({"linear", "log"});
-    if (!sp) ok = false;
-    else spacing = *sp;
+    if (!sp)
+      ok = false;
+    else
+      spacing = *sp;
   }
   if (!ok || !end || !points) return false;
   if (*points < 2) {
@@ -317,8 +328,10 @@ void read_solver(const ConfigNode& node, const core::Model& model, solvers::OdeO
   }
   if (node.has("max_steps"))
     if (auto v = node["max_steps"].as_integer()) {
-      if (*v <= 0) node["max_steps"].error(node["max_steps"].path() + " must be > 0, got " + num_text(node["max_steps"]));
-      else o.max_steps = static_cast<long>(*v);
+      if (*v <= 0)
+        node["max_steps"].error(node["max_steps"].path() + " must be > 0, got " + num_text(node["max_steps"]));
+      else
+        o.max_steps = static_cast<long>(*v);
     }
   if (auto v = number(node, "max_step"))
     if (check_nonnegative(node, "max_step", *v)) o.max_step_size = *v;
@@ -328,8 +341,8 @@ void read_solver(const ConfigNode& node, const core::Model& model, solvers::OdeO
     if (auto v = node["max_order"].as_integer()) {
       const int limit = o.method == solvers::Method::kBdf ? 5 : 12;
       if (*v < 1 || *v > limit)
-        node["max_order"].error(node["max_order"].path() + " must be between 1 and " + std::to_string(limit) +
-                                " for " + solvers::method_name(o.method) + ", got " + num_text(node["max_order"]));
+        node["max_order"].error(node["max_order"].path() + " must be between 1 and " + std::to_string(limit) + " for " +
+                                solvers::method_name(o.method) + ", got " + num_text(node["max_order"]));
       else
         o.max_order = static_cast<int>(*v);
     }
@@ -393,7 +406,8 @@ std::set<std::string> reserved_output_names(const core::Model& model) {
 
 bool is_identifier(const std::string& s) {
   if (s.empty() || !(std::isalpha(static_cast<unsigned char>(s[0])) || s[0] == '_')) return false;
-  return std::all_of(s.begin(), s.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
 }
 
 std::string read_name(const ConfigNode& item, std::set<std::string>& used, const std::string& what) {
@@ -442,7 +456,8 @@ nlohmann::ordered_json resolved_json(const Scenario& s, const YAML::Node& model_
   }
   j["parameters"] = params;
   j["sampling"] = {{"design", core::design_name(s.design)}, {"samples", s.samples}, {"seed", s.seed}};
-  j["time"] = {{"points", s.times.size()}, {"start", s.times.front()}, {"end", s.times.back()}, {"units", s.time_units}};
+  j["time"] = {
+      {"points", s.times.size()}, {"start", s.times.front()}, {"end", s.times.back()}, {"units", s.time_units}};
   nlohmann::ordered_json solver = {{"method", solvers::method_name(s.solver.method)},
                                    {"linear_solver", solvers::linear_solver_name(s.solver.linear_solver)},
                                    {"rtol", s.solver.rtol},
@@ -461,7 +476,9 @@ nlohmann::ordered_json resolved_json(const Scenario& s, const YAML::Node& model_
     events.push_back({{"name", e.name},
                       {"state", e.state},
                       {"threshold", e.threshold},
-                      {"direction", e.direction > 0 ? "rising" : e.direction < 0 ? "falling" : "either"},
+                      {"direction", e.direction > 0   ? "rising"
+                                    : e.direction < 0 ? "falling"
+                                                      : "either"},
                       {"action", e.action == EventSpec::Action::kStop ? "stop" : "record"}});
   j["events"] = events;
   nlohmann::ordered_json obs = nlohmann::ordered_json::array();
@@ -563,8 +580,10 @@ std::optional<Scenario> load_scenario(const std::string& path, const std::vector
         if (std::find(referenced.begin(), referenced.end(), key) == referenced.end()) {
           std::string msg = "parameter '" + key + "' is not used by the model";
           const std::string hint = core::closest_match(key, referenced);
-          if (!hint.empty()) msg += "; did you mean '" + hint + "'?";
-          else if (!referenced.empty()) msg += "; the model uses " + core::join(referenced);
+          if (!hint.empty())
+            msg += "; did you mean '" + hint + "'?";
+          else if (!referenced.empty())
+            msg += "; the model uses " + core::join(referenced);
           params[key].error(msg);
         }
       }
@@ -580,8 +599,8 @@ std::optional<Scenario> load_scenario(const std::string& path, const std::vector
       }
       used_names.insert(spec.name);
       if (!defined.count(spec.name)) {
-        diags.error(ref.referenced_at, ref.referenced_by + " refers to parameter '" + spec.name +
-                                           "', which is not defined in parameters");
+        diags.error(ref.referenced_at,
+                    ref.referenced_by + " refers to parameter '" + spec.name + "', which is not defined in parameters");
         continue;
       }
       const ConfigNode pn = params[spec.name];
@@ -602,17 +621,22 @@ std::optional<Scenario> load_scenario(const std::string& path, const std::vector
       smp.check_keys({"design", "samples", "seed"});
       if (smp.has("design"))
         if (auto d = smp["design"].as_enum({"random", "latin_hypercube", "sobol"}))
-          s.design = *d == "random" ? core::Design::kRandom
-                     : *d == "sobol" ? core::Design::kSobol : core::Design::kLatinHypercube;
+          s.design = *d == "random"  ? core::Design::kRandom
+                     : *d == "sobol" ? core::Design::kSobol
+                                     : core::Design::kLatinHypercube;
       if (smp.require("samples"))
         if (auto n = smp["samples"].as_integer()) {
-          if (*n < 1) smp["samples"].error(smp["samples"].path() + " must be >= 1, got " + num_text(smp["samples"]));
-          else s.samples = static_cast<std::uint64_t>(*n);
+          if (*n < 1)
+            smp["samples"].error(smp["samples"].path() + " must be >= 1, got " + num_text(smp["samples"]));
+          else
+            s.samples = static_cast<std::uint64_t>(*n);
         }
       if (smp.has("seed"))
         if (auto n = smp["seed"].as_integer()) {
-          if (*n < 0) smp["seed"].error(smp["seed"].path() + " must be >= 0, got " + num_text(smp["seed"]));
-          else s.seed = static_cast<std::uint64_t>(*n);
+          if (*n < 0)
+            smp["seed"].error(smp["seed"].path() + " must be >= 0, got " + num_text(smp["seed"]));
+          else
+            s.seed = static_cast<std::uint64_t>(*n);
         }
     }
   } else {
@@ -627,7 +651,8 @@ std::optional<Scenario> load_scenario(const std::string& path, const std::vector
   if (model) {
     // The options' own check, for constraints only visible in combination.
     if (s.solver.method == solvers::Method::kAdams && root.has("solver") && root["solver"].has("linear_solver"))
-      root["solver"]["linear_solver"].warning("solver.linear_solver is ignored with method 'adams' (fixed-point iteration)");
+      root["solver"]["linear_solver"].warning(
+          "solver.linear_solver is ignored with method 'adams' (fixed-point iteration)");
   }
 
   // Events.
@@ -715,8 +740,9 @@ std::optional<Scenario> load_scenario(const std::string& path, const std::vector
           if (l.event_index < 0) {
             std::vector<std::string> names;
             for (const auto& e : s.events) names.push_back(e.name);
-            lb["event"].error(lb["event"].path() + ": unknown event '" + *ev + "'" +
-                              (names.empty() ? "; the scenario defines no events" : "; events are " + core::join(names)));
+            lb["event"].error(
+                lb["event"].path() + ": unknown event '" + *ev + "'" +
+                (names.empty() ? "; the scenario defines no events" : "; events are " + core::join(names)));
           }
         }
         if (lb.has("at")) lb["at"].error(lb["at"].path() + " applies only to 'expression' labels");
@@ -740,15 +766,19 @@ std::optional<Scenario> load_scenario(const std::string& path, const std::vector
       out.check_keys({"directory", "formats", "shard_size", "compression"});
       if (out.has("directory"))
         if (auto d = out["directory"].as_string()) {
-          if (d->empty()) out["directory"].error("output.directory must not be empty");
-          else s.output.directory = *d;
+          if (d->empty())
+            out["directory"].error("output.directory must not be empty");
+          else
+            s.output.directory = *d;
         }
       if (out.has("formats") && out["formats"].expect_sequence()) {
         s.output.formats.clear();
         const ConfigNode list = out["formats"];
         for (std::size_t i = 0; i < list.size(); ++i)
           if (auto f = list[i].as_enum({"hdf5", "csv", "npy"})) {
-            const OutputFormat fmt = *f == "hdf5" ? OutputFormat::kHdf5 : *f == "csv" ? OutputFormat::kCsv : OutputFormat::kNpy;
+            const OutputFormat fmt = *f == "hdf5"  ? OutputFormat::kHdf5
+                                     : *f == "csv" ? OutputFormat::kCsv
+                                                   : OutputFormat::kNpy;
             if (std::find(s.output.formats.begin(), s.output.formats.end(), fmt) == s.output.formats.end())
               s.output.formats.push_back(fmt);
           }
@@ -756,13 +786,17 @@ std::optional<Scenario> load_scenario(const std::string& path, const std::vector
       }
       if (out.has("shard_size"))
         if (auto n = out["shard_size"].as_integer()) {
-          if (*n < 1) out["shard_size"].error("output.shard_size must be >= 1, got " + num_text(out["shard_size"]));
-          else s.output.shard_size = static_cast<std::uint64_t>(*n);
+          if (*n < 1)
+            out["shard_size"].error("output.shard_size must be >= 1, got " + num_text(out["shard_size"]));
+          else
+            s.output.shard_size = static_cast<std::uint64_t>(*n);
         }
       if (out.has("compression"))
         if (auto n = out["compression"].as_integer()) {
-          if (*n < 0 || *n > 9) out["compression"].error("output.compression must be between 0 and 9, got " + num_text(out["compression"]));
-          else s.output.compression = static_cast<int>(*n);
+          if (*n < 0 || *n > 9)
+            out["compression"].error("output.compression must be between 0 and 9, got " + num_text(out["compression"]));
+          else
+            s.output.compression = static_cast<int>(*n);
         }
     }
   }
@@ -775,8 +809,7 @@ std::optional<Scenario> load_scenario(const std::string& path, const std::vector
         root["observations"][i].error("observations[" + std::to_string(i) + "]: sample_interval (" +
                                       format_number(s.observations[i].sample_interval) +
                                       ") is longer than the time span (" + format_number(span) + ")");
-      else if (span > 0.0 && s.observations[i].sample_interval > 0.0 &&
-               span / s.observations[i].sample_interval > 1e7)
+      else if (span > 0.0 && s.observations[i].sample_interval > 0.0 && span / s.observations[i].sample_interval > 1e7)
         root["observations"][i].error("observations[" + std::to_string(i) + "]: sample_interval (" +
                                       format_number(s.observations[i].sample_interval) +
                                       ") gives more than 1e7 readings per sample");

@@ -17,9 +17,12 @@ namespace physynth::engine {
 
 const char* sample_status_name(SampleStatus s) {
   switch (s) {
-    case SampleStatus::kOk: return "ok";
-    case SampleStatus::kStoppedByEvent: return "stopped_by_event";
-    case SampleStatus::kFailed: return "failed";
+    case SampleStatus::kOk:
+      return "ok";
+    case SampleStatus::kStoppedByEvent:
+      return "stopped_by_event";
+    case SampleStatus::kFailed:
+      return "failed";
   }
   return "?";
 }
@@ -77,7 +80,8 @@ std::string csv_field(const std::string& s) {
 
 std::string npy(const std::string& descr, const std::vector<std::size_t>& shape, const void* data, std::size_t bytes) {
   std::string header = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': (";
-  for (std::size_t i = 0; i < shape.size(); ++i) header += std::to_string(shape[i]) + (shape.size() == 1 ? "," : i + 1 < shape.size() ? ", " : "");
+  for (std::size_t i = 0; i < shape.size(); ++i)
+    header += std::to_string(shape[i]) + (shape.size() == 1 ? "," : i + 1 < shape.size() ? ", " : "");
   header += "), }";
   // Magic (6) + version (2) + length (2) + header + '\n', padded to a multiple of 64.
   const std::size_t unpadded = 10 + header.size() + 1;
@@ -127,7 +131,9 @@ std::vector<std::string> write_csv(const Shard& s, const std::string& directory)
       for (std::size_t c = 0; c < s.observations.size(); ++c) {
         out += ',';
         if (obs_row[c][k] >= 0)
-          put_number(out, s.observations[c].values[i * s.observations[c].times.size() + static_cast<std::size_t>(obs_row[c][k])]);
+          put_number(
+              out,
+              s.observations[c].values[i * s.observations[c].times.size() + static_cast<std::size_t>(obs_row[c][k])]);
       }
       out += '\n';
     }

@@ -29,23 +29,37 @@ const char* linear_solver_name(LinearSolverKind k) { return k == LinearSolverKin
 
 const char* status_name(SolveStatus s) {
   switch (s) {
-    case SolveStatus::kSuccess: return "ok";
-    case SolveStatus::kStoppedByEvent: return "stopped_by_event";
-    case SolveStatus::kFailed: return "failed";
+    case SolveStatus::kSuccess:
+      return "ok";
+    case SolveStatus::kStoppedByEvent:
+      return "stopped_by_event";
+    case SolveStatus::kFailed:
+      return "failed";
   }
   return "?";
 }
 
 const std::array<const char*, SolverStats::kCount>& SolverStats::names() {
-  static const std::array<const char*, kCount> n = {
-      "steps", "rhs_evals", "jacobian_evals", "linear_setups", "error_test_failures",
-      "nonlinear_iterations", "nonlinear_convergence_failures", "root_evals"};
+  static const std::array<const char*, kCount> n = {"steps",
+                                                    "rhs_evals",
+                                                    "jacobian_evals",
+                                                    "linear_setups",
+                                                    "error_test_failures",
+                                                    "nonlinear_iterations",
+                                                    "nonlinear_convergence_failures",
+                                                    "root_evals"};
   return n;
 }
 
 std::array<long, SolverStats::kCount> SolverStats::values() const {
-  return {steps, rhs_evals, jacobian_evals, linear_setups, error_test_failures, nonlinear_iterations,
-          nonlinear_convergence_failures, root_evals};
+  return {steps,
+          rhs_evals,
+          jacobian_evals,
+          linear_setups,
+          error_test_failures,
+          nonlinear_iterations,
+          nonlinear_convergence_failures,
+          root_evals};
 }
 
 std::vector<std::string> OdeOptions::validate(std::size_t num_states) const {
@@ -66,8 +80,8 @@ std::vector<std::string> OdeOptions::validate(std::size_t num_states) const {
   for (int k : sensitivity_parameters)
     if (k < 0) errors.push_back("sensitivity parameter indices must be >= 0, got " + std::to_string(k));
   if (max_order < 0 || max_order > order_limit)
-    errors.push_back("max_order must be between 1 and " + std::to_string(order_limit) + " for " +
-                     method_name(method) + " (0 for the default), got " + std::to_string(max_order));
+    errors.push_back("max_order must be between 1 and " + std::to_string(order_limit) + " for " + method_name(method) +
+                     " (0 for the default), got " + std::to_string(max_order));
   return errors;
 }
 
@@ -91,7 +105,7 @@ struct OdeSolver::Impl {
 
   // Per-solve state reached from the C callbacks.
   std::vector<double> params;
-  std::vector<double> dense_jacobian;  // scratch for the sparse Jacobian and the sensitivity RHS
+  std::vector<double> dense_jacobian;      // scratch for the sparse Jacobian and the sensitivity RHS
   std::vector<double> parameter_jacobian;  // scratch: df/dp
   core::SparsityPattern pattern;
   std::string last_message;
@@ -195,7 +209,8 @@ struct OdeSolver::Impl {
   }
 
   void check(int flag, const char* call) {
-    if (flag < 0) throw std::runtime_error(std::string("SUNDIALS ") + call + " failed with flag " + std::to_string(flag));
+    if (flag < 0)
+      throw std::runtime_error(std::string("SUNDIALS ") + call + " failed with flag " + std::to_string(flag));
   }
 
   void create(double t0) {
@@ -308,7 +323,8 @@ SolveResult OdeSolver::solve(const double* p, const double* y0, double t0, const
   const std::size_t n = s.n;
   const std::size_t ns = s.options.sensitivity_parameters.size();
   if (ns > 0 && !sensitivities)
-    throw std::invalid_argument("OdeSolver::solve: sensitivities were requested in the options but no buffer was given");
+    throw std::invalid_argument(
+        "OdeSolver::solve: sensitivities were requested in the options but no buffer was given");
   SolveResult result;
   result.t_reached = t0;
   std::fill(out, out + times.size() * n, std::numeric_limits<double>::quiet_NaN());
@@ -341,7 +357,8 @@ SolveResult OdeSolver::solve(const double* p, const double* y0, double t0, const
       }
       s.check(CVodeSensReInit(s.cvode, CV_STAGGERED, s.sens), "CVodeSensReInit");
     }
-    if (s.options.initial_step_size > 0.0) s.check(CVodeSetInitStep(s.cvode, s.options.initial_step_size), "CVodeSetInitStep");
+    if (s.options.initial_step_size > 0.0)
+      s.check(CVodeSetInitStep(s.cvode, s.options.initial_step_size), "CVodeSetInitStep");
   } catch (const std::exception& e) {
     fail(-1, "SETUP_FAILED", e.what() + (s.last_message.empty() ? "" : ": " + s.last_message));
     return result;

@@ -135,7 +135,8 @@ TEST_CASE("run_scenario: HDF5, CSV and NPY read back to the same numbers") {
   // CSV: sample, time, E, S, ES, P, product_reading, bound_fraction.
   const auto rows = read_csv(dir + "/shard-000000.csv");
   REQUIRE(rows.size() == 1 + 20 * T);
-  CHECK(rows[0] == std::vector<std::string>{"sample", "time", "E", "S", "ES", "P", "product_reading", "bound_fraction"});
+  CHECK(rows[0] ==
+        std::vector<std::string>{"sample", "time", "E", "S", "ES", "P", "product_reading", "bound_fraction"});
   std::size_t compared = 0;
   for (std::size_t i = 0; i < 20; ++i)
     for (std::size_t k = 0; k < T; ++k) {
@@ -147,8 +148,10 @@ TEST_CASE("run_scenario: HDF5, CSV and NPY read back to the same numbers") {
       for (std::size_t j = 0; j < reading->times.size(); ++j)
         if (reading->times[j] == h.times[k]) {
           const double v = reading->values[i * reading->times.size() + j];
-          if (std::isnan(v)) CHECK(r[6].empty());
-          else CHECK(std::stod(r[6]) == v);
+          if (std::isnan(v))
+            CHECK(r[6].empty());
+          else
+            CHECK(std::stod(r[6]) == v);
           ++compared;
         }
     }
@@ -184,8 +187,10 @@ TEST_CASE("run_scenario: failing samples are recorded and every other sample is 
       const std::size_t T = h.times.size();
       for (std::size_t t = 0; t < T; ++t) {
         const double a = h.states[i * T + t];
-        if (failed) REQUIRE(std::isnan(a));
-        else REQUIRE(a == Approx(std::exp(k * h.times[t])).epsilon(1e-4));
+        if (failed)
+          REQUIRE(std::isnan(a));
+        else
+          REQUIRE(a == Approx(std::exp(k * h.times[t])).epsilon(1e-4));
       }
       if (failed) CHECK(std::isnan(h.labels[i]));
     }
@@ -198,8 +203,8 @@ TEST_CASE("run_scenario: failing samples are recorded and every other sample is 
 TEST_CASE("run_scenario: every example scenario runs, conserves and stays non-negative", "[slow]") {
   for (const char* f : {"michaelis_menten", "reversible_binding", "robertson"}) {
     INFO(f);
-    const auto s = load(testing::repository_path(std::string("scenarios/kinetics/") + f + ".yaml"),
-                        {"sampling.samples=24"});
+    const auto s =
+        load(testing::repository_path(std::string("scenarios/kinetics/") + f + ".yaml"), {"sampling.samples=24"});
     const std::string dir = output_dir(std::string("example_") + f);
     const auto r = run(s, dir, 2);
     CHECK(r.failed == 0);
@@ -257,8 +262,10 @@ TEST_CASE("run_scenario: sensor artefacts do what the noise model says") {
       REQUIRE(c == std::min(8.0, std::max(2.0, x)));
       REQUIRE(channel("biased").values[i * T + k] == Approx(x + 1.0).epsilon(1e-14));
       const double d = channel("dropped").values[i * T + k];
-      if (std::isnan(d)) ++dropped;
-      else REQUIRE(d == x);
+      if (std::isnan(d))
+        ++dropped;
+      else
+        REQUIRE(d == x);
       const double e = channel("additive").values[i * T + k] - x;
       sum_sq += e * e;
       ++total;
@@ -291,8 +298,10 @@ TEST_CASE("run_scenario: forward sensitivities are written and equal derivatives
     for (std::size_t k = 10; k < T; k += 40) {
       const double t = h.times[k];
       const double hk = 1e-6 * kon, hf = 1e-6 * koff;
-      const double d_kon = (testing::binding_ab(t, a0, b0, kon + hk, koff) - testing::binding_ab(t, a0, b0, kon - hk, koff)) / (2 * hk);
-      const double d_koff = (testing::binding_ab(t, a0, b0, kon, koff + hf) - testing::binding_ab(t, a0, b0, kon, koff - hf)) / (2 * hf);
+      const double d_kon =
+          (testing::binding_ab(t, a0, b0, kon + hk, koff) - testing::binding_ab(t, a0, b0, kon - hk, koff)) / (2 * hk);
+      const double d_koff =
+          (testing::binding_ab(t, a0, b0, kon, koff + hf) - testing::binding_ab(t, a0, b0, kon, koff - hf)) / (2 * hf);
       CHECK(h.sensitivities[((i * T + k) * K + 0) * N + 2] == Approx(d_kon).epsilon(1e-4));
       CHECK(h.sensitivities[((i * T + k) * K + 1) * N + 2] == Approx(d_koff).epsilon(1e-4));
     }

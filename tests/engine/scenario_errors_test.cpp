@@ -69,8 +69,9 @@ TEST_CASE("load_scenario: each bad file gets its exact message") {
 TEST_CASE("load_scenario: every problem in a file is reported at once") {
   const std::string path = testing::fixture("fixtures/bad/several_errors.yaml");
   CHECK(report_for(path) ==
-        path + ":2:1: error: unknown key 'colour' in the scenario; valid keys are 'name', 'description', 'domain', "
-               "'model', 'parameters', 'sampling', 'time', 'solver', 'events', 'observations', 'labels' or 'output'\n" +
+        path +
+            ":2:1: error: unknown key 'colour' in the scenario; valid keys are 'name', 'description', 'domain', "
+            "'model', 'parameters', 'sampling', 'time', 'solver', 'events', 'observations', 'labels' or 'output'\n" +
             path + ":13:21: error: sampling.samples must be >= 1, got 0\n" + path +
             ":15:16: error: solver.rtol must be > 0, got -1\n3 errors in 1 file; nothing was run.\n");
 }
@@ -95,7 +96,8 @@ TEST_CASE("load_scenario: --set overrides apply before validation and are named 
 TEST_CASE("load_scenario: every example scenario is valid") {
   for (const char* f : {"michaelis_menten", "reversible_binding", "robertson"}) {
     core::Diagnostics d;
-    const auto s = engine::load_scenario(testing::repository_path(std::string("scenarios/kinetics/") + f + ".yaml"), {}, d);
+    const auto s =
+        engine::load_scenario(testing::repository_path(std::string("scenarios/kinetics/") + f + ".yaml"), {}, d);
     INFO(d.report());
     CHECK(s.has_value());
     CHECK(d.list().empty());

@@ -66,8 +66,9 @@ TEST_CASE("ReactionNetwork: Robertson conserves A + B + C; 2A -> B conserves A +
   auto laws = rob.model->linear_invariants();
   REQUIRE(laws.size() == 1);
   CHECK(laws[0].description == "A + B + C");
-  auto dimer = testing::network("species: [{name: A, initial: 1}, {name: B, initial: 0}]\n"
-                                "reactions: [{equation: \"2 A <-> B\", kf: 1, kr: 2}]\n");
+  auto dimer = testing::network(
+      "species: [{name: A, initial: 1}, {name: B, initial: 0}]\n"
+      "reactions: [{equation: \"2 A <-> B\", kf: 1, kr: 2}]\n");
   laws = dimer.model->linear_invariants();
   REQUIRE(laws.size() == 1);
   CHECK(laws[0].description == "A + 2 B");

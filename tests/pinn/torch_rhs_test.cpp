@@ -1,7 +1,7 @@
 // The one templated right-hand side, evaluated on torch::Tensor batches (as
 // the PINN residual will), must agree with the double evaluation CVODE uses.
-#include <catch2/catch.hpp>
 #include <torch/torch.h>
+#include <catch2/catch.hpp>
 
 #include "physynth/domains/kinetics/reaction_network.h"
 #include "physynth/pinn/version.h"
@@ -29,7 +29,8 @@ TEST_CASE("ReactionNetwork: torch::Tensor right-hand side equals the double one,
       for (std::size_t i = 0; i < n; ++i) yd[i] = y[i][b].item<double>();
       for (std::size_t k = 0; k < np; ++k) pd[k] = p[k][b].item<double>();
       net.rhs(0.0, yd.data(), pd.data(), fd.data());
-      for (std::size_t i = 0; i < n; ++i) REQUIRE(f[i][b].item<double>() == Approx(fd[i]).epsilon(1e-13).margin(1e-300));
+      for (std::size_t i = 0; i < n; ++i)
+        REQUIRE(f[i][b].item<double>() == Approx(fd[i]).epsilon(1e-13).margin(1e-300));
     }
   }
 }

@@ -109,16 +109,15 @@ TEST_CASE("OdeSolver: Robertson conserves A + B + C up to t = 1e10") {
   OdeSolver solver(m.model, o);
   std::vector<double> out(t.size() * 3);
   REQUIRE(solver.solve(p.data(), initial(m, p).data(), 0.0, t, out.data()).status == SolveStatus::kSuccess);
-  for (std::size_t i = 0; i < t.size(); ++i) CHECK(std::fabs(out[3 * i] + out[3 * i + 1] + out[3 * i + 2] - 1.0) < 1e-12);
+  for (std::size_t i = 0; i < t.size(); ++i)
+    CHECK(std::fabs(out[3 * i] + out[3 * i + 1] + out[3 * i + 2] - 1.0) < 1e-12);
 }
 
 TEST_CASE("OdeSolver: events are located, recorded, and a terminal one stops the solve") {
   const auto m = testing::network(testing::kDecay);
   const auto p = testing::parameters(m, {{"A0", 1.0}, {"k", 0.5}});
   const auto t = grid(0.0, 10.0, 11);
-  auto below = [](double level) {
-    return [level](double, const double* y, const double*) { return y[0] - level; };
-  };
+  auto below = [](double level) { return [level](double, const double* y, const double*) { return y[0] - level; }; };
   {
     OdeSolver solver(m.model, tight(), {{"half", below(0.5), -1, false}});
     std::vector<double> out(t.size());
@@ -205,7 +204,7 @@ TEST_CASE("OdeSolver: forward sensitivities of decay equal the analytic derivati
     REQUIRE(solver.solve(p.data(), initial(m, p).data(), 0.0, t, out.data(), sens.data()).status ==
             SolveStatus::kSuccess);
     for (std::size_t i = 0; i < t.size(); ++i) {
-      CHECK(sens[2 * i + 0] == Approx(std::exp(-0.7 * t[i])).epsilon(1e-6));                        // dA/dA0
+      CHECK(sens[2 * i + 0] == Approx(std::exp(-0.7 * t[i])).epsilon(1e-6));                              // dA/dA0
       CHECK(sens[2 * i + 1] == Approx(-t[i] * 2.0 * std::exp(-0.7 * t[i])).epsilon(1e-6).margin(1e-12));  // dA/dk
     }
   }
@@ -221,7 +220,8 @@ TEST_CASE("OdeSolver: forward sensitivities of binding equal derivatives of the 
   for (const auto& nm : names) o.sensitivity_parameters.push_back(m.model->parameter_index(nm));
   OdeSolver solver(m.model, o);
   std::vector<double> out(t.size() * 3), sens(t.size() * 4 * 3);
-  REQUIRE(solver.solve(p.data(), initial(m, p).data(), 0.0, t, out.data(), sens.data()).status == SolveStatus::kSuccess);
+  REQUIRE(solver.solve(p.data(), initial(m, p).data(), 0.0, t, out.data(), sens.data()).status ==
+          SolveStatus::kSuccess);
   for (std::size_t j = 0; j < names.size(); ++j) {
     for (std::size_t i = 1; i < t.size(); ++i) {
       auto plus = base, minus = base;
@@ -250,7 +250,8 @@ TEST_CASE("OdeSolver: Robertson's sensitivities agree with finite differences of
   with.sensitivity_parameters = {k1, k3};
   OdeSolver solver(m.model, with), plain(m.model, o);
   std::vector<double> out(9), sens(t.size() * 2 * 3), up(9), down(9);
-  REQUIRE(solver.solve(p.data(), initial(m, p).data(), 0.0, t, out.data(), sens.data()).status == SolveStatus::kSuccess);
+  REQUIRE(solver.solve(p.data(), initial(m, p).data(), 0.0, t, out.data(), sens.data()).status ==
+          SolveStatus::kSuccess);
   for (int j = 0; j < 2; ++j) {
     const int idx = j == 0 ? k1 : k3;
     const double saved = p[idx], h = 1e-5 * saved;

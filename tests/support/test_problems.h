@@ -100,8 +100,8 @@ reactions:
   - {equation: "P -> Q", rate: hill, vmax: vh, k: kh, n: nh}
   - {equation: "S -> P", rate: michaelis_menten, vmax: vm, km: km}
 )";
-inline const std::map<std::string, double> kEnzymeValues = {{"E0", 0.5}, {"S0", 10.0}, {"kon", 2.0}, {"koff", 0.7},
-                                                            {"kcat", 1.3}, {"vh", 0.8}, {"kh", 3.0}, {"nh", 2.5},
-                                                            {"vm", 0.2}, {"km", 4.0}};
+inline const std::map<std::string, double> kEnzymeValues = {{"E0", 0.5},   {"S0", 10.0}, {"kon", 2.0}, {"koff", 0.7},
+                                                            {"kcat", 1.3}, {"vh", 0.8},  {"kh", 3.0},  {"nh", 2.5},
+                                                            {"vm", 0.2},   {"km", 4.0}};
 
 }  // namespace physynth::testing

@@ -254,7 +254,8 @@ std::optional<core::BuiltModel> build_from_yaml(const core::ConfigNode& model) {
               rn["k"].error(rn.path() + " is reversible ('<->'): give 'kf' and 'kr' instead of 'k'");
               break;
             }
-            if (rn.has("k")) rn["k"].error(rn.path() + " is reversible ('<->'): 'k' has no meaning next to 'kf' and 'kr'");
+            if (rn.has("k"))
+              rn["k"].error(rn.path() + " is reversible ('<->'): 'k' has no meaning next to 'kf' and 'kr'");
             rx.k_forward = constant("kf", false);
             rx.k_reverse = constant("kr", false);
           } else {

@@ -30,8 +30,7 @@ void forward_jacobian(F&& f, std::size_t rows, std::size_t cols, const double* x
     }
     f(xd.data(), out.data());
     for (std::size_t k = 0; k < count; ++k)
-      for (std::size_t i = 0; i < rows; ++i)
-        jac[i + rows * (first + k)] = out[i].v[static_cast<int>(k)];
+      for (std::size_t i = 0; i < rows; ++i) jac[i + rows * (first + k)] = out[i].v[static_cast<int>(k)];
   }
 }
 

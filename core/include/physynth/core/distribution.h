@@ -11,11 +11,11 @@ struct Distribution {
   enum class Kind { kFixed, kUniform, kLogUniform, kNormal, kLogNormal, kTruncatedNormal, kChoice };
 
   Kind kind = Kind::kFixed;
-  double value = 0.0;           // kFixed
+  double value = 0.0;            // kFixed
   double low = 0.0, high = 0.0;  // kUniform, kLogUniform, kTruncatedNormal bounds
-  double mean = 0.0, sd = 1.0;  // kNormal, kTruncatedNormal; kLogNormal: mean and sd of ln(x)
-  std::vector<double> choices;  // kChoice
-  std::vector<double> weights;  // kChoice, normalised to sum 1
+  double mean = 0.0, sd = 1.0;   // kNormal, kTruncatedNormal; kLogNormal: mean and sd of ln(x)
+  std::vector<double> choices;   // kChoice
+  std::vector<double> weights;   // kChoice, normalised to sum 1
 
   static Distribution fixed(double v);
   static Distribution uniform(double low, double high);

@@ -60,8 +60,7 @@ class Model {
   virtual void jacobian(double t, const double* y, const double* p, double* jac) const = 0;
 
   // Exact df/dp, n x m, column-major (jac[i + n*k] = df_i/dp_k).
-  virtual void parameter_jacobian(double t, const double* y, const double* p,
-                                  double* jac) const = 0;
+  virtual void parameter_jacobian(double t, const double* y, const double* p, double* jac) const = 0;
 
   // Which entries of df/dy can be nonzero; dense unless the model knows better.
   virtual SparsityPattern jacobian_sparsity() const;

@@ -12,9 +12,9 @@ namespace physynth::core {
 
 // Stream numbers in use; each consumer gets its own so draws never overlap.
 namespace stream {
-inline constexpr std::uint32_t kDesign = 1;           // random / Latin hypercube points
-inline constexpr std::uint32_t kLhsPermutation = 2;   // per-dimension permutations
-inline constexpr std::uint32_t kSobolShift = 3;       // digital shift of the Sobol points
+inline constexpr std::uint32_t kDesign = 1;              // random / Latin hypercube points
+inline constexpr std::uint32_t kLhsPermutation = 2;      // per-dimension permutations
+inline constexpr std::uint32_t kSobolShift = 3;          // digital shift of the Sobol points
 inline constexpr std::uint32_t kObservationBase = 1000;  // + 16 * channel + component
 }  // namespace stream
 

@@ -22,8 +22,7 @@ const char* design_name(Design d);
 
 class Sampler {
  public:
-  Sampler(Design design, std::vector<Distribution> distributions, std::uint64_t seed,
-          std::uint64_t num_samples);
+  Sampler(Design design, std::vector<Distribution> distributions, std::uint64_t seed, std::uint64_t num_samples);
 
   std::size_t num_parameters() const { return distributions_.size(); }
   std::size_t dimension() const { return stochastic_.size(); }

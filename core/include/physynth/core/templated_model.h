@@ -30,17 +30,15 @@ class TemplatedModel : public Model {
   void jacobian(double t, const double* y, const double* p, double* jac) const final {
     const std::size_t n = num_states(), m = num_parameters();
     std::vector<Dual> pd(p, p + m);
-    forward_jacobian(
-        [&](const Dual* yd, Dual* out) { derived().template evaluate<Dual>(Dual(t), yd, pd.data(), out); },
-        n, n, y, jac);
+    forward_jacobian([&](const Dual* yd, Dual* out) { derived().template evaluate<Dual>(Dual(t), yd, pd.data(), out); },
+                     n, n, y, jac);
   }
 
   void parameter_jacobian(double t, const double* y, const double* p, double* jac) const final {
     const std::size_t n = num_states(), m = num_parameters();
     std::vector<Dual> yd(y, y + n);
-    forward_jacobian(
-        [&](const Dual* pd, Dual* out) { derived().template evaluate<Dual>(Dual(t), yd.data(), pd, out); },
-        n, m, p, jac);
+    forward_jacobian([&](const Dual* pd, Dual* out) { derived().template evaluate<Dual>(Dual(t), yd.data(), pd, out); },
+                     n, m, p, jac);
   }
 
  private:

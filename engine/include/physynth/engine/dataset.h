@@ -35,12 +35,12 @@ struct Shard {
   std::vector<double> parameters;  // samples x parameters
   std::vector<double> labels;      // samples x labels; NaN where undefined
   std::vector<ObservationBlock> observations;
-  std::vector<std::int8_t> status;        // SampleStatus per sample
-  std::vector<double> t_reached;          // per sample
-  std::vector<std::int64_t> solver_stats;  // samples x stat_names
+  std::vector<std::int8_t> status;             // SampleStatus per sample
+  std::vector<double> t_reached;               // per sample
+  std::vector<std::int64_t> solver_stats;      // samples x stat_names
   std::vector<std::string> sensitivity_names;  // parameters of the forward sensitivities, if any
   std::vector<double> sensitivities;           // samples x times x sensitivity_names x states
-  std::vector<std::string> failure_flag;   // per sample; empty unless failed
+  std::vector<std::string> failure_flag;       // per sample; empty unless failed
   std::vector<std::string> failure_message;
 
   std::size_t num_states() const { return state_names.size(); }

@@ -37,13 +37,13 @@ const char* linear_solver_name(LinearSolverKind k);
 struct OdeOptions {
   Method method = Method::kBdf;
   LinearSolverKind linear_solver = LinearSolverKind::kDense;  // ignored for kAdams
-  double rtol = 1e-6;                  // relative tolerance, > 0
-  double atol = 1e-10;                 // absolute tolerance for every state, > 0
-  std::vector<double> atol_per_state;  // if not empty: one absolute tolerance per state
-  long max_steps = 100000;             // internal steps per sample, all output intervals together
-  double max_step_size = 0.0;          // largest step, in model time units; 0: unlimited
-  double initial_step_size = 0.0;      // first step; 0: CVODES estimates it
-  int max_order = 0;                   // 0: the method's maximum (5 BDF, 12 Adams)
+  double rtol = 1e-6;                                         // relative tolerance, > 0
+  double atol = 1e-10;                                        // absolute tolerance for every state, > 0
+  std::vector<double> atol_per_state;                         // if not empty: one absolute tolerance per state
+  long max_steps = 100000;         // internal steps per sample, all output intervals together
+  double max_step_size = 0.0;      // largest step, in model time units; 0: unlimited
+  double initial_step_size = 0.0;  // first step; 0: CVODES estimates it
+  int max_order = 0;               // 0: the method's maximum (5 BDF, 12 Adams)
   // Forward sensitivities dy/dp_k for these parameter indices (empty: none).
   // Their right-hand side J s_k + df/dp_k uses the model's exact Jacobians;
   // they take part in the error test, with tolerances scaled from rtol/atol.
@@ -90,11 +90,11 @@ struct EventOccurrence {
 
 struct SolveResult {
   SolveStatus status = SolveStatus::kSuccess;
-  double t_reached = 0.0;      // last time the integrator reached
+  double t_reached = 0.0;        // last time the integrator reached
   std::size_t rows_written = 0;  // output rows holding states (the rest are NaN)
-  int flag = 0;                // CVODES return flag of the failing call (0 on success)
-  std::string flag_name;       // CVodeGetReturnFlagName(flag), e.g. "CV_TOO_MUCH_WORK"
-  std::string message;         // SUNDIALS' own message for the failure, if any
+  int flag = 0;                  // CVODES return flag of the failing call (0 on success)
+  std::string flag_name;         // CVodeGetReturnFlagName(flag), e.g. "CV_TOO_MUCH_WORK"
+  std::string message;           // SUNDIALS' own message for the failure, if any
   SolverStats stats;
   std::vector<EventOccurrence> events;
   std::vector<double> final_state;  // y(t_reached); empty if the solve failed before its first step

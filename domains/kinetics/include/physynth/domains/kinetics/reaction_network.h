@@ -45,9 +45,8 @@ struct Reaction {
 class ReactionNetwork : public core::TemplatedModel<ReactionNetwork> {
  public:
   // initial_parameter[i] is the index of the parameter holding species i's initial amount.
-  ReactionNetwork(std::string name, std::vector<core::VariableInfo> species,
-                  std::vector<int> initial_parameter, std::vector<core::VariableInfo> parameters,
-                  std::vector<Reaction> reactions);
+  ReactionNetwork(std::string name, std::vector<core::VariableInfo> species, std::vector<int> initial_parameter,
+                  std::vector<core::VariableInfo> parameters, std::vector<Reaction> reactions);
 
   const std::string& name() const override { return name_; }
   const std::vector<core::VariableInfo>& states() const override { return species_; }

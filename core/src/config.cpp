@@ -1,5 +1,6 @@
 #include "physynth/core/config.h"
 
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -179,6 +180,13 @@ std::optional<std::vector<double>> ConfigNode::as_number_list() const {
   }
   if (!ok) return std::nullopt;
   return out;
+}
+
+bool is_identifier(const std::string& s) {
+  if (s.empty() || !(std::isalpha(static_cast<unsigned char>(s[0])) || s[0] == '_')) return false;
+  for (char c : s)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_')) return false;
+  return true;
 }
 
 std::optional<YAML::Node> load_yaml_file(const std::string& path, Diagnostics& diagnostics) {

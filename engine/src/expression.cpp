@@ -4,6 +4,8 @@
 
 #include <muParser.h>
 
+#include "physynth/core/config.h"
+
 namespace physynth::engine {
 
 Expression::Expression(const std::string& text, const std::vector<std::string>& variables)
@@ -29,15 +31,11 @@ double Expression::evaluate(const double* values) {
   return parser_->Eval();
 }
 
-namespace {
-bool user_named(const std::string& name) { return name.find('.') == std::string::npos; }
-}  // namespace
-
 std::vector<std::string> expression_variables(const core::Model& model) {
   std::vector<std::string> names;
   for (const auto& s : model.states()) names.push_back(s.name);
   for (const auto& p : model.parameters())
-    if (user_named(p.name)) names.push_back(p.name);
+    if (core::is_identifier(p.name)) names.push_back(p.name);
   names.push_back("t");
   return names;
 }
@@ -47,7 +45,7 @@ void expression_values(const core::Model& model, double t, const double* y, cons
   for (std::size_t i = 0; i < model.num_states(); ++i) values[k++] = y[i];
   const auto& params = model.parameters();
   for (std::size_t j = 0; j < params.size(); ++j)
-    if (user_named(params[j].name)) values[k++] = p[j];
+    if (core::is_identifier(params[j].name)) values[k++] = p[j];
   values[k] = t;
 }
 

@@ -271,7 +271,7 @@ void read_solver(const ConfigNode& node, const core::Model& model, solvers::OdeO
     const ConfigNode list = node["sensitivities"];
     std::vector<std::string> named;  // parameters the user defined (not literals of the model section)
     for (const auto& p : model.parameters())
-      if (p.name.find('.') == std::string::npos) named.push_back(p.name);
+      if (core::is_identifier(p.name)) named.push_back(p.name);
     if (list.is_scalar() && list.scalar() == "all") {
       for (const auto& name : named) o.sensitivity_parameters.push_back(model.parameter_index(name));
     } else if (list.is_sequence()) {
@@ -404,17 +404,11 @@ std::set<std::string> reserved_output_names(const core::Model& model) {
   return names;
 }
 
-bool is_identifier(const std::string& s) {
-  if (s.empty() || !(std::isalpha(static_cast<unsigned char>(s[0])) || s[0] == '_')) return false;
-  return std::all_of(s.begin(), s.end(),
-                     [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
-}
-
 std::string read_name(const ConfigNode& item, std::set<std::string>& used, const std::string& what) {
   if (!item.require("name")) return {};
   auto n = item["name"].as_string();
   if (!n) return {};
-  if (!is_identifier(*n)) {
+  if (!core::is_identifier(*n)) {
     item["name"].error(item["name"].path() + " must be a name of letters, digits and '_', got '" + *n + "'");
     return {};
   }
@@ -546,8 +540,9 @@ std::optional<Scenario> load_scenario(const std::string& path, const std::vector
   if (root.require("name"))
     if (auto n = root["name"].as_string()) {
       s.name = *n;
-      if (!is_identifier(*n) && n->find_first_of("/\\ ") != std::string::npos)
-        root["name"].error("name must not contain '/', '\\' or spaces (it names the output folder), got '" + *n + "'");
+      if (n->empty() || *n == "." || *n == ".." || n->find_first_of("/\\ ") != std::string::npos)
+        root["name"].error("name must be a folder name without '/', '\\' or spaces (it names the output folder), got '" +
+                           *n + "'");
     }
   if (root.has("description"))
     if (auto d = root["description"].as_string()) s.description = *d;

@@ -10,13 +10,6 @@ namespace physynth::domains::kinetics {
 
 namespace {
 
-bool is_identifier(const std::string& s) {
-  if (s.empty() || !(std::isalpha(static_cast<unsigned char>(s[0])) || s[0] == '_')) return false;
-  for (char c : s)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_')) return false;
-  return true;
-}
-
 std::string trim(const std::string& s) {
   const auto b = s.find_first_not_of(" \t");
   if (b == std::string::npos) return "";
@@ -47,7 +40,7 @@ bool parse_side(const std::string& side, std::vector<std::pair<std::string, int>
         return false;
       }
     }
-    if (!is_identifier(term)) {
+    if (!core::is_identifier(term)) {
       *error = "'" + term + "' is not a species name (letters, digits and '_', not starting with a digit)";
       return false;
     }
@@ -88,7 +81,7 @@ struct ParameterTable {
       refs.push_back({v, node.location(), node.path()});
       return static_cast<int>(info.size()) - 1;
     }
-    if (!is_identifier(text)) {
+    if (!core::is_identifier(text)) {
       node.error(node.path() + " must be a number or a parameter name, got '" + text + "'");
       return -1;
     }
@@ -162,7 +155,7 @@ std::optional<core::BuiltModel> build_from_yaml(const core::ConfigNode& model) {
       core::VariableInfo info;
       if (sp.require("name")) {
         if (auto s = sp["name"].as_string()) {
-          if (!is_identifier(*s))
+          if (!core::is_identifier(*s))
             sp["name"].error(sp["name"].path() + " must be a name of letters, digits and '_', got '" + *s + "'");
           else if (species_index.count(*s))
             sp["name"].error("species '" + *s + "' is declared twice");

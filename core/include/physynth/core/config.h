@@ -75,6 +75,11 @@ class ConfigNode {
   std::shared_ptr<const std::vector<std::string>> overridden_;
 };
 
+// Whether s is a name a user may give a species, parameter or channel: letters,
+// digits and '_', not starting with a digit. Names physynth generates for the
+// literals of a model section contain a '.', so they never are.
+bool is_identifier(const std::string& s);
+
 // Loads a YAML file. On a syntax error or a missing file, reports it and returns nullopt.
 std::optional<YAML::Node> load_yaml_file(const std::string& path, Diagnostics& diagnostics);
 

@@ -128,6 +128,7 @@ struct Worker {
   std::vector<Expression> labels;
   std::vector<double> variables;
   std::vector<double> y0;
+  std::vector<core::LinearInvariant> invariants;  // the model's, copied once per thread
 
   Worker(const Scenario& s, const std::vector<solvers::Event>& events) : solver(s.model.model, s.solver, events) {
     const auto names = expression_variables(*s.model.model);
@@ -136,6 +137,7 @@ struct Worker {
     for (const auto& l : s.labels)
       if (l.kind == LabelSpec::Kind::kFinalValue) labels.emplace_back(l.expression, names);
     y0.resize(s.model.model->num_states());
+    invariants = s.model.model->linear_invariants();
   }
 };
 
@@ -204,7 +206,7 @@ void process_sample(const Scenario& s, const Grid& grid, Worker& w, Shard& shard
           label = w.labels[final_label++].evaluate(w.variables.data());
         }
       }
-      outcome.audit = audit_sample(model.linear_invariants(), n, states, r.rows_written);
+      outcome.audit = audit_sample(w.invariants, n, states, r.rows_written);
     }
   } catch (const std::exception& e) {
     fail("EXCEPTION", e.what());

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include "physynth/domains/kinetics/reaction_network.h"
+#include "physynth/domains/manufacturing/bearing.h"
 #include "physynth/pinn/version.h"
 #include "support/test_problems.h"
 
@@ -59,4 +60,32 @@ TEST_CASE("ReactionNetwork: autograd through the tensor right-hand side equals t
 
 TEST_CASE("pinn: the LibTorch linked at run time is the version CMake configured against") {
   CHECK(pinn::torch_version() == PHYSYNTH_TORCH_VERSION);
+}
+
+TEST_CASE("BearingDegradation: torch::Tensor right-hand side equals the double one") {
+  using physynth::domains::manufacturing::BearingDegradation;
+  BearingDegradation model;
+  const std::size_t n = model.num_states(), np = model.num_parameters();
+  torch::manual_seed(5);
+  const int64_t batch = 128;
+  auto opts = torch::TensorOptions().dtype(torch::kFloat64);
+  // Positive values in plausible ranges: scale a uniform draw per parameter.
+  std::vector<double> low(np, 0.5), high(np, 2.0);
+  low[BearingDegradation::kParisC] = 1e-13, high[BearingDegradation::kParisC] = 5e-13;
+  low[BearingDegradation::kOnset] = -5.0, high[BearingDegradation::kOnset] = 5.0;
+  low[BearingDegradation::kStressRef] = 200, high[BearingDegradation::kStressRef] = 400;
+  low[BearingDegradation::kHeatCapacity] = 500, high[BearingDegradation::kHeatCapacity] = 900;
+  std::vector<torch::Tensor> y, p, f(n);
+  y.push_back(0.05 + 2.0 * torch::rand({batch}, opts));
+  y.push_back(20.0 + 40.0 * torch::rand({batch}, opts));
+  for (std::size_t k = 0; k < np; ++k) p.push_back(low[k] + (high[k] - low[k]) * torch::rand({batch}, opts));
+  const torch::Tensor t = 10.0 * torch::rand({batch}, opts);
+  model.evaluate<torch::Tensor>(t, y.data(), p.data(), f.data());
+  std::vector<double> yd(n), pd(np), fd(n);
+  for (int64_t b = 0; b < batch; ++b) {
+    for (std::size_t i = 0; i < n; ++i) yd[i] = y[i][b].item<double>();
+    for (std::size_t k = 0; k < np; ++k) pd[k] = p[k][b].item<double>();
+    model.rhs(t[b].item<double>(), yd.data(), pd.data(), fd.data());
+    for (std::size_t i = 0; i < n; ++i) REQUIRE(f[i][b].item<double>() == Approx(fd[i]).epsilon(1e-12));
+  }
 }

@@ -1,0 +1,152 @@
+#include "physynth/domains/manufacturing/bearing.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "physynth/core/signal.h"
+
+namespace physynth::domains::manufacturing {
+
+BearingGeometry BearingGeometry::skf_6205() {
+  BearingGeometry g;
+  g.rolling_elements = 9;
+  g.ball_diameter = 0.3126;  // inch, as the CWRU documentation gives them
+  g.pitch_diameter = 1.537;
+  g.contact_angle_rad = 0.0;
+  return g;
+}
+
+DefectOrders defect_orders(const BearingGeometry& g) {
+  const double r = g.ball_diameter / g.pitch_diameter * std::cos(g.contact_angle_rad);
+  DefectOrders o;
+  o.ftf = 0.5 * (1.0 - r);
+  o.bpfo = 0.5 * g.rolling_elements * (1.0 - r);
+  o.bpfi = 0.5 * g.rolling_elements * (1.0 + r);
+  o.bsf = g.pitch_diameter / g.ball_diameter * (1.0 - r * r);
+  return o;
+}
+
+const char* fault_mode_name(FaultMode m) {
+  switch (m) {
+    case FaultMode::kNone: return "none";
+    case FaultMode::kOuterRace: return "outer_race";
+    case FaultMode::kInnerRace: return "inner_race";
+    case FaultMode::kRollingElement: return "rolling_element";
+    case FaultMode::kCage: return "cage";
+    case FaultMode::kImbalance: return "imbalance";
+  }
+  return "?";
+}
+
+bool parse_fault_mode(const std::string& text, FaultMode* mode) {
+  for (FaultMode m : {FaultMode::kNone, FaultMode::kOuterRace, FaultMode::kInnerRace, FaultMode::kRollingElement,
+                      FaultMode::kCage, FaultMode::kImbalance})
+    if (text == fault_mode_name(m)) {
+      *mode = m;
+      return true;
+    }
+  return false;
+}
+
+std::vector<double> vibration_snapshot(const BearingGeometry& g, const SnapshotOptions& o, const SnapshotState& s,
+                                       core::CounterRng& rng) {
+  const auto n = static_cast<std::size_t>(std::llround(o.sample_rate_hz * o.duration_s));
+  std::vector<double> x(n, 0.0);
+  const double fr = s.shaft_hz;
+  const DefectOrders orders = defect_orders(g);
+
+  // Impulse rate and the amplitude modulation that goes with the fault's path through the load zone.
+  double rate = 0.0, modulation_hz = 0.0;
+  switch (s.mode) {
+    case FaultMode::kOuterRace: rate = orders.bpfo * fr; break;                                  // fixed in the load zone
+    case FaultMode::kInnerRace: rate = orders.bpfi * fr; modulation_hz = fr; break;              // turns with the shaft
+    case FaultMode::kRollingElement: rate = orders.bsf * fr; modulation_hz = orders.ftf * fr; break;  // turns with the cage
+    case FaultMode::kCage: rate = orders.ftf * fr; break;
+    case FaultMode::kNone:
+    case FaultMode::kImbalance: break;
+  }
+  if (rate > 0.0 && s.impulse_amplitude > 0.0) {
+    const double wn = 2.0 * M_PI * o.resonance_hz;
+    const double wd = wn * std::sqrt(1.0 - o.damping_ratio * o.damping_ratio);
+    const double decay = o.damping_ratio * wn;
+    const auto ring = static_cast<std::size_t>(std::ceil(std::log(1000.0) / decay * o.sample_rate_hz));
+    const double period = 1.0 / rate;
+    const double phase = rng.uniform() * 2.0 * M_PI;
+    for (double tk = rng.uniform() * period; tk < o.duration_s; tk += period * (1.0 + o.slip_fraction * rng.normal())) {
+      const double amplitude =
+          s.impulse_amplitude * (modulation_hz > 0.0 ? 0.5 * (1.0 + std::cos(2.0 * M_PI * modulation_hz * tk + phase)) : 1.0);
+      const auto first = static_cast<std::size_t>(std::ceil(tk * o.sample_rate_hz));
+      for (std::size_t i = first; i < std::min(n, first + ring); ++i) {
+        const double tau = static_cast<double>(i) / o.sample_rate_hz - tk;
+        x[i] += amplitude * std::exp(-decay * tau) * std::sin(wd * tau);
+      }
+    }
+  }
+  if (s.imbalance_amplitude > 0.0) {
+    const double phase = rng.uniform() * 2.0 * M_PI;
+    for (std::size_t i = 0; i < n; ++i)
+      x[i] += s.imbalance_amplitude * std::sin(2.0 * M_PI * fr * static_cast<double>(i) / o.sample_rate_hz + phase);
+  }
+  if (o.noise_sd > 0.0)
+    for (double& v : x) v += o.noise_sd * rng.normal();
+  return x;
+}
+
+SnapshotFeatures snapshot_features(const std::vector<double>& x, const BearingGeometry& g, const SnapshotOptions& o,
+                                   double shaft_hz) {
+  SnapshotFeatures f;
+  const auto stats = core::waveform_statistics(x);
+  f.rms = stats.rms;
+  f.peak = stats.peak;
+  f.crest_factor = stats.crest_factor;
+  f.kurtosis = stats.kurtosis;
+  const DefectOrders orders = defect_orders(g);
+  // Demodulate around the resonance, wide enough for the sidebands of the fastest defect frequency.
+  const double half_band = std::max(0.3 * o.resonance_hz, 4.0 * orders.bpfi * shaft_hz);
+  const auto env = core::envelope_spectrum(x, o.sample_rate_hz, std::max(0.0, o.resonance_hz - half_band),
+                                           std::min(0.5 * o.sample_rate_hz, o.resonance_hz + half_band));
+  auto at = [&](double order) { return env.peak_near(order * shaft_hz, 0.02 * order * shaft_hz); };
+  f.envelope_bpfo = at(orders.bpfo);
+  f.envelope_bpfi = at(orders.bpfi);
+  f.envelope_bsf = at(orders.bsf);
+  f.envelope_ftf = at(orders.ftf);
+  const auto spectrum = core::amplitude_spectrum(x, o.sample_rate_hz);
+  f.amplitude_1x = spectrum.peak_near(shaft_hz, spectrum.resolution_hz);
+  return f;
+}
+
+BearingDegradation::BearingDegradation() {
+  states_ = {{"spall", "mm", "spall (defect) size"}, {"temperature", "degC", "bearing outer-ring temperature"}};
+  parameters_.resize(kParameterCount);
+  parameters_[kParisC] = {"paris_c", "m/cycle/(MPa*m^0.5)^m", "Paris coefficient"};
+  parameters_[kParisM] = {"paris_m", "1", "Paris exponent"};
+  parameters_[kGeometryFactor] = {"geometry_factor", "1", "stress-intensity geometry factor Y"};
+  parameters_[kStressRef] = {"stress_ref", "MPa", "cyclic contact stress at the reference load"};
+  parameters_[kLoadRef] = {"load_ref", "kN", "reference load"};
+  parameters_[kLoad] = {"load", "kN", "radial load"};
+  parameters_[kShaftHz] = {"shaft_hz", "Hz", "shaft rotation frequency"};
+  parameters_[kBpfo] = {"bpfo", "1", "stress cycles per shaft revolution (BPFO order)"};
+  parameters_[kOnset] = {"onset", "h", "time the defect starts to grow"};
+  parameters_[kOnsetWidth] = {"onset_width", "h", "width of the smooth onset"};
+  parameters_[kFriction] = {"friction", "1", "friction coefficient of the healthy bearing"};
+  parameters_[kFrictionGain] = {"friction_gain", "1/mm", "relative friction increase per mm of spall"};
+  parameters_[kBoreDiameter] = {"bore_diameter", "mm", "bore diameter"};
+  parameters_[kHeatTransfer] = {"heat_transfer", "W/K", "heat transfer coefficient times area"};
+  parameters_[kHeatCapacity] = {"heat_capacity", "J/K", "heat capacity of bearing and housing"};
+  parameters_[kAmbient] = {"ambient", "degC", "ambient temperature"};
+  parameters_[kSpall0] = {"spall0", "mm", "initial defect size"};
+  parameters_[kTemperature0] = {"temperature0", "degC", "initial temperature"};
+}
+
+void BearingDegradation::initial_state(const double* p, double* y0) const {
+  y0[kSpall] = p[kSpall0];
+  y0[kTemperature] = p[kTemperature0];
+}
+
+void BearingDegradation::initial_state_jacobian(const double*, double* jac) const {
+  std::fill(jac, jac + 2 * kParameterCount, 0.0);
+  jac[kSpall + 2 * kSpall0] = 1.0;
+  jac[kTemperature + 2 * kTemperature0] = 1.0;
+}
+
+}  // namespace physynth::domains::manufacturing

@@ -5,34 +5,47 @@
 
 #include "physynth/domains/kinetics/reaction_network.h"
 #include "physynth/domains/manufacturing/bearing.h"
+#include "physynth/domains/manufacturing/tool_wear.h"
 #include "physynth/pinn/version.h"
 #include "support/test_problems.h"
 
 using namespace physynth;
 
+namespace {
+const auto kF64 = torch::TensorOptions().dtype(torch::kFloat64);
+
+// Evaluates the model's one templated right-hand side on a batch of tensors
+// and, entry by entry, on doubles; every result must agree.
+template <class Model>
+void check_tensor_matches_double(const Model& model, const std::vector<torch::Tensor>& y,
+                                 const std::vector<torch::Tensor>& p, const torch::Tensor& t, double epsilon) {
+  const std::size_t n = model.num_states(), np = model.num_parameters();
+  REQUIRE(y.size() == n);
+  REQUIRE(p.size() == np);
+  std::vector<torch::Tensor> f(n);
+  model.template evaluate<torch::Tensor>(t, y.data(), p.data(), f.data());
+  std::vector<double> yd(n), pd(np), fd(n);
+  for (int64_t b = 0; b < t.size(0); ++b) {
+    for (std::size_t i = 0; i < n; ++i) yd[i] = y[i][b].item<double>();
+    for (std::size_t k = 0; k < np; ++k) pd[k] = p[k][b].item<double>();
+    model.rhs(t[b].item<double>(), yd.data(), pd.data(), fd.data());
+    for (std::size_t i = 0; i < n; ++i) REQUIRE(f[i][b].item<double>() == Approx(fd[i]).epsilon(epsilon).margin(1e-300));
+  }
+}
+
+// A batch of values uniform in [low, high).
+torch::Tensor uniform(int64_t batch, double low, double high) { return low + (high - low) * torch::rand({batch}, kF64); }
+}  // namespace
+
 TEST_CASE("ReactionNetwork: torch::Tensor right-hand side equals the double one, batch by batch") {
+  torch::manual_seed(11);
   for (const char* model_yaml : {testing::kEnzymeWithHill, testing::kRobertson}) {
     const auto m = testing::network(model_yaml);
     const auto& net = dynamic_cast<const domains::kinetics::ReactionNetwork&>(*m.model);
-    const std::size_t n = net.num_states(), np = net.num_parameters();
-    torch::manual_seed(11);
-    const int64_t batch = 256;
-    auto opts = torch::TensorOptions().dtype(torch::kFloat64);
-    // States and parameters as one tensor per entry, each holding a whole batch.
-    std::vector<torch::Tensor> y, p, f(n);
-    for (std::size_t i = 0; i < n; ++i) y.push_back(0.05 + 5.0 * torch::rand({batch}, opts));
-    for (std::size_t k = 0; k < np; ++k) p.push_back(0.1 + 3.0 * torch::rand({batch}, opts));
-    const torch::Tensor t = torch::zeros({batch}, opts);
-    net.evaluate<torch::Tensor>(t, y.data(), p.data(), f.data());
-
-    std::vector<double> yd(n), pd(np), fd(n);
-    for (int64_t b = 0; b < batch; ++b) {
-      for (std::size_t i = 0; i < n; ++i) yd[i] = y[i][b].item<double>();
-      for (std::size_t k = 0; k < np; ++k) pd[k] = p[k][b].item<double>();
-      net.rhs(0.0, yd.data(), pd.data(), fd.data());
-      for (std::size_t i = 0; i < n; ++i)
-        REQUIRE(f[i][b].item<double>() == Approx(fd[i]).epsilon(1e-13).margin(1e-300));
-    }
+    std::vector<torch::Tensor> y, p;
+    for (std::size_t i = 0; i < net.num_states(); ++i) y.push_back(uniform(256, 0.05, 5.05));
+    for (std::size_t k = 0; k < net.num_parameters(); ++k) p.push_back(uniform(256, 0.1, 3.1));
+    check_tensor_matches_double(net, y, p, torch::zeros({256}, kF64), 1e-13);
   }
 }
 
@@ -62,30 +75,26 @@ TEST_CASE("pinn: the LibTorch linked at run time is the version CMake configured
   CHECK(pinn::torch_version() == PHYSYNTH_TORCH_VERSION);
 }
 
-TEST_CASE("BearingDegradation: torch::Tensor right-hand side equals the double one") {
-  using physynth::domains::manufacturing::BearingDegradation;
-  BearingDegradation model;
-  const std::size_t n = model.num_states(), np = model.num_parameters();
+TEST_CASE("BearingDegradation and ToolWear: torch::Tensor right-hand sides equal the double ones") {
+  using domains::manufacturing::BearingDegradation;
+  using domains::manufacturing::ToolWear;
   torch::manual_seed(5);
   const int64_t batch = 128;
-  auto opts = torch::TensorOptions().dtype(torch::kFloat64);
-  // Positive values in plausible ranges: scale a uniform draw per parameter.
-  std::vector<double> low(np, 0.5), high(np, 2.0);
-  low[BearingDegradation::kParisC] = 1e-13, high[BearingDegradation::kParisC] = 5e-13;
-  low[BearingDegradation::kOnset] = -5.0, high[BearingDegradation::kOnset] = 5.0;
-  low[BearingDegradation::kStressRef] = 200, high[BearingDegradation::kStressRef] = 400;
-  low[BearingDegradation::kHeatCapacity] = 500, high[BearingDegradation::kHeatCapacity] = 900;
-  std::vector<torch::Tensor> y, p, f(n);
-  y.push_back(0.05 + 2.0 * torch::rand({batch}, opts));
-  y.push_back(20.0 + 40.0 * torch::rand({batch}, opts));
-  for (std::size_t k = 0; k < np; ++k) p.push_back(low[k] + (high[k] - low[k]) * torch::rand({batch}, opts));
-  const torch::Tensor t = 10.0 * torch::rand({batch}, opts);
-  model.evaluate<torch::Tensor>(t, y.data(), p.data(), f.data());
-  std::vector<double> yd(n), pd(np), fd(n);
-  for (int64_t b = 0; b < batch; ++b) {
-    for (std::size_t i = 0; i < n; ++i) yd[i] = y[i][b].item<double>();
-    for (std::size_t k = 0; k < np; ++k) pd[k] = p[k][b].item<double>();
-    model.rhs(t[b].item<double>(), yd.data(), pd.data(), fd.data());
-    for (std::size_t i = 0; i < n; ++i) REQUIRE(f[i][b].item<double>() == Approx(fd[i]).epsilon(1e-12));
+  {
+    BearingDegradation model;
+    std::vector<torch::Tensor> p;
+    for (std::size_t k = 0; k < model.num_parameters(); ++k) p.push_back(uniform(batch, 0.5, 2.0));
+    p[BearingDegradation::kParisC] = uniform(batch, 1e-13, 5e-13);
+    p[BearingDegradation::kOnset] = uniform(batch, -5.0, 5.0);
+    p[BearingDegradation::kStressRef] = uniform(batch, 200.0, 400.0);
+    p[BearingDegradation::kHeatCapacity] = uniform(batch, 500.0, 900.0);
+    check_tensor_matches_double(model, {uniform(batch, 0.05, 2.05), uniform(batch, 20.0, 60.0)}, p,
+                                uniform(batch, 0.0, 10.0), 1e-12);
+  }
+  {
+    ToolWear model;
+    std::vector<torch::Tensor> p;
+    for (std::size_t k = 0; k < model.num_parameters(); ++k) p.push_back(uniform(batch, 0.2, 2.0));
+    check_tensor_matches_double(model, {uniform(batch, 0.0, 0.8)}, p, torch::zeros({batch}, kF64), 1e-12);
   }
 }

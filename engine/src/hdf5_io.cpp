@@ -175,6 +175,8 @@ std::vector<std::string> write_hdf5(const Shard& s, const std::string& directory
     doubles(f, "states", {S, T, N}, s.states, compression, s.state_names, s.state_units);
     doubles(f, "parameters", {S, M}, s.parameters, compression, s.parameter_names, s.parameter_units);
     doubles(f, "labels", {S, L}, s.labels, compression, s.label_names, s.label_units);
+    doubles(f, "record_labels", {S, T, s.record_label_names.size()}, s.record_labels, compression,
+            s.record_label_names, s.record_label_units);
     {
       Handle ds(write_array(f, "status", H5T_STD_I8LE, H5T_NATIVE_INT8, {S}, s.status.data(), compression), H5Dclose,
                 "status");
@@ -254,6 +256,11 @@ Shard read_hdf5(const std::string& path) {
     s.label_names = read_string_list(ds.get(), "names");
   }
   s.labels = read_array<double>(f, "labels", H5T_NATIVE_DOUBLE);
+  {
+    Handle ds(H5Dopen2(f, "record_labels", H5P_DEFAULT), H5Dclose, "record_labels");
+    s.record_label_names = read_string_list(ds.get(), "names");
+  }
+  s.record_labels = read_array<double>(f, "record_labels", H5T_NATIVE_DOUBLE);
   s.status = read_array<std::int8_t>(f, "status", H5T_NATIVE_INT8);
   s.t_reached = read_array<double>(f, "t_reached", H5T_NATIVE_DOUBLE);
   {

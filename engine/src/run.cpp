@@ -126,6 +126,7 @@ struct Worker {
   solvers::OdeSolver solver;
   std::vector<Expression> observations;
   std::vector<Expression> labels;
+  std::vector<Expression> record_labels;  // the per-record expression labels, in order
   std::vector<double> variables;
   std::vector<double> y0;
   std::vector<core::LinearInvariant> invariants;  // the model's, copied once per thread
@@ -136,6 +137,8 @@ struct Worker {
     for (const auto& o : s.observations) observations.emplace_back(o.expression, names);
     for (const auto& l : s.labels)
       if (l.kind == LabelSpec::Kind::kFinalValue) labels.emplace_back(l.expression, names);
+    for (const auto& r : s.record_labels)
+      if (r.kind == RecordLabelSpec::Kind::kExpression) record_labels.emplace_back(r.expression, names);
     y0.resize(s.model.model->num_states());
     invariants = s.model.model->linear_invariants();
   }
@@ -206,6 +209,30 @@ void process_sample(const Scenario& s, const Grid& grid, Worker& w, Shard& shard
           label = w.labels[final_label++].evaluate(w.variables.data());
         }
       }
+      // Per-record labels on every row the solve reached.
+      const std::size_t R = s.record_labels.size();
+      std::size_t record_expression = 0;
+      for (std::size_t l = 0; l < R; ++l) {
+        const RecordLabelSpec& spec = s.record_labels[l];
+        double event_time = kNaN;
+        if (spec.kind == RecordLabelSpec::Kind::kRemainingTime)
+          for (const auto& e : r.events)
+            if (e.event == spec.event_index) {
+              event_time = e.t;
+              break;
+            }
+        for (std::size_t row = 0; row < r.rows_written; ++row) {
+          double& value = shard.record_labels[(i * T + row) * R + l];
+          if (spec.kind == RecordLabelSpec::Kind::kRemainingTime) {
+            value = event_time - grid.times[row];
+            if (spec.clip) value = std::min(value, *spec.clip);
+          } else {
+            expression_values(model, grid.times[row], states + row * n, p, w.variables.data());
+            value = w.record_labels[record_expression].evaluate(w.variables.data());
+          }
+        }
+        if (spec.kind == RecordLabelSpec::Kind::kExpression) ++record_expression;
+      }
       outcome.audit = audit_sample(w.invariants, n, states, r.rows_written);
     }
   } catch (const std::exception& e) {
@@ -218,6 +245,8 @@ void process_sample(const Scenario& s, const Grid& grid, Worker& w, Shard& shard
     for (auto& ob : shard.observations)
       std::fill(&ob.values[i * ob.times.size()], &ob.values[(i + 1) * ob.times.size()], kNaN);
     std::fill(&shard.labels[i * s.labels.size()], &shard.labels[(i + 1) * s.labels.size()], kNaN);
+    const std::size_t R = s.record_labels.size();
+    std::fill(&shard.record_labels[i * T * R], &shard.record_labels[(i + 1) * T * R], kNaN);
     outcome.events_fired.clear();
   }
 }
@@ -242,11 +271,16 @@ Shard make_shard(const Scenario& s, const Grid& grid, std::uint64_t index, std::
     sh.label_names.push_back(l.name);
     sh.label_units.push_back(l.units);
   }
+  for (const auto& r : s.record_labels) {
+    sh.record_label_names.push_back(r.name);
+    sh.record_label_units.push_back(r.units);
+  }
   for (const char* n : solvers::SolverStats::names()) sh.stat_names.push_back(n);
   const std::size_t T = grid.times.size();
   sh.states.assign(count * T * model.num_states(), kNaN);
   sh.parameters.assign(count * model.num_parameters(), 0.0);
   sh.labels.assign(count * s.labels.size(), kNaN);
+  sh.record_labels.assign(count * T * s.record_labels.size(), kNaN);
   sh.status.assign(count, static_cast<std::int8_t>(SampleStatus::kFailed));
   sh.t_reached.assign(count, kNaN);
   sh.solver_stats.assign(count * sh.stat_names.size(), 0);

@@ -10,6 +10,7 @@
 #include "expression.h"
 #include "physynth/core/config.h"
 #include "physynth/domains/kinetics/yaml_binding.h"
+#include "physynth/domains/manufacturing/yaml_binding.h"
 #include "sha256.h"
 
 namespace physynth::engine {
@@ -36,7 +37,8 @@ struct DomainEntry {
   core::ModelBinding binding;
 };
 const std::vector<DomainEntry>& domain_table() {
-  static const std::vector<DomainEntry> table = {{"kinetics", &domains::kinetics::build_from_yaml}};
+  static const std::vector<DomainEntry> table = {{"kinetics", &domains::kinetics::build_from_yaml},
+                                                 {"manufacturing", &domains::manufacturing::build_from_yaml}};
   return table;
 }
 
@@ -500,6 +502,15 @@ nlohmann::ordered_json resolved_json(const Scenario& s, const YAML::Node& model_
     else
       labels.push_back({{"name", l.name}, {"expression", l.expression}, {"at", "end"}, {"units", l.units}});
   }
+  for (const auto& r : s.record_labels) {
+    if (r.kind == RecordLabelSpec::Kind::kRemainingTime) {
+      nlohmann::ordered_json item = {{"name", r.name}, {"remaining_until", r.event}, {"units", r.units}};
+      if (r.clip) item["clip"] = *r.clip;
+      labels.push_back(item);
+    } else {
+      labels.push_back({{"name", r.name}, {"expression", r.expression}, {"per", "record"}, {"units", r.units}});
+    }
+  }
   j["labels"] = labels;
   nlohmann::ordered_json formats = nlohmann::ordered_json::array();
   for (auto f : s.output.formats) formats.push_back(format_name(f));
@@ -561,15 +572,14 @@ std::optional<Scenario> load_scenario(const std::string& path, const std::vector
   const core::Model* model = s.model.model.get();
 
   // Parameters: every name the model refers to must be defined; nothing else may be.
-  std::set<std::string> used_names;
   if (model) {
-    for (const auto& st : model->states()) used_names.insert(st.name);
     const ConfigNode params = root["parameters"];
     std::set<std::string> defined;
     if (params.defined() && params.expect_map()) {
       std::vector<std::string> referenced;
       for (std::size_t k = 0; k < model->num_parameters(); ++k)
-        if (!s.model.parameters[k].literal) referenced.push_back(model->parameters()[k].name);
+        if (!s.model.parameters[k].literal || s.model.parameters[k].overridable)
+          referenced.push_back(model->parameters()[k].name);
       for (const auto& key : params.keys()) {
         defined.insert(key);
         if (std::find(referenced.begin(), referenced.end(), key) == referenced.end()) {
@@ -587,12 +597,13 @@ std::optional<Scenario> load_scenario(const std::string& path, const std::vector
     for (std::size_t k = 0; k < model->num_parameters(); ++k) {
       ParameterSpec& spec = s.parameters[k];
       spec.name = model->parameters()[k].name;
+      spec.units = model->parameters()[k].units;
+      spec.description = model->parameters()[k].description;
       const core::ModelParameterRef& ref = s.model.parameters[k];
-      if (ref.literal) {
+      if (ref.literal && !(ref.overridable && defined.count(spec.name))) {
         spec.distribution = core::Distribution::fixed(*ref.literal);
         continue;
       }
-      used_names.insert(spec.name);
       if (!defined.count(spec.name)) {
         diags.error(ref.referenced_at,
                     ref.referenced_by + " refers to parameter '" + spec.name + "', which is not defined in parameters");
@@ -717,39 +728,76 @@ std::optional<Scenario> load_scenario(const std::string& path, const std::vector
   // Labels.
   if (model && root.has("labels") && root["labels"].expect_sequence()) {
     const ConfigNode list = root["labels"];
+    // The index of the event a label names, or -1 after reporting it.
+    auto find_event = [&](const ConfigNode& node, std::string* name) {
+      auto ev = node.as_string();
+      if (!ev) return -1;
+      *name = *ev;
+      for (std::size_t k = 0; k < s.events.size(); ++k)
+        if (s.events[k].name == *ev) return static_cast<int>(k);
+      std::vector<std::string> names;
+      for (const auto& e : s.events) names.push_back(e.name);
+      node.error(node.path() + ": unknown event '" + *ev + "'" +
+                 (names.empty() ? "; the scenario defines no events" : "; events are " + core::join(names)));
+      return -1;
+    };
     for (std::size_t i = 0; i < list.size(); ++i) {
       const ConfigNode lb = list[i];
       if (!lb.expect_map()) continue;
-      lb.check_keys({"name", "event", "expression", "at", "units"});
-      LabelSpec l;
-      l.name = read_name(lb, output_names, "label");
-      if (lb.has("event") == lb.has("expression")) {
-        lb.error(lb.path() + " needs exactly one of 'event' (its time) or 'expression' (its value at the end)");
-      } else if (lb.has("event")) {
-        l.kind = LabelSpec::Kind::kEventTime;
-        l.units = s.time_units;
-        if (auto ev = lb["event"].as_string()) {
-          l.event = *ev;
-          for (std::size_t k = 0; k < s.events.size(); ++k)
-            if (s.events[k].name == *ev) l.event_index = static_cast<int>(k);
-          if (l.event_index < 0) {
-            std::vector<std::string> names;
-            for (const auto& e : s.events) names.push_back(e.name);
-            lb["event"].error(
-                lb["event"].path() + ": unknown event '" + *ev + "'" +
-                (names.empty() ? "; the scenario defines no events" : "; events are " + core::join(names)));
-          }
-        }
-        if (lb.has("at")) lb["at"].error(lb["at"].path() + " applies only to 'expression' labels");
-      } else {
-        l.kind = LabelSpec::Kind::kFinalValue;
-        if (auto ex = lb["expression"].as_string())
-          if (check_expression(lb["expression"], *ex, variables)) l.expression = *ex;
-        if (lb.has("at")) lb["at"].as_enum({"end"});
-      }
+      lb.check_keys({"name", "event", "remaining_until", "clip", "expression", "at", "per", "units"});
+      const std::string name = read_name(lb, output_names, "label");
+      std::string units;
       if (lb.has("units"))
-        if (auto u = lb["units"].as_string()) l.units = *u;
-      s.labels.push_back(l);
+        if (auto u = lb["units"].as_string()) units = *u;
+      const int kinds = lb.has("event") + lb.has("expression") + lb.has("remaining_until");
+      bool per_record = false;
+      if (lb.has("per"))
+        if (auto per = lb["per"].as_enum({"sample", "record"})) per_record = *per == "record";
+      if (kinds != 1) {
+        lb.error(lb.path() + " needs exactly one of 'event' (its time), 'expression' (a value) or 'remaining_until' "
+                             "(the time left until an event, at every record)");
+      } else if (lb.has("remaining_until")) {
+        RecordLabelSpec r;
+        r.name = name;
+        r.units = units.empty() ? s.time_units : units;
+        r.kind = RecordLabelSpec::Kind::kRemainingTime;
+        r.event_index = find_event(lb["remaining_until"], &r.event);
+        if (lb.has("clip"))
+          if (auto c = lb["clip"].as_number()) {
+            if (*c > 0.0) r.clip = *c;
+            else lb["clip"].error(lb["clip"].path() + " must be > 0, got " + lb["clip"].scalar());
+          }
+        if (lb.has("per") && !per_record) lb["per"].error(lb["per"].path() + ": 'remaining_until' labels are per record");
+        s.record_labels.push_back(r);
+      } else if (lb.has("expression") && per_record) {
+        RecordLabelSpec r;
+        r.name = name;
+        r.units = units;
+        r.kind = RecordLabelSpec::Kind::kExpression;
+        if (auto ex = lb["expression"].as_string())
+          if (check_expression(lb["expression"], *ex, variables)) r.expression = *ex;
+        if (lb.has("at")) lb["at"].error(lb["at"].path() + " applies only to per-sample labels");
+        s.record_labels.push_back(r);
+      } else {
+        LabelSpec l;
+        l.name = name;
+        l.units = units;
+        if (per_record) lb["per"].error(lb["per"].path() + ": an 'event' label is the event's time, once per sample");
+        if (lb.has("event")) {
+          l.kind = LabelSpec::Kind::kEventTime;
+          if (units.empty()) l.units = s.time_units;
+          l.event_index = find_event(lb["event"], &l.event);
+          if (lb.has("at")) lb["at"].error(lb["at"].path() + " applies only to 'expression' labels");
+        } else {
+          l.kind = LabelSpec::Kind::kFinalValue;
+          if (auto ex = lb["expression"].as_string())
+            if (check_expression(lb["expression"], *ex, variables)) l.expression = *ex;
+          if (lb.has("at")) lb["at"].as_enum({"end"});
+        }
+        s.labels.push_back(l);
+      }
+      if (lb.has("clip") && !lb.has("remaining_until"))
+        lb["clip"].error(lb["clip"].path() + " applies only to 'remaining_until' labels");
     }
   }
 

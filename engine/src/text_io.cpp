@@ -119,7 +119,9 @@ std::vector<std::string> write_csv(const Shard& s, const std::string& directory)
   std::string out = "sample,time";
   for (const auto& n : s.state_names) out += "," + csv_field(n);
   for (const auto& o : s.observations) out += "," + csv_field(o.name);
+  for (const auto& n : s.record_label_names) out += "," + csv_field(n);
   out += '\n';
+  const std::size_t R = s.record_label_names.size();
   for (std::size_t i = 0; i < s.samples; ++i) {
     for (std::size_t k = 0; k < T; ++k) {
       out += std::to_string(s.first_sample + i) + ',';
@@ -134,6 +136,10 @@ std::vector<std::string> write_csv(const Shard& s, const std::string& directory)
           put_number(
               out,
               s.observations[c].values[i * s.observations[c].times.size() + static_cast<std::size_t>(obs_row[c][k])]);
+      }
+      for (std::size_t l = 0; l < R; ++l) {
+        out += ',';
+        put_number(out, s.record_labels[(i * T + k) * R + l]);
       }
       out += '\n';
     }
@@ -176,6 +182,9 @@ std::vector<std::string> write_npy(const Shard& s, const std::string& directory)
   put(".states.npy", npy("<f8", {S, s.times.size(), s.num_states()}, s.states.data(), s.states.size() * 8));
   put(".parameters.npy", npy("<f8", {S, s.num_parameters()}, s.parameters.data(), s.parameters.size() * 8));
   put(".labels.npy", npy("<f8", {S, s.num_labels()}, s.labels.data(), s.labels.size() * 8));
+  if (!s.record_label_names.empty())
+    put(".record_labels.npy", npy("<f8", {S, s.times.size(), s.record_label_names.size()}, s.record_labels.data(),
+                                  s.record_labels.size() * 8));
   put(".status.npy", npy("|i1", {S}, s.status.data(), s.status.size()));
   if (!s.sensitivity_names.empty())
     put(".sensitivities.npy", npy("<f8", {S, s.times.size(), s.sensitivity_names.size(), s.num_states()},

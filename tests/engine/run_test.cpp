@@ -307,3 +307,56 @@ TEST_CASE("run_scenario: forward sensitivities are written and equal derivatives
     }
   }
 }
+
+TEST_CASE("run_scenario: bearing fleet RUL labels are time to failure, clipped, and missing for censored units") {
+  const auto s = load(testing::repository_path("scenarios/manufacturing/bearing_fleet.yaml"),
+                      {"sampling.samples=60", "output.shard_size=60"});
+  const std::string dir = output_dir("bearing_fleet");
+  const auto r = run(s, dir, 2);
+  CHECK(r.failed == 0);
+  CHECK(r.stopped_by_event > 0);  // units that failed ...
+  CHECK(r.ok > 0);                // ... and units still healthy at the horizon
+  const auto h = engine::read_hdf5(dir + "/shard-000000.h5");
+  REQUIRE(h.label_names == std::vector<std::string>{"time_to_failure"});
+  REQUIRE(h.record_label_names == std::vector<std::string>{"rul", "health_stage"});
+  const std::size_t T = h.times.size(), N = h.num_states();
+  for (std::size_t i = 0; i < h.samples; ++i) {
+    const double ttf = h.labels[i];
+    const bool failed = h.status[i] == static_cast<std::int8_t>(engine::SampleStatus::kStoppedByEvent);
+    CHECK(failed == !std::isnan(ttf));
+    if (failed) CHECK(h.t_reached[i] == ttf);
+    for (std::size_t k = 0; k < T; ++k) {
+      const double rul = h.record_labels[(i * T + k) * 2], stage = h.record_labels[(i * T + k) * 2 + 1];
+      const double spall = h.states[(i * T + k) * N];
+      if (std::isnan(spall)) {  // after the failure: no record
+        REQUIRE(std::isnan(rul));
+        REQUIRE(std::isnan(stage));
+        continue;
+      }
+      if (failed) REQUIRE(rul == Approx(std::min(ttf - h.times[k], 125.0)).epsilon(1e-12));
+      else REQUIRE(std::isnan(rul));  // censored: the remaining life is unknown
+      REQUIRE(stage == (spall < 0.1 ? 0.0 : spall < 0.5 ? 1.0 : 2.0));
+      REQUIRE(spall <= 2.0 + 1e-9);
+    }
+  }
+}
+
+TEST_CASE("run_scenario: milling tools all wear out at ISO 8688's 0.3 mm, with force rising with wear", "[slow]") {
+  const auto s = load(testing::repository_path("scenarios/manufacturing/milling_campaign.yaml"),
+                      {"sampling.samples=40", "output.formats=[hdf5]"});
+  const std::string dir = output_dir("milling");
+  const auto r = run(s, dir, 2);
+  CHECK(r.stopped_by_event == 40);
+  const auto h = engine::read_hdf5(dir + "/shard-000000.h5");
+  const std::size_t T = h.times.size();
+  for (std::size_t i = 0; i < h.samples; ++i) {
+    double previous = -1.0;
+    for (std::size_t k = 0; k < T && !std::isnan(h.states[i * T + k]); ++k) {
+      REQUIRE(h.states[i * T + k] > previous);  // monotone wear
+      REQUIRE(h.states[i * T + k] < 0.3 + 1e-9);
+      previous = h.states[i * T + k];
+    }
+  }
+  const auto audit = json_of(dir + "/audit.json");
+  CHECK(audit["events_fired"]["worn_out"] == 40);
+}

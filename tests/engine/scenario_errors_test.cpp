@@ -33,7 +33,7 @@ TEST_CASE("load_scenario: each bad file gets its exact message") {
       {"unknown_species_in_reaction", "8:18",
        "model.reactions[0].equation: unknown species 'Xq' in 'A + Xq -> B'; species are A, B"},
       {"empty_time_grid", "13:16", "time.values must hold at least one time, got an empty list"},
-      {"unknown_domain", "2:9", "domain must be 'kinetics', got 'kinetic'; did you mean 'kinetics'?"},
+      {"unknown_domain", "2:9", "domain must be 'kinetics' or 'manufacturing', got 'kinetic'; did you mean 'kinetics'?"},
       {"missing_time", "1:1", "missing required key 'time' in the scenario"},
       {"undefined_parameter", "8:50",
        "model.reactions[0].k refers to parameter 'k2', which is not defined in parameters"},
@@ -56,6 +56,12 @@ TEST_CASE("load_scenario: each bad file gets its exact message") {
        "model.reactions[0].equation: cannot read 'A = B': no reaction arrow; write '->' (irreversible) or '<->' "
        "(reversible)"},
       {"dropout_out_of_range", "16:60", "observations[0].noise.dropout_probability must be in [0, 1), got 1.5"},
+      {"clip_without_remaining", "9:43", "labels[0].clip applies only to 'remaining_until' labels"},
+      {"manufacturing_unknown_parameter", "3:26", "unknown key 'wear_rat' in model; did you mean 'wear_rate'?"},
+      {"manufacturing_parameter_renamed", "3:30",
+       "model.load must be a number; to sample it, define 'load' under parameters"},
+      {"bearing_geometry_impossible", "5:13",
+       "model.geometry: ball_diameter (40) must be smaller than pitch_diameter (39.04)"},
       {"unknown_sensitivity_parameter", "14:55",
        "solver.sensitivities[0]: 'k2' is not a parameter of the scenario; parameters are A0, k1; did you mean 'k1'?"},
   };

@@ -238,3 +238,29 @@ TEST_CASE("BearingDegradation: autodiff Jacobians equal finite differences") {
     for (int i = 0; i < 2; ++i) CHECK(jac[i + 2 * j] == Approx((fp[i] - fm[i]) / (2 * h)).epsilon(1e-5).margin(1e-12));
   }
 }
+
+TEST_CASE("logistic: exact, and finite with finite derivatives far from its step") {
+  CHECK(core::logistic(0.0) == 0.5);
+  CHECK(core::logistic(2.0) == Approx(1.0 / (1.0 + std::exp(-2.0))).epsilon(1e-15));
+  for (double x : {-7063.0, -800.0, 800.0, 7063.0}) {
+    core::Dual d(x);
+    d.v[0] = 1.0;
+    const core::Dual y = core::logistic(d);
+    CHECK(std::isfinite(y.a));
+    CHECK(std::isfinite(y.v[0]));
+    CHECK(y.v[0] >= 0.0);
+  }
+}
+
+TEST_CASE("BearingDegradation: a unit whose onset lies far beyond the horizon stays healthy and solves") {
+  using B = BearingDegradation;
+  auto model = std::make_shared<B>();
+  auto p = nominal_bearing();
+  p[B::kOnset] = 7063.0;  // e^7063 overflows: the smooth step must not
+  solvers::OdeSolver solver(model, solvers::OdeOptions{});
+  std::vector<double> y0(2), out(4);
+  model->initial_state(p.data(), y0.data());
+  const auto r = solver.solve(p.data(), y0.data(), 0.0, {0.0, 3000.0}, out.data());
+  REQUIRE(r.status == solvers::SolveStatus::kSuccess);
+  CHECK(out[2] == Approx(0.1).margin(1e-9));
+}

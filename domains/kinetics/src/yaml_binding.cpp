@@ -78,7 +78,7 @@ struct ParameterTable {
         return -1;
       }
       info.push_back({literal_name, "", "written in the model section"});
-      refs.push_back({v, node.location(), node.path()});
+      refs.push_back({v, false, node.location(), node.path()});
       return static_cast<int>(info.size()) - 1;
     }
     if (!core::is_identifier(text)) {
@@ -88,7 +88,7 @@ struct ParameterTable {
     auto it = by_name.find(text);
     if (it != by_name.end()) return it->second;
     info.push_back({text, "", ""});
-    refs.push_back({std::nullopt, node.location(), node.path()});
+    refs.push_back({std::nullopt, false, node.location(), node.path()});
     by_name[text] = static_cast<int>(info.size()) - 1;
     return static_cast<int>(info.size()) - 1;
   }

@@ -15,7 +15,8 @@
 namespace physynth::core {
 
 struct ModelParameterRef {
-  std::optional<double> literal;  // set when the model section wrote a number
+  std::optional<double> literal;  // set when the model section wrote a number, or for a default
+  bool overridable = false;       // the literal is a default that the `parameters` section may replace
   SourceLocation referenced_at;   // first reference, for "not defined" errors
   std::string referenced_by;      // key path of that reference
 };

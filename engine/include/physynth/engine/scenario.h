@@ -70,6 +70,21 @@ struct LabelSpec {
   std::string units;
 };
 
+// A label at every record (output time) of a sample:
+//   remaining time   t_event - t, optionally clipped at `clip` (piecewise-linear RUL); missing
+//                    where the event never fired (a censored unit: its remaining life is unknown)
+//   expression       over the state at that time (health stage, say: "VB < 0.1 ? 0 : (VB < 0.3 ? 1 : 2)")
+struct RecordLabelSpec {
+  enum class Kind { kRemainingTime, kExpression };
+  std::string name;
+  Kind kind = Kind::kExpression;
+  std::string event;
+  int event_index = -1;
+  std::optional<double> clip;
+  std::string expression;
+  std::string units;
+};
+
 enum class OutputFormat { kHdf5, kCsv, kNpy };
 const char* format_name(OutputFormat f);
 
@@ -98,6 +113,7 @@ struct Scenario {
   std::vector<EventSpec> events;
   std::vector<ObservationSpec> observations;
   std::vector<LabelSpec> labels;
+  std::vector<RecordLabelSpec> record_labels;
   OutputSpec output;
   nlohmann::ordered_json resolved;  // the scenario after defaults and overrides
 };

@@ -308,14 +308,82 @@ bool is_run_artefact(const fs::path& p) {
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
+int default_threads() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
+
 }  // namespace
+
+struct ShardGenerator::Impl {
+  const Scenario& s;
+  Grid grid;
+  core::Sampler sampler;
+  std::vector<solvers::Event> events;
+  tbb::task_arena arena;
+  tbb::enumerable_thread_specific<std::unique_ptr<Worker>> workers;
+  std::function<void()> on_sample;
+
+  static core::Sampler make_sampler(const Scenario& s) {
+    std::vector<core::Distribution> distributions;
+    for (const auto& p : s.parameters) distributions.push_back(p.distribution);
+    return core::Sampler(s.design, distributions, s.seed, s.samples);
+  }
+
+  Impl(const Scenario& scenario, int threads, std::function<void()> progress)
+      : s(scenario), grid(build_grid(scenario)), sampler(make_sampler(scenario)), arena(threads),
+        on_sample(std::move(progress)) {
+    for (const auto& e : s.events) {
+      const int idx = e.state_index;
+      const double threshold = e.threshold;
+      events.push_back({e.name, [idx, threshold](double, const double* y, const double*) { return y[idx] - threshold; },
+                        e.direction, e.action == EventSpec::Action::kStop});
+    }
+  }
+
+  Shard compute(std::uint64_t index, std::uint64_t first, std::size_t count, std::vector<SampleOutcome>* outcomes) {
+    if (s.design == core::Design::kLatinHypercube && first + count > s.samples)
+      throw std::invalid_argument("a Latin hypercube design has exactly sampling.samples points; samples " +
+                                  std::to_string(first) + ".." + std::to_string(first + count - 1) +
+                                  " are beyond it (use design random or sobol for an endless stream)");
+    Shard shard = make_shard(s, grid, index, first, count);
+    sampler.sample(first, count, shard.parameters.data());
+    std::vector<SampleOutcome> local;
+    if (!outcomes) outcomes = &local;
+    outcomes->assign(count, SampleOutcome{});
+    arena.execute([&] {
+      tbb::parallel_for(tbb::blocked_range<std::size_t>(0, count), [&](const tbb::blocked_range<std::size_t>& range) {
+        auto& slot = workers.local();
+        if (!slot) slot = std::make_unique<Worker>(s, events);
+        for (std::size_t i = range.begin(); i != range.end(); ++i) {
+          process_sample(s, grid, *slot, shard, i, (*outcomes)[i]);
+          if (on_sample) on_sample();
+        }
+      });
+    });
+    return shard;
+  }
+};
+
+ShardGenerator::ShardGenerator(const Scenario& scenario, int threads, std::function<void()> on_sample)
+    : impl_(std::make_unique<Impl>(scenario, threads > 0 ? threads : default_threads(), std::move(on_sample))) {}
+ShardGenerator::~ShardGenerator() = default;
+
+std::uint64_t ShardGenerator::num_shards() const {
+  return (impl_->s.samples + impl_->s.output.shard_size - 1) / impl_->s.output.shard_size;
+}
+
+Shard ShardGenerator::shard(std::uint64_t index) {
+  const std::uint64_t first = index * impl_->s.output.shard_size;
+  const auto count = static_cast<std::size_t>(std::min<std::uint64_t>(impl_->s.output.shard_size, impl_->s.samples - first));
+  return impl_->compute(index, first, count, nullptr);
+}
+
+Shard ShardGenerator::samples(std::uint64_t first, std::size_t count) { return impl_->compute(0, first, count, nullptr); }
 
 RunSummary run_scenario(const Scenario& s, const RunOptions& opt) {
   const auto start = Clock::now();
   RunSummary summary;
   summary.directory = opt.output_directory.empty() ? s.output.directory : opt.output_directory;
   summary.samples = s.samples;
-  summary.threads = opt.threads > 0 ? opt.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  summary.threads = opt.threads > 0 ? opt.threads : default_threads();
   const std::string& dir = summary.directory;
 
   // The output directory: created, or emptied of an earlier run's files when allowed.
@@ -344,20 +412,13 @@ RunSummary run_scenario(const Scenario& s, const RunOptions& opt) {
   }
 
   const core::Model& model = *s.model.model;
-  const Grid grid = build_grid(s);
-  std::vector<core::Distribution> distributions;
-  for (const auto& p : s.parameters) distributions.push_back(p.distribution);
-  const core::Sampler sampler(s.design, distributions, s.seed, s.samples);
-
-  std::vector<solvers::Event> events;
   std::vector<std::string> event_names;
-  for (const auto& e : s.events) {
-    const int idx = e.state_index;
-    const double threshold = e.threshold;
-    events.push_back({e.name, [idx, threshold](double, const double* y, const double*) { return y[idx] - threshold; },
-                      e.direction, e.action == EventSpec::Action::kStop});
-    event_names.push_back(e.name);
-  }
+  for (const auto& e : s.events) event_names.push_back(e.name);
+  std::atomic<std::uint64_t> done{0};
+  ShardGenerator generator(s, summary.threads, [&] {
+    const std::uint64_t d = ++done;
+    if (opt.progress) opt.progress(d, s.samples);
+  });
 
   std::vector<double> atol(model.num_states(), s.solver.atol);
   if (!s.solver.atol_per_state.empty()) atol = s.solver.atol_per_state;
@@ -365,10 +426,7 @@ RunSummary run_scenario(const Scenario& s, const RunOptions& opt) {
 
   nlohmann::ordered_json shards_json = nlohmann::ordered_json::array();
   nlohmann::ordered_json failures = nlohmann::ordered_json::array();
-  tbb::task_arena arena(summary.threads);
-  tbb::enumerable_thread_specific<std::unique_ptr<Worker>> workers;
-  std::atomic<std::uint64_t> done{0};
-  const std::uint64_t num_shards = (s.samples + s.output.shard_size - 1) / s.output.shard_size;
+  const std::uint64_t num_shards = generator.num_shards();
 
   try {
     for (std::uint64_t shard_index = 0; shard_index < num_shards; ++shard_index) {
@@ -376,20 +434,8 @@ RunSummary run_scenario(const Scenario& s, const RunOptions& opt) {
       const std::uint64_t first = shard_index * s.output.shard_size;
       const std::size_t count =
           static_cast<std::size_t>(std::min<std::uint64_t>(s.output.shard_size, s.samples - first));
-      Shard shard = make_shard(s, grid, shard_index, first, count);
-      sampler.sample(first, count, shard.parameters.data());
-      std::vector<SampleOutcome> outcomes(count);
-      arena.execute([&] {
-        tbb::parallel_for(tbb::blocked_range<std::size_t>(0, count), [&](const tbb::blocked_range<std::size_t>& range) {
-          auto& slot = workers.local();
-          if (!slot) slot = std::make_unique<Worker>(s, events);
-          for (std::size_t i = range.begin(); i != range.end(); ++i) {
-            process_sample(s, grid, *slot, shard, i, outcomes[i]);
-            const std::uint64_t d = ++done;
-            if (opt.progress) opt.progress(d, s.samples);
-          }
-        });
-      });
+      std::vector<SampleOutcome> outcomes;
+      Shard shard = generator.impl_->compute(shard_index, first, count, &outcomes);
       summary.solve_s += seconds_since(solve_start);
 
       // Serial, in sample order: audit, counts, failure records.
@@ -453,7 +499,7 @@ RunSummary run_scenario(const Scenario& s, const RunOptions& opt) {
         {"file", s.file}, {"sha256", s.source_sha256}, {"overrides", s.overrides}, {"resolved", s.resolved}};
     manifest["seed"] = s.seed;
     manifest["samples"] = s.samples;
-    manifest["output_times"] = grid.times.size();
+    manifest["output_times"] = generator.impl_->grid.times.size();
     manifest["counts"] = {
         {"ok", summary.ok}, {"stopped_by_event", summary.stopped_by_event}, {"failed", summary.failed}};
     manifest["failures"] = failures;

@@ -9,9 +9,11 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "physynth/engine/dataset.h"
 #include "physynth/engine/scenario.h"
 
 namespace physynth::engine {
@@ -42,6 +44,31 @@ struct RunSummary {
 };
 
 RunSummary run_scenario(const Scenario& scenario, const RunOptions& options);
+
+// Computes a scenario's samples in memory, exactly the numbers run_scenario
+// writes: for feeds and streams that consume data without files. Keeps one
+// solver per thread across calls. Not thread-safe itself.
+class ShardGenerator {
+ public:
+  // threads 0: every core. on_sample is called (from worker threads) as samples finish.
+  ShardGenerator(const Scenario& scenario, int threads = 0, std::function<void()> on_sample = {});
+  ~ShardGenerator();
+  ShardGenerator(const ShardGenerator&) = delete;
+  ShardGenerator& operator=(const ShardGenerator&) = delete;
+
+  std::uint64_t num_shards() const;
+  // Shard `index` of the scenario, as run_scenario writes it.
+  Shard shard(std::uint64_t index);
+  // Samples [first, first + count), also past sampling.samples for the random
+  // and Sobol designs (an endless stream); throws std::invalid_argument for a
+  // Latin hypercube, whose design has exactly sampling.samples points.
+  Shard samples(std::uint64_t first, std::size_t count);
+
+ private:
+  friend RunSummary run_scenario(const Scenario&, const RunOptions&);
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 // Versions of the libraries the engine is built with (SUNDIALS, HDF5, yaml-cpp, ...).
 std::map<std::string, std::string> library_versions();

@@ -22,5 +22,6 @@ std::map<std::string, std::string> component_versions();
 // Registers the subcommand on `app`; `exit_code` receives its result when it runs.
 void add_run_command(CLI::App& app, int& exit_code);
 void add_validate_command(CLI::App& app, int& exit_code);
+void add_feed_command(CLI::App& app, int& exit_code);
 
 }  // namespace physynth::apps

@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   int exit_code = apps::kExitOk;
   apps::add_run_command(app, exit_code);
   apps::add_validate_command(app, exit_code);
+  apps::add_feed_command(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

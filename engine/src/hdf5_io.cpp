@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <stdexcept>
 
+#include "formats.h"
 #include "physynth/engine/dataset.h"
 
 namespace physynth::engine {
@@ -222,6 +223,39 @@ std::vector<std::string> write_hdf5(const Shard& s, const std::string& directory
   if (std::rename(partial.c_str(), final_path.c_str()) != 0)
     throw std::runtime_error("cannot rename " + partial + " to " + final_path);
   return {final_path};
+}
+
+void write_windows_hdf5(const std::string& path, const WindowBatch& w, const std::vector<std::string>& channels,
+                        const std::string& target, int compression) {
+  const std::string partial = path + ".partial";
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  try {
+    Handle fcpl(H5Pcreate(H5P_FILE_CREATE), H5Pclose, "file property list");
+    check(H5Pset_obj_track_times(fcpl.get(), 0), "H5Pset_obj_track_times");
+    Handle file(H5Fcreate(partial.c_str(), H5F_ACC_TRUNC, fcpl.get(), H5P_DEFAULT), H5Fclose, "creating " + partial);
+    const hid_t f = file.get();
+    string_attribute(f, "format", "physynth-windows-1");
+    const hsize_t n = w.size;
+    {
+      Handle ds(write_array(f, "x", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, {n, w.window, w.channels}, w.features.data(),
+                            compression),
+                H5Dclose, "x");
+      string_list_attribute(ds.get(), "channels", channels);
+    }
+    {
+      Handle ds(write_array(f, "y", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, {n}, w.targets.data(), compression), H5Dclose, "y");
+      string_attribute(ds.get(), "label", target);
+    }
+    Handle(write_array(f, "sample", H5T_STD_I64LE, H5T_NATIVE_INT64, {n}, w.samples.data(), compression), H5Dclose,
+           "sample");
+    Handle(write_array(f, "end_time", H5T_STD_I64LE, H5T_NATIVE_INT64, {n}, w.end_times.data(), compression), H5Dclose,
+           "end_time");
+    file.close(partial);
+  } catch (...) {
+    std::remove(partial.c_str());
+    throw;
+  }
+  if (std::rename(partial.c_str(), path.c_str()) != 0) throw std::runtime_error("cannot rename " + partial + " to " + path);
 }
 
 Shard read_hdf5(const std::string& path) {

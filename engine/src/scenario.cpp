@@ -421,6 +421,105 @@ std::string read_name(const ConfigNode& item, std::set<std::string>& used, const
   return *n;
 }
 
+// Names in `list` must be among `valid` (what they are: "observation", "parameter").
+std::vector<std::string> read_names(const ConfigNode& list, const std::vector<std::string>& valid, const std::string& what,
+                                    std::size_t at_most) {
+  std::vector<std::string> out;
+  if (!list.expect_sequence()) return out;
+  if (list.size() > at_most)
+    list.error(list.path() + " may name at most " + std::to_string(at_most) + " " + what + "s, got " +
+               std::to_string(list.size()));
+  for (std::size_t i = 0; i < list.size(); ++i)
+    if (auto n = list[i].as_string()) {
+      if (std::find(valid.begin(), valid.end(), *n) == valid.end()) {
+        std::string msg = list[i].path() + ": unknown " + what + " '" + *n + "'" +
+                          (valid.empty() ? "; the scenario has none" : "; they are " + core::join(valid));
+        const std::string hint = core::closest_match(*n, valid);
+        if (!hint.empty()) msg += "; did you mean '" + hint + "'?";
+        list[i].error(msg);
+      } else {
+        out.push_back(*n);
+      }
+    }
+  return out;
+}
+
+void read_feed(const ConfigNode& node, Scenario& s) {
+  if (!node.expect_map()) return;
+  node.check_keys({"channels", "target", "window", "stride", "batch_size", "split", "cmapss"});
+  FeedSpec& f = s.feed;
+  f.present = true;
+  std::vector<std::string> channels, record_labels, parameters;
+  for (const auto& o : s.observations) channels.push_back(o.name);
+  for (const auto& r : s.record_labels) record_labels.push_back(r.name);
+  for (const auto& p : s.parameters)
+    if (core::is_identifier(p.name)) parameters.push_back(p.name);
+  if (node.require("channels")) {
+    f.channels = read_names(node["channels"], channels, "observation", 1000);
+    if (node["channels"].is_sequence() && node["channels"].size() == 0)
+      node["channels"].error("feed.channels must name at least one observation");
+    // Windows need every channel on the same reading times.
+    for (std::size_t i = 1; i < f.channels.size(); ++i) {
+      auto interval = [&](const std::string& name) {
+        for (const auto& o : s.observations)
+          if (o.name == name) return o.sample_interval;
+        return 0.0;
+      };
+      if (interval(f.channels[i]) != interval(f.channels[0]))
+        node["channels"].error("feed.channels must share their reading times, but '" + f.channels[i] +
+                               "' and '" + f.channels[0] + "' have different sample_interval");
+    }
+  }
+  if (node.require("target"))
+    if (auto t = node["target"].as_string()) {
+      if (std::find(record_labels.begin(), record_labels.end(), *t) == record_labels.end())
+        node["target"].error("feed.target must be a per-record label (remaining_until, or per: record), got '" + *t +
+                             "'" + (record_labels.empty() ? "; the scenario has none" : "; they are " +
+                                                                core::join(record_labels)));
+      else
+        f.target = *t;
+    }
+  auto positive_integer = [&](const char* key, std::size_t& target) {
+    if (!node.has(key)) return;
+    if (auto v = node[key].as_integer()) {
+      if (*v < 1) node[key].error(node[key].path() + " must be >= 1, got " + node[key].scalar());
+      else target = static_cast<std::size_t>(*v);
+    }
+  };
+  positive_integer("window", f.window);
+  positive_integer("stride", f.stride);
+  positive_integer("batch_size", f.batch_size);
+  if (node.has("split")) {
+    const ConfigNode sp = node["split"];
+    if (sp.expect_map()) {
+      sp.check_keys({"validation", "test"});
+      if (auto v = number(sp, "validation")) f.validation_fraction = *v;
+      if (auto v = number(sp, "test")) f.test_fraction = *v;
+      if (!(f.validation_fraction >= 0.0 && f.test_fraction >= 0.0 && f.validation_fraction + f.test_fraction < 1.0))
+        sp.error("feed.split: validation (" + format_number(f.validation_fraction) + ") and test (" +
+                 format_number(f.test_fraction) + ") must be >= 0 and leave a training share (sum < 1)");
+    }
+  }
+  if (node.has("cmapss")) {
+    const ConfigNode c = node["cmapss"];
+    if (c.expect_map()) {
+      c.check_keys({"settings", "sensors"});
+      if (c.has("settings")) f.cmapss_settings = read_names(c["settings"], parameters, "parameter", 3);
+      if (c.require("sensors")) f.cmapss_sensors = read_names(c["sensors"], channels, "observation", 21);
+      for (const auto& name : f.cmapss_sensors) {
+        auto interval = [&](const std::string& n) {
+          for (const auto& o : s.observations)
+            if (o.name == n) return o.sample_interval;
+          return 0.0;
+        };
+        if (interval(name) != interval(f.cmapss_sensors.front()))
+          c["sensors"].error("feed.cmapss.sensors must share their reading times (the export's cycles), but '" +
+                             name + "' and '" + f.cmapss_sensors.front() + "' have different sample_interval");
+      }
+    }
+  }
+}
+
 nlohmann::ordered_json yaml_to_json(const YAML::Node& node) {
   if (!node.IsDefined() || node.IsNull()) return nullptr;
   if (node.IsMap()) {
@@ -514,6 +613,14 @@ nlohmann::ordered_json resolved_json(const Scenario& s, const YAML::Node& model_
   j["labels"] = labels;
   nlohmann::ordered_json formats = nlohmann::ordered_json::array();
   for (auto f : s.output.formats) formats.push_back(format_name(f));
+  if (s.feed.present)
+    j["feed"] = {{"channels", s.feed.channels},
+                 {"target", s.feed.target},
+                 {"window", s.feed.window},
+                 {"stride", s.feed.stride},
+                 {"batch_size", s.feed.batch_size},
+                 {"split", {{"validation", s.feed.validation_fraction}, {"test", s.feed.test_fraction}}},
+                 {"cmapss", {{"settings", s.feed.cmapss_settings}, {"sensors", s.feed.cmapss_sensors}}}};
   j["output"] = {{"directory", s.output.directory},
                  {"formats", formats},
                  {"shard_size", s.output.shard_size},
@@ -546,7 +653,7 @@ std::optional<Scenario> load_scenario(const std::string& path, const std::vector
   const ConfigNode root(*root_yaml, "", path, &diags, overridden);
   if (!root.expect_map()) return std::nullopt;
   root.check_keys({"name", "description", "domain", "model", "parameters", "sampling", "time", "solver", "events",
-                   "observations", "labels", "output"});
+                   "observations", "labels", "output", "feed"});
 
   if (root.require("name"))
     if (auto n = root["name"].as_string()) {
@@ -843,6 +950,8 @@ std::optional<Scenario> load_scenario(const std::string& path, const std::vector
         }
     }
   }
+
+  if (model && root.has("feed")) read_feed(root["feed"], s);
 
   // Observation grids must fit in the time span.
   if (!s.times.empty())

@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "physynth/core/diagnostics.h"
+#include "formats.h"
 #include "physynth/engine/dataset.h"
 
 namespace physynth::engine {
@@ -78,7 +79,11 @@ std::string csv_field(const std::string& s) {
   return q + "\"";
 }
 
-std::string npy(const std::string& descr, const std::vector<std::size_t>& shape, const void* data, std::size_t bytes) {
+}  // namespace
+
+void write_file_atomically(const std::string& path, const std::string& text) { commit(path, text); }
+
+std::string npy_bytes(const std::string& descr, const std::vector<std::size_t>& shape, const void* data, std::size_t bytes) {
   std::string header = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': (";
   for (std::size_t i = 0; i < shape.size(); ++i)
     header += std::to_string(shape[i]) + (shape.size() == 1 ? "," : i + 1 < shape.size() ? ", " : "");
@@ -98,9 +103,6 @@ std::string npy(const std::string& descr, const std::vector<std::size_t>& shape,
   return out;
 }
 
-}  // namespace
-
-void write_file_atomically(const std::string& path, const std::string& text) { commit(path, text); }
 
 std::vector<std::string> write_csv(const Shard& s, const std::string& directory) {
   const std::string stem = directory + "/" + shard_stem(s.index);
@@ -178,20 +180,20 @@ std::vector<std::string> write_npy(const Shard& s, const std::string& directory)
     files.push_back(stem + suffix);
   };
   const std::size_t S = s.samples;
-  put(".time.npy", npy("<f8", {s.times.size()}, s.times.data(), s.times.size() * 8));
-  put(".states.npy", npy("<f8", {S, s.times.size(), s.num_states()}, s.states.data(), s.states.size() * 8));
-  put(".parameters.npy", npy("<f8", {S, s.num_parameters()}, s.parameters.data(), s.parameters.size() * 8));
-  put(".labels.npy", npy("<f8", {S, s.num_labels()}, s.labels.data(), s.labels.size() * 8));
+  put(".time.npy", npy_bytes("<f8", {s.times.size()}, s.times.data(), s.times.size() * 8));
+  put(".states.npy", npy_bytes("<f8", {S, s.times.size(), s.num_states()}, s.states.data(), s.states.size() * 8));
+  put(".parameters.npy", npy_bytes("<f8", {S, s.num_parameters()}, s.parameters.data(), s.parameters.size() * 8));
+  put(".labels.npy", npy_bytes("<f8", {S, s.num_labels()}, s.labels.data(), s.labels.size() * 8));
   if (!s.record_label_names.empty())
-    put(".record_labels.npy", npy("<f8", {S, s.times.size(), s.record_label_names.size()}, s.record_labels.data(),
+    put(".record_labels.npy", npy_bytes("<f8", {S, s.times.size(), s.record_label_names.size()}, s.record_labels.data(),
                                   s.record_labels.size() * 8));
-  put(".status.npy", npy("|i1", {S}, s.status.data(), s.status.size()));
+  put(".status.npy", npy_bytes("|i1", {S}, s.status.data(), s.status.size()));
   if (!s.sensitivity_names.empty())
-    put(".sensitivities.npy", npy("<f8", {S, s.times.size(), s.sensitivity_names.size(), s.num_states()},
+    put(".sensitivities.npy", npy_bytes("<f8", {S, s.times.size(), s.sensitivity_names.size(), s.num_states()},
                                   s.sensitivities.data(), s.sensitivities.size() * 8));
   for (const auto& o : s.observations) {
-    put(".obs." + o.name + ".time.npy", npy("<f8", {o.times.size()}, o.times.data(), o.times.size() * 8));
-    put(".obs." + o.name + ".npy", npy("<f8", {S, o.times.size()}, o.values.data(), o.values.size() * 8));
+    put(".obs." + o.name + ".time.npy", npy_bytes("<f8", {o.times.size()}, o.times.data(), o.times.size() * 8));
+    put(".obs." + o.name + ".npy", npy_bytes("<f8", {S, o.times.size()}, o.values.data(), o.values.size() * 8));
   }
   return files;
 }

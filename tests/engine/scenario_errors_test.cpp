@@ -56,6 +56,8 @@ TEST_CASE("load_scenario: each bad file gets its exact message") {
        "model.reactions[0].equation: cannot read 'A = B': no reaction arrow; write '->' (irreversible) or '<->' "
        "(reversible)"},
       {"dropout_out_of_range", "16:60", "observations[0].noise.dropout_probability must be in [0, 1), got 1.5"},
+      {"feed_target_not_per_record", "12:35",
+       "feed.target must be a per-record label (remaining_until, or per: record), got 't_worn'; the scenario has none"},
       {"clip_without_remaining", "9:43", "labels[0].clip applies only to 'remaining_until' labels"},
       {"manufacturing_unknown_parameter", "3:26", "unknown key 'wear_rat' in model; did you mean 'wear_rate'?"},
       {"manufacturing_parameter_renamed", "3:30",
@@ -77,7 +79,8 @@ TEST_CASE("load_scenario: every problem in a file is reported at once") {
   CHECK(report_for(path) ==
         path +
             ":2:1: error: unknown key 'colour' in the scenario; valid keys are 'name', 'description', 'domain', "
-            "'model', 'parameters', 'sampling', 'time', 'solver', 'events', 'observations', 'labels' or 'output'\n" +
+            "'model', 'parameters', 'sampling', 'time', 'solver', 'events', 'observations', 'labels', 'output' or "
+               "'feed'\n" +
             path + ":13:21: error: sampling.samples must be >= 1, got 0\n" + path +
             ":15:16: error: solver.rtol must be > 0, got -1\n3 errors in 1 file; nothing was run.\n");
 }

@@ -85,6 +85,21 @@ struct RecordLabelSpec {
   std::string units;
 };
 
+// Training feeds (engine/feed.h): sliding windows over observation channels
+// with a per-record label as target, split by unit.
+struct FeedSpec {
+  bool present = false;
+  std::vector<std::string> channels;  // observation names, all with the same reading times
+  std::string target;                 // a per-record label, taken at each window's last reading
+  std::size_t window = 30;            // readings per window
+  std::size_t stride = 1;             // readings between window ends
+  std::size_t batch_size = 256;
+  double validation_fraction = 0.15;  // of the units (samples), never of the rows
+  double test_fraction = 0.15;
+  std::vector<std::string> cmapss_settings;  // up to 3 parameters for the C-MAPSS export's settings columns
+  std::vector<std::string> cmapss_sensors;   // up to 21 channels for its sensor columns
+};
+
 enum class OutputFormat { kHdf5, kCsv, kNpy };
 const char* format_name(OutputFormat f);
 
@@ -115,6 +130,7 @@ struct Scenario {
   std::vector<LabelSpec> labels;
   std::vector<RecordLabelSpec> record_labels;
   OutputSpec output;
+  FeedSpec feed;
   nlohmann::ordered_json resolved;  // the scenario after defaults and overrides
 };
 

@@ -1,0 +1,82 @@
+// Training feeds for models that learn from sequences (remaining useful life,
+// fault classes): sliding windows over a scenario's observation channels, each
+// with the target label at its last reading, split by unit.
+//
+// Units (samples) go to train / validation / test by a draw keyed on (seed,
+// sample), so a unit never appears in two splits, whatever else changes.
+// Windows come in one canonical order, by sample and then by last reading;
+// the files and the live stream (FeedStream) follow it, so for the same
+// scenario and seed they hold the same batches.
+#pragma once
+
+#include <cstdint>
+#include <iosfwd>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "physynth/engine/dataset.h"
+#include "physynth/engine/scenario.h"
+
+namespace physynth::engine {
+
+enum class Split : std::int8_t { kTrain = 0, kValidation = 1, kTest = 2 };
+const char* split_name(Split s);
+bool parse_split(const std::string& text, Split* split);
+Split split_of(std::uint64_t sample, const Scenario& scenario);
+
+struct WindowBatch {
+  std::size_t size = 0;      // windows
+  std::size_t window = 0;    // readings per window
+  std::size_t channels = 0;
+  std::vector<float> features;          // size x window x channels; NaN for missing readings (dropouts)
+  std::vector<float> targets;           // size
+  std::vector<std::int64_t> samples;    // the unit of each window
+  std::vector<std::int64_t> end_times;  // index of each window's last reading within its channel
+
+  void clear();
+  // Moves the first n windows of `from` to the end of this batch.
+  void take_front(WindowBatch& from, std::size_t n);
+};
+
+// Appends every window of `split` in a shard: windows of scenario.feed.window
+// readings, ends every feed.stride readings, kept where the target is known
+// (reached and not censored).
+void append_windows(const Scenario& scenario, const Shard& shard, Split split, WindowBatch* out);
+
+// Batches of scenario.feed.batch_size windows of one split, computed on the
+// fly (no files). Finite: the scenario's samples; endless: on past them
+// (random and Sobol designs). Deterministic for a scenario and seed.
+class FeedStream {
+ public:
+  FeedStream(const Scenario& scenario, Split split, bool endless = false, int threads = 0);
+  ~FeedStream();
+  // The next batch; the last one of a finite stream may be smaller. False when exhausted.
+  bool next(WindowBatch* batch);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Writes every window of each split: <directory>/windows-<split>.h5 (datasets
+// x, y, sample, end_time) and windows-<split>.x.npy, .y.npy. Returns the paths.
+std::vector<std::string> write_window_files(const Scenario& scenario, const std::string& directory, int threads = 0);
+
+// One batch as two NPY arrays back to back (x, then y): `np.load(f)` twice per batch.
+void write_npy_batch(std::ostream& out, const WindowBatch& batch);
+
+// The C-MAPSS text layout (Saxena et al. 2008, train_FD001.txt): one row per
+// unit and cycle, "unit cycle setting1..3 sensor1..21", space-separated with
+// two trailing spaces, so existing readers take it unchanged. Units that ran
+// to their target event only (C-MAPSS training units all fail); cycles are
+// the sensor channels' readings; settings are the chosen parameters (0 where
+// fewer than 3), sensors the chosen channels (0 in unused slots); a missing
+// reading repeats the unit's previous one, as a data historian holds values.
+void write_cmapss(const Scenario& scenario, const std::string& path, int threads = 0);
+
+// Reads a C-MAPSS text file: rows of 26 numbers. Throws std::runtime_error
+// with file and line for anything else.
+std::vector<std::vector<double>> read_cmapss(const std::string& path);
+
+}  // namespace physynth::engine

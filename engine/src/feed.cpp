@@ -1,0 +1,256 @@
+#include "physynth/engine/feed.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <limits>
+#include <ostream>
+#include <sstream>
+#include <stdexcept>
+
+#include "formats.h"
+#include "physynth/core/random.h"
+#include "physynth/engine/run.h"
+
+namespace physynth::engine {
+
+const char* split_name(Split s) {
+  switch (s) {
+    case Split::kTrain: return "train";
+    case Split::kValidation: return "validation";
+    case Split::kTest: return "test";
+  }
+  return "?";
+}
+
+bool parse_split(const std::string& text, Split* split) {
+  for (Split s : {Split::kTrain, Split::kValidation, Split::kTest})
+    if (text == split_name(s)) {
+      *split = s;
+      return true;
+    }
+  return false;
+}
+
+Split split_of(std::uint64_t sample, const Scenario& scenario) {
+  const double u = core::CounterRng(scenario.seed, sample, core::stream::kSplit).uniform();
+  if (u < scenario.feed.test_fraction) return Split::kTest;
+  if (u < scenario.feed.test_fraction + scenario.feed.validation_fraction) return Split::kValidation;
+  return Split::kTrain;
+}
+
+void WindowBatch::clear() {
+  size = 0;
+  features.clear();
+  targets.clear();
+  samples.clear();
+  end_times.clear();
+}
+
+void WindowBatch::take_front(WindowBatch& from, std::size_t n) {
+  n = std::min(n, from.size);
+  const std::size_t per = from.window * from.channels;
+  window = from.window;
+  channels = from.channels;
+  features.insert(features.end(), from.features.begin(), from.features.begin() + static_cast<long>(n * per));
+  targets.insert(targets.end(), from.targets.begin(), from.targets.begin() + static_cast<long>(n));
+  samples.insert(samples.end(), from.samples.begin(), from.samples.begin() + static_cast<long>(n));
+  end_times.insert(end_times.end(), from.end_times.begin(), from.end_times.begin() + static_cast<long>(n));
+  from.features.erase(from.features.begin(), from.features.begin() + static_cast<long>(n * per));
+  from.targets.erase(from.targets.begin(), from.targets.begin() + static_cast<long>(n));
+  from.samples.erase(from.samples.begin(), from.samples.begin() + static_cast<long>(n));
+  from.end_times.erase(from.end_times.begin(), from.end_times.begin() + static_cast<long>(n));
+  size += n;
+  from.size -= n;
+}
+
+namespace {
+
+const ObservationBlock& channel(const Shard& shard, const std::string& name) {
+  for (const auto& o : shard.observations)
+    if (o.name == name) return o;
+  throw std::logic_error("feed: no observation channel " + name);  // validated when the scenario loaded
+}
+
+// Grid row of each reading time of a channel (reading times are grid times).
+std::vector<std::size_t> grid_rows(const Shard& shard, const ObservationBlock& ob) {
+  std::vector<std::size_t> rows;
+  for (double t : ob.times)
+    rows.push_back(static_cast<std::size_t>(std::lower_bound(shard.times.begin(), shard.times.end(), t) - shard.times.begin()));
+  return rows;
+}
+
+}  // namespace
+
+void append_windows(const Scenario& s, const Shard& shard, Split split, WindowBatch* out) {
+  const FeedSpec& f = s.feed;
+  std::vector<const ObservationBlock*> blocks;
+  for (const auto& name : f.channels) blocks.push_back(&channel(shard, name));
+  const std::size_t R = blocks.front()->times.size(), C = blocks.size(), T = shard.times.size();
+  const std::size_t L = shard.record_label_names.size();
+  const auto target = static_cast<std::size_t>(
+      std::find(shard.record_label_names.begin(), shard.record_label_names.end(), f.target) - shard.record_label_names.begin());
+  const auto rows = grid_rows(shard, *blocks.front());
+  out->window = f.window;
+  out->channels = C;
+  if (R < f.window) return;
+  for (std::size_t i = 0; i < shard.samples; ++i) {
+    const std::uint64_t sample = shard.first_sample + i;
+    if (split_of(sample, s) != split) continue;
+    for (std::size_t end = f.window - 1; end < R; end += f.stride) {
+      const double y = shard.record_labels[(i * T + rows[end]) * L + target];
+      if (std::isnan(y)) continue;  // not reached, or censored
+      const std::size_t start = end + 1 - f.window;
+      for (std::size_t k = 0; k < f.window; ++k)
+        for (std::size_t c = 0; c < C; ++c) out->features.push_back(static_cast<float>(blocks[c]->values[i * R + start + k]));
+      out->targets.push_back(static_cast<float>(y));
+      out->samples.push_back(static_cast<std::int64_t>(sample));
+      out->end_times.push_back(static_cast<std::int64_t>(end));
+      ++out->size;
+    }
+  }
+}
+
+struct FeedStream::Impl {
+  const Scenario& s;
+  Split split;
+  bool endless;
+  ShardGenerator generator;
+  std::uint64_t next_sample = 0;
+  WindowBatch pending;
+
+  Impl(const Scenario& scenario, Split sp, bool forever, int threads)
+      : s(scenario), split(sp), endless(forever), generator(scenario, threads) {}
+
+  bool more() const { return endless || next_sample < s.samples; }
+
+  void generate() {
+    const std::uint64_t block = s.output.shard_size;
+    const auto count = static_cast<std::size_t>(endless ? block : std::min(block, s.samples - next_sample));
+    const Shard shard = generator.samples(next_sample, count);
+    next_sample += count;
+    append_windows(s, shard, split, &pending);
+  }
+};
+
+FeedStream::FeedStream(const Scenario& scenario, Split split, bool endless, int threads) {
+  if (!scenario.feed.present) throw std::invalid_argument("the scenario has no feed section");
+  if (endless && scenario.design == core::Design::kLatinHypercube)
+    throw std::invalid_argument("an endless feed needs sampling.design random or sobol: a Latin hypercube has exactly "
+                                "sampling.samples points");
+  impl_ = std::make_unique<Impl>(scenario, split, endless, threads);
+}
+
+FeedStream::~FeedStream() = default;
+
+bool FeedStream::next(WindowBatch* batch) {
+  Impl& m = *impl_;
+  const std::size_t want = m.s.feed.batch_size;
+  while (m.pending.size < want && m.more()) m.generate();
+  batch->clear();
+  if (m.pending.size == 0) return false;
+  batch->take_front(m.pending, want);
+  return true;
+}
+
+std::vector<std::string> write_window_files(const Scenario& s, const std::string& directory, int threads) {
+  if (!s.feed.present) throw std::invalid_argument("the scenario has no feed section");
+  ShardGenerator generator(s, threads);
+  WindowBatch windows[3];
+  for (std::uint64_t k = 0; k < generator.num_shards(); ++k) {
+    const Shard shard = generator.shard(k);
+    for (Split sp : {Split::kTrain, Split::kValidation, Split::kTest})
+      append_windows(s, shard, sp, &windows[static_cast<int>(sp)]);
+  }
+  std::vector<std::string> paths;
+  for (Split sp : {Split::kTrain, Split::kValidation, Split::kTest}) {
+    const WindowBatch& w = windows[static_cast<int>(sp)];
+    const std::string stem = directory + "/windows-" + split_name(sp);
+    write_windows_hdf5(stem + ".h5", w, s.feed.channels, s.feed.target, s.output.compression);
+    write_file_atomically(stem + ".x.npy", npy_bytes("<f4", {w.size, s.feed.window, s.feed.channels.size()},
+                                                     w.features.data(), w.features.size() * sizeof(float)));
+    write_file_atomically(stem + ".y.npy", npy_bytes("<f4", {w.size}, w.targets.data(), w.targets.size() * sizeof(float)));
+    paths.insert(paths.end(), {stem + ".h5", stem + ".x.npy", stem + ".y.npy"});
+  }
+  return paths;
+}
+
+void write_npy_batch(std::ostream& out, const WindowBatch& b) {
+  const std::string x = npy_bytes("<f4", {b.size, b.window, b.channels}, b.features.data(), b.features.size() * sizeof(float));
+  const std::string y = npy_bytes("<f4", {b.size}, b.targets.data(), b.targets.size() * sizeof(float));
+  out.write(x.data(), static_cast<std::streamsize>(x.size()));
+  out.write(y.data(), static_cast<std::streamsize>(y.size()));
+}
+
+void write_cmapss(const Scenario& s, const std::string& path, int threads) {
+  const FeedSpec& f = s.feed;
+  if (!f.present || f.cmapss_sensors.empty())
+    throw std::invalid_argument("the scenario's feed section has no cmapss.sensors");
+  ShardGenerator generator(s, threads);
+  std::string text;
+  char number[40];
+  for (std::uint64_t k = 0; k < generator.num_shards(); ++k) {
+    const Shard shard = generator.shard(k);
+    std::vector<const ObservationBlock*> sensors;
+    for (const auto& name : f.cmapss_sensors) sensors.push_back(&channel(shard, name));
+    std::vector<std::size_t> settings;
+    for (const auto& name : f.cmapss_settings)
+      settings.push_back(static_cast<std::size_t>(
+          std::find(shard.parameter_names.begin(), shard.parameter_names.end(), name) - shard.parameter_names.begin()));
+    const std::size_t R = sensors.front()->times.size(), M = shard.num_parameters();
+    for (std::size_t i = 0; i < shard.samples; ++i) {
+      if (shard.status[i] != static_cast<std::int8_t>(SampleStatus::kStoppedByEvent)) continue;
+      std::vector<double> held(sensors.size(), std::numeric_limits<double>::quiet_NaN());
+      // A reading missing before any was made takes the unit's first valid one.
+      for (std::size_t c = 0; c < sensors.size(); ++c)
+        for (std::size_t j = 0; j < R && std::isnan(held[c]); ++j) held[c] = sensors[c]->values[i * R + j];
+      for (std::size_t j = 0; j < R && sensors.front()->times[j] <= shard.t_reached[i]; ++j) {
+        std::string row = std::to_string(shard.first_sample + i + 1) + " " + std::to_string(j + 1);
+        for (std::size_t q = 0; q < 3; ++q) {
+          std::snprintf(number, sizeof number, " %.6g", q < settings.size() ? shard.parameters[i * M + settings[q]] : 0.0);
+          row += number;
+        }
+        for (std::size_t c = 0; c < 21; ++c) {
+          double v = 0.0;
+          if (c < sensors.size()) {
+            const double reading = sensors[c]->values[i * R + j];
+            if (!std::isnan(reading)) held[c] = reading;
+            v = std::isnan(held[c]) ? 0.0 : held[c];
+          }
+          std::snprintf(number, sizeof number, " %.6g", v);
+          row += number;
+        }
+        text += row + "  \n";
+      }
+    }
+  }
+  write_file_atomically(path, text);
+}
+
+std::vector<std::vector<double>> read_cmapss(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error(path + ": cannot open");
+  std::vector<std::vector<double>> rows;
+  std::string line;
+  for (int line_no = 1; std::getline(in, line); ++line_no) {
+    std::istringstream ss(line);
+    std::vector<double> row;
+    std::string token;
+    while (ss >> token) {
+      char* end = nullptr;
+      const double v = std::strtod(token.c_str(), &end);
+      if (end != token.c_str() + token.size())
+        throw std::runtime_error(path + ":" + std::to_string(line_no) + ": '" + token + "' is not a number");
+      row.push_back(v);
+    }
+    if (row.empty()) continue;
+    if (row.size() != 26)
+      throw std::runtime_error(path + ":" + std::to_string(line_no) + ": " + std::to_string(row.size()) +
+                               " columns, C-MAPSS has 26 (unit, cycle, 3 settings, 21 sensors)");
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+}  // namespace physynth::engine

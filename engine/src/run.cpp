@@ -102,7 +102,8 @@ void apply_noise(const NoiseModel& nz, std::uint64_t seed, std::uint64_t sample,
                  const std::vector<double>& times, double* values) {
   const std::uint32_t base = core::stream::kObservationBase + 16u * static_cast<std::uint32_t>(channel);
   core::CounterRng multiplicative(seed, sample, base + 0), additive(seed, sample, base + 1),
-      bias_rng(seed, sample, base + 2), drift_rng(seed, sample, base + 3), dropout(seed, sample, base + 4);
+      bias_rng(seed, sample, base + 2), drift_rng(seed, sample, base + 3), dropout(seed, sample, base + 4),
+      spikes(seed, sample, base + 5);
   const double bias = nz.bias_mean + (nz.bias_sd > 0.0 ? nz.bias_sd * bias_rng.normal() : 0.0);
   double drift = 0.0;
   for (std::size_t k = 0; k < times.size(); ++k) {
@@ -110,9 +111,12 @@ void apply_noise(const NoiseModel& nz, std::uint64_t seed, std::uint64_t sample,
     const double e1 = nz.multiplicative_sd > 0.0 ? multiplicative.normal() : 0.0;
     const double e2 = nz.additive_sd > 0.0 ? additive.normal() : 0.0;
     const double u = nz.dropout_probability > 0.0 ? dropout.uniform() : 1.0;
+    const bool spike = nz.spike_probability > 0.0 && spikes.uniform() < nz.spike_probability;
+    const double e3 = nz.spike_probability > 0.0 ? spikes.normal() : 0.0;
     double v = values[k];
     if (std::isnan(v)) continue;
     v = v * (1.0 + nz.multiplicative_sd * e1) + bias + drift + nz.additive_sd * e2;
+    if (spike) v += nz.spike_amplitude * e3;
     if (nz.saturation_low) v = std::max(v, *nz.saturation_low);
     if (nz.saturation_high) v = std::min(v, *nz.saturation_high);
     if (nz.quantisation_step > 0.0) v = nz.quantisation_step * std::round(v / nz.quantisation_step);

@@ -366,7 +366,7 @@ bool check_expression(const ConfigNode& node, const std::string& text, const std
 void read_noise(const ConfigNode& node, NoiseModel& noise) {
   if (!node.expect_map()) return;
   node.check_keys({"additive_sd", "multiplicative_sd", "bias_mean", "bias_sd", "drift_sd", "quantisation_step",
-                   "saturation_low", "saturation_high", "dropout_probability"});
+                   "saturation_low", "saturation_high", "dropout_probability", "spike_probability", "spike_amplitude"});
   auto nonneg = [&](const char* key, double& target) {
     if (auto v = number(node, key))
       if (check_nonnegative(node, key, *v)) target = *v;
@@ -382,6 +382,14 @@ void read_noise(const ConfigNode& node, NoiseModel& noise) {
   if (noise.saturation_low && noise.saturation_high && !(*noise.saturation_low < *noise.saturation_high))
     node["saturation_high"].error(node.path() + ": saturation_low (" + format_number(*noise.saturation_low) +
                                   ") must be < saturation_high (" + format_number(*noise.saturation_high) + ")");
+  nonneg("spike_amplitude", noise.spike_amplitude);
+  if (auto v = number(node, "spike_probability")) {
+    if (*v >= 0.0 && *v < 1.0)
+      noise.spike_probability = *v;
+    else
+      node["spike_probability"].error(node["spike_probability"].path() + " must be in [0, 1), got " +
+                                      num_text(node["spike_probability"]));
+  }
   if (auto v = number(node, "dropout_probability")) {
     if (*v >= 0.0 && *v < 1.0)
       noise.dropout_probability = *v;
@@ -584,7 +592,9 @@ nlohmann::ordered_json resolved_json(const Scenario& s, const YAML::Node& model_
                                     {"bias_sd", o.noise.bias_sd},
                                     {"drift_sd", o.noise.drift_sd},
                                     {"quantisation_step", o.noise.quantisation_step},
-                                    {"dropout_probability", o.noise.dropout_probability}};
+                                    {"dropout_probability", o.noise.dropout_probability},
+                                    {"spike_probability", o.noise.spike_probability},
+                                    {"spike_amplitude", o.noise.spike_amplitude}};
     if (o.noise.saturation_low) noise["saturation_low"] = *o.noise.saturation_low;
     if (o.noise.saturation_high) noise["saturation_high"] = *o.noise.saturation_high;
     obs.push_back({{"name", o.name},

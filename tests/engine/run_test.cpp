@@ -247,8 +247,8 @@ TEST_CASE("run_scenario: sensor artefacts do what the noise model says") {
   REQUIRE(T == 201);
   CHECK(channel("coarse").times.size() == 11);
   CHECK(channel("coarse").times[3] == Approx(6.0));
-  std::size_t dropped = 0, total = 0;
-  double sum_sq = 0.0;
+  std::size_t dropped = 0, total = 0, spiked = 0;
+  double sum_sq = 0.0, spike_sq = 0.0;
   for (std::size_t i = 0; i < h.samples; ++i)
     for (std::size_t k = 0; k < T; ++k) {
       const double x = h.states[i * T + k];
@@ -266,6 +266,9 @@ TEST_CASE("run_scenario: sensor artefacts do what the noise model says") {
         ++dropped;
       else
         REQUIRE(d == x);
+      const double spike = channel("spiky").values[i * T + k] - x;
+      if (spike != 0.0) ++spiked;
+      spike_sq += spike * spike;
       const double e = channel("additive").values[i * T + k] - x;
       sum_sq += e * e;
       ++total;
@@ -273,6 +276,9 @@ TEST_CASE("run_scenario: sensor artefacts do what the noise model says") {
   // 10050 readings: the dropout fraction within 4 standard errors of 0.2, the noise sd within 5 %.
   CHECK(std::fabs(static_cast<double>(dropped) / total - 0.2) < 4.0 * std::sqrt(0.2 * 0.8 / total));
   CHECK(std::sqrt(sum_sq / total) == Approx(0.1).epsilon(0.05));
+  // Spikes: 5 % of readings, each N(0, 3^2); the rest untouched.
+  CHECK(std::fabs(static_cast<double>(spiked) / total - 0.05) < 4.0 * std::sqrt(0.05 * 0.95 / total));
+  CHECK(std::sqrt(spike_sq / spiked) == Approx(3.0).epsilon(0.1));
 }
 
 TEST_CASE("run_scenario: forward sensitivities are written and equal derivatives of the closed form") {

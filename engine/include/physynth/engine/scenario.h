@@ -36,7 +36,8 @@ struct EventSpec {
 };
 
 // What a real instrument adds to a true value x(t), applied in this order:
-//   x * (1 + multiplicative_sd * e1)  + bias + drift(t) + additive_sd * e2,
+//   x * (1 + multiplicative_sd * e1)  + bias + drift(t) + additive_sd * e2
+//     (+ spike_amplitude * e3 with probability spike_probability: electrical spikes, loose contacts),
 //   then saturation, quantisation, dropout (a missing value, NaN).
 // bias ~ N(bias_mean, bias_sd) once per sample; drift is a random walk with
 // drift_sd per square root of a time unit; e1, e2 ~ N(0, 1) per reading.
@@ -50,6 +51,8 @@ struct NoiseModel {
   std::optional<double> saturation_low;
   std::optional<double> saturation_high;
   double dropout_probability = 0.0;
+  double spike_probability = 0.0;  // per reading
+  double spike_amplitude = 0.0;    // standard deviation of a spike, in the channel's units
 };
 
 struct ObservationSpec {

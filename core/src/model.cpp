@@ -15,6 +15,11 @@ SparsityPattern SparsityPattern::dense(int n) {
 
 SparsityPattern Model::jacobian_sparsity() const { return SparsityPattern::dense(static_cast<int>(num_states())); }
 
+const std::vector<VariableInfo>& Model::derived_channels() const {
+  static const std::vector<VariableInfo> none;
+  return none;
+}
+
 namespace {
 int find_name(const std::vector<VariableInfo>& list, const std::string& name) {
   for (std::size_t i = 0; i < list.size(); ++i)

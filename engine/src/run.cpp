@@ -16,6 +16,7 @@
 #include <cmath>
 #include <filesystem>
 #include <limits>
+#include <map>
 #include <memory>
 #include <thread>
 
@@ -128,7 +129,8 @@ void apply_noise(const NoiseModel& nz, std::uint64_t seed, std::uint64_t sample,
 // Everything one thread needs to process samples; built once per thread.
 struct Worker {
   solvers::OdeSolver solver;
-  std::vector<Expression> observations;
+  std::vector<Expression> observations;  // the expression channels, in order
+  std::vector<double> derived;           // scratch: the model's derived channels at one row
   std::vector<Expression> labels;
   std::vector<Expression> record_labels;  // the per-record expression labels, in order
   std::vector<double> variables;
@@ -138,7 +140,9 @@ struct Worker {
   Worker(const Scenario& s, const std::vector<solvers::Event>& events) : solver(s.model.model, s.solver, events) {
     const auto names = expression_variables(*s.model.model);
     variables.resize(names.size());
-    for (const auto& o : s.observations) observations.emplace_back(o.expression, names);
+    for (const auto& o : s.observations)
+      if (o.derived_index < 0) observations.emplace_back(o.expression, names);
+    derived.resize(s.model.model->derived_channels().size());
     for (const auto& l : s.labels)
       if (l.kind == LabelSpec::Kind::kFinalValue) labels.emplace_back(l.expression, names);
     for (const auto& r : s.record_labels)
@@ -182,8 +186,12 @@ void process_sample(const Scenario& s, const Grid& grid, Worker& w, Shard& shard
       status = static_cast<std::int8_t>(r.status == solvers::SolveStatus::kSuccess ? SampleStatus::kOk
                                                                                    : SampleStatus::kStoppedByEvent);
       for (const auto& e : r.events) outcome.events_fired.push_back(e.event);
-      // Observations on their own reading times.
+      // Observations on their own reading times. A model's derived channels are computed
+      // once per row for all channels that read them, with randomness keyed on the row.
+      std::map<std::size_t, std::vector<double>> derived_at;
+      std::size_t expression_channel = 0;
       for (std::size_t c = 0; c < s.observations.size(); ++c) {
+        const ObservationSpec& spec = s.observations[c];
         ObservationBlock& ob = shard.observations[c];
         double* values = &ob.values[i * ob.times.size()];
         for (std::size_t j = 0; j < ob.times.size(); ++j) {
@@ -192,10 +200,21 @@ void process_sample(const Scenario& s, const Grid& grid, Worker& w, Shard& shard
             values[j] = kNaN;
             continue;
           }
-          expression_values(model, grid.times[row], states + row * n, p, w.variables.data());
-          values[j] = w.observations[c].evaluate(w.variables.data());
+          if (spec.derived_index >= 0) {
+            auto it = derived_at.find(row);
+            if (it == derived_at.end()) {
+              core::CounterRng rng(s.seed, sample, core::stream::kDerivedBase + static_cast<std::uint32_t>(row));
+              model.evaluate_derived(grid.times[row], states + row * n, p, rng, w.derived.data());
+              it = derived_at.emplace(row, w.derived).first;
+            }
+            values[j] = it->second[static_cast<std::size_t>(spec.derived_index)];
+          } else {
+            expression_values(model, grid.times[row], states + row * n, p, w.variables.data());
+            values[j] = w.observations[expression_channel].evaluate(w.variables.data());
+          }
         }
-        apply_noise(s.observations[c].noise, s.seed, sample, c, ob.times, values);
+        if (spec.derived_index < 0) ++expression_channel;
+        apply_noise(spec.noise, s.seed, sample, c, ob.times, values);
       }
       // Labels.
       std::size_t final_label = 0;

@@ -598,7 +598,7 @@ nlohmann::ordered_json resolved_json(const Scenario& s, const YAML::Node& model_
     if (o.noise.saturation_low) noise["saturation_low"] = *o.noise.saturation_low;
     if (o.noise.saturation_high) noise["saturation_high"] = *o.noise.saturation_high;
     obs.push_back({{"name", o.name},
-                   {"expression", o.expression},
+                   {o.derived_index >= 0 ? "feature" : "expression", o.expression},
                    {"units", o.units},
                    {"sample_interval", o.sample_interval},
                    {"noise", noise}});
@@ -815,11 +815,29 @@ std::optional<Scenario> load_scenario(const std::string& path, const std::vector
     for (std::size_t i = 0; i < list.size(); ++i) {
       const ConfigNode ob = list[i];
       if (!ob.expect_map()) continue;
-      ob.check_keys({"name", "state", "expression", "units", "sample_interval", "sample_rate", "noise"});
+      ob.check_keys({"name", "state", "expression", "feature", "units", "sample_interval", "sample_rate", "noise"});
       ObservationSpec o;
       o.name = read_name(ob, output_names, "observation");
-      if (ob.has("state") == ob.has("expression")) {
-        ob.error(ob.path() + " needs exactly one of 'state' or 'expression'");
+      if (ob.has("state") + ob.has("expression") + ob.has("feature") != 1) {
+        ob.error(ob.path() + " needs exactly one of 'state', 'expression' or 'feature'");
+      } else if (ob.has("feature")) {
+        std::vector<std::string> features;
+        for (const auto& d : model->derived_channels()) features.push_back(d.name);
+        if (auto f = ob["feature"].as_string()) {
+          const auto it = std::find(features.begin(), features.end(), *f);
+          if (it == features.end()) {
+            std::string msg = ob["feature"].path() + ": unknown feature '" + *f + "'" +
+                              (features.empty() ? "; this model computes none"
+                                                : "; the model computes " + core::join(features));
+            const std::string hint = core::closest_match(*f, features);
+            if (!hint.empty()) msg += "; did you mean '" + hint + "'?";
+            ob["feature"].error(msg);
+          } else {
+            o.derived_index = static_cast<int>(it - features.begin());
+            o.expression = *f;
+            o.units = model->derived_channels()[static_cast<std::size_t>(o.derived_index)].units;
+          }
+        }
       } else if (ob.has("state")) {
         if (auto st = ob["state"].as_string()) {
           if (model->state_index(*st) < 0) unknown_state(ob["state"], *st, *model);

@@ -128,6 +128,11 @@ std::vector<double> nominal_bearing() {
   p[B::kAmbient] = 25.0;
   p[B::kSpall0] = 0.1;
   p[B::kTemperature0] = 25.0;
+  p[B::kFaultMode] = 1.0;  // outer race
+  p[B::kImpulseGain] = 1.0;
+  p[B::kImbalance] = 0.1;
+  p[B::kVibrationNoise] = 0.05;
+  p[B::kResonance] = 3000.0;
   return p;
 }
 }  // namespace
@@ -263,4 +268,27 @@ TEST_CASE("BearingDegradation: a unit whose onset lies far beyond the horizon st
   const auto r = solver.solve(p.data(), y0.data(), 0.0, {0.0, 3000.0}, out.data());
   REQUIRE(r.status == solvers::SolveStatus::kSuccess);
   CHECK(out[2] == Approx(0.1).margin(1e-9));
+}
+
+TEST_CASE("BearingDegradation: derived vibration channels grow with the spall at the fault's frequency") {
+  using B = BearingDegradation;
+  const B model;
+  REQUIRE(model.derived_channels().size() == 9);
+  CHECK(model.derived_channels()[4].name == "env_bpfo");
+  auto p = nominal_bearing();
+  std::vector<double> small(9), large(9), again(9);
+  const double y_small[2] = {0.1, 40.0}, y_large[2] = {1.5, 60.0};
+  core::CounterRng a(1, 0, 7), b(1, 0, 7), c(1, 0, 7);
+  model.evaluate_derived(0.0, y_small, p.data(), a, small.data());
+  model.evaluate_derived(0.0, y_large, p.data(), b, large.data());
+  model.evaluate_derived(0.0, y_small, p.data(), c, again.data());
+  CHECK(small == again);  // deterministic for its RNG key
+  CHECK(large[0] > 2.0 * small[0]);  // RMS
+  CHECK(large[4] > 5.0 * small[4]);  // envelope at BPFO
+  CHECK(large[4] > 3.0 * large[5]);  // BPFO dominates BPFI for an outer-race fault
+  CHECK(large[3] > 3.5);             // impulsive: kurtosis above Gaussian
+  p[B::kFaultMode] = 2.0;            // inner race
+  core::CounterRng d(1, 0, 7);
+  model.evaluate_derived(0.0, y_large, p.data(), d, large.data());
+  CHECK(large[5] > 3.0 * large[4]);
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 
 #include "physynth/core/signal.h"
 
@@ -115,7 +116,8 @@ SnapshotFeatures snapshot_features(const std::vector<double>& x, const BearingGe
   return f;
 }
 
-BearingDegradation::BearingDegradation() {
+BearingDegradation::BearingDegradation(BearingGeometry geometry, SnapshotOptions snapshot)
+    : geometry_(geometry), snapshot_(snapshot) {
   states_ = {{"spall", "mm", "spall (defect) size"}, {"temperature", "degC", "bearing outer-ring temperature"}};
   parameters_.resize(kParameterCount);
   parameters_[kParisC] = {"paris_c", "m/cycle/(MPa*m^0.5)^m", "Paris coefficient"};
@@ -136,6 +138,43 @@ BearingDegradation::BearingDegradation() {
   parameters_[kAmbient] = {"ambient", "degC", "ambient temperature"};
   parameters_[kSpall0] = {"spall0", "mm", "initial defect size"};
   parameters_[kTemperature0] = {"temperature0", "degC", "initial temperature"};
+  parameters_[kFaultMode] = {"fault_mode", "1",
+                             "0 none, 1 outer race, 2 inner race, 3 rolling element, 4 cage, 5 imbalance"};
+  parameters_[kImpulseGain] = {"impulse_gain", "g/mm", "peak response of one impact per mm of spall"};
+  parameters_[kImbalance] = {"imbalance", "g", "once-per-revolution vibration of the healthy machine"};
+  parameters_[kVibrationNoise] = {"vibration_noise", "g", "broadband noise of the accelerometer signal"};
+  parameters_[kResonance] = {"resonance_hz", "Hz", "structural resonance excited by the impacts"};
+  derived_ = {{"vib_rms", "g", "RMS of the snapshot"},
+              {"vib_peak", "g", "peak of the snapshot"},
+              {"vib_crest", "1", "crest factor"},
+              {"vib_kurtosis", "1", "kurtosis (3 for Gaussian noise)"},
+              {"env_bpfo", "g", "envelope spectrum at BPFO"},
+              {"env_bpfi", "g", "envelope spectrum at BPFI"},
+              {"env_bsf", "g", "envelope spectrum at BSF"},
+              {"env_ftf", "g", "envelope spectrum at FTF"},
+              {"vib_1x", "g", "spectrum at the shaft frequency"}};
+}
+
+void BearingDegradation::evaluate_derived(double, const double* y, const double* p, core::CounterRng& rng,
+                                          double* out) const {
+  SnapshotOptions o = snapshot_;
+  o.resonance_hz = p[kResonance];
+  o.noise_sd = p[kVibrationNoise];
+  SnapshotState state;
+  state.shaft_hz = p[kShaftHz];
+  const int mode = static_cast<int>(std::lround(p[kFaultMode]));
+  state.mode = mode >= 0 && mode <= 5 ? static_cast<FaultMode>(mode) : FaultMode::kNone;
+  const double severity = p[kImpulseGain] * std::max(0.0, y[kSpall]);
+  state.imbalance_amplitude = p[kImbalance];
+  if (state.mode == FaultMode::kImbalance)
+    state.imbalance_amplitude += severity;  // a growing imbalance (wear, loosening)
+  else
+    state.impulse_amplitude = severity;
+  const auto x = vibration_snapshot(geometry_, o, state, rng);
+  const auto f = snapshot_features(x, geometry_, o, state.shaft_hz);
+  const double values[] = {f.rms, f.peak, f.crest_factor, f.kurtosis, f.envelope_bpfo, f.envelope_bpfi,
+                           f.envelope_bsf, f.envelope_ftf, f.amplitude_1x};
+  std::copy(std::begin(values), std::end(values), out);
 }
 
 void BearingDegradation::initial_state(const double* p, double* y0) const {
@@ -144,7 +183,7 @@ void BearingDegradation::initial_state(const double* p, double* y0) const {
 }
 
 void BearingDegradation::initial_state_jacobian(const double*, double* jac) const {
-  std::fill(jac, jac + 2 * kParameterCount, 0.0);
+  std::fill(jac, jac + 2 * static_cast<int>(kParameterCount), 0.0);
   jac[kSpall + 2 * kSpall0] = 1.0;
   jac[kTemperature + 2 * kTemperature0] = 1.0;
 }

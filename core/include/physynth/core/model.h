@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "physynth/core/random.h"
+
 namespace physynth::core {
 
 // A named quantity with units ("mol/L", "1/s"; empty when dimensionless).
@@ -70,6 +72,14 @@ class Model {
 
   // Whether state i is physically non-negative (amounts, concentrations).
   virtual bool state_is_nonnegative(std::size_t /*i*/) const { return false; }
+
+  // Channels the model computes from its state by more than an expression:
+  // the features of a vibration waveform synthesised from a defect's size,
+  // say. Random (a new waveform at each reading) but a pure function of
+  // `rng`'s key. None unless the model has some.
+  virtual const std::vector<VariableInfo>& derived_channels() const;
+  // Every derived channel at once (one waveform feeds all its features).
+  virtual void evaluate_derived(double t, const double* y, const double* p, CounterRng& rng, double* out) const {}
 
   // Index of the state or parameter with this name, or -1.
   int state_index(const std::string& name) const;

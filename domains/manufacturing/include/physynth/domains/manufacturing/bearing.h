@@ -86,17 +86,26 @@ class BearingDegradation : public core::TemplatedModel<BearingDegradation> {
   enum Parameter {
     kParisC, kParisM, kGeometryFactor, kStressRef, kLoadRef, kLoad, kShaftHz, kBpfo, kOnset, kOnsetWidth,
     kFriction, kFrictionGain, kBoreDiameter, kHeatTransfer, kHeatCapacity, kAmbient, kSpall0, kTemperature0,
+    // Used by the vibration snapshots only (derived channels), not by the right-hand side:
+    kFaultMode, kImpulseGain, kImbalance, kVibrationNoise, kResonance,
     kParameterCount
   };
   enum State { kSpall, kTemperature };
 
-  BearingDegradation();
+  // Vibration features at each reading come from a snapshot of this geometry
+  // and length; the fault mode, impulse gain (g per mm of spall), imbalance,
+  // noise and resonance are parameters.
+  explicit BearingDegradation(BearingGeometry geometry = BearingGeometry::skf_6205(), SnapshotOptions snapshot = {});
   const std::string& name() const override { return name_; }
   const std::vector<core::VariableInfo>& states() const override { return states_; }
   const std::vector<core::VariableInfo>& parameters() const override { return parameters_; }
   void initial_state(const double* p, double* y0) const override;
   void initial_state_jacobian(const double* p, double* jac) const override;
   bool state_is_nonnegative(std::size_t i) const override { return i == kSpall; }
+  // vib_rms, vib_peak, vib_crest, vib_kurtosis, env_bpfo, env_bpfi, env_bsf, env_ftf, vib_1x
+  const std::vector<core::VariableInfo>& derived_channels() const override { return derived_; }
+  void evaluate_derived(double t, const double* y, const double* p, core::CounterRng& rng, double* out) const override;
+  const BearingGeometry& geometry() const { return geometry_; }
 
   template <class T>
   void evaluate(const T& t, const T* y, const T* p, T* dydt) const {
@@ -118,6 +127,9 @@ class BearingDegradation : public core::TemplatedModel<BearingDegradation> {
   std::string name_ = "bearing_degradation";
   std::vector<core::VariableInfo> states_;
   std::vector<core::VariableInfo> parameters_;
+  std::vector<core::VariableInfo> derived_;
+  BearingGeometry geometry_;
+  SnapshotOptions snapshot_;
 };
 
 }  // namespace physynth::domains::manufacturing

@@ -30,7 +30,8 @@ void add_feed_command(CLI::App& app, int& exit_code) {
       "feed", "Training feeds from a scenario's feed section: window files, an NPY stream on stdout, a C-MAPSS export");
   cmd->add_option("scenario", o->scenario, "Scenario YAML file with a feed section")->required();
   cmd->add_option("--set", o->overrides, "Override a scenario value, KEY=VALUE");
-  cmd->add_option("-o,--output", o->output, "Write windows-{train,validation,test}.{h5,x.npy,y.npy} into this directory");
+  cmd->add_option("-o,--output", o->output,
+                  "Write windows-{train,validation,test}.{h5,x.npy,y.npy} into this directory");
   cmd->add_flag("--stdout", o->to_stdout, "Stream batches to standard output as NPY arrays (x, then y, per batch)");
   cmd->add_option("--split", o->split, "Split to stream: train, validation or test")->capture_default_str();
   cmd->add_flag("--endless", o->endless, "Stream on past sampling.samples (random and Sobol designs)");
@@ -42,7 +43,8 @@ void add_feed_command(CLI::App& app, int& exit_code) {
     auto scenario = engine::load_scenario(o->scenario, o->overrides, diagnostics);
     engine::Split split = engine::Split::kTrain;
     if (scenario && !scenario->feed.present)
-      diagnostics.error({o->scenario, 0, 0}, "the scenario has no feed section; physynth feed needs one (docs/scenarios.md)");
+      diagnostics.error({o->scenario, 0, 0},
+                        "the scenario has no feed section; physynth feed needs one (docs/scenarios.md)");
     if (!engine::parse_split(o->split, &split))
       diagnostics.error({"--split", 0, 0}, "--split must be 'train', 'validation' or 'test', got '" + o->split + "'");
     if (o->output.empty() && !o->to_stdout && o->cmapss.empty())

@@ -7,8 +7,8 @@
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
 
-#include <cmath>
 #include <chrono>
+#include <cmath>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -41,8 +41,12 @@ int main(int argc, char** argv) {
       r = engine::run_scenario(*s, o);
       best = std::min(best, r.solve_s);
     }
-    std::cout << nlohmann::json{{"what", "bearing fleet units"}, {"threads", threads}, {"units", r.samples},
-                                {"failed", r.failed}, {"seconds", best}, {"per_second", r.samples / best}}
+    std::cout << nlohmann::json{{"what", "bearing fleet units"},
+                                {"threads", threads},
+                                {"units", r.samples},
+                                {"failed", r.failed},
+                                {"seconds", best},
+                                {"per_second", r.samples / best}}
                      .dump()
               << std::endl;
   }
@@ -69,7 +73,9 @@ int main(int argc, char** argv) {
         snapshots_taken *= (r.samples + shard.samples - 1) / shard.samples;  // shards alike in size
       }
       std::cout << nlohmann::json{{"what", "mixed fleet units with vibration features every 50 h (0.25 s snapshots)"},
-                                  {"threads", threads}, {"units", r.samples}, {"seconds", r.solve_s},
+                                  {"threads", threads},
+                                  {"units", r.samples},
+                                  {"seconds", r.solve_s},
                                   {"per_second", r.samples / r.solve_s},
                                   {"snapshots_per_second", snapshots_taken / r.solve_s}}
                        .dump()
@@ -99,8 +105,11 @@ int main(int argc, char** argv) {
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     double checksum = 0.0;  // in index order: the same for any thread count
     for (double v : rms) checksum += v;
-    std::cout << nlohmann::json{{"what", "vibration snapshots with features (1 s at 20 kHz)"}, {"threads", threads},
-                                {"snapshots", snapshots}, {"seconds", seconds}, {"per_second", snapshots / seconds},
+    std::cout << nlohmann::json{{"what", "vibration snapshots with features (1 s at 20 kHz)"},
+                                {"threads", threads},
+                                {"snapshots", snapshots},
+                                {"seconds", seconds},
+                                {"per_second", snapshots / seconds},
                                 {"checksum", checksum}}
                      .dump()
               << std::endl;

@@ -16,7 +16,8 @@ int main(int argc, char** argv) {
   for (std::size_t j = 0; j < cal.theta_names.size(); ++j)
     std::printf("- %s = %.4g\n", cal.theta_names[j].c_str(), cal.fit.estimate[j]);
   std::printf(
-      "\n| case | role | points | RMSE VB, model (mm) | RMSE VB, replicate's measured curve (mm) | last VB measured | last VB "
+      "\n| case | role | points | RMSE VB, model (mm) | RMSE VB, replicate's measured curve (mm) | last VB measured | "
+      "last VB "
       "model |\n|---|---|---|---|---|---|---|\n");
   for (const auto& r : cal.cases)
     std::printf("| %d | %s | %zu | %.3f | %.3f | %.2f | %.2f |\n", r.case_number,

@@ -68,16 +68,18 @@ std::vector<double> tool_parameters(const std::vector<double>& theta, double doc
 }
 
 // Readings (t, VB) of one tool that crosses 0.4 mm: a row per reading before the crossing, from the second on.
-void add_tool(Set& set, const std::vector<double>& t, const std::vector<double>& vb, double doc, double feed, bool steel,
-              const ToolWear& model, const std::vector<double>& theta) {
+void add_tool(Set& set, const std::vector<double>& t, const std::vector<double>& vb, double doc, double feed,
+              bool steel, const ToolWear& model, const std::vector<double>& theta) {
   std::size_t cross = 0;
   while (cross < vb.size() && vb[cross] < kFailure) ++cross;
   if (cross == 0 || cross == vb.size()) return;  // never below, or never crosses
-  const double t_fail = t[cross - 1] + (kFailure - vb[cross - 1]) * (t[cross] - t[cross - 1]) / (vb[cross] - vb[cross - 1]);
+  const double t_fail =
+      t[cross - 1] + (kFailure - vb[cross - 1]) * (t[cross] - t[cross - 1]) / (vb[cross] - vb[cross - 1]);
   const auto p = tool_parameters(theta, doc, feed, steel);
   for (std::size_t k = 1; k < cross; ++k) {
     const float rate = static_cast<float>((vb[k] - vb[k - 1]) / (t[k] - t[k - 1]));
-    set.x.push_back({static_cast<float>(vb[k]), rate, static_cast<float>(doc), static_cast<float>(feed), steel ? 1.0f : 0.0f});
+    set.x.push_back(
+        {static_cast<float>(vb[k]), rate, static_cast<float>(doc), static_cast<float>(feed), steel ? 1.0f : 0.0f});
     set.y.push_back(static_cast<float>(t_fail - t[k]));
     set.physics.push_back(static_cast<float>(wear_time(model, p, std::max(vb[k], 0.0), kFailure)));
   }
@@ -169,7 +171,8 @@ int main(int argc, char** argv) {
     for (const auto& o : shard.observations)
       if (o.name == "wear_reading") reading = &o;
     auto param = [&](std::size_t i, const char* name) {
-      const auto j = std::find(shard.parameter_names.begin(), shard.parameter_names.end(), name) - shard.parameter_names.begin();
+      const auto j =
+          std::find(shard.parameter_names.begin(), shard.parameter_names.end(), name) - shard.parameter_names.begin();
       return shard.parameters[i * shard.num_parameters() + static_cast<std::size_t>(j)];
     };
     const std::size_t R = reading->times.size();
@@ -180,7 +183,8 @@ int main(int argc, char** argv) {
           t.push_back(reading->times[j]);
           vb.push_back(reading->values[i * R + j]);
         }
-      add_tool(synthetic, t, vb, param(i, "depth_of_cut"), param(i, "feed"), param(i, "wear_rate") > 0.01, model, theta);
+      add_tool(synthetic, t, vb, param(i, "depth_of_cut"), param(i, "feed"), param(i, "wear_rate") > 0.01, model,
+               theta);
     }
   }
 
@@ -211,10 +215,15 @@ int main(int argc, char** argv) {
   std::printf("rows: synthetic %zu (from %llu tools), real cases 1-8 %zu, real cases 9-16 %zu (test)\n\n",
               synthetic.y.size(), static_cast<unsigned long long>(scenario->samples), real_train.y.size(),
               real_test.y.size());
-  std::printf("| predictor of the time to VB = 0.4 mm | RMSE on real cases 9-16 (time units), mean of 3 seeds | per seed |\n|---|---|---|\n");
-  std::printf("| MLP trained on physynth data only (train synthetic, test real) | %.2f | %s |\n", tstr_sum / 3, tstr_runs.c_str());
-  std::printf("| MLP trained on real cases 1-8, best of 30/100/300/1000/3000 epochs on the test set (optimistic) | %.2f | %s |\n",
-              trtr_sum / 3, trtr_runs.c_str());
+  std::printf(
+      "| predictor of the time to VB = 0.4 mm | RMSE on real cases 9-16 (time units), mean of 3 seeds | per seed "
+      "|\n|---|---|---|\n");
+  std::printf("| MLP trained on physynth data only (train synthetic, test real) | %.2f | %s |\n", tstr_sum / 3,
+              tstr_runs.c_str());
+  std::printf(
+      "| MLP trained on real cases 1-8, best of 30/100/300/1000/3000 epochs on the test set (optimistic) | %.2f | %s "
+      "|\n",
+      trtr_sum / 3, trtr_runs.c_str());
   std::printf("| mean RUL of real cases 1-8 | %.2f | |\n",
               rmse(std::vector<float>(real_test.y.size(), mean_of(real_train.y)), real_test.y));
   std::printf("| the calibrated wear law itself (no learning) | %.2f | |\n", rmse(real_test.physics, real_test.y));

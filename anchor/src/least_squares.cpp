@@ -108,8 +108,8 @@ FitSummary fit_least_squares(std::shared_ptr<const core::Model> model, const std
   }
   for (const auto& prior : options.priors) {
     if (prior.index < 0 || prior.index >= static_cast<int>(K) || !(prior.sd > 0.0)) {
-      summary.message = "prior on entry " + std::to_string(prior.index) + " needs 0 <= index < " + std::to_string(K) +
-                        " and sd > 0";
+      summary.message =
+          "prior on entry " + std::to_string(prior.index) + " needs 0 <= index < " + std::to_string(K) + " and sd > 0";
       return summary;
     }
     problem.AddResidualBlock(new PriorCost(prior, static_cast<int>(K)), nullptr, x.data());

@@ -118,7 +118,8 @@ int replicate_of(int case_number) {
 // the spread between replicates, which no model of the conditions alone can beat.
 double replicate_rmse(const MillingCase& c, const std::vector<MillingCase>& cases) {
   const int twin_number = replicate_of(c.case_number);
-  const auto twin = std::find_if(cases.begin(), cases.end(), [&](const MillingCase& x) { return x.case_number == twin_number; });
+  const auto twin =
+      std::find_if(cases.begin(), cases.end(), [&](const MillingCase& x) { return x.case_number == twin_number; });
   if (twin == cases.end() || twin->times.size() < 2) return std::nan("");
   double sum = 0.0;
   std::size_t n = 0;
@@ -140,7 +141,7 @@ double replicate_rmse(const MillingCase& c, const std::vector<MillingCase>& case
 MillingCalibration calibrate_milling(const std::vector<MillingCase>& cases, const std::vector<int>& calibration_cases) {
   auto model = std::make_shared<ToolWear>();
   MillingCalibration result;
-  result.theta_names = {"wear_rate_cast_iron", "wear_rate_steel", "feed_exponent", "depth_exponent",
+  result.theta_names = {"wear_rate_cast_iron", "wear_rate_steel", "feed_exponent",      "depth_exponent",
                         "breakin_gain",        "breakin_scale",   "force_doubling_wear"};
   std::vector<Experiment> fit_on;
   for (const auto& c : cases)
@@ -164,8 +165,8 @@ MillingCalibration calibrate_milling(const std::vector<MillingCase>& cases, cons
     const auto prediction = predict(model, e, result.fit.estimate, options.ode);
     MillingCalibration::CaseResult r;
     r.case_number = c.case_number;
-    r.calibration = std::find(calibration_cases.begin(), calibration_cases.end(), c.case_number) !=
-                    calibration_cases.end();
+    r.calibration =
+        std::find(calibration_cases.begin(), calibration_cases.end(), c.case_number) != calibration_cases.end();
     r.points = e.times.size();
     r.rmse_mm = rmse(prediction, e.values);
     r.final_measured = e.values.back();

@@ -17,9 +17,12 @@ namespace physynth::engine {
 
 const char* split_name(Split s) {
   switch (s) {
-    case Split::kTrain: return "train";
-    case Split::kValidation: return "validation";
-    case Split::kTest: return "test";
+    case Split::kTrain:
+      return "train";
+    case Split::kValidation:
+      return "validation";
+    case Split::kTest:
+      return "test";
   }
   return "?";
 }
@@ -77,7 +80,8 @@ const ObservationBlock& channel(const Shard& shard, const std::string& name) {
 std::vector<std::size_t> grid_rows(const Shard& shard, const ObservationBlock& ob) {
   std::vector<std::size_t> rows;
   for (double t : ob.times)
-    rows.push_back(static_cast<std::size_t>(std::lower_bound(shard.times.begin(), shard.times.end(), t) - shard.times.begin()));
+    rows.push_back(
+        static_cast<std::size_t>(std::lower_bound(shard.times.begin(), shard.times.end(), t) - shard.times.begin()));
   return rows;
 }
 
@@ -89,8 +93,9 @@ void append_windows(const Scenario& s, const Shard& shard, Split split, WindowBa
   for (const auto& name : f.channels) blocks.push_back(&channel(shard, name));
   const std::size_t R = blocks.front()->times.size(), C = blocks.size(), T = shard.times.size();
   const std::size_t L = shard.record_label_names.size();
-  const auto target = static_cast<std::size_t>(
-      std::find(shard.record_label_names.begin(), shard.record_label_names.end(), f.target) - shard.record_label_names.begin());
+  const auto target =
+      static_cast<std::size_t>(std::find(shard.record_label_names.begin(), shard.record_label_names.end(), f.target) -
+                               shard.record_label_names.begin());
   const auto rows = grid_rows(shard, *blocks.front());
   out->window = f.window;
   out->channels = C;
@@ -103,7 +108,8 @@ void append_windows(const Scenario& s, const Shard& shard, Split split, WindowBa
       if (std::isnan(y)) continue;  // not reached, or censored
       const std::size_t start = end + 1 - f.window;
       for (std::size_t k = 0; k < f.window; ++k)
-        for (std::size_t c = 0; c < C; ++c) out->features.push_back(static_cast<float>(blocks[c]->values[i * R + start + k]));
+        for (std::size_t c = 0; c < C; ++c)
+          out->features.push_back(static_cast<float>(blocks[c]->values[i * R + start + k]));
       out->targets.push_back(static_cast<float>(y));
       out->samples.push_back(static_cast<std::int64_t>(sample));
       out->end_times.push_back(static_cast<std::int64_t>(end));
@@ -137,8 +143,9 @@ struct FeedStream::Impl {
 FeedStream::FeedStream(const Scenario& scenario, Split split, bool endless, int threads) {
   if (!scenario.feed.present) throw std::invalid_argument("the scenario has no feed section");
   if (endless && scenario.design == core::Design::kLatinHypercube)
-    throw std::invalid_argument("an endless feed needs sampling.design random or sobol: a Latin hypercube has exactly "
-                                "sampling.samples points");
+    throw std::invalid_argument(
+        "an endless feed needs sampling.design random or sobol: a Latin hypercube has exactly "
+        "sampling.samples points");
   impl_ = std::make_unique<Impl>(scenario, split, endless, threads);
 }
 
@@ -170,14 +177,16 @@ std::vector<std::string> write_window_files(const Scenario& s, const std::string
     write_windows_hdf5(stem + ".h5", w, s.feed.channels, s.feed.target, s.output.compression);
     write_file_atomically(stem + ".x.npy", npy_bytes("<f4", {w.size, s.feed.window, s.feed.channels.size()},
                                                      w.features.data(), w.features.size() * sizeof(float)));
-    write_file_atomically(stem + ".y.npy", npy_bytes("<f4", {w.size}, w.targets.data(), w.targets.size() * sizeof(float)));
+    write_file_atomically(stem + ".y.npy",
+                          npy_bytes("<f4", {w.size}, w.targets.data(), w.targets.size() * sizeof(float)));
     paths.insert(paths.end(), {stem + ".h5", stem + ".x.npy", stem + ".y.npy"});
   }
   return paths;
 }
 
 void write_npy_batch(std::ostream& out, const WindowBatch& b) {
-  const std::string x = npy_bytes("<f4", {b.size, b.window, b.channels}, b.features.data(), b.features.size() * sizeof(float));
+  const std::string x =
+      npy_bytes("<f4", {b.size, b.window, b.channels}, b.features.data(), b.features.size() * sizeof(float));
   const std::string y = npy_bytes("<f4", {b.size}, b.targets.data(), b.targets.size() * sizeof(float));
   out.write(x.data(), static_cast<std::streamsize>(x.size()));
   out.write(y.data(), static_cast<std::streamsize>(y.size()));
@@ -207,8 +216,19 @@ void write_cmapss(const Scenario& s, const std::string& path, int threads) {
         for (std::size_t j = 0; j < R && std::isnan(held[c]); ++j) held[c] = sensors[c]->values[i * R + j];
       for (std::size_t j = 0; j < R && sensors.front()->times[j] <= shard.t_reached[i]; ++j) {
         std::string row = std::to_string(shard.first_sample + i + 1) + " " + std::to_string(j + 1);
+        // Settings: a regime parameter takes its value in the condition of this cycle.
+        const std::size_t grid_row = static_cast<std::size_t>(
+            std::lower_bound(shard.times.begin(), shard.times.end(), sensors.front()->times[j]) - shard.times.begin());
         for (std::size_t q = 0; q < 3; ++q) {
-          std::snprintf(number, sizeof number, " %.6g", q < settings.size() ? shard.parameters[i * M + settings[q]] : 0.0);
+          double v = q < settings.size() ? shard.parameters[i * M + settings[q]] : 0.0;
+          if (q < settings.size() && s.regimes.present && !shard.regime.empty()) {
+            const auto& names = s.regimes.parameters;
+            const auto at = std::find(names.begin(), names.end(), f.cmapss_settings[q]);
+            const double regime = shard.regime[i * shard.times.size() + grid_row];
+            if (at != names.end() && !std::isnan(regime))
+              v = s.regimes.conditions[static_cast<std::size_t>(regime)][static_cast<std::size_t>(at - names.begin())];
+          }
+          std::snprintf(number, sizeof number, " %.6g", v);
           row += number;
         }
         for (std::size_t c = 0; c < 21; ++c) {

@@ -176,8 +176,9 @@ std::vector<std::string> write_hdf5(const Shard& s, const std::string& directory
     doubles(f, "states", {S, T, N}, s.states, compression, s.state_names, s.state_units);
     doubles(f, "parameters", {S, M}, s.parameters, compression, s.parameter_names, s.parameter_units);
     doubles(f, "labels", {S, L}, s.labels, compression, s.label_names, s.label_units);
-    doubles(f, "record_labels", {S, T, s.record_label_names.size()}, s.record_labels, compression,
-            s.record_label_names, s.record_label_units);
+    doubles(f, "record_labels", {S, T, s.record_label_names.size()}, s.record_labels, compression, s.record_label_names,
+            s.record_label_units);
+    if (!s.regime.empty()) doubles(f, "regime", {S, T}, s.regime, compression);
     {
       Handle ds(write_array(f, "status", H5T_STD_I8LE, H5T_NATIVE_INT8, {S}, s.status.data(), compression), H5Dclose,
                 "status");
@@ -243,7 +244,8 @@ void write_windows_hdf5(const std::string& path, const WindowBatch& w, const std
       string_list_attribute(ds.get(), "channels", channels);
     }
     {
-      Handle ds(write_array(f, "y", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, {n}, w.targets.data(), compression), H5Dclose, "y");
+      Handle ds(write_array(f, "y", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, {n}, w.targets.data(), compression), H5Dclose,
+                "y");
       string_attribute(ds.get(), "label", target);
     }
     Handle(write_array(f, "sample", H5T_STD_I64LE, H5T_NATIVE_INT64, {n}, w.samples.data(), compression), H5Dclose,
@@ -255,7 +257,8 @@ void write_windows_hdf5(const std::string& path, const WindowBatch& w, const std
     std::remove(partial.c_str());
     throw;
   }
-  if (std::rename(partial.c_str(), path.c_str()) != 0) throw std::runtime_error("cannot rename " + partial + " to " + path);
+  if (std::rename(partial.c_str(), path.c_str()) != 0)
+    throw std::runtime_error("cannot rename " + partial + " to " + path);
 }
 
 Shard read_hdf5(const std::string& path) {
@@ -295,6 +298,7 @@ Shard read_hdf5(const std::string& path) {
     s.record_label_names = read_string_list(ds.get(), "names");
   }
   s.record_labels = read_array<double>(f, "record_labels", H5T_NATIVE_DOUBLE);
+  if (H5Lexists(f, "regime", H5P_DEFAULT) > 0) s.regime = read_array<double>(f, "regime", H5T_NATIVE_DOUBLE);
   s.status = read_array<std::int8_t>(f, "status", H5T_NATIVE_INT8);
   s.t_reached = read_array<double>(f, "t_reached", H5T_NATIVE_DOUBLE);
   {

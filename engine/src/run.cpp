@@ -126,6 +126,8 @@ void apply_noise(const NoiseModel& nz, std::uint64_t seed, std::uint64_t sample,
   }
 }
 
+std::vector<solvers::Event> make_events(const Scenario& s);
+
 // Everything one thread needs to process samples; built once per thread.
 struct Worker {
   solvers::OdeSolver solver;
@@ -137,7 +139,7 @@ struct Worker {
   std::vector<double> y0;
   std::vector<core::LinearInvariant> invariants;  // the model's, copied once per thread
 
-  Worker(const Scenario& s, const std::vector<solvers::Event>& events) : solver(s.model.model, s.solver, events) {
+  explicit Worker(const Scenario& s) : solver(s.model.model, s.solver, make_events(s)) {
     const auto names = expression_variables(*s.model.model);
     variables.resize(names.size());
     for (const auto& o : s.observations)
@@ -152,10 +154,148 @@ struct Worker {
   }
 };
 
+// The scenario's events as root functions. Built per worker: an expression
+// event owns a muParser expression, which is not thread-safe.
+std::vector<solvers::Event> make_events(const Scenario& s) {
+  std::vector<solvers::Event> events;
+  const core::Model* model = s.model.model.get();
+  const auto names = expression_variables(*model);
+  for (const auto& e : s.events) {
+    const double threshold = e.threshold;
+    solvers::Event event{e.name, nullptr, e.direction, e.action == EventSpec::Action::kStop};
+    if (e.expression.empty()) {
+      const int idx = e.state_index;
+      event.function = [idx, threshold](double, const double* y, const double*) { return y[idx] - threshold; };
+    } else {
+      auto expression = std::make_shared<Expression>(e.expression, names);
+      auto values = std::make_shared<std::vector<double>>(names.size());
+      event.function = [model, expression, values, threshold](double t, const double* y, const double* p) {
+        expression_values(*model, t, y, p, values->data());
+        return expression->evaluate(values->data()) - threshold;
+      };
+    }
+    events.push_back(std::move(event));
+  }
+  return events;
+}
+
 struct SampleOutcome {
   SampleAudit audit;
   std::vector<int> events_fired;
 };
+
+// A unit's operating regimes: the condition of each interval and the
+// parameter vector that goes with it.
+struct RegimePlan {
+  double t0 = 0.0, every = 0.0;
+  std::vector<int> sequence;                // condition index per interval
+  std::vector<std::vector<double>> params;  // per condition: the sample's parameters with the condition's values
+
+  // Intervals are (t0 + k every, t0 + (k+1) every]: a record at a switch time belongs to the regime
+  // that ends there, whose physics produced its state.
+  std::size_t interval_of(double t) const {
+    if (sequence.size() <= 1) return 0;
+    const double k = std::ceil((t - t0) / every) - 1.0;
+    return static_cast<std::size_t>(std::clamp(k, 0.0, static_cast<double>(sequence.size() - 1)));
+  }
+  const double* at(double t) const { return params[static_cast<std::size_t>(sequence[interval_of(t)])].data(); }
+};
+
+RegimePlan plan_regimes(const Scenario& s, std::uint64_t sample, const double* p, double t0, double t1) {
+  RegimePlan plan;
+  const std::size_t m = s.model.model->num_parameters();
+  plan.t0 = t0;
+  if (!s.regimes.present) {
+    plan.sequence = {0};
+    plan.params = {std::vector<double>(p, p + m)};
+    return plan;
+  }
+  const RegimeSpec& r = s.regimes;
+  plan.every = r.every;
+  for (const auto& condition : r.conditions) {
+    std::vector<double> q(p, p + m);
+    for (std::size_t j = 0; j < r.parameter_indices.size(); ++j)
+      q[static_cast<std::size_t>(r.parameter_indices[j])] = condition[j];
+    plan.params.push_back(std::move(q));
+  }
+  const auto intervals = static_cast<std::size_t>(std::max(1.0, std::ceil((t1 - t0) / r.every)));
+  core::CounterRng rng(s.seed, sample, core::stream::kRegime);
+  for (std::size_t k = 0; k < intervals; ++k) {
+    const double u = rng.uniform();
+    double cumulative = 0.0;
+    int chosen = static_cast<int>(r.conditions.size()) - 1;
+    for (std::size_t c = 0; c + 1 < r.conditions.size(); ++c) {
+      cumulative += r.weights[c];
+      if (u < cumulative) {
+        chosen = static_cast<int>(c);
+        break;
+      }
+    }
+    plan.sequence.push_back(chosen);
+  }
+  return plan;
+}
+
+// Integrates across the regime switches: CVODES restarts at each one (the
+// right-hand side jumps there) from the state reached, events and statistics
+// carry over. Without regimes this is one solve.
+solvers::SolveResult solve_in_regimes(solvers::OdeSolver& solver, const RegimePlan& plan, const double* y0,
+                                      const std::vector<double>& times, double* states, double* sensitivities,
+                                      std::size_t n) {
+  if (plan.sequence.size() == 1)
+    return solver.solve(plan.params[static_cast<std::size_t>(plan.sequence[0])].data(), y0, times.front(), times,
+                        states, sensitivities);
+  solvers::SolveResult total;
+  std::vector<double> y(y0, y0 + n);
+  std::size_t row = 0;
+  for (; row < times.size() && times[row] <= plan.t0; ++row) std::copy(y0, y0 + n, states + row * n);
+  double t_a = plan.t0;
+  long totals[solvers::SolverStats::kCount] = {};
+  for (std::size_t seg = 0; seg < plan.sequence.size(); ++seg) {
+    const bool last = seg + 1 == plan.sequence.size();
+    const double t_b = last ? times.back() : plan.t0 + static_cast<double>(seg + 1) * plan.every;
+    std::vector<double> seg_times;
+    std::size_t end = row;
+    for (; end < times.size() && (times[end] < t_b || (times[end] == t_b)); ++end) seg_times.push_back(times[end]);
+    const bool extra = seg_times.empty() || seg_times.back() != t_b;
+    if (extra) seg_times.push_back(t_b);
+    std::vector<double> out(seg_times.size() * n);
+    const auto r = solver.solve(plan.params[static_cast<std::size_t>(plan.sequence[seg])].data(), y.data(), t_a,
+                                seg_times, out.data());
+    const std::size_t grid_rows = end - row;
+    std::copy(out.begin(), out.begin() + static_cast<long>(std::min(grid_rows, r.rows_written) * n), states + row * n);
+    const auto v = r.stats.values();
+    for (std::size_t k = 0; k < v.size(); ++k) totals[k] += v[k];
+    total.events.insert(total.events.end(), r.events.begin(), r.events.end());
+    total.t_reached = r.t_reached;
+    if (r.status != solvers::SolveStatus::kSuccess) {
+      total.status = r.status;
+      total.flag = r.flag;
+      total.flag_name = r.flag_name;
+      total.message = r.message;
+      total.final_state = r.final_state;
+      total.rows_written = row + std::min(grid_rows, r.rows_written);
+      break;
+    }
+    y.assign(out.end() - static_cast<long>(n), out.end());
+    total.final_state = y;
+    total.rows_written = end;
+    row = end;
+    t_a = t_b;
+    if (row >= times.size() && !extra) break;
+  }
+  solvers::SolverStats& st = total.stats;
+  long* fields[] = {&st.steps,
+                    &st.rhs_evals,
+                    &st.jacobian_evals,
+                    &st.linear_setups,
+                    &st.error_test_failures,
+                    &st.nonlinear_iterations,
+                    &st.nonlinear_convergence_failures,
+                    &st.root_evals};
+  for (std::size_t k = 0; k < solvers::SolverStats::kCount; ++k) *fields[k] = totals[k];
+  return total;
+}
 
 void process_sample(const Scenario& s, const Grid& grid, Worker& w, Shard& shard, std::size_t i,
                     SampleOutcome& outcome) {
@@ -175,8 +315,16 @@ void process_sample(const Scenario& s, const Grid& grid, Worker& w, Shard& shard
 
   solvers::SolveResult r;
   try {
+    const RegimePlan plan = plan_regimes(s, sample, p, grid.times.front(), grid.times.back());
+    if (s.regimes.present) {
+      // The parameters written for the sample are those in force at t0.
+      std::copy(plan.at(grid.times.front()), plan.at(grid.times.front()) + m, &shard.parameters[i * m]);
+    }
     model.initial_state(p, w.y0.data());
-    r = w.solver.solve(p, w.y0.data(), grid.times.front(), grid.times, states, sensitivities);
+    r = solve_in_regimes(w.solver, plan, w.y0.data(), grid.times, states, sensitivities, n);
+    if (s.regimes.present)
+      for (std::size_t row = 0; row < r.rows_written; ++row)
+        shard.regime[i * T + row] = plan.sequence[plan.interval_of(grid.times[row])];
     shard.t_reached[i] = r.t_reached;
     const auto stats = r.stats.values();
     std::copy(stats.begin(), stats.end(), &shard.solver_stats[i * stats.size()]);
@@ -204,12 +352,13 @@ void process_sample(const Scenario& s, const Grid& grid, Worker& w, Shard& shard
             auto it = derived_at.find(row);
             if (it == derived_at.end()) {
               core::CounterRng rng(s.seed, sample, core::stream::kDerivedBase + static_cast<std::uint32_t>(row));
-              model.evaluate_derived(grid.times[row], states + row * n, p, rng, w.derived.data());
+              model.evaluate_derived(grid.times[row], states + row * n, plan.at(grid.times[row]), rng,
+                                     w.derived.data());
               it = derived_at.emplace(row, w.derived).first;
             }
             values[j] = it->second[static_cast<std::size_t>(spec.derived_index)];
           } else {
-            expression_values(model, grid.times[row], states + row * n, p, w.variables.data());
+            expression_values(model, grid.times[row], states + row * n, plan.at(grid.times[row]), w.variables.data());
             values[j] = w.observations[expression_channel].evaluate(w.variables.data());
           }
         }
@@ -228,7 +377,7 @@ void process_sample(const Scenario& s, const Grid& grid, Worker& w, Shard& shard
               break;
             }
         } else {
-          expression_values(model, r.t_reached, r.final_state.data(), p, w.variables.data());
+          expression_values(model, r.t_reached, r.final_state.data(), plan.at(r.t_reached), w.variables.data());
           label = w.labels[final_label++].evaluate(w.variables.data());
         }
       }
@@ -250,7 +399,7 @@ void process_sample(const Scenario& s, const Grid& grid, Worker& w, Shard& shard
             value = event_time - grid.times[row];
             if (spec.clip) value = std::min(value, *spec.clip);
           } else {
-            expression_values(model, grid.times[row], states + row * n, p, w.variables.data());
+            expression_values(model, grid.times[row], states + row * n, plan.at(grid.times[row]), w.variables.data());
             value = w.record_labels[record_expression].evaluate(w.variables.data());
           }
         }
@@ -304,6 +453,7 @@ Shard make_shard(const Scenario& s, const Grid& grid, std::uint64_t index, std::
   sh.parameters.assign(count * model.num_parameters(), 0.0);
   sh.labels.assign(count * s.labels.size(), kNaN);
   sh.record_labels.assign(count * T * s.record_labels.size(), kNaN);
+  if (s.regimes.present) sh.regime.assign(count * T, kNaN);
   sh.status.assign(count, static_cast<std::int8_t>(SampleStatus::kFailed));
   sh.t_reached.assign(count, kNaN);
   sh.solver_stats.assign(count * sh.stat_names.size(), 0);
@@ -339,7 +489,6 @@ struct ShardGenerator::Impl {
   const Scenario& s;
   Grid grid;
   core::Sampler sampler;
-  std::vector<solvers::Event> events;
   tbb::task_arena arena;
   tbb::enumerable_thread_specific<std::unique_ptr<Worker>> workers;
   std::function<void()> on_sample;
@@ -351,15 +500,11 @@ struct ShardGenerator::Impl {
   }
 
   Impl(const Scenario& scenario, int threads, std::function<void()> progress)
-      : s(scenario), grid(build_grid(scenario)), sampler(make_sampler(scenario)), arena(threads),
-        on_sample(std::move(progress)) {
-    for (const auto& e : s.events) {
-      const int idx = e.state_index;
-      const double threshold = e.threshold;
-      events.push_back({e.name, [idx, threshold](double, const double* y, const double*) { return y[idx] - threshold; },
-                        e.direction, e.action == EventSpec::Action::kStop});
-    }
-  }
+      : s(scenario),
+        grid(build_grid(scenario)),
+        sampler(make_sampler(scenario)),
+        arena(threads),
+        on_sample(std::move(progress)) {}
 
   Shard compute(std::uint64_t index, std::uint64_t first, std::size_t count, std::vector<SampleOutcome>* outcomes) {
     if (s.design == core::Design::kLatinHypercube && first + count > s.samples)
@@ -374,7 +519,7 @@ struct ShardGenerator::Impl {
     arena.execute([&] {
       tbb::parallel_for(tbb::blocked_range<std::size_t>(0, count), [&](const tbb::blocked_range<std::size_t>& range) {
         auto& slot = workers.local();
-        if (!slot) slot = std::make_unique<Worker>(s, events);
+        if (!slot) slot = std::make_unique<Worker>(s);
         for (std::size_t i = range.begin(); i != range.end(); ++i) {
           process_sample(s, grid, *slot, shard, i, (*outcomes)[i]);
           if (on_sample) on_sample();
@@ -395,11 +540,14 @@ std::uint64_t ShardGenerator::num_shards() const {
 
 Shard ShardGenerator::shard(std::uint64_t index) {
   const std::uint64_t first = index * impl_->s.output.shard_size;
-  const auto count = static_cast<std::size_t>(std::min<std::uint64_t>(impl_->s.output.shard_size, impl_->s.samples - first));
+  const auto count =
+      static_cast<std::size_t>(std::min<std::uint64_t>(impl_->s.output.shard_size, impl_->s.samples - first));
   return impl_->compute(index, first, count, nullptr);
 }
 
-Shard ShardGenerator::samples(std::uint64_t first, std::size_t count) { return impl_->compute(0, first, count, nullptr); }
+Shard ShardGenerator::samples(std::uint64_t first, std::size_t count) {
+  return impl_->compute(0, first, count, nullptr);
+}
 
 RunSummary run_scenario(const Scenario& s, const RunOptions& opt) {
   const auto start = Clock::now();

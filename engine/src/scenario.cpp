@@ -430,8 +430,8 @@ std::string read_name(const ConfigNode& item, std::set<std::string>& used, const
 }
 
 // Names in `list` must be among `valid` (what they are: "observation", "parameter").
-std::vector<std::string> read_names(const ConfigNode& list, const std::vector<std::string>& valid, const std::string& what,
-                                    std::size_t at_most) {
+std::vector<std::string> read_names(const ConfigNode& list, const std::vector<std::string>& valid,
+                                    const std::string& what, std::size_t at_most) {
   std::vector<std::string> out;
   if (!list.expect_sequence()) return out;
   if (list.size() > at_most)
@@ -450,6 +450,57 @@ std::vector<std::string> read_names(const ConfigNode& list, const std::vector<st
       }
     }
   return out;
+}
+
+void read_regimes(const ConfigNode& node, Scenario& s, const ConfigNode& parameters_node) {
+  if (!node.expect_map()) return;
+  node.check_keys({"parameters", "conditions", "weights", "every"});
+  RegimeSpec& r = s.regimes;
+  r.present = true;
+  const core::Model& model = *s.model.model;
+  std::vector<std::string> named;
+  for (const auto& p : model.parameters())
+    if (core::is_identifier(p.name)) named.push_back(p.name);
+  if (node.require("parameters")) r.parameters = read_names(node["parameters"], named, "parameter", 20);
+  for (const auto& name : r.parameters) {
+    r.parameter_indices.push_back(model.parameter_index(name));
+    if (parameters_node.has(name))
+      parameters_node[name].error("parameter '" + name + "' is set by regimes.parameters; define it in one place");
+  }
+  if (node.require("conditions") && node["conditions"].expect_sequence()) {
+    const ConfigNode list = node["conditions"];
+    if (list.size() == 0) list.error("regimes.conditions must list at least one operating condition");
+    for (std::size_t i = 0; i < list.size(); ++i)
+      if (auto values = list[i].as_number_list()) {
+        if (values->size() != r.parameters.size())
+          list[i].error(list[i].path() + " must have one value per regime parameter (" +
+                        std::to_string(r.parameters.size()) + "), got " + std::to_string(values->size()));
+        r.conditions.push_back(*values);
+      }
+  }
+  if (node.has("weights")) {
+    if (auto w = node["weights"].as_number_list()) {
+      double total = 0.0;
+      for (double x : *w) total += x >= 0.0 ? x : std::nan("");
+      if (w->size() != r.conditions.size() || !(total > 0.0))
+        node["weights"].error("regimes.weights must have one weight >= 0 per condition (" +
+                              std::to_string(r.conditions.size()) + "), not all zero");
+      else
+        for (double x : *w) r.weights.push_back(x / total);
+    }
+  } else {
+    r.weights.assign(r.conditions.size(), r.conditions.empty() ? 0.0 : 1.0 / static_cast<double>(r.conditions.size()));
+  }
+  if (node.require("every"))
+    if (auto v = node["every"].as_number()) {
+      if (*v > 0.0)
+        r.every = *v;
+      else
+        node["every"].error("regimes.every must be > 0, got " + node["every"].scalar());
+    }
+  if (!s.solver.sensitivity_parameters.empty())
+    node.error(
+        "regimes cannot be combined with solver.sensitivities yet (the sensitivities would restart at each switch)");
 }
 
 void read_feed(const ConfigNode& node, Scenario& s) {
@@ -474,24 +525,26 @@ void read_feed(const ConfigNode& node, Scenario& s) {
         return 0.0;
       };
       if (interval(f.channels[i]) != interval(f.channels[0]))
-        node["channels"].error("feed.channels must share their reading times, but '" + f.channels[i] +
-                               "' and '" + f.channels[0] + "' have different sample_interval");
+        node["channels"].error("feed.channels must share their reading times, but '" + f.channels[i] + "' and '" +
+                               f.channels[0] + "' have different sample_interval");
     }
   }
   if (node.require("target"))
     if (auto t = node["target"].as_string()) {
       if (std::find(record_labels.begin(), record_labels.end(), *t) == record_labels.end())
-        node["target"].error("feed.target must be a per-record label (remaining_until, or per: record), got '" + *t +
-                             "'" + (record_labels.empty() ? "; the scenario has none" : "; they are " +
-                                                                core::join(record_labels)));
+        node["target"].error(
+            "feed.target must be a per-record label (remaining_until, or per: record), got '" + *t + "'" +
+            (record_labels.empty() ? "; the scenario has none" : "; they are " + core::join(record_labels)));
       else
         f.target = *t;
     }
   auto positive_integer = [&](const char* key, std::size_t& target) {
     if (!node.has(key)) return;
     if (auto v = node[key].as_integer()) {
-      if (*v < 1) node[key].error(node[key].path() + " must be >= 1, got " + node[key].scalar());
-      else target = static_cast<std::size_t>(*v);
+      if (*v < 1)
+        node[key].error(node[key].path() + " must be >= 1, got " + node[key].scalar());
+      else
+        target = static_cast<std::size_t>(*v);
     }
   };
   positive_integer("window", f.window);
@@ -521,8 +574,8 @@ void read_feed(const ConfigNode& node, Scenario& s) {
           return 0.0;
         };
         if (interval(name) != interval(f.cmapss_sensors.front()))
-          c["sensors"].error("feed.cmapss.sensors must share their reading times (the export's cycles), but '" +
-                             name + "' and '" + f.cmapss_sensors.front() + "' have different sample_interval");
+          c["sensors"].error("feed.cmapss.sensors must share their reading times (the export's cycles), but '" + name +
+                             "' and '" + f.cmapss_sensors.front() + "' have different sample_interval");
       }
     }
   }
@@ -577,7 +630,7 @@ nlohmann::ordered_json resolved_json(const Scenario& s, const YAML::Node& model_
   nlohmann::ordered_json events = nlohmann::ordered_json::array();
   for (const auto& e : s.events)
     events.push_back({{"name", e.name},
-                      {"state", e.state},
+                      {e.expression.empty() ? "state" : "expression", e.expression.empty() ? e.state : e.expression},
                       {"threshold", e.threshold},
                       {"direction", e.direction > 0   ? "rising"
                                     : e.direction < 0 ? "falling"
@@ -623,6 +676,11 @@ nlohmann::ordered_json resolved_json(const Scenario& s, const YAML::Node& model_
   j["labels"] = labels;
   nlohmann::ordered_json formats = nlohmann::ordered_json::array();
   for (auto f : s.output.formats) formats.push_back(format_name(f));
+  if (s.regimes.present)
+    j["regimes"] = {{"parameters", s.regimes.parameters},
+                    {"conditions", s.regimes.conditions},
+                    {"weights", s.regimes.weights},
+                    {"every", s.regimes.every}};
   if (s.feed.present)
     j["feed"] = {{"channels", s.feed.channels},
                  {"target", s.feed.target},
@@ -663,14 +721,14 @@ std::optional<Scenario> load_scenario(const std::string& path, const std::vector
   const ConfigNode root(*root_yaml, "", path, &diags, overridden);
   if (!root.expect_map()) return std::nullopt;
   root.check_keys({"name", "description", "domain", "model", "parameters", "sampling", "time", "solver", "events",
-                   "observations", "labels", "output", "feed"});
+                   "observations", "labels", "output", "regimes", "feed"});
 
   if (root.require("name"))
     if (auto n = root["name"].as_string()) {
       s.name = *n;
       if (n->empty() || *n == "." || *n == ".." || n->find_first_of("/\\ ") != std::string::npos)
-        root["name"].error("name must be a folder name without '/', '\\' or spaces (it names the output folder), got '" +
-                           *n + "'");
+        root["name"].error(
+            "name must be a folder name without '/', '\\' or spaces (it names the output folder), got '" + *n + "'");
     }
   if (root.has("description"))
     if (auto d = root["description"].as_string()) s.description = *d;
@@ -785,15 +843,19 @@ std::optional<Scenario> load_scenario(const std::string& path, const std::vector
     for (std::size_t i = 0; i < list.size(); ++i) {
       const ConfigNode ev = list[i];
       if (!ev.expect_map()) continue;
-      ev.check_keys({"name", "state", "threshold", "direction", "action"});
+      ev.check_keys({"name", "state", "expression", "threshold", "direction", "action"});
       EventSpec e;
       e.name = read_name(ev, event_names, "event");
-      if (ev.require("state"))
-        if (auto st = ev["state"].as_string()) {
-          e.state = *st;
-          e.state_index = model->state_index(*st);
-          if (e.state_index < 0) unknown_state(ev["state"], *st, *model);
-        }
+      if (ev.has("state") == ev.has("expression")) {
+        ev.error(ev.path() + " needs exactly one of 'state' or 'expression'");
+      } else if (ev.has("expression")) {
+        if (auto ex = ev["expression"].as_string())
+          if (check_expression(ev["expression"], *ex, expression_variables(*model))) e.expression = *ex;
+      } else if (auto st = ev["state"].as_string()) {
+        e.state = *st;
+        e.state_index = model->state_index(*st);
+        if (e.state_index < 0) unknown_state(ev["state"], *st, *model);
+      }
       if (ev.require("threshold"))
         if (auto v = ev["threshold"].as_number()) e.threshold = *v;
       if (ev.has("direction"))
@@ -826,9 +888,9 @@ std::optional<Scenario> load_scenario(const std::string& path, const std::vector
         if (auto f = ob["feature"].as_string()) {
           const auto it = std::find(features.begin(), features.end(), *f);
           if (it == features.end()) {
-            std::string msg = ob["feature"].path() + ": unknown feature '" + *f + "'" +
-                              (features.empty() ? "; this model computes none"
-                                                : "; the model computes " + core::join(features));
+            std::string msg =
+                ob["feature"].path() + ": unknown feature '" + *f + "'" +
+                (features.empty() ? "; this model computes none" : "; the model computes " + core::join(features));
             const std::string hint = core::closest_match(*f, features);
             if (!hint.empty()) msg += "; did you mean '" + hint + "'?";
             ob["feature"].error(msg);
@@ -889,8 +951,9 @@ std::optional<Scenario> load_scenario(const std::string& path, const std::vector
       if (lb.has("per"))
         if (auto per = lb["per"].as_enum({"sample", "record"})) per_record = *per == "record";
       if (kinds != 1) {
-        lb.error(lb.path() + " needs exactly one of 'event' (its time), 'expression' (a value) or 'remaining_until' "
-                             "(the time left until an event, at every record)");
+        lb.error(lb.path() +
+                 " needs exactly one of 'event' (its time), 'expression' (a value) or 'remaining_until' "
+                 "(the time left until an event, at every record)");
       } else if (lb.has("remaining_until")) {
         RecordLabelSpec r;
         r.name = name;
@@ -899,10 +962,13 @@ std::optional<Scenario> load_scenario(const std::string& path, const std::vector
         r.event_index = find_event(lb["remaining_until"], &r.event);
         if (lb.has("clip"))
           if (auto c = lb["clip"].as_number()) {
-            if (*c > 0.0) r.clip = *c;
-            else lb["clip"].error(lb["clip"].path() + " must be > 0, got " + lb["clip"].scalar());
+            if (*c > 0.0)
+              r.clip = *c;
+            else
+              lb["clip"].error(lb["clip"].path() + " must be > 0, got " + lb["clip"].scalar());
           }
-        if (lb.has("per") && !per_record) lb["per"].error(lb["per"].path() + ": 'remaining_until' labels are per record");
+        if (lb.has("per") && !per_record)
+          lb["per"].error(lb["per"].path() + ": 'remaining_until' labels are per record");
         s.record_labels.push_back(r);
       } else if (lb.has("expression") && per_record) {
         RecordLabelSpec r;
@@ -979,6 +1045,7 @@ std::optional<Scenario> load_scenario(const std::string& path, const std::vector
     }
   }
 
+  if (model && root.has("regimes")) read_regimes(root["regimes"], s, root["parameters"]);
   if (model && root.has("feed")) read_feed(root["feed"], s);
 
   // Observation grids must fit in the time span.

@@ -10,8 +10,8 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "physynth/core/diagnostics.h"
 #include "formats.h"
+#include "physynth/core/diagnostics.h"
 #include "physynth/engine/dataset.h"
 
 namespace physynth::engine {
@@ -83,7 +83,8 @@ std::string csv_field(const std::string& s) {
 
 void write_file_atomically(const std::string& path, const std::string& text) { commit(path, text); }
 
-std::string npy_bytes(const std::string& descr, const std::vector<std::size_t>& shape, const void* data, std::size_t bytes) {
+std::string npy_bytes(const std::string& descr, const std::vector<std::size_t>& shape, const void* data,
+                      std::size_t bytes) {
   std::string header = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': (";
   for (std::size_t i = 0; i < shape.size(); ++i)
     header += std::to_string(shape[i]) + (shape.size() == 1 ? "," : i + 1 < shape.size() ? ", " : "");
@@ -103,7 +104,6 @@ std::string npy_bytes(const std::string& descr, const std::vector<std::size_t>& 
   return out;
 }
 
-
 std::vector<std::string> write_csv(const Shard& s, const std::string& directory) {
   const std::string stem = directory + "/" + shard_stem(s.index);
   const std::size_t T = s.times.size(), N = s.num_states();
@@ -122,6 +122,7 @@ std::vector<std::string> write_csv(const Shard& s, const std::string& directory)
   for (const auto& n : s.state_names) out += "," + csv_field(n);
   for (const auto& o : s.observations) out += "," + csv_field(o.name);
   for (const auto& n : s.record_label_names) out += "," + csv_field(n);
+  if (!s.regime.empty()) out += ",regime";
   out += '\n';
   const std::size_t R = s.record_label_names.size();
   for (std::size_t i = 0; i < s.samples; ++i) {
@@ -142,6 +143,10 @@ std::vector<std::string> write_csv(const Shard& s, const std::string& directory)
       for (std::size_t l = 0; l < R; ++l) {
         out += ',';
         put_number(out, s.record_labels[(i * T + k) * R + l]);
+      }
+      if (!s.regime.empty()) {
+        out += ',';
+        put_number(out, s.regime[i * T + k]);
       }
       out += '\n';
     }
@@ -186,11 +191,13 @@ std::vector<std::string> write_npy(const Shard& s, const std::string& directory)
   put(".labels.npy", npy_bytes("<f8", {S, s.num_labels()}, s.labels.data(), s.labels.size() * 8));
   if (!s.record_label_names.empty())
     put(".record_labels.npy", npy_bytes("<f8", {S, s.times.size(), s.record_label_names.size()}, s.record_labels.data(),
-                                  s.record_labels.size() * 8));
+                                        s.record_labels.size() * 8));
   put(".status.npy", npy_bytes("|i1", {S}, s.status.data(), s.status.size()));
+  if (!s.regime.empty())
+    put(".regime.npy", npy_bytes("<f8", {S, s.times.size()}, s.regime.data(), s.regime.size() * 8));
   if (!s.sensitivity_names.empty())
     put(".sensitivities.npy", npy_bytes("<f8", {S, s.times.size(), s.sensitivity_names.size(), s.num_states()},
-                                  s.sensitivities.data(), s.sensitivities.size() * 8));
+                                        s.sensitivities.data(), s.sensitivities.size() * 8));
   for (const auto& o : s.observations) {
     put(".obs." + o.name + ".time.npy", npy_bytes("<f8", {o.times.size()}, o.times.data(), o.times.size() * 8));
     put(".obs." + o.name + ".npy", npy_bytes("<f8", {S, o.times.size()}, o.values.data(), o.values.size() * 8));

@@ -147,5 +147,6 @@ TEST_CASE("feed: the C-MAPSS export parses with the same reader as train_FD001.t
 TEST_CASE("read_cmapss: a malformed row names file, line and what is wrong") {
   const std::string path = std::string(PHYSYNTH_TEST_OUTPUT) + "/bad_cmapss.txt";
   std::ofstream(path) << "1 1 0 0 0\n";
-  CHECK_THROWS_WITH(engine::read_cmapss(path), path + ":1: 5 columns, C-MAPSS has 26 (unit, cycle, 3 settings, 21 sensors)");
+  CHECK_THROWS_WITH(engine::read_cmapss(path),
+                    path + ":1: 5 columns, C-MAPSS has 26 (unit, cycle, 3 settings, 21 sensors)");
 }

@@ -6,9 +6,11 @@
 #include <fstream>
 #include <iterator>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
 #include "physynth/engine/dataset.h"
+#include "physynth/engine/feed.h"
 #include "physynth/engine/run.h"
 #include "support/test_problems.h"
 
@@ -339,8 +341,10 @@ TEST_CASE("run_scenario: bearing fleet RUL labels are time to failure, clipped, 
         REQUIRE(std::isnan(stage));
         continue;
       }
-      if (failed) REQUIRE(rul == Approx(std::min(ttf - h.times[k], 125.0)).epsilon(1e-12));
-      else REQUIRE(std::isnan(rul));  // censored: the remaining life is unknown
+      if (failed)
+        REQUIRE(rul == Approx(std::min(ttf - h.times[k], 125.0)).epsilon(1e-12));
+      else
+        REQUIRE(std::isnan(rul));  // censored: the remaining life is unknown
       REQUIRE(stage == (spall < 0.1 ? 0.0 : spall < 0.5 ? 1.0 : 2.0));
       REQUIRE(spall <= 2.0 + 1e-9);
     }
@@ -389,22 +393,31 @@ TEST_CASE("run_scenario: in a mixed fleet each fault mode shows its signature in
     while (k > 0 && std::isnan(bpfo.values[i * R + k - 1])) --k;
     if (k == 0) continue;
     const std::size_t j = i * R + k - 1;
-    const std::size_t row = static_cast<std::size_t>(
-        std::lower_bound(h.times.begin(), h.times.end(), bpfo.times[k - 1]) - h.times.begin());
+    const std::size_t row =
+        static_cast<std::size_t>(std::lower_bound(h.times.begin(), h.times.end(), bpfo.times[k - 1]) - h.times.begin());
     const double spall = h.states[(i * T + row) * 2];
     if (spall < 0.5) continue;  // too early in the fault to show
     const int mode = static_cast<int>(h.labels[i * h.num_labels()]);
     INFO("unit " << i << ", fault mode " << mode << ", spall " << spall);
     switch (mode) {
-      case 1: CHECK(bpfo.values[j] > 3.0 * std::max(bpfi.values[j], bsf.values[j])); break;
-      case 2: CHECK(bpfi.values[j] > 3.0 * std::max(bpfo.values[j], bsf.values[j])); break;
-      case 3: CHECK(bsf.values[j] > 3.0 * std::max(bpfo.values[j], bpfi.values[j])); break;
-      case 4: CHECK(kurtosis.values[j] > 10.0); break;
+      case 1:
+        CHECK(bpfo.values[j] > 3.0 * std::max(bpfi.values[j], bsf.values[j]));
+        break;
+      case 2:
+        CHECK(bpfi.values[j] > 3.0 * std::max(bpfo.values[j], bsf.values[j]));
+        break;
+      case 3:
+        CHECK(bsf.values[j] > 3.0 * std::max(bpfo.values[j], bpfi.values[j]));
+        break;
+      case 4:
+        CHECK(kurtosis.values[j] > 10.0);
+        break;
       case 5: {
         // 1x amplitude = imbalance + gain * spall; on 0.25 s snapshots (4 Hz bins) a 25 or 35 Hz shaft
         // falls between bins and the rectangular window reads it up to 36 % low (scalloping).
         auto param = [&](const char* name) {
-          const auto c = std::find(h.parameter_names.begin(), h.parameter_names.end(), name) - h.parameter_names.begin();
+          const auto c =
+              std::find(h.parameter_names.begin(), h.parameter_names.end(), name) - h.parameter_names.begin();
           return h.parameters[i * h.num_parameters() + static_cast<std::size_t>(c)];
         };
         CHECK(one_x.values[j] > 0.6 * (param("imbalance") + param("impulse_gain") * spall));
@@ -417,5 +430,66 @@ TEST_CASE("run_scenario: in a mixed fleet each fault mode shows its signature in
   for (int mode = 1; mode <= 5; ++mode) {
     INFO("fault mode " << mode);
     CHECK(checked[mode] > 0);
+  }
+}
+
+TEST_CASE("run_scenario: operating regimes switch the physics; each record is in its regime's steady state") {
+  const auto s = load(testing::repository_path("scenarios/manufacturing/cmapss_style.yaml"),
+                      {"sampling.samples=12", "output.formats=[hdf5, csv, npy]"});
+  const std::string d1 = output_dir("regimes1"), d2 = output_dir("regimes2");
+  const auto r1 = run(s, d1, 1);
+  const auto r2 = run(s, d2, 2);
+  REQUIRE(r1.files.size() == r2.files.size());
+  for (std::size_t k = 0; k < r1.files.size(); ++k) CHECK(bytes_of(r1.files[k]) == bytes_of(r2.files[k]));
+  const auto h = engine::read_hdf5(d1 + "/shard-000000.h5");
+  REQUIRE(h.regime.size() == h.samples * h.times.size());
+  const std::size_t T = h.times.size(), M = h.num_parameters();
+  auto param = [&](std::size_t i, const char* name) {
+    const auto c = std::find(h.parameter_names.begin(), h.parameter_names.end(), name) - h.parameter_names.begin();
+    return h.parameters[i * M + static_cast<std::size_t>(c)];
+  };
+  std::set<int> seen;
+  for (std::size_t i = 0; i < h.samples; ++i)
+    for (std::size_t k = 1; k < T; ++k) {
+      const double regime = h.regime[i * T + k];
+      if (std::isnan(regime)) break;  // past the failure
+      seen.insert(static_cast<int>(regime));
+      const auto& condition = s.regimes.conditions[static_cast<std::size_t>(regime)];
+      const double load = condition[0], shaft_hz = condition[1], spall = h.states[(i * T + k) * 2];
+      // Heat balance at steady state (the thermal time constant, 0.19 h, is far below a regime's 10 h).
+      const double power = param(i, "friction") * (1.0 + param(i, "friction_gain") * spall) * load * 1000.0 *
+                           param(i, "bore_diameter") / 2000.0 * 2.0 * M_PI * shaft_hz;
+      INFO("unit " << i << ", t = " << h.times[k] << ", regime " << regime);
+      // Near failure the spall grows fast and the temperature lags its moving steady state by about
+      // tau dT_ss/dt (up to 0.1 K here); neighbouring regimes differ by 5 K or more.
+      CHECK(h.states[(i * T + k) * 2 + 1] ==
+            Approx(param(i, "ambient") + power / param(i, "heat_transfer")).margin(0.2));
+    }
+  CHECK(seen.size() == 6);
+
+  // The C-MAPSS export carries each cycle's regime in its settings.
+  const std::string path = d1 + "/train.txt";
+  engine::write_cmapss(s, path, 1);
+  const auto rows = engine::read_cmapss(path);
+  REQUIRE(!rows.empty());
+  for (const auto& row : rows) {
+    const auto i = static_cast<std::size_t>(row[0]) - 1;
+    const auto cycle = static_cast<std::size_t>(row[1]);
+    const std::size_t k = (cycle - 1) * 2;  // readings every 20 h on a 10 h grid
+    if (k == 0) continue;                   // t0: the regime of the first interval
+    const auto& condition = s.regimes.conditions[static_cast<std::size_t>(h.regime[i * T + k])];
+    REQUIRE(row[2] == condition[0]);
+    REQUIRE(row[3] == condition[1]);
+  }
+}
+
+TEST_CASE("run_scenario: an event on an expression of the state is located by root finding") {
+  const auto s = load(testing::fixture("fixtures/expression_event.yaml"), {});
+  const std::string dir = output_dir("expression_event");
+  run(s, dir, 2);
+  const auto h = engine::read_hdf5(dir + "/shard-000000.h5");
+  for (std::size_t i = 0; i < h.samples; ++i) {
+    const double k = h.labels[i * 2 + 1];
+    CHECK(h.labels[i * 2] == Approx(std::log(2.0) / k).epsilon(1e-8));
   }
 }

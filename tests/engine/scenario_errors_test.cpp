@@ -33,7 +33,8 @@ TEST_CASE("load_scenario: each bad file gets its exact message") {
       {"unknown_species_in_reaction", "8:18",
        "model.reactions[0].equation: unknown species 'Xq' in 'A + Xq -> B'; species are A, B"},
       {"empty_time_grid", "13:16", "time.values must hold at least one time, got an empty list"},
-      {"unknown_domain", "2:9", "domain must be 'kinetics' or 'manufacturing', got 'kinetic'; did you mean 'kinetics'?"},
+      {"unknown_domain", "2:9",
+       "domain must be 'kinetics' or 'manufacturing', got 'kinetic'; did you mean 'kinetics'?"},
       {"missing_time", "1:1", "missing required key 'time' in the scenario"},
       {"undefined_parameter", "8:50",
        "model.reactions[0].k refers to parameter 'k2', which is not defined in parameters"},
@@ -79,10 +80,19 @@ TEST_CASE("load_scenario: every problem in a file is reported at once") {
   CHECK(report_for(path) ==
         path +
             ":2:1: error: unknown key 'colour' in the scenario; valid keys are 'name', 'description', 'domain', "
-            "'model', 'parameters', 'sampling', 'time', 'solver', 'events', 'observations', 'labels', 'output' or "
-               "'feed'\n" +
+            "'model', 'parameters', 'sampling', 'time', 'solver', 'events', 'observations', 'labels', 'output', "
+            "'regimes' or "
+            "'feed'\n" +
             path + ":13:21: error: sampling.samples must be >= 1, got 0\n" + path +
             ":15:16: error: solver.rtol must be > 0, got -1\n3 errors in 1 file; nothing was run.\n");
+}
+
+TEST_CASE("load_scenario: a regime parameter defined twice, and a condition of the wrong length") {
+  const std::string path = testing::fixture("fixtures/bad/regime_parameter_twice.yaml");
+  CHECK(report_for(path) ==
+        path + ":5:9: error: parameter 'load' is set by regimes.parameters; define it in one place\n" + path +
+            ":8:25: error: regimes.conditions[1] must have one value per regime parameter (2), got 1\n"
+            "2 errors in 1 file; nothing was run.\n");
 }
 
 TEST_CASE("load_scenario: a missing file is reported with the reason") {

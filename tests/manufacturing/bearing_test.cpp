@@ -154,9 +154,9 @@ TEST_CASE("BearingDegradation: spall growth follows the closed-form Paris soluti
   solvers::OdeOptions o;
   o.rtol = 1e-10;
   o.atol = 1e-12;
-  solvers::OdeSolver solver(model, o, {{"failure", [threshold](double, const double* y, const double*) {
-                                          return y[0] - threshold;
-                                        }, +1, true}});
+  solvers::OdeSolver solver(
+      model, o,
+      {{"failure", [threshold](double, const double* y, const double*) { return y[0] - threshold; }, +1, true}});
   std::vector<double> y0(2), out(times.size() * 2);
   model->initial_state(p.data(), y0.data());
   const auto r = solver.solve(p.data(), y0.data(), 0.0, times, out.data());
@@ -190,7 +190,8 @@ TEST_CASE("BearingDegradation: temperature relaxes to the heat balance's closed 
   model->initial_state(p.data(), y0.data());
   REQUIRE(solver.solve(p.data(), y0.data(), 0.0, times, out.data()).status == solvers::SolveStatus::kSuccess);
   for (std::size_t i = 0; i < times.size(); ++i)
-    CHECK(out[2 * i + 1] == Approx(steady + (p[B::kTemperature0] - steady) * std::exp(-times[i] / tau_h)).epsilon(1e-8));
+    CHECK(out[2 * i + 1] ==
+          Approx(steady + (p[B::kTemperature0] - steady) * std::exp(-times[i] / tau_h)).epsilon(1e-8));
   CHECK(out.back() == Approx(steady).epsilon(1e-8));
 }
 
@@ -282,7 +283,7 @@ TEST_CASE("BearingDegradation: derived vibration channels grow with the spall at
   model.evaluate_derived(0.0, y_small, p.data(), a, small.data());
   model.evaluate_derived(0.0, y_large, p.data(), b, large.data());
   model.evaluate_derived(0.0, y_small, p.data(), c, again.data());
-  CHECK(small == again);  // deterministic for its RNG key
+  CHECK(small == again);             // deterministic for its RNG key
   CHECK(large[0] > 2.0 * small[0]);  // RMS
   CHECK(large[4] > 5.0 * small[4]);  // envelope at BPFO
   CHECK(large[4] > 3.0 * large[5]);  // BPFO dominates BPFI for an outer-race fault

@@ -44,13 +44,15 @@ TEST_CASE("ToolWear: without break-in, VB = a (exp(R t / a) - 1), and the tool f
   solvers::OdeOptions o;
   o.rtol = 1e-10;
   o.atol = 1e-12;
-  solvers::OdeSolver solver(model, o, {{"worn_out", [](double, const double* y, const double*) { return y[0] - 0.3; }, +1, true}});
+  solvers::OdeSolver solver(
+      model, o, {{"worn_out", [](double, const double* y, const double*) { return y[0] - 0.3; }, +1, true}});
   std::vector<double> y0(1), out(times.size());
   model->initial_state(p.data(), y0.data());
   const auto r = solver.solve(p.data(), y0.data(), 0.0, times, out.data());
   REQUIRE(r.status == solvers::SolveStatus::kStoppedByEvent);
   CHECK(r.t_reached == Approx(t_fail).epsilon(1e-8));
-  for (std::size_t i = 0; i < r.rows_written; ++i) CHECK(out[i] == Approx(a * std::expm1(R * times[i] / a)).epsilon(1e-8).margin(1e-13));
+  for (std::size_t i = 0; i < r.rows_written; ++i)
+    CHECK(out[i] == Approx(a * std::expm1(R * times[i] / a)).epsilon(1e-8).margin(1e-13));
 }
 
 TEST_CASE("ToolWear: wear is monotone with break-in, steady and accelerated stages") {
@@ -67,8 +69,8 @@ TEST_CASE("ToolWear: wear is monotone with break-in, steady and accelerated stag
   std::vector<double> rate(times.size());
   for (std::size_t i = 0; i < times.size(); ++i) model->rhs(times[i], &out[i], p.data(), &rate[i]);
   const auto slowest = static_cast<std::size_t>(std::min_element(rate.begin(), rate.end()) - rate.begin());
-  CHECK(slowest > 0);                         // break-in: the rate first falls ...
-  CHECK(slowest < times.size() - 1);          // ... then rises: accelerated stage
+  CHECK(slowest > 0);                 // break-in: the rate first falls ...
+  CHECK(slowest < times.size() - 1);  // ... then rises: accelerated stage
   CHECK(rate.front() > 2.0 * rate[slowest]);
   CHECK(rate.back() > 1.5 * rate[slowest]);
   for (std::size_t i = 1; i < times.size(); ++i) REQUIRE(out[i] > out[i - 1]);
@@ -101,7 +103,8 @@ TEST_CASE("ToolWear: autodiff Jacobians equal finite differences") {
 }
 
 TEST_CASE("NASA milling: fitted on cases 1-8, the model predicts the replicates 9-16", "[slow]") {
-  const auto cases = anchor::read_milling_labels(testing::fixture("fixtures/nasa-milling/milling_labels_with_tool_class.csv"));
+  const auto cases =
+      anchor::read_milling_labels(testing::fixture("fixtures/nasa-milling/milling_labels_with_tool_class.csv"));
   REQUIRE(cases.size() == 16);
   std::size_t measured = 0;
   for (const auto& c : cases) measured += c.wear.size();

@@ -1,5 +1,5 @@
-#include <catch2/catch.hpp>
 #include <torch/torch.h>
+#include <catch2/catch.hpp>
 
 #include "physynth/pinn/feed_dataset.h"
 #include "support/test_problems.h"

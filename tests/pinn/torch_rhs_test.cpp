@@ -29,12 +29,15 @@ void check_tensor_matches_double(const Model& model, const std::vector<torch::Te
     for (std::size_t i = 0; i < n; ++i) yd[i] = y[i][b].item<double>();
     for (std::size_t k = 0; k < np; ++k) pd[k] = p[k][b].item<double>();
     model.rhs(t[b].item<double>(), yd.data(), pd.data(), fd.data());
-    for (std::size_t i = 0; i < n; ++i) REQUIRE(f[i][b].item<double>() == Approx(fd[i]).epsilon(epsilon).margin(1e-300));
+    for (std::size_t i = 0; i < n; ++i)
+      REQUIRE(f[i][b].item<double>() == Approx(fd[i]).epsilon(epsilon).margin(1e-300));
   }
 }
 
 // A batch of values uniform in [low, high).
-torch::Tensor uniform(int64_t batch, double low, double high) { return low + (high - low) * torch::rand({batch}, kF64); }
+torch::Tensor uniform(int64_t batch, double low, double high) {
+  return low + (high - low) * torch::rand({batch}, kF64);
+}
 }  // namespace
 
 TEST_CASE("ReactionNetwork: torch::Tensor right-hand side equals the double one, batch by batch") {

@@ -29,12 +29,18 @@ DefectOrders defect_orders(const BearingGeometry& g) {
 
 const char* fault_mode_name(FaultMode m) {
   switch (m) {
-    case FaultMode::kNone: return "none";
-    case FaultMode::kOuterRace: return "outer_race";
-    case FaultMode::kInnerRace: return "inner_race";
-    case FaultMode::kRollingElement: return "rolling_element";
-    case FaultMode::kCage: return "cage";
-    case FaultMode::kImbalance: return "imbalance";
+    case FaultMode::kNone:
+      return "none";
+    case FaultMode::kOuterRace:
+      return "outer_race";
+    case FaultMode::kInnerRace:
+      return "inner_race";
+    case FaultMode::kRollingElement:
+      return "rolling_element";
+    case FaultMode::kCage:
+      return "cage";
+    case FaultMode::kImbalance:
+      return "imbalance";
   }
   return "?";
 }
@@ -59,12 +65,23 @@ std::vector<double> vibration_snapshot(const BearingGeometry& g, const SnapshotO
   // Impulse rate and the amplitude modulation that goes with the fault's path through the load zone.
   double rate = 0.0, modulation_hz = 0.0;
   switch (s.mode) {
-    case FaultMode::kOuterRace: rate = orders.bpfo * fr; break;                                  // fixed in the load zone
-    case FaultMode::kInnerRace: rate = orders.bpfi * fr; modulation_hz = fr; break;              // turns with the shaft
-    case FaultMode::kRollingElement: rate = orders.bsf * fr; modulation_hz = orders.ftf * fr; break;  // turns with the cage
-    case FaultMode::kCage: rate = orders.ftf * fr; break;
+    case FaultMode::kOuterRace:
+      rate = orders.bpfo * fr;
+      break;  // fixed in the load zone
+    case FaultMode::kInnerRace:
+      rate = orders.bpfi * fr;
+      modulation_hz = fr;
+      break;  // turns with the shaft
+    case FaultMode::kRollingElement:
+      rate = orders.bsf * fr;
+      modulation_hz = orders.ftf * fr;
+      break;  // turns with the cage
+    case FaultMode::kCage:
+      rate = orders.ftf * fr;
+      break;
     case FaultMode::kNone:
-    case FaultMode::kImbalance: break;
+    case FaultMode::kImbalance:
+      break;
   }
   if (rate > 0.0 && s.impulse_amplitude > 0.0) {
     const double wn = 2.0 * M_PI * o.resonance_hz;
@@ -75,7 +92,8 @@ std::vector<double> vibration_snapshot(const BearingGeometry& g, const SnapshotO
     const double phase = rng.uniform() * 2.0 * M_PI;
     for (double tk = rng.uniform() * period; tk < o.duration_s; tk += period * (1.0 + o.slip_fraction * rng.normal())) {
       const double amplitude =
-          s.impulse_amplitude * (modulation_hz > 0.0 ? 0.5 * (1.0 + std::cos(2.0 * M_PI * modulation_hz * tk + phase)) : 1.0);
+          s.impulse_amplitude *
+          (modulation_hz > 0.0 ? 0.5 * (1.0 + std::cos(2.0 * M_PI * modulation_hz * tk + phase)) : 1.0);
       const auto first = static_cast<std::size_t>(std::ceil(tk * o.sample_rate_hz));
       for (std::size_t i = first; i < std::min(n, first + ring); ++i) {
         const double tau = static_cast<double>(i) / o.sample_rate_hz - tk;
@@ -172,8 +190,8 @@ void BearingDegradation::evaluate_derived(double, const double* y, const double*
     state.impulse_amplitude = severity;
   const auto x = vibration_snapshot(geometry_, o, state, rng);
   const auto f = snapshot_features(x, geometry_, o, state.shaft_hz);
-  const double values[] = {f.rms, f.peak, f.crest_factor, f.kurtosis, f.envelope_bpfo, f.envelope_bpfi,
-                           f.envelope_bsf, f.envelope_ftf, f.amplitude_1x};
+  const double values[] = {f.rms,           f.peak,         f.crest_factor, f.kurtosis,    f.envelope_bpfo,
+                           f.envelope_bpfi, f.envelope_bsf, f.envelope_ftf, f.amplitude_1x};
   std::copy(std::begin(values), std::end(values), out);
 }
 

@@ -19,7 +19,8 @@ ToolWear::ToolWear() {
   parameters_[kDepthExponent] = {"depth_exponent", "1", "exponent of depth of cut in the wear rate"};
   parameters_[kBreakInGain] = {"breakin_gain", "1", "extra wear rate of the sharp edge, relative"};
   parameters_[kBreakInScale] = {"breakin_scale", "mm", "wear over which break-in fades"};
-  parameters_[kForceScale] = {"force_doubling_wear", "mm", "wear land at which the flank force, and so the wear rate, doubles"};
+  parameters_[kForceScale] = {"force_doubling_wear", "mm",
+                              "wear land at which the flank force, and so the wear rate, doubles"};
   parameters_[kWear0] = {"VB0", "mm", "initial flank wear"};
 }
 

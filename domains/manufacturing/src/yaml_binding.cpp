@@ -77,7 +77,8 @@ std::optional<core::BuiltModel> build_from_yaml(const core::ConfigNode& node) {
       auto positive = [&](const core::ConfigNode& parent, const char* key, double& target) {
         if (!parent.has(key)) return;
         auto v = parent[key].as_number();
-        if (!v) ok = false;
+        if (!v)
+          ok = false;
         else if (!(*v > 0.0)) {
           parent[key].error(parent[key].path() + " must be > 0, got " + parent[key].scalar());
           ok = false;

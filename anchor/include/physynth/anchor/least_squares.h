@@ -47,16 +47,16 @@ struct Prior {
 struct FitOptions {
   std::vector<bool> log_scale;  // per theta entry; empty: none
   std::vector<Prior> priors;
-  solvers::OdeOptions ode;      // tolerances of the solves inside the fit
+  solvers::OdeOptions ode;  // tolerances of the solves inside the fit
   int max_iterations = 200;
   double function_tolerance = 1e-12;
 };
 
 struct FitSummary {
   bool converged = false;
-  std::string message;            // Ceres' report line, or why the fit could not run
-  std::vector<double> estimate;   // theta, in the model's units (not log)
-  double final_cost = 0.0;        // half the sum of squared residuals
+  std::string message;           // Ceres' report line, or why the fit could not run
+  std::vector<double> estimate;  // theta, in the model's units (not log)
+  double final_cost = 0.0;       // half the sum of squared residuals
   int iterations = 0;
 };
 

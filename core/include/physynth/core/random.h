@@ -15,7 +15,8 @@ namespace stream {
 inline constexpr std::uint32_t kDesign = 1;              // random / Latin hypercube points
 inline constexpr std::uint32_t kLhsPermutation = 2;      // per-dimension permutations
 inline constexpr std::uint32_t kSobolShift = 3;          // digital shift of the Sobol points
-inline constexpr std::uint32_t kSplit = 4;                // train / validation / test assignment of a unit
+inline constexpr std::uint32_t kSplit = 4;               // train / validation / test assignment of a unit
+inline constexpr std::uint32_t kRegime = 5;              // the sequence of operating regimes of a unit
 inline constexpr std::uint32_t kObservationBase = 1000;  // + 16 * channel + component
 inline constexpr std::uint32_t kDerivedBase = 1u << 20;  // + output row: a model's derived channels at one reading
 }  // namespace stream

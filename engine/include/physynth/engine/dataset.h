@@ -35,11 +35,12 @@ struct Shard {
   std::vector<double> parameters;  // samples x parameters
   std::vector<double> labels;      // samples x labels; NaN where undefined
   std::vector<ObservationBlock> observations;
-  std::vector<std::int8_t> status;             // SampleStatus per sample
-  std::vector<double> t_reached;               // per sample
-  std::vector<std::int64_t> solver_stats;      // samples x stat_names
+  std::vector<std::int8_t> status;         // SampleStatus per sample
+  std::vector<double> t_reached;           // per sample
+  std::vector<std::int64_t> solver_stats;  // samples x stat_names
   std::vector<std::string> record_label_names, record_label_units;
   std::vector<double> record_labels;  // samples x times x record_label_names; NaN where undefined
+  std::vector<double> regime;         // samples x times: index of the operating condition at each record (with regimes)
   std::vector<std::string> sensitivity_names;  // parameters of the forward sensitivities, if any
   std::vector<double> sensitivities;           // samples x times x sensitivity_names x states
   std::vector<std::string> failure_flag;       // per sample; empty unless failed

@@ -26,8 +26,8 @@ bool parse_split(const std::string& text, Split* split);
 Split split_of(std::uint64_t sample, const Scenario& scenario);
 
 struct WindowBatch {
-  std::size_t size = 0;      // windows
-  std::size_t window = 0;    // readings per window
+  std::size_t size = 0;    // windows
+  std::size_t window = 0;  // readings per window
   std::size_t channels = 0;
   std::vector<float> features;          // size x window x channels; NaN for missing readings (dropouts)
   std::vector<float> targets;           // size

@@ -25,11 +25,14 @@ struct ParameterSpec {
   core::Distribution distribution;
 };
 
+// Fires where a state, or an expression of the state (a vibration level, say),
+// crosses a threshold; located by CVODES' root finding.
 struct EventSpec {
   enum class Action { kStop, kRecord };
   std::string name;
-  std::string state;
+  std::string state;  // either a state ...
   int state_index = -1;
+  std::string expression;  // ... or an expression over states, parameters and t
   double threshold = 0.0;
   int direction = 0;  // +1 rising, -1 falling, 0 either
   Action action = Action::kRecord;
@@ -89,6 +92,19 @@ struct RecordLabelSpec {
   std::string units;
 };
 
+// Operating regimes that change over a unit's life (as the six operating
+// conditions of C-MAPSS): some parameters take the values of one of a few
+// discrete conditions, a new one drawn every `every` time units (keyed on
+// seed, sample and interval). Integration restarts at each switch.
+struct RegimeSpec {
+  bool present = false;
+  std::vector<std::string> parameters;          // which parameters the regimes set
+  std::vector<int> parameter_indices;           // into the model's parameters
+  std::vector<std::vector<double>> conditions;  // one value per parameter, per condition
+  std::vector<double> weights;                  // probability of each condition (normalised)
+  double every = 0.0;                           // regime length, time units
+};
+
 // Training feeds (engine/feed.h): sliding windows over observation channels
 // with a per-record label as target, split by unit.
 struct FeedSpec {
@@ -134,6 +150,7 @@ struct Scenario {
   std::vector<LabelSpec> labels;
   std::vector<RecordLabelSpec> record_labels;
   OutputSpec output;
+  RegimeSpec regimes;
   FeedSpec feed;
   nlohmann::ordered_json resolved;  // the scenario after defaults and overrides
 };

@@ -49,8 +49,8 @@ struct SnapshotOptions {
   double duration_s = 1.0;
   double resonance_hz = 3000.0;  // structural resonance excited by each impact
   double damping_ratio = 0.05;
-  double slip_fraction = 0.01;   // sd of the random variation of impulse spacing (rolling elements slip)
-  double noise_sd = 0.05;        // broadband sensor and machine noise (g)
+  double slip_fraction = 0.01;  // sd of the random variation of impulse spacing (rolling elements slip)
+  double noise_sd = 0.05;       // broadband sensor and machine noise (g)
 };
 
 struct SnapshotState {
@@ -84,10 +84,30 @@ SnapshotFeatures snapshot_features(const std::vector<double>& x, const BearingGe
 class BearingDegradation : public core::TemplatedModel<BearingDegradation> {
  public:
   enum Parameter {
-    kParisC, kParisM, kGeometryFactor, kStressRef, kLoadRef, kLoad, kShaftHz, kBpfo, kOnset, kOnsetWidth,
-    kFriction, kFrictionGain, kBoreDiameter, kHeatTransfer, kHeatCapacity, kAmbient, kSpall0, kTemperature0,
+    kParisC,
+    kParisM,
+    kGeometryFactor,
+    kStressRef,
+    kLoadRef,
+    kLoad,
+    kShaftHz,
+    kBpfo,
+    kOnset,
+    kOnsetWidth,
+    kFriction,
+    kFrictionGain,
+    kBoreDiameter,
+    kHeatTransfer,
+    kHeatCapacity,
+    kAmbient,
+    kSpall0,
+    kTemperature0,
     // Used by the vibration snapshots only (derived channels), not by the right-hand side:
-    kFaultMode, kImpulseGain, kImbalance, kVibrationNoise, kResonance,
+    kFaultMode,
+    kImpulseGain,
+    kImbalance,
+    kVibrationNoise,
+    kResonance,
     kParameterCount
   };
   enum State { kSpall, kTemperature };
@@ -119,8 +139,8 @@ class BearingDegradation : public core::TemplatedModel<BearingDegradation> {
     const T friction_power = p[kFriction] * (1.0 + p[kFrictionGain] * y[kSpall]) * p[kLoad] * 1000.0 *
                              (p[kBoreDiameter] / 2000.0) * (2.0 * M_PI * p[kShaftHz]);
     // W -> K/h: the heat capacity is in J/K and time in hours.
-    dydt[kTemperature] = 3600.0 * (friction_power - p[kHeatTransfer] * (y[kTemperature] - p[kAmbient])) /
-                         p[kHeatCapacity];
+    dydt[kTemperature] =
+        3600.0 * (friction_power - p[kHeatTransfer] * (y[kTemperature] - p[kAmbient])) / p[kHeatCapacity];
   }
 
  private:

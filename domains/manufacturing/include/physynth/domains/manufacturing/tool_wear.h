@@ -32,8 +32,21 @@ namespace physynth::domains::manufacturing {
 class ToolWear : public core::TemplatedModel<ToolWear> {
  public:
   enum Parameter {
-    kRate, kSpeed, kSpeedRef, kSpeedExponent, kFeed, kFeedRef, kFeedExponent, kDepth, kDepthRef, kDepthExponent,
-    kBreakInGain, kBreakInScale, kForceScale, kWear0, kParameterCount
+    kRate,
+    kSpeed,
+    kSpeedRef,
+    kSpeedExponent,
+    kFeed,
+    kFeedRef,
+    kFeedExponent,
+    kDepth,
+    kDepthRef,
+    kDepthExponent,
+    kBreakInGain,
+    kBreakInScale,
+    kForceScale,
+    kWear0,
+    kParameterCount
   };
   enum State { kWear };
 
@@ -51,8 +64,8 @@ class ToolWear : public core::TemplatedModel<ToolWear> {
     using std::pow;
     const T rate = p[kRate] * pow(p[kSpeed] / p[kSpeedRef], p[kSpeedExponent]) *
                    pow(p[kFeed] / p[kFeedRef], p[kFeedExponent]) * pow(p[kDepth] / p[kDepthRef], p[kDepthExponent]);
-    dydt[kWear] = rate * (1.0 + p[kBreakInGain] * exp(-y[kWear] / p[kBreakInScale])) *
-                  (1.0 + y[kWear] / p[kForceScale]);
+    dydt[kWear] =
+        rate * (1.0 + p[kBreakInGain] * exp(-y[kWear] / p[kBreakInScale])) * (1.0 + y[kWear] / p[kForceScale]);
   }
 
  private:

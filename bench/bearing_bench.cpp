@@ -67,9 +67,7 @@ int main(int argc, char** argv) {
       if (threads == 1) {
         // Snapshots actually taken: readings of one feature channel that the units reached.
         const auto shard = engine::read_hdf5(o.output_directory + "/shard-000000.h5");
-        for (const auto& ob : shard.observations)
-          if (ob.name == "vib_rms")
-            for (double v : ob.values) snapshots_taken += !std::isnan(v);
+        for (double v : shard.observation("vib_rms").values) snapshots_taken += !std::isnan(v);
         snapshots_taken *= (r.samples + shard.samples - 1) / shard.samples;  // shards alike in size
       }
       std::cout << nlohmann::json{{"what", "mixed fleet units with vibration features every 50 h (0.25 s snapshots)"},

@@ -167,9 +167,7 @@ int main(int argc, char** argv) {
   engine::ShardGenerator generator(*scenario);
   for (std::uint64_t k = 0; k < generator.num_shards(); ++k) {
     const auto shard = generator.shard(k);
-    const engine::ObservationBlock* reading = nullptr;
-    for (const auto& o : shard.observations)
-      if (o.name == "wear_reading") reading = &o;
+    const engine::ObservationBlock* reading = &shard.observation("wear_reading");
     auto param = [&](std::size_t i, const char* name) {
       const auto j =
           std::find(shard.parameter_names.begin(), shard.parameter_names.end(), name) - shard.parameter_names.begin();

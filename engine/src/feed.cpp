@@ -70,12 +70,6 @@ void WindowBatch::take_front(WindowBatch& from, std::size_t n) {
 
 namespace {
 
-const ObservationBlock& channel(const Shard& shard, const std::string& name) {
-  for (const auto& o : shard.observations)
-    if (o.name == name) return o;
-  throw std::logic_error("feed: no observation channel " + name);  // validated when the scenario loaded
-}
-
 // Grid row of each reading time of a channel (reading times are grid times).
 std::vector<std::size_t> grid_rows(const Shard& shard, const ObservationBlock& ob) {
   std::vector<std::size_t> rows;
@@ -90,7 +84,7 @@ std::vector<std::size_t> grid_rows(const Shard& shard, const ObservationBlock& o
 void append_windows(const Scenario& s, const Shard& shard, Split split, WindowBatch* out) {
   const FeedSpec& f = s.feed;
   std::vector<const ObservationBlock*> blocks;
-  for (const auto& name : f.channels) blocks.push_back(&channel(shard, name));
+  for (const auto& name : f.channels) blocks.push_back(&shard.observation(name));
   const std::size_t R = blocks.front()->times.size(), C = blocks.size(), T = shard.times.size();
   const std::size_t L = shard.record_label_names.size();
   const auto target =
@@ -202,7 +196,7 @@ void write_cmapss(const Scenario& s, const std::string& path, int threads) {
   for (std::uint64_t k = 0; k < generator.num_shards(); ++k) {
     const Shard shard = generator.shard(k);
     std::vector<const ObservationBlock*> sensors;
-    for (const auto& name : f.cmapss_sensors) sensors.push_back(&channel(shard, name));
+    for (const auto& name : f.cmapss_sensors) sensors.push_back(&shard.observation(name));
     std::vector<std::size_t> settings;
     for (const auto& name : f.cmapss_settings)
       settings.push_back(static_cast<std::size_t>(

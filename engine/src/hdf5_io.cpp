@@ -130,6 +130,11 @@ std::vector<std::string> read_string_list(hid_t object, const char* name) {
   return out;
 }
 
+std::vector<std::string> dataset_names(hid_t parent, const char* dataset, const char* attribute) {
+  Handle ds(H5Dopen2(parent, dataset, H5P_DEFAULT), H5Dclose, std::string("opening ") + dataset);
+  return read_string_list(ds.get(), attribute);
+}
+
 std::vector<hsize_t> dims_of(hid_t ds) {
   Handle space(H5Dget_space(ds), H5Sclose, "dataspace");
   const int rank = H5Sget_simple_extent_ndims(space.get());
@@ -276,41 +281,23 @@ Shard read_hdf5(const std::string& path) {
   s.first_sample = static_cast<std::uint64_t>(read_int_attr("first_sample"));
   s.samples = static_cast<std::size_t>(read_int_attr("samples"));
   s.times = read_array<double>(f, "time", H5T_NATIVE_DOUBLE);
-  {
-    Handle ds(H5Dopen2(f, "states", H5P_DEFAULT), H5Dclose, "states");
-    s.state_names = read_string_list(ds.get(), "names");
-    s.state_units = read_string_list(ds.get(), "units");
-  }
+  s.state_names = dataset_names(f, "states", "names");
+  s.state_units = dataset_names(f, "states", "units");
   s.states = read_array<double>(f, "states", H5T_NATIVE_DOUBLE);
-  {
-    Handle ds(H5Dopen2(f, "parameters", H5P_DEFAULT), H5Dclose, "parameters");
-    s.parameter_names = read_string_list(ds.get(), "names");
-    s.parameter_units = read_string_list(ds.get(), "units");
-  }
+  s.parameter_names = dataset_names(f, "parameters", "names");
+  s.parameter_units = dataset_names(f, "parameters", "units");
   s.parameters = read_array<double>(f, "parameters", H5T_NATIVE_DOUBLE);
-  {
-    Handle ds(H5Dopen2(f, "labels", H5P_DEFAULT), H5Dclose, "labels");
-    s.label_names = read_string_list(ds.get(), "names");
-  }
+  s.label_names = dataset_names(f, "labels", "names");
   s.labels = read_array<double>(f, "labels", H5T_NATIVE_DOUBLE);
-  {
-    Handle ds(H5Dopen2(f, "record_labels", H5P_DEFAULT), H5Dclose, "record_labels");
-    s.record_label_names = read_string_list(ds.get(), "names");
-  }
+  s.record_label_names = dataset_names(f, "record_labels", "names");
   s.record_labels = read_array<double>(f, "record_labels", H5T_NATIVE_DOUBLE);
   if (H5Lexists(f, "regime", H5P_DEFAULT) > 0) s.regime = read_array<double>(f, "regime", H5T_NATIVE_DOUBLE);
   s.status = read_array<std::int8_t>(f, "status", H5T_NATIVE_INT8);
   s.t_reached = read_array<double>(f, "t_reached", H5T_NATIVE_DOUBLE);
-  {
-    Handle ds(H5Dopen2(f, "solver_stats", H5P_DEFAULT), H5Dclose, "solver_stats");
-    s.stat_names = read_string_list(ds.get(), "names");
-  }
+  s.stat_names = dataset_names(f, "solver_stats", "names");
   s.solver_stats = read_array<std::int64_t>(f, "solver_stats", H5T_NATIVE_INT64);
   if (H5Lexists(f, "sensitivities", H5P_DEFAULT) > 0) {
-    {
-      Handle ds(H5Dopen2(f, "sensitivities", H5P_DEFAULT), H5Dclose, "sensitivities");
-      s.sensitivity_names = read_string_list(ds.get(), "parameters");
-    }
+    s.sensitivity_names = dataset_names(f, "sensitivities", "parameters");
     s.sensitivities = read_array<double>(f, "sensitivities", H5T_NATIVE_DOUBLE);
   }
   Handle obs(H5Gopen2(f, "observations", H5P_DEFAULT), H5Gclose, "observations");

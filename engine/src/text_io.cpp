@@ -28,6 +28,12 @@ const char* sample_status_name(SampleStatus s) {
   return "?";
 }
 
+const ObservationBlock& Shard::observation(const std::string& name) const {
+  for (const auto& o : observations)
+    if (o.name == name) return o;
+  throw std::out_of_range("shard " + std::to_string(index) + " has no observation channel '" + name + "'");
+}
+
 std::string shard_stem(std::uint64_t index) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "shard-%06llu", static_cast<unsigned long long>(index));

@@ -128,9 +128,7 @@ TEST_CASE("run_scenario: HDF5, CSV and NPY read back to the same numbers") {
   REQUIRE(states.size() == h.states.size());
   for (std::size_t i = 0; i < states.size(); ++i) REQUIRE(same(states[i], h.states[i]));
   for (std::size_t i = 0; i < params.size(); ++i) REQUIRE(same(params[i], h.parameters[i]));
-  const auto* reading = &h.observations[0];
-  for (const auto& o : h.observations)
-    if (o.name == "product_reading") reading = &o;
+  const auto* reading = &h.observation("product_reading");
   REQUIRE(obs.size() == reading->values.size());
   for (std::size_t i = 0; i < obs.size(); ++i) REQUIRE(same(obs[i], reading->values[i]));
 
@@ -238,17 +236,11 @@ TEST_CASE("run_scenario: sensor artefacts do what the noise model says") {
   const std::string dir = output_dir("noise");
   run(s, dir, 2);
   const auto h = engine::read_hdf5(dir + "/shard-000000.h5");
-  auto channel = [&](const std::string& name) -> const engine::ObservationBlock& {
-    for (const auto& o : h.observations)
-      if (o.name == name) return o;
-    FAIL("no channel " << name);
-    return h.observations[0];
-  };
-  const auto& clean = channel("clean");
+  const auto& clean = h.observation("clean");
   const std::size_t T = clean.times.size();
   REQUIRE(T == 201);
-  CHECK(channel("coarse").times.size() == 11);
-  CHECK(channel("coarse").times[3] == Approx(6.0));
+  CHECK(h.observation("coarse").times.size() == 11);
+  CHECK(h.observation("coarse").times[3] == Approx(6.0));
   std::size_t dropped = 0, total = 0, spiked = 0;
   double sum_sq = 0.0, spike_sq = 0.0;
   for (std::size_t i = 0; i < h.samples; ++i)
@@ -257,21 +249,21 @@ TEST_CASE("run_scenario: sensor artefacts do what the noise model says") {
       const double exact = 10.0 * std::exp(-0.1 * clean.times[k]);
       REQUIRE(clean.values[i * T + k] == x);
       REQUIRE(x == Approx(exact).epsilon(1e-8));
-      const double q = channel("quantised").values[i * T + k];
+      const double q = h.observation("quantised").values[i * T + k];
       REQUIRE(std::fabs(q / 0.5 - std::round(q / 0.5)) < 1e-12);
       REQUIRE(std::fabs(q - x) <= 0.25 + 1e-12);
-      const double c = channel("clipped").values[i * T + k];
+      const double c = h.observation("clipped").values[i * T + k];
       REQUIRE(c == std::min(8.0, std::max(2.0, x)));
-      REQUIRE(channel("biased").values[i * T + k] == Approx(x + 1.0).epsilon(1e-14));
-      const double d = channel("dropped").values[i * T + k];
+      REQUIRE(h.observation("biased").values[i * T + k] == Approx(x + 1.0).epsilon(1e-14));
+      const double d = h.observation("dropped").values[i * T + k];
       if (std::isnan(d))
         ++dropped;
       else
         REQUIRE(d == x);
-      const double spike = channel("spiky").values[i * T + k] - x;
+      const double spike = h.observation("spiky").values[i * T + k] - x;
       if (spike != 0.0) ++spiked;
       spike_sq += spike * spike;
-      const double e = channel("additive").values[i * T + k] - x;
+      const double e = h.observation("additive").values[i * T + k] - x;
       sum_sq += e * e;
       ++total;
     }
@@ -377,14 +369,8 @@ TEST_CASE("run_scenario: in a mixed fleet each fault mode shows its signature in
   const std::string dir = output_dir("mixed_fleet");
   run(s, dir, 2);
   const auto h = engine::read_hdf5(dir + "/shard-000000.h5");
-  auto channel = [&](const std::string& name) -> const engine::ObservationBlock& {
-    for (const auto& o : h.observations)
-      if (o.name == name) return o;
-    FAIL("no channel " << name);
-    return h.observations[0];
-  };
-  const auto &bpfo = channel("env_bpfo"), &bpfi = channel("env_bpfi"), &bsf = channel("env_bsf"),
-             &kurtosis = channel("vib_kurtosis"), &one_x = channel("vib_1x");
+  const auto &bpfo = h.observation("env_bpfo"), &bpfi = h.observation("env_bpfi"), &bsf = h.observation("env_bsf"),
+             &kurtosis = h.observation("vib_kurtosis"), &one_x = h.observation("vib_1x");
   const std::size_t R = bpfo.times.size(), T = h.times.size();
   int checked[6] = {0, 0, 0, 0, 0, 0};
   for (std::size_t i = 0; i < h.samples; ++i) {

@@ -5,6 +5,7 @@
 
 #include "physynth/core/signal.h"
 #include "physynth/domains/manufacturing/bearing.h"
+#include "physynth/domains/manufacturing/yaml_binding.h"
 #include "physynth/solvers/ode_solver.h"
 
 using namespace physynth;
@@ -107,32 +108,16 @@ TEST_CASE("vibration_snapshot: imbalance is the 1x component; a healthy bearing 
 }
 
 namespace {
+// The binding's documented defaults, with a faster spall (C = 1e-13) growing from the start.
 std::vector<double> nominal_bearing() {
-  std::vector<double> p(BearingDegradation::kParameterCount);
   using B = BearingDegradation;
+  auto p = defaults_for("bearing");
   p[B::kParisC] = 1e-13;
-  p[B::kParisM] = 3.0;
-  p[B::kGeometryFactor] = 1.12;
-  p[B::kStressRef] = 300.0;
-  p[B::kLoadRef] = 5.0;
   p[B::kLoad] = 7.0;
   p[B::kShaftHz] = 30.0;
   p[B::kBpfo] = 3.5848;
-  p[B::kOnset] = -1000.0;  // growing from the start
-  p[B::kOnsetWidth] = 1.0;
-  p[B::kFriction] = 0.0015;
-  p[B::kFrictionGain] = 0.5;
-  p[B::kBoreDiameter] = 25.0;
-  p[B::kHeatTransfer] = 1.2;
-  p[B::kHeatCapacity] = 800.0;
-  p[B::kAmbient] = 25.0;
+  p[B::kOnset] = -1000.0;
   p[B::kSpall0] = 0.1;
-  p[B::kTemperature0] = 25.0;
-  p[B::kFaultMode] = 1.0;  // outer race
-  p[B::kImpulseGain] = 1.0;
-  p[B::kImbalance] = 0.1;
-  p[B::kVibrationNoise] = 0.05;
-  p[B::kResonance] = 3000.0;
   return p;
 }
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include "physynth/anchor/milling_calibration.h"
 #include "physynth/domains/manufacturing/tool_wear.h"
+#include "physynth/domains/manufacturing/yaml_binding.h"
 #include "physynth/solvers/ode_solver.h"
 #include "support/test_problems.h"
 
@@ -13,22 +14,15 @@ using namespace physynth;
 using domains::manufacturing::ToolWear;
 
 namespace {
+// The binding's documented defaults, without break-in and with round numbers for closed forms.
 std::vector<double> nominal_tool() {
-  std::vector<double> p(ToolWear::kParameterCount);
+  auto p = domains::manufacturing::defaults_for("tool_wear");
   p[ToolWear::kRate] = 0.01;
-  p[ToolWear::kSpeed] = 200.0;
-  p[ToolWear::kSpeedRef] = 200.0;
-  p[ToolWear::kSpeedExponent] = 2.0;
-  p[ToolWear::kFeed] = 0.25;
-  p[ToolWear::kFeedRef] = 0.25;
   p[ToolWear::kFeedExponent] = 0.3;
-  p[ToolWear::kDepth] = 0.75;
-  p[ToolWear::kDepthRef] = 0.75;
   p[ToolWear::kDepthExponent] = 0.6;
   p[ToolWear::kBreakInGain] = 0.0;
   p[ToolWear::kBreakInScale] = 0.1;
   p[ToolWear::kForceScale] = 0.5;
-  p[ToolWear::kWear0] = 0.0;
   return p;
 }
 }  // namespace

@@ -47,6 +47,8 @@ struct Shard {
   std::vector<std::string> failure_message;
 
   std::size_t num_states() const { return state_names.size(); }
+  // The observation channel with this name; throws std::out_of_range if there is none.
+  const ObservationBlock& observation(const std::string& name) const;
   std::size_t num_parameters() const { return parameter_names.size(); }
   std::size_t num_labels() const { return label_names.size(); }
 };

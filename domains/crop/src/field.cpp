@@ -1,0 +1,88 @@
+#include "physynth/domains/crop/field.h"
+
+#include <cmath>
+#include <complex>
+#include <stdexcept>
+#include <unsupported/Eigen/FFT>
+
+#include "physynth/core/diagnostics.h"
+#include "physynth/core/random.h"
+
+namespace physynth::domains::crop {
+
+std::vector<std::string> FieldOptions::validate() const {
+  std::vector<std::string> e;
+  if (rows < 1 || cols < 1) e.push_back("rows and cols must be >= 1");
+  if (rows * static_cast<long>(cols) > 4'000'000) e.push_back("at most 4,000,000 plots");
+  if (!(cell_size_m > 0.0)) e.push_back("cell_size_m must be > 0, got " + core::format_number(cell_size_m));
+  if (!(sd >= 0.0)) e.push_back("sd must be >= 0, got " + core::format_number(sd));
+  if (!(correlation_length_m > 0.0))
+    e.push_back("correlation_length_m must be > 0, got " + core::format_number(correlation_length_m));
+  return e;
+}
+
+double FieldOptions::covariance_at(double h) const {
+  const double r = h / correlation_length_m;
+  return sd * sd * (covariance == Covariance::kExponential ? std::exp(-r) : std::exp(-r * r));
+}
+
+namespace {
+using Complex = std::complex<double>;
+
+// In-place 2-D FFT of an R x C row-major array (rows, then columns).
+void fft2(std::vector<Complex>& a, int R, int C, bool inverse) {
+  Eigen::FFT<double> fft;
+  std::vector<Complex> in, out;
+  for (int r = 0; r < R; ++r) {
+    in.assign(a.begin() + r * C, a.begin() + (r + 1) * C);
+    inverse ? fft.inv(out, in) : fft.fwd(out, in);
+    std::copy(out.begin(), out.end(), a.begin() + r * C);
+  }
+  in.resize(static_cast<std::size_t>(R));
+  for (int c = 0; c < C; ++c) {
+    for (int r = 0; r < R; ++r) in[static_cast<std::size_t>(r)] = a[static_cast<std::size_t>(r * C + c)];
+    inverse ? fft.inv(out, in) : fft.fwd(out, in);
+    for (int r = 0; r < R; ++r) a[static_cast<std::size_t>(r * C + c)] = out[static_cast<std::size_t>(r)];
+  }
+}
+}  // namespace
+
+std::vector<double> gaussian_random_field(const FieldOptions& o, std::uint64_t seed, std::uint64_t index) {
+  const auto errors = o.validate();
+  if (!errors.empty()) throw std::invalid_argument("gaussian_random_field: " + errors.front());
+  // The embedding torus: at least twice the grid, and long enough for the covariance to decay.
+  const int R = 2 * o.rows, C = 2 * o.cols;
+  std::vector<Complex> lambda(static_cast<std::size_t>(R * C));
+  for (int i = 0; i < R; ++i)
+    for (int j = 0; j < C; ++j) {
+      const double di = std::min(i, R - i) * o.cell_size_m, dj = std::min(j, C - j) * o.cell_size_m;
+      lambda[static_cast<std::size_t>(i * C + j)] = o.covariance_at(std::hypot(di, dj));
+    }
+  fft2(lambda, R, C, false);  // eigenvalues of the block-circulant covariance
+  double smallest = 0.0, largest = 0.0;
+  for (const auto& l : lambda) {
+    smallest = std::min(smallest, l.real());
+    largest = std::max(largest, l.real());
+  }
+  if (smallest < -1e-8 * largest)
+    throw std::runtime_error(
+        "gaussian_random_field: the circulant embedding is not positive definite (smallest "
+        "eigenvalue " +
+        core::format_number(smallest) + "); use a larger grid or shorter correlation");
+  core::CounterRng rng(seed, index, 0);
+  std::vector<Complex> w(lambda.size());
+  const double n = static_cast<double>(R * C);
+  for (std::size_t k = 0; k < w.size(); ++k) {
+    const double scale = std::sqrt(std::max(lambda[k].real(), 0.0) / n);
+    const double re = rng.normal(), im = rng.normal();
+    w[k] = Complex(re, im) * scale;
+  }
+  fft2(w, R, C, false);  // y = F (sqrt(Lambda / n) xi): real and imaginary parts are independent fields
+  std::vector<double> field(static_cast<std::size_t>(o.rows * o.cols));
+  for (int i = 0; i < o.rows; ++i)
+    for (int j = 0; j < o.cols; ++j)
+      field[static_cast<std::size_t>(i * o.cols + j)] = o.mean + w[static_cast<std::size_t>(i * C + j)].real();
+  return field;
+}
+
+}  // namespace physynth::domains::crop

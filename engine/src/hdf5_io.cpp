@@ -156,17 +156,31 @@ std::vector<T> read_array(hid_t parent, const std::string& name, hid_t mem_type,
   return v;
 }
 
-}  // namespace
-
-std::vector<std::string> write_hdf5(const Shard& s, const std::string& directory, int compression) {
-  const std::string final_path = directory + "/" + shard_stem(s.index) + ".h5";
-  const std::string partial = final_path + ".partial";
+// Creates `path` as "<path>.partial" with creation-time tracking off, lets `body` fill it, closes it
+// (where a full disk shows), and renames it; on any failure the partial file is removed.
+template <class Body>
+void write_file(const std::string& path, Body&& body) {
+  const std::string partial = path + ".partial";
   H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);  // errors become exceptions with our messages
   try {
     Handle fcpl(H5Pcreate(H5P_FILE_CREATE), H5Pclose, "file property list");
     check(H5Pset_obj_track_times(fcpl.get(), 0), "H5Pset_obj_track_times");
     Handle file(H5Fcreate(partial.c_str(), H5F_ACC_TRUNC, fcpl.get(), H5P_DEFAULT), H5Fclose, "creating " + partial);
-    const hid_t f = file.get();
+    body(file.get());
+    file.close(partial);
+  } catch (...) {
+    std::remove(partial.c_str());
+    throw;
+  }
+  if (std::rename(partial.c_str(), path.c_str()) != 0)
+    throw std::runtime_error("cannot rename " + partial + " to " + path);
+}
+
+}  // namespace
+
+std::vector<std::string> write_hdf5(const Shard& s, const std::string& directory, int compression) {
+  const std::string final_path = directory + "/" + shard_stem(s.index) + ".h5";
+  write_file(final_path, [&](hid_t f) {
     string_attribute(f, "format", "physynth-shard-1");
     int_attribute(f, "shard_index", static_cast<long long>(s.index));
     int_attribute(f, "first_sample", static_cast<long long>(s.first_sample));
@@ -221,25 +235,13 @@ std::vector<std::string> write_hdf5(const Shard& s, const std::string& directory
       doubles(g.get(), "values", {S, o.times.size()}, o.values, compression, {}, {}, o.units);
     }
     obs.close("observations");
-    file.close(partial);
-  } catch (...) {
-    std::remove(partial.c_str());
-    throw;
-  }
-  if (std::rename(partial.c_str(), final_path.c_str()) != 0)
-    throw std::runtime_error("cannot rename " + partial + " to " + final_path);
+  });
   return {final_path};
 }
 
 void write_windows_hdf5(const std::string& path, const WindowBatch& w, const std::vector<std::string>& channels,
                         const std::string& target, int compression) {
-  const std::string partial = path + ".partial";
-  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
-  try {
-    Handle fcpl(H5Pcreate(H5P_FILE_CREATE), H5Pclose, "file property list");
-    check(H5Pset_obj_track_times(fcpl.get(), 0), "H5Pset_obj_track_times");
-    Handle file(H5Fcreate(partial.c_str(), H5F_ACC_TRUNC, fcpl.get(), H5P_DEFAULT), H5Fclose, "creating " + partial);
-    const hid_t f = file.get();
+  write_file(path, [&](hid_t f) {
     string_attribute(f, "format", "physynth-windows-1");
     const hsize_t n = w.size;
     {
@@ -257,13 +259,7 @@ void write_windows_hdf5(const std::string& path, const WindowBatch& w, const std
            "sample");
     Handle(write_array(f, "end_time", H5T_STD_I64LE, H5T_NATIVE_INT64, {n}, w.end_times.data(), compression), H5Dclose,
            "end_time");
-    file.close(partial);
-  } catch (...) {
-    std::remove(partial.c_str());
-    throw;
-  }
-  if (std::rename(partial.c_str(), path.c_str()) != 0)
-    throw std::runtime_error("cannot rename " + partial + " to " + path);
+  });
 }
 
 Shard read_hdf5(const std::string& path) {

@@ -1,5 +1,7 @@
 #include "physynth/domains/crop/weather.h"
 
+#include "physynth/domains/crop/astro.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -31,6 +33,60 @@ double extraterrestrial_radiation_j_m2(double latitude_deg, int day_of_year) {
 
 double saturated_vapour_pressure_hpa(double t) { return 6.108 * std::exp(17.27 * t / (t + 237.3)); }
 
+namespace {}  // namespace
+
+int day_of_year(int year, int month, int day) {
+  static const int starts[12] = {0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334};
+  return starts[month - 1] + day + (month > 2 && days_in_year(year) == 366 ? 1 : 0);
+}
+
+bool parse_date(const std::string& text, int* year, int* doy) {
+  int y = 0, m = 0, d = 0;
+  char tail = 0;
+  if (std::sscanf(text.c_str(), "%d-%d-%d%c", &y, &m, &d, &tail) != 3 || m < 1 || m > 12 || d < 1) return false;
+  static const int lengths[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  if (d > lengths[m - 1] + (m == 2 && days_in_year(y) == 366 ? 1 : 0)) return false;
+  *year = y;
+  *doy = day_of_year(y, m, d);
+  return true;
+}
+
+long days_between(int y0, int d0, int y1, int d1) {
+  long n = d1 - d0;
+  for (int y = y0; y < y1; ++y) n += days_in_year(y);
+  for (int y = y1; y < y0; ++y) n -= days_in_year(y);
+  return n;
+}
+
+std::string format_date(int year, int doy) {
+  static const int starts[13] = {0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334, 365};
+  const int leap = days_in_year(year) == 366 ? 1 : 0;
+  int m = 0;
+  while (m < 11 && doy > starts[m + 1] + (m + 1 >= 2 ? leap : 0)) ++m;
+  const int d = doy - starts[m] - (m >= 2 ? leap : 0);
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02d", year, m + 1, d);
+  return buf;
+}
+
+long WeatherRecord::index_of(int year, int doy) const {
+  if (days.empty()) return -1;
+  const long i = days_between(days.front().year, days.front().day_of_year, year, doy);
+  return i >= 0 && i < static_cast<long>(days.size()) ? i : -1;
+}
+
+void complete_reference_evaporation(WeatherRecord& record) {
+  for (DailyWeather& w : record.days) {
+    if (!std::isnan(w.e0_mm) && !std::isnan(w.es0_mm) && !std::isnan(w.et0_mm)) continue;
+    const ReferenceEvaporation e =
+        penman(w.day_of_year, record.latitude_deg, record.elevation_m, w.tmin_c, w.tmax_c, w.irradiation_j_m2,
+               w.vapour_pressure_hpa, w.wind_m_s, record.angstrom_a, record.angstrom_b);
+    if (std::isnan(w.e0_mm)) w.e0_mm = e.e0_mm;
+    if (std::isnan(w.es0_mm)) w.es0_mm = e.es0_mm;
+    if (std::isnan(w.et0_mm)) w.et0_mm = e.et0_mm;
+  }
+}
+
 namespace {
 
 // One parsed row with the line it came from, before validation.
@@ -38,11 +94,6 @@ struct Row {
   int line = 0;
   DailyWeather w;
 };
-
-int day_of_year(int year, int month, int day) {
-  static const int starts[12] = {0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334};
-  return starts[month - 1] + day + (month > 2 && days_in_year(year) == 366 ? 1 : 0);
-}
 
 // Checks every row and the sequence of days; applies the documented temperature repair.
 std::optional<WeatherRecord> validate(WeatherRecord record, std::vector<Row>& rows, const std::string& path,
@@ -93,6 +144,9 @@ std::optional<WeatherRecord> validate(WeatherRecord record, std::vector<Row>& ro
                    " (" + core::format_number(std::round(top)) + " J/m2/d); check the units (J, kJ or MJ)");
     if (w.rain_mm < 0.0) error(r, "negative rain (" + core::format_number(w.rain_mm) + " mm) on " + day);
     if (w.wind_m_s < 0.0) error(r, "negative wind speed (" + core::format_number(w.wind_m_s) + " m/s) on " + day);
+    if (w.e0_mm < 0.0 || w.es0_mm < 0.0 || w.et0_mm < 0.0)
+      error(r, "negative reference evaporation (E0 " + core::format_number(w.e0_mm) + ", ES0 " +
+                   core::format_number(w.es0_mm) + ", ET0 " + core::format_number(w.et0_mm) + " mm) on " + day);
     if (w.vapour_pressure_hpa < 0.0)
       error(r, "negative vapour pressure (" + core::format_number(w.vapour_pressure_hpa) + " hPa) on " + day);
     if (i > 0) {
@@ -157,6 +211,9 @@ std::optional<WeatherRecord> read_cabo_weather(const std::string& path, core::Di
       record.longitude_deg = number(f[0], path, n, "longitude", diags, &ok);
       record.latitude_deg = number(f[1], path, n, "latitude", diags, &ok);
       record.elevation_m = number(f[2], path, n, "elevation", diags, &ok);
+      // Negative A and B mark column 4 as global radiation (not sunshine hours); Penman uses |A|, |B|.
+      record.angstrom_a = std::abs(number(f[3], path, n, "Angstrom A", diags, &ok));
+      record.angstrom_b = std::abs(number(f[4], path, n, "Angstrom B", diags, &ok));
       header = true;
       continue;
     }
@@ -198,7 +255,9 @@ std::optional<WeatherRecord> read_cabo_weather(const std::string& path, core::Di
     return std::nullopt;
   }
   if (!ok) return std::nullopt;
-  return validate(record, rows, path, diags, options);
+  auto result = validate(record, rows, path, diags, options);
+  if (result) complete_reference_evaporation(*result);
+  return result;
 }
 
 std::optional<WeatherRecord> read_pcse_csv_weather(const std::string& path, core::Diagnostics& diags,
@@ -231,6 +290,17 @@ std::optional<WeatherRecord> read_pcse_csv_weather(const std::string& path, core
     }
     col.push_back(static_cast<std::size_t>(it - header.begin()));
   }
+  // Optional reference evaporation columns (cm/d); all three or none.
+  std::vector<std::size_t> evaporation;
+  for (const char* name : {"E0", "ES0", "ET0"}) {
+    const auto it = std::find(header.begin(), header.end(), name);
+    if (it != header.end()) evaporation.push_back(static_cast<std::size_t>(it - header.begin()));
+  }
+  if (!evaporation.empty() && evaporation.size() != 3) {
+    diags.error({path, 1, 0},
+                "columns E0, ES0 and ET0 come together: give all three or none (then Penman computes them)");
+    return std::nullopt;
+  }
   WeatherRecord record;
   record.source = path;
   std::vector<Row> rows;
@@ -259,6 +329,11 @@ std::optional<WeatherRecord> read_pcse_csv_weather(const std::string& path, core
     r.w.vapour_pressure_hpa = number(f[col[4]], path, n, "VAP", diags, &ok);
     r.w.wind_m_s = number(f[col[5]], path, n, "WIND", diags, &ok);
     r.w.rain_mm = number(f[col[6]], path, n, "RAIN", diags, &ok) * 10.0;  // cm -> mm
+    if (!evaporation.empty()) {
+      r.w.e0_mm = number(f[evaporation[0]], path, n, "E0", diags, &ok) * 10.0;
+      r.w.es0_mm = number(f[evaporation[1]], path, n, "ES0", diags, &ok) * 10.0;
+      r.w.et0_mm = number(f[evaporation[2]], path, n, "ET0", diags, &ok) * 10.0;
+    }
     if (rows.empty()) {
       record.latitude_deg = number(f[col[7]], path, n, "LAT", diags, &ok);
       record.longitude_deg = number(f[col[8]], path, n, "LON", diags, &ok);
@@ -267,7 +342,9 @@ std::optional<WeatherRecord> read_pcse_csv_weather(const std::string& path, core
     rows.push_back(r);
   }
   if (!ok) return std::nullopt;
-  return validate(record, rows, path, diags, options);
+  auto result = validate(record, rows, path, diags, options);
+  if (result) complete_reference_evaporation(*result);
+  return result;
 }
 
 }  // namespace physynth::domains::crop

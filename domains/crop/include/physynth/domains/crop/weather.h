@@ -8,6 +8,7 @@
 // so. A partial inversion is an error: no silent wrong season.
 #pragma once
 
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -25,6 +26,11 @@ struct DailyWeather {
   double vapour_pressure_hpa = 0.0;
   double wind_m_s = 0.0;
   double rain_mm = 0.0;  // mm/d
+  // Penman reference evaporation of open water, bare soil and a crop, mm/d: from the file
+  // where it has them (PCSE CSV), else computed (complete_reference_evaporation).
+  double e0_mm = std::numeric_limits<double>::quiet_NaN();
+  double es0_mm = std::numeric_limits<double>::quiet_NaN();
+  double et0_mm = std::numeric_limits<double>::quiet_NaN();
 };
 
 struct WeatherRecord {
@@ -32,8 +38,24 @@ struct WeatherRecord {
   double latitude_deg = 0.0;
   double longitude_deg = 0.0;
   double elevation_m = 0.0;
+  // Angstrom coefficients of the site (relative sunshine from transmission), for Penman.
+  double angstrom_a = 0.18, angstrom_b = 0.55;
   std::vector<DailyWeather> days;  // consecutive days
+
+  // Index of (year, day of year) in `days`, or -1 when the record does not cover it.
+  long index_of(int year, int day_of_year) const;
 };
+
+// Fills every missing E0, ES0 and ET0 with Penman's (astro.h), as PCSE does for CABO files.
+void complete_reference_evaporation(WeatherRecord& record);
+
+// Day of year of a calendar date, and a "YYYY-MM-DD" date as (year, day of year); false if malformed.
+int day_of_year(int year, int month, int day);
+bool parse_date(const std::string& text, int* year, int* day_of_year);
+// Days from (y0, d0) to (y1, d1).
+long days_between(int y0, int d0, int y1, int d1);
+// "YYYY-MM-DD" of (year, day of year).
+std::string format_date(int year, int day_of_year);
 
 struct WeatherReadOptions {
   // Swap TMIN and TMAX when every day of the file has TMIN > TMAX (warned). Off: an error.
@@ -42,12 +64,14 @@ struct WeatherReadOptions {
 
 // CABO format (e.g. NL1.997): '*' comment lines, a header "lon lat elev A B",
 // then "station year day irradiation(kJ/m2/d) tmin tmax vap(kPa) wind(m/s) rain(mm/d)";
-// -99 marks a missing value.
+// -99 marks a missing value. E0, ES0 and ET0 are computed by Penman with the header's
+// Angstrom coefficients (PCSE's ETmodel 'P').
 std::optional<WeatherRecord> read_cabo_weather(const std::string& path, core::Diagnostics& diagnostics,
                                                const WeatherReadOptions& options = {});
 
 // PCSE CSV (e.g. the FAO grassland files): DAY (YYYY-MM-DD), IRRAD (J/m2/d), TMIN, TMAX (degC),
-// VAP (hPa), WIND (m/s), RAIN (cm/d), ... LAT, LON, ELEV.
+// VAP (hPa), WIND (m/s), RAIN (cm/d), ... LAT, LON, ELEV; E0, ES0 and ET0 (cm/d) when present,
+// else computed by Penman.
 std::optional<WeatherRecord> read_pcse_csv_weather(const std::string& path, core::Diagnostics& diagnostics,
                                                    const WeatherReadOptions& options = {});
 

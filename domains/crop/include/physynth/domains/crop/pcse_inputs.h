@@ -1,0 +1,33 @@
+// Inputs in PCSE's YAML layout (its WOFOST and LINGRA test cases and
+// experiment files): AgroManagement (one crop calendar), ModelParameters,
+// WeatherVariables (daily weather with E0, ES0 and ET0) and ExternalStates
+// (a forced soil moisture). Every problem names the file, line and key.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include <yaml-cpp/yaml.h>
+
+#include "physynth/core/diagnostics.h"
+#include "physynth/domains/crop/parameters.h"
+#include "physynth/domains/crop/weather.h"
+#include "physynth/domains/crop/wofost72.h"
+
+namespace physynth::domains::crop {
+
+struct PcseInputs {
+  CropParameters parameters;
+  CropCalendar calendar;
+  WeatherRecord weather;                   // empty when the file has no WeatherVariables
+  std::optional<double> forced_soil_moisture;  // the ExternalStates SM, when constant
+  YAML::Node root;                         // the whole document, for other sections
+};
+
+std::optional<PcseInputs> read_pcse_yaml_inputs(const std::string& path, core::Diagnostics& diags);
+
+// The CropCalendar mapping of an AgroManagement entry.
+std::optional<CropCalendar> crop_calendar_from_yaml(const YAML::Node& node, const std::string& file,
+                                                    core::Diagnostics& diags);
+
+}  // namespace physynth::domains::crop

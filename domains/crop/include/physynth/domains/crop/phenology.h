@@ -1,0 +1,48 @@
+// Phenological development as in WOFOST (DVS_Phenology and Vernalisation of
+// PCSE): development stage DVS runs from -0.1 at sowing through 0 at
+// emergence and 1 at anthesis to DVSEND at maturity, driven by the daily
+// effective temperature (AFGEN table DTSMTB over the daily mean), slowed before
+// anthesis by day length (IDSL >= 1, between DLC and DLO hours of photoperiod
+// with the sun above -4 degrees) and by unfulfilled vernalisation (IDSL >= 2).
+// Stage changes happen at day boundaries, where DVS is clamped to 0, 1 or
+// DVSEND, as in PCSE. References: van Diepen et al. (1989) WOFOST: a
+// simulation model of crop production; Boons-Prins et al. (1993); de Wit et
+// al. (2019) Agric. Syst. 168:154-167 (WOFOST 25 years).
+#pragma once
+
+#include "physynth/domains/crop/afgen.h"
+#include "physynth/domains/crop/astro.h"
+#include "physynth/domains/crop/parameters.h"
+
+namespace physynth::domains::crop {
+
+enum class CropStage { kEmerging, kVegetative, kReproductive, kMature };
+
+struct Phenology {
+  // Parameters.
+  double TSUMEM = 0, TBASEM = 0, TEFFMX = 0, TSUM1 = 0, TSUM2 = 0, IDSL = 0, DLO = 0, DLC = 0, DVSI = 0, DVSEND = 2;
+  Afgen DTSMTB;
+  double VERNSAT = 0, VERNBASE = 0, VERNDVS = 0;
+  Afgen VERNRTB;
+
+  // States.
+  double DVS = 0, TSUM = 0, TSUME = 0, VERN = 0;
+  CropStage stage = CropStage::kEmerging;
+  bool vernalised = false, force_vernalisation = false;
+  // Rates of the current day.
+  double DTSUME = 0, DTSUM = 0, DVR = 0, VERNR = 0, VERNFAC = 1;
+
+  // Reads the parameters (vernalisation ones only when IDSL >= 2).
+  void read(const CropParameters& params, const std::string& model, core::Diagnostics& diags);
+  // Starts at sowing (DVS -0.1) or at emergence (DVS = DVSI).
+  void start(bool at_emergence);
+  // Rates for a day with mean temperature `temp` (degC) at day of year `doy` and `latitude`.
+  void calc_rates(int doy, double latitude_deg, double temp);
+  // Euler step of one day; returns true when the crop reaches maturity on this step.
+  bool integrate();
+};
+
+// Clamps v into [lo, hi] (PCSE's limit()).
+inline double limit(double lo, double hi, double v) { return v < lo ? lo : (v < hi ? v : hi); }
+
+}  // namespace physynth::domains::crop

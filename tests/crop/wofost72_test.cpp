@@ -59,13 +59,12 @@ CaseScore score_case(const std::string& name) {
 }  // namespace
 
 TEST_CASE("WOFOST 7.2 reproduces PCSE's 14 reference cases within their Precision") {
-  const char* cases[] = {"potentialproduction_wofost72_01",     "potentialproduction_wofost72_06",
-                         "potentialproduction_wofost72_10",     "potentialproduction_wofost72_17",
-                         "potentialproduction_wofost72_27",     "potentialproduction_wofost72_30",
-                         "potentialproduction_wofost72_40",     "waterlimitedproduction_wofost72_01",
-                         "waterlimitedproduction_wofost72_06",  "waterlimitedproduction_wofost72_10",
-                         "waterlimitedproduction_wofost72_17",  "waterlimitedproduction_wofost72_27",
-                         "waterlimitedproduction_wofost72_30",  "waterlimitedproduction_wofost72_40"};
+  const char* cases[] = {
+      "potentialproduction_wofost72_01",    "potentialproduction_wofost72_06",    "potentialproduction_wofost72_10",
+      "potentialproduction_wofost72_17",    "potentialproduction_wofost72_27",    "potentialproduction_wofost72_30",
+      "potentialproduction_wofost72_40",    "waterlimitedproduction_wofost72_01", "waterlimitedproduction_wofost72_06",
+      "waterlimitedproduction_wofost72_10", "waterlimitedproduction_wofost72_17", "waterlimitedproduction_wofost72_27",
+      "waterlimitedproduction_wofost72_30", "waterlimitedproduction_wofost72_40"};
   for (const char* c : cases) {
     const CaseScore s = score_case(std::string("test_") + c);
     std::cout << c << ": " << s.days << " days";

@@ -16,9 +16,8 @@ Afgen Afgen::from_pairs(const std::vector<double>& xy, std::string* error) {
   while (used < n && xy[2 * used] > xy[2 * (used - 1)]) ++used;
   for (std::size_t i = used; i < n; ++i) {
     if (xy[2 * i] != 0.0 || xy[2 * i + 1] != 0.0) {
-      *error = "AFGEN x values must ascend; x = " + core::format_number(xy[2 * i]) + " (pair " +
-               std::to_string(i + 1) + ") follows x = " + core::format_number(xy[2 * (used - 1)]) +
-               " and is not trailing (0, 0) padding";
+      *error = "AFGEN x values must ascend; x = " + core::format_number(xy[2 * i]) + " (pair " + std::to_string(i + 1) +
+               ") follows x = " + core::format_number(xy[2 * (used - 1)]) + " and is not trailing (0, 0) padding";
       return t;
     }
   }

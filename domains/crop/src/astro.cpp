@@ -74,8 +74,8 @@ ReferenceEvaporation penman(int doy, double latitude_deg, double elevation_m, do
   vap = std::min(vap, svap);
   const Astro a = astro(doy, latitude_deg, irradiation);
   const double relssd = clamp(0.0, 1.0, (a.transmission - std::abs(angstrom_a)) / std::abs(angstrom_b));
-  const double rb = kStefanBoltzmann * std::pow(tmean + 273.0, 4) * (0.56 - 0.079 * std::sqrt(vap)) *
-                    (0.1 + 0.9 * relssd);
+  const double rb =
+      kStefanBoltzmann * std::pow(tmean + 273.0, 4) * (0.56 - 0.079 * std::sqrt(vap)) * (0.1 + 0.9 * relssd);
   const double rnw = (irradiation * (1.0 - kAlbedoWater) - rb) / kLatentHeat;
   const double rns = (irradiation * (1.0 - kAlbedoSoil) - rb) / kLatentHeat;
   const double rnc = (irradiation * (1.0 - kAlbedoCrop) - rb) / kLatentHeat;

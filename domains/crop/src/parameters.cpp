@@ -112,8 +112,8 @@ std::optional<CropParameters> read_pcse_parameter_file(const std::string& path, 
       if (value.empty() || value[0] != '[') {
         double v = 0.0;
         if (!parse_number(value, &v))
-          diags.error({path, n, 0}, "parameter " + name + " must be a number, True, False or a [list], got '" +
-                                        value + "'");
+          diags.error({path, n, 0},
+                      "parameter " + name + " must be a number, True, False or a [list], got '" + value + "'");
         else
           params.set(name, ParameterValue{{v}, false, {path, n, 0}});
         name.clear();

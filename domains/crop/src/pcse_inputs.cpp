@@ -39,8 +39,7 @@ std::optional<CropCalendar> crop_calendar_from_yaml(const YAML::Node& cc, const 
     c.end = CropEnd::kEarliest;
   else
     diags.error(at(file, cc), "crop_end_type must be 'maturity', 'harvest' or 'earliest', got '" + end + "'");
-  if (c.end != CropEnd::kMaturity)
-    date_of(cc["crop_end_date"], file, "crop_end_date", &c.end_year, &c.end_day, diags);
+  if (c.end != CropEnd::kMaturity) date_of(cc["crop_end_date"], file, "crop_end_date", &c.end_year, &c.end_day, diags);
   if (cc["max_duration"]) c.max_duration = cc["max_duration"].as<int>();
   if (diags.error_count() > errors_before) return std::nullopt;
   return c;

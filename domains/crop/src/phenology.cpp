@@ -29,36 +29,41 @@ void Phenology::start(bool at_emergence) {
   vernalised = force_vernalisation = false;
 }
 
-void Phenology::calc_rates(int doy, double latitude_deg, double temp) {
+Phenology::Rates Phenology::rates(int doy, double latitude_deg, double temp) const {
+  Rates r;
   double dvred = 1.0;
   if (IDSL >= 1) dvred = limit(0.0, 1.0, (day_length(doy, latitude_deg) - DLC) / (DLO - DLC));
-  VERNFAC = 1.0;
-  VERNR = 0.0;
   if (IDSL >= 2 && stage == CropStage::kVegetative && !vernalised) {
     if (DVS < VERNDVS) {
-      VERNR = VERNRTB(temp);
-      VERNFAC = limit(0.0, 1.0, (VERN - VERNBASE) / (VERNSAT - VERNBASE));
+      r.VERNR = VERNRTB(temp);
+      r.VERNFAC = limit(0.0, 1.0, (VERN - VERNBASE) / (VERNSAT - VERNBASE));
     } else {
-      force_vernalisation = true;  // the critical stage passed: vernalisation is deemed complete
+      r.force_vernalisation = true;  // the critical stage passed: vernalisation is deemed complete
     }
   }
-  DTSUME = DTSUM = DVR = 0.0;
   switch (stage) {
     case CropStage::kEmerging:
-      DTSUME = limit(0.0, TEFFMX - TBASEM, temp - TBASEM);
-      DVR = 0.1 * DTSUME / TSUMEM;
+      r.DTSUME = limit(0.0, TEFFMX - TBASEM, temp - TBASEM);
+      r.DVR = 0.1 * r.DTSUME / TSUMEM;
       break;
     case CropStage::kVegetative:
-      DTSUM = DTSMTB(temp) * VERNFAC * dvred;
-      DVR = DTSUM / TSUM1;
+      r.DTSUM = DTSMTB(temp) * r.VERNFAC * dvred;
+      r.DVR = r.DTSUM / TSUM1;
       break;
     case CropStage::kReproductive:
-      DTSUM = DTSMTB(temp);
-      DVR = DTSUM / TSUM2;
+      r.DTSUM = DTSMTB(temp);
+      r.DVR = r.DTSUM / TSUM2;
       break;
     case CropStage::kMature:
       break;
   }
+  return r;
+}
+
+void Phenology::calc_rates(int doy, double latitude_deg, double temp) {
+  const Rates r = rates(doy, latitude_deg, temp);
+  DTSUME = r.DTSUME, DTSUM = r.DTSUM, DVR = r.DVR, VERNR = r.VERNR, VERNFAC = r.VERNFAC;
+  if (r.force_vernalisation) force_vernalisation = true;
 }
 
 bool Phenology::integrate() {
@@ -69,6 +74,10 @@ bool Phenology::integrate() {
   TSUME += DTSUME;
   DVS += DVR;
   TSUM += DTSUM;
+  return advance_stage();
+}
+
+bool Phenology::advance_stage() {
   switch (stage) {
     case CropStage::kEmerging:
       if (DVS >= 0.0) {

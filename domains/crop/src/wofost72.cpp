@@ -45,10 +45,10 @@ double canopy_assimilation(double amax, double eff, double lai, double kdif, dou
     const double visshd = visdf + vist - visd;
     const double fgrsh = amax * (1.0 - std::exp(-visshd * eff / std::max(2.0, amax)));
     const double vispp = (1.0 - scv) * pardir / sinb;
-    const double fgrsun = vispp <= 0.0 ? fgrsh
-                                       : amax * (1.0 - (amax - fgrsh) *
-                                                           (1.0 - std::exp(-vispp * eff / std::max(2.0, amax))) /
-                                                           (eff * vispp));
+    const double fgrsun =
+        vispp <= 0.0
+            ? fgrsh
+            : amax * (1.0 - (amax - fgrsh) * (1.0 - std::exp(-vispp * eff / std::max(2.0, amax))) / (eff * vispp));
     const double fslla = std::exp(-kdirbl * laic);
     fgros += (fslla * fgrsun + (1.0 - fslla) * fgrsh) * kGaussW[i];
   }
@@ -108,7 +108,7 @@ struct Crop {
   const Params& p;
   Phenology pheno;
   double FR = 0, FL = 0, FS = 0, FO = 0;
-  std::deque<double> tmin_history;  // newest first, at most 7
+  std::deque<double> tmin_history;    // newest first, at most 7
   std::deque<double> LV, SLA, LVAGE;  // leaf classes, newest first
   double LASUM = 0, LAIEXP = 0, LAIMAX = 0, LAI = 0, WLV = 0, DWLV = 0, TWLV = 0;
   double WST = 0, DWST = 0, TWST = 0, SAI = 0;
@@ -123,9 +123,7 @@ struct Crop {
 
   explicit Crop(const Params& params) : p(params) {}
 
-  void partition() {
-    FR = p.FRTB(pheno.DVS), FL = p.FLTB(pheno.DVS), FS = p.FSTB(pheno.DVS), FO = p.FOTB(pheno.DVS);
-  }
+  void partition() { FR = p.FRTB(pheno.DVS), FL = p.FLTB(pheno.DVS), FS = p.FSTB(pheno.DVS), FO = p.FOTB(pheno.DVS); }
 
   void start(bool at_emergence) {
     pheno.start(at_emergence);
@@ -167,8 +165,8 @@ struct Crop {
     const Astro a = astro(w.day_of_year, latitude, w.irradiation_j_m2);
     const double amax = p.AMAXTB(DVS) * p.TMPFTB(dtemp);
     const double kdif = p.KDIFTB(DVS);
-    const double pgass = daily_assimilation(a, amax, p.EFFTB(dtemp), LAI, kdif, w.irradiation_j_m2) *
-                         p.TMNFTB(tminra) * 30.0 / 44.0;
+    const double pgass =
+        daily_assimilation(a, amax, p.EFFTB(dtemp), LAI, kdif, w.irradiation_j_m2) * p.TMNFTB(tminra) * 30.0 / 44.0;
     // Evapotranspiration (cm/d).
     const double kglob = 0.75 * kdif;
     const double et0_crop = std::max(0.0, p.CFET * w.et0_mm / 10.0);
@@ -342,8 +340,8 @@ std::optional<Wofost72Result> run_wofost72(const CropParameters& params, const C
                     ": oxygen-shortage reduction (IOX = 1) is not implemented in this WOFOST 7.2; use IOX = 0");
   const long first = weather.index_of(calendar.start_year, calendar.start_day);
   if (first < 0)
-    diags.error({weather.source, 0, 0}, "the weather does not cover the crop start " +
-                                            format_date(calendar.start_year, calendar.start_day));
+    diags.error({weather.source, 0, 0},
+                "the weather does not cover the crop start " + format_date(calendar.start_year, calendar.start_day));
   for (const auto& d : weather.days)
     if (std::isnan(d.e0_mm) || std::isnan(d.es0_mm) || std::isnan(d.et0_mm)) {
       diags.error({weather.source, 0, 0}, "the weather lacks E0, ES0 or ET0 on " + format_date(d.year, d.day_of_year));
@@ -351,8 +349,7 @@ std::optional<Wofost72Result> run_wofost72(const CropParameters& params, const C
     }
   if (diags.error_count() > errors_before) return std::nullopt;
 
-  const double potential_sm =
-      std::isnan(options.potential_soil_moisture) ? p.SMFCF : options.potential_soil_moisture;
+  const double potential_sm = std::isnan(options.potential_soil_moisture) ? p.SMFCF : options.potential_soil_moisture;
   WaterBalance soil(p);
   double pp_dslr = 1.0, pp_rain_old = 0.0;  // WaterbalancePP's evaporation bookkeeping
   Wofost72Result result;

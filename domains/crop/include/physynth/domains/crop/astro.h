@@ -17,12 +17,12 @@
 namespace physynth::domains::crop {
 
 struct Astro {
-  double day_length_h = 0.0;     // astronomical (sun above the horizon)
-  double photoperiod_h = 0.0;    // sun above -4 degrees, for photoperiodic development
+  double day_length_h = 0.0;   // astronomical (sun above the horizon)
+  double photoperiod_h = 0.0;  // sun above -4 degrees, for photoperiodic development
   double sinld = 0.0, cosld = 0.0;
-  double diffuse_pp = 0.0;       // diffuse PAR perpendicular to the sun's direction, J/m2/s
-  double transmission = 0.0;     // atmospheric transmission, actual / top-of-atmosphere radiation
-  double dsinbe = 0.0;           // daily integral of sin(beta) weighted for atmospheric path, s
+  double diffuse_pp = 0.0;         // diffuse PAR perpendicular to the sun's direction, J/m2/s
+  double transmission = 0.0;       // atmospheric transmission, actual / top-of-atmosphere radiation
+  double dsinbe = 0.0;             // daily integral of sin(beta) weighted for atmospheric path, s
   double top_of_atmosphere = 0.0;  // daily radiation outside the atmosphere, J/m2/d
 };
 

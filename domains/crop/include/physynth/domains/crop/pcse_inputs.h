@@ -19,9 +19,9 @@ namespace physynth::domains::crop {
 struct PcseInputs {
   CropParameters parameters;
   CropCalendar calendar;
-  WeatherRecord weather;                   // empty when the file has no WeatherVariables
+  WeatherRecord weather;                       // empty when the file has no WeatherVariables
   std::optional<double> forced_soil_moisture;  // the ExternalStates SM, when constant
-  YAML::Node root;                         // the whole document, for other sections
+  YAML::Node root;                             // the whole document, for other sections
 };
 
 std::optional<PcseInputs> read_pcse_yaml_inputs(const std::string& path, core::Diagnostics& diags);

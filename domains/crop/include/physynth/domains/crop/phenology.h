@@ -36,10 +36,21 @@ struct Phenology {
   void read(const CropParameters& params, const std::string& model, core::Diagnostics& diags);
   // Starts at sowing (DVS -0.1) or at emergence (DVS = DVSI).
   void start(bool at_emergence);
-  // Rates for a day with mean temperature `temp` (degC) at day of year `doy` and `latitude`.
+  struct Rates {
+    double DTSUME = 0, DTSUM = 0, DVR = 0, VERNR = 0, VERNFAC = 1;
+    bool force_vernalisation = false;  // the critical stage passed unvernalised
+  };
+  // Rates at mean temperature `temp` (degC) on day of year `doy` at `latitude`, for the
+  // current stage and states; changes nothing.
+  Rates rates(int doy, double latitude_deg, double temp) const;
+  // rates(), stored as the rates of the current day (what integrate() applies).
   void calc_rates(int doy, double latitude_deg, double temp);
   // Euler step of one day; returns true when the crop reaches maturity on this step.
   bool integrate();
+  // The stage change at a day boundary once DVS has been advanced (by Euler or by an ODE
+  // solver): moves to the next stage when DVS passes its threshold and clamps DVS to it.
+  // Returns true when the crop reaches maturity.
+  bool advance_stage();
 };
 
 // Clamps v into [lo, hi] (PCSE's limit()).

@@ -61,7 +61,10 @@ std::optional<PcseInputs> read_pcse_yaml_inputs(const std::string& path, core::D
     in.parameters = *p;
   }
   const YAML::Node& agro = in.root["AgroManagement"];
-  if (!agro || !agro.IsSequence() || agro.size() != 1) {
+  // One campaign, optionally followed by the end-of-campaigns marker ({date: null}).
+  const bool one_campaign = agro && agro.IsSequence() && agro.size() >= 1 && agro[0].IsMap() &&
+                            (agro.size() == 1 || (agro.size() == 2 && agro[1].begin()->second.IsNull()));
+  if (!one_campaign) {
     diags.error({path, 0, 0}, "AgroManagement must be a list with one campaign");
   } else {
     const YAML::Node campaign = agro[0].begin()->second;
@@ -69,6 +72,7 @@ std::optional<PcseInputs> read_pcse_yaml_inputs(const std::string& path, core::D
   }
   if (const YAML::Node& wv = in.root["WeatherVariables"]; wv && wv.IsSequence() && wv.size() > 0) {
     in.weather.source = path;
+    std::vector<int> lines;
     in.weather.latitude_deg = wv[0]["LAT"].as<double>();
     in.weather.longitude_deg = wv[0]["LON"].as<double>();
     in.weather.elevation_m = wv[0]["ELEV"].as<double>();
@@ -88,15 +92,10 @@ std::optional<PcseInputs> read_pcse_yaml_inputs(const std::string& path, core::D
       w.vapour_pressure_hpa = num("VAP", 1.0), w.wind_m_s = num("WIND", 1.0);
       w.rain_mm = num("RAIN", 10.0);  // cm/d -> mm/d
       w.e0_mm = num("E0", 10.0), w.es0_mm = num("ES0", 10.0), w.et0_mm = num("ET0", 10.0);
-      if (!in.weather.days.empty()) {
-        const auto& prev = in.weather.days.back();
-        if (days_between(prev.year, prev.day_of_year, w.year, w.day_of_year) != 1)
-          diags.error(at(path, row), "weather day " + row["DAY"].Scalar() + " does not follow the previous day");
-      }
-      if (w.tmin_c > w.tmax_c)
-        diags.error(at(path, row), "weather day " + row["DAY"].Scalar() + " has TMIN above TMAX");
       in.weather.days.push_back(w);
+      lines.push_back(row.Mark().line + 1);
     }
+    if (auto checked = validate_weather(in.weather, lines, path, diags)) in.weather = *checked;
   }
   if (const YAML::Node& ext = in.root["ExternalStates"]; ext && ext.IsSequence() && ext.size() > 0) {
     const double sm = ext[0]["SM"].as<double>();

@@ -180,6 +180,16 @@ double number(const std::string& text, const std::string& path, int line, const 
 
 }  // namespace
 
+std::optional<WeatherRecord> validate_weather(WeatherRecord record, const std::vector<int>& lines,
+                                              const std::string& path, core::Diagnostics& diags,
+                                              const WeatherReadOptions& options) {
+  std::vector<Row> rows;
+  for (std::size_t i = 0; i < record.days.size(); ++i)
+    rows.push_back({i < lines.size() ? lines[i] : 0, record.days[i]});
+  record.days.clear();
+  return validate(record, rows, path, diags, options);
+}
+
 std::optional<WeatherRecord> read_cabo_weather(const std::string& path, core::Diagnostics& diags,
                                                const WeatherReadOptions& options) {
   std::ifstream in(path);

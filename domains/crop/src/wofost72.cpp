@@ -5,6 +5,7 @@
 #include <deque>
 
 #include "physynth/domains/crop/astro.h"
+#include "physynth/domains/crop/evapotranspiration.h"
 #include "physynth/domains/crop/phenology.h"
 
 namespace physynth::domains::crop {
@@ -69,20 +70,13 @@ double daily_assimilation(const Astro& a, double amax, double eff, double lai, d
   return dtga * a.day_length_h;
 }
 
-// Fraction of easily available soil water (van Diepen et al. 1988), by crop group DEPNR.
-double sweaf(double et0, double depnr) {
-  const double a = 0.76, b = 1.5;
-  double s = 1.0 / (a + b * et0) - (5.0 - depnr) * 0.10;
-  if (depnr < 3.0) s += (et0 - 0.6) / (depnr * (depnr + 3.0));
-  return limit(0.10, 0.95, s);
-}
-
 struct Params {
   double CVL, CVO, CVR, CVS, Q10, RMR, RML, RMS, RMO, RGRLAI, SPAN, TBASE, PERDL, TDWI, RDI, RRI, RDMCR, RDMSOL, SPA;
   double CFET, DEPNR, IAIRDU, IOX, CRAIRC, SM0, SMW, SMFCF;
   Afgen AMAXTB, EFFTB, KDIFTB, TMPFTB, TMNFTB, RFSETB, FRTB, FLTB, FSTB, FOTB, SLATB, RDRRTB, RDRSTB, SSATB;
   // Soil water balance (water-limited only).
   double SOPE = 0, KSUB = 0, IFUNRN = 0, SSMAX = 0, SSI = 0, WAV = 0, NOTINF = 0, SMLIM = 0;
+  EvapotranspirationParameters et;
 
   void read(const CropParameters& p, bool water_limited, core::Diagnostics& d) {
     auto n = [&](const char* name) { return p.number(name, kModel, d); };
@@ -96,6 +90,7 @@ struct Params {
     AMAXTB = t("AMAXTB"), EFFTB = t("EFFTB"), KDIFTB = t("KDIFTB"), TMPFTB = t("TMPFTB"), TMNFTB = t("TMNFTB");
     RFSETB = t("RFSETB"), FRTB = t("FRTB"), FLTB = t("FLTB"), FSTB = t("FSTB"), FOTB = t("FOTB");
     SLATB = t("SLATB"), RDRRTB = t("RDRRTB"), RDRSTB = t("RDRSTB"), SSATB = t("SSATB");
+    et = {CFET, DEPNR, SMW, SMFCF, KDIFTB};
     if (water_limited) {
       SOPE = n("SOPE"), KSUB = n("KSUB"), IFUNRN = n("IFUNRN"), SSMAX = n("SSMAX"), SSI = n("SSI");
       WAV = n("WAV"), NOTINF = n("NOTINF"), SMLIM = n("SMLIM");
@@ -168,18 +163,9 @@ struct Crop {
     const double pgass =
         daily_assimilation(a, amax, p.EFFTB(dtemp), LAI, kdif, w.irradiation_j_m2) * p.TMNFTB(tminra) * 30.0 / 44.0;
     // Evapotranspiration (cm/d).
-    const double kglob = 0.75 * kdif;
-    const double et0_crop = std::max(0.0, p.CFET * w.et0_mm / 10.0);
-    const double ekl = std::exp(-kglob * LAI);
-    EVWMX = w.e0_mm / 10.0 * ekl;
-    EVSMX = std::max(0.0, w.es0_mm / 10.0 * ekl);
-    TRAMX = et0_crop * (1.0 - ekl);
-    const double smcr = (1.0 - sweaf(et0_crop, p.DEPNR)) * (p.SMFCF - p.SMW) + p.SMW;
-    const double rfws = limit(0.0, 1.0, (sm - p.SMW) / (smcr - p.SMW));
-    // Oxygen shortage (IOX = 1) needs days of saturation the classic balance does not track
-    // for this purpose; the reference cases use IOX = 0, and read() refuses IOX = 1.
-    RFTRA = rfws;
-    TRA = TRAMX * RFTRA;
+    const Evapotranspiration et =
+        evapotranspiration(p.et, DVS, LAI, sm, w.e0_mm / 10.0, w.es0_mm / 10.0, w.et0_mm / 10.0);
+    EVWMX = et.EVWMX, EVSMX = et.EVSMX, TRAMX = et.TRAMX, RFTRA = et.RFTRA, TRA = et.TRA;
     // Carbon: respiration, conversion, partitioning.
     const double gass = pgass * RFTRA;
     double rmres = (p.RMR * WRT + p.RML * WLV + p.RMS * WST + p.RMO * WSO) * p.RFSETB(DVS);

@@ -62,6 +62,12 @@ struct WeatherReadOptions {
   bool repair_swapped_temperatures = true;
 };
 
+// The checks and the documented repair every reader applies, for records built elsewhere (e.g.
+// PCSE's YAML files): `lines[i]` is the line of days[i] in `path`.
+std::optional<WeatherRecord> validate_weather(WeatherRecord record, const std::vector<int>& lines,
+                                              const std::string& path, core::Diagnostics& diagnostics,
+                                              const WeatherReadOptions& options = {});
+
 // CABO format (e.g. NL1.997): '*' comment lines, a header "lon lat elev A B",
 // then "station year day irradiation(kJ/m2/d) tmin tmax vap(kPa) wind(m/s) rain(mm/d)";
 // -99 marks a missing value. E0, ES0 and ET0 are computed by Penman with the header's

@@ -1,0 +1,48 @@
+// LINGRA: grassland growth (Schapendonk et al. 1998, Eur. J. Agron. 9:87-100;
+// Bouman et al. 1996, the FAO-network calibration), as in PCSE's LINGRA.
+//
+// Growth is the lesser of a source (light-use efficiency LUEmax x intercepted
+// PAR, reduced by soil temperature, high radiation and drought) and a sink
+// (leaf elongation of the tillers, from temperature); a reserve pool buffers
+// the difference. Tillers form and die with leaf area and time since the last
+// cut; leaves die with age, shading and drought. Mowing is a discrete event:
+// on a mowing date the green leaf mass above `biomass_remaining` is harvested
+// (added to WeightHARV), leaf area falls with it, and leaf length and the
+// days-after-harvest counter restart. Masses kg DM/ha.
+//
+// Integration is PCSE's daily Euler step. Potential production keeps the soil
+// at field capacity (PCSE's WaterbalancePP).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "physynth/core/diagnostics.h"
+#include "physynth/domains/crop/parameters.h"
+#include "physynth/domains/crop/weather.h"
+
+namespace physynth::domains::crop {
+
+struct Mowing {
+  int year = 0, day = 0;
+  double biomass_remaining = 0.0;  // kg DM/ha of green leaves left standing
+};
+
+struct LingraRun {
+  int start_year = 0, start_day = 0;
+  int end_year = 0, end_day = 0;  // last simulated day (inclusive)
+  std::vector<Mowing> mowings;
+};
+
+struct LingraResult {
+  std::vector<int> year, day;
+  // Per day: accumulated above-ground biomass (harvested + standing green), standing green
+  // leaves, LAI, tiller number.
+  std::vector<double> weight_abg, weight_lv_green, lai, tillers;
+};
+
+std::optional<LingraResult> run_lingra(const CropParameters& params, const LingraRun& run, const WeatherRecord& weather,
+                                       core::Diagnostics& diags);
+
+}  // namespace physynth::domains::crop

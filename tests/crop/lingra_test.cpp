@@ -1,0 +1,64 @@
+// LINGRA: mowing, and calibration on irrigated FAO grassland experiments at five sites
+// (their first year) predicting the measured biomass at other sites and years.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <iostream>
+
+#include "physynth/anchor/grassland_calibration.h"
+
+using namespace physynth;
+
+namespace {
+const std::string kDir = std::string(PHYSYNTH_TEST_DIR) + "/fixtures/crop/lingra";
+}
+
+TEST_CASE("LINGRA: a cut removes the green leaves above the residue and biomass keeps accumulating") {
+  core::Diagnostics diags;
+  auto experiments = anchor::read_grassland_experiments(kDir, diags);
+  INFO(diags.report());
+  REQUIRE(experiments.size() == 18);
+  const auto& e = experiments.front();
+  auto r = domains::crop::run_lingra(e.parameters, e.run, e.weather, diags);
+  REQUIRE(r);
+  for (const auto& m : e.run.mowings) {
+    const long k = domains::crop::days_between(e.run.start_year, e.run.start_day, m.year, m.day);
+    REQUIRE(k + 1 < static_cast<long>(r->weight_abg.size()));
+    const auto i = static_cast<std::size_t>(k);
+    CHECK(r->weight_lv_green[i + 1] == Approx(m.biomass_remaining).margin(1e-9));  // the day after the cut
+    CHECK(r->weight_abg[i + 1] >= r->weight_abg[i] - 1e-9);                        // harvested mass stays counted
+  }
+  for (std::size_t i = 1; i < r->weight_abg.size(); ++i) CHECK(r->lai[i] >= 0.0);
+}
+
+TEST_CASE("LINGRA calibrated on five sites predicts other sites and years") {
+  core::Diagnostics diags;
+  auto experiments = anchor::read_grassland_experiments(kDir, diags);
+  INFO(diags.report());
+  REQUIRE(experiments.size() == 18);
+  const std::vector<std::string> calibration{"000_UK2_1982", "004_SW1_1983", "018_FR2_1984", "050_IT1_1983",
+                                             "054_NL1_1983"};
+  const auto c = anchor::calibrate_lingra(experiments, calibration);
+  std::cout << "LINGRA calibration: LUEmax " << c.theta_initial[0] << " -> " << c.theta[0] << ", RDRbase "
+            << c.theta_initial[1] << " -> " << c.theta[1] << "; calibration RMSE " << c.initial_rmse << " -> "
+            << c.final_rmse << " kg/ha in " << c.iterations << " iterations\n";
+  double sum_pred = 0.0, sum_pred_before = 0.0;
+  int n_pred = 0;
+  for (const auto& r : c.results) {
+    std::cout << "  " << r.id << (r.calibration ? " (fit)    " : " (predict)") << " n=" << r.points << " RMSE "
+              << r.rmse << " kg/ha (PCSE parameters " << r.rmse_uncalibrated << "), final " << r.final_predicted
+              << " vs " << r.final_measured << " (" << 100.0 * r.final_relative_error << " %)\n";
+    if (!r.calibration) sum_pred += r.rmse, sum_pred_before += r.rmse_uncalibrated, ++n_pred;
+  }
+  std::cout << "  mean prediction RMSE " << sum_pred / n_pred << " kg/ha (PCSE parameters " << sum_pred_before / n_pred
+            << ")\n";
+  CHECK(c.final_rmse < c.initial_rmse);
+  CHECK(n_pred == 13);
+  // Out-of-sample skill: the calibrated model must beat its uncalibrated start on the held-out
+  // experiments on average, and stay within 25 % of the final measured biomass on most of them.
+  CHECK(sum_pred < sum_pred_before);
+  int within = 0;
+  for (const auto& r : c.results)
+    if (!r.calibration && std::abs(r.final_relative_error) < 0.25) ++within;
+  CHECK(within >= 9);
+}

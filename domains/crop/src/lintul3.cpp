@@ -7,6 +7,7 @@
 
 #include "physynth/core/templated_model.h"
 #include "physynth/domains/crop/afgen.h"
+#include "physynth/domains/crop/evapotranspiration.h"
 #include "physynth/domains/crop/phenology.h"
 #include "physynth/solvers/ode_solver.h"
 
@@ -107,10 +108,6 @@ T tmin(const T& a, const T& b) {
   return b < a ? b : a;
 }
 template <class T>
-T tlimit(double lo, double hi, const T& v) {
-  return v < lo ? T(lo) : (v < hi ? v : T(hi));
-}
-template <class T>
 double value_of(const T& v) {
   if constexpr (std::is_same_v<T, double>)
     return v;
@@ -135,13 +132,13 @@ void lintul3_rates(const Params& p, const Lintul3Options& o, const Drivers& d, c
     const T wccr = p.WCWP + tmax(T(0.01), ptran / (ptran + p.TRANCO) * (p.WCFC - p.WCWP));
     T fr;
     if (p.WMFAC)
-      fr = wc > wccr ? T(1.0) : tlimit(0.0, 1.0, (wc - p.WCWP) / (wccr - p.WCWP));
+      fr = wc > wccr ? T(1.0) : limit(0.0, 1.0, (wc - p.WCWP) / (wccr - p.WCWP));
     else if (wccr <= wc && wc <= p.WCWET)
       fr = T(1.0);
     else if (wc < wccr)
-      fr = tlimit(0.0, 1.0, (wc - p.WCWP) / (wccr - p.WCWP));
+      fr = limit(0.0, 1.0, (wc - p.WCWP) / (wccr - p.WCWP));
     else
-      fr = tlimit(0.0, 1.0, (p.WCST - wc) / (p.WCST - p.WCWET));
+      fr = limit(0.0, 1.0, (p.WCST - wc) / (p.WCST - p.WCWET));
     tran = ptran * fr;
     const T tranrf = ptran != 0.0 ? tran / ptran : T(1.0);
     if (aux) aux->tran = value_of(tran), aux->tranrf = value_of(tranrf);
@@ -160,7 +157,7 @@ void lintul3_rates(const Params& p, const Lintul3Options& o, const Drivers& d, c
       const T nmaxst = p.LSNR * nmaxlv, nmaxrt = p.LRNR * nmaxlv;
       const T noptmr = (p.FRNX * nmaxlv * y[WLVG] + p.FRNX * nmaxst * y[WST]) / tbgmr;
       const T nfgmr = (y[ANLV] + y[ANST]) / tbgmr;
-      const T nni = tlimit(0.001, 1.0, (nfgmr - nrmr) / (noptmr - nrmr));
+      const T nni = limit(0.001, 1.0, (nfgmr - nrmr) / (noptmr - nrmr));
       const T sla = p.SLAC * p.SLACF(dvs) * exp(-p.NSLA * (1.0 - nni));
       // Partitioning and growth under the more limiting of water and nitrogen.
       const T nrf = exp(-p.NLUE * (1.0 - nni));
@@ -237,12 +234,12 @@ void lintul3_rates(const Params& p, const Lintul3Options& o, const Drivers& d, c
   }
   // Soil water: evaporation (Ritchie's square-root-of-time decline after the last wet day),
   // drainage above field capacity, runoff above saturation, irrigation to field capacity.
-  T evs = d.wet_day ? pevap : tmin(pevap, pevap * (std::sqrt(d.dslr) - std::sqrt(d.dslr - 1.0)) + d.rain);
+  const T evs = d.wet_day ? pevap : evaporation_after_wetting(pevap, d.dslr, d.rain);
   const T waad = p.WCAD * 1000.0 * rootd;
   const T availf = evs > 0.0 ? tmin(T(1.0), (y[WA] - waad) / evs) : T(0.0);
   const T evap = evs * availf;
   const T wafc = p.WCFC * 1000.0 * rootd, wast = p.WCST * 1000.0 * rootd;
-  const T drain = tlimit(0.0, p.DRATE, (y[WA] - wafc) + (d.rain - evap - tran));
+  const T drain = limit(0.0, p.DRATE, (y[WA] - wafc) + (d.rain - evap - tran));
   const T runoff = tmax(T(0.0), (y[WA] - wast) + (d.rain - evap - tran - drain));
   const T target = p.WMFAC ? wast : wafc;
   const T irrig = p.IRRIGF ? tmax(T(0.0), (target - y[WA]) - (d.rain - evap - tran - drain - runoff)) : T(0.0);
@@ -337,8 +334,6 @@ const std::vector<std::string>& Lintul3Result::names() {
                                           "WC",     "WLVD",  "WLVG",  "WRT",    "WSO",     "WST"};
   return n;
 }
-
-bool Lintul3Result::crop_started(std::size_t row) const { return !std::isnan(rows[row][0]); }
 
 std::optional<Lintul3Result> run_lintul3(const CropParameters& params, const Lintul3Run& run,
                                          const WeatherRecord& weather, const Lintul3Options& options,

@@ -271,9 +271,8 @@ struct WaterBalance {
       EVS = evsmx;
       DSLR = 1.0;
     } else {
-      const double evsmxt = evsmx * (std::sqrt(DSLR + 1.0) - std::sqrt(DSLR));
-      EVS = std::min(evsmx, evsmxt + RINold);
       DSLR += 1.0;
+      EVS = evaporation_after_wetting(evsmx, DSLR, RINold);
     }
     const double notinf = p.IFUNRN == 0.0 ? p.NOTINF : p.NOTINF * limit(0.0, 1.0, (rain - 0.5));
     double rinpre = (1.0 - notinf) * rain + SS;
@@ -372,7 +371,7 @@ std::optional<Wofost72Result> run_wofost72(const CropParameters& params, const C
         pp_dslr = 1.0;
       } else {
         pp_dslr += 1.0;
-        evs = std::min(evsmx, evsmx * (std::sqrt(pp_dslr) - std::sqrt(pp_dslr - 1.0)) + pp_rain_old);
+        evs = evaporation_after_wetting(evsmx, pp_dslr, pp_rain_old);
       }
       pp_rain_old = w.rain_mm / 10.0;
     }

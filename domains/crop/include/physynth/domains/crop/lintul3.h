@@ -29,9 +29,9 @@
 #include <vector>
 
 #include "physynth/core/diagnostics.h"
+#include "physynth/domains/crop/calendar.h"
 #include "physynth/domains/crop/parameters.h"
 #include "physynth/domains/crop/weather.h"
-#include "physynth/domains/crop/wofost72.h"
 
 namespace physynth::domains::crop {
 
@@ -66,7 +66,6 @@ struct Lintul3Result {
   static const std::vector<std::string>& names();  // output variables, PCSE's names
   std::vector<int> year, day;
   std::vector<std::vector<double>> rows;  // one per day, NaN for crop variables before the crop
-  bool crop_started(std::size_t row) const;
   std::string finish;
   long solver_steps = 0;  // CVODE steps over the season (0 for Euler)
 };

@@ -10,9 +10,9 @@
 #include <yaml-cpp/yaml.h>
 
 #include "physynth/core/diagnostics.h"
+#include "physynth/domains/crop/calendar.h"
 #include "physynth/domains/crop/parameters.h"
 #include "physynth/domains/crop/weather.h"
-#include "physynth/domains/crop/wofost72.h"
 
 namespace physynth::domains::crop {
 

@@ -53,7 +53,10 @@ struct Phenology {
   bool advance_stage();
 };
 
-// Clamps v into [lo, hi] (PCSE's limit()).
-inline double limit(double lo, double hi, double v) { return v < lo ? lo : (v < hi ? v : hi); }
+// Clamps v into [lo, hi] (PCSE's limit()); for doubles and Ceres jets alike.
+template <class T>
+T limit(double lo, double hi, const T& v) {
+  return v < lo ? T(lo) : (v < hi ? v : T(hi));
+}
 
 }  // namespace physynth::domains::crop

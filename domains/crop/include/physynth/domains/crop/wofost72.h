@@ -26,21 +26,11 @@
 #include <vector>
 
 #include "physynth/core/diagnostics.h"
+#include "physynth/domains/crop/calendar.h"
 #include "physynth/domains/crop/parameters.h"
 #include "physynth/domains/crop/weather.h"
 
 namespace physynth::domains::crop {
-
-enum class CropEnd { kMaturity, kHarvest, kEarliest };
-
-// When a crop starts and ends (PCSE's CropCalendar).
-struct CropCalendar {
-  int start_year = 0, start_day = 0;  // day of year
-  bool start_at_emergence = false;    // else at sowing
-  CropEnd end = CropEnd::kMaturity;
-  int end_year = 0, end_day = 0;  // for harvest and earliest
-  int max_duration = 365;         // days
-};
 
 enum class WaterSupply { kPotential, kWaterLimited };
 

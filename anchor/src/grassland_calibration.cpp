@@ -38,7 +38,7 @@ std::vector<double> simulate(const GrasslandExperiment& e, const crop::CropParam
   std::vector<double> out(e.obs_abg.size(), std::nan(""));
   if (!r) return out;
   for (std::size_t i = 0; i < e.obs_abg.size(); ++i) {
-    const long k = crop::days_between(e.run.start_year, e.run.start_day, e.obs_year[i], e.obs_day[i]);
+    const long k = crop::days_between(e.run.calendar.start_year, e.run.calendar.start_day, e.obs_year[i], e.obs_day[i]);
     if (k >= 0 && k < static_cast<long>(r->weight_abg.size())) out[i] = r->weight_abg[static_cast<std::size_t>(k)];
   }
   return out;
@@ -110,23 +110,12 @@ std::vector<GrasslandExperiment> read_grassland_experiments(const std::string& d
       continue;
     }
     auto params = crop::parameters_from_yaml(root["ModelParameters"], setup, diags);
-    const YAML::Node campaign = root["Agromanagement"][0].begin()->second;
-    auto calendar = crop::crop_calendar_from_yaml(campaign["CropCalendar"], setup, diags);
+    auto agro = crop::agromanagement_from_yaml(root["Agromanagement"], setup, diags);
     auto weather = crop::read_pcse_csv_weather(dir + "/" + f[c_weather], diags);
-    if (!params || !calendar || !weather) continue;
+    if (!params || !agro || !weather) continue;
     e.parameters = *params;
     e.weather = *weather;
-    e.run.start_year = calendar->start_year, e.run.start_day = calendar->start_day;
-    e.run.end_year = calendar->end_year, e.run.end_day = calendar->end_day;
-    for (const auto& te : campaign["TimedEvents"])
-      if (te["event_signal"] && te["event_signal"].Scalar() == "mowing")
-        for (const auto& ev : te["events_table"]) {
-          crop::Mowing m;
-          if (!crop::parse_date(ev.begin()->first.Scalar(), &m.year, &m.day))
-            diags.error({setup, ev.Mark().line + 1, 0}, "mowing date must be YYYY-MM-DD");
-          m.biomass_remaining = ev.begin()->second["biomass_remaining"].as<double>();
-          e.run.mowings.push_back(m);
-        }
+    e.run = *agro;
     const std::string obs = dir + "/obs/" + e.id + ".csv";
     std::ifstream oin(obs);
     std::string ol;

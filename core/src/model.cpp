@@ -1,5 +1,7 @@
 #include "physynth/core/model.h"
 
+#include <stdexcept>
+
 namespace physynth::core {
 
 SparsityPattern SparsityPattern::dense(int n) {
@@ -30,5 +32,19 @@ int find_name(const std::vector<VariableInfo>& list, const std::string& name) {
 
 int Model::state_index(const std::string& name) const { return find_name(states(), name); }
 int Model::parameter_index(const std::string& name) const { return find_name(parameters(), name); }
+
+namespace {
+[[noreturn]] void not_an_ode(const Model& m, const char* what) {
+  throw std::logic_error("model '" + m.name() + "' advances itself (SteppedModel::simulate); it has no " + what);
+}
+}  // namespace
+
+void SteppedModel::initial_state(const double*, double*) const { not_an_ode(*this, "initial state"); }
+void SteppedModel::initial_state_jacobian(const double*, double*) const { not_an_ode(*this, "initial-state Jacobian"); }
+void SteppedModel::rhs(double, const double*, const double*, double*) const { not_an_ode(*this, "right-hand side"); }
+void SteppedModel::jacobian(double, const double*, const double*, double*) const { not_an_ode(*this, "Jacobian"); }
+void SteppedModel::parameter_jacobian(double, const double*, const double*, double*) const {
+  not_an_ode(*this, "parameter Jacobian");
+}
 
 }  // namespace physynth::core

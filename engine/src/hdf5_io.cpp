@@ -65,6 +65,13 @@ void string_attribute(hid_t object, const char* name, const std::string& value) 
   check(H5Awrite(attr.get(), type.get(), value.empty() ? "" : value.c_str()), std::string("writing attribute ") + name);
 }
 
+void double_attribute(hid_t object, const char* name, double value) {
+  Handle space(H5Screate(H5S_SCALAR), H5Sclose, "attribute space");
+  Handle attr(H5Acreate2(object, name, H5T_IEEE_F64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose,
+              std::string("attribute ") + name);
+  check(H5Awrite(attr.get(), H5T_NATIVE_DOUBLE, &value), std::string("writing attribute ") + name);
+}
+
 void int_attribute(hid_t object, const char* name, long long value) {
   Handle space(H5Screate(H5S_SCALAR), H5Sclose, "attribute space");
   Handle attr(H5Acreate2(object, name, H5T_STD_I64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose,
@@ -198,6 +205,14 @@ std::vector<std::string> write_hdf5(const Shard& s, const std::string& directory
     doubles(f, "record_labels", {S, T, s.record_label_names.size()}, s.record_labels, compression, s.record_label_names,
             s.record_label_units);
     if (!s.regime.empty()) doubles(f, "regime", {S, T}, s.regime, compression);
+    if (!s.plot.empty()) {
+      Handle ds(write_array(f, "plot", H5T_STD_I32LE, H5T_NATIVE_INT32, {S, 2}, s.plot.data(), compression), H5Dclose,
+                "plot");
+      string_list_attribute(ds.get(), "names", {"row", "col"});
+      int_attribute(ds.get(), "field_rows", s.field_rows);
+      int_attribute(ds.get(), "field_cols", s.field_cols);
+      double_attribute(ds.get(), "cell_size_m", s.field_cell_size_m);
+    }
     {
       Handle ds(write_array(f, "status", H5T_STD_I8LE, H5T_NATIVE_INT8, {S}, s.status.data(), compression), H5Dclose,
                 "status");
@@ -288,6 +303,20 @@ Shard read_hdf5(const std::string& path) {
   s.record_label_names = dataset_names(f, "record_labels", "names");
   s.record_labels = read_array<double>(f, "record_labels", H5T_NATIVE_DOUBLE);
   if (H5Lexists(f, "regime", H5P_DEFAULT) > 0) s.regime = read_array<double>(f, "regime", H5T_NATIVE_DOUBLE);
+  if (H5Lexists(f, "plot", H5P_DEFAULT) > 0) {
+    s.plot = read_array<std::int32_t>(f, "plot", H5T_NATIVE_INT32);
+    Handle ds(H5Dopen2(f, "plot", H5P_DEFAULT), H5Dclose, "plot");
+    auto attribute = [&](const char* name, hid_t type, void* out) {
+      Handle attr(H5Aopen(ds.get(), name, H5P_DEFAULT), H5Aclose, std::string("attribute ") + name);
+      check(H5Aread(attr.get(), type, out), name);
+    };
+    long long rows = 0, cols = 0;
+    attribute("field_rows", H5T_NATIVE_LLONG, &rows);
+    attribute("field_cols", H5T_NATIVE_LLONG, &cols);
+    attribute("cell_size_m", H5T_NATIVE_DOUBLE, &s.field_cell_size_m);
+    s.field_rows = static_cast<int>(rows);
+    s.field_cols = static_cast<int>(cols);
+  }
   s.status = read_array<std::int8_t>(f, "status", H5T_NATIVE_INT8);
   s.t_reached = read_array<double>(f, "t_reached", H5T_NATIVE_DOUBLE);
   s.stat_names = dataset_names(f, "solver_stats", "names");

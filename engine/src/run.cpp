@@ -18,6 +18,7 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include "audit.h"
@@ -130,16 +131,18 @@ std::vector<solvers::Event> make_events(const Scenario& s);
 
 // Everything one thread needs to process samples; built once per thread.
 struct Worker {
-  solvers::OdeSolver solver;
-  std::vector<Expression> observations;  // the expression channels, in order
-  std::vector<double> derived;           // scratch: the model's derived channels at one row
+  std::optional<solvers::OdeSolver> solver;  // none for a model that advances itself
+  std::vector<Expression> observations;      // the expression channels, in order
+  std::vector<double> derived;               // scratch: the model's derived channels at one row
   std::vector<Expression> labels;
   std::vector<Expression> record_labels;  // the per-record expression labels, in order
   std::vector<double> variables;
   std::vector<double> y0;
   std::vector<core::LinearInvariant> invariants;  // the model's, copied once per thread
 
-  explicit Worker(const Scenario& s) : solver(s.model.model, s.solver, make_events(s)) {
+  explicit Worker(const Scenario& s) {
+    if (!dynamic_cast<const core::SteppedModel*>(s.model.model.get()))
+      solver.emplace(s.model.model, s.solver, make_events(s));
     const auto names = expression_variables(*s.model.model);
     variables.resize(names.size());
     for (const auto& o : s.observations)
@@ -297,6 +300,24 @@ solvers::SolveResult solve_in_regimes(solvers::OdeSolver& solver, const RegimePl
   return total;
 }
 
+// A model that advances itself, in the solver's terms: its steps are the step count, and it
+// ends either at the grid's end or where the model says (crop maturity, say), both a success.
+solvers::SolveResult simulate_stepped(const core::SteppedModel& model, const double* p, std::uint64_t seed,
+                                      std::uint64_t sample, const std::vector<double>& times, double* states) {
+  const auto result = model.simulate(p, seed, sample, times, states);
+  solvers::SolveResult r;
+  r.status = result.failed ? solvers::SolveStatus::kFailed : solvers::SolveStatus::kSuccess;
+  r.flag_name = result.flag;
+  r.message = result.message;
+  r.t_reached = result.t_reached;
+  r.rows_written = result.rows_written;
+  r.final_state = result.final_state;
+  r.stats.steps = result.steps;
+  const std::size_t n = model.num_states();
+  std::fill(states + r.rows_written * n, states + times.size() * n, kNaN);
+  return r;
+}
+
 void process_sample(const Scenario& s, const Grid& grid, Worker& w, Shard& shard, std::size_t i,
                     SampleOutcome& outcome) {
   const core::Model& model = *s.model.model;
@@ -320,8 +341,12 @@ void process_sample(const Scenario& s, const Grid& grid, Worker& w, Shard& shard
       // The parameters written for the sample are those in force at t0.
       std::copy(plan.at(grid.times.front()), plan.at(grid.times.front()) + m, &shard.parameters[i * m]);
     }
-    model.initial_state(p, w.y0.data());
-    r = solve_in_regimes(w.solver, plan, w.y0.data(), grid.times, states, sensitivities, n);
+    if (const auto* stepped = dynamic_cast<const core::SteppedModel*>(&model)) {
+      r = simulate_stepped(*stepped, p, s.seed, sample, grid.times, states);
+    } else {
+      model.initial_state(p, w.y0.data());
+      r = solve_in_regimes(*w.solver, plan, w.y0.data(), grid.times, states, sensitivities, n);
+    }
     if (s.regimes.present)
       for (std::size_t row = 0; row < r.rows_written; ++row)
         shard.regime[i * T + row] = plan.sequence[plan.interval_of(grid.times[row])];
@@ -460,6 +485,12 @@ Shard make_shard(const Scenario& s, const Grid& grid, std::uint64_t index, std::
   for (int k : s.solver.sensitivity_parameters)
     sh.sensitivity_names.push_back(s.parameters[static_cast<std::size_t>(k)].name);
   sh.sensitivities.assign(count * T * sh.sensitivity_names.size() * model.num_states(), kNaN);
+  if (s.field.present) {
+    sh.field_rows = s.field.rows;
+    sh.field_cols = s.field.cols;
+    sh.field_cell_size_m = s.field.cell_size_m;
+    sh.plot.assign(2 * count, 0);
+  }
   sh.failure_flag.assign(count, "");
   sh.failure_message.assign(count, "");
   for (std::size_t c = 0; c < s.observations.size(); ++c) {
@@ -489,9 +520,21 @@ struct ShardGenerator::Impl {
   const Scenario& s;
   Grid grid;
   core::Sampler sampler;
+  std::vector<std::vector<double>> field_values;  // per field parameter, per plot
   tbb::task_arena arena;
   tbb::enumerable_thread_specific<std::unique_ptr<Worker>> workers;
   std::function<void()> on_sample;
+
+  static std::vector<std::vector<double>> make_fields(const Scenario& s) {
+    std::vector<std::vector<double>> out;
+    for (std::size_t f = 0; f < s.field.parameters.size(); ++f) {
+      const FieldParameterSpec& p = s.field.parameters[f];
+      auto values = core::gaussian_random_field(p.options, s.seed, f);
+      for (double& v : values) v = std::clamp(v, p.low, p.high);
+      out.push_back(std::move(values));
+    }
+    return out;
+  }
 
   static core::Sampler make_sampler(const Scenario& s) {
     std::vector<core::Distribution> distributions;
@@ -503,6 +546,7 @@ struct ShardGenerator::Impl {
       : s(scenario),
         grid(build_grid(scenario)),
         sampler(make_sampler(scenario)),
+        field_values(make_fields(scenario)),
         arena(threads),
         on_sample(std::move(progress)) {}
 
@@ -511,8 +555,22 @@ struct ShardGenerator::Impl {
       throw std::invalid_argument("a Latin hypercube design has exactly sampling.samples points; samples " +
                                   std::to_string(first) + ".." + std::to_string(first + count - 1) +
                                   " are beyond it (use design random or sobol for an endless stream)");
+    if (s.field.present && first + count > s.samples)
+      throw std::invalid_argument("a field has exactly rows x cols = " + std::to_string(s.samples) +
+                                  " plots; samples " + std::to_string(first) + ".." +
+                                  std::to_string(first + count - 1) + " are beyond it");
     Shard shard = make_shard(s, grid, index, first, count);
     sampler.sample(first, count, shard.parameters.data());
+    if (s.field.present) {
+      const std::size_t m = s.parameters.size();
+      for (std::size_t i = 0; i < count; ++i) {
+        const std::uint64_t plot = first + i;
+        shard.plot[2 * i] = static_cast<std::int32_t>(plot / static_cast<std::uint64_t>(s.field.cols));
+        shard.plot[2 * i + 1] = static_cast<std::int32_t>(plot % static_cast<std::uint64_t>(s.field.cols));
+        for (std::size_t f = 0; f < s.field.parameters.size(); ++f)
+          shard.parameters[i * m + static_cast<std::size_t>(s.field.parameters[f].index)] = field_values[f][plot];
+      }
+    }
     std::vector<SampleOutcome> local;
     if (!outcomes) outcomes = &local;
     outcomes->assign(count, SampleOutcome{});
@@ -673,6 +731,11 @@ RunSummary run_scenario(const Scenario& s, const RunOptions& opt) {
     manifest["output_times"] = generator.impl_->grid.times.size();
     manifest["counts"] = {
         {"ok", summary.ok}, {"stopped_by_event", summary.stopped_by_event}, {"failed", summary.failed}};
+    if (s.field.present)
+      manifest["field"] = {{"rows", s.field.rows},
+                           {"cols", s.field.cols},
+                           {"cell_size_m", s.field.cell_size_m},
+                           {"sample", "row * cols + col"}};
     manifest["failures"] = failures;
     manifest["shards"] = shards_json;
     manifest["audit"] = "audit.json";

@@ -503,6 +503,78 @@ void read_regimes(const ConfigNode& node, Scenario& s, const ConfigNode& paramet
         "regimes cannot be combined with solver.sensitivities yet (the sensitivities would restart at each switch)");
 }
 
+// The field section: its grid, and which model parameters vary over it. Read before the
+// parameters section, whose names it defines.
+void read_field(const ConfigNode& node, Scenario& s) {
+  if (!node.expect_map()) return;
+  node.check_keys({"rows", "cols", "cell_size_m", "parameters"});
+  FieldSpec& f = s.field;
+  f.present = true;
+  auto grid_size = [&](const char* key, int& target) {
+    if (!node.require(key)) return;
+    if (auto n = node[key].as_integer()) {
+      if (*n < 1 || *n > 2000)
+        node[key].error(node[key].path() + " must be between 1 and 2000, got " + num_text(node[key]));
+      else
+        target = static_cast<int>(*n);
+    }
+  };
+  grid_size("rows", f.rows);
+  grid_size("cols", f.cols);
+  if (node.require("cell_size_m"))
+    if (auto v = node["cell_size_m"].as_number()) {
+      if (check_positive(node, "cell_size_m", *v)) f.cell_size_m = *v;
+    }
+  if (!node.require("parameters") || !node["parameters"].expect_map()) return;
+  const core::Model& model = *s.model.model;
+  std::vector<std::string> settable;
+  for (std::size_t k = 0; k < model.num_parameters(); ++k)
+    if (!s.model.parameters[k].literal || s.model.parameters[k].overridable)
+      settable.push_back(model.parameters()[k].name);
+  const ConfigNode list = node["parameters"];
+  for (const auto& name : list.keys()) {
+    const ConfigNode pn = list[name];
+    FieldParameterSpec p;
+    p.name = name;
+    p.index = model.parameter_index(name);
+    if (p.index < 0 || std::find(settable.begin(), settable.end(), name) == settable.end()) {
+      std::string msg = "field parameter '" + name + "' is not a parameter the model lets a scenario set";
+      const std::string hint = core::closest_match(name, settable);
+      if (!hint.empty()) msg += "; did you mean '" + hint + "'?";
+      pn.error(msg);
+      continue;
+    }
+    if (!pn.expect_map()) continue;
+    pn.check_keys({"mean", "sd", "correlation_length_m", "covariance", "low", "high"});
+    core::FieldOptions& o = p.options;
+    if (pn.require("mean"))
+      if (auto v = pn["mean"].as_number()) o.mean = *v;
+    if (pn.require("sd"))
+      if (auto v = pn["sd"].as_number())
+        if (check_nonnegative(pn, "sd", *v)) o.sd = *v;
+    if (pn.require("correlation_length_m"))
+      if (auto v = pn["correlation_length_m"].as_number())
+        if (check_positive(pn, "correlation_length_m", *v)) o.correlation_length_m = *v;
+    if (pn.has("covariance"))
+      if (auto c = pn["covariance"].as_enum({"exponential", "gaussian"}))
+        o.covariance = *c == "exponential" ? core::FieldOptions::Covariance::kExponential
+                                           : core::FieldOptions::Covariance::kGaussian;
+    if (auto v = number(pn, "low")) p.low = *v;
+    if (auto v = number(pn, "high")) p.high = *v;
+    if (!(p.low < p.high))
+      pn.error(pn.path() + ": low (" + format_number(p.low) + ") must be below high (" + format_number(p.high) + ")");
+    else if (!(o.mean > p.low && o.mean < p.high))
+      pn.error(pn.path() + ": mean (" + format_number(o.mean) + ") must lie between low and high");
+    f.parameters.push_back(p);
+  }
+  if (list.keys().empty()) list.error("field.parameters must name at least one parameter that varies over the field");
+  for (auto& p : f.parameters) {
+    p.options.rows = f.rows;
+    p.options.cols = f.cols;
+    p.options.cell_size_m = f.cell_size_m;
+  }
+}
+
 void read_feed(const ConfigNode& node, Scenario& s) {
   if (!node.expect_map()) return;
   node.check_keys({"channels", "target", "window", "stride", "batch_size", "split", "cmapss"});
@@ -626,7 +698,7 @@ nlohmann::ordered_json resolved_json(const Scenario& s, const YAML::Node& model_
   nlohmann::ordered_json sens = nlohmann::ordered_json::array();
   for (int k : s.solver.sensitivity_parameters) sens.push_back(s.parameters[static_cast<std::size_t>(k)].name);
   solver["sensitivities"] = sens;
-  j["solver"] = solver;
+  if (!dynamic_cast<const core::SteppedModel*>(s.model.model.get())) j["solver"] = solver;
   nlohmann::ordered_json events = nlohmann::ordered_json::array();
   for (const auto& e : s.events)
     events.push_back({{"name", e.name},
@@ -681,6 +753,19 @@ nlohmann::ordered_json resolved_json(const Scenario& s, const YAML::Node& model_
                     {"conditions", s.regimes.conditions},
                     {"weights", s.regimes.weights},
                     {"every", s.regimes.every}};
+  if (s.field.present) {
+    nlohmann::ordered_json fp = nlohmann::ordered_json::object();
+    for (const auto& p : s.field.parameters)
+      fp[p.name] = {{"mean", p.options.mean},
+                    {"sd", p.options.sd},
+                    {"correlation_length_m", p.options.correlation_length_m},
+                    {"covariance",
+                     p.options.covariance == core::FieldOptions::Covariance::kExponential ? "exponential" : "gaussian"},
+                    {"low", std::isfinite(p.low) ? nlohmann::ordered_json(p.low) : nlohmann::ordered_json(nullptr)},
+                    {"high", std::isfinite(p.high) ? nlohmann::ordered_json(p.high) : nlohmann::ordered_json(nullptr)}};
+    j["field"] = {
+        {"rows", s.field.rows}, {"cols", s.field.cols}, {"cell_size_m", s.field.cell_size_m}, {"parameters", fp}};
+  }
   if (s.feed.present)
     j["feed"] = {{"channels", s.feed.channels},
                  {"target", s.feed.target},
@@ -721,7 +806,7 @@ std::optional<Scenario> load_scenario(const std::string& path, const std::vector
   const ConfigNode root(*root_yaml, "", path, &diags, overridden);
   if (!root.expect_map()) return std::nullopt;
   root.check_keys({"name", "description", "domain", "model", "parameters", "sampling", "time", "solver", "events",
-                   "observations", "labels", "output", "regimes", "feed"});
+                   "observations", "labels", "output", "regimes", "feed", "field"});
 
   if (root.require("name"))
     if (auto n = root["name"].as_string()) {
@@ -745,6 +830,8 @@ std::optional<Scenario> load_scenario(const std::string& path, const std::vector
     if (auto built = binding(root["model"])) s.model = std::move(*built);
   }
   const core::Model* model = s.model.model.get();
+  const auto* stepped = dynamic_cast<const core::SteppedModel*>(model);
+  if (model && root.has("field")) read_field(root["field"], s);
 
   // Parameters: every name the model refers to must be defined; nothing else may be.
   if (model) {
@@ -775,6 +862,16 @@ std::optional<Scenario> load_scenario(const std::string& path, const std::vector
       spec.units = model->parameters()[k].units;
       spec.description = model->parameters()[k].description;
       const core::ModelParameterRef& ref = s.model.parameters[k];
+      const auto on_field = std::find_if(s.field.parameters.begin(), s.field.parameters.end(),
+                                         [&](const FieldParameterSpec& f) { return f.name == spec.name; });
+      if (on_field != s.field.parameters.end()) {
+        if (defined.count(spec.name))
+          params[spec.name].error("parameter '" + spec.name +
+                                  "' varies over the field (field.parameters); define it in one place");
+        spec.distribution = core::Distribution::fixed(on_field->options.mean);  // replaced plot by plot
+        spec.description = spec.description.empty() ? "varies over the field" : spec.description;
+        continue;
+      }
       if (ref.literal && !(ref.overridable && defined.count(spec.name))) {
         spec.distribution = core::Distribution::fixed(*ref.literal);
         continue;
@@ -805,7 +902,7 @@ std::optional<Scenario> load_scenario(const std::string& path, const std::vector
           s.design = *d == "random"  ? core::Design::kRandom
                      : *d == "sobol" ? core::Design::kSobol
                                      : core::Design::kLatinHypercube;
-      if (smp.require("samples"))
+      if (s.field.present ? smp.has("samples") : smp.require("samples"))
         if (auto n = smp["samples"].as_integer()) {
           if (*n < 1)
             smp["samples"].error(smp["samples"].path() + " must be >= 1, got " + num_text(smp["samples"]));
@@ -820,15 +917,41 @@ std::optional<Scenario> load_scenario(const std::string& path, const std::vector
             s.seed = static_cast<std::uint64_t>(*n);
         }
     }
-  } else {
+  } else if (!s.field.present) {
     root.error("missing required key 'sampling' in the scenario (at least sampling.samples)");
+  }
+  if (s.field.present && s.field.rows > 0 && s.field.cols > 0) {
+    const auto plots = static_cast<std::uint64_t>(s.field.rows) * static_cast<std::uint64_t>(s.field.cols);
+    if (root.has("sampling") && root["sampling"].has("samples") && s.samples != plots)
+      root["sampling"]["samples"].error("sampling.samples (" + std::to_string(s.samples) +
+                                        ") must equal the field's plots, rows x cols = " + std::to_string(plots) +
+                                        ", or be left out");
+    s.samples = plots;
   }
 
   // Time grid.
   if (root.require("time")) read_time(root["time"], s);
 
   // Solver.
-  if (model && root.has("solver")) read_solver(root["solver"], *model, s.solver);
+  if (stepped) {
+    // A model that advances itself: no CVODE options, no root-finding events, whole time steps.
+    const std::string why =
+        "model '" + stepped->name() + "' advances itself with its own scheme (set in the model section)";
+    if (root.has("solver")) root["solver"].error("solver: " + why + "; it takes no solver options");
+    if (root.has("events")) root["events"].error("events: " + why + "; events need an ODE model's root finding");
+    if (root.has("regimes")) root["regimes"].error("regimes: " + why + "; regimes need an ODE model");
+    const double step = stepped->time_step();
+    auto whole = [&](double t) { return std::fabs(t / step - std::round(t / step)) < 1e-9; };
+    for (std::size_t i = 0; i < s.times.size(); ++i)
+      if (!whole(s.times[i]) || s.times[i] < 0.0) {
+        root["time"].error("time: model '" + stepped->name() + "' reports whole steps of " + format_number(step) + " " +
+                           s.time_units + " from its start (t >= 0); time " + format_number(s.times[i]) +
+                           " is not one");
+        break;
+      }
+  } else if (model && root.has("solver")) {
+    read_solver(root["solver"], *model, s.solver);
+  }
   if (model) {
     // The options' own check, for constraints only visible in combination.
     if (s.solver.method == solvers::Method::kAdams && root.has("solver") && root["solver"].has("linear_solver"))
@@ -1060,6 +1183,15 @@ std::optional<Scenario> load_scenario(const std::string& path, const std::vector
         root["observations"][i].error("observations[" + std::to_string(i) + "]: sample_interval (" +
                                       format_number(s.observations[i].sample_interval) +
                                       ") gives more than 1e7 readings per sample");
+    }
+
+  if (stepped)
+    for (std::size_t i = 0; i < s.observations.size(); ++i) {
+      const double dt = s.observations[i].sample_interval, step = stepped->time_step();
+      if (dt > 0.0 && std::fabs(dt / step - std::round(dt / step)) > 1e-9)
+        root["observations"][i]["sample_interval"].error(
+            "observations[" + std::to_string(i) + "].sample_interval (" + format_number(dt) +
+            ") must be a whole number of the model's steps (" + format_number(step) + ")");
     }
 
   if (diags.error_count() > errors_before) return std::nullopt;

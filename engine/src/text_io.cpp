@@ -161,12 +161,14 @@ std::vector<std::string> write_csv(const Shard& s, const std::string& directory)
 
   // Per-sample table: status, parameters, labels, failure reason.
   std::string meta = "sample,status,t_reached";
+  if (!s.plot.empty()) meta += ",plot_row,plot_col";
   for (const auto& n : s.parameter_names) meta += "," + csv_field(n);
   for (const auto& n : s.label_names) meta += "," + csv_field(n);
   meta += ",failure\n";
   for (std::size_t i = 0; i < s.samples; ++i) {
     meta += std::to_string(s.first_sample + i) + ',' + sample_status_name(static_cast<SampleStatus>(s.status[i])) + ',';
     put_number(meta, s.t_reached[i]);
+    if (!s.plot.empty()) meta += ',' + std::to_string(s.plot[2 * i]) + ',' + std::to_string(s.plot[2 * i + 1]);
     for (std::size_t j = 0; j < s.num_parameters(); ++j) {
       meta += ',';
       put_number(meta, s.parameters[i * s.num_parameters() + j]);
@@ -201,6 +203,7 @@ std::vector<std::string> write_npy(const Shard& s, const std::string& directory)
   put(".status.npy", npy_bytes("|i1", {S}, s.status.data(), s.status.size()));
   if (!s.regime.empty())
     put(".regime.npy", npy_bytes("<f8", {S, s.times.size()}, s.regime.data(), s.regime.size() * 8));
+  if (!s.plot.empty()) put(".plot.npy", npy_bytes("<i4", {S, 2}, s.plot.data(), s.plot.size() * 4));
   if (!s.sensitivity_names.empty())
     put(".sensitivities.npy", npy_bytes("<f8", {S, s.times.size(), s.sensitivity_names.size(), s.num_states()},
                                         s.sensitivities.data(), s.sensitivities.size() * 8));

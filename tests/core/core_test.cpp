@@ -9,6 +9,7 @@
 #include "physynth/core/diagnostics.h"
 #include "physynth/core/distribution.h"
 #include "physynth/core/random.h"
+#include "physynth/core/random_field.h"
 #include "physynth/core/sampling.h"
 
 using namespace physynth::core;
@@ -130,4 +131,44 @@ TEST_CASE("apply_override: sets nested keys and list elements, rejects malformed
         "--set: error: malformed override 'noequals'; expected KEY=VALUE such as solver.rtol=1e-8\n"
         "--set: error: override 'list[9]=1': no list element [9] to set\n"
         "2 errors in 1 file; nothing was run.\n");
+}
+
+TEST_CASE("gaussian_random_field: the mean, variance and covariance the options ask for") {
+  FieldOptions o;
+  o.rows = 24;
+  o.cols = 32;
+  o.cell_size_m = 10.0;
+  o.mean = 150.0;  // water-holding capacity, mm
+  o.sd = 20.0;
+  o.correlation_length_m = 40.0;
+  const int fields = 400;
+  double sum = 0.0, sq = 0.0, count = 0.0;
+  std::vector<double> lag_products(6, 0.0), lag_counts(6, 0.0);
+  for (int k = 0; k < fields; ++k) {
+    const auto f = gaussian_random_field(o, 11, static_cast<std::uint64_t>(k));
+    REQUIRE(f.size() == 24u * 32u);
+    for (int i = 0; i < o.rows; ++i)
+      for (int j = 0; j < o.cols; ++j) {
+        const double v = f[static_cast<std::size_t>(i * o.cols + j)] - o.mean;
+        sum += v;
+        sq += v * v;
+        count += 1;
+        for (int lag = 1; lag < 6 && j + lag < o.cols; ++lag) {
+          lag_products[lag] += v * (f[static_cast<std::size_t>(i * o.cols + j + lag)] - o.mean);
+          lag_counts[lag] += 1;
+        }
+      }
+  }
+  CHECK(std::fabs(sum / count) < 1.0);  // mean 150 to within 1 mm
+  CHECK(std::sqrt(sq / count) == Approx(20.0).epsilon(0.05));
+  for (int lag = 1; lag < 6; ++lag) {
+    INFO("lag " << lag);
+    const double expected = o.covariance_at(lag * o.cell_size_m);
+    CHECK(lag_products[lag] / lag_counts[lag] == Approx(expected).margin(0.05 * o.sd * o.sd));
+  }
+  // Deterministic per (seed, index), independent across indices.
+  CHECK(gaussian_random_field(o, 11, 5) == gaussian_random_field(o, 11, 5));
+  CHECK(gaussian_random_field(o, 11, 5) != gaussian_random_field(o, 11, 6));
+  o.correlation_length_m = -1.0;
+  CHECK_THROWS_WITH(gaussian_random_field(o, 1, 0), "gaussian_random_field: correlation_length_m must be > 0, got -1");
 }

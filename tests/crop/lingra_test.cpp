@@ -10,7 +10,7 @@
 using namespace physynth;
 
 namespace {
-const std::string kDir = std::string(PHYSYNTH_TEST_DIR) + "/fixtures/crop/lingra";
+const std::string kDir = std::string(PHYSYNTH_SOURCE_DIR) + "/data/crop/lingra";
 }
 
 TEST_CASE("LINGRA: a cut removes the green leaves above the residue and biomass keeps accumulating") {
@@ -22,7 +22,7 @@ TEST_CASE("LINGRA: a cut removes the green leaves above the residue and biomass 
   auto r = domains::crop::run_lingra(e.parameters, e.run, e.weather, diags);
   REQUIRE(r);
   for (const auto& m : e.run.mowings) {
-    const long k = domains::crop::days_between(e.run.start_year, e.run.start_day, m.year, m.day);
+    const long k = domains::crop::days_between(e.run.calendar.start_year, e.run.calendar.start_day, m.year, m.day);
     REQUIRE(k + 1 < static_cast<long>(r->weight_abg.size()));
     const auto i = static_cast<std::size_t>(k);
     CHECK(r->weight_lv_green[i + 1] == Approx(m.biomass_remaining).margin(1e-9));  // the day after the cut

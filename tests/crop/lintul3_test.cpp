@@ -16,7 +16,7 @@ using namespace physynth::domains::crop;
 
 namespace {
 
-const std::string kDir = std::string(PHYSYNTH_TEST_DIR) + "/fixtures/crop/lintul3/";
+const std::string kDir = std::string(PHYSYNTH_SOURCE_DIR) + "/data/crop/lintul3/";
 
 struct Reference {
   std::vector<std::string> header;
@@ -42,7 +42,7 @@ Reference read_reference() {
 
 struct Setup {
   CropParameters params;
-  Lintul3Run run;
+  Agromanagement run;
   WeatherRecord weather;
 };
 
@@ -59,19 +59,11 @@ Setup setup() {
   INFO(diags.report());
   REQUIRE(w);
   s.weather = *w;
-  const YAML::Node agro = YAML::LoadFile(kDir + "lintul3_springwheat.agro")["AgroManagement"][0];
-  REQUIRE(parse_date(agro.begin()->first.Scalar(), &s.run.start_year, &s.run.start_day));
-  const YAML::Node campaign = agro.begin()->second;
-  auto c = crop_calendar_from_yaml(campaign["CropCalendar"], "agro", diags);
-  REQUIRE(c);
-  s.run.calendar = *c;
-  for (const auto& e : campaign["TimedEvents"][0]["events_table"]) {
-    NitrogenApplication a;
-    REQUIRE(parse_date(e.begin()->first.Scalar(), &a.year, &a.day));
-    a.amount = e.begin()->second["amount"].as<double>();
-    a.recovery = e.begin()->second["recovery"].as<double>();
-    s.run.nitrogen.push_back(a);
-  }
+  auto agro = read_pcse_agromanagement(kDir + "lintul3_springwheat.agro", diags);
+  INFO(diags.report());
+  REQUIRE(agro);
+  s.run = *agro;
+  REQUIRE(s.run.nitrogen.size() == 2);
   return s;
 }
 

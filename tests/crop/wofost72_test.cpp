@@ -22,7 +22,7 @@ struct CaseScore {
 };
 
 CaseScore score_case(const std::string& name) {
-  const std::string path = std::string(PHYSYNTH_TEST_DIR) + "/fixtures/crop/wofost72/" + name + ".yaml";
+  const std::string path = std::string(PHYSYNTH_SOURCE_DIR) + "/data/crop/wofost72/" + name + ".yaml";
   core::Diagnostics diags;
   auto in = read_pcse_yaml_inputs(path, diags);
   INFO(diags.report());
@@ -30,7 +30,7 @@ CaseScore score_case(const std::string& name) {
   Wofost72Options options;
   options.water = in->forced_soil_moisture ? WaterSupply::kPotential : WaterSupply::kWaterLimited;
   if (in->forced_soil_moisture) options.potential_soil_moisture = *in->forced_soil_moisture;
-  auto result = run_wofost72(in->parameters, in->calendar, in->weather, options, diags);
+  auto result = run_wofost72(in->parameters, in->agromanagement.calendar, in->weather, options, diags);
   INFO(diags.report());
   REQUIRE(result);
   CaseScore s;

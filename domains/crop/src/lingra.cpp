@@ -36,18 +36,22 @@ struct Params {
 
 }  // namespace
 
-std::optional<LingraResult> run_lingra(const CropParameters& params, const LingraRun& run, const WeatherRecord& weather,
-                                       core::Diagnostics& diags) {
+std::optional<LingraResult> run_lingra(const CropParameters& params, const Agromanagement& run,
+                                       const WeatherRecord& weather, core::Diagnostics& diags) {
   const std::size_t errors_before = diags.error_count();
   Params p;
   p.read(params, diags);
   if (p.IOX != 0.0)
     diags.error({params.description, 0, 0}, "IOX = 1 (oxygen shortage) is not implemented; use IOX = 0");
-  const long first = weather.index_of(run.start_year, run.start_day);
-  const long last = weather.index_of(run.end_year, run.end_day);
-  if (first < 0 || last < first)
-    diags.error({weather.source, 0, 0}, "the weather does not cover " + format_date(run.start_year, run.start_day) +
-                                            " to " + format_date(run.end_year, run.end_day));
+  const CropCalendar& c = run.calendar;
+  if (c.end == CropEnd::kMaturity)
+    diags.error({params.description, 0, 0},
+                "LINGRA runs to a crop_end_date (crop_end_type harvest or earliest): grass does not mature");
+  const long first = weather.index_of(c.start_year, c.start_day);
+  const long last = weather.index_of(c.end_year, c.end_day);
+  if (c.end != CropEnd::kMaturity && (first < 0 || last < first))
+    diags.error({weather.source, 0, 0}, "the weather does not cover " + format_date(c.start_year, c.start_day) +
+                                            " to " + format_date(c.end_year, c.end_day));
   if (diags.error_count() > errors_before) return std::nullopt;
 
   // States.

@@ -335,7 +335,7 @@ const std::vector<std::string>& Lintul3Result::names() {
   return n;
 }
 
-std::optional<Lintul3Result> run_lintul3(const CropParameters& params, const Lintul3Run& run,
+std::optional<Lintul3Result> run_lintul3(const CropParameters& params, const Agromanagement& run,
                                          const WeatherRecord& weather, const Lintul3Options& options,
                                          core::Diagnostics& diags) {
   const std::size_t errors_before = diags.error_count();

@@ -19,8 +19,6 @@ bool date_of(const YAML::Node& n, const std::string& file, const std::string& ke
   return true;
 }
 
-}  // namespace
-
 std::optional<CropCalendar> crop_calendar_from_yaml(const YAML::Node& cc, const std::string& file,
                                                     core::Diagnostics& diags) {
   const std::size_t errors_before = diags.error_count();
@@ -45,6 +43,80 @@ std::optional<CropCalendar> crop_calendar_from_yaml(const YAML::Node& cc, const 
   return c;
 }
 
+// The number `key` of an event's mapping, or an error naming the event.
+double event_number(const YAML::Node& event, const char* key, const std::string& file, core::Diagnostics& diags) {
+  const YAML::Node v = event.begin()->second[key];
+  try {
+    if (v && v.IsScalar()) return v.as<double>();
+  } catch (const YAML::Exception&) {
+  }
+  diags.error(at(file, event), "event " + event.begin()->first.Scalar() + " needs a number '" + key + "'" +
+                                   (v && v.IsScalar() ? ", got '" + v.Scalar() + "'" : std::string()));
+  return 0.0;
+}
+
+YAML::Node agromanagement_node(const YAML::Node& root) {
+  return root["AgroManagement"] ? root["AgroManagement"] : root["Agromanagement"];
+}
+
+}  // namespace
+
+std::optional<Agromanagement> agromanagement_from_yaml(const YAML::Node& agro, const std::string& file,
+                                                       core::Diagnostics& diags) {
+  const std::size_t errors_before = diags.error_count();
+  const bool one_campaign = agro && agro.IsSequence() && agro.size() >= 1 && agro[0].IsMap() &&
+                            (agro.size() == 1 || (agro.size() == 2 && agro[1].begin()->second.IsNull()));
+  if (!one_campaign) {
+    diags.error(agro ? at(file, agro) : core::SourceLocation{file, 0, 0},
+                "AgroManagement must be a list with one campaign (optionally followed by its end date: null)");
+    return std::nullopt;
+  }
+  Agromanagement a;
+  date_of(agro[0].begin()->first, file, "the campaign's start", &a.start_year, &a.start_day, diags);
+  const YAML::Node campaign = agro[0].begin()->second;
+  if (!campaign || !campaign.IsMap() || !campaign["CropCalendar"]) {
+    diags.error(at(file, agro[0]), "the campaign needs a CropCalendar");
+    return std::nullopt;
+  }
+  if (auto c = crop_calendar_from_yaml(campaign["CropCalendar"], file, diags)) a.calendar = *c;
+  if (const YAML::Node te = campaign["TimedEvents"]; te && te.IsSequence())
+    for (const auto& group : te) {
+      const std::string signal = group["event_signal"] ? group["event_signal"].Scalar() : "";
+      if (signal != "apply_n" && signal != "mowing") {
+        diags.error(at(file, group), "TimedEvents: event_signal must be 'apply_n' or 'mowing', got '" + signal + "'");
+        continue;
+      }
+      for (const auto& ev : group["events_table"]) {
+        int y = 0, d = 0;
+        if (!ev.IsMap() || !date_of(ev.begin()->first, file, "an event's date", &y, &d, diags)) continue;
+        if (signal == "apply_n") {
+          NitrogenApplication n{y, d, event_number(ev, "amount", file, diags),
+                                event_number(ev, "recovery", file, diags)};
+          a.nitrogen.push_back(n);
+        } else {
+          a.mowings.push_back({y, d, event_number(ev, "biomass_remaining", file, diags)});
+        }
+      }
+    }
+  if (days_between(a.start_year, a.start_day, a.calendar.start_year, a.calendar.start_day) < 0)
+    diags.error(at(file, campaign["CropCalendar"]),
+                "the crop starts (" + format_date(a.calendar.start_year, a.calendar.start_day) +
+                    ") before its campaign (" + format_date(a.start_year, a.start_day) + ")");
+  if (diags.error_count() > errors_before) return std::nullopt;
+  return a;
+}
+
+std::optional<Agromanagement> read_pcse_agromanagement(const std::string& path, core::Diagnostics& diags) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::Exception& e) {
+    diags.error({path, e.mark.line + 1, e.mark.column + 1}, std::string("cannot read as YAML: ") + e.msg);
+    return std::nullopt;
+  }
+  return agromanagement_from_yaml(agromanagement_node(root), path, diags);
+}
+
 std::optional<PcseInputs> read_pcse_yaml_inputs(const std::string& path, core::Diagnostics& diags) {
   PcseInputs in;
   try {
@@ -60,16 +132,7 @@ std::optional<PcseInputs> read_pcse_yaml_inputs(const std::string& path, core::D
   } else if (auto p = parameters_from_yaml(params, path, diags)) {
     in.parameters = *p;
   }
-  const YAML::Node& agro = in.root["AgroManagement"];
-  // One campaign, optionally followed by the end-of-campaigns marker ({date: null}).
-  const bool one_campaign = agro && agro.IsSequence() && agro.size() >= 1 && agro[0].IsMap() &&
-                            (agro.size() == 1 || (agro.size() == 2 && agro[1].begin()->second.IsNull()));
-  if (!one_campaign) {
-    diags.error({path, 0, 0}, "AgroManagement must be a list with one campaign");
-  } else {
-    const YAML::Node campaign = agro[0].begin()->second;
-    if (auto c = crop_calendar_from_yaml(campaign["CropCalendar"], path, diags)) in.calendar = *c;
-  }
+  if (auto a = agromanagement_from_yaml(agromanagement_node(in.root), path, diags)) in.agromanagement = *a;
   if (const YAML::Node& wv = in.root["WeatherVariables"]; wv && wv.IsSequence() && wv.size() > 0) {
     in.weather.source = path;
     std::vector<int> lines;

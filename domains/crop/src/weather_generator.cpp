@@ -134,7 +134,9 @@ WeatherRecord WeatherGenerator::generate(int year, int days, std::uint64_t seed,
   out.latitude_deg = latitude_deg;
   out.longitude_deg = longitude_deg;
   out.elevation_m = elevation_m;
-  core::CounterRng occurrence(seed, index, 0), amounts(seed, index, 1), residuals(seed, index, 2), wind(seed, index, 3);
+  namespace st = core::stream;
+  core::CounterRng occurrence(seed, index, st::kWeatherBase + 0), amounts(seed, index, st::kWeatherBase + 1),
+      residuals(seed, index, st::kWeatherBase + 2), wind(seed, index, st::kWeatherBase + 3);
   Eigen::Vector3d z = Eigen::Vector3d::Zero();
   bool was_wet = false;
   int y = year, doy = 1;

@@ -25,7 +25,7 @@ struct GrasslandExperiment {
   std::string id, site;
   int year = 0;
   domains::crop::CropParameters parameters;
-  domains::crop::LingraRun run;
+  domains::crop::Agromanagement run;
   domains::crop::WeatherRecord weather;
   std::vector<int> obs_year, obs_day;
   std::vector<double> obs_abg;  // kg DM/ha, accumulated

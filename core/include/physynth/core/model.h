@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -84,6 +85,41 @@ class Model {
   // Index of the state or parameter with this name, or -1.
   int state_index(const std::string& name) const;
   int parameter_index(const std::string& name) const;
+};
+
+// A model that advances itself rather than handing the engine a right-hand
+// side: one with a discrete-time structure or discrete events inside its
+// step, driven by tabulated forcing (the crop models: daily weather, leaf age
+// cohorts, mowing). The engine calls simulate() once per sample; it has no
+// events, regimes or sensitivities, which need CVODES' view of an ODE. Its
+// states() are the variables it reports; t counts time steps from its start.
+// The ODE entry points of Model throw std::logic_error.
+class SteppedModel : public Model {
+ public:
+  struct Result {
+    std::size_t rows_written = 0;     // rows of `states` filled; the rest are not reached (NaN)
+    double t_reached = 0.0;           // where the simulation ended (end of the grid, or e.g. crop maturity)
+    std::vector<double> final_state;  // at t_reached, for labels
+    bool failed = false;              // with flag and message; nothing of the sample is kept
+    std::string flag, message;
+    std::string finish;  // why it ended before the grid's end ("maturity", "harvest"); empty otherwise
+    long steps = 0;      // integrator steps: days of a daily scheme, CVODE steps otherwise
+  };
+
+  // Grid times must be whole multiples of this (1 for a daily model, in days).
+  virtual double time_step() const = 0;
+
+  // Simulates sample `sample` of a run with seed `seed` (randomness such as generated weather
+  // is keyed on both) with parameters p, writing states (times.size() x num_states(),
+  // row-major) on `times`. Thread-safe: const, no shared mutable state.
+  virtual Result simulate(const double* p, std::uint64_t seed, std::uint64_t sample, const std::vector<double>& times,
+                          double* states) const = 0;
+
+  void initial_state(const double* p, double* y0) const final;
+  void initial_state_jacobian(const double* p, double* jac) const final;
+  void rhs(double t, const double* y, const double* p, double* dydt) const final;
+  void jacobian(double t, const double* y, const double* p, double* jac) const final;
+  void parameter_jacobian(double t, const double* y, const double* p, double* jac) const final;
 };
 
 }  // namespace physynth::core

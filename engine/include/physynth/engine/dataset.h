@@ -43,7 +43,11 @@ struct Shard {
   std::vector<double> regime;         // samples x times: index of the operating condition at each record (with regimes)
   std::vector<std::string> sensitivity_names;  // parameters of the forward sensitivities, if any
   std::vector<double> sensitivities;           // samples x times x sensitivity_names x states
-  std::vector<std::string> failure_flag;       // per sample; empty unless failed
+  // A field scenario's samples are the plots of a rows x cols grid (sample = row * cols + col).
+  int field_rows = 0, field_cols = 0;  // 0 without a field
+  double field_cell_size_m = 0.0;
+  std::vector<std::int32_t> plot;         // samples x 2: (row, col) of each plot; empty without a field
+  std::vector<std::string> failure_flag;  // per sample; empty unless failed
   std::vector<std::string> failure_message;
 
   std::size_t num_states() const { return state_names.size(); }

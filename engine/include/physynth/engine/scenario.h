@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "physynth/core/diagnostics.h"
 #include "physynth/core/distribution.h"
 #include "physynth/core/model_binding.h"
+#include "physynth/core/random_field.h"
 #include "physynth/core/sampling.h"
 #include "physynth/solvers/ode_solver.h"
 
@@ -120,6 +122,24 @@ struct FeedSpec {
   std::vector<std::string> cmapss_sensors;   // up to 21 channels for its sensor columns
 };
 
+// A field: the samples are the plots of a rows x cols grid (sample = row * cols + col), and
+// some parameters vary over it as stationary Gaussian random fields (core/random_field.h):
+// neighbouring plots alike, distant ones independent. Each parameter's field is one
+// realisation keyed on (seed, its position in the list); values are clipped to [low, high].
+struct FieldParameterSpec {
+  std::string name;
+  int index = -1;              // into the model's parameters
+  core::FieldOptions options;  // rows, cols and cell size are the field's
+  double low = -std::numeric_limits<double>::infinity(), high = std::numeric_limits<double>::infinity();
+};
+
+struct FieldSpec {
+  bool present = false;
+  int rows = 0, cols = 0;
+  double cell_size_m = 0.0;
+  std::vector<FieldParameterSpec> parameters;
+};
+
 enum class OutputFormat { kHdf5, kCsv, kNpy };
 const char* format_name(OutputFormat f);
 
@@ -152,6 +172,7 @@ struct Scenario {
   OutputSpec output;
   RegimeSpec regimes;
   FeedSpec feed;
+  FieldSpec field;
   nlohmann::ordered_json resolved;  // the scenario after defaults and overrides
 };
 

@@ -1,5 +1,9 @@
-// When a crop starts and ends in a season (PCSE's CropCalendar), shared by the crop models.
+// Crop management of one season (PCSE's agromanagement): when the simulation
+// and the crop start and end, and the timed events (nitrogen applications,
+// mowing). Shared by the crop models.
 #pragma once
+
+#include <vector>
 
 namespace physynth::domains::crop {
 
@@ -12,6 +16,26 @@ struct CropCalendar {
   CropEnd end = CropEnd::kMaturity;
   int end_year = 0, end_day = 0;  // for harvest and earliest
   int max_duration = 365;         // days
+};
+
+struct NitrogenApplication {
+  int year = 0, day = 0;
+  double amount = 0.0;    // g N/m2
+  double recovery = 1.0;  // fraction that becomes available
+};
+
+struct Mowing {
+  int year = 0, day = 0;
+  double biomass_remaining = 0.0;  // kg DM/ha of green leaves left standing
+};
+
+// One campaign: the simulation starts on (start_year, start_day), the campaign's date, which
+// may precede the crop's start (the soil runs alone until then).
+struct Agromanagement {
+  int start_year = 0, start_day = 0;
+  CropCalendar calendar;
+  std::vector<NitrogenApplication> nitrogen;  // PCSE event signal apply_n
+  std::vector<Mowing> mowings;                // PCSE event signal mowing
 };
 
 }  // namespace physynth::domains::crop

@@ -19,21 +19,11 @@
 #include <vector>
 
 #include "physynth/core/diagnostics.h"
+#include "physynth/domains/crop/calendar.h"
 #include "physynth/domains/crop/parameters.h"
 #include "physynth/domains/crop/weather.h"
 
 namespace physynth::domains::crop {
-
-struct Mowing {
-  int year = 0, day = 0;
-  double biomass_remaining = 0.0;  // kg DM/ha of green leaves left standing
-};
-
-struct LingraRun {
-  int start_year = 0, start_day = 0;
-  int end_year = 0, end_day = 0;  // last simulated day (inclusive)
-  std::vector<Mowing> mowings;
-};
 
 struct LingraResult {
   std::vector<int> year, day;
@@ -42,7 +32,9 @@ struct LingraResult {
   std::vector<double> weight_abg, weight_lv_green, lai, tillers;
 };
 
-std::optional<LingraResult> run_lingra(const CropParameters& params, const LingraRun& run, const WeatherRecord& weather,
-                                       core::Diagnostics& diags);
+// From the crop's start to its end date (crop_end_type harvest or earliest), inclusive; the
+// grass is cut on run.mowings.
+std::optional<LingraResult> run_lingra(const CropParameters& params, const Agromanagement& run,
+                                       const WeatherRecord& weather, core::Diagnostics& diags);
 
 }  // namespace physynth::domains::crop

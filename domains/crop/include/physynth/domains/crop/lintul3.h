@@ -37,12 +37,6 @@ namespace physynth::domains::crop {
 
 enum class CropScheme { kEuler, kCvode };
 
-struct NitrogenApplication {
-  int year = 0, day = 0;
-  double amount = 0.0;    // g N/m2
-  double recovery = 1.0;  // fraction that becomes available
-};
-
 struct Lintul3Options {
   CropScheme scheme = CropScheme::kEuler;
   double rtol = 1e-6, atol = 1e-8;  // CVODE tolerances
@@ -56,12 +50,6 @@ struct Lintul3Options {
   bool compare_water_stress_with_nni = false;
 };
 
-struct Lintul3Run {
-  int start_year = 0, start_day = 0;  // first simulated day (soil only until the crop starts)
-  CropCalendar calendar;
-  std::vector<NitrogenApplication> nitrogen;
-};
-
 struct Lintul3Result {
   static const std::vector<std::string>& names();  // output variables, PCSE's names
   std::vector<int> year, day;
@@ -70,7 +58,8 @@ struct Lintul3Result {
   long solver_steps = 0;  // CVODE steps over the season (0 for Euler)
 };
 
-std::optional<Lintul3Result> run_lintul3(const CropParameters& params, const Lintul3Run& run,
+// From run.start (soil only until the crop starts) to the crop's end; run.nitrogen applied.
+std::optional<Lintul3Result> run_lintul3(const CropParameters& params, const Agromanagement& run,
                                          const WeatherRecord& weather, const Lintul3Options& options,
                                          core::Diagnostics& diags);
 

@@ -18,7 +18,7 @@ namespace physynth::domains::crop {
 
 struct PcseInputs {
   CropParameters parameters;
-  CropCalendar calendar;
+  Agromanagement agromanagement;
   WeatherRecord weather;                       // empty when the file has no WeatherVariables
   std::optional<double> forced_soil_moisture;  // the ExternalStates SM, when constant
   YAML::Node root;                             // the whole document, for other sections
@@ -26,8 +26,12 @@ struct PcseInputs {
 
 std::optional<PcseInputs> read_pcse_yaml_inputs(const std::string& path, core::Diagnostics& diags);
 
-// The CropCalendar mapping of an AgroManagement entry.
-std::optional<CropCalendar> crop_calendar_from_yaml(const YAML::Node& node, const std::string& file,
-                                                    core::Diagnostics& diags);
+// PCSE's agromanagement list (the value of AgroManagement, spelled Agromanagement in some
+// files): one campaign, optionally followed by the end marker {date: null}, with its
+// CropCalendar and TimedEvents apply_n (amount, recovery) and mowing (biomass_remaining).
+std::optional<Agromanagement> agromanagement_from_yaml(const YAML::Node& list, const std::string& file,
+                                                       core::Diagnostics& diags);
+// The agromanagement section of a PCSE YAML file (AgroManagement or Agromanagement).
+std::optional<Agromanagement> read_pcse_agromanagement(const std::string& path, core::Diagnostics& diags);
 
 }  // namespace physynth::domains::crop

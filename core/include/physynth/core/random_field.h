@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-namespace physynth::domains::crop {
+namespace physynth::core {
 
 struct FieldOptions {
   int rows = 10;
@@ -35,4 +35,4 @@ struct FieldOptions {
 // std::runtime_error if the embedding is not positive (not the case for these covariances).
 std::vector<double> gaussian_random_field(const FieldOptions& options, std::uint64_t seed, std::uint64_t index);
 
-}  // namespace physynth::domains::crop
+}  // namespace physynth::core

@@ -1,4 +1,4 @@
-#include "physynth/domains/crop/field.h"
+#include "physynth/core/random_field.h"
 
 #include <cmath>
 #include <complex>
@@ -8,16 +8,16 @@
 #include "physynth/core/diagnostics.h"
 #include "physynth/core/random.h"
 
-namespace physynth::domains::crop {
+namespace physynth::core {
 
 std::vector<std::string> FieldOptions::validate() const {
   std::vector<std::string> e;
   if (rows < 1 || cols < 1) e.push_back("rows and cols must be >= 1");
   if (rows * static_cast<long>(cols) > 4'000'000) e.push_back("at most 4,000,000 plots");
-  if (!(cell_size_m > 0.0)) e.push_back("cell_size_m must be > 0, got " + core::format_number(cell_size_m));
-  if (!(sd >= 0.0)) e.push_back("sd must be >= 0, got " + core::format_number(sd));
+  if (!(cell_size_m > 0.0)) e.push_back("cell_size_m must be > 0, got " + format_number(cell_size_m));
+  if (!(sd >= 0.0)) e.push_back("sd must be >= 0, got " + format_number(sd));
   if (!(correlation_length_m > 0.0))
-    e.push_back("correlation_length_m must be > 0, got " + core::format_number(correlation_length_m));
+    e.push_back("correlation_length_m must be > 0, got " + format_number(correlation_length_m));
   return e;
 }
 
@@ -68,8 +68,8 @@ std::vector<double> gaussian_random_field(const FieldOptions& o, std::uint64_t s
     throw std::runtime_error(
         "gaussian_random_field: the circulant embedding is not positive definite (smallest "
         "eigenvalue " +
-        core::format_number(smallest) + "); use a larger grid or shorter correlation");
-  core::CounterRng rng(seed, index, 0);
+        format_number(smallest) + "); use a larger grid or shorter correlation");
+  CounterRng rng(seed, index, stream::kField);
   std::vector<Complex> w(lambda.size());
   const double n = static_cast<double>(R * C);
   for (std::size_t k = 0; k < w.size(); ++k) {
@@ -85,4 +85,4 @@ std::vector<double> gaussian_random_field(const FieldOptions& o, std::uint64_t s
   return field;
 }
 
-}  // namespace physynth::domains::crop
+}  // namespace physynth::core

@@ -50,25 +50,33 @@ void fft2(std::vector<Complex>& a, int R, int C, bool inverse) {
 std::vector<double> gaussian_random_field(const FieldOptions& o, std::uint64_t seed, std::uint64_t index) {
   const auto errors = o.validate();
   if (!errors.empty()) throw std::invalid_argument("gaussian_random_field: " + errors.front());
-  // The embedding torus: at least twice the grid, and long enough for the covariance to decay.
-  const int R = 2 * o.rows, C = 2 * o.cols;
-  std::vector<Complex> lambda(static_cast<std::size_t>(R * C));
-  for (int i = 0; i < R; ++i)
-    for (int j = 0; j < C; ++j) {
-      const double di = std::min(i, R - i) * o.cell_size_m, dj = std::min(j, C - j) * o.cell_size_m;
-      lambda[static_cast<std::size_t>(i * C + j)] = o.covariance_at(std::hypot(di, dj));
+  // The embedding torus: at least twice the grid, grown by a correlation length at a time
+  // until the embedded covariance is non-negative definite (a smooth covariance over a grid
+  // not much larger than its correlation length needs the room to decay).
+  const int pad = std::max(1, static_cast<int>(std::ceil(o.correlation_length_m / o.cell_size_m)));
+  int R = 2 * o.rows, C = 2 * o.cols;
+  std::vector<Complex> lambda;
+  for (int attempt = 0;; ++attempt) {
+    lambda.assign(static_cast<std::size_t>(R) * static_cast<std::size_t>(C), Complex());
+    for (int i = 0; i < R; ++i)
+      for (int j = 0; j < C; ++j) {
+        const double di = std::min(i, R - i) * o.cell_size_m, dj = std::min(j, C - j) * o.cell_size_m;
+        lambda[static_cast<std::size_t>(i * C + j)] = o.covariance_at(std::hypot(di, dj));
+      }
+    fft2(lambda, R, C, false);  // eigenvalues of the block-circulant covariance
+    double smallest = 0.0, largest = 0.0;
+    for (const auto& l : lambda) {
+      smallest = std::min(smallest, l.real());
+      largest = std::max(largest, l.real());
     }
-  fft2(lambda, R, C, false);  // eigenvalues of the block-circulant covariance
-  double smallest = 0.0, largest = 0.0;
-  for (const auto& l : lambda) {
-    smallest = std::min(smallest, l.real());
-    largest = std::max(largest, l.real());
+    if (smallest >= -1e-10 * largest) break;
+    if (attempt == 12 || static_cast<double>(R) * C > 6.4e7)
+      throw std::runtime_error(
+          "gaussian_random_field: the circulant embedding is not positive definite (smallest eigenvalue " +
+          format_number(smallest) + " on a " + std::to_string(R) + " x " + std::to_string(C) +
+          " torus); use a shorter correlation length");
+    R += 2 * pad, C += 2 * pad;
   }
-  if (smallest < -1e-8 * largest)
-    throw std::runtime_error(
-        "gaussian_random_field: the circulant embedding is not positive definite (smallest "
-        "eigenvalue " +
-        format_number(smallest) + "); use a larger grid or shorter correlation");
   CounterRng rng(seed, index, stream::kField);
   std::vector<Complex> w(lambda.size());
   const double n = static_cast<double>(R * C);

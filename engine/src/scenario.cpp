@@ -9,6 +9,7 @@
 
 #include "expression.h"
 #include "physynth/core/config.h"
+#include "physynth/domains/crop/yaml_binding.h"
 #include "physynth/domains/kinetics/yaml_binding.h"
 #include "physynth/domains/manufacturing/yaml_binding.h"
 #include "sha256.h"
@@ -37,7 +38,8 @@ struct DomainEntry {
   core::ModelBinding binding;
 };
 const std::vector<DomainEntry>& domain_table() {
-  static const std::vector<DomainEntry> table = {{"kinetics", &domains::kinetics::build_from_yaml},
+  static const std::vector<DomainEntry> table = {{"crop", &domains::crop::build_from_yaml},
+                                                 {"kinetics", &domains::kinetics::build_from_yaml},
                                                  {"manufacturing", &domains::manufacturing::build_from_yaml}};
   return table;
 }

@@ -172,3 +172,24 @@ TEST_CASE("gaussian_random_field: the mean, variance and covariance the options 
   o.correlation_length_m = -1.0;
   CHECK_THROWS_WITH(gaussian_random_field(o, 1, 0), "gaussian_random_field: correlation_length_m must be > 0, got -1");
 }
+
+TEST_CASE("gaussian_random_field: a smooth covariance over a grid barely larger than its correlation length") {
+  // A 6 x 8 grid of 10 m plots with a Gaussian covariance of 60 m: the minimal embedding is not
+  // non-negative definite; the grown one samples the covariance exactly.
+  FieldOptions o;
+  o.rows = 6;
+  o.cols = 8;
+  o.cell_size_m = 10.0;
+  o.sd = 2.0;
+  o.correlation_length_m = 60.0;
+  o.covariance = FieldOptions::Covariance::kGaussian;
+  const int fields = 4000;
+  double sq = 0.0, far = 0.0;
+  for (int k = 0; k < fields; ++k) {
+    const auto f = gaussian_random_field(o, 3, static_cast<std::uint64_t>(k));
+    sq += f[0] * f[0];
+    far += f[0] * f[47];  // corner to corner, 86 m apart
+  }
+  CHECK(sq / fields == Approx(4.0).epsilon(0.07));
+  CHECK(far / fields == Approx(o.covariance_at(std::hypot(50.0, 70.0))).margin(0.15));
+}

@@ -102,8 +102,7 @@ class SteppedModel : public Model {
     std::vector<double> final_state;  // at t_reached, for labels
     bool failed = false;              // with flag and message; nothing of the sample is kept
     std::string flag, message;
-    std::string finish;  // why it ended before the grid's end ("maturity", "harvest"); empty otherwise
-    long steps = 0;      // integrator steps: days of a daily scheme, CVODE steps otherwise
+    long steps = 0;  // integrator steps: days of a daily scheme, CVODE steps otherwise
   };
 
   // Grid times must be whole multiples of this (1 for a daily model, in days).

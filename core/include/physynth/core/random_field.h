@@ -4,8 +4,9 @@
 //
 // Exact sampling by circulant embedding (Dietrich & Newsam, SIAM J. Sci.
 // Comput. 18 (1997) 1088): the covariance on the grid is embedded in a
-// periodic one on a grid at least twice as large in each direction, whose
-// eigenvalues a 2-D FFT gives; a complex Gaussian vector scaled by their
+// periodic one on a grid at least twice as large in each direction (larger
+// where a smooth covariance needs room to decay, until the embedding is
+// non-negative definite), whose eigenvalues a 2-D FFT gives; a complex Gaussian vector scaled by their
 // square roots and transformed back gives two independent fields. Counter-
 // based draws keyed on (seed, field index).
 #pragma once

@@ -34,7 +34,7 @@ std::vector<std::string> split_csv(const std::string& line) {
 // Simulated accumulated biomass at each observation day, or NaN when the run failed.
 std::vector<double> simulate(const GrasslandExperiment& e, const crop::CropParameters& params) {
   core::Diagnostics diags;
-  const auto r = crop::run_lingra(params, e.run, e.weather, diags);
+  const auto r = crop::run_lingra(params, e.run, e.weather, {}, diags);
   std::vector<double> out(e.obs_abg.size(), std::nan(""));
   if (!r) return out;
   for (std::size_t i = 0; i < e.obs_abg.size(); ++i) {

@@ -19,7 +19,7 @@ TEST_CASE("LINGRA: a cut removes the green leaves above the residue and biomass 
   INFO(diags.report());
   REQUIRE(experiments.size() == 18);
   const auto& e = experiments.front();
-  auto r = domains::crop::run_lingra(e.parameters, e.run, e.weather, diags);
+  auto r = domains::crop::run_lingra(e.parameters, e.run, e.weather, {}, diags);
   REQUIRE(r);
   for (const auto& m : e.run.mowings) {
     const long k = domains::crop::days_between(e.run.calendar.start_year, e.run.calendar.start_day, m.year, m.day);
@@ -61,4 +61,40 @@ TEST_CASE("LINGRA calibrated on five sites predicts other sites and years") {
   for (const auto& r : c.results)
     if (!r.calibration && std::abs(r.final_relative_error) < 0.25) ++within;
   CHECK(within >= 9);
+}
+
+TEST_CASE("LINGRA: CVODE with continuous forcing against PCSE's daily Euler step, on the 18 FAO experiments") {
+  core::Diagnostics diags;
+  auto experiments = anchor::read_grassland_experiments(kDir, diags);
+  REQUIRE(experiments.size() == 18);
+  domains::crop::LingraOptions cvode;
+  cvode.scheme = domains::crop::CropScheme::kCvode;
+  double worst_final = 0.0, worst_green = 0.0, mean_final = 0.0;
+  long steps = 0;
+  for (const auto& e : experiments) {
+    INFO(e.id);
+    const auto a = domains::crop::run_lingra(e.parameters, e.run, e.weather, {}, diags);
+    const auto b = domains::crop::run_lingra(e.parameters, e.run, e.weather, cvode, diags);
+    INFO(diags.report());
+    REQUIRE(a);
+    REQUIRE(b);
+    REQUIRE(a->weight_abg.size() == b->weight_abg.size());
+    const double rel = b->weight_abg.back() / a->weight_abg.back() - 1.0;
+    worst_final = std::max(worst_final, std::fabs(rel));
+    mean_final += rel / 18.0;
+    for (std::size_t i = 0; i < a->weight_lv_green.size(); ++i)
+      worst_green = std::max(worst_green, std::fabs(b->weight_lv_green[i] - a->weight_lv_green[i]));
+    steps += b->solver_steps;
+    // The cuts are the same discrete events in both schemes.
+    for (const auto& m : e.run.mowings) {
+      const auto k = static_cast<std::size_t>(
+          domains::crop::days_between(e.run.calendar.start_year, e.run.calendar.start_day, m.year, m.day));
+      if (k + 1 >= b->weight_lv_green.size()) continue;  // a cut scheduled after the season's end (034 BE1 1985)
+      CHECK(b->weight_lv_green[k + 1] == Approx(m.biomass_remaining).margin(1e-9));
+    }
+  }
+  std::cout << "LINGRA CVODE vs Euler over 18 seasons: final WeightABG mean " << 100 * mean_final << " %, worst "
+            << 100 * worst_final << " %; worst daily WeightLVgreen difference " << worst_green << " kg/ha; " << steps
+            << " CVODE steps\n";
+  CHECK(worst_final < 0.05);
 }

@@ -1,7 +1,10 @@
 #include "physynth/domains/crop/lingra.h"
 
+#include "daily_cvode.h"
+
 #include <algorithm>
 #include <cmath>
+#include <memory>
 
 #include "physynth/domains/crop/evapotranspiration.h"
 #include "physynth/domains/crop/phenology.h"
@@ -34,10 +37,106 @@ struct Params {
   }
 };
 
+enum State { TSUM, LAI, TILLERS, WLVG, WHARV, WRE, WRT, LEAFLEN, TSOIL, RD, kStates };
+
+// What a day holds fixed: its weather (a day's own for Euler, interpolated for CVODE), the
+// days since the last cut, and whether the grass is cut (down to `remaining`) that day.
+struct Drivers {
+  double temp = 0, dtr_mj = 0, e0 = 0, es0 = 0, et0 = 0;  // degC, MJ/m2/d, cm/d
+  int days_after_harvest = 0, cuttings = 0;
+  bool tillers_capped = false;  // more than 14,000 tillers/m2 at the day's start: no new ones that day
+  bool mowing = false;
+  double remaining = 0;
+};
+
+// LINGRA's rates, dy/dt per day, for doubles and Ceres jets (PCSE's LINGRA). A mowing day is
+// spent on the cut: the green leaves above `remaining` go to the harvest, leaf area with them,
+// the leaf length restarts, and nothing grows that day (unless there was nothing to cut).
+template <class T>
+void lingra_rates(const Params& p, const Drivers& d, const T* y, T* f) {
+  const T SLAINT = y[LAI] / y[WLVG];
+  const T DVS = y[TSUM] / p.TSUMmax;
+  const double RDM = std::max(p.RDI, std::min(p.RDMCR, p.RDMSOL));
+  f[TSUM] = T(std::max(d.temp - p.TempBase, 0.0));
+  f[TSOIL] = (d.temp - y[TSOIL]) / 10.0;
+  f[RD] = tmin(RDM - y[RD], T(p.RRI));
+  // Potential production: the soil stays at field capacity, so RFTRA depends on the weather only.
+  const double rftra = evapotranspiration(p.et, value_of(DVS), value_of(y[LAI]), p.et.SMFCF, d.e0, d.es0, d.et0).RFTRA;
+  const T dWeightHARV = d.mowing ? tmax(T(0.0), y[WLVG] - d.remaining) : T(0.0);
+  const double rdr_drought = limit(0.0, p.RDRdrought, p.RDRdrought * (1.0 - rftra));
+  const T rdr_shading = limit(0.0, p.RDRshading, p.RDRshading * (y[LAI] - p.LAIcrit) / p.LAIcrit);
+  const T rdr_total = p.RDRbase + tmax(rdr_shading, T(rdr_drought));
+  using std::exp;
+  const T LAIdeath = d.mowing ? dWeightHARV * SLAINT : y[LAI] * (1.0 - exp(-rdr_total));
+  const double RTfraction = p.PartitioningRootsTB(rftra);
+  const double LVfraction = 1.0 - RTfraction;
+  // Source-limited growth (kg DM/ha/d): LUE x intercepted PAR, with the CO2 effect.
+  const T rf_temperature = p.LUEreductionSoilTempTB(y[TSOIL]);
+  const T fint = 1.0 - exp(-p.et.KDIFTB(DVS) * y[LAI]);
+  const T lue = p.LUEmax * rf_temperature * p.LUEreductionRadiationTB(d.dtr_mj) * rftra;
+  const bool cut = value_of(dWeightHARV) > 0.0;  // a mowing day with leaves above the stubble
+  const T growth_source = cut ? T(0.0) : lue * fint * 0.5 * d.dtr_mj * (1.0 + 0.8 * std::log(p.CO2A / 360.0)) * 10.0;
+  // Sink-limited growth: tillering and leaf elongation.
+  const T leaf_appearance = rf_temperature > 0.0 ? y[TSOIL] * 0.01 : T(0.0);
+  const T tiller_formation =
+      d.days_after_harvest < 8
+          ? tmax(T(0.0), p.TillerFormRateA0 - p.TillerFormRateB0 * y[LAI]) * rf_temperature
+          : limit(0.0, p.SiteFillingMax, p.TillerFormRateA8 - p.TillerFormRateB8 * y[LAI]) * rf_temperature;
+  const T tiller_death = tmax(0.01 * (1.0 + y[TSUM] / p.TSUMmax), 0.05 * (y[LAI] - p.LAIcrit) / p.LAIcrit);
+  f[TILLERS] = !d.tillers_capped ? (tiller_formation - tiller_death) * leaf_appearance * y[TILLERS]
+                                 : -tiller_death * leaf_appearance * y[TILLERS];
+  const double dLeafLengthPot = d.temp - p.TempBase > 0.0 ? 0.83 * std::log(std::max(d.temp, 2.0)) - 0.8924 : 0.0;
+  const T lai_growth_sink = y[TILLERS] * 1.0e4 * (dLeafLengthPot * 0.3) * 1.0e-8;
+  const T growth_sink = cut ? T(0.0) : lai_growth_sink / p.SLA / LVfraction;
+  T growth;
+  if (growth_source < growth_sink) {
+    const T from_reserves = tmin(y[WRE], growth_sink - growth_source);
+    growth = growth_source + from_reserves;
+    f[WRE] = -from_reserves;
+  } else {
+    f[WRE] = growth_source - growth_sink;
+    growth = growth_sink;
+  }
+  const T LVgrowth = cut ? T(0.0) : growth * LVfraction;
+  f[LAI] = growth * LVfraction * p.SLA - LAIdeath;
+  f[WLVG] = LVgrowth - LAIdeath / SLAINT;
+  f[WHARV] = dWeightHARV;
+  f[WRT] = growth * RTfraction;
+  f[LEAFLEN] = cut ? -y[LEAFLEN] : (growth_sink > 0.0 ? dLeafLengthPot * growth / growth_sink : T(0.0));
+}
+
+// LINGRA as an ODE for CVODE within one day: the day's discrete drivers, the weather
+// interpolated between the middles of days.
+class LingraOde : public DailyOde<LingraOde> {
+ public:
+  LingraOde(const Params& p, const WeatherRecord& weather, long first)
+      : DailyOde("lingra", {"TSUM", "LAI", "TillerNumber", "WeightLVgreen", "WeightHARV", "WeightRE", "WeightRT",
+                            "LeafLength", "TemperatureSoil", "RD"}),
+        p_(p),
+        weather_(weather),
+        first_(first) {}
+
+  template <class T>
+  void evaluate(const T& t, const T* y, const T* /*p*/, T* dydt) const {
+    Drivers d = today;
+    const DailyWeather w = interpolated_weather(weather_, first_, value_of(t));
+    d.temp = 0.5 * (w.tmin_c + w.tmax_c), d.dtr_mj = w.irradiation_j_m2 / 1e6;
+    d.e0 = w.e0_mm / 10, d.es0 = w.es0_mm / 10, d.et0 = w.et0_mm / 10;
+    lingra_rates(p_, d, y, dydt);
+  }
+  Drivers today;
+
+ private:
+  const Params& p_;
+  const WeatherRecord& weather_;
+  long first_;
+};
+
 }  // namespace
 
 std::optional<LingraResult> run_lingra(const CropParameters& params, const Agromanagement& run,
-                                       const WeatherRecord& weather, core::Diagnostics& diags) {
+                                       const WeatherRecord& weather, const LingraOptions& options,
+                                       core::Diagnostics& diags) {
   const std::size_t errors_before = diags.error_count();
   Params p;
   p.read(params, diags);
@@ -54,94 +153,49 @@ std::optional<LingraResult> run_lingra(const CropParameters& params, const Agrom
                                             " to " + format_date(c.end_year, c.end_day));
   if (diags.error_count() > errors_before) return std::nullopt;
 
-  // States.
-  double TSUM = 0, LAI = p.LAIinit, TillerNumber = p.TillerNumberinit, WeightLVgreen = p.LAIinit / p.SLA;
-  double WeightHARV = 0, WeightRE = p.WeightREinit, WeightRT = p.WeightRTinit, LeafLength = 0;
-  double SLAINT = p.SLA, DVS = 0, TemperatureSoil = p.TemperatureSoilinit;
-  double RD = p.RDI;
-  const double RDM = std::max(p.RDI, std::min(p.RDMCR, p.RDMSOL));
-  int DaysAfterHarvest = 0, CuttingNumber = 0;
-  const double sm = p.et.SMFCF;  // potential production: the soil stays at field capacity
+  std::vector<double> y(kStates, 0.0), f(kStates);
+  y[LAI] = p.LAIinit, y[TILLERS] = p.TillerNumberinit, y[WLVG] = p.LAIinit / p.SLA;
+  y[WRE] = p.WeightREinit, y[WRT] = p.WeightRTinit, y[TSOIL] = p.TemperatureSoilinit, y[RD] = p.RDI;
+  std::unique_ptr<LingraOde> ode;
+  std::unique_ptr<DailyCvode> cvode;
+  if (options.scheme == CropScheme::kCvode) {
+    ode = std::make_unique<LingraOde>(p, weather, first);
+    cvode = std::make_unique<DailyCvode>(*ode, options.rtol, options.atol);
+  }
+  Drivers d;
   LingraResult out;
-  for (long i = first; i <= last; ++i) {
-    const DailyWeather& w = weather.days[static_cast<std::size_t>(i)];
-    double remaining = -1.0;
+  for (long k = 0; first + k <= last; ++k) {
+    const DailyWeather& w = weather.days[static_cast<std::size_t>(first + k)];
+    d.mowing = false;
     for (const Mowing& m : run.mowings)
-      if (m.year == w.year && m.day == w.day_of_year) remaining = m.biomass_remaining;
-    const bool mowing = remaining >= 0.0;
-    const double temp = 0.5 * (w.tmin_c + w.tmax_c);
-    // Rates.
-    const double dTSUM = std::max(temp - p.TempBase, 0.0);
-    const double dTemperatureSoil = (temp - TemperatureSoil) / 10.0;
-    const double RR = std::min(RDM - RD, p.RRI);
-    const Evapotranspiration et = evapotranspiration(p.et, DVS, LAI, sm, w.e0_mm / 10, w.es0_mm / 10, w.et0_mm / 10);
-    const double dWeightHARV = mowing ? std::max(0.0, WeightLVgreen - remaining) : 0.0;
-    int dDaysAfterHarvest = 0;
-    if (mowing)
-      dDaysAfterHarvest = -DaysAfterHarvest;
-    else if (CuttingNumber > 0)
-      dDaysAfterHarvest = 1;
-    const double rdr_drought = limit(0.0, p.RDRdrought, p.RDRdrought * (1.0 - et.RFTRA));
-    const double rdr_shading = limit(0.0, p.RDRshading, p.RDRshading * (LAI - p.LAIcrit) / p.LAIcrit);
-    const double rdr_total = p.RDRbase + std::max(rdr_shading, rdr_drought);
-    const double LAIdeath = mowing ? dWeightHARV * SLAINT : LAI * (1.0 - std::exp(-rdr_total));
-    const double RTfraction = p.PartitioningRootsTB(et.RFTRA);
-    const double LVfraction = 1.0 - RTfraction;
-    // Source-limited growth (kg DM/ha/d): LUE x intercepted PAR, with the CO2 effect.
-    const double dtr = w.irradiation_j_m2 / 1e6;
-    const double rf_temperature = p.LUEreductionSoilTempTB(TemperatureSoil);
-    const double fint = 1.0 - std::exp(-p.et.KDIFTB(DVS) * LAI);
-    const double lue = p.LUEmax * rf_temperature * p.LUEreductionRadiationTB(dtr) * et.RFTRA;
-    const double growth_source =
-        dWeightHARV == 0.0 ? lue * fint * 0.5 * dtr * (1.0 + 0.8 * std::log(p.CO2A / 360.0)) * 10.0 : 0.0;
-    // Sink-limited growth: tillering and leaf elongation.
-    const double leaf_appearance = rf_temperature > 0.0 ? TemperatureSoil * 0.01 : 0.0;
-    const double tiller_formation =
-        DaysAfterHarvest < 8
-            ? std::max(0.0, p.TillerFormRateA0 - p.TillerFormRateB0 * LAI) * rf_temperature
-            : limit(0.0, p.SiteFillingMax, p.TillerFormRateA8 - p.TillerFormRateB8 * LAI) * rf_temperature;
-    const double tiller_death = std::max(0.01 * (1.0 + TSUM / p.TSUMmax), 0.05 * (LAI - p.LAIcrit) / p.LAIcrit);
-    const double dTillerNumber = TillerNumber <= 14000.0
-                                     ? (tiller_formation - tiller_death) * leaf_appearance * TillerNumber
-                                     : -tiller_death * leaf_appearance * TillerNumber;
-    const double dLeafLengthPot = temp - p.TempBase > 0.0 ? 0.83 * std::log(std::max(temp, 2.0)) - 0.8924 : 0.0;
-    const double lai_growth_sink = TillerNumber * 1.0e4 * (dLeafLengthPot * 0.3) * 1.0e-8;
-    const double growth_sink = dWeightHARV <= 0.0 ? lai_growth_sink / p.SLA / LVfraction : 0.0;
-    double growth, dWeightRE;
-    if (growth_source < growth_sink) {
-      const double from_reserves = std::min(WeightRE, growth_sink - growth_source);
-      growth = growth_source + from_reserves;
-      dWeightRE = -from_reserves;
-    } else {
-      dWeightRE = growth_source - growth_sink;
-      growth = growth_sink;
-    }
-    const double LVgrowth = dWeightHARV <= 0.0 ? growth * LVfraction : 0.0;
-    const double LVdeath = LAIdeath / SLAINT;
-    const double dLAI = growth * LVfraction * p.SLA - LAIdeath;
-    const double dLeafLength =
-        dWeightHARV > 0.0 ? -LeafLength : (growth_sink > 0.0 ? dLeafLengthPot * growth / growth_sink : 0.0);
-    // Report the day, then step.
+      if (m.year == w.year && m.day == w.day_of_year) d.mowing = true, d.remaining = m.biomass_remaining;
+    d.temp = 0.5 * (w.tmin_c + w.tmax_c), d.dtr_mj = w.irradiation_j_m2 / 1e6;
+    d.e0 = w.e0_mm / 10, d.es0 = w.es0_mm / 10, d.et0 = w.et0_mm / 10;
+    // Decided once a day, as PCSE's daily step does (within a day under CVODE the cap would
+    // switch on and off without end).
+    d.tillers_capped = y[TILLERS] > 14000.0;
+    // Report the day's starting state, then step: Euler, or CVODE across the day. A mowing day
+    // is the discrete event, an Euler step of the cut in both schemes.
     out.year.push_back(w.year);
     out.day.push_back(w.day_of_year);
-    out.weight_abg.push_back(WeightHARV + WeightLVgreen);
-    out.weight_lv_green.push_back(WeightLVgreen);
-    out.lai.push_back(LAI);
-    out.tillers.push_back(TillerNumber);
-    TSUM += dTSUM;
-    LAI += dLAI;
-    DaysAfterHarvest += dDaysAfterHarvest;
-    CuttingNumber += mowing ? 1 : 0;
-    TillerNumber += dTillerNumber;
-    WeightLVgreen += LVgrowth - LVdeath;
-    WeightHARV += dWeightHARV;
-    WeightRE += dWeightRE;
-    WeightRT += growth * RTfraction;
-    LeafLength += dLeafLength;
-    SLAINT = LAI / WeightLVgreen;
-    DVS = TSUM / p.TSUMmax;
-    TemperatureSoil += dTemperatureSoil;
-    RD += RR;
+    out.weight_abg.push_back(y[WHARV] + y[WLVG]);
+    out.weight_lv_green.push_back(y[WLVG]);
+    out.lai.push_back(y[LAI]);
+    out.tillers.push_back(y[TILLERS]);
+    if (options.scheme == CropScheme::kEuler || d.mowing) {
+      lingra_rates(p, d, y.data(), f.data());
+      for (int i = 0; i < kStates; ++i) y[static_cast<std::size_t>(i)] += f[static_cast<std::size_t>(i)];
+    } else {
+      ode->today = d;
+      if (!cvode->step(k, y, weather, w, diags, &out.solver_steps)) return std::nullopt;
+    }
+    // The days since the last cut count whole days, after the first cut.
+    if (d.mowing) {
+      d.days_after_harvest = 0;
+      ++d.cuttings;
+    } else if (d.cuttings > 0) {
+      ++d.days_after_harvest;
+    }
   }
   return out;
 }

@@ -1,15 +1,15 @@
 #include "physynth/domains/crop/lintul3.h"
 
+#include "daily_cvode.h"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <memory>
 
-#include "physynth/core/templated_model.h"
 #include "physynth/domains/crop/afgen.h"
 #include "physynth/domains/crop/evapotranspiration.h"
 #include "physynth/domains/crop/phenology.h"
-#include "physynth/solvers/ode_solver.h"
 
 namespace physynth::domains::crop {
 namespace {
@@ -98,22 +98,6 @@ struct Drivers {
 struct Aux {
   double tran = 0, tranrf = 1;
 };
-
-template <class T>
-T tmax(const T& a, const T& b) {
-  return a < b ? b : a;
-}
-template <class T>
-T tmin(const T& a, const T& b) {
-  return b < a ? b : a;
-}
-template <class T>
-double value_of(const T& v) {
-  if constexpr (std::is_same_v<T, double>)
-    return v;
-  else
-    return v.a;
-}
 
 // LINTUL3 rates: dy/dt for the crop, its development and the soil (PCSE's Lintul3 and
 // Lintul3Soil, one function).
@@ -279,16 +263,9 @@ struct Season {
     double irrad = w0.irradiation_j_m2, tmin_c = w0.tmin_c, tmax_c = w0.tmax_c, rain = w0.rain_mm;
     double es0 = w0.es0_mm, et0 = w0.et0_mm;
     if (continuous) {
-      const double s = t - 0.5;
-      const long a = static_cast<long>(std::floor(s));
-      const double u = s - static_cast<double>(a);
-      const DailyWeather& wa = day(a);
-      const DailyWeather& wb = day(a + 1);
-      auto lerp = [u](double x, double y) { return x + u * (y - x); };
-      irrad = lerp(wa.irradiation_j_m2, wb.irradiation_j_m2);
-      tmin_c = lerp(wa.tmin_c, wb.tmin_c), tmax_c = lerp(wa.tmax_c, wb.tmax_c);
-      rain = lerp(wa.rain_mm, wb.rain_mm);
-      es0 = lerp(wa.es0_mm, wb.es0_mm), et0 = lerp(wa.et0_mm, wb.et0_mm);
+      const DailyWeather w = interpolated_weather(weather, first, t);
+      irrad = w.irradiation_j_m2, tmin_c = w.tmin_c, tmax_c = w.tmax_c, rain = w.rain_mm;
+      es0 = w.es0_mm, et0 = w.et0_mm;
     }
     d.dtr_mj = irrad / 1e6;
     d.tmean = 0.5 * (tmin_c + tmax_c);
@@ -301,16 +278,11 @@ struct Season {
   }
 };
 
-class Lintul3Ode : public core::TemplatedModel<Lintul3Ode> {
+class Lintul3Ode : public DailyOde<Lintul3Ode> {
  public:
-  explicit Lintul3Ode(const Season& season) : season_(season) {
-    for (const char* n : kStateNames) states_.push_back({n, "", ""});
-  }
-  const std::string& name() const override { return name_; }
-  const std::vector<core::VariableInfo>& states() const override { return states_; }
-  const std::vector<core::VariableInfo>& parameters() const override { return parameters_; }
-  void initial_state(const double*, double*) const override {}
-  void initial_state_jacobian(const double*, double*) const override {}
+  explicit Lintul3Ode(const Season& season)
+      : DailyOde("lintul3", std::vector<std::string>(std::begin(kStateNames), std::end(kStateNames))),
+        season_(season) {}
 
   template <class T>
   void evaluate(const T& t, const T* y, const T* /*p*/, T* dydt) const {
@@ -322,8 +294,6 @@ class Lintul3Ode : public core::TemplatedModel<Lintul3Ode> {
 
  private:
   const Season& season_;
-  std::string name_ = "lintul3";
-  std::vector<core::VariableInfo> states_, parameters_;
 };
 
 }  // namespace
@@ -354,20 +324,14 @@ std::optional<Lintul3Result> run_lintul3(const CropParameters& params, const Agr
                     ") before the simulation (" + format_date(run.start_year, run.start_day) + ")");
   if (diags.error_count() > errors_before) return std::nullopt;
 
-  std::vector<double> y(kStates, 0.0), f(kStates), next(kStates);
+  std::vector<double> y(kStates, 0.0), f(kStates);
   y[WA] = 1000.0 * p.ROOTDI * p.WCI;
   y[ROOTD] = p.ROOTDI;
   std::unique_ptr<Lintul3Ode> ode;
-  std::unique_ptr<solvers::OdeSolver> solver;
+  std::unique_ptr<DailyCvode> cvode;
   if (options.scheme == CropScheme::kCvode) {
     ode = std::make_unique<Lintul3Ode>(season);
-    solvers::OdeOptions so;
-    so.rtol = options.rtol;
-    so.atol = options.atol;
-    so.max_steps = 100000;
-    so.max_step_size = 0.25;  // see the forcing's kinks at the middles of days
-    solver = std::make_unique<solvers::OdeSolver>(
-        std::shared_ptr<const core::Model>(ode.get(), [](const core::Model*) {}), so);
+    cvode = std::make_unique<DailyCvode>(*ode, options.rtol, options.atol);
   }
   Lintul3Result result;
   const auto& names = Lintul3Result::names();
@@ -439,15 +403,7 @@ std::optional<Lintul3Result> run_lintul3(const CropParameters& params, const Agr
       for (int i = 0; i < kStates; ++i) y[static_cast<std::size_t>(i)] += f[static_cast<std::size_t>(i)];
     } else {
       ode->day_ = k;
-      const std::vector<double> times{static_cast<double>(k + 1)};
-      const solvers::SolveResult r = solver->solve(nullptr, y.data(), static_cast<double>(k), times, next.data());
-      if (r.status != solvers::SolveStatus::kSuccess) {
-        diags.error({weather.source, 0, 0},
-                    "CVODE failed on " + format_date(w.year, w.day_of_year) + ": " + r.flag_name + " " + r.message);
-        return std::nullopt;
-      }
-      result.solver_steps += r.stats.steps;
-      y = next;
+      if (!cvode->step(k, y, weather, w, diags, &result.solver_steps)) return std::nullopt;
     }
   }
 }

@@ -90,8 +90,12 @@ std::optional<Agromanagement> agromanagement_from_yaml(const YAML::Node& agro, c
         int y = 0, d = 0;
         if (!ev.IsMap() || !date_of(ev.begin()->first, file, "an event's date", &y, &d, diags)) continue;
         if (signal == "apply_n") {
-          NitrogenApplication n{y, d, event_number(ev, "amount", file, diags),
-                                event_number(ev, "recovery", file, diags)};
+          // LINTUL3's files give amount (g N/m2) and recovery; newer PCSE files N_amount (kg N/ha)
+          // and N_recovery.
+          const bool per_ha = static_cast<bool>(ev.begin()->second["N_amount"]);
+          NitrogenApplication n{
+              y, d, per_ha ? event_number(ev, "N_amount", file, diags) / 10.0 : event_number(ev, "amount", file, diags),
+              event_number(ev, per_ha ? "N_recovery" : "recovery", file, diags)};
           a.nitrogen.push_back(n);
         } else {
           a.mowings.push_back({y, d, event_number(ev, "biomass_remaining", file, diags)});

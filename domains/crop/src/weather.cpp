@@ -75,6 +75,29 @@ long WeatherRecord::index_of(int year, int doy) const {
   return i >= 0 && i < static_cast<long>(days.size()) ? i : -1;
 }
 
+DailyWeather interpolated_weather(const WeatherRecord& record, long first, double t) {
+  const long last = static_cast<long>(record.days.size()) - 1;
+  auto day = [&](long k) -> const DailyWeather& {
+    return record.days[static_cast<std::size_t>(std::clamp(first + k, 0L, last))];
+  };
+  const double s = t - 0.5;
+  const long a = static_cast<long>(std::floor(s));
+  const double u = s - static_cast<double>(a);
+  const DailyWeather &wa = day(a), &wb = day(a + 1);
+  auto lerp = [u](double x, double y) { return x + u * (y - x); };
+  DailyWeather w = day(static_cast<long>(std::floor(t)));
+  w.irradiation_j_m2 = lerp(wa.irradiation_j_m2, wb.irradiation_j_m2);
+  w.tmin_c = lerp(wa.tmin_c, wb.tmin_c);
+  w.tmax_c = lerp(wa.tmax_c, wb.tmax_c);
+  w.vapour_pressure_hpa = lerp(wa.vapour_pressure_hpa, wb.vapour_pressure_hpa);
+  w.wind_m_s = lerp(wa.wind_m_s, wb.wind_m_s);
+  w.rain_mm = lerp(wa.rain_mm, wb.rain_mm);
+  w.e0_mm = lerp(wa.e0_mm, wb.e0_mm);
+  w.es0_mm = lerp(wa.es0_mm, wb.es0_mm);
+  w.et0_mm = lerp(wa.et0_mm, wb.et0_mm);
+  return w;
+}
+
 void complete_reference_evaporation(WeatherRecord& record) {
   for (DailyWeather& w : record.days) {
     if (!std::isnan(w.e0_mm) && !std::isnan(w.es0_mm) && !std::isnan(w.et0_mm)) continue;

@@ -112,12 +112,14 @@ std::optional<Season> run_season(CropModel model, const CropParameters& params, 
     s.rows = std::move(r->rows);
     s.steps = o.scheme == CropScheme::kCvode ? r->solver_steps : static_cast<long>(s.rows.size());
   } else if (model == CropModel::kLingra) {
-    auto r = run_lingra(params, agro, weather, diags);
+    LingraOptions lo;
+    lo.scheme = o.scheme;
+    auto r = run_lingra(params, agro, weather, lo, diags);
     if (!r) return std::nullopt;
     s.year = agro.calendar.start_year, s.day = agro.calendar.start_day;
     for (std::size_t i = 0; i < r->weight_abg.size(); ++i)
       s.rows.push_back({r->weight_abg[i], r->weight_lv_green[i], r->lai[i], r->tillers[i]});
-    s.steps = static_cast<long>(s.rows.size());
+    s.steps = o.scheme == CropScheme::kCvode ? r->solver_steps : static_cast<long>(s.rows.size());
   } else {
     Wofost72Options wo;
     wo.water = o.water;
@@ -345,11 +347,11 @@ std::optional<core::BuiltModel> build_from_yaml(const core::ConfigNode& node) {
                                               : CropModel::kWofost72;
 
   CropOptions options;
-  options.scheme = model == CropModel::kLintul3 ? CropScheme::kCvode : CropScheme::kEuler;
+  options.scheme = model == CropModel::kWofost72 ? CropScheme::kEuler : CropScheme::kCvode;
   if (node.has("scheme"))
     if (auto s = node["scheme"].as_enum({"euler", "cvode"})) {
       options.scheme = *s == "euler" ? CropScheme::kEuler : CropScheme::kCvode;
-      if (options.scheme == CropScheme::kCvode && model != CropModel::kLintul3)
+      if (options.scheme == CropScheme::kCvode && model == CropModel::kWofost72)
         node["scheme"].error(node["scheme"].path() + ": " + *type +
                              " integrates with PCSE's daily Euler step only (the domain README says why); use "
                              "'euler' or leave it out");

@@ -10,8 +10,12 @@
 // (added to WeightHARV), leaf area falls with it, and leaf length and the
 // days-after-harvest counter restart. Masses kg DM/ha.
 //
-// Integration is PCSE's daily Euler step. Potential production keeps the soil
-// at field capacity (PCSE's WaterbalancePP).
+// The rates are written once (lingra.cpp, a template over the scalar) and
+// integrated by PCSE's daily Euler step or by CVODE within each day with the
+// weather interpolated between the middles of days (LingraOptions::scheme);
+// a mowing day is the discrete event, the same one-day cut in both schemes,
+// and the days-since-cut counter stays daily. Potential production keeps the
+// soil at field capacity (PCSE's WaterbalancePP).
 #pragma once
 
 #include <optional>
@@ -21,20 +25,28 @@
 #include "physynth/core/diagnostics.h"
 #include "physynth/domains/crop/calendar.h"
 #include "physynth/domains/crop/parameters.h"
+#include "physynth/domains/crop/scheme.h"
 #include "physynth/domains/crop/weather.h"
 
 namespace physynth::domains::crop {
+
+struct LingraOptions {
+  CropScheme scheme = CropScheme::kEuler;
+  double rtol = 1e-6, atol = 1e-6;  // CVODE tolerances (masses in kg/ha)
+};
 
 struct LingraResult {
   std::vector<int> year, day;
   // Per day: accumulated above-ground biomass (harvested + standing green), standing green
   // leaves, LAI, tiller number.
   std::vector<double> weight_abg, weight_lv_green, lai, tillers;
+  long solver_steps = 0;  // CVODE steps over the season (0 for Euler)
 };
 
 // From the crop's start to its end date (crop_end_type harvest or earliest), inclusive; the
 // grass is cut on run.mowings.
 std::optional<LingraResult> run_lingra(const CropParameters& params, const Agromanagement& run,
-                                       const WeatherRecord& weather, core::Diagnostics& diags);
+                                       const WeatherRecord& weather, const LingraOptions& options,
+                                       core::Diagnostics& diags);
 
 }  // namespace physynth::domains::crop

@@ -31,11 +31,10 @@
 #include "physynth/core/diagnostics.h"
 #include "physynth/domains/crop/calendar.h"
 #include "physynth/domains/crop/parameters.h"
+#include "physynth/domains/crop/scheme.h"
 #include "physynth/domains/crop/weather.h"
 
 namespace physynth::domains::crop {
-
-enum class CropScheme { kEuler, kCvode };
 
 struct Lintul3Options {
   CropScheme scheme = CropScheme::kEuler;

@@ -28,7 +28,8 @@ std::optional<PcseInputs> read_pcse_yaml_inputs(const std::string& path, core::D
 
 // PCSE's agromanagement list (the value of AgroManagement, spelled Agromanagement in some
 // files): one campaign, optionally followed by the end marker {date: null}, with its
-// CropCalendar and TimedEvents apply_n (amount, recovery) and mowing (biomass_remaining).
+// CropCalendar and TimedEvents apply_n (amount g N/m2 and recovery, or N_amount kg N/ha and
+// N_recovery) and mowing (biomass_remaining).
 std::optional<Agromanagement> agromanagement_from_yaml(const YAML::Node& list, const std::string& file,
                                                        core::Diagnostics& diags);
 // The agromanagement section of a PCSE YAML file (AgroManagement or Agromanagement).

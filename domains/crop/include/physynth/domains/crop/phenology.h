@@ -10,6 +10,8 @@
 // al. (2019) Agric. Syst. 168:154-167 (WOFOST 25 years).
 #pragma once
 
+#include <type_traits>
+
 #include "physynth/domains/crop/afgen.h"
 #include "physynth/domains/crop/astro.h"
 #include "physynth/domains/crop/parameters.h"
@@ -57,6 +59,25 @@ struct Phenology {
 template <class T>
 T limit(double lo, double hi, const T& v) {
   return v < lo ? T(lo) : (v < hi ? v : T(hi));
+}
+
+// max and min of two values of one scalar type (a Jet keeps the derivative of the one chosen).
+template <class T>
+T tmax(const T& a, const T& b) {
+  return a < b ? b : a;
+}
+template <class T>
+T tmin(const T& a, const T& b) {
+  return b < a ? b : a;
+}
+
+// The value of a double or of a Ceres jet.
+template <class T>
+double value_of(const T& v) {
+  if constexpr (std::is_same_v<T, double>)
+    return v;
+  else
+    return v.a;
 }
 
 }  // namespace physynth::domains::crop

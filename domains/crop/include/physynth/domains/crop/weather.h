@@ -46,6 +46,11 @@ struct WeatherRecord {
   long index_of(int year, int day_of_year) const;
 };
 
+// Continuous forcing for CVODE: the weather at time t, in days since day index `first` of the
+// record (day k spans [k, k + 1)), interpolated linearly between the middles of consecutive
+// days (indices clamped to the record). Year and day of year are those of day floor(t).
+DailyWeather interpolated_weather(const WeatherRecord& record, long first, double t);
+
 // Fills every missing E0, ES0 and ET0 with Penman's (astro.h), as PCSE does for CABO files.
 void complete_reference_evaporation(WeatherRecord& record);
 

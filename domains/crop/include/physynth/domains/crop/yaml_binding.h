@@ -3,7 +3,7 @@
 //
 //   model:
 //     type: lintul3              # lintul3 | lingra | wofost72
-//     scheme: cvode              # lintul3: cvode (default, continuous forcing) or euler (PCSE's step)
+//     scheme: cvode              # lintul3, lingra: cvode (default, continuous forcing) or euler (PCSE's step)
 //     parameter_files: [a.crop, a.soil, a.site]   # PCSE parameter files or PCSE YAML (ModelParameters)
 //     agromanagement: a.agro     # PCSE agromanagement: campaign start, crop calendar, apply_n, mowing
 //     weather: {file: NL1.997}   # CABO, PCSE CSV (.csv) or PCSE YAML (.yaml) weather ...

@@ -55,6 +55,15 @@ double event_number(const YAML::Node& event, const char* key, const std::string&
   return 0.0;
 }
 
+std::optional<YAML::Node> load(const std::string& path, core::Diagnostics& diags) {
+  try {
+    return YAML::LoadFile(path);
+  } catch (const YAML::Exception& e) {
+    diags.error({path, e.mark.line + 1, e.mark.column + 1}, std::string("cannot read as YAML: ") + e.msg);
+    return std::nullopt;
+  }
+}
+
 YAML::Node agromanagement_node(const YAML::Node& root) {
   return root["AgroManagement"] ? root["AgroManagement"] : root["Agromanagement"];
 }
@@ -111,24 +120,27 @@ std::optional<Agromanagement> agromanagement_from_yaml(const YAML::Node& agro, c
 }
 
 std::optional<Agromanagement> read_pcse_agromanagement(const std::string& path, core::Diagnostics& diags) {
-  YAML::Node root;
-  try {
-    root = YAML::LoadFile(path);
-  } catch (const YAML::Exception& e) {
-    diags.error({path, e.mark.line + 1, e.mark.column + 1}, std::string("cannot read as YAML: ") + e.msg);
+  const auto root = load(path, diags);
+  if (!root) return std::nullopt;
+  return agromanagement_from_yaml(agromanagement_node(*root), path, diags);
+}
+
+std::optional<CropParameters> read_pcse_yaml_parameters(const std::string& path, core::Diagnostics& diags) {
+  const auto root = load(path, diags);
+  if (!root) return std::nullopt;
+  if (!(*root)["ModelParameters"]) {
+    diags.error({path, 0, 0}, "has no ModelParameters section (PCSE YAML files keep the parameters there)");
     return std::nullopt;
   }
-  return agromanagement_from_yaml(agromanagement_node(root), path, diags);
+  return parameters_from_yaml((*root)["ModelParameters"], path, diags);
 }
 
 std::optional<PcseInputs> read_pcse_yaml_inputs(const std::string& path, core::Diagnostics& diags) {
   PcseInputs in;
-  try {
-    in.root = YAML::LoadFile(path);
-  } catch (const YAML::Exception& e) {
-    diags.error({path, e.mark.line + 1, e.mark.column + 1}, std::string("not valid YAML: ") + e.msg);
+  if (auto root = load(path, diags))
+    in.root = *root;
+  else
     return std::nullopt;
-  }
   const std::size_t errors_before = diags.error_count();
   const YAML::Node& params = in.root["ModelParameters"];
   if (!params) {

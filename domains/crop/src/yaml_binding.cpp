@@ -254,24 +254,11 @@ std::optional<WeatherRecord> read_weather_file(const std::string& path, core::Di
     }
     return in->weather;
   }
-  auto w = read_cabo_weather(path, diags);
-  return w;
+  return read_cabo_weather(path, diags);
 }
 
 std::optional<CropParameters> read_parameter_file(const std::string& path, core::Diagnostics& diags) {
-  if (!is_yaml(path)) return read_pcse_parameter_file(path, diags);
-  YAML::Node root;
-  try {
-    root = YAML::LoadFile(path);
-  } catch (const YAML::Exception& e) {
-    diags.error({path, e.mark.line + 1, e.mark.column + 1}, std::string("cannot read as YAML: ") + e.msg);
-    return std::nullopt;
-  }
-  if (!root["ModelParameters"]) {
-    diags.error({path, 0, 0}, "has no ModelParameters section (PCSE YAML parameter files keep them there)");
-    return std::nullopt;
-  }
-  return parameters_from_yaml(root["ModelParameters"], path, diags);
+  return is_yaml(path) ? read_pcse_yaml_parameters(path, diags) : read_pcse_parameter_file(path, diags);
 }
 
 std::optional<WeatherSource> read_weather(const core::ConfigNode& node, const Agromanagement& agro) {

@@ -32,6 +32,8 @@ std::optional<PcseInputs> read_pcse_yaml_inputs(const std::string& path, core::D
 // N_recovery) and mowing (biomass_remaining).
 std::optional<Agromanagement> agromanagement_from_yaml(const YAML::Node& list, const std::string& file,
                                                        core::Diagnostics& diags);
+// The ModelParameters of a PCSE YAML file.
+std::optional<CropParameters> read_pcse_yaml_parameters(const std::string& path, core::Diagnostics& diags);
 // The agromanagement section of a PCSE YAML file (AgroManagement or Agromanagement).
 std::optional<Agromanagement> read_pcse_agromanagement(const std::string& path, core::Diagnostics& diags);
 

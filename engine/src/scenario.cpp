@@ -505,6 +505,9 @@ void read_regimes(const ConfigNode& node, Scenario& s, const ConfigNode& paramet
         "regimes cannot be combined with solver.sensitivities yet (the sensitivities would restart at each switch)");
 }
 
+// Whether t is a whole number of steps (to rounding).
+bool whole_steps(double t, double step) { return std::fabs(t / step - std::round(t / step)) < 1e-9; }
+
 // The field section: its grid, and which model parameters vary over it. Read before the
 // parameters section, whose names it defines.
 void read_field(const ConfigNode& node, Scenario& s) {
@@ -943,9 +946,8 @@ std::optional<Scenario> load_scenario(const std::string& path, const std::vector
     if (root.has("events")) root["events"].error("events: " + why + "; events need an ODE model's root finding");
     if (root.has("regimes")) root["regimes"].error("regimes: " + why + "; regimes need an ODE model");
     const double step = stepped->time_step();
-    auto whole = [&](double t) { return std::fabs(t / step - std::round(t / step)) < 1e-9; };
     for (std::size_t i = 0; i < s.times.size(); ++i)
-      if (!whole(s.times[i]) || s.times[i] < 0.0) {
+      if (!whole_steps(s.times[i], step) || s.times[i] < 0.0) {
         root["time"].error("time: model '" + stepped->name() + "' reports whole steps of " + format_number(step) + " " +
                            s.time_units + " from its start (t >= 0); time " + format_number(s.times[i]) +
                            " is not one");
@@ -1190,7 +1192,7 @@ std::optional<Scenario> load_scenario(const std::string& path, const std::vector
   if (stepped)
     for (std::size_t i = 0; i < s.observations.size(); ++i) {
       const double dt = s.observations[i].sample_interval, step = stepped->time_step();
-      if (dt > 0.0 && std::fabs(dt / step - std::round(dt / step)) > 1e-9)
+      if (dt > 0.0 && !whole_steps(dt, step))
         root["observations"][i]["sample_interval"].error(
             "observations[" + std::to_string(i) + "].sample_interval (" + format_number(dt) +
             ") must be a whole number of the model's steps (" + format_number(step) + ")");

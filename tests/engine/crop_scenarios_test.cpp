@@ -12,7 +12,6 @@
 #include <sstream>
 
 #include "physynth/core/random_field.h"
-#include "physynth/domains/crop/lingra.h"
 #include "physynth/domains/crop/pcse_inputs.h"
 #include "physynth/engine/run.h"
 #include "support/test_problems.h"
@@ -194,4 +193,14 @@ TEST_CASE("crop scenario: mistakes get a message naming the key and what is vali
   // A season the weather does not cover is found at load time, naming the weather file.
   CHECK_THAT(errors_for("grassland_mowing.yaml", {"model.weather.file=../../data/crop/lingra/weather/NL1_1984.csv"}),
              Catch::Contains("NL1_1984.csv: error: the weather does not cover 1983-01-01 to 1983-11-12"));
+}
+
+TEST_CASE("crop agromanagement: a malformed max_duration is an error naming the file and line, not a crash") {
+  const std::string path = std::string(PHYSYNTH_TEST_OUTPUT) + "/bad_max_duration.agro";
+  std::ofstream(path) << "AgroManagement:\n- 1997-01-01:\n    CropCalendar: {crop_start_date: 1997-03-31, "
+                         "crop_start_type: emergence, crop_end_type: maturity, max_duration: soon}\n";
+  core::Diagnostics d;
+  CHECK_FALSE(domains::crop::read_pcse_agromanagement(path, d));
+  CHECK_THAT(d.report(), Catch::Contains(path + ":3:") &&
+                             Catch::Contains("max_duration must be a whole number of days >= 1, got 'soon'"));
 }

@@ -38,7 +38,14 @@ std::optional<CropCalendar> crop_calendar_from_yaml(const YAML::Node& cc, const 
   else
     diags.error(at(file, cc), "crop_end_type must be 'maturity', 'harvest' or 'earliest', got '" + end + "'");
   if (c.end != CropEnd::kMaturity) date_of(cc["crop_end_date"], file, "crop_end_date", &c.end_year, &c.end_day, diags);
-  if (cc["max_duration"]) c.max_duration = cc["max_duration"].as<int>();
+  if (const YAML::Node md = cc["max_duration"]) {
+    int days = 0;
+    if (!YAML::convert<int>::decode(md, days) || days < 1)
+      diags.error(at(file, md), "max_duration must be a whole number of days >= 1, got '" +
+                                    (md.IsScalar() ? md.Scalar() : std::string("a collection")) + "'");
+    else
+      c.max_duration = days;
+  }
   if (diags.error_count() > errors_before) return std::nullopt;
   return c;
 }

@@ -149,17 +149,17 @@ CropParameters with_numbers(const CropParameters& base, const std::vector<std::s
 
 class CropSeasonModel final : public core::SteppedModel {
  public:
-  CropSeasonModel(CropModel model, CropParameters base, std::vector<std::string> exposed, Agromanagement agro,
+  CropSeasonModel(CropModel model, CropParameters base, const std::vector<std::string>& exposed, Agromanagement agro,
                   WeatherSource weather, CropOptions options)
       : model_(model),
         name_(model_name(model)),
         states_(outputs(model)),
+        names_(exposed),
         base_(std::move(base)),
         agro_(std::move(agro)),
         weather_(std::move(weather)),
         options_(options) {
     for (const auto& n : exposed) {
-      names_.push_back(n);
       const auto& v = base_.values().at(n);
       parameters_.push_back({n, "", "from " + v.where.file + ":" + std::to_string(v.where.line)});
     }
@@ -312,10 +312,11 @@ std::optional<WeatherSource> read_weather(const core::ConfigNode& node, const Ag
       source.season = static_cast<std::uint64_t>(std::max(0LL, *k));
     }
   }
-  // Generated from January 1 of the campaign's year to past the longest the crop may run.
+  // Generated from January 1 of the campaign's year to the last day the crop may run: its
+  // max_duration, or its end date when that comes first.
   const CropCalendar& c = agro.calendar;
   long end = days_between(agro.start_year, 1, c.start_year, c.start_day) + c.max_duration + 1;
-  if (c.end != CropEnd::kMaturity) end = std::max(end, days_between(agro.start_year, 1, c.end_year, c.end_day) + 1);
+  if (c.end != CropEnd::kMaturity) end = std::min(end, days_between(agro.start_year, 1, c.end_year, c.end_day) + 1);
   source.year = agro.start_year;
   source.days = static_cast<int>(std::min<long>(end + 1, 4 * 366));
   return source;
@@ -393,33 +394,34 @@ std::optional<core::BuiltModel> build_from_yaml(const core::ConfigNode& node) {
   node.check_keys(allowed);
   if (diags.error_count() > errors_before || !agro || !weather) return std::nullopt;
 
+  // Each parameter's value as written: the file's, or the model section's number.
   core::BuiltModel built;
-  std::vector<double> defaults;
-  for (const auto& name : exposed) defaults.push_back(params.values().at(name).values[0]);
+  std::vector<double> written;
   built.parameters.resize(exposed.size());
   for (std::size_t k = 0; k < exposed.size(); ++k) {
     core::ModelParameterRef& ref = built.parameters[k];
-    ref.literal = defaults[k];
+    ref.literal = params.values().at(exposed[k]).values[0];
     ref.overridable = true;
     ref.referenced_at = node.location();
     ref.referenced_by = node.path() + "." + exposed[k];
-    if (!node.has(exposed[k])) continue;
-    const core::ConfigNode v = node[exposed[k]];
-    ref.referenced_at = v.location();
-    if (auto x = v.as_number()) ref.literal = *x;
+    if (node.has(exposed[k])) {
+      const core::ConfigNode v = node[exposed[k]];
+      ref.referenced_at = v.location();
+      if (auto x = v.as_number()) ref.literal = *x;
+    }
+    written.push_back(*ref.literal);
   }
-  auto season_model = std::make_shared<CropSeasonModel>(model, params, exposed, *agro, *weather, options);
+  if (diags.error_count() > errors_before) return std::nullopt;
 
   // One season with the values as written, at load time: a missing parameter, weather that does
-  // not cover the season or a calendar the model cannot run is reported here, with its file and line.
-  std::vector<double> p;
-  for (const auto& ref : built.parameters) p.push_back(*ref.literal);
+  // not cover the season or a calendar the model cannot run is reported here, with its file and
+  // line. Euler: the same inputs, checked quickly; generated weather: season 0 of seed 0.
   CropOptions check = options;
-  check.scheme = CropScheme::kEuler;  // the same inputs, checked quickly
+  check.scheme = CropScheme::kEuler;
   const auto first_weather = weather->for_sample(0, 0);
-  if (!run_season(model, with_numbers(params, exposed, p.data()), *agro, *first_weather, check, diags))
+  if (!run_season(model, with_numbers(params, exposed, written.data()), *agro, *first_weather, check, diags))
     return std::nullopt;
-  built.model = season_model;
+  built.model = std::make_shared<CropSeasonModel>(model, params, exposed, *agro, *weather, options);
   return built;
 }
 

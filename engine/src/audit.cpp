@@ -9,7 +9,7 @@
 namespace physynth::engine {
 
 SampleAudit audit_sample(const std::vector<core::LinearInvariant>& invariants, std::size_t n, const double* states,
-                         std::size_t rows) {
+                         std::size_t rows, const double* p) {
   SampleAudit a;
   a.invariant_abs.assign(invariants.size(), 0.0);
   a.invariant_rel.assign(invariants.size(), 0.0);
@@ -17,7 +17,8 @@ SampleAudit audit_sample(const std::vector<core::LinearInvariant>& invariants, s
   a.max_abs_state.assign(n, 0.0);
   if (rows == 0) return a;
   for (std::size_t k = 0; k < invariants.size(); ++k) {
-    const auto& w = invariants[k].weights;
+    std::vector<double> w(n);
+    for (std::size_t i = 0; i < n; ++i) w[i] = invariants[k].weight(i, p);
     double initial = 0.0, scale = 0.0;
     for (std::size_t i = 0; i < n; ++i) {
       initial += w[i] * states[i];

@@ -22,7 +22,7 @@ struct SampleAudit {
 };
 
 SampleAudit audit_sample(const std::vector<core::LinearInvariant>& invariants, std::size_t num_states,
-                         const double* states, std::size_t rows);
+                         const double* states, std::size_t rows, const double* p);
 
 // Accumulates over samples in sample order, then renders audit.json.
 class AuditAccumulator {

@@ -263,8 +263,9 @@ solvers::SolveResult solve_in_regimes(solvers::OdeSolver& solver, const RegimePl
     const bool extra = seg_times.empty() || seg_times.back() != t_b;
     if (extra) seg_times.push_back(t_b);
     std::vector<double> out(seg_times.size() * n);
+    // The model's jumps at t_a were applied by the segment that ended there.
     const auto r = solver.solve(plan.params[static_cast<std::size_t>(plan.sequence[seg])].data(), y.data(), t_a,
-                                seg_times, out.data());
+                                seg_times, out.data(), nullptr, seg == 0);
     const std::size_t grid_rows = end - row;
     std::copy(out.begin(), out.begin() + static_cast<long>(std::min(grid_rows, r.rows_written) * n), states + row * n);
     const auto v = r.stats.values();
@@ -428,7 +429,7 @@ void process_sample(const Scenario& s, const Grid& grid, Worker& w, Shard& shard
         }
         if (spec.kind == RecordLabelSpec::Kind::kExpression) ++record_expression;
       }
-      outcome.audit = audit_sample(w.invariants, n, states, r.rows_written);
+      outcome.audit = audit_sample(w.invariants, n, states, r.rows_written, p);
     }
   } catch (const std::exception& e) {
     fail("EXCEPTION", e.what());

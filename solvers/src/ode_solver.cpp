@@ -317,8 +317,8 @@ OdeSolver& OdeSolver::operator=(OdeSolver&&) noexcept = default;
 
 int OdeSolver::instances_created() const { return impl_->created; }
 
-SolveResult OdeSolver::solve(const double* p, const double* y0, double t0, const std::vector<double>& times,
-                             double* out, double* sensitivities) {
+SolveResult OdeSolver::solve(const double* p, const double* y0_in, double t0, const std::vector<double>& times,
+                             double* out, double* sensitivities, bool jumps_at_start) {
   Impl& s = *impl_;
   const std::size_t n = s.n;
   const std::size_t ns = s.options.sensitivity_parameters.size();
@@ -338,15 +338,32 @@ SolveResult OdeSolver::solve(const double* p, const double* y0, double t0, const
     result.flag_name = name;
     result.message = message;
   };
+  // The model's jumps in (t0, end], and at t0 itself when asked: those change the initial state.
+  std::vector<double> jumps;
+  std::vector<double> y0(y0_in, y0_in + n);
+  if (!times.empty())
+    for (double tau : s.model->jump_times(p)) {
+      if (tau == t0 && jumps_at_start) s.model->apply_jumps(tau, y0.data(), p);
+      if (tau > t0 && tau <= times.back()) jumps.push_back(tau);
+    }
+  if (ns > 0 && !jumps.empty()) {
+    fail(0, "JUMPS_WITH_SENSITIVITIES", "forward sensitivities across the model's jumps are not supported");
+    return result;
+  }
   for (std::size_t i = 0; i < n; ++i)
     if (!std::isfinite(y0[i])) {
       fail(0, "NONFINITE_INITIAL_STATE", "initial state " + s.model->states()[i].name + " is not finite");
       return result;
     }
 
+  if (n == 0) {  // nothing changes in time (every variable follows from rules): every row is reached
+    result.rows_written = times.size();
+    result.t_reached = times.empty() ? t0 : std::max(t0, times.back());
+    return result;
+  }
   try {
     if (!s.cvode) s.create(t0);
-    std::copy(y0, y0 + n, N_VGetArrayPointer(s.y));
+    std::copy(y0.begin(), y0.end(), N_VGetArrayPointer(s.y));
     s.check(CVodeReInit(s.cvode, t0, s.y), "CVodeReInit");
     if (ns > 0) {
       std::vector<double> dy0dp(n * s.model->num_parameters());
@@ -373,11 +390,12 @@ SolveResult OdeSolver::solve(const double* p, const double* y0, double t0, const
   };
   std::size_t k = 0;
   for (; k < times.size() && times[k] <= t0; ++k) {
-    std::copy(y0, y0 + n, out + k * n);
+    std::copy(y0.begin(), y0.end(), out + k * n);
     if (ns > 0) store_sensitivities(k);  // still dy0/dp
   }
   double t = t0;
   std::vector<int> root_info(s.events.size());
+  std::size_t next_jump = 0;
   while (k < times.size()) {
     long steps = 0;
     CVodeGetNumSteps(s.cvode, &steps);
@@ -388,7 +406,11 @@ SolveResult OdeSolver::solve(const double* p, const double* y0, double t0, const
       break;
     }
     CVodeSetMaxNumSteps(s.cvode, remaining);
-    const int flag = CVode(s.cvode, times[k], s.y, &t, CV_NORMAL);
+    // A jump before the next output: stop exactly there (never step across the discontinuity).
+    const bool to_jump = next_jump < jumps.size() && jumps[next_jump] <= times[k];
+    const double tout = to_jump ? jumps[next_jump] : times[k];
+    if (to_jump) CVodeSetStopTime(s.cvode, tout);
+    const int flag = CVode(s.cvode, tout, s.y, &t, CV_NORMAL);
     result.t_reached = t;
     if (flag == CV_ROOT_RETURN) {
       CVodeGetRootInfo(s.cvode, root_info.data());
@@ -416,6 +438,24 @@ SolveResult OdeSolver::solve(const double* p, const double* y0, double t0, const
       fail(0, "NONFINITE_STATE", "the state became non-finite at t = " + std::to_string(t));
       break;
     }
+    if (to_jump && t >= tout) {
+      // Every jump due at tout, from the state before them; an output at tout shows the state after.
+      double* y = N_VGetArrayPointer(s.y);
+      s.model->apply_jumps(tout, y, p);
+      ++next_jump;
+      try {
+        s.check(CVodeReInit(s.cvode, tout, s.y), "CVodeReInit");
+      } catch (const std::exception& e) {
+        fail(-1, "REINIT_FAILED", e.what());
+        break;
+      }
+      if (times[k] == tout) {
+        std::copy(y, y + n, out + k * n);
+        ++k;
+      }
+      continue;
+    }
+    if (t < times[k]) continue;  // returned at a stop time left from an earlier solve
     std::copy(yy, yy + n, out + k * n);
     if (ns > 0) {
       double t_sens = t;

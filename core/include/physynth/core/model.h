@@ -38,6 +38,13 @@ struct SparsityPattern {
 struct LinearInvariant {
   std::string description;      // "E + ES"
   std::vector<double> weights;  // one per state
+  // Per state, a parameter that multiplies its weight (the volume of the
+  // compartment of a species whose state is a concentration), or -1; empty: none.
+  std::vector<int> weight_parameter;
+  double weight(std::size_t i, const double* p) const {
+    return weight_parameter.empty() || weight_parameter[i] < 0 ? weights[i]
+                                                                : weights[i] * p[weight_parameter[i]];
+  }
 };
 
 class Model {
@@ -73,6 +80,14 @@ class Model {
 
   // Whether state i is physically non-negative (amounts, concentrations).
   virtual bool state_is_nonnegative(std::size_t /*i*/) const { return false; }
+
+  // Jumps of the state at times that follow from the parameters alone (a dose,
+  // an assay's change of phase, an SBML event triggered by time). jump_times(p)
+  // lists them in ascending order; at each one the engine stops the integrator,
+  // apply_jumps(t, y, p) changes y in place (every jump due at t at once, from
+  // the state before them), and integration restarts there. None by default.
+  virtual std::vector<double> jump_times(const double* /*p*/) const { return {}; }
+  virtual void apply_jumps(double /*t*/, double* /*y*/, const double* /*p*/) const {}
 
   // Channels the model computes from its state by more than an expression:
   // the features of a vibration waveform synthesised from a defect's size,

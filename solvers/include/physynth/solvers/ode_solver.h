@@ -122,8 +122,13 @@ class OdeSolver {
   // With options.sensitivity_parameters set, also writes dy/dp_k to
   // `sensitivities`: times.size() x K x num_states (time, parameter, state),
   // starting from the model's dy0/dp at t0.
+  //
+  // The model's jumps (Model::jump_times) in (t0, times.back()] are applied on
+  // the way, restarting CVODES after each; one at t0 too unless jumps_at_start
+  // is false (a solve that continues another one from t0). Sensitivities do
+  // not cross jumps: such a solve fails with JUMPS_WITH_SENSITIVITIES.
   SolveResult solve(const double* p, const double* y0, double t0, const std::vector<double>& times, double* out,
-                    double* sensitivities = nullptr);
+                    double* sensitivities = nullptr, bool jumps_at_start = true);
 
   // How many times solve() created CVODES memory (1 after any number of solves).
   int instances_created() const;

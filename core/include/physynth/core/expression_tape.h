@@ -1,0 +1,167 @@
+// A compiled arithmetic expression (or several sharing their intermediate
+// results), evaluated for any scalar type: double for CVODES, Ceres Jets for
+// exact Jacobians, torch::Tensor batches for PINN residuals.
+//
+// Models read at run time (an SBML file's kinetic laws, rules and events)
+// are compiled into one Tape: a list of instructions in evaluation order,
+// each producing one value (slot) from the inputs t, y[], p[] and earlier
+// slots. The tape is the runtime form of a templated right-hand side: it
+// uses only the operations a templated model may use (scalar.h), with
+// comparisons and selections going through ScalarOps<T>, so that the same
+// tape runs on every scalar type.
+//
+//   Tape tape;
+//   int k = tape.parameter(0), x = tape.state(1);
+//   tape.add_output(tape.binary(Op::kMul, k, x));     // k * y1
+//   double out; tape.evaluate(0.0, y, p, &out);
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include <boost/container/small_vector.hpp>
+#include <ceres/jet.h>
+
+namespace physynth::core {
+
+// Comparisons and selections for a scalar type. Booleans are scalars equal
+// to 0 or 1, so that a condition can itself be a value (SBML allows both).
+// The primary template serves double and Ceres Jets (compared by value, as
+// a piecewise function's derivative is that of the branch taken); the PINN
+// module specialises it for torch::Tensor (element-wise, torch::where).
+inline double scalar_value(double x) { return x; }
+template <class S, int N>
+double scalar_value(const ceres::Jet<S, N>& x) {
+  return x.a;
+}
+
+template <class T>
+struct ScalarOps {
+  static T truth(bool b) { return T(b ? 1.0 : 0.0); }
+  static T less(const T& a, const T& b) { return truth(a < b); }
+  static T less_equal(const T& a, const T& b) { return truth(a <= b); }
+  static T equal(const T& a, const T& b) { return truth(a == b); }
+  static T select(const T& condition, const T& if_true, const T& if_false) {
+    return condition != T(0.0) ? if_true : if_false;
+  }
+  // x! = Gamma(x + 1), for the integers SBML gives it; its derivative is taken as 0.
+  static T factorial(const T& x) { return T(std::tgamma(scalar_value(x) + 1.0)); }
+};
+
+enum class Op : std::uint8_t {
+  kConstant,  // value
+  kTime,
+  kState,      // y[index]
+  kParameter,  // p[index]
+  kAdd, kSub, kMul, kDiv,
+  kPow,        // a ^ b
+  kPowInt,     // a ^ index, index a small integer (repeated multiplication: exact for any sign of a)
+  kNeg,
+  kExp, kLog, kLog10, kSqrt, kAbs, kFloor, kCeil,
+  kSin, kCos, kTan, kSinh, kCosh, kTanh, kAsin, kAcos, kAtan,
+  kLess, kLessEqual, kEqual,  // 1 or 0
+  kNot,                       // 1 - truth(a != 0)
+  kFactorial,                 // Gamma(a + 1)
+  kSelect,                    // a != 0 ? b : c
+};
+
+struct Instruction {
+  Op op = Op::kConstant;
+  int a = -1, b = -1, c = -1;  // operand slots; for kState/kParameter/kPowInt, a is the index or exponent
+  double value = 0.0;
+};
+
+class Tape {
+ public:
+  int constant(double v) { return push({Op::kConstant, -1, -1, -1, v}); }
+  int time() { return push({Op::kTime}); }
+  int state(int i) { return push({Op::kState, i}); }
+  int parameter(int k) { return push({Op::kParameter, k}); }
+  int unary(Op op, int a) { return push({op, a}); }
+  int binary(Op op, int a, int b) { return push({op, a, b}); }
+  int select(int condition, int if_true, int if_false) { return push({Op::kSelect, condition, if_true, if_false}); }
+  int power_int(int a, int exponent) { return push({Op::kPowInt, a, exponent}); }
+
+  void add_output(int slot) { outputs_.push_back(slot); }
+  const std::vector<int>& outputs() const { return outputs_; }
+  const std::vector<Instruction>& code() const { return code_; }
+  std::size_t size() const { return code_.size(); }
+
+  // Whether slot depends on t or on any state (so is not a function of p alone).
+  bool depends_on_time_or_state(int slot) const;
+  // The states slot depends on.
+  std::vector<int> states_used(int slot) const;
+  // Whether slot is a constant instruction (and its value).
+  bool is_constant(int slot, double* value = nullptr) const;
+
+  // Evaluates every output: out[k] = value of outputs()[k].
+  template <class T>
+  void evaluate(const T& t, const T* y, const T* p, T* out) const;
+
+ private:
+  int push(Instruction in) {
+    code_.push_back(in);
+    return static_cast<int>(code_.size()) - 1;
+  }
+  std::vector<Instruction> code_;
+  std::vector<int> outputs_;
+};
+
+template <class T>
+void Tape::evaluate(const T& t, const T* y, const T* p, T* out) const {
+  using std::abs, std::acos, std::asin, std::atan, std::ceil, std::cos, std::cosh, std::exp, std::floor, std::log,
+      std::log10, std::pow, std::sin, std::sinh, std::sqrt, std::tan, std::tanh;
+  using Ops = ScalarOps<T>;
+  boost::container::small_vector<T, 128> s;
+  s.reserve(code_.size());
+  for (const Instruction& in : code_) {
+    switch (in.op) {
+      case Op::kConstant: s.push_back(t * 0.0 + in.value); break;
+      case Op::kTime: s.push_back(t); break;
+      case Op::kState: s.push_back(y[in.a]); break;
+      case Op::kParameter: s.push_back(p[in.a]); break;
+      case Op::kAdd: s.push_back(s[in.a] + s[in.b]); break;
+      case Op::kSub: s.push_back(s[in.a] - s[in.b]); break;
+      case Op::kMul: s.push_back(s[in.a] * s[in.b]); break;
+      case Op::kDiv: s.push_back(s[in.a] / s[in.b]); break;
+      case Op::kPow: s.push_back(pow(s[in.a], s[in.b])); break;
+      case Op::kPowInt: {
+        const int n = in.b < 0 ? -in.b : in.b;
+        T r = s[in.a];
+        for (int k = 1; k < n; ++k) r = r * s[in.a];
+        if (n == 0) r = s[in.a] * 0.0 + 1.0;
+        s.push_back(in.b < 0 ? 1.0 / r : r);
+        break;
+      }
+      case Op::kNeg: s.push_back(-s[in.a]); break;
+      case Op::kExp: s.push_back(exp(s[in.a])); break;
+      case Op::kLog: s.push_back(log(s[in.a])); break;
+      case Op::kLog10: s.push_back(log10(s[in.a])); break;
+      case Op::kSqrt: s.push_back(sqrt(s[in.a])); break;
+      case Op::kAbs: s.push_back(abs(s[in.a])); break;
+      case Op::kFloor: s.push_back(floor(s[in.a])); break;
+      case Op::kCeil: s.push_back(ceil(s[in.a])); break;
+      case Op::kSin: s.push_back(sin(s[in.a])); break;
+      case Op::kCos: s.push_back(cos(s[in.a])); break;
+      case Op::kTan: s.push_back(tan(s[in.a])); break;
+      case Op::kSinh: s.push_back(sinh(s[in.a])); break;
+      case Op::kCosh: s.push_back(cosh(s[in.a])); break;
+      case Op::kTanh: s.push_back(tanh(s[in.a])); break;
+      case Op::kAsin: s.push_back(asin(s[in.a])); break;
+      case Op::kAcos: s.push_back(acos(s[in.a])); break;
+      case Op::kAtan: s.push_back(atan(s[in.a])); break;
+      case Op::kLess: s.push_back(Ops::less(s[in.a], s[in.b])); break;
+      case Op::kLessEqual: s.push_back(Ops::less_equal(s[in.a], s[in.b])); break;
+      case Op::kEqual: s.push_back(Ops::equal(s[in.a], s[in.b])); break;
+      case Op::kNot: s.push_back(1.0 - Ops::select(s[in.a], s[in.a] * 0.0 + 1.0, s[in.a] * 0.0)); break;
+      case Op::kSelect: s.push_back(Ops::select(s[in.a], s[in.b], s[in.c])); break;
+      case Op::kFactorial: s.push_back(Ops::factorial(s[in.a])); break;
+    }
+  }
+  for (std::size_t k = 0; k < outputs_.size(); ++k) out[k] = s[static_cast<std::size_t>(outputs_[k])];
+}
+
+}  // namespace physynth::core

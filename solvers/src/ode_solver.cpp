@@ -317,6 +317,10 @@ OdeSolver& OdeSolver::operator=(OdeSolver&&) noexcept = default;
 
 int OdeSolver::instances_created() const { return impl_->created; }
 
+namespace {
+constexpr double kNoStopTime = std::numeric_limits<double>::max();
+}
+
 SolveResult OdeSolver::solve(const double* p, const double* y0_in, double t0, const std::vector<double>& times,
                              double* out, double* sensitivities, bool jumps_at_start) {
   Impl& s = *impl_;
@@ -376,6 +380,9 @@ SolveResult OdeSolver::solve(const double* p, const double* y0_in, double t0, co
     }
     if (s.options.initial_step_size > 0.0)
       s.check(CVodeSetInitStep(s.cvode, s.options.initial_step_size), "CVodeSetInitStep");
+    // SUNDIALS 6.4 keeps a stop time across CVodeReInit and has no call to clear it: a solve
+    // without jumps sets one beyond any time instead.
+    s.check(CVodeSetStopTime(s.cvode, jumps.empty() ? kNoStopTime : jumps.front()), "CVodeSetStopTime");
   } catch (const std::exception& e) {
     fail(-1, "SETUP_FAILED", e.what() + (s.last_message.empty() ? "" : ": " + s.last_message));
     return result;
@@ -407,10 +414,20 @@ SolveResult OdeSolver::solve(const double* p, const double* y0_in, double t0, co
     }
     CVodeSetMaxNumSteps(s.cvode, remaining);
     // A jump before the next output: stop exactly there (never step across the discontinuity).
+    // (The stop time is set when the segment starts, so no step before it passes the jump.)
     const bool to_jump = next_jump < jumps.size() && jumps[next_jump] <= times[k];
     const double tout = to_jump ? jumps[next_jump] : times[k];
-    if (to_jump) CVodeSetStopTime(s.cvode, tout);
-    const int flag = CVode(s.cvode, tout, s.y, &t, CV_NORMAL);
+    double t_internal = t;
+    CVodeGetCurrentTime(s.cvode, &t_internal);
+    int flag = 0;
+    if (next_jump < jumps.size() && t_internal >= jumps[next_jump]) {
+      // A step already ended at the jump's stop time, and CVODES refuses calls once it sits there:
+      // outputs up to the jump are read off its interpolant.
+      flag = CVodeGetDky(s.cvode, tout, 0, s.y);
+      t = tout;
+    } else {
+      flag = CVode(s.cvode, tout, s.y, &t, CV_NORMAL);
+    }
     result.t_reached = t;
     if (flag == CV_ROOT_RETURN) {
       CVodeGetRootInfo(s.cvode, root_info.data());
@@ -445,6 +462,8 @@ SolveResult OdeSolver::solve(const double* p, const double* y0_in, double t0, co
       ++next_jump;
       try {
         s.check(CVodeReInit(s.cvode, tout, s.y), "CVodeReInit");
+        s.check(CVodeSetStopTime(s.cvode, next_jump < jumps.size() ? jumps[next_jump] : kNoStopTime),
+                "CVodeSetStopTime");
       } catch (const std::exception& e) {
         fail(-1, "REINIT_FAILED", e.what());
         break;

@@ -27,6 +27,11 @@ const std::string kSuite = std::string(PHYSYNTH_SOURCE_DIR) + "/data/kinetics/sb
 
 // Cases that do not pass, each with the reason. None so far.
 const std::map<std::string, std::string> kExpectedFailures = {};
+// Cases whose model has units libSBML proves inconsistent: they run with the
+// mismatch as a warning (SbmlOptions::unit_mismatch_is_error = false).
+const std::map<std::string, std::string> kUnitWarnings = {
+    {"00879", "exp() of time, which has units of seconds"},
+};
 
 std::vector<std::string> split(const std::string& line, char sep) {
   std::vector<std::string> out;
@@ -100,8 +105,11 @@ std::string run_case(const Case& c, double* worst_ratio) {
   const std::string dir = kSuite + "/cases/" + c.id + "/";
   const Settings settings = read_settings(dir + c.id + "-settings.txt");
   core::Diagnostics diags;
-  auto model = SbmlModel::read_file(dir + c.sbml_file, diags);
+  domains::kinetics::SbmlOptions read_options;
+  read_options.unit_mismatch_is_error = kUnitWarnings.count(c.id) == 0;
+  auto model = SbmlModel::read_file(dir + c.sbml_file, diags, read_options);
   if (!model) return "not read: " + diags.report("not run");
+  if (!read_options.unit_mismatch_is_error && diags.list().empty()) return "listed with a unit warning, but has none";
 
   // The expected results.
   std::ifstream in(dir + c.id + "-results.csv");
@@ -125,7 +133,8 @@ std::string run_case(const Case& c, double* worst_ratio) {
     for (const auto& sp : model->species())
       if (sp.id == header[v]) {
         if (settings.amount.count(sp.id) && !sp.has_only_substance_units) formula = sp.id + " * " + sp.compartment;
-        if (settings.concentration.count(sp.id) && sp.has_only_substance_units) formula = sp.id + " / " + sp.compartment;
+        if (settings.concentration.count(sp.id) && sp.has_only_substance_units)
+          formula = sp.id + " / " + sp.compartment;
       }
     std::string error;
     auto f = model->compile_formula(formula, {}, &error);
@@ -196,8 +205,7 @@ TEST_CASE("SBML Test Suite semantic cases pass by their own rule", "[sbml][suite
                             << (passed ? "passes but is listed as failing" : "fails: " + reason));
     }
   }
-  for (const auto& [tier, tally] : per_tier)
-    WARN(tier << ": " << tally.first << " of " << tally.second << " pass");
+  for (const auto& [tier, tally] : per_tier) WARN(tier << ": " << tally.first << " of " << tally.second << " pass");
   CHECK(unexpected == 0);
   // Every core case with an analytic solution passes.
   CHECK(per_tier["core Analytic"].first == per_tier["core Analytic"].second);

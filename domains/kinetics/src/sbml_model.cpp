@@ -120,7 +120,8 @@ struct SbmlModel::Impl {
     }
     const int index = it->second;
     if (auto m = c.memo.find(index); m != c.memo.end()) return m->second;
-    if (c.visiting.count(index)) return fail(c, where + ": '" + id + "' is defined in terms of itself (a cycle of rules)");
+    if (c.visiting.count(index))
+      return fail(c, where + ": '" + id + "' is defined in terms of itself (a cycle of rules)");
     c.visiting.insert(index);
     const int slot = value_of(c, index, where);
     c.visiting.erase(index);
@@ -136,7 +137,8 @@ struct SbmlModel::Impl {
       Scope local;
       for (unsigned k = 0; k < law->getNumParameters(); ++k) {
         const Parameter* lp = law->getParameter(k);
-        local[lp->getId()] = c.tape->parameter(symbols[static_cast<std::size_t>(by_id.at(local_name(s.id, lp->getId())))].param);
+        local[lp->getId()] =
+            c.tape->parameter(symbols[static_cast<std::size_t>(by_id.at(local_name(s.id, lp->getId())))].param);
       }
       return compile(c, law->getMath(), local, "reaction '" + s.id + "' kinetic law");
     }
@@ -209,13 +211,20 @@ struct SbmlModel::Impl {
       case AST_REAL_E:
       case AST_RATIONAL:
         return t.constant(node->getValue());
-      case AST_CONSTANT_E: return t.constant(std::exp(1.0));
-      case AST_CONSTANT_PI: return t.constant(M_PI);
-      case AST_CONSTANT_TRUE: return t.constant(1.0);
-      case AST_CONSTANT_FALSE: return t.constant(0.0);
-      case AST_NAME_AVOGADRO: return t.constant(kAvogadro);
-      case AST_NAME_TIME: return c.context == Context::kDynamic ? t.time() : t.constant(0.0);
-      case AST_NAME: return resolve(c, node->getName(), scope, where);
+      case AST_CONSTANT_E:
+        return t.constant(std::exp(1.0));
+      case AST_CONSTANT_PI:
+        return t.constant(M_PI);
+      case AST_CONSTANT_TRUE:
+        return t.constant(1.0);
+      case AST_CONSTANT_FALSE:
+        return t.constant(0.0);
+      case AST_NAME_AVOGADRO:
+        return t.constant(kAvogadro);
+      case AST_NAME_TIME:
+        return c.context == Context::kDynamic ? t.time() : t.constant(0.0);
+      case AST_NAME:
+        return resolve(c, node->getName(), scope, where);
       case AST_PLUS:
         if (n == 0) return t.constant(0.0);
         return children() ? fold(c, Op::kAdd, args) : -1;
@@ -234,7 +243,8 @@ struct SbmlModel::Impl {
       case AST_FUNCTION_POWER: {
         if (!need(2) || !children()) return -1;
         double e = 0.0;
-        if (t.is_constant(args[1], &e) && e == std::round(e) && std::fabs(e) <= 8) return t.power_int(args[0], static_cast<int>(e));
+        if (t.is_constant(args[1], &e) && e == std::round(e) && std::fabs(e) <= 8)
+          return t.power_int(args[0], static_cast<int>(e));
         return t.binary(Op::kPow, args[0], args[1]);
       }
       case AST_FUNCTION_ROOT: {
@@ -245,8 +255,10 @@ struct SbmlModel::Impl {
         if (t.is_constant(args[0], &degree) && degree == 2.0) return t.unary(Op::kSqrt, args[1]);
         return t.binary(Op::kPow, args[1], t.binary(Op::kDiv, t.constant(1.0), args[0]));
       }
-      case AST_FUNCTION_EXP: return need(1) && children() ? t.unary(Op::kExp, args[0]) : -1;
-      case AST_FUNCTION_LN: return need(1) && children() ? t.unary(Op::kLog, args[0]) : -1;
+      case AST_FUNCTION_EXP:
+        return need(1) && children() ? t.unary(Op::kExp, args[0]) : -1;
+      case AST_FUNCTION_LN:
+        return need(1) && children() ? t.unary(Op::kLog, args[0]) : -1;
       case AST_FUNCTION_LOG: {
         if (!children()) return -1;
         if (n == 1) return t.unary(Op::kLog10, args[0]);
@@ -255,19 +267,32 @@ struct SbmlModel::Impl {
         if (t.is_constant(args[0], &base) && base == 10.0) return t.unary(Op::kLog10, args[1]);
         return t.binary(Op::kDiv, t.unary(Op::kLog, args[1]), t.unary(Op::kLog, args[0]));
       }
-      case AST_FUNCTION_ABS: return need(1) && children() ? t.unary(Op::kAbs, args[0]) : -1;
-      case AST_FUNCTION_FLOOR: return need(1) && children() ? t.unary(Op::kFloor, args[0]) : -1;
-      case AST_FUNCTION_CEILING: return need(1) && children() ? t.unary(Op::kCeil, args[0]) : -1;
-      case AST_FUNCTION_SIN: return need(1) && children() ? t.unary(Op::kSin, args[0]) : -1;
-      case AST_FUNCTION_COS: return need(1) && children() ? t.unary(Op::kCos, args[0]) : -1;
-      case AST_FUNCTION_TAN: return need(1) && children() ? t.unary(Op::kTan, args[0]) : -1;
-      case AST_FUNCTION_SINH: return need(1) && children() ? t.unary(Op::kSinh, args[0]) : -1;
-      case AST_FUNCTION_COSH: return need(1) && children() ? t.unary(Op::kCosh, args[0]) : -1;
-      case AST_FUNCTION_TANH: return need(1) && children() ? t.unary(Op::kTanh, args[0]) : -1;
-      case AST_FUNCTION_ARCSIN: return need(1) && children() ? t.unary(Op::kAsin, args[0]) : -1;
-      case AST_FUNCTION_ARCCOS: return need(1) && children() ? t.unary(Op::kAcos, args[0]) : -1;
-      case AST_FUNCTION_ARCTAN: return need(1) && children() ? t.unary(Op::kAtan, args[0]) : -1;
-      case AST_FUNCTION_FACTORIAL: return need(1) && children() ? t.unary(Op::kFactorial, args[0]) : -1;
+      case AST_FUNCTION_ABS:
+        return need(1) && children() ? t.unary(Op::kAbs, args[0]) : -1;
+      case AST_FUNCTION_FLOOR:
+        return need(1) && children() ? t.unary(Op::kFloor, args[0]) : -1;
+      case AST_FUNCTION_CEILING:
+        return need(1) && children() ? t.unary(Op::kCeil, args[0]) : -1;
+      case AST_FUNCTION_SIN:
+        return need(1) && children() ? t.unary(Op::kSin, args[0]) : -1;
+      case AST_FUNCTION_COS:
+        return need(1) && children() ? t.unary(Op::kCos, args[0]) : -1;
+      case AST_FUNCTION_TAN:
+        return need(1) && children() ? t.unary(Op::kTan, args[0]) : -1;
+      case AST_FUNCTION_SINH:
+        return need(1) && children() ? t.unary(Op::kSinh, args[0]) : -1;
+      case AST_FUNCTION_COSH:
+        return need(1) && children() ? t.unary(Op::kCosh, args[0]) : -1;
+      case AST_FUNCTION_TANH:
+        return need(1) && children() ? t.unary(Op::kTanh, args[0]) : -1;
+      case AST_FUNCTION_ARCSIN:
+        return need(1) && children() ? t.unary(Op::kAsin, args[0]) : -1;
+      case AST_FUNCTION_ARCCOS:
+        return need(1) && children() ? t.unary(Op::kAcos, args[0]) : -1;
+      case AST_FUNCTION_ARCTAN:
+        return need(1) && children() ? t.unary(Op::kAtan, args[0]) : -1;
+      case AST_FUNCTION_FACTORIAL:
+        return need(1) && children() ? t.unary(Op::kFactorial, args[0]) : -1;
       case AST_FUNCTION_MAX:
       case AST_FUNCTION_MIN: {
         if (n == 0 || !children()) return n == 0 ? need(1), -1 : -1;
@@ -291,12 +316,24 @@ struct SbmlModel::Impl {
           const int a = args[k], b = args[k + 1];
           int r = -1;
           switch (type) {
-            case AST_RELATIONAL_LT: r = t.binary(Op::kLess, a, b); break;
-            case AST_RELATIONAL_GT: r = t.binary(Op::kLess, b, a); break;
-            case AST_RELATIONAL_LEQ: r = t.binary(Op::kLessEqual, a, b); break;
-            case AST_RELATIONAL_GEQ: r = t.binary(Op::kLessEqual, b, a); break;
-            case AST_RELATIONAL_EQ: r = t.binary(Op::kEqual, a, b); break;
-            default: r = t.unary(Op::kNot, t.binary(Op::kEqual, a, b)); break;
+            case AST_RELATIONAL_LT:
+              r = t.binary(Op::kLess, a, b);
+              break;
+            case AST_RELATIONAL_GT:
+              r = t.binary(Op::kLess, b, a);
+              break;
+            case AST_RELATIONAL_LEQ:
+              r = t.binary(Op::kLessEqual, a, b);
+              break;
+            case AST_RELATIONAL_GEQ:
+              r = t.binary(Op::kLessEqual, b, a);
+              break;
+            case AST_RELATIONAL_EQ:
+              r = t.binary(Op::kEqual, a, b);
+              break;
+            default:
+              r = t.unary(Op::kNot, t.binary(Op::kEqual, a, b));
+              break;
           }
           result = result < 0 ? r : t.binary(Op::kMul, result, r);
         }
@@ -323,7 +360,8 @@ struct SbmlModel::Impl {
         const int half = t.unary(Op::kFloor, t.binary(Op::kDiv, sum, t.constant(2.0)));
         return t.binary(Op::kSub, sum, t.binary(Op::kMul, t.constant(2.0), half));
       }
-      case AST_LOGICAL_NOT: return need(1) && children() ? t.unary(Op::kNot, args[0]) : -1;
+      case AST_LOGICAL_NOT:
+        return need(1) && children() ? t.unary(Op::kNot, args[0]) : -1;
       case AST_LOGICAL_IMPLIES:
         if (!need(2) || !children()) return -1;
         return t.unary(Op::kNot, t.binary(Op::kMul, truth(c, args[0]), t.unary(Op::kNot, args[1])));
@@ -347,10 +385,13 @@ struct SbmlModel::Impl {
         Scope arguments;
         for (unsigned k = 0; k < n; ++k) arguments[fd->getArgument(k)->getName()] = args[k];
         // A function's body sees its arguments and nothing of the model.
-        return compile_function_body(c, fd->getBody(), arguments, "function '" + fname + "' (called from " + where + ")");
+        return compile_function_body(c, fd->getBody(), arguments,
+                                     "function '" + fname + "' (called from " + where + ")");
       }
-      case AST_FUNCTION_DELAY: return fail(c, where + ": delay() is not supported (delay differential equations)");
-      case AST_FUNCTION_RATE_OF: return fail(c, where + ": rateOf() is not supported");
+      case AST_FUNCTION_DELAY:
+        return fail(c, where + ": delay() is not supported (delay differential equations)");
+      case AST_FUNCTION_RATE_OF:
+        return fail(c, where + ": rateOf() is not supported");
       default: {
         const char* nm = node->getName();
         return fail(c, where + ": the MathML operator '" + std::string(nm ? nm : SBML_formulaToL3String(node)) +
@@ -395,10 +436,7 @@ struct SbmlModel::Impl {
   void build(const ::Model& m);
 };
 
-namespace {
-
-
-}  // namespace
+namespace {}  // namespace
 
 void SbmlModel::Impl::build(const ::Model& m) {
   name = m.isSetId() ? m.getId() : "sbml_model";
@@ -483,10 +521,9 @@ void SbmlModel::Impl::build(const ::Model& m) {
       } else {
         error(sp, "species '" + s.id + "' has no initial amount, concentration or initial assignment");
       }
-      s.param = add_parameter(s.id + "_0", value, sp->getSubstanceUnits(),
-                              std::string("initial ") + (s.written_as_concentration ? "concentration" : "amount") +
-                                  " of " + s.id,
-                              sp);
+      s.param = add_parameter(
+          s.id + "_0", value, sp->getSubstanceUnits(),
+          std::string("initial ") + (s.written_as_concentration ? "concentration" : "amount") + " of " + s.id, sp);
     }
     if (!s.assignment_rule) {
       s.state = static_cast<int>(states.size());
@@ -542,7 +579,8 @@ void SbmlModel::Impl::build(const ::Model& m) {
     s.reaction = rx;
     add_symbol(std::move(s), rx);
     auto references = [&](const SpeciesReference* ref) {
-      if (ref->isSetStoichiometryMath()) error(ref, "reaction '" + rx->getId() + "': stoichiometryMath is not supported");
+      if (ref->isSetStoichiometryMath())
+        error(ref, "reaction '" + rx->getId() + "': stoichiometryMath is not supported");
       if (!ref->isSetId()) return;
       Symbol sr;
       sr.kind = Symbol::Kind::kSpeciesReference;
@@ -682,7 +720,8 @@ void SbmlModel::Impl::build(const ::Model& m) {
       const EventAssignment* ea = e->getEventAssignment(k);
       auto it = by_id.find(ea->getVariable());
       if (it == by_id.end() || symbols[static_cast<std::size_t>(it->second)].state < 0) {
-        error(ea, info.id + ": assignment to '" + ea->getVariable() + "', which is not a species or parameter that can change");
+        error(ea, info.id + ": assignment to '" + ea->getVariable() +
+                      "', which is not a species or parameter that can change");
         continue;
       }
       const int slot = compile(cj, ea->getMath(), {}, info.id + " assignment to '" + ea->getVariable() + "'");
@@ -755,9 +794,9 @@ SbmlModel::~SbmlModel() = default;
 
 namespace {
 
-std::shared_ptr<SbmlModel> finish(std::unique_ptr<SBMLDocument> doc, const std::string& source,
-                                  core::Diagnostics& diags,
-                                  const std::function<std::shared_ptr<SbmlModel>(std::unique_ptr<SBMLDocument>)>& make) {
+std::shared_ptr<SbmlModel> finish(
+    std::unique_ptr<SBMLDocument> doc, const std::string& source, core::Diagnostics& diags, const SbmlOptions& options,
+    const std::function<std::shared_ptr<SbmlModel>(std::unique_ptr<SBMLDocument>)>& make) {
   if (!doc) {
     diags.error({source, 0, 0}, "could not read SBML");
     return nullptr;
@@ -770,18 +809,23 @@ std::shared_ptr<SbmlModel> finish(std::unique_ptr<SBMLDocument> doc, const std::
   for (unsigned i = 0; i < doc->getNumErrors(); ++i) {
     const SBMLError* e = doc->getError(i);
     const bool is_error = e->isFatal() || e->isError();
-    // A unit mismatch libSBML can prove (not a unit it cannot check) is an error here.
-    const bool unit_mismatch = e->getCategory() == LIBSBML_CAT_UNITS_CONSISTENCY && e->getSeverity() >= LIBSBML_SEV_WARNING &&
-                               e->getErrorId() != 10501 /* cannot be fully checked */ &&
-                               std::string(e->getMessage()).find("cannot be fully checked") == std::string::npos &&
-                               std::string(e->getShortMessage()).find("Units") != std::string::npos;
+    // A unit mismatch libSBML proves (rules 10501-10599) is an error here; units it cannot check
+    // because they are not declared (99505, 99507, 99508, 20702) are not.
+    const unsigned id = e->getErrorId();
+    const bool unit_mismatch = e->getCategory() == LIBSBML_CAT_UNITS_CONSISTENCY && id > 10500 && id < 10600;
     if (!is_error && !unit_mismatch) continue;
     std::string message = e->getMessage();
     while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
     for (auto& ch : message)
       if (ch == '\n') ch = ' ';
-    diags.error({source, static_cast<int>(e->getLine()), static_cast<int>(e->getColumn())},
-                std::string(unit_mismatch ? "unit mismatch: " : "") + e->getShortMessage() + ": " + message);
+    const core::SourceLocation where{source, static_cast<int>(e->getLine()), static_cast<int>(e->getColumn())};
+    const std::string text =
+        std::string(unit_mismatch ? "unit mismatch: " : "") + e->getShortMessage() + ": " + message;
+    if (!is_error && !options.unit_mismatch_is_error) {
+      diags.warning(where, text);
+      continue;
+    }
+    diags.error(where, text);
     bad = true;
   }
   if (bad) return nullptr;
@@ -795,7 +839,8 @@ std::shared_ptr<SbmlModel> finish(std::unique_ptr<SBMLDocument> doc, const std::
     const SBasePlugin* plugin = doc->getPlugin(i);
     if (!plugin || plugin->getPackageName() == "l3v2extendedmath") continue;
     if (doc->getPackageRequired(plugin->getURI())) {
-      diags.error({source, 0, 0}, "SBML package '" + plugin->getPackageName() + "' is required by the model and not supported");
+      diags.error({source, 0, 0},
+                  "SBML package '" + plugin->getPackageName() + "' is required by the model and not supported");
       return nullptr;
     }
   }
@@ -804,39 +849,42 @@ std::shared_ptr<SbmlModel> finish(std::unique_ptr<SBMLDocument> doc, const std::
 
 }  // namespace
 
-std::shared_ptr<SbmlModel> SbmlModel::read_file(const std::string& path, core::Diagnostics& diags) {
+std::shared_ptr<SbmlModel> SbmlModel::read_file(const std::string& path, core::Diagnostics& diags,
+                                                const SbmlOptions& options) {
   SBMLReader reader;
   std::unique_ptr<SBMLDocument> doc(reader.readSBMLFromFile(path));
   if (doc && doc->getNumErrors() > 0 && doc->getError(0)->getErrorId() == XMLFileUnreadable) {
     diags.error({path, 0, 0}, "cannot read the SBML file (missing or not readable)");
     return nullptr;
   }
-  return finish(std::move(doc), path, diags, [&](std::unique_ptr<SBMLDocument> d) -> std::shared_ptr<SbmlModel> {
-    auto impl = std::make_unique<Impl>();
-    impl->source = path;
-    impl->diags = &diags;
-    impl->build(*d->getModel());
-    impl->document = std::move(d);
-    impl->diags = nullptr;
-    if (impl->failed) return nullptr;
-    return std::shared_ptr<SbmlModel>(new SbmlModel(std::move(impl)));
-  });
+  return finish(std::move(doc), path, diags, options,
+                [&](std::unique_ptr<SBMLDocument> d) -> std::shared_ptr<SbmlModel> {
+                  auto impl = std::make_unique<Impl>();
+                  impl->source = path;
+                  impl->diags = &diags;
+                  impl->build(*d->getModel());
+                  impl->document = std::move(d);
+                  impl->diags = nullptr;
+                  if (impl->failed) return nullptr;
+                  return std::shared_ptr<SbmlModel>(new SbmlModel(std::move(impl)));
+                });
 }
 
 std::shared_ptr<SbmlModel> SbmlModel::read_string(const std::string& xml, const std::string& source,
-                                                  core::Diagnostics& diags) {
+                                                  core::Diagnostics& diags, const SbmlOptions& options) {
   SBMLReader reader;
   std::unique_ptr<SBMLDocument> doc(reader.readSBMLFromString(xml));
-  return finish(std::move(doc), source, diags, [&](std::unique_ptr<SBMLDocument> d) -> std::shared_ptr<SbmlModel> {
-    auto impl = std::make_unique<Impl>();
-    impl->source = source;
-    impl->diags = &diags;
-    impl->build(*d->getModel());
-    impl->document = std::move(d);
-    impl->diags = nullptr;
-    if (impl->failed) return nullptr;
-    return std::shared_ptr<SbmlModel>(new SbmlModel(std::move(impl)));
-  });
+  return finish(std::move(doc), source, diags, options,
+                [&](std::unique_ptr<SBMLDocument> d) -> std::shared_ptr<SbmlModel> {
+                  auto impl = std::make_unique<Impl>();
+                  impl->source = source;
+                  impl->diags = &diags;
+                  impl->build(*d->getModel());
+                  impl->document = std::move(d);
+                  impl->diags = nullptr;
+                  if (impl->failed) return nullptr;
+                  return std::shared_ptr<SbmlModel>(new SbmlModel(std::move(impl)));
+                });
 }
 
 const std::string& SbmlModel::name() const { return impl_->name; }
@@ -853,8 +901,9 @@ void SbmlModel::initial_state(const double* p, double* y0) const { impl_->init.e
 void SbmlModel::initial_state_jacobian(const double* p, double* jac) const {
   const std::size_t n = num_states(), m = num_parameters();
   std::vector<core::Dual> unused(n);
-  core::forward_jacobian([&](const core::Dual* pd, core::Dual* out) { impl_->init.evaluate(core::Dual(0.0), unused.data(), pd, out); },
-                         n, m, p, jac);
+  core::forward_jacobian(
+      [&](const core::Dual* pd, core::Dual* out) { impl_->init.evaluate(core::Dual(0.0), unused.data(), pd, out); }, n,
+      m, p, jac);
 }
 
 std::vector<double> SbmlModel::jump_times(const double* p) const {
@@ -884,7 +933,8 @@ void SbmlModel::apply_jumps(double t, double* y, const double* p) const {
       for (const auto& [state, output] : e.assignments) y[state] = values[static_cast<std::size_t>(output)];
 }
 
-std::unique_ptr<SbmlFormula> SbmlModel::compile_formula(const std::string& formula, const std::vector<std::string>& extra,
+std::unique_ptr<SbmlFormula> SbmlModel::compile_formula(const std::string& formula,
+                                                        const std::vector<std::string>& extra,
                                                         std::string* error) const {
   L3ParserSettings settings;
   settings.setParseLog(L3P_PARSE_LOG_AS_LN);

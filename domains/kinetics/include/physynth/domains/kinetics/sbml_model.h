@@ -59,14 +59,21 @@ struct SbmlSpeciesInfo {
   int state = -1;  // -1 when an assignment rule sets it
 };
 
+struct SbmlOptions {
+  // A unit inconsistency libSBML proves (a kinetic law that is not substance
+  // per time, exp() of a time) is an error; false makes it a warning.
+  bool unit_mismatch_is_error = true;
+};
+
 class SbmlModel : public core::TemplatedModel<SbmlModel> {
  public:
   // Reads and compiles `path`. Every problem is reported to diags (with the
   // file and the element's line); returns nullptr if there was any error.
-  static std::shared_ptr<SbmlModel> read_file(const std::string& path, core::Diagnostics& diags);
+  static std::shared_ptr<SbmlModel> read_file(const std::string& path, core::Diagnostics& diags,
+                                              const SbmlOptions& options = {});
   // The same from a string; `source` names it in messages.
   static std::shared_ptr<SbmlModel> read_string(const std::string& xml, const std::string& source,
-                                                core::Diagnostics& diags);
+                                                core::Diagnostics& diags, const SbmlOptions& options = {});
   ~SbmlModel() override;
 
   const std::string& name() const override;

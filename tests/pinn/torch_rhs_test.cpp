@@ -4,8 +4,10 @@
 #include <catch2/catch.hpp>
 
 #include "physynth/domains/kinetics/reaction_network.h"
+#include "physynth/domains/kinetics/sbml_model.h"
 #include "physynth/domains/manufacturing/bearing.h"
 #include "physynth/domains/manufacturing/tool_wear.h"
+#include "physynth/pinn/torch_scalar.h"
 #include "physynth/pinn/version.h"
 #include "support/test_problems.h"
 
@@ -100,4 +102,17 @@ TEST_CASE("BearingDegradation and ToolWear: torch::Tensor right-hand sides equal
     for (std::size_t k = 0; k < model.num_parameters(); ++k) p.push_back(uniform(batch, 0.2, 2.0));
     check_tensor_matches_double(model, {uniform(batch, 0.0, 0.8)}, p, torch::zeros({batch}, kF64), 1e-12);
   }
+}
+
+TEST_CASE("SbmlModel: the compiled tape on torch::Tensor batches equals the double evaluation") {
+  core::Diagnostics diags;
+  const auto model = domains::kinetics::SbmlModel::read_file(
+      std::string(PHYSYNTH_SOURCE_DIR) + "/data/kinetics/boehm/model_Boehm_JProteomeRes2014.xml", diags);
+  REQUIRE(model);
+  torch::manual_seed(5);
+  std::vector<torch::Tensor> y, p;
+  for (std::size_t i = 0; i < model->num_states(); ++i) y.push_back(uniform(256, 0.0, 100.0));
+  for (double v : model->default_parameters()) p.push_back(v * uniform(256, 0.5, 1.5));
+  // The assignment rule BaF3_Epo = 1.25e-7 exp(-Epo_degradation_BaF3 t) makes the right-hand side depend on t.
+  check_tensor_matches_double(*model, y, p, uniform(256, 0.0, 240.0), 1e-12);
 }

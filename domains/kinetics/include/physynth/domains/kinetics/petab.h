@@ -1,0 +1,102 @@
+// PEtab (version 1) parameter-estimation problems: an SBML model, its
+// measurements, observables with their noise models, conditions and the
+// parameter table (https://petab.readthedocs.io, format version 1).
+//
+// Read: the problem YAML with one problem; the parameter table (parameterId,
+// parameterScale lin|log|log10, lowerBound, upperBound, nominalValue,
+// estimate); observables (observableFormula, noiseFormula, optional
+// observableTransformation lin|log|log10 and noiseDistribution
+// normal|laplace); measurements (observableId, simulationConditionId,
+// measurement, time, optional observableParameters and noiseParameters, each a
+// ';'-separated list of numbers or parameter ids); conditions (columns
+// overriding model parameters by number or parameter id). Refused with a
+// message naming file, line and column: preequilibration, condition columns
+// that are not model parameters, unknown observables, conditions or
+// parameters, and anything that is not a number where a number must be.
+//
+// The log-likelihood is PEtab's: for y = h(x(t), theta) and a measurement m
+// with noise sigma, normal: -1/2 log(2 pi sigma^2) - (m - y)^2 / (2 sigma^2);
+// laplace: -log(2 sigma) - |m - y| / sigma; with a log or log10
+// transformation, on log m and log y, less log m (times ln 10 for log10).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "physynth/core/diagnostics.h"
+#include "physynth/domains/kinetics/sbml_model.h"
+#include "physynth/solvers/ode_solver.h"
+
+namespace physynth::domains::kinetics {
+
+struct PetabParameter {
+  std::string id;
+  std::string scale = "lin";  // lin, log or log10
+  double lower = 0, upper = 0, nominal = 0;
+  bool estimate = false;
+};
+
+struct PetabObservable {
+  std::string id;
+  std::unique_ptr<SbmlFormula> formula, noise;
+  std::string transformation = "lin";  // lin, log or log10
+  std::string distribution = "normal";  // normal or laplace
+};
+
+// A number, or the PEtab parameter it names.
+struct PetabValue {
+  double number = 0.0;
+  int parameter = -1;  // index into PetabProblem::parameters, or -1 for the number
+};
+
+struct PetabMeasurement {
+  int observable = -1, condition = -1;
+  double time = 0.0, value = 0.0;
+  std::vector<PetabValue> observable_parameters, noise_parameters;
+  int line = 0;
+};
+
+struct PetabCondition {
+  std::string id;
+  std::vector<std::pair<int, PetabValue>> overrides;  // model parameter index -> value
+};
+
+// One evaluation: the likelihood and what went into it.
+struct PetabEvaluation {
+  double log_likelihood = 0.0;
+  double chi2 = 0.0;                // sum of ((m - y) / sigma)^2
+  std::vector<double> simulations;  // y per measurement, in table order
+  bool failed = false;
+  std::string message;
+};
+
+class PetabProblem {
+ public:
+  // Reads the problem file and everything it lists; nullptr after reporting problems to diags.
+  static std::unique_ptr<PetabProblem> read(const std::string& problem_yaml, core::Diagnostics& diags);
+
+  const SbmlModel& model() const { return *model_; }
+  std::shared_ptr<const SbmlModel> model_ptr() const { return model_; }
+  const std::vector<PetabParameter>& parameters() const { return parameters_; }
+  const std::vector<PetabObservable>& observables() const { return observables_; }
+  const std::vector<PetabMeasurement>& measurements() const { return measurements_; }
+  const std::vector<PetabCondition>& conditions() const { return conditions_; }
+  std::vector<double> nominal_values() const;  // per parameter, linear scale
+
+  // The log-likelihood with the PEtab parameters at `values` (linear scale, one per parameter).
+  PetabEvaluation evaluate(const std::vector<double>& values, const solvers::OdeOptions& options) const;
+
+ private:
+  std::shared_ptr<SbmlModel> model_;
+  std::vector<PetabParameter> parameters_;
+  std::vector<int> model_index_;  // per PEtab parameter: its model parameter index, or -1
+  std::vector<std::string> extra_;  // formula names beyond the model's parameters
+  std::size_t placeholders_ = 0;    // observableParameterK_ and noiseParameterK_ names per observable
+  std::vector<PetabObservable> observables_;
+  std::vector<PetabMeasurement> measurements_;
+  std::vector<PetabCondition> conditions_;
+};
+
+}  // namespace physynth::domains::kinetics

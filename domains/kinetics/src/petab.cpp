@@ -1,0 +1,385 @@
+#include "physynth/domains/kinetics/petab.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include <yaml-cpp/yaml.h>
+
+namespace physynth::domains::kinetics {
+
+namespace {
+
+// A tab-separated table with a header row; cells by column name.
+struct Table {
+  std::string path;
+  std::vector<std::string> header;
+  std::vector<std::vector<std::string>> rows;
+  std::vector<int> lines;
+
+  int column(const std::string& name) const {
+    for (std::size_t c = 0; c < header.size(); ++c)
+      if (header[c] == name) return static_cast<int>(c);
+    return -1;
+  }
+  std::string cell(std::size_t row, const std::string& name) const {
+    const int c = column(name);
+    if (c < 0 || static_cast<std::size_t>(c) >= rows[row].size()) return "";
+    return rows[row][static_cast<std::size_t>(c)];
+  }
+};
+
+std::vector<std::string> split(const std::string& line, char sep) {
+  std::vector<std::string> out;
+  std::string field;
+  std::istringstream in(line);
+  while (std::getline(in, field, sep)) {
+    while (!field.empty() && (field.back() == '\r' || field.back() == ' ')) field.pop_back();
+    std::size_t b = 0;
+    while (b < field.size() && field[b] == ' ') ++b;
+    out.push_back(field.substr(b));
+  }
+  if (!line.empty() && line.back() == sep) out.emplace_back();
+  return out;
+}
+
+bool read_table(const std::string& path, const std::vector<std::string>& required, Table& t, core::Diagnostics& diags) {
+  t.path = path;
+  std::ifstream in(path);
+  if (!in) {
+    diags.error({path, 0, 0}, "cannot open the PEtab table");
+    return false;
+  }
+  std::string line;
+  if (!std::getline(in, line)) {
+    diags.error({path, 1, 0}, "the table is empty (a header row is required)");
+    return false;
+  }
+  t.header = split(line, '\t');
+  bool ok = true;
+  for (const auto& name : required)
+    if (t.column(name) < 0) {
+      diags.error({path, 1, 0}, "missing column '" + name + "' (columns: " + core::join(t.header) + ")");
+      ok = false;
+    }
+  int number = 1;
+  while (std::getline(in, line)) {
+    ++number;
+    if (line.empty() || line == "\r") continue;
+    t.rows.push_back(split(line, '\t'));
+    t.lines.push_back(number);
+  }
+  return ok;
+}
+
+bool parse_number(const std::string& text, double* out) {
+  if (text.empty()) return false;
+  char* end = nullptr;
+  *out = std::strtod(text.c_str(), &end);
+  return end == text.c_str() + text.size();
+}
+
+int column_number(const Table& t, const std::string& name) { return t.column(name) + 1; }
+
+}  // namespace
+
+std::unique_ptr<PetabProblem> PetabProblem::read(const std::string& problem_yaml, core::Diagnostics& diags) {
+  const std::size_t errors_before = diags.error_count();
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(problem_yaml);
+  } catch (const YAML::Exception& e) {
+    diags.error({problem_yaml, e.mark.line + 1, e.mark.column + 1}, std::string("cannot read the PEtab problem: ") + e.msg);
+    return nullptr;
+  }
+  const std::filesystem::path base = std::filesystem::path(problem_yaml).parent_path();
+  auto file_list = [&](const YAML::Node& problem, const std::string& key) {
+    std::vector<std::string> files;
+    if (problem[key] && problem[key].IsSequence())
+      for (const auto& f : problem[key]) files.push_back((base / f.as<std::string>()).string());
+    return files;
+  };
+  if (!root["format_version"] || root["format_version"].as<std::string>() != "1") {
+    diags.error({problem_yaml, 1, 0}, "format_version must be 1 (PEtab version 1)");
+    return nullptr;
+  }
+  if (!root["problems"] || !root["problems"].IsSequence() || root["problems"].size() != 1) {
+    diags.error({problem_yaml, 1, 0}, "problems must list exactly one problem");
+    return nullptr;
+  }
+  const YAML::Node problem = root["problems"][0];
+  const auto sbml_files = file_list(problem, "sbml_files");
+  const auto condition_files = file_list(problem, "condition_files");
+  const auto measurement_files = file_list(problem, "measurement_files");
+  const auto observable_files = file_list(problem, "observable_files");
+  for (const auto& [key, files] : std::vector<std::pair<std::string, std::vector<std::string>>>{
+           {"sbml_files", sbml_files},
+           {"condition_files", condition_files},
+           {"measurement_files", measurement_files},
+           {"observable_files", observable_files}})
+    if (files.size() != 1) {
+      diags.error({problem_yaml, 0, 0}, key + " must list exactly one file");
+      return nullptr;
+    }
+  if (!root["parameter_file"]) {
+    diags.error({problem_yaml, 0, 0}, "parameter_file is missing");
+    return nullptr;
+  }
+
+  auto problem_ptr = std::unique_ptr<PetabProblem>(new PetabProblem);
+  PetabProblem& p = *problem_ptr;
+  p.model_ = SbmlModel::read_file(sbml_files[0], diags);
+  if (!p.model_) return nullptr;
+  const SbmlModel& model = *p.model_;
+
+  // Parameters.
+  Table params;
+  if (!read_table((base / root["parameter_file"].as<std::string>()).string(),
+                  {"parameterId", "parameterScale", "lowerBound", "upperBound", "nominalValue", "estimate"}, params,
+                  diags))
+    return nullptr;
+  std::map<std::string, int> parameter_by_id;
+  for (std::size_t r = 0; r < params.rows.size(); ++r) {
+    PetabParameter q;
+    q.id = params.cell(r, "parameterId");
+    q.scale = params.cell(r, "parameterScale");
+    if (q.scale != "lin" && q.scale != "log" && q.scale != "log10")
+      diags.error({params.path, params.lines[r], column_number(params, "parameterScale")},
+                  "parameterScale of '" + q.id + "' must be lin, log or log10, got '" + q.scale + "'");
+    for (const auto& [name, target] :
+         std::vector<std::pair<std::string, double*>>{{"lowerBound", &q.lower}, {"upperBound", &q.upper}, {"nominalValue", &q.nominal}})
+      if (!parse_number(params.cell(r, name), target))
+        diags.error({params.path, params.lines[r], column_number(params, name)},
+                    name + " of '" + q.id + "' must be a number, got '" + params.cell(r, name) + "'");
+    const std::string estimate = params.cell(r, "estimate");
+    if (estimate != "0" && estimate != "1")
+      diags.error({params.path, params.lines[r], column_number(params, "estimate")},
+                  "estimate of '" + q.id + "' must be 0 or 1, got '" + estimate + "'");
+    q.estimate = estimate == "1";
+    parameter_by_id[q.id] = static_cast<int>(p.parameters_.size());
+    p.model_index_.push_back(model.parameter_index(q.id));
+    if (p.model_index_.back() < 0) p.extra_.push_back(q.id);
+    p.parameters_.push_back(q);
+  }
+  auto value_of = [&](const std::string& text, const std::string& path, int line, int column, const std::string& what,
+                      PetabValue* out) {
+    if (parse_number(text, &out->number)) return true;
+    auto it = parameter_by_id.find(text);
+    if (it == parameter_by_id.end()) {
+      diags.error({path, line, column}, what + " '" + text + "' is neither a number nor a parameter of the parameter table");
+      return false;
+    }
+    out->parameter = it->second;
+    return true;
+  };
+
+  // Conditions.
+  Table conditions;
+  if (!read_table(condition_files[0], {"conditionId"}, conditions, diags)) return nullptr;
+  std::map<std::string, int> condition_by_id;
+  for (std::size_t r = 0; r < conditions.rows.size(); ++r) {
+    PetabCondition c;
+    c.id = conditions.cell(r, "conditionId");
+    for (std::size_t col = 0; col < conditions.header.size(); ++col) {
+      const std::string& name = conditions.header[col];
+      if (name == "conditionId" || name == "conditionName") continue;
+      const int index = model.parameter_index(name);
+      if (index < 0) {
+        diags.error({conditions.path, 1, static_cast<int>(col) + 1},
+                    "condition column '" + name + "' is not a parameter of the model (species initial values are "
+                    "written as <species>_0)");
+        continue;
+      }
+      PetabValue v;
+      const std::string text = col < conditions.rows[r].size() ? conditions.rows[r][col] : "";
+      if (value_of(text, conditions.path, conditions.lines[r], static_cast<int>(col) + 1, "condition value", &v))
+        c.overrides.emplace_back(index, v);
+    }
+    condition_by_id[c.id] = static_cast<int>(p.conditions_.size());
+    p.conditions_.push_back(std::move(c));
+  }
+
+  // Measurements: read first, to know how many placeholders each observable has.
+  Table measurements;
+  if (!read_table(measurement_files[0], {"observableId", "simulationConditionId", "measurement", "time"}, measurements,
+                  diags))
+    return nullptr;
+  Table observables;
+  if (!read_table(observable_files[0], {"observableId", "observableFormula", "noiseFormula"}, observables, diags))
+    return nullptr;
+  std::map<std::string, int> observable_by_id;
+  for (std::size_t r = 0; r < observables.rows.size(); ++r)
+    observable_by_id[observables.cell(r, "observableId")] = static_cast<int>(r);
+  std::vector<std::size_t> observable_count(observables.rows.size(), 0), noise_count(observables.rows.size(), 0);
+  auto list = [](const std::string& text) {
+    std::vector<std::string> items;
+    if (text.empty()) return items;
+    for (auto& s : split(text, ';')) items.push_back(s);
+    return items;
+  };
+  for (std::size_t r = 0; r < measurements.rows.size(); ++r) {
+    PetabMeasurement m;
+    m.line = measurements.lines[r];
+    const std::string obs = measurements.cell(r, "observableId");
+    const std::string cond = measurements.cell(r, "simulationConditionId");
+    if (!measurements.cell(r, "preequilibrationConditionId").empty())
+      diags.error({measurements.path, m.line, column_number(measurements, "preequilibrationConditionId")},
+                  "preequilibration is not supported");
+    if (auto it = observable_by_id.find(obs); it != observable_by_id.end())
+      m.observable = it->second;
+    else
+      diags.error({measurements.path, m.line, column_number(measurements, "observableId")},
+                  "unknown observable '" + obs + "'");
+    if (auto it = condition_by_id.find(cond); it != condition_by_id.end())
+      m.condition = it->second;
+    else
+      diags.error({measurements.path, m.line, column_number(measurements, "simulationConditionId")},
+                  "unknown condition '" + cond + "'");
+    for (const auto& [name, target] : std::vector<std::pair<std::string, double*>>{{"measurement", &m.value}, {"time", &m.time}})
+      if (!parse_number(measurements.cell(r, name), target) || !std::isfinite(*target))
+        diags.error({measurements.path, m.line, column_number(measurements, name)},
+                    name + " must be a finite number, got '" + measurements.cell(r, name) + "'");
+    if (m.time < 0)
+      diags.error({measurements.path, m.line, column_number(measurements, "time")}, "time must be >= 0");
+    for (const auto& [name, target] : std::vector<std::pair<std::string, std::vector<PetabValue>*>>{
+             {"observableParameters", &m.observable_parameters}, {"noiseParameters", &m.noise_parameters}})
+      for (const auto& item : list(measurements.cell(r, name))) {
+        PetabValue v;
+        if (value_of(item, measurements.path, m.line, column_number(measurements, name), name + " entry", &v))
+          target->push_back(v);
+      }
+    if (m.observable >= 0) {
+      auto o = static_cast<std::size_t>(m.observable);
+      observable_count[o] = std::max(observable_count[o], m.observable_parameters.size());
+      noise_count[o] = std::max(noise_count[o], m.noise_parameters.size());
+    }
+    p.measurements_.push_back(std::move(m));
+  }
+  // Placeholders: observableParameterK_<id>, noiseParameterK_<id>, after the PEtab-only parameters.
+  std::size_t placeholders = 0;
+  for (std::size_t o = 0; o < observables.rows.size(); ++o) placeholders = std::max({placeholders, observable_count[o], noise_count[o]});
+  for (std::size_t o = 0; o < observables.rows.size(); ++o) {
+    const std::string id = observables.cell(o, "observableId");
+    for (std::size_t k = 0; k < placeholders; ++k) p.extra_.push_back("observableParameter" + std::to_string(k + 1) + "_" + id);
+    for (std::size_t k = 0; k < placeholders; ++k) p.extra_.push_back("noiseParameter" + std::to_string(k + 1) + "_" + id);
+  }
+  p.placeholders_ = placeholders;
+  for (std::size_t r = 0; r < observables.rows.size(); ++r) {
+    PetabObservable o;
+    o.id = observables.cell(r, "observableId");
+    const std::string transformation = observables.cell(r, "observableTransformation");
+    const std::string distribution = observables.cell(r, "noiseDistribution");
+    if (!transformation.empty()) o.transformation = transformation;
+    if (!distribution.empty()) o.distribution = distribution;
+    if (o.transformation != "lin" && o.transformation != "log" && o.transformation != "log10")
+      diags.error({observables.path, observables.lines[r], column_number(observables, "observableTransformation")},
+                  "observableTransformation must be lin, log or log10, got '" + o.transformation + "'");
+    if (o.distribution != "normal" && o.distribution != "laplace")
+      diags.error({observables.path, observables.lines[r], column_number(observables, "noiseDistribution")},
+                  "noiseDistribution must be normal or laplace, got '" + o.distribution + "'");
+    std::string error;
+    o.formula = model.compile_formula(observables.cell(r, "observableFormula"), p.extra_, &error);
+    if (!o.formula)
+      diags.error({observables.path, observables.lines[r], column_number(observables, "observableFormula")}, error);
+    o.noise = model.compile_formula(observables.cell(r, "noiseFormula"), p.extra_, &error);
+    if (!o.noise) diags.error({observables.path, observables.lines[r], column_number(observables, "noiseFormula")}, error);
+    p.observables_.push_back(std::move(o));
+  }
+  if (diags.error_count() > errors_before) return nullptr;
+  return problem_ptr;
+}
+
+std::vector<double> PetabProblem::nominal_values() const {
+  std::vector<double> v;
+  for (const auto& q : parameters_) v.push_back(q.nominal);
+  return v;
+}
+
+PetabEvaluation PetabProblem::evaluate(const std::vector<double>& values, const solvers::OdeOptions& options) const {
+  PetabEvaluation result;
+  result.simulations.assign(measurements_.size(), std::numeric_limits<double>::quiet_NaN());
+  const SbmlModel& model = *model_;
+  const std::size_t n = model.num_states(), m = model.num_parameters();
+  auto resolve = [&](const PetabValue& v) { return v.parameter < 0 ? v.number : values[static_cast<std::size_t>(v.parameter)]; };
+  solvers::OdeSolver solver(model_, options);
+  const std::size_t placeholders_at = [&] {
+    std::size_t k = 0;
+    for (std::size_t q = 0; q < parameters_.size(); ++q) k += model_index_[q] < 0 ? 1 : 0;
+    return m + k;
+  }();
+  const std::size_t per_observable = placeholders_;
+
+  for (std::size_t c = 0; c < conditions_.size(); ++c) {
+    // Parameters: the model's written values, then the PEtab table's, then the condition's.
+    std::vector<double> p(model.default_parameters());
+    std::vector<double> extended;
+    for (std::size_t q = 0; q < parameters_.size(); ++q)
+      if (model_index_[q] >= 0) p[static_cast<std::size_t>(model_index_[q])] = values[q];
+    for (const auto& [index, v] : conditions_[c].overrides) p[static_cast<std::size_t>(index)] = resolve(v);
+    extended = p;
+    for (std::size_t q = 0; q < parameters_.size(); ++q)
+      if (model_index_[q] < 0) extended.push_back(values[q]);
+    extended.resize(m + extra_.size(), 0.0);
+
+    std::vector<std::size_t> rows;
+    for (std::size_t k = 0; k < measurements_.size(); ++k)
+      if (measurements_[k].condition == static_cast<int>(c)) rows.push_back(k);
+    if (rows.empty()) continue;
+    std::vector<double> times;
+    for (std::size_t k : rows) times.push_back(measurements_[k].time);
+    std::sort(times.begin(), times.end());
+    times.erase(std::unique(times.begin(), times.end()), times.end());
+    std::vector<double> y0(n), states(times.size() * n);
+    model.initial_state(p.data(), y0.data());
+    const auto r = solver.solve(p.data(), y0.data(), 0.0, times, states.data());
+    if (r.status != solvers::SolveStatus::kSuccess) {
+      result.failed = true;
+      result.message = "condition " + conditions_[c].id + ": " + r.flag_name + " " + r.message;
+      result.log_likelihood = -std::numeric_limits<double>::infinity();
+      return result;
+    }
+    for (std::size_t k : rows) {
+      const PetabMeasurement& meas = measurements_[k];
+      const auto o = static_cast<std::size_t>(meas.observable);
+      const PetabObservable& obs = observables_[o];
+      const std::size_t row = static_cast<std::size_t>(std::lower_bound(times.begin(), times.end(), meas.time) - times.begin());
+      std::fill(extended.begin() + static_cast<long>(placeholders_at), extended.end(), 0.0);
+      const std::size_t slot = placeholders_at + o * 2 * per_observable;
+      for (std::size_t j = 0; j < meas.observable_parameters.size(); ++j)
+        extended[slot + j] = resolve(meas.observable_parameters[j]);
+      for (std::size_t j = 0; j < meas.noise_parameters.size(); ++j)
+        extended[slot + per_observable + j] = resolve(meas.noise_parameters[j]);
+      const double* y = &states[row * n];
+      const double h = obs.formula->evaluate(meas.time, y, extended.data());
+      const double sigma = obs.noise->evaluate(meas.time, y, extended.data());
+      result.simulations[k] = h;
+      double data = meas.value, sim = h, jacobian = 0.0;
+      if (obs.transformation == "log") {
+        data = std::log(meas.value);
+        sim = std::log(h);
+        jacobian = std::log(meas.value);
+      } else if (obs.transformation == "log10") {
+        data = std::log10(meas.value);
+        sim = std::log10(h);
+        jacobian = std::log(meas.value * std::log(10.0));
+      }
+      const double residual = (data - sim) / sigma;
+      result.chi2 += residual * residual;
+      if (obs.distribution == "normal")
+        result.log_likelihood += -0.5 * std::log(2.0 * M_PI * sigma * sigma) - 0.5 * residual * residual - jacobian;
+      else
+        result.log_likelihood += -std::log(2.0 * sigma) - std::fabs(residual) - jacobian;
+    }
+  }
+  if (!std::isfinite(result.log_likelihood)) {
+    result.failed = true;
+    result.message = "the log-likelihood is not finite (a simulation or sigma is not positive where it must be)";
+  }
+  return result;
+}
+
+}  // namespace physynth::domains::kinetics

@@ -1,0 +1,93 @@
+// The PEtab reader and likelihood on the Boehm et al. (2014) STAT5 problem
+// (data/kinetics/boehm): at the nominal parameters the log-likelihood is
+// AMICI's reference, -138.22199693517703, and the simulations are the
+// problem's own simulatedData table.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <sstream>
+
+#include "physynth/domains/kinetics/petab.h"
+
+using namespace physynth;
+using physynth::domains::kinetics::PetabProblem;
+
+namespace {
+const std::string kBoehm = std::string(PHYSYNTH_SOURCE_DIR) + "/data/kinetics/boehm/";
+
+solvers::OdeOptions tight() {
+  solvers::OdeOptions options;
+  options.rtol = 1e-10;
+  options.atol = 1e-12;
+  options.max_steps = 1000000;
+  return options;
+}
+}  // namespace
+
+TEST_CASE("PEtab: Boehm STAT5 at the nominal parameters gives the published log-likelihood") {
+  core::Diagnostics diags;
+  auto problem = PetabProblem::read(kBoehm + "Boehm_JProteomeRes2014.yaml", diags);
+  INFO(diags.report());
+  REQUIRE(problem);
+  CHECK(problem->parameters().size() == 11);
+  CHECK(problem->observables().size() == 3);
+  CHECK(problem->measurements().size() == 48);
+  const auto result = problem->evaluate(problem->nominal_values(), tight());
+  INFO(result.message);
+  REQUIRE_FALSE(result.failed);
+  WARN("Boehm log-likelihood at the nominal parameters: " << std::setprecision(12) << result.log_likelihood);
+  CHECK(result.log_likelihood == Approx(-138.22199693517703).margin(1e-4));
+  CHECK(result.chi2 == Approx(47.977).margin(1e-3));
+
+  // simulatedData_*.tsv: the model at the nominal parameters, measurement by measurement.
+  std::ifstream in(kBoehm + "simulatedData_Boehm_JProteomeRes2014.tsv");
+  std::string line;
+  std::getline(in, line);
+  std::size_t k = 0;
+  double worst = 0.0;
+  while (std::getline(in, line)) {
+    std::vector<std::string> cells;
+    std::string cell;
+    std::istringstream fields(line);
+    while (std::getline(fields, cell, '\t')) cells.push_back(cell);
+    // observableId, preequilibrationConditionId, simulationConditionId, simulation, time, ...
+    const double simulated = std::stod(cells[3]);
+    REQUIRE(k < result.simulations.size());
+    worst = std::max(worst, std::fabs(result.simulations[k] - simulated));
+    ++k;
+  }
+  CHECK(k == 48);
+  CHECK(worst < 1e-4);
+}
+
+TEST_CASE("PEtab: mistakes in the tables are reported with file, line and column") {
+  const auto dir = std::filesystem::path(PHYSYNTH_TEST_OUTPUT) / "petab_bad";
+  std::filesystem::create_directories(dir);
+  for (const auto& f : std::filesystem::directory_iterator(kBoehm))
+    std::filesystem::copy_file(f.path(), dir / f.path().filename(), std::filesystem::copy_options::overwrite_existing);
+  // An unknown observable on line 3 and a measurement that is not a number on line 4.
+  {
+    std::ifstream in(kBoehm + "measurementData_Boehm_JProteomeRes2014.tsv");
+    std::stringstream all;
+    all << in.rdbuf();
+    std::string text = all.str();
+    std::vector<std::string> lines;
+    std::string l;
+    std::istringstream split(text);
+    while (std::getline(split, l)) lines.push_back(l);
+    lines[2].replace(0, lines[2].find('\t'), "pSTAT5X_rel");
+    const auto tab3 = lines[3].find('\t', lines[3].find('\t', lines[3].find('\t') + 1) + 1);
+    lines[3].replace(tab3 + 1, lines[3].find('\t', tab3 + 1) - tab3 - 1, "n/a");
+    std::ofstream out(dir / "measurementData_Boehm_JProteomeRes2014.tsv");
+    for (const auto& x : lines) out << x << '\n';
+  }
+  core::Diagnostics diags;
+  auto problem = PetabProblem::read((dir / "Boehm_JProteomeRes2014.yaml").string(), diags);
+  CHECK_FALSE(problem);
+  const std::string report = diags.report();
+  CHECK_THAT(report, Catch::Contains("measurementData_Boehm_JProteomeRes2014.tsv:3:1: error: unknown observable 'pSTAT5X_rel'"));
+  CHECK_THAT(report, Catch::Contains("measurementData_Boehm_JProteomeRes2014.tsv:4:4: error: measurement must be a finite number, got 'n/a'"));
+}

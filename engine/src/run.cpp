@@ -317,6 +317,27 @@ solvers::SolveResult simulate_stepped(const core::SteppedModel& model, const dou
   return r;  // rows past rows_written keep the NaN make_shard filled them with
 }
 
+// The slope of the least-squares line through the finite (t, v) with t in [from, from + window]:
+// an assay's initial rate. NaN with fewer than two such points.
+double initial_rate(const std::vector<double>& t, const std::vector<double>& v, double from, double window) {
+  double st = 0, sv = 0, count = 0;
+  for (std::size_t k = 0; k < t.size(); ++k)
+    if (t[k] >= from && t[k] <= from + window && std::isfinite(v[k])) {
+      st += t[k];
+      sv += v[k];
+      count += 1;
+    }
+  if (count < 2) return kNaN;
+  const double mt = st / count, mv = sv / count;
+  double stt = 0, stv = 0;
+  for (std::size_t k = 0; k < t.size(); ++k)
+    if (t[k] >= from && t[k] <= from + window && std::isfinite(v[k])) {
+      stt += (t[k] - mt) * (t[k] - mt);
+      stv += (t[k] - mt) * (v[k] - mv);
+    }
+  return stt > 0 ? stv / stt : kNaN;
+}
+
 void process_sample(const Scenario& s, const Grid& grid, Worker& w, Shard& shard, std::size_t i,
                     SampleOutcome& outcome) {
   const core::Model& model = *s.model.model;
@@ -393,7 +414,23 @@ void process_sample(const Scenario& s, const Grid& grid, Worker& w, Shard& shard
       std::size_t final_label = 0;
       for (std::size_t l = 0; l < s.labels.size(); ++l) {
         double& label = shard.labels[i * s.labels.size() + l];
-        if (s.labels[l].kind == LabelSpec::Kind::kEventTime) {
+        if (s.labels[l].kind == LabelSpec::Kind::kInitialRate) {
+          const LabelSpec& spec = s.labels[l];
+          std::vector<double> t, v;
+          if (spec.observation_index >= 0) {
+            const ObservationBlock& ob = shard.observations[static_cast<std::size_t>(spec.observation_index)];
+            for (std::size_t j = 0; j < ob.times.size(); ++j) {
+              t.push_back(ob.times[j]);
+              v.push_back(ob.values[i * ob.times.size() + j]);
+            }
+          } else {
+            for (std::size_t row = 0; row < r.rows_written; ++row) {
+              t.push_back(grid.times[row]);
+              v.push_back(states[row * n + static_cast<std::size_t>(spec.state_index)]);
+            }
+          }
+          label = initial_rate(t, v, spec.from, spec.window);
+        } else if (s.labels[l].kind == LabelSpec::Kind::kEventTime) {
           label = kNaN;
           for (const auto& e : r.events)
             if (e.event == s.labels[l].event_index) {

@@ -738,6 +738,8 @@ nlohmann::ordered_json resolved_json(const Scenario& s, const YAML::Node& model_
   for (const auto& l : s.labels) {
     if (l.kind == LabelSpec::Kind::kEventTime)
       labels.push_back({{"name", l.name}, {"event", l.event}, {"units", l.units}});
+    else if (l.kind == LabelSpec::Kind::kInitialRate)
+      labels.push_back({{"name", l.name}, {"initial_rate", l.source}, {"from", l.from}, {"window", l.window}});
     else
       labels.push_back({{"name", l.name}, {"expression", l.expression}, {"at", "end"}, {"units", l.units}});
   }
@@ -1068,19 +1070,49 @@ std::optional<Scenario> load_scenario(const std::string& path, const std::vector
     for (std::size_t i = 0; i < list.size(); ++i) {
       const ConfigNode lb = list[i];
       if (!lb.expect_map()) continue;
-      lb.check_keys({"name", "event", "remaining_until", "clip", "expression", "at", "per", "units"});
+      lb.check_keys({"name", "event", "remaining_until", "clip", "expression", "at", "per", "units", "initial_rate",
+                     "from", "window"});
       const std::string name = read_name(lb, output_names, "label");
       std::string units;
       if (lb.has("units"))
         if (auto u = lb["units"].as_string()) units = *u;
-      const int kinds = lb.has("event") + lb.has("expression") + lb.has("remaining_until");
+      const int kinds = lb.has("event") + lb.has("expression") + lb.has("remaining_until") + lb.has("initial_rate");
+      for (const char* key : {"from", "window"})
+        if (lb.has(key) && !lb.has("initial_rate"))
+          lb[key].error(lb[key].path() + " applies only to 'initial_rate' labels");
       bool per_record = false;
       if (lb.has("per"))
         if (auto per = lb["per"].as_enum({"sample", "record"})) per_record = *per == "record";
       if (kinds != 1) {
         lb.error(lb.path() +
-                 " needs exactly one of 'event' (its time), 'expression' (a value) or 'remaining_until' "
-                 "(the time left until an event, at every record)");
+                 " needs exactly one of 'event' (its time), 'expression' (a value), 'remaining_until' "
+                 "(the time left until an event, at every record) or 'initial_rate' (a slope over a window)");
+      } else if (lb.has("initial_rate")) {
+        LabelSpec l;
+        l.name = name;
+        l.kind = LabelSpec::Kind::kInitialRate;
+        if (auto src = lb["initial_rate"].as_string()) {
+          l.source = *src;
+          for (std::size_t c = 0; c < s.observations.size(); ++c)
+            if (s.observations[c].name == *src) l.observation_index = static_cast<int>(c);
+          if (l.observation_index < 0) l.state_index = model->state_index(*src);
+          if (l.observation_index < 0 && l.state_index < 0)
+            lb["initial_rate"].error(lb["initial_rate"].path() + ": '" + *src +
+                                     "' is neither an observation channel nor a state");
+        }
+        l.from = s.times.empty() ? 0.0 : s.times.front();
+        if (lb.has("from"))
+          if (auto f = lb["from"].as_number()) l.from = *f;
+        if (lb.require("window"))
+          if (auto w = lb["window"].as_number()) {
+            if (*w > 0.0)
+              l.window = *w;
+            else
+              lb["window"].error(lb["window"].path() + " must be > 0, got " + lb["window"].scalar());
+          }
+        l.units = units;
+        if (per_record) lb["per"].error(lb["per"].path() + ": an initial rate is one value per sample");
+        s.labels.push_back(l);
       } else if (lb.has("remaining_until")) {
         RecordLabelSpec r;
         r.name = name;

@@ -13,7 +13,7 @@ namespace physynth::domains::kinetics {
 
 ReactionNetwork::ReactionNetwork(std::string name, std::vector<core::VariableInfo> species,
                                  std::vector<int> initial_parameter, std::vector<core::VariableInfo> parameters,
-                                 std::vector<Reaction> reactions)
+                                 std::vector<Reaction> reactions, std::vector<char> boundary)
     : name_(std::move(name)),
       species_(std::move(species)),
       initial_parameter_(std::move(initial_parameter)),
@@ -21,9 +21,12 @@ ReactionNetwork::ReactionNetwork(std::string name, std::vector<core::VariableInf
       reactions_(std::move(reactions)) {
   const std::size_t n = species_.size(), r = reactions_.size();
   stoichiometry_ = Eigen::MatrixXd::Zero(static_cast<Eigen::Index>(n), static_cast<Eigen::Index>(r));
+  boundary.resize(n, 0);
   for (std::size_t k = 0; k < r; ++k) {
-    for (const auto& s : reactions_[k].reactants) stoichiometry_(s.species, k) -= s.coefficient;
-    for (const auto& s : reactions_[k].products) stoichiometry_(s.species, k) += s.coefficient;
+    for (const auto& s : reactions_[k].reactants)
+      if (!boundary[static_cast<std::size_t>(s.species)]) stoichiometry_(s.species, k) -= s.coefficient;
+    for (const auto& s : reactions_[k].products)
+      if (!boundary[static_cast<std::size_t>(s.species)]) stoichiometry_(s.species, k) += s.coefficient;
   }
   species_terms_.resize(n);
   for (std::size_t i = 0; i < n; ++i)
@@ -55,6 +58,14 @@ ReactionNetwork::ReactionNetwork(std::string name, std::vector<core::VariableInf
     sparsity_.column_start.push_back(static_cast<int>(sparsity_.row_index.size()));
   }
   conservation_laws_ = conservation_laws(stoichiometry_, species_);
+  // A boundary species is constant between scheduled changes, not conserved: no law of its own.
+  conservation_laws_.erase(std::remove_if(conservation_laws_.begin(), conservation_laws_.end(),
+                                          [&](const core::LinearInvariant& law) {
+                                            for (std::size_t i = 0; i < n; ++i)
+                                              if (boundary[i] && law.weights[i] != 0.0) return true;
+                                            return false;
+                                          }),
+                           conservation_laws_.end());
 }
 
 void ReactionNetwork::initial_state(const double* p, double* y0) const {

@@ -1,10 +1,14 @@
 #include "physynth/domains/kinetics/yaml_binding.h"
 
 #include <cctype>
+#include <cmath>
+#include <filesystem>
 #include <map>
 #include <memory>
 
+#include "physynth/core/scheduled_model.h"
 #include "physynth/domains/kinetics/reaction_network.h"
+#include "physynth/domains/kinetics/sbml_model.h"
 
 namespace physynth::domains::kinetics {
 
@@ -62,6 +66,13 @@ struct ParameterTable {
   std::vector<core::VariableInfo> info;
   std::vector<core::ModelParameterRef> refs;
   std::map<std::string, int> by_name;
+
+  // A parameter the model defines itself, with its default value; a `parameters` entry may replace it.
+  void seed(const core::VariableInfo& parameter, double value, const core::ConfigNode& node) {
+    by_name[parameter.name] = static_cast<int>(info.size());
+    info.push_back(parameter);
+    refs.push_back({value, true, node.location(), node.path()});
+  }
 
   // Returns the parameter index, or -1 after reporting an error.
   int resolve(const core::ConfigNode& node, const std::string& literal_name, bool must_be_positive) {
@@ -131,18 +142,108 @@ std::optional<ParsedEquation> parse_equation(const std::string& text, std::strin
   return eq;
 }
 
+namespace {
+
+// `sbml: FILE` (relative to the scenario), with `units: strict` (default) or `warn`.
+std::shared_ptr<SbmlModel> read_sbml(const core::ConfigNode& model, ParameterTable& params) {
+  for (const char* key : {"species", "reactions"})
+    if (model.has(key))
+      model[key].error(model[key].path() + ": the model comes from the SBML file; drop '" + key + "'");
+  SbmlOptions options;
+  if (model.has("units"))
+    if (auto u = model["units"].as_enum({"strict", "warn"})) options.unit_mismatch_is_error = *u == "strict";
+  const auto text = model["sbml"].as_string();
+  if (!text) return nullptr;
+  const std::string path = (std::filesystem::path(model.file()).parent_path() / *text).lexically_normal().string();
+  if (!std::filesystem::exists(path)) {
+    model["sbml"].error(model["sbml"].path() + ": no such file '" + *text + "' (looked for " + path + ")");
+    return nullptr;
+  }
+  auto sbml = SbmlModel::read_file(path, model.diagnostics(), options);
+  if (!sbml) {
+    model["sbml"].error(model["sbml"].path() + ": the SBML model '" + *text + "' cannot be used (errors above)");
+    return nullptr;
+  }
+  for (std::size_t k = 0; k < sbml->num_parameters(); ++k)
+    params.seed(sbml->parameters()[k], sbml->default_parameters()[k], model["sbml"]);
+  return sbml;
+}
+
+// `schedule:` changes of the state at given times, as a ScheduledModel around `inner`.
+std::shared_ptr<const core::Model> schedule(const core::ConfigNode& model, std::shared_ptr<const core::Model> inner,
+                                            ParameterTable& params) {
+  const core::ConfigNode list = model["schedule"];
+  if (!list.expect_sequence()) return inner;
+  std::vector<std::string> state_names;
+  for (const auto& st : inner->states()) state_names.push_back(st.name);
+  std::vector<core::ScheduledChange> changes;
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const core::ConfigNode entry = list[i];
+    if (!entry.expect_map()) continue;
+    entry.check_keys({"at", "every", "count", "set", "add"});
+    core::ScheduledChange c;
+    const std::string label = "schedule[" + std::to_string(i) + "]";
+    if (entry.require("at")) c.at = params.resolve(entry["at"], label + ".at", false);
+    if (entry.has("every")) c.every = params.resolve(entry["every"], label + ".every", true);
+    if (entry.has("count"))
+      if (auto n = entry["count"].as_number()) {
+        if (*n >= 1 && *n == std::floor(*n) && *n <= 1e6)
+          c.count = static_cast<int>(*n);
+        else
+          entry["count"].error(entry["count"].path() + " must be a whole number >= 1, got " + entry["count"].scalar());
+      }
+    if (entry.has("count") && !entry.has("every"))
+      entry["count"].error(entry["count"].path() + " needs 'every' (the time between changes)");
+    if (!entry.has("set") && !entry.has("add"))
+      entry.error(entry.path() + " needs 'set' (new values) or 'add' (amounts added), a mapping of states to values");
+    for (const char* kind : {"set", "add"}) {
+      if (!entry.has(kind) || !entry[kind].expect_map()) continue;
+      const core::ConfigNode targets = entry[kind];
+      for (const auto& key : targets.keys()) {
+        core::ScheduledChange::Target target;
+        target.add = std::string(kind) == "add";
+        target.state = inner->state_index(key);
+        if (target.state < 0) {
+          const std::string hint = core::closest_match(key, state_names);
+          targets.error(targets.path() + ": '" + key + "' is not a state of the model; states are " +
+                        core::join(state_names) + (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
+          continue;
+        }
+        target.value = params.resolve(targets[key], label + "." + kind + "." + key, false);
+        c.targets.push_back(target);
+      }
+    }
+    changes.push_back(std::move(c));
+  }
+  const std::size_t m = inner->num_parameters();
+  std::vector<core::VariableInfo> extra(params.info.begin() + static_cast<long>(std::min(m, params.info.size())),
+                                        params.info.end());
+  return std::make_shared<core::ScheduledModel>(std::move(inner), std::move(extra), std::move(changes));
+}
+
+}  // namespace
+
 std::optional<core::BuiltModel> build_from_yaml(const core::ConfigNode& model) {
   auto& diags = model.diagnostics();
   const std::size_t errors_before = diags.error_count();
   if (!model.expect_map()) return std::nullopt;
-  model.check_keys({"name", "species", "reactions"});
+  model.check_keys({"name", "species", "reactions", "sbml", "units", "schedule"});
   std::string name = "reaction_network";
   if (model.has("name"))
     if (auto s = model["name"].as_string()) name = *s;
 
   ParameterTable params;
+  if (model.has("sbml")) {
+    std::shared_ptr<const core::Model> sbml = read_sbml(model, params);
+    if (!sbml) return std::nullopt;
+    if (model.has("schedule")) sbml = schedule(model, sbml, params);
+    if (diags.error_count() > errors_before) return std::nullopt;
+    return core::BuiltModel{sbml, params.refs};
+  }
+  if (model.has("units")) model["units"].error(model["units"].path() + " applies only to an 'sbml' model");
   std::vector<core::VariableInfo> species;
   std::vector<int> initial_parameter;
+  std::vector<char> boundary;
   std::map<std::string, int> species_index;
 
   if (model.require("species") && model["species"].expect_sequence()) {
@@ -151,7 +252,11 @@ std::optional<core::BuiltModel> build_from_yaml(const core::ConfigNode& model) {
     for (std::size_t i = 0; i < list.size(); ++i) {
       const core::ConfigNode sp = list[i];
       if (!sp.expect_map()) continue;
-      sp.check_keys({"name", "initial", "units", "description"});
+      sp.check_keys({"name", "initial", "units", "description", "boundary"});
+      char is_boundary = 0;
+      if (sp.has("boundary"))
+        if (auto b = sp["boundary"].as_bool()) is_boundary = *b ? 1 : 0;
+      boundary.push_back(is_boundary);
       core::VariableInfo info;
       if (sp.require("name")) {
         if (auto s = sp["name"].as_string()) {
@@ -290,10 +395,11 @@ std::optional<core::BuiltModel> build_from_yaml(const core::ConfigNode& model) {
   }
 
   if (diags.error_count() > errors_before) return std::nullopt;
-  core::BuiltModel built;
-  built.model = std::make_shared<ReactionNetwork>(name, species, initial_parameter, params.info, reactions);
-  built.parameters = params.refs;
-  return built;
+  std::shared_ptr<const core::Model> network =
+      std::make_shared<ReactionNetwork>(name, species, initial_parameter, params.info, reactions, boundary);
+  if (model.has("schedule")) network = schedule(model, network, params);
+  if (diags.error_count() > errors_before) return std::nullopt;
+  return core::BuiltModel{network, params.refs};
 }
 
 }  // namespace physynth::domains::kinetics

@@ -69,14 +69,21 @@ struct ObservationSpec {
   NoiseModel noise;
 };
 
+//   initial rate   the slope of a least-squares line through an observation channel's readings
+//                  (or a state's values) in [from, from + window]: an enzyme assay's initial rate
 struct LabelSpec {
-  enum class Kind { kEventTime, kFinalValue };
+  enum class Kind { kEventTime, kFinalValue, kInitialRate };
   std::string name;
   Kind kind = Kind::kFinalValue;
   std::string event;  // kEventTime
   int event_index = -1;
   std::string expression;  // kFinalValue: evaluated on the state where integration ended
   std::string units;
+  // kInitialRate
+  std::string source;          // the observation channel or state
+  int observation_index = -1;  // or
+  int state_index = -1;
+  double from = 0.0, window = 0.0;
 };
 
 // A label at every record (output time) of a sample:

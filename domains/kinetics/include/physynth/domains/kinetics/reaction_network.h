@@ -45,8 +45,11 @@ struct Reaction {
 class ReactionNetwork : public core::TemplatedModel<ReactionNetwork> {
  public:
   // initial_parameter[i] is the index of the parameter holding species i's initial amount.
+  // A boundary species (boundary[i] true) takes part in rates but no reaction changes it: it is
+  // held by the surroundings (an analyte in flow, a buffered ion), and only a schedule moves it.
   ReactionNetwork(std::string name, std::vector<core::VariableInfo> species, std::vector<int> initial_parameter,
-                  std::vector<core::VariableInfo> parameters, std::vector<Reaction> reactions);
+                  std::vector<core::VariableInfo> parameters, std::vector<Reaction> reactions,
+                  std::vector<char> boundary = {});
 
   const std::string& name() const override { return name_; }
   const std::vector<core::VariableInfo>& states() const override { return species_; }

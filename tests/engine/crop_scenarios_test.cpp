@@ -14,6 +14,7 @@
 #include "physynth/core/random_field.h"
 #include "physynth/domains/crop/pcse_inputs.h"
 #include "physynth/engine/run.h"
+#include "support/scenarios.h"
 #include "support/test_problems.h"
 
 using namespace physynth;
@@ -23,17 +24,11 @@ namespace {
 const std::string kScenarios = testing::repository_path("scenarios/crop/");
 
 engine::Scenario load(const std::string& name, const std::vector<std::string>& overrides) {
-  core::Diagnostics d;
-  auto s = engine::load_scenario(kScenarios + name, overrides, d);
-  INFO(d.report());
-  REQUIRE(s);
-  return std::move(*s);
+  return testing::load_scenario(kScenarios + name, overrides);
 }
 
 std::string errors_for(const std::string& name, const std::vector<std::string>& overrides) {
-  core::Diagnostics d;
-  CHECK_FALSE(engine::load_scenario(kScenarios + name, overrides, d));
-  return d.report();
+  return testing::scenario_errors(kScenarios + name, overrides);
 }
 
 double state(const engine::Shard& s, std::size_t sample, std::size_t row, const std::string& name) {

@@ -9,6 +9,7 @@
 #include <cmath>
 
 #include "physynth/engine/run.h"
+#include "support/scenarios.h"
 #include "support/test_problems.h"
 
 using namespace physynth;
@@ -18,11 +19,7 @@ namespace {
 const std::string kScenarios = testing::repository_path("scenarios/kinetics/");
 
 engine::Scenario load(const std::string& name, const std::vector<std::string>& overrides) {
-  core::Diagnostics d;
-  auto s = engine::load_scenario(kScenarios + name, overrides, d);
-  INFO(d.report());
-  REQUIRE(s);
-  return std::move(*s);
+  return testing::load_scenario(kScenarios + name, overrides);
 }
 
 std::size_t index_of(const std::vector<std::string>& names, const std::string& name) {
@@ -111,15 +108,12 @@ TEST_CASE("kinetics scenario: Boehm STAT5 from SBML at the nominal parameters gi
 
 TEST_CASE("kinetics scenario: schedule and SBML mistakes name the file, line and key") {
   auto errors = [](const std::vector<std::string>& overrides) {
-    core::Diagnostics d;
-    CHECK_FALSE(engine::load_scenario(kScenarios + "spr_screen.yaml", overrides, d));
-    return d.report();
+    return testing::scenario_errors(kScenarios + "spr_screen.yaml", overrides);
   };
   CHECK_THAT(errors({"model.schedule[0].set={B: C1}"}),
              Catch::Contains("'B' is not a state of the model; states are L, A, LA"));
   CHECK_THAT(errors({"model.schedule[1].count=3"}), Catch::Contains("needs 'every'"));
   CHECK_THAT(errors({"model.sbml=missing.xml"}), Catch::Contains("no such file 'missing.xml'"));
-  core::Diagnostics d;
-  CHECK_FALSE(engine::load_scenario(kScenarios + "boehm_stat5.yaml", {"model.units=loose"}, d));
-  CHECK_THAT(d.report(), Catch::Contains("model.units must be 'strict' or 'warn', got 'loose'"));
+  CHECK_THAT(testing::scenario_errors(kScenarios + "boehm_stat5.yaml", {"model.units=loose"}),
+             Catch::Contains("model.units must be 'strict' or 'warn', got 'loose'"));
 }

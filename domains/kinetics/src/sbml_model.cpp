@@ -434,6 +434,9 @@ struct SbmlModel::Impl {
   }
 
   void build(const ::Model& m);
+  // A model from a validated document, or nullptr after reporting why not.
+  static std::shared_ptr<SbmlModel> compile(std::unique_ptr<SBMLDocument> doc, const std::string& source,
+                                            core::Diagnostics& diags);
 };
 
 namespace {}  // namespace
@@ -794,9 +797,9 @@ SbmlModel::~SbmlModel() = default;
 
 namespace {
 
-std::shared_ptr<SbmlModel> finish(
-    std::unique_ptr<SBMLDocument> doc, const std::string& source, core::Diagnostics& diags, const SbmlOptions& options,
-    const std::function<std::shared_ptr<SbmlModel>(std::unique_ptr<SBMLDocument>)>& make) {
+// The document if libSBML and the consistency checks find no error in it, else nullptr.
+std::unique_ptr<SBMLDocument> validated(std::unique_ptr<SBMLDocument> doc, const std::string& source,
+                                        core::Diagnostics& diags, const SbmlOptions& options) {
   if (!doc) {
     diags.error({source, 0, 0}, "could not read SBML");
     return nullptr;
@@ -844,7 +847,7 @@ std::shared_ptr<SbmlModel> finish(
       return nullptr;
     }
   }
-  return make(std::move(doc));
+  return doc;
 }
 
 }  // namespace
@@ -857,34 +860,27 @@ std::shared_ptr<SbmlModel> SbmlModel::read_file(const std::string& path, core::D
     diags.error({path, 0, 0}, "cannot read the SBML file (missing or not readable)");
     return nullptr;
   }
-  return finish(std::move(doc), path, diags, options,
-                [&](std::unique_ptr<SBMLDocument> d) -> std::shared_ptr<SbmlModel> {
-                  auto impl = std::make_unique<Impl>();
-                  impl->source = path;
-                  impl->diags = &diags;
-                  impl->build(*d->getModel());
-                  impl->document = std::move(d);
-                  impl->diags = nullptr;
-                  if (impl->failed) return nullptr;
-                  return std::shared_ptr<SbmlModel>(new SbmlModel(std::move(impl)));
-                });
+  return Impl::compile(validated(std::move(doc), path, diags, options), path, diags);
 }
 
 std::shared_ptr<SbmlModel> SbmlModel::read_string(const std::string& xml, const std::string& source,
                                                   core::Diagnostics& diags, const SbmlOptions& options) {
   SBMLReader reader;
   std::unique_ptr<SBMLDocument> doc(reader.readSBMLFromString(xml));
-  return finish(std::move(doc), source, diags, options,
-                [&](std::unique_ptr<SBMLDocument> d) -> std::shared_ptr<SbmlModel> {
-                  auto impl = std::make_unique<Impl>();
-                  impl->source = source;
-                  impl->diags = &diags;
-                  impl->build(*d->getModel());
-                  impl->document = std::move(d);
-                  impl->diags = nullptr;
-                  if (impl->failed) return nullptr;
-                  return std::shared_ptr<SbmlModel>(new SbmlModel(std::move(impl)));
-                });
+  return Impl::compile(validated(std::move(doc), source, diags, options), source, diags);
+}
+
+std::shared_ptr<SbmlModel> SbmlModel::Impl::compile(std::unique_ptr<SBMLDocument> doc, const std::string& source,
+                                                    core::Diagnostics& diags) {
+  if (!doc) return nullptr;
+  auto impl = std::make_unique<Impl>();
+  impl->source = source;
+  impl->diags = &diags;
+  impl->build(*doc->getModel());
+  impl->document = std::move(doc);
+  impl->diags = nullptr;
+  if (impl->failed) return nullptr;
+  return std::shared_ptr<SbmlModel>(new SbmlModel(std::move(impl)));
 }
 
 const std::string& SbmlModel::name() const { return impl_->name; }

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "physynth/core/text.h"
 #include "physynth/domains/crop/pcse_inputs.h"
 
 namespace physynth::anchor {
@@ -14,22 +15,6 @@ namespace physynth::anchor {
 namespace crop = domains::crop;
 
 namespace {
-
-std::vector<std::string> split_csv(const std::string& line) {
-  std::vector<std::string> out;
-  std::string f;
-  bool quoted = false;
-  for (char c : line) {
-    if (c == '"')
-      quoted = !quoted;
-    else if (c == ',' && !quoted)
-      out.push_back(f), f.clear();
-    else
-      f += c;
-  }
-  out.push_back(f);
-  return out;
-}
 
 // Simulated accumulated biomass at each observation day, or NaN when the run failed.
 std::vector<double> simulate(const GrasslandExperiment& e, const crop::CropParameters& params) {
@@ -83,7 +68,7 @@ std::vector<GrasslandExperiment> read_grassland_experiments(const std::string& d
   }
   std::string line;
   std::getline(in, line);
-  const auto header = split_csv(line);
+  const auto header = core::split_fields(line, ',');
   auto column = [&](const char* name) {
     const auto it = std::find(header.begin(), header.end(), name);
     if (it == header.end()) diags.error({list, 1, 0}, std::string("missing column ") + name);
@@ -94,7 +79,7 @@ std::vector<GrasslandExperiment> read_grassland_experiments(const std::string& d
   if (diags.has_errors()) return out;
   for (int n = 2; std::getline(in, line); ++n) {
     if (line.empty()) continue;
-    const auto f = split_csv(line);
+    const auto f = core::split_fields(line, ',');
     if (f.size() < header.size()) {
       diags.error({list, n, 0}, "expected " + std::to_string(header.size()) + " columns");
       continue;
@@ -121,7 +106,7 @@ std::vector<GrasslandExperiment> read_grassland_experiments(const std::string& d
     std::string ol;
     std::getline(oin, ol);
     for (int m = 2; std::getline(oin, ol); ++m) {
-      const auto g = split_csv(ol);
+      const auto g = core::split_fields(ol, ',');
       int y = 0, d = 0;
       if (g.size() != 2 || !crop::parse_date(g[0], &y, &d)) {
         diags.error({obs, m, 0}, "expected day,WeightABG_kg_per_ha");

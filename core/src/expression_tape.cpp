@@ -38,16 +38,6 @@ bool Tape::depends_on_time_or_state(int slot) const {
   return false;
 }
 
-std::vector<int> Tape::states_used(int slot) const {
-  const auto used = reachable(code_, slot);
-  std::vector<int> states;
-  for (std::size_t i = 0; i < code_.size(); ++i)
-    if (used[i] && code_[i].op == Op::kState) states.push_back(code_[i].a);
-  std::sort(states.begin(), states.end());
-  states.erase(std::unique(states.begin(), states.end()), states.end());
-  return states;
-}
-
 bool Tape::is_constant(int slot, double* value) const {
   if (slot < 0 || static_cast<std::size_t>(slot) >= code_.size()) return false;
   const Instruction& in = code_[static_cast<std::size_t>(slot)];

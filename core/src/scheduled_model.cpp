@@ -31,10 +31,7 @@ std::vector<LinearInvariant> ScheduledModel::linear_invariants() const {
   for (auto& law : inner_->linear_invariants()) {
     bool touched = false;
     for (int i : scheduled) touched = touched || law.weights[static_cast<std::size_t>(i)] != 0.0;
-    if (!touched) {
-      law.weight_parameter.resize(law.weight_parameter.empty() ? 0 : num_states(), -1);
-      kept.push_back(std::move(law));
-    }
+    if (!touched) kept.push_back(std::move(law));
   }
   return kept;
 }

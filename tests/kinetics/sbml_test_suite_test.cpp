@@ -15,6 +15,7 @@
 #include <set>
 #include <sstream>
 
+#include "physynth/core/text.h"
 #include "physynth/domains/kinetics/sbml_model.h"
 #include "physynth/solvers/ode_solver.h"
 
@@ -33,19 +34,6 @@ const std::map<std::string, std::string> kUnitWarnings = {
     {"00879", "exp() of time, which has units of seconds"},
 };
 
-std::vector<std::string> split(const std::string& line, char sep) {
-  std::vector<std::string> out;
-  std::string field;
-  std::istringstream in(line);
-  while (std::getline(in, field, sep)) {
-    while (!field.empty() && (field.back() == '\r' || field.back() == ' ')) field.pop_back();
-    std::size_t b = 0;
-    while (b < field.size() && field[b] == ' ') ++b;
-    out.push_back(field.substr(b));
-  }
-  return out;
-}
-
 // index.csv rows: case, tier, sbml_file, generatedBy (quoted fields come later and are not needed).
 struct Case {
   std::string id, tier, sbml_file, generated_by;
@@ -57,7 +45,7 @@ std::vector<Case> read_index() {
   std::getline(in, line);
   std::vector<Case> cases;
   while (std::getline(in, line)) {
-    const auto f = split(line, ',');
+    const auto f = core::split_fields(line, ',');
     if (f.size() >= 4) cases.push_back({f[0], f[1], f[2], f[3]});
   }
   return cases;
@@ -82,7 +70,7 @@ Settings read_settings(const std::string& path) {
     std::string value = line.substr(colon + 1);
     auto list = [&]() {
       std::vector<std::string> items;
-      for (auto& v : split(value, ','))
+      for (auto& v : core::split_fields(value, ','))
         if (!v.empty()) items.push_back(v);
       return items;
     };
@@ -115,12 +103,12 @@ std::string run_case(const Case& c, double* worst_ratio) {
   std::ifstream in(dir + c.id + "-results.csv");
   std::string line;
   std::getline(in, line);
-  const auto header = split(line, ',');
+  const auto header = core::split_fields(line, ',');
   std::vector<std::vector<double>> expected;
   while (std::getline(in, line)) {
     if (line.empty()) continue;
     std::vector<double> row;
-    for (auto& f : split(line, ',')) row.push_back(f.empty() ? NAN : std::stod(f));
+    for (auto& f : core::split_fields(line, ',')) row.push_back(f.empty() ? NAN : std::stod(f));
     expected.push_back(row);
   }
   std::vector<double> times;

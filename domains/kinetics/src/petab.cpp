@@ -10,6 +10,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "physynth/core/text.h"
+
 namespace physynth::domains::kinetics {
 
 namespace {
@@ -33,20 +35,6 @@ struct Table {
   }
 };
 
-std::vector<std::string> split(const std::string& line, char sep) {
-  std::vector<std::string> out;
-  std::string field;
-  std::istringstream in(line);
-  while (std::getline(in, field, sep)) {
-    while (!field.empty() && (field.back() == '\r' || field.back() == ' ')) field.pop_back();
-    std::size_t b = 0;
-    while (b < field.size() && field[b] == ' ') ++b;
-    out.push_back(field.substr(b));
-  }
-  if (!line.empty() && line.back() == sep) out.emplace_back();
-  return out;
-}
-
 bool read_table(const std::string& path, const std::vector<std::string>& required, Table& t, core::Diagnostics& diags) {
   t.path = path;
   std::ifstream in(path);
@@ -59,7 +47,7 @@ bool read_table(const std::string& path, const std::vector<std::string>& require
     diags.error({path, 1, 0}, "the table is empty (a header row is required)");
     return false;
   }
-  t.header = split(line, '\t');
+  t.header = core::split_fields(line, '\t');
   bool ok = true;
   for (const auto& name : required)
     if (t.column(name) < 0) {
@@ -70,7 +58,7 @@ bool read_table(const std::string& path, const std::vector<std::string>& require
   while (std::getline(in, line)) {
     ++number;
     if (line.empty() || line == "\r") continue;
-    t.rows.push_back(split(line, '\t'));
+    t.rows.push_back(core::split_fields(line, '\t'));
     t.lines.push_back(number);
   }
   return ok;
@@ -93,7 +81,8 @@ std::unique_ptr<PetabProblem> PetabProblem::read(const std::string& problem_yaml
   try {
     root = YAML::LoadFile(problem_yaml);
   } catch (const YAML::Exception& e) {
-    diags.error({problem_yaml, e.mark.line + 1, e.mark.column + 1}, std::string("cannot read the PEtab problem: ") + e.msg);
+    diags.error({problem_yaml, e.mark.line + 1, e.mark.column + 1},
+                std::string("cannot read the PEtab problem: ") + e.msg);
     return nullptr;
   }
   const std::filesystem::path base = std::filesystem::path(problem_yaml).parent_path();
@@ -116,11 +105,11 @@ std::unique_ptr<PetabProblem> PetabProblem::read(const std::string& problem_yaml
   const auto condition_files = file_list(problem, "condition_files");
   const auto measurement_files = file_list(problem, "measurement_files");
   const auto observable_files = file_list(problem, "observable_files");
-  for (const auto& [key, files] : std::vector<std::pair<std::string, std::vector<std::string>>>{
-           {"sbml_files", sbml_files},
-           {"condition_files", condition_files},
-           {"measurement_files", measurement_files},
-           {"observable_files", observable_files}})
+  for (const auto& [key, files] :
+       std::vector<std::pair<std::string, std::vector<std::string>>>{{"sbml_files", sbml_files},
+                                                                     {"condition_files", condition_files},
+                                                                     {"measurement_files", measurement_files},
+                                                                     {"observable_files", observable_files}})
     if (files.size() != 1) {
       diags.error({problem_yaml, 0, 0}, key + " must list exactly one file");
       return nullptr;
@@ -150,8 +139,8 @@ std::unique_ptr<PetabProblem> PetabProblem::read(const std::string& problem_yaml
     if (q.scale != "lin" && q.scale != "log" && q.scale != "log10")
       diags.error({params.path, params.lines[r], column_number(params, "parameterScale")},
                   "parameterScale of '" + q.id + "' must be lin, log or log10, got '" + q.scale + "'");
-    for (const auto& [name, target] :
-         std::vector<std::pair<std::string, double*>>{{"lowerBound", &q.lower}, {"upperBound", &q.upper}, {"nominalValue", &q.nominal}})
+    for (const auto& [name, target] : std::vector<std::pair<std::string, double*>>{
+             {"lowerBound", &q.lower}, {"upperBound", &q.upper}, {"nominalValue", &q.nominal}})
       if (!parse_number(params.cell(r, name), target))
         diags.error({params.path, params.lines[r], column_number(params, name)},
                     name + " of '" + q.id + "' must be a number, got '" + params.cell(r, name) + "'");
@@ -170,7 +159,8 @@ std::unique_ptr<PetabProblem> PetabProblem::read(const std::string& problem_yaml
     if (parse_number(text, &out->number)) return true;
     auto it = parameter_by_id.find(text);
     if (it == parameter_by_id.end()) {
-      diags.error({path, line, column}, what + " '" + text + "' is neither a number nor a parameter of the parameter table");
+      diags.error({path, line, column},
+                  what + " '" + text + "' is neither a number nor a parameter of the parameter table");
       return false;
     }
     out->parameter = it->second;
@@ -190,8 +180,9 @@ std::unique_ptr<PetabProblem> PetabProblem::read(const std::string& problem_yaml
       const int index = model.parameter_index(name);
       if (index < 0) {
         diags.error({conditions.path, 1, static_cast<int>(col) + 1},
-                    "condition column '" + name + "' is not a parameter of the model (species initial values are "
-                    "written as <species>_0)");
+                    "condition column '" + name +
+                        "' is not a parameter of the model (species initial values are "
+                        "written as <species>_0)");
         continue;
       }
       PetabValue v;
@@ -218,7 +209,7 @@ std::unique_ptr<PetabProblem> PetabProblem::read(const std::string& problem_yaml
   auto list = [](const std::string& text) {
     std::vector<std::string> items;
     if (text.empty()) return items;
-    for (auto& s : split(text, ';')) items.push_back(s);
+    for (auto& s : core::split_fields(text, ';')) items.push_back(s);
     return items;
   };
   for (std::size_t r = 0; r < measurements.rows.size(); ++r) {
@@ -239,12 +230,12 @@ std::unique_ptr<PetabProblem> PetabProblem::read(const std::string& problem_yaml
     else
       diags.error({measurements.path, m.line, column_number(measurements, "simulationConditionId")},
                   "unknown condition '" + cond + "'");
-    for (const auto& [name, target] : std::vector<std::pair<std::string, double*>>{{"measurement", &m.value}, {"time", &m.time}})
+    for (const auto& [name, target] :
+         std::vector<std::pair<std::string, double*>>{{"measurement", &m.value}, {"time", &m.time}})
       if (!parse_number(measurements.cell(r, name), target) || !std::isfinite(*target))
         diags.error({measurements.path, m.line, column_number(measurements, name)},
                     name + " must be a finite number, got '" + measurements.cell(r, name) + "'");
-    if (m.time < 0)
-      diags.error({measurements.path, m.line, column_number(measurements, "time")}, "time must be >= 0");
+    if (m.time < 0) diags.error({measurements.path, m.line, column_number(measurements, "time")}, "time must be >= 0");
     for (const auto& [name, target] : std::vector<std::pair<std::string, std::vector<PetabValue>*>>{
              {"observableParameters", &m.observable_parameters}, {"noiseParameters", &m.noise_parameters}})
       for (const auto& item : list(measurements.cell(r, name))) {
@@ -261,11 +252,14 @@ std::unique_ptr<PetabProblem> PetabProblem::read(const std::string& problem_yaml
   }
   // Placeholders: observableParameterK_<id>, noiseParameterK_<id>, after the PEtab-only parameters.
   std::size_t placeholders = 0;
-  for (std::size_t o = 0; o < observables.rows.size(); ++o) placeholders = std::max({placeholders, observable_count[o], noise_count[o]});
+  for (std::size_t o = 0; o < observables.rows.size(); ++o)
+    placeholders = std::max({placeholders, observable_count[o], noise_count[o]});
   for (std::size_t o = 0; o < observables.rows.size(); ++o) {
     const std::string id = observables.cell(o, "observableId");
-    for (std::size_t k = 0; k < placeholders; ++k) p.extra_.push_back("observableParameter" + std::to_string(k + 1) + "_" + id);
-    for (std::size_t k = 0; k < placeholders; ++k) p.extra_.push_back("noiseParameter" + std::to_string(k + 1) + "_" + id);
+    for (std::size_t k = 0; k < placeholders; ++k)
+      p.extra_.push_back("observableParameter" + std::to_string(k + 1) + "_" + id);
+    for (std::size_t k = 0; k < placeholders; ++k)
+      p.extra_.push_back("noiseParameter" + std::to_string(k + 1) + "_" + id);
   }
   p.placeholders_ = placeholders;
   for (std::size_t r = 0; r < observables.rows.size(); ++r) {
@@ -286,7 +280,8 @@ std::unique_ptr<PetabProblem> PetabProblem::read(const std::string& problem_yaml
     if (!o.formula)
       diags.error({observables.path, observables.lines[r], column_number(observables, "observableFormula")}, error);
     o.noise = model.compile_formula(observables.cell(r, "noiseFormula"), p.extra_, &error);
-    if (!o.noise) diags.error({observables.path, observables.lines[r], column_number(observables, "noiseFormula")}, error);
+    if (!o.noise)
+      diags.error({observables.path, observables.lines[r], column_number(observables, "noiseFormula")}, error);
     p.observables_.push_back(std::move(o));
   }
   if (diags.error_count() > errors_before) return nullptr;
@@ -304,23 +299,21 @@ PetabEvaluation PetabProblem::evaluate(const std::vector<double>& values, const 
   result.simulations.assign(measurements_.size(), std::numeric_limits<double>::quiet_NaN());
   const SbmlModel& model = *model_;
   const std::size_t n = model.num_states(), m = model.num_parameters();
-  auto resolve = [&](const PetabValue& v) { return v.parameter < 0 ? v.number : values[static_cast<std::size_t>(v.parameter)]; };
+  auto resolve = [&](const PetabValue& v) {
+    return v.parameter < 0 ? v.number : values[static_cast<std::size_t>(v.parameter)];
+  };
   solvers::OdeSolver solver(model_, options);
-  const std::size_t placeholders_at = [&] {
-    std::size_t k = 0;
-    for (std::size_t q = 0; q < parameters_.size(); ++q) k += model_index_[q] < 0 ? 1 : 0;
-    return m + k;
-  }();
+  // p extended: the model's parameters, the PEtab-only ones (noise parameters, say), then the placeholders.
+  const std::size_t placeholders_at = m + extra_.size() - 2 * placeholders_ * observables_.size();
   const std::size_t per_observable = placeholders_;
 
   for (std::size_t c = 0; c < conditions_.size(); ++c) {
     // Parameters: the model's written values, then the PEtab table's, then the condition's.
     std::vector<double> p(model.default_parameters());
-    std::vector<double> extended;
     for (std::size_t q = 0; q < parameters_.size(); ++q)
       if (model_index_[q] >= 0) p[static_cast<std::size_t>(model_index_[q])] = values[q];
     for (const auto& [index, v] : conditions_[c].overrides) p[static_cast<std::size_t>(index)] = resolve(v);
-    extended = p;
+    std::vector<double> extended = p;
     for (std::size_t q = 0; q < parameters_.size(); ++q)
       if (model_index_[q] < 0) extended.push_back(values[q]);
     extended.resize(m + extra_.size(), 0.0);
@@ -346,7 +339,8 @@ PetabEvaluation PetabProblem::evaluate(const std::vector<double>& values, const 
       const PetabMeasurement& meas = measurements_[k];
       const auto o = static_cast<std::size_t>(meas.observable);
       const PetabObservable& obs = observables_[o];
-      const std::size_t row = static_cast<std::size_t>(std::lower_bound(times.begin(), times.end(), meas.time) - times.begin());
+      const std::size_t row =
+          static_cast<std::size_t>(std::lower_bound(times.begin(), times.end(), meas.time) - times.begin());
       std::fill(extended.begin() + static_cast<long>(placeholders_at), extended.end(), 0.0);
       const std::size_t slot = placeholders_at + o * 2 * per_observable;
       for (std::size_t j = 0; j < meas.observable_parameters.size(); ++j)

@@ -4,7 +4,6 @@
 #include <cmath>
 #include <map>
 #include <set>
-#include <sstream>
 
 #include <sbml/SBMLTypes.h>
 #include <sbml/extension/SBasePlugin.h>
@@ -765,27 +764,33 @@ void SbmlModel::Impl::build(const ::Model& m) {
       full.weights.assign(n, 0.0);
       full.weight_parameter.assign(n, -1);
       std::set<int> compartments;
-      bool computed_volume = false;
+      bool computed_volume = false, any_amount = false;
+      std::string scaled;  // the law in amounts: each concentration times its compartment's volume
       for (std::size_t k = 0; k < reacting.size(); ++k) {
-        if (law.weights[k] == 0.0) continue;
-        const Symbol& s = symbols[static_cast<std::size_t>(state_symbol[static_cast<std::size_t>(reacting[k])])];
-        full.weights[static_cast<std::size_t>(reacting[k])] = law.weights[k];
-        if (!s.amount) {
+        const double w = law.weights[k];
+        if (w == 0.0) continue;
+        const auto i = static_cast<std::size_t>(reacting[k]);
+        const Symbol& s = symbols[static_cast<std::size_t>(state_symbol[i])];
+        full.weights[i] = w;
+        std::string term = std::fabs(w) == 1.0 ? "" : core::format_number(std::fabs(w)) + " ";
+        if (s.amount) {
+          any_amount = true;
+        } else {
           compartments.insert(s.compartment);
           const int volume = symbols[static_cast<std::size_t>(s.compartment)].param;
           if (volume < 0) computed_volume = true;
-          full.weight_parameter[static_cast<std::size_t>(reacting[k])] = volume;
+          full.weight_parameter[i] = volume;
+          term += symbols[static_cast<std::size_t>(s.compartment)].id + "*";
         }
+        term += s.id;
+        scaled += scaled.empty() ? (w < 0 ? "-" : "") + term : (w < 0 ? " - " : " + ") + term;
       }
-      bool any_amount = false;
-      for (std::size_t k = 0; k < reacting.size(); ++k)
-        if (law.weights[k] != 0.0 &&
-            symbols[static_cast<std::size_t>(state_symbol[static_cast<std::size_t>(reacting[k])])].amount)
-          any_amount = true;
       if (compartments.size() <= 1 && !any_amount) {
         full.weight_parameter.clear();  // concentrations in one volume: it cancels
       } else if (computed_volume) {
         continue;  // a volume set by an initial assignment: no weights from the parameters
+      } else {
+        full.description = scaled;
       }
       invariants.push_back(std::move(full));
     }

@@ -22,8 +22,8 @@
 #include <string>
 #include <vector>
 
-#include <boost/container/small_vector.hpp>
 #include <ceres/jet.h>
+#include <boost/container/small_vector.hpp>
 
 namespace physynth::core {
 
@@ -56,16 +56,35 @@ enum class Op : std::uint8_t {
   kTime,
   kState,      // y[index]
   kParameter,  // p[index]
-  kAdd, kSub, kMul, kDiv,
-  kPow,        // a ^ b
-  kPowInt,     // a ^ index, index a small integer (repeated multiplication: exact for any sign of a)
+  kAdd,
+  kSub,
+  kMul,
+  kDiv,
+  kPow,     // a ^ b
+  kPowInt,  // a ^ index, index a small integer (repeated multiplication: exact for any sign of a)
   kNeg,
-  kExp, kLog, kLog10, kSqrt, kAbs, kFloor, kCeil,
-  kSin, kCos, kTan, kSinh, kCosh, kTanh, kAsin, kAcos, kAtan,
-  kLess, kLessEqual, kEqual,  // 1 or 0
-  kNot,                       // 1 - truth(a != 0)
-  kFactorial,                 // Gamma(a + 1)
-  kSelect,                    // a != 0 ? b : c
+  kExp,
+  kLog,
+  kLog10,
+  kSqrt,
+  kAbs,
+  kFloor,
+  kCeil,
+  kSin,
+  kCos,
+  kTan,
+  kSinh,
+  kCosh,
+  kTanh,
+  kAsin,
+  kAcos,
+  kAtan,
+  kLess,
+  kLessEqual,
+  kEqual,      // 1 or 0
+  kNot,        // 1 - truth(a != 0)
+  kFactorial,  // Gamma(a + 1)
+  kSelect,     // a != 0 ? b : c
 };
 
 struct Instruction {
@@ -92,8 +111,6 @@ class Tape {
 
   // Whether slot depends on t or on any state (so is not a function of p alone).
   bool depends_on_time_or_state(int slot) const;
-  // The states slot depends on.
-  std::vector<int> states_used(int slot) const;
   // Whether slot is a constant instruction (and its value).
   bool is_constant(int slot, double* value = nullptr) const;
 
@@ -119,15 +136,33 @@ void Tape::evaluate(const T& t, const T* y, const T* p, T* out) const {
   s.reserve(code_.size());
   for (const Instruction& in : code_) {
     switch (in.op) {
-      case Op::kConstant: s.push_back(t * 0.0 + in.value); break;
-      case Op::kTime: s.push_back(t); break;
-      case Op::kState: s.push_back(y[in.a]); break;
-      case Op::kParameter: s.push_back(p[in.a]); break;
-      case Op::kAdd: s.push_back(s[in.a] + s[in.b]); break;
-      case Op::kSub: s.push_back(s[in.a] - s[in.b]); break;
-      case Op::kMul: s.push_back(s[in.a] * s[in.b]); break;
-      case Op::kDiv: s.push_back(s[in.a] / s[in.b]); break;
-      case Op::kPow: s.push_back(pow(s[in.a], s[in.b])); break;
+      case Op::kConstant:
+        s.push_back(t * 0.0 + in.value);
+        break;
+      case Op::kTime:
+        s.push_back(t);
+        break;
+      case Op::kState:
+        s.push_back(y[in.a]);
+        break;
+      case Op::kParameter:
+        s.push_back(p[in.a]);
+        break;
+      case Op::kAdd:
+        s.push_back(s[in.a] + s[in.b]);
+        break;
+      case Op::kSub:
+        s.push_back(s[in.a] - s[in.b]);
+        break;
+      case Op::kMul:
+        s.push_back(s[in.a] * s[in.b]);
+        break;
+      case Op::kDiv:
+        s.push_back(s[in.a] / s[in.b]);
+        break;
+      case Op::kPow:
+        s.push_back(pow(s[in.a], s[in.b]));
+        break;
       case Op::kPowInt: {
         const int n = in.b < 0 ? -in.b : in.b;
         T r = s[in.a];
@@ -136,29 +171,75 @@ void Tape::evaluate(const T& t, const T* y, const T* p, T* out) const {
         s.push_back(in.b < 0 ? 1.0 / r : r);
         break;
       }
-      case Op::kNeg: s.push_back(-s[in.a]); break;
-      case Op::kExp: s.push_back(exp(s[in.a])); break;
-      case Op::kLog: s.push_back(log(s[in.a])); break;
-      case Op::kLog10: s.push_back(log10(s[in.a])); break;
-      case Op::kSqrt: s.push_back(sqrt(s[in.a])); break;
-      case Op::kAbs: s.push_back(abs(s[in.a])); break;
-      case Op::kFloor: s.push_back(floor(s[in.a])); break;
-      case Op::kCeil: s.push_back(ceil(s[in.a])); break;
-      case Op::kSin: s.push_back(sin(s[in.a])); break;
-      case Op::kCos: s.push_back(cos(s[in.a])); break;
-      case Op::kTan: s.push_back(tan(s[in.a])); break;
-      case Op::kSinh: s.push_back(sinh(s[in.a])); break;
-      case Op::kCosh: s.push_back(cosh(s[in.a])); break;
-      case Op::kTanh: s.push_back(tanh(s[in.a])); break;
-      case Op::kAsin: s.push_back(asin(s[in.a])); break;
-      case Op::kAcos: s.push_back(acos(s[in.a])); break;
-      case Op::kAtan: s.push_back(atan(s[in.a])); break;
-      case Op::kLess: s.push_back(Ops::less(s[in.a], s[in.b])); break;
-      case Op::kLessEqual: s.push_back(Ops::less_equal(s[in.a], s[in.b])); break;
-      case Op::kEqual: s.push_back(Ops::equal(s[in.a], s[in.b])); break;
-      case Op::kNot: s.push_back(1.0 - Ops::select(s[in.a], s[in.a] * 0.0 + 1.0, s[in.a] * 0.0)); break;
-      case Op::kSelect: s.push_back(Ops::select(s[in.a], s[in.b], s[in.c])); break;
-      case Op::kFactorial: s.push_back(Ops::factorial(s[in.a])); break;
+      case Op::kNeg:
+        s.push_back(-s[in.a]);
+        break;
+      case Op::kExp:
+        s.push_back(exp(s[in.a]));
+        break;
+      case Op::kLog:
+        s.push_back(log(s[in.a]));
+        break;
+      case Op::kLog10:
+        s.push_back(log10(s[in.a]));
+        break;
+      case Op::kSqrt:
+        s.push_back(sqrt(s[in.a]));
+        break;
+      case Op::kAbs:
+        s.push_back(abs(s[in.a]));
+        break;
+      case Op::kFloor:
+        s.push_back(floor(s[in.a]));
+        break;
+      case Op::kCeil:
+        s.push_back(ceil(s[in.a]));
+        break;
+      case Op::kSin:
+        s.push_back(sin(s[in.a]));
+        break;
+      case Op::kCos:
+        s.push_back(cos(s[in.a]));
+        break;
+      case Op::kTan:
+        s.push_back(tan(s[in.a]));
+        break;
+      case Op::kSinh:
+        s.push_back(sinh(s[in.a]));
+        break;
+      case Op::kCosh:
+        s.push_back(cosh(s[in.a]));
+        break;
+      case Op::kTanh:
+        s.push_back(tanh(s[in.a]));
+        break;
+      case Op::kAsin:
+        s.push_back(asin(s[in.a]));
+        break;
+      case Op::kAcos:
+        s.push_back(acos(s[in.a]));
+        break;
+      case Op::kAtan:
+        s.push_back(atan(s[in.a]));
+        break;
+      case Op::kLess:
+        s.push_back(Ops::less(s[in.a], s[in.b]));
+        break;
+      case Op::kLessEqual:
+        s.push_back(Ops::less_equal(s[in.a], s[in.b]));
+        break;
+      case Op::kEqual:
+        s.push_back(Ops::equal(s[in.a], s[in.b]));
+        break;
+      case Op::kNot:
+        s.push_back(1.0 - Ops::select(s[in.a], s[in.a] * 0.0 + 1.0, s[in.a] * 0.0));
+        break;
+      case Op::kSelect:
+        s.push_back(Ops::select(s[in.a], s[in.b], s[in.c]));
+        break;
+      case Op::kFactorial:
+        s.push_back(Ops::factorial(s[in.a]));
+        break;
     }
   }
   for (std::size_t k = 0; k < outputs_.size(); ++k) out[k] = s[static_cast<std::size_t>(outputs_[k])];

@@ -297,6 +297,10 @@ void read_solver(const ConfigNode& node, const core::Model& model, solvers::OdeO
     } else {
       list.error(list.path() + " must be a list of parameter names or 'all', got " + list.describe());
     }
+    if (model.has_jumps())
+      list.error(list.path() +
+                 ": the model changes its state at scheduled times (a schedule or SBML events), and "
+                 "forward sensitivities do not cross those jumps yet; drop the schedule or the sensitivities");
   }
   if (node.has("method"))
     if (auto m = node["method"].as_enum({"bdf", "adams"}))

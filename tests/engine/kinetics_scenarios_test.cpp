@@ -113,6 +113,7 @@ TEST_CASE("kinetics scenario: schedule and SBML mistakes name the file, line and
   CHECK_THAT(errors({"model.schedule[0].set={B: C1}"}),
              Catch::Contains("'B' is not a state of the model; states are L, A, LA"));
   CHECK_THAT(errors({"model.schedule[1].count=3"}), Catch::Contains("needs 'every'"));
+  CHECK_THAT(errors({"solver.sensitivities=[ka]"}), Catch::Contains("forward sensitivities do not cross those jumps"));
   CHECK_THAT(errors({"model.sbml=missing.xml"}), Catch::Contains("no such file 'missing.xml'"));
   CHECK_THAT(testing::scenario_errors(kScenarios + "boehm_stat5.yaml", {"model.units=loose"}),
              Catch::Contains("model.units must be 'strict' or 'warn', got 'loose'"));

@@ -907,6 +907,8 @@ void SbmlModel::initial_state_jacobian(const double* p, double* jac) const {
       m, p, jac);
 }
 
+bool SbmlModel::has_jumps() const { return !impl_->events.empty(); }
+
 std::vector<double> SbmlModel::jump_times(const double* p) const {
   if (impl_->events.empty()) return {};
   std::vector<double> when(impl_->trigger.outputs().size());

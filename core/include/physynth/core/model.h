@@ -42,8 +42,7 @@ struct LinearInvariant {
   // compartment of a species whose state is a concentration), or -1; empty: none.
   std::vector<int> weight_parameter;
   double weight(std::size_t i, const double* p) const {
-    return weight_parameter.empty() || weight_parameter[i] < 0 ? weights[i]
-                                                                : weights[i] * p[weight_parameter[i]];
+    return weight_parameter.empty() || weight_parameter[i] < 0 ? weights[i] : weights[i] * p[weight_parameter[i]];
   }
 };
 
@@ -87,6 +86,8 @@ class Model {
   // apply_jumps(t, y, p) changes y in place (every jump due at t at once, from
   // the state before them), and integration restarts there. None by default.
   virtual std::vector<double> jump_times(const double* /*p*/) const { return {}; }
+  // Whether the model can have jumps at all (for any parameters).
+  virtual bool has_jumps() const { return false; }
   virtual void apply_jumps(double /*t*/, double* /*y*/, const double* /*p*/) const {}
 
   // Channels the model computes from its state by more than an expression:

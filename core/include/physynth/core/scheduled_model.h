@@ -59,6 +59,7 @@ class ScheduledModel : public Model {
     inner_->evaluate_derived(t, y, p, rng, out);
   }
   std::vector<double> jump_times(const double* p) const override;
+  bool has_jumps() const override { return !changes_.empty() || inner_->has_jumps(); }
   void apply_jumps(double t, double* y, const double* p) const override;
 
  private:

@@ -84,6 +84,7 @@ class SbmlModel : public core::TemplatedModel<SbmlModel> {
   std::vector<core::LinearInvariant> linear_invariants() const override;
   bool state_is_nonnegative(std::size_t i) const override;
   std::vector<double> jump_times(const double* p) const override;
+  bool has_jumps() const override;
   void apply_jumps(double t, double* y, const double* p) const override;
 
   // dy/dt from the compiled tape: assignment rules, kinetic laws, rate rules.

@@ -30,6 +30,9 @@ int main(int argc, char** argv) {
   apps::add_run_command(app, exit_code);
   apps::add_validate_command(app, exit_code);
   apps::add_feed_command(app, exit_code);
+#ifdef PHYSYNTH_HAVE_PINN
+  apps::add_train_pinn_command(app, exit_code);
+#endif
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
@@ -12,6 +13,7 @@
 #include "physynth/domains/crop/yaml_binding.h"
 #include "physynth/domains/kinetics/yaml_binding.h"
 #include "physynth/domains/manufacturing/yaml_binding.h"
+#include "pinn_backend.h"
 #include "sha256.h"
 
 namespace physynth::engine {
@@ -584,6 +586,133 @@ void read_field(const ConfigNode& node, Scenario& s) {
   }
 }
 
+// --- pinn --------------------------------------------------------------------
+
+// An integer key in [low, high]; reports and leaves `out` unchanged otherwise.
+template <class Int>
+void read_int(const ConfigNode& node, const std::string& key, long long low, long long high, Int& out) {
+  if (!node.has(key)) return;
+  if (auto v = node[key].as_integer()) {
+    if (*v < low || *v > high)
+      node[key].error(node[key].path() + " must be between " + std::to_string(low) + " and " + std::to_string(high) +
+                      ", got " + num_text(node[key]));
+    else
+      out = static_cast<Int>(*v);
+  }
+}
+
+// A number key in (low, high] (or [low, high] when closed); reports otherwise.
+void read_real(const ConfigNode& node, const std::string& key, double low, double high, double& out,
+               bool closed = false) {
+  if (!node.has(key)) return;
+  if (auto v = node[key].as_number()) {
+    if (!(closed ? *v >= low : *v > low) || !(*v <= high))
+      node[key].error(node[key].path() + " must be " + (closed ? "in [" : "in (") + format_number(low) + ", " +
+                      format_number(high) + "], got " + num_text(node[key]));
+    else
+      out = *v;
+  }
+}
+
+void read_flag(const ConfigNode& node, const std::string& key, bool& out) {
+  if (node.has(key))
+    if (auto v = node[key].as_bool()) out = *v;
+}
+
+void read_pinn(const ConfigNode& node, Scenario& s) {
+  if (!node.expect_map()) return;
+  PinnSpec& p = s.pinn;
+  node.check_keys({"model", "device", "verify", "residual_points", "gate_residual", "time", "network", "train"});
+  if (node.has("model"))
+    if (auto m = node["model"].as_string()) {
+      const std::filesystem::path path(*m);
+      p.model = path.is_absolute()
+                    ? *m
+                    : (std::filesystem::path(node.file()).parent_path() / path).lexically_normal().string();
+    }
+  if (node.has("device"))
+    if (auto d = node["device"].as_string()) {
+      const bool cuda_n =
+          d->rfind("cuda:", 0) == 0 && d->size() > 5 && d->find_first_not_of("0123456789", 5) == std::string::npos;
+      if (*d != "cpu" && *d != "cuda" && !cuda_n)
+        node["device"].error(node["device"].path() + " must be cpu, cuda or cuda:N, got '" + *d + "'");
+      p.device = *d;
+      p.train.device = *d;
+    }
+  read_int(node, "verify", 0, 1000000000, p.verify);
+  read_int(node, "residual_points", 2, 100000, p.residual_points);
+  read_real(node, "gate_residual", 0.0, 1e300, p.gate_residual);
+  if (node.has("time") && node["time"].expect_map()) {
+    const ConfigNode t = node["time"];
+    t.check_keys({"scaling", "scale"});
+    if (t.has("scaling"))
+      if (auto sc = t["scaling"].as_enum({"linear", "log"})) p.time.log = *sc == "log";
+    read_real(t, "scale", 0.0, 1e300, p.time.scale);
+  }
+  if (node.has("network") && node["network"].expect_map()) {
+    const ConfigNode n = node["network"];
+    n.check_keys({"width", "depth"});
+    read_int(n, "width", 1, 4096, p.network.width);
+    read_int(n, "depth", 1, 64, p.network.depth);
+  }
+  if (node.has("train") && node["train"].expect_map()) {
+    const ConfigNode t = node["train"];
+    pinn::TrainOptions& o = p.train;
+    t.check_keys({"seed",
+                  "dtype",
+                  "threads",
+                  "collocation",
+                  "residual",
+                  "adam_steps",
+                  "learning_rate",
+                  "final_lr_factor",
+                  "lbfgs_iterations",
+                  "resample_every",
+                  "resample_fraction",
+                  "pool_factor",
+                  "causal",
+                  "causal_epsilon",
+                  "causal_bins",
+                  "data_samples",
+                  "data_weight",
+                  "balance",
+                  "balance_every",
+                  "validation_samples",
+                  "validation_every",
+                  "target_error",
+                  "test_samples",
+                  "max_minutes"});
+    read_int(t, "seed", 0, std::numeric_limits<long long>::max(), o.seed);
+    if (t.has("dtype"))
+      if (auto d = t["dtype"].as_enum({"float32", "float64"})) o.dtype = *d;
+    read_int(t, "threads", 0, 1024, o.threads);
+    read_int(t, "collocation", 16, 100000000, o.collocation);
+    if (t.has("residual"))
+      if (auto r = t["residual"].as_enum({"plain", "implicit"})) o.implicit = *r == "implicit";
+    read_int(t, "adam_steps", 0, 100000000, o.adam_steps);
+    read_real(t, "learning_rate", 0.0, 1.0, o.learning_rate);
+    read_real(t, "final_lr_factor", 0.0, 1.0, o.final_lr_factor);
+    read_int(t, "lbfgs_iterations", 0, 100000000, o.lbfgs_iterations);
+    read_int(t, "resample_every", 0, 100000000, o.resample_every);
+    read_real(t, "resample_fraction", 0.0, 1.0, o.resample_fraction, true);
+    read_int(t, "pool_factor", 1, 1000, o.pool_factor);
+    read_flag(t, "causal", o.causal);
+    read_real(t, "causal_epsilon", 0.0, 1e6, o.causal_epsilon, true);
+    read_int(t, "causal_bins", 1, 10000, o.causal_bins);
+    read_int(t, "data_samples", 0, 1000000, o.data_samples);
+    read_real(t, "data_weight", 0.0, 1e12, o.data_weight, true);
+    read_flag(t, "balance", o.balance);
+    read_int(t, "balance_every", 1, 100000000, o.balance_every);
+    read_int(t, "validation_samples", 1, 1000000, o.validation_samples);
+    read_int(t, "validation_every", 1, 100000000, o.validation_every);
+    read_real(t, "target_error", 0.0, 1e6, o.target_error, true);
+    read_int(t, "test_samples", 0, 1000000, o.test_samples);
+    double minutes = o.max_seconds / 60.0;
+    read_real(t, "max_minutes", 0.0, 1e6, minutes);
+    o.max_seconds = minutes * 60.0;
+  }
+}
+
 void read_feed(const ConfigNode& node, Scenario& s) {
   if (!node.expect_map()) return;
   node.check_keys({"channels", "target", "window", "stride", "batch_size", "split", "cmapss"});
@@ -817,7 +946,7 @@ std::optional<Scenario> load_scenario(const std::string& path, const std::vector
   const ConfigNode root(*root_yaml, "", path, &diags, overridden);
   if (!root.expect_map()) return std::nullopt;
   root.check_keys({"name", "description", "domain", "model", "parameters", "sampling", "time", "solver", "events",
-                   "observations", "labels", "output", "regimes", "feed", "field"});
+                   "observations", "labels", "output", "regimes", "feed", "field", "backend", "pinn"});
 
   if (root.require("name"))
     if (auto n = root["name"].as_string()) {
@@ -1210,6 +1339,11 @@ std::optional<Scenario> load_scenario(const std::string& path, const std::vector
 
   if (model && root.has("regimes")) read_regimes(root["regimes"], s, root["parameters"]);
   if (model && root.has("feed")) read_feed(root["feed"], s);
+  if (root.has("backend"))
+    if (auto b = root["backend"].as_enum({"cvode", "pinn"}))
+      s.backend = *b == "pinn" ? Backend::kPinn : Backend::kCvode;
+  if (model && root.has("pinn")) read_pinn(root["pinn"], s);
+  if (model && s.backend == Backend::kPinn) check_pinn_backend(root, s);
 
   // Observation grids must fit in the time span.
   if (!s.times.empty())

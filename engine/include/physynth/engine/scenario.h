@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -16,7 +17,12 @@
 #include "physynth/core/model_binding.h"
 #include "physynth/core/random_field.h"
 #include "physynth/core/sampling.h"
+#include "physynth/pinn/options.h"
 #include "physynth/solvers/ode_solver.h"
+
+namespace physynth::pinn {
+class Pinn;
+}
 
 namespace physynth::engine {
 
@@ -157,6 +163,25 @@ struct OutputSpec {
   int compression = 4;              // deflate level 0-9 for HDF5
 };
 
+// What integrates the samples: CVODES, or a trained parametric PINN (pinn/pinn.h)
+// evaluated in batches, its physics residual audited and, above a threshold,
+// the sample re-solved with CVODES.
+enum class Backend { kCvode, kPinn };
+
+// The `pinn:` section: the network a `backend: pinn` run uses, and how
+// `physynth train-pinn` trains one for the scenario.
+struct PinnSpec {
+  std::string model;  // the trained network (.pt, with its .json sidecar); relative to the scenario's folder
+  std::string device = "cpu";
+  std::uint64_t verify = 20;   // samples re-solved with CVODES for the audit's errors
+  int residual_points = 64;    // times per sample at which the residual is evaluated (uniform in t^)
+  double gate_residual = 0.0;  // > 0: a sample whose RMS residual exceeds it is re-solved with CVODES
+  pinn::TimeScaling time;
+  pinn::NetworkOptions network;
+  pinn::TrainOptions train;
+  std::shared_ptr<const pinn::Pinn> network_loaded;  // backend pinn: loaded and checked against the model
+};
+
 struct Scenario {
   std::string file;
   std::string source_sha256;  // of the scenario file's bytes
@@ -180,6 +205,8 @@ struct Scenario {
   RegimeSpec regimes;
   FeedSpec feed;
   FieldSpec field;
+  Backend backend = Backend::kCvode;
+  PinnSpec pinn;
   nlohmann::ordered_json resolved;  // the scenario after defaults and overrides
 };
 

@@ -1,0 +1,69 @@
+// Options of the PINN backend (pinn.h), plain values a scenario's `pinn:`
+// section sets (docs/scenarios.md). Header only and free of LibTorch, so the
+// scenario loader can hold them in builds without it.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace physynth::pinn {
+
+struct TimeScaling {
+  bool log = false;    // t^ = ln(1 + (t - t0)/scale) / ln(1 + (t1 - t0)/scale): resolves fast early transients
+  double scale = 0.0;  // tc, in the scenario's time units; 0: (t1 - t0) / 1000
+};
+
+struct NetworkOptions {
+  int width = 64;  // neurons per hidden layer
+  int depth = 4;   // hidden layers (tanh)
+};
+
+struct TrainOptions {
+  std::uint64_t seed = 0;
+  std::string device = "cpu";     // cpu, cuda, cuda:N
+  std::string dtype = "float32";  // float32 or float64
+  int threads = 0;                // intra-op threads; 0: every core
+
+  int collocation = 4096;  // residual points (t, theta)
+  // Precondition the residual R by (I - h J)^-1 (h = dt/dt^, J the model's Jacobian in scaled
+  // states): for stiff models, whose fast modes otherwise swamp the loss (pinn.h).
+  bool implicit = false;
+  int adam_steps = 4000;
+  double learning_rate = 2e-3;  // decays exponentially to learning_rate * final_lr_factor
+  double final_lr_factor = 0.05;
+  int lbfgs_iterations = 1000;  // after Adam, strong Wolfe line search
+
+  // Residual-based adaptive resampling: every resample_every Adam steps, replace
+  // resample_fraction of the points by draws from a pool (pool_factor x collocation)
+  // with probability proportional to 1 + R^2 / mean(R^2) (RAD, Wu et al. 2023). 0: off.
+  int resample_every = 500;
+  double resample_fraction = 0.5;
+  int pool_factor = 4;
+
+  // Causal weighting (Wang, Sankaran & Perdikaris 2022): bins in t^ weighted by
+  // exp(-epsilon * residual loss of earlier bins), so late times train once early ones fit.
+  bool causal = false;
+  double causal_epsilon = 1.0;
+  int causal_bins = 16;
+
+  // Hybrid training: CVODES trajectories at data_samples draws on the output grid, weighted
+  // against the residual by the ratio of gradient norms (learning-rate annealing, Wang, Teng &
+  // Perdikaris 2021) every balance_every steps, or fixed at data_weight when balance is off.
+  int data_samples = 0;
+  double data_weight = 1.0;
+  bool balance = true;
+  int balance_every = 100;
+
+  // Early stop: every validation_every Adam steps (and L-BFGS iterations), the relative L2
+  // error on validation_samples draws against CVODES; stops when the worst is at most
+  // target_error. The best network seen is the one kept.
+  int validation_samples = 32;
+  int validation_every = 250;
+  double target_error = 0.0;
+  int test_samples = 200;    // held-out draws measured once at the end
+  double max_seconds = 600;  // wall-clock limit of the whole training
+
+  std::string checkpoint;  // when set, the best network so far is saved here at each improvement
+};
+
+}  // namespace physynth::pinn

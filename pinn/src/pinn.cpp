@@ -1,0 +1,998 @@
+// The parametric PINN (pinn.h): network, normalisation, residual, training,
+// save and load, batch evaluation.
+#include "physynth/pinn/pinn.h"
+
+#include <torch/torch.h>
+#include <torch/version.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <numeric>
+#include <optional>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#include "physynth/core/diagnostics.h"
+#include "tensor_rhs.h"
+
+namespace physynth::pinn {
+namespace {
+
+namespace fs = std::filesystem;
+using torch::Tensor;
+using Clock = std::chrono::steady_clock;
+
+const auto kF64 = torch::TensorOptions().dtype(torch::kFloat64);
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// A tanh multilayer perceptron that also carries the tangent along its first input.
+struct MlpImpl : torch::nn::Module {
+  std::vector<torch::nn::Linear> layers;
+
+  MlpImpl(int inputs, int width, int depth, int outputs) {
+    int fan_in = inputs;
+    for (int l = 0; l < depth; ++l) {
+      layers.push_back(register_module("hidden" + std::to_string(l), torch::nn::Linear(fan_in, width)));
+      fan_in = width;
+    }
+    layers.push_back(register_module("output", torch::nn::Linear(fan_in, outputs)));
+    torch::NoGradGuard no_grad;
+    for (auto& layer : layers) {
+      torch::nn::init::xavier_normal_(layer->weight);
+      torch::nn::init::zeros_(layer->bias);
+    }
+  }
+
+  Tensor forward(Tensor x) {
+    for (std::size_t l = 0; l + 1 < layers.size(); ++l) x = torch::tanh(layers[l]->forward(x));
+    return layers.back()->forward(x);
+  }
+
+  // N(x) and dN/dx_0: the tangent of the first input pushed through every layer
+  // (z' = W h', h' = (1 - tanh^2 z) z'), one pass for all outputs.
+  std::pair<Tensor, Tensor> forward_tangent(const Tensor& x) {
+    Tensor z = layers[0]->forward(x);
+    Tensor dz = layers[0]->weight.select(1, 0).unsqueeze(0).expand_as(z);
+    for (std::size_t l = 1; l < layers.size(); ++l) {
+      const Tensor h = torch::tanh(z);
+      const Tensor dh = (1.0 - h * h) * dz;
+      z = layers[l]->forward(h);
+      dz = torch::matmul(dh, layers[l]->weight.t());
+    }
+    return {z, dz};
+  }
+};
+TORCH_MODULE(Mlp);
+
+torch::Device parse_device(const std::string& s) {
+  if (s == "cpu") return torch::kCPU;
+  if (s == "cuda" || s.rfind("cuda:", 0) == 0) {
+    if (!torch::cuda::is_available())
+      throw std::invalid_argument("device '" + s + "': this LibTorch (" + TORCH_VERSION +
+                                  ") sees no CUDA device (Debian's build is CPU-only); use device: cpu");
+    return torch::Device(s);
+  }
+  throw std::invalid_argument("device '" + s + "' is not one of cpu, cuda, cuda:N");
+}
+
+torch::Dtype parse_dtype(const std::string& s) {
+  if (s == "float32") return torch::kFloat32;
+  if (s == "float64") return torch::kFloat64;
+  throw std::invalid_argument("dtype '" + s + "' is not one of float32, float64");
+}
+
+// Intra-op threads: `threads`, or every core when 0.
+void use_threads(int threads) {
+  torch::set_num_threads(threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+}
+
+double median(std::vector<double> v) {
+  if (v.empty()) return std::numeric_limits<double>::quiet_NaN();
+  std::sort(v.begin(), v.end());
+  const std::size_t h = v.size() / 2;
+  return v.size() % 2 ? v[h] : 0.5 * (v[h - 1] + v[h]);
+}
+
+void write_atomically(const std::string& path, const std::function<void(const std::string&)>& write) {
+  const std::string tmp = path + ".tmp";
+  write(tmp);
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) throw std::runtime_error("cannot write '" + path + "': " + ec.message());
+}
+
+}  // namespace
+
+ParameterRange make_range(std::string name, double low, double high) {
+  ParameterRange r;
+  r.name = std::move(name);
+  r.low = low;
+  r.high = high;
+  r.log_scale = low > 0 && high / low >= 10.0;
+  return r;
+}
+
+// Points of (t^, theta): rows of normalised inputs plus what the physics needs.
+struct Batch {
+  Tensor x;               // [B, 1 + q]: t^, then theta^ of each varying parameter
+  Tensor t;               // [B]: physical time
+  Tensor dt_dth;          // [B]: dt/dt^
+  std::vector<Tensor> p;  // m tensors [B]: physical parameters
+  Tensor y0;              // [B, n]
+  // The model's linear invariants W u = W y0, in scaled states v = u / s with C = W S:
+  // u is projected onto them by v - Q (C v - c), Q = C^T (C C^T)^-1. Undefined: none.
+  Tensor C, c, Q;  // [B, k, n], [B, k], [B, n, k]
+  std::int64_t size() const { return x.size(0); }
+
+  Batch select(const Tensor& rows) const {
+    Batch b;
+    b.x = x.index_select(0, rows);
+    b.t = t.index_select(0, rows);
+    b.dt_dth = dt_dth.index_select(0, rows);
+    for (const auto& pk : p) b.p.push_back(pk.index_select(0, rows));
+    b.y0 = y0.index_select(0, rows);
+    if (C.defined()) {
+      b.C = C.index_select(0, rows);
+      b.c = c.index_select(0, rows);
+      b.Q = Q.index_select(0, rows);
+    }
+    return b;
+  }
+};
+
+struct Pinn::Impl {
+  std::shared_ptr<const core::Model> model;
+  TensorRhs rhs;
+  std::vector<ParameterRange> ranges;
+  std::vector<int> inputs;  // model parameter index of each theta^ input
+  double t0 = 0.0, t1 = 1.0;
+  TimeScaling time;
+  NetworkOptions network;
+  torch::Device device = torch::kCPU;
+  torch::Dtype dtype = torch::kFloat32;
+  mutable Mlp net{nullptr};                       // LibTorch's forward() is not const
+  Tensor scale;                                   // [n] characteristic change of each state
+  bool implicit = false;                          // residual preconditioned by (I - h J)^-1 (residual())
+  std::vector<core::LinearInvariant> invariants;  // held exactly (Batch::C)
+  nlohmann::json meta;
+  int threads = 0;
+
+  std::size_t n() const { return model->num_states(); }
+  std::size_t m() const { return model->num_parameters(); }
+  torch::TensorOptions options() const { return torch::TensorOptions().dtype(dtype).device(device); }
+
+  void setup(std::shared_ptr<const core::Model> mdl, std::vector<ParameterRange> r, double a, double b,
+             TimeScaling ts) {
+    model = std::move(mdl);
+    rhs = make_tensor_rhs(*model);
+    ranges = std::move(r);
+    t0 = a;
+    t1 = b;
+    time = ts;
+    if (time.log && time.scale <= 0) time.scale = (t1 - t0) / 1000.0;
+    invariants = model->linear_invariants();
+    inputs.clear();
+    for (std::size_t k = 0; k < ranges.size(); ++k)
+      if (!ranges[k].fixed()) inputs.push_back(static_cast<int>(k));
+  }
+
+  void build_network() {
+    net = Mlp(1 + static_cast<int>(inputs.size()), network.width, network.depth, static_cast<int>(n()));
+    net->to(device, dtype);
+  }
+
+  // --- normalisation ---
+  double log_span() const { return std::log1p((t1 - t0) / time.scale); }
+  double t_hat(double t) const {
+    return time.log ? std::log1p((t - t0) / time.scale) / log_span() : (t - t0) / (t1 - t0);
+  }
+  double t_of(double th) const {
+    return time.log ? t0 + time.scale * std::expm1(log_span() * th) : t0 + th * (t1 - t0);
+  }
+  double dt_dth(double th) const { return time.log ? log_span() * time.scale * std::exp(log_span() * th) : (t1 - t0); }
+  double theta_hat(int k, double v) const {
+    const ParameterRange& r = ranges[static_cast<std::size_t>(k)];
+    const double u = r.log_scale ? std::log(v / r.low) / std::log(r.high / r.low) : (v - r.low) / (r.high - r.low);
+    return 2.0 * u - 1.0;
+  }
+  double theta_of(int k, double h) const {
+    const ParameterRange& r = ranges[static_cast<std::size_t>(k)];
+    const double u = 0.5 * (h + 1.0);
+    return r.log_scale ? r.low * std::pow(r.high / r.low, u) : r.low + u * (r.high - r.low);
+  }
+
+  // Physical parameters (m per row) from normalised rows [B, 1 + q] (CPU, double).
+  std::vector<double> parameters_of(const Tensor& z) const {
+    const auto B = static_cast<std::size_t>(z.size(0));
+    auto a = z.accessor<double, 2>();
+    std::vector<double> P(B * m());
+    for (std::size_t b = 0; b < B; ++b) {
+      for (std::size_t k = 0; k < m(); ++k) P[b * m() + k] = ranges[k].low;
+      for (std::size_t j = 0; j < inputs.size(); ++j)
+        P[b * m() + static_cast<std::size_t>(inputs[j])] =
+            theta_of(inputs[j], a[static_cast<long>(b)][static_cast<long>(j + 1)]);
+    }
+    return P;
+  }
+
+  // A batch from t^ per row and physical parameters per row (B x m).
+  Batch make_batch(const std::vector<double>& th, const std::vector<double>& P) const {
+    const std::size_t B = th.size(), q = inputs.size(), N = n(), M = m();
+    std::vector<double> x(B * (1 + q)), t(B), dt(B), y0(B * N);
+    for (std::size_t b = 0; b < B; ++b) {
+      const double* p = &P[b * M];
+      x[b * (1 + q)] = th[b];
+      for (std::size_t j = 0; j < q; ++j) x[b * (1 + q) + 1 + j] = theta_hat(inputs[j], p[inputs[j]]);
+      t[b] = t_of(th[b]);
+      dt[b] = dt_dth(th[b]);
+      model->initial_state(p, &y0[b * N]);
+    }
+    const auto B64 = static_cast<std::int64_t>(B);
+    Batch batch;
+    batch.x = torch::from_blob(x.data(), {B64, static_cast<std::int64_t>(1 + q)}, kF64).to(options(), false, true);
+    batch.t = torch::from_blob(t.data(), {B64}, kF64).to(options(), false, true);
+    batch.dt_dth = torch::from_blob(dt.data(), {B64}, kF64).to(options(), false, true);
+    batch.y0 = torch::from_blob(y0.data(), {B64, static_cast<std::int64_t>(N)}, kF64).to(options(), false, true);
+    const Tensor Pt = torch::from_blob(const_cast<double*>(P.data()), {B64, static_cast<std::int64_t>(M)}, kF64)
+                          .to(options(), false, true);
+    for (std::size_t k = 0; k < M; ++k) batch.p.push_back(Pt.select(1, static_cast<std::int64_t>(k)));
+    if (!invariants.empty()) {
+      const std::size_t K = invariants.size();
+      const Tensor s64 = scale.to(torch::kCPU, torch::kFloat64).contiguous();
+      const double* sc = s64.data_ptr<double>();
+      std::vector<double> C(B * K * N), c(B * K, 0.0);
+      for (std::size_t b = 0; b < B; ++b)
+        for (std::size_t k = 0; k < K; ++k)
+          for (std::size_t i = 0; i < N; ++i) {
+            const double w = invariants[k].weight(i, &P[b * M]);
+            C[(b * K + k) * N + i] = w * sc[i];
+            c[b * K + k] += w * y0[b * N + i];
+          }
+      const auto K64 = static_cast<std::int64_t>(K), N64 = static_cast<std::int64_t>(N);
+      const Tensor Ct = torch::from_blob(C.data(), {B64, K64, N64}, kF64);
+      const Tensor Qt = torch::linalg::solve(torch::matmul(Ct, Ct.transpose(1, 2)), Ct, true).transpose(1, 2);
+      batch.C = Ct.to(options(), false, true);
+      batch.c = torch::from_blob(c.data(), {B64, K64}, kF64).to(options(), false, true);
+      batch.Q = Qt.to(options(), false, true);
+    }
+    return batch;
+  }
+
+  Batch batch_from_normalised(const Tensor& z) const {
+    const Tensor zc = z.to(torch::kCPU, torch::kFloat64).contiguous();
+    std::vector<double> th(static_cast<std::size_t>(zc.size(0)));
+    auto a = zc.accessor<double, 2>();
+    for (std::size_t b = 0; b < th.size(); ++b) th[b] = a[static_cast<long>(b)][0];
+    return make_batch(th, parameters_of(zc));
+  }
+
+  // Uniform draws of normalised points: t^ in [0, 1], theta^ in [-1, 1].
+  Tensor draw_points(std::int64_t count) const {
+    Tensor z = torch::rand({count, static_cast<std::int64_t>(1 + inputs.size())}, kF64);
+    z.slice(1, 1) = 2.0 * z.slice(1, 1) - 1.0;
+    return z;
+  }
+
+  // --- the network's output and its derivative along t^ ---
+  // u = y0 + s t^ N, projected onto the invariants (which y0 satisfies, so u(t0) = y0 still).
+  Tensor project(const Batch& b, const Tensor& u) const {
+    if (!b.C.defined()) return u;
+    const Tensor v = (u / scale).unsqueeze(2);
+    const Tensor excess = torch::matmul(b.C, v).squeeze(2) - b.c;
+    return u - scale * torch::matmul(b.Q, excess.unsqueeze(2)).squeeze(2);
+  }
+  Tensor project_tangent(const Batch& b, const Tensor& du) const {
+    if (!b.C.defined()) return du;
+    const Tensor excess = torch::matmul(b.C, (du / scale).unsqueeze(2));
+    return du - scale * torch::matmul(b.Q, excess).squeeze(2);
+  }
+
+  Tensor output(const Batch& b, const Tensor& N) const {
+    return project(b, b.y0 + scale * b.x.select(1, 0).unsqueeze(1) * N);
+  }
+
+  std::pair<Tensor, Tensor> forward_mode(const Batch& b) const {
+    auto [N, dN] = net->forward_tangent(b.x);
+    const Tensor th = b.x.select(1, 0).unsqueeze(1);
+    return {project(b, b.y0 + scale * th * N), project_tangent(b, scale * (N + th * dN))};
+  }
+
+  // Reverse mode: one backward pass per output through the graph of u(x).
+  std::pair<Tensor, Tensor> reverse_mode(const Batch& b, bool create_graph) const {
+    const Tensor x = b.x.detach().requires_grad_(true);
+    const Tensor u = project(b, b.y0 + scale * x.select(1, 0).unsqueeze(1) * net->forward(x));
+    std::vector<Tensor> columns;
+    for (std::int64_t i = 0; i < u.size(1); ++i) {
+      const auto g = torch::autograd::grad({u.select(1, i).sum()}, {x}, {}, /*retain_graph=*/true, create_graph);
+      columns.push_back(g[0].select(1, 0));
+    }
+    return {u, torch::stack(columns, 1)};
+  }
+
+  std::vector<Tensor> rhs_of(const Batch& b, const Tensor& u) const {
+    std::vector<Tensor> y = u.unbind(1);
+    std::vector<Tensor> f(n());
+    rhs(b.t, y.data(), b.p.data(), f.data());
+    const std::vector<std::int64_t> shape{b.size()};
+    for (auto& fi : f) fi = fi.expand(shape);
+    return f;
+  }
+
+  // R = (du/dt^ - f dt/dt^) / s, [B, n]. With `implicit`, R is then preconditioned by
+  // (I - h J~)^-1, h = dt/dt^ and J~ = S^-1 (df/du) S the Jacobian in scaled states (held
+  // constant): a mode relaxing at rate |lambda| h >> 1 counts by the state deviation it
+  // causes, R / (|lambda| h), while slow and conserved modes keep their full residual.
+  Tensor residual(const Batch& b, const Tensor& u, const Tensor& du) const {
+    const Tensor r = (du - torch::stack(rhs_of(b, u), 1) * b.dt_dth.unsqueeze(1)) / scale;
+    if (!implicit) return r;
+    const Tensor h = b.dt_dth.unsqueeze(1).unsqueeze(2);
+    const Tensor a = torch::eye(static_cast<std::int64_t>(n()), options()).unsqueeze(0) - h * scaled_jacobian(b, u);
+    const Tensor pr = torch::linalg::solve(a, r.unsqueeze(2), /*left=*/true).squeeze(2);
+    // A growing mode (an eigenvalue of h J near or above 1) would be amplified, not damped:
+    // there the plain residual stands.
+    const Tensor ok = torch::isfinite(pr).all(1) & (pr.pow(2).sum(1) <= r.pow(2).sum(1));
+    return torch::where(ok.unsqueeze(1), pr, r);
+  }
+
+  // S^-1 (df/du) S at u, [B, n, n], detached: one backward pass per state through the
+  // tensor right-hand side.
+  Tensor scaled_jacobian(const Batch& b, const Tensor& u) const {
+    torch::AutoGradMode enable(true);
+    const Tensor x = u.detach().requires_grad_(true);
+    const std::vector<Tensor> f = rhs_of(b, x);
+    std::vector<Tensor> rows;
+    for (std::size_t i = 0; i < n(); ++i) {
+      Tensor g;
+      if (f[i].requires_grad())
+        g = torch::autograd::grad({f[i].sum()}, {x}, {}, /*retain_graph=*/true, false, /*allow_unused=*/true)[0];
+      rows.push_back(g.defined() ? g : torch::zeros_like(x));
+    }
+    const Tensor j = torch::stack(rows, 1).detach();  // [B, i, j] = df_i/du_j
+    return j * scale.unsqueeze(0).unsqueeze(1) / scale.unsqueeze(0).unsqueeze(2);
+  }
+
+  // --- evaluation on a grid ---
+  void predict(const double* p, std::size_t count, const std::vector<double>& times, double* out) const {
+    torch::NoGradGuard no_grad;
+    const std::size_t T = times.size(), N = n(), M = m();
+    const std::size_t per_chunk = std::max<std::size_t>(1, (1u << 16) / std::max<std::size_t>(1, T));
+    std::vector<double> th(T);
+    for (std::size_t k = 0; k < T; ++k) th[k] = t_hat(times[k]);
+    for (std::size_t first = 0; first < count; first += per_chunk) {
+      const std::size_t c = std::min(per_chunk, count - first);
+      std::vector<double> rows_t(c * T), rows_p(c * T * M);
+      for (std::size_t s = 0; s < c; ++s)
+        for (std::size_t k = 0; k < T; ++k) {
+          rows_t[s * T + k] = th[k];
+          std::copy(p + (first + s) * M, p + (first + s + 1) * M, &rows_p[(s * T + k) * M]);
+        }
+      const Batch b = make_batch(rows_t, rows_p);
+      const Tensor u = output(b, net->forward(b.x)).to(torch::kCPU, torch::kFloat64).contiguous();
+      std::copy(u.data_ptr<double>(), u.data_ptr<double>() + c * T * N, out + first * T * N);
+    }
+  }
+
+  std::vector<double> draw_parameters(std::size_t count) const {
+    return parameters_of(draw_points(static_cast<std::int64_t>(count)));
+  }
+};
+
+namespace {
+
+// CVODES trajectories for parameter rows P (count x m) on `times`; a failed solve leaves NaN.
+std::vector<double> reference(const Pinn::Impl& im, const std::vector<double>& P, const solvers::OdeOptions& options,
+                              const std::vector<double>& times) {
+  solvers::OdeSolver solver(im.model, options);
+  const std::size_t N = im.n(), M = im.m(), T = times.size(), count = P.size() / M;
+  std::vector<double> out(count * T * N), y0(N);
+  for (std::size_t s = 0; s < count; ++s) {
+    im.model->initial_state(&P[s * M], y0.data());
+    const auto r = solver.solve(&P[s * M], y0.data(), times.front(), times, &out[s * T * N]);
+    if (r.status != solvers::SolveStatus::kSuccess)
+      std::fill(&out[s * T * N], &out[(s + 1) * T * N], std::numeric_limits<double>::quiet_NaN());
+  }
+  return out;
+}
+
+ErrorSummary compare(const std::vector<double>& u, const std::vector<double>& y, std::size_t count, std::size_t T,
+                     std::size_t N) {
+  ErrorSummary e;
+  std::vector<std::vector<double>> per_state(N);
+  for (std::size_t s = 0; s < count; ++s) {
+    if (std::isnan(y[s * T * N])) continue;  // the reference failed
+    double worst = 0.0;
+    for (std::size_t i = 0; i < N; ++i) {
+      double num = 0.0, den = 0.0;
+      for (std::size_t k = 0; k < T; ++k) {
+        const double d = u[(s * T + k) * N + i] - y[(s * T + k) * N + i];
+        num += d * d;
+        den += y[(s * T + k) * N + i] * y[(s * T + k) * N + i];
+      }
+      const double err = den > 0 ? std::sqrt(num / den) : std::sqrt(num);
+      per_state[i].push_back(err);
+      worst = std::max(worst, std::isnan(err) ? std::numeric_limits<double>::infinity() : err);
+    }
+    e.per_sample.push_back(worst);
+  }
+  e.median = median(e.per_sample);
+  e.worst = e.per_sample.empty() ? std::numeric_limits<double>::quiet_NaN()
+                                 : *std::max_element(e.per_sample.begin(), e.per_sample.end());
+  for (auto& v : per_state) {
+    e.per_state_median.push_back(median(v));
+    e.per_state_worst.push_back(v.empty() ? std::numeric_limits<double>::quiet_NaN()
+                                          : *std::max_element(v.begin(), v.end()));
+  }
+  return e;
+}
+
+nlohmann::json error_json(const ErrorSummary& e) {
+  return {{"samples", e.per_sample.size()},
+          {"median", e.median},
+          {"worst", e.worst},
+          {"per_state_median", e.per_state_median},
+          {"per_state_worst", e.per_state_worst}};
+}
+
+}  // namespace
+
+Pinn::Pinn(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Pinn::Pinn(Pinn&&) noexcept = default;
+Pinn& Pinn::operator=(Pinn&&) noexcept = default;
+Pinn::~Pinn() = default;
+
+const nlohmann::json& Pinn::metadata() const { return impl_->meta; }
+const std::vector<ParameterRange>& Pinn::ranges() const { return impl_->ranges; }
+double Pinn::t0() const { return impl_->t0; }
+double Pinn::t1() const { return impl_->t1; }
+
+std::string Pinn::sidecar_path(const std::string& path) {
+  fs::path p(path);
+  return p.extension() == ".pt" ? p.replace_extension(".json").string() : path + ".json";
+}
+
+std::string Pinn::check_parameters(const double* p) const {
+  for (std::size_t k = 0; k < impl_->ranges.size(); ++k) {
+    const ParameterRange& r = impl_->ranges[k];
+    if (!(p[k] >= r.low && p[k] <= r.high)) {
+      const std::string range =
+          r.fixed() ? "was fixed at " + core::format_number(r.low)
+                    : "covers [" + core::format_number(r.low) + ", " + core::format_number(r.high) + "]";
+      return "parameter " + r.name + " = " + core::format_number(p[k]) + " is outside the range the network " + range +
+             " (trained networks are not extrapolated)";
+    }
+  }
+  return {};
+}
+
+void Pinn::predict(const double* p, std::size_t count, const std::vector<double>& times, double* states) const {
+  impl_->predict(p, count, times, states);
+}
+
+void Pinn::residual(const double* p, std::size_t count, int points, double* rms) const {
+  torch::NoGradGuard no_grad;
+  const Impl& im = *impl_;
+  const std::size_t R = static_cast<std::size_t>(std::max(points, 2)), M = im.m();
+  const std::size_t per_chunk = std::max<std::size_t>(1, (1u << 16) / R);
+  for (std::size_t first = 0; first < count; first += per_chunk) {
+    const std::size_t c = std::min(per_chunk, count - first);
+    std::vector<double> th(c * R), P(c * R * M);
+    for (std::size_t s = 0; s < c; ++s)
+      for (std::size_t k = 0; k < R; ++k) {
+        th[s * R + k] = static_cast<double>(k) / static_cast<double>(R - 1);
+        std::copy(p + (first + s) * M, p + (first + s + 1) * M, &P[(s * R + k) * M]);
+      }
+    const Batch b = im.make_batch(th, P);
+    auto [u, du] = im.forward_mode(b);
+    const Tensor r = im.residual(b, u, du).pow(2).reshape({static_cast<std::int64_t>(c), -1}).mean(1).sqrt();
+    const Tensor rc = r.to(torch::kCPU, torch::kFloat64).contiguous();
+    std::copy(rc.data_ptr<double>(), rc.data_ptr<double>() + c, rms + first);
+  }
+}
+
+ErrorSummary Pinn::error_against_solver(std::size_t count, std::uint64_t seed, const solvers::OdeOptions& solver,
+                                        const std::vector<double>& times) const {
+  torch::manual_seed(seed);
+  const std::vector<double> P = impl_->draw_parameters(count);
+  const std::vector<double> y = reference(*impl_, P, solver, times);
+  std::vector<double> u(y.size());
+  predict(P.data(), count, times, u.data());
+  return compare(u, y, count, times.size(), impl_->n());
+}
+
+void Pinn::time_derivatives(const double* p, std::size_t count, const double* t, bool forward_mode,
+                            double* dudt) const {
+  const Impl& im = *impl_;
+  std::vector<double> th(count);
+  for (std::size_t s = 0; s < count; ++s) th[s] = im.t_hat(t[s]);
+  const Batch b = im.make_batch(th, std::vector<double>(p, p + count * im.m()));
+  Tensor du;
+  if (forward_mode) {
+    torch::NoGradGuard no_grad;
+    du = im.forward_mode(b).second;
+  } else {
+    du = im.reverse_mode(b, false).second;
+  }
+  const Tensor c = du.detach().to(torch::kCPU, torch::kFloat64).contiguous();
+  std::copy(c.data_ptr<double>(), c.data_ptr<double>() + count * im.n(), dudt);
+}
+
+double Pinn::time_training_steps(int points, int steps, bool forward_mode, std::uint64_t seed) {
+  Impl& im = *impl_;
+  torch::manual_seed(seed);
+  const Batch b = im.batch_from_normalised(im.draw_points(points));
+  torch::optim::Adam adam(im.net->parameters(), torch::optim::AdamOptions(1e-3));
+  auto step = [&] {
+    adam.zero_grad();
+    auto [u, du] = forward_mode ? im.forward_mode(b) : im.reverse_mode(b, true);
+    const Tensor loss = im.residual(b, u, du).pow(2).mean();
+    loss.backward();
+    adam.step();
+  };
+  step();  // warm-up
+  const auto start = Clock::now();
+  for (int k = 0; k < steps; ++k) step();
+  return seconds_since(start) / std::max(steps, 1);
+}
+
+// ----------------------------------------------------------------------------------------
+// Training
+
+namespace {
+
+struct Trainer {
+  Pinn::Impl& im;
+  const Problem& problem;
+  const TrainOptions& opt;
+  const Pinn::ProgressCallback& progress;
+  Clock::time_point start = Clock::now();
+
+  Trainer(Pinn::Impl& i, const Problem& pb, const TrainOptions& o, const Pinn::ProgressCallback& cb)
+      : im(i), problem(pb), opt(o), progress(cb) {}
+
+  Tensor points;  // collocation, normalised [N, 1 + q] (CPU double)
+  Batch collocation;
+  std::vector<double> validation_p, validation_y;
+  std::optional<Batch> data;
+  Tensor data_target;
+  double data_weight = 0.0;
+  bool balanced = false;
+
+  std::vector<Tensor> best;
+  ErrorSummary best_error;
+  double best_score = std::numeric_limits<double>::infinity();
+  bool target_reached = false;
+
+  struct Loss {
+    Tensor total, residual, data;
+  };
+
+  Loss loss(bool with_data) {
+    auto [u, du] = im.forward_mode(collocation);
+    const Tensor r2 = im.residual(collocation, u, du).pow(2).mean(1);  // per point
+    Loss l;
+    if (opt.causal) {
+      const int M = std::max(opt.causal_bins, 1);
+      const Tensor bin = (collocation.x.select(1, 0) * M).floor().clamp(0, M - 1).to(torch::kLong);
+      const Tensor sums = torch::zeros({M}, im.options()).index_add(0, bin, r2);
+      const Tensor counts = torch::zeros({M}, im.options()).index_add(0, bin, torch::ones_like(r2)).clamp_min(1.0);
+      const Tensor per_bin = sums / counts;
+      const Tensor before = torch::cumsum(per_bin, 0) - per_bin;
+      const Tensor w = torch::exp(-opt.causal_epsilon * before).detach();
+      l.residual = (w * per_bin).mean();
+    } else {
+      l.residual = r2.mean();
+    }
+    l.total = l.residual;
+    if (with_data && data) {
+      // A minibatch of the data points, as many as there are collocation points.
+      const std::int64_t D = data->size(), take = std::min<std::int64_t>(D, collocation.size());
+      const Tensor idx = take == D ? torch::arange(D, torch::kLong) : torch::randint(D, {take}, torch::kLong);
+      const Batch part = data->select(idx.to(im.device));
+      const Tensor u_data = im.output(part, im.net->forward(part.x));
+      const Tensor i = idx.to(im.device);
+      l.data = ((u_data - data_target.index_select(0, i)) / im.scale).pow(2).mean();
+      l.total = l.residual + data_weight * l.data;
+    }
+    return l;
+  }
+
+  static double norm_of_grads(const std::vector<Tensor>& params) {
+    double s = 0.0;
+    for (const auto& p : params)
+      if (p.grad().defined()) s += p.grad().pow(2).sum().item<double>();
+    return std::sqrt(s);
+  }
+
+  // Learning-rate annealing: the data term weighted so its gradient is as large as the residual's.
+  void balance() {
+    auto params = im.net->parameters();
+    for (auto& p : params) p.mutable_grad() = Tensor();
+    Loss l = loss(true);
+    l.residual.backward({}, /*retain_graph=*/true);
+    const double gr = norm_of_grads(params);
+    for (auto& p : params) p.mutable_grad() = Tensor();
+    l.data.backward();
+    const double gd = norm_of_grads(params);
+    for (auto& p : params) p.mutable_grad() = Tensor();
+    if (gd > 0 && std::isfinite(gr / gd)) data_weight = balanced ? 0.9 * data_weight + 0.1 * (gr / gd) : gr / gd;
+    balanced = true;
+  }
+
+  // Residual-based adaptive distribution (RAD): keep a random part of the points, draw the
+  // rest from a pool with probability proportional to 1 + R^2 / mean(R^2).
+  void resample() {
+    const std::int64_t N = points.size(0);
+    const auto replace = static_cast<std::int64_t>(opt.resample_fraction * static_cast<double>(N));
+    if (replace <= 0) return;
+    const Tensor pool = im.draw_points(N * std::max(opt.pool_factor, 1));
+    Tensor r2;
+    {
+      torch::NoGradGuard no_grad;
+      const Batch b = im.batch_from_normalised(pool);
+      auto [u, du] = im.forward_mode(b);
+      r2 = im.residual(b, u, du).pow(2).mean(1).to(torch::kCPU, torch::kFloat64);
+    }
+    const Tensor w = r2 / r2.mean().clamp_min(1e-300) + 1.0;
+    const Tensor chosen = torch::multinomial(w, replace, /*replacement=*/false);
+    const Tensor keep = torch::randperm(N, torch::kLong).slice(0, 0, N - replace);
+    points = torch::cat({points.index_select(0, keep), pool.index_select(0, chosen)}, 0);
+    collocation = im.batch_from_normalised(points);
+  }
+
+  ErrorSummary validate() {
+    const std::size_t count = validation_p.size() / im.m();
+    std::vector<double> u(validation_y.size());
+    im.predict(validation_p.data(), count, problem.times, u.data());
+    return compare(u, validation_y, count, problem.times.size(), im.n());
+  }
+
+  // Validates, keeps the best network, checkpoints; true when training should stop.
+  bool checkpoint(Progress& pr) {
+    const ErrorSummary e = validate();
+    pr.validation_median = e.median;
+    pr.validation_worst = e.worst;
+    const double score = std::isnan(e.worst) ? std::numeric_limits<double>::infinity() : e.worst;
+    if (score < best_score) {
+      best_score = score;
+      best_error = e;
+      torch::NoGradGuard no_grad;
+      best.clear();
+      for (const auto& p : im.net->parameters()) best.push_back(p.detach().clone());
+      if (!opt.checkpoint.empty()) save_checkpoint();
+    }
+    target_reached = opt.target_error > 0 && score <= opt.target_error;
+    return target_reached;
+  }
+
+  std::function<void()> save_checkpoint;
+
+  bool out_of_time() const { return seconds_since(start) > opt.max_seconds; }
+
+  void report(Progress pr, const Loss& l) {
+    pr.loss = l.total.item<double>();
+    pr.residual_loss = l.residual.item<double>();
+    pr.data_loss = l.data.defined() ? l.data.item<double>() : 0.0;
+    pr.data_weight = data_weight;
+    pr.elapsed_s = seconds_since(start);
+    if (progress) progress(pr);
+  }
+};
+
+}  // namespace
+
+Pinn Pinn::train(const Problem& problem, const NetworkOptions& network, const TrainOptions& opt,
+                 const ProgressCallback& progress) {
+  if (!problem.model) throw std::invalid_argument("no model to train a PINN for");
+  if (problem.parameters.size() != problem.model->num_parameters())
+    throw std::invalid_argument("one parameter range per model parameter is needed");
+  if (problem.times.size() < 2 || !(problem.times.back() > problem.times.front()))
+    throw std::invalid_argument("the time grid must span an interval");
+  if (network.width < 1 || network.depth < 1) throw std::invalid_argument("network width and depth must be >= 1");
+  if (opt.collocation < 16) throw std::invalid_argument("collocation must be >= 16 points");
+
+  auto impl = std::make_unique<Impl>();
+  Impl& im = *impl;
+  im.setup(problem.model, problem.parameters, problem.times.front(), problem.times.back(), problem.time);
+  im.network = network;
+  im.implicit = opt.implicit;
+  im.device = parse_device(opt.device);
+  im.dtype = parse_dtype(opt.dtype);
+  im.threads = opt.threads;
+  use_threads(opt.threads);
+  torch::manual_seed(opt.seed);
+
+  Trainer tr{im, problem, opt, progress};
+  TrainSummary summary;
+
+  // Reference trajectories: validation and data draws, solved once.
+  const auto ref_start = Clock::now();
+  const std::size_t V = static_cast<std::size_t>(std::max(opt.validation_samples, 1));
+  const std::size_t D = static_cast<std::size_t>(std::max(opt.data_samples, 0));
+  tr.validation_p = im.draw_parameters(V);
+  tr.validation_y = reference(im, tr.validation_p, problem.solver, problem.times);
+  const std::vector<double> data_p = im.draw_parameters(D);
+  const std::vector<double> data_y = reference(im, data_p, problem.solver, problem.times);
+  summary.reference_seconds = seconds_since(ref_start);
+
+  // Characteristic change of each state over the references.
+  const std::size_t N = im.n(), M = im.m(), T = problem.times.size();
+  std::vector<double> s(N, 0.0), y0(N);
+  auto widen = [&](const std::vector<double>& P, const std::vector<double>& Y) {
+    for (std::size_t k = 0; k < P.size() / M; ++k) {
+      if (std::isnan(Y[k * T * N])) continue;
+      im.model->initial_state(&P[k * M], y0.data());
+      for (std::size_t row = 0; row < T; ++row)
+        for (std::size_t i = 0; i < N; ++i) s[i] = std::max(s[i], std::abs(Y[(k * T + row) * N + i] - y0[i]));
+    }
+  };
+  widen(tr.validation_p, tr.validation_y);
+  widen(data_p, data_y);
+  const double largest = *std::max_element(s.begin(), s.end());
+  for (double& v : s) v = v > 0 ? v : (largest > 0 ? largest : 1.0);
+  im.scale = torch::from_blob(s.data(), {static_cast<std::int64_t>(N)}, kF64).to(im.options(), false, true).clone();
+
+  im.build_network();
+  tr.points = im.draw_points(opt.collocation);
+  tr.collocation = im.batch_from_normalised(tr.points);
+  if (D > 0) {
+    std::vector<double> th, P;
+    std::vector<double> target;
+    for (std::size_t k = 0; k < D; ++k) {
+      if (std::isnan(data_y[k * T * N])) continue;
+      for (std::size_t row = 0; row < T; ++row) {
+        th.push_back(im.t_hat(problem.times[row]));
+        P.insert(P.end(), &data_p[k * M], &data_p[(k + 1) * M]);
+        target.insert(target.end(), &data_y[(k * T + row) * N], &data_y[(k * T + row + 1) * N]);
+      }
+    }
+    if (!th.empty()) {
+      tr.data = im.make_batch(th, P);
+      tr.data_target =
+          torch::from_blob(target.data(), {static_cast<std::int64_t>(th.size()), static_cast<std::int64_t>(N)}, kF64)
+              .to(im.options(), false, true)
+              .clone();
+      tr.data_weight = opt.data_weight;
+    }
+  }
+
+  Pinn result(std::move(impl));
+  auto set_meta = [&](const TrainSummary& sm) {
+    nlohmann::json j;
+    j["format"] = "physynth-pinn-1";
+    nlohmann::json states = nlohmann::json::array(), params = nlohmann::json::array();
+    for (const auto& v : im.model->states()) states.push_back({{"name", v.name}, {"units", v.units}});
+    for (const auto& v : im.model->parameters()) params.push_back({{"name", v.name}, {"units", v.units}});
+    j["model"] = {{"name", im.model->name()}, {"states", states}, {"parameters", params}};
+    nlohmann::json ranges = nlohmann::json::array();
+    for (const auto& r : im.ranges)
+      ranges.push_back({{"name", r.name}, {"low", r.low}, {"high", r.high}, {"log_scale", r.log_scale}});
+    j["parameter_ranges"] = ranges;
+    std::vector<std::string> inputs{"t"};
+    for (int k : im.inputs) inputs.push_back(im.ranges[static_cast<std::size_t>(k)].name);
+    j["normalisation"] = {{"time", {{"t0", im.t0}, {"t1", im.t1}, {"log", im.time.log}, {"scale", im.time.scale}}},
+                          {"inputs", inputs},
+                          {"output_scale", s}};
+    j["network"] = {{"width", im.network.width},
+                    {"depth", im.network.depth},
+                    {"activation", "tanh"},
+                    {"dtype", opt.dtype},
+                    {"residual", im.implicit ? "implicit" : "plain"},
+                    {"output", "y0(theta) + output_scale * t^ * N(t^, theta^)"}};
+    j["training"] = {{"seed", opt.seed},
+                     {"collocation", opt.collocation},
+                     {"adam_steps", sm.adam_steps},
+                     {"lbfgs_iterations", sm.lbfgs_iterations},
+                     {"learning_rate", opt.learning_rate},
+                     {"causal", opt.causal},
+                     {"data_samples", opt.data_samples},
+                     {"resamples", sm.resamples},
+                     {"final_loss", sm.final_loss},
+                     {"final_residual_loss", sm.final_residual_loss},
+                     {"final_data_loss", sm.final_data_loss},
+                     {"seconds", sm.seconds},
+                     {"stopped", sm.stopped},
+                     {"validation", error_json(sm.validation)},
+                     {"test", error_json(sm.test)},
+                     {"solver", {{"rtol", problem.solver.rtol}, {"atol", problem.solver.atol}}}};
+    j["scenario"] = {{"name", problem.scenario}, {"sha256", problem.scenario_sha256}};
+    j["versions"] = {{"LibTorch", TORCH_VERSION}};
+    result.impl_->meta = j;
+  };
+  tr.save_checkpoint = [&] {
+    set_meta(summary);
+    result.save(opt.checkpoint);
+  };
+
+  // Adam, learning rate decaying exponentially.
+  auto params = im.net->parameters();
+  torch::optim::Adam adam(params, torch::optim::AdamOptions(opt.learning_rate));
+  const int every = std::max(opt.validation_every, 1);
+  Trainer::Loss last;
+  bool stop = false;
+  for (int step = 1; step <= opt.adam_steps && !stop; ++step) {
+    const double lr =
+        opt.learning_rate * std::pow(opt.final_lr_factor, static_cast<double>(step - 1) / std::max(opt.adam_steps, 1));
+    for (auto& group : adam.param_groups()) static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
+    if (tr.data && opt.balance && (step - 1) % std::max(opt.balance_every, 1) == 0) tr.balance();
+    adam.zero_grad();
+    last = tr.loss(true);
+    last.total.backward();
+    adam.step();
+    summary.adam_steps = step;
+    Progress pr;
+    pr.phase = "adam";
+    pr.step = step;
+    pr.steps = opt.adam_steps;
+    if (step % every == 0 || step == opt.adam_steps) {
+      stop = tr.checkpoint(pr) || tr.out_of_time();
+      tr.report(pr, last);
+    } else if (step % 50 == 0) {
+      tr.report(pr, last);
+    }
+    if (opt.resample_every > 0 && step % opt.resample_every == 0 && step < opt.adam_steps) {
+      tr.resample();
+      ++summary.resamples;
+    }
+  }
+
+  // L-BFGS on the final points, in chunks between validations.
+  if (!stop && opt.lbfgs_iterations > 0) {
+    torch::optim::LBFGS lbfgs(params, torch::optim::LBFGSOptions(1.0)
+                                          .max_iter(std::min(every, opt.lbfgs_iterations))
+                                          .history_size(50)
+                                          .tolerance_grad(1e-12)
+                                          .tolerance_change(1e-14)
+                                          .line_search_fn("strong_wolfe"));
+    auto closure = [&] {
+      lbfgs.zero_grad();
+      last = tr.loss(true);
+      last.total.backward();
+      return last.total;
+    };
+    int done = 0;
+    while (done < opt.lbfgs_iterations && !stop) {
+      lbfgs.step(closure);
+      done += std::min(every, opt.lbfgs_iterations - done);
+      summary.lbfgs_iterations = done;
+      Progress pr;
+      pr.phase = "lbfgs";
+      pr.step = done;
+      pr.steps = opt.lbfgs_iterations;
+      const double before = tr.best_score;
+      stop = tr.checkpoint(pr) || tr.out_of_time() || !std::isfinite(last.total.item<double>());
+      tr.report(pr, last);
+      if (!stop && tr.best_score >= before && std::isfinite(before) && done >= 4 * every) {
+        // No improvement over a chunk after several: L-BFGS has converged or stalled.
+        break;
+      }
+    }
+  }
+
+  // Keep the best network seen.
+  if (!tr.best.empty()) {
+    torch::NoGradGuard no_grad;
+    for (std::size_t k = 0; k < params.size(); ++k) params[k].copy_(tr.best[k]);
+  }
+  summary.final_loss = last.total.defined() ? last.total.item<double>() : 0.0;
+  summary.final_residual_loss = last.residual.defined() ? last.residual.item<double>() : 0.0;
+  summary.final_data_loss = last.data.defined() ? last.data.item<double>() : 0.0;
+  summary.validation = tr.best_error;
+  summary.stopped = tr.target_reached ? "target reached" : (tr.out_of_time() ? "time limit" : "steps done");
+  const auto test_start = Clock::now();
+  if (opt.test_samples > 0)
+    summary.test = result.error_against_solver(static_cast<std::size_t>(opt.test_samples), opt.seed ^ 0x7e57ULL,
+                                               problem.solver, problem.times);
+  summary.reference_seconds += seconds_since(test_start);
+  summary.seconds = seconds_since(tr.start);
+  set_meta(summary);
+  if (!opt.checkpoint.empty()) result.save(opt.checkpoint);
+  return result;
+}
+
+// ----------------------------------------------------------------------------------------
+// Files
+
+void Pinn::save(const std::string& path) const {
+  const Impl& im = *impl_;
+  write_atomically(path, [&](const std::string& tmp) {
+    torch::serialize::OutputArchive archive;
+    im.net->save(archive);
+    archive.write("output_scale", im.scale, /*is_buffer=*/true);
+    archive.save_to(tmp);
+  });
+  write_atomically(sidecar_path(path), [&](const std::string& tmp) {
+    std::ofstream out(tmp, std::ios::binary);
+    out << im.meta.dump(2) << "\n";
+    if (!out) throw std::runtime_error("cannot write '" + tmp + "'");
+  });
+}
+
+Pinn Pinn::load(const std::string& path, std::shared_ptr<const core::Model> model, const std::string& device,
+                int threads) {
+  const std::string side = sidecar_path(path);
+  std::ifstream in(side);
+  if (!fs::exists(path)) throw std::runtime_error("PINN model file '" + path + "' does not exist");
+  if (!in) throw std::runtime_error("PINN model '" + path + "' has no sidecar '" + side + "' (written by train-pinn)");
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(side + ": not valid JSON: " + e.what());
+  }
+  if (j.value("format", "") != "physynth-pinn-1") throw std::runtime_error(side + ": format is not physynth-pinn-1");
+  // The model must be the one it was trained for: name, states and parameters in order.
+  auto names = [](const nlohmann::json& a) {
+    std::vector<std::string> v;
+    for (const auto& x : a) v.push_back(x.at("name").get<std::string>());
+    return v;
+  };
+  auto model_names = [](const std::vector<core::VariableInfo>& a) {
+    std::vector<std::string> v;
+    for (const auto& x : a) v.push_back(x.name);
+    return v;
+  };
+  auto join = [](const std::vector<std::string>& v) {
+    std::string s;
+    for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
+    return s;
+  };
+  const std::string trained = j.at("model").at("name").get<std::string>();
+  const std::string scenario = j.at("scenario").value("name", "");
+  const std::string origin = "PINN model '" + path + "' was trained for model '" + trained + "'" +
+                             (scenario.empty() ? "" : " (scenario '" + scenario + "')");
+  if (trained != model->name())
+    throw std::runtime_error(origin + ", not for this scenario's model '" + model->name() +
+                             "'; train one for it with physynth train-pinn");
+  const auto st = names(j["model"]["states"]), ps = names(j["model"]["parameters"]);
+  if (st != model_names(model->states()))
+    throw std::runtime_error(origin + " with states [" + join(st) + "]; this model has [" +
+                             join(model_names(model->states())) + "]");
+  if (ps != model_names(model->parameters()))
+    throw std::runtime_error(origin + " with parameters [" + join(ps) + "]; this model has [" +
+                             join(model_names(model->parameters())) + "]");
+
+  auto impl = std::make_unique<Impl>();
+  Impl& im = *impl;
+  std::vector<ParameterRange> ranges;
+  for (const auto& r : j.at("parameter_ranges")) {
+    ParameterRange pr;
+    pr.name = r.at("name");
+    pr.low = r.at("low");
+    pr.high = r.at("high");
+    pr.log_scale = r.at("log_scale");
+    ranges.push_back(pr);
+  }
+  const auto& tj = j.at("normalisation").at("time");
+  TimeScaling ts;
+  ts.log = tj.at("log");
+  ts.scale = tj.at("scale");
+  im.setup(std::move(model), ranges, tj.at("t0"), tj.at("t1"), ts);
+  im.network.width = j.at("network").at("width");
+  im.network.depth = j.at("network").at("depth");
+  im.device = parse_device(device);
+  im.dtype = parse_dtype(j.at("network").at("dtype"));
+  im.implicit = j.at("network").value("residual", "plain") == "implicit";
+  im.threads = threads;
+  use_threads(threads);
+  im.build_network();
+  try {
+    torch::serialize::InputArchive archive;
+    archive.load_from(path, im.device);
+    im.net->load(archive);
+    archive.read("output_scale", im.scale, /*is_buffer=*/true);
+  } catch (const c10::Error& e) {
+    throw std::runtime_error("PINN model '" + path + "' cannot be read as a network of width " +
+                             std::to_string(im.network.width) + " and depth " + std::to_string(im.network.depth) +
+                             " (does the sidecar belong to it?): " + e.what_without_backtrace());
+  }
+  im.scale = im.scale.to(im.options());
+  im.meta = std::move(j);
+  return Pinn(std::move(impl));
+}
+
+}  // namespace physynth::pinn

@@ -1,0 +1,238 @@
+// The parametric PINN (pinn/pinn.h): derivatives, training, files, refusals.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
+#include "physynth/pinn/pinn.h"
+#include "support/test_problems.h"
+
+using namespace physynth;
+
+namespace {
+
+const char* kMichaelisMenten = R"(
+species: [{name: E, initial: E0}, {name: S, initial: S0}, {name: ES, initial: 0}, {name: P, initial: 0}]
+reactions:
+  - {equation: "E + S <-> ES", kf: kon, kr: koff}
+  - {equation: "ES -> E + P", k: kcat}
+)";
+
+std::vector<double> grid(double t0, double t1, int points) {
+  std::vector<double> t;
+  for (int k = 0; k < points; ++k) t.push_back(t0 + (t1 - t0) * k / (points - 1));
+  return t;
+}
+
+// E0 fixed; S0, kon, koff, kcat over ranges; log time for the fast binding.
+pinn::Problem michaelis_menten_problem() {
+  pinn::Problem pb;
+  const auto built = testing::network(kMichaelisMenten);
+  pb.model = built.model;
+  const std::map<std::string, std::pair<double, double>> box = {
+      {"E0", {0.05, 0.05}}, {"S0", {10, 30}}, {"kon", {1, 3}}, {"koff", {0.5, 1.5}}, {"kcat", {0.5, 1.5}}};
+  for (std::size_t k = 0; k < pb.model->num_parameters(); ++k) {
+    const std::string& name = pb.model->parameters()[k].name;
+    const auto it = box.find(name);
+    const double v = built.parameters[k].literal.value_or(0.0);
+    pb.parameters.push_back(it != box.end() ? pinn::make_range(name, it->second.first, it->second.second)
+                                            : pinn::make_range(name, v, v));
+  }
+  pb.times = grid(0, 3600, 31);
+  pb.time.log = true;
+  pb.time.scale = 0.01;
+  pb.solver.rtol = 1e-8;
+  pb.solver.atol = 1e-12;
+  return pb;
+}
+
+// A -> nothing, A0 = 1 fixed, k in [0.5, 2]: A(t) = exp(-k t) on [0, 3].
+pinn::Problem decay_problem() {
+  pinn::Problem pb;
+  pb.model = testing::network(testing::kDecay).model;
+  for (const auto& v : pb.model->parameters())
+    pb.parameters.push_back(v.name == "k" ? pinn::make_range("k", 0.5, 2.0) : pinn::make_range(v.name, 1.0, 1.0));
+  pb.times = grid(0, 3, 31);
+  return pb;
+}
+
+pinn::TrainOptions quick(int adam_steps, const std::string& dtype = "float64") {
+  pinn::TrainOptions o;
+  o.seed = 3;
+  o.dtype = dtype;
+  o.threads = 1;
+  o.collocation = 256;
+  o.adam_steps = adam_steps;
+  o.lbfgs_iterations = 0;
+  o.resample_every = 0;
+  o.validation_samples = 4;
+  o.validation_every = 1000000;
+  o.test_samples = 0;
+  return o;
+}
+
+pinn::NetworkOptions small() {
+  pinn::NetworkOptions n;
+  n.width = 16;
+  n.depth = 2;
+  return n;
+}
+
+// Largest |A_pinn - exp(-k t)| over the grid, for k across its range.
+double decay_error(const pinn::Pinn& net, const pinn::Problem& pb) {
+  double worst = 0.0;
+  for (double k : {0.5, 0.8, 1.2, 1.6, 2.0}) {
+    std::vector<double> p(pb.parameters.size());
+    for (std::size_t j = 0; j < p.size(); ++j) p[j] = pb.parameters[j].name == "k" ? k : 1.0;
+    std::vector<double> a(pb.times.size());
+    net.predict(p.data(), 1, pb.times, a.data());
+    for (std::size_t i = 0; i < a.size(); ++i)
+      worst = std::max(worst, std::abs(a[i] - testing::decay(pb.times[i], 1, k)));
+  }
+  return worst;
+}
+
+std::string bytes_of(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+}  // namespace
+
+TEST_CASE("pinn: du/dt by forward-mode tangents equals one reverse pass per output") {
+  const auto pb = michaelis_menten_problem();
+  const auto net = pinn::Pinn::train(pb, pinn::NetworkOptions{}, quick(0));
+  const std::size_t count = 64, m = pb.parameters.size(), n = pb.model->num_states();
+  std::vector<double> p(count * m), t(count);
+  for (std::size_t s = 0; s < count; ++s) {
+    for (std::size_t k = 0; k < m; ++k) {
+      const auto& r = pb.parameters[k];
+      p[s * m + k] = r.low + (r.high - r.low) * static_cast<double>((s * 7 + k * 3) % 11) / 10.0;
+    }
+    t[s] = 3600.0 * std::pow(static_cast<double>(s) / (count - 1), 3);
+  }
+  std::vector<double> forward(count * n), reverse(count * n);
+  net.time_derivatives(p.data(), count, t.data(), true, forward.data());
+  net.time_derivatives(p.data(), count, t.data(), false, reverse.data());
+  double largest = 0.0;
+  for (double v : reverse) largest = std::max(largest, std::abs(v));
+  REQUIRE(largest > 0.0);
+  for (std::size_t i = 0; i < forward.size(); ++i)
+    CHECK(forward[i] == Approx(reverse[i]).epsilon(1e-10).margin(1e-12 * largest));
+}
+
+TEST_CASE("pinn: the output holds the initial state and the conservation laws exactly") {
+  const auto pb = michaelis_menten_problem();
+  const auto net = pinn::Pinn::train(pb, pinn::NetworkOptions{}, quick(0));
+  const std::map<std::string, double> values = {{"E0", 0.05}, {"S0", 17.0}, {"kon", 2.0}, {"koff", 1.0}, {"kcat", 0.7}};
+  std::vector<double> p;
+  for (const auto& r : pb.parameters) p.push_back(r.fixed() ? r.low : values.at(r.name));
+  std::vector<double> u(pb.times.size() * 4);
+  net.predict(p.data(), 1, pb.times, u.data());
+  CHECK(u[0] == 0.05);
+  CHECK(u[1] == 17.0);
+  CHECK(u[2] == 0.0);
+  CHECK(u[3] == 0.0);
+  for (std::size_t r = 0; r < pb.times.size(); ++r) {
+    CHECK(u[r * 4 + 0] + u[r * 4 + 2] == Approx(0.05).margin(1e-12));                 // E + ES
+    CHECK(u[r * 4 + 1] + u[r * 4 + 2] + u[r * 4 + 3] == Approx(17.0).margin(1e-11));  // S + ES + P
+  }
+}
+
+TEST_CASE("pinn: brief training on exponential decay lowers the error against the closed form") {
+  const auto pb = decay_problem();
+  const double before = decay_error(pinn::Pinn::train(pb, small(), quick(0)), pb);
+  auto opts = quick(300);
+  opts.learning_rate = 0.01;
+  opts.lbfgs_iterations = 200;
+  const auto trained = pinn::Pinn::train(pb, small(), opts);
+  const double after = decay_error(trained, pb);
+  INFO("max error before " << before << ", after 300 Adam steps and 200 L-BFGS iterations " << after);
+  CHECK(after < before / 20);
+  CHECK(after < 0.02);
+  // The residual falls with it.
+  const std::vector<double> p = {1.0, 1.3};
+  double r_before = 0, r_after = 0;
+  pinn::Pinn::train(pb, small(), quick(0)).residual(p.data(), 1, 32, &r_before);
+  trained.residual(p.data(), 1, 32, &r_after);
+  CHECK(r_after < r_before / 5);
+}
+
+TEST_CASE("pinn: training is reproducible for a seed on CPU") {
+  const auto pb = decay_problem();
+  const auto a = pinn::Pinn::train(pb, small(), quick(50, "float32"));
+  const auto b = pinn::Pinn::train(pb, small(), quick(50, "float32"));
+  const std::vector<double> p = {1.0, 0.9};
+  std::vector<double> ua(pb.times.size()), ub(pb.times.size());
+  a.predict(p.data(), 1, pb.times, ua.data());
+  b.predict(p.data(), 1, pb.times, ub.data());
+  CHECK(ua == ub);
+}
+
+TEST_CASE("pinn: save and load round-trip bit for bit, with the sidecar") {
+  const auto pb = decay_problem();
+  auto opts = quick(30);
+  const std::string dir = std::string(PHYSYNTH_TEST_OUTPUT) + "/pinn";
+  std::filesystem::create_directories(dir);
+  const auto net = pinn::Pinn::train(pb, small(), opts);
+  net.save(dir + "/decay.pt");
+  REQUIRE(std::filesystem::exists(dir + "/decay.json"));
+  const auto loaded = pinn::Pinn::load(dir + "/decay.pt", pb.model);
+  const std::vector<double> p = {1.0, 1.7};
+  std::vector<double> u1(pb.times.size()), u2(pb.times.size());
+  net.predict(p.data(), 1, pb.times, u1.data());
+  loaded.predict(p.data(), 1, pb.times, u2.data());
+  CHECK(u1 == u2);
+  double r1 = 0, r2 = 0;
+  net.residual(p.data(), 1, 16, &r1);
+  loaded.residual(p.data(), 1, 16, &r2);
+  CHECK(r1 == r2);
+  // Saving the loaded network writes the same bytes (the archive holds its own file name).
+  std::filesystem::create_directories(dir + "/again");
+  loaded.save(dir + "/again/decay.pt");
+  CHECK((bytes_of(dir + "/decay.pt") == bytes_of(dir + "/again/decay.pt")));
+  CHECK((bytes_of(dir + "/decay.json") == bytes_of(dir + "/again/decay.json")));
+  CHECK(loaded.metadata().at("model").at("name") == pb.model->name());
+  CHECK(loaded.metadata().at("training").at("adam_steps") == 30);
+}
+
+TEST_CASE("pinn: a network is refused for another model, and draws outside its box are refused") {
+  const auto pb = decay_problem();
+  const std::string dir = std::string(PHYSYNTH_TEST_OUTPUT) + "/pinn";
+  std::filesystem::create_directories(dir);
+  pinn::Pinn::train(pb, small(), quick(1)).save(dir + "/decay_refused.pt");
+  const auto other = testing::network(kMichaelisMenten).model;
+  try {
+    pinn::Pinn::load(dir + "/decay_refused.pt", other);
+    FAIL("loaded for the wrong model");
+  } catch (const std::runtime_error& e) {
+    const std::string what = e.what();
+    INFO(what);
+    CHECK(what.find("decay_refused.pt") != std::string::npos);
+    CHECK(what.find("was trained for model") != std::string::npos);
+  }
+  CHECK_THROWS_WITH(pinn::Pinn::load(dir + "/missing.pt", pb.model), Catch::Contains("does not exist"));
+  const auto net = pinn::Pinn::load(dir + "/decay_refused.pt", pb.model);
+  const std::vector<double> inside = {1.0, 2.0}, outside = {1.0, 2.5}, other_a0 = {2.0, 1.0};
+  CHECK(net.check_parameters(inside.data()).empty());
+  CHECK_THAT(net.check_parameters(outside.data()),
+             Catch::Contains("k = 2.5 is outside the range the network covers [0.5, 2]"));
+  CHECK_THAT(net.check_parameters(other_a0.data()), Catch::Contains("was fixed at 1"));
+}
+
+TEST_CASE("pinn: models without a tensor right-hand side, or with jumps, are refused with the reason") {
+  const auto pb = decay_problem();
+  CHECK(pinn::tensor_support(*pb.model).empty());
+  auto bad = pb;
+  bad.parameters.pop_back();
+  CHECK_THROWS_WITH(pinn::Pinn::train(bad, small(), quick(0)),
+                    Catch::Contains("one parameter range per model parameter"));
+  auto opts = quick(0);
+  opts.device = "cuda:7";
+  if (!std::getenv("PHYSYNTH_HAVE_CUDA"))
+    CHECK_THROWS_WITH(pinn::Pinn::train(pb, small(), opts), Catch::Contains("use device: cpu"));
+  opts.device = "tpu";
+  CHECK_THROWS_WITH(pinn::Pinn::train(pb, small(), opts), Catch::Contains("not one of cpu, cuda, cuda:N"));
+}

@@ -8,6 +8,7 @@
 
 #include "physynth/core/random.h"
 #include "physynth/engine/pinn_problem.h"
+#include "sha256.h"
 
 namespace physynth::engine {
 
@@ -68,6 +69,89 @@ std::vector<std::uint64_t> pinn_verified_samples(const Scenario& s) {
   return {chosen.begin(), chosen.end()};
 }
 
+namespace {
+double quantile_of(std::vector<double> v, double q) {
+  v.erase(std::remove_if(v.begin(), v.end(), [](double x) { return std::isnan(x); }), v.end());
+  if (v.empty()) return std::numeric_limits<double>::quiet_NaN();
+  std::sort(v.begin(), v.end());
+  return v[static_cast<std::size_t>(std::floor(q * static_cast<double>(v.size() - 1) + 0.5))];
+}
+nlohmann::ordered_json number_or_null(double x) {
+  return std::isfinite(x) ? nlohmann::ordered_json(x) : nlohmann::ordered_json(nullptr);
+}
+}  // namespace
+
+PinnAudit::PinnAudit(const Scenario& s) : s_(s) {}
+
+void PinnAudit::add(std::uint64_t sample, const std::string& refused, double residual, bool resolved,
+                    const std::vector<double>& error) {
+  if (!refused.empty()) ++refused_;
+  sample_.push_back(sample);
+  residual_.push_back(residual);
+  resolved_.push_back(resolved ? 1 : 0);
+  error_.push_back(error);
+}
+
+nlohmann::ordered_json PinnAudit::to_json() const {
+  nlohmann::ordered_json j;
+  j["model"] = s_.pinn.model;
+  j["model_sha256"] = sha256_file(s_.pinn.model);
+  j["residual"] = {{"definition", "RMS over states and residual_points times of (du/dt^ - f dt/dt^) / s"},
+                   {"points", s_.pinn.residual_points},
+                   {"median", number_or_null(quantile_of(residual_, 0.5))},
+                   {"p95", number_or_null(quantile_of(residual_, 0.95))},
+                   {"max", number_or_null(quantile_of(residual_, 1.0))}};
+  nlohmann::ordered_json resolved = nlohmann::ordered_json::array();
+  for (std::size_t k = 0; k < sample_.size(); ++k)
+    if (resolved_[k]) resolved.push_back(sample_[k]);
+  j["gate"] = {{"threshold", s_.pinn.gate_residual > 0 ? nlohmann::ordered_json(s_.pinn.gate_residual)
+                                                       : nlohmann::ordered_json(nullptr)},
+               {"resolved_with_cvodes", resolved.size()},
+               {"samples", resolved}};
+  j["refused_out_of_range"] = refused_;
+  // Verified samples: relative L2 error of each state against CVODES.
+  const auto& states = s_.model.model->states();
+  nlohmann::ordered_json per_state = nlohmann::ordered_json::object();
+  std::size_t verified = 0;
+  double worst = 0.0;
+  std::int64_t worst_sample = -1;
+  for (const auto& e : error_) verified += e.empty() ? 0 : 1;
+  for (std::size_t i = 0; i < states.size(); ++i) {
+    std::vector<double> v;
+    for (std::size_t k = 0; k < error_.size(); ++k)
+      if (!error_[k].empty()) {
+        v.push_back(error_[k][i]);
+        if (error_[k][i] > worst) {
+          worst = error_[k][i];
+          worst_sample = static_cast<std::int64_t>(sample_[k]);
+        }
+      }
+    per_state[states[i].name] = {{"median", number_or_null(quantile_of(v, 0.5))},
+                                 {"max", number_or_null(quantile_of(v, 1.0))}};
+  }
+  j["verified"] = {{"samples", verified},
+                   {"definition", "||u_i - y_i||_2 / ||y_i||_2 over the output grid, y from CVODES"},
+                   {"relative_l2_error", per_state},
+                   {"worst", number_or_null(worst_sample >= 0 ? worst : std::numeric_limits<double>::quiet_NaN())},
+                   {"worst_sample", worst_sample}};
+  j["per_sample"] = "pinn_audit.csv";
+  return j;
+}
+
+std::string PinnAudit::csv() const {
+  std::string out = "sample,residual,resolved_with_cvodes";
+  for (const auto& v : s_.model.model->states()) out += ",error_" + v.name;
+  out += "\n";
+  for (std::size_t k = 0; k < sample_.size(); ++k) {
+    out += std::to_string(sample_[k]) + "," + (std::isnan(residual_[k]) ? "" : core::format_number(residual_[k])) +
+           "," + (resolved_[k] ? "1" : "0");
+    for (std::size_t i = 0; i < s_.model.model->num_states(); ++i)
+      out += "," + (error_[k].empty() ? std::string() : core::format_number(error_[k][i]));
+    out += "\n";
+  }
+  return out;
+}
+
 #ifdef PHYSYNTH_HAVE_PINN
 
 bool pinn_available() { return true; }
@@ -80,11 +164,11 @@ void check_pinn_backend(const core::ConfigNode& root, Scenario& s) {
     backend.error("backend: pinn: " + why);
     return;
   }
-  if (root.has("events"))
+  if (root.has("events") && root["events"].size() > 0)
     root["events"].error(
         "events: backend pinn has no root finding; events need backend: cvode (the network's trajectories are "
         "written on the time grid only)");
-  if (root.has("regimes"))
+  if (root.has("regimes") && root["regimes"].size() > 0)
     root["regimes"].error(
         "regimes: backend pinn learns one parameter vector per trajectory; regimes need backend: cvode");
   if (!s.solver.sensitivity_parameters.empty())
@@ -132,8 +216,9 @@ void check_pinn_backend(const core::ConfigNode& root, Scenario& s) {
 }
 
 PinnShard evaluate_pinn(const Scenario& s, const std::vector<double>& times, const double* parameters,
-                        std::size_t count) {
+                        std::size_t count, int threads) {
   const pinn::Pinn& net = *s.pinn.network_loaded;
+  pinn::Pinn::set_threads(threads);
   const std::size_t n = s.model.model->num_states(), m = s.model.model->num_parameters(), T = times.size();
   PinnShard out;
   out.states.assign(count * T * n, std::numeric_limits<double>::quiet_NaN());
@@ -167,7 +252,7 @@ void check_pinn_backend(const core::ConfigNode& root, Scenario&) {
       "backend: pinn needs LibTorch, and this physynth was built without it (PHYSYNTH_WITH_TORCH=OFF)");
 }
 
-PinnShard evaluate_pinn(const Scenario&, const std::vector<double>&, const double*, std::size_t) {
+PinnShard evaluate_pinn(const Scenario&, const std::vector<double>&, const double*, std::size_t, int) {
   throw std::logic_error("backend pinn in a build without LibTorch");
 }
 

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "physynth/core/config.h"
 #include "physynth/engine/scenario.h"
 
@@ -24,7 +26,26 @@ struct PinnShard {
   std::vector<std::string> refused;
 };
 PinnShard evaluate_pinn(const Scenario& s, const std::vector<double>& times, const double* parameters,
-                        std::size_t count);
+                        std::size_t count, int threads);
+
+// The audit of a PINN run, fed in sample order: audit.json's "pinn" section and
+// pinn_audit.csv (one row per sample: residual, whether re-solved, errors if verified).
+class PinnAudit {
+ public:
+  explicit PinnAudit(const Scenario& s);
+  void add(std::uint64_t sample, const std::string& refused, double residual, bool resolved,
+           const std::vector<double>& error);
+  nlohmann::ordered_json to_json() const;
+  std::string csv() const;
+
+ private:
+  const Scenario& s_;
+  std::vector<std::uint64_t> sample_;
+  std::vector<double> residual_;
+  std::vector<char> resolved_;
+  std::vector<std::vector<double>> error_;  // empty where not verified
+  std::uint64_t refused_ = 0;
+};
 
 // The samples re-solved with CVODES for the audit: min(verify, samples) of them,
 // chosen at random (keyed on the seed), ascending.

@@ -25,6 +25,7 @@
 #include "expression.h"
 #include "physynth/core/random.h"
 #include "physynth/engine/dataset.h"
+#include "pinn_backend.h"
 #include "sha256.h"
 
 namespace physynth::engine {
@@ -138,6 +139,7 @@ struct Worker {
   std::vector<Expression> record_labels;  // the per-record expression labels, in order
   std::vector<double> variables;
   std::vector<double> y0;
+  std::vector<double> reference;                  // backend pinn: a CVODES trajectory to check against
   std::vector<core::LinearInvariant> invariants;  // the model's, copied once per thread
 
   explicit Worker(const Scenario& s) {
@@ -185,6 +187,10 @@ std::vector<solvers::Event> make_events(const Scenario& s) {
 struct SampleOutcome {
   SampleAudit audit;
   std::vector<int> events_fired;
+  // backend pinn
+  double pinn_residual = std::numeric_limits<double>::quiet_NaN();  // RMS residual of the network's trajectory
+  bool pinn_resolved = false;      // the residual was above the gate: the written trajectory is CVODES'
+  std::vector<double> pinn_error;  // verified samples: relative L2 error of each state against CVODES
 };
 
 // A unit's operating regimes: the condition of each interval and the
@@ -338,8 +344,52 @@ double initial_rate(const std::vector<double>& t, const std::vector<double>& v, 
   return stt > 0 ? stv / stt : kNaN;
 }
 
-void process_sample(const Scenario& s, const Grid& grid, Worker& w, Shard& shard, std::size_t i,
-                    SampleOutcome& outcome) {
+// A sample of a `backend: pinn` run: the network's trajectory, unless its parameters are outside
+// the trained box (refused) or its residual is above the gate (re-solved with CVODES); a
+// verified sample is also solved with CVODES and the difference recorded.
+solvers::SolveResult pinn_sample(const Scenario& s, const Grid& grid, Worker& w, const PinnShard& ps, std::size_t i,
+                                 const double* p, double* states, bool verify, SampleOutcome& outcome) {
+  const core::Model& model = *s.model.model;
+  const std::size_t n = model.num_states(), T = grid.times.size();
+  solvers::SolveResult r;
+  if (!ps.refused[i].empty()) {
+    r.status = solvers::SolveStatus::kFailed;
+    r.flag_name = "PINN_OUT_OF_RANGE";
+    r.message = ps.refused[i];
+    r.t_reached = kNaN;
+    return r;
+  }
+  outcome.pinn_residual = ps.residual[i];
+  const bool gated = s.pinn.gate_residual > 0 && !(ps.residual[i] <= s.pinn.gate_residual);
+  if (gated || verify) {
+    model.initial_state(p, w.y0.data());
+    w.reference.resize(T * n);
+    r = w.solver->solve(p, w.y0.data(), grid.times.front(), grid.times, gated ? states : w.reference.data());
+    if (gated) {
+      outcome.pinn_resolved = true;
+      return r;
+    }
+    if (r.status == solvers::SolveStatus::kSuccess)
+      for (std::size_t j = 0; j < n; ++j) {
+        double num = 0.0, den = 0.0;
+        for (std::size_t row = 0; row < T; ++row) {
+          const double y = w.reference[row * n + j], d = ps.states[(i * T + row) * n + j] - y;
+          num += d * d;
+          den += y * y;
+        }
+        outcome.pinn_error.push_back(den > 0 ? std::sqrt(num / den) : std::sqrt(num));
+      }
+  }
+  std::copy(&ps.states[i * T * n], &ps.states[(i + 1) * T * n], states);
+  r = solvers::SolveResult{};
+  r.rows_written = T;
+  r.t_reached = grid.times.back();
+  r.final_state.assign(states + (T - 1) * n, states + T * n);
+  return r;
+}
+
+void process_sample(const Scenario& s, const Grid& grid, Worker& w, Shard& shard, std::size_t i, SampleOutcome& outcome,
+                    const PinnShard* pinn = nullptr, bool verify = false) {
   const core::Model& model = *s.model.model;
   const std::size_t n = model.num_states(), m = model.num_parameters(), T = grid.times.size();
   const std::uint64_t sample = shard.first_sample + i;
@@ -363,6 +413,8 @@ void process_sample(const Scenario& s, const Grid& grid, Worker& w, Shard& shard
     }
     if (const auto* stepped = dynamic_cast<const core::SteppedModel*>(&model)) {
       r = simulate_stepped(*stepped, p, s.seed, sample, grid.times, states);
+    } else if (pinn) {
+      r = pinn_sample(s, grid, w, *pinn, i, p, states, verify, outcome);
     } else {
       model.initial_state(p, w.y0.data());
       r = solve_in_regimes(*w.solver, plan, w.y0.data(), grid.times, states, sensitivities, n);
@@ -542,7 +594,7 @@ Shard make_shard(const Scenario& s, const Grid& grid, std::uint64_t index, std::
 
 bool is_run_artefact(const fs::path& p) {
   const std::string name = p.filename().string();
-  return name == "manifest.json" || name == "audit.json" || name.rfind("shard-", 0) == 0 ||
+  return name == "manifest.json" || name == "audit.json" || name == "pinn_audit.csv" || name.rfind("shard-", 0) == 0 ||
          (name.size() > 8 && name.substr(name.size() - 8) == ".partial");
 }
 
@@ -560,6 +612,8 @@ struct ShardGenerator::Impl {
   tbb::task_arena arena;
   tbb::enumerable_thread_specific<std::unique_ptr<Worker>> workers;
   std::function<void()> on_sample;
+  std::vector<std::uint64_t> verified;  // backend pinn: samples re-solved for the audit
+  int threads;
 
   static std::vector<std::vector<double>> make_fields(const Scenario& s) {
     std::vector<std::vector<double>> out;
@@ -584,7 +638,9 @@ struct ShardGenerator::Impl {
         sampler(make_sampler(scenario)),
         field_values(make_fields(scenario)),
         arena(threads),
-        on_sample(std::move(progress)) {}
+        on_sample(std::move(progress)),
+        verified(scenario.backend == Backend::kPinn ? pinn_verified_samples(scenario) : std::vector<std::uint64_t>{}),
+        threads(threads) {}
 
   Shard compute(std::uint64_t index, std::uint64_t first, std::size_t count, std::vector<SampleOutcome>* outcomes) {
     if (s.design == core::Design::kLatinHypercube && first + count > s.samples)
@@ -610,12 +666,16 @@ struct ShardGenerator::Impl {
     std::vector<SampleOutcome> local;
     if (!outcomes) outcomes = &local;
     outcomes->assign(count, SampleOutcome{});
+    // Backend pinn: the whole shard through the network at once, before the per-sample work.
+    std::optional<PinnShard> pinn;
+    if (s.backend == Backend::kPinn) pinn = evaluate_pinn(s, grid.times, shard.parameters.data(), count, threads);
     arena.execute([&] {
       tbb::parallel_for(tbb::blocked_range<std::size_t>(0, count), [&](const tbb::blocked_range<std::size_t>& range) {
         auto& slot = workers.local();
         if (!slot) slot = std::make_unique<Worker>(s);
         for (std::size_t i = range.begin(); i != range.end(); ++i) {
-          process_sample(s, grid, *slot, shard, i, (*outcomes)[i]);
+          const bool verify = std::binary_search(verified.begin(), verified.end(), first + i);
+          process_sample(s, grid, *slot, shard, i, (*outcomes)[i], pinn ? &*pinn : nullptr, verify);
           if (on_sample) on_sample();
         }
       });
@@ -688,6 +748,8 @@ RunSummary run_scenario(const Scenario& s, const RunOptions& opt) {
   std::vector<double> atol(model.num_states(), s.solver.atol);
   if (!s.solver.atol_per_state.empty()) atol = s.solver.atol_per_state;
   AuditAccumulator audit(model, s.solver.rtol, atol, event_names);
+  std::optional<PinnAudit> pinn_audit;
+  if (s.backend == Backend::kPinn) pinn_audit.emplace(s);
 
   nlohmann::ordered_json shards_json = nlohmann::ordered_json::array();
   nlohmann::ordered_json failures = nlohmann::ordered_json::array();
@@ -706,6 +768,9 @@ RunSummary run_scenario(const Scenario& s, const RunOptions& opt) {
       // Serial, in sample order: audit, counts, failure records.
       for (std::size_t i = 0; i < count; ++i) {
         const auto st = static_cast<SampleStatus>(shard.status[i]);
+        if (pinn_audit)
+          pinn_audit->add(first + i, shard.failure_flag[i] == "PINN_OUT_OF_RANGE" ? shard.failure_message[i] : "",
+                          outcomes[i].pinn_residual, outcomes[i].pinn_resolved, outcomes[i].pinn_error);
         audit.add(first + i, outcomes[i].audit, st, &shard.solver_stats[i * shard.stat_names.size()],
                   outcomes[i].events_fired);
         if (st == SampleStatus::kOk)
@@ -750,6 +815,11 @@ RunSummary run_scenario(const Scenario& s, const RunOptions& opt) {
 
     nlohmann::ordered_json audit_json = audit.to_json(
         std::vector<std::string>(solvers::SolverStats::names().begin(), solvers::SolverStats::names().end()));
+    if (pinn_audit) {
+      audit_json["backend"] = "pinn";
+      audit_json["pinn"] = pinn_audit->to_json();
+      write_file_atomically(dir + "/pinn_audit.csv", pinn_audit->csv());
+    }
     write_file_atomically(dir + "/audit.json", audit_json.dump(2) + "\n");
 
     summary.wall_s = seconds_since(start);
@@ -763,6 +833,7 @@ RunSummary run_scenario(const Scenario& s, const RunOptions& opt) {
     manifest["scenario"] = {
         {"file", s.file}, {"sha256", s.source_sha256}, {"overrides", s.overrides}, {"resolved", s.resolved}};
     manifest["seed"] = s.seed;
+    manifest["backend"] = s.backend == Backend::kPinn ? "pinn" : "cvode";
     manifest["samples"] = s.samples;
     manifest["output_times"] = generator.impl_->grid.times.size();
     manifest["counts"] = {

@@ -641,7 +641,7 @@ void read_pinn(const ConfigNode& node, Scenario& s) {
     }
   read_int(node, "verify", 0, 1000000000, p.verify);
   read_int(node, "residual_points", 2, 100000, p.residual_points);
-  read_real(node, "gate_residual", 0.0, 1e300, p.gate_residual);
+  read_real(node, "gate_residual", 0.0, 1e300, p.gate_residual, true);  // 0: no gate
   if (node.has("time") && node["time"].expect_map()) {
     const ConfigNode t = node["time"];
     t.check_keys({"scaling", "scale"});
@@ -837,6 +837,14 @@ nlohmann::ordered_json resolved_json(const Scenario& s, const YAML::Node& model_
   for (int k : s.solver.sensitivity_parameters) sens.push_back(s.parameters[static_cast<std::size_t>(k)].name);
   solver["sensitivities"] = sens;
   if (!dynamic_cast<const core::SteppedModel*>(s.model.model.get())) j["solver"] = solver;
+  if (s.backend == Backend::kPinn) {
+    j["backend"] = "pinn";
+    j["pinn"] = {{"model", s.pinn.model},
+                 {"device", s.pinn.device},
+                 {"verify", s.pinn.verify},
+                 {"residual_points", s.pinn.residual_points},
+                 {"gate_residual", s.pinn.gate_residual}};
+  }
   nlohmann::ordered_json events = nlohmann::ordered_json::array();
   for (const auto& e : s.events)
     events.push_back({{"name", e.name},

@@ -314,8 +314,12 @@ struct Pinn::Impl {
     return {u, torch::stack(columns, 1)};
   }
 
+  // f(t, u, theta), with states the model declares non-negative clamped at zero: where an
+  // untrained network strays below zero, laws such as exp(-VB / scale) would overflow.
   std::vector<Tensor> rhs_of(const Batch& b, const Tensor& u) const {
     std::vector<Tensor> y = u.unbind(1);
+    for (std::size_t i = 0; i < n(); ++i)
+      if (model->state_is_nonnegative(i)) y[i] = y[i].clamp_min(0.0);
     std::vector<Tensor> f(n());
     rhs(b.t, y.data(), b.p.data(), f.data());
     const std::vector<std::int64_t> shape{b.size()};
@@ -446,6 +450,7 @@ Pinn& Pinn::operator=(Pinn&&) noexcept = default;
 Pinn::~Pinn() = default;
 
 const nlohmann::json& Pinn::metadata() const { return impl_->meta; }
+void Pinn::set_threads(int threads) { use_threads(threads); }
 const std::vector<ParameterRange>& Pinn::ranges() const { return impl_->ranges; }
 double Pinn::t0() const { return impl_->t0; }
 double Pinn::t1() const { return impl_->t1; }
@@ -855,6 +860,7 @@ Pinn Pinn::train(const Problem& problem, const NetworkOptions& network, const Tr
       return last.total;
     };
     int done = 0;
+    double previous_loss = std::numeric_limits<double>::infinity();
     while (done < opt.lbfgs_iterations && !stop) {
       lbfgs.step(closure);
       done += std::min(every, opt.lbfgs_iterations - done);
@@ -863,13 +869,12 @@ Pinn Pinn::train(const Problem& problem, const NetworkOptions& network, const Tr
       pr.phase = "lbfgs";
       pr.step = done;
       pr.steps = opt.lbfgs_iterations;
-      const double before = tr.best_score;
-      stop = tr.checkpoint(pr) || tr.out_of_time() || !std::isfinite(last.total.item<double>());
+      const double loss_before = previous_loss;
+      previous_loss = last.total.item<double>();
+      stop = tr.checkpoint(pr) || tr.out_of_time() || !std::isfinite(previous_loss);
       tr.report(pr, last);
-      if (!stop && tr.best_score >= before && std::isfinite(before) && done >= 4 * every) {
-        // No improvement over a chunk after several: L-BFGS has converged or stalled.
-        break;
-      }
+      // L-BFGS has converged when a whole chunk no longer lowers the loss.
+      if (!stop && previous_loss >= loss_before) break;
     }
   }
 

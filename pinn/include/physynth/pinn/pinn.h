@@ -107,6 +107,9 @@ class Pinn {
   void save(const std::string& path) const;
   static std::string sidecar_path(const std::string& path);
 
+  // LibTorch's intra-op threads (process-wide); 0: every core.
+  static void set_threads(int threads);
+
   const nlohmann::json& metadata() const;
   const std::vector<ParameterRange>& ranges() const;
   double t0() const;

@@ -1,0 +1,188 @@
+// The `pinn` backend through the engine: a network trained for a scenario
+// generates the same file layout as CVODES, its audit reports the residual of
+// every sample and the error of the verified ones, the gate re-solves samples
+// whose residual is too large, out-of-range draws are refused, and the bytes do
+// not depend on the thread count.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
+#include <nlohmann/json.hpp>
+
+#include "physynth/engine/pinn_problem.h"
+#include "physynth/engine/run.h"
+#include "support/scenarios.h"
+#include "support/test_problems.h"
+
+using namespace physynth;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string kScenario = testing::fixture("fixtures/pinn/decay.yaml");
+const std::string kOut = std::string(PHYSYNTH_TEST_OUTPUT) + "/pinn_backend";
+
+// The network for the fixture, trained once per test run.
+const std::string& trained_model() {
+  static const std::string path = [] {
+    fs::create_directories(kOut);
+    const auto s = testing::load_scenario(kScenario, {"backend=cvode"});
+    const std::string p = kOut + "/decay.pt";
+    pinn::Pinn::train(engine::pinn_problem(s), s.pinn.network, s.pinn.train).save(p);
+    return p;
+  }();
+  return path;
+}
+
+engine::Scenario pinn_scenario(std::vector<std::string> overrides = {}) {
+  overrides.push_back("pinn.model=" + trained_model());
+  return testing::load_scenario(kScenario, overrides);
+}
+
+engine::RunSummary run(const engine::Scenario& s, const std::string& name, int threads = 1) {
+  engine::RunOptions o;
+  o.output_directory = kOut + "/" + name;
+  o.overwrite = true;
+  o.threads = threads;
+  const auto r = engine::run_scenario(s, o);
+  INFO(r.message);
+  REQUIRE(r.completed);
+  return r;
+}
+
+nlohmann::json read_json(const std::string& path) {
+  std::ifstream in(path);
+  return nlohmann::json::parse(in);
+}
+
+std::string bytes_of(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+std::vector<std::string> names_of(const std::vector<std::string>& files) {
+  std::vector<std::string> v;
+  for (const auto& f : files) v.push_back(fs::path(f).filename().string());
+  return v;
+}
+
+}  // namespace
+
+TEST_CASE("pinn backend: the same file layout as CVODES, with the residual and verified errors in the audit") {
+  const auto pinn = run(pinn_scenario(), "pinn");
+  const auto cvode = run(pinn_scenario({"backend=cvode"}), "cvode");
+  CHECK(names_of(pinn.files) == names_of(cvode.files));
+  CHECK(pinn.ok == 40);
+  // The shards hold the same datasets, and the network's states are close to CVODES'.
+  const auto s_pinn = pinn_scenario(), s_cvode = pinn_scenario({"backend=cvode"});  // outlive the generators
+  engine::ShardGenerator g_pinn(s_pinn, 1), g_cvode(s_cvode, 1);
+  const auto a = g_pinn.shard(0), b = g_cvode.shard(0);
+  CHECK(a.state_names == b.state_names);
+  CHECK(a.label_names == b.label_names);
+  REQUIRE(a.states.size() == b.states.size());
+  double worst = 0.0;
+  for (std::size_t k = 0; k < a.states.size(); ++k) worst = std::max(worst, std::abs(a.states[k] - b.states[k]));
+  CHECK(worst < 0.05);
+  CHECK(a.states != b.states);
+
+  const auto audit = read_json(kOut + "/pinn/audit.json");
+  REQUIRE(audit.contains("pinn"));
+  const auto& p = audit["pinn"];
+  CHECK(p["verified"]["samples"] == 10);
+  CHECK(p["verified"]["relative_l2_error"]["A"]["max"].get<double>() < 0.05);
+  CHECK(p["residual"]["max"].get<double>() < 1.0);
+  CHECK(p["gate"]["resolved_with_cvodes"] == 0);
+  // One row per sample in pinn_audit.csv, errors where verified.
+  std::ifstream csv(kOut + "/pinn/pinn_audit.csv");
+  std::string line;
+  std::getline(csv, line);
+  CHECK(line == "sample,residual,resolved_with_cvodes,error_A");
+  int rows = 0, verified = 0;
+  while (std::getline(csv, line)) {
+    ++rows;
+    verified += line.back() != ',' ? 1 : 0;
+  }
+  CHECK(rows == 40);
+  CHECK(verified == 10);
+  CHECK(read_json(kOut + "/pinn/manifest.json")["backend"] == "pinn");
+}
+
+TEST_CASE("pinn backend: a gate below the residual re-solves those samples with CVODES") {
+  const auto s_cvode = pinn_scenario({"backend=cvode"});
+  engine::ShardGenerator cvode(s_cvode, 1);
+  const auto reference = cvode.shard(0);
+  // Every sample's residual exceeds a gate of 1e-12: all are CVODES trajectories.
+  {
+    const auto s = pinn_scenario({"pinn.gate_residual=1e-12"});
+    run(s, "gated_all");
+    const auto audit = read_json(kOut + "/gated_all/audit.json");
+    CHECK(audit["pinn"]["gate"]["resolved_with_cvodes"] == 40);
+    engine::ShardGenerator g(s, 1);
+    CHECK(g.shard(0).states == reference.states);
+  }
+  // A gate between the samples' residuals replaces exactly those above it.
+  {
+    const auto all = pinn_scenario({"pinn.gate_residual=0"});
+    run(all, "ungated");
+    std::ifstream csv(kOut + "/ungated/pinn_audit.csv");
+    std::string line;
+    std::getline(csv, line);
+    std::vector<double> residual;
+    while (std::getline(csv, line)) residual.push_back(std::stod(line.substr(line.find(',') + 1)));
+    REQUIRE(residual.size() == 40);
+    auto sorted = residual;
+    std::sort(sorted.begin(), sorted.end());
+    const double gate = 0.5 * (sorted[29] + sorted[30]);  // ten samples above it
+    const auto s = pinn_scenario({"pinn.gate_residual=" + core::format_number(gate)});
+    run(s, "gated_some");
+    const auto audit = read_json(kOut + "/gated_some/audit.json");
+    CHECK(audit["pinn"]["gate"]["resolved_with_cvodes"] == 10);
+    for (const auto& sample : audit["pinn"]["gate"]["samples"]) CHECK(residual[sample.get<std::size_t>()] > gate);
+  }
+}
+
+TEST_CASE("pinn backend: draws outside the trained box are refused and recorded, not extrapolated") {
+  core::Diagnostics d;
+  auto s = engine::load_scenario(kScenario, {"pinn.model=" + trained_model(), "parameters.k.high=3"}, d);
+  REQUIRE(s);
+  CHECK_THAT(d.report(), Catch::Contains("reaches outside the range the network") && Catch::Contains("[0.5, 2]"));
+  const auto r = run(*s, "out_of_range");
+  CHECK(r.failed > 0);
+  CHECK(r.ok + r.failed == 40);
+  const auto manifest = read_json(kOut + "/out_of_range/manifest.json");
+  for (const auto& f : manifest["failures"]) {
+    CHECK(f["flag"] == "PINN_OUT_OF_RANGE");
+    CHECK(f["parameters"]["k"].get<double>() > 2.0);
+    CHECK_THAT(f["message"].get<std::string>(), Catch::Contains("is outside the range the network covers [0.5, 2]"));
+  }
+  CHECK(read_json(kOut + "/out_of_range/audit.json")["pinn"]["refused_out_of_range"] == r.failed);
+}
+
+TEST_CASE("pinn backend: the same bytes for any thread count") {
+  const auto s = pinn_scenario({"sampling.samples=40"});
+  const auto one = run(s, "threads1", 1);
+  const auto two = run(s, "threads2", 2);
+  REQUIRE(one.files.size() == two.files.size());
+  for (std::size_t k = 0; k < one.files.size(); ++k) CHECK((bytes_of(one.files[k]) == bytes_of(two.files[k])));
+  CHECK((bytes_of(kOut + "/threads1/pinn_audit.csv") == bytes_of(kOut + "/threads2/pinn_audit.csv")));
+}
+
+TEST_CASE("pinn backend: scenarios it cannot run are refused at load with the reason") {
+  const std::string model = "pinn.model=" + trained_model();
+  CHECK_THAT(testing::scenario_errors(kScenario, {model, "events=[{name: half, state: A, threshold: 0.5}]"}),
+             Catch::Contains("events: backend pinn has no root finding"));
+  CHECK_THAT(testing::scenario_errors(kScenario, {"pinn.model=nowhere.pt"}),
+             Catch::Contains("decay.yaml") && Catch::Contains("nowhere.pt' does not exist") &&
+                 Catch::Contains("physynth train-pinn"));
+  CHECK_THAT(testing::scenario_errors(kScenario, {model, "solver.sensitivities=all"}),
+             Catch::Contains("backend pinn writes no forward sensitivities"));
+  // A network trained for another model.
+  const std::string mm = testing::repository_path("scenarios/kinetics/michaelis_menten.yaml");
+  CHECK_THAT(testing::scenario_errors(mm, {"backend=pinn", model, "events=[]", "labels=[]"}),
+             Catch::Contains("was trained for model") && Catch::Contains("this model has [E, S, ES, P]"));
+  // A model without a tensor right-hand side.
+  const std::string crop = testing::repository_path("scenarios/crop/spring_wheat.yaml");
+  CHECK_THAT(testing::scenario_errors(crop, {"backend=pinn"}), Catch::Contains("has no right-hand side"));
+}

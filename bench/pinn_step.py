@@ -74,11 +74,11 @@ c = y0 @ W.t()
 
 
 def project(u):
-    return u - scale * ((u / scale) @ C.t() - c) @ Q.t()
+    return u - scale * ((((u / scale) @ C.t()) - c) @ Q.t())
 
 
 def project_tangent(du):
-    return du - scale * ((du / scale) @ C.t()) @ Q.t()
+    return du - scale * (((du / scale) @ C.t()) @ Q.t())
 
 
 def rhs(u):

@@ -186,7 +186,7 @@ void check_pinn_backend(const core::ConfigNode& root, Scenario& s) {
     return;
   }
   try {
-    auto net = std::make_shared<pinn::Pinn>(pinn::Pinn::load(s.pinn.model, s.model.model, s.pinn.device));
+    auto net = std::make_shared<pinn::Pinn>(pinn::Pinn::load(s.pinn.model, s.model.model, s.pinn.train.device));
     // The network covers the time grid and, ideally, every draw.
     if (!s.times.empty() && (s.times.front() < net->t0() || s.times.back() > net->t1()))
       root["time"].error("time: the grid [" + core::format_number(s.times.front()) + ", " +

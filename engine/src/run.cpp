@@ -25,6 +25,7 @@
 #include "expression.h"
 #include "physynth/core/random.h"
 #include "physynth/engine/dataset.h"
+#include "physynth/pinn/errors.h"
 #include "pinn_backend.h"
 #include "sha256.h"
 
@@ -370,15 +371,7 @@ solvers::SolveResult pinn_sample(const Scenario& s, const Grid& grid, Worker& w,
       return r;
     }
     if (r.status == solvers::SolveStatus::kSuccess)
-      for (std::size_t j = 0; j < n; ++j) {
-        double num = 0.0, den = 0.0;
-        for (std::size_t row = 0; row < T; ++row) {
-          const double y = w.reference[row * n + j], d = ps.states[(i * T + row) * n + j] - y;
-          num += d * d;
-          den += y * y;
-        }
-        outcome.pinn_error.push_back(den > 0 ? std::sqrt(num / den) : std::sqrt(num));
-      }
+      outcome.pinn_error = pinn::relative_l2_errors(&ps.states[i * T * n], w.reference.data(), T, n);
   }
   std::copy(&ps.states[i * T * n], &ps.states[(i + 1) * T * n], states);
   r = solvers::SolveResult{};

@@ -636,7 +636,6 @@ void read_pinn(const ConfigNode& node, Scenario& s) {
           d->rfind("cuda:", 0) == 0 && d->size() > 5 && d->find_first_not_of("0123456789", 5) == std::string::npos;
       if (*d != "cpu" && *d != "cuda" && !cuda_n)
         node["device"].error(node["device"].path() + " must be cpu, cuda or cuda:N, got '" + *d + "'");
-      p.device = *d;
       p.train.device = *d;
     }
   read_int(node, "verify", 0, 1000000000, p.verify);
@@ -840,7 +839,7 @@ nlohmann::ordered_json resolved_json(const Scenario& s, const YAML::Node& model_
   if (s.backend == Backend::kPinn) {
     j["backend"] = "pinn";
     j["pinn"] = {{"model", s.pinn.model},
-                 {"device", s.pinn.device},
+                 {"device", s.pinn.train.device},
                  {"verify", s.pinn.verify},
                  {"residual_points", s.pinn.residual_points},
                  {"gate_residual", s.pinn.gate_residual}};

@@ -10,13 +10,12 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
-#include <numeric>
 #include <optional>
-#include <sstream>
 #include <stdexcept>
 #include <thread>
 
 #include "physynth/core/diagnostics.h"
+#include "physynth/pinn/errors.h"
 #include "tensor_rhs.h"
 
 namespace physynth::pinn {
@@ -160,7 +159,6 @@ struct Pinn::Impl {
   bool implicit = false;                          // residual preconditioned by (I - h J)^-1 (residual())
   std::vector<core::LinearInvariant> invariants;  // held exactly (Batch::C)
   nlohmann::json meta;
-  int threads = 0;
 
   std::size_t n() const { return model->num_states(); }
   std::size_t m() const { return model->num_parameters(); }
@@ -410,14 +408,9 @@ ErrorSummary compare(const std::vector<double>& u, const std::vector<double>& y,
   for (std::size_t s = 0; s < count; ++s) {
     if (std::isnan(y[s * T * N])) continue;  // the reference failed
     double worst = 0.0;
+    const std::vector<double> errors = relative_l2_errors(&u[s * T * N], &y[s * T * N], T, N);
     for (std::size_t i = 0; i < N; ++i) {
-      double num = 0.0, den = 0.0;
-      for (std::size_t k = 0; k < T; ++k) {
-        const double d = u[(s * T + k) * N + i] - y[(s * T + k) * N + i];
-        num += d * d;
-        den += y[(s * T + k) * N + i] * y[(s * T + k) * N + i];
-      }
-      const double err = den > 0 ? std::sqrt(num / den) : std::sqrt(num);
+      const double err = errors[i];
       per_state[i].push_back(err);
       worst = std::max(worst, std::isnan(err) ? std::numeric_limits<double>::infinity() : err);
     }
@@ -451,6 +444,7 @@ Pinn::~Pinn() = default;
 
 const nlohmann::json& Pinn::metadata() const { return impl_->meta; }
 void Pinn::set_threads(int threads) { use_threads(threads); }
+bool cuda_available() { return torch::cuda::is_available(); }
 const std::vector<ParameterRange>& Pinn::ranges() const { return impl_->ranges; }
 double Pinn::t0() const { return impl_->t0; }
 double Pinn::t1() const { return impl_->t1; }
@@ -707,7 +701,6 @@ Pinn Pinn::train(const Problem& problem, const NetworkOptions& network, const Tr
   im.implicit = opt.implicit;
   im.device = parse_device(opt.device);
   im.dtype = parse_dtype(opt.dtype);
-  im.threads = opt.threads;
   use_threads(opt.threads);
   torch::manual_seed(opt.seed);
 
@@ -982,7 +975,6 @@ Pinn Pinn::load(const std::string& path, std::shared_ptr<const core::Model> mode
   im.device = parse_device(device);
   im.dtype = parse_dtype(j.at("network").at("dtype"));
   im.implicit = j.at("network").value("residual", "plain") == "implicit";
-  im.threads = threads;
   use_threads(threads);
   im.build_network();
   try {

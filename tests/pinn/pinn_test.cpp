@@ -231,7 +231,7 @@ TEST_CASE("pinn: models without a tensor right-hand side, or with jumps, are ref
                     Catch::Contains("one parameter range per model parameter"));
   auto opts = quick(0);
   opts.device = "cuda:7";
-  if (!std::getenv("PHYSYNTH_HAVE_CUDA"))
+  if (!pinn::cuda_available())
     CHECK_THROWS_WITH(pinn::Pinn::train(pb, small(), opts), Catch::Contains("use device: cpu"));
   opts.device = "tpu";
   CHECK_THROWS_WITH(pinn::Pinn::train(pb, small(), opts), Catch::Contains("not one of cpu, cuda, cuda:N"));

@@ -171,14 +171,13 @@ enum class Backend { kCvode, kPinn };
 // The `pinn:` section: the network a `backend: pinn` run uses, and how
 // `physynth train-pinn` trains one for the scenario.
 struct PinnSpec {
-  std::string model;  // the trained network (.pt, with its .json sidecar); relative to the scenario's folder
-  std::string device = "cpu";
+  std::string model;           // the trained network (.pt, with its .json sidecar); relative to the scenario's folder
   std::uint64_t verify = 20;   // samples re-solved with CVODES for the audit's errors
   int residual_points = 64;    // times per sample at which the residual is evaluated (uniform in t^)
   double gate_residual = 0.0;  // > 0: a sample whose RMS residual exceeds it is re-solved with CVODES
   pinn::TimeScaling time;
   pinn::NetworkOptions network;
-  pinn::TrainOptions train;
+  pinn::TrainOptions train;                          // train.device is also the device a backend pinn run evaluates on
   std::shared_ptr<const pinn::Pinn> network_loaded;  // backend pinn: loaded and checked against the model
 };
 

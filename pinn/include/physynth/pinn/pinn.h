@@ -150,4 +150,7 @@ class Pinn {
 // domain models); empty if so, else why not.
 std::string tensor_support(const core::Model& model);
 
+// Whether the LibTorch linked has a CUDA device to use (never with Debian's CPU build).
+bool cuda_available();
+
 }  // namespace physynth::pinn

@@ -96,7 +96,9 @@ nlohmann::ordered_json PinnAudit::to_json() const {
   nlohmann::ordered_json j;
   j["model"] = s_.pinn.model;
   j["model_sha256"] = sha256_file(s_.pinn.model);
-  j["residual"] = {{"definition", "RMS over states and residual_points times of (du/dt^ - f dt/dt^) / s"},
+  j["residual"] = {{"definition",
+                    "RMS over residual_points times of (du/dt^ - f dt/dt^) / s per state (quasi-steady rows replaced "
+                    "by their manifold) and max(-u, 0) / s per non-negative state"},
                    {"points", s_.pinn.residual_points},
                    {"median", number_or_null(quantile_of(residual_, 0.5))},
                    {"p95", number_or_null(quantile_of(residual_, 0.95))},

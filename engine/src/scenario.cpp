@@ -650,9 +650,14 @@ void read_pinn(const ConfigNode& node, Scenario& s) {
   }
   if (node.has("network") && node["network"].expect_map()) {
     const ConfigNode n = node["network"];
-    n.check_keys({"width", "depth"});
+    n.check_keys({"width", "depth", "quasi_steady"});
     read_int(n, "width", 1, 4096, p.network.width);
     read_int(n, "depth", 1, 64, p.network.depth);
+    if (n.has("quasi_steady")) {
+      std::vector<std::string> states;
+      for (const auto& v : s.model.model->states()) states.push_back(v.name);
+      p.network.quasi_steady = read_names(n["quasi_steady"], states, "state", states.size());
+    }
   }
   if (node.has("train") && node["train"].expect_map()) {
     const ConfigNode t = node["train"];

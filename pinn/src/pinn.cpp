@@ -126,6 +126,9 @@ struct Batch {
   // The model's linear invariants W u = W y0, in scaled states v = u / s with C = W S:
   // u is projected onto them by v - Q (C v - c), Q = C^T (C C^T)^-1. Undefined: none.
   Tensor C, c, Q;  // [B, k, n], [B, k], [B, n, k]
+  // Quasi-steady states (NetworkOptions::quasi_steady): f_Q(y0) and the rate at which each
+  // relaxes to its manifold, [B, q] each. Undefined: none.
+  Tensor g0, rate;
   std::int64_t size() const { return x.size(0); }
 
   Batch select(const Tensor& rows) const {
@@ -139,6 +142,10 @@ struct Batch {
       b.C = C.index_select(0, rows);
       b.c = c.index_select(0, rows);
       b.Q = Q.index_select(0, rows);
+    }
+    if (g0.defined()) {
+      b.g0 = g0.index_select(0, rows);
+      b.rate = rate.index_select(0, rows);
     }
     return b;
   }
@@ -158,6 +165,7 @@ struct Pinn::Impl {
   Tensor scale;                                   // [n] characteristic change of each state
   bool implicit = false;                          // residual preconditioned by (I - h J)^-1 (residual())
   std::vector<core::LinearInvariant> invariants;  // held exactly (Batch::C)
+  std::vector<std::int64_t> qss;                  // quasi-steady states (network.quasi_steady)
   nlohmann::json meta;
 
   std::size_t n() const { return model->num_states(); }
@@ -178,6 +186,28 @@ struct Pinn::Impl {
     for (std::size_t k = 0; k < ranges.size(); ++k)
       if (!ranges[k].fixed()) inputs.push_back(static_cast<int>(k));
   }
+
+  // The indices of network.quasi_steady; throws for unknown or repeated names.
+  void resolve_quasi_steady() {
+    qss.clear();
+    for (const auto& name : network.quasi_steady) {
+      const int i = model->state_index(name);
+      if (i < 0) {
+        std::string valid;
+        for (const auto& v : model->states()) valid += (valid.empty() ? "" : ", ") + v.name;
+        throw std::invalid_argument("quasi_steady: model '" + model->name() + "' has no state '" + name +
+                                    "'; its states are " + valid);
+      }
+      if (std::find(qss.begin(), qss.end(), i) != qss.end())
+        throw std::invalid_argument("quasi_steady: state '" + name + "' is listed twice");
+      qss.push_back(i);
+    }
+    if (!qss.empty() && qss.size() + invariants.size() >= n())
+      throw std::invalid_argument("quasi_steady: " + std::to_string(qss.size()) + " quasi-steady states and " +
+                                  std::to_string(invariants.size()) + " conservation laws leave none of the " +
+                                  std::to_string(n()) + " states to the network");
+  }
+  Tensor qss_index() const { return torch::tensor(qss, torch::kLong).to(device); }
 
   void build_network() {
     net = Mlp(1 + static_cast<int>(inputs.size()), network.width, network.depth, static_cast<int>(n()));
@@ -258,6 +288,7 @@ struct Pinn::Impl {
       batch.c = torch::from_blob(c.data(), {B64, K64}, kF64).to(options(), false, true);
       batch.Q = Qt.to(options(), false, true);
     }
+    if (!qss.empty()) set_relaxation(batch);
     return batch;
   }
 
@@ -276,6 +307,150 @@ struct Pinn::Impl {
     return z;
   }
 
+  // --- quasi-steady states (Stiff-PINN, Ji et al., J. Phys. Chem. A 2021) ---
+  // A state i in Q is not learned from its own ODE: u is held on the manifold
+  //   G(u, t) = [ C v - c ;  (f_Q(t, u) - g(t)) / (s_Q rate) ] = 0,   v = u / s,
+  // the conservation laws and g(t) = f_Q(t0, y0) exp(-rate (t - t0)): at t0 that is y0 itself,
+  // after a few fast time constants the quasi-steady state f_Q = 0. The network's output v_net
+  // is moved onto the manifold along the fixed directions M = [C^T | e_Q] (u = s (v_net + M a),
+  // Newton in a). The implicit function theorem gives the derivatives exactly:
+  // dv = P dv_net - M A^-1 [0; dG/dt^], with A = (dG/dv) M and P = I - M A^-1 dG/dv.
+  Tensor time_of(const Tensor& th) const {
+    return time.log ? t0 + time.scale * torch::expm1(log_span() * th) : t0 + (t1 - t0) * th;
+  }
+
+  // The quasi-steady rows of G, [B, q].
+  Tensor qss_constraint(const Batch& b, const Tensor& u, const Tensor& t) const {
+    const std::vector<Tensor> f = rhs_of(b, u, t, /*manifold=*/true);
+    std::vector<Tensor> fq;
+    for (auto i : qss) fq.push_back(f[static_cast<std::size_t>(i)]);
+    const Tensor g = b.g0 * torch::exp(-b.rate * (t - t0).unsqueeze(1));
+    return (torch::stack(fq, 1) - g) / (scale.index_select(0, qss_index()) * b.rate);
+  }
+
+  // Those rows, their Jacobian in scaled states [B, q, n] and their derivative along t^ [B, q].
+  std::tuple<Tensor, Tensor, Tensor> qss_jacobian(const Batch& b, const Tensor& u, const Tensor& th) const {
+    torch::AutoGradMode enable(true);
+    const Tensor x = u.detach().requires_grad_(true);
+    const Tensor tt = th.detach().requires_grad_(true);
+    const Tensor G = qss_constraint(b, x, time_of(tt));
+    std::vector<Tensor> ju, jt;
+    for (std::int64_t i = 0; i < G.size(1); ++i) {
+      std::vector<Tensor> g{Tensor(), Tensor()};
+      if (G.requires_grad())
+        g = torch::autograd::grad({G.select(1, i).sum()}, {x, tt}, {}, /*retain_graph=*/true, false,
+                                  /*allow_unused=*/true);
+      ju.push_back(g[0].defined() ? g[0] * scale : torch::zeros_like(x));
+      jt.push_back(g[1].defined() ? g[1] : torch::zeros_like(tt));
+    }
+    return {G.detach(), torch::stack(ju, 1).detach(), torch::stack(jt, 1).detach()};
+  }
+
+  // e_Q, [B, n, q].
+  Tensor unit_directions(const Batch& b) const {
+    const auto N = static_cast<std::int64_t>(n()), q = static_cast<std::int64_t>(qss.size());
+    Tensor eq = torch::zeros({N, q}, options());
+    for (std::int64_t j = 0; j < q; ++j) eq[qss[static_cast<std::size_t>(j)]][j] = 1.0;
+    return eq.unsqueeze(0).expand({b.size(), N, q});
+  }
+
+  // M = [C^T | e_Q], [B, n, k + q].
+  Tensor directions(const Batch& b) const {
+    const Tensor eq = unit_directions(b);
+    return b.C.defined() ? torch::cat({b.C.transpose(1, 2), eq}, 2) : eq;
+  }
+
+  // e_Q moved along the conservation laws, [B, n, q].
+  Tensor fast_directions(const Batch& b) const {
+    const Tensor eq = unit_directions(b);
+    return b.C.defined() ? eq - torch::matmul(b.Q, torch::matmul(b.C, eq)) : eq;
+  }
+
+  struct OnManifold {
+    Tensor v;      // [B, n] scaled state on the manifold
+    Tensor P;      // [B, n, n] dv / dv_net
+    Tensor drift;  // [B, n] M A^-1 [0; dG/dt^]
+    Tensor MAq;    // [B, n, q] the quasi-steady columns of M A^-1
+  };
+
+  // Newton from v_net (detached, scaled) at t^ = th, with u_Q started just above zero: for
+  // production-minus-loss laws (f_Q >= 0 at u_Q = 0, falling with u_Q) Newton climbs a convex
+  // law monotonically to its first root, and overshoots a concave one to descend to it from
+  // above: either way the root where the fast mode is stable, not a second, unphysical one
+  // (an enzyme complex above the total enzyme). f clamps non-negative states at zero, so where
+  // the network strays below zero (S < 0) the manifold continues (ES = 0) instead of ending.
+  // Rows that do not converge to finite values on a stable root keep v_net (the residual
+  // then says so).
+  OnManifold to_manifold(const Batch& b, const Tensor& v_net, const Tensor& th) const {
+    torch::NoGradGuard no_grad;
+    const Tensor M = directions(b);
+    const std::int64_t k = b.C.defined() ? b.C.size(1) : 0, q = static_cast<std::int64_t>(qss.size());
+    const Tensor qi = qss_index();
+    Tensor a = torch::zeros({b.size(), k + q}, options());
+    const Tensor vq = v_net.index_select(1, qi);
+    a.slice(1, k) = 1e-3 - vq;
+    const double tol = dtype == torch::kFloat64 ? 1e-12 : 1e-5;
+    Tensor v, G, J, Gt;
+    for (int it = 0;; ++it) {
+      v = v_net + torch::matmul(M, a.unsqueeze(2)).squeeze(2);
+      Tensor Gq, Jq;
+      std::tie(Gq, Jq, Gt) = qss_jacobian(b, v * scale, th);
+      G = k > 0 ? torch::cat({torch::matmul(b.C, v.unsqueeze(2)).squeeze(2) - b.c, Gq}, 1) : Gq;
+      J = k > 0 ? torch::cat({b.C, Jq}, 1) : Jq;
+      const Tensor err = G.abs().amax(1);
+      if (it == 30 || torch::all(err <= tol).item<bool>()) break;
+      // A row whose A is singular (every state it touches clamped) stops where it is.
+      const Tensor step =
+          std::get<0>(torch::linalg::solve_ex(torch::matmul(J, M), G.unsqueeze(2), true, false)).squeeze(2);
+      a = a - torch::where(torch::isfinite(step), step, torch::zeros_like(step));
+    }
+    const Tensor MA =
+        std::get<0>(torch::linalg::solve_ex(torch::matmul(J, M).transpose(1, 2), M.transpose(1, 2), true, false))
+            .transpose(1, 2);
+    const auto N = static_cast<std::int64_t>(n());
+    OnManifold o;
+    o.P = torch::eye(N, options()).unsqueeze(0) - torch::matmul(MA, J);
+    o.MAq = MA.slice(2, k);
+    o.drift = torch::matmul(o.MAq, Gt.unsqueeze(2)).squeeze(2);
+    const Tensor stable = (torch::matmul(J.slice(1, k), fast_directions(b)).diagonal(0, 1, 2) < 0).all(1);
+    const Tensor ok = (torch::isfinite(v).all(1) & torch::isfinite(o.P).flatten(1).all(1) &
+                       torch::isfinite(o.drift).all(1) & (G.abs().amax(1) <= 1e3 * tol) & stable)
+                          .unsqueeze(1);
+    o.v = torch::where(ok, v, v_net);
+    o.P = torch::where(ok.unsqueeze(2), o.P, torch::eye(N, options()).unsqueeze(0).expand_as(o.P));
+    o.drift = torch::where(ok, o.drift, torch::zeros_like(o.drift));
+    o.MAq = torch::where(ok.unsqueeze(2), o.MAq, torch::zeros_like(o.MAq));
+    return o;
+  }
+
+  // g0 = f_Q(t0, y0), and the rate at which each quasi-steady state relaxes, measured at the
+  // quasi-steady point of y0: -(df_i along d_i) / (d_i)_i, d_i = e_i moved along the
+  // conservation laws. At least 1 / (t1 - t0).
+  void set_relaxation(Batch& b) const {
+    const Tensor qi = qss_index();
+    const Tensor zero_t = torch::full({b.size()}, t0, options());
+    b.g0 = torch::zeros({b.size(), static_cast<std::int64_t>(qss.size())}, options());
+    b.rate = torch::ones_like(b.g0);
+    const OnManifold qs = to_manifold(b, b.y0 / scale, torch::zeros({b.size()}, options()));
+    const Tensor J = std::get<1>(qss_jacobian(b, qs.v * scale, torch::zeros({b.size()}, options())));  // f_Q / s_Q
+    const Tensor D = fast_directions(b);                                                               // [B, n, q]
+    const Tensor slope = torch::matmul(J, D).diagonal(0, 1, 2);                                        // [B, q]
+    const Tensor dq = D.index_select(1, qi).diagonal(0, 1, 2);
+    b.rate = (slope / dq).abs().nan_to_num(0.0).clamp_min(1.0 / (t1 - t0));
+    {
+      torch::NoGradGuard no_grad;
+      const std::vector<Tensor> f = rhs_of(b, b.y0, zero_t);
+      std::vector<Tensor> fq;
+      for (auto i : qss) fq.push_back(f[static_cast<std::size_t>(i)]);
+      b.g0 = torch::stack(fq, 1).detach();
+    }
+  }
+
+  // The network's output on the manifold, attached to v_net by its exact first derivative P.
+  Tensor on_manifold(const OnManifold& o, const Tensor& v_net) const {
+    return (o.v + torch::matmul(o.P, (v_net - v_net.detach()).unsqueeze(2)).squeeze(2)) * scale;
+  }
+
   // --- the network's output and its derivative along t^ ---
   // u = y0 + s t^ N, projected onto the invariants (which y0 satisfies, so u(t0) = y0 still).
   Tensor project(const Batch& b, const Tensor& u) const {
@@ -291,19 +466,38 @@ struct Pinn::Impl {
   }
 
   Tensor output(const Batch& b, const Tensor& N) const {
-    return project(b, b.y0 + scale * b.x.select(1, 0).unsqueeze(1) * N);
+    const Tensor u = b.y0 + scale * b.x.select(1, 0).unsqueeze(1) * N;
+    if (qss.empty()) return project(b, u);
+    const Tensor v = u / scale;
+    return on_manifold(to_manifold(b, v.detach(), b.x.select(1, 0)), v);
   }
 
   std::pair<Tensor, Tensor> forward_mode(const Batch& b) const {
     auto [N, dN] = net->forward_tangent(b.x);
     const Tensor th = b.x.select(1, 0).unsqueeze(1);
-    return {project(b, b.y0 + scale * th * N), project_tangent(b, scale * (N + th * dN))};
+    const Tensor u = b.y0 + scale * th * N, du = scale * (N + th * dN);
+    if (qss.empty()) return {project(b, u), project_tangent(b, du)};
+    const Tensor v = u / scale;
+    const OnManifold o = to_manifold(b, v.detach(), b.x.select(1, 0));
+    const Tensor dv = torch::matmul(o.P, (du / scale).unsqueeze(2)).squeeze(2) - o.drift;
+    return {on_manifold(o, v), dv * scale};
   }
 
   // Reverse mode: one backward pass per output through the graph of u(x).
   std::pair<Tensor, Tensor> reverse_mode(const Batch& b, bool create_graph) const {
     const Tensor x = b.x.detach().requires_grad_(true);
-    const Tensor u = project(b, b.y0 + scale * x.select(1, 0).unsqueeze(1) * net->forward(x));
+    Tensor u = b.y0 + scale * x.select(1, 0).unsqueeze(1) * net->forward(x);
+    if (qss.empty()) {
+      u = project(b, u);
+    } else {
+      // The explicit time dependence of G enters through t^ = x[:, 0] at the fixed manifold point.
+      const Tensor v = u / scale;
+      const OnManifold o = to_manifold(b, v.detach(), x.select(1, 0).detach());
+      const Tensor th = x.select(1, 0);
+      const Tensor ustar = o.v * scale;
+      const Tensor dG = qss_constraint(b, ustar, time_of(th)) - qss_constraint(b, ustar, time_of(th.detach()));
+      u = on_manifold(o, v) - torch::matmul(o.MAq, dG.unsqueeze(2)).squeeze(2) * scale;
+    }
     std::vector<Tensor> columns;
     for (std::int64_t i = 0; i < u.size(1); ++i) {
       const auto g = torch::autograd::grad({u.select(1, i).sum()}, {x}, {}, /*retain_graph=*/true, create_graph);
@@ -314,12 +508,17 @@ struct Pinn::Impl {
 
   // f(t, u, theta), with states the model declares non-negative clamped at zero: where an
   // untrained network strays below zero, laws such as exp(-VB / scale) would overflow.
-  std::vector<Tensor> rhs_of(const Batch& b, const Tensor& u) const {
+  // At time t where given (the quasi-steady manifold's explicit time dependence), else b.t.
+  // The manifold leaves its own quasi-steady states unclamped: at a root on the boundary
+  // (ES = 0 where S < 0) a clamp would take away the slope Newton and P need.
+  std::vector<Tensor> rhs_of(const Batch& b, const Tensor& u, const Tensor& t = {}, bool manifold = false) const {
     std::vector<Tensor> y = u.unbind(1);
     for (std::size_t i = 0; i < n(); ++i)
-      if (model->state_is_nonnegative(i)) y[i] = y[i].clamp_min(0.0);
+      if (model->state_is_nonnegative(i) &&
+          !(manifold && std::find(qss.begin(), qss.end(), static_cast<std::int64_t>(i)) != qss.end()))
+        y[i] = y[i].clamp_min(0.0);
     std::vector<Tensor> f(n());
-    rhs(b.t, y.data(), b.p.data(), f.data());
+    rhs(t.defined() ? t : b.t, y.data(), b.p.data(), f.data());
     const std::vector<std::int64_t> shape{b.size()};
     for (auto& fi : f) fi = fi.expand(shape);
     return f;
@@ -330,15 +529,36 @@ struct Pinn::Impl {
   // constant): a mode relaxing at rate |lambda| h >> 1 counts by the state deviation it
   // causes, R / (|lambda| h), while slow and conserved modes keep their full residual.
   Tensor residual(const Batch& b, const Tensor& u, const Tensor& du) const {
-    const Tensor r = (du - torch::stack(rhs_of(b, u), 1) * b.dt_dth.unsqueeze(1)) / scale;
-    if (!implicit) return r;
+    Tensor r = (du - torch::stack(rhs_of(b, u), 1) * b.dt_dth.unsqueeze(1)) / scale;
+    if (!qss.empty()) {
+      // The quasi-steady rows are replaced by the manifold: R minus its part along the fast
+      // directions, with what the conservation laws tie to them (E with ES), vanishes there.
+      const Tensor D = fast_directions(b);
+      const Tensor rq = r.index_select(1, qss_index()).unsqueeze(2);
+      const Tensor c = torch::linalg::solve(D.index_select(1, qss_index()), rq, /*left=*/true);
+      r = r - torch::matmul(D, c).squeeze(2);
+    }
+    if (!implicit) return with_sign_penalty(r, u);
     const Tensor h = b.dt_dth.unsqueeze(1).unsqueeze(2);
     const Tensor a = torch::eye(static_cast<std::int64_t>(n()), options()).unsqueeze(0) - h * scaled_jacobian(b, u);
     const Tensor pr = torch::linalg::solve(a, r.unsqueeze(2), /*left=*/true).squeeze(2);
     // A growing mode (an eigenvalue of h J near or above 1) would be amplified, not damped:
     // there the plain residual stands.
     const Tensor ok = torch::isfinite(pr).all(1) & (pr.pow(2).sum(1) <= r.pow(2).sum(1));
-    return torch::where(ok.unsqueeze(1), pr, r);
+    return with_sign_penalty(torch::where(ok.unsqueeze(1), pr, r), u);
+  }
+
+  // f clamps non-negative states at zero, which leaves a loophole: below zero a state's own
+  // terms vanish, so a trajectory can park there with no residual (Michaelis-Menten's S < 0
+  // with ES = 0 once the substrate is spent). The residual gains a column per non-negative
+  // state, max(-u_i, 0) / s_i, that closes it.
+  Tensor with_sign_penalty(const Tensor& r, const Tensor& u) const {
+    std::vector<std::int64_t> idx;
+    for (std::size_t i = 0; i < n(); ++i)
+      if (model->state_is_nonnegative(i)) idx.push_back(static_cast<std::int64_t>(i));
+    if (idx.empty()) return r;
+    const Tensor k = torch::tensor(idx, torch::kLong).to(device);
+    return torch::cat({r, (-u.index_select(1, k)).clamp_min(0.0) / scale.index_select(0, k)}, 1);
   }
 
   // S^-1 (df/du) S at u, [B, n, n], detached: one backward pass per state through the
@@ -701,6 +921,7 @@ Pinn Pinn::train(const Problem& problem, const NetworkOptions& network, const Tr
   im.implicit = opt.implicit;
   im.device = parse_device(opt.device);
   im.dtype = parse_dtype(opt.dtype);
+  im.resolve_quasi_steady();
   use_threads(opt.threads);
   torch::manual_seed(opt.seed);
 
@@ -780,6 +1001,7 @@ Pinn Pinn::train(const Problem& problem, const NetworkOptions& network, const Tr
                     {"activation", "tanh"},
                     {"dtype", opt.dtype},
                     {"residual", im.implicit ? "implicit" : "plain"},
+                    {"quasi_steady", im.network.quasi_steady},
                     {"output", "y0(theta) + output_scale * t^ * N(t^, theta^)"}};
     j["training"] = {{"seed", opt.seed},
                      {"collocation", opt.collocation},
@@ -975,6 +1197,8 @@ Pinn Pinn::load(const std::string& path, std::shared_ptr<const core::Model> mode
   im.device = parse_device(device);
   im.dtype = parse_dtype(j.at("network").at("dtype"));
   im.implicit = j.at("network").value("residual", "plain") == "implicit";
+  im.network.quasi_steady = j.at("network").value("quasi_steady", std::vector<std::string>{});
+  im.resolve_quasi_steady();
   use_threads(threads);
   im.build_network();
   try {

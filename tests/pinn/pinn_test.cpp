@@ -141,6 +141,67 @@ TEST_CASE("pinn: the output holds the initial state and the conservation laws ex
   }
 }
 
+TEST_CASE("pinn: a quasi-steady state sits on its manifold, and du/dt is the derivative of the output") {
+  const auto pb = michaelis_menten_problem();
+  pinn::NetworkOptions net_options = small();
+  net_options.quasi_steady = {"ES"};
+  const auto net = pinn::Pinn::train(pb, net_options, quick(0));
+  const double E0 = 0.05, S0 = 17.0, kon = 2.0, koff = 1.0, kcat = 0.7;
+  const std::map<std::string, double> values = {{"E0", E0}, {"S0", S0}, {"kon", kon}, {"koff", koff}, {"kcat", kcat}};
+  std::vector<double> p;
+  for (const auto& r : pb.parameters) p.push_back(r.fixed() ? r.low : values.at(r.name));
+  const std::vector<double> times = {0.0, 0.001, 0.01, 0.1, 1.0, 10.0, 100.0, 1000.0, 3000.0};
+  std::vector<double> u(times.size() * 4);
+  net.predict(p.data(), 1, times, u.data());
+  // The initial state holds (Newton lands back on it), and so do the conservation laws.
+  CHECK(u[0] == Approx(E0).margin(1e-14));
+  CHECK(u[1] == Approx(S0).margin(1e-12));
+  CHECK(u[2] == Approx(0.0).margin(1e-14));
+  CHECK(u[3] == Approx(0.0).margin(1e-12));
+  // f_ES relaxes from f_ES(y0) = kon E0 S0 at the fast rate: by 1 s it is zero to rounding.
+  const double rate = kon * (S0 + 0.0) + koff + kcat;  // about the fast eigenvalue at the start
+  for (std::size_t r = 0; r < times.size(); ++r) {
+    const double* y = &u[r * 4];
+    CHECK(y[0] + y[2] == Approx(E0).margin(1e-12));
+    CHECK(y[1] + y[2] + y[3] == Approx(S0).margin(1e-10));
+    const double f_es = kon * y[0] * y[1] - (koff + kcat) * y[2];
+    if (times[r] >= 1.0) CHECK(std::abs(f_es) < 1e-9);
+    if (times[r] == 0.0) CHECK(f_es == Approx(kon * E0 * S0));
+  }
+  CHECK(rate > 0);
+  // Forward-mode du/dt^ against a central difference of the output itself (dt/dt^ = L (tc + t)).
+  const double L = std::log1p(3600.0 / 0.01);
+  for (double t : {0.003, 0.05, 2.0, 500.0}) {
+    const double h = 1e-6 * t;
+    std::vector<double> up(4), um(4), du(4);
+    std::vector<double> tp{t + h}, tm{t - h}, tt{t};
+    net.predict(p.data(), 1, tp, up.data());
+    net.predict(p.data(), 1, tm, um.data());
+    net.time_derivatives(p.data(), 1, tt.data(), true, du.data());
+    std::vector<double> reverse(4);
+    net.time_derivatives(p.data(), 1, tt.data(), false, reverse.data());
+    for (int i = 0; i < 4; ++i) {
+      const double fd = (up[static_cast<std::size_t>(i)] - um[static_cast<std::size_t>(i)]) / (2 * h) * L * (0.01 + t);
+      INFO("t = " << t << ", state " << i);
+      CHECK(du[static_cast<std::size_t>(i)] == Approx(fd).epsilon(1e-5).margin(1e-9));
+      CHECK(du[static_cast<std::size_t>(i)] ==
+            Approx(reverse[static_cast<std::size_t>(i)]).epsilon(1e-10).margin(1e-14));
+    }
+  }
+  // The sidecar carries the quasi-steady states: a loaded network predicts the same values.
+  const std::string dir = std::string(PHYSYNTH_TEST_OUTPUT) + "/pinn";
+  std::filesystem::create_directories(dir);
+  net.save(dir + "/mm_qss.pt");
+  const auto loaded = pinn::Pinn::load(dir + "/mm_qss.pt", pb.model);
+  CHECK(loaded.metadata().at("network").at("quasi_steady") == std::vector<std::string>{"ES"});
+  std::vector<double> again(u.size());
+  loaded.predict(p.data(), 1, times, again.data());
+  CHECK(again == u);
+  // Names are checked.
+  net_options.quasi_steady = {"X"};
+  CHECK_THROWS_WITH(pinn::Pinn::train(pb, net_options, quick(0)), Catch::Contains("no state 'X'"));
+}
+
 TEST_CASE("pinn: brief training on exponential decay lowers the error against the closed form") {
   const auto pb = decay_problem();
   const double before = decay_error(pinn::Pinn::train(pb, small(), quick(0)), pb);

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace physynth::pinn {
 
@@ -16,6 +17,10 @@ struct TimeScaling {
 struct NetworkOptions {
   int width = 64;  // neurons per hidden layer
   int depth = 4;   // hidden layers (tanh)
+  // States held on their quasi-steady manifold f_i(u) = g_i(t) instead of learned from their
+  // own ODE (Stiff-PINN, Ji et al. 2021): g_i relaxes from f_i(y0) at the fast rate, so the
+  // initial state still holds exactly; for stiff kinetics (an enzyme complex, a radical).
+  std::vector<std::string> quasi_steady;
 };
 
 struct TrainOptions {

@@ -105,6 +105,12 @@ void write_atomically(const std::string& path, const std::function<void(const st
   if (ec) throw std::runtime_error("cannot write '" + path + "': " + ec.message());
 }
 
+std::vector<std::string> model_names(const std::vector<core::VariableInfo>& a) {
+  std::vector<std::string> v;
+  for (const auto& x : a) v.push_back(x.name);
+  return v;
+}
+
 }  // namespace
 
 ParameterRange make_range(std::string name, double low, double high) {
@@ -166,6 +172,9 @@ struct Pinn::Impl {
   bool implicit = false;                          // residual preconditioned by (I - h J)^-1 (residual())
   std::vector<core::LinearInvariant> invariants;  // held exactly (Batch::C)
   std::vector<std::int64_t> qss;                  // quasi-steady states (network.quasi_steady)
+  // Set once by resolve_states(), on the device: the quasi-steady indices, e_Q [n, q], and the
+  // non-negative states' indices (with_sign_penalty).
+  Tensor qss_idx, qss_unit, nonneg_idx;
   nlohmann::json meta;
 
   std::size_t n() const { return model->num_states(); }
@@ -187,17 +196,15 @@ struct Pinn::Impl {
       if (!ranges[k].fixed()) inputs.push_back(static_cast<int>(k));
   }
 
-  // The indices of network.quasi_steady; throws for unknown or repeated names.
-  void resolve_quasi_steady() {
+  // The indices of network.quasi_steady (throws for unknown or repeated names) and of the
+  // non-negative states, as tensors on the device; after device and dtype are set.
+  void resolve_states() {
     qss.clear();
     for (const auto& name : network.quasi_steady) {
       const int i = model->state_index(name);
-      if (i < 0) {
-        std::string valid;
-        for (const auto& v : model->states()) valid += (valid.empty() ? "" : ", ") + v.name;
+      if (i < 0)
         throw std::invalid_argument("quasi_steady: model '" + model->name() + "' has no state '" + name +
-                                    "'; its states are " + valid);
-      }
+                                    "'; its states are " + core::join(model_names(model->states())));
       if (std::find(qss.begin(), qss.end(), i) != qss.end())
         throw std::invalid_argument("quasi_steady: state '" + name + "' is listed twice");
       qss.push_back(i);
@@ -206,8 +213,15 @@ struct Pinn::Impl {
       throw std::invalid_argument("quasi_steady: " + std::to_string(qss.size()) + " quasi-steady states and " +
                                   std::to_string(invariants.size()) + " conservation laws leave none of the " +
                                   std::to_string(n()) + " states to the network");
+    const auto N = static_cast<std::int64_t>(n()), q = static_cast<std::int64_t>(qss.size());
+    qss_idx = torch::tensor(qss, torch::kLong).to(device);
+    qss_unit = torch::zeros({N, q}, options());
+    for (std::int64_t j = 0; j < q; ++j) qss_unit[qss[static_cast<std::size_t>(j)]][j] = 1.0;
+    std::vector<std::int64_t> nonneg;
+    for (std::size_t i = 0; i < n(); ++i)
+      if (model->state_is_nonnegative(i)) nonneg.push_back(static_cast<std::int64_t>(i));
+    nonneg_idx = torch::tensor(nonneg, torch::kLong).to(device);
   }
-  Tensor qss_index() const { return torch::tensor(qss, torch::kLong).to(device); }
 
   void build_network() {
     net = Mlp(1 + static_cast<int>(inputs.size()), network.width, network.depth, static_cast<int>(n()));
@@ -325,7 +339,7 @@ struct Pinn::Impl {
     std::vector<Tensor> fq;
     for (auto i : qss) fq.push_back(f[static_cast<std::size_t>(i)]);
     const Tensor g = b.g0 * torch::exp(-b.rate * (t - t0).unsqueeze(1));
-    return (torch::stack(fq, 1) - g) / (scale.index_select(0, qss_index()) * b.rate);
+    return (torch::stack(fq, 1) - g) / (scale.index_select(0, qss_idx) * b.rate);
   }
 
   // Those rows, their Jacobian in scaled states [B, q, n] and their derivative along t^ [B, q].
@@ -347,12 +361,7 @@ struct Pinn::Impl {
   }
 
   // e_Q, [B, n, q].
-  Tensor unit_directions(const Batch& b) const {
-    const auto N = static_cast<std::int64_t>(n()), q = static_cast<std::int64_t>(qss.size());
-    Tensor eq = torch::zeros({N, q}, options());
-    for (std::int64_t j = 0; j < q; ++j) eq[qss[static_cast<std::size_t>(j)]][j] = 1.0;
-    return eq.unsqueeze(0).expand({b.size(), N, q});
-  }
+  Tensor unit_directions(const Batch& b) const { return qss_unit.unsqueeze(0).expand({b.size(), -1, -1}); }
 
   // M = [C^T | e_Q], [B, n, k + q].
   Tensor directions(const Batch& b) const {
@@ -385,7 +394,7 @@ struct Pinn::Impl {
     torch::NoGradGuard no_grad;
     const Tensor M = directions(b);
     const std::int64_t k = b.C.defined() ? b.C.size(1) : 0, q = static_cast<std::int64_t>(qss.size());
-    const Tensor qi = qss_index();
+    const Tensor qi = qss_idx;
     Tensor a = torch::zeros({b.size(), k + q}, options());
     const Tensor vq = v_net.index_select(1, qi);
     a.slice(1, k) = 1e-3 - vq;
@@ -427,7 +436,7 @@ struct Pinn::Impl {
   // quasi-steady point of y0: -(df_i along d_i) / (d_i)_i, d_i = e_i moved along the
   // conservation laws. At least 1 / (t1 - t0).
   void set_relaxation(Batch& b) const {
-    const Tensor qi = qss_index();
+    const Tensor qi = qss_idx;
     const Tensor zero_t = torch::full({b.size()}, t0, options());
     b.g0 = torch::zeros({b.size(), static_cast<std::int64_t>(qss.size())}, options());
     b.rate = torch::ones_like(b.g0);
@@ -534,8 +543,8 @@ struct Pinn::Impl {
       // The quasi-steady rows are replaced by the manifold: R minus its part along the fast
       // directions, with what the conservation laws tie to them (E with ES), vanishes there.
       const Tensor D = fast_directions(b);
-      const Tensor rq = r.index_select(1, qss_index()).unsqueeze(2);
-      const Tensor c = torch::linalg::solve(D.index_select(1, qss_index()), rq, /*left=*/true);
+      const Tensor rq = r.index_select(1, qss_idx).unsqueeze(2);
+      const Tensor c = torch::linalg::solve(D.index_select(1, qss_idx), rq, /*left=*/true);
       r = r - torch::matmul(D, c).squeeze(2);
     }
     if (!implicit) return with_sign_penalty(r, u);
@@ -553,12 +562,8 @@ struct Pinn::Impl {
   // with ES = 0 once the substrate is spent). The residual gains a column per non-negative
   // state, max(-u_i, 0) / s_i, that closes it.
   Tensor with_sign_penalty(const Tensor& r, const Tensor& u) const {
-    std::vector<std::int64_t> idx;
-    for (std::size_t i = 0; i < n(); ++i)
-      if (model->state_is_nonnegative(i)) idx.push_back(static_cast<std::int64_t>(i));
-    if (idx.empty()) return r;
-    const Tensor k = torch::tensor(idx, torch::kLong).to(device);
-    return torch::cat({r, (-u.index_select(1, k)).clamp_min(0.0) / scale.index_select(0, k)}, 1);
+    if (nonneg_idx.numel() == 0) return r;
+    return torch::cat({r, (-u.index_select(1, nonneg_idx)).clamp_min(0.0) / scale.index_select(0, nonneg_idx)}, 1);
   }
 
   // S^-1 (df/du) S at u, [B, n, n], detached: one backward pass per state through the
@@ -921,7 +926,7 @@ Pinn Pinn::train(const Problem& problem, const NetworkOptions& network, const Tr
   im.implicit = opt.implicit;
   im.device = parse_device(opt.device);
   im.dtype = parse_dtype(opt.dtype);
-  im.resolve_quasi_steady();
+  im.resolve_states();
   use_threads(opt.threads);
   torch::manual_seed(opt.seed);
 
@@ -1151,16 +1156,6 @@ Pinn Pinn::load(const std::string& path, std::shared_ptr<const core::Model> mode
     for (const auto& x : a) v.push_back(x.at("name").get<std::string>());
     return v;
   };
-  auto model_names = [](const std::vector<core::VariableInfo>& a) {
-    std::vector<std::string> v;
-    for (const auto& x : a) v.push_back(x.name);
-    return v;
-  };
-  auto join = [](const std::vector<std::string>& v) {
-    std::string s;
-    for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
-    return s;
-  };
   const std::string trained = j.at("model").at("name").get<std::string>();
   const std::string scenario = j.at("scenario").value("name", "");
   const std::string origin = "PINN model '" + path + "' was trained for model '" + trained + "'" +
@@ -1170,11 +1165,11 @@ Pinn Pinn::load(const std::string& path, std::shared_ptr<const core::Model> mode
                              "'; train one for it with physynth train-pinn");
   const auto st = names(j["model"]["states"]), ps = names(j["model"]["parameters"]);
   if (st != model_names(model->states()))
-    throw std::runtime_error(origin + " with states [" + join(st) + "]; this model has [" +
-                             join(model_names(model->states())) + "]");
+    throw std::runtime_error(origin + " with states [" + core::join(st) + "]; this model has [" +
+                             core::join(model_names(model->states())) + "]");
   if (ps != model_names(model->parameters()))
-    throw std::runtime_error(origin + " with parameters [" + join(ps) + "]; this model has [" +
-                             join(model_names(model->parameters())) + "]");
+    throw std::runtime_error(origin + " with parameters [" + core::join(ps) + "]; this model has [" +
+                             core::join(model_names(model->parameters())) + "]");
 
   auto impl = std::make_unique<Impl>();
   Impl& im = *impl;
@@ -1198,7 +1193,7 @@ Pinn Pinn::load(const std::string& path, std::shared_ptr<const core::Model> mode
   im.dtype = parse_dtype(j.at("network").at("dtype"));
   im.implicit = j.at("network").value("residual", "plain") == "implicit";
   im.network.quasi_steady = j.at("network").value("quasi_steady", std::vector<std::string>{});
-  im.resolve_quasi_steady();
+  im.resolve_states();
   use_threads(threads);
   im.build_network();
   try {

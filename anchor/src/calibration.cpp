@@ -1,0 +1,707 @@
+#include "physynth/anchor/calibration.h"
+
+#include <ceres/ceres.h>
+#include <tbb/parallel_for.h>
+#include <tbb/task_arena.h>
+
+#include <Eigen/Dense>
+#include <algorithm>
+#include <boost/math/distributions/normal.hpp>
+#include <boost/math/distributions/students_t.hpp>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <sstream>
+
+#include "physynth/core/diagnostics.h"
+#include "physynth/core/sampling.h"
+
+namespace physynth::anchor {
+
+namespace {
+
+constexpr double kLn2Pi = 1.8378770664093453;
+
+class StateObservation : public ObservationFunction {
+ public:
+  StateObservation(int state, std::size_t n, std::size_t m) : state_(state), n_(n), m_(m) {}
+  double evaluate(double, const double* y, const double*, double* dh_dy, double* dh_dp) const override {
+    if (dh_dy) {
+      std::fill(dh_dy, dh_dy + n_, 0.0);
+      dh_dy[state_] = 1.0;
+    }
+    if (dh_dp) std::fill(dh_dp, dh_dp + m_, 0.0);
+    return y[state_];
+  }
+  std::unique_ptr<ObservationFunction> clone() const override { return std::make_unique<StateObservation>(*this); }
+
+ private:
+  int state_;
+  std::size_t n_, m_;
+};
+
+double to_fit(double v, bool log) { return log ? std::log(v) : v; }
+double from_fit(double x, bool log) { return log ? std::exp(x) : x; }
+
+// Where everything sits in the fitted vector: a global block (shared parameters, then ln σ of
+// each estimated observable) and one block per unit (its per-unit parameters).
+struct Layout {
+  std::vector<int> shared, per_unit;             // indices into problem.parameters
+  std::vector<int> sigma_of;                     // per observable: its entry in the global block, or -1
+  std::vector<double> sigma_lower, sigma_upper;  // ln σ bounds per observable
+  std::vector<double> offset;                    // c per observable: ln σ_i + c >= 1 inside the bounds
+  std::vector<double> floor;                     // proportional: |f| is taken as at least this
+  std::size_t global = 0, unit = 0, units = 0;
+
+  Layout(const CalibrationProblem& pr) : units(pr.units.size()) {
+    for (std::size_t j = 0; j < pr.parameters.size(); ++j)
+      (pr.parameters[j].per_unit ? per_unit : shared).push_back(static_cast<int>(j));
+    global = shared.size();
+    const std::size_t O = pr.observables.size();
+    sigma_of.assign(O, -1);
+    sigma_lower.assign(O, 0.0);
+    sigma_upper.assign(O, 0.0);
+    offset.assign(O, 0.0);
+    floor.assign(O, 1.0);
+    std::vector<double> sum2(O, 0.0), biggest(O, 0.0);
+    std::vector<std::size_t> count(O, 0);
+    for (const auto& u : pr.units)
+      for (const auto& m : u.measurements) {
+        const auto o = static_cast<std::size_t>(m.observable);
+        sum2[o] += m.value * m.value;
+        biggest[o] = std::max(biggest[o], std::abs(m.value));
+        ++count[o];
+      }
+    for (std::size_t o = 0; o < O; ++o) {
+      const auto& ob = pr.observables[o];
+      double scale = 1.0;
+      if (ob.noise == NoiseKind::kAdditive && count[o] > 0 && sum2[o] > 0.0)
+        scale = std::sqrt(sum2[o] / static_cast<double>(count[o]));
+      if (ob.noise == NoiseKind::kProportional && biggest[o] > 0.0) floor[o] = 1e-6 * biggest[o];
+      if (ob.sigma > 0.0) {
+        sigma_lower[o] = sigma_upper[o] = std::log(ob.sigma);
+      } else {
+        sigma_lower[o] = std::log(scale * 1e-8);
+        sigma_upper[o] = std::log(scale * 1e3);
+        sigma_of[o] = static_cast<int>(global++);
+      }
+      offset[o] = 1.0 - sigma_lower[o] - (ob.noise == NoiseKind::kProportional ? std::log(floor[o]) : 0.0);
+    }
+    unit = per_unit.size();
+  }
+
+  std::size_t size() const { return global + unit * units; }
+  std::size_t unit_start(std::size_t u) const { return global + unit * u; }
+};
+
+// One unit's solves: its readings' times, a CVODES instance (with sensitivities to every free
+// parameter when asked) and its own copies of the observation functions.
+class UnitSolver {
+ public:
+  UnitSolver(const CalibrationProblem& pr, std::size_t u, bool sensitivities) : pr_(pr), unit_(pr.units[u]) {
+    for (const auto& m : unit_.measurements) times_.push_back(m.time);
+    std::sort(times_.begin(), times_.end());
+    times_.erase(std::unique(times_.begin(), times_.end()), times_.end());
+    for (const auto& m : unit_.measurements)
+      row_.push_back(static_cast<std::size_t>(std::lower_bound(times_.begin(), times_.end(), m.time) - times_.begin()));
+    solvers::OdeOptions o = pr.ode;
+    o.sensitivity_parameters.clear();
+    plain_ = std::make_unique<solvers::OdeSolver>(pr.model, o);
+    if (sensitivities) {
+      for (const auto& fp : pr.parameters) o.sensitivity_parameters.push_back(fp.index);
+      sensitive_ = std::make_unique<solvers::OdeSolver>(pr.model, o);
+    }
+    for (const auto& ob : pr.observables) functions_.push_back(ob.function->clone());
+  }
+
+  // Solves with model parameters p; false if the solve did not reach every time.
+  bool solve(const std::vector<double>& p, bool sensitivities) {
+    const std::size_t n = pr_.model->num_states(), T = times_.size(), K = pr_.parameters.size();
+    y_.assign(T * n, 0.0);
+    s_.assign(sensitivities ? T * K * n : 0, 0.0);
+    std::vector<double> y0(n);
+    pr_.model->initial_state(p.data(), y0.data());
+    auto& solver = sensitivities ? *sensitive_ : *plain_;
+    const auto r = solver.solve(p.data(), y0.data(), pr_.t0, times_, y_.data(), sensitivities ? s_.data() : nullptr);
+    return r.status == solvers::SolveStatus::kSuccess;
+  }
+
+  // Prediction of measurement i; with dfdp (K entries), its derivative by each free parameter
+  // (model units), from the last solve with sensitivities.
+  double predict(std::size_t i, const std::vector<double>& p, double* dfdp) {
+    const std::size_t n = pr_.model->num_states(), K = pr_.parameters.size(), t = row_[i];
+    const auto& m = unit_.measurements[i];
+    auto& h = *functions_[static_cast<std::size_t>(m.observable)];
+    if (!dfdp) return h.evaluate(m.time, &y_[t * n], p.data(), nullptr, nullptr);
+    dhdy_.resize(n);
+    dhdp_.resize(p.size());
+    const double f = h.evaluate(m.time, &y_[t * n], p.data(), dhdy_.data(), dhdp_.data());
+    for (std::size_t k = 0; k < K; ++k) {
+      double d = dhdp_[static_cast<std::size_t>(pr_.parameters[k].index)];
+      const double* s = &s_[(t * K + k) * n];
+      for (std::size_t j = 0; j < n; ++j) d += dhdy_[j] * s[j];
+      dfdp[k] = d;
+    }
+    return f;
+  }
+
+ private:
+  const CalibrationProblem& pr_;
+  const CalibrationUnit& unit_;
+  std::vector<double> times_;
+  std::vector<std::size_t> row_;
+  std::unique_ptr<solvers::OdeSolver> plain_, sensitive_;  // without and with sensitivities
+  std::vector<std::unique_ptr<ObservationFunction>> functions_;
+  std::vector<double> y_, s_, dhdy_, dhdp_;
+};
+
+// The model parameters of unit u for fitted vector x.
+std::vector<double> unit_parameters(const CalibrationProblem& pr, const Layout& L, std::size_t u, const double* x) {
+  std::vector<double> p = pr.units[u].parameters;
+  for (std::size_t j = 0; j < L.shared.size(); ++j) {
+    const auto& fp = pr.parameters[static_cast<std::size_t>(L.shared[j])];
+    p[static_cast<std::size_t>(fp.index)] = from_fit(x[j], fp.log);
+  }
+  for (std::size_t j = 0; j < L.per_unit.size(); ++j) {
+    const auto& fp = pr.parameters[static_cast<std::size_t>(L.per_unit[j])];
+    p[static_cast<std::size_t>(fp.index)] = from_fit(x[L.unit_start(u) + j], fp.log);
+  }
+  return p;
+}
+
+// Does reading m carry a ln σ_i that depends on the fitted vector?
+bool has_log_sigma_term(const CalibrationObservable& ob, const Measurement& m) {
+  return m.sd <= 0.0 && (ob.sigma <= 0.0 || ob.noise == NoiseKind::kProportional);
+}
+
+// The negative log-likelihood's terms of one unit, as Ceres residuals: r per reading, then
+// sqrt(2 (ln σ_i + c)) per reading whose σ_i depends on the fitted vector.
+class UnitCost : public ceres::CostFunction {
+ public:
+  UnitCost(const CalibrationProblem& pr, const Layout& L, std::size_t u) : pr_(pr), L_(L), u_(u), solver_(pr, u, true) {
+    std::size_t extra = 0;
+    for (const auto& m : pr.units[u].measurements)
+      if (has_log_sigma_term(pr.observables[static_cast<std::size_t>(m.observable)], m)) ++extra;
+    set_num_residuals(static_cast<int>(pr.units[u].measurements.size() + extra));
+    if (L.global > 0) mutable_parameter_block_sizes()->push_back(static_cast<int>(L.global));
+    if (L.unit > 0) mutable_parameter_block_sizes()->push_back(static_cast<int>(L.unit));
+  }
+
+  bool Evaluate(double const* const* blocks, double* residuals, double** jacobians) const override {
+    const std::size_t G = L_.global, U = L_.unit, K = pr_.parameters.size();
+    const double* xg = G > 0 ? blocks[0] : nullptr;
+    const double* xu = U > 0 ? blocks[G > 0 ? 1 : 0] : nullptr;
+    double* Jg = jacobians && G > 0 ? jacobians[0] : nullptr;
+    double* Ju = jacobians && U > 0 ? jacobians[G > 0 ? 1 : 0] : nullptr;
+    const bool want = Jg || Ju;
+    // The model parameters, and d(model value)/d(fitted value) per free parameter.
+    std::vector<double> p = pr_.units[u_].parameters, chain(K, 1.0);
+    for (std::size_t j = 0; j < L_.shared.size(); ++j) {
+      const auto k = static_cast<std::size_t>(L_.shared[j]);
+      p[static_cast<std::size_t>(pr_.parameters[k].index)] = from_fit(xg[j], pr_.parameters[k].log);
+      if (pr_.parameters[k].log) chain[k] = std::exp(xg[j]);
+    }
+    for (std::size_t j = 0; j < L_.per_unit.size(); ++j) {
+      const auto k = static_cast<std::size_t>(L_.per_unit[j]);
+      p[static_cast<std::size_t>(pr_.parameters[k].index)] = from_fit(xu[j], pr_.parameters[k].log);
+      if (pr_.parameters[k].log) chain[k] = std::exp(xu[j]);
+    }
+    if (!solver_.solve(p, want)) return false;  // Ceres shrinks the step and retries
+    const std::size_t rows = static_cast<std::size_t>(num_residuals());
+    if (Jg) std::fill(Jg, Jg + rows * G, 0.0);
+    if (Ju) std::fill(Ju, Ju + rows * U, 0.0);
+    std::vector<double> dfdp(K);
+    const auto& ms = pr_.units[u_].measurements;
+    std::size_t extra = ms.size();
+    // Writes d(residual row)/d(f) * df/dθ into the Jacobian blocks.
+    const auto by_theta = [&](std::size_t row, double dr_df) {
+      for (std::size_t j = 0; j < L_.shared.size(); ++j) {
+        const auto k = static_cast<std::size_t>(L_.shared[j]);
+        if (Jg) Jg[row * G + j] = dr_df * dfdp[k] * chain[k];
+      }
+      for (std::size_t j = 0; j < L_.per_unit.size(); ++j) {
+        const auto k = static_cast<std::size_t>(L_.per_unit[j]);
+        if (Ju) Ju[row * U + j] = dr_df * dfdp[k] * chain[k];
+      }
+    };
+    for (std::size_t i = 0; i < ms.size(); ++i) {
+      const auto& m = ms[i];
+      const auto o = static_cast<std::size_t>(m.observable);
+      const auto& ob = pr_.observables[o];
+      const double f = solver_.predict(i, p, want ? dfdp.data() : nullptr);
+      if (!std::isfinite(f)) return false;
+      const int s_entry = L_.sigma_of[o];
+      const double ls = ob.sigma > 0.0 ? std::log(ob.sigma) : xg[s_entry];
+      const double sigma = std::exp(ls);
+      double r = 0.0, dr_df = 0.0;
+      if (m.sd > 0.0) {
+        r = (f - m.value) / m.sd;
+        dr_df = 1.0 / m.sd;
+      } else if (ob.noise == NoiseKind::kAdditive) {
+        r = (f - m.value) / sigma;
+        dr_df = 1.0 / sigma;
+      } else if (ob.noise == NoiseKind::kProportional) {
+        const double a = std::max(std::abs(f), L_.floor[o]);
+        const double sign = std::abs(f) >= L_.floor[o] ? (f >= 0.0 ? 1.0 : -1.0) : 0.0;
+        r = (f - m.value) / (sigma * a);
+        dr_df = (a - (f - m.value) * sign) / (sigma * a * a);
+      } else {
+        if (!(f > 0.0)) return false;
+        r = (std::log(f) - std::log(m.value)) / sigma;
+        dr_df = 1.0 / (sigma * f);
+      }
+      residuals[i] = r;
+      if (want) {
+        by_theta(i, dr_df);
+        if (Jg && s_entry >= 0 && m.sd <= 0.0) Jg[i * G + static_cast<std::size_t>(s_entry)] = -r;
+      }
+      if (!has_log_sigma_term(ob, m)) continue;
+      double log_sigma_i = ls + L_.offset[o], dlog_df = 0.0;
+      if (ob.noise == NoiseKind::kProportional) {
+        const double a = std::max(std::abs(f), L_.floor[o]);
+        log_sigma_i += std::log(a);
+        if (std::abs(f) >= L_.floor[o]) dlog_df = 1.0 / f;
+      }
+      if (!(log_sigma_i > 0.0)) return false;
+      const double rho = std::sqrt(2.0 * log_sigma_i);
+      residuals[extra] = rho;
+      if (want) {
+        by_theta(extra, dlog_df / rho);
+        if (Jg && s_entry >= 0) Jg[extra * G + static_cast<std::size_t>(s_entry)] = 1.0 / rho;
+      }
+      ++extra;
+    }
+    return true;
+  }
+
+ private:
+  const CalibrationProblem& pr_;
+  const Layout& L_;
+  std::size_t u_;
+  mutable UnitSolver solver_;  // Evaluate is const to Ceres; the solver's memory is reused
+};
+
+// Cost = Σ r²/2 + Σ (ln σ_i + c) over the terms in the residuals; the log-likelihood adds back
+// what the residuals leave out.
+double log_likelihood_of_cost(const CalibrationProblem& pr, const Layout& L, double cost) {
+  double ll = -cost;
+  for (const auto& u : pr.units)
+    for (const auto& m : u.measurements) {
+      const auto o = static_cast<std::size_t>(m.observable);
+      const auto& ob = pr.observables[o];
+      ll -= 0.5 * kLn2Pi;
+      if (has_log_sigma_term(ob, m))
+        ll += L.offset[o];
+      else
+        ll -= std::log(m.sd > 0.0 ? m.sd : ob.sigma);
+      if (m.sd <= 0.0 && ob.noise == NoiseKind::kLogNormal) ll -= std::log(m.value);
+    }
+  return ll;
+}
+
+struct Problem {
+  ceres::Problem problem;
+  std::vector<double*> blocks;  // global (if any), then one per unit (if any)
+};
+
+// Builds the Ceres problem over x (which it then owns the values of through `x`'s storage).
+void build(const CalibrationProblem& pr, const Layout& L, std::vector<double>& x, Problem& out) {
+  if (L.global > 0) {
+    out.blocks.push_back(x.data());
+    out.problem.AddParameterBlock(x.data(), static_cast<int>(L.global));
+  }
+  if (L.unit > 0)
+    for (std::size_t u = 0; u < L.units; ++u) {
+      out.blocks.push_back(x.data() + L.unit_start(u));
+      out.problem.AddParameterBlock(out.blocks.back(), static_cast<int>(L.unit));
+    }
+  for (std::size_t u = 0; u < L.units; ++u) {
+    std::vector<double*> bs;
+    if (L.global > 0) bs.push_back(x.data());
+    if (L.unit > 0) bs.push_back(x.data() + L.unit_start(u));
+    out.problem.AddResidualBlock(new UnitCost(pr, L, u), nullptr, bs);
+  }
+  const auto bound = [&](double* block, int i, double lo, double hi) {
+    out.problem.SetParameterLowerBound(block, i, lo);
+    out.problem.SetParameterUpperBound(block, i, hi);
+  };
+  for (std::size_t j = 0; j < L.shared.size(); ++j) {
+    const auto& fp = pr.parameters[static_cast<std::size_t>(L.shared[j])];
+    bound(x.data(), static_cast<int>(j), to_fit(fp.lower, fp.log), to_fit(fp.upper, fp.log));
+  }
+  for (std::size_t o = 0; o < pr.observables.size(); ++o)
+    if (L.sigma_of[o] >= 0) bound(x.data(), L.sigma_of[o], L.sigma_lower[o], L.sigma_upper[o]);
+  for (std::size_t u = 0; u < L.units && L.unit > 0; ++u)
+    for (std::size_t j = 0; j < L.per_unit.size(); ++j) {
+      const auto& fp = pr.parameters[static_cast<std::size_t>(L.per_unit[j])];
+      bound(x.data() + L.unit_start(u), static_cast<int>(j), to_fit(fp.lower, fp.log), to_fit(fp.upper, fp.log));
+    }
+}
+
+struct Fit {
+  std::vector<double> x;
+  double log_likelihood = -std::numeric_limits<double>::infinity();
+  bool usable = false;
+  int iterations = 0;
+  std::string message;
+};
+
+// Starts estimated σ at their maximum-likelihood values for the start's predictions.
+void start_sigmas(const CalibrationProblem& pr, const Layout& L, std::vector<double>& x) {
+  std::vector<std::vector<double>> params(L.units);
+  for (std::size_t u = 0; u < L.units; ++u) params[u] = unit_parameters(pr, L, u, x.data());
+  std::vector<double> sigma;
+  log_likelihood(pr, predict(pr, params), &sigma);
+  for (std::size_t o = 0; o < pr.observables.size(); ++o)
+    if (L.sigma_of[o] >= 0) {
+      const double s =
+          std::isfinite(sigma[o]) && sigma[o] > 0.0 ? std::log(sigma[o]) : 0.5 * (L.sigma_lower[o] + L.sigma_upper[o]);
+      x[static_cast<std::size_t>(L.sigma_of[o])] = std::clamp(s, L.sigma_lower[o], L.sigma_upper[o]);
+    }
+}
+
+Fit run_start(const CalibrationProblem& pr, const Layout& L, std::vector<double> x, const CalibrationOptions& opt) {
+  Fit fit;
+  start_sigmas(pr, L, x);
+  Problem P;
+  build(pr, L, x, P);
+  ceres::Solver::Options so;
+  so.minimizer_type = ceres::TRUST_REGION;
+  so.trust_region_strategy_type = ceres::LEVENBERG_MARQUARDT;
+  so.linear_solver_type = ceres::DENSE_QR;
+  if (L.unit > 0 && L.units > 8 && ceres::IsSparseLinearAlgebraLibraryTypeAvailable(ceres::SUITE_SPARSE))
+    so.linear_solver_type = ceres::SPARSE_NORMAL_CHOLESKY;
+  so.max_num_iterations = opt.max_iterations;
+  so.function_tolerance = opt.function_tolerance;
+  so.gradient_tolerance = opt.gradient_tolerance;
+  so.parameter_tolerance = opt.parameter_tolerance;
+  so.num_threads = 1;
+  so.check_gradients = opt.check_gradients;
+  so.gradient_check_relative_precision = 1e-3;
+  so.logging_type = ceres::SILENT;
+  ceres::Solver::Summary cs;
+  ceres::Solve(so, &P.problem, &cs);
+  fit.iterations = static_cast<int>(cs.iterations.size());
+  fit.message = cs.BriefReport();
+  fit.usable = cs.IsSolutionUsable() && std::isfinite(cs.final_cost);
+  if (fit.usable) fit.log_likelihood = log_likelihood_of_cost(pr, L, cs.final_cost);
+  fit.x = x;
+  return fit;
+}
+
+// J at x, dense, rows = every residual, columns = the fitted vector.
+Eigen::MatrixXd jacobian(const CalibrationProblem& pr, const Layout& L, std::vector<double> x, bool* ok) {
+  Problem P;
+  build(pr, L, x, P);
+  ceres::Problem::EvaluateOptions eo;
+  eo.parameter_blocks = P.blocks;
+  eo.apply_loss_function = false;
+  ceres::CRSMatrix crs;
+  double cost = 0.0;
+  *ok = P.problem.Evaluate(eo, &cost, nullptr, nullptr, &crs);
+  Eigen::MatrixXd J = Eigen::MatrixXd::Zero(crs.num_rows, crs.num_cols);
+  for (int r = 0; r < crs.num_rows; ++r)
+    for (int k = crs.rows[static_cast<std::size_t>(r)]; k < crs.rows[static_cast<std::size_t>(r) + 1]; ++k)
+      J(r, crs.cols[static_cast<std::size_t>(k)]) = crs.values[static_cast<std::size_t>(k)];
+  return J;
+}
+
+std::string check(const CalibrationProblem& pr) {
+  if (!pr.model) return "the problem has no model";
+  const std::size_t n = pr.model->num_states(), M = pr.model->num_parameters();
+  if (pr.units.empty()) return "no units to calibrate on";
+  if (pr.observables.empty()) return "no observables";
+  for (const auto& ob : pr.observables) {
+    if (!ob.function) return "observable '" + ob.name + "' has no observation function";
+    if (!(ob.sigma >= 0.0)) return "observable '" + ob.name + "': sigma must be >= 0 (0: estimated)";
+  }
+  for (const auto& fp : pr.parameters) {
+    if (fp.index < 0 || static_cast<std::size_t>(fp.index) >= M)
+      return "parameter '" + fp.name + "': index " + std::to_string(fp.index) + " is not a model parameter";
+    if (!(fp.lower < fp.upper) || !std::isfinite(fp.lower) || !std::isfinite(fp.upper))
+      return "parameter '" + fp.name + "': bounds must be finite with lower < upper, got [" +
+             core::format_number(fp.lower) + ", " + core::format_number(fp.upper) + "]";
+    if (fp.log && !(fp.lower > 0.0))
+      return "parameter '" + fp.name + "' is fitted in ln, so its lower bound must be > 0, got " +
+             core::format_number(fp.lower);
+    if (!(fp.start >= fp.lower && fp.start <= fp.upper))
+      return "parameter '" + fp.name + "': start " + core::format_number(fp.start) + " is outside [" +
+             core::format_number(fp.lower) + ", " + core::format_number(fp.upper) + "]";
+  }
+  for (const auto& u : pr.units) {
+    if (u.parameters.size() != M)
+      return "unit '" + u.id + "' has " + std::to_string(u.parameters.size()) + " parameters, the model " +
+             std::to_string(M);
+    if (u.measurements.empty()) return "unit '" + u.id + "' has no measurements";
+    for (const auto& m : u.measurements) {
+      if (m.observable < 0 || static_cast<std::size_t>(m.observable) >= pr.observables.size())
+        return "unit '" + u.id + "': a measurement names observable " + std::to_string(m.observable);
+      if (!(m.time >= pr.t0) || !std::isfinite(m.time) || !std::isfinite(m.value))
+        return "unit '" + u.id + "': a measurement at t = " + core::format_number(m.time) + " is before the start " +
+               core::format_number(pr.t0) + " or not finite";
+      if (pr.observables[static_cast<std::size_t>(m.observable)].noise == NoiseKind::kLogNormal && m.sd <= 0.0 &&
+          !(m.value > 0.0))
+        return "unit '" + u.id + "': observable '" + pr.observables[static_cast<std::size_t>(m.observable)].name +
+               "' has log-normal noise, so its readings must be > 0, got " + core::format_number(m.value) +
+               " at t = " + core::format_number(m.time);
+    }
+  }
+  (void)n;
+  return {};
+}
+
+}  // namespace
+
+std::unique_ptr<ObservationFunction> observe_state(int state, std::size_t num_states, std::size_t num_parameters) {
+  return std::make_unique<StateObservation>(state, num_states, num_parameters);
+}
+
+const char* noise_name(NoiseKind k) {
+  switch (k) {
+    case NoiseKind::kAdditive:
+      return "additive";
+    case NoiseKind::kProportional:
+      return "proportional";
+    case NoiseKind::kLogNormal:
+      return "log_normal";
+  }
+  return "?";
+}
+
+std::vector<std::string> CalibrationOptions::validate() const {
+  std::vector<std::string> errors;
+  if (starts < 1) errors.push_back("starts must be >= 1, got " + std::to_string(starts));
+  if (max_iterations < 1) errors.push_back("max_iterations must be >= 1, got " + std::to_string(max_iterations));
+  if (!(confidence > 0.0 && confidence < 1.0))
+    errors.push_back("confidence must be in (0, 1), got " + core::format_number(confidence));
+  if (threads < 0) errors.push_back("threads must be >= 0, got " + std::to_string(threads));
+  return errors;
+}
+
+std::vector<std::vector<double>> predict(const CalibrationProblem& pr,
+                                         const std::vector<std::vector<double>>& unit_parameters) {
+  std::vector<std::vector<double>> out(pr.units.size());
+  for (std::size_t u = 0; u < pr.units.size(); ++u) {
+    UnitSolver s(pr, u, false);
+    const bool ok = s.solve(unit_parameters[u], false);
+    for (std::size_t i = 0; i < pr.units[u].measurements.size(); ++i)
+      out[u].push_back(ok ? s.predict(i, unit_parameters[u], nullptr) : std::numeric_limits<double>::quiet_NaN());
+  }
+  return out;
+}
+
+double log_likelihood(const CalibrationProblem& pr, const std::vector<std::vector<double>>& predictions,
+                      std::vector<double>* sigma_out) {
+  const std::size_t O = pr.observables.size();
+  // Residuals in each noise model's space, over readings without their own sd.
+  std::vector<double> sum2(O, 0.0);
+  std::vector<std::size_t> count(O, 0);
+  const auto z = [&](const CalibrationObservable& ob, double f, double m) {
+    if (ob.noise == NoiseKind::kAdditive) return f - m;
+    if (ob.noise == NoiseKind::kProportional) return (f - m) / std::abs(f);
+    return std::log(f) - std::log(m);
+  };
+  for (std::size_t u = 0; u < pr.units.size(); ++u)
+    for (std::size_t i = 0; i < pr.units[u].measurements.size(); ++i) {
+      const auto& m = pr.units[u].measurements[i];
+      const auto o = static_cast<std::size_t>(m.observable);
+      if (m.sd > 0.0) continue;
+      const double d = z(pr.observables[o], predictions[u][i], m.value);
+      sum2[o] += d * d;
+      ++count[o];
+    }
+  std::vector<double> sigma(O);
+  for (std::size_t o = 0; o < O; ++o)
+    sigma[o] = pr.observables[o].sigma > 0.0
+                   ? pr.observables[o].sigma
+                   : (count[o] > 0 ? std::sqrt(sum2[o] / static_cast<double>(count[o])) : 0.0);
+  double ll = 0.0;
+  for (std::size_t u = 0; u < pr.units.size(); ++u)
+    for (std::size_t i = 0; i < pr.units[u].measurements.size(); ++i) {
+      const auto& m = pr.units[u].measurements[i];
+      const auto& ob = pr.observables[static_cast<std::size_t>(m.observable)];
+      const double f = predictions[u][i];
+      double s = m.sd > 0.0 ? m.sd : sigma[static_cast<std::size_t>(m.observable)];
+      double d = m.sd > 0.0 ? f - m.value : z(ob, f, m.value);
+      if (m.sd <= 0.0 && ob.noise == NoiseKind::kProportional) s *= std::abs(f), d *= std::abs(f);
+      ll += -0.5 * kLn2Pi - std::log(s) - 0.5 * (d / s) * (d / s);
+      if (m.sd <= 0.0 && ob.noise == NoiseKind::kLogNormal) ll -= std::log(m.value);
+    }
+  if (sigma_out) *sigma_out = sigma;
+  return std::isfinite(ll) ? ll : -std::numeric_limits<double>::infinity();
+}
+
+CalibrationSummary calibrate(const CalibrationProblem& pr, const CalibrationOptions& opt) {
+  const auto started = std::chrono::steady_clock::now();
+  CalibrationSummary S;
+  if (const auto errors = opt.validate(); !errors.empty()) {
+    S.message = core::join(errors, "; ");
+    return S;
+  }
+  if (const std::string why = check(pr); !why.empty()) {
+    S.message = why;
+    return S;
+  }
+  const Layout L(pr);
+  for (const auto& u : pr.units) S.readings += u.measurements.size();
+  S.fitted = L.shared.size() + L.per_unit.size() * L.units;
+
+  // Starts: the given one, then Sobol points over the box of bounds (fitted space).
+  const std::size_t D = L.shared.size() + L.per_unit.size();
+  std::vector<int> order = L.shared;
+  order.insert(order.end(), L.per_unit.begin(), L.per_unit.end());
+  std::vector<core::Distribution> box;
+  for (const int k : order) {
+    const auto& fp = pr.parameters[static_cast<std::size_t>(k)];
+    box.push_back(core::Distribution::uniform(to_fit(fp.lower, fp.log), to_fit(fp.upper, fp.log)));
+  }
+  const auto starts = static_cast<std::size_t>(opt.starts);
+  std::vector<std::vector<double>> start_points(starts, std::vector<double>(D));
+  for (std::size_t d = 0; d < D; ++d) {
+    const auto& fp = pr.parameters[static_cast<std::size_t>(order[d])];
+    start_points[0][d] = to_fit(fp.start, fp.log);
+  }
+  if (starts > 1 && D > 0) {
+    const core::Sampler sobol(core::Design::kSobol, box, opt.seed, starts - 1);
+    std::vector<double> pts((starts - 1) * D);
+    sobol.sample(0, starts - 1, pts.data());
+    for (std::size_t s = 1; s < starts; ++s) std::copy(&pts[(s - 1) * D], &pts[s * D], start_points[s].begin());
+  }
+  std::vector<Fit> fits(starts);
+  const auto one = [&](std::size_t s) {
+    std::vector<double> x(L.size(), 0.0);
+    for (std::size_t j = 0; j < L.shared.size(); ++j) x[j] = start_points[s][j];
+    for (std::size_t u = 0; u < L.units; ++u)
+      for (std::size_t j = 0; j < L.per_unit.size(); ++j) x[L.unit_start(u) + j] = start_points[s][L.shared.size() + j];
+    fits[s] = run_start(pr, L, std::move(x), opt);
+  };
+  tbb::task_arena arena(opt.threads > 0 ? opt.threads : tbb::task_arena::automatic);
+  arena.execute([&] { tbb::parallel_for(std::size_t{0}, starts, one); });
+
+  for (std::size_t s = 0; s < starts; ++s) {
+    StartResult r;
+    r.index = static_cast<int>(s);
+    for (std::size_t d = 0; d < D; ++d)
+      r.start.push_back(from_fit(start_points[s][d], pr.parameters[static_cast<std::size_t>(order[d])].log));
+    r.log_likelihood = fits[s].log_likelihood;
+    r.usable = fits[s].usable;
+    r.iterations = fits[s].iterations;
+    r.message = fits[s].message;
+    S.starts.push_back(r);
+    if (fits[s].usable &&
+        (S.best_start < 0 || fits[s].log_likelihood > fits[static_cast<std::size_t>(S.best_start)].log_likelihood))
+      S.best_start = static_cast<int>(s);
+  }
+  if (S.best_start < 0) {
+    S.message = "no start reached a usable optimum (every solve failed or diverged); first start: " + fits[0].message;
+    return S;
+  }
+  const Fit& best = fits[static_cast<std::size_t>(S.best_start)];
+  for (const auto& f : fits)
+    if (f.usable && f.log_likelihood >= best.log_likelihood - 0.1) ++S.starts_at_best;
+  const std::vector<double>& x = best.x;
+  for (std::size_t u = 0; u < L.units; ++u) S.unit_parameters.push_back(unit_parameters(pr, L, u, x.data()));
+  S.log_likelihood = log_likelihood(pr, predict(pr, S.unit_parameters), &S.sigma);
+
+  // Laplace: covariance (J^T J)^-1 of the fitted vector.
+  bool ok = false;
+  const Eigen::MatrixXd J = jacobian(pr, L, x, &ok);
+  const Eigen::Index P = static_cast<Eigen::Index>(L.size());
+  Eigen::MatrixXd C = Eigen::MatrixXd::Constant(P, P, std::numeric_limits<double>::infinity());
+  if (ok && P > 0) {
+    const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(J.transpose() * J);
+    const Eigen::VectorXd lambda = eig.eigenvalues();
+    const double top = lambda.maxCoeff();
+    Eigen::VectorXd inv = Eigen::VectorXd::Zero(P);
+    bool singular = false;
+    for (Eigen::Index i = 0; i < P; ++i) {
+      if (lambda(i) > top * 1e-14 && lambda(i) > 0.0)
+        inv(i) = 1.0 / lambda(i);
+      else
+        singular = true;
+    }
+    C = eig.eigenvectors() * inv.asDiagonal() * eig.eigenvectors().transpose();
+    if (singular)  // directions the data do not determine: infinite variance for whoever moves along them
+      for (Eigen::Index i = 0; i < P; ++i)
+        if (!(lambda(i) > top * 1e-14 && lambda(i) > 0.0))
+          for (Eigen::Index k = 0; k < P; ++k)
+            if (std::abs(eig.eigenvectors()(k, i)) > 1e-6) C(k, k) = std::numeric_limits<double>::infinity();
+  }
+  bool sigma_estimated = false;
+  for (const int s : L.sigma_of) sigma_estimated |= s >= 0;
+  const double N = static_cast<double>(S.readings), k = static_cast<double>(S.fitted);
+  double scale = 1.0, q = 0.0;
+  const double tail = 0.5 * (1.0 + opt.confidence);
+  if (sigma_estimated && N > k) {
+    scale = N / (N - k);
+    q = boost::math::quantile(boost::math::students_t(N - k), tail);
+  } else {
+    q = boost::math::quantile(boost::math::normal(), tail);
+  }
+  const auto estimate = [&](std::size_t entry, const FreeParameter& fp, const std::string& unit) {
+    ParameterEstimate e;
+    e.name = fp.name;
+    e.unit = unit;
+    e.log = fp.log;
+    e.estimate = from_fit(x[entry], fp.log);
+    e.se = std::sqrt(C(static_cast<Eigen::Index>(entry), static_cast<Eigen::Index>(entry)) * scale);
+    e.lower = std::max(from_fit(x[entry] - q * e.se, fp.log), fp.log ? 0.0 : -std::numeric_limits<double>::infinity());
+    e.upper = from_fit(x[entry] + q * e.se, fp.log);
+    const double lo = to_fit(fp.lower, fp.log), hi = to_fit(fp.upper, fp.log), tol = 1e-6 * (hi - lo);
+    e.at_bound = x[entry] <= lo + tol || x[entry] >= hi - tol;
+    return e;
+  };
+  for (std::size_t j = 0; j < L.shared.size(); ++j)
+    S.shared.push_back(estimate(j, pr.parameters[static_cast<std::size_t>(L.shared[j])], ""));
+  for (std::size_t o = 0; o < pr.observables.size(); ++o)
+    if (L.sigma_of[o] >= 0) {
+      FreeParameter fp;
+      fp.name = "sigma_" + pr.observables[o].name;
+      fp.log = true;
+      fp.lower = std::exp(L.sigma_lower[o]);
+      fp.upper = std::exp(L.sigma_upper[o]);
+      ParameterEstimate e = estimate(static_cast<std::size_t>(L.sigma_of[o]), fp, "");
+      S.sigmas.push_back(e);
+    }
+  for (std::size_t u = 0; u < L.units; ++u)
+    for (std::size_t j = 0; j < L.per_unit.size(); ++j)
+      S.per_unit.push_back(
+          estimate(L.unit_start(u) + j, pr.parameters[static_cast<std::size_t>(L.per_unit[j])], pr.units[u].id));
+
+  // Two-stage population of each per-unit parameter.
+  for (std::size_t j = 0; j < L.per_unit.size(); ++j) {
+    const auto& fp = pr.parameters[static_cast<std::size_t>(L.per_unit[j])];
+    PopulationEstimate pe;
+    pe.name = fp.name;
+    pe.log = fp.log;
+    pe.units = L.units;
+    double sum = 0.0, se2 = 0.0;
+    for (std::size_t u = 0; u < L.units; ++u) {
+      sum += x[L.unit_start(u) + j];
+      const double se = S.per_unit[u * L.per_unit.size() + j].se;
+      se2 += std::isfinite(se) ? se * se : 0.0;
+    }
+    const double n = static_cast<double>(L.units);
+    pe.mean = sum / n;
+    double var = 0.0;
+    for (std::size_t u = 0; u < L.units; ++u) var += std::pow(x[L.unit_start(u) + j] - pe.mean, 2);
+    var = L.units > 1 ? var / (n - 1.0) : 0.0;
+    pe.raw_sd = std::sqrt(var);
+    pe.sd = std::sqrt(std::max(var - se2 / n, 0.0));
+    const double half = L.units > 1 ? boost::math::quantile(boost::math::students_t(n - 1.0), tail) * std::sqrt(var / n)
+                                    : std::numeric_limits<double>::infinity();
+    pe.mean_lower = pe.mean - half;
+    pe.mean_upper = pe.mean + half;
+    S.population.push_back(pe);
+  }
+  S.success = true;
+  std::ostringstream msg;
+  msg << "best of " << starts << " starts: start " << S.best_start << ", log-likelihood " << S.log_likelihood << "; "
+      << S.starts_at_best << " of " << starts << " starts within 0.1 of it";
+  S.message = msg.str();
+  S.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return S;
+}
+
+}  // namespace physynth::anchor

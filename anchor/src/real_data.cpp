@@ -1,0 +1,216 @@
+#include "physynth/anchor/real_data.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <set>
+
+#include "physynth/core/text.h"
+
+namespace physynth::anchor {
+
+namespace {
+
+// 1-based character column where each comma-separated field of `line` starts.
+std::vector<int> field_columns(const std::string& line) {
+  std::vector<int> columns{1};
+  bool quoted = false;
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    if (line[i] == '"') quoted = !quoted;
+    if (line[i] == ',' && !quoted) columns.push_back(static_cast<int>(i) + 2);
+  }
+  return columns;
+}
+
+std::optional<double> parse_number(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  errno = 0;
+  char* end = nullptr;
+  const double v = std::strtod(text.c_str(), &end);
+  if (end != text.c_str() + text.size() || errno == ERANGE) return std::nullopt;
+  return v;
+}
+
+}  // namespace
+
+std::size_t RealData::readings() const {
+  std::size_t n = 0;
+  for (const auto& u : units)
+    for (const auto& s : u.series) n += s.readings.size();
+  return n;
+}
+
+std::vector<std::string> RealData::observables() const {
+  std::vector<std::string> names;
+  for (const auto& u : units)
+    for (const auto& s : u.series)
+      if (std::find(names.begin(), names.end(), s.observable) == names.end()) names.push_back(s.observable);
+  return names;
+}
+
+std::optional<RealData> read_real_data(const std::string& path, core::Diagnostics& diagnostics) {
+  const std::size_t errors_before = diagnostics.error_count();
+  std::ifstream in(path);
+  if (!in) {
+    diagnostics.error({path, 0, 0}, "cannot open the real-data file");
+    return std::nullopt;
+  }
+  RealData data;
+  data.file = path;
+  std::string line;
+  int line_number = 0;
+  std::vector<std::string> header;
+  while (std::getline(in, line)) {
+    ++line_number;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    header = core::split_fields(line, ',');
+    break;
+  }
+  if (header.empty()) {
+    diagnostics.error({path, line_number, 0},
+                      "the file is empty; expected a header 'unit,time,observable,value' (optional: sd, units, "
+                      "covariate columns)");
+    return std::nullopt;
+  }
+  const int header_line = line_number;
+  const std::vector<int> header_columns = field_columns(line);
+  int c_unit = -1, c_time = -1, c_observable = -1, c_value = -1, c_sd = -1, c_units = -1;
+  std::vector<int> c_covariates;
+  std::set<std::string> seen;
+  for (std::size_t i = 0; i < header.size(); ++i) {
+    const std::string& h = header[i];
+    const core::SourceLocation where{path, header_line, header_columns[i]};
+    if (h.empty()) {
+      diagnostics.error(where, "empty column name in the header");
+      continue;
+    }
+    if (!seen.insert(h).second) {
+      diagnostics.error(where, "column '" + h + "' appears twice in the header");
+      continue;
+    }
+    const int c = static_cast<int>(i);
+    if (h == "unit")
+      c_unit = c;
+    else if (h == "time")
+      c_time = c;
+    else if (h == "observable")
+      c_observable = c;
+    else if (h == "value")
+      c_value = c;
+    else if (h == "sd")
+      c_sd = c;
+    else if (h == "units")
+      c_units = c;
+    else {
+      c_covariates.push_back(c);
+      data.covariate_columns.push_back(h);
+    }
+  }
+  for (const auto& [name, c] : std::vector<std::pair<std::string, int>>{
+           {"unit", c_unit}, {"time", c_time}, {"observable", c_observable}, {"value", c_value}})
+    if (c < 0)
+      diagnostics.error({path, header_line, 1}, "missing column '" + name +
+                                                    "'; the header must name unit, time, "
+                                                    "observable and value (optional: sd, "
+                                                    "units, covariate columns)");
+  if (diagnostics.error_count() > errors_before) return std::nullopt;
+
+  // Where each (unit, observable) series lives, and the last time read in it.
+  std::map<std::string, std::size_t> unit_index;
+  std::map<std::pair<std::size_t, std::string>, std::size_t> series_index;
+  while (std::getline(in, line)) {
+    ++line_number;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    const std::vector<std::string> f = core::split_fields(line, ',');
+    const std::vector<int> columns = field_columns(line);
+    if (f.size() != header.size()) {
+      diagnostics.error({path, line_number, 1},
+                        "row has " + std::to_string(f.size()) + " fields, the header " + std::to_string(header.size()));
+      continue;
+    }
+    const auto at = [&](int c) {
+      return core::SourceLocation{path, line_number, columns[static_cast<std::size_t>(c)]};
+    };
+    bool ok = true;
+    const auto number = [&](int c, const std::string& what) -> double {
+      const auto v = parse_number(f[static_cast<std::size_t>(c)]);
+      if (!v || !std::isfinite(*v)) {
+        diagnostics.error(at(c), what + " must be a finite number, got '" + f[static_cast<std::size_t>(c)] + "'");
+        ok = false;
+        return 0.0;
+      }
+      return *v;
+    };
+    const std::string& unit = f[static_cast<std::size_t>(c_unit)];
+    const std::string& observable = f[static_cast<std::size_t>(c_observable)];
+    if (unit.empty()) {
+      diagnostics.error(at(c_unit), "unit is empty");
+      ok = false;
+    }
+    if (observable.empty()) {
+      diagnostics.error(at(c_observable), "observable is empty");
+      ok = false;
+    }
+    Reading r;
+    r.line = line_number;
+    r.time = number(c_time, "time");
+    r.value = number(c_value, "value");
+    if (c_sd >= 0 && !f[static_cast<std::size_t>(c_sd)].empty()) {
+      r.sd = number(c_sd, "sd");
+      if (ok && !(r.sd > 0.0)) {
+        diagnostics.error(at(c_sd), "sd must be > 0 (or empty for the noise model's), got '" +
+                                        f[static_cast<std::size_t>(c_sd)] + "'");
+        ok = false;
+      }
+    }
+    std::vector<double> covariates;
+    for (const int c : c_covariates)
+      covariates.push_back(number(c, "covariate '" + header[static_cast<std::size_t>(c)] + "'"));
+    if (!ok) continue;
+
+    auto [it, inserted] = unit_index.emplace(unit, data.units.size());
+    if (inserted) {
+      RealUnit u;
+      u.id = unit;
+      u.line = line_number;
+      for (std::size_t k = 0; k < c_covariates.size(); ++k) u.covariates[data.covariate_columns[k]] = covariates[k];
+      data.units.push_back(std::move(u));
+    }
+    RealUnit& u = data.units[it->second];
+    for (std::size_t k = 0; k < c_covariates.size(); ++k) {
+      const double first = u.covariates[data.covariate_columns[k]];
+      if (covariates[k] != first)
+        diagnostics.error(at(c_covariates[k]), "covariate '" + data.covariate_columns[k] + "' of unit '" + unit +
+                                                   "' is " + core::format_number(covariates[k]) + " here but " +
+                                                   core::format_number(first) + " on line " + std::to_string(u.line) +
+                                                   "; a covariate is constant within a unit");
+    }
+    auto [s_it, s_inserted] = series_index.emplace(std::make_pair(it->second, observable), u.series.size());
+    if (s_inserted) {
+      RealSeries s;
+      s.observable = observable;
+      if (c_units >= 0) s.units = f[static_cast<std::size_t>(c_units)];
+      u.series.push_back(std::move(s));
+    }
+    RealSeries& s = u.series[s_it->second];
+    if (c_units >= 0 && f[static_cast<std::size_t>(c_units)] != s.units)
+      diagnostics.error(at(c_units), "units '" + f[static_cast<std::size_t>(c_units)] + "' of observable '" +
+                                         observable + "' differ from '" + s.units + "' on line " +
+                                         std::to_string(s.readings.front().line));
+    if (!s.readings.empty() && r.time < s.readings.back().time)
+      diagnostics.error(at(c_time), "time " + core::format_number(r.time) + " is earlier than " +
+                                        core::format_number(s.readings.back().time) + " on line " +
+                                        std::to_string(s.readings.back().line) + " for unit '" + unit +
+                                        "', observable '" + observable +
+                                        "'; each unit's readings of an observable must be in non-decreasing time");
+    s.readings.push_back(r);
+  }
+  if (data.units.empty() && diagnostics.error_count() == errors_before)
+    diagnostics.error({path, header_line, 0}, "no readings after the header");
+  if (diagnostics.error_count() > errors_before) return std::nullopt;
+  return data;
+}
+
+}  // namespace physynth::anchor

@@ -24,5 +24,6 @@ void add_run_command(CLI::App& app, int& exit_code);
 void add_validate_command(CLI::App& app, int& exit_code);
 void add_feed_command(CLI::App& app, int& exit_code);
 void add_train_pinn_command(CLI::App& app, int& exit_code);
+void add_anchor_command(CLI::App& app, int& exit_code);
 
 }  // namespace physynth::apps

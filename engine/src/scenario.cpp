@@ -717,6 +717,159 @@ void read_pinn(const ConfigNode& node, Scenario& s) {
   }
 }
 
+// Bounds a fitted parameter takes from its prior: the support of a bounded distribution, four
+// standard deviations either side of a normal or log-normal one; none for a fixed value.
+std::optional<std::pair<double, double>> prior_bounds(const core::Distribution& d) {
+  using K = core::Distribution::Kind;
+  switch (d.kind) {
+    case K::kUniform:
+    case K::kLogUniform:
+    case K::kTruncatedNormal:
+      return std::make_pair(d.low, d.high);
+    case K::kNormal:
+      return std::make_pair(d.mean - 4.0 * d.sd, d.mean + 4.0 * d.sd);
+    case K::kLogNormal:
+      return std::make_pair(std::exp(d.mean - 4.0 * d.sd), std::exp(d.mean + 4.0 * d.sd));
+    case K::kChoice:
+      if (!d.choices.empty())
+        return std::make_pair(*std::min_element(d.choices.begin(), d.choices.end()),
+                              *std::max_element(d.choices.begin(), d.choices.end()));
+      return std::nullopt;
+    case K::kFixed:
+      return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+void read_anchor(const ConfigNode& node, Scenario& s) {
+  if (!node.expect_map()) return;
+  AnchorSpec& a = s.anchor;
+  a.present = true;
+  const core::Model& model = *s.model.model;
+  node.check_keys({"data", "observables", "fit", "starts", "seed", "max_iterations", "confidence"});
+  if (node.has("data"))
+    if (auto d = node["data"].as_string()) {
+      const std::filesystem::path path(*d);
+      a.data = path.is_absolute()
+                   ? *d
+                   : (std::filesystem::path(node.file()).parent_path() / path).lexically_normal().string();
+    }
+  std::vector<std::string> channels;
+  for (const auto& o : s.observations) channels.push_back(o.name);
+  for (const auto& st : model.states()) channels.push_back(st.name);
+  if (node.require("observables") && node["observables"].expect_sequence()) {
+    const ConfigNode list = node["observables"];
+    std::set<std::string> used;
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      const ConfigNode ob = list[i];
+      if (!ob.expect_map()) continue;
+      ob.check_keys({"name", "observation", "noise", "sigma"});
+      AnchorObservableSpec o;
+      if (!ob.require("name")) continue;
+      if (auto n = ob["name"].as_string()) {
+        o.name = *n;
+        if (!used.insert(*n).second) ob["name"].error(ob["name"].path() + ": observable '" + *n + "' is mapped twice");
+      }
+      o.observation = o.name;
+      if (ob.has("observation"))
+        if (auto n = ob["observation"].as_string()) o.observation = *n;
+      const ConfigNode where = ob.has("observation") ? ob["observation"] : ob["name"];
+      for (std::size_t k = 0; k < s.observations.size(); ++k)
+        if (s.observations[k].name == o.observation) o.observation_index = static_cast<int>(k);
+      if (o.observation_index < 0) o.state_index = model.state_index(o.observation);
+      if (o.observation_index >= 0) {
+        const auto& spec = s.observations[static_cast<std::size_t>(o.observation_index)];
+        o.units = spec.units;
+        if (spec.derived_index >= 0)
+          where.error(where.path() + ": observation '" + o.observation +
+                      "' is a model feature, which calibration cannot differentiate; map an expression or a state");
+      } else if (o.state_index >= 0) {
+        o.units = model.states()[static_cast<std::size_t>(o.state_index)].units;
+      } else {
+        std::string msg = where.path() + ": '" + o.observation + "' is neither an observation nor a state; they are " +
+                          core::join(channels);
+        const std::string hint = core::closest_match(o.observation, channels);
+        if (!hint.empty()) msg += "; did you mean '" + hint + "'?";
+        where.error(msg);
+      }
+      if (ob.has("noise"))
+        if (auto k = ob["noise"].as_enum({"additive", "proportional", "log_normal"}))
+          o.noise = *k == "additive"       ? anchor::NoiseKind::kAdditive
+                    : *k == "proportional" ? anchor::NoiseKind::kProportional
+                                           : anchor::NoiseKind::kLogNormal;
+      read_real(ob, "sigma", 0.0, 1e300, o.sigma);
+      a.observables.push_back(o);
+    }
+  }
+  if (node.require("fit") && node["fit"].expect_sequence()) {
+    const ConfigNode list = node["fit"];
+    std::vector<std::string> named;  // parameters the scenario defines
+    for (const auto& p : s.parameters) named.push_back(p.name);
+    std::set<std::string> used;
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      const ConfigNode item = list[i];
+      AnchorFitSpec f;
+      if (item.is_map()) {
+        item.check_keys({"parameter", "low", "high", "log", "per_unit"});
+        if (!item.require("parameter")) continue;
+      }
+      // (a ConfigNode is not reassigned: yaml-cpp's Node assignment would overwrite the node it refers to)
+      const ConfigNode name_node = item.is_map() ? item["parameter"] : item;
+      auto n = name_node.as_string();
+      if (!n) continue;
+      f.parameter = *n;
+      const auto it =
+          std::find_if(s.parameters.begin(), s.parameters.end(), [&](const ParameterSpec& p) { return p.name == *n; });
+      if (it == s.parameters.end()) {
+        std::string msg =
+            name_node.path() + ": unknown parameter '" + *n + "'; the scenario's parameters are " + core::join(named);
+        const std::string hint = core::closest_match(*n, named);
+        if (!hint.empty()) msg += "; did you mean '" + hint + "'?";
+        name_node.error(msg);
+        continue;
+      }
+      if (!used.insert(*n).second) {
+        name_node.error(name_node.path() + ": parameter '" + *n + "' is fitted twice");
+        continue;
+      }
+      f.index = model.parameter_index(*n);
+      const auto prior = prior_bounds(it->distribution);
+      bool have_low = false, have_high = false;
+      if (prior) std::tie(f.low, f.high) = *prior;
+      if (item.is_map()) {
+        if (auto v = number(item, "low")) f.low = *v, have_low = true;
+        if (auto v = number(item, "high")) f.high = *v, have_high = true;
+        read_flag(item, "per_unit", f.per_unit);
+      }
+      if (!prior && !(have_low && have_high)) {
+        item.error(item.path() + ": parameter '" + *n + "' has a fixed value (" + it->distribution.describe() +
+                   "), so its fit needs 'low' and 'high'");
+        continue;
+      }
+      if (!(f.low < f.high)) {
+        item.error(item.path() + ": parameter '" + *n + "' needs low < high, got [" + format_number(f.low) + ", " +
+                   format_number(f.high) + "]");
+        continue;
+      }
+      f.log = f.low > 0.0;
+      if (item.is_map() && item.has("log")) {
+        read_flag(item, "log", f.log);
+        if (f.log && !(f.low > 0.0))
+          item["log"].error(item["log"].path() + ": parameter '" + *n +
+                            "' is fitted in ln only with low > 0, got low " + format_number(f.low));
+      }
+      const double median = it->distribution.is_fixed() ? it->distribution.value : it->distribution.quantile(0.5);
+      f.start =
+          median >= f.low && median <= f.high ? median : (f.log ? std::sqrt(f.low * f.high) : 0.5 * (f.low + f.high));
+      a.fit.push_back(f);
+    }
+  }
+  read_int(node, "starts", 1, 100000, a.options.starts);
+  read_int(node, "seed", 0, std::numeric_limits<long long>::max(), a.options.seed);
+  read_int(node, "max_iterations", 1, 100000000, a.options.max_iterations);
+  read_real(node, "confidence", 0.0, 1.0, a.options.confidence);
+}
+
 void read_feed(const ConfigNode& node, Scenario& s) {
   if (!node.expect_map()) return;
   node.check_keys({"channels", "target", "window", "stride", "batch_size", "split", "cmapss"});
@@ -849,6 +1002,25 @@ nlohmann::ordered_json resolved_json(const Scenario& s, const YAML::Node& model_
                  {"residual_points", s.pinn.residual_points},
                  {"gate_residual", s.pinn.gate_residual}};
   }
+  if (s.anchor.present) {
+    nlohmann::ordered_json obs = nlohmann::ordered_json::array(), fit = nlohmann::ordered_json::array();
+    for (const auto& o : s.anchor.observables)
+      obs.push_back({{"name", o.name},
+                     {"observation", o.observation},
+                     {"noise", anchor::noise_name(o.noise)},
+                     {"sigma", o.sigma}});
+    for (const auto& f : s.anchor.fit)
+      fit.push_back(
+          {{"parameter", f.parameter}, {"low", f.low}, {"high", f.high}, {"log", f.log}, {"per_unit", f.per_unit}});
+    j["anchor"] = {{"data", s.anchor.data},
+                   {"observables", obs},
+                   {"fit", fit},
+                   {"starts", s.anchor.options.starts},
+                   {"seed", s.anchor.options.seed},
+                   {"max_iterations", s.anchor.options.max_iterations},
+                   {"confidence", s.anchor.options.confidence}};
+  }
+  if (!s.provenance.is_null()) j["provenance"] = s.provenance;
   nlohmann::ordered_json events = nlohmann::ordered_json::array();
   for (const auto& e : s.events)
     events.push_back({{"name", e.name},
@@ -958,7 +1130,8 @@ std::optional<Scenario> load_scenario(const std::string& path, const std::vector
   const ConfigNode root(*root_yaml, "", path, &diags, overridden);
   if (!root.expect_map()) return std::nullopt;
   root.check_keys({"name", "description", "domain", "model", "parameters", "sampling", "time", "solver", "events",
-                   "observations", "labels", "output", "regimes", "feed", "field", "backend", "pinn"});
+                   "observations", "labels", "output", "regimes", "feed", "field", "backend", "pinn", "anchor",
+                   "provenance"});
 
   if (root.require("name"))
     if (auto n = root["name"].as_string()) {
@@ -1355,6 +1528,10 @@ std::optional<Scenario> load_scenario(const std::string& path, const std::vector
     if (auto b = root["backend"].as_enum({"cvode", "pinn"}))
       s.backend = *b == "pinn" ? Backend::kPinn : Backend::kCvode;
   if (model && root.has("pinn")) read_pinn(root["pinn"], s);
+  if (model && root.has("anchor")) read_anchor(root["anchor"], s);
+  if (root.has("provenance")) {
+    if (root["provenance"].expect_map()) s.provenance = yaml_to_json(root["provenance"].yaml());
+  }
   if (model && s.backend == Backend::kPinn) check_pinn_backend(root, s);
 
   // Observation grids must fit in the time span.

@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "physynth/anchor/calibration.h"
 #include "physynth/core/diagnostics.h"
 #include "physynth/core/distribution.h"
 #include "physynth/core/model_binding.h"
@@ -181,6 +182,35 @@ struct PinnSpec {
   std::shared_ptr<const pinn::Pinn> network_loaded;  // backend pinn: loaded and checked against the model
 };
 
+// The `anchor:` section: how `physynth anchor` calibrates the scenario on a real-data file
+// (anchor/real_data.h), engine/anchor.h.
+struct AnchorObservableSpec {
+  std::string name;            // the observable column's value in the real-data file
+  std::string observation;     // the observation channel (or state) it measures
+  int observation_index = -1;  // into Scenario::observations, or
+  int state_index = -1;        // a state
+  std::string units;           // the channel's
+  anchor::NoiseKind noise = anchor::NoiseKind::kAdditive;
+  double sigma = 0.0;  // > 0: known; 0: estimated
+};
+
+struct AnchorFitSpec {
+  std::string parameter;
+  int index = -1;  // into the model's parameters
+  double low = 0.0, high = 0.0;
+  bool log = true;
+  bool per_unit = false;
+  double start = 0.0;  // the prior's median, else the middle of the bounds
+};
+
+struct AnchorSpec {
+  bool present = false;
+  std::string data;  // the default real-data file (resolved against the scenario's folder); --data overrides
+  std::vector<AnchorObservableSpec> observables;
+  std::vector<AnchorFitSpec> fit;
+  anchor::CalibrationOptions options;
+};
+
 struct Scenario {
   std::string file;
   std::string source_sha256;  // of the scenario file's bytes
@@ -206,7 +236,9 @@ struct Scenario {
   FieldSpec field;
   Backend backend = Backend::kCvode;
   PinnSpec pinn;
-  nlohmann::ordered_json resolved;  // the scenario after defaults and overrides
+  AnchorSpec anchor;
+  nlohmann::ordered_json provenance;  // `provenance:` as written by physynth anchor (free-form, kept in the manifest)
+  nlohmann::ordered_json resolved;    // the scenario after defaults and overrides
 };
 
 // Domains that can be named in `domain:`.

@@ -1,0 +1,107 @@
+// physynth anchor SCENARIO --data real.csv -o DIR: calibrates the scenario's
+// `anchor:` parameters on real data and writes a calibrated scenario, the fit
+// with intervals, the residuals and a before/after fidelity table
+// (engine/anchor.h).
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <iostream>
+
+#include "commands.h"
+#include "physynth/anchor/real_data.h"
+#include "physynth/engine/anchor.h"
+#include "physynth/engine/scenario.h"
+
+namespace physynth::apps {
+
+namespace {
+struct AnchorCommandOptions {
+  std::string scenario;
+  std::string data;
+  std::string output;
+  std::vector<std::string> overrides;
+  int threads = 0;
+  int starts = 0;
+  bool quiet = false;
+};
+
+void print_estimate(const anchor::ParameterEstimate& e, double confidence) {
+  std::printf("  %-16s %-12s %12.6g   [%.6g, %.6g] (%g%%)%s\n", e.name.c_str(), e.unit.c_str(), e.estimate, e.lower,
+              e.upper, 100.0 * confidence, e.at_bound ? "  at a bound" : "");
+}
+}  // namespace
+
+void add_anchor_command(CLI::App& app, int& exit_code) {
+  auto o = std::make_shared<AnchorCommandOptions>();
+  CLI::App* cmd = app.add_subcommand("anchor", "Calibrate a scenario on real data (its anchor: section)");
+  cmd->add_option("scenario", o->scenario, "Scenario YAML file with an anchor: section")->required();
+  cmd->add_option("--data", o->data,
+                  "Real-data CSV (unit,time,observable,value[,sd][,units][,covariates]); "
+                  "default: anchor.data");
+  cmd->add_option("-o,--output", o->output, "Output directory (default: runs/<name>_anchor)");
+  cmd->add_option("--starts", o->starts, "Multi-start count (default: anchor.starts)")->check(CLI::PositiveNumber);
+  cmd->add_option("-j,--threads", o->threads, "Threads for the starts (default: every core)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--set", o->overrides, "Override a scenario value, KEY=VALUE (e.g. anchor.seed=3)");
+  cmd->add_flag("-q,--quiet", o->quiet, "Print nothing but errors");
+  cmd->callback([o, &exit_code] {
+    core::Diagnostics diagnostics;
+    auto scenario = engine::load_scenario(o->scenario, o->overrides, diagnostics);
+    if (!scenario) {
+      std::cerr << diagnostics.report("nothing was calibrated");
+      exit_code = kExitBadInput;
+      return;
+    }
+    if (o->starts > 0) scenario->anchor.options.starts = o->starts;
+    scenario->anchor.options.threads = o->threads;
+    const std::string data_file = o->data.empty() ? scenario->anchor.data : o->data;
+    if (data_file.empty()) {
+      std::cerr << "physynth anchor: error: no real data: give --data FILE or anchor.data in " << o->scenario << "\n";
+      exit_code = kExitBadInput;
+      return;
+    }
+    const auto data = anchor::read_real_data(data_file, diagnostics);
+    std::optional<anchor::CalibrationProblem> problem;
+    if (data) problem = engine::calibration_problem(*scenario, *data, diagnostics);
+    if (!problem) {
+      std::cerr << diagnostics.report("nothing was calibrated");
+      exit_code = kExitBadInput;
+      return;
+    }
+    const std::string dir = o->output.empty() ? "runs/" + scenario->name + "_anchor" : o->output;
+    if (!o->quiet)
+      std::printf("calibrating %s on %s: %zu units, %zu readings, %zu parameters, %d starts\n", scenario->name.c_str(),
+                  data_file.c_str(), problem->units.size(), data->readings(), problem->parameters.size(),
+                  scenario->anchor.options.starts);
+    try {
+      const engine::AnchorResult r = engine::run_anchor(*scenario, *data, *problem, dir);
+      const auto& c = r.calibration;
+      if (!c.success) {
+        std::cerr << "physynth anchor: error: the calibration failed: " << c.message << "\n";
+        exit_code = kExitRunFailed;
+        return;
+      }
+      if (!o->quiet) {
+        std::printf("%s (%.2f s)\n", c.message.c_str(), c.seconds);
+        const double conf = scenario->anchor.options.confidence;
+        for (const auto& e : c.shared) print_estimate(e, conf);
+        for (const auto& e : c.sigmas) print_estimate(e, conf);
+        for (const auto& p : c.population)
+          std::printf("  %-16s population over %zu units: %s mean %.6g [%.6g, %.6g], sd %.6g\n", p.name.c_str(),
+                      p.units, p.log ? "ln" : "", p.mean, p.mean_lower, p.mean_upper, p.sd);
+        std::printf("fidelity (RMSE before -> after):");
+        for (std::size_t i = 0; i < r.after.observables.size(); ++i)
+          std::printf(" %s %.4g -> %.4g", r.after.observables[i].observable.c_str(), r.before.observables[i].rmse,
+                      r.after.observables[i].rmse);
+        std::printf("; log-likelihood %.6g -> %.6g\n", r.before.log_likelihood, r.after.log_likelihood);
+        for (const auto& f : r.files) std::printf("  wrote %s\n", f.c_str());
+      }
+      exit_code = kExitOk;
+    } catch (const std::exception& e) {
+      std::cerr << "physynth anchor: error: " << e.what() << "\n";
+      exit_code = kExitRunFailed;
+    }
+  });
+}
+
+}  // namespace physynth::apps

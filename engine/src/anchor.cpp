@@ -1,0 +1,458 @@
+#include "physynth/engine/anchor.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <limits>
+#include <sstream>
+
+#include "expression.h"
+#include "physynth/core/config.h"
+#include "physynth/engine/dataset.h"
+#include "sha256.h"
+
+namespace physynth::engine {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// An observation expression (muParser) as a calibration observable. Its partial derivatives are
+// central differences of the expression alone, which is algebraic and cheap; the model's part
+// of the Jacobian (dy/dθ) stays exact, from CVODES sensitivities.
+class ExpressionObservation : public anchor::ObservationFunction {
+ public:
+  ExpressionObservation(std::shared_ptr<const core::Model> model, std::string text)
+      : model_(std::move(model)),
+        text_(std::move(text)),
+        expression_(text_, expression_variables(*model_)),
+        values_(expression_variables(*model_).size()) {
+    const auto& ps = model_->parameters();
+    for (std::size_t j = 0; j < ps.size(); ++j)
+      if (core::is_identifier(ps[j].name)) named_.push_back(j);
+  }
+  ExpressionObservation(const ExpressionObservation& o) : ExpressionObservation(o.model_, o.text_) {}
+
+  double evaluate(double t, const double* y, const double* p, double* dh_dy, double* dh_dp) const override {
+    expression_values(*model_, t, y, p, values_.data());
+    const double h = expression_.evaluate(values_.data());
+    if (!dh_dy) return h;
+    const std::size_t n = model_->num_states();
+    std::fill(dh_dp, dh_dp + model_->num_parameters(), 0.0);
+    // values_ = [states, named parameters, t]
+    for (std::size_t k = 0; k + 1 < values_.size(); ++k) {
+      const double v = values_[k], step = 6e-6 * std::max(std::abs(v), 1e-6);
+      values_[k] = v + step;
+      const double up = expression_.evaluate(values_.data());
+      values_[k] = v - step;
+      const double down = expression_.evaluate(values_.data());
+      values_[k] = v;
+      const double d = (up - down) / (2.0 * step);
+      if (k < n)
+        dh_dy[k] = d;
+      else
+        dh_dp[named_[k - n]] = d;
+    }
+    return h;
+  }
+  std::unique_ptr<anchor::ObservationFunction> clone() const override {
+    return std::make_unique<ExpressionObservation>(*this);
+  }
+
+ private:
+  std::shared_ptr<const core::Model> model_;
+  std::string text_;
+  mutable Expression expression_;
+  mutable std::vector<double> values_;
+  std::vector<std::size_t> named_;  // model parameter index of each named parameter, in variable order
+};
+
+// The value each parameter has when nothing is fitted: fixed values, and the median of each prior.
+std::vector<double> central_parameters(const Scenario& s) {
+  std::vector<double> p;
+  for (const auto& spec : s.parameters)
+    p.push_back(spec.distribution.is_fixed() ? spec.distribution.value : spec.distribution.quantile(0.5));
+  return p;
+}
+
+std::string describe_number(double x) { return core::format_number(x); }
+
+// Rewrites relative paths to files beside the scenario so that they hold from `to`.
+void rewrite_paths(YAML::Node node, const fs::path& from, const fs::path& to) {
+  if (node.IsMap()) {
+    for (auto kv : node) rewrite_paths(kv.second, from, to);
+  } else if (node.IsSequence()) {
+    for (auto v : node) rewrite_paths(v, from, to);
+  } else if (node.IsScalar()) {
+    const std::string text = node.Scalar();
+    if (text.empty() || fs::path(text).is_absolute() || text.find_first_of("/.") == std::string::npos) return;
+    std::error_code ec;
+    const fs::path target = from / text;
+    if (!fs::is_regular_file(target, ec)) return;
+    node = fs::relative(fs::absolute(target), fs::absolute(to), ec).lexically_normal().string();
+  }
+}
+
+std::string fidelity_table(const Fidelity& before, const Fidelity& after) {
+  const auto describe_number = [](double x) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%.4g", x);
+    return std::string(b);
+  };
+  std::ostringstream t;
+  t << "| observable | readings | RMSE before | RMSE after | bias before | bias after | R² before | R² after |\n"
+       "|---|---:|---:|---:|---:|---:|---:|---:|\n";
+  for (std::size_t i = 0; i < after.observables.size(); ++i) {
+    const auto &b = before.observables[i], &a = after.observables[i];
+    t << "| " << a.observable << " | " << a.readings << " | " << describe_number(b.rmse) << " | "
+      << describe_number(a.rmse) << " | " << describe_number(b.bias) << " | " << describe_number(a.bias) << " | "
+      << describe_number(b.r2) << " | " << describe_number(a.r2) << " |\n";
+  }
+  t << "\nLog-likelihood: " << describe_number(before.log_likelihood) << " before, "
+    << describe_number(after.log_likelihood) << " after.\n";
+  return t.str();
+}
+
+nlohmann::ordered_json fidelity_json(const Fidelity& f) {
+  nlohmann::ordered_json rows = nlohmann::ordered_json::array();
+  for (const auto& r : f.observables)
+    rows.push_back({{"observable", r.observable},
+                    {"readings", r.readings},
+                    {"rmse", r.rmse},
+                    {"mae", r.mae},
+                    {"bias", r.bias},
+                    {"r2", r.r2}});
+  return {{"log_likelihood", f.log_likelihood}, {"failed_readings", f.failed}, {"observables", rows}};
+}
+
+nlohmann::ordered_json estimate_json(const anchor::ParameterEstimate& e) {
+  nlohmann::ordered_json j = {{"name", e.name}};
+  if (!e.unit.empty()) j["unit"] = e.unit;
+  j["estimate"] = e.estimate;
+  j["lower"] = e.lower;
+  j["upper"] = e.upper;
+  j[e.log ? "se_ln" : "se"] = e.se;
+  if (e.at_bound) j["at_bound"] = true;
+  return j;
+}
+
+}  // namespace
+
+std::optional<anchor::CalibrationProblem> calibration_problem(const Scenario& s, const anchor::RealData& data,
+                                                              core::Diagnostics& diagnostics) {
+  const std::size_t before = diagnostics.error_count();
+  const core::SourceLocation file{s.file, 0, 0}, data_file{data.file, 1, 0};
+  const auto& model = s.model.model;
+  if (!s.anchor.present) {
+    diagnostics.error(file,
+                      "the scenario has no 'anchor:' section, which maps the real data's observables to "
+                      "observation channels and names the parameters to fit");
+    return std::nullopt;
+  }
+  if (dynamic_cast<const core::SteppedModel*>(model.get())) {
+    diagnostics.error(file, "model '" + model->name() +
+                                "' advances itself in steps (a crop model), so it has no CVODES sensitivities to "
+                                "calibrate with; the LINGRA calibration is anchor/grassland_calibration.h");
+    return std::nullopt;
+  }
+  if (model->has_jumps()) {
+    diagnostics.error(file, "model '" + model->name() +
+                                "' has jumps (doses, events), which forward sensitivities do not cross yet; "
+                                "calibrate a model without them");
+    return std::nullopt;
+  }
+  anchor::CalibrationProblem pr;
+  pr.model = model;
+  pr.t0 = s.times.front();
+  pr.ode = s.solver;
+  pr.ode.sensitivity_parameters.clear();
+  for (const auto& o : s.anchor.observables) {
+    anchor::CalibrationObservable ob;
+    ob.name = o.name;
+    ob.noise = o.noise;
+    ob.sigma = o.sigma;
+    const std::string expr =
+        o.observation_index >= 0 ? s.observations[static_cast<std::size_t>(o.observation_index)].expression : "";
+    const int state = o.state_index >= 0 ? o.state_index : model->state_index(expr);
+    if (state >= 0)
+      ob.function = anchor::observe_state(state, model->num_states(), model->num_parameters());
+    else
+      ob.function = std::make_shared<ExpressionObservation>(model, expr);
+    pr.observables.push_back(std::move(ob));
+  }
+  for (const auto& f : s.anchor.fit)
+    pr.parameters.push_back({f.parameter, f.index, f.low, f.high, f.log, f.per_unit, f.start});
+
+  // Covariates: scenario parameters known per unit, not fitted.
+  std::vector<int> covariate_index;
+  for (const auto& c : data.covariate_columns) {
+    const int k = model->parameter_index(c);
+    const bool named =
+        std::any_of(s.parameters.begin(), s.parameters.end(), [&](const ParameterSpec& p) { return p.name == c; });
+    const bool fitted =
+        std::any_of(s.anchor.fit.begin(), s.anchor.fit.end(), [&](const AnchorFitSpec& f) { return f.parameter == c; });
+    if (k < 0 || !named) {
+      std::vector<std::string> names;
+      for (const auto& p : s.parameters) names.push_back(p.name);
+      diagnostics.error(data_file,
+                        "column '" + c +
+                            "' is neither unit, time, observable, value, sd nor units, so it is a covariate, "
+                            "but the scenario has no parameter '" +
+                            c + "'; its parameters are " + core::join(names));
+    } else if (fitted) {
+      diagnostics.error(data_file, "covariate column '" + c +
+                                       "' names a parameter that anchor.fit fits; a parameter "
+                                       "is either known per unit or fitted");
+    }
+    covariate_index.push_back(k);
+  }
+  std::vector<std::string> mapped;
+  for (const auto& o : s.anchor.observables) mapped.push_back(o.name);
+  const std::vector<double> central = central_parameters(s);
+  for (const auto& u : data.units) {
+    anchor::CalibrationUnit cu;
+    cu.id = u.id;
+    cu.parameters = central;
+    for (std::size_t c = 0; c < data.covariate_columns.size(); ++c)
+      if (covariate_index[c] >= 0)
+        cu.parameters[static_cast<std::size_t>(covariate_index[c])] = u.covariates.at(data.covariate_columns[c]);
+    for (const auto& series : u.series) {
+      const auto it = std::find(mapped.begin(), mapped.end(), series.observable);
+      const core::SourceLocation at{data.file, series.readings.front().line, 0};
+      if (it == mapped.end()) {
+        std::string msg = "observable '" + series.observable + "' is not mapped in " + s.file +
+                          " anchor.observables; the mapped ones are " + core::join(mapped);
+        const std::string hint = core::closest_match(series.observable, mapped);
+        if (!hint.empty()) msg += "; did you mean '" + hint + "'?";
+        diagnostics.error(at, msg);
+        continue;
+      }
+      const auto o = static_cast<std::size_t>(it - mapped.begin());
+      const auto& spec = s.anchor.observables[o];
+      if (!series.units.empty() && !spec.units.empty() && series.units != spec.units)
+        diagnostics.error(at, "observable '" + series.observable + "' is in '" + series.units + "', but '" +
+                                  spec.observation + "' is in '" + spec.units + "'; convert the readings");
+      for (const auto& r : series.readings) {
+        if (r.time < pr.t0 || r.time > s.times.back())
+          diagnostics.error({data.file, r.line, 0},
+                            "time " + core::format_number(r.time) + " is outside the scenario's time span [" +
+                                core::format_number(pr.t0) + ", " + core::format_number(s.times.back()) + "]");
+        if (spec.noise == anchor::NoiseKind::kLogNormal && r.sd <= 0.0 && !(r.value > 0.0))
+          diagnostics.error({data.file, r.line, 0}, "value " + core::format_number(r.value) + " of observable '" +
+                                                        series.observable + "' must be > 0: its noise is log_normal");
+        cu.measurements.push_back({static_cast<int>(o), r.time, r.value, r.sd});
+      }
+    }
+    if (!cu.measurements.empty()) pr.units.push_back(std::move(cu));
+  }
+  if (diagnostics.error_count() > before) return std::nullopt;
+  return pr;
+}
+
+std::vector<std::vector<double>> prior_parameters(const Scenario& s, const anchor::CalibrationProblem& pr) {
+  std::vector<std::vector<double>> out;
+  for (const auto& u : pr.units) {
+    std::vector<double> p = u.parameters;
+    for (const auto& f : s.anchor.fit) p[static_cast<std::size_t>(f.index)] = f.start;
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+Fidelity fidelity(const anchor::CalibrationProblem& pr, const std::vector<std::vector<double>>& predictions) {
+  Fidelity f;
+  const std::size_t O = pr.observables.size();
+  std::vector<double> sse(O, 0.0), sae(O, 0.0), sum(O, 0.0), sum_m(O, 0.0), sum_m2(O, 0.0);
+  std::vector<std::size_t> count(O, 0);
+  for (std::size_t u = 0; u < pr.units.size(); ++u)
+    for (std::size_t i = 0; i < pr.units[u].measurements.size(); ++i) {
+      const auto& m = pr.units[u].measurements[i];
+      const double p = predictions[u][i];
+      if (!std::isfinite(p)) {
+        ++f.failed;
+        continue;
+      }
+      const auto o = static_cast<std::size_t>(m.observable);
+      const double d = p - m.value;
+      sse[o] += d * d;
+      sae[o] += std::abs(d);
+      sum[o] += d;
+      sum_m[o] += m.value;
+      sum_m2[o] += m.value * m.value;
+      ++count[o];
+    }
+  for (std::size_t o = 0; o < O; ++o) {
+    FidelityRow r;
+    r.observable = pr.observables[o].name;
+    r.readings = count[o];
+    const double n = static_cast<double>(std::max<std::size_t>(count[o], 1));
+    r.rmse = std::sqrt(sse[o] / n);
+    r.mae = sae[o] / n;
+    r.bias = sum[o] / n;
+    const double sst = sum_m2[o] - sum_m[o] * sum_m[o] / n;
+    r.r2 = sst > 0.0 ? 1.0 - sse[o] / sst : std::numeric_limits<double>::quiet_NaN();
+    f.observables.push_back(r);
+  }
+  f.log_likelihood = f.failed > 0 ? -std::numeric_limits<double>::infinity() : anchor::log_likelihood(pr, predictions);
+  return f;
+}
+
+AnchorResult run_anchor(const Scenario& s, const anchor::RealData& data, const anchor::CalibrationProblem& pr,
+                        const std::string& directory) {
+  AnchorResult r;
+  const auto prior = prior_parameters(s, pr);
+  const auto before = anchor::predict(pr, prior);
+  r.before = fidelity(pr, before);
+  r.calibration = anchor::calibrate(pr, s.anchor.options);
+  if (!r.calibration.success) return r;
+  const auto after = anchor::predict(pr, r.calibration.unit_parameters);
+  r.after = fidelity(pr, after);
+  const auto& c = r.calibration;
+  fs::create_directories(directory);
+
+  // calibrated.yaml: the scenario as written (with --set applied), priors replaced.
+  core::Diagnostics diags;
+  auto root = core::load_yaml_file(s.file, diags);
+  if (!root) throw std::runtime_error("cannot re-read " + s.file + ": " + diags.report());
+  for (const auto& o : s.overrides) core::apply_override(*root, o, diags);
+  YAML::Node params = (*root)["parameters"];
+  const auto spec_of = [&](const std::string& name) -> const ParameterSpec& {
+    return *std::find_if(s.parameters.begin(), s.parameters.end(),
+                         [&](const ParameterSpec& p) { return p.name == name; });
+  };
+  const auto replace = [&](const std::string& name, YAML::Node n) {
+    const ParameterSpec& spec = spec_of(name);
+    if (!spec.units.empty()) n["units"] = spec.units;
+    if (!spec.description.empty()) n["description"] = spec.description;
+    params[name] = n;
+  };
+  for (const auto& e : c.shared) {
+    YAML::Node n;
+    n["value"] = describe_number(e.estimate);
+    replace(e.name, n);
+  }
+  for (std::size_t j = 0; j < c.population.size(); ++j) {
+    const auto& pe = c.population[j];
+    const auto& f = *std::find_if(s.anchor.fit.begin(), s.anchor.fit.end(),
+                                  [&](const AnchorFitSpec& x) { return x.parameter == pe.name; });
+    YAML::Node n;
+    if (!(pe.sd > 0.0)) {
+      n["value"] = describe_number(pe.log ? std::exp(pe.mean) : pe.mean);
+    } else if (pe.log) {
+      n["distribution"] = "log_normal";
+      n["mu"] = describe_number(pe.mean);
+      n["sigma"] = describe_number(pe.sd);
+    } else {
+      n["distribution"] = "truncated_normal";
+      n["mean"] = describe_number(pe.mean);
+      n["sd"] = describe_number(pe.sd);
+      n["low"] = describe_number(f.low);
+      n["high"] = describe_number(f.high);
+    }
+    replace(pe.name, n);
+  }
+  for (std::size_t o = 0; o < s.anchor.observables.size(); ++o) {
+    const auto& spec = s.anchor.observables[o];
+    if (spec.observation_index < 0 || spec.sigma > 0.0 || spec.noise == anchor::NoiseKind::kLogNormal) continue;
+    YAML::Node noise = (*root)["observations"][static_cast<std::size_t>(spec.observation_index)]["noise"];
+    noise[spec.noise == anchor::NoiseKind::kAdditive ? "additive_sd" : "multiplicative_sd"] =
+        describe_number(c.sigma[o]);
+  }
+  // The fit keeps its bounds, now that the priors it took them from are replaced: the
+  // calibrated scenario can be anchored again (on new data, or in the collapse experiment).
+  YAML::Node fit(YAML::NodeType::Sequence);
+  for (const auto& f : s.anchor.fit) {
+    YAML::Node n(YAML::NodeType::Map);
+    n.SetStyle(YAML::EmitterStyle::Flow);
+    n["parameter"] = f.parameter;
+    n["low"] = describe_number(f.low);
+    n["high"] = describe_number(f.high);
+    n["log"] = f.log;
+    if (f.per_unit) n["per_unit"] = true;
+    fit.push_back(n);
+  }
+  (*root)["anchor"]["fit"] = fit;
+  const fs::path out_dir = fs::path(directory);
+  rewrite_paths(*root, fs::path(s.file).parent_path(), out_dir);
+  YAML::Node prov;
+  prov["calibrated_by"] = "physynth anchor";
+  prov["scenario"] = fs::relative(fs::absolute(s.file), fs::absolute(out_dir)).lexically_normal().string();
+  prov["scenario_sha256"] = s.source_sha256;
+  prov["data"] = fs::relative(fs::absolute(data.file), fs::absolute(out_dir)).lexically_normal().string();
+  prov["data_sha256"] = sha256_file(data.file);
+  prov["units"] = pr.units.size();
+  prov["readings"] = c.readings;
+  prov["log_likelihood"] = describe_number(c.log_likelihood);
+  prov["log_likelihood_before"] = describe_number(r.before.log_likelihood);
+  prov["starts"] = c.starts.size();
+  (*root)["provenance"] = prov;
+  YAML::Emitter emitter;
+  emitter << *root;
+  const std::string yaml_path = (out_dir / "calibrated.yaml").string();
+  write_file_atomically(yaml_path, std::string("# Calibrated by physynth anchor on ") + data.file +
+                                       "; see fit.json.\n" + emitter.c_str() + "\n");
+  r.files.push_back(yaml_path);
+
+  // fit.json
+  nlohmann::ordered_json j;
+  j["scenario"] = s.file;
+  j["data"] = data.file;
+  j["message"] = c.message;
+  j["log_likelihood"] = c.log_likelihood;
+  j["readings"] = c.readings;
+  j["units"] = pr.units.size();
+  j["fitted"] = c.fitted;
+  j["confidence"] = s.anchor.options.confidence;
+  for (const auto& e : c.shared) j["shared"].push_back(estimate_json(e));
+  for (const auto& e : c.sigmas) j["sigma"].push_back(estimate_json(e));
+  for (const auto& e : c.per_unit) j["per_unit"].push_back(estimate_json(e));
+  for (const auto& pe : c.population)
+    j["population"].push_back({{"name", pe.name},
+                               {"space", pe.log ? "ln" : "linear"},
+                               {"units", pe.units},
+                               {"mean", pe.mean},
+                               {"mean_lower", pe.mean_lower},
+                               {"mean_upper", pe.mean_upper},
+                               {"sd", pe.sd},
+                               {"sd_of_estimates", pe.raw_sd}});
+  for (const auto& st : c.starts)
+    j["starts"].push_back({{"index", st.index},
+                           {"start", st.start},
+                           {"log_likelihood", st.usable ? nlohmann::ordered_json(st.log_likelihood) : nullptr},
+                           {"iterations", st.iterations}});
+  j["best_start"] = c.best_start;
+  j["starts_at_best"] = c.starts_at_best;
+  j["seconds"] = c.seconds;
+  j["fidelity"] = {{"before", fidelity_json(r.before)}, {"after", fidelity_json(r.after)}};
+  const std::string json_path = (out_dir / "fit.json").string();
+  write_file_atomically(json_path, j.dump(2) + "\n");
+  r.files.push_back(json_path);
+
+  // residuals.csv
+  std::ostringstream csv;
+  csv.precision(17);
+  csv << "unit,observable,time,value,sd,before,after\n";
+  for (std::size_t u = 0; u < pr.units.size(); ++u)
+    for (std::size_t i = 0; i < pr.units[u].measurements.size(); ++i) {
+      const auto& m = pr.units[u].measurements[i];
+      csv << pr.units[u].id << ',' << pr.observables[static_cast<std::size_t>(m.observable)].name << ',' << m.time
+          << ',' << m.value << ',' << (m.sd > 0.0 ? describe_number(m.sd) : "") << ',' << before[u][i] << ','
+          << after[u][i] << '\n';
+    }
+  const std::string csv_path = (out_dir / "residuals.csv").string();
+  write_file_atomically(csv_path, csv.str());
+  r.files.push_back(csv_path);
+
+  const std::string md_path = (out_dir / "fidelity.md").string();
+  write_file_atomically(md_path,
+                        "# Fidelity of " + s.name + " on " + fs::path(data.file).filename().string() +
+                            "\n\nBefore: every fitted parameter at its prior's median. After: calibrated.\n\n" +
+                            fidelity_table(r.before, r.after));
+  r.files.push_back(md_path);
+  return r;
+}
+
+}  // namespace physynth::engine

@@ -804,7 +804,8 @@ void read_anchor(const ConfigNode& node, Scenario& s) {
   if (node.require("fit") && node["fit"].expect_sequence()) {
     const ConfigNode list = node["fit"];
     std::vector<std::string> named;  // parameters the scenario defines
-    for (const auto& p : s.parameters) named.push_back(p.name);
+    for (const auto& p : s.parameters)
+      if (core::is_identifier(p.name)) named.push_back(p.name);
     std::set<std::string> used;
     for (std::size_t i = 0; i < list.size(); ++i) {
       const ConfigNode item = list[i];

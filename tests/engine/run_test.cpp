@@ -201,7 +201,7 @@ TEST_CASE("run_scenario: failing samples are recorded and every other sample is 
 }
 
 TEST_CASE("run_scenario: every example scenario runs, conserves and stays non-negative", "[slow]") {
-  for (const char* f : {"michaelis_menten", "reversible_binding", "robertson"}) {
+  for (const char* f : {"michaelis_menten", "reversible_binding", "robertson", "puromycin"}) {
     INFO(f);
     const auto s =
         load(testing::repository_path(std::string("scenarios/kinetics/") + f + ".yaml"), {"sampling.samples=24"});

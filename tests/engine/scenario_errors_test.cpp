@@ -81,7 +81,7 @@ TEST_CASE("load_scenario: every problem in a file is reported at once") {
         path +
             ":2:1: error: unknown key 'colour' in the scenario; valid keys are 'name', 'description', 'domain', "
             "'model', 'parameters', 'sampling', 'time', 'solver', 'events', 'observations', 'labels', 'output', "
-            "'regimes', 'feed', 'field', 'backend' or 'pinn'\n" +
+            "'regimes', 'feed', 'field', 'backend', 'pinn', 'anchor' or 'provenance'\n" +
             path + ":13:21: error: sampling.samples must be >= 1, got 0\n" + path +
             ":15:16: error: solver.rtol must be > 0, got -1\n3 errors in 1 file; nothing was run.\n");
 }
@@ -120,4 +120,21 @@ TEST_CASE("load_scenario: every example scenario is valid") {
     CHECK(s.has_value());
     CHECK(d.list().empty());
   }
+}
+
+TEST_CASE("load_scenario: the anchor section's problems, each with its place") {
+  const std::string path = testing::fixture("fixtures/bad/anchor_section.yaml");
+  CHECK(report_for(path) ==
+        path +
+            ":16:30: error: anchor.observables[0].observation: 'rat' is neither an observation nor a state; they "
+            "are rate, S, P; did you mean 'rate'?\n" +
+            path +
+            ":17:43: error: anchor.observables[1].noise must be 'additive', 'proportional' or 'log_normal', "
+            "got 'gaussian'\n" +
+            path + ":18:9: error: anchor.fit[0]: unknown parameter 'Vmax'; the scenario's parameters are S0, Vm, K\n" +
+            path +
+            ":18:15: error: anchor.fit[1]: parameter 'K' has a fixed value (fixed(0.1)), so its fit needs "
+            "'low' and 'high'\n" +
+            path + ":18:58: error: anchor.fit[2].log: parameter 'Vm' is fitted in ln only with low > 0, got low -1\n" +
+            "5 errors in 1 file; nothing was run.\n");
 }

@@ -409,7 +409,7 @@ Eigen::MatrixXd jacobian(const CalibrationProblem& pr, const Layout& L, std::vec
 
 std::string check(const CalibrationProblem& pr) {
   if (!pr.model) return "the problem has no model";
-  const std::size_t n = pr.model->num_states(), M = pr.model->num_parameters();
+  const std::size_t M = pr.model->num_parameters();
   if (pr.units.empty()) return "no units to calibrate on";
   if (pr.observables.empty()) return "no observables";
   for (const auto& ob : pr.observables) {
@@ -447,7 +447,9 @@ std::string check(const CalibrationProblem& pr) {
                " at t = " + core::format_number(m.time);
     }
   }
-  (void)n;
+  const bool any_sigma = std::any_of(pr.observables.begin(), pr.observables.end(),
+                                     [](const CalibrationObservable& o) { return o.sigma <= 0.0; });
+  if (pr.parameters.empty() && !any_sigma) return "nothing to fit: no free parameters and every sigma is known";
   return {};
 }
 

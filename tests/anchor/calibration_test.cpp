@@ -256,6 +256,10 @@ TEST_CASE("calibrate: a bad problem is refused with a message naming what is wro
   s = anchor::calibrate(pr, {});
   CHECK(s.message ==
         "unit 'run': observable 'A' has log-normal noise, so its readings must be > 0, got -0.1 at t = 0.6");
+  pr = r.problem(0.8, 0.3, 0.02, NoiseKind::kAdditive, 1);
+  pr.parameters.clear();
+  pr.observables[0].sigma = 0.02;
+  CHECK(anchor::calibrate(pr, {}).message == "nothing to fit: no free parameters and every sigma is known");
   CalibrationOptions bad;
   bad.starts = 0;
   CHECK(anchor::calibrate(r.problem(0.8, 0.3, 0.02, NoiseKind::kAdditive, 1), bad).message ==

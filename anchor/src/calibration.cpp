@@ -156,18 +156,25 @@ class UnitSolver {
   std::vector<double> y_, s_, dhdy_, dhdp_;
 };
 
-// The model parameters of unit u for fitted vector x.
-std::vector<double> unit_parameters(const CalibrationProblem& pr, const Layout& L, std::size_t u, const double* x) {
+// Unit u's model parameters from its global block xg (shared entries first) and its unit block
+// xu; chain, when not null, receives d(model value)/d(fitted value) per free parameter.
+std::vector<double> bind(const CalibrationProblem& pr, const Layout& L, std::size_t u, const double* xg,
+                         const double* xu, std::vector<double>* chain = nullptr) {
   std::vector<double> p = pr.units[u].parameters;
-  for (std::size_t j = 0; j < L.shared.size(); ++j) {
-    const auto& fp = pr.parameters[static_cast<std::size_t>(L.shared[j])];
-    p[static_cast<std::size_t>(fp.index)] = from_fit(x[j], fp.log);
-  }
-  for (std::size_t j = 0; j < L.per_unit.size(); ++j) {
-    const auto& fp = pr.parameters[static_cast<std::size_t>(L.per_unit[j])];
-    p[static_cast<std::size_t>(fp.index)] = from_fit(x[L.unit_start(u) + j], fp.log);
-  }
+  if (chain) chain->assign(pr.parameters.size(), 1.0);
+  const auto set = [&](int k, double x) {
+    const auto& fp = pr.parameters[static_cast<std::size_t>(k)];
+    p[static_cast<std::size_t>(fp.index)] = from_fit(x, fp.log);
+    if (chain && fp.log) (*chain)[static_cast<std::size_t>(k)] = std::exp(x);
+  };
+  for (std::size_t j = 0; j < L.shared.size(); ++j) set(L.shared[j], xg[j]);
+  for (std::size_t j = 0; j < L.per_unit.size(); ++j) set(L.per_unit[j], xu[j]);
   return p;
+}
+
+// The model parameters of unit u for the whole fitted vector x.
+std::vector<double> unit_parameters(const CalibrationProblem& pr, const Layout& L, std::size_t u, const double* x) {
+  return bind(pr, L, u, x, x + L.unit_start(u));
 }
 
 // Does reading m carry a ln σ_i that depends on the fitted vector?
@@ -195,18 +202,8 @@ class UnitCost : public ceres::CostFunction {
     double* Jg = jacobians && G > 0 ? jacobians[0] : nullptr;
     double* Ju = jacobians && U > 0 ? jacobians[G > 0 ? 1 : 0] : nullptr;
     const bool want = Jg || Ju;
-    // The model parameters, and d(model value)/d(fitted value) per free parameter.
-    std::vector<double> p = pr_.units[u_].parameters, chain(K, 1.0);
-    for (std::size_t j = 0; j < L_.shared.size(); ++j) {
-      const auto k = static_cast<std::size_t>(L_.shared[j]);
-      p[static_cast<std::size_t>(pr_.parameters[k].index)] = from_fit(xg[j], pr_.parameters[k].log);
-      if (pr_.parameters[k].log) chain[k] = std::exp(xg[j]);
-    }
-    for (std::size_t j = 0; j < L_.per_unit.size(); ++j) {
-      const auto k = static_cast<std::size_t>(L_.per_unit[j]);
-      p[static_cast<std::size_t>(pr_.parameters[k].index)] = from_fit(xu[j], pr_.parameters[k].log);
-      if (pr_.parameters[k].log) chain[k] = std::exp(xu[j]);
-    }
+    std::vector<double> chain;
+    const std::vector<double> p = bind(pr_, L_, u_, xg, xu, &chain);
     if (!solver_.solve(p, want)) return false;  // Ceres shrinks the step and retries
     const std::size_t rows = static_cast<std::size_t>(num_residuals());
     if (Jg) std::fill(Jg, Jg + rows * G, 0.0);

@@ -60,6 +60,23 @@ Distribution Distribution::choice(std::vector<double> values, std::vector<double
   return d;
 }
 
+std::pair<double, double> Distribution::covered() const {
+  switch (kind) {
+    case Kind::kFixed:
+      return {value, value};
+    case Kind::kUniform:
+    case Kind::kLogUniform:
+    case Kind::kTruncatedNormal:
+      return {low, high};
+    case Kind::kChoice:
+      return {*std::min_element(choices.begin(), choices.end()), *std::max_element(choices.begin(), choices.end())};
+    case Kind::kNormal:
+    case Kind::kLogNormal:
+      return {quantile(0.0005), quantile(0.9995)};
+  }
+  throw std::logic_error("Distribution::covered: unknown kind");
+}
+
 double Distribution::quantile(double u) const {
   static const boost::math::normal_distribution<double> standard;
   switch (kind) {

@@ -73,8 +73,7 @@ class ExpressionObservation : public anchor::ObservationFunction {
 // The value each parameter has when nothing is fitted: fixed values, and the median of each prior.
 std::vector<double> central_parameters(const Scenario& s) {
   std::vector<double> p;
-  for (const auto& spec : s.parameters)
-    p.push_back(spec.distribution.is_fixed() ? spec.distribution.value : spec.distribution.quantile(0.5));
+  for (const auto& spec : s.parameters) p.push_back(spec.distribution.quantile(0.5));
   return p;
 }
 

@@ -12,35 +12,13 @@
 
 namespace physynth::engine {
 
-namespace {
-
-// The range a parameter's distribution covers (pinn_problem.h).
-std::pair<double, double> covered(const core::Distribution& d) {
-  using K = core::Distribution::Kind;
-  switch (d.kind) {
-    case K::kFixed:
-      return {d.value, d.value};
-    case K::kUniform:
-    case K::kLogUniform:
-    case K::kTruncatedNormal:
-      return {d.low, d.high};
-    case K::kChoice:
-      return {*std::min_element(d.choices.begin(), d.choices.end()),
-              *std::max_element(d.choices.begin(), d.choices.end())};
-    case K::kNormal:
-    case K::kLogNormal:
-      return {d.quantile(0.0005), d.quantile(0.9995)};
-  }
-  return {d.value, d.value};
-}
-
-}  // namespace
+namespace {}  // namespace
 
 pinn::Problem pinn_problem(const Scenario& s) {
   pinn::Problem pb;
   pb.model = s.model.model;
   for (const auto& p : s.parameters) {
-    auto [low, high] = covered(p.distribution);
+    auto [low, high] = p.distribution.covered();
     const auto on_field = std::find_if(s.field.parameters.begin(), s.field.parameters.end(),
                                        [&](const FieldParameterSpec& f) { return f.name == p.name; });
     if (on_field != s.field.parameters.end()) {

@@ -717,30 +717,6 @@ void read_pinn(const ConfigNode& node, Scenario& s) {
   }
 }
 
-// Bounds a fitted parameter takes from its prior: the support of a bounded distribution, four
-// standard deviations either side of a normal or log-normal one; none for a fixed value.
-std::optional<std::pair<double, double>> prior_bounds(const core::Distribution& d) {
-  using K = core::Distribution::Kind;
-  switch (d.kind) {
-    case K::kUniform:
-    case K::kLogUniform:
-    case K::kTruncatedNormal:
-      return std::make_pair(d.low, d.high);
-    case K::kNormal:
-      return std::make_pair(d.mean - 4.0 * d.sd, d.mean + 4.0 * d.sd);
-    case K::kLogNormal:
-      return std::make_pair(std::exp(d.mean - 4.0 * d.sd), std::exp(d.mean + 4.0 * d.sd));
-    case K::kChoice:
-      if (!d.choices.empty())
-        return std::make_pair(*std::min_element(d.choices.begin(), d.choices.end()),
-                              *std::max_element(d.choices.begin(), d.choices.end()));
-      return std::nullopt;
-    case K::kFixed:
-      return std::nullopt;
-  }
-  return std::nullopt;
-}
-
 void read_anchor(const ConfigNode& node, Scenario& s) {
   if (!node.expect_map()) return;
   AnchorSpec& a = s.anchor;
@@ -834,9 +810,9 @@ void read_anchor(const ConfigNode& node, Scenario& s) {
         continue;
       }
       f.index = model.parameter_index(*n);
-      const auto prior = prior_bounds(it->distribution);
+      const bool prior = !it->distribution.is_fixed();
       bool have_low = false, have_high = false;
-      if (prior) std::tie(f.low, f.high) = *prior;
+      std::tie(f.low, f.high) = it->distribution.covered();
       if (item.is_map()) {
         if (auto v = number(item, "low")) f.low = *v, have_low = true;
         if (auto v = number(item, "high")) f.high = *v, have_high = true;
@@ -859,7 +835,7 @@ void read_anchor(const ConfigNode& node, Scenario& s) {
           item["log"].error(item["log"].path() + ": parameter '" + *n +
                             "' is fitted in ln only with low > 0, got low " + format_number(f.low));
       }
-      const double median = it->distribution.is_fixed() ? it->distribution.value : it->distribution.quantile(0.5);
+      const double median = it->distribution.quantile(0.5);
       f.start =
           median >= f.low && median <= f.high ? median : (f.log ? std::sqrt(f.low * f.high) : 0.5 * (f.low + f.high));
       a.fit.push_back(f);

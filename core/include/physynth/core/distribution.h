@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace physynth::core {
@@ -28,6 +29,10 @@ struct Distribution {
   bool is_fixed() const { return kind == Kind::kFixed; }
   // x = F^{-1}(u) for u in (0, 1).
   double quantile(double u) const;
+  // The range the distribution covers: the value of a fixed one, the bounds of uniform,
+  // log-uniform and truncated-normal ones, the extremes of a choice, the 0.05 % and 99.95 %
+  // quantiles of normal and log-normal ones. The PINN's parameter box, a calibration's bounds.
+  std::pair<double, double> covered() const;
   // "uniform(0.1, 1)" etc., for reports.
   std::string describe() const;
   static const char* kind_name(Kind k);

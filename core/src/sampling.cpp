@@ -49,16 +49,21 @@ void Sampler::unit_points(std::uint64_t first, std::size_t count, double* u) con
       return;
     }
     case Design::kSobol: {
+      // Sample i is Sobol point i, point 0 being the origin. Boost's engine leaves the origin
+      // out (after seed(z) it yields point z + 1), so the origin is written here; without it
+      // the first 2^m samples were points 1..2^m, which miss a stratum.
       boost::random::sobol engine(d);
-      engine.seed(first);
+      engine.seed(first > 0 ? first - 1 : 0);
       CounterRng shift_rng(seed_, 0, stream::kSobolShift);
       std::vector<std::uint64_t> shift(d);
       for (auto& s : shift) s = shift_rng.next_u64();
-      for (std::size_t k = 0; k < count; ++k)
+      for (std::size_t k = 0; k < count; ++k) {
+        const bool origin = first + k == 0;
         for (std::size_t j = 0; j < d; ++j) {
-          const std::uint64_t x = static_cast<std::uint64_t>(engine()) ^ shift[j];
+          const std::uint64_t x = (origin ? 0 : static_cast<std::uint64_t>(engine())) ^ shift[j];
           u[k * d + j] = (static_cast<double>(x >> 11) + 0.5) * 0x1.0p-53;
         }
+      }
       return;
     }
   }

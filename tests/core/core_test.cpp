@@ -59,7 +59,7 @@ TEST_CASE("CounterRng: normal draws have mean 0 and variance 1") {
   CHECK(std::fabs(sq / n - 1.0) < 5.0 * std::sqrt(2.0 / n));
 }
 
-TEST_CASE("KeyedPermutation: a bijection of [0, n) for any n") {
+TEST_CASE("KeyedPermutation: a bijection of 0..n-1 for any n") {
   for (std::uint64_t n : {1ull, 2ull, 7ull, 1000ull, 4097ull}) {
     KeyedPermutation p(n, 99, 2, 5);
     std::vector<std::uint64_t> image;
@@ -113,7 +113,8 @@ TEST_CASE("Diagnostics: compiler format and a closing count") {
   CHECK(closest_match("sed", {"seed", "samples", "design"}) == "seed");
   CHECK(closest_match("X", {"A", "B"}).empty());
   CHECK(format_number(0.1) == "0.1");
-  CHECK(format_number(1.0 / 3.0) == "0.33333333333333331");
+  CHECK(format_number(1.0 / 3.0) == "0.3333333333333333");  // 16 digits read back exactly
+  CHECK(std::stod(format_number(1.0 / 3.0)) == 1.0 / 3.0);
 }
 
 TEST_CASE("apply_override: sets nested keys and list elements, rejects malformed ones") {
@@ -192,4 +193,18 @@ TEST_CASE("gaussian_random_field: a smooth covariance over a grid barely larger 
   }
   CHECK(sq / fields == Approx(4.0).epsilon(0.07));
   CHECK(far / fields == Approx(o.covariance_at(std::hypot(50.0, 70.0))).margin(0.15));
+}
+
+TEST_CASE("Distribution: covered() is the PINN box and the calibration bounds") {
+  using physynth::core::Distribution;
+  CHECK(Distribution::fixed(2.0).covered() == std::make_pair(2.0, 2.0));
+  CHECK(Distribution::log_uniform(0.5, 1.5).covered() == std::make_pair(0.5, 1.5));
+  CHECK(Distribution::truncated_normal(1.0, 0.3, 0.2, 2.0).covered() == std::make_pair(0.2, 2.0));
+  CHECK(Distribution::choice({3.0, 1.0, 2.0}).covered() == std::make_pair(1.0, 3.0));
+  const auto [lo, hi] = Distribution::normal(10.0, 2.0).covered();
+  CHECK(lo == Approx(10.0 - 2.0 * 3.2905267).epsilon(1e-6));
+  CHECK(hi == Approx(10.0 + 2.0 * 3.2905267).epsilon(1e-6));
+  const auto [llo, lhi] = Distribution::log_normal(0.0, 0.5).covered();
+  CHECK(std::log(llo) == Approx(-0.5 * 3.2905267).epsilon(1e-6));
+  CHECK(std::log(lhi) == Approx(0.5 * 3.2905267).epsilon(1e-6));
 }

@@ -302,38 +302,63 @@ struct Problem {
   std::vector<double*> blocks;  // global (if any), then one per unit (if any)
 };
 
-// Builds the Ceres problem over x (which it then owns the values of through `x`'s storage).
-void build(const CalibrationProblem& pr, const Layout& L, std::vector<double>& x, Problem& out) {
-  if (L.global > 0) {
-    out.blocks.push_back(x.data());
-    out.problem.AddParameterBlock(x.data(), static_cast<int>(L.global));
+// The bounds of every entry of the fitted vector.
+void entry_bounds(const CalibrationProblem& pr, const Layout& L, std::vector<double>& lo, std::vector<double>& hi) {
+  lo.assign(L.size(), 0.0);
+  hi.assign(L.size(), 0.0);
+  for (std::size_t j = 0; j < L.shared.size(); ++j) {
+    const auto& fp = pr.parameters[static_cast<std::size_t>(L.shared[j])];
+    lo[j] = to_fit(fp.lower, fp.log);
+    hi[j] = to_fit(fp.upper, fp.log);
   }
-  if (L.unit > 0)
-    for (std::size_t u = 0; u < L.units; ++u) {
-      out.blocks.push_back(x.data() + L.unit_start(u));
-      out.problem.AddParameterBlock(out.blocks.back(), static_cast<int>(L.unit));
+  for (std::size_t o = 0; o < pr.observables.size(); ++o)
+    if (L.sigma_of[o] >= 0) {
+      lo[static_cast<std::size_t>(L.sigma_of[o])] = L.sigma_lower[o];
+      hi[static_cast<std::size_t>(L.sigma_of[o])] = L.sigma_upper[o];
     }
+  for (std::size_t u = 0; u < L.units && L.unit > 0; ++u)
+    for (std::size_t j = 0; j < L.per_unit.size(); ++j) {
+      const auto& fp = pr.parameters[static_cast<std::size_t>(L.per_unit[j])];
+      lo[L.unit_start(u) + j] = to_fit(fp.lower, fp.log);
+      hi[L.unit_start(u) + j] = to_fit(fp.upper, fp.log);
+    }
+}
+
+// Builds the Ceres problem over x (which it then owns the values of through `x`'s storage).
+// Entries marked in `held` (empty: none) stay where they are.
+void build(const CalibrationProblem& pr, const Layout& L, std::vector<double>& x, Problem& out,
+           const std::vector<bool>& held = {}) {
+  const auto add_block = [&](std::size_t first, std::size_t size) {
+    double* block = x.data() + first;
+    out.blocks.push_back(block);
+    std::vector<int> constant;
+    for (std::size_t i = 0; i < size && !held.empty(); ++i)
+      if (held[first + i]) constant.push_back(static_cast<int>(i));
+    if (constant.empty())
+      out.problem.AddParameterBlock(block, static_cast<int>(size));
+    else
+      out.problem.AddParameterBlock(block, static_cast<int>(size),
+                                    new ceres::SubsetManifold(static_cast<int>(size), constant));
+  };
+  if (L.global > 0) add_block(0, L.global);
+  if (L.unit > 0)
+    for (std::size_t u = 0; u < L.units; ++u) add_block(L.unit_start(u), L.unit);
   for (std::size_t u = 0; u < L.units; ++u) {
     std::vector<double*> bs;
     if (L.global > 0) bs.push_back(x.data());
     if (L.unit > 0) bs.push_back(x.data() + L.unit_start(u));
     out.problem.AddResidualBlock(new UnitCost(pr, L, u), nullptr, bs);
   }
-  const auto bound = [&](double* block, int i, double lo, double hi) {
-    out.problem.SetParameterLowerBound(block, i, lo);
-    out.problem.SetParameterUpperBound(block, i, hi);
-  };
-  for (std::size_t j = 0; j < L.shared.size(); ++j) {
-    const auto& fp = pr.parameters[static_cast<std::size_t>(L.shared[j])];
-    bound(x.data(), static_cast<int>(j), to_fit(fp.lower, fp.log), to_fit(fp.upper, fp.log));
-  }
-  for (std::size_t o = 0; o < pr.observables.size(); ++o)
-    if (L.sigma_of[o] >= 0) bound(x.data(), L.sigma_of[o], L.sigma_lower[o], L.sigma_upper[o]);
-  for (std::size_t u = 0; u < L.units && L.unit > 0; ++u)
-    for (std::size_t j = 0; j < L.per_unit.size(); ++j) {
-      const auto& fp = pr.parameters[static_cast<std::size_t>(L.per_unit[j])];
-      bound(x.data() + L.unit_start(u), static_cast<int>(j), to_fit(fp.lower, fp.log), to_fit(fp.upper, fp.log));
+  std::vector<double> lo, hi;
+  entry_bounds(pr, L, lo, hi);
+  for (std::size_t b = 0; b < out.blocks.size(); ++b) {
+    const std::size_t first = static_cast<std::size_t>(out.blocks[b] - x.data());
+    const std::size_t size = first < L.global ? L.global : L.unit;
+    for (std::size_t i = 0; i < size; ++i) {
+      out.problem.SetParameterLowerBound(out.blocks[b], static_cast<int>(i), lo[first + i]);
+      out.problem.SetParameterUpperBound(out.blocks[b], static_cast<int>(i), hi[first + i]);
     }
+  }
 }
 
 struct Fit {
@@ -358,11 +383,16 @@ void start_sigmas(const CalibrationProblem& pr, const Layout& L, std::vector<dou
     }
 }
 
+// One start. Ceres projects a step that leaves the box back onto it, so where the optimum has
+// parameters on their bounds (a rate that the data only bound from one side), its steps along
+// the rest shrink and it stops short. So after each solve the entries it left on a bound are
+// held there and the others solved again (an active set, at most three rounds); then every
+// entry is released for a last solve, which lets a held one move back inside.
 Fit run_start(const CalibrationProblem& pr, const Layout& L, std::vector<double> x, const CalibrationOptions& opt) {
   Fit fit;
   start_sigmas(pr, L, x);
-  Problem P;
-  build(pr, L, x, P);
+  std::vector<double> lo, hi;
+  entry_bounds(pr, L, lo, hi);
   ceres::Solver::Options so;
   so.minimizer_type = ceres::TRUST_REGION;
   so.trust_region_strategy_type = ceres::LEVENBERG_MARQUARDT;
@@ -378,10 +408,31 @@ Fit run_start(const CalibrationProblem& pr, const Layout& L, std::vector<double>
   so.gradient_check_relative_precision = 1e-3;
   so.logging_type = ceres::SILENT;
   ceres::Solver::Summary cs;
-  ceres::Solve(so, &P.problem, &cs);
-  fit.iterations = static_cast<int>(cs.iterations.size());
+  const auto solve = [&](const std::vector<bool>& held) {
+    Problem P;
+    build(pr, L, x, P, held);
+    ceres::Solve(so, &P.problem, &cs);
+    fit.iterations += static_cast<int>(cs.iterations.size());
+    return cs.IsSolutionUsable() && std::isfinite(cs.final_cost);
+  };
+  const auto on_bound = [&] {
+    std::vector<bool> held(x.size(), false);
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      const double tol = 1e-9 * std::max(1.0, hi[i] - lo[i]);
+      held[i] = hi[i] > lo[i] && (x[i] <= lo[i] + tol || x[i] >= hi[i] - tol);
+    }
+    return held;
+  };
+  fit.usable = solve({});
+  std::vector<bool> held;
+  for (int round = 0; round < 3 && fit.usable; ++round) {
+    const std::vector<bool> now = on_bound();
+    if (now == held || std::none_of(now.begin(), now.end(), [](bool b) { return b; })) break;
+    held = now;
+    fit.usable = solve(held);
+  }
+  if (fit.usable && !held.empty()) fit.usable = solve({});
   fit.message = cs.BriefReport();
-  fit.usable = cs.IsSolutionUsable() && std::isfinite(cs.final_cost);
   if (fit.usable) fit.log_likelihood = log_likelihood_of_cost(pr, L, cs.final_cost);
   fit.x = x;
   return fit;
@@ -583,6 +634,11 @@ CalibrationSummary calibrate(const CalibrationProblem& pr, const CalibrationOpti
     r.index = static_cast<int>(s);
     for (std::size_t d = 0; d < D; ++d)
       r.start.push_back(from_fit(start_points[s][d], pr.parameters[static_cast<std::size_t>(order[d])].log));
+    for (std::size_t j = 0; j < L.shared.size(); ++j)
+      r.optimum.push_back(from_fit(fits[s].x[j], pr.parameters[static_cast<std::size_t>(L.shared[j])].log));
+    for (std::size_t j = 0; j < L.per_unit.size(); ++j)
+      r.optimum.push_back(
+          from_fit(fits[s].x[L.unit_start(0) + j], pr.parameters[static_cast<std::size_t>(L.per_unit[j])].log));
     r.log_likelihood = fits[s].log_likelihood;
     r.usable = fits[s].usable;
     r.iterations = fits[s].iterations;

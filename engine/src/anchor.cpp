@@ -420,8 +420,10 @@ AnchorResult run_anchor(const Scenario& s, const anchor::RealData& data, const a
   for (const auto& st : c.starts)
     j["starts"].push_back({{"index", st.index},
                            {"start", st.start},
+                           {"optimum", st.optimum},
                            {"log_likelihood", st.usable ? nlohmann::ordered_json(st.log_likelihood) : nullptr},
-                           {"iterations", st.iterations}});
+                           {"iterations", st.iterations},
+                           {"message", st.message}});
   j["best_start"] = c.best_start;
   j["starts_at_best"] = c.starts_at_best;
   j["seconds"] = c.seconds;

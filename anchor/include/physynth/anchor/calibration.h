@@ -137,7 +137,8 @@ struct PopulationEstimate {
 
 struct StartResult {
   int index = 0;
-  std::vector<double> start;  // free parameters, model units (shared, then per unit for unit 0)
+  std::vector<double> start;    // free parameters, model units (shared, then per unit for unit 0)
+  std::vector<double> optimum;  // where the start ended, the same entries
   double log_likelihood = 0.0;
   bool usable = false;  // Ceres returned a finite optimum
   int iterations = 0;

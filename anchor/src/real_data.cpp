@@ -1,5 +1,7 @@
 #include "physynth/anchor/real_data.h"
 
+#include <cstdio>
+
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
@@ -211,6 +213,38 @@ std::optional<RealData> read_real_data(const std::string& path, core::Diagnostic
     diagnostics.error({path, header_line, 0}, "no readings after the header");
   if (diagnostics.error_count() > errors_before) return std::nullopt;
   return data;
+}
+
+std::string format_real_data(const RealData& data) {
+  bool sd = false, units = false;
+  for (const auto& u : data.units)
+    for (const auto& se : u.series) {
+      units = units || !se.units.empty();
+      for (const auto& r : se.readings) sd = sd || r.sd > 0.0;
+    }
+  const auto number = [](double x) {
+    char b[40];
+    std::snprintf(b, sizeof b, "%.17g", x);
+    return std::string(b);
+  };
+  std::string out = "unit,time,observable,value";
+  if (sd) out += ",sd";
+  if (units) out += ",units";
+  for (const auto& c : data.covariate_columns) out += "," + c;
+  out += "\n";
+  for (const auto& u : data.units)
+    for (const auto& se : u.series)
+      for (const auto& r : se.readings) {
+        out += u.id + "," + number(r.time) + "," + se.observable + "," + number(r.value);
+        if (sd) out += "," + (r.sd > 0.0 ? number(r.sd) : std::string());
+        if (units) out += "," + se.units;
+        for (const auto& c : data.covariate_columns) {
+          const auto it = u.covariates.find(c);
+          out += "," + (it != u.covariates.end() ? number(it->second) : std::string());
+        }
+        out += "\n";
+      }
+  return out;
 }
 
 }  // namespace physynth::anchor

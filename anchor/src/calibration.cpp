@@ -731,19 +731,34 @@ CalibrationSummary calibrate(const CalibrationProblem& pr, const CalibrationOpti
     pe.name = fp.name;
     pe.log = fp.log;
     pe.units = L.units;
-    double sum = 0.0, se2 = 0.0;
-    for (std::size_t u = 0; u < L.units; ++u) {
-      sum += x[L.unit_start(u) + j];
-      const double se = S.per_unit[u * L.per_unit.size() + j].se;
-      se2 += std::isfinite(se) ? se * se : 0.0;
-    }
+    double sum = 0.0;
+    for (std::size_t u = 0; u < L.units; ++u) sum += x[L.unit_start(u) + j];
     const double n = static_cast<double>(L.units);
     pe.mean = sum / n;
     double var = 0.0;
     for (std::size_t u = 0; u < L.units; ++u) var += std::pow(x[L.unit_start(u) + j] - pe.mean, 2);
     var = L.units > 1 ? var / (n - 1.0) : 0.0;
     pe.raw_sd = std::sqrt(var);
-    pe.sd = std::sqrt(std::max(var - se2 / n, 0.0));
+    // The estimates' own contribution to their sample variance: E[var] = sd² + tr(K Σ K) / (n - 1),
+    // Σ the estimates' covariance across units and K the centring matrix. Uncertainty that moves
+    // every unit together (through the shared parameters they are correlated with) adds no spread,
+    // so it must not be subtracted: with independent estimates this is the mean of their variances.
+    double trace = 0.0, total = 0.0, finite_se2 = 0.0;
+    bool finite = true;
+    for (std::size_t u = 0; u < L.units; ++u) {
+      const auto iu = static_cast<Eigen::Index>(L.unit_start(u) + j);
+      for (std::size_t v = 0; v < L.units; ++v) {
+        const double c = C(iu, static_cast<Eigen::Index>(L.unit_start(v) + j)) * scale;
+        finite = finite && std::isfinite(c);
+        total += c;
+        if (u == v) {
+          trace += c;
+          if (std::isfinite(c)) finite_se2 += c;
+        }
+      }
+    }
+    const double own = L.units < 2 ? 0.0 : finite ? (trace - total / n) / (n - 1.0) : finite_se2 / n;
+    pe.sd = std::sqrt(std::max(var - own, 0.0));
     const double half = L.units > 1 ? boost::math::quantile(boost::math::students_t(n - 1.0), tail) * std::sqrt(var / n)
                                     : std::numeric_limits<double>::infinity();
     pe.mean_lower = pe.mean - half;

@@ -244,6 +244,56 @@ TEST_CASE("calibrate: per-unit rates of a fleet give the population's median and
   CHECK(s.sigma[0] == Approx(0.01).epsilon(0.15));
 }
 
+TEST_CASE("calibrate: a shared parameter's uncertainty, which moves every unit together, does not shrink the spread") {
+  // 30 units lose A by two first-order paths: to B at a shared kb = 0.1 and away at their own
+  // k_u ~ lognormal(ln 0.5, 0.2). A is read precisely, so each unit's kb + k_u is sharp; B, which
+  // alone separates kb from k_u, is read with noise of sd 1, so kb is loose, and its error shifts every
+  // k_u the same way. That common part is most of the estimates' marginal variances, which the
+  // independent-estimates correction (raw variance less their mean) would take off the spread;
+  // each unit's own part is tiny, so the spread must stay what the estimates show.
+  const core::BuiltModel built = testing::network(R"(
+species: [{name: A, initial: A0}, {name: B, initial: 0}]
+reactions: [{equation: "A -> B", k: kb}, {equation: "A -> ", k: k}]
+)");
+  const core::Model& m = *built.model;
+  CalibrationProblem pr;
+  pr.model = built.model;
+  pr.ode.rtol = 1e-10;
+  pr.ode.atol = 1e-13;
+  pr.observables.push_back({"A", anchor::observe_state(0, 2, m.num_parameters()), NoiseKind::kAdditive, 0.001});
+  pr.observables.push_back({"B", anchor::observe_state(1, 2, m.num_parameters()), NoiseKind::kAdditive, 1.0});
+  pr.parameters.push_back({"kb", m.parameter_index("kb"), 0.001, 1.0, true, false, 0.2});
+  pr.parameters.push_back({"k", m.parameter_index("k"), 0.01, 10.0, true, true, 1.0});
+  std::mt19937_64 rng(5);
+  std::normal_distribution<double> e(0.0, 1.0);
+  const double kb = 0.1;
+  for (int u = 0; u < 30; ++u) {
+    const double k = std::exp(std::log(0.5) + 0.2 * e(rng)), r = k + kb;
+    anchor::CalibrationUnit cu;
+    cu.id = "unit_" + std::to_string(u);
+    cu.parameters = testing::parameters(built, {{"A0", 1.0}, {"kb", kb}, {"k", k}});
+    for (const double t : {0.5, 1.0, 2.0, 3.0, 4.0}) {
+      cu.measurements.push_back({0, t, std::exp(-r * t) + 0.001 * e(rng), 0.0});
+      cu.measurements.push_back({1, t, kb / r * (1.0 - std::exp(-r * t)) + 1.0 * e(rng), 0.0});
+    }
+    pr.units.push_back(cu);
+  }
+  CalibrationOptions opt;
+  opt.starts = 3;
+  const auto s = anchor::calibrate(pr, opt);
+  INFO(s.message);
+  REQUIRE(s.success);
+  const auto& p = s.population[0];
+  double mean_se2 = 0.0;
+  for (const auto& e : s.per_unit) mean_se2 += e.se * e.se / static_cast<double>(s.per_unit.size());
+  const double independent = std::sqrt(std::max(p.raw_sd * p.raw_sd - mean_se2, 0.0));
+  WARN("kb " << s.shared[0].estimate << " (se of ln " << s.shared[0].se << "); population sd " << p.sd << " (raw "
+             << p.raw_sd << ", independent-estimates correction " << independent << "), true 0.2");
+  CHECK(p.sd == Approx(0.2).epsilon(0.3));
+  CHECK(p.sd > 0.95 * p.raw_sd);
+  CHECK(independent < 0.7 * p.sd);
+}
+
 TEST_CASE("calibrate: a bad problem is refused with a message naming what is wrong") {
   const Reversible r;
   auto pr = r.problem(0.8, 0.3, 0.02, NoiseKind::kAdditive, 1);

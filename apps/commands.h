@@ -26,5 +26,6 @@ void add_feed_command(CLI::App& app, int& exit_code);
 void add_train_pinn_command(CLI::App& app, int& exit_code);
 void add_anchor_command(CLI::App& app, int& exit_code);
 void add_audit_command(CLI::App& app, int& exit_code);
+void add_collapse_command(CLI::App& app, int& exit_code);
 
 }  // namespace physynth::apps

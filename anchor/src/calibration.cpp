@@ -424,15 +424,22 @@ Fit run_start(const CalibrationProblem& pr, const Layout& L, std::vector<double>
     return held;
   };
   fit.usable = solve({});
+  const double initial_cost = cs.initial_cost;
   std::vector<bool> held;
-  for (int round = 0; round < 3 && fit.usable; ++round) {
+  int rounds = 0;
+  for (; rounds < 3 && fit.usable; ++rounds) {
     const std::vector<bool> now = on_bound();
     if (now == held || std::none_of(now.begin(), now.end(), [](bool b) { return b; })) break;
     held = now;
     fit.usable = solve(held);
   }
   if (fit.usable && !held.empty()) fit.usable = solve({});
-  fit.message = cs.BriefReport();
+  std::ostringstream report;
+  report << "Ceres " << (rounds > 0 ? std::to_string(rounds + 2) + " solves (entries on a bound held, then released)"
+                                    : std::string("1 solve"))
+         << ": iterations " << fit.iterations << ", initial cost " << initial_cost << ", final cost " << cs.final_cost
+         << ", termination " << ceres::TerminationTypeToString(cs.termination_type);
+  fit.message = report.str();
   if (fit.usable) fit.log_likelihood = log_likelihood_of_cost(pr, L, cs.final_cost);
   fit.x = x;
   return fit;

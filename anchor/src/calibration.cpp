@@ -386,8 +386,8 @@ void start_sigmas(const CalibrationProblem& pr, const Layout& L, std::vector<dou
 // One start. Ceres projects a step that leaves the box back onto it, so where the optimum has
 // parameters on their bounds (a rate that the data only bound from one side), its steps along
 // the rest shrink and it stops short. So after each solve the entries it left on a bound are
-// held there and the others solved again (an active set, at most three rounds); then every
-// entry is released for a last solve, which lets a held one move back inside.
+// held there and the others solved again (an active set, at most three rounds); then, if the
+// cost falls moving inside from any held bound, every entry is released for a last solve.
 Fit run_start(const CalibrationProblem& pr, const Layout& L, std::vector<double> x, const CalibrationOptions& opt) {
   Fit fit;
   start_sigmas(pr, L, x);
@@ -433,10 +433,27 @@ Fit run_start(const CalibrationProblem& pr, const Layout& L, std::vector<double>
     held = now;
     fit.usable = solve(held);
   }
-  if (fit.usable && !held.empty()) fit.usable = solve({});
+  // Release only where the cost falls moving inside from a held bound (the KKT conditions fail).
+  if (fit.usable && !held.empty()) {
+    Problem P;
+    build(pr, L, x, P);
+    ceres::Problem::EvaluateOptions eo;
+    eo.parameter_blocks = P.blocks;
+    double cost = 0.0;
+    std::vector<double> gradient;
+    bool release = !P.problem.Evaluate(eo, &cost, nullptr, &gradient, nullptr);
+    for (std::size_t i = 0; i < x.size() && !release; ++i)
+      release =
+          held[i] && (x[i] <= lo[i] + 1e-9 * std::max(1.0, hi[i] - lo[i]) ? gradient[i] < 0.0 : gradient[i] > 0.0);
+    if (release) {
+      fit.usable = solve({});
+      ++rounds;
+    }
+  }
   std::ostringstream report;
-  report << "Ceres " << (rounds > 0 ? std::to_string(rounds + 2) + " solves (entries on a bound held, then released)"
-                                    : std::string("1 solve"))
+  report << "Ceres "
+         << (rounds > 0 ? std::to_string(rounds + 1) + " solves (entries left on a bound held)"
+                        : std::string("1 solve"))
          << ": iterations " << fit.iterations << ", initial cost " << initial_cost << ", final cost " << cs.final_cost
          << ", termination " << ceres::TerminationTypeToString(cs.termination_type);
   fit.message = report.str();

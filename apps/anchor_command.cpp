@@ -45,36 +45,22 @@ void add_anchor_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--set", o->overrides, "Override a scenario value, KEY=VALUE (e.g. anchor.seed=3)");
   cmd->add_flag("-q,--quiet", o->quiet, "Print nothing but errors");
   cmd->callback([o, &exit_code] {
-    core::Diagnostics diagnostics;
-    auto scenario = engine::load_scenario(o->scenario, o->overrides, diagnostics);
-    if (!scenario) {
-      std::cerr << diagnostics.report("nothing was calibrated");
-      exit_code = kExitBadInput;
-      return;
-    }
+    auto scenario = load_scenario_or_report(o->scenario, o->overrides, "nothing was calibrated", exit_code);
+    if (!scenario) return;
     if (o->starts > 0) scenario->anchor.options.starts = o->starts;
     scenario->anchor.options.threads = o->threads;
-    const std::string data_file = o->data.empty() ? scenario->anchor.data : o->data;
-    if (data_file.empty()) {
-      std::cerr << "physynth anchor: error: no real data: give --data FILE or anchor.data in " << o->scenario << "\n";
-      exit_code = kExitBadInput;
-      return;
-    }
-    const auto data = anchor::read_real_data(data_file, diagnostics);
-    std::optional<anchor::CalibrationProblem> problem;
-    if (data) problem = engine::calibration_problem(*scenario, *data, diagnostics);
-    if (!problem) {
-      std::cerr << diagnostics.report("nothing was calibrated");
-      exit_code = kExitBadInput;
-      return;
-    }
+    const auto in = anchor_inputs_or_report(*scenario, o->data, "anchor", "nothing was calibrated", exit_code);
+    if (!in) return;
+    const auto& data = in->data;
+    const auto& problem = in->problem;
+    const std::string& data_file = in->file;
     const std::string dir = o->output.empty() ? "runs/" + scenario->name + "_anchor" : o->output;
     if (!o->quiet)
       std::printf("calibrating %s on %s: %zu units, %zu readings, %zu parameters, %d starts\n", scenario->name.c_str(),
-                  data_file.c_str(), problem->units.size(), data->readings(), problem->parameters.size(),
+                  data_file.c_str(), problem.units.size(), data.readings(), problem.parameters.size(),
                   scenario->anchor.options.starts);
     try {
-      const engine::AnchorResult r = engine::run_anchor(*scenario, *data, *problem, dir);
+      const engine::AnchorResult r = engine::run_anchor(*scenario, data, problem, dir);
       const auto& c = r.calibration;
       if (!c.success) {
         std::cerr << "physynth anchor: error: the calibration failed: " << c.message << "\n";

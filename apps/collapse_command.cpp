@@ -9,7 +9,6 @@
 
 #include "commands.h"
 #include "physynth/anchor/real_data.h"
-#include "physynth/engine/anchor.h"
 #include "physynth/engine/collapse.h"
 #include "physynth/engine/scenario.h"
 
@@ -51,26 +50,11 @@ void add_collapse_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--set", o->overrides, "Override a scenario value, KEY=VALUE");
   cmd->add_flag("-q,--quiet", o->quiet, "Print nothing but errors");
   cmd->callback([o, &exit_code] {
-    core::Diagnostics diagnostics;
-    auto scenario = engine::load_scenario(o->scenario, o->overrides, diagnostics);
-    if (!scenario) {
-      std::cerr << diagnostics.report("nothing was run");
-      exit_code = kExitBadInput;
-      return;
-    }
-    const std::string data_file = o->data.empty() ? scenario->anchor.data : o->data;
-    if (data_file.empty()) {
-      std::cerr << "physynth collapse: error: no real data: give --data FILE or anchor.data in " << o->scenario << "\n";
-      exit_code = kExitBadInput;
-      return;
-    }
-    const auto data = anchor::read_real_data(data_file, diagnostics);
+    auto scenario = load_scenario_or_report(o->scenario, o->overrides, "nothing was run", exit_code);
+    if (!scenario) return;
     // The data must fit the scenario before anything runs (the same checks as physynth anchor).
-    if (!data || !engine::calibration_problem(*scenario, *data, diagnostics)) {
-      std::cerr << diagnostics.report("nothing was run");
-      exit_code = kExitBadInput;
-      return;
-    }
+    const auto in = anchor_inputs_or_report(*scenario, o->data, "collapse", "nothing was run", exit_code);
+    if (!in) return;
     engine::CollapseOptions opt;
     opt.generations = o->generations;
     opt.strategies.clear();
@@ -85,7 +69,7 @@ void add_collapse_command(CLI::App& app, int& exit_code) {
     if (!o->quiet) opt.progress = [](const std::string& line) { std::printf("  %s\n", line.c_str()); };
     const std::string dir = o->output.empty() ? "runs/" + scenario->name + "_collapse" : o->output;
     try {
-      const auto r = engine::run_collapse(*scenario, *data, opt, dir);
+      const auto r = engine::run_collapse(*scenario, in->data, opt, dir);
       if (!o->quiet)
         for (const auto& f : r.files) std::printf("  wrote %s\n", f.c_str());
       exit_code = kExitOk;

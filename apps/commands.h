@@ -4,7 +4,13 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
+#include <vector>
+
+#include "physynth/anchor/calibration.h"
+#include "physynth/anchor/real_data.h"
+#include "physynth/engine/scenario.h"
 
 namespace CLI {
 class App;
@@ -18,6 +24,23 @@ inline constexpr int kExitBadInput = 2;
 
 // Versions of every component, for --version and the manifest.
 std::map<std::string, std::string> component_versions();
+
+// Loads a scenario; on errors prints them ending with `consequence` ("nothing was run"), sets
+// exit_code to kExitBadInput and returns nullopt. Warnings are printed and the scenario returned.
+std::optional<engine::Scenario> load_scenario_or_report(const std::string& path,
+                                                        const std::vector<std::string>& overrides,
+                                                        const std::string& consequence, int& exit_code);
+
+// The real data of `physynth anchor` and `collapse` (--data, else anchor.data), read and checked
+// against the scenario as a calibration problem; on errors the same as above.
+struct AnchorInputs {
+  std::string file;
+  anchor::RealData data;
+  anchor::CalibrationProblem problem;
+};
+std::optional<AnchorInputs> anchor_inputs_or_report(const engine::Scenario& scenario, const std::string& data_option,
+                                                    const std::string& command, const std::string& consequence,
+                                                    int& exit_code);
 
 // Registers the subcommand on `app`; `exit_code` receives its result when it runs.
 void add_run_command(CLI::App& app, int& exit_code);

@@ -68,14 +68,8 @@ void add_run_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("--overwrite", o->overwrite, "Replace the files of an earlier run in the output directory");
   cmd->add_flag("-q,--quiet", o->quiet, "Print nothing but errors");
   cmd->callback([o, &exit_code] {
-    core::Diagnostics diagnostics;
-    auto scenario = engine::load_scenario(o->scenario, o->overrides, diagnostics);
-    if (!scenario) {
-      std::cerr << diagnostics.report("nothing was run");
-      exit_code = kExitBadInput;
-      return;
-    }
-    if (!diagnostics.list().empty()) std::cerr << diagnostics.report();
+    auto scenario = load_scenario_or_report(o->scenario, o->overrides, "nothing was run", exit_code);
+    if (!scenario) return;
     ProgressBar bar(!o->quiet && on_terminal());
     engine::RunOptions run;
     run.output_directory = o->output;

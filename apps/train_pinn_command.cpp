@@ -41,17 +41,11 @@ void add_train_pinn_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--set", o->overrides, "Override a scenario value, KEY=VALUE (e.g. pinn.train.adam_steps=500)");
   cmd->add_flag("-q,--quiet", o->quiet, "Print nothing but errors and the result");
   cmd->callback([o, &exit_code] {
-    core::Diagnostics diagnostics;
     // The network is trained from the scenario, whatever its backend says.
     auto overrides = o->overrides;
     overrides.push_back("backend=cvode");
-    auto scenario = engine::load_scenario(o->scenario, overrides, diagnostics);
-    if (!scenario) {
-      std::cerr << diagnostics.report("nothing was trained");
-      exit_code = kExitBadInput;
-      return;
-    }
-    if (!diagnostics.list().empty()) std::cerr << diagnostics.report();
+    auto scenario = load_scenario_or_report(o->scenario, overrides, "nothing was trained", exit_code);
+    if (!scenario) return;
     const std::string why = pinn::tensor_support(*scenario->model.model);
     if (!why.empty()) {
       std::cerr << "physynth train-pinn: error: " << o->scenario << ": " << why << "\n";

@@ -1,7 +1,5 @@
 #include "physynth/anchor/real_data.h"
 
-#include <cstdio>
-
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
@@ -9,6 +7,7 @@
 #include <fstream>
 #include <set>
 
+#include "physynth/core/diagnostics.h"
 #include "physynth/core/text.h"
 
 namespace physynth::anchor {
@@ -222,11 +221,7 @@ std::string format_real_data(const RealData& data) {
       units = units || !se.units.empty();
       for (const auto& r : se.readings) sd = sd || r.sd > 0.0;
     }
-  const auto number = [](double x) {
-    char b[40];
-    std::snprintf(b, sizeof b, "%.17g", x);
-    return std::string(b);
-  };
+  const auto number = [](double x) { return core::format_number(x); };
   std::string out = "unit,time,observable,value";
   if (sd) out += ",sd";
   if (units) out += ",units";

@@ -1,6 +1,7 @@
 #include "physynth/core/diagnostics.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <set>
@@ -89,6 +90,13 @@ std::string quoted_alternatives(const std::vector<std::string>& items) {
     out += "'" + items[i] + "'";
   }
   return out;
+}
+
+std::string format_significant(double x, int digits) {
+  if (!std::isfinite(x)) return "n/a";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*g", digits, x);
+  return buf;
 }
 
 std::string format_number(double x) {

@@ -96,11 +96,7 @@ void rewrite_paths(YAML::Node node, const fs::path& from, const fs::path& to) {
 }
 
 std::string fidelity_table(const Fidelity& before, const Fidelity& after) {
-  const auto describe_number = [](double x) {
-    char b[32];
-    std::snprintf(b, sizeof b, "%.4g", x);
-    return std::string(b);
-  };
+  const auto describe_number = [](double x) { return core::format_significant(x); };
   std::ostringstream t;
   t << "| observable | readings | RMSE before | RMSE after | bias before | bias after | R² before | R² after |\n"
        "|---|---:|---:|---:|---:|---:|---:|---:|\n";

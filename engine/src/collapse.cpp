@@ -1,11 +1,11 @@
 #include "physynth/engine/collapse.h"
 
 #include <cmath>
-#include <cstdio>
 #include <filesystem>
 #include <sstream>
 #include <stdexcept>
 
+#include "physynth/core/diagnostics.h"
 #include "physynth/engine/anchor.h"
 #include "physynth/engine/dataset.h"
 #include "physynth/engine/fidelity_audit.h"
@@ -116,13 +116,6 @@ void add_distances(nlohmann::ordered_json& row, const anchor::RealData& real, co
   }
 }
 
-std::string number(const nlohmann::ordered_json& v) {
-  if (!v.is_number()) return "n/a";
-  char b[32];
-  std::snprintf(b, sizeof b, "%.4g", v.get<double>());
-  return b;
-}
-
 // Columns of the side-by-side table: (header, path into a row).
 std::vector<std::pair<std::string, std::function<nlohmann::ordered_json(const nlohmann::ordered_json&)>>> columns_of(
     const nlohmann::ordered_json& row0) {
@@ -142,7 +135,7 @@ std::vector<std::pair<std::string, std::function<nlohmann::ordered_json(const nl
       c.emplace_back(name, [name = name](const nlohmann::ordered_json& r) { return r["sigma"][name]; });
   for (std::size_t o = 0; o < row0["observables"].size(); ++o) {
     const std::string obs = row0["observables"][o]["observable"];
-    c.emplace_back(obs + " sd (real " + number(row0["observables"][o]["real_sd"]) + ")",
+    c.emplace_back(obs + " sd (real " + report_number(row0["observables"][o]["real_sd"]) + ")",
                    [o](const nlohmann::ordered_json& r) { return r["observables"][o]["synthetic_sd"]; });
     c.emplace_back(obs + " W/sd",
                    [o](const nlohmann::ordered_json& r) { return r["observables"][o]["wasserstein_over_real_sd"]; });
@@ -165,9 +158,7 @@ void flatten(const std::string& strategy, int generation, const std::string& pre
       flatten(strategy, generation, prefix + "." + key, x, csv);
     }
   } else if (v.is_number()) {
-    char b[40];
-    std::snprintf(b, sizeof b, "%.17g", v.get<double>());
-    csv << strategy << "," << generation << "," << prefix << "," << b << "\n";
+    csv << strategy << "," << generation << "," << prefix << "," << core::format_number(v.get<double>()) << "\n";
   }
 }
 
@@ -199,7 +190,7 @@ CollapseResult run_collapse(const Scenario& scenario, const anchor::RealData& re
                                              (fs::path(g0) / "synthetic.csv").string());
   first.row["generation"] = 0;
   add_distances(first.row, real, s0, opt, g0);
-  say("generation 0 (real data): log-likelihood " + number(first.row["log_likelihood"]));
+  say("generation 0 (real data): log-likelihood " + report_number(first.row["log_likelihood"]));
 
   for (const CollapseStrategy strategy : opt.strategies) {
     const std::string name = collapse_strategy_name(strategy);
@@ -228,7 +219,7 @@ CollapseResult run_collapse(const Scenario& scenario, const anchor::RealData& re
       c.row["generation"] = g;
       add_distances(c.row, real, latest, opt, dir);
       say(name + " generation " + std::to_string(g) + ": trained on " + std::to_string(training.units.size()) +
-          " units, log-likelihood " + number(c.row["log_likelihood"]));
+          " units, log-likelihood " + report_number(c.row["log_likelihood"]));
       rows.push_back(c.row);
       previous = c.scenario_file;
     }
@@ -255,8 +246,8 @@ CollapseResult run_collapse(const Scenario& scenario, const anchor::RealData& re
     md << "\n";
     for (const auto& r : rows) {
       md << "| " << r["generation"].get<int>() << " | " << r["training"]["units"] << " | "
-         << number(r["log_likelihood"]) << " |";
-      for (const auto& c : cols) md << " " << number(c.second(r)) << " |";
+         << report_number(r["log_likelihood"]) << " |";
+      for (const auto& c : cols) md << " " << report_number(c.second(r)) << " |";
       md << "\n";
       flatten(name, r["generation"].get<int>(), "", r, csv);
     }

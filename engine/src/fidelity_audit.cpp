@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -12,6 +11,7 @@
 #include <stdexcept>
 
 #include "physynth/anchor/two_sample.h"
+#include "physynth/core/diagnostics.h"
 
 namespace physynth::engine {
 
@@ -430,13 +430,12 @@ nlohmann::ordered_json fidelity_audit(const anchor::RealData& real, const anchor
   return j;
 }
 
+std::string report_number(const nlohmann::ordered_json& v) {
+  return core::format_significant(v.is_number() ? v.get<double>() : std::numeric_limits<double>::quiet_NaN());
+}
+
 std::string fidelity_audit_markdown(const nlohmann::ordered_json& a) {
-  const auto num = [](const nlohmann::ordered_json& v) {
-    if (!v.is_number()) return std::string("n/a");
-    char b[32];
-    std::snprintf(b, sizeof b, "%.4g", v.get<double>());
-    return std::string(b);
-  };
+  const auto num = report_number;
   std::ostringstream m;
   m << "# Fidelity audit\n\n"
     << "Real: `" << a["real"]["file"].get<std::string>() << "`, " << a["real"]["units"] << " units, "

@@ -57,8 +57,8 @@ struct RealData {
 // Reads and validates `path`; nullopt after reporting every problem to `diagnostics`.
 std::optional<RealData> read_real_data(const std::string& path, core::Diagnostics& diagnostics);
 
-// The same data as the tidy CSV text that read_real_data reads back exactly (numbers with 17
-// significant digits): unit,time,observable,value, then sd if any reading has one, units if
+// The same data as the tidy CSV text that read_real_data reads back exactly (each number the
+// shortest text that reads back as it): unit,time,observable,value, then sd if any reading has one, units if
 // any series has them, and the covariate columns.
 std::string format_real_data(const RealData& data);
 

@@ -49,5 +49,7 @@ std::string join(const std::vector<std::string>& items, const std::string& sep =
 std::string quoted_alternatives(const std::vector<std::string>& items);
 // Shortest text that reads back as exactly this double.
 std::string format_number(double x);
+// x to `digits` significant digits ("%.*g") for reports and tables; "n/a" when it is not finite.
+std::string format_significant(double x, int digits = 4);
 
 }  // namespace physynth::core

@@ -67,6 +67,9 @@ struct FidelityAuditOptions {
 nlohmann::ordered_json fidelity_audit(const anchor::RealData& real, const anchor::RealData& synthetic,
                                       const FidelityAuditOptions& options);
 
+// A JSON number to 4 significant digits for the reports; "n/a" for null or a non-number.
+std::string report_number(const nlohmann::ordered_json& v);
+
 // The audit as a Markdown report.
 std::string fidelity_audit_markdown(const nlohmann::ordered_json& audit);
 

@@ -314,31 +314,53 @@ ClosestRecord closest_records(const Records& real, const Records& synthetic) {
   return c;
 }
 
-RegressionScore knn_regression(const Records& train, const std::vector<double>& y_train, const Records& test,
+PredictionScore score_predictions(const std::vector<double>& predicted, const std::vector<double>& observed) {
+  if (predicted.size() != observed.size())
+    throw std::invalid_argument("score_predictions: predictions and observations differ in length");
+  PredictionScore s;
+  double sse = 0.0, sae = 0.0, sum = 0.0, mean = 0.0;
+  for (std::size_t i = 0; i < predicted.size(); ++i) {
+    if (!std::isfinite(predicted[i])) {
+      ++s.missing;
+      continue;
+    }
+    const double d = predicted[i] - observed[i];
+    sse += d * d;
+    sae += std::abs(d);
+    sum += d;
+    mean += observed[i];
+    ++s.n;
+  }
+  if (s.n == 0) {
+    s.rmse = s.mae = s.bias = s.r2 = kNaN;
+    return s;
+  }
+  const auto n = static_cast<double>(s.n);
+  mean /= n;
+  double sst = 0.0;
+  for (std::size_t i = 0; i < predicted.size(); ++i)
+    if (std::isfinite(predicted[i])) sst += (observed[i] - mean) * (observed[i] - mean);
+  s.rmse = std::sqrt(sse / n);
+  s.mae = sae / n;
+  s.bias = sum / n;
+  s.r2 = sst > 0.0 ? 1.0 - sse / sst : kNaN;
+  return s;
+}
+
+PredictionScore knn_regression(const Records& train, const std::vector<double>& y_train, const Records& test,
                                const std::vector<double>& y_test, int k, bool leave_one_unit_out) {
-  RegressionScore s;
   if (train.size() != y_train.size() || test.size() != y_test.size())
     throw std::invalid_argument("knn_regression: records and targets differ in length");
-  double sse = 0.0, mean = 0.0;
-  std::vector<double> used;
+  std::vector<double> predicted(test.size(), kNaN);  // NaN: no neighbour to predict from
   for (std::size_t i = 0; i < test.size(); ++i) {
     const auto nn =
         nearest(train, test.row(i), static_cast<std::size_t>(std::max(1, k)), leave_one_unit_out, test.group[i]);
     if (nn.empty()) continue;
     double f = 0.0;
     for (std::size_t j : nn) f += y_train[j];
-    f /= static_cast<double>(nn.size());
-    sse += (f - y_test[i]) * (f - y_test[i]);
-    used.push_back(y_test[i]);
+    predicted[i] = f / static_cast<double>(nn.size());
   }
-  s.n = used.size();
-  if (used.empty()) return {kNaN, kNaN, 0};
-  for (double y : used) mean += y / static_cast<double>(used.size());
-  double sst = 0.0;
-  for (double y : used) sst += (y - mean) * (y - mean);
-  s.rmse = std::sqrt(sse / static_cast<double>(used.size()));
-  s.r2 = sst > 0.0 ? 1.0 - sse / sst : kNaN;
-  return s;
+  return score_predictions(predicted, y_test);
 }
 
 std::vector<double> correlation_matrix(const Records& r) {

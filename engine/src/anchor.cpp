@@ -102,9 +102,9 @@ std::string fidelity_table(const Fidelity& before, const Fidelity& after) {
        "|---|---:|---:|---:|---:|---:|---:|---:|\n";
   for (std::size_t i = 0; i < after.observables.size(); ++i) {
     const auto &b = before.observables[i], &a = after.observables[i];
-    t << "| " << a.observable << " | " << a.readings << " | " << describe_number(b.rmse) << " | "
-      << describe_number(a.rmse) << " | " << describe_number(b.bias) << " | " << describe_number(a.bias) << " | "
-      << describe_number(b.r2) << " | " << describe_number(a.r2) << " |\n";
+    t << "| " << a.observable << " | " << a.n << " | " << describe_number(b.rmse) << " | " << describe_number(a.rmse)
+      << " | " << describe_number(b.bias) << " | " << describe_number(a.bias) << " | " << describe_number(b.r2) << " | "
+      << describe_number(a.r2) << " |\n";
   }
   t << "\nLog-likelihood: " << describe_number(before.log_likelihood) << " before, "
     << describe_number(after.log_likelihood) << " after.\n";
@@ -115,7 +115,7 @@ nlohmann::ordered_json fidelity_json(const Fidelity& f) {
   nlohmann::ordered_json rows = nlohmann::ordered_json::array();
   for (const auto& r : f.observables)
     rows.push_back({{"observable", r.observable},
-                    {"readings", r.readings},
+                    {"readings", r.n},
                     {"rmse", r.rmse},
                     {"mae", r.mae},
                     {"bias", r.bias},
@@ -260,36 +260,19 @@ std::vector<std::vector<double>> prior_parameters(const Scenario& s, const ancho
 Fidelity fidelity(const anchor::CalibrationProblem& pr, const std::vector<std::vector<double>>& predictions) {
   Fidelity f;
   const std::size_t O = pr.observables.size();
-  std::vector<double> sse(O, 0.0), sae(O, 0.0), sum(O, 0.0), sum_m(O, 0.0), sum_m2(O, 0.0);
-  std::vector<std::size_t> count(O, 0);
+  std::vector<std::vector<double>> predicted(O), observed(O);
   for (std::size_t u = 0; u < pr.units.size(); ++u)
     for (std::size_t i = 0; i < pr.units[u].measurements.size(); ++i) {
-      const auto& m = pr.units[u].measurements[i];
-      const double p = predictions[u][i];
-      if (!std::isfinite(p)) {
-        ++f.failed;
-        continue;
-      }
-      const auto o = static_cast<std::size_t>(m.observable);
-      const double d = p - m.value;
-      sse[o] += d * d;
-      sae[o] += std::abs(d);
-      sum[o] += d;
-      sum_m[o] += m.value;
-      sum_m2[o] += m.value * m.value;
-      ++count[o];
+      const auto o = static_cast<std::size_t>(pr.units[u].measurements[i].observable);
+      predicted[o].push_back(predictions[u][i]);
+      observed[o].push_back(pr.units[u].measurements[i].value);
     }
   for (std::size_t o = 0; o < O; ++o) {
     FidelityRow r;
+    static_cast<anchor::PredictionScore&>(r) = anchor::score_predictions(predicted[o], observed[o]);
     r.observable = pr.observables[o].name;
-    r.readings = count[o];
-    const double n = static_cast<double>(std::max<std::size_t>(count[o], 1));
-    r.rmse = std::sqrt(sse[o] / n);
-    r.mae = sae[o] / n;
-    r.bias = sum[o] / n;
-    const double sst = sum_m2[o] - sum_m[o] * sum_m[o] / n;
-    r.r2 = sst > 0.0 ? 1.0 - sse[o] / sst : std::numeric_limits<double>::quiet_NaN();
     f.observables.push_back(r);
+    f.failed += r.missing;
   }
   f.log_likelihood = f.failed > 0 ? -std::numeric_limits<double>::infinity() : anchor::log_likelihood(pr, predictions);
   return f;

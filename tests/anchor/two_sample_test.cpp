@@ -125,6 +125,18 @@ TEST_CASE("two-sample: precision and recall tell mode dropping from noise, and c
   CHECK(dcr_fresh.share_below_real_p5 < 0.15);
 }
 
+TEST_CASE("two-sample: prediction scores by hand, a failed prediction left out and counted") {
+  const double nan = std::nan("");
+  const auto s = score_predictions({1, 2, nan, 4}, {1, 3, 5, 2});  // errors 0, -1, 2 over readings 1, 3, 2
+  CHECK(s.n == 3);
+  CHECK(s.missing == 1);
+  CHECK(s.rmse == Approx(std::sqrt(5.0 / 3.0)));
+  CHECK(s.mae == Approx(1.0));
+  CHECK(s.bias == Approx(1.0 / 3.0));
+  CHECK(s.r2 == Approx(1.0 - 5.0 / 2.0));  // SST about the mean 2: 1 + 1 + 0
+  CHECK(std::isnan(score_predictions({nan}, {1}).rmse));
+}
+
 TEST_CASE("two-sample: kNN regression learns a smooth law, and leave-one-unit-out never sees the unit") {
   Records x;
   std::vector<double> y;

@@ -71,13 +71,19 @@ struct ClosestRecord {
 };
 ClosestRecord closest_records(const Records& real, const Records& synthetic);
 
+// How well predictions match observations. Pairs with a non-finite prediction are left out and
+// counted in `missing`; every statistic is NaN when no pair is left.
+struct PredictionScore {
+  std::size_t n = 0, missing = 0;
+  double rmse = 0.0, mae = 0.0;
+  double bias = 0.0;  // mean of prediction - observation
+  double r2 = 0.0;    // 1 - SSE / SST over the observations scored; NaN when they are all equal
+};
+PredictionScore score_predictions(const std::vector<double>& predicted, const std::vector<double>& observed);
+
 // k-nearest-neighbour regression of y: trained on `train` and scored on `test`; with
 // leave_one_unit_out (train and test the same records), each record is predicted from other units only.
-struct RegressionScore {
-  double rmse = 0.0, r2 = 0.0;
-  std::size_t n = 0;
-};
-RegressionScore knn_regression(const Records& train, const std::vector<double>& y_train, const Records& test,
+PredictionScore knn_regression(const Records& train, const std::vector<double>& y_train, const Records& test,
                                const std::vector<double>& y_test, int k, bool leave_one_unit_out = false);
 
 // Pearson correlation matrix of the features (dims x dims, row-major); NaN where a feature is constant.

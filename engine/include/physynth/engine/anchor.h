@@ -24,6 +24,7 @@
 
 #include "physynth/anchor/calibration.h"
 #include "physynth/anchor/real_data.h"
+#include "physynth/anchor/two_sample.h"
 #include "physynth/core/diagnostics.h"
 #include "physynth/engine/scenario.h"
 
@@ -38,12 +39,9 @@ std::optional<anchor::CalibrationProblem> calibration_problem(const Scenario& s,
 // Each unit's model parameters with every fitted parameter at its start (the prior's median).
 std::vector<std::vector<double>> prior_parameters(const Scenario& s, const anchor::CalibrationProblem& pr);
 
-struct FidelityRow {
+// One observable's readings against their predictions (n readings scored; bias: prediction - reading).
+struct FidelityRow : anchor::PredictionScore {
   std::string observable;
-  std::size_t readings = 0;
-  double rmse = 0.0, mae = 0.0;
-  double bias = 0.0;  // mean of prediction - reading
-  double r2 = 0.0;    // 1 - SSE / SST over the readings
 };
 
 struct Fidelity {

@@ -77,8 +77,6 @@ std::vector<double> central_parameters(const Scenario& s) {
   return p;
 }
 
-std::string describe_number(double x) { return core::format_number(x); }
-
 // Rewrites relative paths to files beside the scenario so that they hold from `to`.
 void rewrite_paths(YAML::Node node, const fs::path& from, const fs::path& to) {
   if (node.IsMap()) {
@@ -96,18 +94,18 @@ void rewrite_paths(YAML::Node node, const fs::path& from, const fs::path& to) {
 }
 
 std::string fidelity_table(const Fidelity& before, const Fidelity& after) {
-  const auto describe_number = [](double x) { return core::format_significant(x); };
   std::ostringstream t;
   t << "| observable | readings | RMSE before | RMSE after | bias before | bias after | R² before | R² after |\n"
        "|---|---:|---:|---:|---:|---:|---:|---:|\n";
   for (std::size_t i = 0; i < after.observables.size(); ++i) {
     const auto &b = before.observables[i], &a = after.observables[i];
-    t << "| " << a.observable << " | " << a.n << " | " << describe_number(b.rmse) << " | " << describe_number(a.rmse)
-      << " | " << describe_number(b.bias) << " | " << describe_number(a.bias) << " | " << describe_number(b.r2) << " | "
-      << describe_number(a.r2) << " |\n";
+    t << "| " << a.observable << " | " << a.n << " | " << core::format_significant(b.rmse) << " | "
+      << core::format_significant(a.rmse) << " | " << core::format_significant(b.bias) << " | "
+      << core::format_significant(a.bias) << " | " << core::format_significant(b.r2) << " | "
+      << core::format_significant(a.r2) << " |\n";
   }
-  t << "\nLog-likelihood: " << describe_number(before.log_likelihood) << " before, "
-    << describe_number(after.log_likelihood) << " after.\n";
+  t << "\nLog-likelihood: " << core::format_significant(before.log_likelihood) << " before, "
+    << core::format_significant(after.log_likelihood) << " after.\n";
   return t.str();
 }
 
@@ -309,7 +307,7 @@ AnchorResult run_anchor(const Scenario& s, const anchor::RealData& data, const a
   };
   for (const auto& e : c.shared) {
     YAML::Node n;
-    n["value"] = describe_number(e.estimate);
+    n["value"] = core::format_number(e.estimate);
     replace(e.name, n);
   }
   for (std::size_t j = 0; j < c.population.size(); ++j) {
@@ -318,17 +316,17 @@ AnchorResult run_anchor(const Scenario& s, const anchor::RealData& data, const a
                                   [&](const AnchorFitSpec& x) { return x.parameter == pe.name; });
     YAML::Node n;
     if (!(pe.sd > 0.0)) {
-      n["value"] = describe_number(pe.log ? std::exp(pe.mean) : pe.mean);
+      n["value"] = core::format_number(pe.log ? std::exp(pe.mean) : pe.mean);
     } else if (pe.log) {
       n["distribution"] = "log_normal";
-      n["mu"] = describe_number(pe.mean);
-      n["sigma"] = describe_number(pe.sd);
+      n["mu"] = core::format_number(pe.mean);
+      n["sigma"] = core::format_number(pe.sd);
     } else {
       n["distribution"] = "truncated_normal";
-      n["mean"] = describe_number(pe.mean);
-      n["sd"] = describe_number(pe.sd);
-      n["low"] = describe_number(f.low);
-      n["high"] = describe_number(f.high);
+      n["mean"] = core::format_number(pe.mean);
+      n["sd"] = core::format_number(pe.sd);
+      n["low"] = core::format_number(f.low);
+      n["high"] = core::format_number(f.high);
     }
     replace(pe.name, n);
   }
@@ -337,7 +335,7 @@ AnchorResult run_anchor(const Scenario& s, const anchor::RealData& data, const a
     if (spec.observation_index < 0 || spec.sigma > 0.0 || spec.noise == anchor::NoiseKind::kLogNormal) continue;
     YAML::Node noise = (*root)["observations"][static_cast<std::size_t>(spec.observation_index)]["noise"];
     noise[spec.noise == anchor::NoiseKind::kAdditive ? "additive_sd" : "multiplicative_sd"] =
-        describe_number(c.sigma[o]);
+        core::format_number(c.sigma[o]);
   }
   // The fit keeps its bounds, now that the priors it took them from are replaced: the
   // calibrated scenario can be anchored again (on new data, or in the collapse experiment).
@@ -346,8 +344,8 @@ AnchorResult run_anchor(const Scenario& s, const anchor::RealData& data, const a
     YAML::Node n(YAML::NodeType::Map);
     n.SetStyle(YAML::EmitterStyle::Flow);
     n["parameter"] = f.parameter;
-    n["low"] = describe_number(f.low);
-    n["high"] = describe_number(f.high);
+    n["low"] = core::format_number(f.low);
+    n["high"] = core::format_number(f.high);
     n["log"] = f.log;
     if (f.per_unit) n["per_unit"] = true;
     fit.push_back(n);
@@ -363,8 +361,8 @@ AnchorResult run_anchor(const Scenario& s, const anchor::RealData& data, const a
   prov["data_sha256"] = sha256_file(data.file);
   prov["units"] = pr.units.size();
   prov["readings"] = c.readings;
-  prov["log_likelihood"] = describe_number(c.log_likelihood);
-  prov["log_likelihood_before"] = describe_number(r.before.log_likelihood);
+  prov["log_likelihood"] = core::format_number(c.log_likelihood);
+  prov["log_likelihood_before"] = core::format_number(r.before.log_likelihood);
   prov["starts"] = c.starts.size();
   (*root)["provenance"] = prov;
   YAML::Emitter emitter;
@@ -419,7 +417,7 @@ AnchorResult run_anchor(const Scenario& s, const anchor::RealData& data, const a
     for (std::size_t i = 0; i < pr.units[u].measurements.size(); ++i) {
       const auto& m = pr.units[u].measurements[i];
       csv << pr.units[u].id << ',' << pr.observables[static_cast<std::size_t>(m.observable)].name << ',' << m.time
-          << ',' << m.value << ',' << (m.sd > 0.0 ? describe_number(m.sd) : "") << ',' << before[u][i] << ','
+          << ',' << m.value << ',' << (m.sd > 0.0 ? core::format_number(m.sd) : "") << ',' << before[u][i] << ','
           << after[u][i] << '\n';
     }
   const std::string csv_path = (out_dir / "residuals.csv").string();

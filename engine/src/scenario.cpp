@@ -643,10 +643,11 @@ void read_pinn(const ConfigNode& node, Scenario& s) {
   read_real(node, "gate_residual", 0.0, 1e300, p.gate_residual, true);  // 0: no gate
   if (node.has("time") && node["time"].expect_map()) {
     const ConfigNode t = node["time"];
-    t.check_keys({"scaling", "scale"});
+    t.check_keys({"scaling", "scale", "characteristic"});
     if (t.has("scaling"))
       if (auto sc = t["scaling"].as_enum({"linear", "log"})) p.time.log = *sc == "log";
     read_real(t, "scale", 0.0, 1e300, p.time.scale);
+    read_flag(t, "characteristic", p.time.characteristic);
   }
   if (node.has("network") && node["network"].expect_map()) {
     const ConfigNode n = node["network"];

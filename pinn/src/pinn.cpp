@@ -29,7 +29,7 @@ const auto kF64 = torch::TensorOptions().dtype(torch::kFloat64);
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-// A tanh multilayer perceptron that also carries the tangent along its first input.
+// A tanh multilayer perceptron that also carries a tangent of its inputs.
 struct MlpImpl : torch::nn::Module {
   std::vector<torch::nn::Linear> layers;
 
@@ -52,11 +52,11 @@ struct MlpImpl : torch::nn::Module {
     return layers.back()->forward(x);
   }
 
-  // N(x) and dN/dx_0: the tangent of the first input pushed through every layer
-  // (z' = W h', h' = (1 - tanh^2 z) z'), one pass for all outputs.
-  std::pair<Tensor, Tensor> forward_tangent(const Tensor& x) {
+  // N(x) and its derivative along the input tangent dx ([B, inputs]), pushed through every
+  // layer (z' = W h', h' = (1 - tanh^2 z) z'), one pass for all outputs.
+  std::pair<Tensor, Tensor> forward_tangent(const Tensor& x, const Tensor& dx) {
     Tensor z = layers[0]->forward(x);
-    Tensor dz = layers[0]->weight.select(1, 0).unsqueeze(0).expand_as(z);
+    Tensor dz = torch::matmul(dx, layers[0]->weight.t());
     for (std::size_t l = 1; l < layers.size(); ++l) {
       const Tensor h = torch::tanh(z);
       const Tensor dh = (1.0 - h * h) * dz;
@@ -135,6 +135,8 @@ struct Batch {
   // Quasi-steady states (NetworkOptions::quasi_steady): f_Q(y0) and the rate at which each
   // relaxes to its manifold, [B, q] each. Undefined: none.
   Tensor g0, rate;
+  // TimeScaling::characteristic: each row's characteristic time tau [B]. Undefined: off.
+  Tensor tau;
   std::int64_t size() const { return x.size(0); }
 
   Batch select(const Tensor& rows) const {
@@ -153,6 +155,7 @@ struct Batch {
       b.g0 = g0.index_select(0, rows);
       b.rate = rate.index_select(0, rows);
     }
+    if (tau.defined()) b.tau = tau.index_select(0, rows);
     return b;
   }
 };
@@ -164,6 +167,7 @@ struct Pinn::Impl {
   std::vector<int> inputs;  // model parameter index of each theta^ input
   double t0 = 0.0, t1 = 1.0;
   TimeScaling time;
+  double tau_ref = 1.0;  // TimeScaling::characteristic: tau_c, tau at the box's centre
   NetworkOptions network;
   torch::Device device = torch::kCPU;
   torch::Dtype dtype = torch::kFloat32;
@@ -224,7 +228,8 @@ struct Pinn::Impl {
   }
 
   void build_network() {
-    net = Mlp(1 + static_cast<int>(inputs.size()), network.width, network.depth, static_cast<int>(n()));
+    net = Mlp(1 + static_cast<int>(inputs.size()) + (time.characteristic ? 1 : 0), network.width, network.depth,
+              static_cast<int>(n()));
     net->to(device, dtype);
   }
 
@@ -302,7 +307,9 @@ struct Pinn::Impl {
       batch.c = torch::from_blob(c.data(), {B64, K64}, kF64).to(options(), false, true);
       batch.Q = Qt.to(options(), false, true);
     }
-    if (!qss.empty()) set_relaxation(batch);
+    Tensor start = batch.y0;
+    if (!qss.empty()) start = set_relaxation(batch);
+    if (time.characteristic) set_characteristic_time(batch, start);
     return batch;
   }
 
@@ -435,7 +442,8 @@ struct Pinn::Impl {
   // g0 = f_Q(t0, y0), and the rate at which each quasi-steady state relaxes, measured at the
   // quasi-steady point of y0: -(df_i along d_i) / (d_i)_i, d_i = e_i moved along the
   // conservation laws. At least 1 / (t1 - t0).
-  void set_relaxation(Batch& b) const {
+  // Returns the quasi-steady point of y0.
+  Tensor set_relaxation(Batch& b) const {
     const Tensor qi = qss_idx;
     const Tensor zero_t = torch::full({b.size()}, t0, options());
     b.g0 = torch::zeros({b.size(), static_cast<std::int64_t>(qss.size())}, options());
@@ -453,6 +461,42 @@ struct Pinn::Impl {
       for (auto i : qss) fq.push_back(f[static_cast<std::size_t>(i)]);
       b.g0 = torch::stack(fq, 1).detach();
     }
+    return (qs.v * scale).detach();
+  }
+
+  // tau per row (TimeScaling::characteristic): min over the states i that are not
+  // quasi-steady and deplete at the start (y0_i f_i < 0) of y0_i / -f_i(t0, u0); t1 - t0 where
+  // none does. u0: y0, or its quasi-steady point (whose conserved partners, such as a product
+  // P = -ES*, may sit off y0, so the amounts are y0's).
+  void set_characteristic_time(Batch& b, const Tensor& u0) const {
+    torch::NoGradGuard no_grad;
+    const std::vector<Tensor> f = rhs_of(b, u0, torch::full({b.size()}, t0, options()));
+    Tensor tau = torch::full({b.size()}, t1 - t0, options());
+    for (std::size_t i = 0; i < n(); ++i) {
+      if (std::find(qss.begin(), qss.end(), static_cast<std::int64_t>(i)) != qss.end()) continue;
+      const Tensor y = b.y0.select(1, static_cast<std::int64_t>(i));
+      const Tensor depleting = y * f[i] < 0;
+      tau = torch::where(depleting, torch::minimum(tau, y / -f[i]), tau);
+    }
+    b.tau = tau.clamp_min((t1 - t0) * 1e-9);
+  }
+
+  // The network's inputs from normalised points x = [t^, theta^] ([B, 1 + q], which may carry
+  // autograd), with phi appended where TimeScaling::characteristic is set.
+  Tensor net_input(const Batch& b, const Tensor& x) const {
+    if (!time.characteristic) return x;
+    const Tensor phi = torch::log1p((time_of(x.select(1, 0)) - t0) / b.tau) / std::log1p((t1 - t0) / tau_ref);
+    return torch::cat({x, phi.unsqueeze(1)}, 1);
+  }
+
+  // d(net_input)/dt^, [B, inputs]: 1 for t^, dphi/dt^ for phi, 0 for theta^.
+  Tensor input_tangent(const Batch& b) const {
+    const Tensor x = net_input(b, b.x);
+    Tensor dx = torch::zeros_like(x);
+    dx.select(1, 0).fill_(1.0);
+    if (time.characteristic)
+      dx.select(1, x.size(1) - 1).copy_(b.dt_dth / ((b.t - t0 + b.tau) * std::log1p((t1 - t0) / tau_ref)));
+    return dx;
   }
 
   // The network's output on the manifold, attached to v_net by its exact first derivative P.
@@ -482,7 +526,7 @@ struct Pinn::Impl {
   }
 
   std::pair<Tensor, Tensor> forward_mode(const Batch& b) const {
-    auto [N, dN] = net->forward_tangent(b.x);
+    auto [N, dN] = net->forward_tangent(net_input(b, b.x), input_tangent(b));
     const Tensor th = b.x.select(1, 0).unsqueeze(1);
     const Tensor u = b.y0 + scale * th * N, du = scale * (N + th * dN);
     if (qss.empty()) return {project(b, u), project_tangent(b, du)};
@@ -495,7 +539,7 @@ struct Pinn::Impl {
   // Reverse mode: one backward pass per output through the graph of u(x).
   std::pair<Tensor, Tensor> reverse_mode(const Batch& b, bool create_graph) const {
     const Tensor x = b.x.detach().requires_grad_(true);
-    Tensor u = b.y0 + scale * x.select(1, 0).unsqueeze(1) * net->forward(x);
+    Tensor u = b.y0 + scale * x.select(1, 0).unsqueeze(1) * net->forward(net_input(b, x));
     if (qss.empty()) {
       u = project(b, u);
     } else {
@@ -599,7 +643,7 @@ struct Pinn::Impl {
           std::copy(p + (first + s) * M, p + (first + s + 1) * M, &rows_p[(s * T + k) * M]);
         }
       const Batch b = make_batch(rows_t, rows_p);
-      const Tensor u = output(b, net->forward(b.x)).to(torch::kCPU, torch::kFloat64).contiguous();
+      const Tensor u = output(b, net->forward(net_input(b, b.x))).to(torch::kCPU, torch::kFloat64).contiguous();
       std::copy(u.data_ptr<double>(), u.data_ptr<double>() + c * T * N, out + first * T * N);
     }
   }
@@ -817,7 +861,7 @@ struct Trainer {
       const std::int64_t D = data->size(), take = std::min<std::int64_t>(D, collocation.size());
       const Tensor idx = take == D ? torch::arange(D, torch::kLong) : torch::randint(D, {take}, torch::kLong);
       const Batch part = data->select(idx.to(im.device));
-      const Tensor u_data = im.output(part, im.net->forward(part.x));
+      const Tensor u_data = im.output(part, im.net->forward(im.net_input(part, part.x)));
       const Tensor i = idx.to(im.device);
       l.data = ((u_data - data_target.index_select(0, i)) / im.scale).pow(2).mean();
       l.total = l.residual + data_weight * l.data;
@@ -959,6 +1003,10 @@ Pinn Pinn::train(const Problem& problem, const NetworkOptions& network, const Tr
   const double largest = *std::max_element(s.begin(), s.end());
   for (double& v : s) v = v > 0 ? v : (largest > 0 ? largest : 1.0);
   im.scale = torch::from_blob(s.data(), {static_cast<std::int64_t>(N)}, kF64).to(im.options(), false, true).clone();
+  if (im.time.characteristic) {
+    const Tensor centre = torch::zeros({1, static_cast<std::int64_t>(1 + im.inputs.size())}, kF64);
+    im.tau_ref = im.batch_from_normalised(centre).tau.item<double>();
+  }
 
   im.build_network();
   tr.points = im.draw_points(opt.collocation);
@@ -998,7 +1046,14 @@ Pinn Pinn::train(const Problem& problem, const NetworkOptions& network, const Tr
     j["parameter_ranges"] = ranges;
     std::vector<std::string> inputs{"t"};
     for (int k : im.inputs) inputs.push_back(im.ranges[static_cast<std::size_t>(k)].name);
-    j["normalisation"] = {{"time", {{"t0", im.t0}, {"t1", im.t1}, {"log", im.time.log}, {"scale", im.time.scale}}},
+    if (im.time.characteristic) inputs.push_back("phi = ln(1 + (t - t0)/tau(theta)) / ln(1 + (t1 - t0)/tau_ref)");
+    j["normalisation"] = {{"time",
+                           {{"t0", im.t0},
+                            {"t1", im.t1},
+                            {"log", im.time.log},
+                            {"scale", im.time.scale},
+                            {"characteristic", im.time.characteristic},
+                            {"tau_ref", im.tau_ref}}},
                           {"inputs", inputs},
                           {"output_scale", s}};
     j["network"] = {{"width", im.network.width},
@@ -1007,7 +1062,8 @@ Pinn Pinn::train(const Problem& problem, const NetworkOptions& network, const Tr
                     {"dtype", opt.dtype},
                     {"residual", im.implicit ? "implicit" : "plain"},
                     {"quasi_steady", im.network.quasi_steady},
-                    {"output", "y0(theta) + output_scale * t^ * N(t^, theta^)"}};
+                    {"output", im.time.characteristic ? "y0(theta) + output_scale * t^ * N(t^, theta^, phi)"
+                                                      : "y0(theta) + output_scale * t^ * N(t^, theta^)"}};
     j["training"] = {{"seed", opt.seed},
                      {"collocation", opt.collocation},
                      {"adam_steps", sm.adam_steps},
@@ -1186,7 +1242,9 @@ Pinn Pinn::load(const std::string& path, std::shared_ptr<const core::Model> mode
   TimeScaling ts;
   ts.log = tj.at("log");
   ts.scale = tj.at("scale");
+  ts.characteristic = tj.value("characteristic", false);
   im.setup(std::move(model), ranges, tj.at("t0"), tj.at("t1"), ts);
+  im.tau_ref = tj.value("tau_ref", 1.0);
   im.network.width = j.at("network").at("width");
   im.network.depth = j.at("network").at("depth");
   im.device = parse_device(device);

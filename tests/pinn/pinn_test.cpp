@@ -200,6 +200,51 @@ TEST_CASE("pinn: a quasi-steady state sits on its manifold, and du/dt is the der
   CHECK_THROWS_WITH(pinn::Pinn::train(pb, net_options, quick(0)), Catch::Contains("no state 'X'"));
 }
 
+TEST_CASE("pinn: the characteristic-time input is the substrate's depletion time, and du/dt follows it") {
+  auto pb = michaelis_menten_problem();
+  pb.time.characteristic = true;
+  pinn::NetworkOptions net_options = small();
+  net_options.quasi_steady = {"ES"};
+  const auto net = pinn::Pinn::train(pb, net_options, quick(0));
+  // tau_c at the box's centre (linear ranges: S0 = 20, kon = 2, koff = kcat = 1): S0 / (kcat ES*),
+  // ES* the quasi-steady complex, the smaller root of kon (E0 - x)(S0 - x) = (koff + kcat) x.
+  // The manifold point of y0 takes ES* from S and P together, so S there is off S0 by up to
+  // ES* (0.25 %): tau agrees to that.
+  const double E0 = 0.05, S0 = 20.0, kon = 2.0, koff = 1.0, kcat = 1.0;
+  const double b = E0 + S0 + (koff + kcat) / kon;
+  const double es = (b - std::sqrt(b * b - 4 * E0 * S0)) / 2;
+  const auto& time = net.metadata().at("normalisation").at("time");
+  CHECK(time.at("characteristic") == true);
+  CHECK(time.at("tau_ref").get<double>() == Approx(S0 / (kcat * es)).epsilon(2.5e-3));
+  // du/dt^ by forward mode against reverse mode and a central difference of the output.
+  const std::map<std::string, double> values = {{"E0", E0}, {"S0", 13.0}, {"kon", 2.5}, {"koff", 0.6}, {"kcat", 1.3}};
+  std::vector<double> p;
+  for (const auto& r : pb.parameters) p.push_back(r.fixed() ? r.low : values.at(r.name));
+  const double L = std::log1p(3600.0 / 0.01);
+  for (double t : {0.003, 0.05, 2.0, 500.0, 3000.0}) {
+    const double h = 1e-6 * t;
+    std::vector<double> up(4), um(4), du(4), reverse(4), tp{t + h}, tm{t - h}, tt{t};
+    net.predict(p.data(), 1, tp, up.data());
+    net.predict(p.data(), 1, tm, um.data());
+    net.time_derivatives(p.data(), 1, tt.data(), true, du.data());
+    net.time_derivatives(p.data(), 1, tt.data(), false, reverse.data());
+    for (std::size_t i = 0; i < 4; ++i) {
+      INFO("t = " << t << ", state " << i);
+      CHECK(du[i] == Approx((up[i] - um[i]) / (2 * h) * L * (0.01 + t)).epsilon(1e-5).margin(1e-9));
+      CHECK(du[i] == Approx(reverse[i]).epsilon(1e-10).margin(1e-14));
+    }
+  }
+  // The sidecar carries tau_c: a loaded network predicts the same values.
+  const std::string dir = std::string(PHYSYNTH_TEST_OUTPUT) + "/pinn";
+  std::filesystem::create_directories(dir);
+  net.save(dir + "/mm_tau.pt");
+  const auto loaded = pinn::Pinn::load(dir + "/mm_tau.pt", pb.model);
+  std::vector<double> u(pb.times.size() * 4), again(u.size());
+  net.predict(p.data(), 1, pb.times, u.data());
+  loaded.predict(p.data(), 1, pb.times, again.data());
+  CHECK(again == u);
+}
+
 TEST_CASE("pinn: brief training on exponential decay lowers the error against the closed form") {
   const auto pb = decay_problem();
   const double before = decay_error(pinn::Pinn::train(pb, small(), quick(0)), pb);

@@ -12,6 +12,12 @@ namespace physynth::pinn {
 struct TimeScaling {
   bool log = false;    // t^ = ln(1 + (t - t0)/scale) / ln(1 + (t1 - t0)/scale): resolves fast early transients
   double scale = 0.0;  // tc, in the scenario's time units; 0: (t1 - t0) / 1000
+  // A second time input, t in units of the sample's own characteristic time tau(theta):
+  // phi = ln(1 + (t - t0)/tau) / ln(1 + (t1 - t0)/tau_c), tau the time the fastest-depleting
+  // state would take to run out at its initial rate (on the quasi-steady manifold), tau_c that of
+  // the box's centre. Where a feature moves with theta (a substrate running out at a time set by
+  // the rates), the network sees it at the same phi for every sample.
+  bool characteristic = false;
 };
 
 struct NetworkOptions {

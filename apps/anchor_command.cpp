@@ -23,6 +23,8 @@ struct AnchorCommandOptions {
   int threads = 0;
   int starts = 0;
   bool quiet = false;
+  bool report = false;
+  ReportOverrides report_options;
 };
 
 void print_estimate(const anchor::ParameterEstimate& e, double confidence) {
@@ -44,6 +46,10 @@ void add_anchor_command(CLI::App& app, int& exit_code) {
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--set", o->overrides, "Override a scenario value, KEY=VALUE (e.g. anchor.seed=3)");
   cmd->add_flag("-q,--quiet", o->quiet, "Print nothing but errors");
+#ifdef PHYSYNTH_HAVE_VIZ
+  cmd->add_flag("--report", o->report, "Then write VTK files, plots and report.html into the folder (physynth report)");
+  add_report_options(*cmd, o->report_options);
+#endif
   cmd->callback([o, &exit_code] {
     auto scenario = load_scenario_or_report(o->scenario, o->overrides, "nothing was calibrated", exit_code);
     if (!scenario) return;
@@ -83,6 +89,9 @@ void add_anchor_command(CLI::App& app, int& exit_code) {
         for (const auto& f : r.files) std::printf("  wrote %s\n", f.c_str());
       }
       exit_code = kExitOk;
+#ifdef PHYSYNTH_HAVE_VIZ
+      if (o->report && !write_report_for(dir, o->report_options, o->quiet)) exit_code = kExitRunFailed;
+#endif
     } catch (const std::exception& e) {
       std::cerr << "physynth anchor: error: " << e.what() << "\n";
       exit_code = kExitRunFailed;

@@ -33,6 +33,9 @@ int main(int argc, char** argv) {
   apps::add_anchor_command(app, exit_code);
   apps::add_audit_command(app, exit_code);
   apps::add_collapse_command(app, exit_code);
+#ifdef PHYSYNTH_HAVE_VIZ
+  apps::add_report_command(app, exit_code);
+#endif
 #ifdef PHYSYNTH_HAVE_PINN
   apps::add_train_pinn_command(app, exit_code);
 #endif

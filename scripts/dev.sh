@@ -21,7 +21,7 @@ case "$cmd" in
   build) ;;
   run)
     scenario=${2:-scenarios/kinetics/michaelis_menten.yaml}
-    "$build_dir/apps/physynth" run "$scenario" --overwrite
+    "$build_dir/apps/physynth" run "$scenario" --overwrite --report
     ;;
   test)
     cd "$build_dir"

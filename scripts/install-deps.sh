@@ -11,6 +11,7 @@ packages=(
   nlohmann-json3-dev libtbb-dev libboost-dev librandom123-dev
   libmuparser-dev libssl-dev libsbml5-dev
   python3 python3-numpy python3-scipy python3-h5py
+  xvfb xauth chromium
 )
 
 missing=()

@@ -733,6 +733,9 @@ CalibrationSummary calibrate(const CalibrationProblem& pr, const CalibrationOpti
   };
   for (std::size_t j = 0; j < L.shared.size(); ++j)
     S.shared.push_back(estimate(j, pr.parameters[static_cast<std::size_t>(L.shared[j])], ""));
+  for (std::size_t a = 0; a < L.shared.size(); ++a)
+    for (std::size_t b = 0; b < L.shared.size(); ++b)
+      S.shared_covariance.push_back(C(static_cast<Eigen::Index>(a), static_cast<Eigen::Index>(b)) * scale);
   for (std::size_t o = 0; o < pr.observables.size(); ++o)
     if (L.sigma_of[o] >= 0) {
       FreeParameter fp;

@@ -383,6 +383,19 @@ AnchorResult run_anchor(const Scenario& s, const anchor::RealData& data, const a
   j["fitted"] = c.fitted;
   j["confidence"] = s.anchor.options.confidence;
   for (const auto& e : c.shared) j["shared"].push_back(estimate_json(e));
+  if (!c.shared.empty()) {
+    nlohmann::ordered_json cov = nlohmann::ordered_json::array();
+    const std::size_t K = c.shared.size();
+    for (std::size_t a = 0; a < K; ++a) {
+      nlohmann::ordered_json row = nlohmann::ordered_json::array();
+      for (std::size_t b = 0; b < K; ++b) {
+        const double v = c.shared_covariance[a * K + b];
+        row.push_back(std::isfinite(v) ? nlohmann::ordered_json(v) : nlohmann::ordered_json(nullptr));
+      }
+      cov.push_back(row);
+    }
+    j["shared_covariance"] = cov;  // fitted space (ln where log); null: not determined by the data
+  }
   for (const auto& e : c.sigmas) j["sigma"].push_back(estimate_json(e));
   for (const auto& e : c.per_unit) j["per_unit"].push_back(estimate_json(e));
   for (const auto& pe : c.population)

@@ -12,6 +12,7 @@
 
 #include "physynth/anchor/two_sample.h"
 #include "physynth/core/diagnostics.h"
+#include "physynth/engine/run_folder.h"
 
 namespace physynth::engine {
 
@@ -231,40 +232,19 @@ std::size_t append_synthetic_units(const Shard& shard, const anchor::RealData& d
 
 anchor::RealData synthetic_units_of_run(const std::string& run_directory, const anchor::RealData& design,
                                         std::size_t max_units, std::size_t* interpolated) {
-  namespace fs = std::filesystem;
-  const fs::path dir(run_directory);
-  const std::string manifest_path = (dir / "manifest.json").string();
-  std::ifstream in(manifest_path);
-  if (!in)
-    throw std::runtime_error(manifest_path + ": cannot read it (is " + run_directory + " a physynth run folder?)");
-  nlohmann::json manifest;
-  try {
-    in >> manifest;
-  } catch (const std::exception& e) {
-    throw std::runtime_error(manifest_path + ": not valid JSON: " + e.what());
-  }
+  const RunFolder run = open_run_folder(run_directory, true, "the audit");
   std::vector<ObservableSource> sources;
-  const auto anchor_section = manifest["scenario"]["resolved"]["anchor"];
+  const auto anchor_section = run.manifest["scenario"]["resolved"]["anchor"];
   if (anchor_section.is_object() && anchor_section["observables"].is_array())
     for (const auto& o : anchor_section["observables"]) {
       const std::string name = o.value("name", "");
       const std::string channel = o.value("observation", "");
       sources.push_back({name, channel.empty() ? name : channel});
     }
-  std::vector<std::string> shards;
-  for (const auto& sh : manifest["shards"])
-    for (const auto& f : sh["files"]) {
-      const std::string path = f.value("path", "");
-      if (path.size() > 3 && path.compare(path.size() - 3, 3, ".h5") == 0) shards.push_back((dir / path).string());
-    }
-  if (shards.empty())
-    throw std::runtime_error(manifest_path +
-                             ": the run has no HDF5 shards; the audit reads those (add hdf5 to "
-                             "output.formats and run again)");
   anchor::RealData out;
   out.file = run_directory;
   std::size_t count = 0;
-  for (const auto& path : shards) {
+  for (const auto& path : run.hdf5_shards) {
     if (out.units.size() >= max_units) break;
     const Shard shard = read_hdf5(path);
     try {

@@ -142,6 +142,19 @@ std::vector<std::string> dataset_names(hid_t parent, const char* dataset, const 
   return read_string_list(ds.get(), attribute);
 }
 
+// A scalar fixed-length string attribute (string_attribute) of a dataset; "" where absent.
+std::string dataset_string(hid_t parent, const char* dataset, const char* attribute) {
+  Handle ds(H5Dopen2(parent, dataset, H5P_DEFAULT), H5Dclose, std::string("opening ") + dataset);
+  if (H5Aexists(ds.get(), attribute) <= 0) return "";
+  Handle attr(H5Aopen(ds.get(), attribute, H5P_DEFAULT), H5Aclose, std::string("attribute ") + attribute);
+  Handle type(H5Aget_type(attr.get()), H5Tclose, "attribute type");
+  Handle space(H5Aget_space(attr.get()), H5Sclose, "attribute space");
+  if (H5Tis_variable_str(type.get()) > 0 || H5Sget_simple_extent_ndims(space.get()) != 0) return "";
+  std::string v(H5Tget_size(type.get()), '\0');
+  check(H5Aread(attr.get(), type.get(), v.data()), std::string("reading attribute ") + attribute);
+  return v.substr(0, v.find('\0'));
+}
+
 std::vector<hsize_t> dims_of(hid_t ds) {
   Handle space(H5Dget_space(ds), H5Sclose, "dataspace");
   const int rank = H5Sget_simple_extent_ndims(space.get());
@@ -292,6 +305,7 @@ Shard read_hdf5(const std::string& path) {
   s.first_sample = static_cast<std::uint64_t>(read_int_attr("first_sample"));
   s.samples = static_cast<std::size_t>(read_int_attr("samples"));
   s.times = read_array<double>(f, "time", H5T_NATIVE_DOUBLE);
+  s.time_units = dataset_string(f, "time", "units");
   s.state_names = dataset_names(f, "states", "names");
   s.state_units = dataset_names(f, "states", "units");
   s.states = read_array<double>(f, "states", H5T_NATIVE_DOUBLE);
@@ -299,8 +313,10 @@ Shard read_hdf5(const std::string& path) {
   s.parameter_units = dataset_names(f, "parameters", "units");
   s.parameters = read_array<double>(f, "parameters", H5T_NATIVE_DOUBLE);
   s.label_names = dataset_names(f, "labels", "names");
+  s.label_units = dataset_names(f, "labels", "units");
   s.labels = read_array<double>(f, "labels", H5T_NATIVE_DOUBLE);
   s.record_label_names = dataset_names(f, "record_labels", "names");
+  s.record_label_units = dataset_names(f, "record_labels", "units");
   s.record_labels = read_array<double>(f, "record_labels", H5T_NATIVE_DOUBLE);
   if (H5Lexists(f, "regime", H5P_DEFAULT) > 0) s.regime = read_array<double>(f, "regime", H5T_NATIVE_DOUBLE);
   if (H5Lexists(f, "plot", H5P_DEFAULT) > 0) {
@@ -336,6 +352,7 @@ Shard read_hdf5(const std::string& path) {
     Handle g(H5Gopen2(obs.get(), name, H5P_DEFAULT), H5Gclose, name);
     o.times = read_array<double>(g.get(), "time", H5T_NATIVE_DOUBLE);
     o.values = read_array<double>(g.get(), "values", H5T_NATIVE_DOUBLE);
+    o.units = dataset_string(g.get(), "values", "units");
     s.observations.push_back(std::move(o));
   }
   return s;

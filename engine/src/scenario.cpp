@@ -1079,11 +1079,23 @@ nlohmann::ordered_json resolved_json(const Scenario& s, const YAML::Node& model_
   j["output"] = {{"directory", s.output.directory},
                  {"formats", formats},
                  {"shard_size", s.output.shard_size},
-                 {"compression", s.output.compression}};
+                 {"compression", s.output.compression},
+                 {"report",
+                  {{"plots", s.output.report.plots},
+                   {"width", s.output.report.width},
+                   {"height", s.output.report.height},
+                   {"format", s.output.report.format},
+                   {"max_samples", s.output.report.max_samples}}}};
   return j;
 }
 
 }  // namespace
+
+const std::vector<std::string>& report_plot_kinds() {
+  static const std::vector<std::string> kinds = {"ensemble",   "parameters",  "rul",     "yield_map",
+                                                 "pinn_error", "calibration", "collapse"};
+  return kinds;
+}
 
 std::vector<std::string> known_domains() {
   std::vector<std::string> names;
@@ -1462,7 +1474,24 @@ std::optional<Scenario> load_scenario(const std::string& path, const std::vector
   if (root.has("output")) {
     const ConfigNode out = root["output"];
     if (out.expect_map()) {
-      out.check_keys({"directory", "formats", "shard_size", "compression"});
+      out.check_keys({"directory", "formats", "shard_size", "compression", "report"});
+      if (out.has("report") && out["report"].expect_map()) {
+        const ConfigNode rep = out["report"];
+        ReportSpec& r = s.output.report;
+        rep.check_keys({"plots", "width", "height", "format", "max_samples"});
+        if (rep.has("plots")) r.plots = read_names(rep["plots"], report_plot_kinds(), "plot kind", 64);
+        read_int(rep, "width", 64, 8192, r.width);
+        read_int(rep, "height", 64, 8192, r.height);
+        if (rep.has("format"))
+          if (auto f = rep["format"].as_enum({"png", "vtk"})) r.format = *f;
+        if (rep.has("max_samples"))
+          if (auto n = rep["max_samples"].as_integer()) {
+            if (*n < 1)
+              rep["max_samples"].error("output.report.max_samples must be >= 1, got " + num_text(rep["max_samples"]));
+            else
+              r.max_samples = static_cast<std::uint64_t>(*n);
+          }
+      }
       if (out.has("directory"))
         if (auto d = out["directory"].as_string()) {
           if (d->empty())

@@ -14,6 +14,10 @@
 #include "physynth/engine/pinn_problem.h"
 #include "physynth/engine/run.h"
 #include "support/scenarios.h"
+#ifdef PHYSYNTH_HAVE_VIZ
+#include "physynth/viz/viz.h"
+#include "support/png_check.h"
+#endif
 #include "support/test_problems.h"
 
 using namespace physynth;
@@ -186,3 +190,18 @@ TEST_CASE("pinn backend: scenarios it cannot run are refused at load with the re
   const std::string crop = testing::repository_path("scenarios/crop/spring_wheat.yaml");
   CHECK_THAT(testing::scenario_errors(crop, {"backend=pinn"}), Catch::Contains("has no right-hand side"));
 }
+
+#ifdef PHYSYNTH_HAVE_VIZ
+TEST_CASE("pinn backend: the report plots the error against CVODES over the parameter range") {
+  run(pinn_scenario(), "pinn_report");
+  viz::VisualOptions o;
+  o.width = 800;
+  o.height = 360;
+  o.plots = {"pinn_error"};
+  const auto figures = viz::plot_run(kOut + "/pinn_report", kOut + "/pinn_report/plots", o);
+  REQUIRE(figures.size() == 1);
+  CHECK(figures[0].kind == "pinn_error");
+  CHECK(figures[0].caption.find("10 samples") != std::string::npos);  // the verified ones
+  testing::check_plot(figures[0], o, {{214, 39, 40}});
+}
+#endif

@@ -154,6 +154,9 @@ struct CalibrationSummary {
   std::vector<ParameterEstimate> shared;
   std::vector<ParameterEstimate> per_unit;  // unit-major
   std::vector<ParameterEstimate> sigmas;    // estimated noise σ, one per such observable
+  // The Laplace covariance of the shared estimates (row-major, shared x shared, in the fitted
+  // space: ln θ where fitted in logs); infinite along directions the data do not determine.
+  std::vector<double> shared_covariance;
   std::vector<PopulationEstimate> population;
   std::vector<StartResult> starts;
   int best_start = -1;

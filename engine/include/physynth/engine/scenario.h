@@ -157,7 +157,19 @@ struct FieldSpec {
 enum class OutputFormat { kHdf5, kCsv, kNpy };
 const char* format_name(OutputFormat f);
 
+// The `output.report` section: what `physynth report` (and run/anchor --report) draws.
+struct ReportSpec {
+  std::vector<std::string> plots;   // plot kinds (report_plot_kinds()); empty: every kind that applies
+  int width = 960, height = 600;    // pixels per plot
+  std::string format = "png";       // png: VTK files and PNG plots; vtk: VTK files only (no display needed)
+  std::uint64_t max_samples = 200;  // trajectories drawn in VTK files and curves
+};
+
+// Every plot kind a report can draw (viz/viz.h describes each).
+const std::vector<std::string>& report_plot_kinds();
+
 struct OutputSpec {
+  ReportSpec report;
   std::string directory;
   std::vector<OutputFormat> formats = {OutputFormat::kHdf5};
   std::uint64_t shard_size = 1000;  // samples per shard file

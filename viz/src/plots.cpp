@@ -1,0 +1,570 @@
+// PNG plots through VTK's charts, rendered off screen (viz.h).
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <stdexcept>
+
+#include <vtkAxis.h>
+#include <vtkBrush.h>
+#include <vtkChartHistogram2D.h>
+#include <vtkChartLegend.h>
+#include <vtkChartMatrix.h>
+#include <vtkChartXY.h>
+#include <vtkColorTransferFunction.h>
+#include <vtkContextScene.h>
+#include <vtkContextView.h>
+#include <vtkDoubleArray.h>
+#include <vtkImageData.h>
+#include <vtkNew.h>
+#include <vtkPNGWriter.h>
+#include <vtkPen.h>
+#include <vtkPlot.h>
+#include <vtkPlotArea.h>
+#include <vtkPlotPoints.h>
+#include <vtkPointData.h>
+#include <vtkRenderWindow.h>
+#include <vtkRenderer.h>
+#include <vtkTable.h>
+#include <vtkTextProperty.h>
+#include <vtkVector.h>
+#include <vtkWindowToImageFilter.h>
+
+#include "physynth/engine/scenario.h"
+#include "physynth/viz/viz.h"
+#include "run_data.h"
+#include "viz_common.h"
+
+namespace fs = std::filesystem;
+
+namespace physynth::viz {
+
+namespace {
+
+struct Rgb {
+  unsigned char r, g, b;
+};
+// Tableau's categorical colours.
+const Rgb kBlue{31, 119, 180}, kOrange{255, 127, 14}, kGreen{44, 160, 44}, kRed{214, 39, 40}, kPurple{148, 103, 189},
+    kBlack{0, 0, 0}, kGrey{127, 127, 127};
+const Rgb kPalette[] = {kBlue, kOrange, kGreen, kRed, kPurple, {140, 86, 75}, {227, 119, 194}, kGrey};
+
+// One off-screen picture: a context view on its own render window.
+class Canvas {
+ public:
+  Canvas(const VisualOptions& o) {
+    ensure_display();
+    view_->GetRenderer()->SetBackground(1.0, 1.0, 1.0);
+    view_->GetRenderWindow()->SetOffScreenRendering(1);
+    view_->GetRenderWindow()->SetSize(o.width, o.height);
+  }
+  vtkContextScene* scene() { return view_->GetScene(); }
+  void save(const fs::path& path) {
+    fs::create_directories(path.parent_path());
+    view_->GetRenderWindow()->Render();
+    vtkNew<vtkWindowToImageFilter> grab;
+    grab->SetInput(view_->GetRenderWindow());
+    grab->ReadFrontBufferOff();
+    grab->Update();
+    const fs::path partial = path.string() + ".partial";
+    vtkNew<vtkPNGWriter> png;
+    png->SetFileName(partial.c_str());
+    png->SetInputConnection(grab->GetOutputPort());
+    png->Write();
+    if (png->GetErrorCode() != 0) throw std::runtime_error("cannot write '" + partial.string() + "'");
+    fs::rename(partial, path);
+  }
+
+ private:
+  vtkNew<vtkContextView> view_;
+};
+
+void style(vtkChart* chart, const std::string& title, const std::string& x, const std::string& y, int font = 16) {
+  chart->SetTitle(title);
+  chart->GetTitleProperties()->SetFontSize(font + 4);
+  chart->GetTitleProperties()->SetBold(true);
+  for (int a : {vtkAxis::BOTTOM, vtkAxis::LEFT}) {
+    vtkAxis* axis = chart->GetAxis(a);
+    axis->SetTitle(a == vtkAxis::BOTTOM ? x : y);
+    axis->GetTitleProperties()->SetFontSize(font);
+    axis->GetTitleProperties()->SetBold(false);
+    axis->GetLabelProperties()->SetFontSize(font - 2);
+    axis->GetGridPen()->SetColor(225, 225, 225);
+  }
+}
+
+void legend(vtkChartXY* chart, int font = 15) {
+  chart->SetShowLegend(true);
+  chart->GetLegend()->SetLabelSize(font);
+  chart->GetLegend()->GetBrush()->SetColor(255, 255, 255, 220);
+}
+
+void colour(vtkPlot* p, Rgb c, float width = 2.0f, unsigned char alpha = 255) {
+  p->SetColor(c.r, c.g, c.b, alpha);
+  p->SetWidth(width);
+}
+
+// A table of named double columns, `rows` long.
+vtkSmartPointer<vtkTable> table(const std::vector<std::string>& names, std::size_t rows) {
+  auto t = vtkSmartPointer<vtkTable>::New();
+  for (const auto& n : names) {
+    vtkNew<vtkDoubleArray> a;
+    a->SetName(n.c_str());
+    t->AddColumn(a);
+  }
+  t->SetNumberOfRows(static_cast<vtkIdType>(rows));
+  return t;
+}
+
+double quantile(std::vector<double> v, double q) {
+  if (v.empty()) return NAN;
+  std::sort(v.begin(), v.end());
+  const double h = q * static_cast<double>(v.size() - 1);
+  const auto lo = static_cast<std::size_t>(std::floor(h));
+  const std::size_t hi = std::min(lo + 1, v.size() - 1);
+  return v[lo] + (h - static_cast<double>(lo)) * (v[hi] - v[lo]);
+}
+
+bool wanted(const VisualOptions& o, const std::string& kind) {
+  return o.plots.empty() || std::find(o.plots.begin(), o.plots.end(), kind) != o.plots.end();
+}
+
+std::string slug(std::string s) {
+  for (char& c : s)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') c = '_';
+  return s;
+}
+
+// --- ensemble bands --------------------------------------------------------------------
+
+struct Series {
+  std::string name, units;
+  std::vector<double> times;
+  std::function<double(std::size_t s, std::size_t k)> value;
+};
+
+Figure ensemble_band(const RunData& r, const Series& c, const fs::path& out, const VisualOptions& o) {
+  std::vector<std::array<double, 6>> rows;  // t, q05, q25, q50, q75, q95
+  for (std::size_t k = 0; k < c.times.size(); ++k) {
+    std::vector<double> v;
+    for (std::size_t s = 0; s < r.S(); ++s) {
+      const double x = c.value(s, k);
+      if (std::isfinite(x)) v.push_back(x);
+    }
+    if (v.empty()) continue;
+    rows.push_back(
+        {c.times[k], quantile(v, 0.05), quantile(v, 0.25), quantile(v, 0.5), quantile(v, 0.75), quantile(v, 0.95)});
+  }
+  if (rows.empty()) throw std::runtime_error("no finite values of '" + c.name + "' to draw");
+  auto t = table({"t", "q05", "q25", "median", "q75", "q95"}, rows.size());
+  for (std::size_t i = 0; i < rows.size(); ++i)
+    for (int j = 0; j < 6; ++j) t->SetValue(static_cast<vtkIdType>(i), j, rows[i][static_cast<std::size_t>(j)]);
+  Canvas canvas(o);
+  vtkNew<vtkChartXY> chart;
+  canvas.scene()->AddItem(chart);
+  auto* outer = vtkPlotArea::SafeDownCast(chart->AddPlot(vtkChart::AREA));
+  outer->SetInputData(t);
+  outer->SetInputArray(0, "t");
+  outer->SetInputArray(1, "q05");
+  outer->SetInputArray(2, "q95");
+  outer->GetBrush()->SetColor(198, 219, 239);
+  outer->SetLabel("90 % of samples");
+  auto* inner = vtkPlotArea::SafeDownCast(chart->AddPlot(vtkChart::AREA));
+  inner->SetInputData(t);
+  inner->SetInputArray(0, "t");
+  inner->SetInputArray(1, "q25");
+  inner->SetInputArray(2, "q75");
+  inner->GetBrush()->SetColor(107, 174, 214);
+  inner->SetLabel("50 % of samples");
+  vtkPlot* median = chart->AddPlot(vtkChart::LINE);
+  median->SetInputData(t, 0, 3);
+  colour(median, kBlue, 3.0f);
+  median->SetLabel("median");
+  style(chart, c.name + ": " + std::to_string(r.S()) + " samples", with_units("time", r.data.time_units),
+        with_units(c.name, c.units));
+  legend(chart);
+  Figure f{"ensemble", (out / ("ensemble-" + slug(c.name) + ".png")).string(), "Ensemble of " + c.name,
+           "Median (line), 50 % and 90 % bands of " + c.name + " over " + std::to_string(r.S()) +
+               " samples at each reading time."};
+  canvas.save(f.file);
+  return f;
+}
+
+// --- parameters: marginals and pairwise scatter ------------------------------------------
+
+Figure parameter_matrix(const RunData& r, const fs::path& out, const VisualOptions& o) {
+  std::vector<std::size_t> vary = r.varying_parameters();
+  if (vary.size() > 5) vary.resize(5);
+  const int k = static_cast<int>(vary.size());
+  const auto& d = r.data;
+  Canvas canvas(o);
+  vtkNew<vtkChartMatrix> matrix;
+  canvas.scene()->AddItem(matrix);
+  matrix->SetSize(vtkVector2i(k, k));
+  matrix->SetGutter(vtkVector2f(k > 3 ? 40.f : 60.f, k > 3 ? 40.f : 60.f));
+  const int font = k > 3 ? 11 : 14;
+  std::vector<vtkSmartPointer<vtkTable>> keep;
+  for (int row = 0; row < k; ++row)
+    for (int col = 0; col <= row; ++col) {
+      vtkChart* chart = matrix->GetChart(vtkVector2i(col, k - 1 - row));
+      const std::size_t pc = vary[static_cast<std::size_t>(col)], pr = vary[static_cast<std::size_t>(row)];
+      const std::string xname = row == k - 1 ? with_units(d.parameter_names[pc], unit_at(d.parameter_units, pc)) : "";
+      if (row == col) {
+        // Histogram: 20 bins over the range.
+        double lo = INFINITY, hi = -INFINITY;
+        for (std::size_t s = 0; s < r.S(); ++s) {
+          lo = std::min(lo, r.parameter(s, pc));
+          hi = std::max(hi, r.parameter(s, pc));
+        }
+        const int B = 20;
+        std::vector<double> count(B, 0.0);
+        for (std::size_t s = 0; s < r.S(); ++s) {
+          const int b = std::min(B - 1, static_cast<int>((r.parameter(s, pc) - lo) / (hi - lo) * B));
+          count[static_cast<std::size_t>(b)] += 1.0;
+        }
+        auto t = table({"x", "count"}, B);
+        for (int b = 0; b < B; ++b) {
+          t->SetValue(b, 0, lo + (b + 0.5) * (hi - lo) / B);
+          t->SetValue(b, 1, count[static_cast<std::size_t>(b)]);
+        }
+        keep.push_back(t);
+        vtkPlot* bars = chart->AddPlot(vtkChart::BAR);
+        bars->SetInputData(t, 0, 1);
+        colour(bars, kBlue, 1.0f);
+        style(chart, "", xname, col == 0 ? "samples" : "", font);
+      } else {
+        auto t = table({"x", "y"}, r.S());
+        for (std::size_t s = 0; s < r.S(); ++s) {
+          t->SetValue(static_cast<vtkIdType>(s), 0, r.parameter(s, pc));
+          t->SetValue(static_cast<vtkIdType>(s), 1, r.parameter(s, pr));
+        }
+        keep.push_back(t);
+        auto* pts = vtkPlotPoints::SafeDownCast(chart->AddPlot(vtkChart::POINTS));
+        pts->SetInputData(t, 0, 1);
+        colour(pts, kOrange, 1.0f);
+        pts->SetMarkerStyle(vtkPlotPoints::CIRCLE);
+        pts->SetMarkerSize(k > 3 ? 3.f : 5.f);
+        style(chart, "", xname, col == 0 ? with_units(d.parameter_names[pr], unit_at(d.parameter_units, pr)) : "",
+              font);
+      }
+    }
+  Figure f{"parameters", (out / "parameters.png").string(), "Parameter samples",
+           "Marginal histograms (diagonal) and pairwise scatter of the " + std::to_string(k) +
+               " varying parameters over " + std::to_string(r.S()) + " samples."};
+  canvas.save(f.file);
+  return f;
+}
+
+// --- RUL curves ---------------------------------------------------------------------------
+
+Figure rul_curves(const RunData& r, std::size_t label, const fs::path& out, const VisualOptions& o) {
+  const auto& d = r.data;
+  const std::size_t R = d.record_label_names.size(), count = std::min<std::size_t>(r.S(), 25);
+  Canvas canvas(o);
+  vtkNew<vtkChartXY> chart;
+  canvas.scene()->AddItem(chart);
+  std::vector<vtkSmartPointer<vtkTable>> keep;
+  for (std::size_t s = 0; s < count; ++s) {
+    std::vector<std::pair<double, double>> pts;
+    for (std::size_t t = 0; t < r.T(); ++t) {
+      const double v = d.record_labels[(s * r.T() + t) * R + label];
+      if (std::isfinite(v)) pts.emplace_back(d.times[t], v);
+    }
+    if (pts.size() < 2) continue;
+    auto t = table({"t", "rul"}, pts.size());
+    for (std::size_t i = 0; i < pts.size(); ++i) {
+      t->SetValue(static_cast<vtkIdType>(i), 0, pts[i].first);
+      t->SetValue(static_cast<vtkIdType>(i), 1, pts[i].second);
+    }
+    keep.push_back(t);
+    vtkPlot* line = chart->AddPlot(vtkChart::LINE);
+    line->SetInputData(t, 0, 1);
+    colour(line, kPalette[s % 8], 3.0f);
+    line->SetLegendVisibility(false);
+  }
+  const std::string name = d.record_label_names[label];
+  style(chart, name + " of " + std::to_string(count) + " units", with_units("time", d.time_units),
+        with_units(name, unit_at(d.record_label_units, label)));
+  Figure f{"rul", (out / "rul.png").string(), "Remaining useful life",
+           "The per-record label " + name + " against time for the first " + std::to_string(count) +
+               " samples; each curve ends where its unit fails or the run ends."};
+  canvas.save(f.file);
+  return f;
+}
+
+// --- yield map ----------------------------------------------------------------------------
+
+Figure yield_map(const RunData& field, std::size_t label, const fs::path& out, const VisualOptions& o) {
+  const auto& d = field.data;
+  const int rows = d.field_rows, cols = d.field_cols;
+  const double h = d.field_cell_size_m > 0 ? d.field_cell_size_m : 1.0;
+  vtkNew<vtkImageData> img;
+  img->SetDimensions(cols, rows, 1);
+  img->SetOrigin(0.5 * h, 0.5 * h, 0.0);
+  img->SetSpacing(h, h, 1.0);
+  img->AllocateScalars(VTK_DOUBLE, 1);
+  double lo = INFINITY, hi = -INFINITY;
+  for (int k = 0; k < rows * cols; ++k) *static_cast<double*>(img->GetScalarPointer(k % cols, k / cols, 0)) = NAN;
+  for (std::size_t s = 0; s < field.S(); ++s) {
+    const double v = d.labels[s * d.num_labels() + label];
+    *static_cast<double*>(img->GetScalarPointer(d.plot[2 * s + 1], d.plot[2 * s], 0)) = v;
+    if (std::isfinite(v)) {
+      lo = std::min(lo, v);
+      hi = std::max(hi, v);
+    }
+  }
+  if (!(hi > lo)) hi = lo + 1.0;
+  vtkNew<vtkColorTransferFunction> map;  // viridis, five stops
+  const double stops[5][3] = {{0.267, 0.005, 0.329},
+                              {0.229, 0.322, 0.546},
+                              {0.128, 0.567, 0.551},
+                              {0.369, 0.789, 0.383},
+                              {0.993, 0.906, 0.144}};
+  for (int i = 0; i < 5; ++i) map->AddRGBPoint(lo + (hi - lo) * i / 4.0, stops[i][0], stops[i][1], stops[i][2]);
+  map->SetNanColor(1.0, 1.0, 1.0);
+  Canvas canvas(o);
+  vtkNew<vtkChartHistogram2D> chart;
+  canvas.scene()->AddItem(chart);
+  chart->SetInputData(img);
+  chart->SetTransferFunction(map);
+  const std::string name = d.label_names[label];
+  style(chart, name + " over the field", "x [m]", "y [m]");
+  Figure f{"yield_map", (out / "yield-map.png").string(), "Map of " + name,
+           name + " of each of the " + std::to_string(rows) + " x " + std::to_string(cols) + " plots (" +
+               format_double(h) + " m cells), from " + format_double(lo) + " to " + format_double(hi) + " " +
+               unit_at(d.label_units, label) + "."};
+  canvas.save(f.file);
+  return f;
+}
+
+// --- PINN against CVODES --------------------------------------------------------------------
+
+Figure pinn_error(const RunData& r, const CsvTable& audit, const fs::path& out, const VisualOptions& o) {
+  std::vector<std::size_t> error_cols;
+  for (std::size_t c = 0; c < audit.header.size(); ++c)
+    if (audit.header[c].rfind("error_", 0) == 0) error_cols.push_back(c);
+  const std::size_t sample_col = audit.column("sample");
+  std::map<std::uint64_t, std::size_t> row_of;
+  for (std::size_t s = 0; s < r.S(); ++s) row_of[r.sample[s]] = s;
+  std::vector<std::size_t> vary = r.varying_parameters();
+  if (vary.size() > 4) vary.resize(4);
+  std::vector<std::pair<std::size_t, double>> points;  // run row, worst state error
+  for (std::size_t i = 0; i < audit.rows.size(); ++i) {
+    double worst = NAN;
+    for (std::size_t c : error_cols) {
+      const double e = audit.number(i, c);
+      if (std::isfinite(e)) worst = std::isfinite(worst) ? std::max(worst, e) : e;
+    }
+    const auto it = row_of.find(static_cast<std::uint64_t>(audit.number(i, sample_col)));
+    if (std::isfinite(worst) && worst > 0 && it != row_of.end()) points.emplace_back(it->second, worst);
+  }
+  if (points.empty() || vary.empty()) throw std::runtime_error("no verified PINN samples to draw");
+  Canvas canvas(o);
+  vtkNew<vtkChartMatrix> matrix;
+  canvas.scene()->AddItem(matrix);
+  matrix->SetSize(vtkVector2i(static_cast<int>(vary.size()), 1));
+  matrix->SetGutter(vtkVector2f(50.f, 60.f));
+  std::vector<vtkSmartPointer<vtkTable>> keep;
+  const auto& d = r.data;
+  for (std::size_t j = 0; j < vary.size(); ++j) {
+    auto t = table({"theta", "error"}, points.size());
+    for (std::size_t i = 0; i < points.size(); ++i) {
+      t->SetValue(static_cast<vtkIdType>(i), 0, r.parameter(points[i].first, vary[j]));
+      t->SetValue(static_cast<vtkIdType>(i), 1, points[i].second);
+    }
+    keep.push_back(t);
+    vtkChart* chart = matrix->GetChart(vtkVector2i(static_cast<int>(j), 0));
+    auto* pts = vtkPlotPoints::SafeDownCast(chart->AddPlot(vtkChart::POINTS));
+    pts->SetInputData(t, 0, 1);
+    colour(pts, kRed, 1.0f);
+    pts->SetMarkerStyle(vtkPlotPoints::CIRCLE);
+    pts->SetMarkerSize(6.f);
+    chart->GetAxis(vtkAxis::LEFT)->SetLogScale(true);
+    style(chart, "", with_units(d.parameter_names[vary[j]], unit_at(d.parameter_units, vary[j])),
+          j == 0 ? "relative L2 error" : "", 14);
+  }
+  Figure f{"pinn_error", (out / "pinn-error.png").string(), "PINN against CVODES",
+           "Relative L2 error (worst state) of the " + std::to_string(points.size()) +
+               " samples re-solved with CVODES, against each varying parameter."};
+  canvas.save(f.file);
+  return f;
+}
+
+}  // namespace
+
+const std::vector<std::string>& plot_kinds() { return engine::report_plot_kinds(); }
+
+std::vector<Figure> plot_run(const std::string& run_dir, const std::string& out_dir, const VisualOptions& o) {
+  const fs::path out(out_dir);
+  std::vector<Figure> figures;
+  const RunData r = load_run(run_dir, std::max(o.band_samples, o.max_samples));
+  const auto& d = r.data;
+  if (wanted(o, "ensemble")) {
+    std::vector<Series> series;
+    for (std::size_t c = 0; c < d.observations.size(); ++c) {
+      const auto& ob = d.observations[c];
+      series.push_back({ob.name, ob.units, ob.times,
+                        [&ob](std::size_t s, std::size_t k) { return ob.values[s * ob.times.size() + k]; }});
+    }
+    if (series.empty())
+      for (std::size_t i = 0; i < r.N(); ++i)
+        series.push_back({d.state_names[i], unit_at(d.state_units, i), d.times,
+                          [&r, i](std::size_t s, std::size_t k) { return r.state(s, k, i); }});
+    if (series.size() > 8) series.resize(8);
+    for (const auto& c : series) figures.push_back(ensemble_band(r, c, out, o));
+  }
+  if (wanted(o, "parameters") && !r.varying_parameters().empty()) figures.push_back(parameter_matrix(r, out, o));
+  if (wanted(o, "rul")) {
+    for (std::size_t l = 0; l < d.record_label_names.size(); ++l) {
+      const std::string& n = d.record_label_names[l];
+      if (n == "rul" || n.find("remaining") != std::string::npos) {
+        figures.push_back(rul_curves(r, l, out, o));
+        break;
+      }
+    }
+  }
+  if (wanted(o, "yield_map") && d.field_rows > 0 && d.num_labels() > 0) {
+    const RunData field = load_run(run_dir, static_cast<std::size_t>(d.field_rows) * d.field_cols);
+    std::size_t label = 0;
+    for (std::size_t l = 0; l < d.num_labels(); ++l)
+      if (d.label_names[l].find("yield") != std::string::npos) {
+        label = l;
+        break;
+      }
+    figures.push_back(yield_map(field, label, out, o));
+  }
+  const fs::path audit = fs::path(run_dir) / "pinn_audit.csv";
+  if (wanted(o, "pinn_error") && fs::exists(audit)) {
+    const CsvTable t = read_csv(audit.string());
+    bool any = false;
+    for (std::size_t i = 0; i < t.rows.size() && !any; ++i)
+      for (std::size_t c = 0; c < t.header.size(); ++c)
+        any = any || (t.header[c].rfind("error_", 0) == 0 && std::isfinite(t.number(i, c)));
+    if (any) figures.push_back(pinn_error(r, t, out, o));
+  }
+  return figures;
+}
+
+std::vector<Figure> plot_calibration(const std::string& anchor_dir, const std::string& out_dir,
+                                     const VisualOptions& o) {
+  std::vector<Figure> figures;
+  if (!wanted(o, "calibration")) return figures;
+  const CsvTable t = read_csv((fs::path(anchor_dir) / "residuals.csv").string());
+  const std::size_t cu = t.column("unit"), co = t.column("observable"), ct = t.column("time"), cv = t.column("value"),
+                    cb = t.column("before"), ca = t.column("after");
+  if (co == std::string::npos || ct == std::string::npos || cv == std::string::npos || cb == std::string::npos ||
+      ca == std::string::npos)
+    throw std::runtime_error(anchor_dir +
+                             "/residuals.csv: expected columns unit, observable, time, value, before, after");
+  std::vector<std::string> observables;
+  for (const auto& row : t.rows)
+    if (std::find(observables.begin(), observables.end(), row[co]) == observables.end()) observables.push_back(row[co]);
+  for (const auto& name : observables) {
+    std::vector<std::size_t> rows;
+    std::set<std::string> units;
+    for (std::size_t i = 0; i < t.rows.size(); ++i)
+      if (t.rows[i][co] == name) {
+        rows.push_back(i);
+        if (cu != std::string::npos) units.insert(t.rows[i][cu]);
+      }
+    auto tab = table({"time", "real", "before", "after"}, rows.size());
+    for (std::size_t k = 0; k < rows.size(); ++k) {
+      tab->SetValue(static_cast<vtkIdType>(k), 0, t.number(rows[k], ct));
+      tab->SetValue(static_cast<vtkIdType>(k), 1, t.number(rows[k], cv));
+      tab->SetValue(static_cast<vtkIdType>(k), 2, t.number(rows[k], cb));
+      tab->SetValue(static_cast<vtkIdType>(k), 3, t.number(rows[k], ca));
+    }
+    Canvas canvas(o);
+    vtkNew<vtkChartXY> chart;
+    canvas.scene()->AddItem(chart);
+    const std::pair<const char*, Rgb> series[] = {{"before calibration", kOrange}, {"after calibration", kBlue}};
+    for (int j = 0; j < 2; ++j) {
+      auto* p = vtkPlotPoints::SafeDownCast(chart->AddPlot(vtkChart::POINTS));
+      p->SetInputData(tab, 0, 2 + j);
+      colour(p, series[j].second, 1.0f);
+      p->SetMarkerStyle(j == 0 ? vtkPlotPoints::DIAMOND : vtkPlotPoints::CIRCLE);
+      p->SetMarkerSize(7.f);
+      p->SetLabel(series[j].first);
+    }
+    auto* real = vtkPlotPoints::SafeDownCast(chart->AddPlot(vtkChart::POINTS));
+    real->SetInputData(tab, 0, 1);
+    colour(real, kBlack, 1.0f);
+    real->SetMarkerStyle(vtkPlotPoints::CROSS);
+    real->SetMarkerSize(9.f);
+    real->SetLabel("real readings");
+    style(chart, name + ": real readings and the model before and after", "time", name);
+    legend(chart);
+    Figure f{"calibration", (fs::path(out_dir) / ("calibration-" + slug(name) + ".png")).string(),
+             "Calibration of " + name,
+             "The " + std::to_string(rows.size()) + " real readings of " + name + " (" + std::to_string(units.size()) +
+                 " units) and the model's predictions at them with the priors' medians (before) and the "
+                 "calibrated parameters (after)."};
+    canvas.save(f.file);
+    figures.push_back(f);
+  }
+  return figures;
+}
+
+std::vector<Figure> plot_collapse(const std::string& collapse_dir, const std::string& out_dir, const VisualOptions& o) {
+  std::vector<Figure> figures;
+  if (!wanted(o, "collapse")) return figures;
+  const CsvTable t = read_csv((fs::path(collapse_dir) / "collapse.csv").string());
+  const std::size_t cs = t.column("strategy"), cg = t.column("generation"), cq = t.column("quantity"),
+                    cv = t.column("value");
+  if (cs == std::string::npos || cg == std::string::npos || cq == std::string::npos || cv == std::string::npos)
+    throw std::runtime_error(collapse_dir + "/collapse.csv: expected columns strategy, generation, quantity, value");
+  std::vector<std::string> quantities, strategies;
+  for (const auto& row : t.rows) {
+    if (std::find(quantities.begin(), quantities.end(), row[cq]) == quantities.end()) quantities.push_back(row[cq]);
+    if (std::find(strategies.begin(), strategies.end(), row[cs]) == strategies.end()) strategies.push_back(row[cs]);
+  }
+  // What moves between generations: not the bookkeeping (training sizes) or the real data's own sd.
+  quantities.erase(std::remove_if(quantities.begin(), quantities.end(),
+                                  [](const std::string& q) {
+                                    return q == "generation" || q.rfind("training.", 0) == 0 ||
+                                           q.find(".real_sd") != std::string::npos;
+                                  }),
+                   quantities.end());
+  if (quantities.size() > 12) quantities.resize(12);
+  for (const auto& q : quantities) {
+    Canvas canvas(o);
+    vtkNew<vtkChartXY> chart;
+    canvas.scene()->AddItem(chart);
+    std::vector<vtkSmartPointer<vtkTable>> keep;
+    for (std::size_t k = 0; k < strategies.size(); ++k) {
+      std::vector<std::pair<double, double>> pts;
+      for (std::size_t i = 0; i < t.rows.size(); ++i)
+        if (t.rows[i][cq] == q && t.rows[i][cs] == strategies[k] && std::isfinite(t.number(i, cv)))
+          pts.emplace_back(t.number(i, cg), t.number(i, cv));
+      if (pts.empty()) continue;
+      std::sort(pts.begin(), pts.end());
+      auto tab = table({"generation", strategies[k]}, pts.size());
+      for (std::size_t i = 0; i < pts.size(); ++i) {
+        tab->SetValue(static_cast<vtkIdType>(i), 0, pts[i].first);
+        tab->SetValue(static_cast<vtkIdType>(i), 1, pts[i].second);
+      }
+      keep.push_back(tab);
+      vtkPlot* line = chart->AddPlot(vtkChart::LINE);
+      line->SetInputData(tab, 0, 1);
+      colour(line, kPalette[k % 8], 3.0f);
+      line->SetLabel(strategies[k]);
+      auto* pts_plot = vtkPlotPoints::SafeDownCast(chart->AddPlot(vtkChart::POINTS));
+      pts_plot->SetInputData(tab, 0, 1);
+      colour(pts_plot, kPalette[k % 8], 1.0f);
+      pts_plot->SetMarkerStyle(vtkPlotPoints::CIRCLE);
+      pts_plot->SetMarkerSize(7.f);
+      pts_plot->SetLegendVisibility(false);
+    }
+    style(chart, q + " per generation", "generation", q);
+    legend(chart);
+    Figure f{"collapse", (fs::path(out_dir) / ("collapse-" + slug(q) + ".png")).string(), q + " across generations",
+             q + " in each generation of the collapse experiment, one line per strategy (replace, accumulate, "
+                 "anchor)."};
+    canvas.save(f.file);
+    figures.push_back(f);
+  }
+  return figures;
+}
+
+}  // namespace physynth::viz

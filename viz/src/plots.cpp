@@ -31,6 +31,7 @@
 #include <vtkVector.h>
 #include <vtkWindowToImageFilter.h>
 
+#include "physynth/anchor/two_sample.h"
 #include "physynth/engine/scenario.h"
 #include "physynth/viz/viz.h"
 #include "run_data.h"
@@ -117,13 +118,15 @@ vtkSmartPointer<vtkTable> table(const std::vector<std::string>& names, std::size
   return t;
 }
 
-double quantile(std::vector<double> v, double q) {
-  if (v.empty()) return NAN;
-  std::sort(v.begin(), v.end());
-  const double h = q * static_cast<double>(v.size() - 1);
-  const auto lo = static_cast<std::size_t>(std::floor(h));
-  const std::size_t hi = std::min(lo + 1, v.size() - 1);
-  return v[lo] + (h - static_cast<double>(lo)) * (v[hi] - v[lo]);
+// A two-column table of (x, y) pairs.
+vtkSmartPointer<vtkTable> xy_table(const std::string& x, const std::string& y,
+                                   const std::vector<std::pair<double, double>>& pts) {
+  auto t = table({x, y}, pts.size());
+  for (std::size_t i = 0; i < pts.size(); ++i) {
+    t->SetValue(static_cast<vtkIdType>(i), 0, pts[i].first);
+    t->SetValue(static_cast<vtkIdType>(i), 1, pts[i].second);
+  }
+  return t;
 }
 
 bool wanted(const VisualOptions& o, const std::string& kind) {
@@ -153,8 +156,8 @@ Figure ensemble_band(const RunData& r, const Series& c, const fs::path& out, con
       if (std::isfinite(x)) v.push_back(x);
     }
     if (v.empty()) continue;
-    rows.push_back(
-        {c.times[k], quantile(v, 0.05), quantile(v, 0.25), quantile(v, 0.5), quantile(v, 0.75), quantile(v, 0.95)});
+    rows.push_back({c.times[k], anchor::quantile(v, 0.05), anchor::quantile(v, 0.25), anchor::quantile(v, 0.5),
+                    anchor::quantile(v, 0.75), anchor::quantile(v, 0.95)});
   }
   if (rows.empty()) throw std::runtime_error("no finite values of '" + c.name + "' to draw");
   auto t = table({"t", "q05", "q25", "median", "q75", "q95"}, rows.size());
@@ -272,11 +275,7 @@ Figure rul_curves(const RunData& r, std::size_t label, const fs::path& out, cons
       if (std::isfinite(v)) pts.emplace_back(d.times[t], v);
     }
     if (pts.size() < 2) continue;
-    auto t = table({"t", "rul"}, pts.size());
-    for (std::size_t i = 0; i < pts.size(); ++i) {
-      t->SetValue(static_cast<vtkIdType>(i), 0, pts[i].first);
-      t->SetValue(static_cast<vtkIdType>(i), 1, pts[i].second);
-    }
+    auto t = xy_table("t", "rul", pts);
     keep.push_back(t);
     vtkPlot* line = chart->AddPlot(vtkChart::LINE);
     line->SetInputData(t, 0, 1);
@@ -539,11 +538,7 @@ std::vector<Figure> plot_collapse(const std::string& collapse_dir, const std::st
           pts.emplace_back(t.number(i, cg), t.number(i, cv));
       if (pts.empty()) continue;
       std::sort(pts.begin(), pts.end());
-      auto tab = table({"generation", strategies[k]}, pts.size());
-      for (std::size_t i = 0; i < pts.size(); ++i) {
-        tab->SetValue(static_cast<vtkIdType>(i), 0, pts[i].first);
-        tab->SetValue(static_cast<vtkIdType>(i), 1, pts[i].second);
-      }
+      auto tab = xy_table("generation", strategies[k], pts);
       keep.push_back(tab);
       vtkPlot* line = chart->AddPlot(vtkChart::LINE);
       line->SetInputData(tab, 0, 1);

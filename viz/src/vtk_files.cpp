@@ -114,6 +114,27 @@ struct PointFields {
   }
 };
 
+// A point cloud: one vertex per point, point data added by the caller.
+struct Cloud {
+  vtkNew<vtkPolyData> pd;
+  vtkNew<vtkPoints> points;
+  vtkNew<vtkCellArray> verts;
+  Cloud() { points->SetDataTypeToDouble(); }
+  void add(const double x[3]) {
+    const vtkIdType id = points->InsertNextPoint(x);
+    verts->InsertNextCell(1, &id);
+  }
+  // The poly data with its points and vertices, to write.
+  vtkPolyData* data() {
+    pd->SetPoints(points);
+    pd->SetVerts(verts);
+    return pd.Get();
+  }
+  void add_arrays(const std::vector<vtkSmartPointer<vtkDoubleArray>>& arrays) {
+    for (const auto& a : arrays) pd->GetPointData()->AddArray(a);
+  }
+};
+
 std::string step_name(const std::string& stem, std::size_t k, const char* ext) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "_%04zu", k);
@@ -156,25 +177,19 @@ std::vector<std::string> write_run_vtk(const std::string& run_dir, const std::st
   {
     std::vector<std::pair<double, std::string>> steps;
     for (std::size_t t = 0; t < T; ++t) {
-      vtkNew<vtkPolyData> pd;
-      vtkNew<vtkPoints> points;
-      points->SetDataTypeToDouble();
-      vtkNew<vtkCellArray> verts;
+      Cloud cloud;
       std::vector<std::size_t> rows;
       for (std::size_t s = 0; s < S; ++s) {
         if (N > 0 && !std::isfinite(r.state(s, t, 0))) continue;
         double x[3] = {0, 0, 0};
         for (std::size_t i = 0; i < std::min<std::size_t>(3, N); ++i) x[i] = r.state(s, t, i);
-        const vtkIdType id = points->InsertNextPoint(x);
-        verts->InsertNextCell(1, &id);
+        cloud.add(x);
         rows.push_back(s);
       }
-      pd->SetPoints(points);
-      pd->SetVerts(verts);
-      PointFields f(r, pd->GetPointData(), static_cast<vtkIdType>(rows.size()));
+      PointFields f(r, cloud.pd->GetPointData(), static_cast<vtkIdType>(rows.size()));
       for (std::size_t k = 0; k < rows.size(); ++k) f.set(r, static_cast<vtkIdType>(k), rows[k], t);
       const std::string name = step_name("ensemble/ensemble", t, ".vtp");
-      files.push_back(write_xml<vtkXMLPolyDataWriter>(pd.Get(), out / name));
+      files.push_back(write_xml<vtkXMLPolyDataWriter>(cloud.data(), out / name));
       steps.emplace_back(r.data.times[t], name);
     }
     files.push_back(write_pvd(out / "ensemble.pvd", steps));
@@ -183,38 +198,32 @@ std::vector<std::string> write_run_vtk(const std::string& run_dir, const std::st
   // Parameter samples as a point cloud; parameters and labels as point data.
   {
     const std::vector<std::size_t> vary = r.varying_parameters();
-    vtkNew<vtkPolyData> pd;
-    vtkNew<vtkPoints> points;
-    points->SetDataTypeToDouble();
-    vtkNew<vtkCellArray> verts;
+    Cloud cloud;
     for (std::size_t s = 0; s < S; ++s) {
       double x[3] = {0, 0, 0};
       for (std::size_t j = 0; j < std::min<std::size_t>(3, vary.size()); ++j) x[j] = r.parameter(s, vary[j]);
-      const vtkIdType id = points->InsertNextPoint(x);
-      verts->InsertNextCell(1, &id);
+      cloud.add(x);
     }
-    pd->SetPoints(points);
-    pd->SetVerts(verts);
     const auto& d = r.data;
     for (std::size_t k = 0; k < r.M(); ++k) {
       auto a = array(d.parameter_names[k], static_cast<vtkIdType>(S));
       for (std::size_t s = 0; s < S; ++s) a->SetValue(static_cast<vtkIdType>(s), r.parameter(s, k));
-      pd->GetPointData()->AddArray(a);
+      cloud.pd->GetPointData()->AddArray(a);
     }
     for (std::size_t l = 0; l < d.num_labels(); ++l) {
       auto a = array(d.label_names[l], static_cast<vtkIdType>(S));
       for (std::size_t s = 0; s < S; ++s) a->SetValue(static_cast<vtkIdType>(s), d.labels[s * d.num_labels() + l]);
-      pd->GetPointData()->AddArray(a);
+      cloud.pd->GetPointData()->AddArray(a);
     }
     vtkNew<vtkIntArray> status;
     status->SetName("status");
     status->SetNumberOfTuples(static_cast<vtkIdType>(S));
     for (std::size_t s = 0; s < S; ++s) status->SetValue(static_cast<vtkIdType>(s), d.status[s]);
-    pd->GetPointData()->AddArray(status);
+    cloud.pd->GetPointData()->AddArray(status);
     auto sample = array("sample", static_cast<vtkIdType>(S));
     for (std::size_t s = 0; s < S; ++s) sample->SetValue(static_cast<vtkIdType>(s), static_cast<double>(r.sample[s]));
-    pd->GetPointData()->AddArray(sample);
-    files.push_back(write_xml<vtkXMLPolyDataWriter>(pd.Get(), out / "parameters.vtp"));
+    cloud.pd->GetPointData()->AddArray(sample);
+    files.push_back(write_xml<vtkXMLPolyDataWriter>(cloud.data(), out / "parameters.vtp"));
   }
 
   // A field: per output time an image of the plots, every state as point data (one point per
@@ -282,10 +291,7 @@ std::vector<std::string> write_calibration_vtk(const std::string& anchor_dir, co
     std::mt19937_64 rng(20261121);
     std::normal_distribution<double> normal;
     const std::size_t D = std::max<std::size_t>(options.max_samples, 500);
-    vtkNew<vtkPolyData> pd;
-    vtkNew<vtkPoints> points;
-    points->SetDataTypeToDouble();
-    vtkNew<vtkCellArray> verts;
+    Cloud cloud;
     std::vector<vtkSmartPointer<vtkDoubleArray>> arr;
     for (const auto& n : names) arr.push_back(array(n, static_cast<vtkIdType>(D)));
     auto mahal = array("mahalanobis_distance", static_cast<vtkIdType>(D));
@@ -300,22 +306,16 @@ std::vector<std::string> write_calibration_vtk(const std::string& anchor_dir, co
         arr[k]->SetValue(static_cast<vtkIdType>(d), log_space[k] ? std::exp(fitted) : fitted);
       }
       mahal->SetValue(static_cast<vtkIdType>(d), std::sqrt(std::max(0.0, dx.dot(Cinv * dx))));
-      const vtkIdType id = points->InsertNextPoint(x);
-      verts->InsertNextCell(1, &id);
+      cloud.add(x);
     }
-    pd->SetPoints(points);
-    pd->SetVerts(verts);
-    for (auto& a : arr) pd->GetPointData()->AddArray(a);
-    pd->GetPointData()->AddArray(mahal);
-    files.push_back(write_xml<vtkXMLPolyDataWriter>(pd.Get(), out / "posterior.vtp"));
+    cloud.add_arrays(arr);
+    cloud.pd->GetPointData()->AddArray(mahal);
+    files.push_back(write_xml<vtkXMLPolyDataWriter>(cloud.data(), out / "posterior.vtp"));
   }
   // Every start's optimum, with its log-likelihood.
   const auto starts = fit.value("starts", nlohmann::json::array());
   if (!starts.empty() && K > 0) {
-    vtkNew<vtkPolyData> pd;
-    vtkNew<vtkPoints> points;
-    points->SetDataTypeToDouble();
-    vtkNew<vtkCellArray> verts;
+    Cloud cloud;
     std::vector<vtkSmartPointer<vtkDoubleArray>> arr;
     for (const auto& n : names) arr.push_back(array(n, static_cast<vtkIdType>(starts.size())));
     auto ll = array("log_likelihood", static_cast<vtkIdType>(starts.size()));
@@ -331,15 +331,12 @@ std::vector<std::string> write_calibration_vtk(const std::string& anchor_dir, co
       const auto& l = starts[s].at("log_likelihood");
       ll->SetValue(static_cast<vtkIdType>(s), l.is_number() ? l.get<double>() : NAN);
       index->SetValue(static_cast<vtkIdType>(s), starts[s].value("index", static_cast<double>(s)));
-      const vtkIdType id = points->InsertNextPoint(x);
-      verts->InsertNextCell(1, &id);
+      cloud.add(x);
     }
-    pd->SetPoints(points);
-    pd->SetVerts(verts);
-    for (auto& a : arr) pd->GetPointData()->AddArray(a);
-    pd->GetPointData()->AddArray(ll);
-    pd->GetPointData()->AddArray(index);
-    files.push_back(write_xml<vtkXMLPolyDataWriter>(pd.Get(), out / "starts.vtp"));
+    cloud.add_arrays(arr);
+    cloud.pd->GetPointData()->AddArray(ll);
+    cloud.pd->GetPointData()->AddArray(index);
+    files.push_back(write_xml<vtkXMLPolyDataWriter>(cloud.data(), out / "starts.vtp"));
   }
   return files;
 }

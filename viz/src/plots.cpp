@@ -450,12 +450,10 @@ std::vector<Figure> plot_calibration(const std::string& anchor_dir, const std::s
   std::vector<Figure> figures;
   if (!wanted(o, "calibration")) return figures;
   const CsvTable t = read_csv((fs::path(anchor_dir) / "residuals.csv").string());
-  const std::size_t cu = t.column("unit"), co = t.column("observable"), ct = t.column("time"), cv = t.column("value"),
-                    cb = t.column("before"), ca = t.column("after");
-  if (co == std::string::npos || ct == std::string::npos || cv == std::string::npos || cb == std::string::npos ||
-      ca == std::string::npos)
-    throw std::runtime_error(anchor_dir +
-                             "/residuals.csv: expected columns unit, observable, time, value, before, after");
+  const std::size_t cu = t.column("unit"), co = t.column("observable"), cv = t.column("value"), cb = t.column("before"),
+                    ca = t.column("after");
+  if (co == std::string::npos || cv == std::string::npos || cb == std::string::npos || ca == std::string::npos)
+    throw std::runtime_error(anchor_dir + "/residuals.csv: expected columns unit, observable, value, before, after");
   std::vector<std::string> observables;
   for (const auto& row : t.rows)
     if (std::find(observables.begin(), observables.end(), row[co]) == observables.end()) observables.push_back(row[co]);
@@ -467,38 +465,45 @@ std::vector<Figure> plot_calibration(const std::string& anchor_dir, const std::s
         rows.push_back(i);
         if (cu != std::string::npos) units.insert(t.rows[i][cu]);
       }
-    auto tab = table({"time", "real", "before", "after"}, rows.size());
+    // Each prediction against its reading: on the black diagonal where the model is right. This
+    // works whatever the readings are taken over (time, a dose, a covariate).
+    auto tab = table({"real", "before", "after"}, rows.size());
+    double lo = INFINITY, hi = -INFINITY;
     for (std::size_t k = 0; k < rows.size(); ++k) {
-      tab->SetValue(static_cast<vtkIdType>(k), 0, t.number(rows[k], ct));
-      tab->SetValue(static_cast<vtkIdType>(k), 1, t.number(rows[k], cv));
-      tab->SetValue(static_cast<vtkIdType>(k), 2, t.number(rows[k], cb));
-      tab->SetValue(static_cast<vtkIdType>(k), 3, t.number(rows[k], ca));
+      for (int j = 0; j < 3; ++j) {
+        const double v = t.number(rows[k], j == 0 ? cv : (j == 1 ? cb : ca));
+        tab->SetValue(static_cast<vtkIdType>(k), j, v);
+        if (std::isfinite(v)) {
+          lo = std::min(lo, v);
+          hi = std::max(hi, v);
+        }
+      }
     }
     Canvas canvas(o);
     vtkNew<vtkChartXY> chart;
     canvas.scene()->AddItem(chart);
+    const auto diagonal = xy_table("x", "y", {{lo, lo}, {hi, hi}});
+    vtkPlot* line = chart->AddPlot(vtkChart::LINE);
+    line->SetInputData(diagonal, 0, 1);
+    colour(line, kBlack, 2.0f);
+    line->SetLabel("model = reading");
     const std::pair<const char*, Rgb> series[] = {{"before calibration", kOrange}, {"after calibration", kBlue}};
     for (int j = 0; j < 2; ++j) {
       auto* p = vtkPlotPoints::SafeDownCast(chart->AddPlot(vtkChart::POINTS));
-      p->SetInputData(tab, 0, 2 + j);
+      p->SetInputData(tab, 0, 1 + j);
       colour(p, series[j].second, 1.0f);
       p->SetMarkerStyle(j == 0 ? vtkPlotPoints::DIAMOND : vtkPlotPoints::CIRCLE);
-      p->SetMarkerSize(7.f);
+      p->SetMarkerSize(8.f);
       p->SetLabel(series[j].first);
     }
-    auto* real = vtkPlotPoints::SafeDownCast(chart->AddPlot(vtkChart::POINTS));
-    real->SetInputData(tab, 0, 1);
-    colour(real, kBlack, 1.0f);
-    real->SetMarkerStyle(vtkPlotPoints::CROSS);
-    real->SetMarkerSize(9.f);
-    real->SetLabel("real readings");
-    style(chart, name + ": real readings and the model before and after", "time", name);
+    style(chart, name + ": the model against the real readings", "real " + name, "model " + name);
     legend(chart);
     Figure f{"calibration", (fs::path(out_dir) / ("calibration-" + slug(name) + ".png")).string(),
              "Calibration of " + name,
-             "The " + std::to_string(rows.size()) + " real readings of " + name + " (" + std::to_string(units.size()) +
-                 " units) and the model's predictions at them with the priors' medians (before) and the "
-                 "calibrated parameters (after)."};
+             "The model's prediction at each of the " + std::to_string(rows.size()) + " real readings of " + name +
+                 " (" + std::to_string(units.size()) +
+                 " units) against the reading, with the priors' medians (before) and the calibrated parameters "
+                 "(after); on the diagonal the model is right."};
     canvas.save(f.file);
     figures.push_back(f);
   }

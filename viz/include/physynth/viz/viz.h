@@ -17,7 +17,7 @@
 //     rul.png                   remaining useful life against time (manufacturing)
 //     yield-map.png             a field's final label as a map (crop fields)
 //     pinn-error.png            PINN against CVODES error over the parameter range
-//     calibration-<obs>.png     real readings against predictions before and after calibration
+//     calibration-<obs>.png     predictions against the real readings, before and after calibration
 //     collapse-<quantity>.png   a collapse experiment's quantities per generation and strategy
 #pragma once
 

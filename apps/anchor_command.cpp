@@ -23,8 +23,7 @@ struct AnchorCommandOptions {
   int threads = 0;
   int starts = 0;
   bool quiet = false;
-  bool report = false;
-  ReportOverrides report_options;
+  ReportOverrides report;
 };
 
 void print_estimate(const anchor::ParameterEstimate& e, double confidence) {
@@ -47,8 +46,7 @@ void add_anchor_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--set", o->overrides, "Override a scenario value, KEY=VALUE (e.g. anchor.seed=3)");
   cmd->add_flag("-q,--quiet", o->quiet, "Print nothing but errors");
 #ifdef PHYSYNTH_HAVE_VIZ
-  cmd->add_flag("--report", o->report, "Then write VTK files, plots and report.html into the folder (physynth report)");
-  add_report_options(*cmd, o->report_options);
+  add_report_options(*cmd, o->report, "folder");
 #endif
   cmd->callback([o, &exit_code] {
     auto scenario = load_scenario_or_report(o->scenario, o->overrides, "nothing was calibrated", exit_code);
@@ -90,7 +88,7 @@ void add_anchor_command(CLI::App& app, int& exit_code) {
       }
       exit_code = kExitOk;
 #ifdef PHYSYNTH_HAVE_VIZ
-      if (o->report && !write_report_for(dir, o->report_options, o->quiet)) exit_code = kExitRunFailed;
+      if (o->report.requested && !write_report_for(dir, o->report, o->quiet)) exit_code = kExitRunFailed;
 #endif
     } catch (const std::exception& e) {
       std::cerr << "physynth anchor: error: " << e.what() << "\n";

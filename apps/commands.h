@@ -55,13 +55,15 @@ void add_report_command(CLI::App& app, int& exit_code);
 // What --plots, --width, --height, --format and --max-samples override of a folder's report
 // options (its manifest's output.report, else the defaults); unset where 0 or empty.
 struct ReportOverrides {
+  bool requested = false;  // run/anchor --report
   std::vector<std::string> plots;
   int width = 0, height = 0;
   std::string format;
   std::size_t max_samples = 0;
 };
-// Adds those flags to a command.
-void add_report_options(CLI::App& cmd, ReportOverrides& overrides);
+// Adds those flags to a command; with `after` (run, anchor) also --report, which asks for the
+// report after the command's own work, `after` naming the folder it goes into.
+void add_report_options(CLI::App& cmd, ReportOverrides& overrides, const std::string& after = "");
 // Writes the folder's report (viz::write_report); prints where it is unless quiet. On an error
 // prints it and returns false.
 bool write_report_for(const std::string& directory, const ReportOverrides& overrides, bool quiet);

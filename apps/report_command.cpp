@@ -49,7 +49,10 @@ bool write_report_for(const std::string& directory, const ReportOverrides& overr
   }
 }
 
-void add_report_options(CLI::App& cmd, ReportOverrides& o) {
+void add_report_options(CLI::App& cmd, ReportOverrides& o, const std::string& after) {
+  if (!after.empty())
+    cmd.add_flag("--report", o.requested,
+                 "Then write VTK files, plots and report.html into the " + after + " (physynth report)");
   cmd.add_option("--plots", o.plots, "Plot kinds to draw (default: the scenario's output.report, else all that apply)")
       ->delimiter(',')
       ->check(CLI::IsMember(engine::report_plot_kinds()));

@@ -23,8 +23,7 @@ struct RunCommandOptions {
   int threads = 0;
   bool overwrite = false;
   bool quiet = false;
-  bool report = false;
-  ReportOverrides report_options;
+  ReportOverrides report;
 };
 
 // A progress bar on a terminal; nothing in pipes, files or CI.
@@ -70,8 +69,7 @@ void add_run_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("--overwrite", o->overwrite, "Replace the files of an earlier run in the output directory");
   cmd->add_flag("-q,--quiet", o->quiet, "Print nothing but errors");
 #ifdef PHYSYNTH_HAVE_VIZ
-  cmd->add_flag("--report", o->report, "Then write VTK files, plots and report.html into the run (physynth report)");
-  add_report_options(*cmd, o->report_options);
+  add_report_options(*cmd, o->report, "run");
 #endif
   cmd->callback([o, &exit_code] {
     auto scenario = load_scenario_or_report(o->scenario, o->overrides, "nothing was run", exit_code);
@@ -102,7 +100,7 @@ void add_run_command(CLI::App& app, int& exit_code) {
     exit_code = (s.failed == s.samples) ? kExitRunFailed : kExitOk;
 #ifdef PHYSYNTH_HAVE_VIZ
     // The data are written whatever happens here; a report that fails says so and sets 1.
-    if (o->report && !write_report_for(s.directory, o->report_options, o->quiet)) exit_code = kExitRunFailed;
+    if (o->report.requested && !write_report_for(s.directory, o->report, o->quiet)) exit_code = kExitRunFailed;
 #endif
   });
 }

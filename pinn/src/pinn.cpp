@@ -491,11 +491,11 @@ struct Pinn::Impl {
 
   // d(net_input)/dt^, [B, inputs]: 1 for t^, dphi/dt^ for phi, 0 for theta^.
   Tensor input_tangent(const Batch& b) const {
-    const Tensor x = net_input(b, b.x);
-    Tensor dx = torch::zeros_like(x);
+    const std::int64_t columns = b.x.size(1) + (time.characteristic ? 1 : 0);
+    Tensor dx = torch::zeros({b.size(), columns}, options());
     dx.select(1, 0).fill_(1.0);
     if (time.characteristic)
-      dx.select(1, x.size(1) - 1).copy_(b.dt_dth / ((b.t - t0 + b.tau) * std::log1p((t1 - t0) / tau_ref)));
+      dx.select(1, columns - 1).copy_(b.dt_dth / ((b.t - t0 + b.tau) * std::log1p((t1 - t0) / tau_ref)));
     return dx;
   }
 

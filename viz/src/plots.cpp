@@ -32,7 +32,7 @@
 #include <vtkWindowToImageFilter.h>
 
 #include "physynth/anchor/two_sample.h"
-#include "physynth/engine/scenario.h"
+#include "physynth/core/diagnostics.h"
 #include "physynth/viz/viz.h"
 #include "run_data.h"
 #include "viz_common.h"
@@ -331,8 +331,8 @@ Figure yield_map(const RunData& field, std::size_t label, const fs::path& out, c
   style(chart, name + " over the field", "x [m]", "y [m]");
   Figure f{"yield_map", (out / "yield-map.png").string(), "Map of " + name,
            name + " of each of the " + std::to_string(rows) + " x " + std::to_string(cols) + " plots (" +
-               format_double(h) + " m cells), from " + format_double(lo) + " to " + format_double(hi) + " " +
-               unit_at(d.label_units, label) + "."};
+               core::format_number(h) + " m cells), from " + core::format_number(lo) + " to " +
+               core::format_number(hi) + " " + unit_at(d.label_units, label) + "."};
   canvas.save(f.file);
   return f;
 }
@@ -392,12 +392,14 @@ Figure pinn_error(const RunData& r, const CsvTable& audit, const fs::path& out, 
 
 }  // namespace
 
-const std::vector<std::string>& plot_kinds() { return engine::report_plot_kinds(); }
-
 std::vector<Figure> plot_run(const std::string& run_dir, const std::string& out_dir, const VisualOptions& o) {
+  return plot_run(load_run(run_dir, samples_to_read(o)), out_dir, o);
+}
+
+std::vector<Figure> plot_run(const RunData& r, const std::string& out_dir, const VisualOptions& o) {
   const fs::path out(out_dir);
   std::vector<Figure> figures;
-  const RunData r = load_run(run_dir, std::max(o.band_samples, o.max_samples));
+  const std::string run_dir = r.folder.directory;
   const auto& d = r.data;
   if (wanted(o, "ensemble")) {
     std::vector<Series> series;
@@ -424,14 +426,13 @@ std::vector<Figure> plot_run(const std::string& run_dir, const std::string& out_
     }
   }
   if (wanted(o, "yield_map") && d.field_rows > 0 && d.num_labels() > 0) {
-    const RunData field = load_run(run_dir, static_cast<std::size_t>(d.field_rows) * d.field_cols);
     std::size_t label = 0;
     for (std::size_t l = 0; l < d.num_labels(); ++l)
       if (d.label_names[l].find("yield") != std::string::npos) {
         label = l;
         break;
       }
-    figures.push_back(yield_map(field, label, out, o));
+    figures.push_back(yield_map(r, label, out, o));  // load_run reads a field whole
   }
   const fs::path audit = fs::path(run_dir) / "pinn_audit.csv";
   if (wanted(o, "pinn_error") && fs::exists(audit)) {

@@ -9,6 +9,7 @@
 #include "physynth/core/diagnostics.h"
 #include "physynth/engine/dataset.h"
 #include "physynth/viz/viz.h"
+#include "run_data.h"
 #include "viz_common.h"
 
 namespace fs = std::filesystem;
@@ -105,8 +106,7 @@ struct Page {
   }
 };
 
-void run_sections(Page& pg, const fs::path& dir) {
-  const nlohmann::json m = read_json((dir / "manifest.json").string());
+void run_sections(Page& pg, const fs::path& dir, const nlohmann::json& m) {
   const auto& sc = m["scenario"]["resolved"];
   pg.h2("Scenario");
   pg.table({"", ""}, {{"name", esc(sc.value("name", ""))},
@@ -220,11 +220,13 @@ Report write_report(const std::string& directory, const VisualOptions& options) 
   const fs::path plots = dir / "plots", vtk = dir / "vtk";
   std::vector<std::string> vtk_files;
   if (fs::exists(dir / "manifest.json")) {
-    const nlohmann::json m = read_json((dir / "manifest.json").string());
+    // The shards are read once for the VTK files and the plots.
+    const RunData run = load_run(directory, samples_to_read(options));
+    const nlohmann::json& m = run.folder.manifest;
     title = "physynth run: " + m["scenario"]["resolved"].value("name", dir.filename().string());
-    run_sections(pg, dir);
-    vtk_files = write_run_vtk(directory, vtk.string(), options);
-    if (png) r.figures = plot_run(directory, plots.string(), options);
+    run_sections(pg, dir, m);
+    vtk_files = write_run_vtk(run, vtk.string(), options);
+    if (png) r.figures = plot_run(run, plots.string(), options);
   } else if (fs::exists(dir / "fit.json")) {
     title = "physynth anchor: " + dir.filename().string();
     anchor_sections(pg, dir);
@@ -257,7 +259,7 @@ VisualOptions options_from_manifest(const nlohmann::json& manifest) {
   o.width = rep.value("width", o.width);
   o.height = rep.value("height", o.height);
   o.format = rep.value("format", o.format);
-  o.max_samples = rep.value("max_samples", o.max_samples);
+  o.max_samples = rep.value("max_samples", o.max_samples);  // defaults: engine::ReportSpec
   return o;
 }
 

@@ -41,6 +41,8 @@ RunData load_run(const std::string& run_dir, std::size_t max_samples) {
   for (const auto& path : r.folder.hdf5_shards) {
     if (!first && d.samples >= max_samples) break;
     engine::Shard sh = engine::read_hdf5(path);
+    // A field is drawn whole (its images and map), however many samples were asked for.
+    if (sh.field_rows > 0) max_samples = std::max(max_samples, static_cast<std::size_t>(sh.field_rows) * sh.field_cols);
     const std::size_t take = std::min(sh.samples, max_samples - std::min(max_samples, d.samples));
     if (first) {
       d = sh;  // names, units, grid; the rows are replaced below
@@ -69,6 +71,10 @@ RunData load_run(const std::string& run_dir, std::size_t max_samples) {
     d.samples += take;
   }
   return r;
+}
+
+std::size_t samples_to_read(const VisualOptions& options) {
+  return std::max<std::size_t>(options.band_samples, options.max_samples);
 }
 
 std::string with_units(const std::string& name, const std::string& units) {

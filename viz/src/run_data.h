@@ -8,6 +8,7 @@
 
 #include "physynth/engine/dataset.h"
 #include "physynth/engine/run_folder.h"
+#include "physynth/viz/viz.h"
 
 namespace physynth::viz {
 
@@ -29,8 +30,15 @@ struct RunData {
   static std::size_t find(const std::vector<std::string>& names, const std::string& name);
 };
 
-// Reads up to max_samples samples (in sample order) from the run folder.
+// Reads up to max_samples samples (in sample order) from the run folder; a field's plots all.
 RunData load_run(const std::string& run_dir, std::size_t max_samples);
+
+// The samples write_run_vtk and plot_run read: enough for both (the report reads them once).
+std::size_t samples_to_read(const VisualOptions& options);
+
+// viz.h's write_run_vtk and plot_run on samples already read (the first max_samples for VTK).
+std::vector<std::string> write_run_vtk(const RunData& run, const std::string& out_dir, const VisualOptions& options);
+std::vector<Figure> plot_run(const RunData& run, const std::string& out_dir, const VisualOptions& options);
 
 // units[i], or "" where the file gave fewer units than names.
 inline std::string unit_at(const std::vector<std::string>& units, std::size_t i) {

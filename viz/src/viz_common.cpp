@@ -6,11 +6,7 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "physynth/core/diagnostics.h"
-
 namespace physynth::viz {
-
-std::string format_double(double v) { return core::format_number(v); }
 
 nlohmann::json read_json(const std::string& path) {
   std::ifstream in(path);

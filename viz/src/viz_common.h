@@ -8,9 +8,6 @@
 
 namespace physynth::viz {
 
-// Shortest text that reads back to the same double (core::format_number).
-std::string format_double(double v);
-
 // The file parsed as JSON; throws std::runtime_error naming it when missing or invalid.
 nlohmann::json read_json(const std::string& path);
 

@@ -21,6 +21,7 @@
 
 #include <Eigen/Dense>
 
+#include "physynth/core/diagnostics.h"
 #include "physynth/engine/dataset.h"
 #include "physynth/viz/viz.h"
 #include "run_data.h"
@@ -60,7 +61,7 @@ std::string write_pvd(const fs::path& path, const std::vector<std::pair<double, 
       "<?xml version=\"1.0\"?>\n<VTKFile type=\"Collection\" version=\"0.1\" byte_order=\"LittleEndian\">\n"
       "  <Collection>\n";
   for (const auto& [t, file] : steps)
-    x += "    <DataSet timestep=\"" + format_double(t) + "\" group=\"\" part=\"0\" file=\"" + file + "\"/>\n";
+    x += "    <DataSet timestep=\"" + core::format_number(t) + "\" group=\"\" part=\"0\" file=\"" + file + "\"/>\n";
   x += "  </Collection>\n</VTKFile>\n";
   engine::write_file_atomically(path.string(), x);
   return path.string();
@@ -145,10 +146,13 @@ std::string step_name(const std::string& stem, std::size_t k, const char* ext) {
 
 std::vector<std::string> write_run_vtk(const std::string& run_dir, const std::string& out_dir,
                                        const VisualOptions& options) {
-  const RunData r = load_run(run_dir, options.max_samples);
+  return write_run_vtk(load_run(run_dir, options.max_samples), out_dir, options);
+}
+
+std::vector<std::string> write_run_vtk(const RunData& r, const std::string& out_dir, const VisualOptions& options) {
   const fs::path out(out_dir);
   std::vector<std::string> files;
-  const std::size_t S = r.S(), T = r.T(), N = r.N();
+  const std::size_t S = std::min<std::size_t>(r.S(), options.max_samples), T = r.T(), N = r.N();
 
   // Trajectories: one polyline per sample over the times it reached.
   {
@@ -227,11 +231,10 @@ std::vector<std::string> write_run_vtk(const std::string& run_dir, const std::st
   }
 
   // A field: per output time an image of the plots, every state as point data (one point per
-  // plot, spaced by the cell size). Every plot of the field is read, not only max_samples.
+  // plot, spaced by the cell size). Every plot of the field (load_run reads a field whole).
   if (r.data.field_rows > 0) {
-    const RunData whole = load_run(run_dir, static_cast<std::size_t>(r.data.field_rows) * r.data.field_cols);
-    const int rows = whole.data.field_rows, cols = whole.data.field_cols;
-    const double h = whole.data.field_cell_size_m > 0 ? whole.data.field_cell_size_m : 1.0;
+    const int rows = r.data.field_rows, cols = r.data.field_cols;
+    const double h = r.data.field_cell_size_m > 0 ? r.data.field_cell_size_m : 1.0;
     std::vector<std::pair<double, std::string>> steps;
     for (std::size_t t = 0; t < T; ++t) {
       vtkNew<vtkImageData> img;
@@ -240,17 +243,17 @@ std::vector<std::string> write_run_vtk(const std::string& run_dir, const std::st
       img->SetOrigin(0.5 * h, 0.5 * h, 0.0);
       const vtkIdType P = static_cast<vtkIdType>(rows) * cols;
       for (std::size_t i = 0; i < N; ++i) {
-        auto a = array(whole.data.state_names[i], P);
+        auto a = array(r.data.state_names[i], P);
         for (vtkIdType k = 0; k < P; ++k) a->SetValue(k, NAN);
-        for (std::size_t s = 0; s < whole.S(); ++s) {
-          const vtkIdType k = static_cast<vtkIdType>(whole.data.plot[2 * s]) * cols + whole.data.plot[2 * s + 1];
-          a->SetValue(k, whole.state(s, t, i));
+        for (std::size_t s = 0; s < r.S(); ++s) {
+          const vtkIdType k = static_cast<vtkIdType>(r.data.plot[2 * s]) * cols + r.data.plot[2 * s + 1];
+          a->SetValue(k, r.state(s, t, i));
         }
         img->GetPointData()->AddArray(a);
       }
       const std::string name = step_name("field/field", t, ".vti");
       files.push_back(write_xml<vtkXMLImageDataWriter>(img.Get(), out / name));
-      steps.emplace_back(whole.data.times[t], name);
+      steps.emplace_back(r.data.times[t], name);
     }
     files.push_back(write_pvd(out / "field.pvd", steps));
   }

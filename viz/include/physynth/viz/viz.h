@@ -27,25 +27,21 @@
 
 #include <nlohmann/json.hpp>
 
+#include "physynth/engine/scenario.h"
+
 namespace physynth::viz {
 
-// The scenario's `output.report` section (docs/scenarios.md).
-struct VisualOptions {
-  std::vector<std::string> plots;   // plot kinds to draw; empty: every kind that applies
-  int width = 960, height = 600;    // pixels per plot
-  std::string format = "png";       // png: VTK files and PNG plots; vtk: VTK files only (no display)
-  std::size_t max_samples = 200;    // trajectories drawn (VTK polylines, RUL curves, point clouds)
-  std::size_t band_samples = 5000;  // samples the ensemble bands and marginals are computed over
+// The scenario's `output.report` section (engine::ReportSpec: plots, size, format, max_samples),
+// and how many samples the ensemble bands and marginals are computed over.
+struct VisualOptions : engine::ReportSpec {
+  std::size_t band_samples = 5000;
 };
-
-// Every plot kind: ensemble, parameters, rul, yield_map, pinn_error, calibration, collapse.
-const std::vector<std::string>& plot_kinds();
 
 // Options from a run's manifest (its resolved scenario's output.report), defaults where absent.
 VisualOptions options_from_manifest(const nlohmann::json& manifest);
 
 struct Figure {
-  std::string kind;     // one of plot_kinds()
+  std::string kind;     // one of engine::report_plot_kinds()
   std::string file;     // PNG path
   std::string title;    // one line
   std::string caption;  // what it shows, one or two sentences

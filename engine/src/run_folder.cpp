@@ -4,6 +4,11 @@
 #include <fstream>
 #include <stdexcept>
 
+#include <yaml-cpp/yaml.h>
+
+#include "physynth/core/config.h"
+#include "physynth/engine/scenario.h"
+
 namespace physynth::engine {
 
 RunFolder open_run_folder(const std::string& directory, bool require_hdf5, const std::string& what) {
@@ -28,6 +33,25 @@ RunFolder open_run_folder(const std::string& directory, bool require_hdf5, const
     throw std::runtime_error(r.manifest_path + ": the run has no HDF5 shards; " + (what.empty() ? "this" : what) +
                              " reads those (add hdf5 to output.formats and run again)");
   return r;
+}
+
+std::shared_ptr<const core::Model> model_of_run(const RunFolder& run) {
+  const auto& scenario = run.manifest.value("scenario", nlohmann::json::object());
+  const auto& resolved = scenario.value("resolved", nlohmann::json::object());
+  const std::string domain = resolved.value("domain", "");
+  const core::ModelBinding binding = domain_binding(domain);
+  if (!binding || !resolved.contains("model"))
+    throw std::runtime_error(run.manifest_path + ": scenario.resolved has no model of a known domain (domain '" +
+                             domain + "')");
+  core::Diagnostics diags;
+  // JSON is YAML: the binding reads the resolved section as it read the scenario's.
+  const core::ConfigNode node(YAML::Load(resolved["model"].dump()), "model", scenario.value("file", run.manifest_path),
+                              &diags);
+  auto built = binding(node);
+  if (!built || diags.has_errors())
+    throw std::runtime_error(run.manifest_path + ": cannot build the run's model again:\n" +
+                             diags.report("the model was not built"));
+  return built->model;
 }
 
 }  // namespace physynth::engine

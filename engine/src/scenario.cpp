@@ -1092,8 +1092,8 @@ nlohmann::ordered_json resolved_json(const Scenario& s, const YAML::Node& model_
 }  // namespace
 
 const std::vector<std::string>& report_plot_kinds() {
-  static const std::vector<std::string> kinds = {"ensemble",   "parameters",  "rul",     "yield_map",
-                                                 "pinn_error", "calibration", "collapse"};
+  static const std::vector<std::string> kinds = {"ensemble",  "parameters", "rul",         "spectra",
+                                                 "yield_map", "pinn_error", "calibration", "collapse"};
   return kinds;
 }
 
@@ -1101,6 +1101,12 @@ std::vector<std::string> known_domains() {
   std::vector<std::string> names;
   for (const auto& d : domain_table()) names.push_back(d.name);
   return names;
+}
+
+core::ModelBinding domain_binding(const std::string& domain) {
+  for (const auto& e : domain_table())
+    if (domain == e.name) return e.binding;
+  return nullptr;
 }
 
 std::optional<Scenario> load_scenario(const std::string& path, const std::vector<std::string>& overrides,
@@ -1138,8 +1144,7 @@ std::optional<Scenario> load_scenario(const std::string& path, const std::vector
   if (root.require("domain"))
     if (auto d = root["domain"].as_enum(known_domains())) {
       s.domain = *d;
-      for (const auto& e : domain_table())
-        if (*d == e.name) binding = e.binding;
+      binding = domain_binding(*d);
     }
   if (binding && root.require("model")) {
     if (auto built = binding(root["model"])) s.model = std::move(*built);

@@ -20,6 +20,7 @@
 #include <vtkXMLImageDataReader.h>
 #include <vtkXMLPolyDataReader.h>
 
+#include "fault_spectra.h"  // viz/src
 #include "physynth/anchor/real_data.h"
 #include "physynth/engine/anchor.h"
 #include "physynth/engine/collapse.h"
@@ -238,6 +239,55 @@ TEST_CASE("viz: every plot kind renders at its size with its colours, and the re
   const auto curves = viz::plot_collapse(col, col + "/plots", only);
   REQUIRE(!curves.empty());
   for (const auto& f : curves) testing::check_plot(f, o, {blue, orange, green});  // one per strategy
+}
+
+TEST_CASE("viz: the fault spectra are the snapshots whose features the bearing run recorded") {
+  const std::string dir = run("scenarios/manufacturing/mixed_fleet.yaml", {"sampling.samples=30"}, "spectra");
+  const auto r = viz::load_run(dir, 30);
+  const auto spectra = viz::fault_spectra(r);
+  std::set<std::string> modes;
+  for (const auto& f : spectra) {
+    INFO(f.mode << " sample " << f.sample << " at " << f.time);
+    modes.insert(f.mode);
+    CHECK(f.spall > 0.0);
+    // The recorded features at that reading, from the run's HDF5 data.
+    auto recorded = [&](const std::string& name) -> double {
+      for (const auto& c : r.data.observations)
+        if (c.name == name)
+          for (std::size_t k = 0; k < c.times.size(); ++k)
+            if (c.times[k] == f.time) return c.values[f.row * c.times.size() + k];
+      FAIL("no reading of " << name << " at " << f.time);
+      return NAN;
+    };
+    CHECK(f.features.envelope_bpfo == recorded("env_bpfo"));
+    CHECK(f.features.envelope_bpfi == recorded("env_bpfi"));
+    CHECK(f.features.envelope_bsf == recorded("env_bsf"));
+    CHECK(f.features.envelope_ftf == recorded("env_ftf"));
+    CHECK(f.features.rms == recorded("vib_rms"));
+    // The plotted spectrum is the one the features were read from: its largest bin within
+    // +-2 % of BPFO (bins rounded to the nearest, as Spectrum::peak_near) is the recorded env_bpfo.
+    // order[j] is bin j + 1.
+    const double resolution = f.order[0] * f.shaft_hz, bpfo_hz = f.orders.bpfo * f.shaft_hz;
+    const long lo = std::lround(0.98 * bpfo_hz / resolution), hi = std::lround(1.02 * bpfo_hz / resolution);
+    double peak = 0.0;
+    for (long b = lo; b <= hi; ++b) peak = std::max(peak, f.amplitude[static_cast<std::size_t>(b - 1)]);
+    CHECK(peak == Approx(f.features.envelope_bpfo).epsilon(1e-12));
+  }
+  CHECK(modes == std::set<std::string>{"outer_race", "inner_race", "rolling_element", "cage", "imbalance"});
+  // An outer-race spall shows at BPFO above the other defect orders; an inner-race one at BPFI.
+  for (const auto& f : spectra) {
+    if (f.mode == "outer_race") CHECK(f.features.envelope_bpfo > 3.0 * f.features.envelope_bpfi);
+    if (f.mode == "inner_race") CHECK(f.features.envelope_bpfi > 3.0 * f.features.envelope_bpfo);
+  }
+
+  viz::VisualOptions o;
+  o.width = 640;
+  o.height = 900;
+  o.plots = {"spectra"};
+  const auto figures = viz::plot_run(dir, dir + "/plots", o);
+  REQUIRE(figures.size() == 1);
+  CHECK(figures[0].kind == "spectra");
+  testing::check_plot(figures[0], o, {{31, 119, 180}, {255, 127, 14}, {44, 160, 44}});  // spectrum, BPFO, BPFI
 }
 
 TEST_CASE("viz: Chromium shows the report page with its plots") {

@@ -31,6 +31,7 @@
 #include <vtkVector.h>
 #include <vtkWindowToImageFilter.h>
 
+#include "fault_spectra.h"
 #include "physynth/anchor/two_sample.h"
 #include "physynth/core/diagnostics.h"
 #include "physynth/viz/viz.h"
@@ -390,6 +391,64 @@ Figure pinn_error(const RunData& r, const CsvTable& audit, const fs::path& out, 
   return f;
 }
 
+// --- fault-frequency spectra --------------------------------------------------------------
+
+Figure spectra_plot(const std::vector<FaultSpectrum>& spectra, const RunData& r, const fs::path& out,
+                    const VisualOptions& o) {
+  const int k = static_cast<int>(spectra.size());
+  Canvas canvas(o);
+  vtkNew<vtkChartMatrix> matrix;
+  canvas.scene()->AddItem(matrix);
+  matrix->SetSize(vtkVector2i(1, k));
+  matrix->SetGutter(vtkVector2f(60.f, k > 3 ? 45.f : 60.f));
+  const int font = k > 3 ? 12 : 14;
+  std::vector<vtkSmartPointer<vtkTable>> keep;
+  for (int i = 0; i < k; ++i) {
+    const FaultSpectrum& f = spectra[static_cast<std::size_t>(i)];
+    vtkChart* chart = matrix->GetChart(vtkVector2i(0, k - 1 - i));  // the first mode on top
+    std::vector<std::pair<double, double>> pts(f.order.size());
+    double top = 0.0;
+    for (std::size_t b = 0; b < f.order.size(); ++b) {
+      pts[b] = {f.order[b], f.amplitude[b]};
+      top = std::max(top, f.amplitude[b]);
+    }
+    auto t = xy_table("order", "envelope", pts);
+    keep.push_back(t);
+    vtkPlot* line = chart->AddPlot(vtkChart::LINE);
+    line->SetInputData(t, 0, 1);
+    line->SetLabel("envelope spectrum");
+    colour(line, kBlue, 1.5f);
+    // The defect frequencies as vertical markers (orders are the same for every unit of a geometry).
+    const std::pair<const char*, double> marks[] = {
+        {"FTF", f.orders.ftf}, {"BPFO", f.orders.bpfo}, {"BPFI", f.orders.bpfi}, {"BSF", f.orders.bsf}};
+    const Rgb mark_colour[] = {kGrey, kOrange, kGreen, kRed};
+    for (std::size_t m = 0; m < 4; ++m) {
+      auto mt = xy_table("order", marks[m].first, {{marks[m].second, 0.0}, {marks[m].second, top * 1.05}});
+      keep.push_back(mt);
+      vtkPlot* mark = chart->AddPlot(vtkChart::LINE);
+      mark->SetInputData(mt, 0, 1);
+      mark->SetLabel(marks[m].first);
+      colour(mark, mark_colour[m], 2.0f, 200);
+      mark->GetPen()->SetLineType(vtkPen::DASH_LINE);
+      mark->SetLegendVisibility(i == 0);
+    }
+    line->SetLegendVisibility(i == 0);
+    const std::string title = f.mode + ": sample " + std::to_string(f.sample) + " at " +
+                              core::format_significant(f.time, 4) + " " + r.data.time_units + ", spall " +
+                              core::format_significant(f.spall, 3) + " mm, " + core::format_significant(f.shaft_hz, 3) +
+                              " Hz shaft";
+    style(chart, title, i == k - 1 ? "frequency / shaft frequency (order)" : "", "envelope [g]", font);
+    chart->GetTitleProperties()->SetFontSize(font + 1);
+    if (i == 0) legend(vtkChartXY::SafeDownCast(chart), font);
+  }
+  Figure fig{"spectra", (out / "fault-spectra.png").string(), "Fault-frequency spectra",
+             "Envelope spectrum of the vibration snapshot behind the recorded features, for the unit of each fault "
+             "mode with the largest spall at its last reading; dashed lines mark the cage (FTF), outer-race (BPFO), "
+             "inner-race (BPFI) and ball-spin (BSF) orders."};
+  canvas.save(fig.file);
+  return fig;
+}
+
 }  // namespace
 
 std::vector<Figure> plot_run(const std::string& run_dir, const std::string& out_dir, const VisualOptions& o) {
@@ -442,6 +501,10 @@ std::vector<Figure> plot_run(const RunData& r, const std::string& out_dir, const
       for (std::size_t c = 0; c < t.header.size(); ++c)
         any = any || (t.header[c].rfind("error_", 0) == 0 && std::isfinite(t.number(i, c)));
     if (any) figures.push_back(pinn_error(r, t, out, o));
+  }
+  if (wanted(o, "spectra")) {
+    const auto spectra = fault_spectra(r);
+    if (!spectra.empty()) figures.push_back(spectra_plot(spectra, r, out, o));
   }
   return figures;
 }

@@ -111,6 +111,13 @@ std::vector<double> vibration_snapshot(const BearingGeometry& g, const SnapshotO
   return x;
 }
 
+core::Spectrum defect_envelope_spectrum(const std::vector<double>& x, const BearingGeometry& g,
+                                        const SnapshotOptions& o, double shaft_hz) {
+  const double half_band = std::max(0.3 * o.resonance_hz, 4.0 * defect_orders(g).bpfi * shaft_hz);
+  return core::envelope_spectrum(x, o.sample_rate_hz, std::max(0.0, o.resonance_hz - half_band),
+                                 std::min(0.5 * o.sample_rate_hz, o.resonance_hz + half_band));
+}
+
 SnapshotFeatures snapshot_features(const std::vector<double>& x, const BearingGeometry& g, const SnapshotOptions& o,
                                    double shaft_hz) {
   SnapshotFeatures f;
@@ -120,10 +127,7 @@ SnapshotFeatures snapshot_features(const std::vector<double>& x, const BearingGe
   f.crest_factor = stats.crest_factor;
   f.kurtosis = stats.kurtosis;
   const DefectOrders orders = defect_orders(g);
-  // Demodulate around the resonance, wide enough for the sidebands of the fastest defect frequency.
-  const double half_band = std::max(0.3 * o.resonance_hz, 4.0 * orders.bpfi * shaft_hz);
-  const auto env = core::envelope_spectrum(x, o.sample_rate_hz, std::max(0.0, o.resonance_hz - half_band),
-                                           std::min(0.5 * o.sample_rate_hz, o.resonance_hz + half_band));
+  const auto env = defect_envelope_spectrum(x, g, o, shaft_hz);
   auto at = [&](double order) { return env.peak_near(order * shaft_hz, 0.02 * order * shaft_hz); };
   f.envelope_bpfo = at(orders.bpfo);
   f.envelope_bpfi = at(orders.bpfi);
@@ -173,12 +177,13 @@ BearingDegradation::BearingDegradation(BearingGeometry geometry, SnapshotOptions
               {"vib_1x", "g", "spectrum at the shaft frequency"}};
 }
 
-void BearingDegradation::evaluate_derived(double, const double* y, const double* p, core::CounterRng& rng,
-                                          double* out) const {
-  SnapshotOptions o = snapshot_;
-  o.resonance_hz = p[kResonance];
-  o.noise_sd = p[kVibrationNoise];
-  SnapshotState state;
+BearingDegradation::Snapshot BearingDegradation::snapshot(const double* y, const double* p,
+                                                          core::CounterRng& rng) const {
+  Snapshot snap;
+  snap.options = snapshot_;
+  snap.options.resonance_hz = p[kResonance];
+  snap.options.noise_sd = p[kVibrationNoise];
+  SnapshotState& state = snap.state;
   state.shaft_hz = p[kShaftHz];
   const int mode = static_cast<int>(std::lround(p[kFaultMode]));
   state.mode = mode >= 0 && mode <= 5 ? static_cast<FaultMode>(mode) : FaultMode::kNone;
@@ -188,8 +193,14 @@ void BearingDegradation::evaluate_derived(double, const double* y, const double*
     state.imbalance_amplitude += severity;  // a growing imbalance (wear, loosening)
   else
     state.impulse_amplitude = severity;
-  const auto x = vibration_snapshot(geometry_, o, state, rng);
-  const auto f = snapshot_features(x, geometry_, o, state.shaft_hz);
+  snap.signal = vibration_snapshot(geometry_, snap.options, state, rng);
+  return snap;
+}
+
+void BearingDegradation::evaluate_derived(double, const double* y, const double* p, core::CounterRng& rng,
+                                          double* out) const {
+  const Snapshot snap = snapshot(y, p, rng);
+  const auto f = snapshot_features(snap.signal, geometry_, snap.options, snap.state.shaft_hz);
   const double values[] = {f.rms,           f.peak,         f.crest_factor, f.kurtosis,    f.envelope_bpfo,
                            f.envelope_bpfi, f.envelope_bsf, f.envelope_ftf, f.amplitude_1x};
   std::copy(std::begin(values), std::end(values), out);

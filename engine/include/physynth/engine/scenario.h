@@ -255,6 +255,8 @@ struct Scenario {
 
 // Domains that can be named in `domain:`.
 std::vector<std::string> known_domains();
+// The binding that reads a domain's `model:` section; nullptr for an unknown domain.
+core::ModelBinding domain_binding(const std::string& domain);
 
 // Reads and validates a scenario file, applying `overrides` ("key=value", as
 // from --set) first. Reports every problem to `diagnostics` and returns

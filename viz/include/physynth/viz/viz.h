@@ -15,6 +15,8 @@
 //     ensemble-<name>.png       median and 50 / 90 % bands of each observation channel
 //     parameters.png            marginals and pairwise scatter of the varying parameters
 //     rul.png                   remaining useful life against time (manufacturing)
+//     fault-spectra.png         bearings: envelope spectrum of one unit per fault mode with the
+//                               defect orders marked (the snapshot behind the recorded features)
 //     yield-map.png             a field's final label as a map (crop fields)
 //     pinn-error.png            PINN against CVODES error over the parameter range
 //     calibration-<obs>.png     predictions against the real readings, before and after calibration

@@ -15,6 +15,7 @@
 
 #include "physynth/core/random.h"
 #include "physynth/core/scalar.h"
+#include "physynth/core/signal.h"
 #include "physynth/core/templated_model.h"
 
 namespace physynth::domains::manufacturing {
@@ -73,6 +74,12 @@ struct SnapshotFeatures {
 SnapshotFeatures snapshot_features(const std::vector<double>& x, const BearingGeometry& g,
                                    const SnapshotOptions& options, double shaft_hz);
 
+// The envelope spectrum snapshot_features reads its defect amplitudes from: the snapshot
+// band-passed around the resonance (wide enough for the sidebands of the fastest defect
+// frequency at this shaft speed) and demodulated.
+core::Spectrum defect_envelope_spectrum(const std::vector<double>& x, const BearingGeometry& g,
+                                        const SnapshotOptions& options, double shaft_hz);
+
 // Spall growth and temperature of one bearing; time in hours.
 //   states:  a  spall size (mm),  T  bearing temperature (deg C)
 //   da/dt = H(t) * n_cycles * 1000 C (Y s sqrt(pi a / 1000))^m     (Paris: C in m/cycle, dK in MPa sqrt(m))
@@ -126,6 +133,16 @@ class BearingDegradation : public core::TemplatedModel<BearingDegradation> {
   const std::vector<core::VariableInfo>& derived_channels() const override { return derived_; }
   void evaluate_derived(double t, const double* y, const double* p, core::CounterRng& rng, double* out) const override;
   const BearingGeometry& geometry() const { return geometry_; }
+
+  // The accelerometer snapshot behind the derived channels at states y and parameters p, and
+  // the options it was synthesised with (resonance and noise from p). With the rng that
+  // evaluate_derived is given at a reading, this is the signal whose features were recorded.
+  struct Snapshot {
+    SnapshotOptions options;
+    SnapshotState state;
+    std::vector<double> signal;
+  };
+  Snapshot snapshot(const double* y, const double* p, core::CounterRng& rng) const;
 
   template <class T>
   void evaluate(const T& t, const T* y, const T* p, T* dydt) const {

@@ -1,8 +1,10 @@
+#include <signal.h>
 #include <CLI/CLI.hpp>
 
 #include <iostream>
 
 #include "commands.h"
+#include "physynth/engine/ranks.h"
 #include "physynth/engine/run.h"
 
 namespace physynth::apps {
@@ -22,6 +24,10 @@ std::map<std::string, std::string> component_versions() {
 
 int main(int argc, char** argv) {
   using namespace physynth;
+  // A file-size limit (ulimit -f) makes write() fail with EFBIG, reported like a full disk,
+  // instead of killing the process with SIGXFSZ mid-file.
+  signal(SIGXFSZ, SIG_IGN);
+  engine::init_ranks(&argc, &argv);
   CLI::App app{"physynth: physics-informed synthetic data from YAML scenarios"};
   app.require_subcommand(0, 1);
   bool show_version = false;
@@ -39,6 +45,14 @@ int main(int argc, char** argv) {
 #ifdef PHYSYNTH_HAVE_PINN
   apps::add_train_pinn_command(app, exit_code);
 #endif
+  // Under mpirun with more than one rank only `run` divides its work; the others would each
+  // do the whole job and write over each other.
+  app.parse_complete_callback([&app] {
+    if (engine::num_ranks() > 1 && !app.get_subcommands().empty() && app.get_subcommands()[0]->get_name() != "run")
+      throw CLI::ValidationError(app.get_subcommands()[0]->get_name(),
+                                 "runs on one process; only 'physynth run' splits its work across " +
+                                     std::to_string(engine::num_ranks()) + " MPI ranks");
+  });
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,14 +1,21 @@
+#include <signal.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <mutex>
+#include <thread>
+
+#include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "physynth/engine/ranks.h"
 #include "physynth/engine/run.h"
 #include "physynth/engine/scenario.h"
 
@@ -22,6 +29,7 @@ struct RunCommandOptions {
   std::vector<std::string> overrides;
   int threads = 0;
   bool overwrite = false;
+  std::string resume;
   bool quiet = false;
   ReportOverrides report;
 };
@@ -52,9 +60,42 @@ class ProgressBar {
   std::chrono::steady_clock::time_point start_, last_{};
 };
 
+// SIGINT and SIGTERM ask the run to stop after the samples in flight; a second one ends the
+// process at once (the journal still lets --resume continue).
+std::atomic<int> g_stop_signal{0};
+extern "C" void on_stop_signal(int sig) {
+  if (g_stop_signal.exchange(sig) != 0) {
+    signal(sig, SIG_DFL);
+    raise(sig);
+  }
+}
+
 bool on_terminal() {
   const char* ci = std::getenv("CI");
   return isatty(STDERR_FILENO) && !(ci && std::string(ci) == "true");
+}
+
+// The scenario file and --set values an interrupted run in `dir` started with (its journal).
+bool resume_scenario(const std::string& dir, std::string* scenario, std::vector<std::string>* overrides,
+                     std::string* why) {
+  const std::string path = dir + "/journal/run.json";
+  std::ifstream in(path);
+  if (!in) {
+    *why = "cannot resume '" + dir + "': it has no " + path +
+           (std::ifstream(dir + "/manifest.json") ? " (the run there is complete)" : " (not a physynth run folder)");
+    return false;
+  }
+  try {
+    nlohmann::json j;
+    in >> j;
+    *scenario = j.at("scenario").get<std::string>();
+    const auto& given = j.at("overrides");
+    if (given.is_array() && overrides->empty()) *overrides = given.get<std::vector<std::string>>();
+  } catch (const std::exception& e) {
+    *why = path + ": " + e.what();
+    return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -62,42 +103,86 @@ bool on_terminal() {
 void add_run_command(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<RunCommandOptions>();
   CLI::App* cmd = app.add_subcommand("run", "Generate a dataset from a scenario");
-  cmd->add_option("scenario", o->scenario, "Scenario YAML file")->required();
+  cmd->add_option("scenario", o->scenario,
+                  "Scenario YAML file (with --resume: the one the run started with, by default)");
   cmd->add_option("-o,--output", o->output, "Output directory (default: the scenario's output.directory)");
   cmd->add_option("-j,--threads", o->threads, "Worker threads (default: every core)")->check(CLI::NonNegativeNumber);
   cmd->add_option("--set", o->overrides, "Override a scenario value, KEY=VALUE (e.g. sampling.samples=100)");
   cmd->add_flag("--overwrite", o->overwrite, "Replace the files of an earlier run in the output directory");
+  cmd->add_option("--resume", o->resume,
+                  "Continue an interrupted run in this directory from its journal (shards verified by SHA-256)")
+      ->excludes("--overwrite")
+      ->excludes("--output");
   cmd->add_flag("-q,--quiet", o->quiet, "Print nothing but errors");
 #ifdef PHYSYNTH_HAVE_VIZ
   add_report_options(*cmd, o->report, "run");
 #endif
   cmd->callback([o, &exit_code] {
-    auto scenario = load_scenario_or_report(o->scenario, o->overrides, "nothing was run", exit_code);
+    const bool root = engine::rank() == 0;  // under mpirun only rank 0 prints
+    std::vector<std::string> overrides = o->overrides;
+    if (!o->resume.empty() && o->scenario.empty()) {
+      // The scenario and --set values the run started with, from its journal.
+      std::string why;
+      if (!resume_scenario(o->resume, &o->scenario, &overrides, &why)) {
+        if (root) std::cerr << "physynth run: error: " << why << "\n";
+        exit_code = kExitBadInput;
+        return;
+      }
+    }
+    if (o->scenario.empty()) {
+      if (root) std::cerr << "physynth run: error: a scenario file is required (or --resume DIR)\n";
+      exit_code = kExitBadInput;
+      return;
+    }
+    auto scenario = load_scenario_or_report(o->scenario, overrides, "nothing was run", exit_code);
     if (!scenario) return;
-    ProgressBar bar(!o->quiet && on_terminal());
+    ProgressBar bar(!o->quiet && root && on_terminal());
     engine::RunOptions run;
-    run.output_directory = o->output;
+    run.output_directory = o->resume.empty() ? o->output : o->resume;
+    run.resume = !o->resume.empty();
     run.threads = o->threads;
+    // Ranks on one machine share its cores unless -j says otherwise.
+    if (run.threads == 0 && engine::local_ranks() > 1)
+      run.threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / engine::local_ranks());
     run.overwrite = o->overwrite;
     run.component_versions = component_versions();
     run.progress = [&bar](std::uint64_t done, std::uint64_t total) { bar.update(done, total); };
+    g_stop_signal = 0;
+    signal(SIGINT, on_stop_signal);
+    signal(SIGTERM, on_stop_signal);
+    run.stop_requested = [] { return g_stop_signal.load() != 0; };
     const engine::RunSummary s = engine::run_scenario(*scenario, run);
-    if (!s.completed) {
-      std::cerr << "physynth run: error: " << s.message << "\n";
-      exit_code = s.message.find("already holds a run") != std::string::npos ? kExitBadInput : kExitRunFailed;
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    if (s.interrupted) {
+      if (root) std::cerr << "physynth run: " << s.message << "\n";
+      exit_code = 128 + g_stop_signal.load();  // as a shell reports a process ended by the signal
       return;
     }
-    if (!o->quiet) {
-      std::printf("%s: %llu samples (%llu ok, %llu stopped by an event, %llu failed) in %.2f s on %d threads\n",
+    if (!s.completed) {
+      if (root) std::cerr << "physynth run: error: " << s.message << "\n";
+      exit_code = s.message.find("already holds a run") != std::string::npos ||
+                          s.message.find("cannot resume") != std::string::npos
+                      ? kExitBadInput
+                      : kExitRunFailed;
+      return;
+    }
+    if (!o->quiet && root) {
+      std::printf("%s: %llu samples (%llu ok, %llu stopped by an event, %llu failed) in %.2f s on %d threads%s\n",
                   scenario->name.c_str(), static_cast<unsigned long long>(s.samples),
                   static_cast<unsigned long long>(s.ok), static_cast<unsigned long long>(s.stopped_by_event),
-                  static_cast<unsigned long long>(s.failed), s.wall_s, s.threads);
+                  static_cast<unsigned long long>(s.failed), s.wall_s, s.threads,
+                  s.ranks > 1 ? (" x " + std::to_string(s.ranks) + " MPI ranks").c_str() : "");
+      if (s.shards_resumed > 0)
+        std::printf("  resumed: %llu shards kept from the interrupted run (checksums verified)\n",
+                    static_cast<unsigned long long>(s.shards_resumed));
       std::printf("  solve %.2f s, write %.2f s; %zu data files\n", s.solve_s, s.write_s, s.files.size());
       std::printf("  output: %s/ (manifest.json, audit.json)\n", s.directory.c_str());
       if (s.failed > 0)
         std::printf("  failed samples and why: %s/manifest.json, key 'failures'\n", s.directory.c_str());
     }
     exit_code = (s.failed == s.samples) ? kExitRunFailed : kExitOk;
+    if (!root) return;
 #ifdef PHYSYNTH_HAVE_VIZ
     // The data are written whatever happens here; a report that fails says so and sets 1.
     if (o->report.requested && !write_report_for(s.directory, o->report, o->quiet)) exit_code = kExitRunFailed;

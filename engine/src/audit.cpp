@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 
+#include "journal.h"
 #include "physynth/core/diagnostics.h"
 
 namespace physynth::engine {
@@ -136,6 +137,67 @@ nlohmann::ordered_json AuditAccumulator::to_json(const std::vector<std::string>&
   for (std::size_t e = 0; e < event_names_.size(); ++e) events[event_names_[e]] = event_counts_[e];
   j["events_fired"] = events;
   return j;
+}
+
+nlohmann::json AuditAccumulator::state() const {
+  std::vector<std::int64_t> sums(stat_sum_.size());
+  for (std::size_t k = 0; k < sums.size(); ++k) sums[k] = static_cast<std::int64_t>(stat_sum_[k]);  // integer counts
+  return {{"samples", samples_},
+          {"ok", ok_},
+          {"stopped", stopped_},
+          {"failed", failed_},
+          {"worst_abs", exact_doubles(worst_abs_)},
+          {"worst_rel", exact_doubles(worst_rel_)},
+          {"worst_sample", worst_sample_},
+          {"min_state", exact_doubles(min_state_)},
+          {"min_sample", min_sample_},
+          {"negative_samples", negative_samples_},
+          {"stat_sum", sums},
+          {"stat_max", stat_max_},
+          {"event_counts", event_counts_}};
+}
+
+void AuditAccumulator::merge(const nlohmann::json& j) {
+  const auto worst_abs = read_exact_doubles(j.at("worst_abs")), worst_rel = read_exact_doubles(j.at("worst_rel"));
+  const auto worst_sample = j.at("worst_sample").get<std::vector<std::int64_t>>();
+  const auto min_state = read_exact_doubles(j.at("min_state"));
+  const auto min_sample = j.at("min_sample").get<std::vector<std::int64_t>>();
+  const auto negative = j.at("negative_samples").get<std::vector<std::int64_t>>();
+  const auto events = j.at("event_counts").get<std::vector<std::uint64_t>>();
+  if (worst_rel.size() != worst_rel_.size() || min_state.size() != min_state_.size() ||
+      events.size() != event_counts_.size())
+    throw std::runtime_error("a shard's audit record does not match the scenario's model");
+  samples_ += j.at("samples").get<std::uint64_t>();
+  ok_ += j.at("ok").get<std::uint64_t>();
+  stopped_ += j.at("stopped").get<std::uint64_t>();
+  for (auto f : j.at("failed")) failed_.push_back(f.get<std::int64_t>());
+  // Strictly better replaces: the earlier sample wins a tie, as add() in sample order does.
+  for (std::size_t k = 0; k < worst_rel_.size(); ++k)
+    if (worst_rel[k] > worst_rel_[k]) {
+      worst_rel_[k] = worst_rel[k];
+      worst_abs_[k] = worst_abs[k];
+      worst_sample_[k] = worst_sample[k];
+    }
+  for (std::size_t i = 0; i < min_state_.size(); ++i) {
+    if (min_state[i] < min_state_[i]) {
+      min_state_[i] = min_state[i];
+      min_sample_[i] = min_sample[i];
+    }
+    negative_samples_[i] += negative[i];
+  }
+  const auto sums = j.at("stat_sum").get<std::vector<std::int64_t>>();
+  const auto maxes = j.at("stat_max").get<std::vector<std::int64_t>>();
+  if (!sums.empty()) {
+    if (stat_sum_.empty()) {
+      stat_sum_.assign(sums.size(), 0.0L);
+      stat_max_.assign(sums.size(), 0);
+    }
+    for (std::size_t k = 0; k < stat_sum_.size() && k < sums.size(); ++k) {
+      stat_sum_[k] += static_cast<long double>(sums[k]);
+      stat_max_[k] = std::max(stat_max_[k], maxes[k]);
+    }
+  }
+  for (std::size_t e = 0; e < events.size(); ++e) event_counts_[e] += events[e];
 }
 
 }  // namespace physynth::engine

@@ -35,6 +35,13 @@ class AuditAccumulator {
            const std::vector<int>& events_fired);
   nlohmann::ordered_json to_json(const std::vector<std::string>& stat_names) const;
 
+  // What has been accumulated, exactly (doubles round-trip, infinities as strings), for a
+  // shard's journal record; merge() adds a later shard's state as if its samples had been
+  // add()ed here one by one, so per-shard accumulators merged in shard order give the bytes
+  // of one accumulator over every sample (whatever the ranks, or a resume, did).
+  nlohmann::json state() const;
+  void merge(const nlohmann::json& state);
+
  private:
   std::vector<core::LinearInvariant> invariants_;
   std::vector<std::string> state_names_;

@@ -176,24 +176,31 @@ std::vector<T> read_array(hid_t parent, const std::string& name, hid_t mem_type,
   return v;
 }
 
-// Creates `path` as "<path>.partial" with creation-time tracking off, lets `body` fill it, closes it
-// (where a full disk shows), and renames it; on any failure the partial file is removed.
+// Builds the file in memory (HDF5's core driver, no backing store) with creation-time tracking
+// off, lets `body` fill it, and writes its image with write_file_atomically: "<path>.partial",
+// fsync, rename. Every disk error (full disk, file-size limit, read-only folder) then shows in
+// one place, and no HDF5 file handle is ever left open on a failed write (HDF5 1.10 crashes at
+// exit closing one). On any failure no file by the final name appears.
 template <class Body>
 void write_file(const std::string& path, Body&& body) {
-  const std::string partial = path + ".partial";
   H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);  // errors become exceptions with our messages
-  try {
+  std::string image;
+  {
     Handle fcpl(H5Pcreate(H5P_FILE_CREATE), H5Pclose, "file property list");
     check(H5Pset_obj_track_times(fcpl.get(), 0), "H5Pset_obj_track_times");
-    Handle file(H5Fcreate(partial.c_str(), H5F_ACC_TRUNC, fcpl.get(), H5P_DEFAULT), H5Fclose, "creating " + partial);
+    Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose, "file access property list");
+    check(H5Pset_fapl_core(fapl.get(), 1 << 20, 0), "H5Pset_fapl_core");
+    Handle file(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, fcpl.get(), fapl.get()), H5Fclose, "creating " + path);
     body(file.get());
-    file.close(partial);
-  } catch (...) {
-    std::remove(partial.c_str());
-    throw;
+    check(H5Fflush(file.get(), H5F_SCOPE_GLOBAL), "flushing " + path);
+    const ssize_t size = H5Fget_file_image(file.get(), nullptr, 0);
+    if (size < 0) throw std::runtime_error("HDF5: cannot take the image of " + path);
+    image.resize(static_cast<std::size_t>(size));
+    if (H5Fget_file_image(file.get(), image.data(), image.size()) != size)
+      throw std::runtime_error("HDF5: cannot take the image of " + path);
+    file.close(path);
   }
-  if (std::rename(partial.c_str(), path.c_str()) != 0)
-    throw std::runtime_error("cannot rename " + partial + " to " + path);
+  write_file_atomically(path, image);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "journal.h"
 #include "physynth/core/random.h"
 #include "physynth/engine/pinn_problem.h"
 #include "sha256.h"
@@ -116,6 +117,32 @@ nlohmann::ordered_json PinnAudit::to_json() const {
                    {"worst_sample", worst_sample}};
   j["per_sample"] = "pinn_audit.csv";
   return j;
+}
+
+nlohmann::json PinnAudit::state() const {
+  nlohmann::json errors = nlohmann::json::array();
+  for (const auto& e : error_) errors.push_back(exact_doubles(e));
+  return {{"sample", sample_},
+          {"residual", exact_doubles(residual_)},
+          {"resolved", std::vector<int>(resolved_.begin(), resolved_.end())},
+          {"error", errors},
+          {"refused", refused_}};
+}
+
+void PinnAudit::merge(const nlohmann::json& j) {
+  const auto samples = j.at("sample").get<std::vector<std::uint64_t>>();
+  const auto residual = read_exact_doubles(j.at("residual"));
+  const auto resolved = j.at("resolved").get<std::vector<int>>();
+  const auto& errors = j.at("error");
+  if (residual.size() != samples.size() || resolved.size() != samples.size() || errors.size() != samples.size())
+    throw std::runtime_error("a shard's PINN audit record is inconsistent");
+  for (std::size_t k = 0; k < samples.size(); ++k) {
+    sample_.push_back(samples[k]);
+    residual_.push_back(residual[k]);
+    resolved_.push_back(resolved[k] ? 1 : 0);
+    error_.push_back(read_exact_doubles(errors[k]));
+  }
+  refused_ += j.at("refused").get<std::uint64_t>();
 }
 
 std::string PinnAudit::csv() const {

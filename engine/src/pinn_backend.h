@@ -37,6 +37,9 @@ class PinnAudit {
            const std::vector<double>& error);
   nlohmann::ordered_json to_json() const;
   std::string csv() const;
+  // Exactly what has been added (the journal's shard records); merge appends a later shard's.
+  nlohmann::json state() const;
+  void merge(const nlohmann::json& state);
 
  private:
   const Scenario& s_;

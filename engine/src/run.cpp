@@ -22,9 +22,12 @@
 #include <thread>
 
 #include "audit.h"
+#include "collective.h"
 #include "expression.h"
+#include "journal.h"
 #include "physynth/core/random.h"
 #include "physynth/engine/dataset.h"
+#include "physynth/engine/ranks.h"
 #include "physynth/pinn/errors.h"
 #include "pinn_backend.h"
 #include "sha256.h"
@@ -587,8 +590,8 @@ Shard make_shard(const Scenario& s, const Grid& grid, std::uint64_t index, std::
 
 bool is_run_artefact(const fs::path& p) {
   const std::string name = p.filename().string();
-  return name == "manifest.json" || name == "audit.json" || name == "pinn_audit.csv" || name.rfind("shard-", 0) == 0 ||
-         (name.size() > 8 && name.substr(name.size() - 8) == ".partial");
+  return name == "manifest.json" || name == "audit.json" || name == "pinn_audit.csv" || name == "journal" ||
+         name.rfind("shard-", 0) == 0 || (name.size() > 8 && name.substr(name.size() - 8) == ".partial");
 }
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
@@ -607,6 +610,8 @@ struct ShardGenerator::Impl {
   std::function<void()> on_sample;
   std::vector<std::uint64_t> verified;  // backend pinn: samples re-solved for the audit
   int threads;
+  std::function<bool()> stop;        // polled before each sample
+  std::atomic<bool> stopped{false};  // compute() left samples undone because stop() said so
 
   static std::vector<std::vector<double>> make_fields(const Scenario& s) {
     std::vector<std::vector<double>> out;
@@ -667,6 +672,10 @@ struct ShardGenerator::Impl {
         auto& slot = workers.local();
         if (!slot) slot = std::make_unique<Worker>(s);
         for (std::size_t i = range.begin(); i != range.end(); ++i) {
+          if (stop && (stopped || stop())) {
+            stopped = true;
+            return;
+          }
           const bool verify = std::binary_search(verified.begin(), verified.end(), first + i);
           process_sample(s, grid, *slot, shard, i, (*outcomes)[i], pinn ? &*pinn : nullptr, verify);
           if (on_sample) on_sample();
@@ -696,95 +705,324 @@ Shard ShardGenerator::samples(std::uint64_t first, std::size_t count) {
   return impl_->compute(0, first, count, nullptr);
 }
 
-RunSummary run_scenario(const Scenario& s, const RunOptions& opt) {
-  const auto start = Clock::now();
-  RunSummary summary;
-  summary.directory = opt.output_directory.empty() ? s.output.directory : opt.output_directory;
-  summary.samples = s.samples;
-  summary.threads = opt.threads > 0 ? opt.threads : default_threads();
-  const std::string& dir = summary.directory;
+namespace {
 
-  // The output directory: created, or emptied of an earlier run's files when allowed.
+// SHA-256 of the resolved scenario: what a resume must find unchanged.
+std::string scenario_fingerprint(const Scenario& s) { return sha256_hex(s.resolved.dump()); }
+
+// Rank 0: makes `dir` ready for the run; "" when it is, else why not.
+std::string prepare_directory(const Scenario& s, const RunOptions& opt, const std::string& dir) {
   std::error_code ec;
-  if (fs::exists(dir, ec)) {
-    if (!fs::is_directory(dir, ec)) {
-      summary.message = "output path '" + dir + "' exists and is not a directory";
-      return summary;
+  if (opt.resume) {
+    const std::string record = run_record_path(dir);
+    if (!fs::is_directory(dir, ec)) return "cannot resume: '" + dir + "' is not a directory";
+    if (!fs::exists(record, ec)) {
+      if (fs::exists(fs::path(dir) / "manifest.json", ec))
+        return "cannot resume '" + dir + "': it holds a complete run (manifest.json, no journal/)";
+      return "cannot resume '" + dir + "': it has no " + record + " (not a physynth run, or one that never started)";
     }
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(read_text_file(record));
+    } catch (const std::exception& e) {
+      return record + ": " + e.what();
+    }
+    if (j.value("resolved_sha256", "") != scenario_fingerprint(s))
+      return "cannot resume '" + dir + "': the scenario (" + s.file +
+             " with its --set overrides) is not the one the run started with (" +
+             j.value("scenario", std::string("?")) + "; its resolved form differs); start a new run with -o";
+    for (const auto& entry : fs::directory_iterator(dir, ec))
+      if (entry.path().extension() == ".partial") fs::remove(entry.path(), ec);
+    return "";
+  }
+  if (fs::exists(dir, ec)) {
+    if (!fs::is_directory(dir, ec)) return "output path '" + dir + "' exists and is not a directory";
     std::vector<fs::path> old;
     for (const auto& entry : fs::directory_iterator(dir, ec))
       if (is_run_artefact(entry.path())) old.push_back(entry.path());
     std::sort(old.begin(), old.end());
     const auto named =
         std::find_if(old.begin(), old.end(), [](const fs::path& p) { return p.filename() == "manifest.json"; });
-    if (!old.empty() && !opt.overwrite) {
-      summary.message = "output directory '" + dir + "' already holds a run (" +
-                        (named != old.end() ? *named : old.front()).filename().string() +
-                        "); pass --overwrite to replace it, or choose another directory with -o";
-      return summary;
-    }
-    for (const auto& p : old) fs::remove(p, ec);
+    if (!old.empty() && !opt.overwrite)
+      return "output directory '" + dir + "' already holds a run (" +
+             (named != old.end() ? *named : old.front()).filename().string() +
+             "); pass --overwrite to replace it, --resume to continue it, or choose another directory with -o";
+    for (const auto& p : old) fs::remove_all(p, ec);
   } else if (!fs::create_directories(dir, ec) && ec) {
-    summary.message = "cannot create output directory '" + dir + "': " + ec.message();
-    return summary;
+    return "cannot create output directory '" + dir + "': " + ec.message();
   }
+  try {
+    fs::create_directories(journal_directory(dir));
+    const nlohmann::ordered_json run = {{"format", "physynth-journal-1"},
+                                        {"scenario", fs::absolute(s.file).lexically_normal().string()},
+                                        {"overrides", s.overrides},
+                                        {"resolved_sha256", scenario_fingerprint(s)},
+                                        {"seed", s.seed},
+                                        {"samples", s.samples},
+                                        {"shard_size", s.output.shard_size}};
+    write_file_atomically(run_record_path(dir), run.dump(2) + "\n");
+  } catch (const std::exception& e) {
+    return std::string("cannot start the run's journal: ") + e.what();
+  }
+  return "";
+}
 
+// A finished shard's record, from its samples in sample order.
+nlohmann::json shard_record(const Scenario& s, const Shard& shard, std::uint64_t index,
+                            const std::vector<SampleOutcome>& outcomes, const std::vector<std::string>& files,
+                            const std::vector<std::string>& event_names) {
   const core::Model& model = *s.model.model;
-  std::vector<std::string> event_names;
-  for (const auto& e : s.events) event_names.push_back(e.name);
-  std::atomic<std::uint64_t> done{0};
-  ShardGenerator generator(s, summary.threads, [&] {
-    const std::uint64_t d = ++done;
-    if (opt.progress) opt.progress(d, s.samples);
-  });
-
   std::vector<double> atol(model.num_states(), s.solver.atol);
   if (!s.solver.atol_per_state.empty()) atol = s.solver.atol_per_state;
   AuditAccumulator audit(model, s.solver.rtol, atol, event_names);
   std::optional<PinnAudit> pinn_audit;
   if (s.backend == Backend::kPinn) pinn_audit.emplace(s);
+  std::uint64_t ok = 0, stopped = 0, failed = 0;
+  nlohmann::json failures = nlohmann::json::array();
+  const std::uint64_t first = shard.first_sample;
+  for (std::size_t i = 0; i < shard.samples; ++i) {
+    const auto st = static_cast<SampleStatus>(shard.status[i]);
+    if (pinn_audit)
+      pinn_audit->add(first + i, shard.failure_flag[i] == "PINN_OUT_OF_RANGE" ? shard.failure_message[i] : "",
+                      outcomes[i].pinn_residual, outcomes[i].pinn_resolved, outcomes[i].pinn_error);
+    audit.add(first + i, outcomes[i].audit, st, &shard.solver_stats[i * shard.stat_names.size()],
+              outcomes[i].events_fired);
+    if (st == SampleStatus::kOk) {
+      ++ok;
+    } else if (st == SampleStatus::kStoppedByEvent) {
+      ++stopped;
+    } else {
+      ++failed;
+      nlohmann::json params = nlohmann::json::array();
+      for (std::size_t j = 0; j < s.parameters.size(); ++j)
+        params.push_back(shard.parameters[i * s.parameters.size() + j]);
+      failures.push_back({{"sample", first + i},
+                          {"t_reached", exact_doubles({shard.t_reached[i]})},
+                          {"flag", shard.failure_flag[i]},
+                          {"message", shard.failure_message[i]},
+                          {"parameters", exact_doubles(params.get<std::vector<double>>())}});
+    }
+  }
+  nlohmann::json file_list = nlohmann::json::array();
+  for (const auto& f : files)
+    file_list.push_back({{"path", fs::path(f).filename().string()},
+                         {"bytes", static_cast<std::uint64_t>(fs::file_size(f))},
+                         {"sha256", sha256_file(f)}});
+  nlohmann::json record = {{"index", index},
+                           {"first_sample", first},
+                           {"samples", shard.samples},
+                           {"files", file_list},
+                           {"ok", ok},
+                           {"stopped_by_event", stopped},
+                           {"failed", failed},
+                           {"failures", failures},
+                           {"audit", audit.state()}};
+  if (pinn_audit) record["pinn"] = pinn_audit->state();
+  return record;
+}
 
+// One rank's part of a run: its shards' records (computed, or kept from the journal), and
+// whether it stopped early or failed.
+struct RankPart {
+  std::vector<nlohmann::json> records;
+  std::string error;
+  bool interrupted = false;
+  std::uint64_t resumed = 0;
+  double solve_s = 0.0, write_s = 0.0;
+};
+
+std::string pack(const RankPart& part) {
+  nlohmann::json j = {{"records", part.records}, {"error", part.error},     {"interrupted", part.interrupted},
+                      {"resumed", part.resumed}, {"solve_s", part.solve_s}, {"write_s", part.write_s}};
+  return j.dump();
+}
+
+RankPart unpack(const std::string& text) {
+  const auto j = nlohmann::json::parse(text);
+  RankPart p;
+  p.records = j.at("records").get<std::vector<nlohmann::json>>();
+  p.error = j.at("error").get<std::string>();
+  p.interrupted = j.at("interrupted").get<bool>();
+  p.resumed = j.at("resumed").get<std::uint64_t>();
+  p.solve_s = j.at("solve_s").get<double>();
+  p.write_s = j.at("write_s").get<double>();
+  return p;
+}
+
+// Rank 0, after the gather: the audit and the manifest from the shards' records in shard order.
+// Returns "" for a complete run, "interrupted: ..." for a stopped one, else the error.
+std::string finish_run(const Scenario& s, const RunOptions& opt, RunSummary& summary,
+                       const std::vector<nlohmann::json>& records, const std::vector<bool>& have,
+                       const std::string& error, bool interrupted, const std::vector<std::string>& event_names,
+                       std::size_t output_times, Clock::time_point start) {
+  const std::string& dir = summary.directory;
+  const std::string resume_hint = "physynth run --resume " + dir + " continues it";
+  if (!error.empty())
+    return error + " (the shards finished before are kept in " + journal_directory(dir) + "; " + resume_hint +
+           " once that is fixed)";
+  const core::Model& model = *s.model.model;
+  std::vector<double> atol(model.num_states(), s.solver.atol);
+  if (!s.solver.atol_per_state.empty()) atol = s.solver.atol_per_state;
+  AuditAccumulator audit(model, s.solver.rtol, atol, event_names);
+  std::optional<PinnAudit> pinn_audit;
+  if (s.backend == Backend::kPinn) pinn_audit.emplace(s);
   nlohmann::ordered_json shards_json = nlohmann::ordered_json::array();
   nlohmann::ordered_json failures = nlohmann::ordered_json::array();
-  const std::uint64_t num_shards = generator.num_shards();
+  std::uint64_t shards_done = 0;
+  for (std::size_t k = 0; k < records.size(); ++k) {
+    if (!have[k]) continue;
+    const auto& r = records[k];
+    ++shards_done;
+    summary.ok += r.at("ok").get<std::uint64_t>();
+    summary.stopped_by_event += r.at("stopped_by_event").get<std::uint64_t>();
+    summary.failed += r.at("failed").get<std::uint64_t>();
+    for (const auto& f : r.at("failures")) {
+      nlohmann::ordered_json params = nlohmann::ordered_json::object();
+      const auto values = read_exact_doubles(f.at("parameters"));
+      for (std::size_t j = 0; j < s.parameters.size() && j < values.size(); ++j)
+        params[s.parameters[j].name] = values[j];
+      const double t_reached = read_exact_doubles(f.at("t_reached")).at(0);
+      failures.push_back(
+          {{"sample", f.at("sample")},
+           {"t_reached", std::isnan(t_reached) ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(t_reached)},
+           {"flag", f.at("flag")},
+           {"message", f.at("message")},
+           {"parameters", params}});
+    }
+    nlohmann::ordered_json file_list = nlohmann::ordered_json::array();
+    for (const auto& f : r.at("files")) {
+      file_list.push_back({{"path", f.at("path")}, {"bytes", f.at("bytes")}, {"sha256", f.at("sha256")}});
+      summary.files.push_back((fs::path(dir) / f.at("path").get<std::string>()).string());
+    }
+    shards_json.push_back({{"index", r.at("index")},
+                           {"first_sample", r.at("first_sample")},
+                           {"samples", r.at("samples")},
+                           {"files", file_list}});
+    audit.merge(r.at("audit"));
+    if (pinn_audit) pinn_audit->merge(r.at("pinn"));
+  }
+  const bool complete = !interrupted && shards_done == records.size();
 
-  try {
-    for (std::uint64_t shard_index = 0; shard_index < num_shards; ++shard_index) {
+  if (complete) {
+    nlohmann::ordered_json audit_json = audit.to_json(
+        std::vector<std::string>(solvers::SolverStats::names().begin(), solvers::SolverStats::names().end()));
+    if (pinn_audit) {
+      audit_json["backend"] = "pinn";
+      audit_json["pinn"] = pinn_audit->to_json();
+      write_file_atomically(dir + "/pinn_audit.csv", pinn_audit->csv());
+    }
+    write_file_atomically(dir + "/audit.json", audit_json.dump(2) + "\n");
+  }
+
+  summary.wall_s = seconds_since(start);
+  nlohmann::ordered_json versions = nlohmann::ordered_json::object();
+  versions["physynth"] = physynth_version();
+  for (const auto& [k, v] : library_versions()) versions[k] = v;
+  for (const auto& [k, v] : opt.component_versions) versions[k] = v;
+  nlohmann::ordered_json manifest;
+  manifest["format"] = "physynth-run-1";
+  manifest["status"] = complete ? "complete" : "interrupted";
+  if (!complete)
+    manifest["resume"] = "physynth run --resume " + dir + " (" + std::to_string(shards_done) + " of " +
+                         std::to_string(records.size()) + " shards done; the counts below are theirs)";
+  manifest["versions"] = versions;
+  manifest["scenario"] = {
+      {"file", s.file}, {"sha256", s.source_sha256}, {"overrides", s.overrides}, {"resolved", s.resolved}};
+  manifest["seed"] = s.seed;
+  manifest["backend"] = s.backend == Backend::kPinn ? "pinn" : "cvode";
+  manifest["samples"] = s.samples;
+  manifest["output_times"] = output_times;
+  manifest["counts"] = {{"ok", summary.ok}, {"stopped_by_event", summary.stopped_by_event}, {"failed", summary.failed}};
+  if (s.field.present)
+    manifest["field"] = {{"rows", s.field.rows},
+                         {"cols", s.field.cols},
+                         {"cell_size_m", s.field.cell_size_m},
+                         {"sample", "row * cols + col"}};
+  manifest["failures"] = failures;
+  manifest["shards"] = shards_json;
+  if (complete) manifest["audit"] = "audit.json";
+  manifest["threads"] = summary.threads;
+  manifest["ranks"] = summary.ranks;
+  manifest["shards_resumed"] = summary.shards_resumed;
+  manifest["timings_s"] = {
+      {"total", summary.wall_s}, {"sample_and_solve", summary.solve_s}, {"write", summary.write_s}};
+  write_file_atomically(dir + "/manifest.json", manifest.dump(2) + "\n");
+  if (!complete)
+    return "interrupted: " + std::to_string(shards_done) + " of " + std::to_string(records.size()) +
+           " shards are done and listed in " + dir + "/manifest.json; " + resume_hint;
+  std::error_code ec;
+  fs::remove_all(journal_directory(dir), ec);  // the manifest now holds what the journal did
+  return "";
+}
+
+}  // namespace
+
+RunSummary run_scenario(const Scenario& s, const RunOptions& opt) {
+  const auto start = Clock::now();
+  RunSummary summary;
+  summary.directory = opt.output_directory.empty() ? s.output.directory : opt.output_directory;
+  summary.samples = s.samples;
+  summary.threads = opt.threads > 0 ? opt.threads : default_threads();
+  summary.ranks = num_ranks();
+  const std::string& dir = summary.directory;
+  const int me = rank(), ranks = num_ranks();
+
+  // Rank 0 readies the directory (or checks the journal to resume); every rank hears how it went.
+  std::string problem = me == 0 ? prepare_directory(s, opt, dir) : std::string();
+  problem = collective::broadcast(problem);
+  if (!problem.empty()) {
+    summary.message = problem;
+    return summary;
+  }
+
+  std::vector<std::string> event_names;
+  for (const auto& e : s.events) event_names.push_back(e.name);
+  const std::uint64_t num_shards = (s.samples + s.output.shard_size - 1) / s.output.shard_size;
+  std::uint64_t mine = 0;  // samples of this rank's shards, for the progress line
+  for (std::uint64_t k = static_cast<std::uint64_t>(me); k < num_shards; k += static_cast<std::uint64_t>(ranks))
+    mine += std::min<std::uint64_t>(s.output.shard_size, s.samples - k * s.output.shard_size);
+  std::atomic<std::uint64_t> done{0};
+  ShardGenerator generator(s, summary.threads, [&] {
+    const std::uint64_t d = ++done;
+    if (opt.progress) opt.progress(d, mine);
+  });
+  generator.impl_->stop = opt.stop_requested;
+
+  // This rank's shards: k = rank, rank + N, ...
+  RankPart part;
+  for (std::uint64_t index = static_cast<std::uint64_t>(me); index < num_shards;
+       index += static_cast<std::uint64_t>(ranks)) {
+    try {
+      if (opt.resume) {
+        std::error_code ec;
+        const std::string record_path = shard_record_path(dir, index);
+        if (fs::exists(record_path, ec)) {
+          std::string why;
+          auto record = nlohmann::json::parse(read_text_file(record_path));
+          if (shard_files_intact(record, dir, &why)) {
+            done += record.value("samples", std::uint64_t{0});
+            part.records.push_back(std::move(record));
+            ++part.resumed;
+            continue;
+          }
+          fs::remove(record_path, ec);  // computed again below
+        }
+      }
+      if (opt.stop_requested && opt.stop_requested()) {
+        part.interrupted = true;
+        break;
+      }
       const auto solve_start = Clock::now();
-      const std::uint64_t first = shard_index * s.output.shard_size;
+      const std::uint64_t first = index * s.output.shard_size;
       const std::size_t count =
           static_cast<std::size_t>(std::min<std::uint64_t>(s.output.shard_size, s.samples - first));
       std::vector<SampleOutcome> outcomes;
-      Shard shard = generator.impl_->compute(shard_index, first, count, &outcomes);
-      summary.solve_s += seconds_since(solve_start);
-
-      // Serial, in sample order: audit, counts, failure records.
-      for (std::size_t i = 0; i < count; ++i) {
-        const auto st = static_cast<SampleStatus>(shard.status[i]);
-        if (pinn_audit)
-          pinn_audit->add(first + i, shard.failure_flag[i] == "PINN_OUT_OF_RANGE" ? shard.failure_message[i] : "",
-                          outcomes[i].pinn_residual, outcomes[i].pinn_resolved, outcomes[i].pinn_error);
-        audit.add(first + i, outcomes[i].audit, st, &shard.solver_stats[i * shard.stat_names.size()],
-                  outcomes[i].events_fired);
-        if (st == SampleStatus::kOk)
-          ++summary.ok;
-        else if (st == SampleStatus::kStoppedByEvent)
-          ++summary.stopped_by_event;
-        else {
-          ++summary.failed;
-          nlohmann::ordered_json params = nlohmann::ordered_json::object();
-          for (std::size_t j = 0; j < s.parameters.size(); ++j)
-            params[s.parameters[j].name] = shard.parameters[i * s.parameters.size() + j];
-          failures.push_back(
-              {{"sample", first + i},
-               {"t_reached", std::isnan(shard.t_reached[i]) ? nlohmann::ordered_json(nullptr)
-                                                            : nlohmann::ordered_json(shard.t_reached[i])},
-               {"flag", shard.failure_flag[i]},
-               {"message", shard.failure_message[i]},
-               {"parameters", params}});
-        }
+      Shard shard = generator.impl_->compute(index, first, count, &outcomes);
+      part.solve_s += seconds_since(solve_start);
+      if (generator.impl_->stopped) {
+        part.interrupted = true;  // samples left undone: the shard is not written
+        break;
       }
-
       const auto write_start = Clock::now();
       std::vector<std::string> files;
       for (OutputFormat f : s.output.formats) {
@@ -794,62 +1032,60 @@ RunSummary run_scenario(const Scenario& s, const RunOptions& opt) {
         if (f == OutputFormat::kNpy) written = write_npy(shard, dir);
         files.insert(files.end(), written.begin(), written.end());
       }
-      nlohmann::ordered_json file_list = nlohmann::ordered_json::array();
-      for (const auto& f : files) {
-        file_list.push_back({{"path", fs::path(f).filename().string()},
-                             {"bytes", static_cast<std::uint64_t>(fs::file_size(f))},
-                             {"sha256", sha256_file(f)}});
-        summary.files.push_back(f);
-      }
-      shards_json.push_back(
-          {{"index", shard_index}, {"first_sample", first}, {"samples", count}, {"files", file_list}});
-      summary.write_s += seconds_since(write_start);
+      nlohmann::json record = shard_record(s, shard, index, outcomes, files, event_names);
+      write_file_atomically(shard_record_path(dir, index), record.dump() + "\n");
+      part.records.push_back(std::move(record));
+      part.write_s += seconds_since(write_start);
+    } catch (const std::exception& e) {
+      part.error = e.what();
+      break;
     }
+  }
 
-    nlohmann::ordered_json audit_json = audit.to_json(
-        std::vector<std::string>(solvers::SolverStats::names().begin(), solvers::SolverStats::names().end()));
-    if (pinn_audit) {
-      audit_json["backend"] = "pinn";
-      audit_json["pinn"] = pinn_audit->to_json();
-      write_file_atomically(dir + "/pinn_audit.csv", pinn_audit->csv());
-    }
-    write_file_atomically(dir + "/audit.json", audit_json.dump(2) + "\n");
-
-    summary.wall_s = seconds_since(start);
-    nlohmann::ordered_json versions = nlohmann::ordered_json::object();
-    versions["physynth"] = physynth_version();
-    for (const auto& [k, v] : library_versions()) versions[k] = v;
-    for (const auto& [k, v] : opt.component_versions) versions[k] = v;
-    nlohmann::ordered_json manifest;
-    manifest["format"] = "physynth-run-1";
-    manifest["versions"] = versions;
-    manifest["scenario"] = {
-        {"file", s.file}, {"sha256", s.source_sha256}, {"overrides", s.overrides}, {"resolved", s.resolved}};
-    manifest["seed"] = s.seed;
-    manifest["backend"] = s.backend == Backend::kPinn ? "pinn" : "cvode";
-    manifest["samples"] = s.samples;
-    manifest["output_times"] = generator.impl_->grid.times.size();
-    manifest["counts"] = {
-        {"ok", summary.ok}, {"stopped_by_event", summary.stopped_by_event}, {"failed", summary.failed}};
-    if (s.field.present)
-      manifest["field"] = {{"rows", s.field.rows},
-                           {"cols", s.field.cols},
-                           {"cell_size_m", s.field.cell_size_m},
-                           {"sample", "row * cols + col"}};
-    manifest["failures"] = failures;
-    manifest["shards"] = shards_json;
-    manifest["audit"] = "audit.json";
-    manifest["threads"] = summary.threads;
-    manifest["timings_s"] = {
-        {"total", summary.wall_s}, {"sample_and_solve", summary.solve_s}, {"write", summary.write_s}};
-    write_file_atomically(dir + "/manifest.json", manifest.dump(2) + "\n");
+  // Rank 0 gathers every rank's records and writes the audit and the manifest.
+  std::vector<std::string> parts;
+  try {
+    parts = collective::gather(pack(part));
   } catch (const std::exception& e) {
     summary.message = e.what();
-    summary.wall_s = seconds_since(start);
     return summary;
   }
-  summary.completed = true;
+  std::string outcome;  // rank 0's verdict for every rank: "" complete, else the message
+  if (me == 0) {
+    std::vector<nlohmann::json> records(num_shards);
+    std::vector<bool> have(num_shards, false);
+    std::string error;
+    bool interrupted = false;
+    for (const auto& text : parts) {
+      RankPart p = unpack(text);
+      if (!p.error.empty() && error.empty()) error = p.error;
+      interrupted = interrupted || p.interrupted;
+      summary.shards_resumed += p.resumed;
+      summary.solve_s = std::max(summary.solve_s, p.solve_s);
+      summary.write_s = std::max(summary.write_s, p.write_s);
+      for (auto& r : p.records) {
+        const auto k = r.at("index").get<std::uint64_t>();
+        have[k] = true;
+        records[k] = std::move(r);
+      }
+    }
+    try {
+      outcome = finish_run(s, opt, summary, records, have, error, interrupted, event_names,
+                           generator.impl_->grid.times.size(), start);
+    } catch (const std::exception& e) {
+      outcome = e.what();
+    }
+  }
+  outcome = collective::broadcast(outcome);
   summary.wall_s = seconds_since(start);
+  if (outcome.empty()) {
+    summary.completed = true;
+  } else if (outcome.rfind("interrupted", 0) == 0) {
+    summary.interrupted = true;
+    summary.message = outcome;
+  } else {
+    summary.message = outcome;
+  }
   return summary;
 }
 

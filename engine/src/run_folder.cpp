@@ -23,6 +23,9 @@ RunFolder open_run_folder(const std::string& directory, bool require_hdf5, const
   } catch (const std::exception& e) {
     throw std::runtime_error(r.manifest_path + ": not valid JSON: " + e.what());
   }
+  if (r.manifest.value("status", "complete") == "interrupted")
+    throw std::runtime_error(r.manifest_path + ": the run was interrupted (" + r.manifest.value("resume", "") +
+                             "); resume it first");
   for (const auto& sh : r.manifest["shards"])
     for (const auto& f : sh["files"]) {
       const std::string path = f.value("path", "");

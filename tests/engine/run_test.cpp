@@ -225,7 +225,7 @@ TEST_CASE("run_scenario: an earlier run is not overwritten unless asked") {
   auto again = engine::run_scenario(s, o);
   CHECK_FALSE(again.completed);
   CHECK(again.message == "output directory '" + dir +
-                             "' already holds a run (manifest.json); pass --overwrite to replace it, or choose "
+                             "' already holds a run (manifest.json); pass --overwrite to replace it, --resume to continue it, or choose "
                              "another directory with -o");
   o.overwrite = true;
   CHECK(engine::run_scenario(s, o).completed);

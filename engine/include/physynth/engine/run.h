@@ -3,7 +3,15 @@
 // the audit and the manifest.
 //
 // Output is a pure function of (scenario, seed): the bytes of every data file
-// are the same for any thread count. Only manifest.json's timings differ.
+// and of audit.json are the same for any thread count, any number of MPI ranks
+// (ranks.h: shard k is computed and written by rank k mod N; rank 0 gathers the
+// shards' records and writes audit.json and manifest.json), and whether or not
+// the run was interrupted and resumed. Only manifest.json's timings, thread and
+// rank counts differ.
+//
+// Each finished shard leaves a record in journal/ (journal.h in the sources):
+// its files' sizes and SHA-256, counts, failures and audit state. A run killed
+// at any point resumes from the shards whose records and files agree.
 #pragma once
 
 #include <cstdint>
@@ -22,6 +30,12 @@ struct RunOptions {
   std::string output_directory;  // overrides the scenario's output.directory when not empty
   int threads = 0;               // 0: every core
   bool overwrite = false;        // replace the files of an earlier run in the directory
+  // Continue the run in output_directory from its journal: shards whose files match their
+  // records are kept, the rest computed. The scenario must be the one the run started with.
+  bool resume = false;
+  // Polled between samples: when it returns true, the run finishes no further shard, writes a
+  // manifest of the shards done (status "interrupted") and returns (SIGINT, SIGTERM).
+  std::function<bool()> stop_requested;
   // Versions of components the engine does not link (LibTorch, VTK), for the manifest.
   std::map<std::string, std::string> component_versions;
   // Called as samples finish, from worker threads; must be thread-safe.
@@ -29,14 +43,17 @@ struct RunOptions {
 };
 
 struct RunSummary {
-  bool completed = false;  // false: the run could not start or could not write (see message)
+  bool completed = false;    // false: the run could not start, could not write, or was stopped (see message)
+  bool interrupted = false;  // stopped by stop_requested; manifest.json lists the shards done
   std::string message;
   std::string directory;
   std::uint64_t samples = 0;
   std::uint64_t ok = 0;
   std::uint64_t stopped_by_event = 0;
   std::uint64_t failed = 0;
-  int threads = 0;
+  int threads = 0;                   // per rank
+  int ranks = 1;                     // MPI ranks
+  std::uint64_t shards_resumed = 0;  // kept from an earlier, interrupted run
   double wall_s = 0.0;
   double solve_s = 0.0;  // sampling, integration, observations (parallel part)
   double write_s = 0.0;

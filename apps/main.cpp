@@ -45,12 +45,14 @@ int main(int argc, char** argv) {
 #ifdef PHYSYNTH_HAVE_PINN
   apps::add_train_pinn_command(app, exit_code);
 #endif
-  // Under mpirun with more than one rank only `run` divides its work; the others would each
-  // do the whole job and write over each other.
+  // Under mpirun with more than one rank only `run` (shards) and `train-pinn` (data-parallel)
+  // divide their work; the others would each do the whole job and write over each other.
   app.parse_complete_callback([&app] {
-    if (engine::num_ranks() > 1 && !app.get_subcommands().empty() && app.get_subcommands()[0]->get_name() != "run")
-      throw CLI::ValidationError(app.get_subcommands()[0]->get_name(),
-                                 "runs on one process; only 'physynth run' splits its work across " +
+    if (engine::num_ranks() <= 1 || app.get_subcommands().empty()) return;
+    const std::string name = app.get_subcommands()[0]->get_name();
+    if (name != "run" && name != "train-pinn")
+      throw CLI::ValidationError(name,
+                                 "runs on one process; only 'physynth run' and 'train-pinn' split their work across " +
                                      std::to_string(engine::num_ranks()) + " MPI ranks");
   });
   try {

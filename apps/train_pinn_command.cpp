@@ -4,12 +4,15 @@
 // against CVODES.
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <thread>
 
 #include "commands.h"
 #include "physynth/engine/pinn_problem.h"
+#include "physynth/engine/ranks.h"
 #include "physynth/engine/scenario.h"
 
 namespace physynth::apps {
@@ -55,7 +58,17 @@ void add_train_pinn_command(CLI::App& app, int& exit_code) {
     pinn::Problem problem = engine::pinn_problem(*scenario);
     pinn::TrainOptions train = scenario->pinn.train;
     if (o->threads > 0) train.threads = o->threads;
-    train.checkpoint = o->output;
+    // Under mpirun: data-parallel, every rank the same steps; rank 0 writes and prints.
+    const bool root = engine::rank() == 0;
+    if (engine::num_ranks() > 1) {
+      train.rank = engine::rank();
+      train.ranks = engine::num_ranks();
+      train.average = engine::average_across_ranks;
+      if (train.threads == 0 && o->threads == 0)
+        train.threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / engine::local_ranks());
+    }
+    train.checkpoint = root ? o->output : std::string();
+    if (!root) o->quiet = true;
     if (!o->quiet) {
       std::printf("training a PINN for %s: %zu states, inputs t", scenario->name.c_str(),
                   scenario->model.model->num_states());
@@ -78,6 +91,10 @@ void add_train_pinn_command(CLI::App& app, int& exit_code) {
     };
     try {
       const pinn::Pinn net = pinn::Pinn::train(problem, scenario->pinn.network, train, progress);
+      if (!root) {
+        exit_code = kExitOk;
+        return;
+      }
       const auto& t = net.metadata().at("training");
       const auto& test = t.at("test");
       std::printf("%s: %s after %d Adam steps and %d L-BFGS iterations, %.1f s (%s)\n", o->output.c_str(),

@@ -75,6 +75,20 @@ bool built_with_mpi() {
 #endif
 }
 
+void average_across_ranks(double* values, std::size_t n) {
+#ifdef PHYSYNTH_HAVE_MPI
+  if (g_size > 1) {
+    if (n > static_cast<std::size_t>(INT32_MAX)) throw std::runtime_error("MPI: too many values to average");
+    check(MPI_Allreduce(MPI_IN_PLACE, values, static_cast<int>(n), MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD),
+          "MPI_Allreduce");
+    for (std::size_t i = 0; i < n; ++i) values[i] /= g_size;
+  }
+#else
+  (void)values;
+  (void)n;
+#endif
+}
+
 namespace collective {
 
 void barrier() {

@@ -1009,6 +1009,9 @@ Pinn Pinn::train(const Problem& problem, const NetworkOptions& network, const Tr
   }
 
   im.build_network();
+  // Data-parallel ranks share the network's initial weights and draw their own points.
+  if (opt.average && opt.rank > 0)
+    torch::manual_seed(opt.seed + 0x9e3779b97f4a7c15ULL * static_cast<std::uint64_t>(opt.rank));
   tr.points = im.draw_points(opt.collocation);
   tr.collocation = im.batch_from_normalised(tr.points);
   if (D > 0) {
@@ -1065,6 +1068,7 @@ Pinn Pinn::train(const Problem& problem, const NetworkOptions& network, const Tr
                     {"output", im.time.characteristic ? "y0(theta) + output_scale * t^ * N(t^, theta^, phi)"
                                                       : "y0(theta) + output_scale * t^ * N(t^, theta^)"}};
     j["training"] = {{"seed", opt.seed},
+                     {"ranks", opt.average ? opt.ranks : 1},
                      {"collocation", opt.collocation},
                      {"adam_steps", sm.adam_steps},
                      {"lbfgs_iterations", sm.lbfgs_iterations},
@@ -1091,6 +1095,36 @@ Pinn Pinn::train(const Problem& problem, const NetworkOptions& network, const Tr
 
   // Adam, learning rate decaying exponentially.
   auto params = im.net->parameters();
+  // Data-parallel: the mean gradient and loss over the ranks, and a stop any rank asks for.
+  std::vector<double> flat;
+  auto average_gradients = [&](Tensor& loss) {
+    if (!opt.average) return;
+    flat.clear();
+    for (const auto& p : params) {
+      const Tensor g = p.grad().defined() ? p.grad() : torch::zeros_like(p);
+      const Tensor c = g.detach().to(torch::TensorOptions().device(torch::kCPU).dtype(torch::kFloat64)).contiguous();
+      flat.insert(flat.end(), c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
+    }
+    flat.push_back(loss.item<double>());
+    opt.average(flat.data(), flat.size());
+    std::size_t at = 0;
+    torch::NoGradGuard no_grad;
+    for (auto& p : params) {
+      const Tensor mean = torch::from_blob(flat.data() + at, p.sizes(), kF64).to(p.options());
+      if (p.grad().defined())
+        p.mutable_grad().copy_(mean);
+      else
+        p.mutable_grad() = mean.clone();
+      at += static_cast<std::size_t>(p.numel());
+    }
+    loss = torch::full({}, flat.back(), loss.options());
+  };
+  auto shared_stop = [&](bool mine) {
+    if (!opt.average) return mine;
+    double v = mine ? 1.0 : 0.0;
+    opt.average(&v, 1);
+    return v > 0.0;
+  };
   torch::optim::Adam adam(params, torch::optim::AdamOptions(opt.learning_rate));
   const int every = std::max(opt.validation_every, 1);
   Trainer::Loss last;
@@ -1103,6 +1137,7 @@ Pinn Pinn::train(const Problem& problem, const NetworkOptions& network, const Tr
     adam.zero_grad();
     last = tr.loss(true);
     last.total.backward();
+    average_gradients(last.total);
     adam.step();
     summary.adam_steps = step;
     Progress pr;
@@ -1110,7 +1145,7 @@ Pinn Pinn::train(const Problem& problem, const NetworkOptions& network, const Tr
     pr.step = step;
     pr.steps = opt.adam_steps;
     if (step % every == 0 || step == opt.adam_steps) {
-      stop = tr.checkpoint(pr) || tr.out_of_time();
+      stop = shared_stop(tr.checkpoint(pr) || tr.out_of_time());
       tr.report(pr, last);
     } else if (step % 50 == 0) {
       tr.report(pr, last);
@@ -1133,6 +1168,7 @@ Pinn Pinn::train(const Problem& problem, const NetworkOptions& network, const Tr
       lbfgs.zero_grad();
       last = tr.loss(true);
       last.total.backward();
+      average_gradients(last.total);
       return last.total;
     };
     int done = 0;
@@ -1147,7 +1183,7 @@ Pinn Pinn::train(const Problem& problem, const NetworkOptions& network, const Tr
       pr.steps = opt.lbfgs_iterations;
       const double loss_before = previous_loss;
       previous_loss = last.total.item<double>();
-      stop = tr.checkpoint(pr) || tr.out_of_time() || !std::isfinite(previous_loss);
+      stop = shared_stop(tr.checkpoint(pr) || tr.out_of_time() || !std::isfinite(previous_loss));
       tr.report(pr, last);
       // L-BFGS has converged when a whole chunk no longer lowers the loss.
       if (!stop && previous_loss >= loss_before) break;
@@ -1158,6 +1194,22 @@ Pinn Pinn::train(const Problem& problem, const NetworkOptions& network, const Tr
   if (!tr.best.empty()) {
     torch::NoGradGuard no_grad;
     for (std::size_t k = 0; k < params.size(); ++k) params[k].copy_(tr.best[k]);
+  }
+  // Data-parallel ranks must end with the same network: the mean of the weights is each one's.
+  if (opt.average) {
+    std::vector<double> mine;
+    for (const auto& p : params) {
+      const Tensor c = p.detach().to(torch::TensorOptions().device(torch::kCPU).dtype(torch::kFloat64)).contiguous();
+      mine.insert(mine.end(), c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
+    }
+    std::vector<double> mean = mine;
+    opt.average(mean.data(), mean.size());
+    double worst = 0.0;
+    for (std::size_t k = 0; k < mine.size(); ++k)
+      worst = std::max(worst, std::abs(mine[k] - mean[k]) / std::max(std::abs(mean[k]), 1e-300));
+    if (worst > 1e-12)
+      throw std::runtime_error("data-parallel training: the ranks' networks differ (relative " + std::to_string(worst) +
+                               "); the ranks did not take the same steps");
   }
   summary.final_loss = last.total.defined() ? last.total.item<double>() : 0.0;
   summary.final_residual_loss = last.residual.defined() ? last.residual.item<double>() : 0.0;

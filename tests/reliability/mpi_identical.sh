@@ -15,5 +15,5 @@ grep -q '"ranks": 3' "$OUT/ranks3/manifest.json" || fail "the -n 3 manifest does
 for d in threads ranks2 ranks3; do same_data "$OUT/one" "$OUT/$d"; done
 # Other commands refuse to run on several ranks.
 out=$(mpirun -n 2 "$PHYSYNTH" validate "$SCENARIO" 2>&1) && fail "validate ran on 2 ranks"
-echo "$out" | grep -q "only 'physynth run' splits its work" || fail "no clear message: $out"
+echo "$out" | grep -q "only 'physynth run' and 'train-pinn' split their work" || fail "no clear message: $out"
 echo ok

@@ -4,6 +4,8 @@
 // (engine/run.h); the other commands run on one rank.
 #pragma once
 
+#include <cstddef>
+
 namespace physynth::engine {
 
 // Call once from main, before anything else reads argv. Safe without mpirun.
@@ -16,5 +18,9 @@ int num_ranks();
 // Ranks on this machine (to share its cores between them).
 int local_ranks();
 bool built_with_mpi();
+
+// values[i] = the mean of values[i] over the ranks, the same on every rank (MPI_Allreduce);
+// collective: every rank calls it with the same n. Unchanged on one rank.
+void average_across_ranks(double* values, std::size_t n);
 
 }  // namespace physynth::engine

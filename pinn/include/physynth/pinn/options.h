@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -75,6 +76,14 @@ struct TrainOptions {
   double max_seconds = 600;  // wall-clock limit of the whole training
 
   std::string checkpoint;  // when set, the best network so far is saved here at each improvement
+
+  // Data-parallel training (MPI ranks, engine/ranks.h): every rank starts from the same network,
+  // draws its own collocation points (rank 0 those of a one-process run), and after each
+  // backward pass replaces its gradients and loss by the mean over the ranks, so all ranks take
+  // the same steps; stop decisions are shared too. `average` sums n values over the ranks and
+  // divides by their number, in place, identically on every rank. Unset: one process.
+  int rank = 0, ranks = 1;
+  std::function<void(double* values, std::size_t n)> average;
 };
 
 }  // namespace physynth::pinn

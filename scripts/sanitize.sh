@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The AddressSanitizer + UndefinedBehaviorSanitizer build (clang) of everything that does not
+# need LibTorch or VTK, with the libFuzzer harnesses; runs its tests, which include each
+# harness over its corpus (fuzz/corpus) and a short fuzzing run. Any sanitizer finding fails.
+#   scripts/sanitize.sh [FUZZ_SECONDS]     (BUILD_DIR default: build-asan)
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$here"
+build_dir=${BUILD_DIR:-build-asan}
+seconds=${1:-10}
+jobs=$(nproc)
+cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+  -DPHYSYNTH_WITH_TORCH=OFF -DPHYSYNTH_WITH_VTK=OFF -DPHYSYNTH_SANITIZE=ON -DPHYSYNTH_FUZZ=ON \
+  -Dfuzz_seconds="$seconds"
+cmake --build "$build_dir" --parallel "$jobs"
+cd "$build_dir"
+# Leaks are reported (detect_leaks); Open MPI's own allocations are not ours: the tests do not
+# start MPI except through mpirun, whose ranks are checked the same way.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+ctest --output-on-failure --parallel "$jobs" --timeout 1200

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One entry point for the README's quick start and for CI.
 #   scripts/dev.sh run  [SCENARIO]  install what is missing, build, run a scenario
-#   scripts/dev.sh test             install what is missing, build, run every test (ctest)
+#   scripts/dev.sh test             install what is missing, build, run every test (ctest), then
+#                                   the ASan/UBSan build's tests and fuzz harnesses (scripts/sanitize.sh)
 #   scripts/dev.sh build            install what is missing, build
 # BUILD_DIR (default: build) and BUILD_TYPE (default: Release) can be set in the environment.
 set -euo pipefail
@@ -24,8 +25,8 @@ case "$cmd" in
     "$build_dir/apps/physynth" run "$scenario" --overwrite --report
     ;;
   test)
-    cd "$build_dir"
-    ctest --output-on-failure --parallel "$jobs" --timeout 900
+    (cd "$build_dir" && ctest --output-on-failure --parallel "$jobs" --timeout 900)
+    "$here/scripts/sanitize.sh"
     ;;
   *)
     echo "usage: scripts/dev.sh run [SCENARIO] | test | build" >&2

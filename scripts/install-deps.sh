@@ -12,6 +12,7 @@ packages=(
   libmuparser-dev libssl-dev libsbml5-dev
   python3 python3-numpy python3-scipy python3-h5py
   xvfb xauth chromium
+  clang libclang-rt-14-dev bc
 )
 
 missing=()

@@ -9,8 +9,10 @@ cd "$here"
 build_dir=${BUILD_DIR:-build-asan}
 seconds=${1:-10}
 jobs=$(nproc)
-cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+# -O1 with line tables: readable stack traces at a fraction of -O2 -g's compile time.
+cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=None \
+  -DCMAKE_C_FLAGS="-O1 -gline-tables-only" -DCMAKE_CXX_FLAGS="-O1 -gline-tables-only" \
+  -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DPHYSYNTH_BUILD_BENCH=OFF \
   -DPHYSYNTH_WITH_TORCH=OFF -DPHYSYNTH_WITH_VTK=OFF -DPHYSYNTH_SANITIZE=ON -DPHYSYNTH_FUZZ=ON \
   -Dfuzz_seconds="$seconds"
 cmake --build "$build_dir" --parallel "$jobs"
@@ -19,4 +21,6 @@ cd "$build_dir"
 # start MPI except through mpirun, whose ranks are checked the same way.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-ctest --output-on-failure --parallel "$jobs" --timeout 1200
+# The Boehm multi-start (30 optimisations of one model) takes 7 minutes instrumented; the paths it
+# runs are those of the other calibration and SBML tests, which run here.
+ctest --output-on-failure --parallel "$jobs" --timeout 1200 -E "Boehm STAT5 multi-start"

@@ -389,10 +389,10 @@ void process_sample(const Scenario& s, const Grid& grid, Worker& w, Shard& shard
   const core::Model& model = *s.model.model;
   const std::size_t n = model.num_states(), m = model.num_parameters(), T = grid.times.size();
   const std::uint64_t sample = shard.first_sample + i;
-  const double* p = &shard.parameters[i * m];
-  double* states = &shard.states[i * T * n];
+  const double* p = shard.parameters.data() + (i * m);
+  double* states = shard.states.data() + (i * T * n);
   const std::size_t K = shard.sensitivity_names.size();
-  double* sensitivities = K > 0 ? &shard.sensitivities[i * T * K * n] : nullptr;
+  double* sensitivities = K > 0 ? shard.sensitivities.data() + (i * T * K * n) : nullptr;
   std::int8_t& status = shard.status[i];
   auto fail = [&](const std::string& flag, const std::string& message) {
     status = static_cast<std::int8_t>(SampleStatus::kFailed);
@@ -405,7 +405,7 @@ void process_sample(const Scenario& s, const Grid& grid, Worker& w, Shard& shard
     const RegimePlan plan = plan_regimes(s, sample, p, grid.times.front(), grid.times.back());
     if (s.regimes.present) {
       // The parameters written for the sample are those in force at t0.
-      std::copy(plan.at(grid.times.front()), plan.at(grid.times.front()) + m, &shard.parameters[i * m]);
+      std::copy(plan.at(grid.times.front()), plan.at(grid.times.front()) + m, shard.parameters.data() + (i * m));
     }
     if (const auto* stepped = dynamic_cast<const core::SteppedModel*>(&model)) {
       r = simulate_stepped(*stepped, p, s.seed, sample, grid.times, states);
@@ -420,7 +420,7 @@ void process_sample(const Scenario& s, const Grid& grid, Worker& w, Shard& shard
         shard.regime[i * T + row] = plan.sequence[plan.interval_of(grid.times[row])];
     shard.t_reached[i] = r.t_reached;
     const auto stats = r.stats.values();
-    std::copy(stats.begin(), stats.end(), &shard.solver_stats[i * stats.size()]);
+    std::copy(stats.begin(), stats.end(), shard.solver_stats.data() + (i * stats.size()));
     if (r.status == solvers::SolveStatus::kFailed) {
       fail(r.flag_name, r.message.empty() ? "solver failed at t = " + core::format_number(r.t_reached) : r.message);
     } else {
@@ -525,9 +525,9 @@ void process_sample(const Scenario& s, const Grid& grid, Worker& w, Shard& shard
     if (K > 0) std::fill(sensitivities, sensitivities + T * K * n, kNaN);
     for (auto& ob : shard.observations)
       std::fill(&ob.values[i * ob.times.size()], &ob.values[(i + 1) * ob.times.size()], kNaN);
-    std::fill(&shard.labels[i * s.labels.size()], &shard.labels[(i + 1) * s.labels.size()], kNaN);
+    std::fill(shard.labels.data() + (i * s.labels.size()), shard.labels.data() + ((i + 1) * s.labels.size()), kNaN);
     const std::size_t R = s.record_labels.size();
-    std::fill(&shard.record_labels[i * T * R], &shard.record_labels[(i + 1) * T * R], kNaN);
+    std::fill(shard.record_labels.data() + (i * T * R), shard.record_labels.data() + ((i + 1) * T * R), kNaN);
     outcome.events_fired.clear();
   }
 }
@@ -785,7 +785,7 @@ nlohmann::json shard_record(const Scenario& s, const Shard& shard, std::uint64_t
     if (pinn_audit)
       pinn_audit->add(first + i, shard.failure_flag[i] == "PINN_OUT_OF_RANGE" ? shard.failure_message[i] : "",
                       outcomes[i].pinn_residual, outcomes[i].pinn_resolved, outcomes[i].pinn_error);
-    audit.add(first + i, outcomes[i].audit, st, &shard.solver_stats[i * shard.stat_names.size()],
+    audit.add(first + i, outcomes[i].audit, st, shard.solver_stats.data() + (i * shard.stat_names.size()),
               outcomes[i].events_fired);
     if (st == SampleStatus::kOk) {
       ++ok;

@@ -113,15 +113,6 @@ std::vector<std::string> model_names(const std::vector<core::VariableInfo>& a) {
 
 }  // namespace
 
-ParameterRange make_range(std::string name, double low, double high) {
-  ParameterRange r;
-  r.name = std::move(name);
-  r.low = low;
-  r.high = high;
-  r.log_scale = low > 0 && high / low >= 10.0;
-  return r;
-}
-
 // Points of (t^, theta): rows of normalised inputs plus what the physics needs.
 struct Batch {
   Tensor x;               // [B, 1 + q]: t^, then theta^ of each varying parameter

@@ -1,6 +1,7 @@
 #include "physynth/solvers/ode_solver.h"
 
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <stdexcept>
 
@@ -318,8 +319,16 @@ OdeSolver& OdeSolver::operator=(OdeSolver&&) noexcept = default;
 int OdeSolver::instances_created() const { return impl_->created; }
 
 namespace {
-constexpr double kNoStopTime = std::numeric_limits<double>::max();
+
+// CVodeGetReturnFlagName returns a malloc'ed name the caller frees.
+std::string return_flag_name(int flag) {
+  char* name = CVodeGetReturnFlagName(flag);
+  std::string out = name ? name : "CV_UNKNOWN";
+  free(name);
+  return out;
 }
+constexpr double kNoStopTime = std::numeric_limits<double>::max();
+}  // namespace
 
 SolveResult OdeSolver::solve(const double* p, const double* y0_in, double t0, const std::vector<double>& times,
                              double* out, double* sensitivities, bool jumps_at_start) {
@@ -444,8 +453,7 @@ SolveResult OdeSolver::solve(const double* p, const double* y0_in, double t0, co
       continue;
     }
     if (flag < 0) {
-      const char* name = CVodeGetReturnFlagName(flag);
-      fail(flag, name ? name : "CV_UNKNOWN", s.last_message);
+      fail(flag, return_flag_name(flag), s.last_message);
       break;
     }
     const double* yy = N_VGetArrayPointer(s.y);
@@ -480,8 +488,7 @@ SolveResult OdeSolver::solve(const double* p, const double* y0_in, double t0, co
       double t_sens = t;
       const int sflag = CVodeGetSens(s.cvode, &t_sens, s.sens);
       if (sflag < 0) {
-        const char* name = CVodeGetReturnFlagName(sflag);
-        fail(sflag, name ? name : "CV_UNKNOWN", "CVodeGetSens: " + s.last_message);
+        fail(sflag, return_flag_name(sflag), "CVodeGetSens: " + s.last_message);
         break;
       }
       store_sensitivities(k);

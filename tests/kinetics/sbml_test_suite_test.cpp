@@ -146,7 +146,7 @@ std::string run_case(const Case& c, double* worst_ratio) {
   *worst_ratio = 0.0;
   for (std::size_t row = 0; row < times.size(); ++row)
     for (std::size_t v = 0; v < formulas.size(); ++v) {
-      const double ours = formulas[v]->evaluate(times[row], &out[row * n], p.data());
+      const double ours = formulas[v]->evaluate(times[row], out.data() + row * n, p.data());
       const double theirs = expected[row][v + 1];
       const double allowed = settings.absolute + settings.relative * std::fabs(theirs);
       const double ratio = std::fabs(theirs - ours) / allowed;

@@ -383,7 +383,9 @@ std::optional<core::BuiltModel> build_from_yaml(const core::ConfigNode& node) {
   // Every single number of the files is a parameter (not those named like an output, or t).
   const auto outs = outputs(model);
   std::vector<std::string> exposed;
-  for (const auto& [name, value] : params.values()) {
+  for (const auto& entry : params.values()) {
+    const std::string& name = entry.first;
+    const auto& value = entry.second;
     const bool output = std::any_of(outs.begin(), outs.end(), [&](const auto& v) { return v.name == name; });
     if (!value.is_list && value.values.size() == 1 && core::is_identifier(name) && name != "t" && !output)
       exposed.push_back(name);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <map>
 #include <set>
 
@@ -15,6 +16,14 @@
 namespace physynth::domains::kinetics {
 
 namespace {
+
+// SBML_formulaToL3String returns a malloc'ed string the caller frees.
+std::string formula_text(const ASTNode* node) {
+  char* text = SBML_formulaToL3String(node);
+  std::string out = text ? text : "";
+  free(text);
+  return out;
+}
 
 using core::Op;
 using core::Tape;
@@ -393,8 +402,8 @@ struct SbmlModel::Impl {
         return fail(c, where + ": rateOf() is not supported");
       default: {
         const char* nm = node->getName();
-        return fail(c, where + ": the MathML operator '" + std::string(nm ? nm : SBML_formulaToL3String(node)) +
-                           "' is not supported");
+        return fail(
+            c, where + ": the MathML operator '" + (nm ? std::string(nm) : formula_text(node)) + "' is not supported");
       }
     }
   }
@@ -705,13 +714,13 @@ void SbmlModel::Impl::build(const ::Model& m) {
     }
     if (!time_side || time_side->getType() != AST_NAME_TIME) {
       error(e, info.id + ": only triggers of the form time >= E (or time > E) are supported, got '" +
-                   std::string(SBML_formulaToL3String(trig)) + "'");
+                   formula_text(trig) + "'");
       continue;
     }
     info.strict = tt == AST_RELATIONAL_GT || tt == AST_RELATIONAL_LT;
     const int when = compile(ct, bound, {}, info.id + " trigger");
     if (when >= 0 && trigger.depends_on_time_or_state(when)) {
-      error(e, info.id + ": the trigger time '" + SBML_formulaToL3String(bound) +
+      error(e, info.id + ": the trigger time '" + formula_text(bound) +
                    "' depends on time or on a state; only times known from the parameters are supported");
       continue;
     }

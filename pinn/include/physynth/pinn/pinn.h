@@ -39,8 +39,16 @@ struct ParameterRange {
   bool fixed() const { return low == high; }
 };
 
-// Chooses log_scale for a range by the rule above.
-ParameterRange make_range(std::string name, double low, double high);
+// Chooses log_scale for a range by the rule above. Inline: the engine builds problems also in
+// builds without LibTorch.
+inline ParameterRange make_range(std::string name, double low, double high) {
+  ParameterRange r;
+  r.name = std::move(name);
+  r.low = low;
+  r.high = high;
+  r.log_scale = low > 0 && high / low >= 10.0;
+  return r;
+}
 
 // What to learn: the model, its parameter box and time span, and how to solve it for checks.
 struct Problem {

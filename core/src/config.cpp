@@ -223,7 +223,7 @@ bool parse_path(const std::string& path, std::vector<Step>& steps) {
       const std::size_t close = path.find(']', i);
       if (close == std::string::npos) return false;
       const std::string num = path.substr(i + 1, close - i - 1);
-      if (num.empty() || num.find_first_not_of("0123456789") != std::string::npos) return false;
+      if (num.empty() || num.size() > 9 || num.find_first_not_of("0123456789") != std::string::npos) return false;
       steps.push_back({"", std::stol(num)});
       i = close + 1;
       if (i < path.size() && path[i] == '.') ++i;

@@ -271,6 +271,14 @@ std::optional<WeatherRecord> read_cabo_weather(const std::string& path, core::Di
       ok = false;
       continue;
     }
+    // Whole numbers in range before they become ints (found by fuzzing: a year of 2e88).
+    auto whole_in = [](double x, double lo, double hi) { return x >= lo && x <= hi && x == std::floor(x); };
+    if (!whole_in(v[1], 1, 9999) || !whole_in(v[2], 1, 366)) {
+      diags.error({path, n, 0}, "year '" + f[1] + "' and day '" + f[2] +
+                                    "' must be whole numbers, the year from 1 to 9999 and the day from 1 to 366");
+      ok = false;
+      continue;
+    }
     Row r;
     r.line = n;
     r.w.year = static_cast<int>(v[1]);

@@ -37,10 +37,14 @@ bool parse_side(const std::string& side, std::vector<std::pair<std::string, int>
     std::size_t i = 0;
     while (i < term.size() && std::isdigit(static_cast<unsigned char>(term[i]))) ++i;
     if (i > 0) {
-      coefficient = std::stoi(term.substr(0, i));
+      // At most 4 digits: no reaction has a coefficient in the thousands, and the sums of
+      // merged terms stay far from overflowing (found by fuzzing: std::stoi threw).
+      const std::string digits = term.substr(0, i);
+      coefficient = i <= 4 ? std::stoi(digits) : 0;
       term = trim(term.substr(i));
-      if (coefficient <= 0) {
-        *error = "stoichiometric coefficient must be a positive integer";
+      if (coefficient <= 0 || coefficient > 1000) {
+        *error = "stoichiometric coefficient '" + (digits.size() > 12 ? digits.substr(0, 12) + "..." : digits) +
+                 "' must be an integer from 1 to 1000";
         return false;
       }
     }

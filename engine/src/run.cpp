@@ -767,16 +767,28 @@ std::string prepare_directory(const Scenario& s, const RunOptions& opt, const st
   return "";
 }
 
+// The scenario's physics audit, empty, and its PINN audit when the backend is pinn: what a shard
+// record accumulates and what the records merge into.
+struct Audits {
+  AuditAccumulator physics;
+  std::optional<PinnAudit> pinn;
+};
+Audits empty_audits(const Scenario& s, const std::vector<std::string>& event_names) {
+  const core::Model& model = *s.model.model;
+  std::vector<double> atol(model.num_states(), s.solver.atol);
+  if (!s.solver.atol_per_state.empty()) atol = s.solver.atol_per_state;
+  Audits a{AuditAccumulator(model, s.solver.rtol, atol, event_names), std::nullopt};
+  if (s.backend == Backend::kPinn) a.pinn.emplace(s);
+  return a;
+}
+
 // A finished shard's record, from its samples in sample order.
 nlohmann::json shard_record(const Scenario& s, const Shard& shard, std::uint64_t index,
                             const std::vector<SampleOutcome>& outcomes, const std::vector<std::string>& files,
                             const std::vector<std::string>& event_names) {
-  const core::Model& model = *s.model.model;
-  std::vector<double> atol(model.num_states(), s.solver.atol);
-  if (!s.solver.atol_per_state.empty()) atol = s.solver.atol_per_state;
-  AuditAccumulator audit(model, s.solver.rtol, atol, event_names);
-  std::optional<PinnAudit> pinn_audit;
-  if (s.backend == Backend::kPinn) pinn_audit.emplace(s);
+  Audits audits = empty_audits(s, event_names);
+  AuditAccumulator& audit = audits.physics;
+  std::optional<PinnAudit>& pinn_audit = audits.pinn;
   std::uint64_t ok = 0, stopped = 0, failed = 0;
   nlohmann::json failures = nlohmann::json::array();
   const std::uint64_t first = shard.first_sample;
@@ -860,12 +872,9 @@ std::string finish_run(const Scenario& s, const RunOptions& opt, RunSummary& sum
   if (!error.empty())
     return error + " (the shards finished before are kept in " + journal_directory(dir) + "; " + resume_hint +
            " once that is fixed)";
-  const core::Model& model = *s.model.model;
-  std::vector<double> atol(model.num_states(), s.solver.atol);
-  if (!s.solver.atol_per_state.empty()) atol = s.solver.atol_per_state;
-  AuditAccumulator audit(model, s.solver.rtol, atol, event_names);
-  std::optional<PinnAudit> pinn_audit;
-  if (s.backend == Backend::kPinn) pinn_audit.emplace(s);
+  Audits audits = empty_audits(s, event_names);
+  AuditAccumulator& audit = audits.physics;
+  std::optional<PinnAudit>& pinn_audit = audits.pinn;
   nlohmann::ordered_json shards_json = nlohmann::ordered_json::array();
   nlohmann::ordered_json failures = nlohmann::ordered_json::array();
   std::uint64_t shards_done = 0;

@@ -7,12 +7,8 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <iostream>
 #include <mutex>
-#include <thread>
-
-#include <nlohmann/json.hpp>
 
 #include "commands.h"
 #include "physynth/engine/ranks.h"
@@ -75,29 +71,6 @@ bool on_terminal() {
   return isatty(STDERR_FILENO) && !(ci && std::string(ci) == "true");
 }
 
-// The scenario file and --set values an interrupted run in `dir` started with (its journal).
-bool resume_scenario(const std::string& dir, std::string* scenario, std::vector<std::string>* overrides,
-                     std::string* why) {
-  const std::string path = dir + "/journal/run.json";
-  std::ifstream in(path);
-  if (!in) {
-    *why = "cannot resume '" + dir + "': it has no " + path +
-           (std::ifstream(dir + "/manifest.json") ? " (the run there is complete)" : " (not a physynth run folder)");
-    return false;
-  }
-  try {
-    nlohmann::json j;
-    in >> j;
-    *scenario = j.at("scenario").get<std::string>();
-    const auto& given = j.at("overrides");
-    if (given.is_array() && overrides->empty()) *overrides = given.get<std::vector<std::string>>();
-  } catch (const std::exception& e) {
-    *why = path + ": " + e.what();
-    return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 void add_run_command(CLI::App& app, int& exit_code) {
@@ -122,9 +95,12 @@ void add_run_command(CLI::App& app, int& exit_code) {
     std::vector<std::string> overrides = o->overrides;
     if (!o->resume.empty() && o->scenario.empty()) {
       // The scenario and --set values the run started with, from its journal.
-      std::string why;
-      if (!resume_scenario(o->resume, &o->scenario, &overrides, &why)) {
-        if (root) std::cerr << "physynth run: error: " << why << "\n";
+      try {
+        const engine::StartedRun started = engine::started_run(o->resume);
+        o->scenario = started.scenario;
+        if (overrides.empty()) overrides = started.overrides;
+      } catch (const std::exception& e) {
+        if (root) std::cerr << "physynth run: error: " << e.what() << "\n";
         exit_code = kExitBadInput;
         return;
       }
@@ -142,8 +118,7 @@ void add_run_command(CLI::App& app, int& exit_code) {
     run.resume = !o->resume.empty();
     run.threads = o->threads;
     // Ranks on one machine share its cores unless -j says otherwise.
-    if (run.threads == 0 && engine::local_ranks() > 1)
-      run.threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / engine::local_ranks());
+    if (run.threads == 0 && engine::local_ranks() > 1) run.threads = engine::threads_per_rank();
     run.overwrite = o->overwrite;
     run.component_versions = component_versions();
     run.progress = [&bar](std::uint64_t done, std::uint64_t total) { bar.update(done, total); };

@@ -4,11 +4,9 @@
 // against CVODES.
 #include <CLI/CLI.hpp>
 
-#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
-#include <thread>
 
 #include "commands.h"
 #include "physynth/engine/pinn_problem.h"
@@ -64,8 +62,7 @@ void add_train_pinn_command(CLI::App& app, int& exit_code) {
       train.rank = engine::rank();
       train.ranks = engine::num_ranks();
       train.average = engine::average_across_ranks;
-      if (train.threads == 0 && o->threads == 0)
-        train.threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / engine::local_ranks());
+      if (train.threads == 0 && o->threads == 0) train.threads = engine::threads_per_rank();
     }
     train.checkpoint = root ? o->output : std::string();
     if (!root) o->quiet = true;

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <limits>
 
 #include "sha256.h"
@@ -54,6 +55,16 @@ std::string shard_record_path(const std::string& run_dir, std::uint64_t shard_in
 
 std::string run_record_path(const std::string& run_dir) {
   return (fs::path(journal_directory(run_dir)) / "run.json").string();
+}
+
+nlohmann::json read_journal_record(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read " + path);
+  try {
+    return nlohmann::json::parse(in);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(path + ": " + e.what());
+  }
 }
 
 bool shard_files_intact(const nlohmann::json& record, const std::string& run_dir, std::string* why) {

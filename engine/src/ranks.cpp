@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
@@ -66,6 +67,7 @@ void finalize_ranks() {
 int rank() { return g_rank; }
 int num_ranks() { return g_size; }
 int local_ranks() { return g_local; }
+int threads_per_rank() { return std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / g_local); }
 
 bool built_with_mpi() {
 #ifdef PHYSYNTH_HAVE_MPI

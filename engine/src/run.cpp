@@ -594,6 +594,12 @@ bool is_run_artefact(const fs::path& p) {
          name.rfind("shard-", 0) == 0 || (name.size() > 8 && name.substr(name.size() - 8) == ".partial");
 }
 
+// Shard `index`'s first sample and sample count.
+std::pair<std::uint64_t, std::size_t> shard_span(const Scenario& s, std::uint64_t index) {
+  const std::uint64_t first = index * s.output.shard_size;
+  return {first, static_cast<std::size_t>(std::min<std::uint64_t>(s.output.shard_size, s.samples - first))};
+}
+
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 int default_threads() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
@@ -695,9 +701,7 @@ std::uint64_t ShardGenerator::num_shards() const {
 }
 
 Shard ShardGenerator::shard(std::uint64_t index) {
-  const std::uint64_t first = index * impl_->s.output.shard_size;
-  const auto count =
-      static_cast<std::size_t>(std::min<std::uint64_t>(impl_->s.output.shard_size, impl_->s.samples - first));
+  const auto [first, count] = shard_span(impl_->s, index);
   return impl_->compute(index, first, count, nullptr);
 }
 
@@ -723,9 +727,9 @@ std::string prepare_directory(const Scenario& s, const RunOptions& opt, const st
     }
     nlohmann::json j;
     try {
-      j = nlohmann::json::parse(read_text_file(record));
+      j = read_journal_record(record);
     } catch (const std::exception& e) {
-      return record + ": " + e.what();
+      return e.what();
     }
     if (j.value("resolved_sha256", "") != scenario_fingerprint(s))
       return "cannot resume '" + dir + "': the scenario (" + s.file +
@@ -805,14 +809,14 @@ nlohmann::json shard_record(const Scenario& s, const Shard& shard, std::uint64_t
       ++stopped;
     } else {
       ++failed;
-      nlohmann::json params = nlohmann::json::array();
-      for (std::size_t j = 0; j < s.parameters.size(); ++j)
-        params.push_back(shard.parameters[i * s.parameters.size() + j]);
-      failures.push_back({{"sample", first + i},
-                          {"t_reached", exact_doubles({shard.t_reached[i]})},
-                          {"flag", shard.failure_flag[i]},
-                          {"message", shard.failure_message[i]},
-                          {"parameters", exact_doubles(params.get<std::vector<double>>())}});
+      const std::size_t P = s.parameters.size();
+      const auto params = shard.parameters.begin() + static_cast<std::ptrdiff_t>(i * P);
+      failures.push_back(
+          {{"sample", first + i},
+           {"t_reached", exact_doubles({shard.t_reached[i]})},
+           {"flag", shard.failure_flag[i]},
+           {"message", shard.failure_message[i]},
+           {"parameters", exact_doubles(std::vector<double>(params, params + static_cast<std::ptrdiff_t>(P)))}});
     }
   }
   nlohmann::json file_list = nlohmann::json::array();
@@ -840,12 +844,14 @@ struct RankPart {
   std::string error;
   bool interrupted = false;
   std::uint64_t resumed = 0;
+  std::vector<std::string> recomputed;  // why a journal's shard was computed again
   double solve_s = 0.0, write_s = 0.0;
 };
 
 std::string pack(const RankPart& part) {
-  nlohmann::json j = {{"records", part.records}, {"error", part.error},     {"interrupted", part.interrupted},
-                      {"resumed", part.resumed}, {"solve_s", part.solve_s}, {"write_s", part.write_s}};
+  nlohmann::json j = {{"records", part.records}, {"error", part.error},           {"interrupted", part.interrupted},
+                      {"resumed", part.resumed}, {"recomputed", part.recomputed}, {"solve_s", part.solve_s},
+                      {"write_s", part.write_s}};
   return j.dump();
 }
 
@@ -856,22 +862,33 @@ RankPart unpack(const std::string& text) {
   p.error = j.at("error").get<std::string>();
   p.interrupted = j.at("interrupted").get<bool>();
   p.resumed = j.at("resumed").get<std::uint64_t>();
+  p.recomputed = j.at("recomputed").get<std::vector<std::string>>();
   p.solve_s = j.at("solve_s").get<double>();
   p.write_s = j.at("write_s").get<double>();
   return p;
 }
 
+// How a run ended, as rank 0 tells every rank.
+struct Outcome {
+  enum Status { kComplete, kInterrupted, kFailed } status = kComplete;
+  std::string message;
+  std::string pack() const { return nlohmann::json{{"status", static_cast<int>(status)}, {"message", message}}.dump(); }
+  static Outcome unpack(const std::string& text) {
+    const auto j = nlohmann::json::parse(text);
+    return {static_cast<Status>(j.at("status").get<int>()), j.at("message").get<std::string>()};
+  }
+};
+
 // Rank 0, after the gather: the audit and the manifest from the shards' records in shard order.
-// Returns "" for a complete run, "interrupted: ..." for a stopped one, else the error.
-std::string finish_run(const Scenario& s, const RunOptions& opt, RunSummary& summary,
-                       const std::vector<nlohmann::json>& records, const std::vector<bool>& have,
-                       const std::string& error, bool interrupted, const std::vector<std::string>& event_names,
-                       std::size_t output_times, Clock::time_point start) {
+Outcome finish_run(const Scenario& s, const RunOptions& opt, RunSummary& summary,
+                   const std::vector<nlohmann::json>& records, const std::vector<bool>& have, const std::string& error,
+                   bool interrupted, const std::vector<std::string>& recomputed,
+                   const std::vector<std::string>& event_names, std::size_t output_times, Clock::time_point start) {
   const std::string& dir = summary.directory;
   const std::string resume_hint = "physynth run --resume " + dir + " continues it";
   if (!error.empty())
-    return error + " (the shards finished before are kept in " + journal_directory(dir) + "; " + resume_hint +
-           " once that is fixed)";
+    return {Outcome::kFailed, error + " (the shards finished before are kept in " + journal_directory(dir) + "; " +
+                                  resume_hint + " once that is fixed)"};
   Audits audits = empty_audits(s, event_names);
   AuditAccumulator& audit = audits.physics;
   std::optional<PinnAudit>& pinn_audit = audits.pinn;
@@ -953,18 +970,35 @@ std::string finish_run(const Scenario& s, const RunOptions& opt, RunSummary& sum
   manifest["threads"] = summary.threads;
   manifest["ranks"] = summary.ranks;
   manifest["shards_resumed"] = summary.shards_resumed;
+  if (!recomputed.empty()) manifest["shards_recomputed"] = recomputed;
   manifest["timings_s"] = {
       {"total", summary.wall_s}, {"sample_and_solve", summary.solve_s}, {"write", summary.write_s}};
   write_file_atomically(dir + "/manifest.json", manifest.dump(2) + "\n");
   if (!complete)
-    return "interrupted: " + std::to_string(shards_done) + " of " + std::to_string(records.size()) +
-           " shards are done and listed in " + dir + "/manifest.json; " + resume_hint;
+    return {Outcome::kInterrupted, "interrupted: " + std::to_string(shards_done) + " of " +
+                                       std::to_string(records.size()) + " shards are done and listed in " + dir +
+                                       "/manifest.json; " + resume_hint};
   std::error_code ec;
   fs::remove_all(journal_directory(dir), ec);  // the manifest now holds what the journal did
-  return "";
+  return {};
 }
 
 }  // namespace
+
+StartedRun started_run(const std::string& dir) {
+  const std::string record = run_record_path(dir);
+  std::error_code ec;
+  if (!fs::exists(record, ec))
+    throw std::runtime_error("cannot resume '" + dir + "': it has no " + record +
+                             (fs::exists(fs::path(dir) / "manifest.json", ec) ? " (the run there is complete)"
+                                                                              : " (not a physynth run folder)"));
+  const nlohmann::json j = read_journal_record(record);
+  try {
+    return {j.at("scenario").get<std::string>(), j.at("overrides").get<std::vector<std::string>>()};
+  } catch (const std::exception& e) {
+    throw std::runtime_error(record + ": " + e.what());
+  }
+}
 
 RunSummary run_scenario(const Scenario& s, const RunOptions& opt) {
   const auto start = Clock::now();
@@ -986,15 +1020,15 @@ RunSummary run_scenario(const Scenario& s, const RunOptions& opt) {
 
   std::vector<std::string> event_names;
   for (const auto& e : s.events) event_names.push_back(e.name);
-  const std::uint64_t num_shards = (s.samples + s.output.shard_size - 1) / s.output.shard_size;
   std::uint64_t mine = 0;  // samples of this rank's shards, for the progress line
-  for (std::uint64_t k = static_cast<std::uint64_t>(me); k < num_shards; k += static_cast<std::uint64_t>(ranks))
-    mine += std::min<std::uint64_t>(s.output.shard_size, s.samples - k * s.output.shard_size);
   std::atomic<std::uint64_t> done{0};
   ShardGenerator generator(s, summary.threads, [&] {
     const std::uint64_t d = ++done;
     if (opt.progress) opt.progress(d, mine);
   });
+  const std::uint64_t num_shards = generator.num_shards();
+  for (std::uint64_t k = static_cast<std::uint64_t>(me); k < num_shards; k += static_cast<std::uint64_t>(ranks))
+    mine += shard_span(s, k).second;
   generator.impl_->stop = opt.stop_requested;
 
   // This rank's shards: k = rank, rank + N, ...
@@ -1007,13 +1041,14 @@ RunSummary run_scenario(const Scenario& s, const RunOptions& opt) {
         const std::string record_path = shard_record_path(dir, index);
         if (fs::exists(record_path, ec)) {
           std::string why;
-          auto record = nlohmann::json::parse(read_text_file(record_path));
+          auto record = read_journal_record(record_path);
           if (shard_files_intact(record, dir, &why)) {
             done += record.value("samples", std::uint64_t{0});
             part.records.push_back(std::move(record));
             ++part.resumed;
             continue;
           }
+          part.recomputed.push_back("shard " + std::to_string(index) + ": " + why);
           fs::remove(record_path, ec);  // computed again below
         }
       }
@@ -1022,9 +1057,7 @@ RunSummary run_scenario(const Scenario& s, const RunOptions& opt) {
         break;
       }
       const auto solve_start = Clock::now();
-      const std::uint64_t first = index * s.output.shard_size;
-      const std::size_t count =
-          static_cast<std::size_t>(std::min<std::uint64_t>(s.output.shard_size, s.samples - first));
+      const auto [first, count] = shard_span(s, index);
       std::vector<SampleOutcome> outcomes;
       Shard shard = generator.impl_->compute(index, first, count, &outcomes);
       part.solve_s += seconds_since(solve_start);
@@ -1051,25 +1084,30 @@ RunSummary run_scenario(const Scenario& s, const RunOptions& opt) {
     }
   }
 
-  // Rank 0 gathers every rank's records and writes the audit and the manifest.
-  std::vector<std::string> parts;
+  // Rank 0 gathers every rank's records (on one rank: its own, as they are) and writes the audit
+  // and the manifest.
+  std::vector<RankPart> parts;
   try {
-    parts = collective::gather(pack(part));
+    if (ranks == 1)
+      parts.push_back(std::move(part));
+    else
+      for (const auto& text : collective::gather(pack(part))) parts.push_back(unpack(text));
   } catch (const std::exception& e) {
     summary.message = e.what();
     return summary;
   }
-  std::string outcome;  // rank 0's verdict for every rank: "" complete, else the message
+  Outcome outcome;  // rank 0's verdict, for every rank
   if (me == 0) {
     std::vector<nlohmann::json> records(num_shards);
     std::vector<bool> have(num_shards, false);
+    std::vector<std::string> recomputed;
     std::string error;
     bool interrupted = false;
-    for (const auto& text : parts) {
-      RankPart p = unpack(text);
+    for (auto& p : parts) {
       if (!p.error.empty() && error.empty()) error = p.error;
       interrupted = interrupted || p.interrupted;
       summary.shards_resumed += p.resumed;
+      recomputed.insert(recomputed.end(), p.recomputed.begin(), p.recomputed.end());
       summary.solve_s = std::max(summary.solve_s, p.solve_s);
       summary.write_s = std::max(summary.write_s, p.write_s);
       for (auto& r : p.records) {
@@ -1079,22 +1117,17 @@ RunSummary run_scenario(const Scenario& s, const RunOptions& opt) {
       }
     }
     try {
-      outcome = finish_run(s, opt, summary, records, have, error, interrupted, event_names,
+      outcome = finish_run(s, opt, summary, records, have, error, interrupted, recomputed, event_names,
                            generator.impl_->grid.times.size(), start);
     } catch (const std::exception& e) {
-      outcome = e.what();
+      outcome = {Outcome::kFailed, e.what()};
     }
   }
-  outcome = collective::broadcast(outcome);
+  if (ranks > 1) outcome = Outcome::unpack(collective::broadcast(outcome.pack()));
   summary.wall_s = seconds_since(start);
-  if (outcome.empty()) {
-    summary.completed = true;
-  } else if (outcome.rfind("interrupted", 0) == 0) {
-    summary.interrupted = true;
-    summary.message = outcome;
-  } else {
-    summary.message = outcome;
-  }
+  summary.completed = outcome.status == Outcome::kComplete;
+  summary.interrupted = outcome.status == Outcome::kInterrupted;
+  summary.message = outcome.message;
   return summary;
 }
 

@@ -8,7 +8,5 @@ namespace physynth::engine {
 std::string sha256_file(const std::string& path);
 // Lower-case hex SHA-256 of bytes in memory.
 std::string sha256_hex(const std::string& bytes);
-// A whole file's bytes; throws std::runtime_error naming the file if it cannot be read.
-std::string read_text_file(const std::string& path);
 
 }  // namespace physynth::engine

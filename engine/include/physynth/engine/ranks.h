@@ -15,8 +15,10 @@ void finalize_ranks();
 
 int rank();
 int num_ranks();
-// Ranks on this machine (to share its cores between them).
+// Ranks on this machine, and the threads each gets when its cores are shared between them
+// (every core divided by local_ranks(), at least 1).
 int local_ranks();
+int threads_per_rank();
 bool built_with_mpi();
 
 // values[i] = the mean of values[i] over the ranks, the same on every rank (MPI_Allreduce);

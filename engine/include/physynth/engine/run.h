@@ -62,6 +62,15 @@ struct RunSummary {
 
 RunSummary run_scenario(const Scenario& scenario, const RunOptions& options);
 
+// The scenario file (absolute path) and --set values that the interrupted run in `dir` started
+// with, from its journal: `physynth run --resume DIR` without a scenario. Throws
+// std::runtime_error saying why not (no journal: a complete run, or not a run folder).
+struct StartedRun {
+  std::string scenario;
+  std::vector<std::string> overrides;
+};
+StartedRun started_run(const std::string& dir);
+
 // Computes a scenario's samples in memory, exactly the numbers run_scenario
 // writes: for feeds and streams that consume data without files. Keeps one
 // solver per thread across calls. Not thread-safe itself.

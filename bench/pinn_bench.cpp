@@ -1,7 +1,7 @@
 // PINN training-step cost: physynth's step with forward-mode time derivatives
 // against the same step with reverse mode (one backward pass per output), on
-// the Michaelis-Menten scenario's network (64 x 4, tanh), loss (plain residual,
-// conservation laws projected) and batch. bench/pinn_step.py times the same
+// the Michaelis-Menten scenario's network (64 x 4, tanh), loss (plain residual in log
+// time, conservation laws projected, sign columns; no quasi-steady state) and batch. bench/pinn_step.py times the same
 // step in Python PyTorch; bench/run_pinn.sh runs both side by side.
 //
 //   pinn_bench SCENARIO [points] [steps] [dtype]  ->  one JSON line per mode
@@ -22,7 +22,11 @@ int main(int argc, char** argv) {
   const int steps = argc > 3 ? std::stoi(argv[3]) : 50;
   const std::string dtype = argc > 4 ? argv[4] : "float32";
   core::Diagnostics d;
-  auto s = engine::load_scenario(argv[1], {"backend=cvode", "pinn.train.residual=plain"}, d);
+  // The loss bench/pinn_step.py writes: log time, no quasi-steady state, no characteristic time.
+  auto s = engine::load_scenario(argv[1],
+                                 {"backend=cvode", "pinn.train.residual=plain", "pinn.network.quasi_steady=[]",
+                                  "pinn.time.scaling=log", "pinn.time.scale=0.01", "pinn.time.characteristic=false"},
+                                 d);
   if (!s) {
     std::fprintf(stderr, "%s", d.report().c_str());
     return 2;

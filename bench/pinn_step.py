@@ -2,7 +2,8 @@
 
 Network 64 x 4 tanh on (t^, S0^, kon^, koff^, kcat^); output y0 + s t^ N projected onto the
 two conservation laws (E + ES = E0, S + ES + P = S0); loss the mean squared residual
-(du/dt^ - f dt/dt^) / s with log time; Adam. du/dt^ as a PyTorch user writes it: one
+(du/dt^ - f dt/dt^) / s with log time, states clamped at zero inside f, and the sign columns
+max(-u, 0) / s that close the clamp's loophole; Adam. du/dt^ as a PyTorch user writes it: one
 torch.autograd.grad per output (reverse mode), and with torch.func-free forward tangents
 for a like-for-like comparison. Run with Debian's /usr/bin/python3 (torch 1.13).
 
@@ -88,20 +89,23 @@ def rhs(u):
     return torch.stack([-bind + cat, -bind, bind - cat, cat], 1)
 
 
+def residual(u, du):
+    r = (du - rhs(u.clamp_min(0)) * dt_dth[:, None]) / scale
+    return torch.cat([r, (-u).clamp_min(0) / scale], 1)
+
+
 def loss_forward():
     N, dN = net.forward_tangent(x)
     u = project(y0 + scale * th[:, None] * N)
     du = project_tangent(scale * (N + th[:, None] * dN))
-    r = (du - rhs(u.clamp_min(0)) * dt_dth[:, None]) / scale
-    return r.pow(2).mean()
+    return residual(u, du).pow(2).mean()
 
 
 def loss_reverse():
     xr = x.detach().requires_grad_(True)
     u = project(y0 + scale * xr[:, :1] * net(xr))
     du = torch.stack([torch.autograd.grad(u[:, i].sum(), xr, create_graph=True)[0][:, 0] for i in range(4)], 1)
-    r = (du - rhs(u.clamp_min(0)) * dt_dth[:, None]) / scale
-    return r.pow(2).mean()
+    return residual(u, du).pow(2).mean()
 
 
 opt = torch.optim.Adam(net.parameters(), lr=1e-3)

@@ -76,8 +76,10 @@ nlohmann::ordered_json PinnAudit::to_json() const {
   j["model"] = s_.pinn.model;
   j["model_sha256"] = sha256_file(s_.pinn.model);
   j["residual"] = {{"definition",
-                    "RMS over residual_points times of (du/dt^ - f dt/dt^) / s per state (quasi-steady rows replaced "
-                    "by their manifold) and max(-u, 0) / s per non-negative state"},
+                    "RMS over residual_points times of the residual the network was trained on (its sidecar's "
+                    "network.residual): (du/dt^ - f dt/dt^) / s per state (quasi-steady rows replaced by their "
+                    "manifold; relative: each row divided by 1 + |f dt/dt^| / s) and max(-u, 0) / s per "
+                    "non-negative state (times (dt/dt^) / tau with a characteristic time)"},
                    {"points", s_.pinn.residual_points},
                    {"median", number_or_null(quantile_of(residual_, 0.5))},
                    {"p95", number_or_null(quantile_of(residual_, 0.95))},

@@ -693,7 +693,10 @@ void read_pinn(const ConfigNode& node, Scenario& s) {
     read_int(t, "threads", 0, 1024, o.threads);
     read_int(t, "collocation", 16, 100000000, o.collocation);
     if (t.has("residual"))
-      if (auto r = t["residual"].as_enum({"plain", "implicit"})) o.implicit = *r == "implicit";
+      if (auto r = t["residual"].as_enum({"plain", "implicit", "relative"}))
+        o.residual = *r == "implicit"   ? pinn::TrainOptions::Residual::kImplicit
+                     : *r == "relative" ? pinn::TrainOptions::Residual::kRelative
+                                        : pinn::TrainOptions::Residual::kPlain;
     read_int(t, "adam_steps", 0, 100000000, o.adam_steps);
     read_real(t, "learning_rate", 0.0, 1.0, o.learning_rate);
     read_real(t, "final_lr_factor", 0.0, 1.0, o.final_lr_factor);

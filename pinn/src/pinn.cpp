@@ -85,6 +85,24 @@ torch::Dtype parse_dtype(const std::string& s) {
   throw std::invalid_argument("dtype '" + s + "' is not one of float32, float64");
 }
 
+const char* residual_name(TrainOptions::Residual r) {
+  switch (r) {
+    case TrainOptions::Residual::kImplicit:
+      return "implicit";
+    case TrainOptions::Residual::kRelative:
+      return "relative";
+    default:
+      return "plain";
+  }
+}
+
+// The form a sidecar names (`where`: the sidecar, for the message).
+TrainOptions::Residual residual_form(const std::string& s, const std::string& where) {
+  for (auto r : {TrainOptions::Residual::kPlain, TrainOptions::Residual::kImplicit, TrainOptions::Residual::kRelative})
+    if (s == residual_name(r)) return r;
+  throw std::runtime_error(where + ": network.residual '" + s + "' is not one of plain, implicit, relative");
+}
+
 // Intra-op threads: `threads`, or every core when 0.
 void use_threads(int threads) {
   torch::set_num_threads(threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
@@ -162,11 +180,11 @@ struct Pinn::Impl {
   NetworkOptions network;
   torch::Device device = torch::kCPU;
   torch::Dtype dtype = torch::kFloat32;
-  mutable Mlp net{nullptr};                       // LibTorch's forward() is not const
-  Tensor scale;                                   // [n] characteristic change of each state
-  bool implicit = false;                          // residual preconditioned by (I - h J)^-1 (residual())
-  std::vector<core::LinearInvariant> invariants;  // held exactly (Batch::C)
-  std::vector<std::int64_t> qss;                  // quasi-steady states (network.quasi_steady)
+  mutable Mlp net{nullptr};                                      // LibTorch's forward() is not const
+  Tensor scale;                                                  // [n] characteristic change of each state
+  TrainOptions::Residual form = TrainOptions::Residual::kPlain;  // the residual's form (residual())
+  std::vector<core::LinearInvariant> invariants;                 // held exactly (Batch::C)
+  std::vector<std::int64_t> qss;                                 // quasi-steady states (network.quasi_steady)
   // Set once by resolve_states(), on the device: the quasi-steady indices, e_Q [n, q], and the
   // non-negative states' indices (with_sign_penalty).
   Tensor qss_idx, qss_unit, nonneg_idx;
@@ -568,12 +586,19 @@ struct Pinn::Impl {
     return f;
   }
 
-  // R = (du/dt^ - f dt/dt^) / s, [B, n]. With `implicit`, R is then preconditioned by
-  // (I - h J~)^-1, h = dt/dt^ and J~ = S^-1 (df/du) S the Jacobian in scaled states (held
-  // constant): a mode relaxing at rate |lambda| h >> 1 counts by the state deviation it
-  // causes, R / (|lambda| h), while slow and conserved modes keep their full residual.
+  // R = (du/dt^ - f h) / s, [B, n], h = dt/dt^.
+  // - implicit: R is then preconditioned by (I - h J~)^-1, J~ = S^-1 (df/du) S the Jacobian in
+  //   scaled states (held constant): a mode relaxing at rate |lambda| h >> 1 counts by the
+  //   state deviation it causes, R / (|lambda| h), while slow and conserved modes keep their
+  //   full residual.
+  // - relative: each row is divided by 1 + |f_i h| / s_i. Over twelve decades of log time h
+  //   reaches 1e12, and a state a little off its trajectory late (Robertson's A at 1e-3
+  //   instead of 5e-8) makes f h / s of 1e6: those few points would swamp the loss. Near the
+  //   solution f h / s is the state's own rate of change per t^, O(1). The divisor is part of
+  //   the loss, not held constant: L-BFGS's line search needs a gradient that is the loss's.
   Tensor residual(const Batch& b, const Tensor& u, const Tensor& du) const {
-    Tensor r = (du - torch::stack(rhs_of(b, u), 1) * b.dt_dth.unsqueeze(1)) / scale;
+    const Tensor fh = torch::stack(rhs_of(b, u), 1) * b.dt_dth.unsqueeze(1);
+    Tensor r = (du - fh) / scale;
     if (!qss.empty()) {
       // The quasi-steady rows are replaced by the manifold: R minus its part along the fast
       // directions, with what the conservation laws tie to them (E with ES), vanishes there.
@@ -582,23 +607,30 @@ struct Pinn::Impl {
       const Tensor c = torch::linalg::solve(D.index_select(1, qss_idx), rq, /*left=*/true);
       r = r - torch::matmul(D, c).squeeze(2);
     }
-    if (!implicit) return with_sign_penalty(r, u);
+    if (form == TrainOptions::Residual::kRelative) return with_sign_penalty(b, r / (1.0 + fh.abs() / scale), u);
+    if (form != TrainOptions::Residual::kImplicit) return with_sign_penalty(b, r, u);
     const Tensor h = b.dt_dth.unsqueeze(1).unsqueeze(2);
     const Tensor a = torch::eye(static_cast<std::int64_t>(n()), options()).unsqueeze(0) - h * scaled_jacobian(b, u);
     const Tensor pr = torch::linalg::solve(a, r.unsqueeze(2), /*left=*/true).squeeze(2);
     // A growing mode (an eigenvalue of h J near or above 1) would be amplified, not damped:
     // there the plain residual stands.
     const Tensor ok = torch::isfinite(pr).all(1) & (pr.pow(2).sum(1) <= r.pow(2).sum(1));
-    return with_sign_penalty(torch::where(ok.unsqueeze(1), pr, r), u);
+    return with_sign_penalty(b, torch::where(ok.unsqueeze(1), pr, r), u);
   }
 
   // f clamps non-negative states at zero, which leaves a loophole: below zero a state's own
   // terms vanish, so a trajectory can park there with no residual (Michaelis-Menten's S < 0
   // with ES = 0 once the substrate is spent). The residual gains a column per non-negative
-  // state, max(-u_i, 0) / s_i, that closes it.
-  Tensor with_sign_penalty(const Tensor& r, const Tensor& u) const {
+  // state, max(-u_i, 0) / s_i, that closes it. With a characteristic time tau (the time a
+  // state takes to run out), the column is that deficit per tau in residual units,
+  // max(-u_i, 0) / s_i * (dt/dt^) / tau: the rate at which the physics would have removed it.
+  // Weighted 1 (as without tau), the Michaelis-Menten network parked at S = -0.3 uM, 1 % of
+  // S's scale, over the whole tail: a residual of 1e-2 against a loss of 1e-4.
+  Tensor with_sign_penalty(const Batch& b, const Tensor& r, const Tensor& u) const {
     if (nonneg_idx.numel() == 0) return r;
-    return torch::cat({r, (-u.index_select(1, nonneg_idx)).clamp_min(0.0) / scale.index_select(0, nonneg_idx)}, 1);
+    Tensor deficit = (-u.index_select(1, nonneg_idx)).clamp_min(0.0) / scale.index_select(0, nonneg_idx);
+    if (b.tau.defined()) deficit = deficit * (b.dt_dth / b.tau).unsqueeze(1);
+    return torch::cat({r, deficit}, 1);
   }
 
   // S^-1 (df/du) S at u, [B, n, n], detached: one backward pass per state through the
@@ -848,16 +880,21 @@ struct Trainer {
     }
     l.total = l.residual;
     if (with_data && data) {
-      // A minibatch of the data points, as many as there are collocation points.
-      const std::int64_t D = data->size(), take = std::min<std::int64_t>(D, collocation.size());
-      const Tensor idx = take == D ? torch::arange(D, torch::kLong) : torch::randint(D, {take}, torch::kLong);
-      const Batch part = data->select(idx.to(im.device));
+      if (!data_rows.defined()) draw_data_rows();
+      const Batch part = data->select(data_rows);
       const Tensor u_data = im.output(part, im.net->forward(im.net_input(part, part.x)));
-      const Tensor i = idx.to(im.device);
-      l.data = ((u_data - data_target.index_select(0, i)) / im.scale).pow(2).mean();
+      l.data = ((u_data - data_target.index_select(0, data_rows)) / im.scale).pow(2).mean();
       l.total = l.residual + data_weight * l.data;
     }
     return l;
+  }
+
+  // The data points the loss uses: a minibatch as large as the collocation set, drawn again
+  // every Adam step and held through an L-BFGS chunk (whose line search needs one loss).
+  Tensor data_rows;
+  void draw_data_rows() {
+    const std::int64_t D = data->size(), take = std::min<std::int64_t>(D, collocation.size());
+    data_rows = (take == D ? torch::arange(D, torch::kLong) : torch::randint(D, {take}, torch::kLong)).to(im.device);
   }
 
   static double norm_of_grads(const std::vector<Tensor>& params) {
@@ -958,7 +995,7 @@ Pinn Pinn::train(const Problem& problem, const NetworkOptions& network, const Tr
   Impl& im = *impl;
   im.setup(problem.model, problem.parameters, problem.times.front(), problem.times.back(), problem.time);
   im.network = network;
-  im.implicit = opt.implicit;
+  im.form = opt.residual;
   im.device = parse_device(opt.device);
   im.dtype = parse_dtype(opt.dtype);
   im.resolve_states();
@@ -1054,7 +1091,7 @@ Pinn Pinn::train(const Problem& problem, const NetworkOptions& network, const Tr
                     {"depth", im.network.depth},
                     {"activation", "tanh"},
                     {"dtype", opt.dtype},
-                    {"residual", im.implicit ? "implicit" : "plain"},
+                    {"residual", residual_name(im.form)},
                     {"quasi_steady", im.network.quasi_steady},
                     {"output", im.time.characteristic ? "y0(theta) + output_scale * t^ * N(t^, theta^, phi)"
                                                       : "y0(theta) + output_scale * t^ * N(t^, theta^)"}};
@@ -1125,6 +1162,7 @@ Pinn Pinn::train(const Problem& problem, const NetworkOptions& network, const Tr
         opt.learning_rate * std::pow(opt.final_lr_factor, static_cast<double>(step - 1) / std::max(opt.adam_steps, 1));
     for (auto& group : adam.param_groups()) static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
     if (tr.data && opt.balance && (step - 1) % std::max(opt.balance_every, 1) == 0) tr.balance();
+    if (tr.data) tr.draw_data_rows();
     adam.zero_grad();
     last = tr.loss(true);
     last.total.backward();
@@ -1147,37 +1185,63 @@ Pinn Pinn::train(const Problem& problem, const NetworkOptions& network, const Tr
     }
   }
 
-  // L-BFGS on the final points, in chunks between validations.
+  // L-BFGS in chunks between validations. RAD resampling goes on (every resample_every
+  // iterations, with a fresh L-BFGS, whose curvature pairs belong to the old points): on one
+  // fixed set L-BFGS fits those points and the network drifts between them.
   if (!stop && opt.lbfgs_iterations > 0) {
-    torch::optim::LBFGS lbfgs(params, torch::optim::LBFGSOptions(1.0)
-                                          .max_iter(std::min(every, opt.lbfgs_iterations))
-                                          .history_size(50)
-                                          .tolerance_grad(1e-12)
-                                          .tolerance_change(1e-14)
-                                          .line_search_fn("strong_wolfe"));
+    const auto lbfgs_options = torch::optim::LBFGSOptions(1.0)
+                                   .max_iter(std::min(every, opt.lbfgs_iterations))
+                                   .history_size(50)
+                                   .tolerance_grad(1e-12)
+                                   .tolerance_change(1e-14)
+                                   .line_search_fn("strong_wolfe");
+    auto lbfgs = std::make_unique<torch::optim::LBFGS>(params, lbfgs_options);
     auto closure = [&] {
-      lbfgs.zero_grad();
+      lbfgs->zero_grad();
       last = tr.loss(true);
       last.total.backward();
       average_gradients(last.total);
       return last.total;
     };
-    int done = 0;
-    double previous_loss = std::numeric_limits<double>::infinity();
+    int done = 0, since_resample = 0, failures = 0;
+    std::vector<Tensor> chunk_start;
     while (done < opt.lbfgs_iterations && !stop) {
-      lbfgs.step(closure);
-      done += std::min(every, opt.lbfgs_iterations - done);
+      {
+        torch::NoGradGuard no_grad;
+        chunk_start.clear();
+        for (const auto& p : params) chunk_start.push_back(p.detach().clone());
+      }
+      const int chunk = std::min(every, opt.lbfgs_iterations - done);
+      const double loss_before = lbfgs->step(closure).item<double>();
+      done += chunk;
+      since_resample += chunk;
       summary.lbfgs_iterations = done;
       Progress pr;
       pr.phase = "lbfgs";
       pr.step = done;
       pr.steps = opt.lbfgs_iterations;
-      const double loss_before = previous_loss;
-      previous_loss = last.total.item<double>();
-      stop = shared_stop(tr.checkpoint(pr) || tr.out_of_time() || !std::isfinite(previous_loss));
+      const double loss_after = last.total.item<double>();
+      stop = shared_stop(tr.checkpoint(pr) || tr.out_of_time());
       tr.report(pr, last);
-      // L-BFGS has converged when a whole chunk no longer lowers the loss.
-      if (!stop && previous_loss >= loss_before) break;
+      if (stop || done >= opt.lbfgs_iterations) break;
+      // A chunk that did not lower the loss on its own points: L-BFGS has converged there, or
+      // its line search left the basin (seen after a resample: loss 4e-4 -> 0.11). The chunk is
+      // undone; without resampling, or after two such chunks in a row, training ends.
+      const bool failed = !(loss_after < loss_before);
+      if (failed) {
+        torch::NoGradGuard no_grad;
+        for (std::size_t k = 0; k < params.size(); ++k) params[k].copy_(chunk_start[k]);
+        if (opt.resample_every <= 0 || ++failures >= 2) break;
+      } else {
+        failures = 0;
+      }
+      if (failed || (opt.resample_every > 0 && since_resample >= opt.resample_every)) {
+        tr.resample();
+        if (tr.data) tr.draw_data_rows();
+        ++summary.resamples;
+        since_resample = 0;
+        lbfgs = std::make_unique<torch::optim::LBFGS>(params, lbfgs_options);
+      }
     }
   }
 
@@ -1292,7 +1356,7 @@ Pinn Pinn::load(const std::string& path, std::shared_ptr<const core::Model> mode
   im.network.depth = j.at("network").at("depth");
   im.device = parse_device(device);
   im.dtype = parse_dtype(j.at("network").at("dtype"));
-  im.implicit = j.at("network").value("residual", "plain") == "implicit";
+  im.form = residual_form(j.at("network").value("residual", "plain"), side);
   im.network.quasi_steady = j.at("network").value("quasi_steady", std::vector<std::string>{});
   im.resolve_states();
   use_threads(threads);

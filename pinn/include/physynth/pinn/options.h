@@ -37,9 +37,12 @@ struct TrainOptions {
   int threads = 0;                // intra-op threads; 0: every core
 
   int collocation = 4096;  // residual points (t, theta)
-  // Precondition the residual R by (I - h J)^-1 (h = dt/dt^, J the model's Jacobian in scaled
-  // states): for stiff models, whose fast modes otherwise swamp the loss (pinn.h).
-  bool implicit = false;
+  // The residual's form (pinn/README.md): plain R = (du/dt^ - f h) / s (h = dt/dt^);
+  // implicit, R preconditioned by (I - h J)^-1 (J the model's Jacobian in scaled states), for
+  // stiff models whose fast modes otherwise swamp the loss; relative, each row divided by
+  // 1 + |f_i h| / s_i, for long logarithmic horizons where h reaches 1e12.
+  enum class Residual { kPlain, kImplicit, kRelative };
+  Residual residual = Residual::kPlain;
   int adam_steps = 4000;
   double learning_rate = 2e-3;  // decays exponentially to learning_rate * final_lr_factor
   double final_lr_factor = 0.05;

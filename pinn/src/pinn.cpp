@@ -890,7 +890,7 @@ struct Trainer {
   }
 
   // The data points the loss uses: a minibatch as large as the collocation set, drawn again
-  // every Adam step and held through an L-BFGS chunk (whose line search needs one loss).
+  // every Adam step; in L-BFGS held until the next resample (a line search needs one loss).
   Tensor data_rows;
   void draw_data_rows() {
     const std::int64_t D = data->size(), take = std::min<std::int64_t>(D, collocation.size());
@@ -920,7 +920,8 @@ struct Trainer {
   }
 
   // Residual-based adaptive distribution (RAD): keep a random part of the points, draw the
-  // rest from a pool with probability proportional to 1 + R^2 / mean(R^2).
+  // rest from a pool with probability proportional to 1 + R^2 / mean(R^2). The data
+  // minibatch is drawn again with them.
   void resample() {
     const std::int64_t N = points.size(0);
     const auto replace = static_cast<std::int64_t>(opt.resample_fraction * static_cast<double>(N));
@@ -938,6 +939,7 @@ struct Trainer {
     const Tensor keep = torch::randperm(N, torch::kLong).slice(0, 0, N - replace);
     points = torch::cat({points.index_select(0, keep), pool.index_select(0, chosen)}, 0);
     collocation = im.batch_from_normalised(points);
+    if (data) draw_data_rows();
   }
 
   ErrorSummary validate() {
@@ -1224,9 +1226,9 @@ Pinn Pinn::train(const Problem& problem, const NetworkOptions& network, const Tr
       stop = shared_stop(tr.checkpoint(pr) || tr.out_of_time());
       tr.report(pr, last);
       if (stop || done >= opt.lbfgs_iterations) break;
-      // A chunk that did not lower the loss on its own points: L-BFGS has converged there, or
-      // its line search left the basin (seen after a resample: loss 4e-4 -> 0.11). The chunk is
-      // undone; without resampling, or after two such chunks in a row, training ends.
+      // A chunk that did not lower the loss on its own points (converged there, or a line
+      // search that failed) is undone; without resampling, or after two such chunks in a row,
+      // training ends.
       const bool failed = !(loss_after < loss_before);
       if (failed) {
         torch::NoGradGuard no_grad;
@@ -1237,7 +1239,6 @@ Pinn Pinn::train(const Problem& problem, const NetworkOptions& network, const Tr
       }
       if (failed || (opt.resample_every > 0 && since_resample >= opt.resample_every)) {
         tr.resample();
-        if (tr.data) tr.draw_data_rows();
         ++summary.resamples;
         since_resample = 0;
         lbfgs = std::make_unique<torch::optim::LBFGS>(params, lbfgs_options);

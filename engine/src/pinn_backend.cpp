@@ -79,7 +79,8 @@ nlohmann::ordered_json PinnAudit::to_json() const {
                     "RMS over residual_points times of the residual the network was trained on (its sidecar's "
                     "network.residual): (du/dt^ - f dt/dt^) / s per state (quasi-steady rows replaced by their "
                     "manifold; relative: each row divided by 1 + |f dt/dt^| / s) and max(-u, 0) / s per "
-                    "non-negative state (times (dt/dt^) / tau with a characteristic time)"},
+                    "non-negative state (times (dt/dt^) / tau with a characteristic time); s the network's output "
+                    "scale, each draw's own with network.sample_scale"},
                    {"points", s_.pinn.residual_points},
                    {"median", number_or_null(quantile_of(residual_, 0.5))},
                    {"p95", number_or_null(quantile_of(residual_, 0.95))},

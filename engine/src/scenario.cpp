@@ -651,9 +651,10 @@ void read_pinn(const ConfigNode& node, Scenario& s) {
   }
   if (node.has("network") && node["network"].expect_map()) {
     const ConfigNode n = node["network"];
-    n.check_keys({"width", "depth", "quasi_steady"});
+    n.check_keys({"width", "depth", "quasi_steady", "sample_scale"});
     read_int(n, "width", 1, 4096, p.network.width);
     read_int(n, "depth", 1, 64, p.network.depth);
+    read_flag(n, "sample_scale", p.network.sample_scale);
     if (n.has("quasi_steady")) {
       std::vector<std::string> states;
       for (const auto& v : s.model.model->states()) states.push_back(v.name);

@@ -146,6 +146,9 @@ struct Batch {
   Tensor g0, rate;
   // TimeScaling::characteristic: each row's characteristic time tau [B]. Undefined: off.
   Tensor tau;
+  // The output scale of each row and state, [B, n]: the network's characteristic change s,
+  // or with NetworkOptions::sample_scale the row's own magnitude (Impl::sample_scales).
+  Tensor s;
   std::int64_t size() const { return x.size(0); }
 
   Batch select(const Tensor& rows) const {
@@ -165,6 +168,7 @@ struct Batch {
       b.rate = rate.index_select(0, rows);
     }
     if (tau.defined()) b.tau = tau.index_select(0, rows);
+    b.s = s.index_select(0, rows);
     return b;
   }
 };
@@ -297,16 +301,17 @@ struct Pinn::Impl {
     const Tensor Pt = torch::from_blob(const_cast<double*>(P.data()), {B64, static_cast<std::int64_t>(M)}, kF64)
                           .to(options(), false, true);
     for (std::size_t k = 0; k < M; ++k) batch.p.push_back(Pt.select(1, static_cast<std::int64_t>(k)));
+    batch.s = network.sample_scale ? sample_scales(batch) : scale.unsqueeze(0).expand({B64, -1});
     if (!invariants.empty()) {
       const std::size_t K = invariants.size();
-      const Tensor s64 = scale.to(torch::kCPU, torch::kFloat64).contiguous();
-      const double* sc = s64.data_ptr<double>();
+      const Tensor s64 = batch.s.to(torch::kCPU, torch::kFloat64).contiguous();
+      const double* s0 = s64.data_ptr<double>();
       std::vector<double> C(B * K * N), c(B * K, 0.0);
       for (std::size_t b = 0; b < B; ++b)
         for (std::size_t k = 0; k < K; ++k)
           for (std::size_t i = 0; i < N; ++i) {
             const double w = invariants[k].weight(i, &P[b * M]);
-            C[(b * K + k) * N + i] = w * sc[i];
+            C[(b * K + k) * N + i] = w * s0[b * N + i];
             c[b * K + k] += w * y0[b * N + i];
           }
       const auto K64 = static_cast<std::int64_t>(K), N64 = static_cast<std::int64_t>(N);
@@ -320,6 +325,23 @@ struct Pinn::Impl {
     if (!qss.empty()) start = set_relaxation(batch);
     if (time.characteristic) set_characteristic_time(batch, start);
     return batch;
+  }
+
+  // NetworkOptions::sample_scale: each row's own magnitude per state, max(|y0_i|, |f_i(t0, y0)| H),
+  // H the time the fastest-depleting state would take to run out at its initial rate (at most
+  // t1 - t0); the global scale where that is zero. One scale for the whole box measures a slow
+  // tool (VB 0.3 mm) in units of the fastest one's 11.6 mm.
+  Tensor sample_scales(const Batch& b) const {
+    torch::NoGradGuard no_grad;
+    const std::vector<Tensor> f = rhs_of(b, b.y0, torch::full({b.size()}, t0, options()));
+    Tensor horizon = torch::full({b.size()}, t1 - t0, options());
+    for (std::size_t i = 0; i < n(); ++i) {
+      const Tensor y = b.y0.select(1, static_cast<std::int64_t>(i));
+      horizon = torch::where(y * f[i] < 0, torch::minimum(horizon, y / -f[i]), horizon);
+    }
+    const Tensor m = torch::maximum(b.y0.abs(), torch::stack(f, 1).abs() * horizon.unsqueeze(1));
+    const Tensor global = scale.unsqueeze(0).expand_as(m);
+    return torch::where(torch::isfinite(m) & (m > 0), m, global).contiguous();
   }
 
   Batch batch_from_normalised(const Tensor& z) const {
@@ -355,7 +377,7 @@ struct Pinn::Impl {
     std::vector<Tensor> fq;
     for (auto i : qss) fq.push_back(f[static_cast<std::size_t>(i)]);
     const Tensor g = b.g0 * torch::exp(-b.rate * (t - t0).unsqueeze(1));
-    return (torch::stack(fq, 1) - g) / (scale.index_select(0, qss_idx) * b.rate);
+    return (torch::stack(fq, 1) - g) / (b.s.index_select(1, qss_idx) * b.rate);
   }
 
   // Those rows, their Jacobian in scaled states [B, q, n] and their derivative along t^ [B, q].
@@ -370,7 +392,7 @@ struct Pinn::Impl {
       if (G.requires_grad())
         g = torch::autograd::grad({G.select(1, i).sum()}, {x, tt}, {}, /*retain_graph=*/true, false,
                                   /*allow_unused=*/true);
-      ju.push_back(g[0].defined() ? g[0] * scale : torch::zeros_like(x));
+      ju.push_back(g[0].defined() ? g[0] * b.s : torch::zeros_like(x));
       jt.push_back(g[1].defined() ? g[1] : torch::zeros_like(tt));
     }
     return {G.detach(), torch::stack(ju, 1).detach(), torch::stack(jt, 1).detach()};
@@ -419,7 +441,7 @@ struct Pinn::Impl {
     for (int it = 0;; ++it) {
       v = v_net + torch::matmul(M, a.unsqueeze(2)).squeeze(2);
       Tensor Gq, Jq;
-      std::tie(Gq, Jq, Gt) = qss_jacobian(b, v * scale, th);
+      std::tie(Gq, Jq, Gt) = qss_jacobian(b, v * b.s, th);
       G = k > 0 ? torch::cat({torch::matmul(b.C, v.unsqueeze(2)).squeeze(2) - b.c, Gq}, 1) : Gq;
       J = k > 0 ? torch::cat({b.C, Jq}, 1) : Jq;
       const Tensor err = G.abs().amax(1);
@@ -457,10 +479,10 @@ struct Pinn::Impl {
     const Tensor zero_t = torch::full({b.size()}, t0, options());
     b.g0 = torch::zeros({b.size(), static_cast<std::int64_t>(qss.size())}, options());
     b.rate = torch::ones_like(b.g0);
-    const OnManifold qs = to_manifold(b, b.y0 / scale, torch::zeros({b.size()}, options()));
-    const Tensor J = std::get<1>(qss_jacobian(b, qs.v * scale, torch::zeros({b.size()}, options())));  // f_Q / s_Q
-    const Tensor D = fast_directions(b);                                                               // [B, n, q]
-    const Tensor slope = torch::matmul(J, D).diagonal(0, 1, 2);                                        // [B, q]
+    const OnManifold qs = to_manifold(b, b.y0 / b.s, torch::zeros({b.size()}, options()));
+    const Tensor J = std::get<1>(qss_jacobian(b, qs.v * b.s, torch::zeros({b.size()}, options())));  // f_Q / s_Q
+    const Tensor D = fast_directions(b);                                                             // [B, n, q]
+    const Tensor slope = torch::matmul(J, D).diagonal(0, 1, 2);                                      // [B, q]
     const Tensor dq = D.index_select(1, qi).diagonal(0, 1, 2);
     b.rate = (slope / dq).abs().nan_to_num(0.0).clamp_min(1.0 / (t1 - t0));
     {
@@ -470,7 +492,7 @@ struct Pinn::Impl {
       for (auto i : qss) fq.push_back(f[static_cast<std::size_t>(i)]);
       b.g0 = torch::stack(fq, 1).detach();
     }
-    return (qs.v * scale).detach();
+    return (qs.v * b.s).detach();
   }
 
   // tau per row (TimeScaling::characteristic): min over the states i that are not
@@ -509,56 +531,56 @@ struct Pinn::Impl {
   }
 
   // The network's output on the manifold, attached to v_net by its exact first derivative P.
-  Tensor on_manifold(const OnManifold& o, const Tensor& v_net) const {
-    return (o.v + torch::matmul(o.P, (v_net - v_net.detach()).unsqueeze(2)).squeeze(2)) * scale;
+  Tensor on_manifold(const Batch& b, const OnManifold& o, const Tensor& v_net) const {
+    return (o.v + torch::matmul(o.P, (v_net - v_net.detach()).unsqueeze(2)).squeeze(2)) * b.s;
   }
 
   // --- the network's output and its derivative along t^ ---
   // u = y0 + s t^ N, projected onto the invariants (which y0 satisfies, so u(t0) = y0 still).
   Tensor project(const Batch& b, const Tensor& u) const {
     if (!b.C.defined()) return u;
-    const Tensor v = (u / scale).unsqueeze(2);
+    const Tensor v = (u / b.s).unsqueeze(2);
     const Tensor excess = torch::matmul(b.C, v).squeeze(2) - b.c;
-    return u - scale * torch::matmul(b.Q, excess.unsqueeze(2)).squeeze(2);
+    return u - b.s * torch::matmul(b.Q, excess.unsqueeze(2)).squeeze(2);
   }
   Tensor project_tangent(const Batch& b, const Tensor& du) const {
     if (!b.C.defined()) return du;
-    const Tensor excess = torch::matmul(b.C, (du / scale).unsqueeze(2));
-    return du - scale * torch::matmul(b.Q, excess).squeeze(2);
+    const Tensor excess = torch::matmul(b.C, (du / b.s).unsqueeze(2));
+    return du - b.s * torch::matmul(b.Q, excess).squeeze(2);
   }
 
   Tensor output(const Batch& b, const Tensor& N) const {
-    const Tensor u = b.y0 + scale * b.x.select(1, 0).unsqueeze(1) * N;
+    const Tensor u = b.y0 + b.s * b.x.select(1, 0).unsqueeze(1) * N;
     if (qss.empty()) return project(b, u);
-    const Tensor v = u / scale;
-    return on_manifold(to_manifold(b, v.detach(), b.x.select(1, 0)), v);
+    const Tensor v = u / b.s;
+    return on_manifold(b, to_manifold(b, v.detach(), b.x.select(1, 0)), v);
   }
 
   std::pair<Tensor, Tensor> forward_mode(const Batch& b) const {
     auto [N, dN] = net->forward_tangent(net_input(b, b.x), input_tangent(b));
     const Tensor th = b.x.select(1, 0).unsqueeze(1);
-    const Tensor u = b.y0 + scale * th * N, du = scale * (N + th * dN);
+    const Tensor u = b.y0 + b.s * th * N, du = b.s * (N + th * dN);
     if (qss.empty()) return {project(b, u), project_tangent(b, du)};
-    const Tensor v = u / scale;
+    const Tensor v = u / b.s;
     const OnManifold o = to_manifold(b, v.detach(), b.x.select(1, 0));
-    const Tensor dv = torch::matmul(o.P, (du / scale).unsqueeze(2)).squeeze(2) - o.drift;
-    return {on_manifold(o, v), dv * scale};
+    const Tensor dv = torch::matmul(o.P, (du / b.s).unsqueeze(2)).squeeze(2) - o.drift;
+    return {on_manifold(b, o, v), dv * b.s};
   }
 
   // Reverse mode: one backward pass per output through the graph of u(x).
   std::pair<Tensor, Tensor> reverse_mode(const Batch& b, bool create_graph) const {
     const Tensor x = b.x.detach().requires_grad_(true);
-    Tensor u = b.y0 + scale * x.select(1, 0).unsqueeze(1) * net->forward(net_input(b, x));
+    Tensor u = b.y0 + b.s * x.select(1, 0).unsqueeze(1) * net->forward(net_input(b, x));
     if (qss.empty()) {
       u = project(b, u);
     } else {
       // The explicit time dependence of G enters through t^ = x[:, 0] at the fixed manifold point.
-      const Tensor v = u / scale;
+      const Tensor v = u / b.s;
       const OnManifold o = to_manifold(b, v.detach(), x.select(1, 0).detach());
       const Tensor th = x.select(1, 0);
-      const Tensor ustar = o.v * scale;
+      const Tensor ustar = o.v * b.s;
       const Tensor dG = qss_constraint(b, ustar, time_of(th)) - qss_constraint(b, ustar, time_of(th.detach()));
-      u = on_manifold(o, v) - torch::matmul(o.MAq, dG.unsqueeze(2)).squeeze(2) * scale;
+      u = on_manifold(b, o, v) - torch::matmul(o.MAq, dG.unsqueeze(2)).squeeze(2) * b.s;
     }
     std::vector<Tensor> columns;
     for (std::int64_t i = 0; i < u.size(1); ++i) {
@@ -598,7 +620,7 @@ struct Pinn::Impl {
   //   the loss, not held constant: L-BFGS's line search needs a gradient that is the loss's.
   Tensor residual(const Batch& b, const Tensor& u, const Tensor& du) const {
     const Tensor fh = torch::stack(rhs_of(b, u), 1) * b.dt_dth.unsqueeze(1);
-    Tensor r = (du - fh) / scale;
+    Tensor r = (du - fh) / b.s;
     if (!qss.empty()) {
       // The quasi-steady rows are replaced by the manifold: R minus its part along the fast
       // directions, with what the conservation laws tie to them (E with ES), vanishes there.
@@ -607,7 +629,7 @@ struct Pinn::Impl {
       const Tensor c = torch::linalg::solve(D.index_select(1, qss_idx), rq, /*left=*/true);
       r = r - torch::matmul(D, c).squeeze(2);
     }
-    if (form == TrainOptions::Residual::kRelative) return with_sign_penalty(b, r / (1.0 + fh.abs() / scale), u);
+    if (form == TrainOptions::Residual::kRelative) return with_sign_penalty(b, r / (1.0 + fh.abs() / b.s), u);
     if (form != TrainOptions::Residual::kImplicit) return with_sign_penalty(b, r, u);
     const Tensor h = b.dt_dth.unsqueeze(1).unsqueeze(2);
     const Tensor a = torch::eye(static_cast<std::int64_t>(n()), options()).unsqueeze(0) - h * scaled_jacobian(b, u);
@@ -628,7 +650,7 @@ struct Pinn::Impl {
   // S's scale, over the whole tail: a residual of 1e-2 against a loss of 1e-4.
   Tensor with_sign_penalty(const Batch& b, const Tensor& r, const Tensor& u) const {
     if (nonneg_idx.numel() == 0) return r;
-    Tensor deficit = (-u.index_select(1, nonneg_idx)).clamp_min(0.0) / scale.index_select(0, nonneg_idx);
+    Tensor deficit = (-u.index_select(1, nonneg_idx)).clamp_min(0.0) / b.s.index_select(1, nonneg_idx);
     if (b.tau.defined()) deficit = deficit * (b.dt_dth / b.tau).unsqueeze(1);
     return torch::cat({r, deficit}, 1);
   }
@@ -647,7 +669,7 @@ struct Pinn::Impl {
       rows.push_back(g.defined() ? g : torch::zeros_like(x));
     }
     const Tensor j = torch::stack(rows, 1).detach();  // [B, i, j] = df_i/du_j
-    return j * scale.unsqueeze(0).unsqueeze(1) / scale.unsqueeze(0).unsqueeze(2);
+    return j * b.s.unsqueeze(1) / b.s.unsqueeze(2);
   }
 
   // --- evaluation on a grid ---
@@ -883,7 +905,8 @@ struct Trainer {
       if (!data_rows.defined()) draw_data_rows();
       const Batch part = data->select(data_rows);
       const Tensor u_data = im.output(part, im.net->forward(im.net_input(part, part.x)));
-      l.data = ((u_data - data_target.index_select(0, data_rows)) / im.scale).pow(2).mean();
+      // In the output's units, as the residual: each draw's own with NetworkOptions::sample_scale.
+      l.data = ((u_data - data_target.index_select(0, data_rows)) / part.s).pow(2).mean();
       l.total = l.residual + data_weight * l.data;
     }
     return l;
@@ -1095,8 +1118,10 @@ Pinn Pinn::train(const Problem& problem, const NetworkOptions& network, const Tr
                     {"dtype", opt.dtype},
                     {"residual", residual_name(im.form)},
                     {"quasi_steady", im.network.quasi_steady},
-                    {"output", im.time.characteristic ? "y0(theta) + output_scale * t^ * N(t^, theta^, phi)"
-                                                      : "y0(theta) + output_scale * t^ * N(t^, theta^)"}};
+                    {"sample_scale", im.network.sample_scale},
+                    {"output", std::string("y0(theta) + ") +
+                                   (im.network.sample_scale ? "max(|y0|, |f(t0, y0)| H)(theta)" : "output_scale") +
+                                   (im.time.characteristic ? " * t^ * N(t^, theta^, phi)" : " * t^ * N(t^, theta^)")}};
     j["training"] = {{"seed", opt.seed},
                      {"ranks", opt.average ? opt.ranks : 1},
                      {"collocation", opt.collocation},
@@ -1359,6 +1384,7 @@ Pinn Pinn::load(const std::string& path, std::shared_ptr<const core::Model> mode
   im.dtype = parse_dtype(j.at("network").at("dtype"));
   im.form = residual_form(j.at("network").value("residual", "plain"), side);
   im.network.quasi_steady = j.at("network").value("quasi_steady", std::vector<std::string>{});
+  im.network.sample_scale = j.at("network").value("sample_scale", false);
   im.resolve_states();
   use_threads(threads);
   im.build_network();

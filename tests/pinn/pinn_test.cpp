@@ -103,7 +103,10 @@ std::string bytes_of(const std::string& path) {
 
 TEST_CASE("pinn: du/dt by forward-mode tangents equals one reverse pass per output") {
   const auto pb = michaelis_menten_problem();
-  const auto net = pinn::Pinn::train(pb, pinn::NetworkOptions{}, quick(0));
+  pinn::NetworkOptions network;
+  SECTION("one output scale for the box") {}
+  SECTION("each draw's own output scale") { network.sample_scale = true; }
+  const auto net = pinn::Pinn::train(pb, network, quick(0));
   const std::size_t count = 64, m = pb.parameters.size(), n = pb.model->num_states();
   std::vector<double> p(count * m), t(count);
   for (std::size_t s = 0; s < count; ++s) {
@@ -264,6 +267,37 @@ TEST_CASE("pinn: brief training on exponential decay lowers the error against th
   CHECK(r_after < r_before / 5);
 }
 
+TEST_CASE("pinn: a per-sample output scale fits small draws as closely as large ones, and so does hybrid data") {
+  // A0 over two decades. With one output scale for the box (that of A0 = 1), a draw with
+  // A0 = 0.01 is a hundredth of the network's output and of the residual: its relative error is
+  // a hundred times the large draws'. network.sample_scale measures each draw, its residual and
+  // its data rows, in its own units.
+  auto pb = decay_problem();
+  for (auto& r : pb.parameters)
+    if (r.name == "A0") r = pinn::make_range("A0", 0.01, 1.0);
+  auto opts = quick(300);
+  opts.learning_rate = 0.01;
+  opts.lbfgs_iterations = 200;
+  auto network = small();
+  auto errors = [&](const pinn::Pinn& net) { return net.error_against_solver(100, 5, pb.solver, pb.times); };
+  const auto one_scale = errors(pinn::Pinn::train(pb, network, opts));
+  network.sample_scale = true;
+  const auto own_scale_net = pinn::Pinn::train(pb, network, opts);
+  const auto own_scale = errors(own_scale_net);
+  CHECK(own_scale_net.metadata().at("network").at("sample_scale") == true);
+  opts.data_samples = 64;
+  opts.balance = false;
+  opts.data_weight = 1.0;
+  const auto hybrid_net = pinn::Pinn::train(pb, network, opts);
+  const auto hybrid = errors(hybrid_net);
+  INFO("relative L2 on 100 draws: one scale median "
+       << one_scale.median << ", worst " << one_scale.worst << "; per-sample scale " << own_scale.median << ", "
+       << own_scale.worst << "; with 64 trajectories as data " << hybrid.median << ", " << hybrid.worst);
+  CHECK(own_scale.worst < one_scale.worst / 5);
+  CHECK(hybrid_net.metadata().at("training").at("final_data_loss").get<double>() > 0.0);
+  CHECK(hybrid.worst < 0.02);
+}
+
 TEST_CASE("pinn: over a long logarithmic horizon the relative residual stays bounded where the plain one explodes") {
   // exp(-k t) out to t = 1e6 in log time: dt/dt^ reaches 2e7, so where an untrained network
   // is off zero late, f dt/dt^ / s is ~1e7 and such points would be the whole plain loss.
@@ -308,7 +342,9 @@ TEST_CASE("pinn: save and load round-trip bit for bit, with the sidecar") {
   auto opts = quick(30);
   const std::string dir = std::string(PHYSYNTH_TEST_OUTPUT) + "/pinn";
   std::filesystem::create_directories(dir);
-  const auto net = pinn::Pinn::train(pb, small(), opts);
+  auto network = small();
+  network.sample_scale = true;  // restored from the sidecar, or the loaded network would differ
+  const auto net = pinn::Pinn::train(pb, network, opts);
   net.save(dir + "/decay.pt");
   REQUIRE(std::filesystem::exists(dir + "/decay.json"));
   const auto loaded = pinn::Pinn::load(dir + "/decay.pt", pb.model);

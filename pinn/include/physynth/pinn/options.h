@@ -28,6 +28,12 @@ struct NetworkOptions {
   // own ODE (Stiff-PINN, Ji et al. 2021): g_i relaxes from f_i(y0) at the fast rate, so the
   // initial state still holds exactly; for stiff kinetics (an enzyme complex, a radical).
   std::vector<std::string> quasi_steady;
+  // Output scale per sample instead of one for the box: u = y0 + s(theta) t^ N, s_i(theta) =
+  // max(|y0_i|, |f_i(t0, y0)| H), H the time the fastest-depleting state would take to run out
+  // at its initial rate (at most the span). The residual is measured in the same units, so a
+  // draw whose states are 40 times smaller than the largest draw's is fitted as closely,
+  // relative to its own size.
+  bool sample_scale = false;
 };
 
 struct TrainOptions {

@@ -1362,30 +1362,38 @@ Pinn Pinn::load(const std::string& path, std::shared_ptr<const core::Model> mode
 
   auto impl = std::make_unique<Impl>();
   Impl& im = *impl;
-  std::vector<ParameterRange> ranges;
-  for (const auto& r : j.at("parameter_ranges")) {
-    ParameterRange pr;
-    pr.name = r.at("name");
-    pr.low = r.at("low");
-    pr.high = r.at("high");
-    pr.log_scale = r.at("log_scale");
-    ranges.push_back(pr);
+  // A missing or malformed field (a sidecar edited by hand, or from another version) names the
+  // sidecar and the field.
+  try {
+    std::vector<ParameterRange> ranges;
+    for (const auto& r : j.at("parameter_ranges")) {
+      ParameterRange pr;
+      pr.name = r.at("name");
+      pr.low = r.at("low");
+      pr.high = r.at("high");
+      pr.log_scale = r.at("log_scale");
+      ranges.push_back(pr);
+    }
+    const auto& tj = j.at("normalisation").at("time");
+    TimeScaling ts;
+    ts.log = tj.at("log");
+    ts.scale = tj.at("scale");
+    ts.characteristic = tj.value("characteristic", false);
+    im.setup(std::move(model), ranges, tj.at("t0"), tj.at("t1"), ts);
+    im.tau_ref = tj.value("tau_ref", 1.0);
+    im.network.width = j.at("network").at("width");
+    im.network.depth = j.at("network").at("depth");
+    im.device = parse_device(device);
+    im.dtype = parse_dtype(j.at("network").at("dtype"));
+    im.form = residual_form(j.at("network").value("residual", "plain"), side);
+    im.network.quasi_steady = j.at("network").value("quasi_steady", std::vector<std::string>{});
+    im.network.sample_scale = j.at("network").value("sample_scale", false);
+    im.resolve_states();
+  } catch (const nlohmann::json::exception& e) {
+    throw std::runtime_error(side + ": " + e.what());
+  } catch (const std::invalid_argument& e) {
+    throw std::runtime_error(side + ": " + e.what());
   }
-  const auto& tj = j.at("normalisation").at("time");
-  TimeScaling ts;
-  ts.log = tj.at("log");
-  ts.scale = tj.at("scale");
-  ts.characteristic = tj.value("characteristic", false);
-  im.setup(std::move(model), ranges, tj.at("t0"), tj.at("t1"), ts);
-  im.tau_ref = tj.value("tau_ref", 1.0);
-  im.network.width = j.at("network").at("width");
-  im.network.depth = j.at("network").at("depth");
-  im.device = parse_device(device);
-  im.dtype = parse_dtype(j.at("network").at("dtype"));
-  im.form = residual_form(j.at("network").value("residual", "plain"), side);
-  im.network.quasi_steady = j.at("network").value("quasi_steady", std::vector<std::string>{});
-  im.network.sample_scale = j.at("network").value("sample_scale", false);
-  im.resolve_states();
   use_threads(threads);
   im.build_network();
   try {

@@ -382,6 +382,18 @@ TEST_CASE("pinn: a network is refused for another model, and draws outside its b
     CHECK(what.find("was trained for model") != std::string::npos);
   }
   CHECK_THROWS_WITH(pinn::Pinn::load(dir + "/missing.pt", pb.model), Catch::Contains("does not exist"));
+  // A sidecar with a field no network has: the error names the sidecar and the value.
+  {
+    std::filesystem::copy_file(dir + "/decay_refused.pt", dir + "/decay_bad_dtype.pt",
+                               std::filesystem::copy_options::overwrite_existing);
+    std::string side = bytes_of(dir + "/decay_refused.json");
+    const auto at = side.find("\"float64\"");
+    REQUIRE(at != std::string::npos);
+    side.replace(at, 9, "\"float16\"");
+    std::ofstream(dir + "/decay_bad_dtype.json", std::ios::binary) << side;
+    CHECK_THROWS_WITH(pinn::Pinn::load(dir + "/decay_bad_dtype.pt", pb.model),
+                      Catch::Contains("decay_bad_dtype.json: dtype 'float16' is not one of float32, float64"));
+  }
   const auto net = pinn::Pinn::load(dir + "/decay_refused.pt", pb.model);
   const std::vector<double> inside = {1.0, 2.0}, outside = {1.0, 2.5}, other_a0 = {2.0, 1.0};
   CHECK(net.check_parameters(inside.data()).empty());

@@ -96,11 +96,11 @@ const char* residual_name(TrainOptions::Residual r) {
   }
 }
 
-// The form a sidecar names (`where`: the sidecar, for the message).
-TrainOptions::Residual residual_form(const std::string& s, const std::string& where) {
+// The form a sidecar names.
+TrainOptions::Residual residual_form(const std::string& s) {
   for (auto r : {TrainOptions::Residual::kPlain, TrainOptions::Residual::kImplicit, TrainOptions::Residual::kRelative})
     if (s == residual_name(r)) return r;
-  throw std::runtime_error(where + ": network.residual '" + s + "' is not one of plain, implicit, relative");
+  throw std::invalid_argument("network.residual '" + s + "' is not one of plain, implicit, relative");
 }
 
 // Intra-op threads: `threads`, or every core when 0.
@@ -334,11 +334,7 @@ struct Pinn::Impl {
   Tensor sample_scales(const Batch& b) const {
     torch::NoGradGuard no_grad;
     const std::vector<Tensor> f = rhs_of(b, b.y0, torch::full({b.size()}, t0, options()));
-    Tensor horizon = torch::full({b.size()}, t1 - t0, options());
-    for (std::size_t i = 0; i < n(); ++i) {
-      const Tensor y = b.y0.select(1, static_cast<std::int64_t>(i));
-      horizon = torch::where(y * f[i] < 0, torch::minimum(horizon, y / -f[i]), horizon);
-    }
+    const Tensor horizon = depletion_time(b, f, /*skip_quasi_steady=*/false);
     const Tensor m = torch::maximum(b.y0.abs(), torch::stack(f, 1).abs() * horizon.unsqueeze(1));
     const Tensor global = scale.unsqueeze(0).expand_as(m);
     return torch::where(torch::isfinite(m) & (m > 0), m, global).contiguous();
@@ -502,14 +498,19 @@ struct Pinn::Impl {
   void set_characteristic_time(Batch& b, const Tensor& u0) const {
     torch::NoGradGuard no_grad;
     const std::vector<Tensor> f = rhs_of(b, u0, torch::full({b.size()}, t0, options()));
-    Tensor tau = torch::full({b.size()}, t1 - t0, options());
+    b.tau = depletion_time(b, f, /*skip_quasi_steady=*/true).clamp_min((t1 - t0) * 1e-9);
+  }
+
+  // Per row, the time the fastest-depleting state would take to run out at the rates f:
+  // min over the states with y0_i f_i < 0 of y0_i / -f_i, at most t1 - t0.
+  Tensor depletion_time(const Batch& b, const std::vector<Tensor>& f, bool skip_quasi_steady) const {
+    Tensor horizon = torch::full({b.size()}, t1 - t0, options());
     for (std::size_t i = 0; i < n(); ++i) {
-      if (std::find(qss.begin(), qss.end(), static_cast<std::int64_t>(i)) != qss.end()) continue;
+      if (skip_quasi_steady && std::find(qss.begin(), qss.end(), static_cast<std::int64_t>(i)) != qss.end()) continue;
       const Tensor y = b.y0.select(1, static_cast<std::int64_t>(i));
-      const Tensor depleting = y * f[i] < 0;
-      tau = torch::where(depleting, torch::minimum(tau, y / -f[i]), tau);
+      horizon = torch::where(y * f[i] < 0, torch::minimum(horizon, y / -f[i]), horizon);
     }
-    b.tau = tau.clamp_min((t1 - t0) * 1e-9);
+    return horizon;
   }
 
   // The network's inputs from normalised points x = [t^, theta^] ([B, 1 + q], which may carry
@@ -1362,6 +1363,7 @@ Pinn Pinn::load(const std::string& path, std::shared_ptr<const core::Model> mode
 
   auto impl = std::make_unique<Impl>();
   Impl& im = *impl;
+  im.device = parse_device(device);
   // A missing or malformed field (a sidecar edited by hand, or from another version) names the
   // sidecar and the field.
   try {
@@ -1383,9 +1385,8 @@ Pinn Pinn::load(const std::string& path, std::shared_ptr<const core::Model> mode
     im.tau_ref = tj.value("tau_ref", 1.0);
     im.network.width = j.at("network").at("width");
     im.network.depth = j.at("network").at("depth");
-    im.device = parse_device(device);
     im.dtype = parse_dtype(j.at("network").at("dtype"));
-    im.form = residual_form(j.at("network").value("residual", "plain"), side);
+    im.form = residual_form(j.at("network").value("residual", "plain"));
     im.network.quasi_steady = j.at("network").value("quasi_steady", std::vector<std::string>{});
     im.network.sample_scale = j.at("network").value("sample_scale", false);
     im.resolve_states();

@@ -22,11 +22,14 @@ int main(int argc, char** argv) {
   const int steps = argc > 3 ? std::stoi(argv[3]) : 50;
   const std::string dtype = argc > 4 ? argv[4] : "float32";
   core::Diagnostics d;
-  // The loss bench/pinn_step.py writes: log time, no quasi-steady state, no characteristic time.
-  auto s = engine::load_scenario(argv[1],
-                                 {"backend=cvode", "pinn.train.residual=plain", "pinn.network.quasi_steady=[]",
-                                  "pinn.time.scaling=log", "pinn.time.scale=0.01", "pinn.time.characteristic=false"},
-                                 d);
+  // The network and loss bench/pinn_step.py writes: 64 x 4, log time, the box's output scale,
+  // no quasi-steady or positive state, no characteristic time (whatever the scenario trains).
+  auto s = engine::load_scenario(
+      argv[1],
+      {"backend=cvode", "pinn.train.residual=plain", "pinn.network.width=64", "pinn.network.depth=4",
+       "pinn.network.quasi_steady=[]", "pinn.network.positive=[]", "pinn.network.sample_scale=false",
+       "pinn.time.scaling=log", "pinn.time.scale=0.01", "pinn.time.characteristic=false"},
+      d);
   if (!s) {
     std::fprintf(stderr, "%s", d.report().c_str());
     return 2;

@@ -651,7 +651,7 @@ void read_pinn(const ConfigNode& node, Scenario& s) {
   }
   if (node.has("network") && node["network"].expect_map()) {
     const ConfigNode n = node["network"];
-    n.check_keys({"width", "depth", "quasi_steady", "sample_scale"});
+    n.check_keys({"width", "depth", "quasi_steady", "positive", "sample_scale"});
     read_int(n, "width", 1, 4096, p.network.width);
     read_int(n, "depth", 1, 64, p.network.depth);
     read_flag(n, "sample_scale", p.network.sample_scale);
@@ -659,6 +659,11 @@ void read_pinn(const ConfigNode& node, Scenario& s) {
       std::vector<std::string> states;
       for (const auto& v : s.model.model->states()) states.push_back(v.name);
       p.network.quasi_steady = read_names(n["quasi_steady"], states, "state", states.size());
+    }
+    if (n.has("positive")) {
+      std::vector<std::string> states;
+      for (const auto& v : s.model.model->states()) states.push_back(v.name);
+      p.network.positive = read_names(n["positive"], states, "state", states.size());
     }
   }
   if (node.has("train") && node["train"].expect_map()) {

@@ -29,6 +29,15 @@ const auto kF64 = torch::TensorOptions().dtype(torch::kFloat64);
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
+// NetworkOptions::positive: u = s softplus_beta(z) = s ln(1 + exp(beta z)) / beta. Above a tenth
+// of its scale u is s z, as an additive output would be; below it the network works in
+// ln(u) / beta, and a substrate is spent (u < 1e-5 s) once z < -1.2: the network's output then
+// needs no larger values than an additive one reaching zero (N ~ -1 / t^).
+constexpr double kSharpness = 10.0;
+
+// The sidecar's format. 2: quasi-steady states move along their fast directions.
+constexpr const char* kFormat = "physynth-pinn-2";
+
 // A tanh multilayer perceptron that also carries a tangent of its inputs.
 struct MlpImpl : torch::nn::Module {
   std::vector<torch::nn::Linear> layers;
@@ -144,6 +153,11 @@ struct Batch {
   // Quasi-steady states (NetworkOptions::quasi_steady): f_Q(y0) and the rate at which each
   // relaxes to its manifold, [B, q] each. Undefined: none.
   Tensor g0, rate;
+  // Their fast directions in scaled states [B, n, q] (Impl::fast_subspace). Undefined: none.
+  Tensor D;
+  // NetworkOptions::positive: softplus^-1(y0 / s) for those states, 0 for the others, [B, n]
+  // (Impl::raw_output). Undefined: none.
+  Tensor z0;
   // TimeScaling::characteristic: each row's characteristic time tau [B]. Undefined: off.
   Tensor tau;
   // The output scale of each row and state, [B, n]: the network's characteristic change s,
@@ -166,8 +180,10 @@ struct Batch {
     if (g0.defined()) {
       b.g0 = g0.index_select(0, rows);
       b.rate = rate.index_select(0, rows);
+      b.D = D.index_select(0, rows);
     }
     if (tau.defined()) b.tau = tau.index_select(0, rows);
+    if (z0.defined()) b.z0 = z0.index_select(0, rows);
     b.s = s.index_select(0, rows);
     return b;
   }
@@ -189,6 +205,11 @@ struct Pinn::Impl {
   TrainOptions::Residual form = TrainOptions::Residual::kPlain;  // the residual's form (residual())
   std::vector<core::LinearInvariant> invariants;                 // held exactly (Batch::C)
   std::vector<std::int64_t> qss;                                 // quasi-steady states (network.quasi_steady)
+  std::vector<std::int64_t> positive;                            // network.positive
+  // On the device: which states are positive [n] (bool), and the weight of each state in
+  // holding the conservation laws [n]: 0 for positive and quasi-steady states, 1 for the
+  // others.
+  Tensor positive_mask, law_weight;
   // Set once by resolve_states(), on the device: the quasi-steady indices, e_Q [n, q], and the
   // non-negative states' indices (with_sign_penalty).
   Tensor qss_idx, qss_unit, nonneg_idx;
@@ -230,7 +251,26 @@ struct Pinn::Impl {
       throw std::invalid_argument("quasi_steady: " + std::to_string(qss.size()) + " quasi-steady states and " +
                                   std::to_string(invariants.size()) + " conservation laws leave none of the " +
                                   std::to_string(n()) + " states to the network");
+    positive.clear();
+    for (const auto& name : network.positive) {
+      const int i = model->state_index(name);
+      if (i < 0)
+        throw std::invalid_argument("positive: model '" + model->name() + "' has no state '" + name +
+                                    "'; its states are " + core::join(model_names(model->states())));
+      if (std::find(positive.begin(), positive.end(), i) != positive.end())
+        throw std::invalid_argument("positive: state '" + name + "' is listed twice");
+      if (std::find(qss.begin(), qss.end(), i) != qss.end())
+        throw std::invalid_argument("positive: state '" + name +
+                                    "' is quasi-steady; its manifold sets it, not the network's output");
+      positive.push_back(i);
+    }
     const auto N = static_cast<std::int64_t>(n()), q = static_cast<std::int64_t>(qss.size());
+    positive_mask = torch::zeros({N}, torch::kBool);
+    for (auto i : positive) positive_mask[i] = true;
+    Tensor held = positive_mask.clone();
+    for (auto i : qss) held[i] = true;
+    law_weight = torch::logical_not(held).to(options());
+    positive_mask = positive_mask.to(device);
     qss_idx = torch::tensor(qss, torch::kLong).to(device);
     qss_unit = torch::zeros({N, q}, options());
     for (std::int64_t j = 0; j < q; ++j) qss_unit[qss[static_cast<std::size_t>(j)]][j] = 1.0;
@@ -301,41 +341,86 @@ struct Pinn::Impl {
     const Tensor Pt = torch::from_blob(const_cast<double*>(P.data()), {B64, static_cast<std::int64_t>(M)}, kF64)
                           .to(options(), false, true);
     for (std::size_t k = 0; k < M; ++k) batch.p.push_back(Pt.select(1, static_cast<std::int64_t>(k)));
-    batch.s = network.sample_scale ? sample_scales(batch) : scale.unsqueeze(0).expand({B64, -1});
-    if (!invariants.empty()) {
-      const std::size_t K = invariants.size();
-      const Tensor s64 = batch.s.to(torch::kCPU, torch::kFloat64).contiguous();
-      const double* s0 = s64.data_ptr<double>();
-      std::vector<double> C(B * K * N), c(B * K, 0.0);
-      for (std::size_t b = 0; b < B; ++b)
-        for (std::size_t k = 0; k < K; ++k)
-          for (std::size_t i = 0; i < N; ++i) {
-            const double w = invariants[k].weight(i, &P[b * M]);
-            C[(b * K + k) * N + i] = w * s0[b * N + i];
-            c[b * K + k] += w * y0[b * N + i];
-          }
-      const auto K64 = static_cast<std::int64_t>(K), N64 = static_cast<std::int64_t>(N);
-      const Tensor Ct = torch::from_blob(C.data(), {B64, K64, N64}, kF64);
-      const Tensor Qt = torch::linalg::solve(torch::matmul(Ct, Ct.transpose(1, 2)), Ct, true).transpose(1, 2);
-      batch.C = Ct.to(options(), false, true);
-      batch.c = torch::from_blob(c.data(), {B64, K64}, kF64).to(options(), false, true);
-      batch.Q = Qt.to(options(), false, true);
+    batch.s = scale.unsqueeze(0).expand({B64, -1});
+    set_invariants(batch, P);
+    // The quasi-steady point of y0 (itself without quasi-steady states): where the slow
+    // dynamics start. With per-sample scales it is found in the global ones first.
+    Tensor start = qss.empty() ? batch.y0 : set_relaxation(batch);
+    if (network.sample_scale) {
+      batch.s = sample_scales(batch, start);
+      set_invariants(batch, P);
+      if (!qss.empty()) start = set_relaxation(batch);
     }
-    Tensor start = batch.y0;
-    if (!qss.empty()) start = set_relaxation(batch);
     if (time.characteristic) set_characteristic_time(batch, start);
+    if (!positive.empty()) set_positive_start(batch);
     return batch;
   }
 
-  // NetworkOptions::sample_scale: each row's own magnitude per state, max(|y0_i|, |f_i(t0, y0)| H),
-  // H the time the fastest-depleting state would take to run out at its initial rate (at most
-  // t1 - t0); the global scale where that is zero. One scale for the whole box measures a slow
-  // tool (VB 0.3 mm) in units of the fastest one's 11.6 mm.
-  Tensor sample_scales(const Batch& b) const {
+  // z0 = softplus^-1(y0 / s) = ln(expm1(beta y0 / s)) / beta for the positive states; each
+  // must start above zero.
+  void set_positive_start(Batch& b) const {
+    const Tensor y = b.y0 / b.s;
+    for (auto i : positive) {
+      const Tensor bad = (y.select(1, i) <= 0) | torch::logical_not(torch::isfinite(y.select(1, i)));
+      if (bad.any().item<bool>()) {
+        const auto row = bad.nonzero()[0][0].item<std::int64_t>();
+        throw std::invalid_argument("positive: state '" + model->states()[static_cast<std::size_t>(i)].name +
+                                    "' starts at " + core::format_number(b.y0[row][i].item<double>()) +
+                                    " in a draw; a positive state must start above zero");
+      }
+    }
+    b.z0 = torch::where(positive_mask, torch::log(torch::expm1(kSharpness * y.clamp_min(1e-300))) / kSharpness,
+                        torch::zeros_like(y))
+               .contiguous();
+  }
+
+  // The conservation laws in the batch's scaled states: C = W S, c = W y0, Q.
+  void set_invariants(Batch& batch, const std::vector<double>& P) const {
+    if (invariants.empty()) return;
+    const std::size_t B = static_cast<std::size_t>(batch.size()), K = invariants.size(), N = n(), M = m();
+    const Tensor s64 = batch.s.to(torch::kCPU, torch::kFloat64).contiguous();
+    const Tensor y64 = batch.y0.to(torch::kCPU, torch::kFloat64).contiguous();
+    const double* s0 = s64.data_ptr<double>();
+    const double* y0 = y64.data_ptr<double>();
+    std::vector<double> C(B * K * N), c(B * K, 0.0);
+    for (std::size_t b = 0; b < B; ++b)
+      for (std::size_t k = 0; k < K; ++k)
+        for (std::size_t i = 0; i < N; ++i) {
+          const double w = invariants[k].weight(i, &P[b * M]);
+          C[(b * K + k) * N + i] = w * s0[b * N + i];
+          c[b * K + k] += w * y0[b * N + i];
+        }
+    const auto B64 = static_cast<std::int64_t>(B), K64 = static_cast<std::int64_t>(K),
+               N64 = static_cast<std::int64_t>(N);
+    batch.C = torch::from_blob(C.data(), {B64, K64, N64}, kF64).to(options(), false, true);
+    batch.c = torch::from_blob(c.data(), {B64, K64}, kF64).to(options(), false, true);
+    // Q = W C^T (C W C^T)^-1: the laws are held by moving the states of weight 1, not the
+    // positive ones (which would cross zero) nor the quasi-steady ones (their manifold sets them).
+    const Tensor WCt = law_columns(batch);
+    auto [X, info] = torch::linalg::solve_ex(torch::matmul(batch.C, WCt), WCt.transpose(1, 2), true, false);
+    if (info.ne(0).any().item<bool>())
+      throw std::invalid_argument("positive, quasi_steady: a conservation law of model '" + model->name() +
+                                  "' has only positive or quasi-steady states (" + core::join(network.positive) +
+                                  (network.positive.empty() ? "" : ", ") + core::join(network.quasi_steady) +
+                                  "), so none is left to hold it");
+    batch.Q = X.transpose(1, 2).contiguous();
+  }
+
+  // W C^T, [B, n, k]: the directions that hold the conservation laws.
+  Tensor law_columns(const Batch& b) const { return b.C.transpose(1, 2) * law_weight.view({1, -1, 1}); }
+
+  // NetworkOptions::sample_scale: each row's own magnitude per state,
+  // max(|y0_i|, |u0_i|, |f_i(t0, u0)| H), u0 the quasi-steady point of y0 (y0 without
+  // quasi-steady states), H the time the fastest-depleting state would take to run out at
+  // those rates (at most t1 - t0); the global scale where that is zero. One scale for the
+  // whole box measures a slow tool (VB 0.3 mm) in units of the fastest one's 11.6 mm. At u0,
+  // not y0: the enzyme's binding rate at y0 (kon E0 S0) would make E's and ES's scales S0's.
+  Tensor sample_scales(const Batch& b, const Tensor& u0) const {
     torch::NoGradGuard no_grad;
-    const std::vector<Tensor> f = rhs_of(b, b.y0, torch::full({b.size()}, t0, options()));
+    const std::vector<Tensor> f = rhs_of(b, u0, torch::full({b.size()}, t0, options()));
     const Tensor horizon = depletion_time(b, f, /*skip_quasi_steady=*/false);
-    const Tensor m = torch::maximum(b.y0.abs(), torch::stack(f, 1).abs() * horizon.unsqueeze(1));
+    const Tensor m =
+        torch::maximum(torch::maximum(b.y0.abs(), u0.abs()), torch::stack(f, 1).abs() * horizon.unsqueeze(1));
     const Tensor global = scale.unsqueeze(0).expand_as(m);
     return torch::where(torch::isfinite(m) & (m > 0), m, global).contiguous();
   }
@@ -360,9 +445,9 @@ struct Pinn::Impl {
   //   G(u, t) = [ C v - c ;  (f_Q(t, u) - g(t)) / (s_Q rate) ] = 0,   v = u / s,
   // the conservation laws and g(t) = f_Q(t0, y0) exp(-rate (t - t0)): at t0 that is y0 itself,
   // after a few fast time constants the quasi-steady state f_Q = 0. The network's output v_net
-  // is moved onto the manifold along the fixed directions M = [C^T | e_Q] (u = s (v_net + M a),
-  // Newton in a). The implicit function theorem gives the derivatives exactly:
-  // dv = P dv_net - M A^-1 [0; dG/dt^], with A = (dG/dv) M and P = I - M A^-1 dG/dv.
+  // is moved onto the manifold along the fixed directions M = [C^T | D] (u = s (v_net + M a),
+  // Newton in a), D the quasi-steady states' fast directions (fast_subspace). The implicit function theorem gives the
+  // derivatives exactly: dv = P dv_net - M A^-1 [0; dG/dt^], with A = (dG/dv) M and P = I - M A^-1 dG/dv.
   Tensor time_of(const Tensor& th) const {
     return time.log ? t0 + time.scale * torch::expm1(log_span() * th) : t0 + (t1 - t0) * th;
   }
@@ -394,19 +479,43 @@ struct Pinn::Impl {
     return {G.detach(), torch::stack(ju, 1).detach(), torch::stack(jt, 1).detach()};
   }
 
-  // e_Q, [B, n, q].
-  Tensor unit_directions(const Batch& b) const { return qss_unit.unsqueeze(0).expand({b.size(), -1, -1}); }
-
-  // M = [C^T | e_Q], [B, n, k + q].
+  // M = [W C^T | D], [B, n, k + q].
   Tensor directions(const Batch& b) const {
-    const Tensor eq = unit_directions(b);
-    return b.C.defined() ? torch::cat({b.C.transpose(1, 2), eq}, 2) : eq;
+    const Tensor d = fast_directions(b);
+    return b.C.defined() ? torch::cat({law_columns(b), d}, 2) : d;
   }
 
-  // e_Q moved along the conservation laws, [B, n, q].
+  // The quasi-steady states' fast directions, [B, n, q]: b.D, or until that is set e_Q moved
+  // along the conservation laws.
   Tensor fast_directions(const Batch& b) const {
-    const Tensor eq = unit_directions(b);
+    if (b.D.defined()) return b.D;
+    const Tensor eq = qss_unit.unsqueeze(0).expand({b.size(), -1, -1});
     return b.C.defined() ? eq - torch::matmul(b.Q, torch::matmul(b.C, eq)) : eq;
+  }
+
+  // The fast directions at a quasi-steady point u: the modes in which the quasi-steady states
+  // relax, in scaled states, each with a unit component in its own state and none in the
+  // others. Subspace iteration with the scaled Jacobian there, D <- J~ D held on the
+  // conservation laws, from e_Q moved along them: the quasi-steady states relax orders of
+  // magnitude faster than the rest (that is why they are quasi-steady), so a few iterations
+  // leave only the fast modes. For Michaelis-Menten that is the binding reaction's
+  // stoichiometry, (E, S, ES, P) = (-1, -1, 1, 0); e_ES moved along the conservation laws
+  // instead takes part of ES from P (-1/2 each at equal scales), so the network would have
+  // to make the binding transient, a drop of ES* in S within 0.1 s, itself. Rows where the
+  // iteration breaks down keep the start.
+  Tensor fast_subspace(const Batch& b, const Tensor& u) const {  // u at t0
+    const Tensor J = scaled_jacobian(b, u, torch::full({b.size()}, t0, options()));
+    Tensor D = fast_directions(b);
+    for (int it = 0; it < 4; ++it) {
+      Tensor next = torch::matmul(J, D);
+      if (b.C.defined()) next = next - torch::matmul(b.Q, torch::matmul(b.C, next));
+      const Tensor dq = next.index_select(1, qss_idx);  // [B, q, q]: next = D' dq
+      next =
+          std::get<0>(torch::linalg::solve_ex(dq.transpose(1, 2), next.transpose(1, 2), true, false)).transpose(1, 2);
+      const Tensor ok = (torch::isfinite(next).flatten(1).all(1) & (next.abs().flatten(1).amax(1) <= 1e6));
+      D = torch::where(ok.view({-1, 1, 1}), next, D);
+    }
+    return D.contiguous();
   }
 
   struct OnManifold {
@@ -466,19 +575,22 @@ struct Pinn::Impl {
     return o;
   }
 
-  // g0 = f_Q(t0, y0), and the rate at which each quasi-steady state relaxes, measured at the
-  // quasi-steady point of y0: -(df_i along d_i) / (d_i)_i, d_i = e_i moved along the
-  // conservation laws. At least 1 / (t1 - t0).
-  // Returns the quasi-steady point of y0.
+  // The fast directions D, g0 = f_Q(t0, y0), and the rate at which each quasi-steady state
+  // relaxes, all measured at the quasi-steady point of y0: D from the Jacobian there (found
+  // along the start directions, then again along D), the rate -(df_i along d_i) / (d_i)_i.
+  // At least 1 / (t1 - t0). Returns the quasi-steady point of y0.
   Tensor set_relaxation(Batch& b) const {
     const Tensor qi = qss_idx;
     const Tensor zero_t = torch::full({b.size()}, t0, options());
     b.g0 = torch::zeros({b.size(), static_cast<std::int64_t>(qss.size())}, options());
     b.rate = torch::ones_like(b.g0);
-    const OnManifold qs = to_manifold(b, b.y0 / b.s, torch::zeros({b.size()}, options()));
-    const Tensor J = std::get<1>(qss_jacobian(b, qs.v * b.s, torch::zeros({b.size()}, options())));  // f_Q / s_Q
-    const Tensor D = fast_directions(b);                                                             // [B, n, q]
-    const Tensor slope = torch::matmul(J, D).diagonal(0, 1, 2);                                      // [B, q]
+    b.D = Tensor();
+    const Tensor zero_th = torch::zeros({b.size()}, options());
+    b.D = fast_subspace(b, to_manifold(b, b.y0 / b.s, zero_th).v * b.s);
+    const OnManifold qs = to_manifold(b, b.y0 / b.s, zero_th);
+    const Tensor J = std::get<1>(qss_jacobian(b, qs.v * b.s, zero_th));  // f_Q / s_Q
+    const Tensor D = fast_directions(b);                                 // [B, n, q]
+    const Tensor slope = torch::matmul(J, D).diagonal(0, 1, 2);          // [B, q]
     const Tensor dq = D.index_select(1, qi).diagonal(0, 1, 2);
     b.rate = (slope / dq).abs().nan_to_num(0.0).clamp_min(1.0 / (t1 - t0));
     {
@@ -550,33 +662,50 @@ struct Pinn::Impl {
     return du - b.s * torch::matmul(b.Q, excess).squeeze(2);
   }
 
+  // u before the conservation laws and the manifold, and its derivative along t^ given the
+  // network's dN: y0 + s t^ N, or s softplus_beta(z0 + t^ N) for positive states (kSharpness).
+  // th: [B, 1].
+  Tensor raw_output(const Batch& b, const Tensor& th, const Tensor& N) const {
+    const Tensor u = b.y0 + b.s * th * N;
+    return b.z0.defined() ? torch::where(positive_mask, b.s * torch::softplus(b.z0 + th * N, kSharpness), u) : u;
+  }
+  Tensor raw_tangent(const Batch& b, const Tensor& th, const Tensor& N, const Tensor& dN) const {
+    const Tensor du = b.s * (N + th * dN);
+    return b.z0.defined() ? torch::where(positive_mask, torch::sigmoid(kSharpness * (b.z0 + th * N)) * du, du) : du;
+  }
+
   Tensor output(const Batch& b, const Tensor& N) const {
-    const Tensor u = b.y0 + b.s * b.x.select(1, 0).unsqueeze(1) * N;
+    const Tensor u = raw_output(b, b.x.select(1, 0).unsqueeze(1), N);
     if (qss.empty()) return project(b, u);
-    const Tensor v = u / b.s;
+    const Tensor v = fibre_base(u / b.s);
     return on_manifold(b, to_manifold(b, v.detach(), b.x.select(1, 0)), v);
   }
+
+  // The network's output with its quasi-steady states set to zero: the manifold sets them, and
+  // along the fast directions (which move E and S with ES) the network's own ES would move S
+  // too, below zero where S is spent.
+  Tensor fibre_base(const Tensor& v) const { return v.index_fill(1, qss_idx, 0.0); }
 
   std::pair<Tensor, Tensor> forward_mode(const Batch& b) const {
     auto [N, dN] = net->forward_tangent(net_input(b, b.x), input_tangent(b));
     const Tensor th = b.x.select(1, 0).unsqueeze(1);
-    const Tensor u = b.y0 + b.s * th * N, du = b.s * (N + th * dN);
+    const Tensor u = raw_output(b, th, N), du = raw_tangent(b, th, N, dN);
     if (qss.empty()) return {project(b, u), project_tangent(b, du)};
-    const Tensor v = u / b.s;
+    const Tensor v = fibre_base(u / b.s);
     const OnManifold o = to_manifold(b, v.detach(), b.x.select(1, 0));
-    const Tensor dv = torch::matmul(o.P, (du / b.s).unsqueeze(2)).squeeze(2) - o.drift;
+    const Tensor dv = torch::matmul(o.P, fibre_base(du / b.s).unsqueeze(2)).squeeze(2) - o.drift;
     return {on_manifold(b, o, v), dv * b.s};
   }
 
   // Reverse mode: one backward pass per output through the graph of u(x).
   std::pair<Tensor, Tensor> reverse_mode(const Batch& b, bool create_graph) const {
     const Tensor x = b.x.detach().requires_grad_(true);
-    Tensor u = b.y0 + b.s * x.select(1, 0).unsqueeze(1) * net->forward(net_input(b, x));
+    Tensor u = raw_output(b, x.select(1, 0).unsqueeze(1), net->forward(net_input(b, x)));
     if (qss.empty()) {
       u = project(b, u);
     } else {
       // The explicit time dependence of G enters through t^ = x[:, 0] at the fixed manifold point.
-      const Tensor v = u / b.s;
+      const Tensor v = fibre_base(u / b.s);
       const OnManifold o = to_manifold(b, v.detach(), x.select(1, 0).detach());
       const Tensor th = x.select(1, 0);
       const Tensor ustar = o.v * b.s;
@@ -656,12 +785,12 @@ struct Pinn::Impl {
     return torch::cat({r, deficit}, 1);
   }
 
-  // S^-1 (df/du) S at u, [B, n, n], detached: one backward pass per state through the
-  // tensor right-hand side.
-  Tensor scaled_jacobian(const Batch& b, const Tensor& u) const {
+  // S^-1 (df/du) S at u and time t (b.t where undefined), [B, n, n], detached: one backward
+  // pass per state through the tensor right-hand side.
+  Tensor scaled_jacobian(const Batch& b, const Tensor& u, const Tensor& t = {}) const {
     torch::AutoGradMode enable(true);
     const Tensor x = u.detach().requires_grad_(true);
-    const std::vector<Tensor> f = rhs_of(b, x);
+    const std::vector<Tensor> f = rhs_of(b, x, t);
     std::vector<Tensor> rows;
     for (std::size_t i = 0; i < n(); ++i) {
       Tensor g;
@@ -1092,7 +1221,7 @@ Pinn Pinn::train(const Problem& problem, const NetworkOptions& network, const Tr
   Pinn result(std::move(impl));
   auto set_meta = [&](const TrainSummary& sm) {
     nlohmann::json j;
-    j["format"] = "physynth-pinn-1";
+    j["format"] = kFormat;
     nlohmann::json states = nlohmann::json::array(), params = nlohmann::json::array();
     for (const auto& v : im.model->states()) states.push_back({{"name", v.name}, {"units", v.units}});
     for (const auto& v : im.model->parameters()) params.push_back({{"name", v.name}, {"units", v.units}});
@@ -1113,16 +1242,19 @@ Pinn Pinn::train(const Problem& problem, const NetworkOptions& network, const Tr
                             {"tau_ref", im.tau_ref}}},
                           {"inputs", inputs},
                           {"output_scale", s}};
-    j["network"] = {{"width", im.network.width},
-                    {"depth", im.network.depth},
-                    {"activation", "tanh"},
-                    {"dtype", opt.dtype},
-                    {"residual", residual_name(im.form)},
-                    {"quasi_steady", im.network.quasi_steady},
-                    {"sample_scale", im.network.sample_scale},
-                    {"output", std::string("y0(theta) + ") +
-                                   (im.network.sample_scale ? "max(|y0|, |f(t0, y0)| H)(theta)" : "output_scale") +
-                                   (im.time.characteristic ? " * t^ * N(t^, theta^, phi)" : " * t^ * N(t^, theta^)")}};
+    j["network"] = {
+        {"width", im.network.width},
+        {"depth", im.network.depth},
+        {"activation", "tanh"},
+        {"dtype", opt.dtype},
+        {"residual", residual_name(im.form)},
+        {"quasi_steady", im.network.quasi_steady},
+        {"positive", im.network.positive},
+        {"sample_scale", im.network.sample_scale},
+        {"output", std::string("y0(theta) + ") +
+                       (im.network.sample_scale ? "max(|y0|, |u0|, |f(t0, u0)| H)(theta)" : "output_scale") +
+                       (im.time.characteristic ? " * t^ * N(t^, theta^, phi)" : " * t^ * N(t^, theta^)") +
+                       (im.network.positive.empty() ? "" : "; positive states s * ln(1 + exp(10 (z0 + t^ N))) / 10")}};
     j["training"] = {{"seed", opt.seed},
                      {"ranks", opt.average ? opt.ranks : 1},
                      {"collocation", opt.collocation},
@@ -1339,7 +1471,15 @@ Pinn Pinn::load(const std::string& path, std::shared_ptr<const core::Model> mode
   } catch (const std::exception& e) {
     throw std::runtime_error(side + ": not valid JSON: " + e.what());
   }
-  if (j.value("format", "") != "physynth-pinn-1") throw std::runtime_error(side + ": format is not physynth-pinn-1");
+  // physynth-pinn-1 moved quasi-steady states onto their manifold along other directions: such
+  // a network means something else now. Without quasi-steady states it means the same.
+  const std::string format = j.value("format", "");
+  const bool has_qss = j.contains("network") && !j["network"].value("quasi_steady", nlohmann::json::array()).empty();
+  if (format != kFormat && !(format == "physynth-pinn-1" && !has_qss))
+    throw std::runtime_error(side + ": format '" + format + "' is not " + kFormat +
+                             (format == "physynth-pinn-1" ? " (its quasi-steady states were placed differently); "
+                                                            "train the network again with physynth train-pinn"
+                                                          : ""));
   // The model must be the one it was trained for: name, states and parameters in order.
   auto names = [](const nlohmann::json& a) {
     std::vector<std::string> v;
@@ -1388,6 +1528,7 @@ Pinn Pinn::load(const std::string& path, std::shared_ptr<const core::Model> mode
     im.dtype = parse_dtype(j.at("network").at("dtype"));
     im.form = residual_form(j.at("network").value("residual", "plain"));
     im.network.quasi_steady = j.at("network").value("quasi_steady", std::vector<std::string>{});
+    im.network.positive = j.at("network").value("positive", std::vector<std::string>{});
     im.network.sample_scale = j.at("network").value("sample_scale", false);
     im.resolve_states();
   } catch (const nlohmann::json::exception& e) {

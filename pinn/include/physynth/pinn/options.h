@@ -28,11 +28,18 @@ struct NetworkOptions {
   // own ODE (Stiff-PINN, Ji et al. 2021): g_i relaxes from f_i(y0) at the fast rate, so the
   // initial state still holds exactly; for stiff kinetics (an enzyme complex, a radical).
   std::vector<std::string> quasi_steady;
+  // States that start above zero and cannot go below it, output through a softplus:
+  // u_i = s_i ln(1 + exp(10 z_i)) / 10, z_i = softplus^-1(y0_i / s_i) + t^ N_i: above a tenth
+  // of s_i the additive output, below it the network works in ln u_i, so a substrate that
+  // runs out reaches zero and stays there, however roughly the network shapes its ln. The
+  // conservation laws are held by the other states.
+  std::vector<std::string> positive;
   // Output scale per sample instead of one for the box: u = y0 + s(theta) t^ N, s_i(theta) =
-  // max(|y0_i|, |f_i(t0, y0)| H), H the time the fastest-depleting state would take to run out
-  // at its initial rate (at most the span). The residual is measured in the same units, so a
-  // draw whose states are 40 times smaller than the largest draw's is fitted as closely,
-  // relative to its own size.
+  // max(|y0_i|, |u0_i|, |f_i(t0, u0)| H), u0 the quasi-steady point of y0 (y0 itself without
+  // quasi-steady states), H the time the fastest-depleting state would take to run out at
+  // those rates (at most the span). The residual is measured in the same units, so a draw
+  // whose states are 40 times smaller than the largest draw's is fitted as closely, relative
+  // to its own size.
   bool sample_scale = false;
 };
 

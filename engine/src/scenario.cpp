@@ -655,16 +655,10 @@ void read_pinn(const ConfigNode& node, Scenario& s) {
     read_int(n, "width", 1, 4096, p.network.width);
     read_int(n, "depth", 1, 64, p.network.depth);
     read_flag(n, "sample_scale", p.network.sample_scale);
-    if (n.has("quasi_steady")) {
-      std::vector<std::string> states;
-      for (const auto& v : s.model.model->states()) states.push_back(v.name);
-      p.network.quasi_steady = read_names(n["quasi_steady"], states, "state", states.size());
-    }
-    if (n.has("positive")) {
-      std::vector<std::string> states;
-      for (const auto& v : s.model.model->states()) states.push_back(v.name);
-      p.network.positive = read_names(n["positive"], states, "state", states.size());
-    }
+    std::vector<std::string> states;
+    for (const auto& v : s.model.model->states()) states.push_back(v.name);
+    if (n.has("quasi_steady")) p.network.quasi_steady = read_names(n["quasi_steady"], states, "state", states.size());
+    if (n.has("positive")) p.network.positive = read_names(n["positive"], states, "state", states.size());
   }
   if (node.has("train") && node["train"].expect_map()) {
     const ConfigNode t = node["train"];

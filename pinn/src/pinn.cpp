@@ -16,11 +16,11 @@
 #include <stdexcept>
 #include <thread>
 
-#include "physynth/core/diagnostics.h"
-
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
+
+#include "physynth/core/diagnostics.h"
 #include "physynth/pinn/errors.h"
 #include "tensor_rhs.h"
 
@@ -118,7 +118,6 @@ TrainOptions::Residual residual_form(const std::string& s) {
   throw std::invalid_argument("network.residual '" + s + "' is not one of plain, implicit, relative");
 }
 
-// Intra-op threads: `threads`, or every core when 0.
 // glibc serves blocks above its mmap threshold (128 KiB at first) with mmap and returns them
 // at free: a training step allocates and frees tensors of 1 MB (4096 points x 64 floats) a
 // few hundred times, each a fresh mapping and page faults. The threshold only rises once a
@@ -137,6 +136,7 @@ void tune_allocator() {
 #endif
 }
 
+// Intra-op threads: `threads`, or every core when 0 (and the allocator, once).
 void use_threads(int threads) {
   tune_allocator();
   torch::set_num_threads(threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
@@ -470,9 +470,12 @@ struct Pinn::Impl {
   //   G(u, t) = [ C v - c ;  (f_Q(t, u) - g(t)) / (s_Q rate) ] = 0,   v = u / s,
   // the conservation laws and g(t) = f_Q(t0, y0) exp(-rate (t - t0)): at t0 that is y0 itself,
   // after a few fast time constants the quasi-steady state f_Q = 0. The network's output v_net
-  // is moved onto the manifold along the fixed directions M = [C^T | D] (u = s (v_net + M a),
-  // Newton in a), D the quasi-steady states' fast directions (fast_subspace). The implicit function theorem gives the
-  // derivatives exactly: dv = P dv_net - M A^-1 [0; dG/dt^], with A = (dG/dv) M and P = I - M A^-1 dG/dv.
+  // (its quasi-steady states set to zero, fibre_base) is moved onto the manifold along the
+  // fixed directions M = [W C^T | D] (u = s (v_net + M a), Newton in a): W C^T holds the
+  // conservation laws with the states that are neither positive nor quasi-steady, D are the
+  // quasi-steady states' fast directions (fast_subspace). The implicit function theorem gives
+  // the derivatives exactly: dv = P dv_net - M A^-1 [0; dG/dt^], with A = (dG/dv) M and
+  // P = I - M A^-1 dG/dv.
   Tensor time_of(const Tensor& th) const {
     return time.log ? t0 + time.scale * torch::expm1(log_span() * th) : t0 + (t1 - t0) * th;
   }
@@ -609,7 +612,7 @@ struct Pinn::Impl {
     const Tensor zero_t = torch::full({b.size()}, t0, options());
     b.g0 = torch::zeros({b.size(), static_cast<std::int64_t>(qss.size())}, options());
     b.rate = torch::ones_like(b.g0);
-    b.D = Tensor();
+    b.D = Tensor();  // start from e_Q moved along the laws, in this batch's scales
     const Tensor zero_th = torch::zeros({b.size()}, options());
     b.D = fast_subspace(b, to_manifold(b, b.y0 / b.s, zero_th).v * b.s);
     const OnManifold qs = to_manifold(b, b.y0 / b.s, zero_th);

@@ -259,36 +259,35 @@ struct Pinn::Impl {
       if (!ranges[k].fixed()) inputs.push_back(static_cast<int>(k));
   }
 
-  // The indices of network.quasi_steady (throws for unknown or repeated names) and of the
-  // non-negative states, as tensors on the device; after device and dtype are set.
-  void resolve_states() {
-    qss.clear();
-    for (const auto& name : network.quasi_steady) {
+  // The state indices a list of names (the option `key`) refers to; throws for unknown or
+  // repeated names.
+  std::vector<std::int64_t> state_indices(const std::vector<std::string>& names, const std::string& key) const {
+    std::vector<std::int64_t> out;
+    for (const auto& name : names) {
       const int i = model->state_index(name);
       if (i < 0)
-        throw std::invalid_argument("quasi_steady: model '" + model->name() + "' has no state '" + name +
+        throw std::invalid_argument(key + ": model '" + model->name() + "' has no state '" + name +
                                     "'; its states are " + core::join(model_names(model->states())));
-      if (std::find(qss.begin(), qss.end(), i) != qss.end())
-        throw std::invalid_argument("quasi_steady: state '" + name + "' is listed twice");
-      qss.push_back(i);
+      if (std::find(out.begin(), out.end(), i) != out.end())
+        throw std::invalid_argument(key + ": state '" + name + "' is listed twice");
+      out.push_back(i);
     }
+    return out;
+  }
+
+  // The indices of network.quasi_steady and network.positive and of the non-negative states,
+  // as tensors on the device; after device and dtype are set.
+  void resolve_states() {
+    qss = state_indices(network.quasi_steady, "quasi_steady");
     if (!qss.empty() && qss.size() + invariants.size() >= n())
       throw std::invalid_argument("quasi_steady: " + std::to_string(qss.size()) + " quasi-steady states and " +
                                   std::to_string(invariants.size()) + " conservation laws leave none of the " +
                                   std::to_string(n()) + " states to the network");
-    positive.clear();
-    for (const auto& name : network.positive) {
-      const int i = model->state_index(name);
-      if (i < 0)
-        throw std::invalid_argument("positive: model '" + model->name() + "' has no state '" + name +
-                                    "'; its states are " + core::join(model_names(model->states())));
-      if (std::find(positive.begin(), positive.end(), i) != positive.end())
-        throw std::invalid_argument("positive: state '" + name + "' is listed twice");
-      if (std::find(qss.begin(), qss.end(), i) != qss.end())
-        throw std::invalid_argument("positive: state '" + name +
+    positive = state_indices(network.positive, "positive");
+    for (std::size_t k = 0; k < positive.size(); ++k)
+      if (std::find(qss.begin(), qss.end(), positive[k]) != qss.end())
+        throw std::invalid_argument("positive: state '" + network.positive[k] +
                                     "' is quasi-steady; its manifold sets it, not the network's output");
-      positive.push_back(i);
-    }
     const auto N = static_cast<std::int64_t>(n()), q = static_cast<std::int64_t>(qss.size());
     positive_mask = torch::zeros({N}, torch::kBool);
     for (auto i : positive) positive_mask[i] = true;

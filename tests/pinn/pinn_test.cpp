@@ -99,6 +99,20 @@ std::string bytes_of(const std::string& path) {
   return {std::istreambuf_iterator<char>(in), {}};
 }
 
+// Copies network `from` (dir/from.pt and its sidecar) to `to` with one string of the sidecar
+// replaced; returns the copy's path.
+std::string with_edited_sidecar(const std::string& dir, const std::string& from, const std::string& to,
+                                const std::string& find, const std::string& replace) {
+  std::filesystem::copy_file(dir + "/" + from + ".pt", dir + "/" + to + ".pt",
+                             std::filesystem::copy_options::overwrite_existing);
+  std::string side = bytes_of(dir + "/" + from + ".json");
+  const auto at = side.find(find);
+  REQUIRE(at != std::string::npos);
+  side.replace(at, find.size(), replace);
+  std::ofstream(dir + "/" + to + ".json", std::ios::binary) << side;
+  return dir + "/" + to + ".pt";
+}
+
 }  // namespace
 
 TEST_CASE("pinn: du/dt by forward-mode tangents equals one reverse pass per output") {
@@ -244,18 +258,10 @@ TEST_CASE("pinn: a quasi-steady state sits on its manifold, and du/dt is the der
   // A network of the first sidecar format placed its quasi-steady states along other
   // directions: it is refused, not read as something else. (Without quasi-steady states the
   // first format still loads: the decay network in the refusal test below.)
-  {
-    std::filesystem::copy_file(dir + "/mm_qss.pt", dir + "/mm_qss_v1.pt",
-                               std::filesystem::copy_options::overwrite_existing);
-    std::string side = bytes_of(dir + "/mm_qss.json");
-    const auto at = side.find("physynth-pinn-2");
-    REQUIRE(at != std::string::npos);
-    side.replace(at, 15, "physynth-pinn-1");
-    std::ofstream(dir + "/mm_qss_v1.json", std::ios::binary) << side;
-    CHECK_THROWS_WITH(pinn::Pinn::load(dir + "/mm_qss_v1.pt", pb.model),
-                      Catch::Contains("mm_qss_v1.json: format 'physynth-pinn-1' is not physynth-pinn-2") &&
-                          Catch::Contains("train the network again"));
-  }
+  CHECK_THROWS_WITH(
+      pinn::Pinn::load(with_edited_sidecar(dir, "mm_qss", "mm_qss_v1", "physynth-pinn-2", "physynth-pinn-1"), pb.model),
+      Catch::Contains("mm_qss_v1.json: format 'physynth-pinn-1' is not physynth-pinn-2") &&
+          Catch::Contains("train the network again"));
   // Names are checked.
   net_options.quasi_steady = {"X"};
   CHECK_THROWS_WITH(pinn::Pinn::train(pb, net_options, quick(0)), Catch::Contains("no state 'X'"));
@@ -466,27 +472,13 @@ TEST_CASE("pinn: a network is refused for another model, and draws outside its b
   }
   CHECK_THROWS_WITH(pinn::Pinn::load(dir + "/missing.pt", pb.model), Catch::Contains("does not exist"));
   // A sidecar with a field no network has: the error names the sidecar and the value.
-  {
-    std::filesystem::copy_file(dir + "/decay_refused.pt", dir + "/decay_bad_dtype.pt",
-                               std::filesystem::copy_options::overwrite_existing);
-    std::string side = bytes_of(dir + "/decay_refused.json");
-    const auto at = side.find("\"float64\"");
-    REQUIRE(at != std::string::npos);
-    side.replace(at, 9, "\"float16\"");
-    std::ofstream(dir + "/decay_bad_dtype.json", std::ios::binary) << side;
-    CHECK_THROWS_WITH(pinn::Pinn::load(dir + "/decay_bad_dtype.pt", pb.model),
-                      Catch::Contains("decay_bad_dtype.json: dtype 'float16' is not one of float32, float64"));
-  }
-  {
-    std::filesystem::copy_file(dir + "/decay_refused.pt", dir + "/decay_v1.pt",
-                               std::filesystem::copy_options::overwrite_existing);
-    std::string side = bytes_of(dir + "/decay_refused.json");
-    const auto at = side.find("physynth-pinn-2");
-    REQUIRE(at != std::string::npos);
-    side.replace(at, 15, "physynth-pinn-1");
-    std::ofstream(dir + "/decay_v1.json", std::ios::binary) << side;
-    CHECK_NOTHROW(pinn::Pinn::load(dir + "/decay_v1.pt", pb.model));
-  }
+  CHECK_THROWS_WITH(
+      pinn::Pinn::load(with_edited_sidecar(dir, "decay_refused", "decay_bad_dtype", "\"float64\"", "\"float16\""),
+                       pb.model),
+      Catch::Contains("decay_bad_dtype.json: dtype 'float16' is not one of float32, float64"));
+  // The first sidecar format, without quasi-steady states, means the same and still loads.
+  CHECK_NOTHROW(pinn::Pinn::load(
+      with_edited_sidecar(dir, "decay_refused", "decay_v1", "physynth-pinn-2", "physynth-pinn-1"), pb.model));
   const auto net = pinn::Pinn::load(dir + "/decay_refused.pt", pb.model);
   const std::vector<double> inside = {1.0, 2.0}, outside = {1.0, 2.5}, other_a0 = {2.0, 1.0};
   CHECK(net.check_parameters(inside.data()).empty());

@@ -99,6 +99,13 @@ std::string bytes_of(const std::string& path) {
   return {std::istreambuf_iterator<char>(in), {}};
 }
 
+// One value per model parameter: the box's value where it is fixed, else `values`.
+std::vector<double> parameters_at(const pinn::Problem& pb, const std::map<std::string, double>& values) {
+  std::vector<double> p;
+  for (const auto& r : pb.parameters) p.push_back(r.fixed() ? r.low : values.at(r.name));
+  return p;
+}
+
 // Copies network `from` (dir/from.pt and its sidecar) to `to` with one string of the sidecar
 // replaced; returns the copy's path.
 std::string with_edited_sidecar(const std::string& dir, const std::string& from, const std::string& to,
@@ -148,9 +155,8 @@ TEST_CASE("pinn: du/dt by forward-mode tangents equals one reverse pass per outp
 TEST_CASE("pinn: the output holds the initial state and the conservation laws exactly") {
   const auto pb = michaelis_menten_problem();
   const auto net = pinn::Pinn::train(pb, pinn::NetworkOptions{}, quick(0));
-  const std::map<std::string, double> values = {{"E0", 0.05}, {"S0", 17.0}, {"kon", 2.0}, {"koff", 1.0}, {"kcat", 0.7}};
-  std::vector<double> p;
-  for (const auto& r : pb.parameters) p.push_back(r.fixed() ? r.low : values.at(r.name));
+  const std::vector<double> p =
+      parameters_at(pb, {{"E0", 0.05}, {"S0", 17.0}, {"kon", 2.0}, {"koff", 1.0}, {"kcat", 0.7}});
   std::vector<double> u(pb.times.size() * 4);
   net.predict(p.data(), 1, pb.times, u.data());
   CHECK(u[0] == 0.05);
@@ -178,9 +184,8 @@ TEST_CASE("pinn: a positive state starts at y0, stays above zero, and leaves the
   std::vector<double> times;
   for (int k = 0; k <= 200; ++k) times.push_back(3600.0 * std::pow(k / 200.0, 3));
   for (double S0 : {10.0, 30.0}) {
-    const std::map<std::string, double> values = {{"E0", 0.05}, {"S0", S0}, {"kon", 3.0}, {"koff", 0.5}, {"kcat", 1.5}};
-    std::vector<double> p;
-    for (const auto& r : pb.parameters) p.push_back(r.fixed() ? r.low : values.at(r.name));
+    const std::vector<double> p =
+        parameters_at(pb, {{"E0", 0.05}, {"S0", S0}, {"kon", 3.0}, {"koff", 0.5}, {"kcat", 1.5}});
     std::vector<double> u(times.size() * 4);
     net.predict(p.data(), 1, times, u.data());
     CHECK(u[1] == Approx(S0).epsilon(1e-13));
@@ -207,9 +212,8 @@ TEST_CASE("pinn: a quasi-steady state sits on its manifold, and du/dt is the der
   net_options.quasi_steady = {"ES"};
   const auto net = pinn::Pinn::train(pb, net_options, quick(0));
   const double E0 = 0.05, S0 = 17.0, kon = 2.0, koff = 1.0, kcat = 0.7;
-  const std::map<std::string, double> values = {{"E0", E0}, {"S0", S0}, {"kon", kon}, {"koff", koff}, {"kcat", kcat}};
-  std::vector<double> p;
-  for (const auto& r : pb.parameters) p.push_back(r.fixed() ? r.low : values.at(r.name));
+  const std::vector<double> p =
+      parameters_at(pb, {{"E0", E0}, {"S0", S0}, {"kon", kon}, {"koff", koff}, {"kcat", kcat}});
   const std::vector<double> times = {0.0, 0.001, 0.01, 0.1, 1.0, 10.0, 100.0, 1000.0, 3000.0};
   std::vector<double> u(times.size() * 4);
   net.predict(p.data(), 1, times, u.data());
@@ -277,9 +281,8 @@ TEST_CASE("pinn: the quasi-steady state relaxes along its fast mode: E and S fal
   pinn::NetworkOptions net_options = small();
   net_options.quasi_steady = {"ES"};
   const auto net = pinn::Pinn::train(pb, net_options, quick(0));
-  const std::map<std::string, double> values = {{"E0", 0.05}, {"S0", 17.0}, {"kon", 2.0}, {"koff", 1.0}, {"kcat", 0.7}};
-  std::vector<double> p;
-  for (const auto& r : pb.parameters) p.push_back(r.fixed() ? r.low : values.at(r.name));
+  const std::vector<double> p =
+      parameters_at(pb, {{"E0", 0.05}, {"S0", 17.0}, {"kon", 2.0}, {"koff", 1.0}, {"kcat", 0.7}});
   for (double t : {0.001, 0.01, 0.03}) {
     std::vector<double> du(4), tt{t};
     net.time_derivatives(p.data(), 1, tt.data(), true, du.data());
@@ -309,9 +312,8 @@ TEST_CASE("pinn: the characteristic-time input is the substrate's depletion time
   CHECK(time.at("characteristic") == true);
   CHECK(time.at("tau_ref").get<double>() == Approx(S0 / (kcat * es)).epsilon(1e-4));
   // du/dt^ by forward mode against reverse mode and a central difference of the output.
-  const std::map<std::string, double> values = {{"E0", E0}, {"S0", 13.0}, {"kon", 2.5}, {"koff", 0.6}, {"kcat", 1.3}};
-  std::vector<double> p;
-  for (const auto& r : pb.parameters) p.push_back(r.fixed() ? r.low : values.at(r.name));
+  const std::vector<double> p =
+      parameters_at(pb, {{"E0", E0}, {"S0", 13.0}, {"kon", 2.5}, {"koff", 0.6}, {"kcat", 1.3}});
   const double L = std::log1p(3600.0 / 0.01);
   for (double t : {0.003, 0.05, 2.0, 500.0, 3000.0}) {
     const double h = 1e-6 * t;

@@ -366,15 +366,19 @@ struct Pinn::Impl {
                           .to(options(), false, true);
     for (std::size_t k = 0; k < M; ++k) batch.p.push_back(Pt.select(1, static_cast<std::int64_t>(k)));
     batch.s = scale.unsqueeze(0).expand({B64, -1});
-    set_invariants(batch, P);
-    // The quasi-steady point of y0 (itself without quasi-steady states): where the slow
-    // dynamics start. With per-sample scales it is found in the global ones first.
-    Tensor start = qss.empty() ? batch.y0 : set_relaxation(batch);
+    // start: the quasi-steady point of y0 (y0 itself without quasi-steady states), where the
+    // slow dynamics begin. Per-sample scales are measured there, so with quasi-steady states
+    // it is found first in the box's scales, then again in the sample's.
+    Tensor start = batch.y0;
     if (network.sample_scale) {
+      if (!qss.empty()) {
+        set_invariants(batch, P);
+        start = set_relaxation(batch);
+      }
       batch.s = sample_scales(batch, start);
-      set_invariants(batch, P);
-      if (!qss.empty()) start = set_relaxation(batch);
     }
+    set_invariants(batch, P);
+    if (!qss.empty()) start = set_relaxation(batch);
     if (time.characteristic) set_characteristic_time(batch, start);
     if (!positive.empty()) set_positive_start(batch);
     return batch;

@@ -63,6 +63,9 @@ void add_anchor_command(CLI::App& app, int& exit_code) {
       std::printf("calibrating %s on %s: %zu units, %zu readings, %zu parameters, %d starts\n", scenario->name.c_str(),
                   data_file.c_str(), problem.units.size(), data.readings(), problem.parameters.size(),
                   scenario->anchor.options.starts);
+    // The folder is this anchor's until it is done; the last anchor's files there go first.
+    const auto folder = take_folder_or_report(dir, "anchor", true, exit_code);
+    if (!folder) return;
     try {
       const engine::AnchorResult r = engine::run_anchor(*scenario, data, problem, dir);
       const auto& c = r.calibration;
@@ -88,11 +91,12 @@ void add_anchor_command(CLI::App& app, int& exit_code) {
       }
       exit_code = kExitOk;
 #ifdef PHYSYNTH_HAVE_VIZ
-      if (o->report.requested && !write_report_for(dir, o->report, o->quiet)) exit_code = kExitRunFailed;
+      if (o->report.requested)
+        if (const int code = write_report_for(dir, o->report, o->quiet); code != kExitOk) exit_code = code;
 #endif
     } catch (const std::exception& e) {
       std::cerr << "physynth anchor: error: " << e.what() << "\n";
-      exit_code = kExitRunFailed;
+      exit_code = exit_code_of(e, kExitRunFailed);
     }
   });
 }

@@ -52,6 +52,13 @@ void add_audit_command(CLI::App& app, int& exit_code) {
       exit_code = kExitBadInput;
       return;
     }
+    const std::string dir = o->output.empty() ? o->run : o->output;
+    // The folder is held while the run is read and the audit written (a run folder without a
+    // manifest gets the reader's message instead).
+    std::shared_ptr<engine::OutputFolder> folder;
+    if ((!o->output.empty() || std::filesystem::exists(std::filesystem::path(o->run) / "manifest.json")) &&
+        !(folder = take_folder_or_report(dir, "audit", false, exit_code)))
+      return;
     try {
       std::size_t interpolated = 0;
       const auto synthetic = engine::synthetic_units_of_run(o->run, *real, o->max_units, &interpolated);
@@ -63,8 +70,6 @@ void add_audit_command(CLI::App& app, int& exit_code) {
       auto audit = engine::fidelity_audit(*real, synthetic, opt);
       audit["run"] = o->run;
       audit["interpolated_readings"] = interpolated;
-      const std::string dir = o->output.empty() ? o->run : o->output;
-      std::filesystem::create_directories(dir);
       const std::string json_path = (std::filesystem::path(dir) / "fidelity_audit.json").string();
       const std::string md_path = (std::filesystem::path(dir) / "fidelity_audit.md").string();
       engine::write_file_atomically(json_path, audit.dump(2) + "\n");
@@ -72,9 +77,9 @@ void add_audit_command(CLI::App& app, int& exit_code) {
       engine::write_file_atomically(md_path, md);
       if (!o->quiet) std::cout << md << "\n  wrote " << json_path << "\n  wrote " << md_path << "\n";
       exit_code = kExitOk;
-    } catch (const std::exception& e) {  // unreadable run, missing channel or covariate, bad label
+    } catch (const std::exception& e) {  // damaged data or a failed write (1); missing channel, bad label (2)
       std::cerr << "physynth audit: error: " << e.what() << "\n";
-      exit_code = kExitBadInput;
+      exit_code = exit_code_of(e, kExitBadInput);
     }
   });
 }

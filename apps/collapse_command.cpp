@@ -68,6 +68,8 @@ void add_collapse_command(CLI::App& app, int& exit_code) {
     opt.permutations = o->permutations;
     if (!o->quiet) opt.progress = [](const std::string& line) { std::printf("  %s\n", line.c_str()); };
     const std::string dir = o->output.empty() ? "runs/" + scenario->name + "_collapse" : o->output;
+    const auto folder = take_folder_or_report(dir, "collapse", true, exit_code);
+    if (!folder) return;
     try {
       const auto r = engine::run_collapse(*scenario, in->data, opt, dir);
       if (!o->quiet)
@@ -75,7 +77,7 @@ void add_collapse_command(CLI::App& app, int& exit_code) {
       exit_code = kExitOk;
     } catch (const std::exception& e) {
       std::cerr << "physynth collapse: error: " << e.what() << "\n";
-      exit_code = kExitRunFailed;
+      exit_code = exit_code_of(e, kExitRunFailed);
     }
   });
 }

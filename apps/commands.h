@@ -10,6 +10,7 @@
 
 #include "physynth/anchor/calibration.h"
 #include "physynth/anchor/real_data.h"
+#include "physynth/engine/output_folder.h"
 #include "physynth/engine/scenario.h"
 
 namespace CLI {
@@ -42,6 +43,18 @@ std::optional<AnchorInputs> anchor_inputs_or_report(const engine::Scenario& scen
                                                     const std::string& command, const std::string& consequence,
                                                     int& exit_code);
 
+// The exit code an exception means: 2 for a folder that is busy or refused, 1 for an I/O
+// failure or damaged data, else `otherwise` (the command's own reading of a plain error).
+int exit_code_of(const std::exception& e, int otherwise);
+
+// Takes the command's output folder for its whole run (engine/output_folder.h): created when
+// missing; refused when another physynth process writes it, or when it holds files physynth did
+// not write and no physynth output. With `clear`, what physynth wrote there before is removed
+// first (a new anchor or collapse replaces the last one's files, and only those). On errors
+// prints them, sets exit_code and returns null.
+std::shared_ptr<engine::OutputFolder> take_folder_or_report(const std::string& directory, const std::string& command,
+                                                            bool clear, int& exit_code);
+
 // Registers the subcommand on `app`; `exit_code` receives its result when it runs.
 void add_run_command(CLI::App& app, int& exit_code);
 void add_validate_command(CLI::App& app, int& exit_code);
@@ -64,8 +77,9 @@ struct ReportOverrides {
 // Adds those flags to a command; with `after` (run, anchor) also --report, which asks for the
 // report after the command's own work, `after` naming the folder it goes into.
 void add_report_options(CLI::App& cmd, ReportOverrides& overrides, const std::string& after = "");
-// Writes the folder's report (viz::write_report); prints where it is unless quiet. On an error
-// prints it and returns false.
-bool write_report_for(const std::string& directory, const ReportOverrides& overrides, bool quiet);
+// Writes the folder's report (viz::write_report); prints where it is unless quiet. Returns the
+// exit code: on an error prints it and returns 1 (I/O, damaged data) or 2 (not a physynth folder,
+// held by another process).
+int write_report_for(const std::string& directory, const ReportOverrides& overrides, bool quiet);
 
 }  // namespace physynth::apps

@@ -55,9 +55,10 @@ void add_feed_command(CLI::App& app, int& exit_code) {
       exit_code = kExitBadInput;
       return;
     }
+    std::shared_ptr<engine::OutputFolder> folder;
+    if (!o->output.empty() && !(folder = take_folder_or_report(o->output, "feed", true, exit_code))) return;
     try {
       if (!o->output.empty()) {
-        std::filesystem::create_directories(o->output);
         for (const auto& p : engine::write_window_files(*scenario, o->output, o->threads)) std::cerr << p << "\n";
       }
       if (!o->cmapss.empty()) {
@@ -78,7 +79,7 @@ void add_feed_command(CLI::App& app, int& exit_code) {
       exit_code = kExitOk;
     } catch (const std::exception& e) {
       std::cerr << "physynth feed: error: " << e.what() << "\n";
-      exit_code = kExitRunFailed;
+      exit_code = exit_code_of(e, kExitRunFailed);
     }
   });
 }

@@ -2,6 +2,7 @@
 
 #include "commands.h"
 #include "physynth/engine/anchor.h"
+#include "physynth/engine/errors.h"
 
 namespace physynth::apps {
 
@@ -42,6 +43,26 @@ std::optional<AnchorInputs> anchor_inputs_or_report(const engine::Scenario& scen
   in.data = std::move(*data);
   in.problem = std::move(*problem);
   return in;
+}
+
+int exit_code_of(const std::exception& e, int otherwise) {
+  if (dynamic_cast<const engine::FolderBusy*>(&e) || dynamic_cast<const engine::FolderRefused*>(&e))
+    return kExitBadInput;
+  if (dynamic_cast<const engine::IoError*>(&e) || dynamic_cast<const engine::DamagedData*>(&e)) return kExitRunFailed;
+  return otherwise;
+}
+
+std::shared_ptr<engine::OutputFolder> take_folder_or_report(const std::string& directory, const std::string& command,
+                                                            bool clear, int& exit_code) {
+  try {
+    auto folder = engine::OutputFolder::take(directory, command);
+    if (clear) folder->remove_physynth_files();
+    return folder;
+  } catch (const std::exception& e) {
+    std::cerr << "physynth " << command << ": error: " << e.what() << "\n";
+    exit_code = exit_code_of(e, kExitRunFailed);
+    return nullptr;
+  }
 }
 
 }  // namespace physynth::apps

@@ -29,7 +29,7 @@ viz::VisualOptions visual_options(const std::string& directory) {
 }
 }  // namespace
 
-bool write_report_for(const std::string& directory, const ReportOverrides& overrides, bool quiet) {
+int write_report_for(const std::string& directory, const ReportOverrides& overrides, bool quiet) {
   try {
     viz::VisualOptions o = visual_options(directory);
     if (!overrides.plots.empty()) o.plots = overrides.plots;
@@ -42,10 +42,10 @@ bool write_report_for(const std::string& directory, const ReportOverrides& overr
       std::cout << "report: " << r.figures.size() << " plots, " << r.files.size() - r.figures.size() - 1
                 << " VTK files\n  open " << r.html << "\n";
     }
-    return true;
+    return kExitOk;
   } catch (const std::exception& e) {
     std::cerr << "physynth report: error: " << e.what() << "\n";
-    return false;
+    return exit_code_of(e, kExitBadInput);
   }
 }
 
@@ -76,7 +76,7 @@ void add_report_command(CLI::App& app, int& exit_code) {
   add_report_options(*cmd, *o);
   cmd->add_flag("-q,--quiet", *quiet, "Print nothing but errors");
   cmd->callback(
-      [o, quiet, dir, &exit_code] { exit_code = write_report_for(*dir, *o, *quiet) ? kExitOk : kExitBadInput; });
+      [o, quiet, dir, &exit_code] { exit_code = write_report_for(*dir, *o, *quiet); });
 }
 
 }  // namespace physynth::apps

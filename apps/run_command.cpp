@@ -136,10 +136,7 @@ void add_run_command(CLI::App& app, int& exit_code) {
     }
     if (!s.completed) {
       if (root) std::cerr << "physynth run: error: " << s.message << "\n";
-      exit_code = s.message.find("already holds a run") != std::string::npos ||
-                          s.message.find("cannot resume") != std::string::npos
-                      ? kExitBadInput
-                      : kExitRunFailed;
+      exit_code = s.refused ? kExitBadInput : kExitRunFailed;
       return;
     }
     if (!o->quiet && root) {
@@ -160,7 +157,8 @@ void add_run_command(CLI::App& app, int& exit_code) {
     if (!root) return;
 #ifdef PHYSYNTH_HAVE_VIZ
     // The data are written whatever happens here; a report that fails says so and sets 1.
-    if (o->report.requested && !write_report_for(s.directory, o->report, o->quiet)) exit_code = kExitRunFailed;
+    if (o->report.requested)
+      if (const int code = write_report_for(s.directory, o->report, o->quiet); code != kExitOk) exit_code = code;
 #endif
   });
 }

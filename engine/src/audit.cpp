@@ -41,6 +41,42 @@ SampleAudit audit_sample(const std::vector<core::LinearInvariant>& invariants, s
   return a;
 }
 
+double invariant_tolerance(double rtol) { return std::max(rtol, 1e-6); }
+
+double negative_tolerance(double atol, double rtol, double max_abs) { return atol + rtol * max_abs; }
+
+std::string physics_violation(const core::Model& model, const std::vector<core::LinearInvariant>& invariants,
+                              const SampleAudit& a, const double* states, std::size_t rows, double rtol,
+                              const std::vector<double>& atol, bool nan_is_missing, std::string* message) {
+  const std::size_t n = model.num_states();
+  for (std::size_t r = 0; r < rows; ++r)
+    for (std::size_t i = 0; i < n; ++i)
+      if (std::isinf(states[r * n + i]) || (std::isnan(states[r * n + i]) && !nan_is_missing)) {
+        *message = "state " + model.states()[i].name + " is " + core::format_number(states[r * n + i]) +
+                   " at output row " + std::to_string(r);
+        return "NONFINITE_STATE";
+      }
+  const double tol = invariant_tolerance(rtol);
+  for (std::size_t k = 0; k < invariants.size(); ++k)
+    if (!(a.invariant_rel[k] <= tol)) {
+      *message = "conservation law " + invariants[k].description + " = const is off by " +
+                 core::format_number(a.invariant_abs[k]) + " (relative " + core::format_number(a.invariant_rel[k]) +
+                 ", tolerance max(rtol, 1e-6) = " + core::format_number(tol) + ")";
+      return "INVARIANT_VIOLATED";
+    }
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!model.state_is_nonnegative(i)) continue;
+    const double floor = -negative_tolerance(atol[i], rtol, a.max_abs_state[i]);
+    if (a.min_state[i] < floor) {
+      *message = "amount " + model.states()[i].name + " reaches " + core::format_number(a.min_state[i]) +
+                 ", below its tolerance " + core::format_number(floor) + " (atol + rtol * max |" +
+                 model.states()[i].name + "|)";
+      return "NEGATIVE_AMOUNT";
+    }
+  }
+  return "";
+}
+
 AuditAccumulator::AuditAccumulator(const core::Model& model, double rtol, std::vector<double> atol,
                                    std::vector<std::string> event_names)
     : invariants_(model.linear_invariants()),
@@ -81,7 +117,8 @@ void AuditAccumulator::add(std::uint64_t sample, const SampleAudit& a, SampleSta
         min_state_[i] = a.min_state[i];
         min_sample_[i] = static_cast<std::int64_t>(sample);
       }
-      if (nonnegative_[i] && a.min_state[i] < -(atol_[i] + rtol_ * a.max_abs_state[i])) ++negative_samples_[i];
+      if (nonnegative_[i] && a.min_state[i] < -negative_tolerance(atol_[i], rtol_, a.max_abs_state[i]))
+        ++negative_samples_[i];
     }
   }
   if (stat_sum_.empty()) {

@@ -24,6 +24,18 @@ struct SampleAudit {
 SampleAudit audit_sample(const std::vector<core::LinearInvariant>& invariants, std::size_t num_states,
                          const double* states, std::size_t rows, const double* p);
 
+// The physics-failure rule: a sample with an infinite state (or a NaN one, unless NaN marks a
+// row the model has no value for, as a crop before sowing: nan_is_missing), a conservation law
+// off by more than max(rtol, 1e-6) of its scale (SampleAudit::invariant_rel), or an amount that
+// must be non-negative below -negative_tolerance() is not data: it is recorded as failed with the
+// flag and this message. Returns the flag ("" when the sample is sound).
+std::string physics_violation(const core::Model& model, const std::vector<core::LinearInvariant>& invariants,
+                              const SampleAudit& a, const double* states, std::size_t rows, double rtol,
+                              const std::vector<double>& atol, bool nan_is_missing, std::string* message);
+double invariant_tolerance(double rtol);
+// How far below zero a non-negative amount may go: the error the solver was asked to keep.
+double negative_tolerance(double atol, double rtol, double max_abs);
+
 // Accumulates over samples in sample order, then renders audit.json.
 class AuditAccumulator {
  public:

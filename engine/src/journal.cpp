@@ -77,12 +77,12 @@ bool shard_files_intact(const nlohmann::json& record, const std::string& run_dir
       return false;
     }
     if (bytes != f.at("bytes").get<std::uint64_t>()) {
-      *why = path.string() + " has " + std::to_string(bytes) + " bytes, the journal says " +
+      *why = path.string() + " has " + std::to_string(bytes) + " bytes, its record says " +
              std::to_string(f.at("bytes").get<std::uint64_t>());
       return false;
     }
     if (sha256_file(path.string()) != f.at("sha256").get<std::string>()) {
-      *why = path.string() + " does not match its SHA-256 in the journal";
+      *why = path.string() + " does not match its recorded SHA-256";
       return false;
     }
   }

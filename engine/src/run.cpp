@@ -27,6 +27,7 @@
 #include "journal.h"
 #include "physynth/core/random.h"
 #include "physynth/engine/dataset.h"
+#include "physynth/engine/output_folder.h"
 #include "physynth/engine/ranks.h"
 #include "physynth/pinn/errors.h"
 #include "pinn_backend.h"
@@ -134,6 +135,12 @@ void apply_noise(const NoiseModel& nz, std::uint64_t seed, std::uint64_t sample,
 
 std::vector<solvers::Event> make_events(const Scenario& s);
 
+// The absolute tolerance of each state, as the solver and the audit use it.
+std::vector<double> state_atol(const Scenario& s) {
+  if (!s.solver.atol_per_state.empty()) return s.solver.atol_per_state;
+  return std::vector<double>(s.model.model->num_states(), s.solver.atol);
+}
+
 // Everything one thread needs to process samples; built once per thread.
 struct Worker {
   std::optional<solvers::OdeSolver> solver;  // none for a model that advances itself
@@ -145,8 +152,9 @@ struct Worker {
   std::vector<double> y0;
   std::vector<double> reference;                  // backend pinn: a CVODES trajectory to check against
   std::vector<core::LinearInvariant> invariants;  // the model's, copied once per thread
+  std::vector<double> atol;                       // per state, for the physics-failure rule
 
-  explicit Worker(const Scenario& s) {
+  explicit Worker(const Scenario& s) : atol(state_atol(s)) {
     if (!dynamic_cast<const core::SteppedModel*>(s.model.model.get()))
       solver.emplace(s.model.model, s.solver, make_events(s));
     const auto names = expression_variables(*s.model.model);
@@ -384,6 +392,9 @@ solvers::SolveResult pinn_sample(const Scenario& s, const Grid& grid, Worker& w,
   return r;
 }
 
+struct SampleFailed {};
+constexpr double kPinnRelativeAccuracy = 1e-2;  // a sample recorded as failed before its solve
+
 void process_sample(const Scenario& s, const Grid& grid, Worker& w, Shard& shard, std::size_t i, SampleOutcome& outcome,
                     const PinnShard* pinn = nullptr, bool verify = false) {
   const core::Model& model = *s.model.model;
@@ -402,6 +413,14 @@ void process_sample(const Scenario& s, const Grid& grid, Worker& w, Shard& shard
 
   solvers::SolveResult r;
   try {
+    // Parameters drawn out of range of a double (a huge sd, an overflowing transform) are no sample.
+    for (std::size_t k = 0; k < m; ++k)
+      if (!std::isfinite(p[k])) {
+        shard.t_reached[i] = grid.times.front();
+        fail("NONFINITE_PARAMETER", "parameter " + model.parameters()[k].name + " is " + core::format_number(p[k]) +
+                                        " (check its distribution in the scenario)");
+        throw SampleFailed{};
+      }
     const RegimePlan plan = plan_regimes(s, sample, p, grid.times.front(), grid.times.back());
     if (s.regimes.present) {
       // The parameters written for the sample are those in force at t0.
@@ -515,7 +534,16 @@ void process_sample(const Scenario& s, const Grid& grid, Worker& w, Shard& shard
         if (spec.kind == RecordLabelSpec::Kind::kExpression) ++record_expression;
       }
       outcome.audit = audit_sample(w.invariants, n, states, r.rows_written, p);
+      // A PINN's states are judged at the 1 % its training aims for (pinn/README.md), a solver's at
+      // the tolerance it was given.
+      const double rtol = pinn ? std::max(s.solver.rtol, kPinnRelativeAccuracy) : s.solver.rtol;
+      const bool stepped = dynamic_cast<const core::SteppedModel*>(&model) != nullptr;
+      std::string why;
+      const std::string flag = physics_violation(model, w.invariants, outcome.audit, states, r.rows_written, rtol,
+                                                 w.atol, stepped, &why);
+      if (!flag.empty()) fail(flag, why + " (t reached " + core::format_number(r.t_reached) + ")");
     }
+  } catch (const SampleFailed&) {  // already recorded
   } catch (const std::exception& e) {
     fail("EXCEPTION", e.what());
   }
@@ -586,12 +614,6 @@ Shard make_shard(const Scenario& s, const Grid& grid, std::uint64_t index, std::
     sh.observations.push_back(std::move(ob));
   }
   return sh;
-}
-
-bool is_run_artefact(const fs::path& p) {
-  const std::string name = p.filename().string();
-  return name == "manifest.json" || name == "audit.json" || name == "pinn_audit.csv" || name == "journal" ||
-         name.rfind("shard-", 0) == 0 || (name.size() > 8 && name.substr(name.size() - 8) == ".partial");
 }
 
 // Shard `index`'s first sample and sample count.
@@ -714,9 +736,24 @@ namespace {
 // SHA-256 of the resolved scenario: what a resume must find unchanged.
 std::string scenario_fingerprint(const Scenario& s) { return sha256_hex(s.resolved.dump()); }
 
-// Rank 0: makes `dir` ready for the run; "" when it is, else why not.
-std::string prepare_directory(const Scenario& s, const RunOptions& opt, const std::string& dir) {
+// Rank 0: takes `dir` (the lock, for the whole run) and makes it ready; "" when it is, else
+// why not (what was asked cannot be done: exit 2).
+std::string prepare_directory(const Scenario& s, const RunOptions& opt, const std::string& dir,
+                              std::shared_ptr<OutputFolder>& folder, bool* refused) {
   std::error_code ec;
+  *refused = true;
+  // The folder taken, or why not: busy or refused is the user's to change (2), I/O is not (1).
+  const auto take = [&](const std::string& command, bool allow_foreign) -> std::string {
+    try {
+      folder = OutputFolder::take(dir, command, allow_foreign);
+      return "";
+    } catch (const IoError& e) {
+      *refused = false;
+      return e.what();
+    } catch (const std::exception& e) {
+      return e.what();
+    }
+  };
   if (opt.resume) {
     const std::string record = run_record_path(dir);
     if (!fs::is_directory(dir, ec)) return "cannot resume: '" + dir + "' is not a directory";
@@ -725,6 +762,7 @@ std::string prepare_directory(const Scenario& s, const RunOptions& opt, const st
         return "cannot resume '" + dir + "': it holds a complete run (manifest.json, no journal/)";
       return "cannot resume '" + dir + "': it has no " + record + " (not a physynth run, or one that never started)";
     }
+    if (std::string why = take("run --resume", true); !why.empty()) return why;
     nlohmann::json j;
     try {
       j = read_journal_record(record);
@@ -735,28 +773,23 @@ std::string prepare_directory(const Scenario& s, const RunOptions& opt, const st
       return "cannot resume '" + dir + "': the scenario (" + s.file +
              " with its --set overrides) is not the one the run started with (" +
              j.value("scenario", std::string("?")) + "; its resolved form differs); start a new run with -o";
-    for (const auto& entry : fs::directory_iterator(dir, ec))
-      if (entry.path().extension() == ".partial") fs::remove(entry.path(), ec);
+    folder->remove_partial_files();
     return "";
   }
-  if (fs::exists(dir, ec)) {
-    if (!fs::is_directory(dir, ec)) return "output path '" + dir + "' exists and is not a directory";
-    std::vector<fs::path> old;
-    for (const auto& entry : fs::directory_iterator(dir, ec))
-      if (is_run_artefact(entry.path())) old.push_back(entry.path());
-    std::sort(old.begin(), old.end());
-    const auto named =
-        std::find_if(old.begin(), old.end(), [](const fs::path& p) { return p.filename() == "manifest.json"; });
-    if (!old.empty() && !opt.overwrite)
+  if (std::string why = take("run", false); !why.empty()) return why;
+  if (folder->has_physynth_output()) {
+    if (!opt.overwrite)
       return "output directory '" + dir + "' already holds a run (" +
-             (named != old.end() ? *named : old.front()).filename().string() +
+             (fs::exists(fs::path(dir) / "manifest.json", ec) ? std::string("manifest.json") : "physynth's files") +
              "); pass --overwrite to replace it, --resume to continue it, or choose another directory with -o";
-    for (const auto& p : old) fs::remove_all(p, ec);
-  } else if (!fs::create_directories(dir, ec) && ec) {
-    return "cannot create output directory '" + dir + "': " + ec.message();
+    folder->remove_physynth_files();  // what physynth wrote there, and nothing else
   }
+  return "";
+}
+
+// Rank 0, after the folder is ready: the journal's fingerprint of the run, before any shard.
+std::string start_journal(const Scenario& s, const std::string& dir) {
   try {
-    fs::create_directories(journal_directory(dir));
     const nlohmann::ordered_json run = {{"format", "physynth-journal-1"},
                                         {"scenario", fs::absolute(s.file).lexically_normal().string()},
                                         {"overrides", s.overrides},
@@ -778,10 +811,7 @@ struct Audits {
   std::optional<PinnAudit> pinn;
 };
 Audits empty_audits(const Scenario& s, const std::vector<std::string>& event_names) {
-  const core::Model& model = *s.model.model;
-  std::vector<double> atol(model.num_states(), s.solver.atol);
-  if (!s.solver.atol_per_state.empty()) atol = s.solver.atol_per_state;
-  Audits a{AuditAccumulator(model, s.solver.rtol, atol, event_names), std::nullopt};
+  Audits a{AuditAccumulator(*s.model.model, s.solver.rtol, state_atol(s), event_names), std::nullopt};
   if (s.backend == Backend::kPinn) a.pinn.emplace(s);
   return a;
 }
@@ -880,7 +910,7 @@ struct Outcome {
 };
 
 // Rank 0, after the gather: the audit and the manifest from the shards' records in shard order.
-Outcome finish_run(const Scenario& s, const RunOptions& opt, RunSummary& summary,
+Outcome finish_run(const Scenario& s, const RunOptions& opt, OutputFolder* folder, RunSummary& summary,
                    const std::vector<nlohmann::json>& records, const std::vector<bool>& have, const std::string& error,
                    bool interrupted, const std::vector<std::string>& recomputed,
                    const std::vector<std::string>& event_names, std::size_t output_times, Clock::time_point start) {
@@ -917,6 +947,7 @@ Outcome finish_run(const Scenario& s, const RunOptions& opt, RunSummary& summary
     }
     nlohmann::ordered_json file_list = nlohmann::ordered_json::array();
     for (const auto& f : r.at("files")) {
+      if (folder) folder->record((fs::path(dir) / f.at("path").get<std::string>()).string());  // other ranks' too
       file_list.push_back({{"path", f.at("path")}, {"bytes", f.at("bytes")}, {"sha256", f.at("sha256")}});
       summary.files.push_back((fs::path(dir) / f.at("path").get<std::string>()).string());
     }
@@ -978,8 +1009,7 @@ Outcome finish_run(const Scenario& s, const RunOptions& opt, RunSummary& summary
     return {Outcome::kInterrupted, "interrupted: " + std::to_string(shards_done) + " of " +
                                        std::to_string(records.size()) + " shards are done and listed in " + dir +
                                        "/manifest.json; " + resume_hint};
-  std::error_code ec;
-  fs::remove_all(journal_directory(dir), ec);  // the manifest now holds what the journal did
+  if (folder) folder->remove_physynth_path("journal/");  // the manifest now holds what the journal did
   return {};
 }
 
@@ -1010,10 +1040,16 @@ RunSummary run_scenario(const Scenario& s, const RunOptions& opt) {
   const std::string& dir = summary.directory;
   const int me = rank(), ranks = num_ranks();
 
-  // Rank 0 readies the directory (or checks the journal to resume); every rank hears how it went.
-  std::string problem = me == 0 ? prepare_directory(s, opt, dir) : std::string();
+  // Rank 0 takes and readies the directory (or checks the journal to resume); every rank hears
+  // how it went. The lock is held until the manifest is written.
+  std::shared_ptr<OutputFolder> folder;
+  bool refused = false;
+  std::string problem = me == 0 ? prepare_directory(s, opt, dir, folder, &refused) : std::string();
+  summary.refused = !problem.empty() && refused;
+  if (me == 0 && problem.empty() && !opt.resume) problem = start_journal(s, dir);
   problem = collective::broadcast(problem);
   if (!problem.empty()) {
+    summary.refused = collective::broadcast(std::string(summary.refused ? "1" : "0")) == "1";
     summary.message = problem;
     return summary;
   }
@@ -1117,7 +1153,7 @@ RunSummary run_scenario(const Scenario& s, const RunOptions& opt) {
       }
     }
     try {
-      outcome = finish_run(s, opt, summary, records, have, error, interrupted, recomputed, event_names,
+      outcome = finish_run(s, opt, folder.get(), summary, records, have, error, interrupted, recomputed, event_names,
                            generator.impl_->grid.times.size(), start);
     } catch (const std::exception& e) {
       outcome = {Outcome::kFailed, e.what()};

@@ -7,6 +7,8 @@
 #include <yaml-cpp/yaml.h>
 
 #include "physynth/core/config.h"
+#include "journal.h"
+#include "physynth/engine/errors.h"
 #include "physynth/engine/scenario.h"
 
 namespace physynth::engine {
@@ -26,6 +28,14 @@ RunFolder open_run_folder(const std::string& directory, bool require_hdf5, const
   if (r.manifest.value("status", "complete") == "interrupted")
     throw std::runtime_error(r.manifest_path + ": the run was interrupted (" + r.manifest.value("resume", "") +
                              "); resume it first");
+  // Every data file as the run wrote it: a damaged or missing one is named, never read.
+  for (const auto& sh : r.manifest.value("shards", nlohmann::json::array())) {
+    std::string why;
+    if (!shard_files_intact(sh, directory, &why))
+      throw DamagedData("damaged run data: " + why + " (" + r.manifest_path +
+                        "); the file changed after the run wrote it, so nothing was read: run the scenario again, " +
+                        "or restore the file");
+  }
   for (const auto& sh : r.manifest["shards"])
     for (const auto& f : sh["files"]) {
       const std::string path = f.value("path", "");

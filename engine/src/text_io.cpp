@@ -13,6 +13,8 @@
 #include "formats.h"
 #include "physynth/core/diagnostics.h"
 #include "physynth/engine/dataset.h"
+#include "physynth/engine/errors.h"
+#include "physynth/engine/output_folder.h"
 
 namespace physynth::engine {
 
@@ -44,9 +46,10 @@ namespace {
 
 // Writes bytes to "<path>.partial", flushes them to disk, renames to path.
 void commit(const std::string& path, const std::string& bytes) {
+  note_output_file(path);
   const std::string partial = path + ".partial";
   const int fd = ::open(partial.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) throw std::runtime_error("cannot create " + partial + ": " + std::strerror(errno));
+  if (fd < 0) throw IoError("cannot create " + partial + ": " + std::strerror(errno));
   std::size_t done = 0;
   while (done < bytes.size()) {
     const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
@@ -55,19 +58,19 @@ void commit(const std::string& path, const std::string& bytes) {
       const int err = errno;
       ::close(fd);
       std::remove(partial.c_str());
-      throw std::runtime_error("cannot write " + partial + ": " + std::strerror(err));
+      throw IoError("cannot write " + partial + ": " + std::strerror(err));
     }
     done += static_cast<std::size_t>(n);
   }
   if (::fsync(fd) != 0 || ::close(fd) != 0) {
     const int err = errno;
     std::remove(partial.c_str());
-    throw std::runtime_error("cannot finish " + partial + ": " + std::strerror(err));
+    throw IoError("cannot finish " + partial + ": " + std::strerror(err));
   }
   if (std::rename(partial.c_str(), path.c_str()) != 0) {
     const int err = errno;
     std::remove(partial.c_str());
-    throw std::runtime_error("cannot rename " + partial + " to " + path + ": " + std::strerror(err));
+    throw IoError("cannot rename " + partial + " to " + path + ": " + std::strerror(err));
   }
 }
 

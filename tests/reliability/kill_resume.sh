@@ -29,7 +29,7 @@ done_before=$(ls "$OUT/killed/journal" | grep -c '^shard-')
 # Damage one finished shard: resume must notice (SHA-256) and compute it again.
 printf 'X' | dd of="$OUT/killed/shard-000000.h5" bs=1 seek=100 conv=notrunc 2>/dev/null
 "$PHYSYNTH" run --resume "$OUT/killed" -j 2 >"$OUT/killed.out" || fail "resume after SIGKILL"
-grep -q "shard 0: .*shard-000000.h5 does not match its SHA-256" "$OUT/killed/manifest.json" || fail "the damaged shard is not named in shards_recomputed"
+grep -q "shard 0: .*shard-000000.h5 does not match its recorded SHA-256" "$OUT/killed/manifest.json" || fail "the damaged shard is not named in shards_recomputed"
 grep -q '"shards_resumed": '"$((done_before - 1))" "$OUT/killed/manifest.json" ||
   fail "expected $((done_before - 1)) shards kept (one damaged): $(grep shards_resumed "$OUT/killed/manifest.json")"
 [ -e "$OUT/killed/journal" ] && fail "the journal outlived the complete run"

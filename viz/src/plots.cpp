@@ -63,19 +63,17 @@ class Canvas {
   }
   vtkContextScene* scene() { return view_->GetScene(); }
   void save(const fs::path& path) {
-    fs::create_directories(path.parent_path());
+    const fs::path partial = begin_vtk_file(path);
     view_->GetRenderWindow()->Render();
     vtkNew<vtkWindowToImageFilter> grab;
     grab->SetInput(view_->GetRenderWindow());
     grab->ReadFrontBufferOff();
     grab->Update();
-    const fs::path partial = path.string() + ".partial";
     vtkNew<vtkPNGWriter> png;
     png->SetFileName(partial.c_str());
     png->SetInputConnection(grab->GetOutputPort());
     png->Write();
-    if (png->GetErrorCode() != 0) throw std::runtime_error("cannot write '" + partial.string() + "'");
-    fs::rename(partial, path);
+    finish_vtk_file(partial, path, png->GetErrorCode() == 0);
   }
 
  private:

@@ -8,6 +8,7 @@
 
 #include "physynth/core/diagnostics.h"
 #include "physynth/engine/dataset.h"
+#include "physynth/engine/output_folder.h"
 #include "physynth/viz/viz.h"
 #include "run_data.h"
 #include "viz_common.h"
@@ -219,7 +220,17 @@ Report write_report(const std::string& directory, const VisualOptions& options) 
   const bool png = options.format != "vtk";
   const fs::path plots = dir / "plots", vtk = dir / "vtk";
   std::vector<std::string> vtk_files;
-  if (fs::exists(dir / "manifest.json")) {
+  const bool is_run = fs::exists(dir / "manifest.json"), is_fit = fs::exists(dir / "fit.json"),
+             is_collapse = fs::exists(dir / "collapse.json") || fs::exists(dir / "collapse.csv");
+  if (!is_run && !is_fit && !is_collapse)
+    throw std::runtime_error(directory +
+                             ": not a physynth folder: expected manifest.json (run), fit.json (anchor) or "
+                             "collapse.json (collapse)");
+  // The folder is this report's until it is written; an earlier report's files go first, so
+  // none of a plot kind no longer drawn stays behind.
+  const auto folder = engine::OutputFolder::take(directory, "report", true);
+  for (const char* old : {"report.html", "plots/", "vtk/"}) folder->remove_physynth_path(old);
+  if (is_run) {
     // The shards are read once for the VTK files and the plots.
     const RunData run = load_run(directory, samples_to_read(options));
     const nlohmann::json& m = run.folder.manifest;
@@ -227,19 +238,15 @@ Report write_report(const std::string& directory, const VisualOptions& options) 
     run_sections(pg, dir, m);
     vtk_files = write_run_vtk(run, vtk.string(), options);
     if (png) r.figures = plot_run(run, plots.string(), options);
-  } else if (fs::exists(dir / "fit.json")) {
+  } else if (is_fit) {
     title = "physynth anchor: " + dir.filename().string();
     anchor_sections(pg, dir);
     vtk_files = write_calibration_vtk(directory, vtk.string(), options);
     if (png) r.figures = plot_calibration(directory, plots.string(), options);
-  } else if (fs::exists(dir / "collapse.json") || fs::exists(dir / "collapse.csv")) {
+  } else {
     title = "physynth collapse: " + dir.filename().string();
     collapse_sections(pg, dir);
     if (png) r.figures = plot_collapse(directory, plots.string(), options);
-  } else {
-    throw std::runtime_error(directory +
-                             ": not a physynth folder: expected manifest.json (run), fit.json (anchor) or "
-                             "collapse.json (collapse)");
   }
   pg.figures(r.figures, dir);
   pg.files(vtk_files, dir);

@@ -1,12 +1,81 @@
 #include "viz_common.h"
 
+#include <vtkObjectFactory.h>
+#include <vtkOutputWindow.h>
+#include <vtkSmartPointer.h>
+
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <mutex>
 #include <stdexcept>
 
+#include "physynth/engine/errors.h"
+#include "physynth/engine/output_folder.h"
+
 namespace physynth::viz {
+
+namespace {
+// VTK's messages, kept for the one error message a failed write gives instead of VTK's dumps.
+class CapturingOutputWindow : public vtkOutputWindow {
+ public:
+  static CapturingOutputWindow* New();
+  vtkTypeMacro(CapturingOutputWindow, vtkOutputWindow);
+  void DisplayText(const char* text) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    last_ = text ? text : "";
+  }
+  std::string take() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::string s;
+    s.swap(last_);
+    return s;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::string last_;
+};
+vtkStandardNewMacro(CapturingOutputWindow);
+
+CapturingOutputWindow& vtk_messages() {
+  static vtkSmartPointer<CapturingOutputWindow> w = [] {
+    auto window = vtkSmartPointer<CapturingOutputWindow>::New();
+    vtkOutputWindow::SetInstance(window);
+    return window;
+  }();
+  return *w;
+}
+
+// The gist of a VTK message: its last non-empty line (the first ones name VTK's source file).
+std::string gist(const std::string& message) {
+  std::string last, line;
+  std::istringstream in(message);
+  while (std::getline(in, line))
+    if (line.find_first_not_of(" \t\r") != std::string::npos) last = line;
+  return last;
+}
+}  // namespace
+
+std::filesystem::path begin_vtk_file(const std::filesystem::path& path) {
+  vtk_messages().take();
+  engine::note_output_file(path.string());
+  std::filesystem::create_directories(path.parent_path());
+  return path.string() + ".partial";
+}
+
+void finish_vtk_file(const std::filesystem::path& partial, const std::filesystem::path& path, bool writer_ok) {
+  std::error_code ec;
+  const auto bytes = std::filesystem::file_size(partial, ec);
+  if (!writer_ok || ec || bytes == 0) {
+    const std::string why = gist(vtk_messages().take());
+    std::filesystem::remove(partial, ec);
+    throw engine::IoError("cannot write " + path.string() + (why.empty() ? std::string() : ": " + why));
+  }
+  std::filesystem::rename(partial, path, ec);
+  if (ec) throw engine::IoError("cannot rename " + partial.string() + " to " + path.string() + ": " + ec.message());
+}
 
 nlohmann::json read_json(const std::string& path) {
   std::ifstream in(path);

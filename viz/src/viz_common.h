@@ -1,6 +1,7 @@
 // Small helpers shared by viz's sources: numbers as text, JSON and CSV files read whole.
 #pragma once
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -20,5 +21,13 @@ struct CsvTable {
   double number(std::size_t row, std::size_t col) const;  // NaN for an empty or non-numeric field
 };
 CsvTable read_csv(const std::string& path);
+
+// A file a VTK writer writes: begin_vtk_file records `path` as physynth's output
+// (engine::note_output_file), routes VTK's messages away from the terminal, and returns the
+// "<path>.partial" to write; finish_vtk_file renames it to `path` when the writer said it
+// succeeded and left a non-empty file, else removes it and throws engine::IoError naming the file
+// with VTK's last message (a full disk, a file-size limit).
+std::filesystem::path begin_vtk_file(const std::filesystem::path& path);
+void finish_vtk_file(const std::filesystem::path& partial, const std::filesystem::path& path, bool writer_ok);
 
 }  // namespace physynth::viz

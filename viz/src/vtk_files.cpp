@@ -42,16 +42,15 @@ vtkSmartPointer<vtkDoubleArray> array(const std::string& name, vtkIdType tuples)
 
 template <class Writer, class Data>
 std::string write_xml(Data* data, const fs::path& path) {
-  fs::create_directories(path.parent_path());
-  const fs::path partial = path.string() + ".partial";
+  const fs::path partial = begin_vtk_file(path);
   vtkNew<Writer> w;
   w->SetFileName(partial.c_str());
   w->SetInputData(data);
   w->SetDataModeToAppended();
   w->EncodeAppendedDataOff();
   w->SetCompressorTypeToZLib();
-  if (w->Write() != 1) throw std::runtime_error("cannot write '" + partial.string() + "' (VTK XML writer failed)");
-  fs::rename(partial, path);
+  const bool ok = w->Write() == 1 && w->GetErrorCode() == 0;
+  finish_vtk_file(partial, path, ok);
   return path.string();
 }
 

@@ -44,6 +44,7 @@ struct RunOptions {
 
 struct RunSummary {
   bool completed = false;    // false: the run could not start, could not write, or was stopped (see message)
+  bool refused = false;      // it could not start because of what was asked (the folder, --resume): exit 2
   bool interrupted = false;  // stopped by stop_requested; manifest.json lists the shards done
   std::string message;
   std::string directory;

@@ -61,7 +61,8 @@ void add_audit_command(CLI::App& app, int& exit_code) {
       return;
     try {
       std::size_t interpolated = 0;
-      const auto synthetic = engine::synthetic_units_of_run(o->run, *real, o->max_units, &interpolated);
+      engine::SyntheticCoverage coverage;
+      const auto synthetic = engine::synthetic_units_of_run(o->run, *real, o->max_units, &interpolated, &coverage);
       engine::FidelityAuditOptions opt;
       opt.permutations = o->permutations;
       opt.seed = o->seed;
@@ -70,6 +71,11 @@ void add_audit_command(CLI::App& app, int& exit_code) {
       auto audit = engine::fidelity_audit(*real, synthetic, opt);
       audit["run"] = o->run;
       audit["interpolated_readings"] = interpolated;
+      // Synthetic units that stopped early (an event, a failure) cover part of the real span.
+      audit["synthetic_coverage"] = {
+          {"readings_asked", coverage.expected},
+          {"readings_with_values", coverage.found},
+          {"fraction", coverage.expected ? static_cast<double>(coverage.found) / coverage.expected : 1.0}};
       const std::string json_path = (std::filesystem::path(dir) / "fidelity_audit.json").string();
       const std::string md_path = (std::filesystem::path(dir) / "fidelity_audit.md").string();
       engine::write_file_atomically(json_path, audit.dump(2) + "\n");

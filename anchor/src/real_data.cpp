@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <set>
 
 #include "physynth/core/diagnostics.h"
@@ -65,6 +66,8 @@ std::optional<RealData> read_real_data(const std::string& path, core::Diagnostic
   std::vector<std::string> header;
   while (std::getline(in, line)) {
     ++line_number;
+    // A UTF-8 byte-order mark (Excel writes one) is not part of the first column's name.
+    if (line_number == 1 && line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     header = core::split_fields(line, ',');
     break;
@@ -121,6 +124,8 @@ std::optional<RealData> read_real_data(const std::string& path, core::Diagnostic
   // Where each (unit, observable) series lives, and the last time read in it.
   std::map<std::string, std::size_t> unit_index;
   std::map<std::pair<std::size_t, std::string>, std::size_t> series_index;
+  // Each row's fields as read, with its line: a row given twice would count one reading twice.
+  std::map<std::vector<std::string>, int> rows_seen;
   while (std::getline(in, line)) {
     ++line_number;
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
@@ -134,6 +139,15 @@ std::optional<RealData> read_real_data(const std::string& path, core::Diagnostic
     const auto at = [&](int c) {
       return core::SourceLocation{path, line_number, columns[static_cast<std::size_t>(c)]};
     };
+    {
+      const auto [seen, fresh] = rows_seen.emplace(f, line_number);
+      if (!fresh) {
+        diagnostics.error({path, line_number, 1}, "this row repeats line " + std::to_string(seen->second) +
+                                                      " exactly; a reading is given once (replicates differ in "
+                                                      "unit or value): remove one of them");
+        continue;
+      }
+    }
     bool ok = true;
     const auto number = [&](int c, const std::string& what) -> double {
       const auto v = parse_number(f[static_cast<std::size_t>(c)]);
@@ -212,6 +226,17 @@ std::optional<RealData> read_real_data(const std::string& path, core::Diagnostic
     diagnostics.error({path, header_line, 0}, "no readings after the header");
   if (diagnostics.error_count() > errors_before) return std::nullopt;
   return data;
+}
+
+void check_reading_times(const RealData& data, double t0, double t_end, core::Diagnostics& diagnostics) {
+  for (const auto& u : data.units)
+    for (const auto& se : u.series)
+      for (const auto& r : se.readings)
+        if (r.time < t0 || r.time > t_end)
+          diagnostics.error({data.file, r.line, 0}, "time " + core::format_number(r.time) +
+                                                        " is outside the scenario's time span [" +
+                                                        core::format_number(t0) + ", " + core::format_number(t_end) +
+                                                        "]");
 }
 
 std::string format_real_data(const RealData& data) {

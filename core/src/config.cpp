@@ -1,11 +1,15 @@
 #include "physynth/core/config.h"
 
+#include <sys/stat.h>
+
 #include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <functional>
+#include <map>
 #include <sstream>
 
 namespace physynth::core {
@@ -190,6 +194,33 @@ bool is_identifier(const std::string& s) {
 }
 
 std::optional<YAML::Node> load_yaml_file(const std::string& path, Diagnostics& diagnostics) {
+  // What the path is, before opening it: a FIFO would block and a device never end.
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    diagnostics.error({path, 0, 0}, "cannot open scenario file: " + std::string(std::strerror(errno)));
+    return std::nullopt;
+  }
+  if (S_ISDIR(st.st_mode)) {
+    diagnostics.error({path, 0, 0}, "is a folder, not a scenario file; give a YAML file (e.g. " +
+                                        (std::string(path) == "." ? std::string("scenarios/x.yaml") : path + "/x.yaml") +
+                                        ")");
+    return std::nullopt;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    diagnostics.error({path, 0, 0}, std::string("is not a regular file (") +
+                                        (S_ISFIFO(st.st_mode)  ? "a FIFO"
+                                         : S_ISCHR(st.st_mode) ? "a character device"
+                                         : S_ISBLK(st.st_mode) ? "a block device"
+                                         : S_ISSOCK(st.st_mode) ? "a socket"
+                                                                : "not a file") +
+                                        "); a scenario is a YAML file");
+    return std::nullopt;
+  }
+  if (static_cast<std::uintmax_t>(st.st_size) > kMaxYamlFileBytes) {
+    diagnostics.error({path, 0, 0}, "is " + std::to_string(st.st_size) + " bytes; a YAML file physynth reads is at most " +
+                                        std::to_string(kMaxYamlFileBytes) + " bytes (16 MiB)");
+    return std::nullopt;
+  }
   std::ifstream in(path);
   if (!in) {
     diagnostics.error({path, 0, 0}, "cannot open scenario file: " + std::string(std::strerror(errno)));
@@ -203,11 +234,58 @@ std::optional<YAML::Node> load_yaml_file(const std::string& path, Diagnostics& d
       diagnostics.error({path, 1, 1}, "the file is empty; a scenario is a mapping of keys to values");
       return std::nullopt;
     }
+    const std::size_t before = diagnostics.error_count();
+    check_duplicate_keys(root, path, diagnostics);
+    if (diagnostics.error_count() > before) return std::nullopt;
     return root;
   } catch (const YAML::Exception& e) {
     diagnostics.error({path, e.mark.line + 1, e.mark.column + 1}, "invalid YAML: " + e.msg);
     return std::nullopt;
   }
+}
+
+namespace {
+
+// Visits every node once (an alias's target is entered at its first use only, so a file of
+// nested aliases cannot make the walk explode), with the key path of each use.
+void visit_uses(const YAML::Node& node, const std::string& path, std::map<std::size_t, std::vector<std::string>>& uses,
+                const std::function<void(const YAML::Node&, const std::string&)>& on_map) {
+  const YAML::Mark mark = node.Mark();
+  if (!mark.is_null()) {
+    auto& u = uses[static_cast<std::size_t>(mark.pos)];
+    u.push_back(path);
+    if (u.size() > 1) return;
+  }
+  if (node.IsMap()) {
+    on_map(node, path);
+    for (const auto& kv : node) {
+      const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "?";
+      visit_uses(kv.second, path.empty() ? key : path + "." + key, uses, on_map);
+    }
+  } else if (node.IsSequence()) {
+    for (std::size_t i = 0; i < node.size(); ++i)
+      visit_uses(node[i], path + "[" + std::to_string(i) + "]", uses, on_map);
+  }
+}
+
+}  // namespace
+
+void check_duplicate_keys(const YAML::Node& root, const std::string& file, Diagnostics& diagnostics) {
+  std::map<std::size_t, std::vector<std::string>> uses;
+  visit_uses(root, "", uses, [&](const YAML::Node& map, const std::string& path) {
+    std::map<std::string, YAML::Mark> seen;
+    for (const auto& kv : map) {
+      if (!kv.first.IsScalar()) continue;
+      const std::string key = kv.first.Scalar();
+      const YAML::Mark mark = kv.first.Mark();
+      const auto [it, fresh] = seen.emplace(key, mark);
+      if (fresh) continue;
+      diagnostics.error({file, mark.line + 1, mark.column + 1},
+                        "duplicate key '" + key + "' in " + (path.empty() ? std::string("the file") : path) +
+                            " (first at line " + std::to_string(it->second.line + 1) + ", column " +
+                            std::to_string(it->second.column + 1) + "); a key may appear once in a mapping");
+    }
+  });
 }
 
 namespace {
@@ -285,6 +363,42 @@ bool apply_override(YAML::Node& root, const std::string& assignment, Diagnostics
     parent[last.key] = value;
   }
   return true;
+}
+
+bool apply_overrides(YAML::Node& root, const std::vector<std::string>& assignments, const std::string& file,
+                     Diagnostics& diagnostics) {
+  // The key paths that are one of several uses of one node, with the others (from the file as
+  // it was read, before any override).
+  std::map<std::size_t, std::vector<std::string>> uses;
+  visit_uses(root, "", uses, [](const YAML::Node&, const std::string&) {});
+  std::map<std::string, const std::vector<std::string>*> shared;
+  for (const auto& [pos, paths] : uses)
+    if (paths.size() > 1)
+      for (const auto& p : paths) shared[p] = &paths;
+  bool ok = true;
+  for (const auto& a : assignments) {
+    std::vector<Step> steps;
+    if (!shared.empty() && parse_path(override_path(a), steps)) {
+      std::string prefix;
+      for (const auto& st : steps) {
+        prefix += st.index >= 0 ? "[" + std::to_string(st.index) + "]" : (prefix.empty() ? "" : ".") + st.key;
+        const auto it = shared.find(prefix);
+        if (it == shared.end()) continue;
+        std::string others;
+        for (const auto& p : *it->second)
+          if (p != prefix) others += (others.empty() ? "" : ", ") + p;
+        diagnostics.error({"--set", 0, 0}, "override '" + a + "': " + prefix + " in " + file +
+                                               " is a YAML anchor or alias shared with " + others +
+                                               "; --set would change them all: write the values out in the file "
+                                               "instead of the alias");
+        ok = false;
+        break;
+      }
+      if (!ok) continue;
+    }
+    ok = apply_override(root, a, diagnostics) && ok;
+  }
+  return ok;
 }
 
 }  // namespace physynth::core

@@ -202,6 +202,7 @@ std::optional<anchor::CalibrationProblem> calibration_problem(const Scenario& s,
     }
     covariate_index.push_back(k);
   }
+  anchor::check_reading_times(data, pr.t0, s.times.back(), diagnostics);
   std::vector<std::string> mapped;
   for (const auto& o : s.anchor.observables) mapped.push_back(o.name);
   const std::vector<double> central = central_parameters(s);
@@ -229,10 +230,6 @@ std::optional<anchor::CalibrationProblem> calibration_problem(const Scenario& s,
         diagnostics.error(at, "observable '" + series.observable + "' is in '" + series.units + "', but '" +
                                   spec.observation + "' is in '" + spec.units + "'; convert the readings");
       for (const auto& r : series.readings) {
-        if (r.time < pr.t0 || r.time > s.times.back())
-          diagnostics.error({data.file, r.line, 0},
-                            "time " + core::format_number(r.time) + " is outside the scenario's time span [" +
-                                core::format_number(pr.t0) + ", " + core::format_number(s.times.back()) + "]");
         if (spec.noise == anchor::NoiseKind::kLogNormal && r.sd <= 0.0 && !(r.value > 0.0))
           diagnostics.error({data.file, r.line, 0}, "value " + core::format_number(r.value) + " of observable '" +
                                                         series.observable + "' must be > 0: its noise is log_normal");
@@ -293,7 +290,7 @@ AnchorResult run_anchor(const Scenario& s, const anchor::RealData& data, const a
   core::Diagnostics diags;
   auto root = core::load_yaml_file(s.file, diags);
   if (!root) throw std::runtime_error("cannot re-read " + s.file + ": " + diags.report());
-  for (const auto& o : s.overrides) core::apply_override(*root, o, diags);
+  core::apply_overrides(*root, s.overrides, s.file, diags);
   YAML::Node params = (*root)["parameters"];
   const auto spec_of = [&](const std::string& name) -> const ParameterSpec& {
     return *std::find_if(s.parameters.begin(), s.parameters.end(),

@@ -145,7 +145,7 @@ std::vector<ObservableSource> observable_sources(const Scenario& s) {
 
 std::size_t append_synthetic_units(const Shard& shard, const anchor::RealData& design,
                                    const std::vector<ObservableSource>& sources, std::size_t max_units,
-                                   anchor::RealData& out) {
+                                   anchor::RealData& out, SyntheticCoverage* coverage) {
   if (design.units.empty())
     throw std::invalid_argument("the real data have no units to lay the synthetic ones out like");
   if (out.units.empty()) out.covariate_columns = design.covariate_columns;
@@ -212,10 +212,12 @@ std::size_t append_synthetic_units(const Shard& shard, const anchor::RealData& d
       anchor::RealSeries out_series;
       out_series.observable = se.observable;
       out_series.units = src.units;
+      if (coverage) coverage->expected += se.readings.size();
       for (const auto& r : se.readings) {
         bool between = false;
         const double v = value_at(*times, values, r.time, &between);
         if (!std::isfinite(v)) continue;
+        if (coverage) ++coverage->found;
         interpolated += between ? 1 : 0;
         anchor::Reading reading;
         reading.time = r.time;
@@ -231,7 +233,8 @@ std::size_t append_synthetic_units(const Shard& shard, const anchor::RealData& d
 }
 
 anchor::RealData synthetic_units_of_run(const std::string& run_directory, const anchor::RealData& design,
-                                        std::size_t max_units, std::size_t* interpolated) {
+                                        std::size_t max_units, std::size_t* interpolated,
+                                        SyntheticCoverage* coverage) {
   const RunFolder run = open_run_folder(run_directory, true, "the audit");
   std::vector<ObservableSource> sources;
   const auto anchor_section = run.manifest["scenario"]["resolved"]["anchor"];
@@ -247,8 +250,13 @@ anchor::RealData synthetic_units_of_run(const std::string& run_directory, const 
   for (const auto& path : run.hdf5_shards) {
     if (out.units.size() >= max_units) break;
     const Shard shard = read_hdf5(path);
+    if (path == run.hdf5_shards.front() && !shard.times.empty()) {
+      core::Diagnostics diags;
+      anchor::check_reading_times(design, shard.times.front(), shard.times.back(), diags);
+      if (diags.has_errors()) throw std::runtime_error(diags.report("nothing was audited"));
+    }
     try {
-      count += append_synthetic_units(shard, design, sources, max_units, out);
+      count += append_synthetic_units(shard, design, sources, max_units, out, coverage);
     } catch (const std::invalid_argument& e) {
       throw std::runtime_error(path + ": " + e.what());
     }

@@ -1117,7 +1117,7 @@ std::optional<Scenario> load_scenario(const std::string& path, const std::vector
   const std::size_t errors_before = diags.error_count();
   auto root_yaml = core::load_yaml_file(path, diags);
   if (!root_yaml) return std::nullopt;
-  for (const auto& o : overrides) core::apply_override(*root_yaml, o, diags);
+  core::apply_overrides(*root_yaml, overrides, path, diags);
   if (diags.error_count() > errors_before) return std::nullopt;
 
   Scenario s;

@@ -73,7 +73,7 @@ class Canvas {
     png->SetFileName(partial.c_str());
     png->SetInputConnection(grab->GetOutputPort());
     png->Write();
-    finish_vtk_file(partial, path, png->GetErrorCode() == 0);
+    finish_vtk_file(partial, path, png->GetErrorCode() == 0, png->GetErrorCode());
   }
 
  private:

@@ -1,10 +1,14 @@
 #include "viz_common.h"
 
 #include <vtkObjectFactory.h>
+#include <vtkErrorCode.h>
+#include <vtkLogger.h>
 #include <vtkOutputWindow.h>
 #include <vtkSmartPointer.h>
 
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -24,7 +28,7 @@ class CapturingOutputWindow : public vtkOutputWindow {
   vtkTypeMacro(CapturingOutputWindow, vtkOutputWindow);
   void DisplayText(const char* text) override {
     std::lock_guard<std::mutex> lock(mutex_);
-    last_ = text ? text : "";
+    if (text) last_ += std::string(text) + "\n";
   }
   std::string take() {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -43,18 +47,22 @@ CapturingOutputWindow& vtk_messages() {
   static vtkSmartPointer<CapturingOutputWindow> w = [] {
     auto window = vtkSmartPointer<CapturingOutputWindow>::New();
     vtkOutputWindow::SetInstance(window);
+    vtkLogger::SetStderrVerbosity(vtkLogger::VERBOSITY_OFF);  // the pipeline's own dumps
     return window;
   }();
   return *w;
 }
 
-// The gist of a VTK message: its last non-empty line (the first ones name VTK's source file).
-std::string gist(const std::string& message) {
-  std::string last, line;
-  std::istringstream in(message);
-  while (std::getline(in, line))
-    if (line.find_first_not_of(" \t\r") != std::string::npos) last = line;
-  return last;
+// The gist of VTK's messages: the writer's own reason (the text after "vtkClass (0x...): "),
+// not the pipeline's "returned failure for request" that follows it.
+std::string gist(const std::string& messages) {
+  std::string line;
+  std::istringstream in(messages);
+  while (std::getline(in, line)) {
+    const std::size_t at = line.find("): ");
+    if (at != std::string::npos && line.find("returned failure") == std::string::npos) return line.substr(at + 3);
+  }
+  return "";
 }
 }  // namespace
 
@@ -65,11 +73,18 @@ std::filesystem::path begin_vtk_file(const std::filesystem::path& path) {
   return path.string() + ".partial";
 }
 
-void finish_vtk_file(const std::filesystem::path& partial, const std::filesystem::path& path, bool writer_ok) {
+void finish_vtk_file(const std::filesystem::path& partial, const std::filesystem::path& path, bool writer_ok,
+                     unsigned long vtk_error_code) {
   std::error_code ec;
   const auto bytes = std::filesystem::file_size(partial, ec);
   if (!writer_ok || ec || bytes == 0) {
-    const std::string why = gist(vtk_messages().take());
+    std::string why = vtk_error_code == vtkErrorCode::OutOfDiskSpaceError
+                          ? "out of disk space, or over the file-size limit"
+                          : gist(vtk_messages().take());
+    vtk_messages().take();
+    if (why.empty() && vtk_error_code >= vtkErrorCode::FirstVTKErrorCode)
+      why = vtkErrorCode::GetStringFromErrorCode(vtk_error_code);
+    if (why.empty()) why = "the VTK writer failed (a full disk, a file-size limit, or no permission)";
     std::filesystem::remove(partial, ec);
     throw engine::IoError("cannot write " + path.string() + (why.empty() ? std::string() : ": " + why));
   }

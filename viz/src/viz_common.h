@@ -28,6 +28,8 @@ CsvTable read_csv(const std::string& path);
 // succeeded and left a non-empty file, else removes it and throws engine::IoError naming the file
 // with VTK's last message (a full disk, a file-size limit).
 std::filesystem::path begin_vtk_file(const std::filesystem::path& path);
-void finish_vtk_file(const std::filesystem::path& partial, const std::filesystem::path& path, bool writer_ok);
+// `vtk_error_code` is the writer's GetErrorCode() (0: none).
+void finish_vtk_file(const std::filesystem::path& partial, const std::filesystem::path& path, bool writer_ok,
+                     unsigned long vtk_error_code);
 
 }  // namespace physynth::viz

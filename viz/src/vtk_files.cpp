@@ -50,7 +50,7 @@ std::string write_xml(Data* data, const fs::path& path) {
   w->EncodeAppendedDataOff();
   w->SetCompressorTypeToZLib();
   const bool ok = w->Write() == 1 && w->GetErrorCode() == 0;
-  finish_vtk_file(partial, path, ok);
+  finish_vtk_file(partial, path, ok, w->GetErrorCode());
   return path.string();
 }
 

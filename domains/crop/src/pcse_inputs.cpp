@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "physynth/core/config.h"
+
 namespace physynth::domains::crop {
 namespace {
 
@@ -63,12 +65,7 @@ double event_number(const YAML::Node& event, const char* key, const std::string&
 }
 
 std::optional<YAML::Node> load(const std::string& path, core::Diagnostics& diags) {
-  try {
-    return YAML::LoadFile(path);
-  } catch (const YAML::Exception& e) {
-    diags.error({path, e.mark.line + 1, e.mark.column + 1}, std::string("cannot read as YAML: ") + e.msg);
-    return std::nullopt;
-  }
+  return core::load_yaml_file(path, diags);  // strict: regular file, size, duplicate keys
 }
 
 YAML::Node agromanagement_node(const YAML::Node& root) {
@@ -129,7 +126,10 @@ std::optional<Agromanagement> agromanagement_from_yaml(const YAML::Node& agro, c
 std::optional<Agromanagement> read_pcse_agromanagement(const std::string& path, core::Diagnostics& diags) {
   const auto root = load(path, diags);
   if (!root) return std::nullopt;
-  return agromanagement_from_yaml(agromanagement_node(*root), path, diags);
+  auto agro = agromanagement_from_yaml(agromanagement_node(*root), path, diags);
+  const YAML::Node model = (*root)["Model"];
+  if (agro && model.IsMap() && model["model"] && model["model"].IsScalar()) agro->pcse_model = model["model"].Scalar();
+  return agro;
 }
 
 std::optional<CropParameters> read_pcse_yaml_parameters(const std::string& path, core::Diagnostics& diags) {

@@ -376,7 +376,17 @@ std::optional<core::BuiltModel> build_from_yaml(const core::ConfigNode& node) {
   if (node.require("weather") && agro) weather = read_weather(node["weather"], *agro);
   if (model == CropModel::kLintul3 && agro && !agro->mowings.empty())
     node["agromanagement"].error(node["agromanagement"].path() + ": lintul3 has no mowing events");
-  if (model != CropModel::kLintul3 && agro && !agro->nitrogen.empty())
+  // LINGRA here is PCSE's potential production (LINGRA_PP): a rainfed file would run as if irrigated.
+  if (model == CropModel::kLingra && agro && !agro->pcse_model.empty() && agro->pcse_model != "LINGRA_PP")
+    node["agromanagement"].error(
+        node["agromanagement"].path() + ": the file is set up for PCSE's " + agro->pcse_model +
+        (agro->pcse_model.find("WLP") != std::string::npos ? " (water-limited, rainfed)" : std::string()) +
+        "; physynth's LINGRA is potential production (LINGRA_PP) and would report the irrigated yield: "
+        "water-limited LINGRA does not exist here yet, so the file is refused");
+  if (model == CropModel::kLingra && agro && !agro->nitrogen.empty())
+    node["agromanagement"].warning(node["agromanagement"].path() + ": its " + std::to_string(agro->nitrogen.size()) +
+                                   " apply_n events are ignored, as PCSE's LINGRA_PP ignores them (no nitrogen)");
+  else if (model != CropModel::kLintul3 && agro && !agro->nitrogen.empty())
     node["agromanagement"].error(node["agromanagement"].path() + ": " + *type +
                                  " simulates no nitrogen; remove the apply_n events");
 

@@ -10,6 +10,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "physynth/core/config.h"
 #include "physynth/core/text.h"
 
 namespace physynth::domains::kinetics {
@@ -77,14 +78,9 @@ int column_number(const Table& t, const std::string& name) { return t.column(nam
 
 std::unique_ptr<PetabProblem> PetabProblem::read(const std::string& problem_yaml, core::Diagnostics& diags) {
   const std::size_t errors_before = diags.error_count();
-  YAML::Node root;
-  try {
-    root = YAML::LoadFile(problem_yaml);
-  } catch (const YAML::Exception& e) {
-    diags.error({problem_yaml, e.mark.line + 1, e.mark.column + 1},
-                std::string("cannot read the PEtab problem: ") + e.msg);
-    return nullptr;
-  }
+  const auto loaded = core::load_yaml_file(problem_yaml, diags);  // strict: regular file, size, duplicate keys
+  if (!loaded) return nullptr;
+  YAML::Node root = *loaded;
   const std::filesystem::path base = std::filesystem::path(problem_yaml).parent_path();
   auto file_list = [&](const YAML::Node& problem, const std::string& key) {
     std::vector<std::string> files;

@@ -57,6 +57,10 @@ struct RealData {
 // Reads and validates `path`; nullopt after reporting every problem to `diagnostics`.
 std::optional<RealData> read_real_data(const std::string& path, core::Diagnostics& diagnostics);
 
+// Reports every reading whose time lies outside [t0, t_end], the span the scenario simulates, at
+// its line: `physynth anchor` and `physynth audit` judge a real data set's times alike.
+void check_reading_times(const RealData& data, double t0, double t_end, core::Diagnostics& diagnostics);
+
 // The same data as the tidy CSV text that read_real_data reads back exactly (each number the
 // shortest text that reads back as it): unit,time,observable,value, then sd if any reading has one, units if
 // any series has them, and the covariate columns.

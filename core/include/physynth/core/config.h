@@ -8,6 +8,7 @@
 #pragma once
 
 #include <memory>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -80,12 +81,25 @@ class ConfigNode {
 // literals of a model section contain a '.', so they never are.
 bool is_identifier(const std::string& s);
 
-// Loads a YAML file. On a syntax error or a missing file, reports it and returns nullopt.
+// The largest YAML file physynth reads (a scenario, a PEtab or PCSE file): 16 MiB.
+inline constexpr std::uintmax_t kMaxYamlFileBytes = 16u << 20;
+
+// Loads a YAML file strictly. Reported, with nullopt returned: a path that is not a regular file
+// (a folder, a FIFO, a device) or is larger than kMaxYamlFileBytes, a missing or unreadable
+// file, a syntax error, and a key given twice in one mapping at any depth, block or flow style
+// (both places named).
 std::optional<YAML::Node> load_yaml_file(const std::string& path, Diagnostics& diagnostics);
+// The duplicate-key check load_yaml_file makes, for a tree parsed from text (file names it).
+void check_duplicate_keys(const YAML::Node& root, const std::string& file, Diagnostics& diagnostics);
 
 // Applies a command-line override "a.b[2].c=value" to a YAML tree (the value is
 // parsed as YAML). Reports malformed overrides and returns false.
 bool apply_override(YAML::Node& root, const std::string& assignment, Diagnostics& diagnostics);
+// Applies overrides in order to a tree as loaded from `file`. An override whose key, or a key on
+// its way, is one use of a node shared through a YAML anchor and aliases (&u ... *u) is refused
+// with the other uses named: changing it would change them all.
+bool apply_overrides(YAML::Node& root, const std::vector<std::string>& assignments, const std::string& file,
+                     Diagnostics& diagnostics);
 // The key path of an override ("solver.rtol" for "solver.rtol=1e-8").
 std::string override_path(const std::string& assignment);
 

@@ -45,16 +45,25 @@ std::vector<ObservableSource> observable_sources(const Scenario& s);
 // with no reading left (stopped by an event before the first) are skipped. Returns the number of
 // readings interpolated between the channel's times (0 when the real times are channel times).
 // Throws std::invalid_argument naming what is missing: a channel or a covariate parameter.
+// With `coverage`, adds the readings the laid-out units were asked for and those the samples
+// had values for: units that stopped early (an event, a failure threshold) cover only part of
+// the real time span, and the audit says how much.
+struct SyntheticCoverage {
+  std::size_t expected = 0, found = 0;
+};
 std::size_t append_synthetic_units(const Shard& shard, const anchor::RealData& design,
                                    const std::vector<ObservableSource>& sources, std::size_t max_units,
-                                   anchor::RealData& out);
+                                   anchor::RealData& out, SyntheticCoverage* coverage = nullptr);
 
 // The same for a finished run: its manifest.json (whose scenario's `anchor.observables` give the
 // sources; without them each observable is read from the channel or state of its name) and its
 // HDF5 shards, in order. *interpolated receives the count above. Throws std::runtime_error naming
 // the file and what is wrong (no manifest, no HDF5 shards, a missing channel).
+// Real readings outside the run's time span are refused (std::runtime_error listing them, as
+// `physynth anchor` does); the run's data files are checked against manifest.json (DamagedData).
 anchor::RealData synthetic_units_of_run(const std::string& run_directory, const anchor::RealData& design,
-                                        std::size_t max_units, std::size_t* interpolated);
+                                        std::size_t max_units, std::size_t* interpolated,
+                                        SyntheticCoverage* coverage = nullptr);
 
 struct FidelityAuditOptions {
   int permutations = 500;

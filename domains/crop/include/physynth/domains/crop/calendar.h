@@ -3,6 +3,7 @@
 // mowing). Shared by the crop models.
 #pragma once
 
+#include <string>
 #include <vector>
 
 namespace physynth::domains::crop {
@@ -36,6 +37,7 @@ struct Agromanagement {
   CropCalendar calendar;
   std::vector<NitrogenApplication> nitrogen;  // PCSE event signal apply_n
   std::vector<Mowing> mowings;                // PCSE event signal mowing
+  std::string pcse_model;  // a PCSE setup file's Model.model (LINGRA_PP, LINGRA_WLP_FD ...), when it names one
 };
 
 }  // namespace physynth::domains::crop

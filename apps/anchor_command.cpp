@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <iostream>
+#include <map>
 
 #include "commands.h"
 #include "physynth/anchor/real_data.h"
@@ -76,6 +77,18 @@ void add_anchor_command(CLI::App& app, int& exit_code) {
       }
       if (!o->quiet) {
         std::printf("%s (%.2f s)\n", c.message.c_str(), c.seconds);
+        std::size_t failed = 0;
+        std::map<std::string, int> reasons;
+        for (const auto& st : c.starts)
+          if (!st.usable) {
+            ++failed;
+            ++reasons[st.message];
+          }
+        if (failed > 0) {
+          std::printf("  %zu of %zu starts failed:", failed, c.starts.size());
+          for (const auto& [why, n] : reasons) std::printf(" %dx %s;", n, why.c_str());
+          std::printf(" (fit.json, failed_starts)\n");
+        }
         const double conf = scenario->anchor.options.confidence;
         for (const auto& e : c.shared) print_estimate(e, conf);
         for (const auto& e : c.sigmas) print_estimate(e, conf);

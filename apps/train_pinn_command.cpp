@@ -2,10 +2,13 @@
 // PINN (its `pinn:` section sets the network and training), prints a progress
 // line, writes MODEL.pt and its JSON sidecar, and reports the held-out error
 // against CVODES.
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 
 #include "commands.h"
@@ -52,6 +55,22 @@ void add_train_pinn_command(CLI::App& app, int& exit_code) {
       std::cerr << "physynth train-pinn: error: " << o->scenario << ": " << why << "\n";
       exit_code = kExitBadInput;
       return;
+    }
+    // The output's folder is checked before any training: an hour of work must not die at its
+    // first checkpoint on a path that cannot be written.
+    {
+      namespace fs = std::filesystem;
+      const fs::path parent = fs::absolute(o->output).parent_path();
+      std::error_code ec;
+      if (fs::is_directory(o->output, ec) || !fs::is_directory(parent, ec) || ::access(parent.c_str(), W_OK) != 0) {
+        std::cerr << "physynth train-pinn: error: -o " << o->output << ": "
+                  << (fs::is_directory(o->output, ec) ? "is a folder; give the network's file name (e.g. net.pt)"
+                      : !fs::is_directory(parent, ec) ? "folder " + parent.string() + " does not exist; create it first"
+                                                      : "cannot write in " + parent.string())
+                  << "; nothing was trained\n";
+        exit_code = kExitBadInput;
+        return;
+      }
     }
     pinn::Problem problem = engine::pinn_problem(*scenario);
     pinn::TrainOptions train = scenario->pinn.train;

@@ -23,7 +23,9 @@ void add_validate_command(CLI::App& app, int& exit_code) {
     core::Diagnostics diagnostics;
     for (const auto& f : options->files) {
       const std::size_t before = diagnostics.error_count();
-      auto scenario = engine::load_scenario(f, options->overrides, diagnostics);
+      engine::LoadOptions load;
+      load.untrained_network_is_note = true;
+      auto scenario = engine::load_scenario(f, options->overrides, diagnostics, load);
       if (scenario && diagnostics.error_count() == before)
         std::cout << f << ": ok (" << scenario->domain << ", " << scenario->model.model->num_states() << " states, "
                   << scenario->parameters.size() << " parameters, " << scenario->samples << " samples)\n";

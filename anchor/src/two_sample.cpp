@@ -80,7 +80,8 @@ TestResult permutation_test(const Groups& g, int permutations, std::uint64_t see
     shuffle.next();
     if (stat(shuffle.labels()) >= r.statistic - 1e-12 * std::abs(r.statistic)) ++at_least;
   }
-  r.p_value = (1.0 + at_least) / (1.0 + permutations);
+  // No permutations, no p-value (NaN; JSON null): p = 1 would read as "indistinguishable".
+  r.p_value = permutations > 0 ? (1.0 + at_least) / (1.0 + permutations) : std::numeric_limits<double>::quiet_NaN();
   return r;
 }
 

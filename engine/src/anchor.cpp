@@ -329,10 +329,11 @@ AnchorResult run_anchor(const Scenario& s, const anchor::RealData& data, const a
   }
   for (std::size_t o = 0; o < s.anchor.observables.size(); ++o) {
     const auto& spec = s.anchor.observables[o];
-    if (spec.observation_index < 0 || spec.sigma > 0.0 || spec.noise == anchor::NoiseKind::kLogNormal) continue;
+    if (spec.observation_index < 0 || spec.sigma > 0.0) continue;
     YAML::Node noise = (*root)["observations"][static_cast<std::size_t>(spec.observation_index)]["noise"];
-    noise[spec.noise == anchor::NoiseKind::kAdditive ? "additive_sd" : "multiplicative_sd"] =
-        core::format_number(c.sigma[o]);
+    noise[spec.noise == anchor::NoiseKind::kAdditive    ? "additive_sd"
+          : spec.noise == anchor::NoiseKind::kLogNormal ? "log_sd"
+                                                        : "multiplicative_sd"] = core::format_number(c.sigma[o]);
   }
   // The fit keeps its bounds, now that the priors it took them from are replaced: the
   // calibrated scenario can be anchored again (on new data, or in the collapse experiment).
@@ -413,6 +414,11 @@ AnchorResult run_anchor(const Scenario& s, const anchor::RealData& data, const a
                            {"message", st.message}});
   j["best_start"] = c.best_start;
   j["starts_at_best"] = c.starts_at_best;
+  // Starts that reached no usable optimum, with why: a fit is only as good as its failed starts say.
+  nlohmann::ordered_json failed = nlohmann::ordered_json::array();
+  for (const auto& st : c.starts)
+    if (!st.usable) failed.push_back({{"index", st.index}, {"message", st.message}});
+  j["failed_starts"] = {{"count", failed.size()}, {"starts", failed}};
   j["seconds"] = c.seconds;
   j["fidelity"] = {{"before", fidelity_json(r.before)}, {"after", fidelity_json(r.after)}};
   const std::string json_path = (out_dir / "fit.json").string();

@@ -131,6 +131,9 @@ anchor::Records records(const Table& t, const std::vector<std::size_t>& columns,
 
 std::size_t unit_count(const anchor::Records& r) { return std::set<int>(r.group.begin(), r.group.end()).size(); }
 
+// The joint tests permute and hold out whole units: with fewer real units they say nothing.
+constexpr std::size_t kMinRealUnits = 3;
+
 nlohmann::ordered_json test_json(const anchor::TestResult& t, const char* statistic) {
   return {{statistic, t.statistic}, {"p_value", t.p_value}, {"permutations", t.permutations}};
 }
@@ -338,6 +341,10 @@ nlohmann::ordered_json fidelity_audit(const anchor::RealData& real, const anchor
     joint["skipped"] =
         "fewer than 4 records with every feature on one side (observables read at different times "
         "have no joint records)";
+  } else if (real_units < kMinRealUnits) {
+    joint["skipped"] = "too few real units for the joint tests: " + std::to_string(real_units) +
+                       ", and the unit-level permutations and the leave-one-unit-out classifier need at least " +
+                       std::to_string(kMinRealUnits);
   } else {
     joint["balanced_synthetic_units"] = unit_count(s);
     joint["balanced_synthetic_records"] = s.size();
@@ -463,8 +470,14 @@ std::string fidelity_audit_markdown(const nlohmann::ordered_json& a) {
       << " |\n";
     m << "\nClassifier, precision and recall on " << jt["real_units"] << " real and " << jt["balanced_synthetic_units"]
       << " synthetic units; MMD as stated; correlation and distances on all " << jt["synthetic_units"]
-      << " synthetic units; " << a["permutations"] << " permutations of whole units.\n";
+      << " synthetic units; " << a["permutations"] << " permutations of whole units"
+      << (a["permutations"].get<int>() == 0 ? " (so no p-values)" : "") << ".\n";
   }
+  if (a.contains("synthetic_coverage") && a["synthetic_coverage"]["fraction"].get<double>() < 1.0)
+    m << "\nThe synthetic units have values for " << num(a["synthetic_coverage"]["fraction"])
+      << " of the real readings laid out on them (" << a["synthetic_coverage"]["readings_with_values"] << " of "
+      << a["synthetic_coverage"]["readings_asked"]
+      << "): units that stopped early (an event, a failure) cover only part of the real time span.\n";
   if (a.contains("tstr")) {
     const auto& t = a["tstr"];
     m << "\n## Train synthetic, test real: " << t["label"].get<std::string>() << "\n\n";

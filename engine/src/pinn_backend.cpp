@@ -166,7 +166,7 @@ std::string PinnAudit::csv() const {
 
 bool pinn_available() { return true; }
 
-void check_pinn_backend(const core::ConfigNode& root, Scenario& s) {
+void check_pinn_backend(const core::ConfigNode& root, Scenario& s, bool untrained_is_note) {
   const core::Model& model = *s.model.model;
   const core::ConfigNode backend = root["backend"];
   const std::string why = pinn::tensor_support(model);
@@ -190,6 +190,11 @@ void check_pinn_backend(const core::ConfigNode& root, Scenario& s) {
     return;
   }
   const core::ConfigNode where = root["pinn"]["model"];
+  if (!std::filesystem::exists(s.pinn.model) && untrained_is_note) {
+    where.warning("pinn.model: the network '" + s.pinn.model + "' is not trained yet; `physynth run` needs it: " +
+                  "physynth train-pinn " + s.file + " -o " + s.pinn.model);
+    return;
+  }
   if (!std::filesystem::exists(s.pinn.model)) {
     where.error("pinn.model: file '" + s.pinn.model + "' does not exist; train it with: physynth train-pinn " + s.file +
                 " -o " + s.pinn.model);
@@ -257,7 +262,7 @@ PinnShard evaluate_pinn(const Scenario& s, const std::vector<double>& times, con
 
 bool pinn_available() { return false; }
 
-void check_pinn_backend(const core::ConfigNode& root, Scenario&) {
+void check_pinn_backend(const core::ConfigNode& root, Scenario&, bool) {
   root["backend"].error(
       "backend: pinn needs LibTorch, and this physynth was built without it (PHYSYNTH_WITH_TORCH=OFF)");
 }

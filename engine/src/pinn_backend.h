@@ -16,7 +16,8 @@ namespace physynth::engine {
 // Checks a `backend: pinn` scenario when it loads: a model the PINN can evaluate, no
 // root-finding events, regimes or sensitivities, pinn.model trained for this model; loads
 // the network into s.pinn.network_loaded. Reports to the root's diagnostics.
-void check_pinn_backend(const core::ConfigNode& root, Scenario& s);
+// With untrained_is_note, a pinn.model file that does not exist yet is a warning.
+void check_pinn_backend(const core::ConfigNode& root, Scenario& s, bool untrained_is_note = false);
 
 // A shard's samples through the network: states (count x T x n) on `times`, the RMS
 // residual of each, and for samples outside the trained box why they are refused.

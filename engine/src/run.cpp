@@ -111,7 +111,7 @@ void apply_noise(const NoiseModel& nz, std::uint64_t seed, std::uint64_t sample,
   const std::uint32_t base = core::stream::kObservationBase + 16u * static_cast<std::uint32_t>(channel);
   core::CounterRng multiplicative(seed, sample, base + 0), additive(seed, sample, base + 1),
       bias_rng(seed, sample, base + 2), drift_rng(seed, sample, base + 3), dropout(seed, sample, base + 4),
-      spikes(seed, sample, base + 5);
+      spikes(seed, sample, base + 5), lognormal(seed, sample, base + 6);
   const double bias = nz.bias_mean + (nz.bias_sd > 0.0 ? nz.bias_sd * bias_rng.normal() : 0.0);
   double drift = 0.0;
   for (std::size_t k = 0; k < times.size(); ++k) {
@@ -121,9 +121,12 @@ void apply_noise(const NoiseModel& nz, std::uint64_t seed, std::uint64_t sample,
     const double u = nz.dropout_probability > 0.0 ? dropout.uniform() : 1.0;
     const bool spike = nz.spike_probability > 0.0 && spikes.uniform() < nz.spike_probability;
     const double e3 = nz.spike_probability > 0.0 ? spikes.normal() : 0.0;
+    const double e4 = nz.log_sd > 0.0 ? lognormal.normal() : 0.0;
     double v = values[k];
     if (std::isnan(v)) continue;
-    v = v * (1.0 + nz.multiplicative_sd * e1) + bias + drift + nz.additive_sd * e2;
+    v = v * (1.0 + nz.multiplicative_sd * e1);
+    if (nz.log_sd > 0.0) v *= std::exp(nz.log_sd * e4);
+    v = v + bias + drift + nz.additive_sd * e2;  // in the order it always was: the same bytes
     if (spike) v += nz.spike_amplitude * e3;
     if (nz.saturation_low) v = std::max(v, *nz.saturation_low);
     if (nz.saturation_high) v = std::min(v, *nz.saturation_high);
@@ -983,8 +986,10 @@ Outcome finish_run(const Scenario& s, const RunOptions& opt, OutputFolder* folde
     manifest["resume"] = "physynth run --resume " + dir + " (" + std::to_string(shards_done) + " of " +
                          std::to_string(records.size()) + " shards done; the counts below are theirs)";
   manifest["versions"] = versions;
+  nlohmann::ordered_json resolved = s.resolved;
+  if (resolved.contains("output")) resolved["output"]["directory"] = dir;  // where the run went (-o), not the YAML's default
   manifest["scenario"] = {
-      {"file", s.file}, {"sha256", s.source_sha256}, {"overrides", s.overrides}, {"resolved", s.resolved}};
+      {"file", s.file}, {"sha256", s.source_sha256}, {"overrides", s.overrides}, {"resolved", resolved}};
   manifest["seed"] = s.seed;
   manifest["backend"] = s.backend == Backend::kPinn ? "pinn" : "cvode";
   manifest["samples"] = s.samples;

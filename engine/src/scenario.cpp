@@ -373,7 +373,7 @@ bool check_expression(const ConfigNode& node, const std::string& text, const std
 
 void read_noise(const ConfigNode& node, NoiseModel& noise) {
   if (!node.expect_map()) return;
-  node.check_keys({"additive_sd", "multiplicative_sd", "bias_mean", "bias_sd", "drift_sd", "quantisation_step",
+  node.check_keys({"additive_sd", "multiplicative_sd", "log_sd", "bias_mean", "bias_sd", "drift_sd", "quantisation_step",
                    "saturation_low", "saturation_high", "dropout_probability", "spike_probability", "spike_amplitude"});
   auto nonneg = [&](const char* key, double& target) {
     if (auto v = number(node, key))
@@ -381,6 +381,7 @@ void read_noise(const ConfigNode& node, NoiseModel& noise) {
   };
   nonneg("additive_sd", noise.additive_sd);
   nonneg("multiplicative_sd", noise.multiplicative_sd);
+  nonneg("log_sd", noise.log_sd);
   nonneg("bias_sd", noise.bias_sd);
   nonneg("drift_sd", noise.drift_sd);
   nonneg("quantisation_step", noise.quantisation_step);
@@ -1023,6 +1024,7 @@ nlohmann::ordered_json resolved_json(const Scenario& s, const YAML::Node& model_
                                     {"dropout_probability", o.noise.dropout_probability},
                                     {"spike_probability", o.noise.spike_probability},
                                     {"spike_amplitude", o.noise.spike_amplitude}};
+    if (o.noise.log_sd > 0.0) noise["log_sd"] = o.noise.log_sd;  // absent before it existed: resolved forms unchanged
     if (o.noise.saturation_low) noise["saturation_low"] = *o.noise.saturation_low;
     if (o.noise.saturation_high) noise["saturation_high"] = *o.noise.saturation_high;
     obs.push_back({{"name", o.name},
@@ -1113,7 +1115,7 @@ core::ModelBinding domain_binding(const std::string& domain) {
 }
 
 std::optional<Scenario> load_scenario(const std::string& path, const std::vector<std::string>& overrides,
-                                      core::Diagnostics& diags) {
+                                      core::Diagnostics& diags, const LoadOptions& options) {
   const std::size_t errors_before = diags.error_count();
   auto root_yaml = core::load_yaml_file(path, diags);
   if (!root_yaml) return std::nullopt;
@@ -1547,7 +1549,7 @@ std::optional<Scenario> load_scenario(const std::string& path, const std::vector
   if (root.has("provenance")) {
     if (root["provenance"].expect_map()) s.provenance = yaml_to_json(root["provenance"].yaml());
   }
-  if (model && s.backend == Backend::kPinn) check_pinn_backend(root, s);
+  if (model && s.backend == Backend::kPinn) check_pinn_backend(root, s, options.untrained_network_is_note);
 
   // Observation grids must fit in the time span.
   if (!s.times.empty())

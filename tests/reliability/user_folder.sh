@@ -11,7 +11,7 @@ RB=$SRC/scenarios/kinetics/reversible_binding.yaml
 small="--set sampling.samples=8"
 # The build without VTK (scripts/sanitize.sh) has no report command.
 have_report=0
-"$PHYSYNTH" report --help >/dev/null 2>&1 && have_report=1
+"$PHYSYNTH" --help | grep -q '^  report' && have_report=1
 report_flags=""
 [ "$have_report" -eq 1 ] && report_flags="--report --format vtk"
 # expect CODE TEXT CMD...: CMD exits CODE and says TEXT (stdout or stderr).

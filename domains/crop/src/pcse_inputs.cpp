@@ -128,7 +128,8 @@ std::optional<Agromanagement> read_pcse_agromanagement(const std::string& path, 
   if (!root) return std::nullopt;
   auto agro = agromanagement_from_yaml(agromanagement_node(*root), path, diags);
   const YAML::Node model = (*root)["Model"];
-  if (agro && model.IsMap() && model["model"] && model["model"].IsScalar()) agro->pcse_model = model["model"].Scalar();
+  if (agro && model && model.IsMap() && model["model"] && model["model"].IsScalar())
+    agro->pcse_model = model["model"].Scalar();
   return agro;
 }
 

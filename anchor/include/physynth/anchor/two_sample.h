@@ -26,7 +26,7 @@ struct Records {
 
 struct TestResult {
   double statistic = 0.0;
-  double p_value = 1.0;
+  double p_value = 1.0;  // NaN when no permutations were asked for
   int permutations = 0;
 };
 

@@ -56,6 +56,7 @@ struct EventSpec {
 struct NoiseModel {
   double additive_sd = 0.0;
   double multiplicative_sd = 0.0;
+  double log_sd = 0.0;  // log-normal factor exp(log_sd * e), e ~ N(0, 1): the anchor's fitted log_normal noise
   double bias_mean = 0.0;
   double bias_sd = 0.0;
   double drift_sd = 0.0;
@@ -258,10 +259,16 @@ std::vector<std::string> known_domains();
 // The binding that reads a domain's `model:` section; nullptr for an unknown domain.
 core::ModelBinding domain_binding(const std::string& domain);
 
+struct LoadOptions {
+  // `physynth validate`: a backend-pinn scenario whose pinn.model is not trained yet is a note,
+  // not an error (`run` needs the network; `validate` checks the rest).
+  bool untrained_network_is_note = false;
+};
+
 // Reads and validates a scenario file, applying `overrides` ("key=value", as
 // from --set) first. Reports every problem to `diagnostics` and returns
 // nullopt if there is any error.
 std::optional<Scenario> load_scenario(const std::string& path, const std::vector<std::string>& overrides,
-                                      core::Diagnostics& diagnostics);
+                                      core::Diagnostics& diagnostics, const LoadOptions& options = {});
 
 }  // namespace physynth::engine

@@ -264,6 +264,115 @@ PrecisionRecall precision_recall(const Records& real, const Records& synthetic, 
   return r;
 }
 
+DensityCoverage density_coverage(const Records& real, const Records& synthetic, int k) {
+  DensityCoverage r;
+  r.k = k;
+  const auto kk = static_cast<std::size_t>(std::max(1, k));
+  if (real.size() <= kk || synthetic.size() == 0) {
+    r.density = r.coverage = kNaN;
+    return r;
+  }
+  const std::vector<double> radius = kth_radius(real, kk);
+  std::size_t in_balls = 0;
+  std::vector<char> covered(real.size(), 0);
+  for (std::size_t j = 0; j < synthetic.size(); ++j)
+    for (std::size_t i = 0; i < real.size(); ++i)
+      if (std::sqrt(distance2(synthetic.row(j), real.row(i), real.dims)) <= radius[i]) {
+        ++in_balls;
+        covered[i] = 1;
+      }
+  r.density = static_cast<double>(in_balls) / (static_cast<double>(kk) * static_cast<double>(synthetic.size()));
+  r.coverage = static_cast<double>(std::count(covered.begin(), covered.end(), 1)) / static_cast<double>(real.size());
+  return r;
+}
+
+AlphaPrecisionBetaRecall alpha_precision_beta_recall(const Records& real, const Records& synthetic, int k, int levels) {
+  AlphaPrecisionBetaRecall r;
+  if (real.size() < 2 || synthetic.size() == 0 || levels < 1) {
+    r.alpha_precision = r.beta_recall = r.authenticity = kNaN;
+    return r;
+  }
+  const std::size_t d = real.dims;
+  const auto mean_of = [d](const Records& r) {
+    std::vector<double> c(d, 0.0);
+    for (std::size_t i = 0; i < r.size(); ++i)
+      for (std::size_t f = 0; f < d; ++f) c[f] += r.row(i)[f] / static_cast<double>(r.size());
+    return c;
+  };
+  const std::vector<double> centre = mean_of(real), synthetic_centre = mean_of(synthetic);
+  // Distances to the real centre (α-support of the real data) and to the synthetic centre (β-support of the synthetic).
+  std::vector<double> real_radius(real.size()), synthetic_radius(synthetic.size()), synthetic_own(synthetic.size());
+  for (std::size_t i = 0; i < real.size(); ++i) real_radius[i] = std::sqrt(distance2(real.row(i), centre.data(), d));
+  for (std::size_t j = 0; j < synthetic.size(); ++j) {
+    synthetic_radius[j] = std::sqrt(distance2(synthetic.row(j), centre.data(), d));
+    synthetic_own[j] = std::sqrt(distance2(synthetic.row(j), synthetic_centre.data(), d));
+  }
+  // Each synthetic record's k-NN ball among the synthetic records: the synthetic support near it.
+  const std::vector<double> synthetic_ball = kth_radius(synthetic, static_cast<std::size_t>(std::max(1, k)));
+  // Each real record's nearest real neighbour of another unit, and its nearest synthetic record.
+  std::vector<double> real_nn(real.size(), kNaN), to_synthetic(real.size(), kNaN);
+  std::vector<std::size_t> nearest_synthetic(real.size(), 0);
+  for (std::size_t i = 0; i < real.size(); ++i) {
+    const auto nr = nearest(real, real.row(i), 1, true, real.group[i]);
+    if (!nr.empty()) real_nn[i] = std::sqrt(distance2(real.row(i), real.row(nr[0]), d));
+    const auto ns = nearest(synthetic, real.row(i), 1, false, 0);
+    nearest_synthetic[i] = ns[0];
+    to_synthetic[i] = std::sqrt(distance2(real.row(i), synthetic.row(ns[0]), d));
+  }
+  double gap_p = 0.0, gap_r = 0.0;
+  for (int l = 1; l <= levels; ++l) {
+    const double a = static_cast<double>(l) / static_cast<double>(levels);
+    const double ra = quantile(real_radius, a), rb_radius = quantile(synthetic_own, a);
+    const double p = static_cast<double>(std::count_if(synthetic_radius.begin(), synthetic_radius.end(),
+                                                       [&](double x) { return x <= ra; })) /
+                     static_cast<double>(synthetic.size());
+    // A real record is recalled at β when its nearest synthetic record lies in the synthetic
+    // β-support and the real record in that record's k-NN ball.
+    std::size_t recalled = 0;
+    for (std::size_t i = 0; i < real.size(); ++i) {
+      const std::size_t j = nearest_synthetic[i];
+      if (synthetic_own[j] <= rb_radius && to_synthetic[i] <= synthetic_ball[j]) ++recalled;
+    }
+    const double rb = static_cast<double>(recalled) / static_cast<double>(real.size());
+    r.levels.push_back(a);
+    r.precision_curve.push_back(p);
+    r.recall_curve.push_back(rb);
+    gap_p += std::abs(p - a);
+    gap_r += std::abs(rb - a);
+  }
+  r.alpha_precision = 1.0 - 2.0 * gap_p / static_cast<double>(levels);
+  r.beta_recall = 1.0 - 2.0 * gap_r / static_cast<double>(levels);
+  std::size_t authentic = 0, judged = 0;
+  for (std::size_t j = 0; j < synthetic.size(); ++j) {
+    const auto nr = nearest(real, synthetic.row(j), 1, false, 0);
+    if (nr.empty() || std::isnan(real_nn[nr[0]])) continue;
+    ++judged;
+    if (std::sqrt(distance2(synthetic.row(j), real.row(nr[0]), d)) > real_nn[nr[0]]) ++authentic;
+  }
+  r.authenticity = judged ? static_cast<double>(authentic) / static_cast<double>(judged) : kNaN;
+  return r;
+}
+
+NearestNeighbourRatio nearest_neighbour_ratio(const Records& real, const Records& synthetic) {
+  NearestNeighbourRatio r;
+  const auto ratio = [&](const double* x, bool skip, int group) {
+    const auto nn = nearest(real, x, 2, skip, group);
+    if (nn.size() < 2) return kNaN;
+    const double d2 = std::sqrt(distance2(x, real.row(nn[1]), real.dims));
+    return d2 > 0.0 ? std::sqrt(distance2(x, real.row(nn[0]), real.dims)) / d2 : 1.0;
+  };
+  std::vector<double> s, q;
+  for (std::size_t j = 0; j < synthetic.size(); ++j)
+    if (const double v = ratio(synthetic.row(j), false, 0); std::isfinite(v)) s.push_back(v);
+  for (std::size_t i = 0; i < real.size(); ++i)
+    if (const double v = ratio(real.row(i), true, real.group[i]); std::isfinite(v)) q.push_back(v);
+  r.synthetic_median = quantile(s, 0.5);
+  r.synthetic_p5 = quantile(s, 0.05);
+  r.real_median = quantile(q, 0.5);
+  r.real_p5 = quantile(q, 0.05);
+  return r;
+}
+
 TestResult classifier_test(const Records& real, const Records& synthetic, int k, int permutations, std::uint64_t seed) {
   if (real.size() == 0 || synthetic.size() == 0) return {kNaN, kNaN, 0};
   const Records p = pooled(real, synthetic);

@@ -6,6 +6,8 @@
 #include <fstream>
 #include <limits>
 #include <map>
+#include <numeric>
+#include <random>
 #include <set>
 #include <sstream>
 #include <stdexcept>
@@ -268,6 +270,86 @@ anchor::RealData synthetic_units_of_run(const std::string& run_directory, const 
   return out;
 }
 
+namespace {
+
+// Median and 5th-95th percentile of a measure over the splits, as JSON.
+nlohmann::ordered_json spread_json(const std::vector<double>& v) {
+  std::vector<double> f;
+  for (double x : v)
+    if (std::isfinite(x)) f.push_back(x);
+  return {{"median", anchor::quantile(f, 0.5)}, {"p5", anchor::quantile(f, 0.05)}, {"p95", anchor::quantile(f, 0.95)}};
+}
+
+// The same distances between halves of the real units: how far the real data are from themselves,
+// the scale on which the synthetic distances read (as holdout-based auditors do).
+nlohmann::ordered_json real_against_real(const anchor::RealData& real, const std::vector<std::string>& observables,
+                                         const anchor::Records& r, const FidelityAuditOptions& opt, bool no_joint) {
+  nlohmann::ordered_json ref;
+  const std::size_t units = real.units.size();
+  if (units < 4) {
+    ref["skipped"] = "fewer than 4 real units (" + std::to_string(units) + ") to split in halves";
+    return ref;
+  }
+  ref["what"] = "the real units split in halves at random, each distance computed between the halves";
+  ref["splits"] = opt.reference_splits;
+  std::mt19937_64 rng(opt.seed ^ 0x5eedf00dULL);
+  std::vector<std::vector<char>> in_a;  // per split, per real unit: in the first half
+  for (int k = 0; k < opt.reference_splits; ++k) {
+    std::vector<std::size_t> order(units);
+    std::iota(order.begin(), order.end(), 0);
+    std::shuffle(order.begin(), order.end(), rng);
+    std::vector<char> a(units, 0);
+    for (std::size_t i = 0; i < units / 2; ++i) a[order[i]] = 1;
+    in_a.push_back(std::move(a));
+  }
+  nlohmann::ordered_json obs = nlohmann::ordered_json::array();
+  for (const auto& name : observables) {
+    std::vector<double> v;
+    std::vector<int> g;
+    readings_of(real, name, v, g);
+    const double sd = moments(v).sd;
+    std::vector<double> ks, w;
+    for (const auto& a : in_a) {
+      std::vector<double> va, vb;
+      for (std::size_t i = 0; i < v.size(); ++i) (a[static_cast<std::size_t>(g[i])] ? va : vb).push_back(v[i]);
+      ks.push_back(anchor::ks_statistic(va, vb));
+      w.push_back(sd > 0.0 ? anchor::wasserstein1(va, vb) / sd : kNaN);
+    }
+    obs.push_back({{"observable", name}, {"ks", spread_json(ks)}, {"wasserstein_over_real_sd", spread_json(w)}});
+  }
+  ref["observables"] = obs;
+  if (no_joint) return ref;
+  std::map<std::string, std::vector<double>> m;
+  for (std::size_t k = 0; k < in_a.size(); ++k) {
+    anchor::Records a, b;
+    a.dims = b.dims = r.dims;
+    for (std::size_t i = 0; i < r.size(); ++i)
+      (in_a[k][static_cast<std::size_t>(r.group[i])] ? a : b)
+          .add(std::vector<double>(r.row(i), r.row(i) + r.dims), r.group[i]);
+    if (a.size() < 4 || b.size() < 4) continue;
+    m["mmd2"].push_back(anchor::mmd_test(a, b, 0, opt.seed).statistic);
+    m["classifier_accuracy"].push_back(anchor::classifier_test(a, b, opt.neighbours, 0, opt.seed).statistic);
+    const auto pr = anchor::precision_recall(a, b, opt.neighbours);
+    m["precision"].push_back(pr.precision);
+    m["recall"].push_back(pr.recall);
+    const auto dc = anchor::density_coverage(a, b, opt.neighbours);
+    m["density"].push_back(dc.density);
+    m["coverage"].push_back(dc.coverage);
+    const auto ab = anchor::alpha_precision_beta_recall(a, b, opt.neighbours);
+    m["alpha_precision"].push_back(ab.alpha_precision);
+    m["beta_recall"].push_back(ab.beta_recall);
+    m["authenticity"].push_back(ab.authenticity);
+  }
+  nlohmann::ordered_json joint;
+  for (const char* key : {"mmd2", "classifier_accuracy", "precision", "recall", "density", "coverage", "alpha_precision",
+                          "beta_recall", "authenticity"})
+    joint[key] = spread_json(m[key]);
+  ref["joint"] = joint;
+  return ref;
+}
+
+}  // namespace
+
 nlohmann::ordered_json fidelity_audit(const anchor::RealData& real, const anchor::RealData& synthetic,
                                       const FidelityAuditOptions& opt) {
   const std::vector<std::string> observables = real.observables();
@@ -368,6 +450,20 @@ nlohmann::ordered_json fidelity_audit(const anchor::RealData& real, const anchor
       }
     joint["correlation"] = {
         {"real", cr}, {"synthetic", cs}, {"max_abs_difference", worst}, {"frobenius_difference", std::sqrt(frob)}};
+    const auto dc = anchor::density_coverage(r, s, opt.neighbours);
+    joint["density"] = dc.density;
+    joint["coverage"] = dc.coverage;
+    const auto ab = anchor::alpha_precision_beta_recall(r, s, opt.neighbours);
+    joint["alpha_precision"] = ab.alpha_precision;
+    joint["beta_recall"] = ab.beta_recall;
+    joint["authenticity"] = ab.authenticity;
+    joint["alpha_beta_curves"] = {
+        {"levels", ab.levels}, {"alpha_precision", ab.precision_curve}, {"beta_recall", ab.recall_curve}};
+    const auto nndr = anchor::nearest_neighbour_ratio(r, s_all);
+    joint["nearest_neighbour_ratio"] = {{"synthetic_median", nndr.synthetic_median},
+                                        {"synthetic_p5", nndr.synthetic_p5},
+                                        {"real_median", nndr.real_median},
+                                        {"real_p5", nndr.real_p5}};
     const auto dcr = anchor::closest_records(r, s_all);
     joint["closest_record"] = {{"synthetic_median", dcr.synthetic_median},
                                {"real_median", dcr.real_median},
@@ -376,6 +472,8 @@ nlohmann::ordered_json fidelity_audit(const anchor::RealData& real, const anchor
                                {"exact_copies", dcr.exact_copies}};
   }
   j["joint"] = joint;
+  if (opt.reference_splits > 0)
+    j["reference"] = real_against_real(real, observables, r, opt, joint.contains("skipped"));
 
   if (!opt.label.empty()) {
     const std::size_t label_column = index_in(all, opt.label);
@@ -440,34 +538,73 @@ std::string fidelity_audit_markdown(const nlohmann::ordered_json& a) {
     m << "**Note:** " << a["interpolated_readings"] << " synthetic readings fall between the channel's times and "
       << "were interpolated, which smooths their noise; give the channel a `sample_interval` that hits the real "
          "reading times.\n\n";
+  // A distance beside the same distance between halves of the real units (median, 5-95 %).
+  const bool have_ref = a.contains("reference") && a["reference"].contains("observables");
+  const auto ref = [&](const nlohmann::ordered_json& r) -> std::string {
+    if (!r.is_object() || !r.contains("median")) return "";
+    return num(r["median"]) + " (" + num(r["p5"]) + "–" + num(r["p95"]) + ")";
+  };
   m << "## Per observable\n\n| observable | real mean | real sd | synthetic mean | synthetic sd | KS | KS p | "
-       "Wasserstein | W / real sd |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n";
-  for (const auto& o : a["observables"])
+       "Wasserstein | W / real sd |"
+    << (have_ref ? " KS, real vs real | W / real sd, real vs real |" : "") << "\n|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+    << (have_ref ? "---:|---:|" : "") << "\n";
+  for (std::size_t i = 0; i < a["observables"].size(); ++i) {
+    const auto& o = a["observables"][i];
     m << "| " << o["observable"].get<std::string>() << " | " << num(o["real"]["mean"]) << " | " << num(o["real"]["sd"])
       << " | " << num(o["synthetic"]["mean"]) << " | " << num(o["synthetic"]["sd"]) << " | " << num(o["ks"]) << " | "
-      << num(o["ks_p_value"]) << " | " << num(o["wasserstein"]) << " | " << num(o["wasserstein_over_real_sd"])
-      << " |\n";
+      << num(o["ks_p_value"]) << " | " << num(o["wasserstein"]) << " | " << num(o["wasserstein_over_real_sd"]) << " |";
+    if (have_ref) {
+      const auto& r = a["reference"]["observables"][i];
+      m << " " << ref(r["ks"]) << " | " << ref(r["wasserstein_over_real_sd"]) << " |";
+    }
+    m << "\n";
+  }
+  if (a.contains("reference") && a["reference"].contains("skipped"))
+    m << "\nNo real-against-real reference: " << a["reference"]["skipped"].get<std::string>() << ".\n";
   const auto& jt = a["joint"];
+  const nlohmann::ordered_json no_ref = nlohmann::ordered_json::object();
+  const auto& rj = a.contains("reference") && a["reference"].contains("joint") ? a["reference"]["joint"] : no_ref;
+  const auto rr = [&](const char* key) { return rj.contains(key) ? ref(rj[key]) : std::string(); };
   m << "\n## Jointly\n\nFeatures (each over its real sd): ";
   for (std::size_t i = 0; i < a["features"].size(); ++i) m << (i ? ", " : "") << a["features"][i].get<std::string>();
   m << ".\n\n";
   if (jt.contains("skipped")) {
     m << "Skipped: " << jt["skipped"].get<std::string>() << ".\n";
   } else {
-    m << "| measure | value | reading |\n|---|---:|---|\n"
-      << "| MMD² (Gaussian kernel, h = " << num(jt["mmd"]["bandwidth"]) << ") | " << num(jt["mmd"]["mmd2"])
-      << " | permutation p = " << num(jt["mmd"]["p_value"]) << " (against " << jt["mmd"]["synthetic_units"]
-      << " synthetic units) |\n"
+    m << "| measure | value | real vs real (halves: median, 5–95 %) | reading |\n|---|---:|---:|---|\n"
+      << "| MMD² (Gaussian kernel, h = " << num(jt["mmd"]["bandwidth"]) << ") | " << num(jt["mmd"]["mmd2"]) << " | "
+      << rr("mmd2") << " | permutation p = " << num(jt["mmd"]["p_value"]) << " (against "
+      << jt["mmd"]["synthetic_units"] << " synthetic units) |\n"
       << "| classifier two-sample test (k-NN, leave one unit out) | accuracy " << num(jt["classifier"]["accuracy"])
-      << " | 0.5 = indistinguishable; p = " << num(jt["classifier"]["p_value"]) << " |\n"
-      << "| precision | " << num(jt["precision"]) << " | share of synthetic records that look real |\n"
-      << "| recall | " << num(jt["recall"]) << " | share of real records the synthetic data cover |\n"
-      << "| correlation, largest difference | " << num(jt["correlation"]["max_abs_difference"]) << " | |\n"
-      << "| closest real record, synthetic median | " << num(jt["closest_record"]["synthetic_median"])
-      << " | real units to each other: " << num(jt["closest_record"]["real_median"]) << " |\n"
+      << " | " << rr("classifier_accuracy") << " | 0.5 = indistinguishable; p = " << num(jt["classifier"]["p_value"])
+      << " |\n"
+      << "| precision | " << num(jt["precision"]) << " | " << rr("precision")
+      << " | share of synthetic records that look real |\n"
+      << "| recall | " << num(jt["recall"]) << " | " << rr("recall") << " | share of real records the synthetic data cover |\n"
+      << "| density | " << num(jt["density"]) << " | " << rr("density")
+      << " | about 1: as dense where the real data are (Naeem et al. 2020) |\n"
+      << "| coverage | " << num(jt["coverage"]) << " | " << rr("coverage")
+      << " | share of real neighbourhoods holding a synthetic record |\n"
+      << "| α-precision | " << num(jt["alpha_precision"]) << " | " << rr("alpha_precision")
+      << " | 1: synthetic records fill the real support's quantiles as real ones do (Alaa et al. 2022) |\n"
+      << "| β-recall | " << num(jt["beta_recall"]) << " | " << rr("beta_recall")
+      << " | 1: the real variety is reproduced, quantile by quantile |\n"
+      << "| authenticity | " << num(jt["authenticity"]) << " | " << rr("authenticity")
+      << " | share of synthetic records farther from their nearest real record than it is from its nearest real "
+         "neighbour; low: copies |\n"
+      << "| nearest-neighbour distance ratio, synthetic median | "
+      << num(jt["nearest_neighbour_ratio"]["synthetic_median"]) << " | "
+      << num(jt["nearest_neighbour_ratio"]["real_median"]) << " (real records among other units) | near 0: on a real record |\n"
+      << "| correlation, largest difference | " << num(jt["correlation"]["max_abs_difference"]) << " | | |\n"
+      << "| closest real record, synthetic median | " << num(jt["closest_record"]["synthetic_median"]) << " | "
+      << num(jt["closest_record"]["real_median"]) << " (real units to each other) | |\n"
       << "| synthetic records closer than the real 5th percentile | "
-      << num(jt["closest_record"]["share_below_real_p5"]) << " | exact copies: " << jt["closest_record"]["exact_copies"]
+      << num(jt["closest_record"]["share_below_real_p5"]) << " | | exact copies: " << jt["closest_record"]["exact_copies"]
       << " |\n";
+    if (!rj.empty())
+      m << "\nEach distance beside the same distance between two random halves of the real units ("
+        << a["reference"]["splits"] << " splits): a synthetic value inside that range is as far from the real data as "
+        << "the real data are from themselves.\n";
     m << "\nClassifier, precision and recall on " << jt["real_units"] << " real and " << jt["balanced_synthetic_units"]
       << " synthetic units; MMD as stated; correlation and distances on all " << jt["synthetic_units"]
       << " synthetic units; " << a["permutations"] << " permutations of whole units"

@@ -156,3 +156,39 @@ TEST_CASE("two-sample: kNN regression learns a smooth law, and leave-one-unit-ou
   const auto loo = knn_regression(lone, ly, lone, ly, 1, true);
   CHECK(loo.rmse > 1.0);
 }
+
+TEST_CASE("two-sample: density and coverage, alpha-precision, beta-recall, authenticity and NNDR where the answer is known") {
+  std::mt19937_64 rng(31);
+  const Records real = draw(rng, 400, 1, 2, 0.0, 0.0, 0.0, 0);
+  const Records same = draw(rng, 400, 1, 2, 0.0, 0.0, 0.0, 1000);
+  const Records far = draw(rng, 400, 1, 2, 8.0, 0.0, 0.0, 2000);
+  // Naeem et al. 2020: for the same distribution, E[density] = 1 and E[coverage] = 1 - 2^-k (M = N).
+  const auto dc = density_coverage(real, same, 5);
+  CHECK(dc.density == Approx(1.0).margin(0.15));
+  CHECK(dc.coverage == Approx(1.0 - std::pow(0.5, 5)).margin(0.05));
+  const auto dc_far = density_coverage(real, far, 5);
+  CHECK(dc_far.density == Approx(0.0).margin(0.01));
+  CHECK(dc_far.coverage == Approx(0.0).margin(0.05));
+  // A synthetic sample from the real distribution fills its quantiles: both curves near the diagonal.
+  const auto ab = alpha_precision_beta_recall(real, same);
+  CHECK(ab.alpha_precision > 0.85);
+  CHECK(ab.beta_recall > 0.5);
+  CHECK(ab.authenticity == Approx(0.5).margin(0.1));
+  // Every synthetic record piled on the real centre: inside every α-ball, so P_α = 1 and the score is poor.
+  Records centre;
+  for (int i = 0; i < 100; ++i) centre.add({0.0, 0.0}, 3000 + i);
+  const auto ab_centre = alpha_precision_beta_recall(real, centre);
+  CHECK(ab_centre.precision_curve.front() == Approx(1.0));
+  CHECK(ab_centre.alpha_precision < 0.2);
+  CHECK(ab_centre.beta_recall < 0.2);  // the real variety is not reproduced
+  // Far away: outside every real quantile ball.
+  CHECK(alpha_precision_beta_recall(real, far).alpha_precision < 0.0);
+  // Copies of real records: not authentic, and each sits on a real record (NNDR 0).
+  Records copies;
+  for (std::size_t i = 0; i < 100; ++i) copies.add({real.row(i)[0], real.row(i)[1]}, 4000 + static_cast<int>(i));
+  CHECK(alpha_precision_beta_recall(real, copies).authenticity == Approx(0.0));
+  const auto nndr = nearest_neighbour_ratio(real, copies);
+  CHECK(nndr.synthetic_median == Approx(0.0));
+  CHECK(nndr.real_median > 0.3);
+  CHECK(nearest_neighbour_ratio(real, same).synthetic_median == Approx(nndr.real_median).margin(0.15));
+}

@@ -54,6 +54,46 @@ struct PrecisionRecall {
 };
 PrecisionRecall precision_recall(const Records& real, const Records& synthetic, int k);
 
+// Density and coverage (Naeem, Oh, Uh, Choi & Yoo, ICML 2020): with B_i the ball around real
+// record i out to its k-th nearest real neighbour, density = (1 / kM) sum over the M synthetic
+// records of the number of balls each lies in (about 1 when the synthetic data lie where the
+// real data do, as densely; above 1 where they crowd), coverage = the share of real records whose
+// ball holds a synthetic record. Unlike precision and recall, one real outlier does not inflate them.
+struct DensityCoverage {
+  double density = 0.0, coverage = 0.0;
+  int k = 0;
+};
+DensityCoverage density_coverage(const Records& real, const Records& synthetic, int k);
+
+// α-precision, β-recall and authenticity (Alaa, van Breugel, Saveliev & van der Schaar, ICML
+// 2022), on the features as given (the audit's scaled features stand in for the paper's learned
+// one-class embedding). With c the real records' mean and r_α the α-quantile of their distances
+// to c, P_α is the share of synthetic records within r_α of c. With c_s the synthetic mean, r_β
+// the β-quantile of the synthetic records' distances to it, and ŷ each real record's nearest
+// synthetic record, R_β is the share of real records for which ŷ lies within r_β of c_s and the
+// real record within ŷ's k-nearest-neighbour ball among the synthetic records.
+// The scores are 1 - 2 mean_α |P_α - α| (1: the synthetic data fill the real support as the
+// real data do) and the same for R_β. Authenticity is the share of synthetic records farther
+// from their nearest real record than that record is from its nearest real neighbour of another
+// unit (near 1: no copies; about 0.5 for data drawn from the real distribution itself).
+struct AlphaPrecisionBetaRecall {
+  double alpha_precision = 0.0, beta_recall = 0.0, authenticity = 0.0;
+  std::vector<double> levels;                   // α (and β) at which the curves are evaluated
+  std::vector<double> precision_curve, recall_curve;
+};
+AlphaPrecisionBetaRecall alpha_precision_beta_recall(const Records& real, const Records& synthetic, int k = 5,
+                                                     int levels = 20);
+
+// Nearest-neighbour distance ratio (as in SDMetrics and mostly.ai's QA): for each synthetic
+// record, its distance to the nearest real record over that to the second nearest; a ratio near
+// 0 means it sits on one real record (a copy). Compared with the same ratio of each real record
+// against the real records of other units.
+struct NearestNeighbourRatio {
+  double synthetic_median = 0.0, real_median = 0.0;
+  double synthetic_p5 = 0.0, real_p5 = 0.0;
+};
+NearestNeighbourRatio nearest_neighbour_ratio(const Records& real, const Records& synthetic);
+
 // Classifier two-sample test (Lopez-Paz & Oquab 2017) with a k-nearest-neighbour classifier,
 // leave-one-unit-out: each record is classified by its k nearest records of other units. The
 // statistic is the accuracy (0.5: indistinguishable), the p-value from permuting unit labels.

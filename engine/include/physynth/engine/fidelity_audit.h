@@ -68,6 +68,10 @@ anchor::RealData synthetic_units_of_run(const std::string& run_directory, const 
 struct FidelityAuditOptions {
   int permutations = 500;
   std::uint64_t seed = 0;
+  // Real-against-real reference: the real units split in halves at random this many times, each
+  // distance computed between the halves (median and 5th-95th percentile reported beside the
+  // synthetic one). 0: none. Needs at least 4 real units.
+  int reference_splits = 20;
   int neighbours = 5;  // k of the classifier, the regression and precision/recall
   std::string label;   // an observable to predict from the other features (TSTR); empty: none
 };

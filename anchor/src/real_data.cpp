@@ -239,6 +239,18 @@ void check_reading_times(const RealData& data, double t0, double t_end, core::Di
                                                         "]");
 }
 
+void check_covariate_signs(const RealData& data, const std::map<std::string, std::string>& positive,
+                           core::Diagnostics& diagnostics) {
+  for (const auto& u : data.units)
+    for (const auto& [name, value] : u.covariates) {
+      const auto it = positive.find(name);
+      if (it == positive.end() || value > 0.0) continue;
+      diagnostics.error({data.file, u.line, 0}, "covariate '" + name + "' of unit '" + u.id + "' is " +
+                                                    core::format_number(value) + ", but the scenario's " + name +
+                                                    " is " + it->second + ": a log-scale quantity is > 0");
+    }
+}
+
 std::string format_real_data(const RealData& data) {
   bool sd = false, units = false;
   for (const auto& u : data.units)

@@ -203,6 +203,12 @@ std::optional<anchor::CalibrationProblem> calibration_problem(const Scenario& s,
     covariate_index.push_back(k);
   }
   anchor::check_reading_times(data, pr.t0, s.times.back(), diagnostics);
+  std::map<std::string, std::string> positive;
+  for (const auto& p : s.parameters)
+    if (p.distribution.kind == core::Distribution::Kind::kLogUniform ||
+        p.distribution.kind == core::Distribution::Kind::kLogNormal)
+      positive[p.name] = p.distribution.describe();
+  anchor::check_covariate_signs(data, positive, diagnostics);
   std::vector<std::string> mapped;
   for (const auto& o : s.anchor.observables) mapped.push_back(o.name);
   const std::vector<double> central = central_parameters(s);

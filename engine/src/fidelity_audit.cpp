@@ -258,6 +258,14 @@ anchor::RealData synthetic_units_of_run(const std::string& run_directory, const 
     if (path == run.hdf5_shards.front() && !shard.times.empty()) {
       core::Diagnostics diags;
       anchor::check_reading_times(design, shard.times.front(), shard.times.back(), diags);
+      // Covariates of log-scale parameters, as the run's resolved scenario describes them ("log_uniform(...)").
+      std::map<std::string, std::string> positive;
+      const nlohmann::json params = run.manifest["scenario"]["resolved"].value("parameters", nlohmann::json::object());
+      for (const auto& [name, spec] : params.items()) {
+        const std::string d = spec.is_object() ? spec.value("distribution", "") : "";
+        if (d.rfind("log_uniform(", 0) == 0 || d.rfind("log_normal(", 0) == 0) positive[name] = d;
+      }
+      anchor::check_covariate_signs(design, positive, diags);
       if (diags.has_errors()) throw std::runtime_error(diags.report("nothing was audited"));
     }
     try {

@@ -104,6 +104,14 @@ expect 2 "negative_time.csv:3: error: time -5 is outside the scenario's time spa
 expect 2 "negative_time.csv:3: error: time -5 is outside the scenario's time span" \
   "$PHYSYNTH" audit "$OUT/puro" --real "$OUT/negative_time.csv" -q
 
+# A covariate of a log-scale parameter at or below zero: anchor and audit say the same.
+sed 's/^well_3,0,rate,97,counts\/min\/min,0.06$/well_3,0,rate,97,counts\/min\/min,-0.06/' \
+  "$SRC/data/kinetics/puromycin/treated.csv" >"$OUT/negative_s0.csv"
+expect 2 "covariate 'S0' of unit 'well_3' is -0.06, but the scenario's S0 is log_uniform(low=0.02, high=1.1)" \
+  "$PHYSYNTH" anchor "$SRC/scenarios/kinetics/puromycin.yaml" --data "$OUT/negative_s0.csv" -q -o "$OUT/ns"
+expect 2 "covariate 'S0' of unit 'well_3' is -0.06, but the scenario's S0 is log_uniform(low=0.02, high=1.1)" \
+  "$PHYSYNTH" audit "$OUT/puro" --real "$OUT/negative_s0.csv" -q
+
 # 7. A report stopped by a file-size limit exits 1 with one message and leaves no file that looks whole.
 if [ "$have_report" -eq 1 ]; then
   "$PHYSYNTH" run "$MM" -q -o "$OUT/limited" $small || fail "run for the report"

@@ -61,6 +61,12 @@ std::optional<RealData> read_real_data(const std::string& path, core::Diagnostic
 // its line: `physynth anchor` and `physynth audit` judge a real data set's times alike.
 void check_reading_times(const RealData& data, double t0, double t_end, core::Diagnostics& diagnostics);
 
+// Reports every covariate value that is not > 0 where the scenario's parameter of that name is
+// drawn on a log scale (`positive` names them, with the distribution for the message): a
+// log-scale quantity has no value at or below zero. anchor and audit judge covariates alike.
+void check_covariate_signs(const RealData& data, const std::map<std::string, std::string>& positive,
+                           core::Diagnostics& diagnostics);
+
 // The same data as the tidy CSV text that read_real_data reads back exactly (each number the
 // shortest text that reads back as it): unit,time,observable,value, then sd if any reading has one, units if
 // any series has them, and the covariate columns.

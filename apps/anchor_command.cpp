@@ -43,7 +43,7 @@ void add_anchor_command(CLI::App& app, int& exit_code) {
   cmd->add_option("-o,--output", o->output, "Output directory (default: runs/<name>_anchor)");
   cmd->add_option("--starts", o->starts, "Multi-start count (default: anchor.starts)")->check(CLI::PositiveNumber);
   cmd->add_option("-j,--threads", o->threads, "Threads for the starts (default: every core)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Range(0, 4096));
   cmd->add_option("--set", o->overrides, "Override a scenario value, KEY=VALUE (e.g. anchor.seed=3)");
   cmd->add_flag("-q,--quiet", o->quiet, "Print nothing but errors");
 #ifdef PHYSYNTH_HAVE_VIZ

@@ -46,7 +46,7 @@ void add_collapse_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--seed", o->seed, "Seed of the draws and tests (default 0)");
   cmd->add_option("--permutations", o->permutations, "Permutations of each generation's tests (default 200)")
       ->check(CLI::Range(0, 100000));
-  cmd->add_option("-j,--threads", o->threads, "Threads (default: every core)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("-j,--threads", o->threads, "Threads (default: every core)")->check(CLI::Range(0, 4096));
   cmd->add_option("--set", o->overrides, "Override a scenario value, KEY=VALUE");
   cmd->add_flag("-q,--quiet", o->quiet, "Print nothing but errors");
   cmd->callback([o, &exit_code] {

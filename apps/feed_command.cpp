@@ -37,7 +37,7 @@ void add_feed_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("--endless", o->endless, "Stream on past sampling.samples (random and Sobol designs)");
   cmd->add_option("--batches", o->batches, "Stop the stream after this many batches");
   cmd->add_option("--cmapss", o->cmapss, "Write the units that ran to failure in the C-MAPSS text layout to this file");
-  cmd->add_option("-j,--threads", o->threads, "Worker threads (default: every core)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("-j,--threads", o->threads, "Worker threads (default: every core)")->check(CLI::Range(0, 4096));
   cmd->callback([o, &exit_code] {
     core::Diagnostics diagnostics;
     auto scenario = engine::load_scenario(o->scenario, o->overrides, diagnostics);

@@ -79,7 +79,7 @@ void add_run_command(CLI::App& app, int& exit_code) {
   cmd->add_option("scenario", o->scenario,
                   "Scenario YAML file (with --resume: the one the run started with, by default)");
   cmd->add_option("-o,--output", o->output, "Output directory (default: the scenario's output.directory)");
-  cmd->add_option("-j,--threads", o->threads, "Worker threads (default: every core)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("-j,--threads", o->threads, "Worker threads (default: every core)")->check(CLI::Range(0, 4096));
   cmd->add_option("--set", o->overrides, "Override a scenario value, KEY=VALUE (e.g. sampling.samples=100)");
   cmd->add_flag("--overwrite", o->overwrite, "Replace the files of an earlier run in the output directory");
   cmd->add_option("--resume", o->resume,

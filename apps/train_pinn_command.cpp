@@ -41,7 +41,7 @@ void add_train_pinn_command(CLI::App& app, int& exit_code) {
   cmd->add_option("-o,--output", o->output, "The network file to write (MODEL.pt; the sidecar is MODEL.json)")
       ->required();
   cmd->add_option("-j,--threads", o->threads, "Threads (default: pinn.train.threads, else every core)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Range(0, 4096));
   cmd->add_option("--set", o->overrides, "Override a scenario value, KEY=VALUE (e.g. pinn.train.adam_steps=500)");
   cmd->add_flag("-q,--quiet", o->quiet, "Print nothing but errors and the result");
   cmd->callback([o, &exit_code] {

@@ -378,6 +378,7 @@ bool apply_overrides(YAML::Node& root, const std::vector<std::string>& assignmen
   bool ok = true;
   for (const auto& a : assignments) {
     std::vector<Step> steps;
+    bool refused = false;
     if (!shared.empty() && parse_path(override_path(a), steps)) {
       std::string prefix;
       for (const auto& st : steps) {
@@ -391,10 +392,13 @@ bool apply_overrides(YAML::Node& root, const std::vector<std::string>& assignmen
                                                " is a YAML anchor or alias shared with " + others +
                                                "; --set would change them all: write the values out in the file "
                                                "instead of the alias");
-        ok = false;
+        refused = true;
         break;
       }
-      if (!ok) continue;
+    }
+    if (refused) {
+      ok = false;
+      continue;
     }
     ok = apply_override(root, a, diagnostics) && ok;
   }

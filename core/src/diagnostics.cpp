@@ -37,14 +37,21 @@ std::size_t Diagnostics::error_count() const {
 std::string Diagnostics::report(const std::string& consequence) const {
   std::string out;
   std::set<std::string> files;
+  bool command_line = false;  // "--set", "--split", "physynth feed": an option, not a file
   for (const auto& d : items_) {
     out += d.format() + '\n';
-    if (d.severity == Diagnostic::Severity::kError) files.insert(d.where.file);
+    if (d.severity != Diagnostic::Severity::kError) continue;
+    if (d.where.file.rfind("--", 0) == 0 || d.where.file.rfind("physynth ", 0) == 0)
+      command_line = true;
+    else
+      files.insert(d.where.file);
   }
   const std::size_t n = error_count();
   if (n > 0) {
-    out += std::to_string(n) + (n == 1 ? " error in " : " errors in ") + std::to_string(files.size()) +
-           (files.size() == 1 ? " file; " : " files; ") + consequence + ".\n";
+    std::string where;
+    if (!files.empty()) where = " in " + std::to_string(files.size()) + (files.size() == 1 ? " file" : " files");
+    if (command_line) where += files.empty() ? " on the command line" : " and on the command line";
+    out += std::to_string(n) + (n == 1 ? " error" : " errors") + where + "; " + consequence + ".\n";
   }
   return out;
 }

@@ -427,9 +427,6 @@ AnchorResult run_anchor(const Scenario& s, const anchor::RealData& data, const a
   j["failed_starts"] = {{"count", failed.size()}, {"starts", failed}};
   j["seconds"] = c.seconds;
   j["fidelity"] = {{"before", fidelity_json(r.before)}, {"after", fidelity_json(r.after)}};
-  const std::string json_path = (out_dir / "fit.json").string();
-  write_file_atomically(json_path, j.dump(2) + "\n");
-  r.files.push_back(json_path);
 
   // residuals.csv
   std::ostringstream csv;
@@ -452,6 +449,11 @@ AnchorResult run_anchor(const Scenario& s, const anchor::RealData& data, const a
                             "\n\nBefore: every fitted parameter at its prior's median. After: calibrated.\n\n" +
                             fidelity_table(r.before, r.after));
   r.files.push_back(md_path);
+  // fit.json last: it marks a finished anchor folder (report reads it), so one stopped or failed
+  // part-way never looks complete.
+  const std::string json_path = (out_dir / "fit.json").string();
+  write_file_atomically(json_path, j.dump(2) + "\n");
+  r.files.push_back(json_path);
   return r;
 }
 

@@ -228,7 +228,6 @@ CollapseResult run_collapse(const Scenario& scenario, const anchor::RealData& re
 
   // collapse.json, collapse.csv, collapse.md.
   const std::string json_path = (fs::path(directory) / "collapse.json").string();
-  write_file_atomically(json_path, rep.dump(2) + "\n");
   std::ostringstream csv, md;
   csv << "strategy,generation,quantity,value\n";
   md << "# Collapse experiment: " << scenario.name << "\n\n"
@@ -256,6 +255,7 @@ CollapseResult run_collapse(const Scenario& scenario, const anchor::RealData& re
   const std::string md_path = (fs::path(directory) / "collapse.md").string();
   write_file_atomically(csv_path, csv.str());
   write_file_atomically(md_path, md.str());
+  write_file_atomically(json_path, rep.dump(2) + "\n");  // last: it marks a finished collapse folder
   result.files = {json_path, csv_path, md_path};
   return result;
 }

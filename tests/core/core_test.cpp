@@ -131,7 +131,7 @@ TEST_CASE("apply_override: sets nested keys and list elements, rejects malformed
   CHECK(d.report() ==
         "--set: error: malformed override 'noequals'; expected KEY=VALUE such as solver.rtol=1e-8\n"
         "--set: error: override 'list[9]=1': no list element [9] to set\n"
-        "2 errors in 1 file; nothing was run.\n");
+        "2 errors on the command line; nothing was run.\n");
 }
 
 TEST_CASE("gaussian_random_field: the mean, variance and covariance the options ask for") {
@@ -207,4 +207,32 @@ TEST_CASE("Distribution: covered() is the PINN box and the calibration bounds") 
   const auto [llo, lhi] = Distribution::log_normal(0.0, 0.5).covered();
   CHECK(std::log(llo) == Approx(-0.5 * 3.2905267).epsilon(1e-6));
   CHECK(std::log(lhi) == Approx(0.5 * 3.2905267).epsilon(1e-6));
+}
+
+TEST_CASE("check_duplicate_keys and apply_overrides: a key twice at any depth, block or flow; no --set through an alias") {
+  const YAML::Node root = YAML::Load("a: 1\nb: {x: 1, y: 2, x: 3}\nc:\n  - {k: 1}\n  - {k: 2, k: 2}\na: 2\n");
+  Diagnostics d;
+  check_duplicate_keys(root, "f.yaml", d);
+  CHECK(d.report() ==
+        "f.yaml:6:1: error: duplicate key 'a' in the file (first at line 1, column 1); a key may appear once in a "
+        "mapping\n"
+        "f.yaml:2:17: error: duplicate key 'x' in b (first at line 2, column 5); a key may appear once in a mapping\n"
+        "f.yaml:5:12: error: duplicate key 'k' in c[1] (first at line 5, column 6); a key may appear once in a mapping\n"
+        "3 errors in 1 file; nothing was run.\n");
+  // An alias used many times is walked once: no duplicate reported for its reuse.
+  Diagnostics quiet;
+  check_duplicate_keys(YAML::Load("u: &u {p: 1}\nv: *u\nw: *u\n"), "g.yaml", quiet);
+  CHECK(quiet.error_count() == 0);
+
+  YAML::Node shared = YAML::Load("k1: &u {low: 1, high: 2}\nk2: *u\nk3: {low: &l 5, high: 6}\nk4: {low: *l}\n");
+  Diagnostics e;
+  CHECK_FALSE(apply_overrides(shared, {"k1.high=5", "k3.low=7", "k3.high=9"}, "s.yaml", e));
+  CHECK(e.report() ==
+        "--set: error: override 'k1.high=5': k1 in s.yaml is a YAML anchor or alias shared with k2; --set would "
+        "change them all: write the values out in the file instead of the alias\n"
+        "--set: error: override 'k3.low=7': k3.low in s.yaml is a YAML anchor or alias shared with k4.low; --set "
+        "would change them all: write the values out in the file instead of the alias\n"
+        "2 errors on the command line; nothing was run.\n");
+  CHECK(shared["k2"]["high"].as<int>() == 2);  // untouched
+  CHECK(shared["k3"]["high"].as<int>() == 9);  // an unshared key is set
 }

@@ -103,7 +103,7 @@ TEST_CASE("load_scenario: a missing file is reported with the reason") {
 TEST_CASE("load_scenario: --set overrides apply before validation and are named in errors") {
   const std::string path = testing::repository_path("scenarios/kinetics/robertson.yaml");
   CHECK(report_for(path, {"solver.rtol=-1"}) ==
-        "--set: error: solver.rtol must be > 0, got -1\n1 error in 1 file; nothing was run.\n");
+        "--set: error: solver.rtol must be > 0, got -1\n1 error on the command line; nothing was run.\n");
   core::Diagnostics d;
   const auto s = engine::load_scenario(path, {"sampling.samples=7", "solver.rtol=1e-9"}, d);
   REQUIRE(s);

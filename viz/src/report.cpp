@@ -221,7 +221,7 @@ Report write_report(const std::string& directory, const VisualOptions& options) 
   const fs::path plots = dir / "plots", vtk = dir / "vtk";
   std::vector<std::string> vtk_files;
   const bool is_run = fs::exists(dir / "manifest.json"), is_fit = fs::exists(dir / "fit.json"),
-             is_collapse = fs::exists(dir / "collapse.json") || fs::exists(dir / "collapse.csv");
+             is_collapse = fs::exists(dir / "collapse.json");
   if (!is_run && !is_fit && !is_collapse)
     throw std::runtime_error(directory +
                              ": not a physynth folder: expected manifest.json (run), fit.json (anchor) or "

@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 #include <stdexcept>
+#include <tuple>
 
 #include <vtkAxis.h>
 #include <vtkBrush.h>
@@ -22,6 +23,7 @@
 #include <vtkPen.h>
 #include <vtkPlot.h>
 #include <vtkPlotArea.h>
+#include <vtkPlotBar.h>
 #include <vtkPlotPoints.h>
 #include <vtkPointData.h>
 #include <vtkRenderWindow.h>
@@ -146,6 +148,9 @@ struct Series {
   std::function<double(std::size_t s, std::size_t k)> value;
 };
 
+// Below this many reading times a channel's spread is drawn as a box per reading, not a band.
+constexpr std::size_t kFewReadings = 5;
+
 Figure ensemble_band(const RunData& r, const Series& c, const fs::path& out, const VisualOptions& o) {
   std::vector<std::array<double, 6>> rows;  // t, q05, q25, q50, q75, q95
   for (std::size_t k = 0; k < c.times.size(); ++k) {
@@ -165,6 +170,45 @@ Figure ensemble_band(const RunData& r, const Series& c, const fs::path& out, con
   Canvas canvas(o);
   vtkNew<vtkChartXY> chart;
   canvas.scene()->AddItem(chart);
+  if (rows.size() < kFewReadings) {
+    // A channel read a few times (a yield monitor at harvest): a band between two or three
+    // points says little and VTK's area plot may draw nothing, so each reading time gets a
+    // box: 5-95 % as a thin bar, 25-75 % as a thick one, the median as a point.
+    for (const auto& row : rows) {
+      for (const auto& [lo, hi, width, rgb] :
+           {std::tuple<int, int, float, Rgb>{1, 5, 3.0f, Rgb{158, 202, 225}}, {2, 4, 14.0f, Rgb{66, 146, 198}}}) {
+        auto seg = table({"t", "v"}, 2);
+        seg->SetValue(0, 0, row[0]);
+        seg->SetValue(0, 1, row[static_cast<std::size_t>(lo)]);
+        seg->SetValue(1, 0, row[0]);
+        seg->SetValue(1, 1, row[static_cast<std::size_t>(hi)]);
+        vtkPlot* bar = chart->AddPlot(vtkChart::LINE);
+        bar->SetInputData(seg, 0, 1);
+        colour(bar, rgb, width);
+        bar->SetLabel(lo == 1 ? "90 % of samples" : "50 % of samples");
+        if (&row != &rows.front()) bar->SetLegendVisibility(false);
+      }
+    }
+    auto* median = vtkPlotPoints::SafeDownCast(chart->AddPlot(vtkChart::POINTS));
+    median->SetInputData(t, 0, 3);
+    colour(median, kBlack, 1.0f);
+    median->SetMarkerStyle(vtkPlotPoints::CIRCLE);
+    median->SetMarkerSize(10.0f);
+    median->SetLabel("median");
+    // Room on both sides of the first and last reading, so no box is cut in half at the edge.
+    const double t0 = rows.front()[0], t1 = rows.back()[0], pad = std::max(0.08 * (t1 - t0), 0.5);
+    chart->GetAxis(vtkAxis::BOTTOM)->SetBehavior(vtkAxis::FIXED);
+    chart->GetAxis(vtkAxis::BOTTOM)->SetRange(t0 - pad, t1 + pad);
+    // Head room above the tallest box for the legend.
+    double lo = rows.front()[1], hi = rows.front()[5];
+    for (const auto& row : rows) {
+      lo = std::min(lo, row[1]);
+      hi = std::max(hi, row[5]);
+    }
+    const double span = hi > lo ? hi - lo : std::max(std::abs(hi), 1.0);
+    chart->GetAxis(vtkAxis::LEFT)->SetBehavior(vtkAxis::FIXED);
+    chart->GetAxis(vtkAxis::LEFT)->SetRange(lo - 0.05 * span, hi + 0.35 * span);
+  } else {
   auto* outer = vtkPlotArea::SafeDownCast(chart->AddPlot(vtkChart::AREA));
   outer->SetInputData(t);
   outer->SetInputArray(0, "t");
@@ -183,6 +227,7 @@ Figure ensemble_band(const RunData& r, const Series& c, const fs::path& out, con
   median->SetInputData(t, 0, 3);
   colour(median, kBlue, 3.0f);
   median->SetLabel("median");
+  }
   style(chart, c.name + ": " + std::to_string(r.S()) + " samples", with_units("time", r.data.time_units),
         with_units(c.name, c.units));
   legend(chart);
@@ -200,7 +245,47 @@ Figure parameter_matrix(const RunData& r, const fs::path& out, const VisualOptio
   if (vary.size() > 5) vary.resize(5);
   const int k = static_cast<int>(vary.size());
   const auto& d = r.data;
-  Canvas canvas(o);
+  // Each panel gets room enough to read: the default plot size (960 x 600) crams five rows of
+  // charts, so at the default size the matrix grows with its parameters; a size asked for is kept.
+  VisualOptions room = o;
+  const engine::ReportSpec defaults;
+  if (o.width == defaults.width && o.height == defaults.height) {
+    room.width = std::max(o.width, 240 * k);
+    room.height = std::max(o.height, 200 * k);
+  }
+  Canvas canvas(room);
+  // Each parameter's range, and the axis range that shows it with a margin, so points and bars
+  // at the ends are not cut in half by the frame.
+  std::map<std::size_t, std::pair<double, double>> range;
+  for (std::size_t pc : vary) {
+    double lo = INFINITY, hi = -INFINITY;
+    for (std::size_t s = 0; s < r.S(); ++s) {
+      lo = std::min(lo, r.parameter(s, pc));
+      hi = std::max(hi, r.parameter(s, pc));
+    }
+    range[pc] = {lo, hi};
+  }
+  // Values far from 1 (a Paris constant of 1e-14) are drawn in units of a power of ten, named on
+  // the axis: VTK's bars and ticks lose their width and labels at such scales.
+  std::map<std::size_t, double> unit;
+  for (std::size_t pc : vary) {
+    const double m = std::max(std::abs(range[pc].first), std::abs(range[pc].second));
+    const int e = m > 0.0 ? static_cast<int>(std::floor(std::log10(m))) : 0;
+    unit[pc] = (e <= -3 || e >= 5) ? std::pow(10.0, e) : 1.0;
+    range[pc] = {range[pc].first / unit[pc], range[pc].second / unit[pc]};
+  }
+  const auto value = [&](std::size_t s, std::size_t pc) { return r.parameter(s, pc) / unit[pc]; };
+  const auto title = [&](std::size_t pc) {
+    std::string u = unit_at(d.parameter_units, pc);
+    if (unit[pc] != 1.0) u = core::format_number(unit[pc]) + (u.empty() ? "" : " " + u);
+    return with_units(d.parameter_names[pc], u);
+  };
+  const auto padded = [&](vtkAxis* axis, std::size_t pc) {
+    const auto [lo, hi] = range[pc];
+    const double m = 0.06 * (hi > lo ? hi - lo : std::max(std::abs(hi), 1.0));
+    axis->SetBehavior(vtkAxis::FIXED);
+    axis->SetRange(lo - m, hi + m);
+  };
   vtkNew<vtkChartMatrix> matrix;
   canvas.scene()->AddItem(matrix);
   matrix->SetSize(vtkVector2i(k, k));
@@ -211,18 +296,15 @@ Figure parameter_matrix(const RunData& r, const fs::path& out, const VisualOptio
     for (int col = 0; col <= row; ++col) {
       vtkChart* chart = matrix->GetChart(vtkVector2i(col, k - 1 - row));
       const std::size_t pc = vary[static_cast<std::size_t>(col)], pr = vary[static_cast<std::size_t>(row)];
-      const std::string xname = row == k - 1 ? with_units(d.parameter_names[pc], unit_at(d.parameter_units, pc)) : "";
+      const std::string xname = row == k - 1 ? title(pc) : "";
       if (row == col) {
-        // Histogram: 20 bins over the range.
-        double lo = INFINITY, hi = -INFINITY;
-        for (std::size_t s = 0; s < r.S(); ++s) {
-          lo = std::min(lo, r.parameter(s, pc));
-          hi = std::max(hi, r.parameter(s, pc));
-        }
+        // Histogram: 20 bins over the range, bars as wide as their bins (a bar's width is in
+        // data units: the default of 1 is a hairline for a Paris constant of 1e-14).
+        const auto [lo, hi] = range[pc];
         const int B = 20;
         std::vector<double> count(B, 0.0);
         for (std::size_t s = 0; s < r.S(); ++s) {
-          const int b = std::min(B - 1, static_cast<int>((r.parameter(s, pc) - lo) / (hi - lo) * B));
+          const int b = std::min(B - 1, static_cast<int>((value(s, pc) - lo) / (hi - lo) * B));
           count[static_cast<std::size_t>(b)] += 1.0;
         }
         auto t = table({"x", "count"}, B);
@@ -231,15 +313,17 @@ Figure parameter_matrix(const RunData& r, const fs::path& out, const VisualOptio
           t->SetValue(b, 1, count[static_cast<std::size_t>(b)]);
         }
         keep.push_back(t);
-        vtkPlot* bars = chart->AddPlot(vtkChart::BAR);
+        auto* bars = vtkPlotBar::SafeDownCast(chart->AddPlot(vtkChart::BAR));
         bars->SetInputData(t, 0, 1);
         colour(bars, kBlue, 1.0f);
+        bars->SetWidth(static_cast<float>(0.85 * (hi - lo) / B));
         style(chart, "", xname, col == 0 ? "samples" : "", font);
+        padded(chart->GetAxis(vtkAxis::BOTTOM), pc);
       } else {
         auto t = table({"x", "y"}, r.S());
         for (std::size_t s = 0; s < r.S(); ++s) {
-          t->SetValue(static_cast<vtkIdType>(s), 0, r.parameter(s, pc));
-          t->SetValue(static_cast<vtkIdType>(s), 1, r.parameter(s, pr));
+          t->SetValue(static_cast<vtkIdType>(s), 0, value(s, pc));
+          t->SetValue(static_cast<vtkIdType>(s), 1, value(s, pr));
         }
         keep.push_back(t);
         auto* pts = vtkPlotPoints::SafeDownCast(chart->AddPlot(vtkChart::POINTS));
@@ -247,8 +331,9 @@ Figure parameter_matrix(const RunData& r, const fs::path& out, const VisualOptio
         colour(pts, kOrange, 1.0f);
         pts->SetMarkerStyle(vtkPlotPoints::CIRCLE);
         pts->SetMarkerSize(k > 3 ? 3.f : 5.f);
-        style(chart, "", xname, col == 0 ? with_units(d.parameter_names[pr], unit_at(d.parameter_units, pr)) : "",
-              font);
+        style(chart, "", xname, col == 0 ? title(pr) : "", font);
+        padded(chart->GetAxis(vtkAxis::BOTTOM), pc);
+        padded(chart->GetAxis(vtkAxis::LEFT), pr);
       }
     }
   Figure f{"parameters", (out / "parameters.png").string(), "Parameter samples",

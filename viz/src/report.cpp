@@ -175,14 +175,18 @@ void anchor_sections(Page& pg, const fs::path& dir) {
                       {"units", num(f.value("units", nlohmann::json()))},
                       {"log-likelihood", num(f.value("log_likelihood", nlohmann::json()))},
                       {"starts at the best optimum", num(f.value("starts_at_best", nlohmann::json()))},
-                      {"result", esc(f.value("message", ""))}});
+                      {"result", esc(f.value("message", ""))},
+                      {"failed starts", num(f.contains("failed_starts") ? f["failed_starts"].value("count", 0) : 0)}});
   std::vector<std::vector<std::string>> rows;
   for (const char* group : {"shared", "sigma"})
     for (const auto& e : f.value(group, nlohmann::json::array()))
       rows.push_back({esc(e.value("name", "")), num(e.value("estimate", nlohmann::json())),
                       num(e.value("lower", nlohmann::json())), num(e.value("upper", nlohmann::json())),
-                      e.value("at_bound", false) ? "<span class=bad>on a bound</span>" : ""});
-  pg.table({"parameter", "estimate", "lower", "upper", ""}, rows);
+                      e.value("at_bound", false) ? "<span class=bad>on a bound: the interval is not trustworthy</span>"
+                                                 : std::string(group) == "sigma" ? "noise σ, estimated"
+                                                                                 : "inside its bounds"});
+  const std::string level = num(100.0 * f.value("confidence", 0.95)) + " %";
+  pg.table({"parameter", "estimate", "lower (" + level + ")", "upper (" + level + ")", "note"}, rows);
   if (f.contains("fidelity")) {
     std::vector<std::vector<std::string>> fr;
     const auto& before = f["fidelity"]["before"];

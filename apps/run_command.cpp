@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <mutex>
 
@@ -122,6 +123,19 @@ void add_run_command(CLI::App& app, int& exit_code) {
     run.overwrite = o->overwrite;
     run.component_versions = component_versions();
     run.progress = [&bar](std::uint64_t done, std::uint64_t total) { bar.update(done, total); };
+    // One process: the folder is held from here through the report (under mpirun, rank 0 holds
+    // it inside the run, where every rank hears if it cannot).
+    std::shared_ptr<engine::OutputFolder> held;
+    if (engine::num_ranks() == 1 && !(run.resume && !std::filesystem::is_directory(run.output_directory))) {
+      const std::string dir = run.output_directory.empty() ? scenario->output.directory : run.output_directory;
+      try {
+        held = engine::OutputFolder::take(dir, run.resume ? "run --resume" : "run", run.resume);
+      } catch (const std::exception& e) {
+        std::cerr << "physynth run: error: " << e.what() << "\n";
+        exit_code = exit_code_of(e, kExitBadInput);
+        return;
+      }
+    }
     g_stop_signal = 0;
     signal(SIGINT, on_stop_signal);
     signal(SIGTERM, on_stop_signal);

@@ -94,6 +94,12 @@ void add_run_command(CLI::App& app, int& exit_code) {
   cmd->callback([o, &exit_code] {
     const bool root = engine::rank() == 0;  // under mpirun only rank 0 prints
     std::vector<std::string> overrides = o->overrides;
+    if (!o->resume.empty() && engine::run_is_complete(o->resume)) {
+      // Resuming a finished run is nothing to do, not a mistake (a script may resume blindly).
+      if (root && !o->quiet) std::cout << o->resume << ": the run is complete (manifest.json); nothing to resume\n";
+      exit_code = kExitOk;
+      return;
+    }
     if (!o->resume.empty() && o->scenario.empty()) {
       // The scenario and --set values the run started with, from its journal.
       try {

@@ -8,6 +8,7 @@
 #include <map>
 #include <set>
 
+#include "physynth/core/config.h"
 #include "physynth/core/diagnostics.h"
 #include "physynth/core/text.h"
 
@@ -54,6 +55,7 @@ std::vector<std::string> RealData::observables() const {
 
 std::optional<RealData> read_real_data(const std::string& path, core::Diagnostics& diagnostics) {
   const std::size_t errors_before = diagnostics.error_count();
+  if (!core::check_input_file(path, "real-data file", core::kMaxInputFileBytes, diagnostics)) return std::nullopt;
   std::ifstream in(path);
   if (!in) {
     diagnostics.error({path, 0, 0}, "cannot open the real-data file");

@@ -193,34 +193,40 @@ bool is_identifier(const std::string& s) {
   return true;
 }
 
-std::optional<YAML::Node> load_yaml_file(const std::string& path, Diagnostics& diagnostics) {
-  // What the path is, before opening it: a FIFO would block and a device never end.
+bool check_input_file(const std::string& path, const std::string& what, std::uintmax_t max_bytes,
+                      Diagnostics& diagnostics) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
-    diagnostics.error({path, 0, 0}, "cannot open scenario file: " + std::string(std::strerror(errno)));
-    return std::nullopt;
+    diagnostics.error({path, 0, 0}, "cannot open " + what + ": " + std::string(std::strerror(errno)));
+    return false;
   }
   if (S_ISDIR(st.st_mode)) {
-    diagnostics.error({path, 0, 0}, "is a folder, not a scenario file; give a YAML file (e.g. " +
-                                        (std::string(path) == "." ? std::string("scenarios/x.yaml") : path + "/x.yaml") +
-                                        ")");
-    return std::nullopt;
+    diagnostics.error({path, 0, 0}, "is a folder, not a " + what + "; give a file" +
+                                        (what == "scenario file" ? " (e.g. " + (path == "." ? std::string("scenarios") : path) + "/x.yaml)"
+                                                                 : std::string()));
+    return false;
   }
   if (!S_ISREG(st.st_mode)) {
     diagnostics.error({path, 0, 0}, std::string("is not a regular file (") +
-                                        (S_ISFIFO(st.st_mode)  ? "a FIFO"
-                                         : S_ISCHR(st.st_mode) ? "a character device"
-                                         : S_ISBLK(st.st_mode) ? "a block device"
+                                        (S_ISFIFO(st.st_mode)   ? "a FIFO"
+                                         : S_ISCHR(st.st_mode)  ? "a character device"
+                                         : S_ISBLK(st.st_mode)  ? "a block device"
                                          : S_ISSOCK(st.st_mode) ? "a socket"
                                                                 : "not a file") +
-                                        "); a scenario is a YAML file");
-    return std::nullopt;
+                                        "); a " + what + " must be a file");
+    return false;
   }
-  if (static_cast<std::uintmax_t>(st.st_size) > kMaxYamlFileBytes) {
-    diagnostics.error({path, 0, 0}, "is " + std::to_string(st.st_size) + " bytes; a YAML file physynth reads is at most " +
-                                        std::to_string(kMaxYamlFileBytes) + " bytes (16 MiB)");
-    return std::nullopt;
+  if (static_cast<std::uintmax_t>(st.st_size) > max_bytes) {
+    diagnostics.error({path, 0, 0}, "is " + std::to_string(st.st_size) + " bytes; a " + what + " is at most " +
+                                        std::to_string(max_bytes) + " bytes");
+    return false;
   }
+  return true;
+}
+
+std::optional<YAML::Node> load_yaml_file(const std::string& path, Diagnostics& diagnostics) {
+  // What the path is, before opening it: a FIFO would block and a device never end.
+  if (!check_input_file(path, "scenario file", kMaxYamlFileBytes, diagnostics)) return std::nullopt;
   std::ifstream in(path);
   if (!in) {
     diagnostics.error({path, 0, 0}, "cannot open scenario file: " + std::string(std::strerror(errno)));
@@ -270,9 +276,10 @@ void visit_uses(const YAML::Node& node, const std::string& path, std::map<std::s
 
 }  // namespace
 
-void check_duplicate_keys(const YAML::Node& root, const std::string& file, Diagnostics& diagnostics) {
+void check_duplicate_keys(const YAML::Node& root, const std::string& file, Diagnostics& diagnostics,
+                          const std::string& at) {
   std::map<std::size_t, std::vector<std::string>> uses;
-  visit_uses(root, "", uses, [&](const YAML::Node& map, const std::string& path) {
+  visit_uses(root, at, uses, [&](const YAML::Node& map, const std::string& path) {
     std::map<std::string, YAML::Mark> seen;
     for (const auto& kv : map) {
       if (!kv.first.IsScalar()) continue;
@@ -334,6 +341,17 @@ bool apply_override(YAML::Node& root, const std::string& assignment, Diagnostics
   } catch (const YAML::Exception& e) {
     diagnostics.error({"--set", 0, 0}, "override '" + assignment + "': invalid YAML value: " + e.msg);
     return false;
+  }
+  {
+    // The value is YAML too: a key twice in it ({a: 1, a: 2}) is the same mistake as in a file.
+    Diagnostics inner;
+    check_duplicate_keys(value, "--set", inner, assignment.substr(0, eq));
+    if (inner.has_errors()) {
+      const std::string& m = inner.list().front().message;
+      diagnostics.error({"--set", 0, 0}, "override '" + assignment + "': " + m.substr(0, m.find(" (first")) +
+                                             "; a key may appear once in a mapping");
+      return false;
+    }
   }
   // Walk by reassignment of node handles (yaml-cpp nodes are references).
   std::vector<YAML::Node> chain{root};

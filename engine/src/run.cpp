@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <limits>
 #include <map>
 #include <memory>
@@ -1032,6 +1033,18 @@ StartedRun started_run(const std::string& dir) {
     return {j.at("scenario").get<std::string>(), j.at("overrides").get<std::vector<std::string>>()};
   } catch (const std::exception& e) {
     throw std::runtime_error(record + ": " + e.what());
+  }
+}
+
+bool run_is_complete(const std::string& dir) {
+  std::error_code ec;
+  if (fs::exists(run_record_path(dir), ec)) return false;
+  std::ifstream in(fs::path(dir) / "manifest.json");
+  if (!in) return false;
+  try {
+    return nlohmann::json::parse(in).value("status", "") == "complete";
+  } catch (const std::exception&) {
+    return false;
   }
 }
 

@@ -85,6 +85,11 @@ expect 2 "parameters.kon in $OUT/alias.yaml is a YAML anchor or alias shared wit
 expect 0 "" "$PHYSYNTH" validate "$OUT/alias.yaml"
 expect 2 "is not a regular file (a character device)" "$PHYSYNTH" validate /dev/zero
 expect 2 "is a folder, not a scenario file" "$PHYSYNTH" validate "$OUT"
+expect 2 "override 'sampling={samples: 2, samples: 3}': duplicate key 'samples' in sampling" \
+  "$PHYSYNTH" validate "$MM" --set 'sampling={samples: 2, samples: 3}'
+# Every file input, not only the scenario: a device as real data is refused, not read forever.
+expect 2 "/dev/zero: error: is not a regular file (a character device); a real-data file must be a file" \
+  "$PHYSYNTH" anchor "$SRC/scenarios/kinetics/puromycin.yaml" --data /dev/zero -q -o "$OUT/zero"
 mkfifo "$OUT/fifo.yaml"
 expect 2 "is not a regular file (a FIFO)" timeout 10 "$PHYSYNTH" validate "$OUT/fifo.yaml"
 
@@ -127,4 +132,8 @@ fi
 sed -e "s|agromanagement: .*|agromanagement: $SRC/tests/fixtures/lingra/001_UK2_1982.yaml|" \
   -e "s|\.\./\.\./|$SRC/|g" "$SRC/scenarios/crop/grassland_mowing.yaml" >"$OUT/rainfed.yaml"
 expect 2 "the file is set up for PCSE's LINGRA_WLP_FD (water-limited, rainfed)" "$PHYSYNTH" validate "$OUT/rainfed.yaml"
+sed -e "s|parameter_files: .*|parameter_files: [$SRC/tests/fixtures/lingra/001_UK2_1982.yaml]|" \
+  -e "s|\.\./\.\./|$SRC/|g" "$SRC/scenarios/crop/grassland_mowing.yaml" >"$OUT/rainfed_parameters.yaml"
+expect 2 "model.parameter_files[0]: the file is set up for PCSE's LINGRA_WLP_FD" \
+  "$PHYSYNTH" validate "$OUT/rainfed_parameters.yaml"
 echo ok

@@ -123,14 +123,25 @@ std::optional<Agromanagement> agromanagement_from_yaml(const YAML::Node& agro, c
   return a;
 }
 
+namespace {
+std::string model_name(const YAML::Node& root) {
+  const YAML::Node model = root.IsMap() ? root["Model"] : YAML::Node();
+  return model && model.IsMap() && model["model"] && model["model"].IsScalar() ? model["model"].Scalar() : "";
+}
+}  // namespace
+
 std::optional<Agromanagement> read_pcse_agromanagement(const std::string& path, core::Diagnostics& diags) {
   const auto root = load(path, diags);
   if (!root) return std::nullopt;
   auto agro = agromanagement_from_yaml(agromanagement_node(*root), path, diags);
-  const YAML::Node model = (*root)["Model"];
-  if (agro && model && model.IsMap() && model["model"] && model["model"].IsScalar())
-    agro->pcse_model = model["model"].Scalar();
+  if (agro) agro->pcse_model = model_name(*root);
   return agro;
+}
+
+std::string pcse_model_of(const std::string& path) {
+  core::Diagnostics quiet;
+  const auto root = load(path, quiet);
+  return root ? model_name(*root) : "";
 }
 
 std::optional<CropParameters> read_pcse_yaml_parameters(const std::string& path, core::Diagnostics& diags) {

@@ -1,5 +1,6 @@
 #include "physynth/domains/crop/weather.h"
 
+#include "physynth/core/config.h"
 #include "physynth/domains/crop/astro.h"
 
 #include <algorithm>
@@ -215,6 +216,7 @@ std::optional<WeatherRecord> validate_weather(WeatherRecord record, const std::v
 
 std::optional<WeatherRecord> read_cabo_weather(const std::string& path, core::Diagnostics& diags,
                                                const WeatherReadOptions& options) {
+  if (!core::check_input_file(path, "weather file", core::kMaxInputFileBytes, diags)) return std::nullopt;
   std::ifstream in(path);
   if (!in) {
     diags.error({path, 0, 0}, "cannot open the weather file");
@@ -303,6 +305,7 @@ std::optional<WeatherRecord> read_cabo_weather(const std::string& path, core::Di
 
 std::optional<WeatherRecord> read_pcse_csv_weather(const std::string& path, core::Diagnostics& diags,
                                                    const WeatherReadOptions& options) {
+  if (!core::check_input_file(path, "weather file", core::kMaxInputFileBytes, diags)) return std::nullopt;
   std::ifstream in(path);
   if (!in) {
     diags.error({path, 0, 0}, "cannot open the weather file");

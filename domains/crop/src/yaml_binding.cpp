@@ -257,6 +257,12 @@ std::optional<WeatherRecord> read_weather_file(const std::string& path, core::Di
   return read_cabo_weather(path, diags);
 }
 
+// Whether the agromanagement already said the file is rainfed (one message is enough when the
+// same setup file is both).
+bool agro_rainfed(const std::optional<Agromanagement>& agro) {
+  return agro && !agro->pcse_model.empty() && agro->pcse_model != "LINGRA_PP";
+}
+
 std::optional<CropParameters> read_parameter_file(const std::string& path, core::Diagnostics& diags) {
   return is_yaml(path) ? read_pcse_yaml_parameters(path, diags) : read_pcse_parameter_file(path, diags);
 }
@@ -357,6 +363,7 @@ std::optional<core::BuiltModel> build_from_yaml(const core::ConfigNode& node) {
 
   // Parameters, merged in file order.
   CropParameters params;
+  std::vector<std::pair<std::size_t, std::string>> parameter_paths;  // index in the list, resolved path
   if (node.require("parameter_files") && node["parameter_files"].expect_sequence()) {
     const core::ConfigNode list = node["parameter_files"];
     std::vector<std::string> files;
@@ -364,6 +371,7 @@ std::optional<core::BuiltModel> build_from_yaml(const core::ConfigNode& node) {
       if (const auto path = file_at(list[i])) {
         if (auto p = read_parameter_file(*path, diags)) params.merge(*p);
         files.push_back(*path);
+        parameter_paths.emplace_back(i, *path);
       }
     if (list.size() == 0) list.error(list.path() + " must list at least one file");
     params.description.clear();
@@ -376,13 +384,19 @@ std::optional<core::BuiltModel> build_from_yaml(const core::ConfigNode& node) {
   if (node.require("weather") && agro) weather = read_weather(node["weather"], *agro);
   if (model == CropModel::kLintul3 && agro && !agro->mowings.empty())
     node["agromanagement"].error(node["agromanagement"].path() + ": lintul3 has no mowing events");
-  // LINGRA here is PCSE's potential production (LINGRA_PP): a rainfed file would run as if irrigated.
-  if (model == CropModel::kLingra && agro && !agro->pcse_model.empty() && agro->pcse_model != "LINGRA_PP")
-    node["agromanagement"].error(
-        node["agromanagement"].path() + ": the file is set up for PCSE's " + agro->pcse_model +
-        (agro->pcse_model.find("WLP") != std::string::npos ? " (water-limited, rainfed)" : std::string()) +
-        "; physynth's LINGRA is potential production (LINGRA_PP) and would report the irrigated yield: "
-        "water-limited LINGRA does not exist here yet, so the file is refused");
+  // LINGRA here is PCSE's potential production (LINGRA_PP): a rainfed file would run as if
+  // irrigated, whether it comes in as the agromanagement or as a parameter file.
+  const auto refuse_rainfed = [&](const core::ConfigNode& where, const std::string& pcse_model) {
+    if (model != CropModel::kLingra || pcse_model.empty() || pcse_model == "LINGRA_PP") return;
+    where.error(where.path() + ": the file is set up for PCSE's " + pcse_model +
+                (pcse_model.find("WLP") != std::string::npos ? " (water-limited, rainfed)" : std::string()) +
+                "; physynth's LINGRA is potential production (LINGRA_PP) and would report the irrigated yield: "
+                "water-limited LINGRA does not exist here yet, so the file is refused");
+  };
+  if (agro) refuse_rainfed(node["agromanagement"], agro->pcse_model);
+  if (model == CropModel::kLingra && !agro_rainfed(agro))
+    for (const auto& [i, path] : parameter_paths)
+      if (is_yaml(path)) refuse_rainfed(node["parameter_files"][i], pcse_model_of(path));
   if (model == CropModel::kLingra && agro && !agro->nitrogen.empty())
     node["agromanagement"].warning(node["agromanagement"].path() + ": its " + std::to_string(agro->nitrogen.size()) +
                                    " apply_n events are ignored, as PCSE's LINGRA_PP ignores them (no nitrogen)");

@@ -38,6 +38,7 @@ struct Table {
 
 bool read_table(const std::string& path, const std::vector<std::string>& required, Table& t, core::Diagnostics& diags) {
   t.path = path;
+  if (!core::check_input_file(path, "PEtab table", core::kMaxInputFileBytes, diags)) return false;
   std::ifstream in(path);
   if (!in) {
     diags.error({path, 0, 0}, "cannot open the PEtab table");

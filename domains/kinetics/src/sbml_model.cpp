@@ -11,6 +11,7 @@
 #include <sbml/math/L3Parser.h>
 #include <sbml/math/L3ParserSettings.h>
 
+#include "physynth/core/config.h"
 #include "physynth/domains/kinetics/reaction_network.h"
 
 namespace physynth::domains::kinetics {
@@ -868,6 +869,7 @@ std::unique_ptr<SBMLDocument> validated(std::unique_ptr<SBMLDocument> doc, const
 
 std::shared_ptr<SbmlModel> SbmlModel::read_file(const std::string& path, core::Diagnostics& diags,
                                                 const SbmlOptions& options) {
+  if (!core::check_input_file(path, "SBML file", core::kMaxInputFileBytes, diags)) return nullptr;
   SBMLReader reader;
   std::unique_ptr<SBMLDocument> doc(reader.readSBMLFromFile(path));
   if (doc && doc->getNumErrors() > 0 && doc->getError(0)->getErrorId() == XMLFileUnreadable) {

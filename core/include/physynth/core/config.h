@@ -83,14 +83,25 @@ bool is_identifier(const std::string& s);
 
 // The largest YAML file physynth reads (a scenario, a PEtab or PCSE file): 16 MiB.
 inline constexpr std::uintmax_t kMaxYamlFileBytes = 16u << 20;
+// The largest data file a reader takes whole (a real-data CSV, a weather file, a PEtab table, an
+// SBML model): 1 GiB.
+inline constexpr std::uintmax_t kMaxInputFileBytes = std::uintmax_t{1} << 30;
+
+// Whether `path` is a file a reader can take: a regular file (not a folder, a FIFO, which would
+// block, or a device, which never ends) of at most max_bytes. Otherwise reports why, as `what`
+// ("scenario file", "real-data file" ...), and returns false. Nothing is opened.
+bool check_input_file(const std::string& path, const std::string& what, std::uintmax_t max_bytes,
+                      Diagnostics& diagnostics);
 
 // Loads a YAML file strictly. Reported, with nullopt returned: a path that is not a regular file
 // (a folder, a FIFO, a device) or is larger than kMaxYamlFileBytes, a missing or unreadable
 // file, a syntax error, and a key given twice in one mapping at any depth, block or flow style
 // (both places named).
 std::optional<YAML::Node> load_yaml_file(const std::string& path, Diagnostics& diagnostics);
-// The duplicate-key check load_yaml_file makes, for a tree parsed from text (file names it).
-void check_duplicate_keys(const YAML::Node& root, const std::string& file, Diagnostics& diagnostics);
+// The duplicate-key check load_yaml_file makes, for a tree parsed from text (file names it);
+// `at` is the key path of the tree's root ("" for a whole file).
+void check_duplicate_keys(const YAML::Node& root, const std::string& file, Diagnostics& diagnostics,
+                          const std::string& at = "");
 
 // Applies a command-line override "a.b[2].c=value" to a YAML tree (the value is
 // parsed as YAML). Reports malformed overrides and returns false.

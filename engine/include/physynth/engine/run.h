@@ -72,6 +72,9 @@ struct StartedRun {
 };
 StartedRun started_run(const std::string& dir);
 
+// Whether `dir` holds a complete run: manifest.json with status "complete" and no journal.
+bool run_is_complete(const std::string& dir);
+
 // Computes a scenario's samples in memory, exactly the numbers run_scenario
 // writes: for feeds and streams that consume data without files. Keeps one
 // solver per thread across calls. Not thread-safe itself.

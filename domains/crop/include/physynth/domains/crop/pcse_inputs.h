@@ -36,5 +36,8 @@ std::optional<Agromanagement> agromanagement_from_yaml(const YAML::Node& list, c
 std::optional<CropParameters> read_pcse_yaml_parameters(const std::string& path, core::Diagnostics& diags);
 // The agromanagement section of a PCSE YAML file (AgroManagement or Agromanagement).
 std::optional<Agromanagement> read_pcse_agromanagement(const std::string& path, core::Diagnostics& diags);
+// A PCSE setup file's Model.model (LINGRA_PP, LINGRA_WLP_FD ...); "" when it names none or
+// cannot be read (its reader reports that).
+std::string pcse_model_of(const std::string& path);
 
 }  // namespace physynth::domains::crop

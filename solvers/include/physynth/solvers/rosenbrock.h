@@ -1,0 +1,335 @@
+// Rodas5P: a Rosenbrock-Wanner method for small stiff systems (issue 27, first part).
+//
+// Steinebach, G. (2023), "Construction of Rosenbrock-Wanner method Rodas5P and numerical
+// benchmarks within the Julia Differential Equations package", BIT Numer. Math. 63:27. Eight
+// stages, order 5, L-stable and stiffly accurate; the embedded solution (order 4) is the
+// eighth stage's input, so the error estimate is the last stage itself; a dense output of
+// order 4 from three extra combinations of the stages (the H matrix). The coefficients below
+// are the paper's, as OrdinaryDiffEq.jl tabulates them (rosenbrock_tableaus.jl, RODAS5P*), in
+// the W-transformed form of Hairer & Wanner (Solving ODEs II, IV.7): with W = I/(h γ) - J,
+//
+//   W k_s = f(t + c_s h, y + sum_j A_sj k_j) + sum_j (C_sj / h) k_j + h d_s df/dt,
+//   y_1 = y + sum_j A_8j k_j + k_8,   err = k_8,
+//   y(t + θ h) = (1 - θ) y + θ (y_1 + (1 - θ) (q_1 + θ (q_2 + θ q_3))),  q_i = sum_j H_ij k_j.
+//
+// Templated on the state count (Eigen fixed-size vectors and matrices, LU on the stack, no heap
+// in the step loop) or Eigen::Dynamic (storage allocated once, at construction). One LU of W
+// per step, with the exact Jacobian at the step's start. Step size control: the error in the
+// weighted RMS norm with w_i = atol_i + rtol max(|y_i|, |y_1,i|), h_new = h min(5, max(0.2,
+// 0.9 err^(-1/5))); a rejected step retries with the smaller h and never grows h next.
+//
+// The system is anything with
+//   void rhs(double t, const Vec& y, Vec& dydt) const;
+//   void jacobian(double t, const Vec& y, Mat& dfdy) const;
+//   void time_derivative(double t, const Vec& y, const Vec& f, Vec& dfdt) const;  // df/dt at fixed y
+// ModelSystem adapts a core::Model (its exact Jacobian; df/dt by a central difference unless
+// the caller knows the model is autonomous).
+#pragma once
+
+#include <Eigen/Dense>
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "physynth/core/model.h"
+
+namespace physynth::solvers {
+
+struct RosenbrockOptions {
+  double rtol = 1e-6;                  // relative tolerance, > 0
+  double atol = 1e-10;                 // absolute tolerance for every state, > 0
+  std::vector<double> atol_per_state;  // if not empty: one per state
+  long max_steps = 100000;             // steps per solve, all output intervals together
+  double initial_step_size = 0.0;      // 0: estimated from f and the tolerances
+  double max_step_size = 0.0;          // 0: unlimited
+};
+
+enum class RosenbrockStatus {
+  kSuccess,         // every output time reached
+  kTooMuchWork,     // max_steps taken
+  kStepTooSmall,    // the step fell below the time's resolution
+  kSingularMatrix,  // W = I/(h γ) - J could not be factorised, even at smaller steps
+  kNonFinite,       // f or J gave NaN or infinity
+};
+const char* rosenbrock_status_name(RosenbrockStatus s);
+
+struct RosenbrockStats {
+  long steps = 0, rejected = 0, rhs_evals = 0, jacobian_evals = 0, factorizations = 0;
+};
+
+struct RosenbrockResult {
+  RosenbrockStatus status = RosenbrockStatus::kSuccess;
+  double t_reached = 0.0;
+  std::size_t rows_written = 0;  // output times filled (the rest are NaN)
+  RosenbrockStats stats;
+};
+
+namespace rodas5p {
+inline constexpr int kStages = 8;
+inline constexpr double kGamma = 0.21193756319429014;
+// A (stage inputs) and C (stage couplings), lower triangular, rows 2..8.
+inline constexpr double kA[kStages][kStages] = {
+    {0, 0, 0, 0, 0, 0, 0, 0},
+    {3.0, 0, 0, 0, 0, 0, 0, 0},
+    {2.849394379747939, 0.45842242204463923, 0, 0, 0, 0, 0, 0},
+    {-6.954028509809101, 2.489845061869568, -10.358996098473584, 0, 0, 0, 0, 0},
+    {2.8029986275628964, 0.5072464736228206, -0.3988312541770524, -0.04721187230404641, 0, 0, 0, 0},
+    {-7.502846399306121, 2.561846144803919, -11.627539656261098, -0.18268767659942256, 0.030198172008377946, 0, 0,
+     0},
+    {-7.502846399306121, 2.561846144803919, -11.627539656261098, -0.18268767659942256, 0.030198172008377946, 1, 0, 0},
+    {-7.502846399306121, 2.561846144803919, -11.627539656261098, -0.18268767659942256, 0.030198172008377946, 1, 1,
+     0}};
+inline constexpr double kC[kStages][kStages] = {
+    {0, 0, 0, 0, 0, 0, 0, 0},
+    {-14.155112264123755, 0, 0, 0, 0, 0, 0, 0},
+    {-17.97296035885952, -2.859693295451294, 0, 0, 0, 0, 0, 0},
+    {147.12150275711716, -1.41221402718213, 71.68940251302358, 0, 0, 0, 0, 0},
+    {165.43517024871676, -0.4592823456491126, 42.90938336958603, -5.961986721573306, 0, 0, 0, 0},
+    {24.854864614690072, -3.0009227002832186, 47.4931110020768, 5.5814197821558125, -0.6610691825249471, 0, 0, 0},
+    {30.91273214028599, -3.1208243349937974, 77.79954646070892, 34.28646028294783, -19.097331116725623,
+     -28.087943162872662, 0, 0},
+    {37.80277123390563, -3.2571969029072276, 112.26918849496327, 66.9347231244047, -40.06618937091002,
+     -54.66780262877968, -9.48861652309627, 0}};
+inline constexpr double kc[kStages] = {0, 0.6358126895828704, 0.4095798393397535, 0.9769306725060716,
+                                       0.4288403609558664, 1, 1, 1};
+inline constexpr double kd[kStages] = {0.21193756319429014, -0.42387512638858027, -0.3384627126235924,
+                                       1.8046452872882734, 2.325825639765069, 0, 0, 0};
+inline constexpr double kH[3][kStages] = {
+    {25.948786856663858, -2.5579724845846235, 10.433815404888879, -2.3679251022685204, 0.524948541321073,
+     1.1241088310450404, 0.4272876194431874, -0.17202221070155493},
+    {-9.91568850695171, -0.9689944594115154, 3.0438037242978453, -24.495224566215796, 20.176138334709044,
+     15.98066361424651, -6.789040303419874, -6.710236069923372},
+    {11.419903575922262, 2.8879645146136994, 72.92137995996029, 80.12511834622643, -52.072871366152654,
+     -59.78993625266729, -0.15582684282751913, 4.883087185713722}};
+}  // namespace rodas5p
+
+// A core::Model with its parameters as a Rodas5P system.
+template <int N>
+class ModelSystem {
+ public:
+  using Vec = Eigen::Matrix<double, N, 1>;
+  using Mat = Eigen::Matrix<double, N, N>;
+  // autonomous: the model's f does not depend on t (df/dt = 0 without evaluating it). Otherwise
+  // df/dt by a central difference, which is also exactly 0 for a model that ignores t.
+  ModelSystem(const core::Model& model, const double* p, bool autonomous = false)
+      : model_(model), p_(p), autonomous_(autonomous) {}
+  void rhs(double t, const Vec& y, Vec& f) const { model_.rhs(t, y.data(), p_, f.data()); }
+  void jacobian(double t, const Vec& y, Mat& J) const { model_.jacobian(t, y.data(), p_, J.data()); }
+  void time_derivative(double t, const Vec& y, const Vec& f, Vec& ft) const {
+    if (autonomous_) {
+      ft.setZero(f.size());
+      return;
+    }
+    const double dt = std::sqrt(std::numeric_limits<double>::epsilon()) * std::max(1.0, std::abs(t));
+    Vec a(f.size()), b(f.size());
+    model_.rhs(t + dt, y.data(), p_, a.data());
+    model_.rhs(t - dt, y.data(), p_, b.data());
+    ft = (a - b) / (2.0 * dt);
+  }
+
+ private:
+  const core::Model& model_;
+  const double* p_;
+  bool autonomous_;
+};
+
+template <int N>
+class Rodas5P {
+ public:
+  using Vec = Eigen::Matrix<double, N, 1>;
+  using Mat = Eigen::Matrix<double, N, N>;
+
+  // n: the state count (must equal N unless N is Eigen::Dynamic).
+  Rodas5P(int n, RosenbrockOptions options) : n_(n), o_(std::move(options)), lu_(n) {
+    for (auto* v : {&y_, &y1_, &f0_, &ft_, &u_, &rhs_, &scale_, &err_}) v->resize(n_);
+    for (auto& k : k_) k.resize(n_);
+    J_.resize(n_, n_);
+    W_.resize(n_, n_);
+  }
+
+  // Integrates from (t0, y0) through `times` (non-decreasing, >= t0), writing each state at
+  // each time into out (row-major, times.size() x n). Rows not reached are NaN.
+  template <class System>
+  RosenbrockResult solve(const System& sys, double t0, const double* y0, const std::vector<double>& times,
+                         double* out) {
+    using namespace rodas5p;
+    RosenbrockResult r;
+    r.t_reached = t0;
+    const std::size_t T = times.size();
+    std::fill(out, out + T * static_cast<std::size_t>(n_), std::numeric_limits<double>::quiet_NaN());
+    for (int i = 0; i < n_; ++i) y_[i] = y0[i];
+    double t = t0;
+    std::size_t next = 0;
+    // Outputs at t0 itself.
+    while (next < T && times[next] <= t0) write(out, next++, y_);
+    if (next == T) {
+      r.rows_written = T;
+      return r;
+    }
+    const double t_end = times.back();
+    sys.rhs(t, y_, f0_);
+    ++r.stats.rhs_evals;
+    if (!f0_.allFinite()) return fail(r, RosenbrockStatus::kNonFinite, t, next);
+    double h = o_.initial_step_size > 0.0 ? o_.initial_step_size : initial_step(t, t_end);
+    bool last_rejected = false;
+    int singular = 0;
+    while (next < T) {
+      if (r.stats.steps >= o_.max_steps) return fail(r, RosenbrockStatus::kTooMuchWork, t, next);
+      const double resolution = 16.0 * std::numeric_limits<double>::epsilon() * std::max(1.0, std::abs(t));
+      if (t_end - t <= resolution) {
+        // At the end up to rounding of the summed steps: the remaining outputs are y.
+        while (next < T) write(out, next++, y_);
+        break;
+      }
+      if (o_.max_step_size > 0.0) h = std::min(h, o_.max_step_size);
+      h = std::min(h, t_end - t);
+      // A last step that would leave a sliver goes to the end at once.
+      if (t_end - (t + h) <= resolution) h = t_end - t;
+      if (h <= resolution) return fail(r, RosenbrockStatus::kStepTooSmall, t, next);
+      // One step from (t, y_) with h: W, its LU, the stages.
+      sys.jacobian(t, y_, J_);
+      sys.time_derivative(t, y_, f0_, ft_);
+      ++r.stats.jacobian_evals;
+      W_ = -J_;
+      W_.diagonal().array() += 1.0 / (h * kGamma);
+      lu_.compute(W_);
+      ++r.stats.factorizations;
+      const double det = std::abs(lu_.determinant());
+      if (!std::isfinite(det) || det == 0.0) {
+        if (++singular > 10) return fail(r, RosenbrockStatus::kSingularMatrix, t, next);
+        h *= 0.25;
+        continue;
+      }
+      singular = 0;
+      for (int s = 0; s < kStages; ++s) {
+        u_ = y_;
+        for (int j = 0; j < s; ++j)
+          if (kA[s][j] != 0.0) u_ += kA[s][j] * k_[static_cast<std::size_t>(j)];
+        if (s == 0)
+          rhs_ = f0_;
+        else {
+          sys.rhs(t + kc[s] * h, u_, rhs_);
+          ++r.stats.rhs_evals;
+        }
+        for (int j = 0; j < s; ++j)
+          if (kC[s][j] != 0.0) rhs_ += (kC[s][j] / h) * k_[static_cast<std::size_t>(j)];
+        if (kd[s] != 0.0) rhs_ += (h * kd[s]) * ft_;
+        k_[static_cast<std::size_t>(s)] = lu_.solve(rhs_);
+      }
+      y1_ = u_ + k_[kStages - 1];  // stiffly accurate: the last stage's input plus its k
+      err_ = k_[kStages - 1];
+      double e = 0.0;
+      for (int i = 0; i < n_; ++i) {
+        const double w = atol(i) + o_.rtol * std::max(std::abs(y_[i]), std::abs(y1_[i]));
+        e += (err_[i] / w) * (err_[i] / w);
+      }
+      e = std::sqrt(e / n_);
+      if (!std::isfinite(e) || !y1_.allFinite()) {
+        // A step that overflowed: retry smaller, as a rejected one.
+        ++r.stats.rejected;
+        h *= 0.2;
+        last_rejected = true;
+        continue;
+      }
+      const double factor = std::min(5.0, std::max(0.2, 0.9 * std::pow(std::max(e, 1e-10), -0.2)));
+      if (e > 1.0) {
+        ++r.stats.rejected;
+        h *= std::min(factor, 0.9);
+        last_rejected = true;
+        continue;
+      }
+      // Accepted: the outputs inside (t, t + h] from the dense output.
+      ++r.stats.steps;
+      const double t1 = t + h;
+      while (next < T && times[next] <= t1) {
+        const double theta = (times[next] - t) / h;
+        if (theta >= 1.0) {
+          write(out, next++, y1_);
+          continue;
+        }
+        dense(theta, u_);
+        write(out, next++, u_);
+      }
+      t = t1;
+      y_ = y1_;
+      r.t_reached = t;
+      sys.rhs(t, y_, f0_);
+      ++r.stats.rhs_evals;
+      if (!f0_.allFinite()) return fail(r, RosenbrockStatus::kNonFinite, t, next);
+      h *= last_rejected ? std::min(1.0, factor) : factor;
+      last_rejected = false;
+    }
+    r.rows_written = T;
+    return r;
+  }
+
+ private:
+  double atol(int i) const { return o_.atol_per_state.empty() ? o_.atol : o_.atol_per_state[static_cast<std::size_t>(i)]; }
+
+  void write(double* out, std::size_t row, const Vec& y) const {
+    for (int i = 0; i < n_; ++i) out[row * static_cast<std::size_t>(n_) + static_cast<std::size_t>(i)] = y[i];
+  }
+
+  // y(t + θ h) into `into` from the step just taken (y_ its start, y1_ its end).
+  void dense(double theta, Vec& into) const {
+    using namespace rodas5p;
+    Vec q1 = Vec::Zero(n_), q2 = Vec::Zero(n_), q3 = Vec::Zero(n_);
+    for (int j = 0; j < kStages; ++j) {
+      q1 += kH[0][j] * k_[static_cast<std::size_t>(j)];
+      q2 += kH[1][j] * k_[static_cast<std::size_t>(j)];
+      q3 += kH[2][j] * k_[static_cast<std::size_t>(j)];
+    }
+    into = (1.0 - theta) * y_ + theta * (y1_ + (1.0 - theta) * (q1 + theta * (q2 + theta * q3)));
+  }
+
+  // Hairer & Wanner's starting step (Solving ODEs I, II.4): h0 from |y|, |f| in the weighted
+  // norm, at most a hundredth of the span.
+  double initial_step(double t, double t_end) const {
+    double d0 = 0.0, d1 = 0.0;
+    for (int i = 0; i < n_; ++i) {
+      const double w = atol(i) + o_.rtol * std::abs(y_[i]);
+      d0 += (y_[i] / w) * (y_[i] / w);
+      d1 += (f0_[i] / w) * (f0_[i] / w);
+    }
+    d0 = std::sqrt(d0 / n_);
+    d1 = std::sqrt(d1 / n_);
+    double h = (d0 < 1e-5 || d1 < 1e-5) ? 1e-6 : 0.01 * d0 / d1;
+    h = std::min(h, 0.01 * (t_end - t));
+    return std::max(h, 1e-12 * std::max(1.0, std::abs(t)));
+  }
+
+  RosenbrockResult& fail(RosenbrockResult& r, RosenbrockStatus s, double t, std::size_t next) const {
+    r.status = s;
+    r.t_reached = t;
+    r.rows_written = next;
+    return r;
+  }
+
+  int n_;
+  RosenbrockOptions o_;
+  Vec y_, y1_, f0_, ft_, u_, rhs_, scale_, err_;
+  std::array<Vec, rodas5p::kStages> k_;
+  Mat J_, W_;
+  Eigen::PartialPivLU<Mat> lu_;
+};
+
+inline const char* rosenbrock_status_name(RosenbrockStatus s) {
+  switch (s) {
+    case RosenbrockStatus::kSuccess:
+      return "ROS_SUCCESS";
+    case RosenbrockStatus::kTooMuchWork:
+      return "ROS_TOO_MUCH_WORK";
+    case RosenbrockStatus::kStepTooSmall:
+      return "ROS_STEP_TOO_SMALL";
+    case RosenbrockStatus::kSingularMatrix:
+      return "ROS_SINGULAR_MATRIX";
+    case RosenbrockStatus::kNonFinite:
+      return "ROS_NONFINITE";
+  }
+  return "?";
+}
+
+}  // namespace physynth::solvers

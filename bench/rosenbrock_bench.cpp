@@ -1,0 +1,131 @@
+// Rodas5P against CVODES, integrator against integrator, on the kinetics example scenarios: the
+// same model, the same sampled parameters (the scenario's first samples), the same output grid
+// and tolerances, one thread. Prints one JSON object per scenario: trajectories per second of
+// each, and the largest global error of each against CVODES at 10^4 times tighter tolerances,
+// in units of the tolerance asked for (atol + rtol |y|).
+//
+//   rosenbrock_bench SCENARIO_DIR [SAMPLES]
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "physynth/engine/run.h"
+#include "physynth/engine/scenario.h"
+#include "physynth/solvers/ode_solver.h"
+#include "physynth/solvers/rosenbrock.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+template <int N>
+double run_rodas(const physynth::core::Model& model, const physynth::solvers::RosenbrockOptions& o,
+                 const std::vector<double>& params, std::size_t m, std::size_t samples, const std::vector<double>& times,
+                 std::vector<double>& out, int* failed) {
+  const int n = static_cast<int>(model.num_states());
+  physynth::solvers::Rodas5P<N> ros(n, o);
+  std::vector<double> y0(static_cast<std::size_t>(n));
+  const auto start = Clock::now();
+  for (std::size_t s = 0; s < samples; ++s) {
+    const double* p = params.data() + s * m;
+    model.initial_state(p, y0.data());
+    const auto r = ros.solve(physynth::solvers::ModelSystem<N>(model, p), times.front(), y0.data(), times,
+                             out.data() + s * times.size() * static_cast<std::size_t>(n));
+    *failed += r.status == physynth::solvers::RosenbrockStatus::kSuccess ? 0 : 1;
+  }
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace physynth;
+  if (argc < 2) {
+    std::cerr << "usage: rosenbrock_bench SCENARIO_DIR [SAMPLES]\n";
+    return 2;
+  }
+  const std::size_t samples = argc > 2 ? std::stoul(argv[2]) : 2000;
+  for (const char* name : {"michaelis_menten", "reversible_binding", "robertson"}) {
+    core::Diagnostics d;
+    auto s = engine::load_scenario(std::string(argv[1]) + "/" + name + ".yaml",
+                                   {"sampling.samples=" + std::to_string(samples), "solver.sensitivities=[]"}, d);
+    if (!s) {
+      std::cerr << d.report();
+      return 2;
+    }
+    const core::Model& model = *s->model.model;
+    const std::size_t n = model.num_states(), m = model.num_parameters(), T = s->times.size();
+    // The scenario's sampled parameters, as a run draws them.
+    engine::ShardGenerator gen(*s, 1);
+    const engine::Shard shard = gen.samples(0, samples);
+    // CVODES as the engine configures it.
+    solvers::OdeOptions co;
+    co.rtol = s->solver.rtol;
+    co.atol = s->solver.atol;
+    co.atol_per_state = s->solver.atol_per_state;
+    co.max_steps = s->solver.max_steps;
+    solvers::OdeSolver cvodes(s->model.model, co);
+    std::vector<double> ref(samples * T * n), out(samples * T * n), y0(n);
+    int cv_failed = 0;
+    auto start = Clock::now();
+    for (std::size_t k = 0; k < samples; ++k) {
+      const double* p = shard.parameters.data() + k * m;
+      model.initial_state(p, y0.data());
+      const auto r = cvodes.solve(p, y0.data(), s->times.front(), s->times, ref.data() + k * T * n);
+      cv_failed += r.status == solvers::SolveStatus::kFailed ? 1 : 0;
+    }
+    const double cv_s = std::chrono::duration<double>(Clock::now() - start).count();
+    solvers::RosenbrockOptions ro;
+    ro.rtol = co.rtol;
+    ro.atol = co.atol;
+    ro.atol_per_state = co.atol_per_state;
+    ro.max_steps = co.max_steps;
+    int ros_failed = 0;
+    double ros_s = 0.0;
+    if (n == 3)
+      ros_s = run_rodas<3>(model, ro, shard.parameters, m, samples, s->times, out, &ros_failed);
+    else if (n == 4)
+      ros_s = run_rodas<4>(model, ro, shard.parameters, m, samples, s->times, out, &ros_failed);
+    else
+      ros_s = run_rodas<Eigen::Dynamic>(model, ro, shard.parameters, m, samples, s->times, out, &ros_failed);
+    // Each against a reference: CVODES at tolerances 10^4 times tighter.
+    solvers::OdeOptions to = co;
+    to.rtol *= 1e-4;
+    to.atol *= 1e-4;
+    for (auto& a : to.atol_per_state) a *= 1e-4;
+    to.max_steps *= 100;
+    solvers::OdeSolver tight(s->model.model, to);
+    std::vector<double> exact(samples * T * n);
+    for (std::size_t k = 0; k < samples; ++k) {
+      const double* p = shard.parameters.data() + k * m;
+      model.initial_state(p, y0.data());
+      tight.solve(p, y0.data(), s->times.front(), s->times, exact.data() + k * T * n);
+    }
+    // The largest global error of each, in units of the tolerance asked for (atol + rtol |y|).
+    const auto worst_of = [&](const std::vector<double>& v) {
+      double w = 0.0;
+      for (std::size_t i = 0; i < v.size(); ++i) {
+        const double atol = co.atol_per_state.empty() ? co.atol : co.atol_per_state[i % n];
+        w = std::max(w, std::abs(v[i] - exact[i]) / (atol + co.rtol * std::abs(exact[i])));
+      }
+      return w;
+    };
+    const nlohmann::json j = {{"scenario", name},
+                              {"samples", samples},
+                              {"states", n},
+                              {"output_times", T},
+                              {"rtol", co.rtol},
+                              {"cvodes_traj_per_s", samples / cv_s},
+                              {"rodas5p_traj_per_s", samples / ros_s},
+                              {"speed_up", cv_s / ros_s},
+                              {"failed", {{"cvodes", cv_failed}, {"rodas5p", ros_failed}}},
+                              {"cvodes_max_error_in_tolerances", worst_of(ref)},
+                              {"rodas5p_max_error_in_tolerances", worst_of(out)}};
+    std::cout << j.dump() << std::endl;
+  }
+  return 0;
+}

@@ -30,6 +30,7 @@
 #include "physynth/engine/dataset.h"
 #include "physynth/engine/output_folder.h"
 #include "physynth/engine/ranks.h"
+#include "physynth/solvers/rosenbrock.h"
 #include "physynth/pinn/errors.h"
 #include "pinn_backend.h"
 #include "sha256.h"
@@ -148,6 +149,7 @@ std::vector<double> state_atol(const Scenario& s) {
 // Everything one thread needs to process samples; built once per thread.
 struct Worker {
   std::optional<solvers::OdeSolver> solver;  // none for a model that advances itself
+  std::optional<solvers::Rodas5P<Eigen::Dynamic>> rodas;  // solver.method: rosenbrock
   std::vector<Expression> observations;      // the expression channels, in order
   std::vector<double> derived;               // scratch: the model's derived channels at one row
   std::vector<Expression> labels;
@@ -161,6 +163,16 @@ struct Worker {
   explicit Worker(const Scenario& s) : atol(state_atol(s)) {
     if (!dynamic_cast<const core::SteppedModel*>(s.model.model.get()))
       solver.emplace(s.model.model, s.solver, make_events(s));
+    if (s.rosenbrock) {
+      solvers::RosenbrockOptions o;
+      o.rtol = s.solver.rtol;
+      o.atol = s.solver.atol;
+      o.atol_per_state = s.solver.atol_per_state;
+      o.max_steps = s.solver.max_steps;
+      o.max_step_size = s.solver.max_step_size;
+      o.initial_step_size = s.solver.initial_step_size;
+      rodas.emplace(static_cast<int>(s.model.model->num_states()), o);
+    }
     const auto names = expression_variables(*s.model.model);
     variables.resize(names.size());
     for (const auto& o : s.observations)
@@ -396,6 +408,31 @@ solvers::SolveResult pinn_sample(const Scenario& s, const Grid& grid, Worker& w,
   return r;
 }
 
+// One sample with Rodas5P, reported as the engine reads a CVODES solve.
+solvers::SolveResult solve_rosenbrock(solvers::Rodas5P<Eigen::Dynamic>& rodas, const core::Model& model, const double* p,
+                                      const double* y0, const std::vector<double>& times, double* states) {
+  const std::size_t n = model.num_states();
+  const auto rr = rodas.solve(solvers::ModelSystem<Eigen::Dynamic>(model, p), times.front(), y0, times, states);
+  solvers::SolveResult r;
+  r.status = rr.status == solvers::RosenbrockStatus::kSuccess ? solvers::SolveStatus::kSuccess
+                                                                : solvers::SolveStatus::kFailed;
+  r.t_reached = rr.t_reached;
+  r.rows_written = rr.rows_written;
+  if (r.status == solvers::SolveStatus::kFailed) {
+    r.flag = -1;
+    r.flag_name = solvers::rosenbrock_status_name(rr.status);
+    r.message = "Rodas5P stopped at t = " + core::format_number(rr.t_reached) + ": " + r.flag_name;
+  }
+  r.stats.steps = rr.stats.steps;
+  r.stats.rhs_evals = rr.stats.rhs_evals;
+  r.stats.jacobian_evals = rr.stats.jacobian_evals;
+  r.stats.linear_setups = rr.stats.factorizations;
+  r.stats.error_test_failures = rr.stats.rejected;
+  if (rr.rows_written > 0)
+    r.final_state.assign(states + (rr.rows_written - 1) * n, states + rr.rows_written * n);
+  return r;
+}
+
 struct SampleFailed {};
 constexpr double kPinnRelativeAccuracy = 1e-2;  // a sample recorded as failed before its solve
 
@@ -434,6 +471,9 @@ void process_sample(const Scenario& s, const Grid& grid, Worker& w, Shard& shard
       r = simulate_stepped(*stepped, p, s.seed, sample, grid.times, states);
     } else if (pinn) {
       r = pinn_sample(s, grid, w, *pinn, i, p, states, verify, outcome);
+    } else if (w.rodas) {
+      model.initial_state(p, w.y0.data());
+      r = solve_rosenbrock(*w.rodas, model, p, w.y0.data(), grid.times, states);
     } else {
       model.initial_state(p, w.y0.data());
       r = solve_in_regimes(*w.solver, plan, w.y0.data(), grid.times, states, sensitivities, n);

@@ -269,7 +269,7 @@ bool read_time(const ConfigNode& time, Scenario& s) {
 
 // --- solver ------------------------------------------------------------------
 
-void read_solver(const ConfigNode& node, const core::Model& model, solvers::OdeOptions& o) {
+void read_solver(const ConfigNode& node, const core::Model& model, solvers::OdeOptions& o, bool* rosenbrock) {
   if (!node.expect_map()) return;
   node.check_keys({"method", "linear_solver", "rtol", "atol", "max_steps", "max_step", "initial_step", "max_order",
                    "sensitivities"});
@@ -305,8 +305,10 @@ void read_solver(const ConfigNode& node, const core::Model& model, solvers::OdeO
                  "forward sensitivities do not cross those jumps yet; drop the schedule or the sensitivities");
   }
   if (node.has("method"))
-    if (auto m = node["method"].as_enum({"bdf", "adams"}))
-      o.method = *m == "bdf" ? solvers::Method::kBdf : solvers::Method::kAdams;
+    if (auto m = node["method"].as_enum({"bdf", "adams", "rosenbrock"})) {
+      *rosenbrock = *m == "rosenbrock";
+      o.method = *m == "adams" ? solvers::Method::kAdams : solvers::Method::kBdf;
+    }
   if (node.has("linear_solver"))
     if (auto m = node["linear_solver"].as_enum({"dense", "klu"}))
       o.linear_solver = *m == "dense" ? solvers::LinearSolverKind::kDense : solvers::LinearSolverKind::kKlu;
@@ -963,7 +965,7 @@ nlohmann::ordered_json resolved_json(const Scenario& s, const YAML::Node& model_
   j["sampling"] = {{"design", core::design_name(s.design)}, {"samples", s.samples}, {"seed", s.seed}};
   j["time"] = {
       {"points", s.times.size()}, {"start", s.times.front()}, {"end", s.times.back()}, {"units", s.time_units}};
-  nlohmann::ordered_json solver = {{"method", solvers::method_name(s.solver.method)},
+  nlohmann::ordered_json solver = {{"method", s.rosenbrock ? "rosenbrock" : solvers::method_name(s.solver.method)},
                                    {"linear_solver", solvers::linear_solver_name(s.solver.linear_solver)},
                                    {"rtol", s.solver.rtol},
                                    {"atol", s.solver.atol},
@@ -1274,7 +1276,7 @@ std::optional<Scenario> load_scenario(const std::string& path, const std::vector
         break;
       }
   } else if (model && root.has("solver")) {
-    read_solver(root["solver"], *model, s.solver);
+    read_solver(root["solver"], *model, s.solver, &s.rosenbrock);
   }
   if (model) {
     // The options' own check, for constraints only visible in combination.
@@ -1550,6 +1552,19 @@ std::optional<Scenario> load_scenario(const std::string& path, const std::vector
     if (root["provenance"].expect_map()) s.provenance = yaml_to_json(root["provenance"].yaml());
   }
   if (model && s.backend == Backend::kPinn) check_pinn_backend(root, s, options.untrained_network_is_note);
+  if (model && s.rosenbrock) {
+    // What Rodas5P does not do yet: said at load, never a silently different run.
+    const ConfigNode method = root["solver"]["method"];
+    const auto refuse = [&](const std::string& what) {
+      method.error("solver.method: rosenbrock does not support " + what + " yet; use method bdf (CVODES) for this scenario");
+    };
+    if (dynamic_cast<const core::SteppedModel*>(model)) refuse("models that advance themselves (crop models)");
+    if (!s.events.empty()) refuse("events (root finding)");
+    if (model->has_jumps()) refuse("models with scheduled jumps (doses, assay phases, SBML events)");
+    if (s.regimes.present) refuse("regimes");
+    if (!s.solver.sensitivity_parameters.empty()) refuse("forward sensitivities");
+    if (s.backend == Backend::kPinn) refuse("backend pinn (its verification solves)");
+  }
 
   // Observation grids must fit in the time span.
   if (!s.times.empty())

@@ -239,6 +239,9 @@ struct Scenario {
   std::vector<double> times;  // output grid, strictly increasing
   std::string time_units;
   solvers::OdeOptions solver;
+  // solver.method: rosenbrock: Rodas5P (solvers/rosenbrock.h) instead of CVODES, for models
+  // without events, jumps, regimes or sensitivities (their support on it is issue 27's next step).
+  bool rosenbrock = false;
   std::vector<EventSpec> events;
   std::vector<ObservationSpec> observations;
   std::vector<LabelSpec> labels;

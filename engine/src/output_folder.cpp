@@ -334,7 +334,7 @@ bool OutputFolder::lists(const std::string& relative) const {
 
 void OutputFolder::record(const std::string& path) {
   const bool folder = !path.empty() && path.back() == '/';
-  std::string rel = inside(impl_->dir, canonical_of(path));
+  std::string rel = inside(impl_->dir, canonical_of(folder ? path.substr(0, path.find_last_not_of('/') + 1) : path));
   if (rel.empty()) return;
   if (folder) rel += "/";
   std::lock_guard<std::mutex> lock(impl_->mutex);

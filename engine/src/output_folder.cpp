@@ -75,7 +75,8 @@ std::vector<std::string> legacy_entries(const fs::path& dir) {
 
 struct OutputFolder::Impl {
   fs::path dir;
-  std::string shown;  // as the user named it
+  std::string shown;      // as the user named it
+  std::string canonical;  // dir as text, for matching paths without a syscall per write
   int lock_fd = -1;
   std::mutex mutex;
   std::vector<std::string> entries;  // in the order recorded
@@ -127,7 +128,7 @@ std::shared_ptr<OutputFolder> holder_of(const fs::path& p, std::string* rel) {
   std::size_t best_len = 0;
   for (const auto& w : registry())
     if (auto f = w.lock()) {
-      const fs::path d = canonical_of(f->directory());
+      const fs::path d = f->canonical_directory();
       const std::string r = inside(d, p);
       if (!r.empty() && d.string().size() >= best_len) {
         best = f;
@@ -177,7 +178,7 @@ std::shared_ptr<OutputFolder> OutputFolder::take(const std::string& directory, c
     auto& reg = registry();
     reg.erase(std::remove_if(reg.begin(), reg.end(), [](const auto& w) { return w.expired(); }), reg.end());
     for (const auto& w : reg)
-      if (auto f = w.lock(); f && canonical_of(f->directory()) == dir) return f;
+      if (auto f = w.lock(); f && fs::path(f->canonical_directory()) == dir) return f;
   }
   std::error_code ec;
   if (fs::exists(dir, ec) && !fs::is_directory(dir, ec))
@@ -192,6 +193,7 @@ std::shared_ptr<OutputFolder> OutputFolder::take(const std::string& directory, c
   auto impl = std::make_unique<Impl>();
   impl->dir = dir;
   impl->shown = directory;
+  impl->canonical = dir.string();
   const bool had_meta = fs::exists(dir / kMetaDir, ec);
   fs::create_directories(dir / kMetaDir, ec);
   const fs::path lock_path = dir / kMetaDir / "lock";
@@ -244,6 +246,7 @@ std::shared_ptr<OutputFolder> OutputFolder::take(const std::string& directory, c
 }
 
 const std::string& OutputFolder::directory() const { return impl_->shown; }
+const std::string& OutputFolder::canonical_directory() const { return impl_->canonical; }
 
 bool OutputFolder::has_physynth_output() const {
   std::lock_guard<std::mutex> lock(impl_->mutex);
@@ -346,7 +349,7 @@ void note_output_file(const std::string& path) {
   std::string rel;
   auto folder = holder_of(p, &rel);
   if (!folder || rel.rfind(kMetaDir, 0) == 0) return;
-  const fs::path root = canonical_of(folder->directory());
+  const fs::path root = folder->canonical_directory();
   // Folders on the way that do not exist yet are physynth's, made here.
   std::vector<fs::path> missing;
   std::error_code ec;

@@ -34,7 +34,8 @@ class OutputFolder {
   OutputFolder(const OutputFolder&) = delete;
   OutputFolder& operator=(const OutputFolder&) = delete;
 
-  const std::string& directory() const;
+  const std::string& directory() const;          // as the command was given it
+  const std::string& canonical_directory() const;  // absolute, symlinks resolved: what paths are matched against
   // Whether the ledger lists anything (physynth wrote here before).
   bool has_physynth_output() const;
   // Up to `limit` files (relative paths, sorted) that physynth did not write; nested folders that

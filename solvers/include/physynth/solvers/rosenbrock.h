@@ -144,7 +144,7 @@ class Rodas5P {
 
   // n: the state count (must equal N unless N is Eigen::Dynamic).
   Rodas5P(int n, RosenbrockOptions options) : n_(n), o_(std::move(options)), lu_(n) {
-    for (auto* v : {&y_, &y1_, &f0_, &ft_, &u_, &rhs_, &scale_, &err_}) v->resize(n_);
+    for (auto* v : {&y_, &y1_, &f0_, &ft_, &u_, &rhs_, &q1_, &q2_, &q3_}) v->resize(n_);
     for (auto& k : k_) k.resize(n_);
     J_.resize(n_, n_);
     W_.resize(n_, n_);
@@ -219,12 +219,13 @@ class Rodas5P {
         if (kd[s] != 0.0) rhs_ += (h * kd[s]) * ft_;
         k_[static_cast<std::size_t>(s)] = lu_.solve(rhs_);
       }
-      y1_ = u_ + k_[kStages - 1];  // stiffly accurate: the last stage's input plus its k
-      err_ = k_[kStages - 1];
+      // Stiffly accurate: y1 is the last stage's input plus its k, and that k is the error estimate.
+      const Vec& err = k_[kStages - 1];
+      y1_ = u_ + err;
       double e = 0.0;
       for (int i = 0; i < n_; ++i) {
         const double w = atol(i) + o_.rtol * std::max(std::abs(y_[i]), std::abs(y1_[i]));
-        e += (err_[i] / w) * (err_[i] / w);
+        e += (err[i] / w) * (err[i] / w);
       }
       e = std::sqrt(e / n_);
       if (!std::isfinite(e) || !y1_.allFinite()) {
@@ -273,16 +274,19 @@ class Rodas5P {
     for (int i = 0; i < n_; ++i) out[row * static_cast<std::size_t>(n_) + static_cast<std::size_t>(i)] = y[i];
   }
 
-  // y(t + θ h) into `into` from the step just taken (y_ its start, y1_ its end).
-  void dense(double theta, Vec& into) const {
+  // y(t + θ h) into `into` from the step just taken (y_ its start, y1_ its end); q1_..q3_ are
+  // members so the dynamic-size variant allocates nothing here either.
+  void dense(double theta, Vec& into) {
     using namespace rodas5p;
-    Vec q1 = Vec::Zero(n_), q2 = Vec::Zero(n_), q3 = Vec::Zero(n_);
+    q1_.setZero();
+    q2_.setZero();
+    q3_.setZero();
     for (int j = 0; j < kStages; ++j) {
-      q1 += kH[0][j] * k_[static_cast<std::size_t>(j)];
-      q2 += kH[1][j] * k_[static_cast<std::size_t>(j)];
-      q3 += kH[2][j] * k_[static_cast<std::size_t>(j)];
+      q1_ += kH[0][j] * k_[static_cast<std::size_t>(j)];
+      q2_ += kH[1][j] * k_[static_cast<std::size_t>(j)];
+      q3_ += kH[2][j] * k_[static_cast<std::size_t>(j)];
     }
-    into = (1.0 - theta) * y_ + theta * (y1_ + (1.0 - theta) * (q1 + theta * (q2 + theta * q3)));
+    into = (1.0 - theta) * y_ + theta * (y1_ + (1.0 - theta) * (q1_ + theta * (q2_ + theta * q3_)));
   }
 
   // Hairer & Wanner's starting step (Solving ODEs I, II.4): h0 from |y|, |f| in the weighted
@@ -310,7 +314,7 @@ class Rodas5P {
 
   int n_;
   RosenbrockOptions o_;
-  Vec y_, y1_, f0_, ft_, u_, rhs_, scale_, err_;
+  Vec y_, y1_, f0_, ft_, u_, rhs_, q1_, q2_, q3_;
   std::array<Vec, rodas5p::kStages> k_;
   Mat J_, W_;
   Eigen::PartialPivLU<Mat> lu_;

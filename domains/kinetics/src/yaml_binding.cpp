@@ -6,7 +6,7 @@
 #include <map>
 #include <memory>
 
-#include "physynth/core/scheduled_model.h"
+#include "physynth/core/parameter_table.h"
 #include "physynth/domains/kinetics/reaction_network.h"
 #include "physynth/domains/kinetics/sbml_model.h"
 
@@ -65,50 +65,6 @@ bool parse_side(const std::string& side, std::vector<std::pair<std::string, int>
   return true;
 }
 
-// A rate constant or initial amount: a number, or the name of a scenario parameter.
-struct ParameterTable {
-  std::vector<core::VariableInfo> info;
-  std::vector<core::ModelParameterRef> refs;
-  std::map<std::string, int> by_name;
-
-  // A parameter the model defines itself, with its default value; a `parameters` entry may replace it.
-  void seed(const core::VariableInfo& parameter, double value, const core::ConfigNode& node) {
-    by_name[parameter.name] = static_cast<int>(info.size());
-    info.push_back(parameter);
-    refs.push_back({value, true, node.location(), node.path()});
-  }
-
-  // Returns the parameter index, or -1 after reporting an error.
-  int resolve(const core::ConfigNode& node, const std::string& literal_name, bool must_be_positive) {
-    if (!node.is_scalar()) {
-      node.error(node.path() + " must be a number or a parameter name, got " + node.describe());
-      return -1;
-    }
-    const std::string text = node.scalar();
-    char* end = nullptr;
-    const double v = std::strtod(text.c_str(), &end);
-    if (!text.empty() && end == text.c_str() + text.size()) {
-      if (!(v >= 0.0) || (must_be_positive && v == 0.0)) {
-        node.error(node.path() + " must be " + (must_be_positive ? "> 0" : ">= 0") + ", got " + text);
-        return -1;
-      }
-      info.push_back({literal_name, "", "written in the model section"});
-      refs.push_back({v, false, node.location(), node.path()});
-      return static_cast<int>(info.size()) - 1;
-    }
-    if (!core::is_identifier(text)) {
-      node.error(node.path() + " must be a number or a parameter name, got '" + text + "'");
-      return -1;
-    }
-    auto it = by_name.find(text);
-    if (it != by_name.end()) return it->second;
-    info.push_back({text, "", ""});
-    refs.push_back({std::nullopt, false, node.location(), node.path()});
-    by_name[text] = static_cast<int>(info.size()) - 1;
-    return static_cast<int>(info.size()) - 1;
-  }
-};
-
 }  // namespace
 
 std::optional<ParsedEquation> parse_equation(const std::string& text, std::string* error) {
@@ -149,7 +105,7 @@ std::optional<ParsedEquation> parse_equation(const std::string& text, std::strin
 namespace {
 
 // `sbml: FILE` (relative to the scenario), with `units: strict` (default) or `warn`.
-std::shared_ptr<SbmlModel> read_sbml(const core::ConfigNode& model, ParameterTable& params) {
+std::shared_ptr<SbmlModel> read_sbml(const core::ConfigNode& model, core::ParameterTable& params) {
   for (const char* key : {"species", "reactions"})
     if (model.has(key))
       model[key].error(model[key].path() + ": the model comes from the SBML file; drop '" + key + "'");
@@ -173,58 +129,6 @@ std::shared_ptr<SbmlModel> read_sbml(const core::ConfigNode& model, ParameterTab
   return sbml;
 }
 
-// `schedule:` changes of the state at given times, as a ScheduledModel around `inner`.
-std::shared_ptr<const core::Model> schedule(const core::ConfigNode& model, std::shared_ptr<const core::Model> inner,
-                                            ParameterTable& params) {
-  const core::ConfigNode list = model["schedule"];
-  if (!list.expect_sequence()) return inner;
-  std::vector<std::string> state_names;
-  for (const auto& st : inner->states()) state_names.push_back(st.name);
-  std::vector<core::ScheduledChange> changes;
-  for (std::size_t i = 0; i < list.size(); ++i) {
-    const core::ConfigNode entry = list[i];
-    if (!entry.expect_map()) continue;
-    entry.check_keys({"at", "every", "count", "set", "add"});
-    core::ScheduledChange c;
-    const std::string label = "schedule[" + std::to_string(i) + "]";
-    if (entry.require("at")) c.at = params.resolve(entry["at"], label + ".at", false);
-    if (entry.has("every")) c.every = params.resolve(entry["every"], label + ".every", true);
-    if (entry.has("count"))
-      if (auto n = entry["count"].as_number()) {
-        if (*n >= 1 && *n == std::floor(*n) && *n <= 1e6)
-          c.count = static_cast<int>(*n);
-        else
-          entry["count"].error(entry["count"].path() + " must be a whole number >= 1, got " + entry["count"].scalar());
-      }
-    if (entry.has("count") && !entry.has("every"))
-      entry["count"].error(entry["count"].path() + " needs 'every' (the time between changes)");
-    if (!entry.has("set") && !entry.has("add"))
-      entry.error(entry.path() + " needs 'set' (new values) or 'add' (amounts added), a mapping of states to values");
-    for (const char* kind : {"set", "add"}) {
-      if (!entry.has(kind) || !entry[kind].expect_map()) continue;
-      const core::ConfigNode targets = entry[kind];
-      for (const auto& key : targets.keys()) {
-        core::ScheduledChange::Target target;
-        target.add = std::string(kind) == "add";
-        target.state = inner->state_index(key);
-        if (target.state < 0) {
-          const std::string hint = core::closest_match(key, state_names);
-          targets.error(targets.path() + ": '" + key + "' is not a state of the model; states are " +
-                        core::join(state_names) + (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
-          continue;
-        }
-        target.value = params.resolve(targets[key], label + "." + kind + "." + key, false);
-        c.targets.push_back(target);
-      }
-    }
-    changes.push_back(std::move(c));
-  }
-  const std::size_t m = inner->num_parameters();
-  std::vector<core::VariableInfo> extra(params.info.begin() + static_cast<long>(std::min(m, params.info.size())),
-                                        params.info.end());
-  return std::make_shared<core::ScheduledModel>(std::move(inner), std::move(extra), std::move(changes));
-}
-
 }  // namespace
 
 std::optional<core::BuiltModel> build_from_yaml(const core::ConfigNode& model) {
@@ -236,11 +140,11 @@ std::optional<core::BuiltModel> build_from_yaml(const core::ConfigNode& model) {
   if (model.has("name"))
     if (auto s = model["name"].as_string()) name = *s;
 
-  ParameterTable params;
+  core::ParameterTable params;
   if (model.has("sbml")) {
     std::shared_ptr<const core::Model> sbml = read_sbml(model, params);
     if (!sbml) return std::nullopt;
-    if (model.has("schedule")) sbml = schedule(model, sbml, params);
+    if (model.has("schedule")) sbml = core::read_schedule(model, sbml, params);
     if (diags.error_count() > errors_before) return std::nullopt;
     return core::BuiltModel{sbml, params.refs};
   }
@@ -401,7 +305,7 @@ std::optional<core::BuiltModel> build_from_yaml(const core::ConfigNode& model) {
   if (diags.error_count() > errors_before) return std::nullopt;
   std::shared_ptr<const core::Model> network =
       std::make_shared<ReactionNetwork>(name, species, initial_parameter, params.info, reactions, boundary);
-  if (model.has("schedule")) network = schedule(model, network, params);
+  if (model.has("schedule")) network = core::read_schedule(model, network, params);
   if (diags.error_count() > errors_before) return std::nullopt;
   return core::BuiltModel{network, params.refs};
 }

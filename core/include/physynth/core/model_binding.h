@@ -19,6 +19,7 @@ struct ModelParameterRef {
   bool overridable = false;       // the literal is a default that the `parameters` section may replace
   SourceLocation referenced_at;   // first reference, for "not defined" errors
   std::string referenced_by;      // key path of that reference
+  std::string did_you_mean;       // a model symbol the name may be a typo of (a state, a definition), or ""
 };
 
 struct BuiltModel {

@@ -22,6 +22,11 @@ const std::vector<VariableInfo>& Model::derived_channels() const {
   return none;
 }
 
+double Model::derived_partials(std::size_t k, double, const double*, const double*, double*, double*) const {
+  throw std::logic_error("model '" + name() + "': derived channel " + std::to_string(k) +
+                         " is random (a new draw at each reading); it has no partial derivatives");
+}
+
 namespace {
 int find_name(const std::vector<VariableInfo>& list, const std::string& name) {
   for (std::size_t i = 0; i < list.size(); ++i)

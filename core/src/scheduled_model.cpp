@@ -67,4 +67,13 @@ void ScheduledModel::apply_jumps(double t, double* y, const double* p) const {
     });
 }
 
+double ScheduledModel::derived_partials(std::size_t k, double t, const double* y, const double* p, double* dh_dy,
+                                        double* dh_dp) const {
+  // The schedule's own parameters come after the inner model's; no derived channel reads them.
+  const double h = inner_->derived_partials(k, t, y, p, dh_dy, dh_dp);
+  if (dh_dp)
+    for (std::size_t j = inner_->num_parameters(); j < parameters_.size(); ++j) dh_dp[j] = 0.0;
+  return h;
+}
+
 }  // namespace physynth::core

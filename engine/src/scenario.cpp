@@ -11,6 +11,7 @@
 #include "expression.h"
 #include "physynth/core/config.h"
 #include "physynth/domains/crop/yaml_binding.h"
+#include "physynth/domains/equations/yaml_binding.h"
 #include "physynth/domains/kinetics/yaml_binding.h"
 #include "physynth/domains/manufacturing/yaml_binding.h"
 #include "pinn_backend.h"
@@ -41,6 +42,7 @@ struct DomainEntry {
 };
 const std::vector<DomainEntry>& domain_table() {
   static const std::vector<DomainEntry> table = {{"crop", &domains::crop::build_from_yaml},
+                                                 {"equations", &domains::equations::build_from_yaml},
                                                  {"kinetics", &domains::kinetics::build_from_yaml},
                                                  {"manufacturing", &domains::manufacturing::build_from_yaml}};
   return table;
@@ -463,6 +465,17 @@ std::vector<std::string> read_names(const ConfigNode& list, const std::vector<st
   return out;
 }
 
+// Whether `regimes.parameters` lists `name` (before the section is read: a model parameter
+// that only the regimes set needs no `parameters` entry).
+bool set_by_regimes(const ConfigNode& root, const std::string& name) {
+  if (!root.has("regimes") || !root["regimes"].is_map() || !root["regimes"].has("parameters")) return false;
+  const ConfigNode list = root["regimes"]["parameters"];
+  if (!list.is_sequence()) return false;
+  for (std::size_t k = 0; k < list.size(); ++k)
+    if (list[k].is_scalar() && list[k].scalar() == name) return true;
+  return false;
+}
+
 void read_regimes(const ConfigNode& node, Scenario& s, const ConfigNode& parameters_node) {
   if (!node.expect_map()) return;
   node.check_keys({"parameters", "conditions", "weights", "every"});
@@ -763,9 +776,10 @@ void read_anchor(const ConfigNode& node, Scenario& s) {
       if (o.observation_index >= 0) {
         const auto& spec = s.observations[static_cast<std::size_t>(o.observation_index)];
         o.units = spec.units;
-        if (spec.derived_index >= 0)
+        if (spec.derived_index >= 0 && !model.derived_is_deterministic(static_cast<std::size_t>(spec.derived_index)))
           where.error(where.path() + ": observation '" + o.observation +
-                      "' is a model feature, which calibration cannot differentiate; map an expression or a state");
+                      "' is a random model feature (a new draw at each reading), which calibration cannot "
+                      "differentiate; map an expression, a state or a user model's definition");
       } else if (o.state_index >= 0) {
         o.units = model.states()[static_cast<std::size_t>(o.state_index)].units;
       } else {
@@ -1154,6 +1168,8 @@ std::optional<Scenario> load_scenario(const std::string& path, const std::vector
       binding = domain_binding(*d);
     }
   if (binding && root.require("model")) {
+    // A user-defined model (`equations:`) can stand in any domain.
+    if (domains::equations::is_equation_model(root["model"])) binding = &domains::equations::build_from_yaml;
     if (auto built = binding(root["model"])) s.model = std::move(*built);
   }
   const core::Model* model = s.model.model.get();
@@ -1203,9 +1219,19 @@ std::optional<Scenario> load_scenario(const std::string& path, const std::vector
         spec.distribution = core::Distribution::fixed(*ref.literal);
         continue;
       }
+      if (!defined.count(spec.name) && set_by_regimes(root, spec.name)) {
+        // Its value comes from the operating condition in force; this one is never read.
+        spec.distribution = core::Distribution::fixed(0.0);
+        spec.description = spec.description.empty() ? "set by regimes" : spec.description;
+        continue;
+      }
       if (!defined.count(spec.name)) {
-        diags.error(ref.referenced_at,
-                    ref.referenced_by + " refers to parameter '" + spec.name + "', which is not defined in parameters");
+        std::vector<std::string> candidates(defined.begin(), defined.end());
+        std::string hint = core::closest_match(spec.name, candidates);
+        if (hint.empty()) hint = ref.did_you_mean;
+        diags.error(ref.referenced_at, ref.referenced_by + " refers to parameter '" + spec.name +
+                                           "', which is not defined in parameters" +
+                                           (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
         continue;
       }
       const ConfigNode pn = params[spec.name];

@@ -5,6 +5,7 @@
 
 #include <stdexcept>
 
+#include "physynth/domains/equations/equation_model.h"
 #include "physynth/domains/kinetics/reaction_network.h"
 #include "physynth/domains/kinetics/sbml_model.h"
 #include "physynth/domains/manufacturing/bearing.h"
@@ -35,7 +36,7 @@ TensorRhs find(const core::Model& model) {
 TensorRhs lookup(const core::Model& model) {
   using namespace domains;
   return find<kinetics::ReactionNetwork, kinetics::SbmlModel, manufacturing::ToolWear,
-              manufacturing::BearingDegradation>(model);
+              manufacturing::BearingDegradation, equations::EquationModel>(model);
 }
 
 }  // namespace
@@ -52,7 +53,7 @@ std::string tensor_support(const core::Model& model) {
   if (!lookup(model))
     return "model '" + model.name() +
            "' has no templated right-hand side the PINN can evaluate on tensors (supported: kinetics reaction "
-           "networks and SBML models, manufacturing tool_wear and bearing)";
+           "networks and SBML models, manufacturing tool_wear and bearing, user-defined equations)";
   return {};
 }
 

@@ -34,7 +34,7 @@ TEST_CASE("load_scenario: each bad file gets its exact message") {
        "model.reactions[0].equation: unknown species 'Xq' in 'A + Xq -> B'; species are A, B"},
       {"empty_time_grid", "13:16", "time.values must hold at least one time, got an empty list"},
       {"unknown_domain", "2:9",
-       "domain must be 'crop', 'kinetics' or 'manufacturing', got 'kinetic'; did you mean 'kinetics'?"},
+       "domain must be 'crop', 'equations', 'kinetics' or 'manufacturing', got 'kinetic'; did you mean 'kinetics'?"},
       {"missing_time", "1:1", "missing required key 'time' in the scenario"},
       {"undefined_parameter", "8:50",
        "model.reactions[0].k refers to parameter 'k2', which is not defined in parameters"},

@@ -97,6 +97,14 @@ class Model {
   virtual const std::vector<VariableInfo>& derived_channels() const;
   // Every derived channel at once (one waveform feeds all its features).
   virtual void evaluate_derived(double t, const double* y, const double* p, CounterRng& rng, double* out) const {}
+  // Whether derived channel k is a deterministic function h(t, y, p) (a user model's
+  // definition), so that calibration can fit it through derived_partials(); false for random
+  // ones (a vibration waveform's features).
+  virtual bool derived_is_deterministic(std::size_t /*k*/) const { return false; }
+  // Deterministic channel k and, when dh_dy (num_states) and dh_dp (num_parameters) are not
+  // null, its exact partial derivatives. Throws std::logic_error for a random channel.
+  virtual double derived_partials(std::size_t k, double t, const double* y, const double* p, double* dh_dy,
+                                  double* dh_dp) const;
 
   // Index of the state or parameter with this name, or -1.
   int state_index(const std::string& name) const;

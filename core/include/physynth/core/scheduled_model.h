@@ -58,6 +58,9 @@ class ScheduledModel : public Model {
   void evaluate_derived(double t, const double* y, const double* p, CounterRng& rng, double* out) const override {
     inner_->evaluate_derived(t, y, p, rng, out);
   }
+  bool derived_is_deterministic(std::size_t k) const override { return inner_->derived_is_deterministic(k); }
+  double derived_partials(std::size_t k, double t, const double* y, const double* p, double* dh_dy,
+                          double* dh_dp) const override;
   std::vector<double> jump_times(const double* p) const override;
   bool has_jumps() const override { return !changes_.empty() || inner_->has_jumps(); }
   void apply_jumps(double t, double* y, const double* p) const override;

@@ -92,9 +92,30 @@ class ParsedExpression::Parser {
     return true;
   }
 
+  // Trees deeper than this are refused, so that neither parsing nor compiling (both recursive)
+  // can run out of stack on a pathological input; written models stay far below it.
+  static constexpr int kMaxDepth = 1000;
+
   int push(Node n) {
+    for (int a : n.args) n.depth = std::max(n.depth, nodes_[static_cast<std::size_t>(a)].depth + 1);
+    if (n.depth > kMaxDepth)
+      return fail(n.offset, "the expression is nested more than " + std::to_string(kMaxDepth) +
+                                " levels deep; split it into definitions");
     nodes_.push_back(std::move(n));
     return static_cast<int>(nodes_.size()) - 1;
+  }
+
+  // Counts nesting while parsing (parentheses, arguments, unary operators, conditionals).
+  struct Nesting {
+    explicit Nesting(int& level) : level_(level) { ++level_; }
+    ~Nesting() { --level_; }
+    int& level_;
+  };
+  bool too_deep() {
+    if (nesting_ <= kMaxDepth / 4) return false;
+    fail(pos_, "the expression is nested more than " + std::to_string(kMaxDepth / 4) +
+                   " levels deep (parentheses, calls, signs); split it into definitions");
+    return true;
   }
   int binary(const std::string& op, std::size_t at, int a, int b) {
     if (a < 0 || b < 0) return -1;
@@ -121,6 +142,8 @@ class ParsedExpression::Parser {
 
   // c ? a : b, right-associative, as in C (and muParser, which observation expressions use).
   int parse_conditional() {
+    Nesting nest(nesting_);
+    if (too_deep()) return -1;
     const int condition = parse_or();
     if (condition < 0) return -1;
     skip_space();
@@ -152,6 +175,8 @@ class ParsedExpression::Parser {
   int parse_product() { return left_assoc({"*", "/"}, &Parser::parse_unary); }
 
   int parse_unary() {
+    Nesting nest(nesting_);
+    if (too_deep()) return -1;
     skip_space();
     const std::size_t at = pos_;
     if (accept("-")) {
@@ -257,6 +282,7 @@ class ParsedExpression::Parser {
   std::vector<Node>& nodes_;
   ExpressionError* error_;
   std::size_t pos_ = 0;
+  int nesting_ = 0;
 };
 
 std::optional<ParsedExpression> ParsedExpression::parse(const std::string& text, ExpressionError* error) {

@@ -138,4 +138,14 @@ TEST_CASE("expression parser: names are listed with their offsets; errors say wh
   CHECK(e.message == "the expression is empty");
   e = parse_error("a $ b");
   CHECK(e.offset == 2);
+  // Pathological nesting is refused with a message, not a stack overflow.
+  e = parse_error(std::string(100000, '(') + "1" + std::string(100000, ')'));
+  CHECK(e.message.find("nested more than 250 levels deep") != std::string::npos);
+  e = parse_error(std::string(100000, '-') + "1");
+  CHECK(e.message.find("nested more than") != std::string::npos);
+  std::string chain = "a";
+  for (int k = 0; k < 5000; ++k) chain += " + a";
+  e = parse_error(chain);
+  CHECK(e.message.find("nested more than 1000 levels deep; split it into definitions") != std::string::npos);
+  CHECK(value(std::string(200, '(') + "x" + std::string(200, ')')) == 2.0);
 }

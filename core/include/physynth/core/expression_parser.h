@@ -18,6 +18,9 @@
 // `piecewise(v1, c1, v2, c2, ..., otherwise)` choose by condition; like every
 // tape selection, the derivative is that of the branch taken.
 //
+// A tree deeper than 1,000 levels (or 250 levels of parentheses, calls or signs) is refused
+// with a message: both parsing and compiling recurse.
+//
 // Names are resolved when compiling, by a callback that knows what they mean
 // (a state, a parameter, a definition compiled on demand): the parser has no
 // symbol table of its own.
@@ -69,6 +72,7 @@ class ParsedExpression {
     double value = 0.0;
     std::size_t offset = 0;
     std::vector<int> args;
+    int depth = 0;  // of the subtree below
   };
   class Parser;
   int compile_node(int index, Tape& tape, const Resolver& resolve, ExpressionError* error) const;

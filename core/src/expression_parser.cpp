@@ -175,20 +175,15 @@ class ParsedExpression::Parser {
   int parse_product() { return left_assoc({"*", "/"}, &Parser::parse_unary); }
 
   int parse_unary() {
-    Nesting nest(nesting_);
-    if (too_deep()) return -1;
     skip_space();
     const std::size_t at = pos_;
-    if (accept("-")) {
-      const int a = parse_unary();
-      return a < 0 ? -1 : push({Node::Kind::kUnary, "neg", 0.0, at, {a}});
-    }
-    if (accept("+")) return parse_unary();
-    if (accept("!")) {
-      const int a = parse_unary();
-      return a < 0 ? -1 : push({Node::Kind::kUnary, "!", 0.0, at, {a}});
-    }
-    return parse_power();
+    const bool negate = accept("-"), plus = !negate && accept("+"), invert = !negate && !plus && accept("!");
+    if (!negate && !plus && !invert) return parse_power();
+    Nesting nest(nesting_);
+    if (too_deep()) return -1;
+    const int a = parse_unary();
+    if (a < 0 || plus) return a;
+    return push({Node::Kind::kUnary, negate ? "neg" : "!", 0.0, at, {a}});
   }
 
   int parse_power() {

@@ -154,38 +154,43 @@ TEST_CASE("equations: declared invariants become the audit's conservation laws, 
 }
 
 TEST_CASE("equations: every mistake is reported at file:line:column with what would be valid") {
-  // An unknown name is a parameter the scenario must define; a typo of a symbol gets a hint.
-  std::string r = errors("typo.yaml",
-                         "  states:\n    - {name: Q, initial: 1}\n  definitions:\n    rate: \"k * 2\"\n"
-                         "  equations:\n    dQ/dt: \"-rat * Q\"\n");
-  CHECK_THAT(r, Catch::Contains("typo.yaml:9:14: error: model.equations.dQ/dt refers to parameter 'rat', "
-                                "which is not defined in parameters; did you mean 'rate'?"));
-  r = errors("function.yaml", "  states:\n    - {name: Q, initial: 1}\n  equations:\n    dQ/dt: \"-k * sqrtt(Q)\"\n");
-  CHECK_THAT(r, Catch::Contains("function.yaml:7:18: error: model.equations.dQ/dt: unknown function 'sqrtt'; did you "
-                                "mean 'sqrt'?"));
-  r = errors("cycle.yaml",
-             "  states:\n    - {name: Q, initial: 1}\n  definitions:\n    a: \"b + k\"\n    b: \"2 * a\"\n"
-             "  equations:\n    dQ/dt: \"-a * Q\"\n");
-  CHECK_THAT(r, Catch::Contains("cycle.yaml:7:9: error: model.definitions.a: definition 'a' depends on itself: "
-                                "a -> b -> a"));
-  r = errors("unknown_state.yaml", "  states:\n    - {name: Q, initial: 1}\n  equations:\n    dQ/dt: -k\n    dR/dt: k\n");
-  CHECK_THAT(r, Catch::Contains("error: model.equations: 'dR/dt' is not the derivative of a state ('R' is not declared "
-                                "in states); expected dQ/dt"));
-  r = errors("missing.yaml",
-             "  states:\n    - {name: Q, initial: 1}\n    - {name: R, initial: 1}\n  equations:\n    dQ/dt: -k\n");
-  CHECK_THAT(r, Catch::Contains("model.equations: state 'R' has no equation; add 'dR/dt: ...'"));
-  r = errors("initial.yaml",
-             "  states:\n    - {name: Q, initial: \"2 * R\"}\n    - {name: R, initial: 1}\n"
-             "  equations:\n    dQ/dt: -k\n    dR/dt: k\n");
-  CHECK_THAT(r, Catch::Contains("initial.yaml:5:31: error: model.states[0].initial: an initial value may use "
-                                "parameters only, not the state 'R'"));
-  r = errors("reserved.yaml", "  states:\n    - {name: t, initial: 1}\n  equations:\n    dt/dt: -k\n");
-  CHECK_THAT(r, Catch::Contains("'t' is reserved"));
-  r = errors("twice.yaml",
-             "  states:\n    - {name: Q, initial: 1}\n  definitions:\n    Q: k\n  equations:\n    dQ/dt: -k\n");
-  CHECK_THAT(r, Catch::Contains("'Q' is declared twice (as a state already)"));
-  r = errors("syntax.yaml", "  states:\n    - {name: Q, initial: 1}\n  equations:\n    dQ/dt: \"-k * (Q + 1\"\n");
-  CHECK_THAT(r, Catch::Contains("syntax.yaml:7:18: error: model.equations.dQ/dt: '(' is not closed in '-k * (Q + 1'"));
+  struct Case {
+    const char* file;
+    const char* model;
+    const char* message;
+  };
+  const Case cases[] = {
+      // An unknown name is a parameter the scenario must define; a typo of a symbol gets a hint.
+      {"typo.yaml",
+       "  states:\n    - {name: Q, initial: 1}\n  definitions:\n    rate: \"k * 2\"\n"
+       "  equations:\n    dQ/dt: \"-rat * Q\"\n",
+       "typo.yaml:9:14: error: model.equations.dQ/dt refers to parameter 'rat', which is not defined in parameters; "
+       "did you mean 'rate'?"},
+      {"function.yaml", "  states:\n    - {name: Q, initial: 1}\n  equations:\n    dQ/dt: \"-k * sqrtt(Q)\"\n",
+       "function.yaml:7:18: error: model.equations.dQ/dt: unknown function 'sqrtt'; did you mean 'sqrt'?"},
+      {"cycle.yaml",
+       "  states:\n    - {name: Q, initial: 1}\n  definitions:\n    a: \"b + k\"\n    b: \"2 * a\"\n"
+       "  equations:\n    dQ/dt: \"-a * Q\"\n",
+       "cycle.yaml:7:9: error: model.definitions.a: definition 'a' depends on itself: a -> b -> a"},
+      {"unknown_state.yaml", "  states:\n    - {name: Q, initial: 1}\n  equations:\n    dQ/dt: -k\n    dR/dt: k\n",
+       "error: model.equations: 'dR/dt' is not the derivative of a state ('R' is not declared in states); expected "
+       "dQ/dt"},
+      {"missing.yaml", "  states:\n    - {name: Q, initial: 1}\n    - {name: R, initial: 1}\n  equations:\n    dQ/dt: -k\n",
+       "model.equations: state 'R' has no equation; add 'dR/dt: ...'"},
+      {"initial.yaml",
+       "  states:\n    - {name: Q, initial: \"2 * R\"}\n    - {name: R, initial: 1}\n"
+       "  equations:\n    dQ/dt: -k\n    dR/dt: k\n",
+       "initial.yaml:5:31: error: model.states[0].initial: an initial value may use parameters only, not the state 'R'"},
+      {"reserved.yaml", "  states:\n    - {name: t, initial: 1}\n  equations:\n    dt/dt: -k\n", "'t' is reserved"},
+      {"twice.yaml", "  states:\n    - {name: Q, initial: 1}\n  definitions:\n    Q: k\n  equations:\n    dQ/dt: -k\n",
+       "'Q' is declared twice (as a state already)"},
+      {"syntax.yaml", "  states:\n    - {name: Q, initial: 1}\n  equations:\n    dQ/dt: \"-k * (Q + 1\"\n",
+       "syntax.yaml:7:18: error: model.equations.dQ/dt: '(' is not closed in '-k * (Q + 1'"},
+  };
+  for (const Case& c : cases) {
+    INFO(c.file);
+    CHECK_THAT(errors(c.file, c.model), Catch::Contains(c.message));
+  }
 }
 
 // A user model's definitions are observables the anchor differentiates exactly: noisy flow and

@@ -245,3 +245,30 @@ TEST_CASE("equations: anchor recovers the pump's wear coefficient and static hea
     CHECK(e.estimate == Approx(expected.at(e.name)).epsilon(0.05));
   }
 }
+
+// Issue 27's accuracy rule on user models: Rodas5P at rtol 1e-6 agrees with CVODES at 1e-11
+// within the requested tolerance (atol 1e-9 where a state is near 0), on every state and output.
+TEST_CASE("equations: Rodas5P and CVODES agree on both examples") {
+  for (const char* file : {"scenarios/equations/battery_fade.yaml", "scenarios/equations/pump_wear.yaml"}) {
+    INFO(file);
+    const std::vector<std::string> common = {"sampling.samples=16", "events=[]", "labels=[]", "solver.rtol=1e-6"};
+    auto with = [&](const std::vector<std::string>& extra) {  // later overrides win
+      std::vector<std::string> all = common;
+      all.insert(all.end(), extra.begin(), extra.end());
+      return all;
+    };
+    const auto rodas = testing::load_scenario(testing::repository_path(file), with({"solver.method=rosenbrock"}));
+    const auto cvodes = testing::load_scenario(testing::repository_path(file),
+                                               with({"solver.method=bdf", "solver.rtol=1e-11"}));
+    engine::ShardGenerator a(rodas, 1), b(cvodes, 1);
+    const auto x = a.shard(0), y = b.shard(0);
+    REQUIRE(x.states.size() == y.states.size());
+    double worst = 0.0;
+    for (std::size_t k = 0; k < x.states.size(); ++k)
+      worst = std::max(worst, std::fabs(x.states[k] - y.states[k]) / (1e-6 * std::fabs(y.states[k]) + 1e-9));
+    // Measured 2026-12-03: 0.38 (battery) and 0.087 (pump) tolerances; CVODES itself at rtol 1e-6
+    // is off by 12.6 and 2.4.
+    INFO("Rodas5P at rtol 1e-6 against CVODES at 1e-11: worst error " << worst << " tolerances");
+    CHECK(worst < 1.0);
+  }
+}

@@ -37,6 +37,15 @@ const FunctionInfo* find_function(const std::string& name) {
   return nullptr;
 }
 
+// base ^ exponent: repeated multiplication for a small whole exponent (exact for a negative base,
+// and its derivative is defined at 0), pow otherwise.
+int power(Tape& tape, int base, int exponent) {
+  double e = 0.0;
+  if (tape.is_constant(exponent, &e) && e == std::floor(e) && std::fabs(e) <= 16.0)
+    return tape.power_int(base, static_cast<int>(e));
+  return tape.binary(Op::kPow, base, exponent);
+}
+
 bool is_name_start(char c) { return std::isalpha(static_cast<unsigned char>(c)) || c == '_'; }
 bool is_name_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
 
@@ -342,22 +351,12 @@ int ParsedExpression::compile_node(int index, Tape& tape, const Resolver& resolv
       if (op == "&&") return tape.binary(Op::kMul, truth(a[0]), truth(a[1]));
       if (op == "||")
         return tape.unary(Op::kNot, tape.binary(Op::kMul, tape.unary(Op::kNot, a[0]), tape.unary(Op::kNot, a[1])));
-      // "^": repeated multiplication for a small whole exponent (exact for a negative base, and
-      // its derivative is defined at 0), pow otherwise.
-      double e = 0.0;
-      if (tape.is_constant(a[1], &e) && e == std::floor(e) && std::fabs(e) <= 16.0)
-        return tape.power_int(a[0], static_cast<int>(e));
-      return tape.binary(Op::kPow, a[0], a[1]);
+      return power(tape, a[0], a[1]);  // "^"
     }
     case Node::Kind::kCall: {
       const FunctionInfo* f = find_function(n.text);
       const std::string& name = n.text;
-      if (name == "pow") {
-        double e = 0.0;
-        if (tape.is_constant(a[1], &e) && e == std::floor(e) && std::fabs(e) <= 16.0)
-          return tape.power_int(a[0], static_cast<int>(e));
-        return tape.binary(Op::kPow, a[0], a[1]);
-      }
+      if (name == "pow") return power(tape, a[0], a[1]);
       if (name == "min" || name == "max") {
         int r = a[0];
         for (std::size_t k = 1; k < a.size(); ++k) {

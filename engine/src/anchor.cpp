@@ -20,24 +20,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A deterministic model feature (a user model's definition) as a calibration observable, with
-// the exact partial derivatives the model gives.
-class DefinitionObservation : public anchor::ObservationFunction {
- public:
-  DefinitionObservation(std::shared_ptr<const core::Model> model, std::size_t channel)
-      : model_(std::move(model)), channel_(channel) {}
-  double evaluate(double t, const double* y, const double* p, double* dh_dy, double* dh_dp) const override {
-    return model_->derived_partials(channel_, t, y, p, dh_dy, dh_dp);
-  }
-  std::unique_ptr<anchor::ObservationFunction> clone() const override {
-    return std::make_unique<DefinitionObservation>(*this);
-  }
-
- private:
-  std::shared_ptr<const core::Model> model_;
-  std::size_t channel_;
-};
-
 // An observation expression (muParser) as a calibration observable. Its partial derivatives are
 // central differences of the expression alone, which is algebraic and cheap; the model's part
 // of the Jacobian (dy/dθ) stays exact, from CVODES sensitivities.
@@ -191,7 +173,7 @@ std::optional<anchor::CalibrationProblem> calibration_problem(const Scenario& s,
     const int feature =
         o.observation_index >= 0 ? s.observations[static_cast<std::size_t>(o.observation_index)].derived_index : -1;
     if (feature >= 0)
-      ob.function = std::make_shared<DefinitionObservation>(model, static_cast<std::size_t>(feature));
+      ob.function = anchor::observe_feature(model, static_cast<std::size_t>(feature));
     else if (state >= 0)
       ob.function = anchor::observe_state(state, model->num_states(), model->num_parameters());
     else

@@ -12,6 +12,7 @@
 
 #include "physynth/core/config.h"
 #include "physynth/core/model_binding.h"
+#include "physynth/domains/equations/yaml_binding.h"
 #include "physynth/domains/kinetics/yaml_binding.h"
 
 namespace physynth::testing {
@@ -27,6 +28,15 @@ inline core::BuiltModel network(const std::string& model_yaml) {
   core::ConfigNode node(YAML::Load(model_yaml), "model", "<test>", &diags);
   auto built = domains::kinetics::build_from_yaml(node);
   if (!built) throw std::runtime_error("test network does not build:\n" + diags.report());
+  return *built;
+}
+
+// Builds a user-defined (equations) model from the text of a `model:` section.
+inline core::BuiltModel equations(const std::string& model_yaml) {
+  core::Diagnostics diags;
+  core::ConfigNode node(YAML::Load(model_yaml), "model", "<test>", &diags);
+  auto built = domains::equations::build_from_yaml(node);
+  if (!built) throw std::runtime_error("test model does not build:\n" + diags.report());
   return *built;
 }
 

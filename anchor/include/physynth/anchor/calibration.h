@@ -55,6 +55,9 @@ class ObservationFunction {
 
 // h = y[state].
 std::unique_ptr<ObservationFunction> observe_state(int state, std::size_t num_states, std::size_t num_parameters);
+// h = the model's deterministic derived feature (a user model's definition), with the exact
+// partial derivatives the model gives (core::Model::derived_partials).
+std::unique_ptr<ObservationFunction> observe_feature(std::shared_ptr<const core::Model> model, std::size_t feature);
 
 enum class NoiseKind { kAdditive, kProportional, kLogNormal };
 const char* noise_name(NoiseKind k);

@@ -1,0 +1,327 @@
+// The machinery a calibration shares with a population fit (internal to physynth::anchor):
+// where the free parameters sit in the fitted vector, one unit's solves with sensitivities, and
+// one unit's negative log-likelihood terms as Ceres residuals.
+#pragma once
+
+#include <ceres/ceres.h>
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "physynth/anchor/calibration.h"
+#include "physynth/core/diagnostics.h"
+
+namespace physynth::anchor::detail {
+
+inline constexpr double kLn2Pi = 1.8378770664093453;
+
+inline double to_fit(double v, bool log) { return log ? std::log(v) : v; }
+inline double from_fit(double x, bool log) { return log ? std::exp(x) : x; }
+
+// Where everything sits in the fitted vector: a global block (shared parameters, then ln σ of
+// each estimated observable) and one block per unit (its per-unit parameters).
+struct Layout {
+  std::vector<int> shared, per_unit;             // indices into problem.parameters
+  std::vector<int> sigma_of;                     // per observable: its entry in the global block, or -1
+  std::vector<double> sigma_lower, sigma_upper;  // ln σ bounds per observable
+  std::vector<double> offset;                    // c per observable: ln σ_i + c >= 1 inside the bounds
+  std::vector<double> floor;                     // proportional: |f| is taken as at least this
+  std::size_t global = 0, unit = 0, units = 0;
+
+  Layout(const CalibrationProblem& pr) : units(pr.units.size()) {
+    for (std::size_t j = 0; j < pr.parameters.size(); ++j)
+      (pr.parameters[j].per_unit ? per_unit : shared).push_back(static_cast<int>(j));
+    global = shared.size();
+    const std::size_t O = pr.observables.size();
+    sigma_of.assign(O, -1);
+    sigma_lower.assign(O, 0.0);
+    sigma_upper.assign(O, 0.0);
+    offset.assign(O, 0.0);
+    floor.assign(O, 1.0);
+    std::vector<double> sum2(O, 0.0), biggest(O, 0.0);
+    std::vector<std::size_t> count(O, 0);
+    for (const auto& u : pr.units)
+      for (const auto& m : u.measurements) {
+        const auto o = static_cast<std::size_t>(m.observable);
+        sum2[o] += m.value * m.value;
+        biggest[o] = std::max(biggest[o], std::abs(m.value));
+        ++count[o];
+      }
+    for (std::size_t o = 0; o < O; ++o) {
+      const auto& ob = pr.observables[o];
+      double scale = 1.0;
+      if (ob.noise == NoiseKind::kAdditive && count[o] > 0 && sum2[o] > 0.0)
+        scale = std::sqrt(sum2[o] / static_cast<double>(count[o]));
+      if (ob.noise == NoiseKind::kProportional && biggest[o] > 0.0) floor[o] = 1e-6 * biggest[o];
+      if (ob.sigma > 0.0) {
+        sigma_lower[o] = sigma_upper[o] = std::log(ob.sigma);
+      } else {
+        sigma_lower[o] = std::log(scale * 1e-8);
+        sigma_upper[o] = std::log(scale * 1e3);
+        sigma_of[o] = static_cast<int>(global++);
+      }
+      offset[o] = 1.0 - sigma_lower[o] - (ob.noise == NoiseKind::kProportional ? std::log(floor[o]) : 0.0);
+    }
+    unit = per_unit.size();
+  }
+
+  std::size_t size() const { return global + unit * units; }
+  std::size_t unit_start(std::size_t u) const { return global + unit * u; }
+};
+
+// One unit's solves: its readings' times, a CVODES instance (with sensitivities to every free
+// parameter when asked) and its own copies of the observation functions.
+class UnitSolver {
+ public:
+  UnitSolver(const CalibrationProblem& pr, std::size_t u, bool sensitivities) : pr_(pr), unit_(pr.units[u]) {
+    for (const auto& m : unit_.measurements) times_.push_back(m.time);
+    std::sort(times_.begin(), times_.end());
+    times_.erase(std::unique(times_.begin(), times_.end()), times_.end());
+    for (const auto& m : unit_.measurements)
+      row_.push_back(static_cast<std::size_t>(std::lower_bound(times_.begin(), times_.end(), m.time) - times_.begin()));
+    solvers::OdeOptions o = pr.ode;
+    o.sensitivity_parameters.clear();
+    plain_ = std::make_unique<solvers::OdeSolver>(pr.model, o);
+    if (sensitivities) {
+      for (const auto& fp : pr.parameters) o.sensitivity_parameters.push_back(fp.index);
+      sensitive_ = std::make_unique<solvers::OdeSolver>(pr.model, o);
+    }
+    for (const auto& ob : pr.observables) functions_.push_back(ob.function->clone());
+  }
+
+  // Solves with model parameters p; false if the solve did not reach every time.
+  bool solve(const std::vector<double>& p, bool sensitivities) {
+    const std::size_t n = pr_.model->num_states(), T = times_.size(), K = pr_.parameters.size();
+    y_.assign(T * n, 0.0);
+    s_.assign(sensitivities ? T * K * n : 0, 0.0);
+    std::vector<double> y0(n);
+    pr_.model->initial_state(p.data(), y0.data());
+    auto& solver = sensitivities ? *sensitive_ : *plain_;
+    const auto r = solver.solve(p.data(), y0.data(), pr_.t0, times_, y_.data(), sensitivities ? s_.data() : nullptr);
+    return r.status == solvers::SolveStatus::kSuccess;
+  }
+
+  // Prediction of measurement i; with dfdp (K entries), its derivative by each free parameter
+  // (model units), from the last solve with sensitivities.
+  double predict(std::size_t i, const std::vector<double>& p, double* dfdp) {
+    const std::size_t n = pr_.model->num_states(), K = pr_.parameters.size(), t = row_[i];
+    const auto& m = unit_.measurements[i];
+    auto& h = *functions_[static_cast<std::size_t>(m.observable)];
+    if (!dfdp) return h.evaluate(m.time, &y_[t * n], p.data(), nullptr, nullptr);
+    dhdy_.resize(n);
+    dhdp_.resize(p.size());
+    const double f = h.evaluate(m.time, &y_[t * n], p.data(), dhdy_.data(), dhdp_.data());
+    for (std::size_t k = 0; k < K; ++k) {
+      double d = dhdp_[static_cast<std::size_t>(pr_.parameters[k].index)];
+      const double* s = &s_[(t * K + k) * n];
+      for (std::size_t j = 0; j < n; ++j) d += dhdy_[j] * s[j];
+      dfdp[k] = d;
+    }
+    return f;
+  }
+
+ private:
+  const CalibrationProblem& pr_;
+  const CalibrationUnit& unit_;
+  std::vector<double> times_;
+  std::vector<std::size_t> row_;
+  std::unique_ptr<solvers::OdeSolver> plain_, sensitive_;  // without and with sensitivities
+  std::vector<std::unique_ptr<ObservationFunction>> functions_;
+  std::vector<double> y_, s_, dhdy_, dhdp_;
+};
+
+// Unit u's model parameters from its global block xg (shared entries first) and its unit block
+// xu; chain, when not null, receives d(model value)/d(fitted value) per free parameter.
+inline std::vector<double> bind(const CalibrationProblem& pr, const Layout& L, std::size_t u, const double* xg,
+                         const double* xu, std::vector<double>* chain = nullptr) {
+  std::vector<double> p = pr.units[u].parameters;
+  if (chain) chain->assign(pr.parameters.size(), 1.0);
+  const auto set = [&](int k, double x) {
+    const auto& fp = pr.parameters[static_cast<std::size_t>(k)];
+    p[static_cast<std::size_t>(fp.index)] = from_fit(x, fp.log);
+    if (chain && fp.log) (*chain)[static_cast<std::size_t>(k)] = std::exp(x);
+  };
+  for (std::size_t j = 0; j < L.shared.size(); ++j) set(L.shared[j], xg[j]);
+  for (std::size_t j = 0; j < L.per_unit.size(); ++j) set(L.per_unit[j], xu[j]);
+  return p;
+}
+
+// The model parameters of unit u for the whole fitted vector x.
+inline std::vector<double> unit_parameters(const CalibrationProblem& pr, const Layout& L, std::size_t u, const double* x) {
+  return bind(pr, L, u, x, x + L.unit_start(u));
+}
+
+// Does reading m carry a ln σ_i that depends on the fitted vector?
+inline bool has_log_sigma_term(const CalibrationObservable& ob, const Measurement& m) {
+  return m.sd <= 0.0 && (ob.sigma <= 0.0 || ob.noise == NoiseKind::kProportional);
+}
+
+// The negative log-likelihood's terms of one unit, as Ceres residuals: r per reading, then
+// sqrt(2 (ln σ_i + c)) per reading whose σ_i depends on the fitted vector.
+class UnitCost : public ceres::CostFunction {
+ public:
+  UnitCost(const CalibrationProblem& pr, const Layout& L, std::size_t u) : pr_(pr), L_(L), u_(u), solver_(pr, u, true) {
+    std::size_t extra = 0;
+    for (const auto& m : pr.units[u].measurements)
+      if (has_log_sigma_term(pr.observables[static_cast<std::size_t>(m.observable)], m)) ++extra;
+    set_num_residuals(static_cast<int>(pr.units[u].measurements.size() + extra));
+    if (L.global > 0) mutable_parameter_block_sizes()->push_back(static_cast<int>(L.global));
+    if (L.unit > 0) mutable_parameter_block_sizes()->push_back(static_cast<int>(L.unit));
+  }
+
+  bool Evaluate(double const* const* blocks, double* residuals, double** jacobians) const override {
+    const std::size_t G = L_.global, U = L_.unit, K = pr_.parameters.size();
+    const double* xg = G > 0 ? blocks[0] : nullptr;
+    const double* xu = U > 0 ? blocks[G > 0 ? 1 : 0] : nullptr;
+    double* Jg = jacobians && G > 0 ? jacobians[0] : nullptr;
+    double* Ju = jacobians && U > 0 ? jacobians[G > 0 ? 1 : 0] : nullptr;
+    const bool want = Jg || Ju;
+    std::vector<double> chain;
+    const std::vector<double> p = bind(pr_, L_, u_, xg, xu, &chain);
+    if (!solver_.solve(p, want)) return false;  // Ceres shrinks the step and retries
+    const std::size_t rows = static_cast<std::size_t>(num_residuals());
+    if (Jg) std::fill(Jg, Jg + rows * G, 0.0);
+    if (Ju) std::fill(Ju, Ju + rows * U, 0.0);
+    std::vector<double> dfdp(K);
+    const auto& ms = pr_.units[u_].measurements;
+    std::size_t extra = ms.size();
+    // Writes d(residual row)/d(f) * df/dθ into the Jacobian blocks.
+    const auto by_theta = [&](std::size_t row, double dr_df) {
+      for (std::size_t j = 0; j < L_.shared.size(); ++j) {
+        const auto k = static_cast<std::size_t>(L_.shared[j]);
+        if (Jg) Jg[row * G + j] = dr_df * dfdp[k] * chain[k];
+      }
+      for (std::size_t j = 0; j < L_.per_unit.size(); ++j) {
+        const auto k = static_cast<std::size_t>(L_.per_unit[j]);
+        if (Ju) Ju[row * U + j] = dr_df * dfdp[k] * chain[k];
+      }
+    };
+    for (std::size_t i = 0; i < ms.size(); ++i) {
+      const auto& m = ms[i];
+      const auto o = static_cast<std::size_t>(m.observable);
+      const auto& ob = pr_.observables[o];
+      const double f = solver_.predict(i, p, want ? dfdp.data() : nullptr);
+      if (!std::isfinite(f)) return false;
+      const int s_entry = L_.sigma_of[o];
+      const double ls = ob.sigma > 0.0 ? std::log(ob.sigma) : xg[s_entry];
+      const double sigma = std::exp(ls);
+      double r = 0.0, dr_df = 0.0;
+      if (m.sd > 0.0) {
+        r = (f - m.value) / m.sd;
+        dr_df = 1.0 / m.sd;
+      } else if (ob.noise == NoiseKind::kAdditive) {
+        r = (f - m.value) / sigma;
+        dr_df = 1.0 / sigma;
+      } else if (ob.noise == NoiseKind::kProportional) {
+        const double a = std::max(std::abs(f), L_.floor[o]);
+        const double sign = std::abs(f) >= L_.floor[o] ? (f >= 0.0 ? 1.0 : -1.0) : 0.0;
+        r = (f - m.value) / (sigma * a);
+        dr_df = (a - (f - m.value) * sign) / (sigma * a * a);
+      } else {
+        if (!(f > 0.0)) return false;
+        r = (std::log(f) - std::log(m.value)) / sigma;
+        dr_df = 1.0 / (sigma * f);
+      }
+      residuals[i] = r;
+      if (want) {
+        by_theta(i, dr_df);
+        if (Jg && s_entry >= 0 && m.sd <= 0.0) Jg[i * G + static_cast<std::size_t>(s_entry)] = -r;
+      }
+      if (!has_log_sigma_term(ob, m)) continue;
+      double log_sigma_i = ls + L_.offset[o], dlog_df = 0.0;
+      if (ob.noise == NoiseKind::kProportional) {
+        const double a = std::max(std::abs(f), L_.floor[o]);
+        log_sigma_i += std::log(a);
+        if (std::abs(f) >= L_.floor[o]) dlog_df = 1.0 / f;
+      }
+      if (!(log_sigma_i > 0.0)) return false;
+      const double rho = std::sqrt(2.0 * log_sigma_i);
+      residuals[extra] = rho;
+      if (want) {
+        by_theta(extra, dlog_df / rho);
+        if (Jg && s_entry >= 0) Jg[extra * G + static_cast<std::size_t>(s_entry)] = 1.0 / rho;
+      }
+      ++extra;
+    }
+    return true;
+  }
+
+ private:
+  const CalibrationProblem& pr_;
+  const Layout& L_;
+  std::size_t u_;
+  mutable UnitSolver solver_;  // Evaluate is const to Ceres; the solver's memory is reused
+};
+
+// Cost = Σ r²/2 + Σ (ln σ_i + c) over the terms in the residuals; the log-likelihood adds back
+// what the residuals leave out.
+// With unit >= 0, cost is that unit's alone and so is the log-likelihood.
+inline double log_likelihood_of_cost(const CalibrationProblem& pr, const Layout& L, double cost, int unit = -1) {
+  double ll = -cost;
+  for (std::size_t k = 0; k < pr.units.size(); ++k) {
+    if (unit >= 0 && k != static_cast<std::size_t>(unit)) continue;
+    for (const auto& m : pr.units[k].measurements) {
+      const auto o = static_cast<std::size_t>(m.observable);
+      const auto& ob = pr.observables[o];
+      ll -= 0.5 * kLn2Pi;
+      if (has_log_sigma_term(ob, m))
+        ll += L.offset[o];
+      else
+        ll -= std::log(m.sd > 0.0 ? m.sd : ob.sigma);
+      if (m.sd <= 0.0 && ob.noise == NoiseKind::kLogNormal) ll -= std::log(m.value);
+    }
+  }
+  return ll;
+}
+
+// Why the problem cannot be calibrated; empty if it can.
+inline std::string check(const CalibrationProblem& pr) {
+  if (!pr.model) return "the problem has no model";
+  const std::size_t M = pr.model->num_parameters();
+  if (pr.units.empty()) return "no units to calibrate on";
+  if (pr.observables.empty()) return "no observables";
+  for (const auto& ob : pr.observables) {
+    if (!ob.function) return "observable '" + ob.name + "' has no observation function";
+    if (!(ob.sigma >= 0.0)) return "observable '" + ob.name + "': sigma must be >= 0 (0: estimated)";
+  }
+  for (const auto& fp : pr.parameters) {
+    if (fp.index < 0 || static_cast<std::size_t>(fp.index) >= M)
+      return "parameter '" + fp.name + "': index " + std::to_string(fp.index) + " is not a model parameter";
+    if (!(fp.lower < fp.upper) || !std::isfinite(fp.lower) || !std::isfinite(fp.upper))
+      return "parameter '" + fp.name + "': bounds must be finite with lower < upper, got [" +
+             core::format_number(fp.lower) + ", " + core::format_number(fp.upper) + "]";
+    if (fp.log && !(fp.lower > 0.0))
+      return "parameter '" + fp.name + "' is fitted in ln, so its lower bound must be > 0, got " +
+             core::format_number(fp.lower);
+    if (!(fp.start >= fp.lower && fp.start <= fp.upper))
+      return "parameter '" + fp.name + "': start " + core::format_number(fp.start) + " is outside [" +
+             core::format_number(fp.lower) + ", " + core::format_number(fp.upper) + "]";
+  }
+  for (const auto& u : pr.units) {
+    if (u.parameters.size() != M)
+      return "unit '" + u.id + "' has " + std::to_string(u.parameters.size()) + " parameters, the model " +
+             std::to_string(M);
+    if (u.measurements.empty()) return "unit '" + u.id + "' has no measurements";
+    for (const auto& m : u.measurements) {
+      if (m.observable < 0 || static_cast<std::size_t>(m.observable) >= pr.observables.size())
+        return "unit '" + u.id + "': a measurement names observable " + std::to_string(m.observable);
+      if (!(m.time >= pr.t0) || !std::isfinite(m.time) || !std::isfinite(m.value))
+        return "unit '" + u.id + "': a measurement at t = " + core::format_number(m.time) + " is before the start " +
+               core::format_number(pr.t0) + " or not finite";
+      if (pr.observables[static_cast<std::size_t>(m.observable)].noise == NoiseKind::kLogNormal && m.sd <= 0.0 &&
+          !(m.value > 0.0))
+        return "unit '" + u.id + "': observable '" + pr.observables[static_cast<std::size_t>(m.observable)].name +
+               "' has log-normal noise, so its readings must be > 0, got " + core::format_number(m.value) +
+               " at t = " + core::format_number(m.time);
+    }
+  }
+  const bool any_sigma = std::any_of(pr.observables.begin(), pr.observables.end(),
+                                     [](const CalibrationObservable& o) { return o.sigma <= 0.0; });
+  if (pr.parameters.empty() && !any_sigma) return "nothing to fit: no free parameters and every sigma is known";
+  return {};
+}
+
+}  // namespace physynth::anchor::detail

@@ -1,0 +1,59 @@
+// Readers shared by the scenario's sections (internal to physynth::engine): typed keys with
+// range checks that report at the key's file:line:column, and the section readers that live in
+// their own files.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "physynth/core/config.h"
+#include "physynth/engine/scenario.h"
+
+namespace physynth::engine::detail {
+
+using core::ConfigNode;
+using core::format_number;
+
+inline std::string num_text(const ConfigNode& n) { return n.is_scalar() ? n.scalar() : n.describe(); }
+
+// Reads key as a number; reports and returns nullopt on a wrong type.
+inline std::optional<double> number(const ConfigNode& parent, const std::string& key) {
+  if (!parent.has(key)) return std::nullopt;
+  return parent[key].as_number();
+}
+
+// An integer key in [low, high]; reports and leaves `out` unchanged otherwise.
+template <class Int>
+void read_int(const ConfigNode& node, const std::string& key, long long low, long long high, Int& out) {
+  if (!node.has(key)) return;
+  if (auto v = node[key].as_integer()) {
+    if (*v < low || *v > high)
+      node[key].error(node[key].path() + " must be between " + std::to_string(low) + " and " + std::to_string(high) +
+                      ", got " + num_text(node[key]));
+    else
+      out = static_cast<Int>(*v);
+  }
+}
+
+// A number key in (low, high] (or [low, high] when closed); reports otherwise.
+inline void read_real(const ConfigNode& node, const std::string& key, double low, double high, double& out,
+                      bool closed = false) {
+  if (!node.has(key)) return;
+  if (auto v = node[key].as_number()) {
+    if (!(closed ? *v >= low : *v > low) || !(*v <= high))
+      node[key].error(node[key].path() + " must be " + (closed ? "in [" : "in (") + format_number(low) + ", " +
+                      format_number(high) + "], got " + num_text(node[key]));
+    else
+      out = *v;
+  }
+}
+
+inline void read_flag(const ConfigNode& node, const std::string& key, bool& out) {
+  if (node.has(key))
+    if (auto v = node[key].as_bool()) out = *v;
+}
+
+// anchor: (anchor_section.cpp), after the model, parameters and observations are read.
+void read_anchor(const ConfigNode& node, Scenario& s);
+
+}  // namespace physynth::engine::detail

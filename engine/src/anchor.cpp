@@ -206,6 +206,16 @@ std::optional<anchor::CalibrationProblem> calibration_problem(const Scenario& s,
     }
     covariate_index.push_back(k);
   }
+  // A population's group and covariates are known per unit: the data must carry them.
+  std::vector<std::string> needed;
+  if (!s.anchor.population.group.empty()) needed.push_back(s.anchor.population.group);
+  for (const auto& e : s.anchor.population.covariates) needed.push_back(e.covariate);
+  for (const auto& c : needed)
+    if (std::find(data.covariate_columns.begin(), data.covariate_columns.end(), c) == data.covariate_columns.end())
+      diagnostics.error(data_file, "anchor.population in " + s.file + " uses '" + c +
+                                       "' per unit, but the data has no column '" + c + "'; its covariate columns are " +
+                                       (data.covariate_columns.empty() ? std::string("none")
+                                                                       : core::join(data.covariate_columns)));
   anchor::check_reading_times(data, pr.t0, s.times.back(), diagnostics);
   std::map<std::string, std::string> positive;
   for (const auto& p : s.parameters)
@@ -283,13 +293,121 @@ Fidelity fidelity(const anchor::CalibrationProblem& pr, const std::vector<std::v
   return f;
 }
 
+
+namespace {
+
+// anchor.population: the per-unit parameters as a population (anchor/population.h).
+anchor::PopulationSummary fit_population_of(const Scenario& s, const anchor::CalibrationProblem& pr) {
+  const AnchorPopulationSpec& ps = s.anchor.population;
+  anchor::PopulationSpec spec;
+  spec.full_covariance = ps.full_covariance;
+  spec.per_group = ps.per_group;
+  spec.covariates = ps.covariates;
+  if (!ps.group.empty()) {
+    const auto g = static_cast<std::size_t>(s.model.model->parameter_index(ps.group));
+    for (const auto& u : pr.units) spec.unit_group.push_back(core::format_number(u.parameters[g]));
+  }
+  return anchor::fit_population(pr, spec, s.anchor.options);
+}
+
+// The population fit in the calibration's terms, so that calibrated.yaml, residuals.csv and
+// fidelity.md are written alike: shared estimates, each random parameter's population (typical
+// value and ω in the fitted space), σ, and each unit's parameters at its mode (EBE).
+anchor::CalibrationSummary as_calibration(const Scenario& s, const anchor::CalibrationProblem& pr,
+                                          const anchor::PopulationSummary& P) {
+  anchor::CalibrationSummary c;
+  c.success = P.success;
+  c.message = P.message;
+  c.log_likelihood = P.log_likelihood;
+  c.readings = P.readings;
+  c.sigma = P.sigma;
+  c.sigmas = P.sigmas;
+  c.unit_parameters = P.unit_parameters;
+  c.seconds = P.seconds;
+  c.starts = P.pooled.starts;
+  c.best_start = P.pooled.best_start;
+  c.starts_at_best = P.pooled.starts_at_best;
+  for (const auto& f : P.fixed) {
+    const bool random = std::any_of(P.model.random.begin(), P.model.random.end(),
+                                    [&](const anchor::PopulationModel::Random& r) { return r.name == f.name; });
+    if (!random && (f.unit.empty() || f.unit == P.model.groups.front())) c.shared.push_back(f);
+  }
+  for (std::size_t k = 0; k < P.model.random.size(); ++k) {
+    const auto& rnd = P.model.random[k];
+    const auto& fx = *std::find_if(P.fixed.begin(), P.fixed.end(),
+                                   [&](const anchor::ParameterEstimate& e) { return e.name == rnd.name; });
+    anchor::PopulationEstimate pe;
+    pe.name = rnd.name;
+    pe.log = rnd.log;
+    pe.units = P.units;
+    pe.mean = rnd.mean.front();
+    pe.sd = P.omega[k].estimate;
+    pe.mean_lower = pe.mean - (std::log(fx.upper) - std::log(fx.lower)) / 2.0;
+    pe.mean_upper = pe.mean + (std::log(fx.upper) - std::log(fx.lower)) / 2.0;
+    if (!rnd.log) pe.mean_lower = fx.lower, pe.mean_upper = fx.upper;
+    pe.raw_sd = pe.sd * (1.0 - P.shrinkage[k]);
+    c.population.push_back(pe);
+    for (std::size_t u = 0; u < pr.units.size(); ++u) {
+      anchor::ParameterEstimate e;
+      e.name = rnd.name;
+      e.unit = pr.units[u].id;
+      e.log = rnd.log;
+      e.estimate = P.unit_parameters[u][static_cast<std::size_t>(rnd.index)];
+      e.lower = e.upper = e.estimate;
+      c.per_unit.push_back(e);
+    }
+  }
+  c.fitted = P.fixed.size() + P.effects.size() + P.omega.size() + P.correlations.size();
+  (void)s;
+  return c;
+}
+
+nlohmann::ordered_json nlme_json(const Scenario& s, const anchor::CalibrationProblem& pr,
+                                 const anchor::PopulationSummary& P) {
+  nlohmann::ordered_json j;
+  j["method"] = "FOCE-I";
+  j["message"] = P.message;
+  j["log_likelihood"] = P.log_likelihood;
+  j["objective"] = P.objective;  // -2 log-likelihood
+  j["covariance_ok"] = P.covariance_ok;
+  j["covariance"] = s.anchor.population.full_covariance ? "full" : "diagonal";
+  j["groups"] = P.model.groups;
+  const auto list = [](const std::vector<anchor::ParameterEstimate>& v) {
+    nlohmann::ordered_json a = nlohmann::ordered_json::array();
+    for (const auto& e : v) a.push_back(estimate_json(e));
+    return a;
+  };
+  j["fixed"] = list(P.fixed);          // typical values (model units), per group where per group
+  j["omega"] = list(P.omega);          // sd of each random effect, fitted space (ln where log)
+  j["correlations"] = list(P.correlations);
+  j["covariate_effects"] = list(P.effects);
+  for (const auto& e : P.model.effects)
+    j["covariate_references"].push_back({{"covariate", e.covariate}, {"log", e.log}, {"reference", e.reference}});
+  j["sigma"] = list(P.sigmas);
+  j["shrinkage"] = P.shrinkage;
+  for (std::size_t u = 0; u < pr.units.size(); ++u) j["eta"].push_back({{"unit", pr.units[u].id}, {"eta", P.eta[u]}});
+  j["iterations"] = P.iterations;
+  j["evaluations"] = P.evaluations;
+  j["pooled_start"] = {{"log_likelihood", P.pooled.log_likelihood}, {"message", P.pooled.message}};
+  j["seconds"] = P.seconds;
+  return j;
+}
+
+}  // namespace
+
 AnchorResult run_anchor(const Scenario& s, const anchor::RealData& data, const anchor::CalibrationProblem& pr,
                         const std::string& directory) {
   AnchorResult r;
   const auto prior = prior_parameters(s, pr);
   const auto before = anchor::predict(pr, prior);
   r.before = fidelity(pr, before);
-  r.calibration = anchor::calibrate(pr, s.anchor.options);
+  std::optional<anchor::PopulationSummary> nlme;
+  if (s.anchor.population.present) {
+    nlme = fit_population_of(s, pr);
+    r.calibration = as_calibration(s, pr, *nlme);
+  } else {
+    r.calibration = anchor::calibrate(pr, s.anchor.options);
+  }
   if (!r.calibration.success) return r;
   const auto after = anchor::predict(pr, r.calibration.unit_parameters);
   r.after = fidelity(pr, after);
@@ -372,6 +490,14 @@ AnchorResult run_anchor(const Scenario& s, const anchor::RealData& data, const a
   prov["log_likelihood"] = core::format_number(c.log_likelihood);
   prov["log_likelihood_before"] = core::format_number(r.before.log_likelihood);
   prov["starts"] = c.starts.size();
+  if (nlme) {
+    prov["method"] = "population (FOCE-I)";
+    if (!nlme->model.effects.empty() || nlme->model.groups.size() > 1 || s.anchor.population.full_covariance)
+      prov["population_note"] =
+          "each random parameter is drawn from its own log-normal at the first group and the covariates' "
+          "references; the covariate effects, per-group values and correlations are in fit.json (nlme), "
+          "and this generator does not use them yet";
+  }
   (*root)["provenance"] = prov;
   YAML::Emitter emitter;
   emitter << *root;
@@ -431,6 +557,7 @@ AnchorResult run_anchor(const Scenario& s, const anchor::RealData& data, const a
   j["failed_starts"] = {{"count", failed.size()}, {"starts", failed}};
   j["seconds"] = c.seconds;
   j["fidelity"] = {{"before", fidelity_json(r.before)}, {"after", fidelity_json(r.after)}};
+  if (nlme) j["nlme"] = nlme_json(s, pr, *nlme);
 
   // residuals.csv
   std::ostringstream csv;

@@ -10,12 +10,90 @@
 namespace physynth::engine::detail {
 
 
+namespace {
+
+// anchor.population: {covariance: diagonal|full, group: PARAM, per_group: [fitted...],
+//                     covariates: [{parameter: FITTED_PER_UNIT, covariate: PARAM, log: bool, reference: x}]}
+void read_population(const ConfigNode& node, Scenario& s) {
+  if (!node.expect_map()) return;
+  node.check_keys({"covariance", "group", "per_group", "covariates"});
+  AnchorPopulationSpec& p = s.anchor.population;
+  p.present = true;
+  const core::Model& model = *s.model.model;
+  std::vector<std::string> per_unit, fitted, names;
+  for (const auto& f : s.anchor.fit) {
+    fitted.push_back(f.parameter);
+    if (f.per_unit) per_unit.push_back(f.parameter);
+  }
+  for (const auto& q : s.parameters) names.push_back(q.name);
+  if (per_unit.empty())
+    node.error(node.path() + ": a population fit needs at least one parameter in anchor.fit with per_unit: true");
+  if (node.has("covariance"))
+    if (auto k = node["covariance"].as_enum({"diagonal", "full"})) p.full_covariance = *k == "full";
+  const auto known = [&](const ConfigNode& at, const std::string& name, const std::vector<std::string>& among,
+                         const std::string& what) {
+    if (std::find(among.begin(), among.end(), name) != among.end()) return true;
+    std::string msg = at.path() + ": '" + name + "' is not " + what + "; they are " + core::join(among);
+    const std::string hint = core::closest_match(name, among);
+    if (!hint.empty()) msg += "; did you mean '" + hint + "'?";
+    at.error(msg);
+    return false;
+  };
+  if (node.has("group"))
+    if (auto g = node["group"].as_string())
+      if (known(node["group"], *g, names, "a scenario parameter (its covariate column names each unit's group)")) {
+        if (std::find(fitted.begin(), fitted.end(), *g) != fitted.end())
+          node["group"].error(node["group"].path() + ": '" + *g + "' is fitted; a group is known per unit");
+        p.group = *g;
+      }
+  if (node.has("per_group") && node["per_group"].expect_sequence()) {
+    const ConfigNode list = node["per_group"];
+    for (std::size_t i = 0; i < list.size(); ++i)
+      if (auto n = list[i].as_string())
+        if (known(list[i], *n, fitted, "a fitted parameter")) p.per_group.push_back(*n);
+    if (p.group.empty() && !p.per_group.empty())
+      node["per_group"].error(node["per_group"].path() + " needs population.group: the parameter whose value names a unit's group");
+  }
+  if (node.has("covariates") && node["covariates"].expect_sequence()) {
+    const ConfigNode list = node["covariates"];
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      const ConfigNode c = list[i];
+      if (!c.expect_map()) continue;
+      c.check_keys({"parameter", "covariate", "log", "reference"});
+      anchor::CovariateEffect e;
+      e.reference = std::numeric_limits<double>::quiet_NaN();
+      if (!c.require("parameter") || !c.require("covariate")) continue;
+      auto pn = c["parameter"].as_string();
+      auto cn = c["covariate"].as_string();
+      if (!pn || !cn) continue;
+      if (!known(c["parameter"], *pn, per_unit, "a per-unit fitted parameter")) continue;
+      if (!known(c["covariate"], *cn, names, "a scenario parameter")) continue;
+      if (std::find(fitted.begin(), fitted.end(), *cn) != fitted.end()) {
+        c["covariate"].error(c["covariate"].path() + ": '" + *cn + "' is fitted; a covariate is known per unit");
+        continue;
+      }
+      e.parameter = *pn;
+      e.covariate = *cn;
+      e.covariate_index = model.parameter_index(*cn);
+      read_flag(c, "log", e.log);
+      if (auto r = number(c, "reference")) {
+        if (e.log && !(*r > 0.0))
+          c["reference"].error(c["reference"].path() + " must be > 0 for a log covariate, got " + num_text(c["reference"]));
+        e.reference = *r;
+      }
+      p.covariates.push_back(e);
+    }
+  }
+}
+
+}  // namespace
+
 void read_anchor(const ConfigNode& node, Scenario& s) {
   if (!node.expect_map()) return;
   AnchorSpec& a = s.anchor;
   a.present = true;
   const core::Model& model = *s.model.model;
-  node.check_keys({"data", "observables", "fit", "starts", "seed", "max_iterations", "confidence"});
+  node.check_keys({"data", "observables", "fit", "starts", "seed", "max_iterations", "confidence", "population"});
   if (node.has("data"))
     if (auto d = node["data"].as_string()) {
       const std::filesystem::path path(*d);
@@ -139,6 +217,7 @@ void read_anchor(const ConfigNode& node, Scenario& s) {
   read_int(node, "seed", 0, std::numeric_limits<long long>::max(), a.options.seed);
   read_int(node, "max_iterations", 1, 100000000, a.options.max_iterations);
   read_real(node, "confidence", 0.0, 1.0, a.options.confidence);
+  if (node.has("population")) read_population(node["population"], s);
 }
 
 }  // namespace physynth::engine::detail

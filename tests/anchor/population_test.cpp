@@ -94,7 +94,7 @@ TEST_CASE("population: theophylline by FOCE-I matches nlmixr2's FOCEi fit") {
   CHECK(S.readings == 132);
   CHECK(S.log_likelihood == Approx(-179.7019).margin(0.05));
   REQUIRE(S.fixed.size() == 3);
-  WARN(S.message << "; " << S.seconds << " s; ll " << S.log_likelihood << "; ka " << std::log(S.fixed[0].estimate) << " (" << S.fixed[0].se << ") cl " << std::log(S.fixed[1].estimate) << " (" << S.fixed[1].se << ") v " << std::log(S.fixed[2].estimate) << " (" << S.fixed[2].se << ") omega " << S.omega[0].estimate << " " << S.omega[1].estimate << " " << S.omega[2].estimate << " sigma " << S.sigmas[0].estimate << " (" << S.sigmas[0].se << ")");
+  INFO(S.message << "; " << S.seconds << " s; ll " << S.log_likelihood << "; ka " << std::log(S.fixed[0].estimate) << " (" << S.fixed[0].se << ") cl " << std::log(S.fixed[1].estimate) << " (" << S.fixed[1].se << ") v " << std::log(S.fixed[2].estimate) << " (" << S.fixed[2].se << ") omega " << S.omega[0].estimate << " " << S.omega[1].estimate << " " << S.omega[2].estimate << " sigma " << S.sigmas[0].estimate << " (" << S.sigmas[0].se << ")");
   const double published[3] = {0.4663, 1.012, 3.460}, published_se[3] = {0.1911, 0.08366, 0.04654};
   const double omega[3] = {0.6315, 0.2634, 0.1381};
   for (int k = 0; k < 3; ++k) {
@@ -114,9 +114,12 @@ TEST_CASE("population: theophylline by FOCE-I matches nlmixr2's FOCEi fit") {
   CHECK(typical[static_cast<std::size_t>(built.model->parameter_index("cl"))] == Approx(S.fixed[1].estimate));
 }
 
-// Seeded repeats on simulated fleets with known population parameters: the 95 % intervals of the
-// typical value, of the random effect's standard deviation and of σ each cover the truth in about
-// 95 % of repeats (binomial: at least 34 of 40 holds with probability 0.99 when the true rate is 95 %).
+// Seeded repeats on simulated fleets (16 units, 6 readings each) with known population parameters:
+// the 95 % intervals of the typical value and of σ cover the truth in about 95 % of repeats, that of
+// the random effect's standard deviation somewhat less (a Wald interval for a variance component
+// from 16 units). Measured over 200 repeats (PHYSYNTH_COVERAGE_REPEATS=200, 2026-12-03): typical k
+// 188, ω 181, σ 192, i.e. 94.0 %, 90.5 %, 96.0 %. Here 40 repeats, with floors that a true rate of
+// 95 % (90 % for ω) passes with probability about 0.99.
 TEST_CASE("population: intervals cover the truth in about 95 % of simulated fleets") {
   const core::BuiltModel built = testing::equations(R"(
 states: [{name: y, initial: A}]
@@ -154,11 +157,10 @@ equations: {dy/dt: "-k * y"}
     cover_omega += S.omega[0].lower <= omega && omega <= S.omega[0].upper;
     cover_sigma += S.sigmas[0].lower <= sigma && sigma <= S.sigmas[0].upper;
   }
-  WARN("fitted " << fitted << " of " << repeats << "; covered: typical k " << cover_mu << ", omega " << cover_omega
+  INFO("fitted " << fitted << " of " << repeats << "; covered: typical k " << cover_mu << ", omega " << cover_omega
                  << ", sigma " << cover_sigma);
   CHECK(fitted == repeats);
-  const double at_least = 0.85 * repeats;
-  CHECK(cover_mu >= at_least);
-  CHECK(cover_omega >= at_least);
-  CHECK(cover_sigma >= at_least);
+  CHECK(cover_mu >= 0.85 * repeats);
+  CHECK(cover_omega >= 0.80 * repeats);
+  CHECK(cover_sigma >= 0.85 * repeats);
 }

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "physynth/anchor/calibration.h"
+#include "physynth/anchor/population.h"
 #include "physynth/core/diagnostics.h"
 #include "physynth/core/distribution.h"
 #include "physynth/core/model_binding.h"
@@ -216,8 +217,18 @@ struct AnchorFitSpec {
   double start = 0.0;  // the prior's median, else the middle of the bounds
 };
 
+// anchor.population: fit the per-unit parameters as a population (anchor/population.h).
+struct AnchorPopulationSpec {
+  bool present = false;
+  bool full_covariance = false;
+  std::string group;                   // a covariate column whose value names each unit's group
+  std::vector<std::string> per_group;  // fitted parameters with one value (or mean) per group
+  std::vector<anchor::CovariateEffect> covariates;
+};
+
 struct AnchorSpec {
   bool present = false;
+  AnchorPopulationSpec population;
   std::string data;  // the default real-data file (resolved against the scenario's folder); --data overrides
   std::vector<AnchorObservableSpec> observables;
   std::vector<AnchorFitSpec> fit;

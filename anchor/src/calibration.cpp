@@ -327,11 +327,7 @@ double log_likelihood(const CalibrationProblem& pr, const std::vector<std::vecto
 CalibrationSummary calibrate(const CalibrationProblem& pr, const CalibrationOptions& opt) {
   const auto started = std::chrono::steady_clock::now();
   CalibrationSummary S;
-  if (const auto errors = opt.validate(); !errors.empty()) {
-    S.message = core::join(errors, "; ");
-    return S;
-  }
-  if (const std::string why = check(pr); !why.empty()) {
+  if (const std::string why = refusal(pr, opt); !why.empty()) {
     S.message = why;
     return S;
   }

@@ -406,11 +406,7 @@ PopulationSummary fit_population(const CalibrationProblem& pr, const PopulationS
                                  const CalibrationOptions& opt) {
   const auto started = std::chrono::steady_clock::now();
   PopulationSummary S;
-  if (const auto errors = opt.validate(); !errors.empty()) {
-    S.message = core::join(errors, "; ");
-    return S;
-  }
-  if (const std::string why = check(pr); !why.empty()) {
+  if (const std::string why = refusal(pr, opt); !why.empty()) {
     S.message = why;
     return S;
   }

@@ -324,4 +324,11 @@ inline std::string check(const CalibrationProblem& pr) {
   return {};
 }
 
+// Why a calibration with these options cannot run: the options' errors, or the problem's; empty
+// if it can.
+inline std::string refusal(const CalibrationProblem& pr, const CalibrationOptions& opt) {
+  if (const auto errors = opt.validate(); !errors.empty()) return core::join(errors, "; ");
+  return check(pr);
+}
+
 }  // namespace physynth::anchor::detail

@@ -313,7 +313,7 @@ anchor::PopulationSummary fit_population_of(const Scenario& s, const anchor::Cal
 // The population fit in the calibration's terms, so that calibrated.yaml, residuals.csv and
 // fidelity.md are written alike: shared estimates, each random parameter's population (typical
 // value and ω in the fitted space), σ, and each unit's parameters at its mode (EBE).
-anchor::CalibrationSummary as_calibration(const Scenario& s, const anchor::CalibrationProblem& pr,
+anchor::CalibrationSummary as_calibration(const anchor::CalibrationProblem& pr,
                                           const anchor::PopulationSummary& P) {
   anchor::CalibrationSummary c;
   c.success = P.success;
@@ -342,9 +342,8 @@ anchor::CalibrationSummary as_calibration(const Scenario& s, const anchor::Calib
     pe.units = P.units;
     pe.mean = rnd.mean.front();
     pe.sd = P.omega[k].estimate;
-    pe.mean_lower = pe.mean - (std::log(fx.upper) - std::log(fx.lower)) / 2.0;
-    pe.mean_upper = pe.mean + (std::log(fx.upper) - std::log(fx.lower)) / 2.0;
-    if (!rnd.log) pe.mean_lower = fx.lower, pe.mean_upper = fx.upper;
+    pe.mean_lower = rnd.log ? std::log(fx.lower) : fx.lower;  // the typical value's interval, fitted space
+    pe.mean_upper = rnd.log ? std::log(fx.upper) : fx.upper;
     pe.raw_sd = pe.sd * (1.0 - P.shrinkage[k]);
     c.population.push_back(pe);
     for (std::size_t u = 0; u < pr.units.size(); ++u) {
@@ -358,7 +357,6 @@ anchor::CalibrationSummary as_calibration(const Scenario& s, const anchor::Calib
     }
   }
   c.fitted = P.fixed.size() + P.effects.size() + P.omega.size() + P.correlations.size();
-  (void)s;
   return c;
 }
 
@@ -404,7 +402,7 @@ AnchorResult run_anchor(const Scenario& s, const anchor::RealData& data, const a
   std::optional<anchor::PopulationSummary> nlme;
   if (s.anchor.population.present) {
     nlme = fit_population_of(s, pr);
-    r.calibration = as_calibration(s, pr, *nlme);
+    r.calibration = as_calibration(pr, *nlme);
   } else {
     r.calibration = anchor::calibrate(pr, s.anchor.options);
   }

@@ -50,7 +50,10 @@ double covariate_value(const PopulationModel::Effect& e, const std::vector<doubl
 class Fitter {
  public:
   Fitter(const CalibrationProblem& pr, const PopulationSpec& spec, const CalibrationOptions& opt)
-      : pr_(pr), spec_(spec), opt_(opt), L_(pr) {}
+      : pr_(pr),
+        spec_(spec),
+        L_(pr),
+        arena_(opt.threads > 0 ? opt.threads : tbb::this_task_arena::max_concurrency()) {}
 
   // Checks the specification and lays out ψ; an error message, or empty.
   std::string prepare() {
@@ -280,9 +283,7 @@ class Fitter {
     std::vector<double> parts(U, kNaN);
     std::vector<std::vector<double>> out = modes;
     const auto one = [&](std::size_t u) { parts[u] = unit_objective(psi, u, out[u], W, log_det_half); };
-    const int threads = opt_.threads > 0 ? opt_.threads : tbb::this_task_arena::max_concurrency();
-    tbb::task_arena arena(threads);
-    arena.execute([&] {
+    arena_.execute([&] {
       tbb::parallel_for(std::size_t{0}, U, [&](std::size_t u) { one(u); }, tbb::simple_partitioner());
     });
     double total = 0.0;
@@ -350,7 +351,6 @@ class Fitter {
  private:
   const CalibrationProblem& pr_;
   const PopulationSpec& spec_;
-  const CalibrationOptions& opt_;
   Layout L_;
   Outer O_;
   PopulationModel model_;
@@ -358,6 +358,7 @@ class Fitter {
   std::vector<std::vector<double>> x_;  // covariates per unit, centred and transformed
   std::vector<std::unique_ptr<UnitCost>> costs_;
   mutable int evaluations_ = 0;
+  mutable tbb::task_arena arena_;  // the units' modes run in it, every evaluation
 };
 
 // The population objective over ξ = ψ / scale, with its central-difference gradient.

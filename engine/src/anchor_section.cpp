@@ -25,7 +25,8 @@ void read_population(const ConfigNode& node, Scenario& s) {
     fitted.push_back(f.parameter);
     if (f.per_unit) per_unit.push_back(f.parameter);
   }
-  for (const auto& q : s.parameters) names.push_back(q.name);
+  for (const auto& q : s.parameters)
+    if (core::is_identifier(q.name)) names.push_back(q.name);
   if (per_unit.empty())
     node.error(node.path() + ": a population fit needs at least one parameter in anchor.fit with per_unit: true");
   if (node.has("covariance"))

@@ -122,6 +122,24 @@ TEST_CASE("load_scenario: every example scenario is valid") {
   }
 }
 
+TEST_CASE("load_scenario: the anchor population's problems, each with its place") {
+  const std::string path = testing::fixture("fixtures/bad/anchor_population.yaml");
+  CHECK(report_for(path) ==
+        path + ":18:17: error: anchor.population.covariance must be 'diagonal' or 'full', got 'banded'\n" + path +
+            ":19:12: error: anchor.population.group: 'K' is fitted; a group is known per unit\n" + path +
+            ":20:17: error: anchor.population.per_group[0]: 'Km' is not a fitted parameter; they are Vm, K; did you "
+            "mean 'Vm'?\n" +
+            path +
+            ":22:21: error: anchor.population.covariates[0].parameter: 'K' is not a per-unit fitted parameter; they "
+            "are Vm\n" +
+            path +
+            ":23:36: error: anchor.population.covariates[1].covariate: 'S_0' is not a scenario parameter; they are "
+            "S0, Vm, K; did you mean 'S0'?\n" +
+            path +
+            ":24:62: error: anchor.population.covariates[2].reference must be > 0 for a log covariate, got -1\n" +
+            "6 errors in 1 file; nothing was run.\n");
+}
+
 TEST_CASE("load_scenario: the anchor section's problems, each with its place") {
   const std::string path = testing::fixture("fixtures/bad/anchor_section.yaml");
   CHECK(report_for(path) ==

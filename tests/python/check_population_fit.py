@@ -22,6 +22,7 @@ omega = {e["name"]: e for e in nlme["omega"]}
 for name, (mu, se, om) in published.items():
     got = math.log(fixed[name]["estimate"])
     assert abs(got - mu) < 0.25 * se, (name, got, mu)
+    assert abs(fixed[name]["se_ln"] - se) < 0.25 * se, (name, fixed[name]["se_ln"], se)
     assert abs(omega[name]["estimate"] - om) < 0.08 * om, (name, omega[name]["estimate"], om)
 sigma = nlme["sigma"][0]["estimate"]
 assert abs(sigma - 0.6947) < 0.25 * 0.04951, sigma

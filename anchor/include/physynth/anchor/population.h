@@ -18,8 +18,10 @@
 //   -ln p(y_i) ≈ -ln p(y_i | φ̂_i) + ½ (φ̂_i - m_i)ᵀ Ω⁻¹ (φ̂_i - m_i) + ½ ln|Ω| + ½ ln|Ω⁻¹ + Jᵢᵀ Jᵢ|,
 // with J_i the weighted residuals' Jacobian at φ̂_i (the residual variance is evaluated at the mode:
 // the "interaction"). The sum over units is minimised over the population parameters by BFGS
-// with central-difference gradients; each evaluation starts the units' modes from where the last
-// accepted point left them, and the modes are converged to 1e-12, so the objective is smooth.
+// with central-difference gradients (steps 1e-3 in ψ); each evaluation starts the units' modes
+// from those of the last point BFGS asked for, converges them until a step would move no entry
+// by 1e-9 or gain 1e-11, and solves the ODEs at rtol <= 1e-9 (atol / 10), so that the solver's
+// own error stays far below the differences.
 // Start: the pooled fit (every unit with the same parameters, calibration.h, one local start
 // from the free parameters' starts) and ω = 0.5; BFGS runs in variables scaled by the
 // objective's curvature there. Like NONMEM's and nlmixr2's, the fit is local: it finds the

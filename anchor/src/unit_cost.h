@@ -73,15 +73,22 @@ struct Layout {
 };
 
 // One unit's solves: its readings' times, a CVODES instance (with sensitivities to every free
-// parameter when asked) and its own copies of the observation functions.
+// parameter when asked) and its own copies of the observation functions. A stepped model is
+// simulated instead, and its sensitivities are central differences (see CalibrationProblem).
 class UnitSolver {
  public:
-  UnitSolver(const CalibrationProblem& pr, std::size_t u, bool sensitivities) : pr_(pr), unit_(pr.units[u]) {
+  UnitSolver(const CalibrationProblem& pr, std::size_t u, bool sensitivities)
+      : pr_(pr), unit_(pr.units[u]), index_(u), stepped_(dynamic_cast<const core::SteppedModel*>(pr.model.get())) {
     for (const auto& m : unit_.measurements) times_.push_back(m.time);
     std::sort(times_.begin(), times_.end());
     times_.erase(std::unique(times_.begin(), times_.end()), times_.end());
     for (const auto& m : unit_.measurements)
       row_.push_back(static_cast<std::size_t>(std::lower_bound(times_.begin(), times_.end(), m.time) - times_.begin()));
+    for (const auto& ob : pr.observables) {
+      functions_.push_back(ob.function->clone());
+      functions_.back()->set_unit(u);
+    }
+    if (stepped_) return;
     solvers::OdeOptions o = pr.ode;
     o.sensitivity_parameters.clear();
     plain_ = std::make_unique<solvers::OdeSolver>(pr.model, o);
@@ -89,7 +96,6 @@ class UnitSolver {
       for (const auto& fp : pr.parameters) o.sensitivity_parameters.push_back(fp.index);
       sensitive_ = std::make_unique<solvers::OdeSolver>(pr.model, o);
     }
-    for (const auto& ob : pr.observables) functions_.push_back(ob.function->clone());
   }
 
   // Solves with model parameters p; false if the solve did not reach every time.
@@ -97,6 +103,7 @@ class UnitSolver {
     const std::size_t n = pr_.model->num_states(), T = times_.size(), K = pr_.parameters.size();
     y_.assign(T * n, 0.0);
     s_.assign(sensitivities ? T * K * n : 0, 0.0);
+    if (stepped_) return simulate(p, y_.data()) && (!sensitivities || differentiate(p));
     std::vector<double> y0(n);
     pr_.model->initial_state(p.data(), y0.data());
     auto& solver = sensitivities ? *sensitive_ : *plain_;
@@ -124,8 +131,35 @@ class UnitSolver {
   }
 
  private:
+  // The stepped model's states at every time; false if it failed or ended before the last one.
+  bool simulate(const std::vector<double>& p, double* y) const {
+    const auto r = stepped_->simulate(p.data(), pr_.seed, index_, times_, y);
+    return !r.failed && r.rows_written == times_.size();
+  }
+
+  // s_ by central differences, each free parameter stepped by 1e-3 of its value (1e-3 at 0):
+  // wide enough to average over a daily model's thresholds, narrow against its curvature.
+  bool differentiate(const std::vector<double>& p) {
+    const std::size_t n = pr_.model->num_states(), T = times_.size(), K = pr_.parameters.size();
+    std::vector<double> q = p, up(T * n), down(T * n);
+    for (std::size_t k = 0; k < K; ++k) {
+      const auto j = static_cast<std::size_t>(pr_.parameters[k].index);
+      const double h = 1e-3 * (p[j] != 0.0 ? std::abs(p[j]) : 1.0);
+      q[j] = p[j] + h;
+      if (!simulate(q, up.data())) return false;
+      q[j] = p[j] - h;
+      if (!simulate(q, down.data())) return false;
+      q[j] = p[j];
+      for (std::size_t t = 0; t < T; ++t)
+        for (std::size_t i = 0; i < n; ++i) s_[(t * K + k) * n + i] = (up[t * n + i] - down[t * n + i]) / (2.0 * h);
+    }
+    return true;
+  }
+
   const CalibrationProblem& pr_;
   const CalibrationUnit& unit_;
+  std::size_t index_;
+  const core::SteppedModel* stepped_;  // or null: an ODE model
   std::vector<double> times_;
   std::vector<std::size_t> row_;
   std::unique_ptr<solvers::OdeSolver> plain_, sensitive_;  // without and with sensitivities
@@ -305,6 +339,14 @@ inline std::string check(const CalibrationProblem& pr) {
       return "unit '" + u.id + "' has " + std::to_string(u.parameters.size()) + " parameters, the model " +
              std::to_string(M);
     if (u.measurements.empty()) return "unit '" + u.id + "' has no measurements";
+    if (const auto* stepped = dynamic_cast<const core::SteppedModel*>(pr.model.get()))
+      for (const auto& m : u.measurements) {
+        const double steps = m.time / stepped->time_step();
+        if (std::abs(steps - std::round(steps)) > 1e-9 * std::max(1.0, std::abs(steps)))
+          return "unit '" + u.id + "': a measurement at t = " + core::format_number(m.time) + " falls between the " +
+                 "steps of model '" + pr.model->name() + "', which advances in steps of " +
+                 core::format_number(stepped->time_step());
+      }
     for (const auto& m : u.measurements) {
       if (m.observable < 0 || static_cast<std::size_t>(m.observable) >= pr.observables.size())
         return "unit '" + u.id + "': a measurement names observable " + std::to_string(m.observable);

@@ -22,6 +22,13 @@ const std::vector<VariableInfo>& Model::derived_channels() const {
   return none;
 }
 
+double Model::evaluate_derived_channel(std::size_t k, double t, const double* y, const double* p,
+                                       CounterRng& rng) const {
+  std::vector<double> out(derived_channels().size());
+  evaluate_derived(t, y, p, rng, out.data());
+  return out.at(k);
+}
+
 double Model::derived_partials(std::size_t k, double, const double*, const double*, double*, double*) const {
   throw std::logic_error("model '" + name() + "': derived channel " + std::to_string(k) +
                          " is random (a new draw at each reading); it has no partial derivatives");

@@ -94,14 +94,16 @@ WaveformStatistics waveform_statistics(const std::vector<double>& x) {
   WaveformStatistics w;
   if (x.empty()) return w;
   const double n = static_cast<double>(x.size());
-  double mean = 0.0, sq = 0.0;
+  double mean = 0.0, sq = 0.0, abs = 0.0;
   for (double v : x) {
     mean += v;
     sq += v * v;
+    abs += std::fabs(v);
     w.peak = std::max(w.peak, std::fabs(v));
   }
   mean /= n;
   w.rms = std::sqrt(sq / n);
+  w.mean_abs = abs / n;
   w.crest_factor = w.rms > 0.0 ? w.peak / w.rms : 0.0;
   double m2 = 0.0, m4 = 0.0;
   for (double v : x) {

@@ -145,12 +145,6 @@ std::optional<anchor::CalibrationProblem> calibration_problem(const Scenario& s,
                       "observation channels and names the parameters to fit");
     return std::nullopt;
   }
-  if (dynamic_cast<const core::SteppedModel*>(model.get())) {
-    diagnostics.error(file, "model '" + model->name() +
-                                "' advances itself in steps (a crop model), so it has no CVODES sensitivities to "
-                                "calibrate with; the LINGRA calibration is anchor/grassland_calibration.h");
-    return std::nullopt;
-  }
   if (model->has_jumps()) {
     diagnostics.error(file, "model '" + model->name() +
                                 "' has jumps (doses, events), which forward sensitivities do not cross yet; "
@@ -159,9 +153,14 @@ std::optional<anchor::CalibrationProblem> calibration_problem(const Scenario& s,
   }
   anchor::CalibrationProblem pr;
   pr.model = model;
+  pr.seed = s.seed;
   pr.t0 = s.times.front();
   pr.ode = s.solver;
   pr.ode.sensitivity_parameters.clear();
+  for (const auto& f : s.anchor.fit)
+    pr.parameters.push_back({f.parameter, f.index, f.low, f.high, f.log, f.per_unit, f.start});
+  std::vector<int> free;
+  for (const auto& f : s.anchor.fit) free.push_back(f.index);
   for (const auto& o : s.anchor.observables) {
     anchor::CalibrationObservable ob;
     ob.name = o.name;
@@ -172,16 +171,16 @@ std::optional<anchor::CalibrationProblem> calibration_problem(const Scenario& s,
     const int state = o.state_index >= 0 ? o.state_index : model->state_index(expr);
     const int feature =
         o.observation_index >= 0 ? s.observations[static_cast<std::size_t>(o.observation_index)].derived_index : -1;
-    if (feature >= 0)
+    if (feature >= 0 && model->derived_is_deterministic(static_cast<std::size_t>(feature)))
       ob.function = anchor::observe_feature(model, static_cast<std::size_t>(feature));
+    else if (feature >= 0)
+      ob.function = anchor::observe_random_feature(model, static_cast<std::size_t>(feature), free, s.seed, o.draws);
     else if (state >= 0)
       ob.function = anchor::observe_state(state, model->num_states(), model->num_parameters());
     else
       ob.function = std::make_shared<ExpressionObservation>(model, expr);
     pr.observables.push_back(std::move(ob));
   }
-  for (const auto& f : s.anchor.fit)
-    pr.parameters.push_back({f.parameter, f.index, f.low, f.high, f.log, f.per_unit, f.start});
 
   // Covariates: scenario parameters known per unit, not fitted.
   std::vector<int> covariate_index;

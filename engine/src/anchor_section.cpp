@@ -111,7 +111,7 @@ void read_anchor(const ConfigNode& node, Scenario& s) {
     for (std::size_t i = 0; i < list.size(); ++i) {
       const ConfigNode ob = list[i];
       if (!ob.expect_map()) continue;
-      ob.check_keys({"name", "observation", "noise", "sigma"});
+      ob.check_keys({"name", "observation", "noise", "sigma", "draws"});
       AnchorObservableSpec o;
       if (!ob.require("name")) continue;
       if (auto n = ob["name"].as_string()) {
@@ -128,10 +128,6 @@ void read_anchor(const ConfigNode& node, Scenario& s) {
       if (o.observation_index >= 0) {
         const auto& spec = s.observations[static_cast<std::size_t>(o.observation_index)];
         o.units = spec.units;
-        if (spec.derived_index >= 0 && !model.derived_is_deterministic(static_cast<std::size_t>(spec.derived_index)))
-          where.error(where.path() + ": observation '" + o.observation +
-                      "' is a random model feature (a new draw at each reading), which calibration cannot "
-                      "differentiate; map an expression, a state or a user model's definition");
       } else if (o.state_index >= 0) {
         o.units = model.states()[static_cast<std::size_t>(o.state_index)].units;
       } else {
@@ -147,6 +143,7 @@ void read_anchor(const ConfigNode& node, Scenario& s) {
                     : *k == "proportional" ? anchor::NoiseKind::kProportional
                                            : anchor::NoiseKind::kLogNormal;
       read_real(ob, "sigma", 0.0, 1e300, o.sigma);
+      read_int(ob, "draws", 1, 1000, o.draws);
       a.observables.push_back(o);
     }
   }
@@ -160,7 +157,7 @@ void read_anchor(const ConfigNode& node, Scenario& s) {
       const ConfigNode item = list[i];
       AnchorFitSpec f;
       if (item.is_map()) {
-        item.check_keys({"parameter", "low", "high", "log", "per_unit"});
+        item.check_keys({"parameter", "low", "high", "log", "per_unit", "start"});
         if (!item.require("parameter")) continue;
       }
       // (a ConfigNode is not reassigned: yaml-cpp's Node assignment would overwrite the node it refers to)
@@ -211,6 +208,15 @@ void read_anchor(const ConfigNode& node, Scenario& s) {
       const double median = it->distribution.quantile(0.5);
       f.start =
           median >= f.low && median <= f.high ? median : (f.log ? std::sqrt(f.low * f.high) : 0.5 * (f.low + f.high));
+      if (item.is_map() && item.has("start")) {
+        if (auto v = number(item, "start")) {
+          if (*v >= f.low && *v <= f.high)
+            f.start = *v;
+          else
+            item["start"].error(item["start"].path() + ": start " + format_number(*v) + " of parameter '" + *n +
+                                "' is outside its bounds [" + format_number(f.low) + ", " + format_number(f.high) + "]");
+        }
+      }
       a.fit.push_back(f);
     }
   }

@@ -156,3 +156,12 @@ TEST_CASE("load_scenario: the anchor section's problems, each with its place") {
             path + ":18:58: error: anchor.fit[2].log: parameter 'Vm' is fitted in ln only with low > 0, got low -1\n" +
             "5 errors in 1 file; nothing was run.\n");
 }
+
+TEST_CASE("load_scenario: an anchor start outside its bounds and a random feature's draws, each with its place") {
+  const std::string path = testing::repository_path("scenarios/manufacturing/bearing_vibration.yaml");
+  CHECK(report_for(path, {"anchor.fit=[{parameter: onset, low: 10, high: 2000, start: 5000}]",
+                          "anchor.observables=[{name: vib_rms, draws: 0}]"}) ==
+        "--set: error: anchor.observables[0].draws must be between 1 and 1000, got 0\n"
+        "--set: error: anchor.fit[0].start: start 5000 of parameter 'onset' is outside its bounds [10, 2000]\n"
+        "2 errors on the command line; nothing was run.\n");
+}

@@ -46,6 +46,7 @@ TEST_CASE("signal: spectrum amplitudes, envelope and kurtosis against closed for
   const auto w = core::waveform_statistics(noise);
   CHECK(w.rms == Approx(1.0).epsilon(0.01));
   CHECK(w.kurtosis == Approx(3.0).epsilon(0.03));
+  CHECK(w.mean_abs == Approx(std::sqrt(2.0 / M_PI)).epsilon(0.01));  // E|z| of a standard normal
   CHECK(core::waveform_statistics(x).crest_factor == Approx(std::sqrt(2.0)).epsilon(1e-6));
 }
 
@@ -259,16 +260,20 @@ TEST_CASE("BearingDegradation: a unit whose onset lies far beyond the horizon st
 TEST_CASE("BearingDegradation: derived vibration channels grow with the spall at the fault's frequency") {
   using B = BearingDegradation;
   const B model;
-  REQUIRE(model.derived_channels().size() == 9);
+  REQUIRE(model.derived_channels().size() == 10);
   CHECK(model.derived_channels()[4].name == "env_bpfo");
   auto p = nominal_bearing();
-  std::vector<double> small(9), large(9), again(9);
+  std::vector<double> small(10), large(10), again(10);
   const double y_small[2] = {0.1, 40.0}, y_large[2] = {1.5, 60.0};
   core::CounterRng a(1, 0, 7), b(1, 0, 7), c(1, 0, 7);
   model.evaluate_derived(0.0, y_small, p.data(), a, small.data());
   model.evaluate_derived(0.0, y_large, p.data(), b, large.data());
   model.evaluate_derived(0.0, y_small, p.data(), c, again.data());
   CHECK(small == again);             // deterministic for its RNG key
+  for (std::size_t k = 0; k < small.size(); ++k) {
+    core::CounterRng e(1, 0, 7);  // one channel alone (calibration's path) is the same number
+    CHECK(model.evaluate_derived_channel(k, 0.0, y_small, p.data(), e) == small[k]);
+  }
   CHECK(large[0] > 2.0 * small[0]);  // RMS
   CHECK(large[4] > 5.0 * small[4]);  // envelope at BPFO
   CHECK(large[4] > 3.0 * large[5]);  // BPFO dominates BPFI for an outer-race fault

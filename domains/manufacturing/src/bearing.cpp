@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <complex>
 #include <iterator>
 
 #include "physynth/core/signal.h"
@@ -88,6 +89,12 @@ std::vector<double> vibration_snapshot(const BearingGeometry& g, const SnapshotO
     const double wd = wn * std::sqrt(1.0 - o.damping_ratio * o.damping_ratio);
     const double decay = o.damping_ratio * wn;
     const auto ring = static_cast<std::size_t>(std::ceil(std::log(1000.0) / decay * o.sample_rate_hz));
+    // The ring e^(-decay tau) sin(wd tau) at tau = tau0 + j / fs is Im(e^(s tau0) z^j) with
+    // s = -decay + i wd and z = e^(s / fs): one complex exponential per impulse, and z^j tabulated
+    // once, instead of an exp and a sin per sample.
+    const std::complex<double> s_pole(-decay, wd);
+    std::vector<std::complex<double>> zj(ring);
+    for (std::size_t j = 0; j < ring; ++j) zj[j] = std::exp(s_pole * (static_cast<double>(j) / o.sample_rate_hz));
     const double period = 1.0 / rate;
     const double phase = rng.uniform() * 2.0 * M_PI;
     for (double tk = rng.uniform() * period; tk < o.duration_s; tk += period * (1.0 + o.slip_fraction * rng.normal())) {
@@ -95,16 +102,22 @@ std::vector<double> vibration_snapshot(const BearingGeometry& g, const SnapshotO
           s.impulse_amplitude *
           (modulation_hz > 0.0 ? 0.5 * (1.0 + std::cos(2.0 * M_PI * modulation_hz * tk + phase)) : 1.0);
       const auto first = static_cast<std::size_t>(std::ceil(tk * o.sample_rate_hz));
+      const std::complex<double> c = amplitude * std::exp(s_pole * (static_cast<double>(first) / o.sample_rate_hz - tk));
       for (std::size_t i = first; i < std::min(n, first + ring); ++i) {
-        const double tau = static_cast<double>(i) / o.sample_rate_hz - tk;
-        x[i] += amplitude * std::exp(-decay * tau) * std::sin(wd * tau);
+        const std::complex<double>& z = zj[i - first];
+        x[i] += c.real() * z.imag() + c.imag() * z.real();
       }
     }
   }
   if (s.imbalance_amplitude > 0.0) {
-    const double phase = rng.uniform() * 2.0 * M_PI;
-    for (std::size_t i = 0; i < n; ++i)
-      x[i] += s.imbalance_amplitude * std::sin(2.0 * M_PI * fr * static_cast<double>(i) / o.sample_rate_hz + phase);
+    const double phase = rng.uniform() * 2.0 * M_PI, w = 2.0 * M_PI * fr / o.sample_rate_hz;
+    // A * sin(w i + phase) by rotation, restarted exactly every 256 samples (rounding stays ~1e-14).
+    const std::complex<double> step = std::polar(1.0, w);
+    std::complex<double> z;
+    for (std::size_t i = 0; i < n; ++i, z *= step) {
+      if (i % 256 == 0) z = std::polar(s.imbalance_amplitude, w * static_cast<double>(i) + phase);
+      x[i] += z.imag();
+    }
   }
   if (o.noise_sd > 0.0)
     for (double& v : x) v += o.noise_sd * rng.normal();
@@ -123,6 +136,7 @@ SnapshotFeatures snapshot_features(const std::vector<double>& x, const BearingGe
   SnapshotFeatures f;
   const auto stats = core::waveform_statistics(x);
   f.rms = stats.rms;
+  f.mean_abs = stats.mean_abs;
   f.peak = stats.peak;
   f.crest_factor = stats.crest_factor;
   f.kurtosis = stats.kurtosis;
@@ -174,7 +188,8 @@ BearingDegradation::BearingDegradation(BearingGeometry geometry, SnapshotOptions
               {"env_bpfi", "g", "envelope spectrum at BPFI"},
               {"env_bsf", "g", "envelope spectrum at BSF"},
               {"env_ftf", "g", "envelope spectrum at FTF"},
-              {"vib_1x", "g", "spectrum at the shaft frequency"}};
+              {"vib_1x", "g", "spectrum at the shaft frequency"},
+              {"vib_mean_abs", "g", "mean absolute amplitude of the snapshot"}};
 }
 
 BearingDegradation::Snapshot BearingDegradation::snapshot(const double* y, const double* p,
@@ -202,8 +217,22 @@ void BearingDegradation::evaluate_derived(double, const double* y, const double*
   const Snapshot snap = snapshot(y, p, rng);
   const auto f = snapshot_features(snap.signal, geometry_, snap.options, snap.state.shaft_hz);
   const double values[] = {f.rms,           f.peak,         f.crest_factor, f.kurtosis,    f.envelope_bpfo,
-                           f.envelope_bpfi, f.envelope_bsf, f.envelope_ftf, f.amplitude_1x};
+                           f.envelope_bpfi, f.envelope_bsf, f.envelope_ftf, f.amplitude_1x, f.mean_abs};
   std::copy(std::begin(values), std::end(values), out);
+}
+
+double BearingDegradation::evaluate_derived_channel(std::size_t k, double t, const double* y, const double* p,
+                                                    core::CounterRng& rng) const {
+  const std::string& name = derived_.at(k).name;
+  if (name != "vib_rms" && name != "vib_peak" && name != "vib_crest" && name != "vib_kurtosis" &&
+      name != "vib_mean_abs")
+    return Model::evaluate_derived_channel(k, t, y, p, rng);
+  const auto w = core::waveform_statistics(snapshot(y, p, rng).signal);
+  return name == "vib_rms"      ? w.rms
+         : name == "vib_peak"   ? w.peak
+         : name == "vib_crest"  ? w.crest_factor
+         : name == "vib_kurtosis" ? w.kurtosis
+                                  : w.mean_abs;
 }
 
 void BearingDegradation::initial_state(const double* p, double* y0) const {

@@ -51,6 +51,9 @@ class ObservationFunction {
   virtual double evaluate(double t, const double* y, const double* p, double* dh_dy, double* dh_dp) const = 0;
   // An independent copy, for another thread.
   virtual std::unique_ptr<ObservationFunction> clone() const = 0;
+  // The unit (its index in the problem) the next calls are for: the key of a random feature's
+  // common random numbers. Deterministic functions ignore it.
+  virtual void set_unit(std::size_t /*unit*/) {}
 };
 
 // h = y[state].
@@ -58,6 +61,15 @@ std::unique_ptr<ObservationFunction> observe_state(int state, std::size_t num_st
 // h = the model's deterministic derived feature (a user model's definition), with the exact
 // partial derivatives the model gives (core::Model::derived_partials).
 std::unique_ptr<ObservationFunction> observe_feature(std::shared_ptr<const core::Model> model, std::size_t feature);
+// h = the mean over `replicas` draws of one of the model's random derived features (a vibration
+// feature of a synthesised snapshot): the function `run` writes, averaged. Each draw's randomness
+// is keyed on (seed, unit, reading time, draw), so the same noise comes back at every θ (common
+// random numbers) and h is a smooth function of y and p. Its partial derivatives are forward
+// differences (step 1e-6, relative): by every state, and by the model parameters in `free`
+// (the others get 0).
+std::unique_ptr<ObservationFunction> observe_random_feature(std::shared_ptr<const core::Model> model,
+                                                            std::size_t feature, std::vector<int> free,
+                                                            std::uint64_t seed, int replicas);
 
 enum class NoiseKind { kAdditive, kProportional, kLogNormal };
 const char* noise_name(NoiseKind k);
@@ -92,7 +104,11 @@ struct CalibrationUnit {
 };
 
 struct CalibrationProblem {
+  // An ODE model, whose dy/dθ are CVODES sensitivities, or a stepped model (a crop season),
+  // whose dy/dθ are central differences of its simulation with the same seed: the same
+  // weather (generated weather is keyed on the seed and the unit's index) at every θ.
   std::shared_ptr<const core::Model> model;
+  std::uint64_t seed = 0;  // of stepped models' generated inputs and random features' draws
   double t0 = 0.0;
   solvers::OdeOptions ode;  // tolerances of every solve (sensitivities are added)
   std::vector<CalibrationObservable> observables;

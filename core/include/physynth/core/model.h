@@ -97,6 +97,10 @@ class Model {
   virtual const std::vector<VariableInfo>& derived_channels() const;
   // Every derived channel at once (one waveform feeds all its features).
   virtual void evaluate_derived(double t, const double* y, const double* p, CounterRng& rng, double* out) const {}
+  // Derived channel k alone, equal to evaluate_derived's out[k] with the same rng; a model
+  // overrides it where one channel costs less than all (a waveform's RMS without its spectra).
+  virtual double evaluate_derived_channel(std::size_t k, double t, const double* y, const double* p,
+                                          CounterRng& rng) const;
   // Whether derived channel k is a deterministic function h(t, y, p) (a user model's
   // definition), so that calibration can fit it through derived_partials(); false for random
   // ones (a vibration waveform's features).

@@ -22,6 +22,15 @@ inline constexpr std::uint32_t kPinnVerify = 7;          // which samples of a P
 inline constexpr std::uint32_t kWeatherBase = 100;       // + component: a generated weather season
 inline constexpr std::uint32_t kObservationBase = 1000;  // + 16 * channel + component
 inline constexpr std::uint32_t kDerivedBase = 1u << 20;  // + output row: a model's derived channels at one reading
+inline constexpr std::uint32_t kCalibrationDraws = 1u << 21;  // + draw: a random feature's mean in calibration
+}
+
+// A 64-bit mixing function (SplitMix64's finaliser): keys from numbers that differ in few bits.
+inline std::uint64_t mix64(std::uint64_t x) {
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
 }  // namespace stream
 
 class CounterRng {

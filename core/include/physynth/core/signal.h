@@ -36,6 +36,7 @@ Spectrum envelope_spectrum(const std::vector<double>& x, double sample_rate_hz, 
 
 struct WaveformStatistics {
   double rms = 0.0;
+  double mean_abs = 0.0;      // mean |x|: the one amplitude many public rigs' data are reduced to
   double peak = 0.0;          // max |x|
   double crest_factor = 0.0;  // peak / rms
   double kurtosis = 0.0;      // E[(x - mean)^4] / var^2; 3 for Gaussian noise

@@ -206,6 +206,8 @@ struct AnchorObservableSpec {
   std::string units;           // the channel's
   anchor::NoiseKind noise = anchor::NoiseKind::kAdditive;
   double sigma = 0.0;  // > 0: known; 0: estimated
+  // A random feature (a vibration feature) is fitted as the mean of this many seeded draws.
+  int draws = 4;
 };
 
 struct AnchorFitSpec {

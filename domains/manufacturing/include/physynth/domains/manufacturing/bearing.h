@@ -70,6 +70,7 @@ struct SnapshotFeatures {
   // Envelope-spectrum amplitudes (band around the resonance) at each defect frequency, +-2 %.
   double envelope_bpfo = 0.0, envelope_bpfi = 0.0, envelope_bsf = 0.0, envelope_ftf = 0.0;
   double amplitude_1x = 0.0;  // spectrum at the shaft frequency (imbalance)
+  double mean_abs = 0.0;      // mean |x|
 };
 SnapshotFeatures snapshot_features(const std::vector<double>& x, const BearingGeometry& g,
                                    const SnapshotOptions& options, double shaft_hz);
@@ -129,9 +130,13 @@ class BearingDegradation : public core::TemplatedModel<BearingDegradation> {
   void initial_state(const double* p, double* y0) const override;
   void initial_state_jacobian(const double* p, double* jac) const override;
   bool state_is_nonnegative(std::size_t i) const override { return i == kSpall; }
-  // vib_rms, vib_peak, vib_crest, vib_kurtosis, env_bpfo, env_bpfi, env_bsf, env_ftf, vib_1x
+  // vib_rms, vib_peak, vib_crest, vib_kurtosis, env_bpfo, env_bpfi, env_bsf, env_ftf, vib_1x,
+  // vib_mean_abs
   const std::vector<core::VariableInfo>& derived_channels() const override { return derived_; }
   void evaluate_derived(double t, const double* y, const double* p, core::CounterRng& rng, double* out) const override;
+  // The waveform statistics (RMS, peak, crest, kurtosis, mean |x|) without the spectra.
+  double evaluate_derived_channel(std::size_t k, double t, const double* y, const double* p,
+                                  core::CounterRng& rng) const override;
   const BearingGeometry& geometry() const { return geometry_; }
 
   // The accelerometer snapshot behind the derived channels at states y and parameters p, and

@@ -1,0 +1,41 @@
+"""Checks that an anchor fit recovered the parameters a run was generated with.
+
+usage: check_recovery.py FIT_JSON SAMPLES_CSV SAMPLE [sigma_NAME=LOW:HIGH ...]
+
+Every shared parameter in fit.json must have the value sample SAMPLE of SAMPLES_CSV (the run's
+samples.csv, which records each sample's parameters) inside its confidence interval; every
+sigma named on the command line must lie in [LOW, HIGH].
+"""
+import csv
+import json
+import sys
+
+
+def main():
+    fit = json.load(open(sys.argv[1]))
+    with open(sys.argv[2], newline="") as f:
+        truth = next(r for r in csv.DictReader(f) if int(r["sample"]) == int(sys.argv[3]))
+    bad = []
+    if not fit["shared"]:
+        bad.append("fit.json has no shared parameters to check")
+    for p in fit["shared"]:
+        t = float(truth[p["name"]])
+        ok = p["lower"] <= t <= p["upper"]
+        print(f"{p['name']}: truth {t:.6g}, estimate {p['estimate']:.6g} [{p['lower']:.6g}, {p['upper']:.6g}]"
+              f" {'ok' if ok else 'MISSED'}")
+        if not ok:
+            bad.append(p["name"])
+    sigmas = {s["name"]: s["estimate"] for s in fit["sigma"]}
+    for arg in sys.argv[4:]:
+        name, bounds = arg.split("=")
+        low, high = (float(v) for v in bounds.split(":"))
+        ok = low <= sigmas[name] <= high
+        print(f"{name}: {sigmas[name]:.6g} in [{low:.6g}, {high:.6g}] {'ok' if ok else 'NO'}")
+        if not ok:
+            bad.append(name)
+    if bad:
+        sys.exit("not recovered: " + ", ".join(bad))
+
+
+if __name__ == "__main__":
+    main()

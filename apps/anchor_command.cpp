@@ -11,6 +11,7 @@
 #include "commands.h"
 #include "physynth/anchor/real_data.h"
 #include "physynth/engine/anchor.h"
+#include "physynth/engine/validation.h"
 #include "physynth/engine/scenario.h"
 
 namespace physynth::apps {
@@ -23,6 +24,8 @@ struct AnchorCommandOptions {
   std::vector<std::string> overrides;
   int threads = 0;
   int starts = 0;
+  std::string validate, group;  // --validate unit|group, --group NAME
+  int folds = 0;
   bool quiet = false;
   ReportOverrides report;
 };
@@ -45,6 +48,12 @@ void add_anchor_command(CLI::App& app, int& exit_code) {
   cmd->add_option("-j,--threads", o->threads, "Threads for the starts (default: every core)")
       ->check(CLI::Range(0, 4096));
   cmd->add_option("--set", o->overrides, "Override a scenario value, KEY=VALUE (e.g. anchor.seed=3)");
+  cmd->add_option("--validate", o->validate,
+                  "After the fit, refit leaving units (unit) or groups (group) out and score each held-out unit "
+                  "against the prior and the training units' mean curve (validation.md)")
+      ->check(CLI::IsMember({"unit", "group"}));
+  cmd->add_option("--folds", o->folds, "Folds for --validate (default 0: leave one out)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--group", o->group, "The group parameter for --validate group (default: anchor.population.group)");
   cmd->add_flag("-q,--quiet", o->quiet, "Print nothing but errors");
 #ifdef PHYSYNTH_HAVE_VIZ
   add_report_options(*cmd, o->report, "folder");
@@ -59,6 +68,16 @@ void add_anchor_command(CLI::App& app, int& exit_code) {
     const auto& data = in->data;
     const auto& problem = in->problem;
     const std::string& data_file = in->file;
+    engine::ValidationOptions vo;
+    vo.by_group = o->validate == "group";
+    vo.group = o->group.empty() ? scenario->anchor.population.group : o->group;
+    vo.folds = o->folds;
+    if (!o->validate.empty())
+      if (const std::string why = engine::validation_refusal(*scenario, problem, vo); !why.empty()) {
+        std::cerr << "physynth anchor: error: " << why << "; nothing was calibrated\n";
+        exit_code = kExitBadInput;
+        return;
+      }
     const std::string dir = o->output.empty() ? "runs/" + scenario->name + "_anchor" : o->output;
     if (!o->quiet)
       std::printf("calibrating %s on %s: %zu units, %zu readings, %zu parameters, %d starts\n", scenario->name.c_str(),
@@ -101,6 +120,14 @@ void add_anchor_command(CLI::App& app, int& exit_code) {
                       r.after.observables[i].rmse);
         std::printf("; log-likelihood %.6g -> %.6g\n", r.before.log_likelihood, r.after.log_likelihood);
         for (const auto& f : r.files) std::printf("  wrote %s\n", f.c_str());
+      }
+      if (!o->validate.empty()) {
+        const auto v = engine::validate_anchor(*scenario, problem, vo, dir);
+        if (!o->quiet) {
+          std::printf("out of sample (%d folds, %s left out):\n%s", v.folds, vo.by_group ? "groups" : "units",
+                      v.summary.c_str());
+          for (const auto& f : v.files) std::printf("  wrote %s\n", f.c_str());
+        }
       }
       exit_code = kExitOk;
 #ifdef PHYSYNTH_HAVE_VIZ

@@ -1,5 +1,6 @@
 #include <signal.h>
 #include <CLI/CLI.hpp>
+#include <glog/logging.h>
 
 #include <iostream>
 
@@ -27,6 +28,9 @@ int main(int argc, char** argv) {
   // A file-size limit (ulimit -f) makes write() fail with EFBIG, reported like a full disk,
   // instead of killing the process with SIGXFSZ mid-file.
   signal(SIGXFSZ, SIG_IGN);
+  // Ceres logs a failed start through glog ("Residual and Jacobian evaluation failed"); the
+  // anchor reports each start's outcome itself (fit.json, failed_starts), so only fatal ones print.
+  FLAGS_minloglevel = google::GLOG_FATAL;
   engine::init_ranks(&argc, &argv);
   CLI::App app{"physynth: physics-informed synthetic data from YAML scenarios"};
   app.require_subcommand(0, 1);

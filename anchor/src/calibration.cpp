@@ -132,38 +132,48 @@ void start_sigmas(const CalibrationProblem& pr, const Layout& L, std::vector<dou
 
 // Each unit's own parameters first, one unit at a time, with the shared ones and σ held at the
 // start: when units differ widely (one bearing fails at 640 h, another at 1,700 h) the joint
-// solve then begins near every unit's optimum rather than with one start for all. A unit whose
-// solve fails keeps its start.
+// solve then begins near every unit's optimum rather than with one start for all. Each unit
+// tries its start and then each of `more` (unit blocks, fitted space) and keeps the lowest cost;
+// a unit whose every solve fails keeps its start.
 void prefit_units(const CalibrationProblem& pr, const Layout& L, std::vector<double>& x,
-                  const ceres::Solver::Options& so, int& iterations) {
+                  const ceres::Solver::Options& so, int& iterations, const std::vector<std::vector<double>>& more) {
   if (L.unit == 0 || L.units < 2) return;
   std::vector<double> lo, hi;
   entry_bounds(pr, L, lo, hi);
+  ceres::Solver::Options one = so;
+  one.linear_solver_type = ceres::DENSE_QR;
   for (std::size_t u = 0; u < L.units; ++u) {
     const std::size_t first = L.unit_start(u);
-    const std::vector<double> before(x.begin() + static_cast<long>(first),
-                                     x.begin() + static_cast<long>(first + L.unit));
-    ceres::Problem P;
-    std::vector<double*> blocks;
-    if (L.global > 0) {
-      P.AddParameterBlock(x.data(), static_cast<int>(L.global));
-      P.SetParameterBlockConstant(x.data());
-      blocks.push_back(x.data());
-    }
     double* xu = x.data() + first;
-    P.AddParameterBlock(xu, static_cast<int>(L.unit));
-    for (std::size_t i = 0; i < L.unit; ++i) {
-      P.SetParameterLowerBound(xu, static_cast<int>(i), lo[first + i]);
-      P.SetParameterUpperBound(xu, static_cast<int>(i), hi[first + i]);
+    std::vector<std::vector<double>> tries = {std::vector<double>(xu, xu + L.unit)};
+    tries.insert(tries.end(), more.begin(), more.end());
+    std::vector<double> best = tries.front();
+    double best_cost = std::numeric_limits<double>::infinity();
+    for (const auto& start : tries) {
+      std::copy(start.begin(), start.end(), xu);
+      ceres::Problem P;
+      std::vector<double*> blocks;
+      if (L.global > 0) {
+        P.AddParameterBlock(x.data(), static_cast<int>(L.global));
+        P.SetParameterBlockConstant(x.data());
+        blocks.push_back(x.data());
+      }
+      P.AddParameterBlock(xu, static_cast<int>(L.unit));
+      for (std::size_t i = 0; i < L.unit; ++i) {
+        P.SetParameterLowerBound(xu, static_cast<int>(i), lo[first + i]);
+        P.SetParameterUpperBound(xu, static_cast<int>(i), hi[first + i]);
+      }
+      blocks.push_back(xu);
+      P.AddResidualBlock(new UnitCost(pr, L, u), nullptr, blocks);
+      ceres::Solver::Summary cs;
+      ceres::Solve(one, &P, &cs);
+      iterations += static_cast<int>(cs.iterations.size());
+      if (cs.IsSolutionUsable() && std::isfinite(cs.final_cost) && cs.final_cost < best_cost) {
+        best_cost = cs.final_cost;
+        best.assign(xu, xu + L.unit);
+      }
     }
-    blocks.push_back(xu);
-    P.AddResidualBlock(new UnitCost(pr, L, u), nullptr, blocks);
-    ceres::Solver::Options one = so;
-    one.linear_solver_type = ceres::DENSE_QR;
-    ceres::Solver::Summary cs;
-    ceres::Solve(one, &P, &cs);
-    iterations += static_cast<int>(cs.iterations.size());
-    if (!cs.IsSolutionUsable() || !std::isfinite(cs.final_cost)) std::copy(before.begin(), before.end(), xu);
+    std::copy(best.begin(), best.end(), xu);
   }
 }
 
@@ -172,7 +182,8 @@ void prefit_units(const CalibrationProblem& pr, const Layout& L, std::vector<dou
 // the rest shrink and it stops short. So after each solve the entries it left on a bound are
 // held there and the others solved again (an active set, at most three rounds); then, if the
 // cost falls moving inside from any held bound, every entry is released for a last solve.
-Fit run_start(const CalibrationProblem& pr, const Layout& L, std::vector<double> x, const CalibrationOptions& opt) {
+Fit run_start(const CalibrationProblem& pr, const Layout& L, std::vector<double> x, const CalibrationOptions& opt,
+              const std::vector<std::vector<double>>& unit_starts = {}) {
   Fit fit;
   start_sigmas(pr, L, x);
   std::vector<double> lo, hi;
@@ -207,7 +218,7 @@ Fit run_start(const CalibrationProblem& pr, const Layout& L, std::vector<double>
     }
     return held;
   };
-  prefit_units(pr, L, x, so, fit.iterations);
+  prefit_units(pr, L, x, so, fit.iterations, unit_starts);
   fit.usable = solve({});
   const double initial_cost = cs.initial_cost;
   std::vector<bool> held;
@@ -462,13 +473,24 @@ CalibrationSummary calibrate(const CalibrationProblem& pr, const CalibrationOpti
     sobol.sample(0, starts - 1, pts.data());
     for (std::size_t s = 1; s < starts; ++s) std::copy(&pts[(s - 1) * D], &pts[s * D], start_points[s].begin());
   }
+  // The first start's units also try starts - 1 Sobol points of their own box (prefit_units).
+  std::vector<std::vector<double>> unit_starts;
+  if (starts > 1 && L.unit > 0 && L.units > 1) {
+    std::vector<core::Distribution> unit_box(box.begin() + static_cast<long>(L.shared.size()), box.end());
+    const core::Sampler sobol(core::Design::kSobol, unit_box, opt.seed + 1, starts - 1);
+    std::vector<double> pts((starts - 1) * L.unit);
+    sobol.sample(0, starts - 1, pts.data());
+    for (std::size_t s = 0; s + 1 < starts; ++s)
+      unit_starts.emplace_back(pts.begin() + static_cast<long>(s * L.unit),
+                               pts.begin() + static_cast<long>((s + 1) * L.unit));
+  }
   std::vector<Fit> fits(starts);
   const auto one = [&](std::size_t s) {
     std::vector<double> x(L.size(), 0.0);
     for (std::size_t j = 0; j < L.shared.size(); ++j) x[j] = start_points[s][j];
     for (std::size_t u = 0; u < L.units; ++u)
       for (std::size_t j = 0; j < L.per_unit.size(); ++j) x[L.unit_start(u) + j] = start_points[s][L.shared.size() + j];
-    fits[s] = run_start(pr, L, std::move(x), opt);
+    fits[s] = run_start(pr, L, std::move(x), opt, s == 0 ? unit_starts : std::vector<std::vector<double>>{});
   };
   tbb::task_arena arena(opt.threads > 0 ? opt.threads : tbb::task_arena::automatic);
   arena.execute([&] { tbb::parallel_for(std::size_t{0}, starts, one); });

@@ -293,9 +293,6 @@ Fidelity fidelity(const anchor::CalibrationProblem& pr, const std::vector<std::v
 }
 
 
-namespace {
-
-// anchor.population: the per-unit parameters as a population (anchor/population.h).
 anchor::PopulationSummary fit_population_of(const Scenario& s, const anchor::CalibrationProblem& pr) {
   const AnchorPopulationSpec& ps = s.anchor.population;
   anchor::PopulationSpec spec;
@@ -308,6 +305,8 @@ anchor::PopulationSummary fit_population_of(const Scenario& s, const anchor::Cal
   }
   return anchor::fit_population(pr, spec, s.anchor.options);
 }
+
+namespace {
 
 // The population fit in the calibration's terms, so that calibrated.yaml, residuals.csv and
 // fidelity.md are written alike: shared estimates, each random parameter's population (typical

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "physynth/anchor/calibration.h"
+#include "physynth/anchor/population.h"
 #include "physynth/anchor/real_data.h"
 #include "physynth/anchor/two_sample.h"
 #include "physynth/core/diagnostics.h"
@@ -51,6 +52,9 @@ struct Fidelity {
 };
 
 Fidelity fidelity(const anchor::CalibrationProblem& pr, const std::vector<std::vector<double>>& predictions);
+
+// anchor.population: the per-unit parameters fitted as a population (anchor/population.h).
+anchor::PopulationSummary fit_population_of(const Scenario& s, const anchor::CalibrationProblem& pr);
 
 struct AnchorResult {
   anchor::CalibrationSummary calibration;

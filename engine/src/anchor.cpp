@@ -358,6 +358,59 @@ anchor::CalibrationSummary as_calibration(const anchor::CalibrationProblem& pr,
   return c;
 }
 
+// calibrated.yaml's `population:` (population_section.cpp reads it): the fitted population as
+// the generator of new units, with groups, covariate effects and Ω.
+YAML::Node population_yaml(const Scenario& s, const anchor::PopulationSummary& P) {
+  const auto& m = P.model;
+  const auto numbers = [](const std::vector<double>& v) {
+    YAML::Node n(YAML::NodeType::Sequence);
+    n.SetStyle(YAML::EmitterStyle::Flow);
+    for (double x : v) n.push_back(core::format_number(x));
+    return n;
+  };
+  YAML::Node out;
+  if (!s.anchor.population.group.empty()) {
+    out["group"] = s.anchor.population.group;
+    YAML::Node g(YAML::NodeType::Sequence);
+    g.SetStyle(YAML::EmitterStyle::Flow);
+    for (const auto& label : m.groups) g.push_back(label);
+    out["groups"] = g;
+  }
+  for (const auto& r : m.random) {
+    YAML::Node n(YAML::NodeType::Map);
+    n.SetStyle(YAML::EmitterStyle::Flow);
+    n["parameter"] = r.name;
+    n["log"] = r.log;
+    n["mean"] = numbers(r.mean);
+    out["random"].push_back(n);
+  }
+  for (const auto& f : m.shared)
+    if (f.value.size() > 1) {
+      YAML::Node n(YAML::NodeType::Map);
+      n.SetStyle(YAML::EmitterStyle::Flow);
+      n["parameter"] = f.name;
+      n["value"] = numbers(f.value);
+      out["shared"].push_back(n);
+    }
+  const std::size_t q = m.random.size();
+  YAML::Node omega(YAML::NodeType::Sequence);
+  for (std::size_t i = 0; i < q; ++i)
+    omega.push_back(numbers(std::vector<double>(m.omega.begin() + static_cast<long>(i * q),
+                                                m.omega.begin() + static_cast<long>((i + 1) * q))));
+  out["omega"] = omega;
+  for (const auto& e : m.effects) {
+    YAML::Node n(YAML::NodeType::Map);
+    n.SetStyle(YAML::EmitterStyle::Flow);
+    n["parameter"] = m.random[static_cast<std::size_t>(e.random)].name;
+    n["covariate"] = e.covariate;
+    n["log"] = e.log;
+    n["reference"] = core::format_number(e.reference);
+    n["beta"] = core::format_number(e.beta);
+    out["effects"].push_back(n);
+  }
+  return out;
+}
+
 nlohmann::ordered_json nlme_json(const Scenario& s, const anchor::CalibrationProblem& pr,
                                  const anchor::PopulationSummary& P) {
   nlohmann::ordered_json j;
@@ -442,6 +495,10 @@ AnchorResult run_anchor(const Scenario& s, const anchor::RealData& data, const a
       n["distribution"] = "log_normal";
       n["mu"] = core::format_number(pe.mean);
       n["sigma"] = core::format_number(pe.sd);
+    } else if (nlme) {  // the marginal whose draws give η (population: below); no bounds on a normal
+      n["distribution"] = "normal";
+      n["mean"] = core::format_number(pe.mean);
+      n["sd"] = core::format_number(pe.sd);
     } else {
       n["distribution"] = "truncated_normal";
       n["mean"] = core::format_number(pe.mean);
@@ -488,11 +545,7 @@ AnchorResult run_anchor(const Scenario& s, const anchor::RealData& data, const a
   prov["starts"] = c.starts.size();
   if (nlme) {
     prov["method"] = "population (FOCE-I)";
-    if (!nlme->model.effects.empty() || nlme->model.groups.size() > 1 || s.anchor.population.full_covariance)
-      prov["population_note"] =
-          "each random parameter is drawn from its own log-normal at the first group and the covariates' "
-          "references; the covariate effects, per-group values and correlations are in fit.json (nlme), "
-          "and this generator does not use them yet";
+    (*root)["population"] = population_yaml(s, *nlme);
   }
   (*root)["provenance"] = prov;
   YAML::Emitter emitter;

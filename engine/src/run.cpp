@@ -668,6 +668,30 @@ std::pair<std::uint64_t, std::size_t> shard_span(const Scenario& s, std::uint64_
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
+// `population:`: each sample's random parameters drawn jointly (scenario.h). The sampler drew
+// each from its marginal, independently; those draws give z, and η = L z.
+void draw_population(const Scenario& s, double* rows, std::size_t count) {
+  const auto& m = s.population.model;
+  const std::size_t P = s.parameters.size(), q = m.random.size();
+  const int group = s.population.group.empty() ? -1 : s.model.model->parameter_index(s.population.group);
+  std::vector<double> z(q), eta(q);
+  for (std::size_t i = 0; i < count; ++i) {
+    double* row = rows + i * P;
+    for (std::size_t k = 0; k < q; ++k) {
+      const auto& d = s.parameters[static_cast<std::size_t>(m.random[k].index)].distribution;
+      const double x = row[m.random[k].index];
+      z[k] = ((m.random[k].log ? std::log(x) : x) - d.mean) / d.sd;
+    }
+    for (std::size_t a = 0; a < q; ++a) {
+      eta[a] = 0.0;
+      for (std::size_t b = 0; b <= a; ++b) eta[a] += m.cholesky[a * q + b] * z[b];
+    }
+    const int g = group < 0 ? 0 : m.group_index(core::format_number(row[group]));
+    const auto unit = m.parameters(std::vector<double>(row, row + P), std::max(g, 0), eta.data());
+    std::copy(unit.begin(), unit.end(), row);
+  }
+}
+
 int default_threads() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
 
 }  // namespace
@@ -733,6 +757,7 @@ struct ShardGenerator::Impl {
           shard.parameters[i * m + static_cast<std::size_t>(s.field.parameters[f].index)] = field_values[f][plot];
       }
     }
+    if (s.population.present) draw_population(s, shard.parameters.data(), count);
     std::vector<SampleOutcome> local;
     if (!outcomes) outcomes = &local;
     outcomes->assign(count, SampleOutcome{});

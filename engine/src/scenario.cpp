@@ -985,7 +985,7 @@ std::optional<Scenario> load_scenario(const std::string& path, const std::vector
   if (!root.expect_map()) return std::nullopt;
   root.check_keys({"name", "description", "domain", "model", "parameters", "sampling", "time", "solver", "events",
                    "observations", "labels", "output", "regimes", "feed", "field", "backend", "pinn", "anchor",
-                   "provenance"});
+                   "population", "provenance"});
 
   if (root.require("name"))
     if (auto n = root["name"].as_string()) {
@@ -1411,6 +1411,7 @@ std::optional<Scenario> load_scenario(const std::string& path, const std::vector
       s.backend = *b == "pinn" ? Backend::kPinn : Backend::kCvode;
   if (model && root.has("pinn")) read_pinn(root["pinn"], s);
   if (model && root.has("anchor")) read_anchor(root["anchor"], s);
+  if (model && root.has("population")) read_population_generator(root["population"], s);
   if (root.has("provenance")) {
     if (root["provenance"].expect_map()) s.provenance = yaml_to_json(root["provenance"].yaml());
   }

@@ -55,5 +55,6 @@ inline void read_flag(const ConfigNode& node, const std::string& key, bool& out)
 
 // anchor: (anchor_section.cpp), after the model, parameters and observations are read.
 void read_anchor(const ConfigNode& node, Scenario& s);
+void read_population_generator(const ConfigNode& node, Scenario& s);
 
 }  // namespace physynth::engine::detail

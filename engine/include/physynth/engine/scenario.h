@@ -237,6 +237,17 @@ struct AnchorSpec {
   anchor::CalibrationOptions options;
 };
 
+// `population:` (written by `physynth anchor` after a population fit): each sample's random
+// parameters are drawn jointly from the fitted population. The sampled value of each random
+// parameter (its prior is the marginal normal or log-normal) gives an independent z; then
+// η = L z (L the Cholesky factor of Ω) and the unit is the population's typical unit for its
+// group and covariates, moved by η (anchor::PopulationModel::parameters).
+struct PopulationGeneratorSpec {
+  bool present = false;
+  std::string group;  // the parameter whose value names a sample's group; empty: one group
+  anchor::PopulationModel model;
+};
+
 struct Scenario {
   std::string file;
   std::string source_sha256;  // of the scenario file's bytes
@@ -266,6 +277,7 @@ struct Scenario {
   Backend backend = Backend::kCvode;
   PinnSpec pinn;
   AnchorSpec anchor;
+  PopulationGeneratorSpec population;
   nlohmann::ordered_json provenance;  // `provenance:` as written by physynth anchor (free-form, kept in the manifest)
   nlohmann::ordered_json resolved;    // the scenario after defaults and overrides
 };

@@ -81,7 +81,7 @@ TEST_CASE("load_scenario: every problem in a file is reported at once") {
         path +
             ":2:1: error: unknown key 'colour' in the scenario; valid keys are 'name', 'description', 'domain', "
             "'model', 'parameters', 'sampling', 'time', 'solver', 'events', 'observations', 'labels', 'output', "
-            "'regimes', 'feed', 'field', 'backend', 'pinn', 'anchor' or 'provenance'\n" +
+            "'regimes', 'feed', 'field', 'backend', 'pinn', 'anchor', 'population' or 'provenance'\n" +
             path + ":13:21: error: sampling.samples must be >= 1, got 0\n" + path +
             ":15:16: error: solver.rtol must be > 0, got -1\n3 errors in 1 file; nothing was run.\n");
 }

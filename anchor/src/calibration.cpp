@@ -130,7 +130,7 @@ void start_sigmas(const CalibrationProblem& pr, const Layout& L, std::vector<dou
     }
 }
 
-// Each unit's own parameters first, one unit at a time, with the shared ones and σ held at the
+// Each unit's own parameters first, each unit alone (in parallel), with the shared ones and σ held at the
 // start: when units differ widely (one bearing fails at 640 h, another at 1,700 h) the joint
 // solve then begins near every unit's optimum rather than with one start for all. Each unit
 // tries its start and then each of `more` (unit blocks, fitted space) and keeps the lowest cost;
@@ -142,7 +142,10 @@ void prefit_units(const CalibrationProblem& pr, const Layout& L, std::vector<dou
   entry_bounds(pr, L, lo, hi);
   ceres::Solver::Options one = so;
   one.linear_solver_type = ceres::DENSE_QR;
-  for (std::size_t u = 0; u < L.units; ++u) {
+  std::vector<int> unit_iterations(L.units, 0);
+  // Units are independent here (disjoint blocks, the global one constant): in parallel, and
+  // each unit's result does not depend on the thread that fits it.
+  tbb::parallel_for(std::size_t{0}, L.units, [&](std::size_t u) {
     const std::size_t first = L.unit_start(u);
     double* xu = x.data() + first;
     std::vector<std::vector<double>> tries = {std::vector<double>(xu, xu + L.unit)};
@@ -167,14 +170,15 @@ void prefit_units(const CalibrationProblem& pr, const Layout& L, std::vector<dou
       P.AddResidualBlock(new UnitCost(pr, L, u), nullptr, blocks);
       ceres::Solver::Summary cs;
       ceres::Solve(one, &P, &cs);
-      iterations += static_cast<int>(cs.iterations.size());
+      unit_iterations[u] += static_cast<int>(cs.iterations.size());
       if (cs.IsSolutionUsable() && std::isfinite(cs.final_cost) && cs.final_cost < best_cost) {
         best_cost = cs.final_cost;
         best.assign(xu, xu + L.unit);
       }
     }
     std::copy(best.begin(), best.end(), xu);
-  }
+  });
+  for (const int n : unit_iterations) iterations += n;
 }
 
 // One start. Ceres projects a step that leaves the box back onto it, so where the optimum has
@@ -473,14 +477,16 @@ CalibrationSummary calibrate(const CalibrationProblem& pr, const CalibrationOpti
     sobol.sample(0, starts - 1, pts.data());
     for (std::size_t s = 1; s < starts; ++s) std::copy(&pts[(s - 1) * D], &pts[s * D], start_points[s].begin());
   }
-  // The first start's units also try starts - 1 Sobol points of their own box (prefit_units).
+  // The first start's units also try up to 4 Sobol points of their own box (prefit_units); each
+  // try costs one more fit of every unit.
   std::vector<std::vector<double>> unit_starts;
-  if (starts > 1 && L.unit > 0 && L.units > 1) {
+  const std::size_t unit_tries = std::min<std::size_t>(starts - 1, 4);
+  if (unit_tries > 0 && L.unit > 0 && L.units > 1) {
     std::vector<core::Distribution> unit_box(box.begin() + static_cast<long>(L.shared.size()), box.end());
-    const core::Sampler sobol(core::Design::kSobol, unit_box, opt.seed + 1, starts - 1);
-    std::vector<double> pts((starts - 1) * L.unit);
-    sobol.sample(0, starts - 1, pts.data());
-    for (std::size_t s = 0; s + 1 < starts; ++s)
+    const core::Sampler sobol(core::Design::kSobol, unit_box, opt.seed + 1, unit_tries);
+    std::vector<double> pts(unit_tries * L.unit);
+    sobol.sample(0, unit_tries, pts.data());
+    for (std::size_t s = 0; s < unit_tries; ++s)
       unit_starts.emplace_back(pts.begin() + static_cast<long>(s * L.unit),
                                pts.begin() + static_cast<long>((s + 1) * L.unit));
   }

@@ -855,6 +855,21 @@ nlohmann::ordered_json resolved_json(const Scenario& s, const YAML::Node& model_
                    {"max_iterations", s.anchor.options.max_iterations},
                    {"confidence", s.anchor.options.confidence}};
   }
+  if (s.population.present) {
+    const auto& m = s.population.model;
+    nlohmann::ordered_json random = nlohmann::ordered_json::array(), shared = nlohmann::ordered_json::array(),
+                           effects = nlohmann::ordered_json::array();
+    for (const auto& r : m.random) random.push_back({{"parameter", r.name}, {"log", r.log}, {"mean", r.mean}});
+    for (const auto& f : m.shared) shared.push_back({{"parameter", f.name}, {"value", f.value}});
+    for (const auto& e : m.effects)
+      effects.push_back({{"parameter", m.random[static_cast<std::size_t>(e.random)].name},
+                         {"covariate", e.covariate},
+                         {"log", e.log},
+                         {"reference", e.reference},
+                         {"beta", e.beta}});
+    j["population"] = {{"group", s.population.group}, {"groups", m.groups},   {"random", random},
+                       {"shared", shared},            {"omega", m.omega},     {"effects", effects}};
+  }
   if (!s.provenance.is_null()) j["provenance"] = s.provenance;
   nlohmann::ordered_json events = nlohmann::ordered_json::array();
   for (const auto& e : s.events)

@@ -151,15 +151,16 @@ void prefit_units(const CalibrationProblem& pr, const Layout& L, std::vector<dou
     std::vector<std::vector<double>> tries = {std::vector<double>(xu, xu + L.unit)};
     tries.insert(tries.end(), more.begin(), more.end());
     std::vector<double> best = tries.front();
+    std::vector<double> global(x.begin(), x.begin() + static_cast<long>(L.global));
     double best_cost = std::numeric_limits<double>::infinity();
     for (const auto& start : tries) {
       std::copy(start.begin(), start.end(), xu);
       ceres::Problem P;
       std::vector<double*> blocks;
-      if (L.global > 0) {
-        P.AddParameterBlock(x.data(), static_cast<int>(L.global));
-        P.SetParameterBlockConstant(x.data());
-        blocks.push_back(x.data());
+      if (L.global > 0) {  // this unit's own copy: Ceres writes every block back when it ends
+        P.AddParameterBlock(global.data(), static_cast<int>(L.global));
+        P.SetParameterBlockConstant(global.data());
+        blocks.push_back(global.data());
       }
       P.AddParameterBlock(xu, static_cast<int>(L.unit));
       for (std::size_t i = 0; i < L.unit; ++i) {

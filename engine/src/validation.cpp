@@ -58,7 +58,6 @@ struct Generator {
     const int g = population->group_index(group);
     if (g >= 0 || population->groups.size() == 1) return population->parameters(p, std::max(g, 0));
     // An unseen group: the mean over the groups, in the fitted space.
-    std::vector<double> sum(p.size(), 0.0);
     const auto n = static_cast<double>(population->groups.size());
     std::vector<std::vector<double>> each;
     for (int k = 0; k < static_cast<int>(population->groups.size()); ++k) each.push_back(population->parameters(p, k));

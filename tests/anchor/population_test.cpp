@@ -24,6 +24,17 @@ states: [{name: y, initial: A}]
 equations: {dy/dt: "-k * y"}
 )";
 
+// The problem both tests fit: y read directly with additive noise (σ estimated), tight solves.
+CalibrationProblem decay_problem(const core::BuiltModel& built) {
+  CalibrationProblem pr;
+  pr.model = built.model;
+  pr.ode.rtol = 1e-8;
+  pr.ode.atol = 1e-10;
+  pr.observables.push_back(
+      {"y", anchor::observe_state(0, 1, built.model->num_parameters()), NoiseKind::kAdditive, 0.0});
+  return pr;
+}
+
 }  // namespace
 
 // A fleet with everything the population model has: two groups with their own typical k, a
@@ -40,11 +51,7 @@ TEST_CASE("population: groups, a covariate and a full covariance are recovered o
   std::mt19937_64 rng(7);
   std::normal_distribution<double> z(0.0, 1.0);
   std::uniform_real_distribution<double> weight(50.0, 100.0);
-  CalibrationProblem pr;
-  pr.model = built.model;
-  pr.ode.rtol = 1e-8;
-  pr.ode.atol = 1e-10;
-  pr.observables.push_back({"y", anchor::observe_state(0, 1, m.num_parameters()), NoiseKind::kAdditive, 0.0});
+  CalibrationProblem pr = decay_problem(built);
   pr.parameters.push_back({"k", m.parameter_index("k"), 1e-3, 10.0, true, true, 0.4});
   pr.parameters.push_back({"A", m.parameter_index("A"), 0.1, 1000.0, true, true, 8.0});
   anchor::PopulationSpec spec;
@@ -125,11 +132,7 @@ TEST_CASE("population: intervals cover the truth in about 95 % of simulated flee
   for (int rep = 0; rep < repeats; ++rep) {
     std::mt19937_64 rng(1000 + static_cast<unsigned>(rep));
     std::normal_distribution<double> z(0.0, 1.0);
-    CalibrationProblem pr;
-    pr.model = built.model;
-    pr.ode.rtol = 1e-8;
-    pr.ode.atol = 1e-10;
-    pr.observables.push_back({"y", anchor::observe_state(0, 1, m.num_parameters()), NoiseKind::kAdditive, 0.0});
+    CalibrationProblem pr = decay_problem(built);
     pr.parameters.push_back({"k", k_index, 1e-3, 10.0, true, true, 0.5});
     for (int u = 0; u < 16; ++u) {
       anchor::CalibrationUnit cu;

@@ -24,7 +24,9 @@
 // templated model, plus dh/dθ.
 //
 // Multi-start: the first start is the given one, the rest a Sobol design over
-// the box of bounds (fitted space). Uncertainty: the Laplace approximation
+// the box of bounds (fitted space). In each start, every unit's own parameters are first fitted
+// alone with the shared ones held (in the first start also from up to 4 Sobol points of the
+// unit's box), so that the joint solve begins near each unit's optimum. Uncertainty: the Laplace approximation
 // (J^T J)^-1 at the best optimum; with an estimated σ, scaled by N / (N - k)
 // (k parameters, N readings) and with Student-t quantiles, as nls does, so
 // that small data sets get honest intervals. The population of a per-unit

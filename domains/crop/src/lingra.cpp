@@ -8,6 +8,7 @@
 
 #include "physynth/domains/crop/evapotranspiration.h"
 #include "physynth/domains/crop/phenology.h"
+#include "physynth/domains/crop/water_balance_fd.h"
 
 namespace physynth::domains::crop {
 namespace {
@@ -19,8 +20,9 @@ struct Params {
       TemperatureSoilinit, RDI, RRI, RDMCR, RDMSOL, IOX;
   Afgen PartitioningRootsTB, LUEreductionSoilTempTB, LUEreductionRadiationTB;
   EvapotranspirationParameters et;
+  WaterBalanceFDParameters soil;  // water-limited only
 
-  void read(const CropParameters& p, core::Diagnostics& d) {
+  void read(const CropParameters& p, bool water_limited, core::Diagnostics& d) {
     auto n = [&](const char* name) { return p.number(name, kModel, d); };
     auto t = [&](const char* name) { return p.table(name, kModel, d); };
     LAIinit = n("LAIinit"), TillerNumberinit = n("TillerNumberinit"), WeightREinit = n("WeightREinit");
@@ -34,6 +36,7 @@ struct Params {
     PartitioningRootsTB = t("PartitioningRootsTB"), LUEreductionSoilTempTB = t("LUEreductionSoilTempTB");
     LUEreductionRadiationTB = t("LUEreductionRadiationTB");
     et = {n("CFET"), n("DEPNR"), n("SMW"), n("SMFCF"), t("KDIFTB")};
+    if (water_limited) soil.read(p, kModel, d);
   }
 };
 
@@ -43,6 +46,7 @@ enum State { TSUM, LAI, TILLERS, WLVG, WHARV, WRE, WRT, LEAFLEN, TSOIL, RD, kSta
 // days since the last cut, and whether the grass is cut (down to `remaining`) that day.
 struct Drivers {
   double temp = 0, dtr_mj = 0, e0 = 0, es0 = 0, et0 = 0;  // degC, MJ/m2/d, cm/d
+  double sm = 0;  // root-zone soil moisture at the day's start, m3/m3
   int days_after_harvest = 0, cuttings = 0;
   bool tillers_capped = false;  // more than 14,000 tillers/m2 at the day's start: no new ones that day
   bool mowing = false;
@@ -60,8 +64,8 @@ void lingra_rates(const Params& p, const Drivers& d, const T* y, T* f) {
   f[TSUM] = T(std::max(d.temp - p.TempBase, 0.0));
   f[TSOIL] = (d.temp - y[TSOIL]) / 10.0;
   f[RD] = tmin(RDM - y[RD], T(p.RRI));
-  // Potential production: the soil stays at field capacity, so RFTRA depends on the weather only.
-  const double rftra = evapotranspiration(p.et, value_of(DVS), value_of(y[LAI]), p.et.SMFCF, d.e0, d.es0, d.et0).RFTRA;
+  // The soil moisture is the day's (field capacity under potential production).
+  const double rftra = evapotranspiration(p.et, value_of(DVS), value_of(y[LAI]), d.sm, d.e0, d.es0, d.et0).RFTRA;
   const T dWeightHARV = d.mowing ? tmax(T(0.0), y[WLVG] - d.remaining) : T(0.0);
   const double rdr_drought = limit(0.0, p.RDRdrought, p.RDRdrought * (1.0 - rftra));
   const T rdr_shading = limit(0.0, p.RDRshading, p.RDRshading * (y[LAI] - p.LAIcrit) / p.LAIcrit);
@@ -138,8 +142,9 @@ std::optional<LingraResult> run_lingra(const CropParameters& params, const Agrom
                                        const WeatherRecord& weather, const LingraOptions& options,
                                        core::Diagnostics& diags) {
   const std::size_t errors_before = diags.error_count();
+  const bool water_limited = options.water == WaterSupply::kWaterLimited;
   Params p;
-  p.read(params, diags);
+  p.read(params, water_limited, diags);
   if (p.IOX != 0.0)
     diags.error({params.description, 0, 0}, "IOX = 1 (oxygen shortage) is not implemented; use IOX = 0");
   const CropCalendar& c = run.calendar;
@@ -151,8 +156,18 @@ std::optional<LingraResult> run_lingra(const CropParameters& params, const Agrom
   if (c.end != CropEnd::kMaturity && (first < 0 || last < first))
     diags.error({weather.source, 0, 0}, "the weather does not cover " + format_date(c.start_year, c.start_day) +
                                             " to " + format_date(c.end_year, c.end_day));
+  if (water_limited)
+    for (long k = std::max(first, 0L); k <= last && k < static_cast<long>(weather.days.size()); ++k)
+      if (std::isnan(weather.days[static_cast<std::size_t>(k)].rain_mm)) {
+        const auto& w = weather.days[static_cast<std::size_t>(k)];
+        diags.error({weather.source, 0, 0}, "water-limited LINGRA needs rain on every day; it is missing on " +
+                                                format_date(w.year, w.day_of_year));
+        break;
+      }
   if (diags.error_count() > errors_before) return std::nullopt;
 
+  std::optional<WaterBalanceFD> soil;
+  if (water_limited) soil.emplace(p.soil);
   std::vector<double> y(kStates, 0.0), f(kStates);
   y[LAI] = p.LAIinit, y[TILLERS] = p.TillerNumberinit, y[WLVG] = p.LAIinit / p.SLA;
   y[WRE] = p.WeightREinit, y[WRT] = p.WeightRTinit, y[TSOIL] = p.TemperatureSoilinit, y[RD] = p.RDI;
@@ -171,6 +186,11 @@ std::optional<LingraResult> run_lingra(const CropParameters& params, const Agrom
       if (m.year == w.year && m.day == w.day_of_year) d.mowing = true, d.remaining = m.biomass_remaining;
     d.temp = 0.5 * (w.tmin_c + w.tmax_c), d.dtr_mj = w.irradiation_j_m2 / 1e6;
     d.e0 = w.e0_mm / 10, d.es0 = w.es0_mm / 10, d.et0 = w.et0_mm / 10;
+    d.sm = soil ? soil->SM : p.et.SMFCF;
+    // The day's water use at its start: the crop's transpiration, then the soil's balance.
+    const Evapotranspiration et =
+        evapotranspiration(p.et, y[TSUM] / p.TSUMmax, y[LAI], d.sm, d.e0, d.es0, d.et0);
+    if (soil) soil->calc_rates(w, {true, et.TRA, et.EVWMX, et.EVSMX}, y[RD]);
     // Decided once a day, as PCSE's daily step does (within a day under CVODE the cap would
     // switch on and off without end).
     d.tillers_capped = y[TILLERS] > 14000.0;
@@ -182,6 +202,14 @@ std::optional<LingraResult> run_lingra(const CropParameters& params, const Agrom
     out.weight_lv_green.push_back(y[WLVG]);
     out.lai.push_back(y[LAI]);
     out.tillers.push_back(y[TILLERS]);
+    out.weight_harv.push_back(y[WHARV]);
+    out.weight_re.push_back(y[WRE]);
+    out.weight_rt.push_back(y[WRT]);
+    out.leaf_length.push_back(y[LEAFLEN]);
+    out.sm.push_back(d.sm);
+    out.tra.push_back(et.TRA);
+    out.evs.push_back(soil ? soil->EVS : 0.0);
+    out.rftra.push_back(et.RFTRA);
     if (options.scheme == CropScheme::kEuler || d.mowing) {
       lingra_rates(p, d, y.data(), f.data());
       for (int i = 0; i < kStates; ++i) y[static_cast<std::size_t>(i)] += f[static_cast<std::size_t>(i)];
@@ -189,6 +217,7 @@ std::optional<LingraResult> run_lingra(const CropParameters& params, const Agrom
       ode->today = d;
       if (!cvode->step(k, y, weather, w, diags, &out.solver_steps)) return std::nullopt;
     }
+    if (soil) soil->integrate(y[RD]);
     // The days since the last cut count whole days, after the first cut.
     if (d.mowing) {
       d.days_after_harvest = 0;

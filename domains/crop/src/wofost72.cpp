@@ -7,6 +7,7 @@
 #include "physynth/domains/crop/astro.h"
 #include "physynth/domains/crop/evapotranspiration.h"
 #include "physynth/domains/crop/phenology.h"
+#include "physynth/domains/crop/water_balance_fd.h"
 
 namespace physynth::domains::crop {
 
@@ -74,8 +75,7 @@ struct Params {
   double CVL, CVO, CVR, CVS, Q10, RMR, RML, RMS, RMO, RGRLAI, SPAN, TBASE, PERDL, TDWI, RDI, RRI, RDMCR, RDMSOL, SPA;
   double CFET, DEPNR, IAIRDU, IOX, CRAIRC, SM0, SMW, SMFCF;
   Afgen AMAXTB, EFFTB, KDIFTB, TMPFTB, TMNFTB, RFSETB, FRTB, FLTB, FSTB, FOTB, SLATB, RDRRTB, RDRSTB, SSATB;
-  // Soil water balance (water-limited only).
-  double SOPE = 0, KSUB = 0, IFUNRN = 0, SSMAX = 0, SSI = 0, WAV = 0, NOTINF = 0, SMLIM = 0;
+  WaterBalanceFDParameters soil;  // water-limited only
   EvapotranspirationParameters et;
 
   void read(const CropParameters& p, bool water_limited, core::Diagnostics& d) {
@@ -91,10 +91,7 @@ struct Params {
     RFSETB = t("RFSETB"), FRTB = t("FRTB"), FLTB = t("FLTB"), FSTB = t("FSTB"), FOTB = t("FOTB");
     SLATB = t("SLATB"), RDRRTB = t("RDRRTB"), RDRSTB = t("RDRSTB"), SSATB = t("SSATB");
     et = {CFET, DEPNR, SMW, SMFCF, KDIFTB};
-    if (water_limited) {
-      SOPE = n("SOPE"), KSUB = n("KSUB"), IFUNRN = n("IFUNRN"), SSMAX = n("SSMAX"), SSI = n("SSI");
-      WAV = n("WAV"), NOTINF = n("NOTINF"), SMLIM = n("SMLIM");
-    }
+    if (water_limited) soil.read(p, kModel, d);
   }
 };
 
@@ -239,75 +236,6 @@ struct Crop {
   }
 };
 
-// PCSE's classic one-layer free-draining water balance (WaterbalanceFD), cm.
-struct WaterBalance {
-  static constexpr double kDefaultRootDepth = 10.0;
-  const Params& p;
-  double SM = 0, SS = 0, W = 0, WLOW = 0, WWLOW = 0, RDM = 0, RDold = 0, DSLR = 1, RINold = 0;
-  double EVS = 0, EVW = 0, WTRA = 0, RIN = 0, PERC = 0, LOSS = 0, DW = 0, DWLOW = 0, DSS = 0;
-
-  explicit WaterBalance(const Params& params) : p(params) {
-    const double smlim = limit(p.SMW, p.SM0, p.SMLIM);
-    const double rd = kDefaultRootDepth;
-    RDM = std::max(rd, p.RDMSOL);
-    RDold = rd;
-    SS = p.SSI;
-    SM = limit(p.SMW, smlim, p.SMW + p.WAV / rd);
-    W = SM * rd;
-    WLOW = limit(0.0, p.SM0 * (RDM - rd), p.WAV + RDM * p.SMW - W);
-    WWLOW = W + WLOW;
-    DSLR = SM >= p.SMW + 0.5 * (p.SMFCF - p.SMW) ? 1.0 : 5.0;
-  }
-
-  void calc_rates(const DailyWeather& w, const Crop& crop) {
-    const double rain = w.rain_mm / 10.0;
-    double evwmx = w.e0_mm / 10.0, evsmx = w.es0_mm / 10.0;
-    WTRA = 0.0;
-    if (crop.rates_today) WTRA = crop.TRA, evwmx = crop.EVWMX, evsmx = crop.EVSMX;
-    EVW = EVS = 0.0;
-    if (SS > 1.0) {
-      EVW = evwmx;
-    } else if (RINold >= 1.0) {
-      EVS = evsmx;
-      DSLR = 1.0;
-    } else {
-      DSLR += 1.0;
-      EVS = evaporation_after_wetting(evsmx, DSLR, RINold);
-    }
-    const double notinf = p.IFUNRN == 0.0 ? p.NOTINF : p.NOTINF * limit(0.0, 1.0, (rain - 0.5));
-    double rinpre = (1.0 - notinf) * rain + SS;
-    if (SS > 0.1) rinpre = std::min(p.SOPE, rinpre - EVW);
-    const double rd = crop.RD;
-    const double perc1 = limit(0.0, p.SOPE, (W - p.SMFCF * rd) - WTRA - EVS);
-    const double welow = p.SMFCF * (RDM - rd);
-    LOSS = limit(0.0, p.KSUB, WLOW - welow + perc1);
-    const double perc2 = ((RDM - rd) * p.SM0 - WLOW) + LOSS;
-    PERC = std::min(perc1, perc2);
-    RIN = std::min(rinpre, (p.SM0 - SM) * rd + WTRA + EVS + PERC);
-    RINold = RIN;
-    DW = RIN - WTRA - EVS - PERC;
-    DWLOW = PERC - LOSS;
-    if (W + DW < 0.0) {
-      EVS += W + DW;
-      DW = -W;
-    }
-    DSS = std::min(rain - EVW - RIN, p.SSMAX - SS);
-  }
-
-  void integrate(double rd) {
-    SS += DSS;
-    W += DW;
-    WLOW += DWLOW;
-    WWLOW = W + WLOW;
-    // Water follows the root front into the subsoil, or back.
-    const double change = rd - RDold;
-    const double wdr = change > 0.001 ? std::min(WLOW, WLOW * change / (p.RDMSOL - RDold)) : W * change / RDold;
-    if (std::abs(wdr) > 0.0) WLOW -= wdr, W += wdr;
-    SM = W / rd;
-    RDold = rd;
-  }
-};
-
 }  // namespace
 
 std::optional<Wofost72Result> run_wofost72(const CropParameters& params, const CropCalendar& calendar,
@@ -335,7 +263,7 @@ std::optional<Wofost72Result> run_wofost72(const CropParameters& params, const C
   if (diags.error_count() > errors_before) return std::nullopt;
 
   const double potential_sm = std::isnan(options.potential_soil_moisture) ? p.SMFCF : options.potential_soil_moisture;
-  WaterBalance soil(p);
+  WaterBalanceFD soil(p.soil);
   double pp_dslr = 1.0, pp_rain_old = 0.0;  // WaterbalancePP's evaporation bookkeeping
   Wofost72Result result;
   crop.start(calendar.start_at_emergence);
@@ -362,7 +290,7 @@ std::optional<Wofost72Result> run_wofost72(const CropParameters& params, const C
     crop.calc_rates(w, weather.latitude_deg, sm);
     double evs;
     if (water_limited) {
-      soil.calc_rates(w, crop);
+      soil.calc_rates(w, {crop.rates_today, crop.TRA, crop.EVWMX, crop.EVSMX}, crop.RD);
       evs = soil.EVS;
     } else {
       const double evsmx = crop.rates_today ? crop.EVSMX : w.es0_mm / 10.0;

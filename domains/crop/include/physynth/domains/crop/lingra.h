@@ -15,7 +15,12 @@
 // weather interpolated between the middles of days (LingraOptions::scheme);
 // a mowing day is the discrete event, the same one-day cut in both schemes,
 // and the days-since-cut counter stays daily. Potential production keeps the
-// soil at field capacity (PCSE's WaterbalancePP).
+// soil at field capacity (PCSE's LINGRA_PP); water-limited production couples
+// PCSE's free-draining soil water balance (LINGRA_WLP_FD, water_balance_fd.h):
+// the soil moisture at the day's start sets the transpiration reduction RFTRA,
+// which cuts light-use efficiency, shifts partitioning to the roots and adds
+// drought leaf death. The water balance is a daily step in both schemes (under
+// CVODE it takes the day's transpiration at the day's start).
 #pragma once
 
 #include <optional>
@@ -32,6 +37,7 @@ namespace physynth::domains::crop {
 
 struct LingraOptions {
   CropScheme scheme = CropScheme::kEuler;
+  WaterSupply water = WaterSupply::kPotential;
   double rtol = 1e-6, atol = 1e-6;  // CVODE tolerances (masses in kg/ha)
 };
 
@@ -40,6 +46,11 @@ struct LingraResult {
   // Per day: accumulated above-ground biomass (harvested + standing green), standing green
   // leaves, LAI, tiller number.
   std::vector<double> weight_abg, weight_lv_green, lai, tillers;
+  // Per day: harvested, reserve and root mass (kg/ha), leaf length (cm).
+  std::vector<double> weight_harv, weight_re, weight_rt, leaf_length;
+  // Per day: root-zone soil moisture (m3/m3; field capacity under potential production), the
+  // day's transpiration and soil evaporation (cm/d) and the transpiration reduction factor.
+  std::vector<double> sm, tra, evs, rftra;
   long solver_steps = 0;  // CVODE steps over the season (0 for Euler)
 };
 

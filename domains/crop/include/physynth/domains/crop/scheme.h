@@ -7,4 +7,9 @@ namespace physynth::domains::crop {
 
 enum class CropScheme { kEuler, kCvode };
 
+// Where a crop's water comes from: potential production keeps the soil at field capacity
+// (PCSE's WaterbalancePP); water-limited production runs the free-draining soil water balance
+// (WaterbalanceFD, water_balance_fd.h) on the weather's rain.
+enum class WaterSupply { kPotential, kWaterLimited };
+
 }  // namespace physynth::domains::crop

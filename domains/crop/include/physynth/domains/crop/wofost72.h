@@ -28,11 +28,10 @@
 #include "physynth/core/diagnostics.h"
 #include "physynth/domains/crop/calendar.h"
 #include "physynth/domains/crop/parameters.h"
+#include "physynth/domains/crop/scheme.h"
 #include "physynth/domains/crop/weather.h"
 
 namespace physynth::domains::crop {
-
-enum class WaterSupply { kPotential, kWaterLimited };
 
 struct Wofost72Options {
   WaterSupply water = WaterSupply::kWaterLimited;

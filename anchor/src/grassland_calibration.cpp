@@ -1,6 +1,7 @@
 #include "physynth/anchor/grassland_calibration.h"
 
 #include <ceres/ceres.h>
+#include <tbb/parallel_for.h>
 
 #include <algorithm>
 #include <cmath>
@@ -19,7 +20,9 @@ namespace {
 // Simulated accumulated biomass at each observation day, or NaN when the run failed.
 std::vector<double> simulate(const GrasslandExperiment& e, const crop::CropParameters& params) {
   core::Diagnostics diags;
-  const auto r = crop::run_lingra(params, e.run, e.weather, {}, diags);
+  crop::LingraOptions options;
+  options.water = e.water;
+  const auto r = crop::run_lingra(params, e.run, e.weather, options, diags);
   std::vector<double> out(e.obs_abg.size(), std::nan(""));
   if (!r) return out;
   for (std::size_t i = 0; i < e.obs_abg.size(); ++i) {
@@ -29,23 +32,40 @@ std::vector<double> simulate(const GrasslandExperiment& e, const crop::CropParam
   return out;
 }
 
-crop::CropParameters with_theta(const crop::CropParameters& base, const std::vector<std::string>& names,
-                                const double* log_theta) {
-  crop::CropParameters p = base;
-  for (std::size_t j = 0; j < names.size(); ++j) p.set_number(names[j], std::exp(log_theta[j]));
-  return p;
-}
+// Which entry of log theta each experiment's parameters take: the common ones, then each
+// calibrated variety's block.
+struct ThetaMap {
+  std::vector<std::string> common, per_variety, varieties;
 
-struct Residuals {
-  const std::vector<const GrasslandExperiment*>& experiments;
-  const std::vector<std::string>& names;
-  bool operator()(double const* const* x, double* residuals) const {
-    std::size_t k = 0;
-    for (const GrasslandExperiment* e : experiments) {
-      const auto sim = simulate(*e, with_theta(e->parameters, names, x[0]));
-      for (std::size_t i = 0; i < sim.size(); ++i)
-        residuals[k++] = std::isfinite(sim[i]) ? (sim[i] - e->obs_abg[i]) / 1000.0 : 1e3;  // t/ha
+  std::size_t size() const { return common.size() + varieties.size() * per_variety.size(); }
+  std::vector<std::string> names() const {
+    std::vector<std::string> n = common;
+    for (const auto& v : varieties)
+      for (const auto& q : per_variety) n.push_back(q + "[" + v + "]");
+    return n;
+  }
+  crop::CropParameters apply(const GrasslandExperiment& e, const double* log_theta) const {
+    crop::CropParameters p = e.parameters;
+    for (std::size_t j = 0; j < common.size(); ++j) p.set_number(common[j], std::exp(log_theta[j]));
+    const auto it = std::find(varieties.begin(), varieties.end(), e.variety);
+    if (it != varieties.end()) {
+      const std::size_t base = common.size() + static_cast<std::size_t>(it - varieties.begin()) * per_variety.size();
+      for (std::size_t k = 0; k < per_variety.size(); ++k) p.set_number(per_variety[k], std::exp(log_theta[base + k]));
     }
+    return p;
+  }
+};
+
+// One experiment's residuals, t/ha, scaled by 1/sqrt(n) so that each experiment weighs the
+// same whatever its number of readings (its block's squared norm is its mean squared error).
+struct ExperimentResiduals {
+  const GrasslandExperiment* e;
+  const ThetaMap& map;
+  bool operator()(double const* const* x, double* residuals) const {
+    const auto sim = simulate(*e, map.apply(*e, x[0]));
+    const double w = 1.0 / (1000.0 * std::sqrt(static_cast<double>(sim.size())));
+    for (std::size_t i = 0; i < sim.size(); ++i)
+      residuals[i] = std::isfinite(sim[i]) ? (sim[i] - e->obs_abg[i]) * w : 1e3;
     return true;
   }
 };
@@ -101,6 +121,16 @@ std::vector<GrasslandExperiment> read_grassland_experiments(const std::string& d
     e.parameters = *params;
     e.weather = *weather;
     e.run = *agro;
+    e.variety = agro->calendar.variety_name;
+    const std::string model = root["Model"] && root["Model"]["model"] ? root["Model"]["model"].Scalar() : "LINGRA_PP";
+    if (model == "LINGRA_WLP_FD") {
+      e.water = crop::WaterSupply::kWaterLimited;
+    } else if (model != "LINGRA_PP") {
+      diags.error({setup, 0, 0}, "Model.model is '" + model +
+                                     "'; LINGRA_PP (irrigated) and LINGRA_WLP_FD (rainfed) run here, nitrogen-limited "
+                                     "LINGRA does not");
+      continue;
+    }
     const std::string obs = dir + "/obs/" + e.id + ".csv";
     std::ifstream oin(obs);
     std::string ol;
@@ -120,35 +150,56 @@ std::vector<GrasslandExperiment> read_grassland_experiments(const std::string& d
   return out;
 }
 
-GrasslandCalibration calibrate_lingra(const std::vector<GrasslandExperiment>& experiments,
-                                      const std::vector<std::string>& calibration_ids,
-                                      const std::vector<std::string>& theta_names) {
-  GrasslandCalibration c;
-  c.theta_names = theta_names;
-  std::vector<const GrasslandExperiment*> fit_set;
-  std::size_t residual_count = 0;
-  for (const auto& e : experiments)
-    if (std::find(calibration_ids.begin(), calibration_ids.end(), e.id) != calibration_ids.end()) {
-      fit_set.push_back(&e);
-      residual_count += e.obs_abg.size();
-    }
+namespace {
+
+// RMSE over every reading of the experiments, kg/ha, at theta (log theta when `log_scale`).
+double pooled_rmse(const std::vector<const GrasslandExperiment*>& set, const ThetaMap& map, std::vector<double> theta,
+                   bool log_scale) {
+  if (!log_scale)
+    for (double& v : theta) v = std::log(v);
+  double s = 0.0;
+  std::size_t n = 0;
+  for (const GrasslandExperiment* e : set) {
+    const auto sim = simulate(*e, map.apply(*e, theta.data()));
+    for (std::size_t i = 0; i < sim.size(); ++i) s += (sim[i] - e->obs_abg[i]) * (sim[i] - e->obs_abg[i]), ++n;
+  }
+  return std::sqrt(s / static_cast<double>(n));
+}
+
+// Fits log theta on fit_set (Levenberg-Marquardt, central differences), filling c's theta,
+// RMSEs and iterations; returns log theta.
+std::vector<double> fit(const std::vector<const GrasslandExperiment*>& fit_set, ThetaMap& map,
+                        GrasslandCalibration& c) {
   if (fit_set.empty()) throw std::invalid_argument("no calibration experiment among those read");
-  // Start from the first calibration experiment's own parameters.
+  for (const GrasslandExperiment* e : fit_set) {
+    if (!e->variety.empty() && std::find(map.varieties.begin(), map.varieties.end(), e->variety) == map.varieties.end() &&
+        !map.per_variety.empty())
+      map.varieties.push_back(e->variety);
+  }
+  // Start from the first calibration experiment's own parameters (of that variety, per variety).
   core::Diagnostics ignore;
   std::vector<double> x;
-  for (const auto& name : theta_names) {
-    const double v = fit_set.front()->parameters.number(name, "LINGRA", ignore);
-    c.theta_initial.push_back(v);
-    x.push_back(std::log(v));
+  for (const auto& name : map.common) x.push_back(fit_set.front()->parameters.number(name, "LINGRA", ignore));
+  for (const auto& v : map.varieties) {
+    const auto first = *std::find_if(fit_set.begin(), fit_set.end(), [&](const auto* e) { return e->variety == v; });
+    for (const auto& name : map.per_variety) x.push_back(first->parameters.number(name, "LINGRA", ignore));
   }
   if (ignore.has_errors()) throw std::invalid_argument(ignore.report("calibration not started"));
-  Residuals functor{fit_set, theta_names};
-  auto* cost = new ceres::DynamicNumericDiffCostFunction<Residuals, ceres::CENTRAL>(new Residuals(functor),
-                                                                                    ceres::TAKE_OWNERSHIP);
-  cost->AddParameterBlock(static_cast<int>(x.size()));
-  cost->SetNumResiduals(static_cast<int>(residual_count));
+  c.theta_names = map.names();
+  c.theta_initial = x;
+  for (double& v : x) v = std::log(v);
+  if (x.empty()) {  // nothing to fit: the experiments' own parameters
+    c.initial_rmse = c.final_rmse = pooled_rmse(fit_set, map, x, true);
+    return x;
+  }
   ceres::Problem problem;
-  problem.AddResidualBlock(cost, nullptr, x.data());
+  for (const GrasslandExperiment* e : fit_set) {
+    auto* cost = new ceres::DynamicNumericDiffCostFunction<ExperimentResiduals, ceres::CENTRAL>(
+        new ExperimentResiduals{e, map}, ceres::TAKE_OWNERSHIP);
+    cost->AddParameterBlock(static_cast<int>(x.size()));
+    cost->SetNumResiduals(static_cast<int>(e->obs_abg.size()));
+    problem.AddResidualBlock(cost, nullptr, x.data());
+  }
   ceres::Solver::Options options;
   options.linear_solver_type = ceres::DENSE_QR;
   options.max_num_iterations = 50;
@@ -156,23 +207,69 @@ GrasslandCalibration calibrate_lingra(const std::vector<GrasslandExperiment>& ex
   ceres::Solver::Summary summary;
   ceres::Solve(options, &problem, &summary);
   c.iterations = static_cast<int>(summary.iterations.size());
-  c.initial_rmse = std::sqrt(2.0 * summary.initial_cost / static_cast<double>(residual_count)) * 1000.0;
-  c.final_rmse = std::sqrt(2.0 * summary.final_cost / static_cast<double>(residual_count)) * 1000.0;
+  c.initial_rmse = pooled_rmse(fit_set, map, c.theta_initial, false);
+  c.final_rmse = pooled_rmse(fit_set, map, x, true);
+  c.theta.clear();
   for (double v : x) c.theta.push_back(std::exp(v));
-  for (const auto& e : experiments) {
-    GrasslandCalibration::Result r;
-    r.id = e.id, r.site = e.site, r.year = e.year;
-    r.calibration = std::find(calibration_ids.begin(), calibration_ids.end(), e.id) != calibration_ids.end();
-    r.points = e.obs_abg.size();
-    const auto sim = simulate(e, with_theta(e.parameters, theta_names, x.data()));
-    r.rmse = rmse(sim, e.obs_abg);
-    r.rmse_uncalibrated = rmse(simulate(e, e.parameters), e.obs_abg);
-    r.final_measured = e.obs_abg.back();
-    r.final_predicted = sim.back();
-    r.final_relative_error = (r.final_predicted - r.final_measured) / r.final_measured;
-    c.results.push_back(r);
-  }
+  return x;
+}
+
+GrasslandCalibration::Result predict(const GrasslandExperiment& e, const ThetaMap& map, const std::vector<double>& x,
+                                     bool calibration) {
+  GrasslandCalibration::Result r;
+  r.id = e.id, r.site = e.site, r.year = e.year;
+  r.calibration = calibration;
+  r.points = e.obs_abg.size();
+  const auto sim = simulate(e, map.apply(e, x.data()));
+  r.rmse = rmse(sim, e.obs_abg);
+  r.rmse_uncalibrated = rmse(simulate(e, e.parameters), e.obs_abg);
+  r.final_measured = e.obs_abg.back();
+  r.final_predicted = sim.back();
+  r.final_relative_error = (r.final_predicted - r.final_measured) / r.final_measured;
+  return r;
+}
+
+bool contains(const std::vector<std::string>& v, const std::string& s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+}  // namespace
+
+GrasslandCalibration calibrate_lingra(const std::vector<GrasslandExperiment>& experiments,
+                                      const std::vector<std::string>& calibration_ids,
+                                      const std::vector<std::string>& theta_names,
+                                      const std::vector<std::string>& per_variety) {
+  GrasslandCalibration c;
+  std::vector<const GrasslandExperiment*> fit_set;
+  for (const auto& e : experiments)
+    if (contains(calibration_ids, e.id)) fit_set.push_back(&e);
+  ThetaMap map{theta_names, per_variety, {}};
+  const std::vector<double> x = fit(fit_set, map, c);
+  for (const auto& e : experiments) c.results.push_back(predict(e, map, x, contains(calibration_ids, e.id)));
   return c;
+}
+
+std::vector<SiteValidation> leave_one_site_out_lingra(const std::vector<GrasslandExperiment>& experiments,
+                                                      const std::vector<std::string>& theta_names,
+                                                      const std::vector<std::string>& per_variety) {
+  std::vector<std::string> sites;
+  for (const auto& e : experiments)
+    if (!contains(sites, e.site)) sites.push_back(e.site);
+  std::vector<SiteValidation> out(sites.size());
+  tbb::parallel_for(std::size_t{0}, sites.size(), [&](std::size_t s) {
+    std::vector<const GrasslandExperiment*> fit_set;
+    for (const auto& e : experiments)
+      if (e.site != sites[s] && e.water == crop::WaterSupply::kPotential) fit_set.push_back(&e);
+    GrasslandCalibration c;
+    ThetaMap map{theta_names, per_variety, {}};
+    const std::vector<double> x = fit(fit_set, map, c);
+    out[s].site = sites[s];
+    out[s].theta_names = c.theta_names;
+    out[s].theta = c.theta;
+    for (const auto& e : experiments)
+      if (e.site == sites[s]) out[s].results.push_back(predict(e, map, x, false));
+  });
+  return out;
 }
 
 }  // namespace physynth::anchor

@@ -11,11 +11,20 @@ using namespace physynth;
 
 namespace {
 const std::string kDir = std::string(PHYSYNTH_SOURCE_DIR) + "/data/crop/lingra";
+
+// The irrigated (potential production) experiments of the FAO set.
+std::vector<anchor::GrasslandExperiment> irrigated(core::Diagnostics& diags) {
+  auto all = anchor::read_grassland_experiments(kDir, diags);
+  std::vector<anchor::GrasslandExperiment> out;
+  for (auto& e : all)
+    if (e.water == domains::crop::WaterSupply::kPotential) out.push_back(std::move(e));
+  return out;
+}
 }
 
 TEST_CASE("LINGRA: a cut removes the green leaves above the residue and biomass keeps accumulating") {
   core::Diagnostics diags;
-  auto experiments = anchor::read_grassland_experiments(kDir, diags);
+  auto experiments = irrigated(diags);
   INFO(diags.report());
   REQUIRE(experiments.size() == 18);
   const auto& e = experiments.front();
@@ -33,7 +42,7 @@ TEST_CASE("LINGRA: a cut removes the green leaves above the residue and biomass 
 
 TEST_CASE("LINGRA calibrated on five sites predicts other sites and years") {
   core::Diagnostics diags;
-  auto experiments = anchor::read_grassland_experiments(kDir, diags);
+  auto experiments = irrigated(diags);
   INFO(diags.report());
   REQUIRE(experiments.size() == 18);
   const std::vector<std::string> calibration{"000_UK2_1982", "004_SW1_1983", "018_FR2_1984", "050_IT1_1983",
@@ -65,7 +74,7 @@ TEST_CASE("LINGRA calibrated on five sites predicts other sites and years") {
 
 TEST_CASE("LINGRA: CVODE with continuous forcing against PCSE's daily Euler step, on the 18 FAO experiments") {
   core::Diagnostics diags;
-  auto experiments = anchor::read_grassland_experiments(kDir, diags);
+  auto experiments = irrigated(diags);
   REQUIRE(experiments.size() == 18);
   domains::crop::LingraOptions cvode;
   cvode.scheme = domains::crop::CropScheme::kCvode;
@@ -97,4 +106,80 @@ TEST_CASE("LINGRA: CVODE with continuous forcing against PCSE's daily Euler step
             << 100 * worst_final << " %; worst daily WeightLVgreen difference " << worst_green << " kg/ha; " << steps
             << " CVODE steps\n";
   CHECK(worst_final < 0.05);
+}
+
+TEST_CASE("Water-limited LINGRA predicts the rainfed FAO experiments better than potential production") {
+  // Each file's own parameters, rainfed experiments only: the water balance against the same
+  // season run as if irrigated.
+  core::Diagnostics diags;
+  auto all = anchor::read_grassland_experiments(kDir, diags);
+  INFO(diags.report());
+  REQUIRE(all.size() == 57);
+  double rmse[2] = {0, 0};
+  int n = 0, better = 0;
+  for (auto e : all) {
+    if (e.water != domains::crop::WaterSupply::kWaterLimited) continue;
+    double r[2];
+    for (int k = 0; k < 2; ++k) {
+      e.water = k == 0 ? domains::crop::WaterSupply::kWaterLimited : domains::crop::WaterSupply::kPotential;
+      const auto c = anchor::calibrate_lingra({e}, {e.id}, {}, {});  // no theta: each file's own parameters
+      r[k] = c.results.front().rmse_uncalibrated;
+      rmse[k] += r[k];
+    }
+    ++n;
+    if (r[0] < r[1]) ++better;
+  }
+  std::cout << "rainfed FAO experiments, own parameters: water-limited mean RMSE " << rmse[0] / n
+            << " kg/ha, as potential production " << rmse[1] / n << "; water-limited better on " << better << " of " << n
+            << "\n";
+  CHECK(n == 39);
+  CHECK(rmse[0] < rmse[1]);
+  CHECK(better > n / 2);
+}
+
+TEST_CASE("LINGRA with LUEmax per variety, leave one site out: irrigated and rainfed FAO experiments predicted") {
+  core::Diagnostics diags;
+  const auto experiments = anchor::read_grassland_experiments(kDir, diags);
+  INFO(diags.report());
+  REQUIRE(!diags.has_errors());
+  REQUIRE(experiments.size() == 57);
+  // In sample (all 18 irrigated experiments), the fit must beat the files' own parameters.
+  std::vector<std::string> irrigated_ids;
+  for (const auto& e : experiments)
+    if (e.water == domains::crop::WaterSupply::kPotential) irrigated_ids.push_back(e.id);
+  const auto in_sample = anchor::calibrate_lingra(experiments, irrigated_ids, {}, {"LUEmax"});
+  double fit = 0, own = 0;
+  for (const auto& r : in_sample.results)
+    if (r.calibration) fit += r.rmse / 18.0, own += r.rmse_uncalibrated / 18.0;
+  std::cout << "in sample, 18 irrigated: mean RMSE " << fit << " kg/ha, own parameters " << own << "\n";
+  CHECK(fit < own);
+
+  const auto folds = anchor::leave_one_site_out_lingra(experiments, {}, {"LUEmax"});
+  double sum[2] = {0, 0}, sum_own[2] = {0, 0};
+  int n[2] = {0, 0}, better[2] = {0, 0};
+  for (const auto& f : folds) {
+    std::cout << f.site << ":";
+    for (std::size_t j = 0; j < f.theta.size(); ++j) std::cout << " " << f.theta_names[j] << " " << f.theta[j];
+    std::cout << "\n";
+    for (const auto& r : f.results) {
+      const bool rainfed = std::find_if(experiments.begin(), experiments.end(), [&](const auto& e) {
+                             return e.id == r.id;
+                           })->water == domains::crop::WaterSupply::kWaterLimited;
+      std::cout << "  " << r.id << (rainfed ? " rainfed  " : " irrigated") << " RMSE " << r.rmse
+                << " (own parameters " << r.rmse_uncalibrated << "), final " << r.final_predicted << " vs "
+                << r.final_measured << "\n";
+      CHECK(std::isfinite(r.rmse));
+      CHECK(!r.calibration);
+      sum[rainfed] += r.rmse, sum_own[rainfed] += r.rmse_uncalibrated, ++n[rainfed];
+      if (r.rmse < r.rmse_uncalibrated) ++better[rainfed];
+    }
+    // A fold never fits on the site it predicts: each variety's LUEmax comes from other sites.
+    CHECK(f.theta.size() == 2);
+  }
+  std::cout << "leave one site out, mean RMSE kg/ha: irrigated " << sum[0] / n[0] << " (own parameters "
+            << sum_own[0] / n[0] << ", better on " << better[0] << " of " << n[0] << "), rainfed " << sum[1] / n[1]
+            << " (own " << sum_own[1] / n[1] << ", better on " << better[1] << " of " << n[1] << ")\n";
+  CHECK(folds.size() == 16);
+  CHECK(n[0] == 18);
+  CHECK(n[1] == 39);
 }

@@ -48,6 +48,8 @@ std::optional<CropCalendar> crop_calendar_from_yaml(const YAML::Node& cc, const 
     else
       c.max_duration = days;
   }
+  if (const YAML::Node v = cc["crop_name"]; v && v.IsScalar()) c.crop_name = v.Scalar();
+  if (const YAML::Node v = cc["variety_name"]; v && v.IsScalar()) c.variety_name = v.Scalar();
   if (diags.error_count() > errors_before) return std::nullopt;
   return c;
 }

@@ -17,6 +17,7 @@ struct CropCalendar {
   CropEnd end = CropEnd::kMaturity;
   int end_year = 0, end_day = 0;  // for harvest and earliest
   int max_duration = 365;         // days
+  std::string crop_name, variety_name;  // as the file names them ("" when it does not)
 };
 
 struct NitrogenApplication {

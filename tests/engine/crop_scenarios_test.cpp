@@ -118,6 +118,27 @@ TEST_CASE("crop scenario: grassland with mowing is LINGRA's season, cut to the s
   CHECK(label(one.shard(0), 0, "season_biomass") == Approx(15490.0).epsilon(0.10));
 }
 
+TEST_CASE("crop scenario: rainfed grassland runs LINGRA's soil water balance, and drought costs biomass") {
+  const auto s = load("grassland_rainfed.yaml", {"sampling.samples=4"});
+  const auto wet = load("grassland_rainfed.yaml", {"sampling.samples=4", "model.water=potential"});
+  engine::ShardGenerator gen(s, 2), gen_wet(wet, 2);
+  const engine::Shard dry = gen.shard(0), irrigated = gen_wet.shard(0);
+  for (std::size_t i = 0; i < dry.samples; ++i) {
+    REQUIRE(dry.status[i] == static_cast<std::int8_t>(engine::SampleStatus::kOk));
+    const double smfcf = parameter(dry, i, "SMFCF");
+    double driest = 1.0, lowest_rftra = 1.0;
+    for (std::size_t row = 0; row < dry.times.size(); ++row) {
+      driest = std::min(driest, state(dry, i, row, "SM"));
+      lowest_rftra = std::min(lowest_rftra, state(dry, i, row, "RFTRA"));
+      CHECK(state(irrigated, i, row, "SM") == parameter(irrigated, i, "SMFCF"));  // potential: field capacity
+    }
+    // The summer of 1983 dries the soil below the critical moisture: transpiration is cut.
+    CHECK(driest < smfcf - 0.05);
+    CHECK(lowest_rftra < 0.5);
+    CHECK(label(dry, i, "season_biomass") < 0.9 * label(irrigated, i, "season_biomass"));
+  }
+}
+
 TEST_CASE("crop scenario: generated seasons are the same whatever the threads and the sample range") {
   const auto s = load("generated_seasons.yaml", {"sampling.samples=6", "model.scheme=euler"});
   engine::ShardGenerator one(s, 1), two(s, 2);

@@ -128,12 +128,20 @@ if [ "$have_report" -eq 1 ]; then
   [ -e "$OUT/limited/report.html" ] && fail "a report.html after a failed report"
 fi
 
-# 8. A water-limited (rainfed) PCSE LINGRA file is refused, not run as potential production.
-sed -e "s|agromanagement: .*|agromanagement: $SRC/tests/fixtures/lingra/001_UK2_1982.yaml|" \
+# 8. A rainfed PCSE LINGRA file (LINGRA_WLP_FD) runs with the soil water balance; `water: potential`
+# runs it as irrigated, with a warning that says so; a nitrogen-limited file is refused.
+sed -e "s|054_NL1_1983|001_UK2_1982|g" -e "s|NL1_1983.csv|UK2_1982.csv|" \
   -e "s|\.\./\.\./|$SRC/|g" "$SRC/scenarios/crop/grassland_mowing.yaml" >"$OUT/rainfed.yaml"
-expect 2 "the file is set up for PCSE's LINGRA_WLP_FD (water-limited, rainfed)" "$PHYSYNTH" validate "$OUT/rainfed.yaml"
-sed -e "s|parameter_files: .*|parameter_files: [$SRC/tests/fixtures/lingra/001_UK2_1982.yaml]|" \
-  -e "s|\.\./\.\./|$SRC/|g" "$SRC/scenarios/crop/grassland_mowing.yaml" >"$OUT/rainfed_parameters.yaml"
-expect 2 "model.parameter_files[0]: the file is set up for PCSE's LINGRA_WLP_FD" \
-  "$PHYSYNTH" validate "$OUT/rainfed_parameters.yaml"
+expect 0 "" "$PHYSYNTH" validate "$OUT/rainfed.yaml"
+expect 0 "is set up for PCSE's LINGRA_WLP_FD; the season runs as potential production (irrigated) because" \
+  "$PHYSYNTH" validate "$OUT/rainfed.yaml" --set model.water=potential
+"$PHYSYNTH" run "$OUT/rainfed.yaml" -q -o "$OUT/rainfed" --set sampling.samples=2 --set output.formats=[csv] ||
+  fail "rainfed run"
+# The soil dries below field capacity (0.30) in the summer of 1982, so SM is not constant.
+awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "SM") c = i } NR > 1 && c && $c < 0.29 { dry = 1 }
+  END { exit !dry }' "$OUT"/rainfed/shard-000000.csv || fail "the rainfed soil never dried"
+sed -e "s|LINGRA_WLP_FD|LINGRA_NWLP_FD|" "$SRC/data/crop/lingra/setup/001_UK2_1982.yaml" >"$OUT/nwlp.yaml"
+sed -e "s|agromanagement: .*|agromanagement: $OUT/nwlp.yaml|" "$OUT/rainfed.yaml" >"$OUT/nwlp_scenario.yaml"
+expect 2 "model.agromanagement: the file is set up for PCSE's LINGRA_NWLP_FD; physynth's LINGRA runs LINGRA_PP" \
+  "$PHYSYNTH" validate "$OUT/nwlp_scenario.yaml"
 echo ok

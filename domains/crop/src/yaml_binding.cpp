@@ -51,7 +51,10 @@ std::vector<core::VariableInfo> outputs(CropModel m) {
     return {{"WeightABG", "kg DM/ha", "accumulated above-ground biomass (harvested + standing green leaves)"},
             {"WeightLVgreen", "kg DM/ha", "standing green leaves"},
             {"LAI", "m2/m2", "leaf area index"},
-            {"TillerNumber", "1/m2", "tillers"}};
+            {"TillerNumber", "1/m2", "tillers"},
+            {"SM", "m3/m3", "soil moisture of the root zone (field capacity under potential production)"},
+            {"TRA", "cm/d", "transpiration"},
+            {"RFTRA", "", "transpiration reduction factor (1 without drought)"}};
   return {{"DVS", "", "development stage (0 emergence, 1 anthesis, 2 maturity)"},
           {"LAI", "m2/m2", "leaf area index"},
           {"RD", "cm", "rooting depth"},
@@ -114,11 +117,13 @@ std::optional<Season> run_season(CropModel model, const CropParameters& params, 
   } else if (model == CropModel::kLingra) {
     LingraOptions lo;
     lo.scheme = o.scheme;
+    lo.water = o.water;
     auto r = run_lingra(params, agro, weather, lo, diags);
     if (!r) return std::nullopt;
     s.year = agro.calendar.start_year, s.day = agro.calendar.start_day;
     for (std::size_t i = 0; i < r->weight_abg.size(); ++i)
-      s.rows.push_back({r->weight_abg[i], r->weight_lv_green[i], r->lai[i], r->tillers[i]});
+      s.rows.push_back(
+          {r->weight_abg[i], r->weight_lv_green[i], r->lai[i], r->tillers[i], r->sm[i], r->tra[i], r->rftra[i]});
     s.steps = o.scheme == CropScheme::kCvode ? r->solver_steps : static_cast<long>(s.rows.size());
   } else {
     Wofost72Options wo;
@@ -257,12 +262,6 @@ std::optional<WeatherRecord> read_weather_file(const std::string& path, core::Di
   return read_cabo_weather(path, diags);
 }
 
-// Whether the agromanagement already said the file is rainfed (one message is enough when the
-// same setup file is both).
-bool agro_rainfed(const std::optional<Agromanagement>& agro) {
-  return agro && !agro->pcse_model.empty() && agro->pcse_model != "LINGRA_PP";
-}
-
 std::optional<CropParameters> read_parameter_file(const std::string& path, core::Diagnostics& diags) {
   return is_yaml(path) ? read_pcse_yaml_parameters(path, diags) : read_pcse_parameter_file(path, diags);
 }
@@ -342,6 +341,7 @@ std::optional<core::BuiltModel> build_from_yaml(const core::ConfigNode& node) {
 
   CropOptions options;
   options.scheme = model == CropModel::kWofost72 ? CropScheme::kEuler : CropScheme::kCvode;
+  if (model == CropModel::kLingra) options.water = WaterSupply::kPotential;  // unless its PCSE setup says rainfed
   if (node.has("scheme"))
     if (auto s = node["scheme"].as_enum({"euler", "cvode"})) {
       options.scheme = *s == "euler" ? CropScheme::kEuler : CropScheme::kCvode;
@@ -350,10 +350,12 @@ std::optional<core::BuiltModel> build_from_yaml(const core::ConfigNode& node) {
                              " integrates with PCSE's daily Euler step only (the domain README says why); use "
                              "'euler' or leave it out");
     }
+  std::optional<WaterSupply> water_given;
   if (node.has("water")) {
-    if (model != CropModel::kWofost72) node["water"].error(node["water"].path() + " applies only to wofost72");
+    if (model == CropModel::kLintul3)
+      node["water"].error(node["water"].path() + " applies to wofost72 and lingra (lintul3 always runs its water balance)");
     if (auto w = node["water"].as_enum({"water_limited", "potential"}))
-      options.water = *w == "potential" ? WaterSupply::kPotential : WaterSupply::kWaterLimited;
+      options.water = *(water_given = *w == "potential" ? WaterSupply::kPotential : WaterSupply::kWaterLimited);
   }
   if (node.has("pcse_2018_rules")) {
     if (model != CropModel::kLintul3)
@@ -384,22 +386,32 @@ std::optional<core::BuiltModel> build_from_yaml(const core::ConfigNode& node) {
   if (node.require("weather") && agro) weather = read_weather(node["weather"], *agro);
   if (model == CropModel::kLintul3 && agro && !agro->mowings.empty())
     node["agromanagement"].error(node["agromanagement"].path() + ": lintul3 has no mowing events");
-  // LINGRA here is PCSE's potential production (LINGRA_PP): a rainfed file would run as if
-  // irrigated, whether it comes in as the agromanagement or as a parameter file.
-  const auto refuse_rainfed = [&](const core::ConfigNode& where, const std::string& pcse_model) {
-    if (model != CropModel::kLingra || pcse_model.empty() || pcse_model == "LINGRA_PP") return;
-    where.error(where.path() + ": the file is set up for PCSE's " + pcse_model +
-                (pcse_model.find("WLP") != std::string::npos ? " (water-limited, rainfed)" : std::string()) +
-                "; physynth's LINGRA is potential production (LINGRA_PP) and would report the irrigated yield: "
-                "water-limited LINGRA does not exist here yet, so the file is refused");
-  };
-  if (agro) refuse_rainfed(node["agromanagement"], agro->pcse_model);
-  if (model == CropModel::kLingra && !agro_rainfed(agro))
+  // LINGRA runs as its PCSE setup says (LINGRA_PP irrigated, LINGRA_WLP_FD rainfed) unless
+  // `water` says otherwise; nitrogen-limited LINGRA (LINGRA_NWLP_FD) does not exist here.
+  if (model == CropModel::kLingra) {
+    std::vector<std::pair<core::ConfigNode, std::string>> setups;  // where, PCSE model named there
+    if (agro && !agro->pcse_model.empty()) setups.emplace_back(node["agromanagement"], agro->pcse_model);
     for (const auto& [i, path] : parameter_paths)
-      if (is_yaml(path)) refuse_rainfed(node["parameter_files"][i], pcse_model_of(path));
+      if (is_yaml(path))
+        if (std::string m = pcse_model_of(path); !m.empty()) setups.emplace_back(node["parameter_files"][i], m);
+    if (!setups.empty()) {
+      const auto& [where, pcse_model] = setups.front();
+      if (pcse_model == "LINGRA_WLP_FD" && !water_given) options.water = WaterSupply::kWaterLimited;
+      if (pcse_model != "LINGRA_PP" && pcse_model != "LINGRA_WLP_FD")
+        where.error(where.path() + ": the file is set up for PCSE's " + pcse_model +
+                    "; physynth's LINGRA runs LINGRA_PP (potential) and LINGRA_WLP_FD (water-limited), not "
+                    "nitrogen-limited LINGRA, so the file is refused");
+      else if (water_given && (*water_given == WaterSupply::kWaterLimited) != (pcse_model == "LINGRA_WLP_FD"))
+        node["water"].warning(node["water"].path() + ": the file " + where.path() + " names is set up for PCSE's " +
+                              pcse_model + "; the season runs " +
+                              (*water_given == WaterSupply::kPotential ? "as potential production (irrigated)"
+                                                                       : "with the water balance (rainfed)") +
+                              " because `water` says so");
+    }
+  }
   if (model == CropModel::kLingra && agro && !agro->nitrogen.empty())
     node["agromanagement"].warning(node["agromanagement"].path() + ": its " + std::to_string(agro->nitrogen.size()) +
-                                   " apply_n events are ignored, as PCSE's LINGRA_PP ignores them (no nitrogen)");
+                                   " apply_n events are ignored, as PCSE's LINGRA_PP and LINGRA_WLP_FD ignore them (no nitrogen)");
   else if (model != CropModel::kLintul3 && agro && !agro->nitrogen.empty())
     node["agromanagement"].error(node["agromanagement"].path() + ": " + *type +
                                  " simulates no nitrogen; remove the apply_n events");

@@ -130,6 +130,40 @@ void start_sigmas(const CalibrationProblem& pr, const Layout& L, std::vector<dou
     }
 }
 
+// The readings' own scatter per observable, in its noise scale: the median |difference| of a
+// unit's successive readings over 0.6745 sqrt(2), which a smooth trend hardly moves (the MAD of
+// first differences). NaN where fewer than 8 differences exist (single readings per unit).
+std::vector<double> reading_scatter(const CalibrationProblem& pr, const Layout& L) {
+  const std::size_t O = pr.observables.size();
+  std::vector<std::vector<double>> diffs(O);
+  for (const auto& u : pr.units) {
+    std::vector<std::vector<std::pair<double, double>>> series(O);
+    for (const auto& m : u.measurements) series[static_cast<std::size_t>(m.observable)].push_back({m.time, m.value});
+    for (std::size_t o = 0; o < O; ++o) {
+      auto& s = series[o];
+      std::sort(s.begin(), s.end());
+      for (std::size_t i = 1; i < s.size(); ++i) {
+        const double a = s[i - 1].second, b = s[i].second;
+        double d = std::numeric_limits<double>::quiet_NaN();
+        switch (pr.observables[o].noise) {
+          case NoiseKind::kAdditive: d = b - a; break;
+          case NoiseKind::kProportional: d = (b - a) / std::max(0.5 * (std::abs(a) + std::abs(b)), L.floor[o]); break;
+          default: if (a > 0.0 && b > 0.0) d = std::log(b) - std::log(a);
+        }
+        if (std::isfinite(d)) diffs[o].push_back(std::abs(d));
+      }
+    }
+  }
+  std::vector<double> out(O, std::numeric_limits<double>::quiet_NaN());
+  for (std::size_t o = 0; o < O; ++o) {
+    auto& d = diffs[o];
+    if (d.size() < 8) continue;
+    std::nth_element(d.begin(), d.begin() + static_cast<long>(d.size() / 2), d.end());
+    out[o] = d[d.size() / 2] / (0.6745 * std::sqrt(2.0));
+  }
+  return out;
+}
+
 // Each unit's own parameters first, each unit alone (in parallel), with the shared ones and σ held at the
 // start: when units differ widely (one bearing fails at 640 h, another at 1,700 h) the joint
 // solve then begins near every unit's optimum rather than with one start for all. Each unit
@@ -200,6 +234,11 @@ Fit run_start(const CalibrationProblem& pr, const Layout& L, std::vector<double>
   if (L.unit > 0 && L.units > 8 && ceres::IsSparseLinearAlgebraLibraryTypeAvailable(ceres::SUITE_SPARSE))
     so.linear_solver_type = ceres::SPARSE_NORMAL_CHOLESKY;
   so.max_num_iterations = opt.max_iterations;
+  // Short first steps: Ceres' default (1e4) makes the first steps Gauss-Newton ones, which along a
+  // valley of correlated parameters (a bearing's Paris coefficient, onset and impact gain) leave
+  // the box and are projected onto a corner where the model no longer depends on them (the defect
+  // starting after the last reading), and stay there. The radius grows after each good step.
+  so.initial_trust_region_radius = 1.0;
   so.function_tolerance = opt.function_tolerance;
   so.gradient_tolerance = opt.gradient_tolerance;
   so.parameter_tolerance = opt.parameter_tolerance;
@@ -223,9 +262,31 @@ Fit run_start(const CalibrationProblem& pr, const Layout& L, std::vector<double>
     }
     return held;
   };
+  // A start far from a trend the readings follow (a bearing's growth starting too late) explains
+  // it away with a large σ and stalls there, where the trend parameters hardly matter. So where the
+  // start's σ is over twice the readings' own scatter, the first solve holds σ at the scatter,
+  // which leaves the misfit nowhere to go but into the model; then σ is freed.
+  const std::vector<double> scatter = reading_scatter(pr, L);
+  std::vector<bool> sigma_held(x.size(), false);
+  bool staged = false;
+  for (std::size_t o = 0; o < pr.observables.size(); ++o)
+    if (L.sigma_of[o] >= 0) {
+      const auto k = static_cast<std::size_t>(L.sigma_of[o]);
+      sigma_held[k] = true;
+      if (std::isfinite(scatter[o]) && scatter[o] > 0.0 && std::log(scatter[o]) < x[k] - std::log(2.0)) {
+        x[k] = std::clamp(std::log(scatter[o]), L.sigma_lower[o], L.sigma_upper[o]);
+        staged = true;
+      }
+    }
   prefit_units(pr, L, x, so, fit.iterations, unit_starts);
+  double initial_cost = 0.0;
+  if (staged) {
+    solve(sigma_held);
+    initial_cost = cs.initial_cost;
+    start_sigmas(pr, L, x);
+  }
   fit.usable = solve({});
-  const double initial_cost = cs.initial_cost;
+  if (!staged) initial_cost = cs.initial_cost;
   std::vector<bool> held;
   int rounds = 0;
   for (; rounds < 3 && fit.usable; ++rounds) {
@@ -252,7 +313,7 @@ Fit run_start(const CalibrationProblem& pr, const Layout& L, std::vector<double>
     }
   }
   std::ostringstream report;
-  report << "Ceres "
+  report << "Ceres " << (staged ? "(σ held at the readings' scatter first) " : "")
          << (rounds > 0 ? std::to_string(rounds + 1) + " solves (entries left on a bound held)"
                         : std::string("1 solve"))
          << ": iterations " << fit.iterations << ", initial cost " << initial_cost << ", final cost " << cs.final_cost

@@ -592,9 +592,12 @@ std::vector<Figure> plot_run(const RunData& r, const std::string& out_dir, const
   return figures;
 }
 
+std::vector<Figure> plot_validation(const std::string& anchor_dir, const std::string& out_dir,
+                                    const VisualOptions& o);
+
 std::vector<Figure> plot_calibration(const std::string& anchor_dir, const std::string& out_dir,
                                      const VisualOptions& o) {
-  std::vector<Figure> figures;
+  std::vector<Figure> figures = plot_validation(anchor_dir, out_dir, o);
   if (!wanted(o, "calibration")) return figures;
   const CsvTable t = read_csv((fs::path(anchor_dir) / "residuals.csv").string());
   const std::size_t cu = t.column("unit"), co = t.column("observable"), cv = t.column("value"), cb = t.column("before"),
@@ -651,6 +654,61 @@ std::vector<Figure> plot_calibration(const std::string& anchor_dir, const std::s
                  " (" + std::to_string(units.size()) +
                  " units) against the reading, with the priors' medians (before) and the calibrated parameters "
                  "(after); on the diagonal the model is right."};
+    canvas.save(f.file);
+    figures.push_back(f);
+  }
+  return figures;
+}
+
+std::vector<Figure> plot_validation(const std::string& anchor_dir, const std::string& out_dir,
+                                    const VisualOptions& o) {
+  std::vector<Figure> figures;
+  const fs::path file = fs::path(anchor_dir) / "validation.csv";
+  if (!wanted(o, "calibration") || !fs::exists(file)) return figures;
+  const CsvTable t = read_csv(file.string());
+  const std::size_t cu = t.column("unit"), co = t.column("observable"), cc = t.column("rmse_calibrated"),
+                    cp = t.column("rmse_prior"), cb = t.column("rmse_baseline");
+  for (const std::size_t c : {cu, co, cc, cp, cb})
+    if (c == std::string::npos)
+      throw std::runtime_error(file.string() +
+                               ": expected columns unit, observable, rmse_calibrated, rmse_prior, rmse_baseline");
+  std::vector<std::string> observables;
+  for (const auto& row : t.rows)
+    if (std::find(observables.begin(), observables.end(), row[co]) == observables.end()) observables.push_back(row[co]);
+  for (const auto& name : observables) {
+    std::vector<std::size_t> rows;
+    for (std::size_t i = 0; i < t.rows.size(); ++i)
+      if (t.rows[i][co] == name) rows.push_back(i);
+    // Three bars per held-out unit, side by side at its number: calibrated, prior, baseline.
+    Canvas canvas(o);
+    vtkNew<vtkChartXY> chart;
+    canvas.scene()->AddItem(chart);
+    const std::pair<const char*, Rgb> series[] = {
+        {"calibrated (refit without the unit)", kBlue}, {"priors' medians", kOrange}, {"training units' mean", kGrey}};
+    const std::size_t columns[] = {cc, cp, cb};
+    std::vector<vtkSmartPointer<vtkTable>> keep;
+    for (int j = 0; j < 3; ++j) {
+      auto tab = table({"unit", "rmse"}, rows.size());
+      for (std::size_t k = 0; k < rows.size(); ++k) {
+        tab->SetValue(static_cast<vtkIdType>(k), 0, static_cast<double>(k + 1));
+        const double v = t.number(rows[k], columns[j]);
+        tab->SetValue(static_cast<vtkIdType>(k), 1, std::isfinite(v) ? v : 0.0);
+      }
+      keep.push_back(tab);
+      auto* bars = vtkPlotBar::SafeDownCast(chart->AddPlot(vtkChart::BAR));
+      bars->SetInputData(tab, 0, 1);  // the chart sets the three series side by side around each x
+      colour(bars, series[j].second, 1.0f);
+      bars->SetLabel(series[j].first);
+    }
+    style(chart, name + ": held-out units predicted without their readings", "held-out unit (validation.csv order)",
+          "RMSE of " + name);
+    legend(chart);
+    Figure f{"calibration", (fs::path(out_dir) / ("validation-" + slug(name) + ".png")).string(),
+             "Out of sample: " + name,
+             "For each of the " + std::to_string(rows.size()) + " held-out units (in the order of validation.csv), the RMSE "
+                 "of its " + name + " readings predicted by the calibration refitted without it, by the priors' "
+                 "medians and by the training units' mean curve. Lower is better; where the blue bar is not the "
+                 "lowest, the calibration does not transfer to that unit."};
     canvas.save(f.file);
     figures.push_back(f);
   }

@@ -204,6 +204,37 @@ void anchor_sections(Page& pg, const fs::path& dir) {
     pg.h2("Fidelity before and after");
     pg.table({"observable", "RMSE before", "RMSE after", "R² before", "R² after"}, fr);
   }
+  // --validate: each held-out unit's prediction error, three ways, summed up per observable.
+  if (fs::exists(dir / "validation.json")) {
+    const nlohmann::json v = read_json((dir / "validation.json").string());
+    struct Sum {
+      int units = 0, beats_prior = 0, beats_baseline = 0;
+      double calibrated = 0, prior = 0, baseline = 0;
+    };
+    std::vector<std::pair<std::string, Sum>> sums;
+    for (const auto& sc : v.value("scores", nlohmann::json::array())) {
+      const std::string o = sc.value("observable", "");
+      auto it = std::find_if(sums.begin(), sums.end(), [&](const auto& e) { return e.first == o; });
+      if (it == sums.end()) it = sums.insert(sums.end(), {o, Sum{}});
+      const auto value = [&](const char* key) {
+        return sc.contains(key) && sc[key].is_number() ? sc[key].get<double>() : std::nan("");
+      };
+      const double c = value("rmse_calibrated"), p = value("rmse_prior"), b = value("rmse_baseline");
+      Sum& s = it->second;
+      ++s.units, s.calibrated += c, s.prior += p, s.baseline += b;
+      s.beats_prior += c < p, s.beats_baseline += c < b;
+    }
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& [o, s] : sums)
+      rows.push_back({esc(o), std::to_string(s.units), num(s.calibrated / s.units), num(s.prior / s.units),
+                      num(s.baseline / s.units),
+                      std::to_string(s.beats_prior) + " / " + std::to_string(s.beats_baseline)});
+    pg.h2("Out of sample (" + esc(v.value("by", "")) + "s left out, " + num(v.value("folds", nlohmann::json())) +
+          " folds)");
+    pg.table({"observable", "held-out units", "mean RMSE calibrated", "prior", "baseline",
+              "calibration better than prior / baseline on"},
+             rows);
+}
 }
 
 void collapse_sections(Page& pg, const fs::path& dir) {

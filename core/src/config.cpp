@@ -224,12 +224,12 @@ bool check_input_file(const std::string& path, const std::string& what, std::uin
   return true;
 }
 
-std::optional<YAML::Node> load_yaml_file(const std::string& path, Diagnostics& diagnostics) {
+std::optional<YAML::Node> load_yaml_file(const std::string& path, Diagnostics& diagnostics, const std::string& what) {
   // What the path is, before opening it: a FIFO would block and a device never end.
-  if (!check_input_file(path, "scenario file", kMaxYamlFileBytes, diagnostics)) return std::nullopt;
+  if (!check_input_file(path, what, kMaxYamlFileBytes, diagnostics)) return std::nullopt;
   std::ifstream in(path);
   if (!in) {
-    diagnostics.error({path, 0, 0}, "cannot open scenario file: " + std::string(std::strerror(errno)));
+    diagnostics.error({path, 0, 0}, "cannot open " + what + ": " + std::string(std::strerror(errno)));
     return std::nullopt;
   }
   std::stringstream text;

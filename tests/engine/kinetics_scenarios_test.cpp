@@ -120,7 +120,7 @@ TEST_CASE("kinetics scenario: schedule and SBML mistakes name the file, line and
   CHECK_THAT(errors({"solver.sensitivities=[ka]"}), Catch::Contains("forward sensitivities do not cross those jumps"));
   CHECK_THAT(errors({"model.sbml=missing.xml"}), Catch::Contains("no such file 'missing.xml'"));
   CHECK_THAT(testing::scenario_errors(kScenarios + "boehm_stat5.yaml", {"model.units=loose"}),
-             Catch::Contains("model.units must be 'strict' or 'warn', got 'loose'"));
+             Catch::Contains("model.units must be 'strict', 'warn' or 'ignore', got 'loose'"));
 }
 
 // Boehm et al. (2014) through `physynth anchor`'s calibration: from a start far from the PEtab

@@ -222,10 +222,29 @@ TEST_CASE("SBML: mistakes and unsupported constructs are refused with the elemen
   }
   SECTION("a kinetic law whose units are not substance per time") {
     // k in 1/s times A in mol/L gives mol/(L s), but a rate must be mol/s: the compartment is missing.
-    const auto report = read_errors(sbml(replace(kDecay, "<apply><times/><ci>c</ci><ci>k</ci><ci>A</ci></apply>",
-                                                 "<apply><times/><ci>k</ci><ci>A</ci></apply>")));
-    CHECK_THAT(report, Catch::Contains("unit mismatch"));
-    CHECK_THAT(report, Catch::Contains("bad.xml:"));
+    const auto xml = sbml(replace(kDecay, "<apply><times/><ci>c</ci><ci>k</ci><ci>A</ci></apply>",
+                                  "<apply><times/><ci>k</ci><ci>A</ci></apply>"));
+    // libSBML warns about it: under the default policy ('warn') the model loads with a warning
+    // that says how to change the policy; 'strict' refuses it; 'ignore' says nothing.
+    using domains::kinetics::UnitPolicy;
+    for (const auto policy : {UnitPolicy::kWarn, UnitPolicy::kStrict, UnitPolicy::kIgnore}) {
+      core::Diagnostics diags;
+      domains::kinetics::SbmlOptions options;
+      options.units = policy;
+      const auto model = SbmlModel::read_string(xml, "bad.xml", diags, options);
+      const std::string report = diags.report();
+      INFO(report);
+      CHECK((model == nullptr) == (policy == UnitPolicy::kStrict));
+      CHECK(diags.has_errors() == (policy == UnitPolicy::kStrict));
+      if (policy == UnitPolicy::kIgnore) {
+        CHECK(diags.list().empty());
+        continue;
+      }
+      CHECK_THAT(report, Catch::Contains("bad.xml:"));
+      CHECK_THAT(report, Catch::Contains("units: "));
+      CHECK_THAT(report, Catch::Contains(policy == UnitPolicy::kWarn ? "'units: strict' makes it an error"
+                                                                     : "'units: warn' keeps libSBML's own severity"));
+    }
   }
   SECTION("malformed XML") { CHECK_THAT(read_errors("<sbml><model"), Catch::Contains("bad.xml")); }
   SECTION("a missing file") {

@@ -77,9 +77,10 @@ int column_number(const Table& t, const std::string& name) { return t.column(nam
 
 }  // namespace
 
-std::unique_ptr<PetabProblem> PetabProblem::read(const std::string& problem_yaml, core::Diagnostics& diags) {
+std::unique_ptr<PetabProblem> PetabProblem::read(const std::string& problem_yaml, core::Diagnostics& diags,
+                                                 const SbmlOptions& sbml) {
   const std::size_t errors_before = diags.error_count();
-  const auto loaded = core::load_yaml_file(problem_yaml, diags);  // strict: regular file, size, duplicate keys
+  const auto loaded = core::load_yaml_file(problem_yaml, diags, "PEtab problem file");  // strict: regular file, size, duplicate keys
   if (!loaded) return nullptr;
   YAML::Node root = *loaded;
   const std::filesystem::path base = std::filesystem::path(problem_yaml).parent_path();
@@ -118,7 +119,7 @@ std::unique_ptr<PetabProblem> PetabProblem::read(const std::string& problem_yaml
 
   auto problem_ptr = std::unique_ptr<PetabProblem>(new PetabProblem);
   PetabProblem& p = *problem_ptr;
-  p.model_ = SbmlModel::read_file(sbml_files[0], diags);
+  p.model_ = SbmlModel::read_file(sbml_files[0], diags, sbml);
   if (!p.model_) return nullptr;
   const SbmlModel& model = *p.model_;
 
@@ -211,6 +212,7 @@ std::unique_ptr<PetabProblem> PetabProblem::read(const std::string& problem_yaml
   };
   for (std::size_t r = 0; r < measurements.rows.size(); ++r) {
     PetabMeasurement m;
+    m.file = measurements.path;
     m.line = measurements.lines[r];
     const std::string obs = measurements.cell(r, "observableId");
     const std::string cond = measurements.cell(r, "simulationConditionId");
@@ -359,16 +361,32 @@ PetabEvaluation PetabProblem::evaluate(const std::vector<double>& values, const 
         jacobian = std::log(meas.value * std::log(10.0));
       }
       const double residual = (data - sim) / sigma;
+      const double term = obs.distribution == "normal"
+                              ? -0.5 * std::log(2.0 * M_PI * sigma * sigma) - 0.5 * residual * residual - jacobian
+                              : -std::log(2.0 * sigma) - std::fabs(residual) - jacobian;
+      if (!std::isfinite(term) && result.message.empty()) {
+        std::ostringstream why;
+        why << meas.file << ":" << meas.line << ": observable " << obs.id << ", condition " << conditions_[c].id
+            << ", time " << meas.time << ": measurement " << meas.value << ", simulation " << h << ", noise sigma "
+            << sigma << ": ";
+        if (!(sigma > 0.0) || !std::isfinite(sigma))
+          why << "sigma must be a positive number (an empty noiseParameters entry leaves its placeholder at 0)";
+        else if (obs.transformation != "lin" && !(meas.value > 0.0))
+          why << "a " << obs.transformation << "-transformed observable needs a positive measurement";
+        else if (obs.transformation != "lin" && !(h > 0.0))
+          why << "a " << obs.transformation << "-transformed observable needs a positive simulation";
+        else
+          why << "the simulation is not a finite number";
+        result.message = why.str();
+      }
       result.chi2 += residual * residual;
-      if (obs.distribution == "normal")
-        result.log_likelihood += -0.5 * std::log(2.0 * M_PI * sigma * sigma) - 0.5 * residual * residual - jacobian;
-      else
-        result.log_likelihood += -std::log(2.0 * sigma) - std::fabs(residual) - jacobian;
+      result.log_likelihood += term;
     }
   }
   if (!std::isfinite(result.log_likelihood)) {
     result.failed = true;
-    result.message = "the log-likelihood is not finite (a simulation or sigma is not positive where it must be)";
+    if (result.message.empty())
+      result.message = "the log-likelihood is not finite (a simulation or sigma is not positive where it must be)";
   }
   return result;
 }

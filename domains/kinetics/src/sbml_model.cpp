@@ -827,19 +827,27 @@ std::unique_ptr<SBMLDocument> validated(std::unique_ptr<SBMLDocument> doc, const
   for (unsigned i = 0; i < doc->getNumErrors(); ++i) {
     const SBMLError* e = doc->getError(i);
     const bool is_error = e->isFatal() || e->isError();
-    // A unit mismatch libSBML proves (rules 10501-10599) is an error here; units it cannot check
-    // because they are not declared (99505, 99507, 99508, 20702) are not.
+    // libSBML's unit findings (rules 10501-10599) follow the unit policy; units it cannot check
+    // because they are not declared (99505, 99507, 99508, 20702) are not findings.
     const unsigned id = e->getErrorId();
-    const bool unit_mismatch = e->getCategory() == LIBSBML_CAT_UNITS_CONSISTENCY && id > 10500 && id < 10600;
-    if (!is_error && !unit_mismatch) continue;
+    const bool unit_finding = e->getCategory() == LIBSBML_CAT_UNITS_CONSISTENCY && id > 10500 && id < 10600;
+    if (unit_finding && options.units == UnitPolicy::kIgnore) continue;
+    if (!is_error && !unit_finding) continue;
     std::string message = e->getMessage();
     while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
     for (auto& ch : message)
       if (ch == '\n') ch = ' ';
     const core::SourceLocation where{source, static_cast<int>(e->getLine()), static_cast<int>(e->getColumn())};
-    const std::string text =
-        std::string(unit_mismatch ? "unit mismatch: " : "") + e->getShortMessage() + ": " + message;
-    if (!is_error && !options.unit_mismatch_is_error) {
+    std::string text = std::string(unit_finding ? "units: " : "") + e->getShortMessage() + ": " + message;
+    const bool as_error = is_error || (unit_finding && options.units == UnitPolicy::kStrict);
+    if (unit_finding)
+      text += as_error ? (options.units == UnitPolicy::kStrict
+                              ? " (an error under the unit policy 'strict'; 'units: warn' keeps libSBML's own "
+                                "severity, 'units: ignore' skips unit checks)"
+                              : " (libSBML reports this as an error; 'units: ignore' skips unit checks)")
+                       : " (a warning under the unit policy 'warn'; 'units: strict' makes it an error, 'units: "
+                         "ignore' skips unit checks)";
+    if (!as_error) {
       diags.warning(where, text);
       continue;
     }

@@ -104,14 +104,15 @@ std::optional<ParsedEquation> parse_equation(const std::string& text, std::strin
 
 namespace {
 
-// `sbml: FILE` (relative to the scenario), with `units: strict` (default) or `warn`.
+// `sbml: FILE` (relative to the scenario), with `units: strict`, `warn` (default) or `ignore`.
 std::shared_ptr<SbmlModel> read_sbml(const core::ConfigNode& model, core::ParameterTable& params) {
   for (const char* key : {"species", "reactions"})
     if (model.has(key))
       model[key].error(model[key].path() + ": the model comes from the SBML file; drop '" + key + "'");
   SbmlOptions options;
   if (model.has("units"))
-    if (auto u = model["units"].as_enum({"strict", "warn"})) options.unit_mismatch_is_error = *u == "strict";
+    if (auto u = model["units"].as_enum({"strict", "warn", "ignore"}))
+      options.units = *u == "strict" ? UnitPolicy::kStrict : *u == "warn" ? UnitPolicy::kWarn : UnitPolicy::kIgnore;
   const auto text = model["sbml"].as_string();
   if (!text) return nullptr;
   const std::string path = (std::filesystem::path(model.file()).parent_path() / *text).lexically_normal().string();

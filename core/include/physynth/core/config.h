@@ -97,7 +97,8 @@ bool check_input_file(const std::string& path, const std::string& what, std::uin
 // (a folder, a FIFO, a device) or is larger than kMaxYamlFileBytes, a missing or unreadable
 // file, a syntax error, and a key given twice in one mapping at any depth, block or flow style
 // (both places named).
-std::optional<YAML::Node> load_yaml_file(const std::string& path, Diagnostics& diagnostics);
+std::optional<YAML::Node> load_yaml_file(const std::string& path, Diagnostics& diagnostics,
+                                         const std::string& what = "scenario file");
 // The duplicate-key check load_yaml_file makes, for a tree parsed from text (file names it);
 // `at` is the key path of the tree's root ("" for a whole file).
 void check_duplicate_keys(const YAML::Node& root, const std::string& file, Diagnostics& diagnostics,

@@ -55,6 +55,7 @@ struct PetabMeasurement {
   int observable = -1, condition = -1;
   double time = 0.0, value = 0.0;
   std::vector<PetabValue> observable_parameters, noise_parameters;
+  std::string file;  // the measurement table it comes from
   int line = 0;
 };
 
@@ -69,13 +70,15 @@ struct PetabEvaluation {
   double chi2 = 0.0;                // sum of ((m - y) / sigma)^2
   std::vector<double> simulations;  // y per measurement, in table order
   bool failed = false;
-  std::string message;
+  std::string message;  // why it failed; a non-finite term names its measurement's file and line
 };
 
 class PetabProblem {
  public:
   // Reads the problem file and everything it lists; nullptr after reporting problems to diags.
-  static std::unique_ptr<PetabProblem> read(const std::string& problem_yaml, core::Diagnostics& diags);
+  // `sbml` sets the model's unit policy (SbmlOptions::units, 'warn' by default).
+  static std::unique_ptr<PetabProblem> read(const std::string& problem_yaml, core::Diagnostics& diags,
+                                            const SbmlOptions& sbml = {});
 
   const SbmlModel& model() const { return *model_; }
   std::shared_ptr<const SbmlModel> model_ptr() const { return model_; }

@@ -59,10 +59,16 @@ struct SbmlSpeciesInfo {
   int state = -1;  // -1 when an assignment rule sets it
 };
 
+// What libSBML's unit checks (rules 10501-10599: a kinetic law that is not
+// substance per time, exp() of a time, pow(x, n) with a parameter n that "may
+// produce invalid units") do to a model: kStrict makes every finding an error;
+// kWarn (the default) keeps libSBML's own severity, its errors errors and its
+// warnings warnings; kIgnore drops them. Units merely undeclared are never
+// checked. Every message names the policy and how to change it.
+enum class UnitPolicy { kStrict, kWarn, kIgnore };
+
 struct SbmlOptions {
-  // A unit inconsistency libSBML proves (a kinetic law that is not substance
-  // per time, exp() of a time) is an error; false makes it a warning.
-  bool unit_mismatch_is_error = true;
+  UnitPolicy units = UnitPolicy::kWarn;
 };
 
 class SbmlModel : public core::TemplatedModel<SbmlModel> {

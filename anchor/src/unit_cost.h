@@ -91,10 +91,13 @@ class UnitSolver {
     if (stepped_) return;
     solvers::OdeOptions o = pr.ode;
     o.sensitivity_parameters.clear();
+    if (pr.stop_events) events_ = pr.stop_events();
     plain_ = std::make_unique<solvers::OdeSolver>(pr.model, o);
+    if (!events_.empty()) stopping_plain_ = std::make_unique<solvers::OdeSolver>(pr.model, o, events_);
     if (sensitivities) {
       for (const auto& fp : pr.parameters) o.sensitivity_parameters.push_back(fp.index);
       sensitive_ = std::make_unique<solvers::OdeSolver>(pr.model, o);
+      if (!events_.empty()) stopping_sensitive_ = std::make_unique<solvers::OdeSolver>(pr.model, o, events_);
     }
   }
 
@@ -107,8 +110,17 @@ class UnitSolver {
     std::vector<double> y0(n);
     pr_.model->initial_state(p.data(), y0.data());
     auto& solver = sensitivities ? *sensitive_ : *plain_;
-    const auto r = solver.solve(p.data(), y0.data(), pr_.t0, times_, y_.data(), sensitivities ? s_.data() : nullptr);
-    return r.status == solvers::SolveStatus::kSuccess;
+    double* s = sensitivities ? s_.data() : nullptr;
+    const auto r = solver.solve(p.data(), y0.data(), pr_.t0, times_, y_.data(), s);
+    if (r.status == solvers::SolveStatus::kSuccess || events_.empty()) return r.status == solvers::SolveStatus::kSuccess;
+    // The solve failed (a crack that runs away in finite time): solved again with the scenario's
+    // terminal events, the unit stops at its failure threshold and continues past it at its rate
+    // there. A unit whose solve succeeds is fitted to its solution, events or not: readings past
+    // a threshold (a battery cycled beyond its end of life) are the model's to explain.
+    auto& stopping = sensitivities ? *stopping_sensitive_ : *stopping_plain_;
+    const auto stopped = stopping.solve(p.data(), y0.data(), pr_.t0, times_, y_.data(), s);
+    return stopped.status == solvers::SolveStatus::kStoppedByEvent && !stopped.events.empty() &&
+           stopped.final_state.size() == n && continue_past_failure(p, y0, stopped, sensitivities);
   }
 
   // Prediction of measurement i; with dfdp (K entries), its derivative by each free parameter
@@ -131,6 +143,77 @@ class UnitSolver {
   }
 
  private:
+  // A solve stopped by a terminal event at t_e (the unit failed): a reading after it sees the
+  // first-order continuation y(t_e) + f(t_e) (t - t_e), as if the unit kept going at its rate at
+  // failure. That is continuous and differentiable in θ where t_e crosses a reading (where the
+  // solution itself is y(t_e) + f (t - t_e) + ...), and it has no finite-time blow-up (a Paris
+  // crack's), so a fit that predicts failure too early sees its predictions keep growing.
+  // Sensitivities: d/dθ = s(t_e) + dF (t - t_e), dF the total derivative of f(t_e, y(t_e), θ)
+  // along t_e(θ) (dt_e/dθ = -(∇g·s + ∂g/∂θ) / (∇g·f), g the event function), all by central
+  // differences; s(t_e) from a second solve, without the events, to t_e (the one that failed
+  // did so later).
+  bool continue_past_failure(const std::vector<double>& p, const std::vector<double>& y0,
+                             const solvers::SolveResult& r, bool sensitivities) {
+    const std::size_t n = pr_.model->num_states(), T = times_.size(), K = pr_.parameters.size();
+    const double te = r.t_reached;
+    const std::size_t first = std::min(r.rows_written, T);
+    std::vector<double> Y = r.final_state, S(K * n, 0.0), dF(K * n, 0.0), F(n);
+    if (sensitivities) {
+      std::vector<double> t(times_.begin(), times_.begin() + static_cast<long>(first));
+      t.push_back(te);
+      std::vector<double> y(t.size() * n), sv(t.size() * K * n);
+      const auto again = sensitive_->solve(p.data(), y0.data(), pr_.t0, t, y.data(), sv.data());
+      if (again.status != solvers::SolveStatus::kSuccess) return false;
+      std::copy(y.end() - static_cast<long>(n), y.end(), Y.begin());
+      std::copy(sv.end() - static_cast<long>(K * n), sv.end(), S.begin());
+    }
+    pr_.model->rhs(te, Y.data(), p.data(), F.data());
+    if (sensitivities) {
+      const auto& g = events_[static_cast<std::size_t>(r.events.back().event)].function;
+      std::vector<double> grad(n), z = Y, q = p, fp(n), fm(n), zp(n), zm(n);
+      double gf = 0.0;
+      for (std::size_t i = 0; i < n; ++i) {
+        const double h = 1e-7 * std::max(1.0, std::abs(Y[i]));
+        z[i] = Y[i] + h;
+        const double up = g(te, z.data(), p.data());
+        z[i] = Y[i] - h;
+        grad[i] = (up - g(te, z.data(), p.data())) / (2.0 * h);
+        z[i] = Y[i];
+        gf += grad[i] * F[i];
+      }
+      for (std::size_t k = 0; k < K; ++k) {
+        const auto j = static_cast<std::size_t>(pr_.parameters[k].index);
+        const double* Sk = &S[k * n];
+        const double h = 1e-6 * std::max(std::abs(p[j]), 1e-300);
+        q[j] = p[j] + h;
+        const double up = g(te, Y.data(), q.data());
+        q[j] = p[j] - h;
+        double dg = (up - g(te, Y.data(), q.data())) / (2.0 * h);
+        for (std::size_t i = 0; i < n; ++i) dg += grad[i] * Sk[i];
+        const double dte = gf != 0.0 ? -dg / gf : 0.0;
+        // f along (t_e, y(t_e), θ_k) moving together: θ_k by ±h, t_e by ±h dte, y by ±h (s + f dte).
+        for (std::size_t i = 0; i < n; ++i) {
+          const double dY = Sk[i] + F[i] * dte;
+          zp[i] = Y[i] + h * dY, zm[i] = Y[i] - h * dY;
+        }
+        q[j] = p[j] + h;
+        pr_.model->rhs(te + h * dte, zp.data(), q.data(), fp.data());
+        q[j] = p[j] - h;
+        pr_.model->rhs(te - h * dte, zm.data(), q.data(), fm.data());
+        q[j] = p[j];
+        for (std::size_t i = 0; i < n; ++i) dF[k * n + i] = (fp[i] - fm[i]) / (2.0 * h);
+      }
+    }
+    for (std::size_t t = first; t < T; ++t) {
+      const double dt = times_[t] - te;
+      for (std::size_t i = 0; i < n; ++i) y_[t * n + i] = Y[i] + F[i] * dt;
+      if (sensitivities)
+        for (std::size_t k = 0; k < K; ++k)
+          for (std::size_t i = 0; i < n; ++i) s_[(t * K + k) * n + i] = S[k * n + i] + dF[k * n + i] * dt;
+    }
+    return true;
+  }
+
   // The stepped model's states at every time; false if it failed or ended before the last one.
   bool simulate(const std::vector<double>& p, double* y) const {
     const auto r = stepped_->simulate(p.data(), pr_.seed, index_, times_, y);
@@ -162,7 +245,9 @@ class UnitSolver {
   const core::SteppedModel* stepped_;  // or null: an ODE model
   std::vector<double> times_;
   std::vector<std::size_t> row_;
+  std::vector<solvers::Event> events_;                      // the problem's terminal events
   std::unique_ptr<solvers::OdeSolver> plain_, sensitive_;  // without and with sensitivities
+  std::unique_ptr<solvers::OdeSolver> stopping_plain_, stopping_sensitive_;  // the same with the events
   std::vector<std::unique_ptr<ObservationFunction>> functions_;
   std::vector<double> y_, s_, dhdy_, dhdp_;
 };

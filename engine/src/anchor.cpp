@@ -1,4 +1,5 @@
 #include "physynth/engine/anchor.h"
+#include "physynth/engine/run.h"
 
 #include <yaml-cpp/yaml.h>
 
@@ -157,6 +158,11 @@ std::optional<anchor::CalibrationProblem> calibration_problem(const Scenario& s,
   pr.t0 = s.times.front();
   pr.ode = s.solver;
   pr.ode.sensitivity_parameters.clear();
+  std::vector<EventSpec> stops;
+  for (const auto& e : s.events)
+    if (e.action == EventSpec::Action::kStop) stops.push_back(e);
+  if (!stops.empty())
+    pr.stop_events = [stops, model] { return scenario_events(stops, model.get()); };
   for (const auto& f : s.anchor.fit)
     pr.parameters.push_back({f.parameter, f.index, f.low, f.high, f.log, f.per_unit, f.start});
   std::vector<int> free;

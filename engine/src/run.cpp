@@ -138,8 +138,6 @@ void apply_noise(const NoiseModel& nz, std::uint64_t seed, std::uint64_t sample,
   }
 }
 
-std::vector<solvers::Event> make_events(const Scenario& s);
-
 // The absolute tolerance of each state, as the solver and the audit use it.
 std::vector<double> state_atol(const Scenario& s) {
   if (!s.solver.atol_per_state.empty()) return s.solver.atol_per_state;
@@ -162,7 +160,7 @@ struct Worker {
 
   explicit Worker(const Scenario& s) : atol(state_atol(s)) {
     if (!dynamic_cast<const core::SteppedModel*>(s.model.model.get()))
-      solver.emplace(s.model.model, s.solver, make_events(s));
+      solver.emplace(s.model.model, s.solver, scenario_events(s.events, s.model.model.get()));
     if (s.rosenbrock) {
       solvers::RosenbrockOptions o;
       o.rtol = s.solver.rtol;
@@ -186,31 +184,6 @@ struct Worker {
     invariants = s.model.model->linear_invariants();
   }
 };
-
-// The scenario's events as root functions. Built per worker: an expression
-// event owns a muParser expression, which is not thread-safe.
-std::vector<solvers::Event> make_events(const Scenario& s) {
-  std::vector<solvers::Event> events;
-  const core::Model* model = s.model.model.get();
-  const auto names = expression_variables(*model);
-  for (const auto& e : s.events) {
-    const double threshold = e.threshold;
-    solvers::Event event{e.name, nullptr, e.direction, e.action == EventSpec::Action::kStop};
-    if (e.expression.empty()) {
-      const int idx = e.state_index;
-      event.function = [idx, threshold](double, const double* y, const double*) { return y[idx] - threshold; };
-    } else {
-      auto expression = std::make_shared<Expression>(e.expression, names);
-      auto values = std::make_shared<std::vector<double>>(names.size());
-      event.function = [model, expression, values, threshold](double t, const double* y, const double* p) {
-        expression_values(*model, t, y, p, values->data());
-        return expression->evaluate(values->data()) - threshold;
-      };
-    }
-    events.push_back(std::move(event));
-  }
-  return events;
-}
 
 struct SampleOutcome {
   SampleAudit audit;
@@ -1249,5 +1222,28 @@ RunSummary run_scenario(const Scenario& s, const RunOptions& opt) {
   summary.message = outcome.message;
   return summary;
 }
+
+std::vector<solvers::Event> scenario_events(const std::vector<EventSpec>& specs, const core::Model* model) {
+  std::vector<solvers::Event> events;
+  const auto names = expression_variables(*model);
+  for (const auto& e : specs) {
+    const double threshold = e.threshold;
+    solvers::Event event{e.name, nullptr, e.direction, e.action == EventSpec::Action::kStop};
+    if (e.expression.empty()) {
+      const int idx = e.state_index;
+      event.function = [idx, threshold](double, const double* y, const double*) { return y[idx] - threshold; };
+    } else {
+      auto expression = std::make_shared<Expression>(e.expression, names);
+      auto values = std::make_shared<std::vector<double>>(names.size());
+      event.function = [model, expression, values, threshold](double t, const double* y, const double* p) {
+        expression_values(*model, t, y, p, values->data());
+        return expression->evaluate(values->data()) - threshold;
+      };
+    }
+    events.push_back(std::move(event));
+  }
+  return events;
+}
+
 
 }  // namespace physynth::engine

@@ -35,6 +35,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -113,6 +114,11 @@ struct CalibrationProblem {
   std::uint64_t seed = 0;  // of stepped models' generated inputs and random features' draws
   double t0 = 0.0;
   solvers::OdeOptions ode;  // tolerances of every solve (sensitivities are added)
+  // The scenario's terminal events (a bearing's failure size), made afresh for each unit's
+  // solver; empty: none. Used only where a unit's solve fails (a crack that runs away in finite
+  // time): solved again with them, the unit stops at the threshold and its later readings see
+  // the first-order continuation y(t_e) + f(t_e) (t - t_e) (unit_cost.h says why).
+  std::function<std::vector<solvers::Event>()> stop_events;
   std::vector<CalibrationObservable> observables;
   std::vector<FreeParameter> parameters;
   std::vector<CalibrationUnit> units;

@@ -23,6 +23,7 @@
 
 #include "physynth/engine/dataset.h"
 #include "physynth/engine/scenario.h"
+#include "physynth/solvers/ode_solver.h"
 
 namespace physynth::engine {
 
@@ -103,5 +104,10 @@ class ShardGenerator {
 // Versions of the libraries the engine is built with (SUNDIALS, HDF5, yaml-cpp, ...).
 std::map<std::string, std::string> library_versions();
 const char* physynth_version();
+
+// The scenario's events as the solver's root functions, in `specs` order; `action: stop` ones
+// terminal. Build them per thread: an expression event owns a muParser expression, which is
+// not thread-safe.
+std::vector<solvers::Event> scenario_events(const std::vector<EventSpec>& specs, const core::Model* model);
 
 }  // namespace physynth::engine

@@ -402,7 +402,7 @@ std::optional<core::BuiltModel> build_from_yaml(const core::ConfigNode& node) {
                     "; physynth's LINGRA runs LINGRA_PP (potential) and LINGRA_WLP_FD (water-limited), not "
                     "nitrogen-limited LINGRA, so the file is refused");
       else if (water_given && (*water_given == WaterSupply::kWaterLimited) != (pcse_model == "LINGRA_WLP_FD"))
-        node["water"].warning(node["water"].path() + ": the file " + where.path() + " names is set up for PCSE's " +
+        node["water"].warning(node["water"].path() + ": the file named by " + where.path() + " is set up for PCSE's " +
                               pcse_model + "; the season runs " +
                               (*water_given == WaterSupply::kPotential ? "as potential production (irrigated)"
                                                                        : "with the water balance (rainfed)") +

@@ -91,3 +91,42 @@ TEST_CASE("PEtab: mistakes in the tables are reported with file, line and column
   CHECK_THAT(report, Catch::Contains("measurementData_Boehm_JProteomeRes2014.tsv:3:1: error: unknown observable 'pSTAT5X_rel'"));
   CHECK_THAT(report, Catch::Contains("measurementData_Boehm_JProteomeRes2014.tsv:4:4: error: measurement must be a finite number, got 'n/a'"));
 }
+
+TEST_CASE("PEtab: preequilibration starts the simulation from the preequilibration condition's steady state") {
+  // tests/fixtures/petab/preequilibration (SOURCE.md there): A <-> B, steady state under k1 = 1,
+  // then k1 = 3: B(t) = 0.75 - 0.25 e^(-4t); one measurement without preequilibration follows
+  // B(t) = 0.75 (1 - e^(-4t)). sigma = 0.1.
+  const std::string dir = std::string(PHYSYNTH_SOURCE_DIR) + "/tests/fixtures/petab/preequilibration/";
+  core::Diagnostics diags;
+  auto problem = PetabProblem::read(dir + "problem.yaml", diags);
+  INFO(diags.report());
+  REQUIRE(problem);
+  const auto result = problem->evaluate(problem->nominal_values(), tight());
+  INFO(result.message);
+  REQUIRE_FALSE(result.failed);
+  const double sigma = 0.1;
+  const std::pair<double, double> rows[] = {{0.52, 0.75 - 0.25}, {0.64, 0.75 - 0.25 * std::exp(-1.0)},
+                                            {0.76, 0.75 - 0.25 * std::exp(-4.0)}, {0.66, 0.75 * (1 - std::exp(-2.0))}};
+  double llh = 0.0;
+  for (std::size_t k = 0; k < 4; ++k) {
+    const auto [m, y] = rows[k];
+    CHECK(result.simulations[k] == Approx(y).margin(1e-8));
+    llh += -0.5 * std::log(2.0 * M_PI * sigma * sigma) - 0.5 * std::pow((m - y) / sigma, 2);
+  }
+  CHECK(result.log_likelihood == Approx(llh).margin(1e-7));
+
+  // An unknown preequilibration condition is named with its file, line and column.
+  const auto bad = std::filesystem::path(PHYSYNTH_TEST_OUTPUT) / "petab_preeq_bad";
+  std::filesystem::create_directories(bad);
+  for (const auto& f : std::filesystem::directory_iterator(dir))
+    std::filesystem::copy_file(f.path(), bad / f.path().filename(), std::filesystem::copy_options::overwrite_existing);
+  {
+    std::ofstream out(bad / "measurements.tsv");
+    out << "observableId\tpreequilibrationConditionId\tsimulationConditionId\tmeasurement\ttime\n"
+        << "obs_B\tpre\tsim\t0.52\t0\n"
+        << "obs_B\tpree\tsim\t0.64\t0.25\n";
+  }
+  core::Diagnostics d2;
+  CHECK_FALSE(PetabProblem::read((bad / "problem.yaml").string(), d2));
+  CHECK_THAT(d2.report(), Catch::Contains("measurements.tsv:3:2: error: unknown preequilibration condition 'pree'"));
+}

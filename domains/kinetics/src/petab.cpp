@@ -216,9 +216,13 @@ std::unique_ptr<PetabProblem> PetabProblem::read(const std::string& problem_yaml
     m.line = measurements.lines[r];
     const std::string obs = measurements.cell(r, "observableId");
     const std::string cond = measurements.cell(r, "simulationConditionId");
-    if (!measurements.cell(r, "preequilibrationConditionId").empty())
-      diags.error({measurements.path, m.line, column_number(measurements, "preequilibrationConditionId")},
-                  "preequilibration is not supported");
+    if (const std::string pre = measurements.cell(r, "preequilibrationConditionId"); !pre.empty()) {
+      if (auto it = condition_by_id.find(pre); it != condition_by_id.end())
+        m.preequilibration = it->second;
+      else
+        diags.error({measurements.path, m.line, column_number(measurements, "preequilibrationConditionId")},
+                    "unknown preequilibration condition '" + pre + "'");
+    }
     if (auto it = observable_by_id.find(obs); it != observable_by_id.end())
       m.observable = it->second;
     else
@@ -293,6 +297,39 @@ std::vector<double> PetabProblem::nominal_values() const {
   return v;
 }
 
+bool PetabProblem::steady_state(const std::vector<double>& p, const solvers::OdeOptions& options,
+                                std::vector<double>& y, std::string* why) const {
+  const SbmlModel& model = *model_;
+  const std::size_t n = model.num_states();
+  std::vector<double> times, states, f(n), y0(n);
+  for (int e = -2; e <= 10; ++e) times.push_back(std::pow(10.0, e));
+  states.assign(times.size() * n, 0.0);
+  model.initial_state(p.data(), y0.data());
+  solvers::OdeSolver solver(model_, options);
+  const auto r = solver.solve(p.data(), y0.data(), 0.0, times, states.data());
+  double worst = 0.0;
+  for (std::size_t k = 0; k < r.rows_written; ++k) {
+    const double* x = &states[k * n];
+    model.rhs(times[k], x, p.data(), f.data());
+    worst = 0.0;
+    for (std::size_t i = 0; i < n; ++i) {
+      const double tol = (options.atol_per_state.empty() ? options.atol : options.atol_per_state[i]) +
+                         options.rtol * std::abs(x[i]);
+      worst = std::max(worst, std::abs(f[i]) / tol);
+    }
+    if (worst <= 1.0) {
+      y.assign(x, x + n);
+      return true;
+    }
+  }
+  std::ostringstream out;
+  out << "no steady state by t = " << times[r.rows_written > 0 ? r.rows_written - 1 : 0]
+      << (r.status == solvers::SolveStatus::kSuccess ? "" : " (" + r.flag_name + ")")
+      << ": the largest |dx/dt| is " << worst << " times its tolerance (atol + rtol |x|)";
+  *why = out.str();
+  return false;
+}
+
 PetabEvaluation PetabProblem::evaluate(const std::vector<double>& values, const solvers::OdeOptions& options) const {
   PetabEvaluation result;
   result.simulations.assign(measurements_.size(), std::numeric_limits<double>::quiet_NaN());
@@ -306,12 +343,23 @@ PetabEvaluation PetabProblem::evaluate(const std::vector<double>& values, const 
   const std::size_t placeholders_at = m + extra_.size() - 2 * placeholders_ * observables_.size();
   const std::size_t per_observable = placeholders_;
 
-  for (std::size_t c = 0; c < conditions_.size(); ++c) {
-    // Parameters: the model's written values, then the PEtab table's, then the condition's.
+  // Parameters under condition c: the model's written values, then the PEtab table's, then the condition's.
+  const auto parameters_of = [&](std::size_t c) {
     std::vector<double> p(model.default_parameters());
     for (std::size_t q = 0; q < parameters_.size(); ++q)
       if (model_index_[q] >= 0) p[static_cast<std::size_t>(model_index_[q])] = values[q];
     for (const auto& [index, v] : conditions_[c].overrides) p[static_cast<std::size_t>(index)] = resolve(v);
+    return p;
+  };
+  // Each (preequilibration, simulation) pair the measurements name, in their order.
+  std::vector<std::pair<int, int>> pairs;
+  for (const auto& row : measurements_)
+    if (std::find(pairs.begin(), pairs.end(), std::make_pair(row.preequilibration, row.condition)) == pairs.end())
+      pairs.emplace_back(row.preequilibration, row.condition);
+
+  for (const auto& [pre, cond] : pairs) {
+    const auto c = static_cast<std::size_t>(cond);
+    const std::vector<double> p = parameters_of(c);
     std::vector<double> extended = p;
     for (std::size_t q = 0; q < parameters_.size(); ++q)
       if (model_index_[q] < 0) extended.push_back(values[q]);
@@ -319,14 +367,21 @@ PetabEvaluation PetabProblem::evaluate(const std::vector<double>& values, const 
 
     std::vector<std::size_t> rows;
     for (std::size_t k = 0; k < measurements_.size(); ++k)
-      if (measurements_[k].condition == static_cast<int>(c)) rows.push_back(k);
-    if (rows.empty()) continue;
+      if (measurements_[k].condition == cond && measurements_[k].preequilibration == pre) rows.push_back(k);
     std::vector<double> times;
     for (std::size_t k : rows) times.push_back(measurements_[k].time);
     std::sort(times.begin(), times.end());
     times.erase(std::unique(times.begin(), times.end()), times.end());
     std::vector<double> y0(n), states(times.size() * n);
-    model.initial_state(p.data(), y0.data());
+    if (pre < 0) {
+      model.initial_state(p.data(), y0.data());
+    } else if (!steady_state(parameters_of(static_cast<std::size_t>(pre)), options, y0, &result.message)) {
+      result.failed = true;
+      result.message = "preequilibration condition " + conditions_[static_cast<std::size_t>(pre)].id + ": " +
+                       result.message;
+      result.log_likelihood = -std::numeric_limits<double>::infinity();
+      return result;
+    }
     const auto r = solver.solve(p.data(), y0.data(), 0.0, times, states.data());
     if (r.status != solvers::SolveStatus::kSuccess) {
       result.failed = true;

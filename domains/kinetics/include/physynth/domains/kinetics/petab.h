@@ -10,9 +10,14 @@
 // measurement, time, optional observableParameters and noiseParameters, each a
 // ';'-separated list of numbers or parameter ids); conditions (columns
 // overriding model parameters by number or parameter id). Refused with a
-// message naming file, line and column: preequilibration, condition columns
+// message naming file, line and column: condition columns
 // that are not model parameters, unknown observables, conditions or
 // parameters, and anything that is not a number where a number must be.
+//
+// Preequilibration (a measurement's preequilibrationConditionId): the model,
+// with that condition's parameters, is integrated from its initial state until
+// it is at steady state (every |dx/dt| <= atol + rtol |x|, checked at times
+// 10^-2 ... 10^10), and the simulation condition starts from that state.
 //
 // The log-likelihood is PEtab's: for y = h(x(t), theta) and a measurement m
 // with noise sigma, normal: -1/2 log(2 pi sigma^2) - (m - y)^2 / (2 sigma^2);
@@ -53,6 +58,7 @@ struct PetabValue {
 
 struct PetabMeasurement {
   int observable = -1, condition = -1;
+  int preequilibration = -1;  // the condition the model is first brought to steady state under, or -1
   double time = 0.0, value = 0.0;
   std::vector<PetabValue> observable_parameters, noise_parameters;
   std::string file;  // the measurement table it comes from
@@ -92,6 +98,11 @@ class PetabProblem {
   PetabEvaluation evaluate(const std::vector<double>& values, const solvers::OdeOptions& options) const;
 
  private:
+  // The state the model settles to with parameters p from its initial state; false (and why)
+  // if it has not settled by t = 1e10.
+  bool steady_state(const std::vector<double>& p, const solvers::OdeOptions& options, std::vector<double>& y,
+                    std::string* why) const;
+
   std::shared_ptr<SbmlModel> model_;
   std::vector<PetabParameter> parameters_;
   std::vector<int> model_index_;  // per PEtab parameter: its model parameter index, or -1

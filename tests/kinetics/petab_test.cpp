@@ -92,10 +92,10 @@ TEST_CASE("PEtab: mistakes in the tables are reported with file, line and column
   CHECK_THAT(report, Catch::Contains("measurementData_Boehm_JProteomeRes2014.tsv:4:4: error: measurement must be a finite number, got 'n/a'"));
 }
 
-TEST_CASE("PEtab: preequilibration starts the simulation from the preequilibration condition's steady state") {
+TEST_CASE("PEtab: preequilibration starts from a steady state, and a measurement at time inf is at one") {
   // tests/fixtures/petab/preequilibration (SOURCE.md there): A <-> B, steady state under k1 = 1,
   // then k1 = 3: B(t) = 0.75 - 0.25 e^(-4t); one measurement without preequilibration follows
-  // B(t) = 0.75 (1 - e^(-4t)). sigma = 0.1.
+  // B(t) = 0.75 (1 - e^(-4t)); one is at time inf, the steady state B = 0.75. sigma = 0.1.
   const std::string dir = std::string(PHYSYNTH_SOURCE_DIR) + "/tests/fixtures/petab/preequilibration/";
   core::Diagnostics diags;
   auto problem = PetabProblem::read(dir + "problem.yaml", diags);
@@ -105,10 +105,13 @@ TEST_CASE("PEtab: preequilibration starts the simulation from the preequilibrati
   INFO(result.message);
   REQUIRE_FALSE(result.failed);
   const double sigma = 0.1;
-  const std::pair<double, double> rows[] = {{0.52, 0.75 - 0.25}, {0.64, 0.75 - 0.25 * std::exp(-1.0)},
-                                            {0.76, 0.75 - 0.25 * std::exp(-4.0)}, {0.66, 0.75 * (1 - std::exp(-2.0))}};
+  const std::pair<double, double> rows[] = {{0.52, 0.75 - 0.25},
+                                            {0.64, 0.75 - 0.25 * std::exp(-1.0)},
+                                            {0.76, 0.75 - 0.25 * std::exp(-4.0)},
+                                            {0.66, 0.75 * (1 - std::exp(-2.0))},
+                                            {0.70, 0.75}};
   double llh = 0.0;
-  for (std::size_t k = 0; k < 4; ++k) {
+  for (std::size_t k = 0; k < 5; ++k) {
     const auto [m, y] = rows[k];
     CHECK(result.simulations[k] == Approx(y).margin(1e-8));
     llh += -0.5 * std::log(2.0 * M_PI * sigma * sigma) - 0.5 * std::pow((m - y) / sigma, 2);
@@ -129,4 +132,16 @@ TEST_CASE("PEtab: preequilibration starts the simulation from the preequilibrati
   core::Diagnostics d2;
   CHECK_FALSE(PetabProblem::read((bad / "problem.yaml").string(), d2));
   CHECK_THAT(d2.report(), Catch::Contains("measurements.tsv:3:2: error: unknown preequilibration condition 'pree'"));
+}
+
+TEST_CASE("PEtab: Weber 2015 (135 preequilibrated measurements) gives AMICI's log-likelihood") {
+  core::Diagnostics diags;
+  auto problem =
+      PetabProblem::read(std::string(PHYSYNTH_SOURCE_DIR) + "/data/kinetics/weber/Weber_BMC2015.yaml", diags);
+  REQUIRE(problem);
+  const auto result = problem->evaluate(problem->nominal_values(), tight());
+  INFO(result.message);
+  REQUIRE_FALSE(result.failed);
+  // AMICI's tests/benchmark_models/benchmark_models.yaml (data/kinetics/weber/SOURCE.md).
+  CHECK(result.log_likelihood == Approx(-296.2017922646865).margin(1e-4));
 }

@@ -49,6 +49,7 @@ bool read_table(const std::string& path, const std::vector<std::string>& require
     diags.error({path, 1, 0}, "the table is empty (a header row is required)");
     return false;
   }
+  if (line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);  // a UTF-8 byte-order mark (Giordano's tables)
   t.header = core::split_fields(line, '\t');
   bool ok = true;
   for (const auto& name : required)
@@ -233,11 +234,15 @@ std::unique_ptr<PetabProblem> PetabProblem::read(const std::string& problem_yaml
     else
       diags.error({measurements.path, m.line, column_number(measurements, "simulationConditionId")},
                   "unknown condition '" + cond + "'");
-    for (const auto& [name, target] :
-         std::vector<std::pair<std::string, double*>>{{"measurement", &m.value}, {"time", &m.time}})
-      if (!parse_number(measurements.cell(r, name), target) || !std::isfinite(*target))
-        diags.error({measurements.path, m.line, column_number(measurements, name)},
-                    name + " must be a finite number, got '" + measurements.cell(r, name) + "'");
+    if (!parse_number(measurements.cell(r, "measurement"), &m.value) || !std::isfinite(m.value))
+      diags.error({measurements.path, m.line, column_number(measurements, "measurement")},
+                  "measurement must be a finite number, got '" + measurements.cell(r, "measurement") + "'");
+    // time: a number, or inf for a measurement at steady state.
+    if (const std::string t = measurements.cell(r, "time"); t == "inf" || t == "Inf" || t == "INF")
+      m.time = std::numeric_limits<double>::infinity();
+    else if (!parse_number(t, &m.time) || !std::isfinite(m.time))
+      diags.error({measurements.path, m.line, column_number(measurements, "time")},
+                  "time must be a finite number or inf (at steady state), got '" + t + "'");
     if (m.time < 0) diags.error({measurements.path, m.line, column_number(measurements, "time")}, "time must be >= 0");
     for (const auto& [name, target] : std::vector<std::pair<std::string, std::vector<PetabValue>*>>{
              {"observableParameters", &m.observable_parameters}, {"noiseParameters", &m.noise_parameters}})
@@ -301,10 +306,9 @@ bool PetabProblem::steady_state(const std::vector<double>& p, const solvers::Ode
                                 std::vector<double>& y, std::string* why) const {
   const SbmlModel& model = *model_;
   const std::size_t n = model.num_states();
-  std::vector<double> times, states, f(n), y0(n);
+  std::vector<double> times, states, f(n), y0 = y;
   for (int e = -2; e <= 10; ++e) times.push_back(std::pow(10.0, e));
   states.assign(times.size() * n, 0.0);
-  model.initial_state(p.data(), y0.data());
   solvers::OdeSolver solver(model_, options);
   const auto r = solver.solve(p.data(), y0.data(), 0.0, times, states.data());
   double worst = 0.0;
@@ -373,16 +377,33 @@ PetabEvaluation PetabProblem::evaluate(const std::vector<double>& values, const 
     std::sort(times.begin(), times.end());
     times.erase(std::unique(times.begin(), times.end()), times.end());
     std::vector<double> y0(n), states(times.size() * n);
-    if (pre < 0) {
-      model.initial_state(p.data(), y0.data());
-    } else if (!steady_state(parameters_of(static_cast<std::size_t>(pre)), options, y0, &result.message)) {
+    const auto fail = [&](const std::string& why) {
       result.failed = true;
-      result.message = "preequilibration condition " + conditions_[static_cast<std::size_t>(pre)].id + ": " +
-                       result.message;
+      result.message = why;
       result.log_likelihood = -std::numeric_limits<double>::infinity();
       return result;
+    };
+    if (pre < 0) {
+      model.initial_state(p.data(), y0.data());
+    } else {
+      const auto q = parameters_of(static_cast<std::size_t>(pre));
+      model.initial_state(q.data(), y0.data());
+      std::string why;
+      if (!steady_state(q, options, y0, &why))
+        return fail("preequilibration condition " + conditions_[static_cast<std::size_t>(pre)].id + ": " + why);
     }
-    const auto r = solver.solve(p.data(), y0.data(), 0.0, times, states.data());
+    // Measurements at time inf are at the condition's steady state, reached from y0.
+    const bool at_steady_state = std::isinf(times.back());
+    const std::vector<double> finite(times.begin(), times.end() - (at_steady_state ? 1 : 0));
+    if (at_steady_state) {
+      std::vector<double> ss = y0;
+      std::string why;
+      if (!steady_state(p, options, ss, &why))
+        return fail("condition " + conditions_[c].id + ", measurements at time inf: " + why);
+      std::copy(ss.begin(), ss.end(), states.end() - static_cast<long>(n));
+    }
+    solvers::SolveResult r;
+    if (!finite.empty()) r = solver.solve(p.data(), y0.data(), 0.0, finite, states.data());
     if (r.status != solvers::SolveStatus::kSuccess) {
       result.failed = true;
       result.message = "condition " + conditions_[c].id + ": " + r.flag_name + " " + r.message;

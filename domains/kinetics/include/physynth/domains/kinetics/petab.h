@@ -17,7 +17,9 @@
 // Preequilibration (a measurement's preequilibrationConditionId): the model,
 // with that condition's parameters, is integrated from its initial state until
 // it is at steady state (every |dx/dt| <= atol + rtol |x|, checked at times
-// 10^-2 ... 10^10), and the simulation condition starts from that state.
+// 10^-2 ... 10^10), and the simulation condition starts from that state. A
+// measurement at time inf is taken at the simulation condition's steady state,
+// reached the same way from the condition's start.
 //
 // The log-likelihood is PEtab's: for y = h(x(t), theta) and a measurement m
 // with noise sigma, normal: -1/2 log(2 pi sigma^2) - (m - y)^2 / (2 sigma^2);
@@ -98,8 +100,8 @@ class PetabProblem {
   PetabEvaluation evaluate(const std::vector<double>& values, const solvers::OdeOptions& options) const;
 
  private:
-  // The state the model settles to with parameters p from its initial state; false (and why)
-  // if it has not settled by t = 1e10.
+  // The state the model settles to with parameters p from the state y holds on entry (written
+  // to y); false (and why) if it has not settled by t = 1e10.
   bool steady_state(const std::vector<double>& p, const solvers::OdeOptions& options, std::vector<double>& y,
                     std::string* why) const;
 

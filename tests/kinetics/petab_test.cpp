@@ -132,6 +132,25 @@ TEST_CASE("PEtab: preequilibration starts from a steady state, and a measurement
   core::Diagnostics d2;
   CHECK_FALSE(PetabProblem::read((bad / "problem.yaml").string(), d2));
   CHECK_THAT(d2.report(), Catch::Contains("measurements.tsv:3:2: error: unknown preequilibration condition 'pree'"));
+
+  // A species column sets the initial value (A = 2 in condition 'double', empty elsewhere: the
+  // model's 1): B(0.5) = 2 * 0.75 (1 - e^(-2)) under k1 = 3.
+  {
+    std::ofstream c(bad / "conditions.tsv");
+    c << "conditionId\tk1\tA\npre\t1\t\nsim\t3\t\ndouble\t3\t2\n";
+    std::ofstream m(bad / "measurements.tsv");
+    m << "observableId\tpreequilibrationConditionId\tsimulationConditionId\tmeasurement\ttime\n"
+      << "obs_B\t\tdouble\t1.3\t0.5\n"
+      << "obs_B\t\tsim\t0.66\t0.5\n";
+  }
+  core::Diagnostics d3;
+  auto species = PetabProblem::read((bad / "problem.yaml").string(), d3);
+  INFO(d3.report());
+  REQUIRE(species);
+  const auto e = species->evaluate(species->nominal_values(), tight());
+  REQUIRE_FALSE(e.failed);
+  CHECK(e.simulations[0] == Approx(1.5 * (1 - std::exp(-2.0))).margin(1e-8));
+  CHECK(e.simulations[1] == Approx(0.75 * (1 - std::exp(-2.0))).margin(1e-8));
 }
 
 TEST_CASE("PEtab: Weber 2015 (135 preequilibrated measurements) gives AMICI's log-likelihood") {

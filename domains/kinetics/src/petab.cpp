@@ -170,22 +170,45 @@ std::unique_ptr<PetabProblem> PetabProblem::read(const std::string& problem_yaml
   Table conditions;
   if (!read_table(condition_files[0], {"conditionId"}, conditions, diags)) return nullptr;
   std::map<std::string, int> condition_by_id;
+  std::set<int> species_columns;  // model parameters that are species' initial values
   for (std::size_t r = 0; r < conditions.rows.size(); ++r) {
     PetabCondition c;
     c.id = conditions.cell(r, "conditionId");
     for (std::size_t col = 0; col < conditions.header.size(); ++col) {
       const std::string& name = conditions.header[col];
       if (name == "conditionId" || name == "conditionName") continue;
-      const int index = model.parameter_index(name);
+      int index = model.parameter_index(name);
+      // A species column sets its initial value (PEtab v1): the parameter <species>_0, where
+      // the file writes the initial value in the kind PEtab means (amount with
+      // hasOnlySubstanceUnits, else concentration).
+      const auto& sp = model.species();
+      const auto species = std::find_if(sp.begin(), sp.end(), [&](const auto& x) { return x.id == name; });
+      if (index < 0 && species != sp.end()) {
+        if (!species->has_initial_parameter)
+          diags.error({conditions.path, 1, static_cast<int>(col) + 1},
+                      "condition column '" + name + "': the species' initial value is set by an assignment in the "
+                      "SBML file, which a condition cannot override here");
+        else if (species->initial_parameter_is_concentration == species->has_only_substance_units)
+          diags.error({conditions.path, 1, static_cast<int>(col) + 1},
+                      "condition column '" + name + "': PEtab gives the species' initial " +
+                          (species->has_only_substance_units ? "amount" : "concentration") +
+                          " but the SBML file writes its initial " +
+                          (species->has_only_substance_units ? "concentration" : "amount") +
+                          "; converting between them is not supported yet");
+        else
+          index = model.parameter_index(name + "_0");
+        if (index < 0) continue;
+        species_columns.insert(index);
+      }
       if (index < 0) {
         diags.error({conditions.path, 1, static_cast<int>(col) + 1},
-                    "condition column '" + name +
-                        "' is not a parameter of the model (species initial values are "
-                        "written as <species>_0)");
+                    "condition column '" + name + "' is neither a parameter nor a species of the model");
         continue;
       }
       PetabValue v;
       const std::string text = col < conditions.rows[r].size() ? conditions.rows[r][col] : "";
+      // An empty or NaN species value keeps the model's own initial value.
+      if (species_columns.count(index) && (text.empty() || text == "nan" || text == "NaN" || text == "NAN")) continue;
       if (value_of(text, conditions.path, conditions.lines[r], static_cast<int>(col) + 1, "condition value", &v))
         c.overrides.emplace_back(index, v);
     }
@@ -229,9 +252,16 @@ std::unique_ptr<PetabProblem> PetabProblem::read(const std::string& problem_yaml
     else
       diags.error({measurements.path, m.line, column_number(measurements, "observableId")},
                   "unknown observable '" + obs + "'");
-    if (auto it = condition_by_id.find(cond); it != condition_by_id.end())
+    if (auto it = condition_by_id.find(cond); it != condition_by_id.end()) {
       m.condition = it->second;
-    else
+      for (const auto& [index, value] : p.conditions_[static_cast<std::size_t>(m.condition)].overrides)
+        if (m.preequilibration >= 0 && species_columns.count(index)) {
+          diags.error({measurements.path, m.line, column_number(measurements, "simulationConditionId")},
+                      "condition '" + cond +
+                          "' sets a species' initial value after preequilibration, which is not supported yet");
+          break;
+        }
+    } else
       diags.error({measurements.path, m.line, column_number(measurements, "simulationConditionId")},
                   "unknown condition '" + cond + "'");
     if (!parse_number(measurements.cell(r, "measurement"), &m.value) || !std::isfinite(m.value))

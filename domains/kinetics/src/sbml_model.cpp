@@ -542,7 +542,8 @@ void SbmlModel::Impl::build(const ::Model& m) {
       states.push_back({s.id, sp->getSubstanceUnits(), sp->getName()});
       state_symbol.push_back(static_cast<int>(symbols.size()));
     }
-    species.push_back({s.id, sp->getCompartment(), s.amount, s.state});
+    species.push_back({s.id, sp->getCompartment(), s.amount, s.state, !s.initial_assignment && !s.assignment_rule,
+                       s.written_as_concentration});
     add_symbol(std::move(s), sp);
   }
 

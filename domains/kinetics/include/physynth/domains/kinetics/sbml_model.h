@@ -57,6 +57,9 @@ struct SbmlSpeciesInfo {
   std::string id, compartment;
   bool has_only_substance_units = false;
   int state = -1;  // -1 when an assignment rule sets it
+  // The parameter <id>_0 holds an initial concentration (true) or amount (false), as the file
+  // wrote it; absent (initial_parameter_is_concentration unset) when an assignment sets it.
+  bool has_initial_parameter = false, initial_parameter_is_concentration = false;
 };
 
 // What libSBML's unit checks (rules 10501-10599: a kinetic law that is not

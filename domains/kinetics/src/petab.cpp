@@ -333,13 +333,12 @@ std::vector<double> PetabProblem::nominal_values() const {
 }
 
 bool PetabProblem::steady_state(const std::vector<double>& p, const solvers::OdeOptions& options,
-                                std::vector<double>& y, std::string* why) const {
+                                solvers::OdeSolver& solver, std::vector<double>& y, std::string* why) const {
   const SbmlModel& model = *model_;
   const std::size_t n = model.num_states();
   std::vector<double> times, states, f(n), y0 = y;
   for (int e = -2; e <= 10; ++e) times.push_back(std::pow(10.0, e));
   states.assign(times.size() * n, 0.0);
-  solvers::OdeSolver solver(model_, options);
   const auto r = solver.solve(p.data(), y0.data(), 0.0, times, states.data());
   double worst = 0.0;
   for (std::size_t k = 0; k < r.rows_written; ++k) {
@@ -419,7 +418,7 @@ PetabEvaluation PetabProblem::evaluate(const std::vector<double>& values, const 
       const auto q = parameters_of(static_cast<std::size_t>(pre));
       model.initial_state(q.data(), y0.data());
       std::string why;
-      if (!steady_state(q, options, y0, &why))
+      if (!steady_state(q, options, solver, y0, &why))
         return fail("preequilibration condition " + conditions_[static_cast<std::size_t>(pre)].id + ": " + why);
     }
     // Measurements at time inf are at the condition's steady state, reached from y0.
@@ -428,7 +427,7 @@ PetabEvaluation PetabProblem::evaluate(const std::vector<double>& values, const 
     if (at_steady_state) {
       std::vector<double> ss = y0;
       std::string why;
-      if (!steady_state(p, options, ss, &why))
+      if (!steady_state(p, options, solver, ss, &why))
         return fail("condition " + conditions_[c].id + ", measurements at time inf: " + why);
       std::copy(ss.begin(), ss.end(), states.end() - static_cast<long>(n));
     }

@@ -49,7 +49,8 @@ struct LingraResult {
   // Per day: harvested, reserve and root mass (kg/ha), leaf length (cm).
   std::vector<double> weight_harv, weight_re, weight_rt, leaf_length;
   // Per day: root-zone soil moisture (m3/m3; field capacity under potential production), the
-  // day's transpiration and soil evaporation (cm/d) and the transpiration reduction factor.
+  // day's transpiration and soil evaporation (cm/d; evaporation 0 under potential production,
+  // where no soil balance runs) and the transpiration reduction factor.
   std::vector<double> sm, tra, evs, rftra;
   long solver_steps = 0;  // CVODE steps over the season (0 for Euler)
 };

@@ -101,9 +101,10 @@ class PetabProblem {
 
  private:
   // The state the model settles to with parameters p from the state y holds on entry (written
-  // to y); false (and why) if it has not settled by t = 1e10.
-  bool steady_state(const std::vector<double>& p, const solvers::OdeOptions& options, std::vector<double>& y,
-                    std::string* why) const;
+  // to y), integrated by `solver` (the evaluation's own, built with `options`); false (and why)
+  // if it has not settled by t = 1e10.
+  bool steady_state(const std::vector<double>& p, const solvers::OdeOptions& options, solvers::OdeSolver& solver,
+                    std::vector<double>& y, std::string* why) const;
 
   std::shared_ptr<SbmlModel> model_;
   std::vector<PetabParameter> parameters_;

@@ -164,3 +164,55 @@ TEST_CASE("PEtab: Weber 2015 (135 preequilibrated measurements) gives AMICI's lo
   // AMICI's tests/benchmark_models/benchmark_models.yaml (data/kinetics/weber/SOURCE.md).
   CHECK(result.log_likelihood == Approx(-296.2017922646865).margin(1e-4));
 }
+
+TEST_CASE("PEtab: several measurement, condition and observable files and a parameter_file list read as one") {
+  // The preequilibration fixture with every table split in two: the same five rows, so the same
+  // log-likelihood. A fixed parameter may leave its bounds empty.
+  const std::string dir = std::string(PHYSYNTH_SOURCE_DIR) + "/tests/fixtures/petab/preequilibration/";
+  const auto split = std::filesystem::path(PHYSYNTH_TEST_OUTPUT) / "petab_split";
+  std::filesystem::create_directories(split);
+  std::filesystem::copy_file(dir + "model.xml", split / "model.xml", std::filesystem::copy_options::overwrite_existing);
+  const auto write = [&](const std::string& name, const std::string& text) { std::ofstream(split / name) << text; };
+  write("problem.yaml",
+        "format_version: 1\nparameter_file: [p1.tsv, p2.tsv]\nproblems:\n- condition_files: [c1.tsv, c2.tsv]\n"
+        "  measurement_files: [m1.tsv, m2.tsv]\n  observable_files: [o1.tsv]\n  sbml_files: [model.xml]\n");
+  write("p1.tsv", "parameterId\tparameterScale\tlowerBound\tupperBound\tnominalValue\testimate\nk2\tlin\t0.01\t100\t1\t1\n");
+  write("p2.tsv", "parameterId\tparameterScale\tlowerBound\tupperBound\tnominalValue\testimate\nsd_B\tlin\t\t\t0.1\t0\n");
+  write("c1.tsv", "conditionId\tk1\npre\t1\n");
+  write("c2.tsv", "conditionId\tk1\nsim\t3\n");
+  write("m1.tsv",
+        "observableId\tpreequilibrationConditionId\tsimulationConditionId\tmeasurement\ttime\n"
+        "obs_B\tpre\tsim\t0.52\t0\nobs_B\tpre\tsim\t0.64\t0.25\nobs_B\tpre\tsim\t0.76\t1\n");
+  write("m2.tsv", "observableId\tsimulationConditionId\tmeasurement\ttime\nobs_B\tsim\t0.66\t0.5\nobs_B\tsim\t0.70\tinf\n");
+  write("o1.tsv", "observableId\tobservableFormula\tnoiseFormula\nobs_B\tB\tsd_B\n");
+  core::Diagnostics d1, d2;
+  auto whole = PetabProblem::read(dir + "problem.yaml", d1);
+  auto parts = PetabProblem::read((split / "problem.yaml").string(), d2);
+  INFO(d2.report());
+  REQUIRE(whole);
+  REQUIRE(parts);
+  CHECK(parts->measurements().size() == 5);
+  CHECK(parts->measurements()[3].file == (split / "m2.tsv").string());
+  CHECK(parts->measurements()[3].line == 2);
+  const auto a = whole->evaluate(whole->nominal_values(), tight());
+  const auto b = parts->evaluate(parts->nominal_values(), tight());
+  REQUIRE_FALSE(b.failed);
+  CHECK(b.log_likelihood == Approx(a.log_likelihood).margin(1e-12));
+
+  // An empty bound of an estimated parameter, a parameter listed twice and a list entry that is
+  // not a file name are each reported where they are.
+  write("p2.tsv",
+        "parameterId\tparameterScale\tlowerBound\tupperBound\tnominalValue\testimate\nsd_B\tlin\t\t1\t0.1\t1\n"
+        "k2\tlin\t0.01\t100\t1\t1\n");
+  core::Diagnostics d3;
+  CHECK_FALSE(PetabProblem::read((split / "problem.yaml").string(), d3));
+  CHECK_THAT(d3.report(), Catch::Contains("p2.tsv:2:3: error: lowerBound of 'sd_B' must be a number (it may be empty "
+                                          "only where estimate is 0), got ''"));
+  CHECK_THAT(d3.report(), Catch::Contains("p2.tsv:3:1: error: parameter 'k2' is listed twice"));
+  write("problem.yaml",
+        "format_version: 1\nparameter_file: [p1.tsv, {file: p2.tsv}]\nproblems:\n- condition_files: [c1.tsv]\n"
+        "  measurement_files: [m1.tsv]\n  observable_files: [o1.tsv]\n  sbml_files: [model.xml]\n");
+  core::Diagnostics d4;
+  CHECK_FALSE(PetabProblem::read((split / "problem.yaml").string(), d4));
+  CHECK_THAT(d4.report(), Catch::Contains("problem.yaml:2:26: error: parameter_file must list file names, got a mapping here"));
+}

@@ -76,6 +76,18 @@ bool parse_number(const std::string& text, double* out) {
 
 int column_number(const Table& t, const std::string& name) { return t.column(name) + 1; }
 
+// Several files of one kind (PEtab allows lists): each keeps its own header, path and lines.
+bool read_tables(const std::vector<std::string>& paths, const std::vector<std::string>& required,
+                 std::vector<Table>& tables, core::Diagnostics& diags) {
+  bool ok = true;
+  for (const auto& path : paths) {
+    Table t;
+    ok = read_table(path, required, t, diags) && ok;
+    tables.push_back(std::move(t));
+  }
+  return ok;
+}
+
 }  // namespace
 
 std::unique_ptr<PetabProblem> PetabProblem::read(const std::string& problem_yaml, core::Diagnostics& diags,
@@ -85,11 +97,31 @@ std::unique_ptr<PetabProblem> PetabProblem::read(const std::string& problem_yaml
   if (!loaded) return nullptr;
   YAML::Node root = *loaded;
   const std::filesystem::path base = std::filesystem::path(problem_yaml).parent_path();
-  auto file_list = [&](const YAML::Node& problem, const std::string& key) {
+  // A file list: a sequence of names or one name (PEtab v1 allows either for parameter_file).
+  auto file_list = [&](const YAML::Node& node) {
     std::vector<std::string> files;
-    if (problem[key] && problem[key].IsSequence())
-      for (const auto& f : problem[key]) files.push_back((base / f.as<std::string>()).string());
+    if (node && node.IsSequence())
+      for (const auto& f : node) files.push_back((base / f.as<std::string>()).string());
+    else if (node && node.IsScalar())
+      files.push_back((base / node.as<std::string>()).string());
     return files;
+  };
+  // Every name of a list must be a file name (a scalar); yaml-cpp throws on anything else.
+  auto names_ok = [&](const YAML::Node& node, const std::string& key) {
+    if (!node || node.IsScalar()) return true;
+    if (node.IsSequence()) {
+      bool ok = true;
+      for (const auto& f : node)
+        if (!f.IsScalar()) {
+          diags.error({problem_yaml, f.Mark().line + 1, f.Mark().column + 1},
+                      key + " must list file names, got a " + (f.IsMap() ? "mapping" : "list") + " here");
+          ok = false;
+        }
+      return ok;
+    }
+    diags.error({problem_yaml, node.Mark().line + 1, node.Mark().column + 1},
+                key + " must be a file name or a list of file names");
+    return false;
   };
   if (!root["format_version"] || root["format_version"].as<std::string>() != "1") {
     diags.error({problem_yaml, 1, 0}, "format_version must be 1 (PEtab version 1)");
@@ -100,23 +132,29 @@ std::unique_ptr<PetabProblem> PetabProblem::read(const std::string& problem_yaml
     return nullptr;
   }
   const YAML::Node problem = root["problems"][0];
-  const auto sbml_files = file_list(problem, "sbml_files");
-  const auto condition_files = file_list(problem, "condition_files");
-  const auto measurement_files = file_list(problem, "measurement_files");
-  const auto observable_files = file_list(problem, "observable_files");
-  for (const auto& [key, files] :
-       std::vector<std::pair<std::string, std::vector<std::string>>>{{"sbml_files", sbml_files},
-                                                                     {"condition_files", condition_files},
-                                                                     {"measurement_files", measurement_files},
-                                                                     {"observable_files", observable_files}})
-    if (files.size() != 1) {
-      diags.error({problem_yaml, 0, 0}, key + " must list exactly one file");
-      return nullptr;
-    }
-  if (!root["parameter_file"]) {
-    diags.error({problem_yaml, 0, 0}, "parameter_file is missing");
+  bool names = names_ok(root["parameter_file"], "parameter_file");
+  for (const char* key : {"sbml_files", "condition_files", "measurement_files", "observable_files"})
+    names = names_ok(problem[key], key) && names;
+  if (!names) return nullptr;
+  const auto sbml_files = file_list(problem["sbml_files"]);
+  const auto condition_files = file_list(problem["condition_files"]);
+  const auto measurement_files = file_list(problem["measurement_files"]);
+  const auto observable_files = file_list(problem["observable_files"]);
+  const auto parameter_files = file_list(root["parameter_file"]);
+  if (sbml_files.size() != 1) {
+    diags.error({problem_yaml, 0, 0}, "sbml_files must list exactly one file (got " +
+                                          std::to_string(sbml_files.size()) + "; several models are not supported)");
     return nullptr;
   }
+  for (const auto& [key, files] : std::vector<std::pair<std::string, std::vector<std::string>>>{
+           {"condition_files", condition_files},
+           {"measurement_files", measurement_files},
+           {"observable_files", observable_files},
+           {"parameter_file", parameter_files}})
+    if (files.empty()) {
+      diags.error({problem_yaml, 0, 0}, key + " must name at least one file");
+      return nullptr;
+    }
 
   auto problem_ptr = std::unique_ptr<PetabProblem>(new PetabProblem);
   PetabProblem& p = *problem_ptr;
@@ -125,29 +163,43 @@ std::unique_ptr<PetabProblem> PetabProblem::read(const std::string& problem_yaml
   const SbmlModel& model = *p.model_;
 
   // Parameters.
-  Table params;
-  if (!read_table((base / root["parameter_file"].as<std::string>()).string(),
-                  {"parameterId", "parameterScale", "lowerBound", "upperBound", "nominalValue", "estimate"}, params,
-                  diags))
+  std::vector<Table> parameter_tables;
+  if (!read_tables(parameter_files,
+                   {"parameterId", "parameterScale", "lowerBound", "upperBound", "nominalValue", "estimate"},
+                   parameter_tables, diags))
     return nullptr;
   std::map<std::string, int> parameter_by_id;
+  for (const Table& params : parameter_tables)
   for (std::size_t r = 0; r < params.rows.size(); ++r) {
     PetabParameter q;
     q.id = params.cell(r, "parameterId");
+    if (parameter_by_id.count(q.id)) {
+      diags.error({params.path, params.lines[r], column_number(params, "parameterId")},
+                  "parameter '" + q.id + "' is listed twice in the parameter table(s)");
+      continue;
+    }
     q.scale = params.cell(r, "parameterScale");
     if (q.scale != "lin" && q.scale != "log" && q.scale != "log10")
       diags.error({params.path, params.lines[r], column_number(params, "parameterScale")},
                   "parameterScale of '" + q.id + "' must be lin, log or log10, got '" + q.scale + "'");
-    for (const auto& [name, target] : std::vector<std::pair<std::string, double*>>{
-             {"lowerBound", &q.lower}, {"upperBound", &q.upper}, {"nominalValue", &q.nominal}})
-      if (!parse_number(params.cell(r, name), target))
-        diags.error({params.path, params.lines[r], column_number(params, name)},
-                    name + " of '" + q.id + "' must be a number, got '" + params.cell(r, name) + "'");
     const std::string estimate = params.cell(r, "estimate");
     if (estimate != "0" && estimate != "1")
       diags.error({params.path, params.lines[r], column_number(params, "estimate")},
                   "estimate of '" + q.id + "' must be 0 or 1, got '" + estimate + "'");
     q.estimate = estimate == "1";
+    // Bounds matter only for estimated parameters: PEtab lets a fixed one leave them empty.
+    for (const auto& [name, target] : std::vector<std::pair<std::string, double*>>{
+             {"lowerBound", &q.lower}, {"upperBound", &q.upper}, {"nominalValue", &q.nominal}})
+      if (!parse_number(params.cell(r, name), target)) {
+        if (!q.estimate && name != "nominalValue" && params.cell(r, name).empty()) {
+          *target = std::numeric_limits<double>::quiet_NaN();
+          continue;
+        }
+        diags.error({params.path, params.lines[r], column_number(params, name)},
+                    name + " of '" + q.id + "' must be a number" +
+                        (name == "nominalValue" ? "" : " (it may be empty only where estimate is 0)") + ", got '" +
+                        params.cell(r, name) + "'");
+      }
     parameter_by_id[q.id] = static_cast<int>(p.parameters_.size());
     p.model_index_.push_back(model.parameter_index(q.id));
     if (p.model_index_.back() < 0) p.extra_.push_back(q.id);
@@ -167,10 +219,11 @@ std::unique_ptr<PetabProblem> PetabProblem::read(const std::string& problem_yaml
   };
 
   // Conditions.
-  Table conditions;
-  if (!read_table(condition_files[0], {"conditionId"}, conditions, diags)) return nullptr;
+  std::vector<Table> condition_tables;
+  if (!read_tables(condition_files, {"conditionId"}, condition_tables, diags)) return nullptr;
   std::map<std::string, int> condition_by_id;
   std::set<int> species_columns;  // model parameters that are species' initial values
+  for (const Table& conditions : condition_tables)
   for (std::size_t r = 0; r < conditions.rows.size(); ++r) {
     PetabCondition c;
     c.id = conditions.cell(r, "conditionId");
@@ -217,23 +270,32 @@ std::unique_ptr<PetabProblem> PetabProblem::read(const std::string& problem_yaml
   }
 
   // Measurements: read first, to know how many placeholders each observable has.
-  Table measurements;
-  if (!read_table(measurement_files[0], {"observableId", "simulationConditionId", "measurement", "time"}, measurements,
-                  diags))
+  std::vector<Table> measurement_tables;
+  if (!read_tables(measurement_files, {"observableId", "simulationConditionId", "measurement", "time"},
+                   measurement_tables, diags))
     return nullptr;
-  Table observables;
-  if (!read_table(observable_files[0], {"observableId", "observableFormula", "noiseFormula"}, observables, diags))
+  std::vector<Table> observable_tables;
+  if (!read_tables(observable_files, {"observableId", "observableFormula", "noiseFormula"}, observable_tables, diags))
     return nullptr;
   std::map<std::string, int> observable_by_id;
-  for (std::size_t r = 0; r < observables.rows.size(); ++r)
-    observable_by_id[observables.cell(r, "observableId")] = static_cast<int>(r);
-  std::vector<std::size_t> observable_count(observables.rows.size(), 0), noise_count(observables.rows.size(), 0);
+  std::vector<std::string> observable_ids;
+  for (const Table& observables : observable_tables)
+    for (std::size_t r = 0; r < observables.rows.size(); ++r) {
+      const std::string id = observables.cell(r, "observableId");
+      if (observable_by_id.count(id))
+        diags.error({observables.path, observables.lines[r], column_number(observables, "observableId")},
+                    "observable '" + id + "' is defined twice");
+      observable_by_id[id] = static_cast<int>(observable_ids.size());
+      observable_ids.push_back(id);
+    }
+  std::vector<std::size_t> observable_count(observable_ids.size(), 0), noise_count(observable_ids.size(), 0);
   auto list = [](const std::string& text) {
     std::vector<std::string> items;
     if (text.empty()) return items;
     for (auto& s : core::split_fields(text, ';')) items.push_back(s);
     return items;
   };
+  for (const Table& measurements : measurement_tables)
   for (std::size_t r = 0; r < measurements.rows.size(); ++r) {
     PetabMeasurement m;
     m.file = measurements.path;
@@ -290,16 +352,17 @@ std::unique_ptr<PetabProblem> PetabProblem::read(const std::string& problem_yaml
   }
   // Placeholders: observableParameterK_<id>, noiseParameterK_<id>, after the PEtab-only parameters.
   std::size_t placeholders = 0;
-  for (std::size_t o = 0; o < observables.rows.size(); ++o)
+  for (std::size_t o = 0; o < observable_ids.size(); ++o)
     placeholders = std::max({placeholders, observable_count[o], noise_count[o]});
-  for (std::size_t o = 0; o < observables.rows.size(); ++o) {
-    const std::string id = observables.cell(o, "observableId");
+  for (std::size_t o = 0; o < observable_ids.size(); ++o) {
+    const std::string& id = observable_ids[o];
     for (std::size_t k = 0; k < placeholders; ++k)
       p.extra_.push_back("observableParameter" + std::to_string(k + 1) + "_" + id);
     for (std::size_t k = 0; k < placeholders; ++k)
       p.extra_.push_back("noiseParameter" + std::to_string(k + 1) + "_" + id);
   }
   p.placeholders_ = placeholders;
+  for (const Table& observables : observable_tables)
   for (std::size_t r = 0; r < observables.rows.size(); ++r) {
     PetabObservable o;
     o.id = observables.cell(r, "observableId");

@@ -1,13 +1,23 @@
 // physynth petab PROBLEM.yaml --llh: a PEtab problem's log-likelihood at its nominal parameters,
-// with tolerances the value can be trusted at (tightened until it stops moving).
+// with tolerances the value can be trusted at (tightened until it stops moving); --calibrate -o
+// DIR: its estimated parameters fitted (anchor/petab_calibration.h), the calibrated problem written.
 #include <CLI/CLI.hpp>
 
 #include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <algorithm>
+#include <limits>
+#include <map>
+#include <sstream>
 #include <iomanip>
 #include <iostream>
 
 #include "commands.h"
+#include "physynth/anchor/petab_calibration.h"
+#include "physynth/core/text.h"
 #include "physynth/domains/kinetics/petab.h"
+#include "physynth/engine/dataset.h"
 
 namespace physynth::apps {
 
@@ -15,59 +25,275 @@ namespace {
 struct PetabOptions {
   std::string problem;
   bool llh = false;
+  bool calibrate = false;
+  std::string output;
+  int starts = 10, threads = 0;
+  std::uint64_t seed = 1;
+  bool from_nominal = false;
   double rtol = 1e-8, atol = 1e-12;
   double llh_tolerance = 1e-4;  // |change| in log-likelihood under 100x tighter tolerances
   std::string units = "warn";
 };
 
-int run_llh(const PetabOptions& o) {
-  core::Diagnostics diagnostics;
+domains::kinetics::SbmlOptions sbml_options(const PetabOptions& o) {
   domains::kinetics::SbmlOptions sbml;
   sbml.units = o.units == "strict" ? domains::kinetics::UnitPolicy::kStrict
                : o.units == "ignore" ? domains::kinetics::UnitPolicy::kIgnore
                                      : domains::kinetics::UnitPolicy::kWarn;
-  auto problem = domains::kinetics::PetabProblem::read(o.problem, diagnostics, sbml);
+  return sbml;
+}
+
+std::unique_ptr<domains::kinetics::PetabProblem> read_problem(const PetabOptions& o) {
+  core::Diagnostics diagnostics;
+  auto problem = domains::kinetics::PetabProblem::read(o.problem, diagnostics, sbml_options(o));
   std::cerr << diagnostics.report(problem ? "" : "nothing was run");
-  if (!problem) return kExitBadInput;
+  if (!problem) return nullptr;
   std::size_t estimated = 0;
   for (const auto& p : problem->parameters()) estimated += p.estimate;
   std::cout << o.problem << ": " << problem->model().num_states() << " states, " << problem->parameters().size()
             << " parameters (" << estimated << " estimated), " << problem->observables().size() << " observables, "
             << problem->conditions().size() << " conditions, " << problem->measurements().size() << " measurements\n";
-  const auto values = problem->nominal_values();
+  return problem;
+}
+
+solvers::OdeOptions first_tolerances(const PetabOptions& o) {
   solvers::OdeOptions ode;
   ode.rtol = o.rtol, ode.atol = o.atol;
   ode.max_steps = 1000000;
-  // Tighten 100x until the log-likelihood moves by less than llh_tolerance (at most 3 times): a
-  // likelihood is only as good as the solves under it.
-  domains::kinetics::PetabEvaluation last;
+  return ode;
+}
+
+// The log-likelihood at `values`, the tolerances tightened 100x until it moves by less than
+// llh_tolerance (at most 3 times): a likelihood is only as good as the solves under it. Prints
+// each round, prefixed by `label`.
+struct Settled {
+  domains::kinetics::PetabEvaluation evaluation;
   bool converged = false;
-  std::cout << std::setprecision(12);
+  double rtol = 0.0, atol = 0.0, change = 0.0;
+};
+Settled settle(const domains::kinetics::PetabProblem& problem, const std::vector<double>& values,
+               const PetabOptions& o, const std::string& label) {
+  Settled s;
+  solvers::OdeOptions ode = first_tolerances(o);
   for (int round = 0; round < 4; ++round) {
-    const auto e = problem->evaluate(values, ode);
+    auto e = problem.evaluate(values, ode);
     if (e.failed) {
-      std::cerr << o.problem << ": the likelihood could not be computed at rtol " << ode.rtol << ", atol " << ode.atol
-                << ": " << e.message << "\n";
-      return kExitRunFailed;
+      std::cerr << o.problem << ": " << label << "the likelihood could not be computed at rtol " << ode.rtol
+                << ", atol " << ode.atol << ": " << e.message << "\n";
+      s.evaluation = std::move(e);
+      return s;
     }
-    std::cout << "rtol " << ode.rtol << ", atol " << ode.atol << ": log-likelihood " << e.log_likelihood;
-    if (round > 0) std::cout << " (change " << e.log_likelihood - last.log_likelihood << ")";
+    std::cout << label << "rtol " << ode.rtol << ", atol " << ode.atol << ": log-likelihood " << e.log_likelihood;
+    if (round > 0) {
+      s.change = e.log_likelihood - s.evaluation.log_likelihood;
+      std::cout << " (change " << s.change << ")";
+    }
     std::cout << "\n";
-    if (round > 0 && std::fabs(e.log_likelihood - last.log_likelihood) < o.llh_tolerance) {
-      converged = true;
-      last = e;
+    s.rtol = ode.rtol, s.atol = ode.atol;
+    const bool settled = round > 0 && std::fabs(s.change) < o.llh_tolerance;
+    s.evaluation = std::move(e);
+    if (settled) {
+      s.converged = true;
       break;
     }
-    last = e;
     ode.rtol /= 100, ode.atol /= 100;
     if (ode.rtol < 1e-14) break;  // CVODES' floor: tighter is rounding
   }
-  if (!converged)
-    std::cerr << "warning: the log-likelihood still moved by more than " << o.llh_tolerance
+  if (!s.converged)
+    std::cerr << "warning: " << label << "the log-likelihood still moved by more than " << o.llh_tolerance
               << " at the tightest tolerances tried; it is reported there and is uncertain at that level\n";
-  std::cout << "chi2: " << last.chi2 << "\n";
-  std::cout << "log-likelihood: " << last.log_likelihood << "\n";
-  return converged ? kExitOk : kExitRunFailed;
+  return s;
+}
+
+int run_llh(const PetabOptions& o) {
+  const auto problem = read_problem(o);
+  if (!problem) return kExitBadInput;
+  std::cout << std::setprecision(12);
+  const Settled s = settle(*problem, problem->nominal_values(), o, "");
+  if (s.evaluation.failed) return kExitRunFailed;
+  std::cout << "chi2: " << s.evaluation.chi2 << "\n";
+  std::cout << "log-likelihood: " << s.evaluation.log_likelihood << "\n";
+  return s.converged ? kExitOk : kExitRunFailed;
+}
+
+// Each parameter table with the estimated rows' nominalValue set to the estimate; every other
+// cell as the file has it.
+std::string calibrated_table(const std::string& path, const std::map<std::string, double>& estimates) {
+  std::ifstream in(path);
+  std::ostringstream out;
+  std::string line;
+  int id_column = -1, nominal_column = -1;
+  bool header = true;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    auto fields = core::split_fields(line, '\t');
+    if (header) {
+      if (!fields.empty() && fields[0].rfind("\xEF\xBB\xBF", 0) == 0) fields[0].erase(0, 3);
+      for (std::size_t c = 0; c < fields.size(); ++c) {
+        if (fields[c] == "parameterId") id_column = static_cast<int>(c);
+        if (fields[c] == "nominalValue") nominal_column = static_cast<int>(c);
+      }
+      header = false;
+    } else if (id_column >= 0 && nominal_column >= 0 && static_cast<std::size_t>(nominal_column) < fields.size()) {
+      if (auto it = estimates.find(fields[static_cast<std::size_t>(id_column)]); it != estimates.end()) {
+        std::ostringstream v;
+        v << std::setprecision(17) << it->second;
+        fields[static_cast<std::size_t>(nominal_column)] = v.str();
+      }
+    }
+    out << core::join(fields, "\t") << "\n";
+  }
+  return out.str();
+}
+
+int run_calibrate(const PetabOptions& o) {
+  if (o.output.empty()) {
+    std::cerr << "physynth petab: --calibrate needs -o DIR (the folder for fit.json, the calibrated problem and "
+                 "the report)\n";
+    return kExitBadInput;
+  }
+  const auto problem = read_problem(o);
+  if (!problem) return kExitBadInput;
+  int exit_code = kExitOk;
+  const auto folder = take_folder_or_report(o.output, "petab", true, exit_code);
+  if (!folder) return exit_code;
+  anchor::PetabFitOptions fo;
+  fo.fit.starts = o.starts;
+  fo.fit.seed = o.seed;
+  fo.fit.threads = o.threads;
+  fo.fit.first_at_start = o.from_nominal;
+  fo.ode = first_tolerances(o);
+  std::cout << std::setprecision(12);
+  std::cout << "calibrating from " << o.starts << " starts (" << (o.from_nominal ? "the first at the nominal values, " : "")
+            << "a Sobol design over the bounds), rtol " << fo.ode.rtol << ", atol " << fo.ode.atol << "\n";
+  const auto fit = anchor::calibrate_petab(*problem, fo);
+  if (!fit.fit.success) {
+    std::cerr << o.problem << ": calibration failed: " << fit.message << "\n";
+    return kExitRunFailed;
+  }
+  const Settled nominal = settle(*problem, problem->nominal_values(), o, "nominal values: ");
+  const Settled best = settle(*problem, fit.values, o, "calibrated: ");
+  if (best.evaluation.failed) return kExitRunFailed;
+  int at_best = 0;
+  for (double l : fit.start_log_likelihoods) at_best += l >= fit.log_likelihood - 0.1;
+
+  // fit.json
+  const auto& parameters = problem->parameters();
+  nlohmann::ordered_json j;
+  j["problem"] = o.problem;
+  j["method"] = "maximum likelihood, multi-start Levenberg-Marquardt (Ceres) with central-difference Jacobians in "
+                "the fitted space (ln for log and log10 parameters); Laplace intervals";
+  j["tolerances"] = {{"fit", {{"rtol", fo.ode.rtol}, {"atol", fo.ode.atol}}},
+                     {"reported", {{"rtol", best.rtol}, {"atol", best.atol}, {"settled", best.converged}}}};
+  j["log_likelihood"] = {{"nominal", nominal.evaluation.failed ? nlohmann::ordered_json(nullptr)
+                                                               : nlohmann::ordered_json(nominal.evaluation.log_likelihood)},
+                         {"calibrated", best.evaluation.log_likelihood},
+                         {"chi2", best.evaluation.chi2}};
+  const std::size_t D = fit.fitted.size();
+  const double q = 1.959963984540054;  // normal 97.5 % quantile: 95 % intervals
+  nlohmann::ordered_json estimates = nlohmann::ordered_json::array();
+  std::map<std::string, double> by_id;
+  for (const int index : fit.estimated) {
+    const auto& p = parameters[static_cast<std::size_t>(index)];
+    const double x = fit.values[static_cast<std::size_t>(index)];
+    const bool log = p.scale != "lin";
+    const auto at = std::find(fit.fitted.begin(), fit.fitted.end(), index);
+    const auto i = static_cast<std::size_t>(at - fit.fitted.begin());
+    const bool profiled = at == fit.fitted.end();
+    const double se = profiled ? std::numeric_limits<double>::quiet_NaN() : std::sqrt(fit.fit.covariance[i * D + i]);
+    const double fx = log ? std::log(x) : x;
+    const auto back = [&](double v) { return log ? std::exp(v) : v; };
+    by_id[p.id] = x;
+    estimates.push_back({{"id", p.id},
+                         {"scale", p.scale},
+                         {"estimate", x},
+                         {"nominal", p.nominal},
+                         {"lower_bound", p.lower},
+                         {"upper_bound", p.upper},
+                         {"profiled", profiled},
+                         {"se_fitted", std::isfinite(se) ? nlohmann::ordered_json(se) : nlohmann::ordered_json(nullptr)},
+                         {"interval_95", std::isfinite(se) ? nlohmann::ordered_json({back(fx - q * se), back(fx + q * se)})
+                                                           : nlohmann::ordered_json(nullptr)},
+                         {"at_bound", profiled ? (x <= p.lower || x >= p.upper) : static_cast<bool>(fit.fit.at_bound[i])}});
+  }
+  j["parameters"] = estimates;
+  nlohmann::ordered_json starts = nlohmann::ordered_json::array();
+  for (std::size_t s = 0; s < fit.fit.starts.size(); ++s) {
+    const auto& st = fit.fit.starts[s];
+    starts.push_back({{"index", st.index},
+                      {"usable", st.usable},
+                      {"log_likelihood", std::isfinite(fit.start_log_likelihoods[s])
+                                             ? nlohmann::ordered_json(fit.start_log_likelihoods[s])
+                                             : nlohmann::ordered_json(nullptr)},
+                      {"iterations", st.iterations},
+                      {"seconds", st.seconds},
+                      {"start", st.start},
+                      {"optimum", st.optimum},
+                      {"message", st.message}});
+  }
+  j["starts"] = starts;
+  j["best_start"] = fit.fit.best_start;
+  j["starts_at_best"] = at_best;
+  j["seconds"] = fit.fit.seconds;
+
+  try {
+    const std::filesystem::path dir(o.output);
+    engine::write_file_atomically((dir / "fit.json").string(), j.dump(2) + "\n");
+    // The calibrated problem: the same tables but the parameter table(s), whose estimated rows
+    // now hold the estimates as nominal values.
+    const auto& files = problem->files();
+    const auto rel = [&](const std::string& f) {
+      return std::filesystem::relative(std::filesystem::absolute(f), std::filesystem::absolute(dir)).string();
+    };
+    std::ostringstream yaml;
+    yaml << "# " << o.problem << " calibrated by physynth petab --calibrate (fit.json)\nformat_version: 1\nparameter_file:";
+    std::size_t k = 0;
+    for (const auto& f : files.at("parameter_file")) {
+      const std::string name = "calibrated_" + std::to_string(++k) + "_" + std::filesystem::path(f).filename().string();
+      engine::write_file_atomically((dir / name).string(), calibrated_table(f, by_id));
+      yaml << "\n  - " << name;
+    }
+    yaml << "\nproblems:\n  -";
+    bool first = true;
+    for (const char* key : {"sbml_files", "condition_files", "measurement_files", "observable_files"}) {
+      yaml << (first ? " " : "    ") << key << ":";
+      for (const auto& f : files.at(key)) yaml << "\n      - " << rel(f);
+      yaml << "\n";
+      first = false;
+    }
+    engine::write_file_atomically((dir / "problem.yaml").string(), yaml.str());
+    std::ostringstream md;
+    md << std::setprecision(6) << "# Calibration of " << o.problem << "\n\n"
+       << "Log-likelihood: nominal " << (nominal.evaluation.failed ? std::string("(failed)") : std::to_string(nominal.evaluation.log_likelihood))
+       << ", calibrated " << std::to_string(best.evaluation.log_likelihood) << " (rtol " << best.rtol << ", atol " << best.atol
+       << (best.converged ? "" : "; not settled") << "). " << at_best << " of " << fit.fit.starts.size()
+       << " starts within 0.1 of the best; " << std::setprecision(3) << fit.fit.seconds << " s.\n\n"
+       << "| parameter | scale | nominal | estimate | 95 % interval | bounds |\n|---|---|---:|---:|---|---|\n";
+    for (const auto& e : estimates) {
+      md << "| " << e["id"].get<std::string>() << " | " << e["scale"].get<std::string>() << " | "
+         << core::format_significant(e["nominal"].get<double>(), 6) << " | "
+         << core::format_significant(e["estimate"].get<double>(), 6) << (e["at_bound"].get<bool>() ? " (at bound)" : "")
+         << " | ";
+      if (e["profiled"].get<bool>())
+        md << "noise parameter, profiled";
+      else if (e["interval_95"].is_null())
+        md << "not determined";
+      else
+        md << core::format_significant(e["interval_95"][0].get<double>(), 4) << " – "
+           << core::format_significant(e["interval_95"][1].get<double>(), 4);
+      md << " | " << core::format_significant(e["lower_bound"].get<double>(), 4) << " – "
+         << core::format_significant(e["upper_bound"].get<double>(), 4) << " |\n";
+    }
+    engine::write_file_atomically((dir / "report.md").string(), md.str());
+  } catch (const std::exception& e) {
+    std::cerr << "physynth petab: error: " << e.what() << "\n";
+    return exit_code_of(e, kExitRunFailed);
+  }
+  std::cout << at_best << " of " << fit.fit.starts.size() << " starts reached the best log-likelihood (within 0.1); "
+            << std::setprecision(3) << fit.fit.seconds << " s\n"
+            << "wrote fit.json, problem.yaml (the calibrated problem) and report.md to " << o.output << "\n"
+            << std::setprecision(12) << "log-likelihood: " << best.evaluation.log_likelihood << "\n";
+  return best.converged ? kExitOk : kExitRunFailed;
 }
 }  // namespace
 
@@ -84,18 +310,28 @@ void add_petab_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--llh-tolerance", o->llh_tolerance,
                   "How little the log-likelihood must move when the tolerances tighten 100x (default 1e-4)")
       ->check(CLI::PositiveNumber);
+  cmd->add_flag("--calibrate", o->calibrate,
+                "Fit the estimated parameters (maximum likelihood within their bounds, multi-start) and write "
+                "fit.json, the calibrated problem (problem.yaml) and report.md to -o DIR");
+  cmd->add_option("-o,--output", o->output, "Output folder of --calibrate");
+  cmd->add_option("--starts", o->starts, "Starts of --calibrate: a Sobol design over the bounds (default 10)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--seed", o->seed, "Digital shift of the Sobol starts (default 1)");
+  cmd->add_flag("--from-nominal", o->from_nominal, "Make the first start the table's nominal values");
+  cmd->add_option("-j,--threads", o->threads, "Threads for the starts (default: every core)")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--units", o->units,
                   "The SBML unit policy: strict (every unit finding of libSBML an error), warn (libSBML's own "
                   "severity; default) or ignore")
       ->check(CLI::IsMember({"strict", "warn", "ignore"}));
   cmd->callback([o, &exit_code] {
-    if (!o->llh) {
-      std::cerr << "physynth petab: say what to do: --llh (--simulate, --calibrate and --scenario are not built "
-                   "yet)\n";
+    if (o->llh + o->calibrate != 1) {
+      std::cerr << "physynth petab: say what to do, one of --llh or --calibrate (--simulate and --scenario are not "
+                   "built yet)\n";
       exit_code = kExitBadInput;
       return;
     }
-    exit_code = run_llh(*o);
+    exit_code = o->llh ? run_llh(*o) : run_calibrate(*o);
   });
 }
 

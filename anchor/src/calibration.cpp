@@ -598,25 +598,7 @@ CalibrationSummary calibrate(const CalibrationProblem& pr, const CalibrationOpti
   const Eigen::MatrixXd J = jacobian(pr, L, x, &ok);
   const Eigen::Index P = static_cast<Eigen::Index>(L.size());
   Eigen::MatrixXd C = Eigen::MatrixXd::Constant(P, P, std::numeric_limits<double>::infinity());
-  if (ok && P > 0) {
-    const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(J.transpose() * J);
-    const Eigen::VectorXd lambda = eig.eigenvalues();
-    const double top = lambda.maxCoeff();
-    Eigen::VectorXd inv = Eigen::VectorXd::Zero(P);
-    bool singular = false;
-    for (Eigen::Index i = 0; i < P; ++i) {
-      if (lambda(i) > top * 1e-14 && lambda(i) > 0.0)
-        inv(i) = 1.0 / lambda(i);
-      else
-        singular = true;
-    }
-    C = eig.eigenvectors() * inv.asDiagonal() * eig.eigenvectors().transpose();
-    if (singular)  // directions the data do not determine: infinite variance for whoever moves along them
-      for (Eigen::Index i = 0; i < P; ++i)
-        if (!(lambda(i) > top * 1e-14 && lambda(i) > 0.0))
-          for (Eigen::Index k = 0; k < P; ++k)
-            if (std::abs(eig.eigenvectors()(k, i)) > 1e-6) C(k, k) = std::numeric_limits<double>::infinity();
-  }
+  if (ok && P > 0) C = laplace_covariance(J);
   bool sigma_estimated = false;
   for (const int s : L.sigma_of) sigma_estimated |= s >= 0;
   const double N = static_cast<double>(S.readings), k = static_cast<double>(S.fitted);

@@ -3,10 +3,12 @@
 // one unit's negative log-likelihood terms as Ceres residuals.
 #pragma once
 
+#include <Eigen/Dense>
 #include <ceres/ceres.h>
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -17,6 +19,26 @@
 namespace physynth::anchor::detail {
 
 inline constexpr double kLn2Pi = 1.8378770664093453;
+
+// The Laplace covariance (J^T J)^-1 of a fit's residual Jacobian J (fitted space), by
+// eigendecomposition: directions the data do not determine (eigenvalues below 1e-14 of the
+// largest) get an infinite variance on every entry that moves along them.
+inline Eigen::MatrixXd laplace_covariance(const Eigen::MatrixXd& J) {
+  const Eigen::Index P = J.cols();
+  const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(J.transpose() * J);
+  const Eigen::VectorXd lambda = eig.eigenvalues();
+  const double top = P > 0 ? lambda.maxCoeff() : 0.0;
+  const auto determined = [&](Eigen::Index i) { return lambda(i) > top * 1e-14 && lambda(i) > 0.0; };
+  Eigen::VectorXd inv = Eigen::VectorXd::Zero(P);
+  for (Eigen::Index i = 0; i < P; ++i)
+    if (determined(i)) inv(i) = 1.0 / lambda(i);
+  Eigen::MatrixXd C = eig.eigenvectors() * inv.asDiagonal() * eig.eigenvectors().transpose();
+  for (Eigen::Index i = 0; i < P; ++i)
+    if (!determined(i))
+      for (Eigen::Index k = 0; k < P; ++k)
+        if (std::abs(eig.eigenvectors()(k, i)) > 1e-6) C(k, k) = std::numeric_limits<double>::infinity();
+  return C;
+}
 
 inline double to_fit(double v, bool log) { return log ? std::log(v) : v; }
 inline double from_fit(double x, bool log) { return log ? std::exp(x) : x; }

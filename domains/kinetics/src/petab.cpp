@@ -161,6 +161,11 @@ std::unique_ptr<PetabProblem> PetabProblem::read(const std::string& problem_yaml
   p.model_ = SbmlModel::read_file(sbml_files[0], diags, sbml);
   if (!p.model_) return nullptr;
   const SbmlModel& model = *p.model_;
+  p.files_ = {{"sbml_files", sbml_files},
+              {"condition_files", condition_files},
+              {"measurement_files", measurement_files},
+              {"observable_files", observable_files},
+              {"parameter_file", parameter_files}};
 
   // Parameters.
   std::vector<Table> parameter_tables;
@@ -429,6 +434,7 @@ bool PetabProblem::steady_state(const std::vector<double>& p, const solvers::Ode
 PetabEvaluation PetabProblem::evaluate(const std::vector<double>& values, const solvers::OdeOptions& options) const {
   PetabEvaluation result;
   result.simulations.assign(measurements_.size(), std::numeric_limits<double>::quiet_NaN());
+  result.residuals = result.sigmas = result.jacobians = result.simulations;
   const SbmlModel& model = *model_;
   const std::size_t n = model.num_states(), m = model.num_parameters();
   auto resolve = [&](const PetabValue& v) {
@@ -547,6 +553,9 @@ PetabEvaluation PetabProblem::evaluate(const std::vector<double>& values, const 
           why << "the simulation is not a finite number";
         result.message = why.str();
       }
+      result.residuals[k] = residual;
+      result.sigmas[k] = sigma;
+      result.jacobians[k] = jacobian;
       result.chi2 += residual * residual;
       result.log_likelihood += term;
     }

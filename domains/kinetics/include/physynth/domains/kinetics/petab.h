@@ -77,6 +77,12 @@ struct PetabEvaluation {
   double log_likelihood = 0.0;
   double chi2 = 0.0;                // sum of ((m - y) / sigma)^2
   std::vector<double> simulations;  // y per measurement, in table order
+  // Per measurement: the residual (data - y) / sigma on the observable's transformed scale, and
+  // sigma; log_likelihood is the sum over measurements of
+  //   normal:  -1/2 log(2 pi sigma^2) - residual^2 / 2 - jacobian,
+  //   laplace: -log(2 sigma) - |residual| - jacobian,
+  // with jacobian the measurement's log (lin: 0; log: log m; log10: log(m ln 10)).
+  std::vector<double> residuals, sigmas, jacobians;
   bool failed = false;
   std::string message;  // why it failed; a non-finite term names its measurement's file and line
 };
@@ -95,6 +101,10 @@ class PetabProblem {
   const std::vector<PetabMeasurement>& measurements() const { return measurements_; }
   const std::vector<PetabCondition>& conditions() const { return conditions_; }
   std::vector<double> nominal_values() const;  // per parameter, linear scale
+  // The files the problem was read from, by the problem file's keys (sbml_files,
+  // condition_files, measurement_files, observable_files, parameter_file), as paths joined to
+  // the problem file's folder.
+  const std::map<std::string, std::vector<std::string>>& files() const { return files_; }
 
   // The log-likelihood with the PEtab parameters at `values` (linear scale, one per parameter).
   PetabEvaluation evaluate(const std::vector<double>& values, const solvers::OdeOptions& options) const;
@@ -114,6 +124,7 @@ class PetabProblem {
   std::vector<PetabObservable> observables_;
   std::vector<PetabMeasurement> measurements_;
   std::vector<PetabCondition> conditions_;
+  std::map<std::string, std::vector<std::string>> files_;
 };
 
 }  // namespace physynth::domains::kinetics

@@ -1,0 +1,45 @@
+// Calibration of a PEtab problem (domains/kinetics/petab.h): maximum likelihood of its
+// estimated parameters within their bounds, on their scales (log and log10 entries are fitted in
+// ln, which is the same search up to a constant factor), by multi-start least squares
+// (residual_fit.h).
+//
+// PEtab's negative log-likelihood is written as a sum of squares exactly: per measurement the
+// residual r = (data - y) / σ (normal; sqrt(2 |r|) for Laplace) and, because σ may depend on the
+// parameters, one more residual sqrt(2 (ln σ + c)) (ln 2σ for Laplace), c = 30, so that
+//   1/2 Σ residuals² = -log-likelihood + K
+// with K a constant of the data (σ residuals that no estimated parameter moves are left at 0). A point where σ < e^-30 (or a solve fails) cannot be
+// evaluated; Ceres shortens the step there.
+#pragma once
+
+#include <vector>
+
+#include "physynth/anchor/residual_fit.h"
+#include "physynth/domains/kinetics/petab.h"
+#include "physynth/solvers/ode_solver.h"
+
+namespace physynth::anchor {
+
+struct PetabFitOptions {
+  ResidualFitOptions fit;  // starts, seed, iterations, threads; fit.first_at_start: start 0 at the nominal values
+  solvers::OdeOptions ode;  // tolerances of every solve inside the fit
+};
+
+struct PetabFit {
+  ResidualFitResult fit;                       // in the order of `fitted`
+  std::vector<int> estimated;                  // indices into problem.parameters() of the estimated ones:
+  std::vector<int> fitted, profiled;           //   fitted numerically, and noise parameters in closed form
+  std::vector<double> values;                  // every PEtab parameter at the best optimum, linear scale
+  double nominal_log_likelihood = 0.0;         // at the nominal values, with the fit's tolerances
+  double log_likelihood = 0.0;                 // at the best optimum, with the fit's tolerances
+  std::vector<double> start_log_likelihoods;   // per start (-inf where unusable)
+  std::string message;                         // why nothing was fitted, when fit.success is false
+};
+
+PetabFit calibrate_petab(const domains::kinetics::PetabProblem& problem, const PetabFitOptions& options);
+
+// The residuals above for one evaluation (2 per measurement; the σ residual is 0 where
+// sigma_varies is given and false: a constant); false where one is not finite.
+bool petab_residuals(const domains::kinetics::PetabProblem& problem, const domains::kinetics::PetabEvaluation& e,
+                     std::vector<double>& residuals, const std::vector<bool>& sigma_varies = {});
+
+}  // namespace physynth::anchor

@@ -1,0 +1,194 @@
+#include "physynth/anchor/residual_fit.h"
+
+#include <ceres/ceres.h>
+#include <tbb/parallel_for.h>
+#include <tbb/task_arena.h>
+
+#include <chrono>
+#include <cmath>
+#include <limits>
+
+#include "physynth/core/diagnostics.h"
+#include "physynth/core/sampling.h"
+#include "unit_cost.h"
+
+namespace physynth::anchor {
+
+using detail::from_fit;
+using detail::to_fit;
+
+namespace {
+
+// The residuals at x (fitted space), through the user's function at θ (model units), with a
+// Jacobian by central differences, step relative_step * max(|x_i|, 1): Ceres' own numeric
+// differences scale the step with |x_i| alone, which near x_i = 0 (θ = 1 in ln) makes it so small
+// that the solver's error dominates the difference.
+class CentralDifferences final : public ceres::DynamicCostFunction {
+ public:
+  CentralDifferences(const ResidualFunction& f, std::size_t num_residuals, const std::vector<BoxParameter>& box,
+                     double relative_step)
+      : f_(f), box_(box), step_(relative_step) {
+    AddParameterBlock(static_cast<int>(box.size()));
+    SetNumResiduals(static_cast<int>(num_residuals));
+  }
+  bool Evaluate(double const* const* parameters, double* residuals, double** jacobians) const override {
+    const std::size_t D = box_.size(), R = static_cast<std::size_t>(num_residuals());
+    std::vector<double> x(parameters[0], parameters[0] + D);
+    if (!values(x, residuals)) return false;
+    if (!jacobians || !jacobians[0]) return true;
+    std::vector<double> plus(R), minus(R);
+    for (std::size_t i = 0; i < D; ++i) {
+      const double h = step_ * std::max(std::fabs(x[i]), 1.0), xi = x[i];
+      x[i] = xi + h;
+      const bool ok_plus = values(x, plus.data());
+      x[i] = xi - h;
+      const bool ok_minus = values(x, minus.data());
+      x[i] = xi;
+      if (!ok_plus || !ok_minus) return false;
+      for (std::size_t k = 0; k < R; ++k) jacobians[0][k * D + i] = (plus[k] - minus[k]) / (2.0 * h);
+    }
+    return true;
+  }
+
+ private:
+  bool values(const std::vector<double>& x, double* out) const {
+    std::vector<double> theta(box_.size());
+    for (std::size_t i = 0; i < theta.size(); ++i) theta[i] = from_fit(x[i], box_[i].log);
+    std::vector<double> r(static_cast<std::size_t>(num_residuals()), 0.0);
+    if (!f_(theta, r) || r.size() != static_cast<std::size_t>(num_residuals())) return false;
+    for (std::size_t k = 0; k < r.size(); ++k) {
+      if (!std::isfinite(r[k])) return false;
+      out[k] = r[k];
+    }
+    return true;
+  }
+  const ResidualFunction& f_;
+  const std::vector<BoxParameter>& box_;
+  double step_;
+};
+
+ceres::CostFunction* cost_function(const ResidualFunction& f, std::size_t num_residuals,
+                                   const std::vector<BoxParameter>& box, double relative_step) {
+  return new CentralDifferences(f, num_residuals, box, relative_step);
+}
+
+}  // namespace
+
+std::vector<std::string> ResidualFitOptions::validate(const std::vector<BoxParameter>& box) const {
+  std::vector<std::string> v;
+  if (starts < 1) v.push_back("starts must be >= 1, got " + std::to_string(starts));
+  if (max_iterations < 1) v.push_back("max_iterations must be >= 1, got " + std::to_string(max_iterations));
+  if (!(relative_step > 0.0 && relative_step < 0.1))
+    v.push_back("relative_step must be in (0, 0.1), got " + core::format_number(relative_step));
+  if (box.empty()) v.push_back("there must be at least one parameter to fit");
+  for (const auto& b : box) {
+    if (!(b.lower < b.upper) || !std::isfinite(b.lower) || !std::isfinite(b.upper))
+      v.push_back(b.name + ": bounds must be finite with lower < upper, got [" + core::format_number(b.lower) + ", " +
+                  core::format_number(b.upper) + "]");
+    if (b.log && !(b.lower > 0.0))
+      v.push_back(b.name + ": a log-scaled parameter needs lower > 0, got " + core::format_number(b.lower));
+    if (!(b.start >= b.lower && b.start <= b.upper))
+      v.push_back(b.name + ": start must lie within the bounds, got " + core::format_number(b.start));
+  }
+  return v;
+}
+
+ResidualFitResult fit_residuals(const ResidualFunction& f, std::size_t num_residuals,
+                                const std::vector<BoxParameter>& box, const ResidualFitOptions& opt) {
+  const auto began = std::chrono::steady_clock::now();
+  ResidualFitResult R;
+  if (const auto problems = opt.validate(box); !problems.empty()) {
+    R.message = problems.front();
+    return R;
+  }
+  const std::size_t D = box.size(), starts = static_cast<std::size_t>(opt.starts);
+  std::vector<double> lo(D), hi(D);
+  std::vector<core::Distribution> unit_box;
+  for (std::size_t i = 0; i < D; ++i) {
+    lo[i] = to_fit(box[i].lower, box[i].log);
+    hi[i] = to_fit(box[i].upper, box[i].log);
+    unit_box.push_back(core::Distribution::uniform(lo[i], hi[i]));
+  }
+  std::vector<std::vector<double>> points(starts, std::vector<double>(D));
+  const std::size_t first_sobol = opt.first_at_start ? 1 : 0;
+  if (opt.first_at_start)
+    for (std::size_t i = 0; i < D; ++i) points[0][i] = to_fit(box[i].start, box[i].log);
+  if (starts > first_sobol) {
+    const core::Sampler sobol(core::Design::kSobol, unit_box, opt.seed, starts - first_sobol);
+    std::vector<double> pts((starts - first_sobol) * D);
+    sobol.sample(0, starts - first_sobol, pts.data());
+    for (std::size_t s = first_sobol; s < starts; ++s)
+      std::copy(&pts[(s - first_sobol) * D], &pts[(s - first_sobol + 1) * D], points[s].begin());
+  }
+
+  R.starts.resize(starts);
+  std::vector<std::vector<double>> optima(starts);
+  const auto one = [&](std::size_t s) {
+    const auto t0 = std::chrono::steady_clock::now();
+    std::vector<double> x = points[s];
+    ceres::Problem problem;
+    problem.AddResidualBlock(cost_function(f, num_residuals, box, opt.relative_step), nullptr, x.data());
+    for (std::size_t i = 0; i < D; ++i) {
+      problem.SetParameterLowerBound(x.data(), static_cast<int>(i), lo[i]);
+      problem.SetParameterUpperBound(x.data(), static_cast<int>(i), hi[i]);
+    }
+    ceres::Solver::Options so;
+    so.linear_solver_type = ceres::DENSE_QR;
+    so.max_num_iterations = opt.max_iterations;
+    so.initial_trust_region_radius = 1.0;  // short first steps, as in calibration.cpp
+    so.function_tolerance = opt.function_tolerance;
+    so.gradient_tolerance = opt.gradient_tolerance;
+    so.parameter_tolerance = opt.parameter_tolerance;
+    so.num_threads = 1;
+    so.logging_type = ceres::SILENT;
+    ceres::Solver::Summary summary;
+    ceres::Solve(so, &problem, &summary);
+    ResidualFitStart& r = R.starts[s];
+    r.index = static_cast<int>(s);
+    for (std::size_t i = 0; i < D; ++i) {
+      r.start.push_back(from_fit(points[s][i], box[i].log));
+      r.optimum.push_back(from_fit(x[i], box[i].log));
+    }
+    r.usable = summary.IsSolutionUsable() && std::isfinite(summary.final_cost);
+    r.cost = r.usable ? summary.final_cost : std::numeric_limits<double>::infinity();
+    r.iterations = static_cast<int>(summary.iterations.size());
+    r.message = summary.message;
+    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    optima[s] = x;
+  };
+  tbb::task_arena arena(opt.threads > 0 ? opt.threads : tbb::task_arena::automatic);
+  arena.execute([&] { tbb::parallel_for(std::size_t{0}, starts, one, tbb::simple_partitioner()); });
+
+  for (std::size_t s = 0; s < starts; ++s)
+    if (R.starts[s].usable && (R.best_start < 0 || R.starts[s].cost < R.starts[static_cast<std::size_t>(R.best_start)].cost))
+      R.best_start = static_cast<int>(s);
+  R.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
+  if (R.best_start < 0) {
+    R.message = "no start reached a usable optimum; first start: " + R.starts[0].message;
+    return R;
+  }
+  const auto b = static_cast<std::size_t>(R.best_start);
+  R.best = R.starts[b].optimum;
+  R.best_cost = R.starts[b].cost;
+  const std::vector<double>& x = optima[b];
+  for (std::size_t i = 0; i < D; ++i) {
+    const double tol = 1e-6 * (hi[i] - lo[i]);
+    R.at_bound.push_back(x[i] <= lo[i] + tol || x[i] >= hi[i] - tol);
+  }
+  // The Jacobian at the best optimum, by the same central differences.
+  std::unique_ptr<ceres::CostFunction> cost(cost_function(f, num_residuals, box, opt.relative_step));
+  Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> J(static_cast<Eigen::Index>(num_residuals),
+                                                                          static_cast<Eigen::Index>(D));
+  std::vector<double> r(num_residuals);
+  const double* params[] = {x.data()};
+  double* jac[] = {J.data()};
+  Eigen::MatrixXd C = Eigen::MatrixXd::Constant(static_cast<Eigen::Index>(D), static_cast<Eigen::Index>(D),
+                                                std::numeric_limits<double>::infinity());
+  if (cost->Evaluate(params, r.data(), jac)) C = detail::laplace_covariance(J);
+  R.covariance.assign(C.data(), C.data() + C.size());  // symmetric: row- and column-major agree
+  R.success = true;
+  R.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
+  return R;
+}
+
+}  // namespace physynth::anchor

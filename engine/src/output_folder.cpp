@@ -41,10 +41,28 @@ std::string inside(const fs::path& outer, const fs::path& inner) {
 
 // The files of a physynth run, fit or collapse folder written before the ledger existed: the
 // names physynth writes at the top and the data files its manifest lists.
+// Whether `path` is a JSON file physynth wrote before folders had a ledger: its "format" is
+// physynth-... (a run's manifest, a collapse, a journal), or it is an anchor's fit.json (scenario,
+// data, log_likelihood and starts). A user's file of the same name is not.
+bool physynth_json(const fs::path& path) {
+  std::ifstream in(path);
+  if (!in) return false;
+  try {
+    nlohmann::json j;
+    if (!(in >> j) || !j.is_object()) return false;
+    if (j.contains("format") && j["format"].is_string() && j["format"].get<std::string>().rfind("physynth-", 0) == 0)
+      return true;
+    return j.contains("scenario") && j.contains("data") && j.contains("log_likelihood") && j.contains("starts");
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
 std::vector<std::string> legacy_entries(const fs::path& dir) {
   std::error_code ec;
-  const bool physynth = fs::exists(dir / "manifest.json", ec) || fs::exists(dir / "fit.json", ec) ||
-                        fs::exists(dir / "collapse.json", ec) || fs::exists(dir / "journal" / "run.json", ec);
+  bool physynth = false;
+  for (const char* marker : {"manifest.json", "fit.json", "collapse.json", "journal/run.json"})
+    physynth = physynth || (fs::is_regular_file(dir / marker, ec) && physynth_json(dir / marker));
   std::vector<std::string> out;
   if (!physynth) return out;
   for (const char* name : {"manifest.json", "audit.json", "pinn_audit.csv", "report.html", "fidelity_audit.json",

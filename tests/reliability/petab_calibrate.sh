@@ -1,0 +1,35 @@
+#!/bin/bash
+# physynth petab --calibrate: on the hand-made A <-> B problem with preequilibration
+# (tests/fixtures/petab/preequilibration), the fit's log-likelihood is at least the nominal one,
+# the same on 1 and 2 threads, and the calibrated problem it writes gives that value to --llh;
+# the same starts give the same fit.json; a file of the user's in the output folder stays and
+# is not replaced; no -o is bad input.
+# usage: petab_calibrate.sh PHYSYNTH SOURCE_DIR OUT_DIR
+set -u
+PHYSYNTH=$1 SRC=$2 OUT=$3
+fail() { echo "FAIL: $*"; exit 1; }
+rm -rf "$OUT" && mkdir -p "$OUT"
+P="$SRC/tests/fixtures/petab/preequilibration/problem.yaml"
+nominal=$("$PHYSYNTH" petab "$P" --llh | tail -1) || fail "--llh: $nominal"
+out=$("$PHYSYNTH" petab "$P" --calibrate -o "$OUT/fit1" --starts 3 -j 1) || fail "exit $?: $out"
+echo "$out"
+last=$(echo "$out" | tail -1)
+echo "$last" | grep -Eq '^log-likelihood: -?[0-9.]+(e[-+]?[0-9]+)?$' || fail "last line: $last"
+awk -v a="${last#log-likelihood: }" -v b="${nominal#log-likelihood: }" 'BEGIN { exit !(a >= b - 1e-6) }' ||
+  fail "calibrated $last below nominal $nominal"
+for f in fit.json problem.yaml report.md calibrated_1_parameters.tsv; do [ -s "$OUT/fit1/$f" ] || fail "no $f"; done
+again=$("$PHYSYNTH" petab "$OUT/fit1/problem.yaml" --llh | tail -1) || fail "--llh of the calibrated problem: $again"
+awk -v a="${last#log-likelihood: }" -v b="${again#log-likelihood: }" 'BEGIN { d = a - b; exit !(d < 1e-6 && d > -1e-6) }' ||
+  fail "the calibrated problem gives $again, the fit said $last"
+"$PHYSYNTH" petab "$P" --calibrate -o "$OUT/fit2" --starts 3 -j 2 >/dev/null || fail "2 threads"
+strip() { grep -v '"seconds"' "$1"; }
+cmp <(strip "$OUT/fit1/fit.json") <(strip "$OUT/fit2/fit.json") || fail "fit.json differs between 1 and 2 threads"
+
+mkdir -p "$OUT/mine" && echo "my notes" >"$OUT/mine/fit.json"
+out=$("$PHYSYNTH" petab "$P" --calibrate -o "$OUT/mine" --starts 2 2>&1); rc=$?
+[ "$rc" -eq 2 ] || fail "a user's folder: exit $rc: $out"
+[ "$(cat "$OUT/mine/fit.json")" = "my notes" ] || fail "the user's fit.json was touched"
+out=$("$PHYSYNTH" petab "$P" --calibrate 2>&1); rc=$?
+[ "$rc" -eq 2 ] || fail "no -o: exit $rc"
+echo "$out" | grep -q -- "--calibrate needs -o DIR" || fail "$out"
+echo ok

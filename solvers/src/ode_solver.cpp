@@ -331,7 +331,8 @@ constexpr double kNoStopTime = std::numeric_limits<double>::max();
 }  // namespace
 
 SolveResult OdeSolver::solve(const double* p, const double* y0_in, double t0, const std::vector<double>& times,
-                             double* out, double* sensitivities, bool jumps_at_start) {
+                             double* out, double* sensitivities, bool jumps_at_start,
+                             const double* initial_sensitivities) {
   Impl& s = *impl_;
   const std::size_t n = s.n;
   const std::size_t ns = s.options.sensitivity_parameters.size();
@@ -378,7 +379,11 @@ SolveResult OdeSolver::solve(const double* p, const double* y0_in, double t0, co
     if (!s.cvode) s.create(t0);
     std::copy(y0.begin(), y0.end(), N_VGetArrayPointer(s.y));
     s.check(CVodeReInit(s.cvode, t0, s.y), "CVodeReInit");
-    if (ns > 0) {
+    if (ns > 0 && initial_sensitivities) {
+      for (std::size_t k = 0; k < ns; ++k)
+        std::copy(initial_sensitivities + k * n, initial_sensitivities + (k + 1) * n, N_VGetArrayPointer(s.sens[k]));
+      s.check(CVodeSensReInit(s.cvode, CV_STAGGERED, s.sens), "CVodeSensReInit");
+    } else if (ns > 0) {
       std::vector<double> dy0dp(n * s.model->num_parameters());
       s.model->initial_state_jacobian(p, dy0dp.data());
       for (std::size_t k = 0; k < ns; ++k) {

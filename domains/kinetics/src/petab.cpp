@@ -401,13 +401,17 @@ std::vector<double> PetabProblem::nominal_values() const {
 }
 
 bool PetabProblem::steady_state(const std::vector<double>& p, const solvers::OdeOptions& options,
-                                solvers::OdeSolver& solver, std::vector<double>& y, std::string* why) const {
+                                solvers::OdeSolver& solver, std::vector<double>& y, std::string* why,
+                                std::vector<double>* sens) const {
   const SbmlModel& model = *model_;
-  const std::size_t n = model.num_states();
-  std::vector<double> times, states, f(n), y0 = y;
+  const std::size_t n = model.num_states(), K = options.sensitivity_parameters.size();
+  std::vector<double> times, states, f(n), y0 = y, s_all;
   for (int e = -2; e <= 10; ++e) times.push_back(std::pow(10.0, e));
   states.assign(times.size() * n, 0.0);
-  const auto r = solver.solve(p.data(), y0.data(), 0.0, times, states.data());
+  if (K > 0) s_all.assign(times.size() * K * n, 0.0);
+  const std::vector<double> s0 = sens && !sens->empty() ? *sens : std::vector<double>();
+  const auto r = solver.solve(p.data(), y0.data(), 0.0, times, states.data(), K > 0 ? s_all.data() : nullptr, true,
+                              s0.empty() ? nullptr : s0.data());
   double worst = 0.0;
   for (std::size_t k = 0; k < r.rows_written; ++k) {
     const double* x = &states[k * n];
@@ -418,8 +422,20 @@ bool PetabProblem::steady_state(const std::vector<double>& p, const solvers::Ode
                          options.rtol * std::abs(x[i]);
       worst = std::max(worst, std::abs(f[i]) / tol);
     }
-    if (worst <= 1.0) {
+    // With sensitivities, they must have settled too: a decade of time that moved none of them by
+    // more than 100 (atol + rtol |s|) (a slow mode can leave them moving when the state looks
+    // settled; CVODES controls their error less tightly than the states').
+    bool sens_settled = true;
+    if (K > 0 && worst <= 1.0) {
+      if (k == 0) sens_settled = false;
+      for (std::size_t e = 0; sens_settled && e < K * n; ++e) {
+        const double a = s_all[k * K * n + e], b = s_all[(k - 1) * K * n + e];
+        sens_settled = std::abs(a - b) <= 100.0 * (options.atol + options.rtol * std::abs(a));
+      }
+    }
+    if (worst <= 1.0 && sens_settled) {
       y.assign(x, x + n);
+      if (sens && K > 0) sens->assign(&s_all[k * K * n], &s_all[(k + 1) * K * n]);
       return true;
     }
   }
@@ -431,16 +447,67 @@ bool PetabProblem::steady_state(const std::vector<double>& p, const solvers::Ode
   return false;
 }
 
-PetabEvaluation PetabProblem::evaluate(const std::vector<double>& values, const solvers::OdeOptions& options) const {
+namespace {
+
+// A formula's partial derivatives at (t, y, ext): by every state (dy, n entries) and by the ext
+// entries listed in `which` (dext, in that order), one forward-mode direction at a time.
+void formula_partials(const SbmlFormula& f, double t, const double* y, std::size_t n, const std::vector<double>& ext,
+                      const std::vector<std::size_t>& which, double* dy, double* dext) {
+  using J = ceres::Jet<double, 1>;
+  std::vector<J> yj(n), ej(ext.size());
+  for (std::size_t i = 0; i < n; ++i) yj[i] = J(y[i]);
+  for (std::size_t e = 0; e < ext.size(); ++e) ej[e] = J(ext[e]);
+  const J tj(t);
+  for (std::size_t i = 0; i < n; ++i) {
+    yj[i].v[0] = 1.0;
+    dy[i] = f.evaluate(tj, yj.data(), ej.data()).v[0];
+    yj[i].v[0] = 0.0;
+  }
+  for (std::size_t w = 0; w < which.size(); ++w) {
+    ej[which[w]].v[0] = 1.0;
+    dext[w] = f.evaluate(tj, yj.data(), ej.data()).v[0];
+    ej[which[w]].v[0] = 0.0;
+  }
+}
+
+}  // namespace
+
+PetabEvaluation PetabProblem::evaluate(const std::vector<double>& values, const solvers::OdeOptions& options,
+                                       bool gradient) const {
   PetabEvaluation result;
   result.simulations.assign(measurements_.size(), std::numeric_limits<double>::quiet_NaN());
   result.residuals = result.sigmas = result.jacobians = result.simulations;
   const SbmlModel& model = *model_;
-  const std::size_t n = model.num_states(), m = model.num_parameters();
+  const std::size_t n = model.num_states(), m = model.num_parameters(), P = parameters_.size();
   auto resolve = [&](const PetabValue& v) {
     return v.parameter < 0 ? v.number : values[static_cast<std::size_t>(v.parameter)];
   };
-  solvers::OdeSolver solver(model_, options);
+  // Per model parameter under condition c: the PEtab parameter that sets it, or -1 (a number).
+  const auto sources_of = [&](std::size_t c) {
+    std::vector<int> src(m, -1);
+    for (std::size_t q = 0; q < P; ++q)
+      if (model_index_[q] >= 0) src[static_cast<std::size_t>(model_index_[q])] = static_cast<int>(q);
+    for (const auto& [index, v] : conditions_[c].overrides) src[static_cast<std::size_t>(index)] = v.parameter;
+    return src;
+  };
+  // Sensitivity parameters: every model parameter a PEtab parameter sets in some condition.
+  solvers::OdeOptions solve_options = options;
+  solve_options.sensitivity_parameters.clear();
+  if (gradient) {
+    std::set<int> set;
+    for (std::size_t c = 0; c < conditions_.size(); ++c) {
+      const auto src = sources_of(c);
+      for (std::size_t j = 0; j < m; ++j)
+        if (src[j] >= 0) set.insert(static_cast<int>(j));
+    }
+    solve_options.sensitivity_parameters.assign(set.begin(), set.end());
+    result.misfit_gradient.assign(measurements_.size() * P, 0.0);
+    result.sigma_gradient.assign(measurements_.size() * P, 0.0);
+    result.has_gradient = true;
+  }
+  const std::vector<int>& sens = solve_options.sensitivity_parameters;
+  const std::size_t K = sens.size();
+  solvers::OdeSolver solver(model_, solve_options);
   // p extended: the model's parameters, the PEtab-only ones (noise parameters, say), then the placeholders.
   const std::size_t placeholders_at = m + extra_.size() - 2 * placeholders_ * observables_.size();
   const std::size_t per_observable = placeholders_;
@@ -453,6 +520,13 @@ PetabEvaluation PetabProblem::evaluate(const std::vector<double>& values, const 
     for (const auto& [index, v] : conditions_[c].overrides) p[static_cast<std::size_t>(index)] = resolve(v);
     return p;
   };
+  // Sensitivities by model parameter (K x n) to derivatives by PEtab parameter (P x n).
+  const auto to_petab = [&](const double* s_by_model, const std::vector<int>& src, double* d_by_petab) {
+    std::fill(d_by_petab, d_by_petab + P * n, 0.0);
+    for (std::size_t k = 0; k < K; ++k)
+      if (const int q = src[static_cast<std::size_t>(sens[k])]; q >= 0)
+        for (std::size_t i = 0; i < n; ++i) d_by_petab[static_cast<std::size_t>(q) * n + i] += s_by_model[k * n + i];
+  };
   // Each (preequilibration, simulation) pair the measurements name, in their order.
   std::vector<std::pair<int, int>> pairs;
   for (const auto& row : measurements_)
@@ -462,10 +536,16 @@ PetabEvaluation PetabProblem::evaluate(const std::vector<double>& values, const 
   for (const auto& [pre, cond] : pairs) {
     const auto c = static_cast<std::size_t>(cond);
     const std::vector<double> p = parameters_of(c);
+    const std::vector<int> src = gradient ? sources_of(c) : std::vector<int>();
     std::vector<double> extended = p;
+    std::vector<int> ext_source = src;  // per extended entry: its PEtab parameter, or -1
     for (std::size_t q = 0; q < parameters_.size(); ++q)
-      if (model_index_[q] < 0) extended.push_back(values[q]);
+      if (model_index_[q] < 0) {
+        extended.push_back(values[q]);
+        ext_source.push_back(static_cast<int>(q));
+      }
     extended.resize(m + extra_.size(), 0.0);
+    ext_source.resize(m + extra_.size(), -1);
 
     std::vector<std::size_t> rows;
     for (std::size_t k = 0; k < measurements_.size(); ++k)
@@ -474,7 +554,8 @@ PetabEvaluation PetabProblem::evaluate(const std::vector<double>& values, const 
     for (std::size_t k : rows) times.push_back(measurements_[k].time);
     std::sort(times.begin(), times.end());
     times.erase(std::unique(times.begin(), times.end()), times.end());
-    std::vector<double> y0(n), states(times.size() * n);
+    std::vector<double> y0(n), states(times.size() * n), s_states(times.size() * K * n);
+    std::vector<double> s0;  // initial sensitivities of the simulation (K x n); empty: the model's dy0/dp
     const auto fail = [&](const std::string& why) {
       result.failed = true;
       result.message = why;
@@ -487,27 +568,66 @@ PetabEvaluation PetabProblem::evaluate(const std::vector<double>& values, const 
       const auto q = parameters_of(static_cast<std::size_t>(pre));
       model.initial_state(q.data(), y0.data());
       std::string why;
-      if (!steady_state(q, options, solver, y0, &why))
+      std::vector<double> s_pre;
+      if (!steady_state(q, solve_options, solver, y0, &why, gradient ? &s_pre : nullptr))
         return fail("preequilibration condition " + conditions_[static_cast<std::size_t>(pre)].id + ": " + why);
+      if (gradient && K > 0) {
+        // The steady state's derivatives by PEtab parameter (under the preequilibration's
+        // mapping), carried into the simulation by one sensitivity vector of a model parameter
+        // the same PEtab parameter sets there: by linearity its sensitivity is then the sum of
+        // both parts.
+        std::vector<double> d_pre(P * n);
+        to_petab(s_pre.data(), sources_of(static_cast<std::size_t>(pre)), d_pre.data());
+        s0.assign(K * n, 0.0);
+        for (std::size_t q2 = 0; q2 < P; ++q2) {
+          const double* d = &d_pre[q2 * n];
+          if (std::all_of(d, d + n, [](double v) { return v == 0.0; })) continue;
+          std::size_t k = 0;
+          while (k < K && src[static_cast<std::size_t>(sens[k])] != static_cast<int>(q2)) ++k;
+          if (k == K) {
+            result.has_gradient = false;
+            result.no_gradient = "parameter " + parameters_[q2].id + " moves the steady state of preequilibration " +
+                                 conditions_[static_cast<std::size_t>(pre)].id + " but sets no model parameter in " +
+                                 "condition " + conditions_[c].id;
+            gradient = false;
+            break;
+          }
+          for (std::size_t i = 0; i < n; ++i) s0[k * n + i] += d[i];
+        }
+      }
     }
     // Measurements at time inf are at the condition's steady state, reached from y0.
     const bool at_steady_state = std::isinf(times.back());
     const std::vector<double> finite(times.begin(), times.end() - (at_steady_state ? 1 : 0));
     if (at_steady_state) {
-      std::vector<double> ss = y0;
+      std::vector<double> ss = y0, s_ss = s0;
+      if (K > 0 && s_ss.empty()) {  // the model's dy0/dp under this condition
+        std::vector<double> dy0dp(n * m);
+        model.initial_state_jacobian(p.data(), dy0dp.data());
+        s_ss.resize(K * n);
+        for (std::size_t k = 0; k < K; ++k)
+          std::copy(&dy0dp[n * static_cast<std::size_t>(sens[k])], &dy0dp[n * static_cast<std::size_t>(sens[k])] + n,
+                    &s_ss[k * n]);
+      }
       std::string why;
-      if (!steady_state(p, options, solver, ss, &why))
+      if (!steady_state(p, solve_options, solver, ss, &why, K > 0 ? &s_ss : nullptr))
         return fail("condition " + conditions_[c].id + ", measurements at time inf: " + why);
       std::copy(ss.begin(), ss.end(), states.end() - static_cast<long>(n));
+      if (K > 0) std::copy(s_ss.begin(), s_ss.end(), s_states.end() - static_cast<long>(K * n));
     }
     solvers::SolveResult r;
-    if (!finite.empty()) r = solver.solve(p.data(), y0.data(), 0.0, finite, states.data());
+    if (!finite.empty())
+      r = solver.solve(p.data(), y0.data(), 0.0, finite, states.data(), K > 0 ? s_states.data() : nullptr, true,
+                       s0.empty() ? nullptr : s0.data());
     if (r.status != solvers::SolveStatus::kSuccess) {
       result.failed = true;
       result.message = "condition " + conditions_[c].id + ": " + r.flag_name + " " + r.message;
       result.log_likelihood = -std::numeric_limits<double>::infinity();
       return result;
     }
+    std::vector<double> d_states(gradient ? P * n : 0), dh_dy(n), dsig_dy(n), dh_dext, dsig_dext;
+    std::vector<std::size_t> which;  // extended entries a PEtab parameter sets
+    std::vector<int> which_source;
     for (std::size_t k : rows) {
       const PetabMeasurement& meas = measurements_[k];
       const auto o = static_cast<std::size_t>(meas.observable);
@@ -515,24 +635,54 @@ PetabEvaluation PetabProblem::evaluate(const std::vector<double>& values, const 
       const std::size_t row =
           static_cast<std::size_t>(std::lower_bound(times.begin(), times.end(), meas.time) - times.begin());
       std::fill(extended.begin() + static_cast<long>(placeholders_at), extended.end(), 0.0);
+      std::fill(ext_source.begin() + static_cast<long>(placeholders_at), ext_source.end(), -1);
       const std::size_t slot = placeholders_at + o * 2 * per_observable;
-      for (std::size_t j = 0; j < meas.observable_parameters.size(); ++j)
+      for (std::size_t j = 0; j < meas.observable_parameters.size(); ++j) {
         extended[slot + j] = resolve(meas.observable_parameters[j]);
-      for (std::size_t j = 0; j < meas.noise_parameters.size(); ++j)
+        ext_source[slot + j] = meas.observable_parameters[j].parameter;
+      }
+      for (std::size_t j = 0; j < meas.noise_parameters.size(); ++j) {
         extended[slot + per_observable + j] = resolve(meas.noise_parameters[j]);
+        ext_source[slot + per_observable + j] = meas.noise_parameters[j].parameter;
+      }
       const double* y = &states[row * n];
       const double h = obs.formula->evaluate(meas.time, y, extended.data());
       const double sigma = obs.noise->evaluate(meas.time, y, extended.data());
       result.simulations[k] = h;
-      double data = meas.value, sim = h, jacobian = 0.0;
+      double data = meas.value, sim = h, jacobian = 0.0, dsim_dh = 1.0;
       if (obs.transformation == "log") {
         data = std::log(meas.value);
         sim = std::log(h);
         jacobian = std::log(meas.value);
+        dsim_dh = 1.0 / h;
       } else if (obs.transformation == "log10") {
         data = std::log10(meas.value);
         sim = std::log10(h);
         jacobian = std::log(meas.value * std::log(10.0));
+        dsim_dh = 1.0 / (h * std::log(10.0));
+      }
+      if (gradient) {
+        if (K > 0) to_petab(&s_states[row * K * n], src, d_states.data());
+        which.clear();
+        which_source.clear();
+        for (std::size_t e = 0; e < ext_source.size(); ++e)
+          if (ext_source[e] >= 0) which.push_back(e), which_source.push_back(ext_source[e]);
+        dh_dext.resize(which.size());
+        dsig_dext.resize(which.size());
+        formula_partials(*obs.formula, meas.time, y, n, extended, which, dh_dy.data(), dh_dext.data());
+        formula_partials(*obs.noise, meas.time, y, n, extended, which, dsig_dy.data(), dsig_dext.data());
+        double* dm = &result.misfit_gradient[k * P];
+        double* ds = &result.sigma_gradient[k * P];
+        if (K > 0)
+          for (std::size_t q = 0; q < P; ++q)
+            for (std::size_t i = 0; i < n; ++i) {
+              dm[q] -= dsim_dh * dh_dy[i] * d_states[q * n + i];
+              ds[q] += dsig_dy[i] * d_states[q * n + i];
+            }
+        for (std::size_t w = 0; w < which.size(); ++w) {
+          dm[which_source[w]] -= dsim_dh * dh_dext[w];
+          ds[which_source[w]] += dsig_dext[w];
+        }
       }
       const double residual = (data - sim) / sigma;
       const double term = obs.distribution == "normal"
@@ -560,6 +710,7 @@ PetabEvaluation PetabProblem::evaluate(const std::vector<double>& values, const 
       result.log_likelihood += term;
     }
   }
+  if (!result.has_gradient) result.misfit_gradient.clear(), result.sigma_gradient.clear();
   if (!std::isfinite(result.log_likelihood)) {
     result.failed = true;
     if (result.message.empty())

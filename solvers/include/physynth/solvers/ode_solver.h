@@ -127,8 +127,12 @@ class OdeSolver {
   // the way, restarting CVODES after each; one at t0 too unless jumps_at_start
   // is false (a solve that continues another one from t0). Sensitivities do
   // not cross jumps: such a solve fails with JUMPS_WITH_SENSITIVITIES.
+  //
+  // initial_sensitivities (K x num_states, parameter-major), when given, replace dy0/dp at t0: a
+  // solve that starts from a state reached otherwise (a steady state) carries its sensitivities.
   SolveResult solve(const double* p, const double* y0, double t0, const std::vector<double>& times, double* out,
-                    double* sensitivities = nullptr, bool jumps_at_start = true);
+                    double* sensitivities = nullptr, bool jumps_at_start = true,
+                    const double* initial_sensitivities = nullptr);
 
   // How many times solve() created CVODES memory (1 after any number of solves).
   int instances_created() const;

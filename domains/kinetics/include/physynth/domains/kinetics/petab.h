@@ -83,6 +83,14 @@ struct PetabEvaluation {
   //   laplace: -log(2 sigma) - |residual| - jacobian,
   // with jacobian the measurement's log (lin: 0; log: log m; log10: log(m ln 10)).
   std::vector<double> residuals, sigmas, jacobians;
+  // With `gradient` asked of evaluate: per measurement, the derivatives by every PEtab parameter
+  // (linear scale; M x P row-major) of its misfit e = data - simulation on the transformed scale
+  // (residual = e / sigma) and of sigma. Exact: CVODES forward sensitivities of the states (through
+  // preequilibration and steady states, by integrating them with the states), chained through the
+  // condition table and the observable's and noise formula's partial derivatives (Jets).
+  bool has_gradient = false;
+  std::vector<double> misfit_gradient, sigma_gradient;
+  std::string no_gradient;  // why the gradient could not be formed, where it was asked for and is absent
   bool failed = false;
   std::string message;  // why it failed; a non-finite term names its measurement's file and line
 };
@@ -107,14 +115,19 @@ class PetabProblem {
   const std::map<std::string, std::vector<std::string>>& files() const { return files_; }
 
   // The log-likelihood with the PEtab parameters at `values` (linear scale, one per parameter).
-  PetabEvaluation evaluate(const std::vector<double>& values, const solvers::OdeOptions& options) const;
+  // With `gradient`, also the derivatives above (options.sensitivity_parameters is ignored: the
+  // model parameters that PEtab parameters set are the sensitivity parameters).
+  PetabEvaluation evaluate(const std::vector<double>& values, const solvers::OdeOptions& options,
+                           bool gradient = false) const;
 
  private:
   // The state the model settles to with parameters p from the state y holds on entry (written
   // to y), integrated by `solver` (the evaluation's own, built with `options`); false (and why)
-  // if it has not settled by t = 1e10.
+  // if it has not settled by t = 1e10. Where the solver has K sensitivity parameters, `sens`
+  // (K x n, parameter-major) holds the state's sensitivities on entry (empty: the model's dy0/dp)
+  // and theirs at the steady state on return.
   bool steady_state(const std::vector<double>& p, const solvers::OdeOptions& options, solvers::OdeSolver& solver,
-                    std::vector<double>& y, std::string* why) const;
+                    std::vector<double>& y, std::string* why, std::vector<double>* sens = nullptr) const;
 
   std::shared_ptr<SbmlModel> model_;
   std::vector<PetabParameter> parameters_;

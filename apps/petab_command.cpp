@@ -171,6 +171,7 @@ int run_calibrate(const PetabOptions& o) {
     std::cerr << o.problem << ": calibration failed: " << fit.message << "\n";
     return kExitRunFailed;
   }
+  std::cout << "Jacobians: " << fit.gradient << "\n";
   const Settled nominal = settle(*problem, problem->nominal_values(), o, "nominal values: ");
   const Settled best = settle(*problem, fit.values, o, "calibrated: ");
   if (best.evaluation.failed) return kExitRunFailed;
@@ -181,8 +182,9 @@ int run_calibrate(const PetabOptions& o) {
   const auto& parameters = problem->parameters();
   nlohmann::ordered_json j;
   j["problem"] = o.problem;
-  j["method"] = "maximum likelihood, multi-start Levenberg-Marquardt (Ceres) with central-difference Jacobians in "
-                "the fitted space (ln for log and log10 parameters); Laplace intervals";
+  j["method"] = "maximum likelihood, multi-start Levenberg-Marquardt (Ceres) in the fitted space (ln for log and "
+                "log10 parameters), noise parameters profiled in closed form; Laplace intervals";
+  j["jacobian"] = fit.gradient;
   j["tolerances"] = {{"fit", {{"rtol", fo.ode.rtol}, {"atol", fo.ode.atol}}},
                      {"reported", {{"rtol", best.rtol}, {"atol", best.atol}, {"settled", best.converged}}}};
   j["log_likelihood"] = {{"nominal", nominal.evaluation.failed ? nlohmann::ordered_json(nullptr)

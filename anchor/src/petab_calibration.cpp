@@ -29,6 +29,31 @@ bool petab_residuals(const domains::kinetics::PetabProblem& problem, const domai
   return true;
 }
 
+bool petab_jacobian(const domains::kinetics::PetabProblem& problem, const domains::kinetics::PetabEvaluation& e,
+                    const std::vector<bool>& sigma_varies, const std::vector<int>& fitted, std::vector<double>& jacobian) {
+  const auto& measurements = problem.measurements();
+  const std::size_t M = measurements.size(), D = fitted.size();
+  if (e.failed || !e.has_gradient) return false;
+  const std::size_t P = e.misfit_gradient.size() / M;
+  jacobian.assign(2 * M * D, 0.0);
+  for (std::size_t k = 0; k < M; ++k) {
+    const bool laplace = problem.observables()[static_cast<std::size_t>(measurements[k].observable)].distribution ==
+                         "laplace";
+    const double z = e.residuals[k], sigma = e.sigmas[k];
+    const double log_term = std::log(laplace ? 2.0 * sigma : sigma) + kSigmaOffset;
+    for (std::size_t i = 0; i < D; ++i) {
+      const auto q = static_cast<std::size_t>(fitted[i]);
+      const double de = e.misfit_gradient[k * P + q], ds = e.sigma_gradient[k * P + q];
+      const double dz = (de - z * ds) / sigma;  // z = e / σ
+      // r = z (normal) or sign(z) sqrt(2 |z|) (Laplace); the σ residual sqrt(2 (ln σ + c)).
+      jacobian[(2 * k) * D + i] = laplace ? dz / std::max(std::sqrt(2.0 * std::fabs(z)), 1e-8) : dz;
+      if (sigma_varies.empty() || sigma_varies[k])
+        jacobian[(2 * k + 1) * D + i] = ds / sigma / std::max(std::sqrt(2.0 * log_term), 1e-8);
+    }
+  }
+  return true;
+}
+
 namespace {
 
 // A noise parameter whose σ has a closed-form maximum given everything else (Loos et al. 2018,
@@ -52,7 +77,19 @@ void profile_sigmas(const std::vector<Profiled>& profiled, domains::kinetics::Pe
       sum += g.laplace ? std::fabs(misfit) : misfit * misfit;
     }
     const double n = static_cast<double>(g.rows.size());
-    const double sigma = std::clamp(g.laplace ? sum / n : std::sqrt(sum / n), g.lower, g.upper);
+    const double raw = g.laplace ? sum / n : std::sqrt(sum / n);
+    const double sigma = std::clamp(raw, g.lower, g.upper);
+    if (e.has_gradient) {  // dσ/dθ: through the misfits (0 where σ sits on a bound)
+      const std::size_t P = e.misfit_gradient.size() / e.residuals.size();
+      std::vector<double> d(P, 0.0);
+      if (raw == sigma && raw > 0.0)
+        for (std::size_t k : g.rows) {
+          const double misfit = e.residuals[k] * e.sigmas[k];
+          const double w = g.laplace ? (misfit > 0 ? 1.0 : misfit < 0 ? -1.0 : 0.0) / n : misfit / (n * raw);
+          for (std::size_t q = 0; q < P; ++q) d[q] += w * e.misfit_gradient[k * P + q];
+        }
+      for (std::size_t k : g.rows) std::copy(d.begin(), d.end(), e.sigma_gradient.begin() + static_cast<long>(k * P));
+    }
     for (std::size_t k : g.rows) {
       e.residuals[k] *= e.sigmas[k] / sigma;
       e.sigmas[k] = sigma;
@@ -155,16 +192,25 @@ PetabFit calibrate_petab(const domains::kinetics::PetabProblem& problem, const P
   for (double x : r) cost += 0.5 * x * x;
   const double K = cost + at_nominal.log_likelihood;
   out.nominal_log_likelihood = at_nominal.log_likelihood;
-  const ResidualFunction f = [&](const std::vector<double>& theta, std::vector<double>& res) {
-    auto e = problem.evaluate(full(theta), options.ode);
+  // Exact Jacobians where the evaluation can give them (it says why not, say a parameter that
+  // moves only a preequilibration), else central differences.
+  const auto probe = problem.evaluate(nominal, options.ode, true);
+  ResidualFitOptions fit_options = options.fit;
+  fit_options.analytic_jacobian = probe.has_gradient && !probe.failed;
+  out.gradient = fit_options.analytic_jacobian ? "exact (forward sensitivities)"
+                                               : "central differences (" + probe.no_gradient + ")";
+  const ResidualFunction f = [&](const std::vector<double>& theta, std::vector<double>& res,
+                                 std::vector<double>* jacobian) {
+    auto e = problem.evaluate(full(theta), options.ode, jacobian != nullptr);
     if (!e.failed) profile_sigmas(profiled, e, nullptr);
-    return petab_residuals(problem, e, res, sigma_varies);
+    if (!petab_residuals(problem, e, res, sigma_varies)) return false;
+    return !jacobian || petab_jacobian(problem, e, sigma_varies, out.fitted, *jacobian);
   };
   if (box.empty()) {  // only noise parameters: their closed form is the answer
     out.fit.success = true;
     out.fit.starts.resize(1);
   } else {
-    out.fit = fit_residuals(f, r.size(), box, options.fit);
+    out.fit = fit_residuals(f, r.size(), box, fit_options);
   }
   for (const auto& s : out.fit.starts)
     out.start_log_likelihoods.push_back(s.usable || box.empty() ? K - s.cost : -std::numeric_limits<double>::infinity());

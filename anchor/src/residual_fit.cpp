@@ -5,6 +5,7 @@
 #include <tbb/task_arena.h>
 
 #include <chrono>
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -19,21 +20,32 @@ using detail::to_fit;
 
 namespace {
 
-// The residuals at x (fitted space), through the user's function at θ (model units), with a
-// Jacobian by central differences, step relative_step * max(|x_i|, 1): Ceres' own numeric
+// The residuals at x (fitted space), through the user's function at θ (model units), with its
+// own Jacobian (analytic) or one by central differences, step relative_step * max(|x_i|, 1): Ceres' own numeric
 // differences scale the step with |x_i| alone, which near x_i = 0 (θ = 1 in ln) makes it so small
 // that the solver's error dominates the difference.
-class CentralDifferences final : public ceres::DynamicCostFunction {
+class Residuals final : public ceres::DynamicCostFunction {
  public:
-  CentralDifferences(const ResidualFunction& f, std::size_t num_residuals, const std::vector<BoxParameter>& box,
-                     double relative_step)
-      : f_(f), box_(box), step_(relative_step) {
+  Residuals(const ResidualFunction& f, std::size_t num_residuals, const std::vector<BoxParameter>& box,
+                     double relative_step, bool analytic)
+      : f_(f), box_(box), step_(relative_step), analytic_(analytic) {
     AddParameterBlock(static_cast<int>(box.size()));
     SetNumResiduals(static_cast<int>(num_residuals));
   }
   bool Evaluate(double const* const* parameters, double* residuals, double** jacobians) const override {
     const std::size_t D = box_.size(), R = static_cast<std::size_t>(num_residuals());
     std::vector<double> x(parameters[0], parameters[0] + D);
+    if (analytic_ && jacobians && jacobians[0]) {  // dr/dx = dr/dθ dθ/dx, dθ/dx = θ where fitted in ln
+      std::vector<double> J;
+      if (!values(x, residuals, &J) || J.size() != R * D) return false;
+      for (std::size_t k = 0; k < R; ++k)
+        for (std::size_t i = 0; i < D; ++i) {
+          const double v = J[k * D + i] * (box_[i].log ? from_fit(x[i], true) : 1.0);
+          if (!std::isfinite(v)) return false;
+          jacobians[0][k * D + i] = v;
+        }
+      return true;
+    }
     if (!values(x, residuals)) return false;
     if (!jacobians || !jacobians[0]) return true;
     std::vector<double> plus(R), minus(R);
@@ -51,11 +63,11 @@ class CentralDifferences final : public ceres::DynamicCostFunction {
   }
 
  private:
-  bool values(const std::vector<double>& x, double* out) const {
+  bool values(const std::vector<double>& x, double* out, std::vector<double>* jacobian = nullptr) const {
     std::vector<double> theta(box_.size());
     for (std::size_t i = 0; i < theta.size(); ++i) theta[i] = from_fit(x[i], box_[i].log);
     std::vector<double> r(static_cast<std::size_t>(num_residuals()), 0.0);
-    if (!f_(theta, r) || r.size() != static_cast<std::size_t>(num_residuals())) return false;
+    if (!f_(theta, r, jacobian) || r.size() != static_cast<std::size_t>(num_residuals())) return false;
     for (std::size_t k = 0; k < r.size(); ++k) {
       if (!std::isfinite(r[k])) return false;
       out[k] = r[k];
@@ -65,11 +77,12 @@ class CentralDifferences final : public ceres::DynamicCostFunction {
   const ResidualFunction& f_;
   const std::vector<BoxParameter>& box_;
   double step_;
+  bool analytic_;
 };
 
 ceres::CostFunction* cost_function(const ResidualFunction& f, std::size_t num_residuals,
-                                   const std::vector<BoxParameter>& box, double relative_step) {
-  return new CentralDifferences(f, num_residuals, box, relative_step);
+                                   const std::vector<BoxParameter>& box, const ResidualFitOptions& opt) {
+  return new Residuals(f, num_residuals, box, opt.relative_step, opt.analytic_jacobian);
 }
 
 }  // namespace
@@ -126,12 +139,6 @@ ResidualFitResult fit_residuals(const ResidualFunction& f, std::size_t num_resid
   const auto one = [&](std::size_t s) {
     const auto t0 = std::chrono::steady_clock::now();
     std::vector<double> x = points[s];
-    ceres::Problem problem;
-    problem.AddResidualBlock(cost_function(f, num_residuals, box, opt.relative_step), nullptr, x.data());
-    for (std::size_t i = 0; i < D; ++i) {
-      problem.SetParameterLowerBound(x.data(), static_cast<int>(i), lo[i]);
-      problem.SetParameterUpperBound(x.data(), static_cast<int>(i), hi[i]);
-    }
     ceres::Solver::Options so;
     so.linear_solver_type = ceres::DENSE_QR;
     so.max_num_iterations = opt.max_iterations;
@@ -142,17 +149,53 @@ ResidualFitResult fit_residuals(const ResidualFunction& f, std::size_t num_resid
     so.num_threads = 1;
     so.logging_type = ceres::SILENT;
     ceres::Solver::Summary summary;
-    ceres::Solve(so, &problem, &summary);
+    int iterations = 0, solves = 0;
+    // One solve with the entries in `held` constant.
+    const auto solve = [&](const std::vector<bool>& held) {
+      ceres::Problem problem;
+      problem.AddResidualBlock(cost_function(f, num_residuals, box, opt), nullptr, x.data());
+      for (std::size_t i = 0; i < D; ++i) {
+        problem.SetParameterLowerBound(x.data(), static_cast<int>(i), lo[i]);
+        problem.SetParameterUpperBound(x.data(), static_cast<int>(i), hi[i]);
+      }
+      std::vector<int> constant;
+      for (std::size_t i = 0; i < held.size(); ++i)
+        if (held[i]) constant.push_back(static_cast<int>(i));
+      if (constant.size() == D) return true;
+      if (!constant.empty())
+        problem.SetManifold(x.data(), new ceres::SubsetManifold(static_cast<int>(D), constant));
+      ceres::Solve(so, &problem, &summary);
+      iterations += static_cast<int>(summary.iterations.size());
+      ++solves;
+      return summary.IsSolutionUsable() && std::isfinite(summary.final_cost);
+    };
+    // Levenberg-Marquardt's steps projected onto a bound are mostly rejected, and the trust region
+    // collapses ("parameter tolerance reached") short of the optimum when one sits on a bound (as
+    // Boehm's k_exp_hetero does). So entries that end on a bound are held there and the rest solved
+    // again (up to 3 rounds), as calibration.cpp does.
+    bool usable = solve({});
+    std::vector<bool> held;
+    for (int round = 0; round < 3 && usable; ++round) {
+      std::vector<bool> now(D, false);
+      for (std::size_t i = 0; i < D; ++i) {
+        const double tol = 1e-9 * std::max(1.0, hi[i] - lo[i]);
+        now[i] = x[i] <= lo[i] + tol || x[i] >= hi[i] - tol;
+      }
+      if (now == held || std::none_of(now.begin(), now.end(), [](bool b) { return b; })) break;
+      held = now;
+      usable = solve(held);
+    }
     ResidualFitStart& r = R.starts[s];
     r.index = static_cast<int>(s);
     for (std::size_t i = 0; i < D; ++i) {
       r.start.push_back(from_fit(points[s][i], box[i].log));
       r.optimum.push_back(from_fit(x[i], box[i].log));
     }
-    r.usable = summary.IsSolutionUsable() && std::isfinite(summary.final_cost);
+    r.usable = usable;
     r.cost = r.usable ? summary.final_cost : std::numeric_limits<double>::infinity();
-    r.iterations = static_cast<int>(summary.iterations.size());
-    r.message = summary.message;
+    r.iterations = iterations;
+    r.message = (solves > 1 ? std::to_string(solves) + " solves (entries on a bound held): " : std::string()) +
+                summary.message;
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     optima[s] = x;
   };
@@ -176,7 +219,7 @@ ResidualFitResult fit_residuals(const ResidualFunction& f, std::size_t num_resid
     R.at_bound.push_back(x[i] <= lo[i] + tol || x[i] >= hi[i] - tol);
   }
   // The Jacobian at the best optimum, by the same central differences.
-  std::unique_ptr<ceres::CostFunction> cost(cost_function(f, num_residuals, box, opt.relative_step));
+  std::unique_ptr<ceres::CostFunction> cost(cost_function(f, num_residuals, box, opt));
   Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> J(static_cast<Eigen::Index>(num_residuals),
                                                                           static_cast<Eigen::Index>(D));
   std::vector<double> r(num_residuals);

@@ -1,7 +1,9 @@
 // Calibration of a PEtab problem (domains/kinetics/petab.h): maximum likelihood of its
 // estimated parameters within their bounds, on their scales (log and log10 entries are fitted in
 // ln, which is the same search up to a constant factor), by multi-start least squares
-// (residual_fit.h).
+// (residual_fit.h) with exact Jacobians: the evaluation's forward sensitivities
+// (PetabEvaluation::misfit_gradient, sigma_gradient), or central differences where it cannot
+// form them (PetabFit::gradient says which, and why).
 //
 // PEtab's negative log-likelihood is written as a sum of squares exactly: per measurement the
 // residual r = (data - y) / σ (normal; sqrt(2 |r|) for Laplace) and, because σ may depend on the
@@ -33,9 +35,15 @@ struct PetabFit {
   double log_likelihood = 0.0;                 // at the best optimum, with the fit's tolerances
   std::vector<double> start_log_likelihoods;   // per start (-inf where unusable)
   std::string message;                         // why nothing was fitted, when fit.success is false
+  std::string gradient;                        // how the Jacobians were computed (and why not exactly)
 };
 
 PetabFit calibrate_petab(const domains::kinetics::PetabProblem& problem, const PetabFitOptions& options);
+
+// Their Jacobian by the `fitted` PEtab parameters (2M x D row-major, linear scale), from an
+// evaluation with gradients; false without them.
+bool petab_jacobian(const domains::kinetics::PetabProblem& problem, const domains::kinetics::PetabEvaluation& e,
+                    const std::vector<bool>& sigma_varies, const std::vector<int>& fitted, std::vector<double>& jacobian);
 
 // The residuals above for one evaluation (2 per measurement; the σ residual is 0 where
 // sigma_varies is given and false: a constant); false where one is not finite.

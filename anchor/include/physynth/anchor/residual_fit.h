@@ -1,7 +1,7 @@
-// Multi-start, bounded least squares of a function given only by its values: a PEtab
-// problem's negative log-likelihood written as a sum of squares, or any model whose derivatives
-// are not at hand. Each start runs Levenberg-Marquardt (Ceres) with central-difference Jacobians
-// in the fitted space (ln θ where an entry is log-scaled), inside the box of bounds.
+// Multi-start, bounded least squares of a residual function: a PEtab problem's negative
+// log-likelihood written as a sum of squares, or any model. Each start runs Levenberg-Marquardt
+// (Ceres) in the fitted space (ln θ where an entry is log-scaled), inside the box of bounds, with
+// the function's own Jacobian where it gives one, else central differences.
 //
 // Starts: the given start first (unless told not to), then a Sobol design over the box (fitted
 // space, digital shift `seed`). Starts run in parallel; each start's result depends only on its
@@ -27,8 +27,11 @@ struct BoxParameter {
 };
 
 // Fills `residuals` (its size fixed for the problem) at θ (model units); false where the function
-// cannot be evaluated there (a solve that failed): Ceres then shortens the step.
-using ResidualFunction = std::function<bool(const std::vector<double>& theta, std::vector<double>& residuals)>;
+// cannot be evaluated there (a solve that failed): Ceres then shortens the step. Where `jacobian`
+// is not null (only with ResidualFitOptions::analytic_jacobian), also dr/dθ, residuals x
+// parameters, row-major, by θ in model units.
+using ResidualFunction =
+    std::function<bool(const std::vector<double>& theta, std::vector<double>& residuals, std::vector<double>* jacobian)>;
 
 struct ResidualFitOptions {
   int starts = 10;
@@ -43,6 +46,7 @@ struct ResidualFitOptions {
   // needs steps of 1e-4, not Ceres' 1e-6).
   double relative_step = 1e-4;
   int threads = 0;  // 0: every core
+  bool analytic_jacobian = false;  // the function gives dr/dθ; else central differences
   // Every violated constraint, as "field must ..., got ..." messages; empty if valid.
   std::vector<std::string> validate(const std::vector<BoxParameter>& box) const;
 };

@@ -18,6 +18,8 @@
 #include "physynth/core/text.h"
 #include "physynth/domains/kinetics/petab.h"
 #include "physynth/engine/dataset.h"
+#include "physynth/engine/output_folder.h"
+#include "physynth/engine/petab_scenario.h"
 
 namespace physynth::apps {
 
@@ -25,7 +27,7 @@ namespace {
 struct PetabOptions {
   std::string problem;
   bool llh = false;
-  bool calibrate = false;
+  bool calibrate = false, scenario = false;
   std::string output;
   int starts = 10, threads = 0;
   std::uint64_t seed = 1;
@@ -297,6 +299,37 @@ int run_calibrate(const PetabOptions& o) {
             << std::setprecision(12) << "log-likelihood: " << best.evaluation.log_likelihood << "\n";
   return best.converged ? kExitOk : kExitRunFailed;
 }
+// The problem as a scenario (engine/petab_scenario.h): FILE.yaml and FILE_data.csv beside it.
+int run_scenario(const PetabOptions& o) {
+  if (o.output.empty() || std::filesystem::path(o.output).extension() != ".yaml") {
+    std::cerr << "physynth petab: --scenario needs -o FILE.yaml (the scenario; its data goes beside it as "
+                 "FILE_data.csv)\n";
+    return kExitBadInput;
+  }
+  const auto problem = read_problem(o);
+  if (!problem) return kExitBadInput;
+  const std::filesystem::path yaml(o.output);
+  const std::string data_name = yaml.stem().string() + "_data.csv";
+  core::Diagnostics diagnostics;
+  const auto scenario = engine::petab_to_scenario(*problem, o.problem, o.output, data_name, diagnostics);
+  std::cerr << diagnostics.report(scenario ? "" : "no scenario was written");
+  if (!scenario) return kExitBadInput;
+  int exit_code = kExitOk;
+  const std::string folder = yaml.parent_path().empty() ? "." : yaml.parent_path().string();
+  std::shared_ptr<engine::OutputFolder> held;
+  try {
+    held = engine::OutputFolder::take(folder, "petab", true);
+    engine::write_file_atomically((yaml.parent_path() / data_name).string(), scenario->csv);
+    engine::write_file_atomically(o.output, scenario->yaml);
+  } catch (const std::exception& e) {
+    std::cerr << "physynth petab: error: " << e.what() << "\n";
+    return exit_code_of(e, kExitRunFailed);
+  }
+  std::cout << "wrote " << o.output << " and " << (yaml.parent_path() / data_name).string()
+            << "; try: physynth anchor " << o.output << " -o DIR\n";
+  return exit_code;
+}
+
 }  // namespace
 
 void add_petab_command(CLI::App& app, int& exit_code) {
@@ -315,7 +348,10 @@ void add_petab_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("--calibrate", o->calibrate,
                 "Fit the estimated parameters (maximum likelihood within their bounds, multi-start) and write "
                 "fit.json, the calibrated problem (problem.yaml) and report.md to -o DIR");
-  cmd->add_option("-o,--output", o->output, "Output folder of --calibrate");
+  cmd->add_flag("--scenario", o->scenario,
+                "Write the problem as a physynth scenario, -o FILE.yaml, with its measurements as tidy data beside it "
+                "(FILE_data.csv), for run, anchor, audit, collapse, train-pinn and report");
+  cmd->add_option("-o,--output", o->output, "Output folder of --calibrate; the scenario file of --scenario");
   cmd->add_option("--starts", o->starts, "Starts of --calibrate: a Sobol design over the bounds (default 10)")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--seed", o->seed, "Digital shift of the Sobol starts (default 1)");
@@ -327,13 +363,13 @@ void add_petab_command(CLI::App& app, int& exit_code) {
                   "severity; default) or ignore")
       ->check(CLI::IsMember({"strict", "warn", "ignore"}));
   cmd->callback([o, &exit_code] {
-    if (o->llh + o->calibrate != 1) {
-      std::cerr << "physynth petab: say what to do, one of --llh or --calibrate (--simulate and --scenario are not "
+    if (o->llh + o->calibrate + o->scenario != 1) {
+      std::cerr << "physynth petab: say what to do, one of --llh, --calibrate or --scenario (--simulate is not "
                    "built yet)\n";
       exit_code = kExitBadInput;
       return;
     }
-    exit_code = o->llh ? run_llh(*o) : run_calibrate(*o);
+    exit_code = o->llh ? run_llh(*o) : o->calibrate ? run_calibrate(*o) : run_scenario(*o);
   });
 }
 

@@ -371,6 +371,10 @@ std::unique_ptr<PetabProblem> PetabProblem::read(const std::string& problem_yaml
   for (std::size_t r = 0; r < observables.rows.size(); ++r) {
     PetabObservable o;
     o.id = observables.cell(r, "observableId");
+    o.formula_text = observables.cell(r, "observableFormula");
+    o.noise_text = observables.cell(r, "noiseFormula");
+    o.file = observables.path;
+    o.line = observables.lines[r];
     const std::string transformation = observables.cell(r, "observableTransformation");
     const std::string distribution = observables.cell(r, "noiseDistribution");
     if (!transformation.empty()) o.transformation = transformation;

@@ -50,6 +50,9 @@ struct PetabObservable {
   std::unique_ptr<SbmlFormula> formula, noise;
   std::string transformation = "lin";  // lin, log or log10
   std::string distribution = "normal";  // normal or laplace
+  std::string formula_text, noise_text;  // as the table writes them
+  std::string file;                      // the observable table and line it comes from
+  int line = 0;
 };
 
 // A number, or the PEtab parameter it names.

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <limits>
 #include <map>
+#include <tuple>
 #include <sstream>
 #include <iomanip>
 #include <iostream>
@@ -27,7 +28,8 @@ namespace {
 struct PetabOptions {
   std::string problem;
   bool llh = false;
-  bool calibrate = false, scenario = false;
+  bool calibrate = false, scenario = false, simulate = false;
+  int points = 101;
   std::string output;
   int starts = 10, threads = 0;
   std::uint64_t seed = 1;
@@ -299,6 +301,79 @@ int run_calibrate(const PetabOptions& o) {
             << std::setprecision(12) << "log-likelihood: " << best.evaluation.log_likelihood << "\n";
   return best.converged ? kExitOk : kExitRunFailed;
 }
+// The problem simulated at its nominal parameters: PEtab's simulation table (the measurement
+// rows with their simulation and σ) and each condition's observables on a grid.
+int run_simulate(const PetabOptions& o) {
+  if (o.output.empty()) {
+    std::cerr << "physynth petab: --simulate needs -o DIR (the folder for simulatedData.tsv and trajectories.tsv)\n";
+    return kExitBadInput;
+  }
+  const auto problem = read_problem(o);
+  if (!problem) return kExitBadInput;
+  int exit_code = kExitOk;
+  const auto folder = take_folder_or_report(o.output, "petab", true, exit_code);
+  if (!folder) return exit_code;
+  const auto values = problem->nominal_values();
+  const solvers::OdeOptions ode = first_tolerances(o);
+  const auto& rows = problem->measurements();
+  const auto e = problem->evaluate(values, ode);
+  if (e.failed && std::any_of(e.simulations.begin(), e.simulations.end(), [](double v) { return std::isnan(v); })) {
+    std::cerr << o.problem << ": the simulation failed: " << e.message << "\n";
+    return kExitRunFailed;
+  }
+  const auto& conditions = problem->conditions();
+  const auto& observables = problem->observables();
+  const auto id_of = [&](int c) { return c < 0 ? std::string() : conditions[static_cast<std::size_t>(c)].id; };
+  std::ostringstream table;
+  table << std::setprecision(17)
+        << "observableId\tpreequilibrationConditionId\tsimulationConditionId\ttime\tmeasurement\tsimulation\tsigma\n";
+  for (std::size_t k = 0; k < rows.size(); ++k)
+    table << observables[static_cast<std::size_t>(rows[k].observable)].id << "\t" << id_of(rows[k].preequilibration)
+          << "\t" << id_of(rows[k].condition) << "\t" << rows[k].time << "\t" << rows[k].value << "\t"
+          << e.simulations[k] << "\t" << e.sigmas[k] << "\n";
+  // The grid: per (preequilibration, condition, observable) measured, `points` times over
+  // [0, its last finite measurement time], with that observable's first row's parameters.
+  std::vector<domains::kinetics::PetabMeasurement> grid;
+  std::vector<std::tuple<int, int, int>> done;
+  for (const auto& m : rows) {
+    const auto key = std::make_tuple(m.preequilibration, m.condition, m.observable);
+    if (std::find(done.begin(), done.end(), key) != done.end()) continue;
+    done.push_back(key);
+    double end = 0.0;
+    for (const auto& x : rows)
+      if (x.preequilibration == m.preequilibration && x.condition == m.condition && std::isfinite(x.time))
+        end = std::max(end, x.time);
+    for (int i = 0; i < o.points; ++i) {
+      auto g = m;
+      g.time = end * i / (o.points - 1);
+      g.value = 1.0;  // scored, not used
+      grid.push_back(g);
+    }
+  }
+  const auto t = problem->evaluate(values, ode, false, &grid);
+  std::ostringstream traj;
+  traj << std::setprecision(17) << "observableId\tpreequilibrationConditionId\tsimulationConditionId\ttime\tsimulation\n";
+  for (std::size_t k = 0; k < grid.size(); ++k) {
+    if (std::isnan(t.simulations[k])) {
+      std::cerr << o.problem << ": the simulation on the grid failed: " << t.message << "\n";
+      return kExitRunFailed;
+    }
+    traj << observables[static_cast<std::size_t>(grid[k].observable)].id << "\t" << id_of(grid[k].preequilibration)
+         << "\t" << id_of(grid[k].condition) << "\t" << grid[k].time << "\t" << t.simulations[k] << "\n";
+  }
+  try {
+    const std::filesystem::path dir(o.output);
+    engine::write_file_atomically((dir / "simulatedData.tsv").string(), table.str());
+    engine::write_file_atomically((dir / "trajectories.tsv").string(), traj.str());
+  } catch (const std::exception& ex) {
+    std::cerr << "physynth petab: error: " << ex.what() << "\n";
+    return exit_code_of(ex, kExitRunFailed);
+  }
+  std::cout << "wrote simulatedData.tsv (" << rows.size() << " rows) and trajectories.tsv (" << done.size()
+            << " curves of " << o.points << " points) to " << o.output << "\n";
+  return kExitOk;
+}
+
 // The problem as a scenario (engine/petab_scenario.h): FILE.yaml and FILE_data.csv beside it.
 int run_scenario(const PetabOptions& o) {
   if (o.output.empty() || std::filesystem::path(o.output).extension() != ".yaml") {
@@ -348,10 +423,14 @@ void add_petab_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("--calibrate", o->calibrate,
                 "Fit the estimated parameters (maximum likelihood within their bounds, multi-start) and write "
                 "fit.json, the calibrated problem (problem.yaml) and report.md to -o DIR");
+  cmd->add_flag("--simulate", o->simulate,
+                "Simulate at the nominal parameters: -o DIR gets simulatedData.tsv (every measurement row with its "
+                "simulation and sigma) and trajectories.tsv (each condition's observables on a grid)");
+  cmd->add_option("--points", o->points, "Grid points per curve of --simulate (default 101)")->check(CLI::Range(2, 100000));
   cmd->add_flag("--scenario", o->scenario,
                 "Write the problem as a physynth scenario, -o FILE.yaml, with its measurements as tidy data beside it "
                 "(FILE_data.csv), for run, anchor, audit, collapse, train-pinn and report");
-  cmd->add_option("-o,--output", o->output, "Output folder of --calibrate; the scenario file of --scenario");
+  cmd->add_option("-o,--output", o->output, "Output folder of --calibrate and --simulate; the scenario file of --scenario");
   cmd->add_option("--starts", o->starts, "Starts of --calibrate: a Sobol design over the bounds (default 10)")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--seed", o->seed, "Digital shift of the Sobol starts (default 1)");
@@ -363,13 +442,15 @@ void add_petab_command(CLI::App& app, int& exit_code) {
                   "severity; default) or ignore")
       ->check(CLI::IsMember({"strict", "warn", "ignore"}));
   cmd->callback([o, &exit_code] {
-    if (o->llh + o->calibrate + o->scenario != 1) {
-      std::cerr << "physynth petab: say what to do, one of --llh, --calibrate or --scenario (--simulate is not "
-                   "built yet)\n";
+    if (o->llh + o->calibrate + o->scenario + o->simulate != 1) {
+      std::cerr << "physynth petab: say what to do, one of --llh, --calibrate, --simulate or --scenario\n";
       exit_code = kExitBadInput;
       return;
     }
-    exit_code = o->llh ? run_llh(*o) : o->calibrate ? run_calibrate(*o) : run_scenario(*o);
+    exit_code = o->llh         ? run_llh(*o)
+                : o->calibrate ? run_calibrate(*o)
+                : o->simulate  ? run_simulate(*o)
+                               : run_scenario(*o);
   });
 }
 

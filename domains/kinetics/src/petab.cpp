@@ -477,9 +477,10 @@ void formula_partials(const SbmlFormula& f, double t, const double* y, std::size
 }  // namespace
 
 PetabEvaluation PetabProblem::evaluate(const std::vector<double>& values, const solvers::OdeOptions& options,
-                                       bool gradient) const {
+                                       bool gradient, const std::vector<PetabMeasurement>* rows_instead) const {
+  const std::vector<PetabMeasurement>& table = rows_instead ? *rows_instead : measurements_;
   PetabEvaluation result;
-  result.simulations.assign(measurements_.size(), std::numeric_limits<double>::quiet_NaN());
+  result.simulations.assign(table.size(), std::numeric_limits<double>::quiet_NaN());
   result.residuals = result.sigmas = result.jacobians = result.simulations;
   const SbmlModel& model = *model_;
   const std::size_t n = model.num_states(), m = model.num_parameters(), P = parameters_.size();
@@ -505,8 +506,8 @@ PetabEvaluation PetabProblem::evaluate(const std::vector<double>& values, const 
         if (src[j] >= 0) set.insert(static_cast<int>(j));
     }
     solve_options.sensitivity_parameters.assign(set.begin(), set.end());
-    result.misfit_gradient.assign(measurements_.size() * P, 0.0);
-    result.sigma_gradient.assign(measurements_.size() * P, 0.0);
+    result.misfit_gradient.assign(table.size() * P, 0.0);
+    result.sigma_gradient.assign(table.size() * P, 0.0);
     result.has_gradient = true;
   }
   const std::vector<int>& sens = solve_options.sensitivity_parameters;
@@ -533,7 +534,7 @@ PetabEvaluation PetabProblem::evaluate(const std::vector<double>& values, const 
   };
   // Each (preequilibration, simulation) pair the measurements name, in their order.
   std::vector<std::pair<int, int>> pairs;
-  for (const auto& row : measurements_)
+  for (const auto& row : table)
     if (std::find(pairs.begin(), pairs.end(), std::make_pair(row.preequilibration, row.condition)) == pairs.end())
       pairs.emplace_back(row.preequilibration, row.condition);
 
@@ -552,10 +553,10 @@ PetabEvaluation PetabProblem::evaluate(const std::vector<double>& values, const 
     ext_source.resize(m + extra_.size(), -1);
 
     std::vector<std::size_t> rows;
-    for (std::size_t k = 0; k < measurements_.size(); ++k)
-      if (measurements_[k].condition == cond && measurements_[k].preequilibration == pre) rows.push_back(k);
+    for (std::size_t k = 0; k < table.size(); ++k)
+      if (table[k].condition == cond && table[k].preequilibration == pre) rows.push_back(k);
     std::vector<double> times;
-    for (std::size_t k : rows) times.push_back(measurements_[k].time);
+    for (std::size_t k : rows) times.push_back(table[k].time);
     std::sort(times.begin(), times.end());
     times.erase(std::unique(times.begin(), times.end()), times.end());
     std::vector<double> y0(n), states(times.size() * n), s_states(times.size() * K * n);
@@ -633,7 +634,7 @@ PetabEvaluation PetabProblem::evaluate(const std::vector<double>& values, const 
     std::vector<std::size_t> which;  // extended entries a PEtab parameter sets
     std::vector<int> which_source;
     for (std::size_t k : rows) {
-      const PetabMeasurement& meas = measurements_[k];
+      const PetabMeasurement& meas = table[k];
       const auto o = static_cast<std::size_t>(meas.observable);
       const PetabObservable& obs = observables_[o];
       const std::size_t row =

@@ -120,8 +120,11 @@ class PetabProblem {
   // The log-likelihood with the PEtab parameters at `values` (linear scale, one per parameter).
   // With `gradient`, also the derivatives above (options.sensitivity_parameters is ignored: the
   // model parameters that PEtab parameters set are the sensitivity parameters).
+  // With `rows_instead`, the simulations are of those rows (measurement rows of this problem's
+  // observables and conditions, any times) instead of the measurement table's: a simulation on a
+  // grid. Its likelihood then scores their `value`s.
   PetabEvaluation evaluate(const std::vector<double>& values, const solvers::OdeOptions& options,
-                           bool gradient = false) const;
+                           bool gradient = false, const std::vector<PetabMeasurement>* rows_instead = nullptr) const;
 
  private:
   // The state the model settles to with parameters p from the state y holds on entry (written

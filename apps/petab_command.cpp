@@ -116,6 +116,9 @@ int run_llh(const PetabOptions& o) {
   const Settled s = settle(*problem, problem->nominal_values(), o, "");
   if (s.evaluation.failed) return kExitRunFailed;
   std::cout << "chi2: " << s.evaluation.chi2 << "\n";
+  if (problem->has_priors())
+    std::cout << "log-prior: " << problem->log_prior(problem->nominal_values())
+              << " (the objective priors of the parameter table; not in the log-likelihood)\n";
   std::cout << "log-likelihood: " << s.evaluation.log_likelihood << "\n";
   return s.converged ? kExitOk : kExitRunFailed;
 }
@@ -176,11 +179,14 @@ int run_calibrate(const PetabOptions& o) {
     return kExitRunFailed;
   }
   std::cout << "Jacobians: " << fit.gradient << "\n";
+  if (problem->has_priors())
+    std::cout << "objective priors: log-prior " << fit.nominal_log_prior << " at the nominal values, " << fit.log_prior
+              << " calibrated (the fit maximises log-likelihood + log-prior)\n";
   const Settled nominal = settle(*problem, problem->nominal_values(), o, "nominal values: ");
   const Settled best = settle(*problem, fit.values, o, "calibrated: ");
   if (best.evaluation.failed) return kExitRunFailed;
   int at_best = 0;
-  for (double l : fit.start_log_likelihoods) at_best += l >= fit.log_likelihood - 0.1;
+  for (double l : fit.start_objectives) at_best += l >= fit.objective - 0.1;
 
   // fit.json
   const auto& parameters = problem->parameters();
@@ -195,6 +201,10 @@ int run_calibrate(const PetabOptions& o) {
                                                                : nlohmann::ordered_json(nominal.evaluation.log_likelihood)},
                          {"calibrated", best.evaluation.log_likelihood},
                          {"chi2", best.evaluation.chi2}};
+  if (problem->has_priors())
+    j["log_prior"] = {{"nominal", fit.nominal_log_prior},
+                      {"calibrated", fit.log_prior},
+                      {"note", "the fit maximises log-likelihood + log-prior (the parameter table's objective priors)"}};
   const std::size_t D = fit.fitted.size();
   const double q = 1.959963984540054;  // normal 97.5 % quantile: 95 % intervals
   nlohmann::ordered_json estimates = nlohmann::ordered_json::array();
@@ -228,8 +238,8 @@ int run_calibrate(const PetabOptions& o) {
     const auto& st = fit.fit.starts[s];
     starts.push_back({{"index", st.index},
                       {"usable", st.usable},
-                      {"log_likelihood", std::isfinite(fit.start_log_likelihoods[s])
-                                             ? nlohmann::ordered_json(fit.start_log_likelihoods[s])
+                      {"objective", std::isfinite(fit.start_objectives[s])
+                                             ? nlohmann::ordered_json(fit.start_objectives[s])
                                              : nlohmann::ordered_json(nullptr)},
                       {"iterations", st.iterations},
                       {"seconds", st.seconds},
@@ -270,6 +280,10 @@ int run_calibrate(const PetabOptions& o) {
     engine::write_file_atomically((dir / "problem.yaml").string(), yaml.str());
     std::ostringstream md;
     md << std::setprecision(6) << "# Calibration of " << o.problem << "\n\n"
+       << (problem->has_priors() ? "The fit maximises log-likelihood + log-prior (objective priors: " +
+                                       std::to_string(fit.nominal_log_prior) + " nominal, " +
+                                       std::to_string(fit.log_prior) + " calibrated). "
+                                 : std::string())
        << "Log-likelihood: nominal " << (nominal.evaluation.failed ? std::string("(failed)") : std::to_string(nominal.evaluation.log_likelihood))
        << ", calibrated " << std::to_string(best.evaluation.log_likelihood) << " (rtol " << best.rtol << ", atol " << best.atol
        << (best.converged ? "" : "; not settled") << "). " << at_best << " of " << fit.fit.starts.size()

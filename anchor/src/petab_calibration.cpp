@@ -100,6 +100,48 @@ void profile_sigmas(const std::vector<Profiled>& profiled, domains::kinetics::Pe
 
 }  // namespace
 
+namespace {
+
+constexpr double kLogOffset = 50.0;  // C: ln x + C > 0 for every x > e^-50
+
+// How many residuals a prior adds: normal and Laplace kinds 1, their log kinds 2 (the density's
+// 1/x as sqrt(2 (ln x + C))), uniform ones none (a constant within the range the box keeps).
+std::size_t prior_residual_count(const domains::kinetics::PetabPrior& prior) {
+  if (prior.type.empty() || prior.type.find("niform") != std::string::npos) return 0;
+  return prior.type.rfind("log", 0) == 0 ? 2 : 1;
+}
+
+// The prior's residuals at x (linear scale), 1/2 Σ r² = -log density + const, and where `d` is
+// not null their derivatives by x (written every `stride` entries: down a Jacobian's column).
+bool prior_residuals(const domains::kinetics::PetabPrior& prior, const std::string& scale, double x, double* r,
+                     double* d, std::size_t stride) {
+  const std::size_t n = prior_residual_count(prior);
+  if (n == 0) return true;
+  const bool on_scale = prior.type.rfind("parameterScale", 0) == 0, of_log = prior.type.rfind("log", 0) == 0;
+  double v = x, dv = 1.0;  // the prior's variable and its derivative by x
+  if ((on_scale && scale == "log") || of_log) v = std::log(x), dv = 1.0 / x;
+  if (on_scale && scale == "log10") v = std::log10(x), dv = 1.0 / (x * std::log(10.0));
+  if (!std::isfinite(v)) return false;
+  const bool laplace = prior.type.find("aplace") != std::string::npos;
+  if (laplace) {
+    const double root = std::sqrt(2.0 * std::fabs(v - prior.a) / prior.b);
+    r[0] = std::copysign(root, v - prior.a);
+    if (d) d[0] = dv / (prior.b * std::max(root, 1e-8));
+  } else {
+    r[0] = (v - prior.a) / prior.b;
+    if (d) d[0] = dv / prior.b;
+  }
+  if (n == 2) {
+    const double term = std::log(x) + kLogOffset;
+    if (!(term >= 0.0)) return false;
+    r[1] = std::sqrt(2.0 * term);
+    if (d) d[stride] = 1.0 / (x * std::max(r[1], 1e-8));
+  }
+  return true;
+}
+
+}  // namespace
+
 PetabFit calibrate_petab(const domains::kinetics::PetabProblem& problem, const PetabFitOptions& options) {
   PetabFit out;
   const auto& parameters = problem.parameters();
@@ -131,7 +173,7 @@ PetabFit calibrate_petab(const domains::kinetics::PetabProblem& problem, const P
     Profiled g;
     g.parameter = q;
     g.lower = p.lower, g.upper = p.upper;
-    bool plain = !moved.failed && p.lower > 0.0;
+    bool plain = !moved.failed && p.lower > 0.0 && p.prior.type.empty();  // a prior moves σ's maximum
     for (std::size_t k = 0; k < M; ++k) {
       if (moved.failed || moved.sigmas[k] != at_nominal.sigmas[k]) {
         sigma_varies[k] = true;
@@ -169,8 +211,16 @@ PetabFit calibrate_petab(const domains::kinetics::PetabProblem& problem, const P
     BoxParameter b;
     b.name = p.id;
     b.lower = p.lower, b.upper = p.upper;
+    if (p.prior.type.find("niform") != std::string::npos) {  // zero density outside its range
+      const bool on_scale = p.prior.type.rfind("parameterScale", 0) == 0;
+      const auto back = [&](double v) {
+        return !on_scale || p.scale == "lin" ? v : p.scale == "log" ? std::exp(v) : std::pow(10.0, v);
+      };
+      b.lower = std::max(b.lower, back(p.prior.a));
+      b.upper = std::min(b.upper, back(p.prior.b));
+    }
     b.log = p.scale != "lin";
-    b.start = std::clamp(p.nominal, p.lower, p.upper);
+    b.start = std::clamp(p.nominal, b.lower, b.upper);
     box.push_back(b);
   }
   if (const auto problems = options.fit.validate(box); !box.empty() && !problems.empty()) {
@@ -182,16 +232,20 @@ PetabFit calibrate_petab(const domains::kinetics::PetabProblem& problem, const P
     for (std::size_t i = 0; i < theta.size(); ++i) v[static_cast<std::size_t>(out.fitted[i])] = theta[i];
     return v;
   };
-  // K = cost + log-likelihood, the same at every point: from the nominal values.
   std::vector<double> r;
   if (!petab_residuals(problem, at_nominal, r, sigma_varies)) {
     out.message = "the log-likelihood at the nominal values cannot be computed: a residual is not finite";
     return out;
   }
-  double cost = 0.0;
-  for (double x : r) cost += 0.5 * x * x;
-  const double K = cost + at_nominal.log_likelihood;
   out.nominal_log_likelihood = at_nominal.log_likelihood;
+  out.nominal_log_prior = problem.log_prior(nominal);
+  // The fitted parameters' priors as residuals after the measurements'.
+  std::vector<std::size_t> prior_rows;  // per fitted parameter: its first prior residual
+  std::size_t rows = r.size();
+  for (const int q : out.fitted) {
+    prior_rows.push_back(rows);
+    rows += prior_residual_count(parameters[static_cast<std::size_t>(q)].prior);
+  }
   // Exact Jacobians where the evaluation can give them (it says why not, say a parameter that
   // moves only a preequilibration), else central differences.
   const auto probe = problem.evaluate(nominal, options.ode, true);
@@ -199,30 +253,54 @@ PetabFit calibrate_petab(const domains::kinetics::PetabProblem& problem, const P
   fit_options.analytic_jacobian = probe.has_gradient && !probe.failed;
   out.gradient = fit_options.analytic_jacobian ? "exact (forward sensitivities)"
                                                : "central differences (" + probe.no_gradient + ")";
+  const std::size_t D = out.fitted.size();
   const ResidualFunction f = [&](const std::vector<double>& theta, std::vector<double>& res,
                                  std::vector<double>* jacobian) {
     auto e = problem.evaluate(full(theta), options.ode, jacobian != nullptr);
     if (!e.failed) profile_sigmas(profiled, e, nullptr);
-    if (!petab_residuals(problem, e, res, sigma_varies)) return false;
-    return !jacobian || petab_jacobian(problem, e, sigma_varies, out.fitted, *jacobian);
+    std::vector<double> measured;
+    if (!petab_residuals(problem, e, measured, sigma_varies)) return false;
+    std::copy(measured.begin(), measured.end(), res.begin());
+    if (jacobian) {
+      std::vector<double> J;
+      if (!petab_jacobian(problem, e, sigma_varies, out.fitted, J)) return false;
+      jacobian->assign(rows * D, 0.0);
+      std::copy(J.begin(), J.end(), jacobian->begin());
+    }
+    for (std::size_t i = 0; i < D; ++i) {
+      const auto& p = parameters[static_cast<std::size_t>(out.fitted[i])];
+      double* d = jacobian ? &(*jacobian)[prior_rows[i] * D + i] : nullptr;
+      if (!prior_residuals(p.prior, p.scale, theta[i], &res[prior_rows[i]], d, D)) return false;
+    }
+    return true;
   };
   if (box.empty()) {  // only noise parameters: their closed form is the answer
     out.fit.success = true;
     out.fit.starts.resize(1);
+    out.fit.starts[0].usable = true;
   } else {
-    out.fit = fit_residuals(f, r.size(), box, fit_options);
+    out.fit = fit_residuals(f, rows, box, fit_options);
   }
+  // Each start's objective, evaluated where it ended (with its noise parameters' maxima).
+  const auto objective = [&](const std::vector<double>& theta, std::vector<double>* values_out, double* llh) {
+    std::vector<double> v = full(theta);
+    auto e = problem.evaluate(v, options.ode);
+    if (e.failed) return -std::numeric_limits<double>::infinity();
+    profile_sigmas(profiled, e, &v);
+    const auto at = problem.evaluate(v, options.ode);
+    if (values_out) *values_out = v;
+    if (llh) *llh = at.log_likelihood;
+    return at.failed ? -std::numeric_limits<double>::infinity() : at.log_likelihood + problem.log_prior(v);
+  };
   for (const auto& s : out.fit.starts)
-    out.start_log_likelihoods.push_back(s.usable || box.empty() ? K - s.cost : -std::numeric_limits<double>::infinity());
+    out.start_objectives.push_back(s.usable ? objective(s.optimum, nullptr, nullptr)
+                                            : -std::numeric_limits<double>::infinity());
   if (!out.fit.success) {
     out.message = out.fit.message;
     return out;
   }
-  out.values = full(out.fit.best);
-  auto e = problem.evaluate(out.values, options.ode);
-  if (!e.failed) profile_sigmas(profiled, e, &out.values);
-  out.log_likelihood = problem.evaluate(out.values, options.ode).log_likelihood;
-  if (box.empty()) out.start_log_likelihoods = {out.log_likelihood};
+  out.objective = objective(out.fit.best, &out.values, &out.log_likelihood);
+  out.log_prior = problem.log_prior(out.values);
   return out;
 }
 

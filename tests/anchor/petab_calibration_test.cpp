@@ -63,7 +63,7 @@ TEST_CASE("PEtab calibration: exact data give back k2, and sigma's estimate is t
     const auto fit = anchor::calibrate_petab(*problem, options());
     REQUIRE(fit.fit.success);
     CHECK(fit.values[0] == Approx(1.4).epsilon(1e-6));
-    for (double l : fit.start_log_likelihoods) CHECK(l == Approx(fit.log_likelihood).margin(1e-6));
+    for (double l : fit.start_objectives) CHECK(l == Approx(fit.log_likelihood).margin(1e-6));
     // The likelihood at the optimum: every residual 0, sigma 0.05.
     CHECK(fit.log_likelihood == Approx(-0.5 * 8 * std::log(2 * M_PI * 0.05 * 0.05)).margin(1e-6));
   }
@@ -101,4 +101,52 @@ TEST_CASE("PEtab calibration: exact data give back k2, and sigma's estimate is t
       CHECK(fit.log_likelihood > fit.nominal_log_likelihood);
     }
   }
+}
+
+TEST_CASE("PEtab calibration: objective priors join the objective, with their closed-form maxima") {
+  // Exact data for k2 (so the likelihood's maximum is k2 = 1.4) and three parameters no
+  // simulation uses: their posterior maxima are their priors' modes, normal 0.5, logNormal
+  // exp(mu - sigma^2) = 2 e^-0.25, parameterScaleNormal on log10: 3.
+  const std::vector<double> times = {0.05, 0.1, 0.2, 0.5, 1.0, 2.0};
+  const std::string path = write_problem("petab_fit_priors", times, std::vector<double>(times.size(), 0.0), "normal", false);
+  const auto dir = std::filesystem::path(path).parent_path();
+  std::ofstream table(dir / "parameters.tsv");
+  table.precision(17);
+  table << "parameterId\tparameterScale\tlowerBound\tupperBound\tnominalValue\testimate\tobjectivePriorType\t"
+           "objectivePriorParameters\n"
+        << "k2\tlog10\t0.01\t100\t1\t1\t\t\n"
+        << "sd_B\tlog10\t1e-4\t10\t0.05\t0\t\t\n"
+        << "u_normal\tlin\t-5\t5\t0\t1\tnormal\t0.5;0.2\n"
+        << "u_lognormal\tlog\t0.01\t100\t1\t1\tlogNormal\t" << std::log(2.0) << ";0.5\n"
+        << "u_scale\tlog10\t0.01\t100\t1\t1\tparameterScaleNormal\t" << std::log10(3.0) << ";0.2\n";
+  table.close();
+  core::Diagnostics d;
+  auto problem = domains::kinetics::PetabProblem::read(path, d);
+  INFO(d.report());
+  REQUIRE(problem);
+  REQUIRE(problem->has_priors());
+  // The log-prior at the nominal values (0, 1, 1), by hand.
+  const double lp = -0.5 * std::log(2 * M_PI * 0.04) - 0.5 * 0.25 / 0.04                          // normal at 0
+                    - 0.5 * std::log(2 * M_PI * 0.25) - 0.5 * std::pow(std::log(2.0), 2) / 0.25 - 0.0  // logNormal at 1
+                    - 0.5 * std::log(2 * M_PI * 0.04) - 0.5 * std::pow(std::log10(3.0), 2) / 0.04;     // on log10 at 1
+  CHECK(problem->log_prior(problem->nominal_values()) == Approx(lp).epsilon(1e-12));
+  const auto fit = anchor::calibrate_petab(*problem, options());
+  REQUIRE(fit.fit.success);
+  CHECK(fit.values[0] == Approx(1.4).epsilon(1e-6));
+  CHECK(fit.values[2] == Approx(0.5).epsilon(1e-6));
+  CHECK(fit.values[3] == Approx(2.0 * std::exp(-0.25)).epsilon(1e-6));
+  CHECK(fit.values[4] == Approx(3.0).epsilon(1e-6));
+  CHECK(fit.objective == Approx(fit.log_likelihood + fit.log_prior).epsilon(1e-12));
+  CHECK(fit.log_prior == Approx(problem->log_prior(fit.values)).epsilon(1e-12));
+
+  // A prior type PEtab does not define is named where it is.
+  std::ofstream(dir / "parameters.tsv")
+      << "parameterId\tparameterScale\tlowerBound\tupperBound\tnominalValue\testimate\tobjectivePriorType\t"
+         "objectivePriorParameters\n"
+      << "k2\tlog10\t0.01\t100\t1\t1\tgauss\t1;1\n"
+      << "sd_B\tlog10\t1e-4\t10\t0.05\t0\tnormal\t1\n";
+  core::Diagnostics bad;
+  CHECK_FALSE(domains::kinetics::PetabProblem::read(path, bad));
+  CHECK_THAT(bad.report(), Catch::Contains("parameters.tsv:2:7: error: objectivePriorType of 'k2' must be one of"));
+  CHECK_THAT(bad.report(), Catch::Contains("parameters.tsv:3:8: error: objectivePriorParameters of 'sd_B' must be two numbers"));
 }

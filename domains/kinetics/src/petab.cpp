@@ -205,6 +205,26 @@ std::unique_ptr<PetabProblem> PetabProblem::read(const std::string& problem_yaml
                         (name == "nominalValue" ? "" : " (it may be empty only where estimate is 0)") + ", got '" +
                         params.cell(r, name) + "'");
       }
+    // An objective prior: its type and its two parameters ("a;b").
+    if (const std::string type = params.cell(r, "objectivePriorType"); !type.empty()) {
+      static const std::set<std::string> kTypes = {"normal", "laplace", "uniform", "logNormal", "logLaplace",
+                                                    "parameterScaleNormal", "parameterScaleLaplace",
+                                                    "parameterScaleUniform"};
+      const std::string text = params.cell(r, "objectivePriorParameters");
+      const auto fields = core::split_fields(text, ';');
+      if (!kTypes.count(type))
+        diags.error({params.path, params.lines[r], column_number(params, "objectivePriorType")},
+                    "objectivePriorType of '" + q.id + "' must be one of normal, laplace, uniform, logNormal, "
+                    "logLaplace, parameterScaleNormal, parameterScaleLaplace, parameterScaleUniform; got '" + type + "'");
+      else if (fields.size() != 2 || !parse_number(fields[0], &q.prior.a) || !parse_number(fields[1], &q.prior.b) ||
+               (type.find("niform") == std::string::npos ? !(q.prior.b > 0.0) : !(q.prior.a < q.prior.b)))
+        diags.error({params.path, params.lines[r], column_number(params, "objectivePriorParameters")},
+                    "objectivePriorParameters of '" + q.id + "' must be two numbers 'a;b' (" +
+                        (type.find("niform") == std::string::npos ? "b > 0, the spread" : "a < b, the range") +
+                        "), got '" + text + "'");
+      else
+        q.prior.type = type;
+    }
     parameter_by_id[q.id] = static_cast<int>(p.parameters_.size());
     p.model_index_.push_back(model.parameter_index(q.id));
     if (p.model_index_.back() < 0) p.extra_.push_back(q.id);
@@ -402,6 +422,36 @@ std::vector<double> PetabProblem::nominal_values() const {
   std::vector<double> v;
   for (const auto& q : parameters_) v.push_back(q.nominal);
   return v;
+}
+
+double PetabPrior::log_density(double value, const std::string& scale) const {
+  if (type.empty()) return 0.0;
+  const bool on_scale = type.rfind("parameterScale", 0) == 0;
+  const bool of_log = type == "logNormal" || type == "logLaplace";
+  double v = value;
+  if (on_scale && scale == "log") v = std::log(value);
+  if (on_scale && scale == "log10") v = std::log10(value);
+  if (of_log) v = std::log(value);
+  double density = 0.0;
+  if (type.find("niform") != std::string::npos)
+    return v >= a && v <= b ? -std::log(b - a) : -std::numeric_limits<double>::infinity();
+  if (type.find("ormal") != std::string::npos)  // normal, logNormal, parameterScaleNormal
+    density = -0.5 * std::log(2.0 * M_PI * b * b) - 0.5 * (v - a) * (v - a) / (b * b);
+  else  // laplace, logLaplace, parameterScaleLaplace
+    density = -std::log(2.0 * b) - std::fabs(v - a) / b;
+  return of_log ? density - std::log(value) : density;  // the density of the value: 1/value from ln
+}
+
+double PetabProblem::log_prior(const std::vector<double>& values) const {
+  double sum = 0.0;
+  for (std::size_t q = 0; q < parameters_.size(); ++q)
+    if (parameters_[q].estimate) sum += parameters_[q].prior.log_density(values[q], parameters_[q].scale);
+  return sum;
+}
+
+bool PetabProblem::has_priors() const {
+  return std::any_of(parameters_.begin(), parameters_.end(),
+                     [](const PetabParameter& p) { return p.estimate && !p.prior.type.empty(); });
 }
 
 bool PetabProblem::steady_state(const std::vector<double>& p, const solvers::OdeOptions& options,

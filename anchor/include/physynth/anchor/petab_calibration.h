@@ -32,8 +32,10 @@ struct PetabFit {
   std::vector<int> fitted, profiled;           //   fitted numerically, and noise parameters in closed form
   std::vector<double> values;                  // every PEtab parameter at the best optimum, linear scale
   double nominal_log_likelihood = 0.0;         // at the nominal values, with the fit's tolerances
-  double log_likelihood = 0.0;                 // at the best optimum, with the fit's tolerances
-  std::vector<double> start_log_likelihoods;   // per start (-inf where unusable)
+  double nominal_log_prior = 0.0;              // the objective priors there (0 without any)
+  double log_likelihood = 0.0, log_prior = 0.0;  // at the best optimum, with the fit's tolerances
+  double objective = 0.0;                      // log_likelihood + log_prior: what the fit maximises
+  std::vector<double> start_objectives;        // per start, where it ended (-inf where unusable)
   std::string message;                         // why nothing was fitted, when fit.success is false
   std::string gradient;                        // how the Jacobians were computed (and why not exactly)
 };

@@ -38,11 +38,25 @@
 
 namespace physynth::domains::kinetics {
 
+// A parameter's objective prior (objectivePriorType, objectivePriorParameters): its log-density
+// is added to the log-likelihood where a calibration maximises the posterior.
+//   normal (mean; sd), laplace (location; scale), uniform (lower; upper): of the value;
+//   logNormal, logLaplace: of ln(value) (mean and scale of ln), with the density's 1/value;
+//   parameterScaleNormal, parameterScaleLaplace, parameterScaleUniform: of the value on the
+//   parameter's scale (log10 of it for a log10 parameter).
+struct PetabPrior {
+  std::string type;  // empty: none
+  double a = 0.0, b = 0.0;
+  // The log-density at `value` (linear scale) of a parameter on `scale`; -inf outside a uniform's range.
+  double log_density(double value, const std::string& scale) const;
+};
+
 struct PetabParameter {
   std::string id;
   std::string scale = "lin";  // lin, log or log10
   double lower = 0, upper = 0, nominal = 0;
   bool estimate = false;
+  PetabPrior prior;
 };
 
 struct PetabObservable {
@@ -112,6 +126,9 @@ class PetabProblem {
   const std::vector<PetabMeasurement>& measurements() const { return measurements_; }
   const std::vector<PetabCondition>& conditions() const { return conditions_; }
   std::vector<double> nominal_values() const;  // per parameter, linear scale
+  // The sum of the estimated parameters' objective priors' log-densities at `values` (0 without any).
+  double log_prior(const std::vector<double>& values) const;
+  bool has_priors() const;
   // The files the problem was read from, by the problem file's keys (sbml_files,
   // condition_files, measurement_files, observable_files, parameter_file), as paths joined to
   // the problem file's folder.

@@ -30,6 +30,7 @@ struct PetabOptions {
   bool llh = false;
   bool calibrate = false, scenario = false, simulate = false;
   int points = 101;
+  long max_steps = 100000;
   std::string output;
   int starts = 10, threads = 0;
   std::uint64_t seed = 1;
@@ -170,6 +171,9 @@ int run_calibrate(const PetabOptions& o) {
   fo.fit.threads = o.threads;
   fo.fit.first_at_start = o.from_nominal;
   fo.ode = first_tolerances(o);
+  // A start wandering where the model is stiff or blows up would spend a million steps per solve
+  // there; a failed solve only shortens Levenberg-Marquardt's step.
+  fo.ode.max_steps = o.max_steps;
   std::cout << std::setprecision(12);
   std::cout << "calibrating from " << o.starts << " starts (" << (o.from_nominal ? "the first at the nominal values, " : "")
             << "a Sobol design over the bounds), rtol " << fo.ode.rtol << ", atol " << fo.ode.atol << "\n";
@@ -448,6 +452,10 @@ void add_petab_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--starts", o->starts, "Starts of --calibrate: a Sobol design over the bounds (default 10)")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--seed", o->seed, "Digital shift of the Sobol starts (default 1)");
+  cmd->add_option("--max-steps", o->max_steps,
+                  "CVODES steps per solve inside --calibrate (default 100000; a solve that needs more fails and "
+                  "Levenberg-Marquardt takes a shorter step)")
+      ->check(CLI::PositiveNumber);
   cmd->add_flag("--from-nominal", o->from_nominal, "Make the first start the table's nominal values");
   cmd->add_option("-j,--threads", o->threads, "Threads for the starts (default: every core)")
       ->check(CLI::NonNegativeNumber);

@@ -1,8 +1,20 @@
 #include "physynth/core/model.h"
 
+#include <algorithm>
 #include <stdexcept>
+#include <vector>
 
 namespace physynth::core {
+
+void Model::parameter_jacobian_columns(double t, const double* y, const double* p, const std::vector<int>& columns,
+                                       double* jac) const {
+  const std::size_t n = num_states();
+  std::vector<double> all(n * num_parameters());
+  parameter_jacobian(t, y, p, all.data());
+  for (std::size_t k = 0; k < columns.size(); ++k)
+    std::copy(&all[n * static_cast<std::size_t>(columns[k])], &all[n * static_cast<std::size_t>(columns[k])] + n,
+              jac + n * k);
+}
 
 SparsityPattern SparsityPattern::dense(int n) {
   SparsityPattern s;

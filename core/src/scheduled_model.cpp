@@ -23,6 +23,21 @@ void ScheduledModel::parameter_jacobian(double t, const double* y, const double*
   inner_->parameter_jacobian(t, y, p, jac);
 }
 
+void ScheduledModel::parameter_jacobian_columns(double t, const double* y, const double* p,
+                                                const std::vector<int>& columns, double* jac) const {
+  // The inner model's columns; the schedule's own parameters (after them) do not enter f.
+  const std::size_t n = num_states(), inner = inner_->num_parameters();
+  std::vector<int> own;
+  std::vector<std::size_t> at;
+  for (std::size_t k = 0; k < columns.size(); ++k) {
+    std::fill(jac + n * k, jac + n * (k + 1), 0.0);
+    if (static_cast<std::size_t>(columns[k]) < inner) own.push_back(columns[k]), at.push_back(k);
+  }
+  std::vector<double> part(n * own.size());
+  inner_->parameter_jacobian_columns(t, y, p, own, part.data());
+  for (std::size_t k = 0; k < own.size(); ++k) std::copy(&part[n * k], &part[n * (k + 1)], jac + n * at[k]);
+}
+
 std::vector<LinearInvariant> ScheduledModel::linear_invariants() const {
   std::set<int> scheduled;
   for (const auto& c : changes_)

@@ -173,11 +173,14 @@ struct OdeSolver::Impl {
       const std::size_t n = self->n;
       const double* yy = N_VGetArrayPointer(y);
       self->model->jacobian(t, yy, self->params.data(), self->dense_jacobian.data());
-      self->model->parameter_jacobian(t, yy, self->params.data(), self->parameter_jacobian.data());
+      // df/dp for the sensitivity parameters only: a model with hundreds of parameters (an SBML
+      // file's local constants) would otherwise differentiate every one at every call.
+      self->model->parameter_jacobian_columns(t, yy, self->params.data(), self->options.sensitivity_parameters,
+                                              self->parameter_jacobian.data());
       for (int k = 0; k < ns; ++k) {
         const double* s = N_VGetArrayPointer(yS[k]);
         double* out = N_VGetArrayPointer(ySdot[k]);
-        const std::size_t column = static_cast<std::size_t>(self->options.sensitivity_parameters[k]);
+        const auto column = static_cast<std::size_t>(k);
         for (std::size_t i = 0; i < n; ++i) {
           double v = self->parameter_jacobian[i + n * column];
           for (std::size_t j = 0; j < n; ++j) v += self->dense_jacobian[i + n * j] * s[j];
@@ -257,7 +260,7 @@ struct OdeSolver::Impl {
     num_sens = static_cast<int>(options.sensitivity_parameters.size());
     if (num_sens > 0) {
       dense_jacobian.assign(n * n, 0.0);
-      parameter_jacobian.assign(n * model->num_parameters(), 0.0);
+      parameter_jacobian.assign(n * std::max(model->num_parameters(), options.sensitivity_parameters.size()), 0.0);
       sens = N_VCloneVectorArray(num_sens, y);
       if (!sens) throw std::runtime_error("N_VCloneVectorArray failed");
       for (int k = 0; k < num_sens; ++k) N_VConst(0.0, sens[k]);

@@ -71,6 +71,12 @@ class Model {
   // Exact df/dp, n x m, column-major (jac[i + n*k] = df_i/dp_k).
   virtual void parameter_jacobian(double t, const double* y, const double* p, double* jac) const = 0;
 
+  // df/dp for the listed parameters only, n x columns.size(), column-major (jac[i + n*k] =
+  // df_i/dp_columns[k]): forward sensitivities need only their own columns. The default computes
+  // every column and keeps these.
+  virtual void parameter_jacobian_columns(double t, const double* y, const double* p, const std::vector<int>& columns,
+                                          double* jac) const;
+
   // Which entries of df/dy can be nonzero; dense unless the model knows better.
   virtual SparsityPattern jacobian_sparsity() const;
 

@@ -51,6 +51,8 @@ class ScheduledModel : public Model {
     inner_->jacobian(t, y, p, jac);
   }
   void parameter_jacobian(double t, const double* y, const double* p, double* jac) const override;
+  void parameter_jacobian_columns(double t, const double* y, const double* p, const std::vector<int>& columns,
+                                  double* jac) const override;
   SparsityPattern jacobian_sparsity() const override { return inner_->jacobian_sparsity(); }
   std::vector<LinearInvariant> linear_invariants() const override;
   bool state_is_nonnegative(std::size_t i) const override { return inner_->state_is_nonnegative(i); }

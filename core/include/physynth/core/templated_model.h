@@ -13,6 +13,7 @@
 // scalar.h: no branches on values, no literals converted to T.
 #pragma once
 
+#include <algorithm>
 #include <vector>
 
 #include "physynth/core/autodiff.h"
@@ -39,6 +40,21 @@ class TemplatedModel : public Model {
     std::vector<Dual> yd(y, y + n);
     forward_jacobian([&](const Dual* pd, Dual* out) { derived().template evaluate<Dual>(Dual(t), yd.data(), pd, out); },
                      n, m, p, jac);
+  }
+
+  // Only the listed columns, seeded kJacobianChunk at a time.
+  void parameter_jacobian_columns(double t, const double* y, const double* p, const std::vector<int>& columns,
+                                  double* jac) const final {
+    const std::size_t n = num_states(), m = num_parameters(), K = columns.size();
+    std::vector<Dual> yd(y, y + n), pd(m), out(n);
+    for (std::size_t first = 0; first < K; first += kJacobianChunk) {
+      const std::size_t count = std::min<std::size_t>(kJacobianChunk, K - first);
+      for (std::size_t j = 0; j < m; ++j) pd[j] = Dual(p[j]);
+      for (std::size_t k = 0; k < count; ++k) pd[static_cast<std::size_t>(columns[first + k])].v[static_cast<int>(k)] = 1.0;
+      derived().template evaluate<Dual>(Dual(t), yd.data(), pd.data(), out.data());
+      for (std::size_t k = 0; k < count; ++k)
+        for (std::size_t i = 0; i < n; ++i) jac[i + n * (first + k)] = out[i].v[static_cast<int>(k)];
+    }
   }
 
  private:

@@ -288,3 +288,34 @@ TEST_CASE("PEtab: exact gradients (forward sensitivities) agree with central dif
     CHECK(worst_gradient_error(*p, exact, fd, 1e-3) < 5e-2);
   }
 }
+
+TEST_CASE("PEtab: a compartment column in the condition table sets its size from the start") {
+  // The fixture's model with A given as an amount (1): in a compartment of size 2 its
+  // concentration starts at 0.5, so B(0.5) = 0.5 * 0.75 (1 - e^-2) under k1 = 3; size 1 gives twice that.
+  const std::string dir = std::string(PHYSYNTH_SOURCE_DIR) + "/tests/fixtures/petab/preequilibration/";
+  const auto out = std::filesystem::path(PHYSYNTH_TEST_OUTPUT) / "petab_compartment";
+  std::filesystem::create_directories(out);
+  for (const auto& f : std::filesystem::directory_iterator(dir))
+    std::filesystem::copy_file(f.path(), out / f.path().filename(), std::filesystem::copy_options::overwrite_existing);
+  {
+    std::ifstream in(dir + "model.xml");
+    std::stringstream all;
+    all << in.rdbuf();
+    std::string text = all.str();
+    const std::string from = "<species id=\"A\" compartment=\"cell\" initialConcentration=\"1\"";
+    REQUIRE(text.find(from) != std::string::npos);
+    text.replace(text.find(from), from.size(), "<species id=\"A\" compartment=\"cell\" initialAmount=\"1\"");
+    std::ofstream(out / "model.xml") << text;
+    std::ofstream(out / "conditions.tsv") << "conditionId\tk1\tcell\nbig\t3\t2\nunit\t3\t1\n";
+    std::ofstream(out / "measurements.tsv")
+        << "observableId\tsimulationConditionId\tmeasurement\ttime\nobs_B\tbig\t0.3\t0.5\nobs_B\tunit\t0.6\t0.5\n";
+  }
+  core::Diagnostics d;
+  auto problem = PetabProblem::read((out / "problem.yaml").string(), d);
+  INFO(d.report());
+  REQUIRE(problem);
+  const auto e = problem->evaluate(problem->nominal_values(), tight());
+  REQUIRE_FALSE(e.failed);
+  CHECK(e.simulations[0] == Approx(0.5 * 0.75 * (1 - std::exp(-2.0))).margin(1e-8));
+  CHECK(e.simulations[1] == Approx(0.75 * (1 - std::exp(-2.0))).margin(1e-8));
+}

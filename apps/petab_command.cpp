@@ -154,17 +154,34 @@ std::string calibrated_table(const std::string& path, const std::map<std::string
   return out.str();
 }
 
-int run_calibrate(const PetabOptions& o) {
-  if (o.output.empty()) {
-    std::cerr << "physynth petab: --calibrate needs -o DIR (the folder for fit.json, the calibrated problem and "
-                 "the report)\n";
-    return kExitBadInput;
-  }
-  const auto problem = read_problem(o);
-  if (!problem) return kExitBadInput;
+// What --calibrate and --simulate start with: -o DIR given, the problem read, DIR taken (what
+// physynth wrote there before is replaced). On a problem, exit_code says why and problem is null.
+struct FolderCommand {
+  std::unique_ptr<domains::kinetics::PetabProblem> problem;
+  std::shared_ptr<engine::OutputFolder> folder;
   int exit_code = kExitOk;
-  const auto folder = take_folder_or_report(o.output, "petab", true, exit_code);
-  if (!folder) return exit_code;
+};
+FolderCommand start_folder_command(const PetabOptions& o, const std::string& flag, const std::string& writes) {
+  FolderCommand c;
+  if (o.output.empty()) {
+    std::cerr << "physynth petab: " << flag << " needs -o DIR (the folder for " << writes << ")\n";
+    c.exit_code = kExitBadInput;
+    return c;
+  }
+  c.problem = read_problem(o);
+  if (!c.problem) {
+    c.exit_code = kExitBadInput;
+    return c;
+  }
+  c.folder = take_folder_or_report(o.output, "petab", true, c.exit_code);
+  if (!c.folder) c.problem.reset();
+  return c;
+}
+
+int run_calibrate(const PetabOptions& o) {
+  const auto started = start_folder_command(o, "--calibrate", "fit.json, the calibrated problem and the report");
+  if (!started.problem) return started.exit_code;
+  const auto& problem = started.problem;
   anchor::PetabFitOptions fo;
   fo.fit.starts = o.starts;
   fo.fit.seed = o.seed;
@@ -322,15 +339,9 @@ int run_calibrate(const PetabOptions& o) {
 // The problem simulated at its nominal parameters: PEtab's simulation table (the measurement
 // rows with their simulation and σ) and each condition's observables on a grid.
 int run_simulate(const PetabOptions& o) {
-  if (o.output.empty()) {
-    std::cerr << "physynth petab: --simulate needs -o DIR (the folder for simulatedData.tsv and trajectories.tsv)\n";
-    return kExitBadInput;
-  }
-  const auto problem = read_problem(o);
-  if (!problem) return kExitBadInput;
-  int exit_code = kExitOk;
-  const auto folder = take_folder_or_report(o.output, "petab", true, exit_code);
-  if (!folder) return exit_code;
+  const auto started = start_folder_command(o, "--simulate", "simulatedData.tsv and trajectories.tsv");
+  if (!started.problem) return started.exit_code;
+  const auto& problem = started.problem;
   const auto values = problem->nominal_values();
   const solvers::OdeOptions ode = first_tolerances(o);
   const auto& rows = problem->measurements();

@@ -18,12 +18,42 @@ using physynth::domains::kinetics::PetabProblem;
 namespace {
 const std::string kBoehm = std::string(PHYSYNTH_SOURCE_DIR) + "/data/kinetics/boehm/";
 
+// A copy of the PEtab problem folder `from` under the test output as `name`, to edit.
+std::filesystem::path copy_problem(const std::string& from, const std::string& name) {
+  const auto dir = std::filesystem::path(PHYSYNTH_TEST_OUTPUT) / name;
+  std::filesystem::create_directories(dir);
+  for (const auto& f : std::filesystem::directory_iterator(from))
+    std::filesystem::copy_file(f.path(), dir / f.path().filename(), std::filesystem::copy_options::overwrite_existing);
+  return dir;
+}
+
+// A file's text.
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream all;
+  all << in.rdbuf();
+  return all.str();
+}
+
 solvers::OdeOptions tight() {
   solvers::OdeOptions options;
   options.rtol = 1e-10;
   options.atol = 1e-12;
   options.max_steps = 1000000;
   return options;
+}
+
+// The problem's simulations at its nominal values, at tight tolerances (the test fails if it
+// cannot be read or solved).
+std::vector<double> nominal_simulations(const std::string& problem_yaml) {
+  core::Diagnostics d;
+  auto problem = PetabProblem::read(problem_yaml, d);
+  INFO(d.report());
+  REQUIRE(problem);
+  const auto e = problem->evaluate(problem->nominal_values(), tight());
+  INFO(e.message);
+  REQUIRE_FALSE(e.failed);
+  return e.simulations;
 }
 }  // namespace
 
@@ -64,16 +94,10 @@ TEST_CASE("PEtab: Boehm STAT5 at the nominal parameters gives the published log-
 }
 
 TEST_CASE("PEtab: mistakes in the tables are reported with file, line and column") {
-  const auto dir = std::filesystem::path(PHYSYNTH_TEST_OUTPUT) / "petab_bad";
-  std::filesystem::create_directories(dir);
-  for (const auto& f : std::filesystem::directory_iterator(kBoehm))
-    std::filesystem::copy_file(f.path(), dir / f.path().filename(), std::filesystem::copy_options::overwrite_existing);
+  const auto dir = copy_problem(kBoehm, "petab_bad");
   // An unknown observable on line 3 and a measurement that is not a number on line 4.
   {
-    std::ifstream in(kBoehm + "measurementData_Boehm_JProteomeRes2014.tsv");
-    std::stringstream all;
-    all << in.rdbuf();
-    std::string text = all.str();
+    std::string text = read_text(kBoehm + "measurementData_Boehm_JProteomeRes2014.tsv");
     std::vector<std::string> lines;
     std::string l;
     std::istringstream split(text);
@@ -119,10 +143,7 @@ TEST_CASE("PEtab: preequilibration starts from a steady state, and a measurement
   CHECK(result.log_likelihood == Approx(llh).margin(1e-7));
 
   // An unknown preequilibration condition is named with its file, line and column.
-  const auto bad = std::filesystem::path(PHYSYNTH_TEST_OUTPUT) / "petab_preeq_bad";
-  std::filesystem::create_directories(bad);
-  for (const auto& f : std::filesystem::directory_iterator(dir))
-    std::filesystem::copy_file(f.path(), bad / f.path().filename(), std::filesystem::copy_options::overwrite_existing);
+  const auto bad = copy_problem(dir, "petab_preeq_bad");
   {
     std::ofstream out(bad / "measurements.tsv");
     out << "observableId\tpreequilibrationConditionId\tsimulationConditionId\tmeasurement\ttime\n"
@@ -143,14 +164,9 @@ TEST_CASE("PEtab: preequilibration starts from a steady state, and a measurement
       << "obs_B\t\tdouble\t1.3\t0.5\n"
       << "obs_B\t\tsim\t0.66\t0.5\n";
   }
-  core::Diagnostics d3;
-  auto species = PetabProblem::read((bad / "problem.yaml").string(), d3);
-  INFO(d3.report());
-  REQUIRE(species);
-  const auto e = species->evaluate(species->nominal_values(), tight());
-  REQUIRE_FALSE(e.failed);
-  CHECK(e.simulations[0] == Approx(1.5 * (1 - std::exp(-2.0))).margin(1e-8));
-  CHECK(e.simulations[1] == Approx(0.75 * (1 - std::exp(-2.0))).margin(1e-8));
+  const auto y = nominal_simulations((bad / "problem.yaml").string());
+  CHECK(y[0] == Approx(1.5 * (1 - std::exp(-2.0))).margin(1e-8));
+  CHECK(y[1] == Approx(0.75 * (1 - std::exp(-2.0))).margin(1e-8));
 }
 
 TEST_CASE("PEtab: Weber 2015 (135 preequilibrated measurements) gives AMICI's log-likelihood") {
@@ -293,15 +309,9 @@ TEST_CASE("PEtab: a compartment column in the condition table sets its size from
   // The fixture's model with A given as an amount (1): in a compartment of size 2 its
   // concentration starts at 0.5, so B(0.5) = 0.5 * 0.75 (1 - e^-2) under k1 = 3; size 1 gives twice that.
   const std::string dir = std::string(PHYSYNTH_SOURCE_DIR) + "/tests/fixtures/petab/preequilibration/";
-  const auto out = std::filesystem::path(PHYSYNTH_TEST_OUTPUT) / "petab_compartment";
-  std::filesystem::create_directories(out);
-  for (const auto& f : std::filesystem::directory_iterator(dir))
-    std::filesystem::copy_file(f.path(), out / f.path().filename(), std::filesystem::copy_options::overwrite_existing);
+  const auto out = copy_problem(dir, "petab_compartment");
   {
-    std::ifstream in(dir + "model.xml");
-    std::stringstream all;
-    all << in.rdbuf();
-    std::string text = all.str();
+    std::string text = read_text(dir + "model.xml");
     const std::string from = "<species id=\"A\" compartment=\"cell\" initialConcentration=\"1\"";
     REQUIRE(text.find(from) != std::string::npos);
     text.replace(text.find(from), from.size(), "<species id=\"A\" compartment=\"cell\" initialAmount=\"1\"");
@@ -310,12 +320,7 @@ TEST_CASE("PEtab: a compartment column in the condition table sets its size from
     std::ofstream(out / "measurements.tsv")
         << "observableId\tsimulationConditionId\tmeasurement\ttime\nobs_B\tbig\t0.3\t0.5\nobs_B\tunit\t0.6\t0.5\n";
   }
-  core::Diagnostics d;
-  auto problem = PetabProblem::read((out / "problem.yaml").string(), d);
-  INFO(d.report());
-  REQUIRE(problem);
-  const auto e = problem->evaluate(problem->nominal_values(), tight());
-  REQUIRE_FALSE(e.failed);
-  CHECK(e.simulations[0] == Approx(0.5 * 0.75 * (1 - std::exp(-2.0))).margin(1e-8));
-  CHECK(e.simulations[1] == Approx(0.75 * (1 - std::exp(-2.0))).margin(1e-8));
+  const auto y = nominal_simulations((out / "problem.yaml").string());
+  CHECK(y[0] == Approx(0.5 * 0.75 * (1 - std::exp(-2.0))).margin(1e-8));
+  CHECK(y[1] == Approx(0.75 * (1 - std::exp(-2.0))).margin(1e-8));
 }

@@ -5,9 +5,11 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 
+#include <Eigen/Dense>
 #include <yaml-cpp/yaml.h>
 
 #include "physynth/core/config.h"
@@ -524,6 +526,49 @@ void formula_partials(const SbmlFormula& f, double t, const double* y, std::size
   }
 }
 
+// A steady state's sensitivities by the implicit function theorem: f(y_ss, p) = 0 gives
+// J S = -df/dp; where the model has linear invariants (conservation laws, which make J singular)
+// their totals stay those of the start, C S = C S0 + (dC/dp)(y0 - y_ss). Solved as one
+// least-squares system [J; C] S = [-df/dp; ...] by column-pivoting QR; false where it does not
+// have full column rank or does not hold (an invariant the model does not report): the caller
+// then integrates the sensitivities instead. S, S0: K x n, parameter-major.
+bool steady_state_sensitivities(const core::Model& model, const std::vector<double>& p, const std::vector<int>& sens,
+                                const std::vector<double>& y0, const std::vector<double>& yss,
+                                const std::vector<double>& s0, std::vector<double>& out) {
+  const auto n = static_cast<Eigen::Index>(model.num_states()), K = static_cast<Eigen::Index>(sens.size());
+  const auto invariants = model.linear_invariants();
+  const auto r = static_cast<Eigen::Index>(invariants.size());
+  Eigen::MatrixXd J(n, n), F(n, K);
+  model.jacobian(0.0, yss.data(), p.data(), J.data());  // column-major, as Eigen's default
+  model.parameter_jacobian_columns(0.0, yss.data(), p.data(), sens, F.data());
+  Eigen::MatrixXd A(n + r, n), B(n + r, K);
+  A.topRows(n) = J;
+  B.topRows(n) = -F;
+  for (Eigen::Index l = 0; l < r; ++l) {
+    const auto& inv = invariants[static_cast<std::size_t>(l)];
+    for (Eigen::Index i = 0; i < n; ++i) A(n + l, i) = inv.weight(static_cast<std::size_t>(i), p.data());
+    for (Eigen::Index k = 0; k < K; ++k) {
+      double v = 0.0;
+      for (Eigen::Index i = 0; i < n; ++i) {
+        const auto si = static_cast<std::size_t>(i);
+        v += A(n + l, i) * s0[static_cast<std::size_t>(k * n + i)];
+        if (!inv.weight_parameter.empty() && inv.weight_parameter[si] == sens[static_cast<std::size_t>(k)])
+          v += inv.weights[si] * (y0[si] - yss[si]);
+      }
+      B(n + l, k) = v;
+    }
+  }
+  if (!A.allFinite() || !B.allFinite()) return false;
+  const Eigen::ColPivHouseholderQR<Eigen::MatrixXd> qr(A);
+  if (qr.rank() < n) return false;
+  const Eigen::MatrixXd X = qr.solve(B);
+  if (!X.allFinite() || (A * X - B).norm() > 1e-8 * (B.norm() + A.norm() * X.norm())) return false;
+  out.resize(static_cast<std::size_t>(K * n));
+  for (Eigen::Index k = 0; k < K; ++k)
+    for (Eigen::Index i = 0; i < n; ++i) out[static_cast<std::size_t>(k * n + i)] = X(i, k);
+  return true;
+}
+
 }  // namespace
 
 PetabEvaluation PetabProblem::evaluate(const std::vector<double>& values, const solvers::OdeOptions& options,
@@ -563,6 +608,12 @@ PetabEvaluation PetabProblem::evaluate(const std::vector<double>& values, const 
   const std::vector<int>& sens = solve_options.sensitivity_parameters;
   const std::size_t K = sens.size();
   solvers::OdeSolver solver(model_, solve_options);
+  // Steady states with sensitivities: the state alone by a solver without them, then its
+  // sensitivities by the implicit function theorem; by integrating both where that cannot be done.
+  solvers::OdeOptions plain_options = solve_options;
+  plain_options.sensitivity_parameters.clear();
+  std::optional<solvers::OdeSolver> plain;
+  if (K > 0) plain.emplace(model_, plain_options);
   // p extended: the model's parameters, the PEtab-only ones (noise parameters, say), then the placeholders.
   const std::size_t placeholders_at = m + extra_.size() - 2 * placeholders_ * observables_.size();
   const std::size_t per_observable = placeholders_;
@@ -574,6 +625,29 @@ PetabEvaluation PetabProblem::evaluate(const std::vector<double>& values, const 
       if (model_index_[q] >= 0) p[static_cast<std::size_t>(model_index_[q])] = values[q];
     for (const auto& [index, v] : conditions_[c].overrides) p[static_cast<std::size_t>(index)] = resolve(v);
     return p;
+  };
+  // The steady state reached from y under p (written to y); with K > 0 also its sensitivities,
+  // from `s` on entry (K x n; empty: the model's dy0/dp under p) to the steady state's on return.
+  const auto settle = [&](const std::vector<double>& p, std::vector<double>& y, std::vector<double>* s,
+                          std::string* why) {
+    if (K == 0) return steady_state(p, solve_options, solver, y, why);
+    std::vector<double> s_start = *s;
+    if (s_start.empty()) {
+      std::vector<double> dy0dp(n * m);
+      model.initial_state_jacobian(p.data(), dy0dp.data());
+      s_start.resize(K * n);
+      for (std::size_t k = 0; k < K; ++k)
+        std::copy(&dy0dp[n * static_cast<std::size_t>(sens[k])], &dy0dp[n * static_cast<std::size_t>(sens[k])] + n,
+                  &s_start[k * n]);
+    }
+    std::vector<double> y_ss = y;
+    if (steady_state(p, plain_options, *plain, y_ss, why) &&
+        steady_state_sensitivities(model, p, sens, y, y_ss, s_start, *s)) {
+      y = y_ss;
+      return true;
+    }
+    *s = s_start;
+    return steady_state(p, solve_options, solver, y, why, s);
   };
   // Sensitivities by model parameter (K x n) to derivatives by PEtab parameter (P x n).
   const auto to_petab = [&](const double* s_by_model, const std::vector<int>& src, double* d_by_petab) {
@@ -624,7 +698,7 @@ PetabEvaluation PetabProblem::evaluate(const std::vector<double>& values, const 
       model.initial_state(q.data(), y0.data());
       std::string why;
       std::vector<double> s_pre;
-      if (!steady_state(q, solve_options, solver, y0, &why, gradient ? &s_pre : nullptr))
+      if (!settle(q, y0, &s_pre, &why))
         return fail("preequilibration condition " + conditions_[static_cast<std::size_t>(pre)].id + ": " + why);
       if (gradient && K > 0) {
         // The steady state's derivatives by PEtab parameter (under the preequilibration's
@@ -656,16 +730,8 @@ PetabEvaluation PetabProblem::evaluate(const std::vector<double>& values, const 
     const std::vector<double> finite(times.begin(), times.end() - (at_steady_state ? 1 : 0));
     if (at_steady_state) {
       std::vector<double> ss = y0, s_ss = s0;
-      if (K > 0 && s_ss.empty()) {  // the model's dy0/dp under this condition
-        std::vector<double> dy0dp(n * m);
-        model.initial_state_jacobian(p.data(), dy0dp.data());
-        s_ss.resize(K * n);
-        for (std::size_t k = 0; k < K; ++k)
-          std::copy(&dy0dp[n * static_cast<std::size_t>(sens[k])], &dy0dp[n * static_cast<std::size_t>(sens[k])] + n,
-                    &s_ss[k * n]);
-      }
       std::string why;
-      if (!steady_state(p, solve_options, solver, ss, &why, K > 0 ? &s_ss : nullptr))
+      if (!settle(p, ss, &s_ss, &why))
         return fail("condition " + conditions_[c].id + ", measurements at time inf: " + why);
       std::copy(ss.begin(), ss.end(), states.end() - static_cast<long>(n));
       if (K > 0) std::copy(s_ss.begin(), s_ss.end(), s_states.end() - static_cast<long>(K * n));

@@ -423,6 +423,13 @@ int run_scenario(const PetabOptions& o) {
   std::shared_ptr<engine::OutputFolder> held;
   try {
     held = engine::OutputFolder::take(folder, "petab", true);
+    // Both files or neither: a user's file under either name refuses the pair before anything is written.
+    for (const auto& name : {yaml.filename().string(), data_name})
+      if (std::filesystem::exists(std::filesystem::path(folder) / name) && !held->lists(name)) {
+        std::cerr << "physynth petab: error: " << (std::filesystem::path(folder) / name).string()
+                  << " exists and physynth did not write it; move it away or choose another -o\n";
+        return kExitBadInput;
+      }
     engine::write_file_atomically((yaml.parent_path() / data_name).string(), scenario->csv);
     engine::write_file_atomically(o.output, scenario->yaml);
   } catch (const std::exception& e) {

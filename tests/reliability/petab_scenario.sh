@@ -3,7 +3,8 @@
 # validates and runs, and anchored from its first start it reaches the same maximum likelihood as
 # the hand-written scenarios/kinetics/boehm_stat5.yaml (and the benchmark's best, -138.22199694, to
 # 1e-4); what a scenario cannot express (preequilibration, a formula the scenario's expressions
-# cannot write) is refused with the file and line, and nothing is written.
+# cannot write) is refused with the file and line, and nothing is written; a user's file under
+# either name is refused before anything is written, and physynth's own are replaced.
 # usage: petab_scenario.sh PHYSYNTH SOURCE_DIR OUT_DIR
 set -u
 PHYSYNTH=$1 SRC=$2 OUT=$3
@@ -35,6 +36,13 @@ printf 'observableId\tsimulationConditionId\tmeasurement\ttime\nobs_B\tsim\t0.66
 out=$("$PHYSYNTH" petab "$OUT/pow/problem.yaml" --scenario -o "$OUT/pow.yaml" 2>&1); rc=$?
 [ "$rc" -eq 2 ] || fail "pow: exit $rc: $out"
 echo "$out" | grep -q "observables.tsv:2: error: observable 'obs_B': the formula 'pow(B, 2)' cannot be written" || fail "$out"
+mkdir -p "$OUT/mine" && echo "my notes" >"$OUT/mine/boehm.yaml"
+out=$("$PHYSYNTH" petab "$SRC/data/kinetics/boehm/Boehm_JProteomeRes2014.yaml" --scenario -o "$OUT/mine/boehm.yaml" 2>&1)
+rc=$?
+[ "$rc" -eq 2 ] || fail "a user's file: exit $rc: $out"
+[ "$(cat "$OUT/mine/boehm.yaml")" = "my notes" ] && [ ! -e "$OUT/mine/boehm_data.csv" ] || fail "a user's file touched, or half written"
+"$PHYSYNTH" petab "$SRC/data/kinetics/boehm/Boehm_JProteomeRes2014.yaml" --scenario -o "$OUT/boehm.yaml" >/dev/null ||
+  fail "writing over its own scenario"
 out=$("$PHYSYNTH" petab "$SRC/data/kinetics/boehm/Boehm_JProteomeRes2014.yaml" --scenario -o "$OUT/x.txt" 2>&1); rc=$?
 [ "$rc" -eq 2 ] || fail "-o not .yaml: exit $rc"
 echo ok

@@ -31,6 +31,7 @@ struct PetabOptions {
   bool calibrate = false, scenario = false, simulate = false;
   int points = 101;
   long max_steps = 100000;
+  std::string jacobian = "exact";
   std::string output;
   int starts = 10, threads = 0;
   std::uint64_t seed = 1;
@@ -191,6 +192,7 @@ int run_calibrate(const PetabOptions& o) {
   // A start wandering where the model is stiff or blows up would spend a million steps per solve
   // there; a failed solve only shortens Levenberg-Marquardt's step.
   fo.ode.max_steps = o.max_steps;
+  fo.central_differences = o.jacobian == "differences";
   std::cout << std::setprecision(12);
   std::cout << "calibrating from " << o.starts << " starts (" << (o.from_nominal ? "the first at the nominal values, " : "")
             << "a Sobol design over the bounds), rtol " << fo.ode.rtol << ", atol " << fo.ode.atol << "\n";
@@ -470,6 +472,10 @@ void add_petab_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--starts", o->starts, "Starts of --calibrate: a Sobol design over the bounds (default 10)")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--seed", o->seed, "Digital shift of the Sobol starts (default 1)");
+  cmd->add_option("--jacobian", o->jacobian,
+                  "Jacobians of --calibrate: exact (forward sensitivities; default) or differences (central; "
+                  "cheaper where a problem has many observations per state and parameter: bench/petab_bench)")
+      ->check(CLI::IsMember({"exact", "differences"}));
   cmd->add_option("--max-steps", o->max_steps,
                   "CVODES steps per solve inside --calibrate (default 100000; a solve that needs more fails and "
                   "Levenberg-Marquardt takes a shorter step)")

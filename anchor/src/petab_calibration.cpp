@@ -248,10 +248,12 @@ PetabFit calibrate_petab(const domains::kinetics::PetabProblem& problem, const P
   }
   // Exact Jacobians where the evaluation can give them (it says why not, say a parameter that
   // moves only a preequilibration), else central differences.
-  const auto probe = problem.evaluate(nominal, options.ode, true);
+  const auto probe = options.central_differences ? domains::kinetics::PetabEvaluation{}
+                                                 : problem.evaluate(nominal, options.ode, true);
   ResidualFitOptions fit_options = options.fit;
-  fit_options.analytic_jacobian = probe.has_gradient && !probe.failed;
+  fit_options.analytic_jacobian = !options.central_differences && probe.has_gradient && !probe.failed;
   out.gradient = fit_options.analytic_jacobian ? "exact (forward sensitivities)"
+                 : options.central_differences ? "central differences (as asked)"
                                                : "central differences (" + probe.no_gradient + ")";
   const std::size_t D = out.fitted.size();
   const ResidualFunction f = [&](const std::vector<double>& theta, std::vector<double>& res,

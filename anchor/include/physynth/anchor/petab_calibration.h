@@ -24,6 +24,7 @@ namespace physynth::anchor {
 struct PetabFitOptions {
   ResidualFitOptions fit;  // starts, seed, iterations, threads; fit.first_at_start: start 0 at the nominal values
   solvers::OdeOptions ode;  // tolerances of every solve inside the fit
+  bool central_differences = false;  // central differences even where exact gradients can be formed
 };
 
 struct PetabFit {

@@ -185,6 +185,18 @@ ResidualFitResult fit_residuals(const ResidualFunction& f, std::size_t num_resid
       held = now;
       usable = solve(held);
     }
+    // Release the held entries where the cost falls moving inside from their bound (the KKT
+    // conditions fail there): one more solve with everything free.
+    if (usable && !held.empty()) {
+      ceres::Problem problem;
+      problem.AddResidualBlock(cost_function(f, num_residuals, box, opt), nullptr, x.data());
+      double cost = 0.0;
+      std::vector<double> gradient;
+      bool release = !problem.Evaluate(ceres::Problem::EvaluateOptions(), &cost, nullptr, &gradient, nullptr);
+      for (std::size_t i = 0; i < D && !release; ++i)
+        release = held[i] && (x[i] <= lo[i] + 1e-9 * std::max(1.0, hi[i] - lo[i]) ? gradient[i] < 0.0 : gradient[i] > 0.0);
+      if (release) usable = solve({});
+    }
     ResidualFitStart& r = R.starts[s];
     r.index = static_cast<int>(s);
     for (std::size_t i = 0; i < D; ++i) {

@@ -3,16 +3,16 @@
 // DIR: its estimated parameters fitted (anchor/petab_calibration.h), the calibrated problem written.
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
-#include <algorithm>
-#include <limits>
-#include <map>
-#include <tuple>
-#include <sstream>
 #include <iomanip>
 #include <iostream>
+#include <limits>
+#include <map>
+#include <sstream>
+#include <tuple>
 
 #include "commands.h"
 #include "physynth/anchor/petab_calibration.h"
@@ -43,7 +43,7 @@ struct PetabOptions {
 
 domains::kinetics::SbmlOptions sbml_options(const PetabOptions& o) {
   domains::kinetics::SbmlOptions sbml;
-  sbml.units = o.units == "strict" ? domains::kinetics::UnitPolicy::kStrict
+  sbml.units = o.units == "strict"   ? domains::kinetics::UnitPolicy::kStrict
                : o.units == "ignore" ? domains::kinetics::UnitPolicy::kIgnore
                                      : domains::kinetics::UnitPolicy::kWarn;
   return sbml;
@@ -77,8 +77,8 @@ struct Settled {
   bool converged = false;
   double rtol = 0.0, atol = 0.0, change = 0.0;
 };
-Settled settle(const domains::kinetics::PetabProblem& problem, const std::vector<double>& values,
-               const PetabOptions& o, const std::string& label) {
+Settled settle(const domains::kinetics::PetabProblem& problem, const std::vector<double>& values, const PetabOptions& o,
+               const std::string& label) {
   Settled s;
   solvers::OdeOptions ode = first_tolerances(o);
   for (int round = 0; round < 4; ++round) {
@@ -144,11 +144,8 @@ std::string calibrated_table(const std::string& path, const std::map<std::string
       }
       header = false;
     } else if (id_column >= 0 && nominal_column >= 0 && static_cast<std::size_t>(nominal_column) < fields.size()) {
-      if (auto it = estimates.find(fields[static_cast<std::size_t>(id_column)]); it != estimates.end()) {
-        std::ostringstream v;
-        v << std::setprecision(17) << it->second;
-        fields[static_cast<std::size_t>(nominal_column)] = v.str();
-      }
+      if (auto it = estimates.find(fields[static_cast<std::size_t>(id_column)]); it != estimates.end())
+        fields[static_cast<std::size_t>(nominal_column)] = core::format_number(it->second);
     }
     out << core::join(fields, "\t") << "\n";
   }
@@ -194,8 +191,9 @@ int run_calibrate(const PetabOptions& o) {
   fo.ode.max_steps = o.max_steps;
   fo.central_differences = o.jacobian == "differences";
   std::cout << std::setprecision(12);
-  std::cout << "calibrating from " << o.starts << " starts (" << (o.from_nominal ? "the first at the nominal values, " : "")
-            << "a Sobol design over the bounds), rtol " << fo.ode.rtol << ", atol " << fo.ode.atol << "\n";
+  std::cout << "calibrating from " << o.starts << " starts ("
+            << (o.from_nominal ? "the first at the nominal values, " : "") << "a Sobol design over the bounds), rtol "
+            << fo.ode.rtol << ", atol " << fo.ode.atol << "\n";
   const auto fit = anchor::calibrate_petab(*problem, fo);
   if (!fit.fit.success) {
     std::cerr << o.problem << ": calibration failed: " << fit.message << "\n";
@@ -215,19 +213,22 @@ int run_calibrate(const PetabOptions& o) {
   const auto& parameters = problem->parameters();
   nlohmann::ordered_json j;
   j["problem"] = o.problem;
-  j["method"] = "maximum likelihood, multi-start Levenberg-Marquardt (Ceres) in the fitted space (ln for log and "
-                "log10 parameters), noise parameters profiled in closed form; Laplace intervals";
+  j["method"] =
+      "maximum likelihood, multi-start Levenberg-Marquardt (Ceres) in the fitted space (ln for log and "
+      "log10 parameters), noise parameters profiled in closed form; Laplace intervals";
   j["jacobian"] = fit.gradient;
   j["tolerances"] = {{"fit", {{"rtol", fo.ode.rtol}, {"atol", fo.ode.atol}}},
                      {"reported", {{"rtol", best.rtol}, {"atol", best.atol}, {"settled", best.converged}}}};
-  j["log_likelihood"] = {{"nominal", nominal.evaluation.failed ? nlohmann::ordered_json(nullptr)
-                                                               : nlohmann::ordered_json(nominal.evaluation.log_likelihood)},
-                         {"calibrated", best.evaluation.log_likelihood},
-                         {"chi2", best.evaluation.chi2}};
+  j["log_likelihood"] = {
+      {"nominal", nominal.evaluation.failed ? nlohmann::ordered_json(nullptr)
+                                            : nlohmann::ordered_json(nominal.evaluation.log_likelihood)},
+      {"calibrated", best.evaluation.log_likelihood},
+      {"chi2", best.evaluation.chi2}};
   if (problem->has_priors())
-    j["log_prior"] = {{"nominal", fit.nominal_log_prior},
-                      {"calibrated", fit.log_prior},
-                      {"note", "the fit maximises log-likelihood + log-prior (the parameter table's objective priors)"}};
+    j["log_prior"] = {
+        {"nominal", fit.nominal_log_prior},
+        {"calibrated", fit.log_prior},
+        {"note", "the fit maximises log-likelihood + log-prior (the parameter table's objective priors)"}};
   const std::size_t D = fit.fitted.size();
   const double q = 1.959963984540054;  // normal 97.5 % quantile: 95 % intervals
   nlohmann::ordered_json estimates = nlohmann::ordered_json::array();
@@ -243,32 +244,33 @@ int run_calibrate(const PetabOptions& o) {
     const double fx = log ? std::log(x) : x;
     const auto back = [&](double v) { return log ? std::exp(v) : v; };
     by_id[p.id] = x;
-    estimates.push_back({{"id", p.id},
-                         {"scale", p.scale},
-                         {"estimate", x},
-                         {"nominal", p.nominal},
-                         {"lower_bound", p.lower},
-                         {"upper_bound", p.upper},
-                         {"profiled", profiled},
-                         {"se_fitted", std::isfinite(se) ? nlohmann::ordered_json(se) : nlohmann::ordered_json(nullptr)},
-                         {"interval_95", std::isfinite(se) ? nlohmann::ordered_json({back(fx - q * se), back(fx + q * se)})
-                                                           : nlohmann::ordered_json(nullptr)},
-                         {"at_bound", profiled ? (x <= p.lower || x >= p.upper) : static_cast<bool>(fit.fit.at_bound[i])}});
+    estimates.push_back(
+        {{"id", p.id},
+         {"scale", p.scale},
+         {"estimate", x},
+         {"nominal", p.nominal},
+         {"lower_bound", p.lower},
+         {"upper_bound", p.upper},
+         {"profiled", profiled},
+         {"se_fitted", std::isfinite(se) ? nlohmann::ordered_json(se) : nlohmann::ordered_json(nullptr)},
+         {"interval_95", std::isfinite(se) ? nlohmann::ordered_json({back(fx - q * se), back(fx + q * se)})
+                                           : nlohmann::ordered_json(nullptr)},
+         {"at_bound", profiled ? (x <= p.lower || x >= p.upper) : static_cast<bool>(fit.fit.at_bound[i])}});
   }
   j["parameters"] = estimates;
   nlohmann::ordered_json starts = nlohmann::ordered_json::array();
   for (std::size_t s = 0; s < fit.fit.starts.size(); ++s) {
     const auto& st = fit.fit.starts[s];
-    starts.push_back({{"index", st.index},
-                      {"usable", st.usable},
-                      {"objective", std::isfinite(fit.start_objectives[s])
-                                             ? nlohmann::ordered_json(fit.start_objectives[s])
-                                             : nlohmann::ordered_json(nullptr)},
-                      {"iterations", st.iterations},
-                      {"seconds", st.seconds},
-                      {"start", st.start},
-                      {"optimum", st.optimum},
-                      {"message", st.message}});
+    starts.push_back(
+        {{"index", st.index},
+         {"usable", st.usable},
+         {"objective", std::isfinite(fit.start_objectives[s]) ? nlohmann::ordered_json(fit.start_objectives[s])
+                                                              : nlohmann::ordered_json(nullptr)},
+         {"iterations", st.iterations},
+         {"seconds", st.seconds},
+         {"start", st.start},
+         {"optimum", st.optimum},
+         {"message", st.message}});
   }
   j["starts"] = starts;
   j["best_start"] = fit.fit.best_start;
@@ -285,7 +287,8 @@ int run_calibrate(const PetabOptions& o) {
       return std::filesystem::relative(std::filesystem::absolute(f), std::filesystem::absolute(dir)).string();
     };
     std::ostringstream yaml;
-    yaml << "# " << o.problem << " calibrated by physynth petab --calibrate (fit.json)\nformat_version: 1\nparameter_file:";
+    yaml << "# " << o.problem
+         << " calibrated by physynth petab --calibrate (fit.json)\nformat_version: 1\nparameter_file:";
     std::size_t k = 0;
     for (const auto& f : files.at("parameter_file")) {
       const std::string name = "calibrated_" + std::to_string(++k) + "_" + std::filesystem::path(f).filename().string();
@@ -307,9 +310,10 @@ int run_calibrate(const PetabOptions& o) {
                                        std::to_string(fit.nominal_log_prior) + " nominal, " +
                                        std::to_string(fit.log_prior) + " calibrated). "
                                  : std::string())
-       << "Log-likelihood: nominal " << (nominal.evaluation.failed ? std::string("(failed)") : std::to_string(nominal.evaluation.log_likelihood))
-       << ", calibrated " << std::to_string(best.evaluation.log_likelihood) << " (rtol " << best.rtol << ", atol " << best.atol
-       << (best.converged ? "" : "; not settled") << "). " << at_best << " of " << fit.fit.starts.size()
+       << "Log-likelihood: nominal "
+       << (nominal.evaluation.failed ? std::string("(failed)") : std::to_string(nominal.evaluation.log_likelihood))
+       << ", calibrated " << std::to_string(best.evaluation.log_likelihood) << " (rtol " << best.rtol << ", atol "
+       << best.atol << (best.converged ? "" : "; not settled") << "). " << at_best << " of " << fit.fit.starts.size()
        << " starts within 0.1 of the best; " << std::setprecision(3) << fit.fit.seconds << " s.\n\n"
        << "| parameter | scale | nominal | estimate | 95 % interval | bounds |\n|---|---|---:|---:|---|---|\n";
     for (const auto& e : estimates) {
@@ -356,12 +360,12 @@ int run_simulate(const PetabOptions& o) {
   const auto& observables = problem->observables();
   const auto id_of = [&](int c) { return c < 0 ? std::string() : conditions[static_cast<std::size_t>(c)].id; };
   std::ostringstream table;
-  table << std::setprecision(17)
-        << "observableId\tpreequilibrationConditionId\tsimulationConditionId\ttime\tmeasurement\tsimulation\tsigma\n";
+  const auto f = [](double v) { return core::format_number(v); };  // shortest text that reads back exactly
+  table << "observableId\tpreequilibrationConditionId\tsimulationConditionId\ttime\tmeasurement\tsimulation\tsigma\n";
   for (std::size_t k = 0; k < rows.size(); ++k)
     table << observables[static_cast<std::size_t>(rows[k].observable)].id << "\t" << id_of(rows[k].preequilibration)
-          << "\t" << id_of(rows[k].condition) << "\t" << rows[k].time << "\t" << rows[k].value << "\t"
-          << e.simulations[k] << "\t" << e.sigmas[k] << "\n";
+          << "\t" << id_of(rows[k].condition) << "\t" << f(rows[k].time) << "\t" << f(rows[k].value) << "\t"
+          << f(e.simulations[k]) << "\t" << f(e.sigmas[k]) << "\n";
   // The grid: per (preequilibration, condition, observable) measured, `points` times over
   // [0, its last finite measurement time], with that observable's first row's parameters.
   std::vector<domains::kinetics::PetabMeasurement> grid;
@@ -383,14 +387,14 @@ int run_simulate(const PetabOptions& o) {
   }
   const auto t = problem->evaluate(values, ode, false, &grid);
   std::ostringstream traj;
-  traj << std::setprecision(17) << "observableId\tpreequilibrationConditionId\tsimulationConditionId\ttime\tsimulation\n";
+  traj << "observableId\tpreequilibrationConditionId\tsimulationConditionId\ttime\tsimulation\n";
   for (std::size_t k = 0; k < grid.size(); ++k) {
     if (std::isnan(t.simulations[k])) {
       std::cerr << o.problem << ": the simulation on the grid failed: " << t.message << "\n";
       return kExitRunFailed;
     }
     traj << observables[static_cast<std::size_t>(grid[k].observable)].id << "\t" << id_of(grid[k].preequilibration)
-         << "\t" << id_of(grid[k].condition) << "\t" << grid[k].time << "\t" << t.simulations[k] << "\n";
+         << "\t" << id_of(grid[k].condition) << "\t" << f(grid[k].time) << "\t" << f(t.simulations[k]) << "\n";
   }
   try {
     const std::filesystem::path dir(o.output);
@@ -438,8 +442,8 @@ int run_scenario(const PetabOptions& o) {
     std::cerr << "physynth petab: error: " << e.what() << "\n";
     return exit_code_of(e, kExitRunFailed);
   }
-  std::cout << "wrote " << o.output << " and " << (yaml.parent_path() / data_name).string()
-            << "; try: physynth anchor " << o.output << " -o DIR\n";
+  std::cout << "wrote " << o.output << " and " << (yaml.parent_path() / data_name).string() << "; try: physynth anchor "
+            << o.output << " -o DIR\n";
   return exit_code;
 }
 
@@ -464,11 +468,13 @@ void add_petab_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("--simulate", o->simulate,
                 "Simulate at the nominal parameters: -o DIR gets simulatedData.tsv (every measurement row with its "
                 "simulation and sigma) and trajectories.tsv (each condition's observables on a grid)");
-  cmd->add_option("--points", o->points, "Grid points per curve of --simulate (default 101)")->check(CLI::Range(2, 100000));
+  cmd->add_option("--points", o->points, "Grid points per curve of --simulate (default 101)")
+      ->check(CLI::Range(2, 100000));
   cmd->add_flag("--scenario", o->scenario,
                 "Write the problem as a physynth scenario, -o FILE.yaml, with its measurements as tidy data beside it "
                 "(FILE_data.csv), for run, anchor, audit, collapse, train-pinn and report");
-  cmd->add_option("-o,--output", o->output, "Output folder of --calibrate and --simulate; the scenario file of --scenario");
+  cmd->add_option("-o,--output", o->output,
+                  "Output folder of --calibrate and --simulate; the scenario file of --scenario");
   cmd->add_option("--starts", o->starts, "Starts of --calibrate: a Sobol design over the bounds (default 10)")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--seed", o->seed, "Digital shift of the Sobol starts (default 1)");

@@ -146,9 +146,14 @@ std::vector<double> reading_scatter(const CalibrationProblem& pr, const Layout& 
         const double a = s[i - 1].second, b = s[i].second;
         double d = std::numeric_limits<double>::quiet_NaN();
         switch (pr.observables[o].noise) {
-          case NoiseKind::kAdditive: d = b - a; break;
-          case NoiseKind::kProportional: d = (b - a) / std::max(0.5 * (std::abs(a) + std::abs(b)), L.floor[o]); break;
-          default: if (a > 0.0 && b > 0.0) d = std::log(b) - std::log(a);
+          case NoiseKind::kAdditive:
+            d = b - a;
+            break;
+          case NoiseKind::kProportional:
+            d = (b - a) / std::max(0.5 * (std::abs(a) + std::abs(b)), L.floor[o]);
+            break;
+          default:
+            if (a > 0.0 && b > 0.0) d = std::log(b) - std::log(a);
         }
         if (std::isfinite(d)) diffs[o].push_back(std::abs(d));
       }
@@ -254,14 +259,6 @@ Fit run_start(const CalibrationProblem& pr, const Layout& L, std::vector<double>
     fit.iterations += static_cast<int>(cs.iterations.size());
     return cs.IsSolutionUsable() && std::isfinite(cs.final_cost);
   };
-  const auto on_bound = [&] {
-    std::vector<bool> held(x.size(), false);
-    for (std::size_t i = 0; i < x.size(); ++i) {
-      const double tol = 1e-9 * std::max(1.0, hi[i] - lo[i]);
-      held[i] = hi[i] > lo[i] && (x[i] <= lo[i] + tol || x[i] >= hi[i] - tol);
-    }
-    return held;
-  };
   // A start far from a trend the readings follow (a bearing's growth starting too late) explains
   // it away with a large σ and stalls there, where the trend parameters hardly matter. So where the
   // start's σ is over twice the readings' own scatter, the first solve holds σ at the scatter,
@@ -287,31 +284,18 @@ Fit run_start(const CalibrationProblem& pr, const Layout& L, std::vector<double>
   }
   fit.usable = solve({});
   if (!staged) initial_cost = cs.initial_cost;
-  std::vector<bool> held;
   int rounds = 0;
-  for (; rounds < 3 && fit.usable; ++rounds) {
-    const std::vector<bool> now = on_bound();
-    if (now == held || std::none_of(now.begin(), now.end(), [](bool b) { return b; })) break;
-    held = now;
-    fit.usable = solve(held);
-  }
-  // Release only where the cost falls moving inside from a held bound (the KKT conditions fail).
-  if (fit.usable && !held.empty()) {
-    Problem P;
-    build(pr, L, x, P);
-    ceres::Problem::EvaluateOptions eo;
-    eo.parameter_blocks = P.blocks;
-    double cost = 0.0;
-    std::vector<double> gradient;
-    bool release = !P.problem.Evaluate(eo, &cost, nullptr, &gradient, nullptr);
-    for (std::size_t i = 0; i < x.size() && !release; ++i)
-      release =
-          held[i] && (x[i] <= lo[i] + 1e-9 * std::max(1.0, hi[i] - lo[i]) ? gradient[i] < 0.0 : gradient[i] > 0.0);
-    if (release) {
-      fit.usable = solve({});
-      ++rounds;
-    }
-  }
+  fit.usable = solve_with_bounds_held(
+      fit.usable, x, lo, hi, solve,
+      [&](std::vector<double>& gradient) {
+        Problem P;
+        build(pr, L, x, P);
+        ceres::Problem::EvaluateOptions eo;
+        eo.parameter_blocks = P.blocks;
+        double cost = 0.0;
+        return P.problem.Evaluate(eo, &cost, nullptr, &gradient, nullptr);
+      },
+      &rounds);
   std::ostringstream report;
   report << "Ceres " << (staged ? "(σ held at the readings' scatter first) " : "")
          << (rounds > 0 ? std::to_string(rounds + 1) + " solves (entries left on a bound held)"
@@ -340,7 +324,6 @@ Eigen::MatrixXd jacobian(const CalibrationProblem& pr, const Layout& L, std::vec
       J(r, crs.cols[static_cast<std::size_t>(k)]) = crs.values[static_cast<std::size_t>(k)];
   return J;
 }
-
 
 class FeatureObservation : public ObservationFunction {
  public:

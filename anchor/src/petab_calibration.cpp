@@ -16,8 +16,8 @@ bool petab_residuals(const domains::kinetics::PetabProblem& problem, const domai
   residuals.assign(2 * measurements.size(), 0.0);
   if (e.failed) return false;
   for (std::size_t k = 0; k < measurements.size(); ++k) {
-    const bool laplace = problem.observables()[static_cast<std::size_t>(measurements[k].observable)].distribution ==
-                         "laplace";
+    const bool laplace =
+        problem.observables()[static_cast<std::size_t>(measurements[k].observable)].distribution == "laplace";
     const double z = e.residuals[k], sigma = e.sigmas[k];
     const double log_term = std::log(laplace ? 2.0 * sigma : sigma) + kSigmaOffset;
     if (!std::isfinite(z) || !(sigma > 0.0) || !(log_term >= 0.0)) return false;
@@ -30,15 +30,16 @@ bool petab_residuals(const domains::kinetics::PetabProblem& problem, const domai
 }
 
 bool petab_jacobian(const domains::kinetics::PetabProblem& problem, const domains::kinetics::PetabEvaluation& e,
-                    const std::vector<bool>& sigma_varies, const std::vector<int>& fitted, std::vector<double>& jacobian) {
+                    const std::vector<bool>& sigma_varies, const std::vector<int>& fitted,
+                    std::vector<double>& jacobian) {
   const auto& measurements = problem.measurements();
   const std::size_t M = measurements.size(), D = fitted.size();
   if (e.failed || !e.has_gradient) return false;
   const std::size_t P = e.misfit_gradient.size() / M;
   jacobian.assign(2 * M * D, 0.0);
   for (std::size_t k = 0; k < M; ++k) {
-    const bool laplace = problem.observables()[static_cast<std::size_t>(measurements[k].observable)].distribution ==
-                         "laplace";
+    const bool laplace =
+        problem.observables()[static_cast<std::size_t>(measurements[k].observable)].distribution == "laplace";
     const double z = e.residuals[k], sigma = e.sigmas[k];
     const double log_term = std::log(laplace ? 2.0 * sigma : sigma) + kSigmaOffset;
     for (std::size_t i = 0; i < D; ++i) {
@@ -107,8 +108,8 @@ constexpr double kLogOffset = 50.0;  // C: ln x + C > 0 for every x > e^-50
 // How many residuals a prior adds: normal and Laplace kinds 1, their log kinds 2 (the density's
 // 1/x as sqrt(2 (ln x + C))), uniform ones none (a constant within the range the box keeps).
 std::size_t prior_residual_count(const domains::kinetics::PetabPrior& prior) {
-  if (prior.type.empty() || prior.type.find("niform") != std::string::npos) return 0;
-  return prior.type.rfind("log", 0) == 0 ? 2 : 1;
+  if (prior.type.empty() || prior.uniform()) return 0;
+  return prior.of_log() ? 2 : 1;
 }
 
 // The prior's residuals at x (linear scale), 1/2 Σ r² = -log density + const, and where `d` is
@@ -117,13 +118,9 @@ bool prior_residuals(const domains::kinetics::PetabPrior& prior, const std::stri
                      double* d, std::size_t stride) {
   const std::size_t n = prior_residual_count(prior);
   if (n == 0) return true;
-  const bool on_scale = prior.type.rfind("parameterScale", 0) == 0, of_log = prior.type.rfind("log", 0) == 0;
-  double v = x, dv = 1.0;  // the prior's variable and its derivative by x
-  if ((on_scale && scale == "log") || of_log) v = std::log(x), dv = 1.0 / x;
-  if (on_scale && scale == "log10") v = std::log10(x), dv = 1.0 / (x * std::log(10.0));
+  const double v = prior.variable(x, scale), dv = prior.variable_derivative(x, scale);
   if (!std::isfinite(v)) return false;
-  const bool laplace = prior.type.find("aplace") != std::string::npos;
-  if (laplace) {
+  if (prior.laplace()) {
     const double root = std::sqrt(2.0 * std::fabs(v - prior.a) / prior.b);
     r[0] = std::copysign(root, v - prior.a);
     if (d) d[0] = dv / (prior.b * std::max(root, 1e-8));
@@ -197,7 +194,8 @@ PetabFit calibrate_petab(const domains::kinetics::PetabProblem& problem, const P
     for (std::size_t k : g.rows) ++owners[k];
   profiled.erase(std::remove_if(profiled.begin(), profiled.end(),
                                 [&](const Profiled& g) {
-                                  return std::any_of(g.rows.begin(), g.rows.end(), [&](std::size_t k) { return owners[k] > 1; });
+                                  return std::any_of(g.rows.begin(), g.rows.end(),
+                                                     [&](std::size_t k) { return owners[k] > 1; });
                                 }),
                  profiled.end());
   std::vector<BoxParameter> box;
@@ -211,13 +209,9 @@ PetabFit calibrate_petab(const domains::kinetics::PetabProblem& problem, const P
     BoxParameter b;
     b.name = p.id;
     b.lower = p.lower, b.upper = p.upper;
-    if (p.prior.type.find("niform") != std::string::npos) {  // zero density outside its range
-      const bool on_scale = p.prior.type.rfind("parameterScale", 0) == 0;
-      const auto back = [&](double v) {
-        return !on_scale || p.scale == "lin" ? v : p.scale == "log" ? std::exp(v) : std::pow(10.0, v);
-      };
-      b.lower = std::max(b.lower, back(p.prior.a));
-      b.upper = std::min(b.upper, back(p.prior.b));
+    if (p.prior.uniform()) {  // zero density outside its range
+      b.lower = std::max(b.lower, p.prior.value_at(p.prior.a, p.scale));
+      b.upper = std::min(b.upper, p.prior.value_at(p.prior.b, p.scale));
     }
     b.log = p.scale != "lin";
     b.start = std::clamp(p.nominal, b.lower, b.upper);
@@ -248,8 +242,8 @@ PetabFit calibrate_petab(const domains::kinetics::PetabProblem& problem, const P
   }
   // Exact Jacobians where the evaluation can give them (it says why not, say a parameter that
   // moves only a preequilibration), else central differences.
-  const auto probe = options.central_differences ? domains::kinetics::PetabEvaluation{}
-                                                 : problem.evaluate(nominal, options.ode, true);
+  const auto probe =
+      options.central_differences ? domains::kinetics::PetabEvaluation{} : problem.evaluate(nominal, options.ode, true);
   ResidualFitOptions fit_options = options.fit;
   fit_options.analytic_jacobian = !options.central_differences && probe.has_gradient && !probe.failed;
   out.gradient = fit_options.analytic_jacobian ? "exact (forward sensitivities)"

@@ -4,8 +4,8 @@
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
 
-#include <chrono>
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <limits>
 
@@ -27,7 +27,7 @@ namespace {
 class Residuals final : public ceres::DynamicCostFunction {
  public:
   Residuals(const ResidualFunction& f, std::size_t num_residuals, const std::vector<BoxParameter>& box,
-                     double relative_step, bool analytic)
+            double relative_step, bool analytic)
       : f_(f), box_(box), step_(relative_step), analytic_(analytic) {
     AddParameterBlock(static_cast<int>(box.size()));
     SetNumResiduals(static_cast<int>(num_residuals));
@@ -149,8 +149,8 @@ ResidualFitResult fit_residuals(const ResidualFunction& f, std::size_t num_resid
     so.num_threads = 1;
     so.logging_type = ceres::SILENT;
     ceres::Solver::Summary summary;
-    int iterations = 0, solves = 0;
-    // One solve with the entries in `held` constant.
+    int iterations = 0;
+    // One solve with the entries in `held` constant (unit_cost.h's solve_with_bounds_held drives it).
     const auto solve = [&](const std::vector<bool>& held) {
       ceres::Problem problem;
       problem.AddResidualBlock(cost_function(f, num_residuals, box, opt), nullptr, x.data());
@@ -162,41 +162,21 @@ ResidualFitResult fit_residuals(const ResidualFunction& f, std::size_t num_resid
       for (std::size_t i = 0; i < held.size(); ++i)
         if (held[i]) constant.push_back(static_cast<int>(i));
       if (constant.size() == D) return true;
-      if (!constant.empty())
-        problem.SetManifold(x.data(), new ceres::SubsetManifold(static_cast<int>(D), constant));
+      if (!constant.empty()) problem.SetManifold(x.data(), new ceres::SubsetManifold(static_cast<int>(D), constant));
       ceres::Solve(so, &problem, &summary);
       iterations += static_cast<int>(summary.iterations.size());
-      ++solves;
       return summary.IsSolutionUsable() && std::isfinite(summary.final_cost);
     };
-    // Levenberg-Marquardt's steps projected onto a bound are mostly rejected, and the trust region
-    // collapses ("parameter tolerance reached") short of the optimum when one sits on a bound (as
-    // Boehm's k_exp_hetero does). So entries that end on a bound are held there and the rest solved
-    // again (up to 3 rounds), as calibration.cpp does.
-    bool usable = solve({});
-    std::vector<bool> held;
-    for (int round = 0; round < 3 && usable; ++round) {
-      std::vector<bool> now(D, false);
-      for (std::size_t i = 0; i < D; ++i) {
-        const double tol = 1e-9 * std::max(1.0, hi[i] - lo[i]);
-        now[i] = x[i] <= lo[i] + tol || x[i] >= hi[i] - tol;
-      }
-      if (now == held || std::none_of(now.begin(), now.end(), [](bool b) { return b; })) break;
-      held = now;
-      usable = solve(held);
-    }
-    // Release the held entries where the cost falls moving inside from their bound (the KKT
-    // conditions fail there): one more solve with everything free.
-    if (usable && !held.empty()) {
-      ceres::Problem problem;
-      problem.AddResidualBlock(cost_function(f, num_residuals, box, opt), nullptr, x.data());
-      double cost = 0.0;
-      std::vector<double> gradient;
-      bool release = !problem.Evaluate(ceres::Problem::EvaluateOptions(), &cost, nullptr, &gradient, nullptr);
-      for (std::size_t i = 0; i < D && !release; ++i)
-        release = held[i] && (x[i] <= lo[i] + 1e-9 * std::max(1.0, hi[i] - lo[i]) ? gradient[i] < 0.0 : gradient[i] > 0.0);
-      if (release) usable = solve({});
-    }
+    int extra = 0;
+    const bool usable = detail::solve_with_bounds_held(
+        solve({}), x, lo, hi, solve,
+        [&](std::vector<double>& gradient) {
+          ceres::Problem problem;
+          problem.AddResidualBlock(cost_function(f, num_residuals, box, opt), nullptr, x.data());
+          double cost = 0.0;
+          return problem.Evaluate(ceres::Problem::EvaluateOptions(), &cost, nullptr, &gradient, nullptr);
+        },
+        &extra);
     ResidualFitStart& r = R.starts[s];
     r.index = static_cast<int>(s);
     for (std::size_t i = 0; i < D; ++i) {
@@ -206,7 +186,7 @@ ResidualFitResult fit_residuals(const ResidualFunction& f, std::size_t num_resid
     r.usable = usable;
     r.cost = r.usable ? summary.final_cost : std::numeric_limits<double>::infinity();
     r.iterations = iterations;
-    r.message = (solves > 1 ? std::to_string(solves) + " solves (entries on a bound held): " : std::string()) +
+    r.message = (extra > 0 ? std::to_string(extra + 1) + " solves (entries on a bound held): " : std::string()) +
                 summary.message;
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     optima[s] = x;
@@ -215,7 +195,8 @@ ResidualFitResult fit_residuals(const ResidualFunction& f, std::size_t num_resid
   arena.execute([&] { tbb::parallel_for(std::size_t{0}, starts, one, tbb::simple_partitioner()); });
 
   for (std::size_t s = 0; s < starts; ++s)
-    if (R.starts[s].usable && (R.best_start < 0 || R.starts[s].cost < R.starts[static_cast<std::size_t>(R.best_start)].cost))
+    if (R.starts[s].usable &&
+        (R.best_start < 0 || R.starts[s].cost < R.starts[static_cast<std::size_t>(R.best_start)].cost))
       R.best_start = static_cast<int>(s);
   R.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
   if (R.best_start < 0) {
@@ -233,7 +214,7 @@ ResidualFitResult fit_residuals(const ResidualFunction& f, std::size_t num_resid
   // The Jacobian at the best optimum, by the same central differences.
   std::unique_ptr<ceres::CostFunction> cost(cost_function(f, num_residuals, box, opt));
   Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> J(static_cast<Eigen::Index>(num_residuals),
-                                                                          static_cast<Eigen::Index>(D));
+                                                                           static_cast<Eigen::Index>(D));
   std::vector<double> r(num_residuals);
   const double* params[] = {x.data()};
   double* jac[] = {J.data()};

@@ -3,8 +3,8 @@
 // one unit's negative log-likelihood terms as Ceres residuals.
 #pragma once
 
-#include <Eigen/Dense>
 #include <ceres/ceres.h>
+#include <Eigen/Dense>
 
 #include <algorithm>
 #include <cmath>
@@ -38,6 +38,42 @@ inline Eigen::MatrixXd laplace_covariance(const Eigen::MatrixXd& J) {
       for (Eigen::Index k = 0; k < P; ++k)
         if (std::abs(eig.eigenvectors()(k, i)) > 1e-6) C(k, k) = std::numeric_limits<double>::infinity();
   return C;
+}
+
+// After a first solve (usable or not): Levenberg-Marquardt's steps projected onto a bound are
+// mostly rejected, and its trust region collapses short of an optimum that sits on a bound. So the
+// entries of x (fitted space) that end within 1e-9 of the box's width of a bound are held there
+// and the rest solved again, up to 3 rounds; then, where the cost falls moving inside from a held
+// bound (its gradient points inside: the KKT conditions fail), everything is solved once more
+// free. solve(held) runs one solve (held: one flag per entry, empty: none) and says whether it
+// is usable; gradient(g) fills the cost's gradient at x, false where it cannot be evaluated.
+// Returns whether the last solve is usable; *extra_solves counts the solves after the first.
+template <class Solve, class Gradient>
+bool solve_with_bounds_held(bool usable, const std::vector<double>& x, const std::vector<double>& lo,
+                            const std::vector<double>& hi, Solve&& solve, Gradient&& gradient, int* extra_solves) {
+  const auto tolerance = [&](std::size_t i) { return 1e-9 * std::max(1.0, hi[i] - lo[i]); };
+  std::vector<bool> held;
+  int rounds = 0;
+  for (; rounds < 3 && usable; ++rounds) {
+    std::vector<bool> now(x.size(), false);
+    for (std::size_t i = 0; i < x.size(); ++i)
+      now[i] = hi[i] > lo[i] && (x[i] <= lo[i] + tolerance(i) || x[i] >= hi[i] - tolerance(i));
+    if (now == held || std::none_of(now.begin(), now.end(), [](bool b) { return b; })) break;
+    held = now;
+    usable = solve(held);
+  }
+  if (usable && !held.empty()) {
+    std::vector<double> g;
+    bool release = !gradient(g);
+    for (std::size_t i = 0; i < x.size() && !release; ++i)
+      release = held[i] && (x[i] <= lo[i] + tolerance(i) ? g[i] < 0.0 : g[i] > 0.0);
+    if (release) {
+      usable = solve(std::vector<bool>());
+      ++rounds;
+    }
+  }
+  *extra_solves = rounds;
+  return usable;
 }
 
 inline double to_fit(double v, bool log) { return log ? std::log(v) : v; }
@@ -134,7 +170,8 @@ class UnitSolver {
     auto& solver = sensitivities ? *sensitive_ : *plain_;
     double* s = sensitivities ? s_.data() : nullptr;
     const auto r = solver.solve(p.data(), y0.data(), pr_.t0, times_, y_.data(), s);
-    if (r.status == solvers::SolveStatus::kSuccess || events_.empty()) return r.status == solvers::SolveStatus::kSuccess;
+    if (r.status == solvers::SolveStatus::kSuccess || events_.empty())
+      return r.status == solvers::SolveStatus::kSuccess;
     // The solve failed (a crack that runs away in finite time): solved again with the scenario's
     // terminal events, the unit stops at its failure threshold and continues past it at its rate
     // there. A unit whose solve succeeds is fitted to its solution, events or not: readings past
@@ -174,8 +211,8 @@ class UnitSolver {
   // along t_e(θ) (dt_e/dθ = -(∇g·s + ∂g/∂θ) / (∇g·f), g the event function), all by central
   // differences; s(t_e) from a second solve, without the events, to t_e (the one that failed
   // did so later).
-  bool continue_past_failure(const std::vector<double>& p, const std::vector<double>& y0,
-                             const solvers::SolveResult& r, bool sensitivities) {
+  bool continue_past_failure(const std::vector<double>& p, const std::vector<double>& y0, const solvers::SolveResult& r,
+                             bool sensitivities) {
     const std::size_t n = pr_.model->num_states(), T = times_.size(), K = pr_.parameters.size();
     const double te = r.t_reached;
     const std::size_t first = std::min(r.rows_written, T);
@@ -267,8 +304,8 @@ class UnitSolver {
   const core::SteppedModel* stepped_;  // or null: an ODE model
   std::vector<double> times_;
   std::vector<std::size_t> row_;
-  std::vector<solvers::Event> events_;                      // the problem's terminal events
-  std::unique_ptr<solvers::OdeSolver> plain_, sensitive_;  // without and with sensitivities
+  std::vector<solvers::Event> events_;                                       // the problem's terminal events
+  std::unique_ptr<solvers::OdeSolver> plain_, sensitive_;                    // without and with sensitivities
   std::unique_ptr<solvers::OdeSolver> stopping_plain_, stopping_sensitive_;  // the same with the events
   std::vector<std::unique_ptr<ObservationFunction>> functions_;
   std::vector<double> y_, s_, dhdy_, dhdp_;
@@ -277,7 +314,7 @@ class UnitSolver {
 // Unit u's model parameters from its global block xg (shared entries first) and its unit block
 // xu; chain, when not null, receives d(model value)/d(fitted value) per free parameter.
 inline std::vector<double> bind(const CalibrationProblem& pr, const Layout& L, std::size_t u, const double* xg,
-                         const double* xu, std::vector<double>* chain = nullptr) {
+                                const double* xu, std::vector<double>* chain = nullptr) {
   std::vector<double> p = pr.units[u].parameters;
   if (chain) chain->assign(pr.parameters.size(), 1.0);
   const auto set = [&](int k, double x) {
@@ -291,7 +328,8 @@ inline std::vector<double> bind(const CalibrationProblem& pr, const Layout& L, s
 }
 
 // The model parameters of unit u for the whole fitted vector x.
-inline std::vector<double> unit_parameters(const CalibrationProblem& pr, const Layout& L, std::size_t u, const double* x) {
+inline std::vector<double> unit_parameters(const CalibrationProblem& pr, const Layout& L, std::size_t u,
+                                           const double* x) {
   return bind(pr, L, u, x, x + L.unit_start(u));
 }
 

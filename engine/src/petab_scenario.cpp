@@ -19,16 +19,6 @@ using domains::kinetics::PetabObservable;
 using domains::kinetics::PetabProblem;
 using domains::kinetics::PetabValue;
 
-// The shortest of 15 to 17 significant digits that reads back as the same double.
-std::string num(double v) {
-  for (int digits = 15;; ++digits) {
-    std::ostringstream o;
-    o.precision(digits);
-    o << v;
-    if (digits == 17 || std::stod(o.str()) == v) return o.str();
-  }
-}
-
 // `text` with every identifier found in `with` replaced by its text (a number in parentheses).
 std::string substitute(const std::string& text, const std::map<std::string, std::string>& with) {
   std::string out;
@@ -150,7 +140,7 @@ std::optional<PetabScenario> petab_to_scenario(const PetabProblem& problem, cons
     std::map<std::string, std::string> with;
     for (const auto& p : parameters)
       if (model.parameter_index(p.id) < 0 && !p.estimate)
-        with[p.id] = "(" + num(nominal[static_cast<std::size_t>(petab_index[p.id])]) + ")";
+        with[p.id] = "(" + core::format_number(nominal[static_cast<std::size_t>(petab_index[p.id])]) + ")";
     bool same = true;
     for (const auto* m : rows) {
       same = same && m->observable_parameters.size() == rows[0]->observable_parameters.size();
@@ -169,11 +159,11 @@ std::optional<PetabScenario> petab_to_scenario(const PetabProblem& problem, cons
     bool ok = true;
     for (std::size_t k = 0; k < rows[0]->observable_parameters.size(); ++k) {
       double v = 0.0;
-      ok = fixed_value(rows[0]->observable_parameters[k], "observable '" + obs.id + "': observableParameter " +
-                                                              std::to_string(k + 1),
+      ok = fixed_value(rows[0]->observable_parameters[k],
+                       "observable '" + obs.id + "': observableParameter " + std::to_string(k + 1),
                        {rows[0]->file, rows[0]->line, 0}, &v) &&
            ok;
-      with["observableParameter" + std::to_string(k + 1) + "_" + obs.id] = "(" + num(v) + ")";
+      with["observableParameter" + std::to_string(k + 1) + "_" + obs.id] = "(" + core::format_number(v) + ")";
     }
     if (!ok) continue;
     expressions[o] = substitute(obs.formula_text, with);
@@ -196,8 +186,8 @@ std::optional<PetabScenario> petab_to_scenario(const PetabProblem& problem, cons
         if (!(std::fabs(mine - reference) <= 1e-9 * std::max(1.0, std::fabs(reference))) &&
             !(std::isnan(mine) && std::isnan(reference))) {
           diags.error(at, "observable '" + obs.id + "': the formula '" + obs.formula_text + "' written as '" +
-                              expressions[o] + "' gives " + num(mine) + " where PEtab's gives " + num(reference) +
-                              " (the scenario's expressions read it differently)");
+                              expressions[o] + "' gives " + core::format_number(mine) + " where PEtab's gives " +
+                              core::format_number(reference) + " (the scenario's expressions read it differently)");
           ok = false;
         }
       }
@@ -250,8 +240,8 @@ std::optional<PetabScenario> petab_to_scenario(const PetabProblem& problem, cons
       noise.per_row.push_back(v * to_ln);
     }
     if (!ok) continue;
-    const bool constant = std::all_of(noise.per_row.begin(), noise.per_row.end(),
-                                      [&](double v) { return v == noise.per_row[0]; });
+    const bool constant =
+        std::all_of(noise.per_row.begin(), noise.per_row.end(), [&](double v) { return v == noise.per_row[0]; });
     if (constant) {
       noise.kind = Noise::kKnown;
       noise.sigma = noise.per_row[0];
@@ -269,10 +259,12 @@ std::optional<PetabScenario> petab_to_scenario(const PetabProblem& problem, cons
     if (!p.estimate || model.parameter_index(p.id) >= 0) continue;
     const auto it = sigma_of.find(static_cast<int>(q));
     if (it == sigma_of.end())
-      diags.error({parameter_file, 0, 0},
-                  "parameter '" + p.id + "' is estimated but is neither a parameter of the SBML model nor the σ of "
-                  "an observable (an observable's scaling or offset, say); a scenario's anchor fits model parameters "
-                  "and one σ per observable only");
+      diags.error(
+          {parameter_file, 0, 0},
+          "parameter '" + p.id +
+              "' is estimated but is neither a parameter of the SBML model nor the σ of "
+              "an observable (an observable's scaling or offset, say); a scenario's anchor fits model parameters "
+              "and one σ per observable only");
     else if (it->second.size() > 1)
       diags.error({parameter_file, 0, 0}, "parameter '" + p.id + "' is the σ of " + core::join(it->second) +
                                               "; a scenario's anchor fits one σ per observable");
@@ -293,8 +285,9 @@ std::optional<PetabScenario> petab_to_scenario(const PetabProblem& problem, cons
       double v = p0[static_cast<std::size_t>(j)];
       for (const auto& [index, value] : conditions[static_cast<std::size_t>(c)].overrides)
         if (index == j)
-          fixed_value(value, "condition '" + conditions[static_cast<std::size_t>(c)].id + "': " +
-                                 model.parameters()[static_cast<std::size_t>(j)].name,
+          fixed_value(value,
+                      "condition '" + conditions[static_cast<std::size_t>(c)].id +
+                          "': " + model.parameters()[static_cast<std::size_t>(j)].name,
                       {problem.files().at("condition_files").front(), 0, 0}, &v);
       row.push_back(v);
     }
@@ -302,16 +295,19 @@ std::optional<PetabScenario> petab_to_scenario(const PetabProblem& problem, cons
   }
   for (const int j : covariates) {
     const std::string& name = model.parameters()[static_cast<std::size_t>(j)].name;
-    if (auto it = petab_index.find(name); it != petab_index.end() && parameters[static_cast<std::size_t>(it->second)].estimate)
+    if (auto it = petab_index.find(name);
+        it != petab_index.end() && parameters[static_cast<std::size_t>(it->second)].estimate)
       diags.error({problem.files().at("condition_files").front(), 1, 0},
-                  "condition column '" + name + "' sets an estimated parameter per condition; a scenario's anchor "
-                  "fits one value for every unit");
+                  "condition column '" + name +
+                      "' sets an estimated parameter per condition; a scenario's anchor "
+                      "fits one value for every unit");
   }
   if (diags.error_count() > errors_before) return std::nullopt;
 
   // The files.
   PetabScenario out;
-  const bool any_sd = std::any_of(noises.begin(), noises.end(), [](const Noise& n) { return n.kind == Noise::kPerRow; });
+  const bool any_sd =
+      std::any_of(noises.begin(), noises.end(), [](const Noise& n) { return n.kind == Noise::kPerRow; });
   std::ostringstream csv;
   csv << "unit,time,observable,value" << (any_sd ? ",sd" : "");
   for (const int j : covariates) csv << "," << model.parameters()[static_cast<std::size_t>(j)].name;
@@ -332,10 +328,10 @@ std::optional<PetabScenario> petab_to_scenario(const PetabProblem& problem, cons
         if (&x == m) break;
         r += x.observable == m->observable;
       }
-      csv << conditions[static_cast<std::size_t>(c)].id << "," << num(m->time) << "," << observables[o].id << ","
-          << num(m->value);
-      if (any_sd) csv << "," << (noises[o].kind == Noise::kPerRow ? num(noises[o].per_row[r]) : "");
-      for (double v : covariate_values[c]) csv << "," << num(v);
+      csv << conditions[static_cast<std::size_t>(c)].id << "," << core::format_number(m->time) << ","
+          << observables[o].id << "," << core::format_number(m->value);
+      if (any_sd) csv << "," << (noises[o].kind == Noise::kPerRow ? core::format_number(noises[o].per_row[r]) : "");
+      for (double v : covariate_values[c]) csv << "," << core::format_number(v);
       csv << "\n";
     }
   }
@@ -358,13 +354,13 @@ std::optional<PetabScenario> petab_to_scenario(const PetabProblem& problem, cons
   bool any_parameter = false;
   for (std::size_t q = 0; q < parameters.size(); ++q)
     if (model.parameter_index(parameters[q].id) >= 0) {
-      y << "  " << parameters[q].id << ": " << num(nominal[q]) << "\n";
+      y << "  " << parameters[q].id << ": " << core::format_number(nominal[q]) << "\n";
       any_parameter = true;
     }
   if (!any_parameter) y << "  {}\n";
   y << "\nsampling: {samples: 1, seed: 1}\n\ntime:\n  values: [";
   bool first = true;
-  for (double t : time_set) y << (first ? "" : ", ") << num(t), first = false;
+  for (double t : time_set) y << (first ? "" : ", ") << core::format_number(t), first = false;
   y << "]\n\nsolver: {method: bdf, rtol: 1.0e-8, atol: 1.0e-12, max_steps: 1000000}\n\nobservations:\n";
   for (std::size_t o = 0; o < observables.size(); ++o) {
     if (expressions[o].empty()) continue;
@@ -372,24 +368,24 @@ std::optional<PetabScenario> petab_to_scenario(const PetabProblem& problem, cons
     const bool log_scale = observables[o].transformation != "lin";
     y << "  - name: " << observables[o].id << "\n    expression: \"" << expressions[o] << "\"\n";
     if (n.kind != Noise::kPerRow && n.sigma > 0.0)
-      y << "    noise: {" << (log_scale ? "log_sd" : "additive_sd") << ": " << num(n.sigma) << "}\n";
+      y << "    noise: {" << (log_scale ? "log_sd" : "additive_sd") << ": " << core::format_number(n.sigma) << "}\n";
   }
   y << "\nanchor:\n  data: " << data_name << "\n  observables:\n";
   for (std::size_t o = 0; o < observables.size(); ++o) {
     if (expressions[o].empty()) continue;
     const auto& n = noises[o];
-    y << "    - {name: " << observables[o].id << ", noise: "
-      << (observables[o].transformation == "lin" ? "additive" : "log_normal");
-    if (n.kind == Noise::kKnown) y << ", sigma: " << num(n.sigma);
+    y << "    - {name: " << observables[o].id
+      << ", noise: " << (observables[o].transformation == "lin" ? "additive" : "log_normal");
+    if (n.kind == Noise::kKnown) y << ", sigma: " << core::format_number(n.sigma);
     y << "}\n";
   }
   y << "  fit:\n";
   bool any_fit = false;
   for (std::size_t q = 0; q < parameters.size(); ++q)
     if (parameters[q].estimate && model.parameter_index(parameters[q].id) >= 0) {
-      y << "    - {parameter: " << parameters[q].id << ", low: " << num(parameters[q].lower)
-        << ", high: " << num(parameters[q].upper) << ", log: " << (parameters[q].scale == "lin" ? "false" : "true")
-        << "}\n";
+      y << "    - {parameter: " << parameters[q].id << ", low: " << core::format_number(parameters[q].lower)
+        << ", high: " << core::format_number(parameters[q].upper)
+        << ", log: " << (parameters[q].scale == "lin" ? "false" : "true") << "}\n";
       any_fit = true;
     }
   if (!any_fit) {

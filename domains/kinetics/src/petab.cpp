@@ -9,8 +9,8 @@
 #include <set>
 #include <sstream>
 
-#include <Eigen/Dense>
 #include <yaml-cpp/yaml.h>
+#include <Eigen/Dense>
 
 #include "physynth/core/config.h"
 #include "physynth/core/text.h"
@@ -95,7 +95,8 @@ bool read_tables(const std::vector<std::string>& paths, const std::vector<std::s
 std::unique_ptr<PetabProblem> PetabProblem::read(const std::string& problem_yaml, core::Diagnostics& diags,
                                                  const SbmlOptions& sbml) {
   const std::size_t errors_before = diags.error_count();
-  const auto loaded = core::load_yaml_file(problem_yaml, diags, "PEtab problem file");  // strict: regular file, size, duplicate keys
+  const auto loaded =
+      core::load_yaml_file(problem_yaml, diags, "PEtab problem file");  // strict: regular file, size, duplicate keys
   if (!loaded) return nullptr;
   YAML::Node root = *loaded;
   const std::filesystem::path base = std::filesystem::path(problem_yaml).parent_path();
@@ -148,11 +149,11 @@ std::unique_ptr<PetabProblem> PetabProblem::read(const std::string& problem_yaml
                                           std::to_string(sbml_files.size()) + "; several models are not supported)");
     return nullptr;
   }
-  for (const auto& [key, files] : std::vector<std::pair<std::string, std::vector<std::string>>>{
-           {"condition_files", condition_files},
-           {"measurement_files", measurement_files},
-           {"observable_files", observable_files},
-           {"parameter_file", parameter_files}})
+  for (const auto& [key, files] :
+       std::vector<std::pair<std::string, std::vector<std::string>>>{{"condition_files", condition_files},
+                                                                     {"measurement_files", measurement_files},
+                                                                     {"observable_files", observable_files},
+                                                                     {"parameter_file", parameter_files}})
     if (files.empty()) {
       diags.error({problem_yaml, 0, 0}, key + " must name at least one file");
       return nullptr;
@@ -177,61 +178,70 @@ std::unique_ptr<PetabProblem> PetabProblem::read(const std::string& problem_yaml
     return nullptr;
   std::map<std::string, int> parameter_by_id;
   for (const Table& params : parameter_tables)
-  for (std::size_t r = 0; r < params.rows.size(); ++r) {
-    PetabParameter q;
-    q.id = params.cell(r, "parameterId");
-    if (parameter_by_id.count(q.id)) {
-      diags.error({params.path, params.lines[r], column_number(params, "parameterId")},
-                  "parameter '" + q.id + "' is listed twice in the parameter table(s)");
-      continue;
-    }
-    q.scale = params.cell(r, "parameterScale");
-    if (q.scale != "lin" && q.scale != "log" && q.scale != "log10")
-      diags.error({params.path, params.lines[r], column_number(params, "parameterScale")},
-                  "parameterScale of '" + q.id + "' must be lin, log or log10, got '" + q.scale + "'");
-    const std::string estimate = params.cell(r, "estimate");
-    if (estimate != "0" && estimate != "1")
-      diags.error({params.path, params.lines[r], column_number(params, "estimate")},
-                  "estimate of '" + q.id + "' must be 0 or 1, got '" + estimate + "'");
-    q.estimate = estimate == "1";
-    // Bounds matter only for estimated parameters: PEtab lets a fixed one leave them empty.
-    for (const auto& [name, target] : std::vector<std::pair<std::string, double*>>{
-             {"lowerBound", &q.lower}, {"upperBound", &q.upper}, {"nominalValue", &q.nominal}})
-      if (!parse_number(params.cell(r, name), target)) {
-        if (!q.estimate && name != "nominalValue" && params.cell(r, name).empty()) {
-          *target = std::numeric_limits<double>::quiet_NaN();
-          continue;
-        }
-        diags.error({params.path, params.lines[r], column_number(params, name)},
-                    name + " of '" + q.id + "' must be a number" +
-                        (name == "nominalValue" ? "" : " (it may be empty only where estimate is 0)") + ", got '" +
-                        params.cell(r, name) + "'");
+    for (std::size_t r = 0; r < params.rows.size(); ++r) {
+      PetabParameter q;
+      q.id = params.cell(r, "parameterId");
+      if (parameter_by_id.count(q.id)) {
+        diags.error({params.path, params.lines[r], column_number(params, "parameterId")},
+                    "parameter '" + q.id + "' is listed twice in the parameter table(s)");
+        continue;
       }
-    // An objective prior: its type and its two parameters ("a;b").
-    if (const std::string type = params.cell(r, "objectivePriorType"); !type.empty()) {
-      static const std::set<std::string> kTypes = {"normal", "laplace", "uniform", "logNormal", "logLaplace",
-                                                    "parameterScaleNormal", "parameterScaleLaplace",
-                                                    "parameterScaleUniform"};
-      const std::string text = params.cell(r, "objectivePriorParameters");
-      const auto fields = core::split_fields(text, ';');
-      if (!kTypes.count(type))
-        diags.error({params.path, params.lines[r], column_number(params, "objectivePriorType")},
-                    "objectivePriorType of '" + q.id + "' must be one of normal, laplace, uniform, logNormal, "
-                    "logLaplace, parameterScaleNormal, parameterScaleLaplace, parameterScaleUniform; got '" + type + "'");
-      else if (fields.size() != 2 || !parse_number(fields[0], &q.prior.a) || !parse_number(fields[1], &q.prior.b) ||
-               (type.find("niform") == std::string::npos ? !(q.prior.b > 0.0) : !(q.prior.a < q.prior.b)))
-        diags.error({params.path, params.lines[r], column_number(params, "objectivePriorParameters")},
-                    "objectivePriorParameters of '" + q.id + "' must be two numbers 'a;b' (" +
-                        (type.find("niform") == std::string::npos ? "b > 0, the spread" : "a < b, the range") +
-                        "), got '" + text + "'");
-      else
-        q.prior.type = type;
+      q.scale = params.cell(r, "parameterScale");
+      if (q.scale != "lin" && q.scale != "log" && q.scale != "log10")
+        diags.error({params.path, params.lines[r], column_number(params, "parameterScale")},
+                    "parameterScale of '" + q.id + "' must be lin, log or log10, got '" + q.scale + "'");
+      const std::string estimate = params.cell(r, "estimate");
+      if (estimate != "0" && estimate != "1")
+        diags.error({params.path, params.lines[r], column_number(params, "estimate")},
+                    "estimate of '" + q.id + "' must be 0 or 1, got '" + estimate + "'");
+      q.estimate = estimate == "1";
+      // Bounds matter only for estimated parameters: PEtab lets a fixed one leave them empty.
+      for (const auto& [name, target] : std::vector<std::pair<std::string, double*>>{
+               {"lowerBound", &q.lower}, {"upperBound", &q.upper}, {"nominalValue", &q.nominal}})
+        if (!parse_number(params.cell(r, name), target)) {
+          if (!q.estimate && name != "nominalValue" && params.cell(r, name).empty()) {
+            *target = std::numeric_limits<double>::quiet_NaN();
+            continue;
+          }
+          diags.error({params.path, params.lines[r], column_number(params, name)},
+                      name + " of '" + q.id + "' must be a number" +
+                          (name == "nominalValue" ? "" : " (it may be empty only where estimate is 0)") + ", got '" +
+                          params.cell(r, name) + "'");
+        }
+      // An objective prior: its type and its two parameters ("a;b").
+      if (const std::string type = params.cell(r, "objectivePriorType"); !type.empty()) {
+        static const std::set<std::string> kTypes = {"normal",
+                                                     "laplace",
+                                                     "uniform",
+                                                     "logNormal",
+                                                     "logLaplace",
+                                                     "parameterScaleNormal",
+                                                     "parameterScaleLaplace",
+                                                     "parameterScaleUniform"};
+        const std::string text = params.cell(r, "objectivePriorParameters");
+        const auto fields = core::split_fields(text, ';');
+        if (!kTypes.count(type))
+          diags.error({params.path, params.lines[r], column_number(params, "objectivePriorType")},
+                      "objectivePriorType of '" + q.id +
+                          "' must be one of normal, laplace, uniform, logNormal, "
+                          "logLaplace, parameterScaleNormal, parameterScaleLaplace, parameterScaleUniform; got '" +
+                          type + "'");
+        else {
+          q.prior.type = type;
+          if (fields.size() != 2 || !parse_number(fields[0], &q.prior.a) || !parse_number(fields[1], &q.prior.b) ||
+              (q.prior.uniform() ? !(q.prior.a < q.prior.b) : !(q.prior.b > 0.0))) {
+            diags.error({params.path, params.lines[r], column_number(params, "objectivePriorParameters")},
+                        "objectivePriorParameters of '" + q.id + "' must be two numbers 'a;b' (" +
+                            (q.prior.uniform() ? "a < b, the range" : "b > 0, the spread") + "), got '" + text + "'");
+            q.prior.type.clear();
+          }
+        }
+      }
+      parameter_by_id[q.id] = static_cast<int>(p.parameters_.size());
+      p.model_index_.push_back(model.parameter_index(q.id));
+      if (p.model_index_.back() < 0) p.extra_.push_back(q.id);
+      p.parameters_.push_back(q);
     }
-    parameter_by_id[q.id] = static_cast<int>(p.parameters_.size());
-    p.model_index_.push_back(model.parameter_index(q.id));
-    if (p.model_index_.back() < 0) p.extra_.push_back(q.id);
-    p.parameters_.push_back(q);
-  }
   auto value_of = [&](const std::string& text, const std::string& path, int line, int column, const std::string& what,
                       PetabValue* out) {
     if (parse_number(text, &out->number)) return true;
@@ -251,50 +261,51 @@ std::unique_ptr<PetabProblem> PetabProblem::read(const std::string& problem_yaml
   std::map<std::string, int> condition_by_id;
   std::set<int> species_columns;  // model parameters that are species' initial values
   for (const Table& conditions : condition_tables)
-  for (std::size_t r = 0; r < conditions.rows.size(); ++r) {
-    PetabCondition c;
-    c.id = conditions.cell(r, "conditionId");
-    for (std::size_t col = 0; col < conditions.header.size(); ++col) {
-      const std::string& name = conditions.header[col];
-      if (name == "conditionId" || name == "conditionName") continue;
-      int index = model.parameter_index(name);
-      // A species column sets its initial value (PEtab v1): the parameter <species>_0, where
-      // the file writes the initial value in the kind PEtab means (amount with
-      // hasOnlySubstanceUnits, else concentration).
-      const auto& sp = model.species();
-      const auto species = std::find_if(sp.begin(), sp.end(), [&](const auto& x) { return x.id == name; });
-      if (index < 0 && species != sp.end()) {
-        if (!species->has_initial_parameter)
+    for (std::size_t r = 0; r < conditions.rows.size(); ++r) {
+      PetabCondition c;
+      c.id = conditions.cell(r, "conditionId");
+      for (std::size_t col = 0; col < conditions.header.size(); ++col) {
+        const std::string& name = conditions.header[col];
+        if (name == "conditionId" || name == "conditionName") continue;
+        int index = model.parameter_index(name);
+        // A species column sets its initial value (PEtab v1): the parameter <species>_0, where
+        // the file writes the initial value in the kind PEtab means (amount with
+        // hasOnlySubstanceUnits, else concentration).
+        const auto& sp = model.species();
+        const auto species = std::find_if(sp.begin(), sp.end(), [&](const auto& x) { return x.id == name; });
+        if (index < 0 && species != sp.end()) {
+          if (!species->has_initial_parameter)
+            diags.error({conditions.path, 1, static_cast<int>(col) + 1},
+                        "condition column '" + name +
+                            "': the species' initial value is set by an assignment in the "
+                            "SBML file, which a condition cannot override here");
+          else if (species->initial_parameter_is_concentration == species->has_only_substance_units)
+            diags.error({conditions.path, 1, static_cast<int>(col) + 1},
+                        "condition column '" + name + "': PEtab gives the species' initial " +
+                            (species->has_only_substance_units ? "amount" : "concentration") +
+                            " but the SBML file writes its initial " +
+                            (species->has_only_substance_units ? "concentration" : "amount") +
+                            "; converting between them is not supported yet");
+          else
+            index = model.parameter_index(name + "_0");
+          if (index < 0) continue;
+          species_columns.insert(index);
+        }
+        if (index < 0) {
           diags.error({conditions.path, 1, static_cast<int>(col) + 1},
-                      "condition column '" + name + "': the species' initial value is set by an assignment in the "
-                      "SBML file, which a condition cannot override here");
-        else if (species->initial_parameter_is_concentration == species->has_only_substance_units)
-          diags.error({conditions.path, 1, static_cast<int>(col) + 1},
-                      "condition column '" + name + "': PEtab gives the species' initial " +
-                          (species->has_only_substance_units ? "amount" : "concentration") +
-                          " but the SBML file writes its initial " +
-                          (species->has_only_substance_units ? "concentration" : "amount") +
-                          "; converting between them is not supported yet");
-        else
-          index = model.parameter_index(name + "_0");
-        if (index < 0) continue;
-        species_columns.insert(index);
+                      "condition column '" + name + "' is neither a parameter nor a species of the model");
+          continue;
+        }
+        PetabValue v;
+        const std::string text = col < conditions.rows[r].size() ? conditions.rows[r][col] : "";
+        // An empty or NaN species value keeps the model's own initial value.
+        if (species_columns.count(index) && (text.empty() || text == "nan" || text == "NaN" || text == "NAN")) continue;
+        if (value_of(text, conditions.path, conditions.lines[r], static_cast<int>(col) + 1, "condition value", &v))
+          c.overrides.emplace_back(index, v);
       }
-      if (index < 0) {
-        diags.error({conditions.path, 1, static_cast<int>(col) + 1},
-                    "condition column '" + name + "' is neither a parameter nor a species of the model");
-        continue;
-      }
-      PetabValue v;
-      const std::string text = col < conditions.rows[r].size() ? conditions.rows[r][col] : "";
-      // An empty or NaN species value keeps the model's own initial value.
-      if (species_columns.count(index) && (text.empty() || text == "nan" || text == "NaN" || text == "NAN")) continue;
-      if (value_of(text, conditions.path, conditions.lines[r], static_cast<int>(col) + 1, "condition value", &v))
-        c.overrides.emplace_back(index, v);
+      condition_by_id[c.id] = static_cast<int>(p.conditions_.size());
+      p.conditions_.push_back(std::move(c));
     }
-    condition_by_id[c.id] = static_cast<int>(p.conditions_.size());
-    p.conditions_.push_back(std::move(c));
-  }
 
   // Measurements: read first, to know how many placeholders each observable has.
   std::vector<Table> measurement_tables;
@@ -323,60 +334,61 @@ std::unique_ptr<PetabProblem> PetabProblem::read(const std::string& problem_yaml
     return items;
   };
   for (const Table& measurements : measurement_tables)
-  for (std::size_t r = 0; r < measurements.rows.size(); ++r) {
-    PetabMeasurement m;
-    m.file = measurements.path;
-    m.line = measurements.lines[r];
-    const std::string obs = measurements.cell(r, "observableId");
-    const std::string cond = measurements.cell(r, "simulationConditionId");
-    if (const std::string pre = measurements.cell(r, "preequilibrationConditionId"); !pre.empty()) {
-      if (auto it = condition_by_id.find(pre); it != condition_by_id.end())
-        m.preequilibration = it->second;
-      else
-        diags.error({measurements.path, m.line, column_number(measurements, "preequilibrationConditionId")},
-                    "unknown preequilibration condition '" + pre + "'");
-    }
-    if (auto it = observable_by_id.find(obs); it != observable_by_id.end())
-      m.observable = it->second;
-    else
-      diags.error({measurements.path, m.line, column_number(measurements, "observableId")},
-                  "unknown observable '" + obs + "'");
-    if (auto it = condition_by_id.find(cond); it != condition_by_id.end()) {
-      m.condition = it->second;
-      for (const auto& [index, value] : p.conditions_[static_cast<std::size_t>(m.condition)].overrides)
-        if (m.preequilibration >= 0 && species_columns.count(index)) {
-          diags.error({measurements.path, m.line, column_number(measurements, "simulationConditionId")},
-                      "condition '" + cond +
-                          "' sets a species' initial value after preequilibration, which is not supported yet");
-          break;
-        }
-    } else
-      diags.error({measurements.path, m.line, column_number(measurements, "simulationConditionId")},
-                  "unknown condition '" + cond + "'");
-    if (!parse_number(measurements.cell(r, "measurement"), &m.value) || !std::isfinite(m.value))
-      diags.error({measurements.path, m.line, column_number(measurements, "measurement")},
-                  "measurement must be a finite number, got '" + measurements.cell(r, "measurement") + "'");
-    // time: a number, or inf for a measurement at steady state.
-    if (const std::string t = measurements.cell(r, "time"); t == "inf" || t == "Inf" || t == "INF")
-      m.time = std::numeric_limits<double>::infinity();
-    else if (!parse_number(t, &m.time) || !std::isfinite(m.time))
-      diags.error({measurements.path, m.line, column_number(measurements, "time")},
-                  "time must be a finite number or inf (at steady state), got '" + t + "'");
-    if (m.time < 0) diags.error({measurements.path, m.line, column_number(measurements, "time")}, "time must be >= 0");
-    for (const auto& [name, target] : std::vector<std::pair<std::string, std::vector<PetabValue>*>>{
-             {"observableParameters", &m.observable_parameters}, {"noiseParameters", &m.noise_parameters}})
-      for (const auto& item : list(measurements.cell(r, name))) {
-        PetabValue v;
-        if (value_of(item, measurements.path, m.line, column_number(measurements, name), name + " entry", &v))
-          target->push_back(v);
+    for (std::size_t r = 0; r < measurements.rows.size(); ++r) {
+      PetabMeasurement m;
+      m.file = measurements.path;
+      m.line = measurements.lines[r];
+      const std::string obs = measurements.cell(r, "observableId");
+      const std::string cond = measurements.cell(r, "simulationConditionId");
+      if (const std::string pre = measurements.cell(r, "preequilibrationConditionId"); !pre.empty()) {
+        if (auto it = condition_by_id.find(pre); it != condition_by_id.end())
+          m.preequilibration = it->second;
+        else
+          diags.error({measurements.path, m.line, column_number(measurements, "preequilibrationConditionId")},
+                      "unknown preequilibration condition '" + pre + "'");
       }
-    if (m.observable >= 0) {
-      auto o = static_cast<std::size_t>(m.observable);
-      observable_count[o] = std::max(observable_count[o], m.observable_parameters.size());
-      noise_count[o] = std::max(noise_count[o], m.noise_parameters.size());
+      if (auto it = observable_by_id.find(obs); it != observable_by_id.end())
+        m.observable = it->second;
+      else
+        diags.error({measurements.path, m.line, column_number(measurements, "observableId")},
+                    "unknown observable '" + obs + "'");
+      if (auto it = condition_by_id.find(cond); it != condition_by_id.end()) {
+        m.condition = it->second;
+        for (const auto& [index, value] : p.conditions_[static_cast<std::size_t>(m.condition)].overrides)
+          if (m.preequilibration >= 0 && species_columns.count(index)) {
+            diags.error({measurements.path, m.line, column_number(measurements, "simulationConditionId")},
+                        "condition '" + cond +
+                            "' sets a species' initial value after preequilibration, which is not supported yet");
+            break;
+          }
+      } else
+        diags.error({measurements.path, m.line, column_number(measurements, "simulationConditionId")},
+                    "unknown condition '" + cond + "'");
+      if (!parse_number(measurements.cell(r, "measurement"), &m.value) || !std::isfinite(m.value))
+        diags.error({measurements.path, m.line, column_number(measurements, "measurement")},
+                    "measurement must be a finite number, got '" + measurements.cell(r, "measurement") + "'");
+      // time: a number, or inf for a measurement at steady state.
+      if (const std::string t = measurements.cell(r, "time"); t == "inf" || t == "Inf" || t == "INF")
+        m.time = std::numeric_limits<double>::infinity();
+      else if (!parse_number(t, &m.time) || !std::isfinite(m.time))
+        diags.error({measurements.path, m.line, column_number(measurements, "time")},
+                    "time must be a finite number or inf (at steady state), got '" + t + "'");
+      if (m.time < 0)
+        diags.error({measurements.path, m.line, column_number(measurements, "time")}, "time must be >= 0");
+      for (const auto& [name, target] : std::vector<std::pair<std::string, std::vector<PetabValue>*>>{
+               {"observableParameters", &m.observable_parameters}, {"noiseParameters", &m.noise_parameters}})
+        for (const auto& item : list(measurements.cell(r, name))) {
+          PetabValue v;
+          if (value_of(item, measurements.path, m.line, column_number(measurements, name), name + " entry", &v))
+            target->push_back(v);
+        }
+      if (m.observable >= 0) {
+        auto o = static_cast<std::size_t>(m.observable);
+        observable_count[o] = std::max(observable_count[o], m.observable_parameters.size());
+        noise_count[o] = std::max(noise_count[o], m.noise_parameters.size());
+      }
+      p.measurements_.push_back(std::move(m));
     }
-    p.measurements_.push_back(std::move(m));
-  }
   // Placeholders: observableParameterK_<id>, noiseParameterK_<id>, after the PEtab-only parameters.
   std::size_t placeholders = 0;
   for (std::size_t o = 0; o < observable_ids.size(); ++o)
@@ -390,32 +402,32 @@ std::unique_ptr<PetabProblem> PetabProblem::read(const std::string& problem_yaml
   }
   p.placeholders_ = placeholders;
   for (const Table& observables : observable_tables)
-  for (std::size_t r = 0; r < observables.rows.size(); ++r) {
-    PetabObservable o;
-    o.id = observables.cell(r, "observableId");
-    o.formula_text = observables.cell(r, "observableFormula");
-    o.noise_text = observables.cell(r, "noiseFormula");
-    o.file = observables.path;
-    o.line = observables.lines[r];
-    const std::string transformation = observables.cell(r, "observableTransformation");
-    const std::string distribution = observables.cell(r, "noiseDistribution");
-    if (!transformation.empty()) o.transformation = transformation;
-    if (!distribution.empty()) o.distribution = distribution;
-    if (o.transformation != "lin" && o.transformation != "log" && o.transformation != "log10")
-      diags.error({observables.path, observables.lines[r], column_number(observables, "observableTransformation")},
-                  "observableTransformation must be lin, log or log10, got '" + o.transformation + "'");
-    if (o.distribution != "normal" && o.distribution != "laplace")
-      diags.error({observables.path, observables.lines[r], column_number(observables, "noiseDistribution")},
-                  "noiseDistribution must be normal or laplace, got '" + o.distribution + "'");
-    std::string error;
-    o.formula = model.compile_formula(observables.cell(r, "observableFormula"), p.extra_, &error);
-    if (!o.formula)
-      diags.error({observables.path, observables.lines[r], column_number(observables, "observableFormula")}, error);
-    o.noise = model.compile_formula(observables.cell(r, "noiseFormula"), p.extra_, &error);
-    if (!o.noise)
-      diags.error({observables.path, observables.lines[r], column_number(observables, "noiseFormula")}, error);
-    p.observables_.push_back(std::move(o));
-  }
+    for (std::size_t r = 0; r < observables.rows.size(); ++r) {
+      PetabObservable o;
+      o.id = observables.cell(r, "observableId");
+      o.formula_text = observables.cell(r, "observableFormula");
+      o.noise_text = observables.cell(r, "noiseFormula");
+      o.file = observables.path;
+      o.line = observables.lines[r];
+      const std::string transformation = observables.cell(r, "observableTransformation");
+      const std::string distribution = observables.cell(r, "noiseDistribution");
+      if (!transformation.empty()) o.transformation = transformation;
+      if (!distribution.empty()) o.distribution = distribution;
+      if (o.transformation != "lin" && o.transformation != "log" && o.transformation != "log10")
+        diags.error({observables.path, observables.lines[r], column_number(observables, "observableTransformation")},
+                    "observableTransformation must be lin, log or log10, got '" + o.transformation + "'");
+      if (o.distribution != "normal" && o.distribution != "laplace")
+        diags.error({observables.path, observables.lines[r], column_number(observables, "noiseDistribution")},
+                    "noiseDistribution must be normal or laplace, got '" + o.distribution + "'");
+      std::string error;
+      o.formula = model.compile_formula(observables.cell(r, "observableFormula"), p.extra_, &error);
+      if (!o.formula)
+        diags.error({observables.path, observables.lines[r], column_number(observables, "observableFormula")}, error);
+      o.noise = model.compile_formula(observables.cell(r, "noiseFormula"), p.extra_, &error);
+      if (!o.noise)
+        diags.error({observables.path, observables.lines[r], column_number(observables, "noiseFormula")}, error);
+      p.observables_.push_back(std::move(o));
+    }
   if (diags.error_count() > errors_before) return nullptr;
   return problem_ptr;
 }
@@ -426,22 +438,37 @@ std::vector<double> PetabProblem::nominal_values() const {
   return v;
 }
 
+namespace {
+// The scale a prior's variable lives on: the parameter's for the parameterScale kinds, ln for the
+// log kinds, else linear.
+std::string prior_scale(const PetabPrior& prior, const std::string& scale) {
+  if (prior.type.rfind("parameterScale", 0) == 0) return scale;
+  return prior.of_log() ? "log" : "lin";
+}
+}  // namespace
+
+double PetabPrior::variable(double value, const std::string& scale) const {
+  const std::string on = prior_scale(*this, scale);
+  return on == "log" ? std::log(value) : on == "log10" ? std::log10(value) : value;
+}
+
+double PetabPrior::variable_derivative(double value, const std::string& scale) const {
+  const std::string on = prior_scale(*this, scale);
+  return on == "log" ? 1.0 / value : on == "log10" ? 1.0 / (value * std::log(10.0)) : 1.0;
+}
+
+double PetabPrior::value_at(double v, const std::string& scale) const {
+  const std::string on = prior_scale(*this, scale);
+  return on == "log" ? std::exp(v) : on == "log10" ? std::pow(10.0, v) : v;
+}
+
 double PetabPrior::log_density(double value, const std::string& scale) const {
   if (type.empty()) return 0.0;
-  const bool on_scale = type.rfind("parameterScale", 0) == 0;
-  const bool of_log = type == "logNormal" || type == "logLaplace";
-  double v = value;
-  if (on_scale && scale == "log") v = std::log(value);
-  if (on_scale && scale == "log10") v = std::log10(value);
-  if (of_log) v = std::log(value);
-  double density = 0.0;
-  if (type.find("niform") != std::string::npos)
-    return v >= a && v <= b ? -std::log(b - a) : -std::numeric_limits<double>::infinity();
-  if (type.find("ormal") != std::string::npos)  // normal, logNormal, parameterScaleNormal
-    density = -0.5 * std::log(2.0 * M_PI * b * b) - 0.5 * (v - a) * (v - a) / (b * b);
-  else  // laplace, logLaplace, parameterScaleLaplace
-    density = -std::log(2.0 * b) - std::fabs(v - a) / b;
-  return of_log ? density - std::log(value) : density;  // the density of the value: 1/value from ln
+  const double v = variable(value, scale);
+  if (uniform()) return v >= a && v <= b ? -std::log(b - a) : -std::numeric_limits<double>::infinity();
+  const double density = laplace() ? -std::log(2.0 * b) - std::fabs(v - a) / b
+                                   : -0.5 * std::log(2.0 * M_PI * b * b) - 0.5 * (v - a) * (v - a) / (b * b);
+  return of_log() ? density - std::log(value) : density;  // the density of the value: 1/value from ln
 }
 
 double PetabProblem::log_prior(const std::vector<double>& values) const {
@@ -474,8 +501,8 @@ bool PetabProblem::steady_state(const std::vector<double>& p, const solvers::Ode
     model.rhs(times[k], x, p.data(), f.data());
     worst = 0.0;
     for (std::size_t i = 0; i < n; ++i) {
-      const double tol = (options.atol_per_state.empty() ? options.atol : options.atol_per_state[i]) +
-                         options.rtol * std::abs(x[i]);
+      const double tol =
+          (options.atol_per_state.empty() ? options.atol : options.atol_per_state[i]) + options.rtol * std::abs(x[i]);
       worst = std::max(worst, std::abs(f[i]) / tol);
     }
     // With sensitivities, they must have settled too: a decade of time that moved none of them by
@@ -497,8 +524,8 @@ bool PetabProblem::steady_state(const std::vector<double>& p, const solvers::Ode
   }
   std::ostringstream out;
   out << "no steady state by t = " << times[r.rows_written > 0 ? r.rows_written - 1 : 0]
-      << (r.status == solvers::SolveStatus::kSuccess ? "" : " (" + r.flag_name + ")")
-      << ": the largest |dx/dt| is " << worst << " times its tolerance (atol + rtol |x|)";
+      << (r.status == solvers::SolveStatus::kSuccess ? "" : " (" + r.flag_name + ")") << ": the largest |dx/dt| is "
+      << worst << " times its tolerance (atol + rtol |x|)";
   *why = out.str();
   return false;
 }

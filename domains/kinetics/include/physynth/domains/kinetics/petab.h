@@ -47,7 +47,16 @@ namespace physynth::domains::kinetics {
 struct PetabPrior {
   std::string type;  // empty: none
   double a = 0.0, b = 0.0;
-  // The log-density at `value` (linear scale) of a parameter on `scale`; -inf outside a uniform's range.
+  // The prior's kind, by its type's name.
+  bool uniform() const { return type == "uniform" || type == "parameterScaleUniform"; }
+  bool laplace() const { return type == "laplace" || type == "logLaplace" || type == "parameterScaleLaplace"; }
+  bool of_log() const { return type == "logNormal" || type == "logLaplace"; }  // its density has the 1/value
+  // The variable the prior is a density of, at `value` (linear scale) of a parameter on `scale`,
+  // its derivative by the value, and the value at a given variable.
+  double variable(double value, const std::string& scale) const;
+  double variable_derivative(double value, const std::string& scale) const;
+  double value_at(double variable, const std::string& scale) const;
+  // The log-density at `value`; -inf outside a uniform's range; 0 without a prior.
   double log_density(double value, const std::string& scale) const;
 };
 

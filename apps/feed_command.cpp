@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 
 #include "commands.h"
@@ -31,8 +32,8 @@ void add_feed_command(CLI::App& app, int& exit_code) {
   cmd->add_option("scenario", o->scenario, "Scenario YAML file with a feed section")->required();
   cmd->add_option("--set", o->overrides, "Override a scenario value, KEY=VALUE");
   cmd->add_option("-o,--output", o->output,
-                  "Write windows-{train,validation,test}.{h5,x.npy,y.npy} into this directory");
-  cmd->add_flag("--stdout", o->to_stdout, "Stream batches to standard output as NPY arrays (x, then y, per batch)");
+                  "Write windows-{train,validation,test}.{h5,x.npy,y.npy,sample.npy,time.npy,json} into this directory");
+  cmd->add_flag("--stdout", o->to_stdout, "Stream batches to standard output as NPY arrays (x, y, sample, time per batch; docs/python.md)");
   cmd->add_option("--split", o->split, "Split to stream: train, validation or test")->capture_default_str();
   cmd->add_flag("--endless", o->endless, "Stream on past sampling.samples (random and Sobol designs)");
   cmd->add_option("--batches", o->batches, "Stop the stream after this many batches");
@@ -62,10 +63,26 @@ void add_feed_command(CLI::App& app, int& exit_code) {
         for (const auto& p : engine::write_window_files(*scenario, o->output, o->threads)) std::cerr << p << "\n";
       }
       if (!o->cmapss.empty()) {
+        // A file there is replaced only when physynth wrote it (its sidecar says so).
+        const std::string sidecar = o->cmapss + ".json";
+        const bool ours = [&] {
+          std::ifstream in(sidecar);
+          std::string head(200, '\0');
+          in.read(head.data(), static_cast<std::streamsize>(head.size()));
+          return head.find("\"physynth-cmapss-1\"") != std::string::npos;
+        }();
+        for (const std::string& p : {o->cmapss, sidecar})
+          if (std::filesystem::exists(p) && !ours) {
+            std::cerr << "physynth feed: error: --cmapss " << o->cmapss << ": " << p
+                      << " exists and was not written by physynth feed (no physynth sidecar " << sidecar
+                      << "); remove it or choose another name; nothing was written\n";
+            exit_code = kExitBadInput;
+            return;
+          }
         const auto parent = std::filesystem::path(o->cmapss).parent_path();
         if (!parent.empty()) std::filesystem::create_directories(parent);
         engine::write_cmapss(*scenario, o->cmapss, o->threads);
-        std::cerr << o->cmapss << "\n";
+        std::cerr << o->cmapss << "\n" << o->cmapss << ".json\n";
       }
       if (o->to_stdout) {
         engine::FeedStream stream(*scenario, split, o->endless, o->threads);

@@ -1,10 +1,10 @@
 #include <signal.h>
 #include <CLI/CLI.hpp>
-#include <glog/logging.h>
 
 #include <iostream>
 
 #include "commands.h"
+#include "physynth/anchor/least_squares.h"
 #include "physynth/engine/ranks.h"
 #include "physynth/engine/run.h"
 
@@ -28,9 +28,7 @@ int main(int argc, char** argv) {
   // A file-size limit (ulimit -f) makes write() fail with EFBIG, reported like a full disk,
   // instead of killing the process with SIGXFSZ mid-file.
   signal(SIGXFSZ, SIG_IGN);
-  // Ceres logs a failed start through glog ("Residual and Jacobian evaluation failed"); the
-  // anchor reports each start's outcome itself (fit.json, failed_starts), so only fatal ones print.
-  FLAGS_minloglevel = google::GLOG_FATAL;
+  anchor::quiet_solver_log();
   engine::init_ranks(&argc, &argv);
   CLI::App app{"physynth: physics-informed synthetic data from YAML scenarios"};
   app.require_subcommand(0, 1);

@@ -7,7 +7,8 @@
 
 #include "commands.h"
 #include "physynth/engine/run_folder.h"
-#include "physynth/viz/viz.h"
+#include "physynth/engine/modules.h"
+#include "physynth/viz/runtime.h"
 
 namespace physynth::apps {
 
@@ -24,7 +25,7 @@ struct ReportCommandOptions {
 viz::VisualOptions visual_options(const std::string& directory) {
   namespace fs = std::filesystem;
   if (fs::exists(fs::path(directory) / "manifest.json"))
-    return viz::options_from_manifest(engine::open_run_folder(directory, false).manifest);
+    return engine::viz_runtime().options_from_manifest(engine::open_run_folder(directory, false).manifest);
   return {};
 }
 }  // namespace
@@ -37,7 +38,7 @@ int write_report_for(const std::string& directory, const ReportOverrides& overri
     if (overrides.height > 0) o.height = overrides.height;
     if (!overrides.format.empty()) o.format = overrides.format;
     if (overrides.max_samples > 0) o.max_samples = overrides.max_samples;
-    const viz::Report r = viz::write_report(directory, o);
+    const viz::Report r = engine::viz_runtime().write_report(directory, o);
     if (!quiet) {
       std::cout << "report: " << r.figures.size() << " plots, " << r.files.size() - r.figures.size() - 1
                 << " VTK files\n  open " << r.html << "\n";

@@ -12,9 +12,11 @@
 #include <iostream>
 
 #include "commands.h"
+#include "physynth/engine/modules.h"
 #include "physynth/engine/pinn_problem.h"
 #include "physynth/engine/ranks.h"
 #include "physynth/engine/scenario.h"
+#include "physynth/pinn/runtime.h"
 
 namespace physynth::apps {
 
@@ -50,7 +52,15 @@ void add_train_pinn_command(CLI::App& app, int& exit_code) {
     overrides.push_back("backend=cvode");
     auto scenario = load_scenario_or_report(o->scenario, overrides, "nothing was trained", exit_code);
     if (!scenario) return;
-    const std::string why = pinn::tensor_support(*scenario->model.model);
+    const pinn::Runtime* runtime = nullptr;
+    try {
+      runtime = &engine::pinn_runtime();
+    } catch (const std::exception& e) {
+      std::cerr << "physynth train-pinn: error: " << e.what() << "\n";
+      exit_code = kExitRunFailed;
+      return;
+    }
+    const std::string why = runtime->tensor_support(*scenario->model.model);
     if (!why.empty()) {
       std::cerr << "physynth train-pinn: error: " << o->scenario << ": " << why << "\n";
       exit_code = kExitBadInput;
@@ -106,12 +116,12 @@ void add_train_pinn_command(CLI::App& app, int& exit_code) {
       std::fflush(stdout);
     };
     try {
-      const pinn::Pinn net = pinn::Pinn::train(problem, scenario->pinn.network, train, progress);
+      const std::unique_ptr<pinn::Network> net = runtime->train(problem, scenario->pinn.network, train, progress);
       if (!root) {
         exit_code = kExitOk;
         return;
       }
-      const auto& t = net.metadata().at("training");
+      const auto& t = net->metadata().at("training");
       const auto& test = t.at("test");
       std::printf("%s: %s after %d Adam steps and %d L-BFGS iterations, %.1f s (%s)\n", o->output.c_str(),
                   t.at("stopped").get<std::string>().c_str(), t.at("adam_steps").get<int>(),
@@ -121,7 +131,7 @@ void add_train_pinn_command(CLI::App& app, int& exit_code) {
         std::printf("  relative L2 error against CVODES on %zu held-out draws: median %s, worst %s\n",
                     test.at("samples").get<std::size_t>(), percent(test.at("median").get<double>()).c_str(),
                     percent(test.at("worst").get<double>()).c_str());
-      std::printf("  sidecar: %s\n", pinn::Pinn::sidecar_path(o->output).c_str());
+      std::printf("  sidecar: %s\n", runtime->sidecar_path(o->output).c_str());
       exit_code = kExitOk;
       const double final_loss = t.at("final_loss").is_number() ? t.at("final_loss").get<double>() : NAN;
       if (!std::isfinite(final_loss) ||

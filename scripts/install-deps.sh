@@ -11,6 +11,10 @@ packages=(
   nlohmann-json3-dev libtbb-dev libboost-dev librandom123-dev
   libmuparser-dev libssl-dev libsbml5-dev
   python3 python3-numpy python3-scipy python3-h5py
+  # The Python module (python/) and its tests: pybind11 for Debian's python3, PyTorch and pandas.
+  python3-dev pybind11-dev python3-pybind11 python3-pytest python3-torch python3-pandas
+  # The .deb (cpack -G DEB): dpkg-shlibdeps finds its dependencies.
+  dpkg-dev file
   xvfb xauth chromium
   clang libclang-rt-14-dev bc
   # OpenBLAS (OpenMP threads, as LibTorch's): CMake's FindBLAS then picks it over ATLAS, which

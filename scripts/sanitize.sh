@@ -14,6 +14,7 @@ cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=None \
   -DCMAKE_C_FLAGS="-O1 -gline-tables-only" -DCMAKE_CXX_FLAGS="-O1 -gline-tables-only" \
   -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DPHYSYNTH_BUILD_BENCH=OFF \
   -DPHYSYNTH_WITH_TORCH=OFF -DPHYSYNTH_WITH_VTK=OFF -DPHYSYNTH_SANITIZE=ON -DPHYSYNTH_FUZZ=ON \
+  -DPHYSYNTH_WITH_PYTHON=OFF \
   -Dfuzz_seconds="$seconds"
 cmake --build "$build_dir" --parallel "$jobs"
 cd "$build_dir"

@@ -8,6 +8,8 @@
 
 namespace physynth::anchor {
 
+void quiet_solver_log() { FLAGS_minloglevel = google::GLOG_FATAL; }
+
 namespace {
 
 std::vector<double> bound_parameters(const Experiment& e, const std::vector<double>& theta) {

@@ -5,11 +5,13 @@
 #include <cstdio>
 #include <fstream>
 #include <limits>
+#include <optional>
 #include <ostream>
 #include <sstream>
 #include <stdexcept>
 
 #include "formats.h"
+#include "physynth/core/diagnostics.h"
 #include "physynth/core/random.h"
 #include "physynth/engine/run.h"
 
@@ -49,6 +51,7 @@ void WindowBatch::clear() {
   targets.clear();
   samples.clear();
   end_times.clear();
+  times.clear();
 }
 
 void WindowBatch::take_front(WindowBatch& from, std::size_t n) {
@@ -60,10 +63,12 @@ void WindowBatch::take_front(WindowBatch& from, std::size_t n) {
   targets.insert(targets.end(), from.targets.begin(), from.targets.begin() + static_cast<long>(n));
   samples.insert(samples.end(), from.samples.begin(), from.samples.begin() + static_cast<long>(n));
   end_times.insert(end_times.end(), from.end_times.begin(), from.end_times.begin() + static_cast<long>(n));
+  times.insert(times.end(), from.times.begin(), from.times.begin() + static_cast<long>(n));
   from.features.erase(from.features.begin(), from.features.begin() + static_cast<long>(n * per));
   from.targets.erase(from.targets.begin(), from.targets.begin() + static_cast<long>(n));
   from.samples.erase(from.samples.begin(), from.samples.begin() + static_cast<long>(n));
   from.end_times.erase(from.end_times.begin(), from.end_times.begin() + static_cast<long>(n));
+  from.times.erase(from.times.begin(), from.times.begin() + static_cast<long>(n));
   size += n;
   from.size -= n;
 }
@@ -107,6 +112,7 @@ void append_windows(const Scenario& s, const Shard& shard, Split split, WindowBa
       out->targets.push_back(static_cast<float>(y));
       out->samples.push_back(static_cast<std::int64_t>(sample));
       out->end_times.push_back(static_cast<std::int64_t>(end));
+      out->times.push_back(blocks.front()->times[end]);
       ++out->size;
     }
   }
@@ -155,35 +161,84 @@ bool FeedStream::next(WindowBatch* batch) {
   return true;
 }
 
+nlohmann::ordered_json window_description(const Scenario& s, const Shard& shard, Split split) {
+  const FeedSpec& f = s.feed;
+  nlohmann::ordered_json d;
+  d["format"] = "physynth-windows-2";
+  d["scenario"] = s.name;
+  d["seed"] = s.seed;
+  d["split"] = split_name(split);
+  d["count"] = 0;
+  nlohmann::ordered_json units = nlohmann::ordered_json::array();
+  for (const auto& name : f.channels) units.push_back(shard.observation(name).units);
+  d["x"] = {{"shape", "windows x window x channels"},
+            {"dtype", "float32"},
+            {"channels", f.channels},
+            {"units", units},
+            {"missing", "NaN (a dropout or a reading past the unit's end)"}};
+  std::string target_units, definition;
+  for (std::size_t k = 0; k < shard.record_label_names.size(); ++k)
+    if (shard.record_label_names[k] == f.target) target_units = shard.record_label_units[k];
+  for (const auto& r : s.record_labels)
+    if (r.name == f.target) {
+      if (r.kind == RecordLabelSpec::Kind::kRemainingTime) {
+        definition = "remaining time to event '" + r.event + "' (t_event - t at the window's last reading)";
+        if (r.clip) definition += ", clipped at " + core::format_number(*r.clip) + " (piecewise-linear RUL)";
+        definition += "; windows of units that never reach the event (censored) are left out";
+      } else {
+        definition = r.expression + " at the window's last reading";
+      }
+    }
+  d["y"] = {{"dtype", "float32"}, {"label", f.target}, {"units", target_units}, {"definition", definition}};
+  d["sample"] = "the unit (sample index of the run) each window comes from; a unit is in one split only";
+  d["time"] = {{"units", s.time_units}, {"meaning", "time of the window's last reading"}};
+  d["end_time"] = "index of the window's last reading in its channel (0-based), the reading order";
+  d["window"] = f.window;
+  d["stride"] = f.stride;
+  return d;
+}
+
 std::vector<std::string> write_window_files(const Scenario& s, const std::string& directory, int threads) {
   if (!s.feed.present) throw std::invalid_argument("the scenario has no feed section");
   ShardGenerator generator(s, threads);
   WindowBatch windows[3];
+  std::optional<nlohmann::ordered_json> descriptions[3];
   for (std::uint64_t k = 0; k < generator.num_shards(); ++k) {
     const Shard shard = generator.shard(k);
-    for (Split sp : {Split::kTrain, Split::kValidation, Split::kTest})
+    for (Split sp : {Split::kTrain, Split::kValidation, Split::kTest}) {
       append_windows(s, shard, sp, &windows[static_cast<int>(sp)]);
+      if (!descriptions[static_cast<int>(sp)]) descriptions[static_cast<int>(sp)] = window_description(s, shard, sp);
+    }
   }
   std::vector<std::string> paths;
   for (Split sp : {Split::kTrain, Split::kValidation, Split::kTest}) {
     const WindowBatch& w = windows[static_cast<int>(sp)];
+    nlohmann::ordered_json d = *descriptions[static_cast<int>(sp)];
+    d["count"] = w.size;
     const std::string stem = directory + "/windows-" + split_name(sp);
-    write_windows_hdf5(stem + ".h5", w, s.feed.channels, s.feed.target, s.output.compression);
+    write_windows_hdf5(stem + ".h5", w, d, s.output.compression);
     write_file_atomically(stem + ".x.npy", npy_bytes("<f4", {w.size, s.feed.window, s.feed.channels.size()},
                                                      w.features.data(), w.features.size() * sizeof(float)));
     write_file_atomically(stem + ".y.npy",
                           npy_bytes("<f4", {w.size}, w.targets.data(), w.targets.size() * sizeof(float)));
-    paths.insert(paths.end(), {stem + ".h5", stem + ".x.npy", stem + ".y.npy"});
+    write_file_atomically(stem + ".sample.npy",
+                          npy_bytes("<i8", {w.size}, w.samples.data(), w.samples.size() * sizeof(std::int64_t)));
+    write_file_atomically(stem + ".time.npy",
+                          npy_bytes("<f8", {w.size}, w.times.data(), w.times.size() * sizeof(double)));
+    write_file_atomically(stem + ".json", d.dump(2) + "\n");
+    paths.insert(paths.end(), {stem + ".h5", stem + ".x.npy", stem + ".y.npy", stem + ".sample.npy",
+                               stem + ".time.npy", stem + ".json"});
   }
   return paths;
 }
 
 void write_npy_batch(std::ostream& out, const WindowBatch& b) {
-  const std::string x =
-      npy_bytes("<f4", {b.size, b.window, b.channels}, b.features.data(), b.features.size() * sizeof(float));
-  const std::string y = npy_bytes("<f4", {b.size}, b.targets.data(), b.targets.size() * sizeof(float));
-  out.write(x.data(), static_cast<std::streamsize>(x.size()));
-  out.write(y.data(), static_cast<std::streamsize>(y.size()));
+  for (const std::string& a :
+       {npy_bytes("<f4", {b.size, b.window, b.channels}, b.features.data(), b.features.size() * sizeof(float)),
+        npy_bytes("<f4", {b.size}, b.targets.data(), b.targets.size() * sizeof(float)),
+        npy_bytes("<i8", {b.size}, b.samples.data(), b.samples.size() * sizeof(std::int64_t)),
+        npy_bytes("<f8", {b.size}, b.times.data(), b.times.size() * sizeof(double))})
+    out.write(a.data(), static_cast<std::streamsize>(a.size()));
 }
 
 void write_cmapss(const Scenario& s, const std::string& path, int threads) {
@@ -193,8 +248,16 @@ void write_cmapss(const Scenario& s, const std::string& path, int threads) {
   ShardGenerator generator(s, threads);
   std::string text;
   char number[40];
+  // Units are numbered 1..N in sample order, without gaps; the sidecar maps them to samples.
+  std::int64_t unit = 0;
+  nlohmann::ordered_json units = nlohmann::ordered_json::array(), sensor_units = nlohmann::ordered_json::array();
+  std::vector<double> cycle_times;
   for (std::uint64_t k = 0; k < generator.num_shards(); ++k) {
     const Shard shard = generator.shard(k);
+    if (k == 0) {
+      for (const auto& name : f.cmapss_sensors) sensor_units.push_back(shard.observation(name).units);
+      cycle_times = shard.observation(f.cmapss_sensors.front()).times;
+    }
     std::vector<const ObservationBlock*> sensors;
     for (const auto& name : f.cmapss_sensors) sensors.push_back(&shard.observation(name));
     std::vector<std::size_t> settings;
@@ -208,8 +271,11 @@ void write_cmapss(const Scenario& s, const std::string& path, int threads) {
       // A reading missing before any was made takes the unit's first valid one.
       for (std::size_t c = 0; c < sensors.size(); ++c)
         for (std::size_t j = 0; j < R && std::isnan(held[c]); ++j) held[c] = sensors[c]->values[i * R + j];
+      ++unit;
+      std::size_t cycles = 0;
       for (std::size_t j = 0; j < R && sensors.front()->times[j] <= shard.t_reached[i]; ++j) {
-        std::string row = std::to_string(shard.first_sample + i + 1) + " " + std::to_string(j + 1);
+        cycles = j + 1;
+        std::string row = std::to_string(unit) + " " + std::to_string(j + 1);
         // Settings: a regime parameter takes its value in the condition of this cycle.
         const std::size_t grid_row = static_cast<std::size_t>(
             std::lower_bound(shard.times.begin(), shard.times.end(), sensors.front()->times[j]) - shard.times.begin());
@@ -237,9 +303,32 @@ void write_cmapss(const Scenario& s, const std::string& path, int threads) {
         }
         text += row + "  \n";
       }
+      units.push_back({{"unit", unit},
+                       {"sample", shard.first_sample + i},
+                       {"cycles", cycles},
+                       {"failure_time", shard.t_reached[i]}});
     }
   }
+  // What the columns are, what a cycle is and which sample each unit is, beside the text file
+  // (a comment line inside it would break the readers written for NASA's files).
+  nlohmann::ordered_json d;
+  d["format"] = "physynth-cmapss-1";
+  d["layout"] = "one row per unit and cycle: unit cycle setting1..3 sensor1..21 (Saxena et al. 2008, train_FD001.txt)";
+  d["scenario"] = s.name;
+  d["seed"] = s.seed;
+  d["cycle"] = "cycle j is the j-th reading of the sensor channels (1-based); its time is cycle_times[j - 1], in " +
+               s.time_units + "; a unit's last cycle is its last reading before the failure event";
+  d["time_units"] = s.time_units;
+  d["cycle_times"] = cycle_times;
+  d["settings"] = f.cmapss_settings;
+  d["sensors"] = f.cmapss_sensors;
+  d["sensor_units"] = sensor_units;
+  d["unused"] = "settings and sensors past those named are 0; a missing reading repeats the unit's previous one";
+  d["units"] = units;
+  d["left_out"] = "samples that did not reach the failure event (censored or failed) are not written; units are "
+                  "numbered 1..N without gaps";
   write_file_atomically(path, text);
+  write_file_atomically(path + ".json", d.dump(1) + "\n");
 }
 
 std::vector<std::vector<double>> read_cmapss(const std::string& path) {

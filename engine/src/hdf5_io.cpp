@@ -274,26 +274,32 @@ std::vector<std::string> write_hdf5(const Shard& s, const std::string& directory
   return {final_path};
 }
 
-void write_windows_hdf5(const std::string& path, const WindowBatch& w, const std::vector<std::string>& channels,
-                        const std::string& target, int compression) {
+void write_windows_hdf5(const std::string& path, const WindowBatch& w, const nlohmann::ordered_json& d,
+                        int compression) {
   write_file(path, [&](hid_t f) {
-    string_attribute(f, "format", "physynth-windows-1");
+    string_attribute(f, "format", "physynth-windows-2");
+    string_attribute(f, "split", d.at("split").get<std::string>());
+    string_attribute(f, "description", d.dump());
     const hsize_t n = w.size;
     {
       Handle ds(write_array(f, "x", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, {n, w.window, w.channels}, w.features.data(),
                             compression),
                 H5Dclose, "x");
-      string_list_attribute(ds.get(), "channels", channels);
+      string_list_attribute(ds.get(), "channels", d.at("x").at("channels").get<std::vector<std::string>>());
+      string_list_attribute(ds.get(), "units", d.at("x").at("units").get<std::vector<std::string>>());
     }
     {
       Handle ds(write_array(f, "y", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, {n}, w.targets.data(), compression), H5Dclose,
                 "y");
-      string_attribute(ds.get(), "label", target);
+      string_attribute(ds.get(), "label", d.at("y").at("label").get<std::string>());
+      string_attribute(ds.get(), "units", d.at("y").at("units").get<std::string>());
+      string_attribute(ds.get(), "definition", d.at("y").at("definition").get<std::string>());
     }
     Handle(write_array(f, "sample", H5T_STD_I64LE, H5T_NATIVE_INT64, {n}, w.samples.data(), compression), H5Dclose,
            "sample");
     Handle(write_array(f, "end_time", H5T_STD_I64LE, H5T_NATIVE_INT64, {n}, w.end_times.data(), compression), H5Dclose,
            "end_time");
+    doubles(f, "time", {n}, w.times, compression, {}, {}, d.at("time").at("units").get<std::string>());
   });
 }
 

@@ -8,7 +8,9 @@
 
 #include "journal.h"
 #include "physynth/core/random.h"
+#include "physynth/engine/modules.h"
 #include "physynth/engine/pinn_problem.h"
+#include "physynth/pinn/runtime.h"
 #include "sha256.h"
 
 namespace physynth::engine {
@@ -162,14 +164,17 @@ std::string PinnAudit::csv() const {
   return out;
 }
 
-#ifdef PHYSYNTH_HAVE_PINN
-
-bool pinn_available() { return true; }
-
 void check_pinn_backend(const core::ConfigNode& root, Scenario& s, bool untrained_is_note) {
   const core::Model& model = *s.model.model;
   const core::ConfigNode backend = root["backend"];
-  const std::string why = pinn::tensor_support(model);
+  const pinn::Runtime* runtime = nullptr;
+  try {
+    runtime = &pinn_runtime();
+  } catch (const std::exception& e) {
+    backend.error(std::string("backend: pinn: ") + e.what());
+    return;
+  }
+  const std::string why = runtime->tensor_support(model);
   if (!why.empty()) {
     backend.error("backend: pinn: " + why);
     return;
@@ -201,7 +206,7 @@ void check_pinn_backend(const core::ConfigNode& root, Scenario& s, bool untraine
     return;
   }
   try {
-    auto net = std::make_shared<pinn::Pinn>(pinn::Pinn::load(s.pinn.model, s.model.model, s.pinn.train.device));
+    std::shared_ptr<const pinn::Network> net = runtime->load(s.pinn.model, s.model.model, s.pinn.train.device, 0);
     // The network covers the time grid and, ideally, every draw.
     if (!s.times.empty() && (s.times.front() < net->t0() || s.times.back() > net->t1()))
       root["time"].error("time: the grid [" + core::format_number(s.times.front()) + ", " +
@@ -232,8 +237,8 @@ void check_pinn_backend(const core::ConfigNode& root, Scenario& s, bool untraine
 
 PinnShard evaluate_pinn(const Scenario& s, const std::vector<double>& times, const double* parameters,
                         std::size_t count, int threads) {
-  const pinn::Pinn& net = *s.pinn.network_loaded;
-  pinn::Pinn::set_threads(threads);
+  const pinn::Network& net = *s.pinn.network_loaded;
+  pinn_runtime().set_threads(threads);
   const std::size_t n = s.model.model->num_states(), m = s.model.model->num_parameters(), T = times.size();
   PinnShard out;
   out.states.assign(count * T * n, std::numeric_limits<double>::quiet_NaN());
@@ -257,20 +262,5 @@ PinnShard evaluate_pinn(const Scenario& s, const std::vector<double>& times, con
   }
   return out;
 }
-
-#else
-
-bool pinn_available() { return false; }
-
-void check_pinn_backend(const core::ConfigNode& root, Scenario&, bool) {
-  root["backend"].error(
-      "backend: pinn needs LibTorch, and this physynth was built without it (PHYSYNTH_WITH_TORCH=OFF)");
-}
-
-PinnShard evaluate_pinn(const Scenario&, const std::vector<double>&, const double*, std::size_t, int) {
-  throw std::logic_error("backend pinn in a build without LibTorch");
-}
-
-#endif
 
 }  // namespace physynth::engine

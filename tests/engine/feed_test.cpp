@@ -111,7 +111,7 @@ TEST_CASE("feed: an endless stream goes past the scenario's samples; a Latin hyp
   CHECK(largest >= 10);
 }
 
-TEST_CASE("feed: the C-MAPSS export parses with the same reader as train_FD001.txt") {
+TEST_CASE("feed: the C-MAPSS export parses with the same reader as train_FD001.txt, its units numbered without gaps") {
   const auto fd001 = engine::read_cmapss(testing::fixture("fixtures/cmapss-fd001/train_FD001_units_1_2.txt"));
   REQUIRE(fd001.size() == 479);
   const auto s = bearing_fleet();
@@ -119,11 +119,12 @@ TEST_CASE("feed: the C-MAPSS export parses with the same reader as train_FD001.t
   engine::write_cmapss(s, path, 2);
   const auto rows = engine::read_cmapss(path);
   REQUIRE(rows.size() > 0);
-  // Units ascend, cycles count 1, 2, ... within a unit, settings hold the unit's load and speed.
+  // Units count 1, 2, ... without gaps, cycles count 1, 2, ... within a unit, settings hold the
+  // unit's load and speed.
   double unit = 0, cycle = 0;
   for (const auto& r : rows) {
     if (r[0] != unit) {
-      REQUIRE(r[0] > unit);
+      REQUIRE(r[0] == unit + 1);
       unit = r[0];
       cycle = 0;
     }

@@ -24,6 +24,11 @@
 
 namespace physynth::anchor {
 
+// Ceres logs a failed start through glog ("Residual and Jacobian evaluation failed"); the
+// anchor reports each start's outcome itself (fit.json, failed_starts). Programs call this once
+// so that only fatal messages print.
+void quiet_solver_log();
+
 struct Experiment {
   std::string name;
   std::vector<double> parameters;             // every model parameter; bound entries are overwritten from theta

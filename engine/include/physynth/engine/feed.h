@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "physynth/engine/dataset.h"
 #include "physynth/engine/scenario.h"
 
@@ -33,6 +35,7 @@ struct WindowBatch {
   std::vector<float> targets;           // size
   std::vector<std::int64_t> samples;    // the unit of each window
   std::vector<std::int64_t> end_times;  // index of each window's last reading within its channel
+  std::vector<double> times;            // time of each window's last reading, in the scenario's time unit
 
   void clear();
   // Moves the first n windows of `from` to the end of this batch.
@@ -59,11 +62,20 @@ class FeedStream {
   std::unique_ptr<Impl> impl_;
 };
 
-// Writes every window of each split: <directory>/windows-<split>.h5 (datasets
-// x, y, sample, end_time) and windows-<split>.x.npy, .y.npy. Returns the paths.
+// What a split's windows are, for the files to carry (their attributes and the NPY sidecar):
+// split, channels with units, the target label with units and definition, the time unit, window
+// and stride. `shard` is any shard of the scenario (for the units).
+nlohmann::ordered_json window_description(const Scenario& scenario, const Shard& shard, Split split);
+
+// Writes every window of each split: <directory>/windows-<split>.h5 (datasets x, y, sample,
+// end_time, time, described by attributes) and windows-<split>.x.npy, .y.npy, .sample.npy,
+// .time.npy with windows-<split>.json saying what they hold. Returns the paths.
 std::vector<std::string> write_window_files(const Scenario& scenario, const std::string& directory, int threads = 0);
 
-// One batch as two NPY arrays back to back (x, then y): `np.load(f)` twice per batch.
+// One batch as four NPY arrays (format 1.0) back to back: x (n, window, channels) float32,
+// y (n) float32, sample (n) int64, time (n) float64. Each array is a 10-byte prefix (magic,
+// version, header length), the header (a Python dict literal: descr, fortran_order, shape) and
+// the raw data, so a reader needs no seeking (docs/python.md has one in numpy alone).
 void write_npy_batch(std::ostream& out, const WindowBatch& batch);
 
 // The C-MAPSS text layout (Saxena et al. 2008, train_FD001.txt): one row per
@@ -72,7 +84,9 @@ void write_npy_batch(std::ostream& out, const WindowBatch& batch);
 // to their target event only (C-MAPSS training units all fail); cycles are
 // the sensor channels' readings; settings are the chosen parameters (0 where
 // fewer than 3), sensors the chosen channels (0 in unused slots); a missing
-// reading repeats the unit's previous one, as a data historian holds values.
+// reading repeats the unit's previous one, as a data historian holds values. Units are
+// numbered 1..N without gaps; PATH.json says what a cycle is (its time) and which sample each
+// unit is.
 void write_cmapss(const Scenario& scenario, const std::string& path, int threads = 0);
 
 // Reads a C-MAPSS text file: rows of 26 numbers. Throws std::runtime_error

@@ -16,7 +16,4 @@ namespace physynth::engine {
 
 pinn::Problem pinn_problem(const Scenario& s);
 
-// Whether this build has the PINN backend (LibTorch).
-bool pinn_available();
-
 }  // namespace physynth::engine

@@ -23,7 +23,7 @@
 #include "physynth/solvers/ode_solver.h"
 
 namespace physynth::pinn {
-class Pinn;
+class Network;
 }
 
 namespace physynth::engine {
@@ -193,7 +193,7 @@ struct PinnSpec {
   pinn::TimeScaling time;
   pinn::NetworkOptions network;
   pinn::TrainOptions train;                          // train.device is also the device a backend pinn run evaluates on
-  std::shared_ptr<const pinn::Pinn> network_loaded;  // backend pinn: loaded and checked against the model
+  std::shared_ptr<const pinn::Network> network_loaded;  // backend pinn: loaded and checked against the model
 };
 
 // The `anchor:` section: how `physynth anchor` calibrates the scenario on a real-data file

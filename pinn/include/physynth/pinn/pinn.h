@@ -92,7 +92,27 @@ struct TrainSummary {
   int resamples = 0;
 };
 
-class Pinn {
+// What a trained network offers outside pinn/ (the engine's backend, the CLI, the Python
+// module). Virtual, so that they reach it through runtime.h without linking LibTorch.
+class Network {
+ public:
+  virtual ~Network() = default;
+  virtual const nlohmann::json& metadata() const = 0;
+  virtual const std::vector<ParameterRange>& ranges() const = 0;
+  virtual double t0() const = 0;
+  virtual double t1() const = 0;
+  // Empty when p (one value per model parameter) lies in the trained box; otherwise why not,
+  // naming the parameter, its value and the range.
+  virtual std::string check_parameters(const double* p) const = 0;
+  // States of `count` samples (parameters count x m, row-major) on `times`: count x T x n.
+  virtual void predict(const double* p, std::size_t count, const std::vector<double>& times,
+                       double* states) const = 0;
+  // Per sample, the root mean square of the normalised residual R over `points` times
+  // uniform in t^ and over the states.
+  virtual void residual(const double* p, std::size_t count, int points, double* rms) const = 0;
+};
+
+class Pinn final : public Network {
  public:
   using ProgressCallback = std::function<void(const Progress&)>;
 
@@ -108,7 +128,7 @@ class Pinn {
 
   Pinn(Pinn&&) noexcept;
   Pinn& operator=(Pinn&&) noexcept;
-  ~Pinn();
+  ~Pinn() override;
 
   // Writes the network (LibTorch archive) to `path` and the sidecar to sidecar_path(path),
   // each through a temporary file renamed into place.
@@ -118,21 +138,13 @@ class Pinn {
   // LibTorch's intra-op threads (process-wide); 0: every core.
   static void set_threads(int threads);
 
-  const nlohmann::json& metadata() const;
-  const std::vector<ParameterRange>& ranges() const;
-  double t0() const;
-  double t1() const;
-
-  // Empty when p (one value per model parameter) lies in the trained box; otherwise why not,
-  // naming the parameter, its value and the range.
-  std::string check_parameters(const double* p) const;
-
-  // States of `count` samples (parameters count x m, row-major) on `times`: count x T x n.
-  void predict(const double* p, std::size_t count, const std::vector<double>& times, double* states) const;
-
-  // Per sample, the root mean square of the normalised residual R over `points` times
-  // uniform in t^ and over the states.
-  void residual(const double* p, std::size_t count, int points, double* rms) const;
+  const nlohmann::json& metadata() const override;
+  const std::vector<ParameterRange>& ranges() const override;
+  double t0() const override;
+  double t1() const override;
+  std::string check_parameters(const double* p) const override;
+  void predict(const double* p, std::size_t count, const std::vector<double>& times, double* states) const override;
+  void residual(const double* p, std::size_t count, int points, double* rms) const override;
 
   // Relative L2 errors against CVODES for `count` parameter draws uniform in the
   // (normalised) box, keyed on `seed`.

@@ -1,0 +1,197 @@
+"""physynth from Python: load a scenario, generate its data, open a run, feed a training loop.
+
+    import physynth
+    s = physynth.load_scenario("scenarios/manufacturing/bearing_fleet.yaml", set={"sampling.samples": 40})
+    run = physynth.run(s)                 # in memory; physynth.run(s, out="DIR") writes a run folder
+    run.observations["vib_rms"]["values"] # numpy, samples x readings
+    for x, y, meta in physynth.feed(s, split="train"):
+        ...                               # x: windows x window x channels, y: targets, meta: unit, time
+
+The engine is C++ (physynth._physynth); arrays come back without copies and the GIL is released
+while it works. docs/python.md has the whole API.
+"""
+import json as _json
+import os as _os
+import warnings as _warnings
+from typing import NamedTuple as _NamedTuple
+
+from . import _physynth
+from .stream import read_batches
+
+__version__ = _physynth.__version__
+__all__ = ["load_scenario", "run", "open_run", "feed", "read_batches", "Scenario", "Run", "ScenarioError",
+           "Diagnostic"]
+
+
+class Diagnostic(_NamedTuple):
+    severity: str  # "error" or "warning"
+    file: str
+    line: int      # 1-based; 0 when unknown
+    column: int
+    message: str
+
+    def __str__(self):
+        where = self.file + (f":{self.line}" if self.line else "") + (f":{self.column}" if self.column else "")
+        return f"{where}: {self.severity}: {self.message}"
+
+
+class ScenarioError(ValueError):
+    """A scenario that does not load: str(e) is the report physynth validate prints, e.diagnostics
+    the individual errors and warnings with file, line and column."""
+
+    def __init__(self, report, diagnostics):
+        super().__init__(report)
+        self.diagnostics = diagnostics
+
+
+def _override(key, value):
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, (int, float)):
+        text = repr(value)
+    elif isinstance(value, str):
+        text = value
+    else:  # lists and mappings as YAML flow (JSON is YAML)
+        text = _json.dumps(value)
+    return f"{key}={text}"
+
+
+class Scenario:
+    """A validated scenario (physynth.load_scenario)."""
+
+    def __init__(self, handle, warnings=()):
+        self._handle = handle
+        self.warnings = list(warnings)
+
+    file = property(lambda self: self._handle.file)
+    name = property(lambda self: self._handle.name)
+    domain = property(lambda self: self._handle.domain)
+    samples = property(lambda self: self._handle.samples)
+    seed = property(lambda self: self._handle.seed)
+    time_units = property(lambda self: self._handle.time_units)
+    overrides = property(lambda self: list(self._handle.overrides))
+
+    @property
+    def resolved(self):
+        """The scenario after defaults and overrides, as a dict (what the manifest records)."""
+        return _json.loads(self._handle.resolved_json)
+
+    @property
+    def feed_channels(self):
+        return list(self._handle.feed_channels)
+
+    @property
+    def feed_target(self):
+        return self._handle.feed_target
+
+    @property
+    def feed_batch_size(self):
+        return self._handle.feed_batch_size
+
+    def __repr__(self):
+        return f"<physynth.Scenario {self.name!r} from {self.file!r}: {self.samples} samples>"
+
+
+def load_scenario(path, set=None):
+    """Reads and validates a scenario file, as `physynth validate` does. `set` overrides values
+    ({"sampling.samples": 100, "solver.rtol": 1e-8}, like --set). Raises ScenarioError with the
+    file:line:col diagnostics; warnings go through the warnings module."""
+    overrides = [_override(k, v) for k, v in (set or {}).items()]
+    handle, items, report = _physynth.load_scenario(_os.fspath(path), overrides)
+    diagnostics = [Diagnostic(*d) for d in items]
+    if handle is None:
+        raise ScenarioError(report.rstrip("\n"), diagnostics)
+    warned = [d for d in diagnostics if d.severity == "warning"]
+    for d in warned:
+        _warnings.warn(str(d), stacklevel=2)
+    return Scenario(handle, warned)
+
+
+def _scenario(s, set=None):
+    return s if isinstance(s, Scenario) else load_scenario(s, set=set)
+
+
+class Run:
+    """A run's data as numpy arrays: from physynth.run (in memory or a folder) or physynth.open_run.
+
+    time (T), states (samples x T x states), parameters (samples x parameters), labels
+    (samples x labels), record_labels (samples x T x record labels), status (0 ok, 1 stopped by
+    its event, 2 failed), t_reached, solver_stats, observations {name: {time, values, units}},
+    with the names and units of each; sample (the sample index of each row); manifest (a dict,
+    for a folder) and directory (None in memory).
+    """
+
+    def __init__(self, arrays, manifest=None, directory=None):
+        self.__dict__.update(arrays)
+        self.manifest = manifest
+        self.directory = directory
+
+    @property
+    def num_samples(self):
+        return len(self.sample)
+
+    def to_pandas(self, what="observations"):
+        """A tidy DataFrame (needs pandas): what="observations" gives sample, channel, time,
+        value, units; "states" gives sample, state, time, value, units; "parameters" one row per
+        sample with a column per parameter; "labels" likewise."""
+        import numpy as np
+        import pandas as pd
+        if what == "parameters":
+            return pd.DataFrame(self.parameters, columns=self.parameter_names, index=pd.Index(self.sample, name="sample"))
+        if what == "labels":
+            return pd.DataFrame(self.labels, columns=self.label_names, index=pd.Index(self.sample, name="sample"))
+        frames = []
+        if what == "observations":
+            for name, c in self.observations.items():
+                S, R = c["values"].shape
+                frames.append(pd.DataFrame({"sample": np.repeat(self.sample, R), "channel": name,
+                                            "time": np.tile(c["time"], S), "value": c["values"].reshape(-1),
+                                            "units": c["units"]}))
+        elif what == "states":
+            S, T, N = self.states.shape
+            for k, name in enumerate(self.state_names):
+                frames.append(pd.DataFrame({"sample": np.repeat(self.sample, T), "state": name,
+                                            "time": np.tile(self.time, S), "value": self.states[:, :, k].reshape(-1),
+                                            "units": self.state_units[k]}))
+        else:
+            raise ValueError(f"to_pandas: what={what!r}; one of 'observations', 'states', 'parameters', 'labels'")
+        return pd.concat(frames, ignore_index=True)
+
+    def __repr__(self):
+        where = self.directory or "memory"
+        return f"<physynth.Run {self.num_samples} samples, {len(self.time)} times, in {where}>"
+
+
+def run(scenario, out=None, threads=0, overwrite=False, set=None):
+    """Generates a scenario's samples. out=None: in memory (nothing written), returns a Run.
+    out=DIR: writes the run folder exactly as `physynth run -o DIR` does (the same bytes) and
+    returns open_run(DIR). `scenario` is a Scenario or a file name (then `set` applies)."""
+    s = _scenario(scenario, set)
+    if out is None:
+        return Run(_physynth.Generator(s._handle, threads).all())
+    summary = _physynth.run(s._handle, _os.fspath(out), threads, overwrite)
+    if not summary["completed"]:
+        raise RuntimeError(f"physynth.run: {summary['message']}")
+    return open_run(summary["directory"])
+
+
+def open_run(directory):
+    """A run folder's manifest (a dict) and data (every HDF5 shard, in sample order)."""
+    manifest, arrays = _physynth.open_run(_os.fspath(directory))
+    return Run(arrays, _json.loads(manifest), _os.fspath(directory))
+
+
+def feed(scenario, split="train", endless=False, threads=0, set=None):
+    """Batches of training windows, computed on the fly (as `physynth feed --stdout`): yields
+    (x, y, meta) with x windows x window x channels (float32, NaN where a reading is missing),
+    y the targets (float32) and meta {"sample", "time", "reading", "split"}: each window's unit,
+    the time of its last reading (scenario time unit) and its index. Batches hold the scenario's
+    feed.batch_size windows (the last may hold fewer); endless=True goes on past the scenario's
+    samples (random and Sobol designs)."""
+    s = _scenario(scenario, set)
+    stream = _physynth.Feed(s._handle, split, endless, threads)
+    while True:
+        b = stream.next()
+        if b is None:
+            return
+        yield b["x"], b["y"], {"sample": b["sample"], "time": b["time"], "reading": b["reading"], "split": split}

@@ -1,0 +1,297 @@
+// physynth._physynth: the engine's public API for Python (pybind11). No logic of its own: the
+// Python package (physynth/__init__.py) turns these into load_scenario, run, open_run, feed.
+// Arrays leave C++ without a copy: each numpy array owns the std::vector it views. The GIL is
+// released while the engine works.
+#include <pybind11/functional.h>
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "physynth/core/diagnostics.h"
+#include "physynth/engine/dataset.h"
+#include "physynth/engine/feed.h"
+#include "physynth/engine/run.h"
+#include "physynth/engine/run_folder.h"
+#include "physynth/engine/scenario.h"
+
+namespace py = pybind11;
+using namespace physynth;
+
+namespace {
+
+// A numpy array over a vector it takes over (no copy), with the given shape.
+template <class T>
+py::array_t<T> adopt(std::vector<T>&& v, std::vector<py::ssize_t> shape) {
+  auto* owned = new std::vector<T>(std::move(v));
+  py::capsule free_when_done(owned, [](void* p) { delete static_cast<std::vector<T>*>(p); });
+  return py::array_t<T>(shape, owned->data(), free_when_done);
+}
+
+py::list strings(const std::vector<std::string>& v) {
+  py::list out;
+  for (const auto& s : v) out.append(s);
+  return out;
+}
+
+// The shards of one run, back to back in sample order.
+engine::Shard concatenate(std::vector<engine::Shard>&& shards) {
+  if (shards.empty()) throw std::runtime_error("no shards");
+  engine::Shard all = std::move(shards.front());
+  for (std::size_t k = 1; k < shards.size(); ++k) {
+    engine::Shard& s = shards[k];
+    if (s.first_sample != all.first_sample + all.samples)
+      throw std::runtime_error("shard " + std::to_string(s.index) + " does not follow the one before it");
+    auto append = [](auto& to, auto& from) { to.insert(to.end(), from.begin(), from.end()); };
+    append(all.states, s.states);
+    append(all.parameters, s.parameters);
+    append(all.labels, s.labels);
+    append(all.status, s.status);
+    append(all.t_reached, s.t_reached);
+    append(all.solver_stats, s.solver_stats);
+    append(all.record_labels, s.record_labels);
+    append(all.regime, s.regime);
+    append(all.sensitivities, s.sensitivities);
+    append(all.plot, s.plot);
+    append(all.failure_flag, s.failure_flag);
+    append(all.failure_message, s.failure_message);
+    for (std::size_t c = 0; c < all.observations.size(); ++c) append(all.observations[c].values, s.observations[c].values);
+    all.samples += s.samples;
+  }
+  return all;
+}
+
+// A shard's arrays and names as a dict of numpy arrays (the Python Run reads it).
+py::dict shard_dict(engine::Shard&& s) {
+  const auto S = static_cast<py::ssize_t>(s.samples), T = static_cast<py::ssize_t>(s.times.size());
+  py::dict d;
+  std::vector<std::int64_t> sample(s.samples);
+  for (std::size_t i = 0; i < s.samples; ++i) sample[i] = static_cast<std::int64_t>(s.first_sample + i);
+  d["sample"] = adopt(std::move(sample), {S});
+  d["time_units"] = s.time_units;
+  d["state_names"] = strings(s.state_names);
+  d["state_units"] = strings(s.state_units);
+  d["parameter_names"] = strings(s.parameter_names);
+  d["parameter_units"] = strings(s.parameter_units);
+  d["label_names"] = strings(s.label_names);
+  d["label_units"] = strings(s.label_units);
+  d["record_label_names"] = strings(s.record_label_names);
+  d["record_label_units"] = strings(s.record_label_units);
+  d["stat_names"] = strings(s.stat_names);
+  d["sensitivity_names"] = strings(s.sensitivity_names);
+  const auto N = static_cast<py::ssize_t>(s.state_names.size()), M = static_cast<py::ssize_t>(s.parameter_names.size()),
+             L = static_cast<py::ssize_t>(s.label_names.size()),
+             R = static_cast<py::ssize_t>(s.record_label_names.size()),
+             K = static_cast<py::ssize_t>(s.sensitivity_names.size()),
+             Q = static_cast<py::ssize_t>(s.stat_names.size());
+  d["time"] = adopt(std::move(s.times), {T});
+  d["states"] = adopt(std::move(s.states), {S, T, N});
+  d["parameters"] = adopt(std::move(s.parameters), {S, M});
+  d["labels"] = adopt(std::move(s.labels), {S, L});
+  d["record_labels"] = adopt(std::move(s.record_labels), {S, T, R});
+  d["status"] = adopt(std::move(s.status), {S});
+  d["t_reached"] = adopt(std::move(s.t_reached), {S});
+  d["solver_stats"] = adopt(std::move(s.solver_stats), {S, Q});
+  if (!s.regime.empty()) d["regime"] = adopt(std::move(s.regime), {S, T});
+  if (K > 0) d["sensitivities"] = adopt(std::move(s.sensitivities), {S, T, K, N});
+  if (!s.plot.empty()) d["plot"] = adopt(std::move(s.plot), {S, 2});
+  py::dict failures;
+  for (std::size_t i = 0; i < s.failure_flag.size(); ++i)
+    if (!s.failure_flag[i].empty())
+      failures[py::int_(s.first_sample + i)] = py::make_tuple(s.failure_flag[i], s.failure_message[i]);
+  d["failures"] = failures;
+  py::dict obs;
+  for (auto& o : s.observations) {
+    const auto n = static_cast<py::ssize_t>(o.times.size());
+    py::dict c;
+    c["units"] = o.units;
+    c["time"] = adopt(std::move(o.times), {n});
+    c["values"] = adopt(std::move(o.values), {S, n});
+    obs[py::str(o.name)] = c;
+  }
+  d["observations"] = obs;
+  return d;
+}
+
+py::dict batch_dict(engine::WindowBatch&& b) {
+  const auto n = static_cast<py::ssize_t>(b.size);
+  py::dict d;
+  d["x"] = adopt(std::move(b.features), {n, static_cast<py::ssize_t>(b.window), static_cast<py::ssize_t>(b.channels)});
+  d["y"] = adopt(std::move(b.targets), {n});
+  d["sample"] = adopt(std::move(b.samples), {n});
+  d["reading"] = adopt(std::move(b.end_times), {n});
+  d["time"] = adopt(std::move(b.times), {n});
+  return d;
+}
+
+struct ScenarioHandle {
+  std::shared_ptr<const engine::Scenario> scenario;
+};
+
+engine::Split split_named(const std::string& name) {
+  engine::Split split{};
+  if (!engine::parse_split(name, &split))
+    throw py::value_error("split '" + name + "': one of 'train', 'validation', 'test'");
+  return split;
+}
+
+// Finite or endless batches of one split, computed on the fly (engine::FeedStream).
+class Feed {
+ public:
+  Feed(const ScenarioHandle& h, const std::string& split, bool endless, int threads)
+      : scenario_(h.scenario), stream_(*scenario_, split_named(split), endless, threads) {}
+  py::object next() {
+    engine::WindowBatch batch;
+    bool more = false;
+    {
+      py::gil_scoped_release release;
+      more = stream_.next(&batch);
+    }
+    if (!more) return py::none();
+    return batch_dict(std::move(batch));
+  }
+
+ private:
+  std::shared_ptr<const engine::Scenario> scenario_;
+  engine::FeedStream stream_;
+};
+
+// A scenario's shards computed in memory, one at a time (DataLoader workers take disjoint ones).
+class Generator {
+ public:
+  Generator(const ScenarioHandle& h, int threads) : scenario_(h.scenario), generator_(*scenario_, threads) {}
+  std::uint64_t num_shards() const { return generator_.num_shards(); }
+  py::dict shard(std::uint64_t index) {
+    if (index >= generator_.num_shards())
+      throw py::index_error("shard " + std::to_string(index) + " of " + std::to_string(generator_.num_shards()));
+    engine::Shard s;
+    {
+      py::gil_scoped_release release;
+      s = generator_.shard(index);
+    }
+    return shard_dict(std::move(s));
+  }
+  py::object windows(std::uint64_t index, const std::string& split) {
+    const engine::Split which = split_named(split);
+    engine::WindowBatch batch;
+    {
+      py::gil_scoped_release release;
+      const engine::Shard s = generator_.shard(index);
+      engine::append_windows(*scenario_, s, which, &batch);
+    }
+    return batch_dict(std::move(batch));
+  }
+  py::dict all() {
+    std::vector<engine::Shard> shards;
+    {
+      py::gil_scoped_release release;
+      for (std::uint64_t k = 0; k < generator_.num_shards(); ++k) shards.push_back(generator_.shard(k));
+    }
+    return shard_dict(concatenate(std::move(shards)));
+  }
+
+ private:
+  std::shared_ptr<const engine::Scenario> scenario_;
+  engine::ShardGenerator generator_;
+};
+
+}  // namespace
+
+PYBIND11_MODULE(_physynth, m) {
+  m.doc() = "physynth's engine (use the physynth package, not this module)";
+  m.attr("__version__") = engine::physynth_version();
+
+  py::class_<ScenarioHandle>(m, "Scenario")
+      .def_property_readonly("file", [](const ScenarioHandle& h) { return h.scenario->file; })
+      .def_property_readonly("name", [](const ScenarioHandle& h) { return h.scenario->name; })
+      .def_property_readonly("domain", [](const ScenarioHandle& h) { return h.scenario->domain; })
+      .def_property_readonly("samples", [](const ScenarioHandle& h) { return h.scenario->samples; })
+      .def_property_readonly("seed", [](const ScenarioHandle& h) { return h.scenario->seed; })
+      .def_property_readonly("overrides", [](const ScenarioHandle& h) { return h.scenario->overrides; })
+      .def_property_readonly("time_units", [](const ScenarioHandle& h) { return h.scenario->time_units; })
+      .def_property_readonly("feed_channels", [](const ScenarioHandle& h) { return h.scenario->feed.channels; })
+      .def_property_readonly("feed_target", [](const ScenarioHandle& h) { return h.scenario->feed.target; })
+      .def_property_readonly("feed_batch_size", [](const ScenarioHandle& h) { return h.scenario->feed.batch_size; })
+      .def_property_readonly("resolved_json", [](const ScenarioHandle& h) { return h.scenario->resolved.dump(); });
+
+  // (scenario or None, [(severity, file, line, column, message)], report text)
+  m.def("load_scenario", [](const std::string& path, const std::vector<std::string>& overrides) {
+    core::Diagnostics diagnostics;
+    std::optional<engine::Scenario> s;
+    {
+      py::gil_scoped_release release;
+      s = engine::load_scenario(path, overrides, diagnostics);
+    }
+    py::list items;
+    for (const auto& d : diagnostics.list())
+      items.append(py::make_tuple(d.severity == core::Diagnostic::Severity::kError ? "error" : "warning",
+                                  d.where.file, d.where.line, d.where.column, d.message));
+    py::object handle = py::none();
+    if (s) handle = py::cast(ScenarioHandle{std::make_shared<const engine::Scenario>(std::move(*s))});
+    return py::make_tuple(handle, items, diagnostics.report());
+  });
+
+  m.def(
+      "run",
+      [](const ScenarioHandle& h, const std::string& out, int threads, bool overwrite) {
+        engine::RunOptions o;
+        o.output_directory = out;
+        o.threads = threads;
+        o.overwrite = overwrite;
+        engine::RunSummary r;
+        {
+          py::gil_scoped_release release;
+          r = engine::run_scenario(*h.scenario, o);
+        }
+        py::dict d;
+        d["completed"] = r.completed;
+        d["refused"] = r.refused;
+        d["message"] = r.message;
+        d["directory"] = r.directory;
+        d["samples"] = r.samples;
+        d["ok"] = r.ok;
+        d["stopped_by_event"] = r.stopped_by_event;
+        d["failed"] = r.failed;
+        d["wall_s"] = r.wall_s;
+        d["files"] = r.files;
+        return d;
+      },
+      py::arg("scenario"), py::arg("out"), py::arg("threads") = 0, py::arg("overwrite") = false);
+
+  // (manifest JSON text, the shards' arrays back to back)
+  m.def("open_run", [](const std::string& dir) {
+    engine::RunFolder folder;
+    std::vector<engine::Shard> shards;
+    {
+      py::gil_scoped_release release;
+      folder = engine::open_run_folder(dir, true, "physynth.open_run");
+      for (const auto& path : folder.hdf5_shards) shards.push_back(engine::read_hdf5(path));
+    }
+    return py::make_tuple(folder.manifest.dump(), shard_dict(concatenate(std::move(shards))));
+  });
+
+  py::class_<Generator>(m, "Generator")
+      .def(py::init<const ScenarioHandle&, int>(), py::arg("scenario"), py::arg("threads") = 0)
+      .def_property_readonly("num_shards", &Generator::num_shards)
+      .def("shard", &Generator::shard)
+      .def("windows", &Generator::windows)
+      .def("all", &Generator::all);
+
+  py::class_<Feed>(m, "Feed")
+      .def(py::init<const ScenarioHandle&, const std::string&, bool, int>(), py::arg("scenario"), py::arg("split"),
+           py::arg("endless") = false, py::arg("threads") = 0)
+      .def("next", &Feed::next);
+
+  // Engine errors a user can cause (a folder that is not a run, a damaged file) arrive as
+  // RuntimeError with the engine's message; invalid arguments as ValueError.
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const std::invalid_argument& e) {
+      PyErr_SetString(PyExc_ValueError, e.what());
+    }
+  });
+}

@@ -1,0 +1,86 @@
+import json
+import warnings
+
+import h5py
+import numpy as np
+import pytest
+
+import physynth
+from conftest import text, FLEET, FLEET_SET, SOURCE
+
+
+def test_a_bad_scenario_raises_with_file_line_and_column():
+    with pytest.raises(physynth.ScenarioError) as e:
+        physynth.load_scenario(SOURCE / "tests/fixtures/bad/negative_rtol.yaml")
+    errors = [d for d in e.value.diagnostics if d.severity == "error"]
+    assert errors, e.value.diagnostics
+    assert errors[0].file.endswith("negative_rtol.yaml") and errors[0].line > 0 and errors[0].column > 0
+    assert "solver.rtol" in str(e.value) and "nothing was run" in str(e.value)
+
+
+def test_set_overrides_and_their_errors():
+    s = physynth.load_scenario(FLEET, set={"sampling.samples": 7, "solver.rtol": 1e-7})
+    assert s.samples == 7 and s.resolved["solver"]["rtol"] == 1e-7
+    with pytest.raises(physynth.ScenarioError) as e:
+        physynth.load_scenario(FLEET, set={"solver.rtol": -1})
+    assert any(d.file == "--set" for d in e.value.diagnostics), e.value.diagnostics
+
+
+def test_a_missing_file_is_a_scenario_error():
+    with pytest.raises(physynth.ScenarioError, match="no_such.yaml"):
+        physynth.load_scenario("no_such.yaml")
+
+
+def h5_shards(directory):
+    return sorted(directory.glob("shard-*.h5"))
+
+
+def test_run_in_memory_equals_the_folder_and_open_run_equals_the_hdf5_files(tmp_path):
+    s = physynth.load_scenario(FLEET, set=FLEET_SET)
+    memory = physynth.run(s, threads=2)
+    folder = physynth.run(s, out=tmp_path / "run", threads=1)
+    assert folder.manifest["status"] == "complete" and memory.directory is None
+    files = h5_shards(tmp_path / "run")
+    assert len(files) == 3
+    h5 = [h5py.File(f, "r") for f in files]
+    for name in ("states", "parameters", "labels", "record_labels", "status", "t_reached", "sample"):
+        from_files = np.concatenate([f[name][:] for f in h5])
+        assert np.array_equal(getattr(folder, name), from_files, equal_nan=True), name
+        assert np.array_equal(getattr(memory, name), from_files, equal_nan=True), name
+    assert np.array_equal(folder.time, h5[0]["time"][:])
+    assert folder.states.shape == (60, len(folder.time), len(folder.state_names))
+    for name, c in folder.observations.items():
+        values = np.concatenate([f["observations"][name]["values"][:] for f in h5])
+        assert np.array_equal(c["values"], values, equal_nan=True), name
+        assert np.array_equal(memory.observations[name]["values"], values, equal_nan=True), name
+        assert c["units"] == text(h5[0]["observations"][name]["values"].attrs["units"])
+    assert folder.state_names == [text(n) for n in h5[0]["states"].attrs["names"]]
+    # The arrays are numpy arrays that own their memory through the engine's vectors.
+    assert folder.states.flags["C_CONTIGUOUS"] and folder.states.dtype == np.float64
+
+
+def test_run_refuses_a_folder_that_holds_a_run(tmp_path):
+    s = physynth.load_scenario(FLEET, set={"sampling.samples": 2})
+    physynth.run(s, out=tmp_path / "r")
+    with pytest.raises(RuntimeError, match="--overwrite|overwrite"):
+        physynth.run(s, out=tmp_path / "r")
+    physynth.run(s, out=tmp_path / "r", overwrite=True)
+
+
+def test_open_run_of_a_folder_that_is_not_a_run(tmp_path):
+    with pytest.raises(RuntimeError, match="manifest.json"):
+        physynth.open_run(tmp_path)
+
+
+def test_tidy_frames():
+    pd = pytest.importorskip("pandas")
+    run = physynth.run(FLEET, set={"sampling.samples": 4})
+    obs = run.to_pandas()
+    assert list(obs.columns) == ["sample", "channel", "time", "value", "units"]
+    n = sum(c["values"].size for c in run.observations.values())
+    assert len(obs) == n
+    first = next(iter(run.observations))
+    one = obs[(obs.channel == first) & (obs["sample"] == 2)]
+    assert np.array_equal(one.value.to_numpy(), run.observations[first]["values"][2], equal_nan=True)
+    assert run.to_pandas("parameters").shape == (4, len(run.parameter_names))
+    assert len(run.to_pandas("states")) == run.states.size

@@ -85,9 +85,11 @@ Handle group_plist() {
   return gcpl;
 }
 
-// Writes an n-dimensional dataset, chunked along the first axis and compressed.
+// Writes an n-dimensional dataset, compressed in chunks: `chunk` where given, else along the
+// first axis in about 256 KiB.
 hid_t write_array(hid_t parent, const std::string& name, hid_t file_type, hid_t mem_type,
-                  const std::vector<hsize_t>& dims, const void* data, int compression) {
+                  const std::vector<hsize_t>& dims, const void* data, int compression,
+                  const std::vector<hsize_t>& chunk_dims = {}) {
   Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose, "dataset property list");
   check(H5Pset_obj_track_times(dcpl.get(), 0), "H5Pset_obj_track_times");
   hsize_t total = 1;
@@ -97,6 +99,7 @@ hid_t write_array(hid_t parent, const std::string& name, hid_t file_type, hid_t 
     hsize_t row = H5Tget_size(file_type);
     for (std::size_t i = 1; i < dims.size(); ++i) row *= dims[i];
     chunk[0] = std::clamp<hsize_t>((1u << 18) / std::max<hsize_t>(row, 1), 1, dims[0]);
+    if (!chunk_dims.empty()) chunk = chunk_dims;
     check(H5Pset_chunk(dcpl.get(), static_cast<int>(chunk.size()), chunk.data()), "H5Pset_chunk");
     check(H5Pset_shuffle(dcpl.get()), "H5Pset_shuffle");
     check(H5Pset_deflate(dcpl.get(), static_cast<unsigned>(compression)), "H5Pset_deflate");
@@ -270,6 +273,21 @@ std::vector<std::string> write_hdf5(const Shard& s, const std::string& directory
       doubles(g.get(), "values", {S, o.times.size()}, o.values, compression, {}, {}, o.units);
     }
     obs.close("observations");
+    if (!s.waveforms.empty()) {
+      // One chunk per snapshot: a reader decompresses only the snapshots it asks for.
+      Handle g(H5Gcreate2(f, "waveforms", H5P_DEFAULT, gcpl.get(), H5P_DEFAULT), H5Gclose, "waveforms group");
+      const hsize_t K = s.waveform_times.size(), L = s.waveform_length;
+      doubles(g.get(), "time", {K}, s.waveform_times, 0, {}, {}, s.time_units);
+      Handle ds(write_array(g.get(), "signal", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, {S, K, L}, s.waveforms.data(),
+                            std::max(compression, 1), {1, 1, L}),
+                H5Dclose, "waveforms/signal");
+      string_attribute(ds.get(), "units", s.waveform_units);
+      double_attribute(ds.get(), "sample_rate_hz", s.waveform_rate_hz);
+      string_attribute(ds.get(), "meaning",
+                       "samples x readings x points: the raw signal the derived features at each reading time were "
+                       "computed from (float32 of the same samples); NaN where the sample had ended");
+      g.close("waveforms");
+    }
   });
   return {final_path};
 }
@@ -367,6 +385,17 @@ Shard read_hdf5(const std::string& path) {
     o.values = read_array<double>(g.get(), "values", H5T_NATIVE_DOUBLE);
     o.units = dataset_string(g.get(), "values", "units");
     s.observations.push_back(std::move(o));
+  }
+  if (H5Lexists(f, "waveforms", H5P_DEFAULT) > 0) {
+    Handle g(H5Gopen2(f, "waveforms", H5P_DEFAULT), H5Gclose, "waveforms");
+    s.waveform_times = read_array<double>(g.get(), "time", H5T_NATIVE_DOUBLE);
+    s.waveforms = read_array<float>(g.get(), "signal", H5T_NATIVE_FLOAT);
+    s.waveform_units = dataset_string(g.get(), "signal", "units");
+    Handle ds(H5Dopen2(g.get(), "signal", H5P_DEFAULT), H5Dclose, "waveforms/signal");
+    Handle attr(H5Aopen(ds.get(), "sample_rate_hz", H5P_DEFAULT), H5Aclose, "attribute sample_rate_hz");
+    check(H5Aread(attr.get(), H5T_NATIVE_DOUBLE, &s.waveform_rate_hz), "sample_rate_hz");
+    const std::size_t per = s.samples * s.waveform_times.size();
+    s.waveform_length = per > 0 ? s.waveforms.size() / per : 0;
   }
   return s;
 }

@@ -69,6 +69,7 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 struct Grid {
   std::vector<double> times;
   std::vector<std::vector<std::size_t>> obs_rows;
+  std::vector<std::size_t> waveform_rows;  // output.waveforms: every k-th row with a derived reading
 };
 
 Grid build_grid(const Scenario& s) {
@@ -101,6 +102,14 @@ Grid build_grid(const Scenario& s) {
     else
       for (double t : obs_times[c]) rows.push_back(row_of(t));
     g.obs_rows.push_back(std::move(rows));
+  }
+  if (s.output.waveforms.present) {
+    std::vector<std::size_t> derived;
+    for (std::size_t c = 0; c < s.observations.size(); ++c)
+      if (s.observations[c].derived_index >= 0) derived.insert(derived.end(), g.obs_rows[c].begin(), g.obs_rows[c].end());
+    std::sort(derived.begin(), derived.end());
+    derived.erase(std::unique(derived.begin(), derived.end()), derived.end());
+    for (std::size_t k = 0; k < derived.size(); k += s.output.waveforms.every) g.waveform_rows.push_back(derived[k]);
   }
   return g;
 }
@@ -494,6 +503,20 @@ void process_sample(const Scenario& s, const Grid& grid, Worker& w, Shard& shard
         if (spec.derived_index < 0) ++expression_channel;
         apply_noise(spec.noise, s.seed, sample, c, ob.times, values);
       }
+      // Raw waveforms: the same snapshot the features above were computed from (the same key).
+      const std::size_t L = shard.waveform_length, K = grid.waveform_rows.size();
+      for (std::size_t k = 0; k < K; ++k) {
+        const std::size_t row = grid.waveform_rows[k];
+        if (row >= r.rows_written) continue;
+        core::CounterRng rng(s.seed, sample, core::stream::kDerivedBase + static_cast<std::uint32_t>(row));
+        const std::vector<double> signal =
+            model.derived_signal(grid.times[row], states + row * n, plan.at(grid.times[row]), rng);
+        if (signal.size() != L)
+          throw std::logic_error("model " + model.name() + ": a derived signal of " + std::to_string(signal.size()) +
+                                 " points, its derived_signal_info says " + std::to_string(L));
+        std::transform(signal.begin(), signal.end(), &shard.waveforms[(i * K + k) * L],
+                       [](double x) { return static_cast<float>(x); });
+      }
       // Labels.
       std::size_t final_label = 0;
       for (std::size_t l = 0; l < s.labels.size(); ++l) {
@@ -619,6 +642,14 @@ Shard make_shard(const Scenario& s, const Grid& grid, std::uint64_t index, std::
     sh.field_cols = s.field.cols;
     sh.field_cell_size_m = s.field.cell_size_m;
     sh.plot.assign(2 * count, 0);
+  }
+  if (!grid.waveform_rows.empty()) {
+    const core::Model::SignalInfo info = model.derived_signal_info();
+    for (std::size_t row : grid.waveform_rows) sh.waveform_times.push_back(grid.times[row]);
+    sh.waveform_length = info.length;
+    sh.waveform_rate_hz = info.sample_rate_hz;
+    sh.waveform_units = info.units;
+    sh.waveforms.assign(count * grid.waveform_rows.size() * info.length, std::numeric_limits<float>::quiet_NaN());
   }
   sh.failure_flag.assign(count, "");
   sh.failure_message.assign(count, "");

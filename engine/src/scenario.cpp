@@ -438,29 +438,6 @@ std::string read_name(const ConfigNode& item, std::set<std::string>& used, const
   return *n;
 }
 
-// Names in `list` must be among `valid` (what they are: "observation", "parameter").
-std::vector<std::string> read_names(const ConfigNode& list, const std::vector<std::string>& valid,
-                                    const std::string& what, std::size_t at_most) {
-  std::vector<std::string> out;
-  if (!list.expect_sequence()) return out;
-  if (list.size() > at_most)
-    list.error(list.path() + " may name at most " + std::to_string(at_most) + " " + what + "s, got " +
-               std::to_string(list.size()));
-  for (std::size_t i = 0; i < list.size(); ++i)
-    if (auto n = list[i].as_string()) {
-      if (std::find(valid.begin(), valid.end(), *n) == valid.end()) {
-        std::string msg = list[i].path() + ": unknown " + what + " '" + *n + "'" +
-                          (valid.empty() ? "; the scenario has none" : "; they are " + core::join(valid));
-        const std::string hint = core::closest_match(*n, valid);
-        if (!hint.empty()) msg += "; did you mean '" + hint + "'?";
-        list[i].error(msg);
-      } else {
-        out.push_back(*n);
-      }
-    }
-  return out;
-}
-
 // Whether `regimes.parameters` lists `name` (before the section is read: a model parameter
 // that only the regimes set needs no `parameters` entry).
 bool set_by_regimes(const ConfigNode& root, const std::string& name) {
@@ -949,7 +926,7 @@ nlohmann::ordered_json resolved_json(const Scenario& s, const YAML::Node& model_
                  {"batch_size", s.feed.batch_size},
                  {"split", {{"validation", s.feed.validation_fraction}, {"test", s.feed.test_fraction}}},
                  {"cmapss", {{"settings", s.feed.cmapss_settings}, {"sensors", s.feed.cmapss_sensors}}}};
-  j["output"] = {{"directory", s.output.directory},
+  nlohmann::ordered_json output = {{"directory", s.output.directory},
                  {"formats", formats},
                  {"shard_size", s.output.shard_size},
                  {"compression", s.output.compression},
@@ -959,6 +936,8 @@ nlohmann::ordered_json resolved_json(const Scenario& s, const YAML::Node& model_
                    {"height", s.output.report.height},
                    {"format", s.output.report.format},
                    {"max_samples", s.output.report.max_samples}}}};
+  if (s.output.waveforms.present) output["waveforms"] = {{"every", s.output.waveforms.every}};
+  j["output"] = output;
   return j;
 }
 
@@ -1361,63 +1340,7 @@ std::optional<Scenario> load_scenario(const std::string& path, const std::vector
 
   // Output.
   s.output.directory = "runs/" + s.name;
-  if (root.has("output")) {
-    const ConfigNode out = root["output"];
-    if (out.expect_map()) {
-      out.check_keys({"directory", "formats", "shard_size", "compression", "report"});
-      if (out.has("report") && out["report"].expect_map()) {
-        const ConfigNode rep = out["report"];
-        ReportSpec& r = s.output.report;
-        rep.check_keys({"plots", "width", "height", "format", "max_samples"});
-        if (rep.has("plots")) r.plots = read_names(rep["plots"], report_plot_kinds(), "plot kind", 64);
-        read_int(rep, "width", 64, 8192, r.width);
-        read_int(rep, "height", 64, 8192, r.height);
-        if (rep.has("format"))
-          if (auto f = rep["format"].as_enum({"png", "vtk"})) r.format = *f;
-        if (rep.has("max_samples"))
-          if (auto n = rep["max_samples"].as_integer()) {
-            if (*n < 1)
-              rep["max_samples"].error("output.report.max_samples must be >= 1, got " + num_text(rep["max_samples"]));
-            else
-              r.max_samples = static_cast<std::uint64_t>(*n);
-          }
-      }
-      if (out.has("directory"))
-        if (auto d = out["directory"].as_string()) {
-          if (d->empty())
-            out["directory"].error("output.directory must not be empty");
-          else
-            s.output.directory = *d;
-        }
-      if (out.has("formats") && out["formats"].expect_sequence()) {
-        s.output.formats.clear();
-        const ConfigNode list = out["formats"];
-        for (std::size_t i = 0; i < list.size(); ++i)
-          if (auto f = list[i].as_enum({"hdf5", "csv", "npy"})) {
-            const OutputFormat fmt = *f == "hdf5"  ? OutputFormat::kHdf5
-                                     : *f == "csv" ? OutputFormat::kCsv
-                                                   : OutputFormat::kNpy;
-            if (std::find(s.output.formats.begin(), s.output.formats.end(), fmt) == s.output.formats.end())
-              s.output.formats.push_back(fmt);
-          }
-        if (list.size() == 0) out["formats"].error("output.formats must name at least one of 'hdf5', 'csv' or 'npy'");
-      }
-      if (out.has("shard_size"))
-        if (auto n = out["shard_size"].as_integer()) {
-          if (*n < 1)
-            out["shard_size"].error("output.shard_size must be >= 1, got " + num_text(out["shard_size"]));
-          else
-            s.output.shard_size = static_cast<std::uint64_t>(*n);
-        }
-      if (out.has("compression"))
-        if (auto n = out["compression"].as_integer()) {
-          if (*n < 0 || *n > 9)
-            out["compression"].error("output.compression must be between 0 and 9, got " + num_text(out["compression"]));
-          else
-            s.output.compression = static_cast<int>(*n);
-        }
-    }
-  }
+  if (root.has("output")) read_output(root["output"], s);
 
   if (model && root.has("regimes")) read_regimes(root["regimes"], s, root["parameters"]);
   if (model && root.has("feed")) read_feed(root["feed"], s);

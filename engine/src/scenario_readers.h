@@ -5,6 +5,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "physynth/core/config.h"
 #include "physynth/engine/scenario.h"
@@ -52,6 +53,14 @@ inline void read_flag(const ConfigNode& node, const std::string& key, bool& out)
   if (node.has(key))
     if (auto v = node[key].as_bool()) out = *v;
 }
+
+// Names in `list` must be among `valid` (what they are: "observation", "parameter"); at most
+// `at_most` of them. Reports unknown names with "did you mean".
+std::vector<std::string> read_names(const ConfigNode& list, const std::vector<std::string>& valid,
+                                    const std::string& what, std::size_t at_most);
+
+// output: (output_section.cpp), after the model and observations are read.
+void read_output(const ConfigNode& node, Scenario& s);
 
 // anchor: (anchor_section.cpp), after the model, parameters and observations are read.
 void read_anchor(const ConfigNode& node, Scenario& s);

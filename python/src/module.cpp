@@ -59,6 +59,7 @@ engine::Shard concatenate(std::vector<engine::Shard>&& shards) {
     append(all.failure_flag, s.failure_flag);
     append(all.failure_message, s.failure_message);
     for (std::size_t c = 0; c < all.observations.size(); ++c) append(all.observations[c].values, s.observations[c].values);
+    append(all.waveforms, s.waveforms);
     all.samples += s.samples;
   }
   return all;
@@ -113,6 +114,16 @@ py::dict shard_dict(engine::Shard&& s) {
     obs[py::str(o.name)] = c;
   }
   d["observations"] = obs;
+  if (!s.waveforms.empty()) {
+    py::dict w;
+    const auto K = static_cast<py::ssize_t>(s.waveform_times.size()),
+               Lw = static_cast<py::ssize_t>(s.waveform_length);
+    w["units"] = s.waveform_units;
+    w["sample_rate_hz"] = s.waveform_rate_hz;
+    w["time"] = adopt(std::move(s.waveform_times), {K});
+    w["signal"] = adopt(std::move(s.waveforms), {S, K, Lw});
+    d["waveforms"] = w;
+  }
   return d;
 }
 

@@ -221,6 +221,16 @@ void BearingDegradation::evaluate_derived(double, const double* y, const double*
   std::copy(std::begin(values), std::end(values), out);
 }
 
+core::Model::SignalInfo BearingDegradation::derived_signal_info() const {
+  return {static_cast<std::size_t>(std::llround(snapshot_.sample_rate_hz * snapshot_.duration_s)),
+          snapshot_.sample_rate_hz, "g"};
+}
+
+std::vector<double> BearingDegradation::derived_signal(double, const double* y, const double* p,
+                                                      core::CounterRng& rng) const {
+  return snapshot(y, p, rng).signal;
+}
+
 double BearingDegradation::evaluate_derived_channel(std::size_t k, double t, const double* y, const double* p,
                                                     core::CounterRng& rng) const {
   const std::string& name = derived_.at(k).name;

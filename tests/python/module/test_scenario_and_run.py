@@ -84,3 +84,26 @@ def test_tidy_frames():
     assert np.array_equal(one.value.to_numpy(), run.observations[first]["values"][2], equal_nan=True)
     assert run.to_pandas("parameters").shape == (4, len(run.parameter_names))
     assert len(run.to_pandas("states")) == run.states.size
+
+
+def test_waveforms_come_back_as_written(tmp_path):
+    s = physynth.load_scenario(SOURCE / "scenarios/manufacturing/mixed_fleet.yaml",
+                               set={"sampling.samples": 5, "output.shard_size": 3, "output.waveforms": {"every": 20}})
+    folder = physynth.run(s, out=tmp_path / "run")
+    memory = physynth.run(s)
+    files = h5_shards(tmp_path / "run")
+    signal = np.concatenate([h5py.File(f, "r")["waveforms/signal"][:] for f in files])
+    w = folder.waveforms
+    assert w["signal"].shape == signal.shape == (5, 4, 5000) and w["signal"].dtype == np.float32
+    assert np.array_equal(w["signal"], signal, equal_nan=True)
+    assert np.array_equal(memory.waveforms["signal"], signal, equal_nan=True)
+    ds = h5py.File(files[0], "r")["waveforms/signal"]
+    assert ds.chunks == (1, 1, 5000) and ds.attrs["sample_rate_hz"] == w["sample_rate_hz"] == 20000
+    assert text(ds.attrs["units"]) == w["units"] == "g"
+    assert list(w["time"]) == [0, 1000, 2000, 3000]
+    # Where a unit had ended, its snapshots are NaN; where it ran, the RMS is the recorded feature's.
+    rows = np.searchsorted(folder.observations["vib_rms"]["time"], w["time"])
+    rms = folder.observations["vib_rms"]["values"][:, rows]
+    ran = ~np.isnan(w["signal"][:, :, 0])
+    assert np.array_equal(ran, ~np.isnan(rms))
+    assert np.allclose(np.sqrt((w["signal"][ran].astype(np.float64) ** 2).mean(axis=1)), rms[ran], rtol=1e-6)

@@ -115,6 +115,20 @@ class Model {
   // null, its exact partial derivatives. Throws std::logic_error for a random channel.
   virtual double derived_partials(std::size_t k, double t, const double* y, const double* p, double* dh_dy,
                                   double* dh_dp) const;
+  // The raw signal the derived channels are features of (a vibration snapshot): with the rng
+  // evaluate_derived is given at a reading, the very samples whose features were recorded.
+  // Its length, rate and units are the same at every reading; length 0: the model has none.
+  struct SignalInfo {
+    std::size_t length = 0;
+    double sample_rate_hz = 0.0;
+    std::string units;
+  };
+  virtual SignalInfo derived_signal_info() const { return {}; }
+  bool has_derived_signal() const { return derived_signal_info().length > 0; }
+  virtual std::vector<double> derived_signal(double /*t*/, const double* /*y*/, const double* /*p*/,
+                                             CounterRng& /*rng*/) const {
+    return {};
+  }
 
   // Index of the state or parameter with this name, or -1.
   int state_index(const std::string& name) const;

@@ -61,6 +61,10 @@ class ScheduledModel : public Model {
     inner_->evaluate_derived(t, y, p, rng, out);
   }
   bool derived_is_deterministic(std::size_t k) const override { return inner_->derived_is_deterministic(k); }
+  SignalInfo derived_signal_info() const override { return inner_->derived_signal_info(); }
+  std::vector<double> derived_signal(double t, const double* y, const double* p, CounterRng& rng) const override {
+    return inner_->derived_signal(t, y, p, rng);
+  }
   double derived_partials(std::size_t k, double t, const double* y, const double* p, double* dh_dy,
                           double* dh_dp) const override;
   std::vector<double> jump_times(const double* p) const override;

@@ -47,6 +47,13 @@ struct Shard {
   int field_rows = 0, field_cols = 0;  // 0 without a field
   double field_cell_size_m = 0.0;
   std::vector<std::int32_t> plot;         // samples x 2: (row, col) of each plot; empty without a field
+  // output.waveforms: the raw signal behind the derived channels (a vibration snapshot) at
+  // waveform_times, samples x times x waveform_length, float32; NaN where the sample had ended.
+  std::vector<double> waveform_times;
+  std::size_t waveform_length = 0;
+  double waveform_rate_hz = 0.0;
+  std::string waveform_units;
+  std::vector<float> waveforms;
   std::vector<std::string> failure_flag;  // per sample; empty unless failed
   std::vector<std::string> failure_message;
 

@@ -170,8 +170,17 @@ struct ReportSpec {
 // Every plot kind a report can draw (viz/viz.h describes each).
 const std::vector<std::string>& report_plot_kinds();
 
+// output.waveforms: the raw signal behind the model's derived channels (a bearing's vibration
+// snapshot), at every `every`-th of the readings where a feature is recorded; written into each
+// HDF5 shard (group waveforms) as float32, one chunk per snapshot.
+struct WaveformSpec {
+  bool present = false;
+  std::size_t every = 1;
+};
+
 struct OutputSpec {
   ReportSpec report;
+  WaveformSpec waveforms;
   std::string directory;
   std::vector<OutputFormat> formats = {OutputFormat::kHdf5};
   std::uint64_t shard_size = 1000;  // samples per shard file

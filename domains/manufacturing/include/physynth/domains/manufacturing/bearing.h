@@ -138,6 +138,9 @@ class BearingDegradation : public core::TemplatedModel<BearingDegradation> {
   double evaluate_derived_channel(std::size_t k, double t, const double* y, const double* p,
                                   core::CounterRng& rng) const override;
   const BearingGeometry& geometry() const { return geometry_; }
+  // The accelerometer snapshot (g) at the snapshot's sample rate.
+  SignalInfo derived_signal_info() const override;
+  std::vector<double> derived_signal(double t, const double* y, const double* p, core::CounterRng& rng) const override;
 
   // The accelerometer snapshot behind the derived channels at states y and parameters p, and
   // the options it was synthesised with (resonance and noise from p). With the rng that

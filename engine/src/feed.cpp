@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <optional>
 #include <ostream>
 #include <sstream>
@@ -161,6 +162,40 @@ bool FeedStream::next(WindowBatch* batch) {
   return true;
 }
 
+nlohmann::ordered_json channel_card(const Scenario& s, const std::string& channel, const std::string& units) {
+  const core::Model& model = *s.model.model;
+  nlohmann::ordered_json card;
+  card["name"] = channel;
+  card["units"] = units;
+  for (std::size_t c = 0; c < s.observations.size(); ++c) {
+    const ObservationSpec& o = s.observations[c];
+    if (o.name != channel) continue;
+    if (o.derived_index >= 0) {
+      const auto info = model.derived_signal_info();
+      std::string equation = "feature '" + o.expression + "' of model '" + model.name() + "''s synthesised signal";
+      if (info.length > 0)
+        equation += " (" + std::to_string(info.length) + " points at " + core::format_number(info.sample_rate_hz) +
+                    " Hz, " + info.units + ")";
+      card["equation"] = equation;
+    } else {
+      card["equation"] = o.expression + " (over the states and parameters of model '" + model.name() + "')";
+    }
+    // The sensor model as the resolved scenario holds it (manifest.json has the same).
+    if (s.resolved.contains("observations") && c < s.resolved["observations"].size())
+      card["sensor"] = s.resolved["observations"][c]["noise"];
+    card["reading_interval"] = o.sample_interval > 0 ? nlohmann::ordered_json(o.sample_interval)
+                                                     : nlohmann::ordered_json("every time of the grid");
+  }
+  card["domain"] = s.domain;
+  card["model"] = model.name();
+  // Where the parameters came from: a calibration's provenance (physynth anchor writes it), else
+  // the scenario's own distributions.
+  card["parameters"] = s.provenance.empty() ? nlohmann::ordered_json("the scenario's parameter distributions (" +
+                                                                      s.file + ", manifest.json's scenario)")
+                                            : nlohmann::ordered_json(s.provenance);
+  return card;
+}
+
 nlohmann::ordered_json window_description(const Scenario& s, const Shard& shard, Split split) {
   const FeedSpec& f = s.feed;
   nlohmann::ordered_json d;
@@ -171,11 +206,14 @@ nlohmann::ordered_json window_description(const Scenario& s, const Shard& shard,
   d["count"] = 0;
   nlohmann::ordered_json units = nlohmann::ordered_json::array();
   for (const auto& name : f.channels) units.push_back(shard.observation(name).units);
+  nlohmann::ordered_json cards = nlohmann::ordered_json::array();
+  for (std::size_t c = 0; c < f.channels.size(); ++c) cards.push_back(channel_card(s, f.channels[c], units[c]));
   d["x"] = {{"shape", "windows x window x channels"},
             {"dtype", "float32"},
             {"channels", f.channels},
             {"units", units},
-            {"missing", "NaN (a dropout or a reading past the unit's end)"}};
+            {"missing", "NaN (a dropout or a reading past the unit's end)"},
+            {"cards", cards}};
   std::string target_units, definition;
   for (std::size_t k = 0; k < shard.record_label_names.size(); ++k)
     if (shard.record_label_names[k] == f.target) target_units = shard.record_label_units[k];
@@ -211,6 +249,20 @@ std::vector<std::string> write_window_files(const Scenario& s, const std::string
     }
   }
   std::vector<std::string> paths;
+  // The split manifest: every unit, its split and how many windows it gave.
+  {
+    std::map<std::int64_t, std::size_t> count;
+    for (const auto& w : windows)
+      for (std::int64_t u : w.samples) ++count[u];
+    std::string csv = "sample,split,windows\n";
+    for (std::uint64_t u = 0; u < s.samples; ++u) {
+      const auto it = count.find(static_cast<std::int64_t>(u));
+      csv += std::to_string(u) + "," + split_name(split_of(u, s)) + "," +
+             std::to_string(it == count.end() ? 0 : it->second) + "\n";
+    }
+    write_file_atomically(directory + "/splits.csv", csv);
+    paths.push_back(directory + "/splits.csv");
+  }
   for (Split sp : {Split::kTrain, Split::kValidation, Split::kTest}) {
     const WindowBatch& w = windows[static_cast<int>(sp)];
     nlohmann::ordered_json d = *descriptions[static_cast<int>(sp)];
@@ -323,6 +375,10 @@ void write_cmapss(const Scenario& s, const std::string& path, int threads) {
   d["settings"] = f.cmapss_settings;
   d["sensors"] = f.cmapss_sensors;
   d["sensor_units"] = sensor_units;
+  nlohmann::ordered_json cards = nlohmann::ordered_json::array();
+  for (std::size_t c = 0; c < f.cmapss_sensors.size(); ++c)
+    cards.push_back(channel_card(s, f.cmapss_sensors[c], sensor_units[c].get<std::string>()));
+  d["sensor_cards"] = cards;
   d["unused"] = "settings and sensors past those named are 0; a missing reading repeats the unit's previous one";
   d["units"] = units;
   d["left_out"] = "samples that did not reach the failure event (censored or failed) are not written; units are "

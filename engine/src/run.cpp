@@ -28,6 +28,7 @@
 #include "journal.h"
 #include "physynth/core/random.h"
 #include "physynth/engine/dataset.h"
+#include "physynth/engine/health_indicators.h"
 #include "physynth/engine/output_folder.h"
 #include "physynth/engine/ranks.h"
 #include "physynth/solvers/rosenbrock.h"
@@ -1036,6 +1037,13 @@ Outcome finish_run(const Scenario& s, const RunOptions& opt, OutputFolder* folde
   if (complete) {
     nlohmann::ordered_json audit_json = audit.to_json(
         std::vector<std::string>(solvers::SolverStats::names().begin(), solvers::SolverStats::names().end()));
+    // A fleet run to failure: how good each channel is as a health indicator (first 500 units).
+    const bool terminal = std::any_of(s.events.begin(), s.events.end(), [](const EventSpec& e) { return e.action == EventSpec::Action::kStop; });
+    std::vector<std::string> h5;
+    for (const auto& f : summary.files)
+      if (f.size() > 3 && f.compare(f.size() - 3, 3, ".h5") == 0) h5.push_back(f);
+    if (terminal && !s.observations.empty() && !h5.empty())
+      audit_json["health_indicators"] = health_indicator_quality(h5, 500);
     if (pinn_audit) {
       audit_json["backend"] = "pinn";
       audit_json["pinn"] = pinn_audit->to_json();

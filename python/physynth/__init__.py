@@ -117,14 +117,16 @@ class Run:
     time (T), states (samples x T x states), parameters (samples x parameters), labels
     (samples x labels), record_labels (samples x T x record labels), status (0 ok, 1 stopped by
     its event, 2 failed), t_reached, solver_stats, observations {name: {time, values, units}},
-    with the names and units of each; sample (the sample index of each row); manifest (a dict,
-    for a folder) and directory (None in memory).
+    with the names and units of each; sample (the sample index of each row); manifest and audit
+    (dicts, for a folder; audit["health_indicators"] rates each channel of a fleet run to
+    failure) and directory (None in memory).
     """
 
     def __init__(self, arrays, manifest=None, directory=None):
         self.__dict__.update(arrays)
         self.manifest = manifest
         self.directory = directory
+        self.audit = None
 
     @property
     def num_samples(self):
@@ -176,9 +178,15 @@ def run(scenario, out=None, threads=0, overwrite=False, set=None):
 
 
 def open_run(directory):
-    """A run folder's manifest (a dict) and data (every HDF5 shard, in sample order)."""
+    """A run folder's manifest and audit (dicts; audit None for an unfinished run) and data
+    (every HDF5 shard, in sample order)."""
     manifest, arrays = _physynth.open_run(_os.fspath(directory))
-    return Run(arrays, _json.loads(manifest), _os.fspath(directory))
+    run = Run(arrays, _json.loads(manifest), _os.fspath(directory))
+    audit = _os.path.join(_os.fspath(directory), "audit.json")
+    if _os.path.exists(audit):
+        with open(audit) as f:
+            run.audit = _json.load(f)
+    return run
 
 
 def feed(scenario, split="train", endless=False, threads=0, set=None):

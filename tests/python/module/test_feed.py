@@ -28,6 +28,23 @@ def test_window_files_describe_themselves(fleet_files):
         assert np.array_equal(np.load(fleet_files / f"windows-train.{npy}.npy"), w[k], equal_nan=True), k
     # A window's time is its last reading's time, not its index.
     assert np.all(np.diff(w["time"][w["sample"] == w["sample"][0]]) > 0)
+    # A provenance card per channel: its equation, sensor model and where parameters came from.
+    card = d["x"]["cards"][0]
+    assert card["name"] == "temperature_sensor" and card["units"] == "degC" and card["model"] == "bearing_degradation"
+    assert card["equation"].startswith("temperature") and card["sensor"]["additive_sd"] == 0.2
+    assert "parameter distributions" in card["parameters"]
+
+
+def test_split_manifest_lists_every_unit_once(fleet_files):
+    rows = [line.split(",") for line in (fleet_files / "splits.csv").read_text().splitlines()[1:]]
+    assert [int(r[0]) for r in rows] == list(range(60))
+    for split in ("train", "validation", "test"):
+        w, _ = file_windows(fleet_files, split)
+        units, counts = np.unique(w["sample"], return_counts=True)
+        listed = {int(r[0]): int(r[2]) for r in rows if r[1] == split}
+        assert set(units) <= set(listed)
+        assert all(listed[u] == c for u, c in zip(units, counts))
+        assert all(n == 0 for u, n in listed.items() if u not in set(units))
 
 
 def test_feed_iterator_equals_the_files(fleet_files):

@@ -62,6 +62,12 @@ class FeedStream {
   std::unique_ptr<Impl> impl_;
 };
 
+// A channel's provenance card: its equation (state expression, or the feature of the model's
+// synthesised signal), units, sensor model (the resolved noise), reading interval, domain and
+// model, and where the parameters came from (a calibration's provenance, else the scenario's
+// distributions).
+nlohmann::ordered_json channel_card(const Scenario& scenario, const std::string& channel, const std::string& units);
+
 // What a split's windows are, for the files to carry (their attributes and the NPY sidecar):
 // split, channels with units, the target label with units and definition, the time unit, window
 // and stride. `shard` is any shard of the scenario (for the units).
@@ -69,7 +75,8 @@ nlohmann::ordered_json window_description(const Scenario& scenario, const Shard&
 
 // Writes every window of each split: <directory>/windows-<split>.h5 (datasets x, y, sample,
 // end_time, time, described by attributes) and windows-<split>.x.npy, .y.npy, .sample.npy,
-// .time.npy with windows-<split>.json saying what they hold. Returns the paths.
+// .time.npy with windows-<split>.json saying what they hold (a card per channel), and
+// splits.csv: every unit (sample), its split and its window count. Returns the paths.
 std::vector<std::string> write_window_files(const Scenario& scenario, const std::string& directory, int threads = 0);
 
 // One batch as four NPY arrays (format 1.0) back to back: x (n, window, channels) float32,

@@ -60,22 +60,12 @@ void add_audit_command(CLI::App& app, int& exit_code) {
         !(folder = take_folder_or_report(dir, "audit", false, exit_code)))
       return;
     try {
-      std::size_t interpolated = 0;
-      engine::SyntheticCoverage coverage;
-      const auto synthetic = engine::synthetic_units_of_run(o->run, *real, o->max_units, &interpolated, &coverage);
       engine::FidelityAuditOptions opt;
       opt.permutations = o->permutations;
       opt.seed = o->seed;
       opt.label = o->label;
       opt.neighbours = o->neighbours;
-      auto audit = engine::fidelity_audit(*real, synthetic, opt);
-      audit["run"] = o->run;
-      audit["interpolated_readings"] = interpolated;
-      // Synthetic units that stopped early (an event, a failure) cover part of the real span.
-      audit["synthetic_coverage"] = {
-          {"readings_asked", coverage.expected},
-          {"readings_with_values", coverage.found},
-          {"fraction", coverage.expected ? static_cast<double>(coverage.found) / coverage.expected : 1.0}};
+      const auto audit = engine::audit_run(o->run, *real, opt, o->max_units);
       const std::string json_path = (std::filesystem::path(dir) / "fidelity_audit.json").string();
       const std::string md_path = (std::filesystem::path(dir) / "fidelity_audit.md").string();
       engine::write_file_atomically(json_path, audit.dump(2) + "\n");

@@ -639,4 +639,19 @@ std::string fidelity_audit_markdown(const nlohmann::ordered_json& a) {
   return m.str();
 }
 
+nlohmann::ordered_json audit_run(const std::string& run_directory, const anchor::RealData& real,
+                                 const FidelityAuditOptions& options, std::size_t max_units) {
+  std::size_t interpolated = 0;
+  SyntheticCoverage coverage;
+  const auto synthetic = synthetic_units_of_run(run_directory, real, max_units, &interpolated, &coverage);
+  auto audit = fidelity_audit(real, synthetic, options);
+  audit["run"] = run_directory;
+  audit["interpolated_readings"] = interpolated;
+  audit["synthetic_coverage"] = {
+      {"readings_asked", coverage.expected},
+      {"readings_with_values", coverage.found},
+      {"fraction", coverage.expected ? static_cast<double>(coverage.found) / coverage.expected : 1.0}};
+  return audit;
+}
+
 }  // namespace physynth::engine

@@ -19,8 +19,8 @@ from . import _physynth
 from .stream import read_batches
 
 __version__ = _physynth.__version__
-__all__ = ["load_scenario", "run", "open_run", "feed", "read_batches", "Scenario", "Run", "ScenarioError",
-           "Diagnostic"]
+__all__ = ["load_scenario", "run", "open_run", "feed", "anchor", "audit", "read_batches", "Scenario", "Run",
+           "ScenarioError", "DataError", "Diagnostic"]
 
 
 class Diagnostic(_NamedTuple):
@@ -42,6 +42,22 @@ class ScenarioError(ValueError):
     def __init__(self, report, diagnostics):
         super().__init__(report)
         self.diagnostics = diagnostics
+
+
+class DataError(ValueError):
+    """Real data or a calibration problem that is refused: str(e) is the report the command
+    prints, e.diagnostics the individual findings with file, line and column."""
+
+    def __init__(self, report, diagnostics):
+        super().__init__(report)
+        self.diagnostics = diagnostics
+
+
+def _refused(result):
+    value, items, report = result
+    if value is None:
+        raise DataError(report.rstrip("\n"), [Diagnostic(*d) for d in items])
+    return value
 
 
 def _override(key, value):
@@ -203,3 +219,32 @@ def feed(scenario, split="train", endless=False, threads=0, set=None):
         if b is None:
             return
         yield b["x"], b["y"], {"sample": b["sample"], "time": b["time"], "reading": b["reading"], "split": split}
+
+
+def anchor(scenario, out, data=None, starts=0, threads=0, set=None):
+    """Calibrates a scenario on real data (its anchor.data, or `data`, a tidy CSV) into the folder
+    `out`, as `physynth anchor -o out` does: fit.json, calibrated.yaml, fidelity.md, ... A folder
+    holding a user's files is refused (RuntimeError); refused data raise DataError with their
+    locations. Returns a dict: success, message, seconds, files, log-likelihood before and after,
+    fit (fit.json) and calibrated (the calibrated scenario's path)."""
+    s = _scenario(scenario, set)
+    result = _refused(_physynth.anchor(s._handle, _os.fspath(data) if data else "", _os.fspath(out), starts, threads))
+    fit = _os.path.join(_os.fspath(out), "fit.json")
+    if _os.path.exists(fit):
+        with open(fit) as f:
+            result["fit"] = _json.load(f)
+    result["calibrated"] = _os.path.join(_os.fspath(out), "calibrated.yaml")
+    if not result["success"]:
+        raise RuntimeError(f"physynth.anchor: the calibration failed: {result['message']}")
+    return result
+
+
+def audit(run, real, label=None, permutations=500, seed=0, max_units=2000, neighbours=5):
+    """The fidelity audit of a run folder (a Run from a folder, or its path) against real data
+    (a tidy CSV), as `physynth audit` computes it; returned as a dict, nothing written."""
+    directory = run.directory if isinstance(run, Run) else _os.fspath(run)
+    if directory is None:
+        raise ValueError("physynth.audit needs a run folder: physynth.run(scenario, out=DIR)")
+    text = _refused(_physynth.audit(directory, _os.fspath(real), label or "", permutations, seed, max_units,
+                                    neighbours))
+    return _json.loads(text)

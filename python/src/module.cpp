@@ -11,7 +11,11 @@
 #include <string>
 #include <vector>
 
+#include "physynth/anchor/real_data.h"
 #include "physynth/core/diagnostics.h"
+#include "physynth/engine/anchor.h"
+#include "physynth/engine/fidelity_audit.h"
+#include "physynth/engine/output_folder.h"
 #include "physynth/engine/dataset.h"
 #include "physynth/engine/feed.h"
 #include "physynth/engine/run.h"
@@ -142,6 +146,14 @@ struct ScenarioHandle {
   std::shared_ptr<const engine::Scenario> scenario;
 };
 
+py::list diagnostic_list(const core::Diagnostics& diagnostics) {
+  py::list items;
+  for (const auto& d : diagnostics.list())
+    items.append(py::make_tuple(d.severity == core::Diagnostic::Severity::kError ? "error" : "warning", d.where.file,
+                                d.where.line, d.where.column, d.message));
+  return items;
+}
+
 engine::Split split_named(const std::string& name) {
   engine::Split split{};
   if (!engine::parse_split(name, &split))
@@ -236,13 +248,9 @@ PYBIND11_MODULE(_physynth, m) {
       py::gil_scoped_release release;
       s = engine::load_scenario(path, overrides, diagnostics);
     }
-    py::list items;
-    for (const auto& d : diagnostics.list())
-      items.append(py::make_tuple(d.severity == core::Diagnostic::Severity::kError ? "error" : "warning",
-                                  d.where.file, d.where.line, d.where.column, d.message));
     py::object handle = py::none();
     if (s) handle = py::cast(ScenarioHandle{std::make_shared<const engine::Scenario>(std::move(*s))});
-    return py::make_tuple(handle, items, diagnostics.report());
+    return py::make_tuple(handle, diagnostic_list(diagnostics), diagnostics.report());
   });
 
   m.def(
@@ -283,6 +291,67 @@ PYBIND11_MODULE(_physynth, m) {
     }
     return py::make_tuple(folder.manifest.dump(), shard_dict(concatenate(std::move(shards))));
   });
+
+  // Calibrates a scenario on real data into `out`, as `physynth anchor` does (the folder held and
+  // its earlier physynth files removed first; a user's files refuse it). Returns
+  // (None, diagnostics, report) when the data or the problem is refused, else
+  // (result dict, [], "").
+  m.def(
+      "anchor",
+      [](const ScenarioHandle& h, const std::string& data_file, const std::string& out, int starts, int threads) {
+        engine::Scenario s = *h.scenario;
+        if (starts > 0) s.anchor.options.starts = starts;
+        s.anchor.options.threads = threads;
+        const std::string file = data_file.empty() ? s.anchor.data : data_file;
+        core::Diagnostics diagnostics;
+        if (file.empty()) diagnostics.error({s.file, 0, 0}, "no real data: give data= or anchor.data in the scenario");
+        std::optional<anchor::RealData> data;
+        std::optional<anchor::CalibrationProblem> problem;
+        if (!file.empty()) data = anchor::read_real_data(file, diagnostics);
+        if (data) problem = engine::calibration_problem(s, *data, diagnostics);
+        if (!problem) return py::make_tuple(py::none(), diagnostic_list(diagnostics), diagnostics.report("nothing was calibrated"));
+        engine::AnchorResult r;
+        {
+          py::gil_scoped_release release;
+          const auto folder = engine::OutputFolder::take(out, "anchor");
+          folder->remove_physynth_files();
+          r = engine::run_anchor(s, *data, *problem, out);
+        }
+        py::dict d;
+        d["success"] = r.calibration.success;
+        d["message"] = r.calibration.message;
+        d["seconds"] = r.calibration.seconds;
+        d["files"] = r.files;
+        d["log_likelihood_before"] = r.before.log_likelihood;
+        d["log_likelihood_after"] = r.after.log_likelihood;
+        return py::make_tuple(d, py::list(), std::string());
+      },
+      py::arg("scenario"), py::arg("data"), py::arg("out"), py::arg("starts") = 0, py::arg("threads") = 0);
+
+  // The fidelity audit of a run folder against real data (`physynth audit`), as JSON text; or
+  // (None, diagnostics, report) when the real data are refused.
+  m.def(
+      "audit",
+      [](const std::string& run_dir, const std::string& real_file, const std::string& label, int permutations,
+         std::uint64_t seed, std::size_t max_units, int neighbours) {
+        core::Diagnostics diagnostics;
+        const auto real = anchor::read_real_data(real_file, diagnostics);
+        if (!real) return py::make_tuple(py::none(), diagnostic_list(diagnostics), diagnostics.report("nothing was audited"));
+        std::string text;
+        {
+          py::gil_scoped_release release;
+          engine::FidelityAuditOptions opt;
+          opt.permutations = permutations;
+          opt.seed = seed;
+          opt.label = label;
+          opt.neighbours = neighbours;
+          const auto audit = engine::audit_run(run_dir, *real, opt, max_units);
+          text = audit.dump();
+        }
+        return py::make_tuple(py::str(text), py::list(), std::string());
+      },
+      py::arg("run"), py::arg("real"), py::arg("label") = "", py::arg("permutations") = 500, py::arg("seed") = 0,
+      py::arg("max_units") = 2000, py::arg("neighbours") = 5);
 
   py::class_<Generator>(m, "Generator")
       .def(py::init<const ScenarioHandle&, int>(), py::arg("scenario"), py::arg("threads") = 0)

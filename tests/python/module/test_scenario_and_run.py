@@ -107,3 +107,33 @@ def test_waveforms_come_back_as_written(tmp_path):
     ran = ~np.isnan(w["signal"][:, :, 0])
     assert np.array_equal(ran, ~np.isnan(rms))
     assert np.allclose(np.sqrt((w["signal"][ran].astype(np.float64) ** 2).mean(axis=1)), rms[ran], rtol=1e-6)
+
+
+def test_anchor_and_audit_as_the_commands_do(tmp_path):
+    import subprocess
+    from conftest import CLI
+    puromycin = SOURCE / "scenarios/kinetics/puromycin.yaml"
+    result = physynth.anchor(puromycin, out=tmp_path / "fit")
+    assert result["success"] and result["log_likelihood_after"] >= result["log_likelihood_before"]
+    subprocess.run([CLI, "anchor", str(puromycin), "-q", "-o", str(tmp_path / "cli")], check=True)
+    cli_fit = json.loads((tmp_path / "cli" / "fit.json").read_text())
+    assert result["fit"]["shared"] == cli_fit["shared"]  # the same estimates, to the bit
+    calibrated = physynth.run(result["calibrated"], out=tmp_path / "run")
+    real = SOURCE / "data/kinetics/puromycin/treated.csv"
+    a = physynth.audit(calibrated, real, permutations=50)
+    subprocess.run([CLI, "audit", str(tmp_path / "run"), "--real", str(real), "--permutations", "50", "-q"], check=True)
+    assert a == json.loads((tmp_path / "run" / "fidelity_audit.json").read_text())
+    # A user's folder is not calibrated into; refused data name their line.
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine")
+    with pytest.raises(RuntimeError, match="not written by physynth|physynth did not write|notes.txt"):
+        physynth.anchor(puromycin, out=mine)
+    assert (mine / "notes.txt").read_text() == "mine"
+    bad = tmp_path / "bad.csv"
+    bad.write_text("unit,time,observable,value\nA,0,rate,abc\n")
+    with pytest.raises(physynth.DataError) as e:
+        physynth.anchor(puromycin, out=tmp_path / "fit2", data=bad)
+    assert any(d.line == 2 for d in e.value.diagnostics), e.value.diagnostics
+    with pytest.raises(ValueError, match="run folder"):
+        physynth.audit(physynth.run(puromycin, set={"sampling.samples": 2}), real)

@@ -83,6 +83,12 @@ nlohmann::ordered_json fidelity_audit(const anchor::RealData& real, const anchor
 // A JSON number to 4 significant digits for the reports; "n/a" for null or a non-number.
 std::string report_number(const nlohmann::ordered_json& v);
 
+// The audit of a run folder against real data as `physynth audit` writes it: fidelity_audit()
+// of the run's first max_units synthetic units, with the run, the readings interpolated and the
+// synthetic coverage (units that stopped early cover part of the real span).
+nlohmann::ordered_json audit_run(const std::string& run_directory, const anchor::RealData& real,
+                                 const FidelityAuditOptions& options, std::size_t max_units);
+
 // The audit as a Markdown report.
 std::string fidelity_audit_markdown(const nlohmann::ordered_json& audit);
 

@@ -1,16 +1,20 @@
-// Rodas5P against CVODES, integrator against integrator, on the kinetics example scenarios: the
-// same model, the same sampled parameters (the scenario's first samples), the same output grid
-// and tolerances, one thread. Prints one JSON object per scenario: trajectories per second of
+// Rodas5P against CVODES and Boost.Odeint's rosenbrock4 (a C++ peer a user would otherwise
+// reach for: Kaps-Rentrop order 4, ublas matrices, dense output), integrator against integrator,
+// on the kinetics example scenarios: the same model, Jacobian, sampled parameters (the
+// scenario's first samples), output grid and tolerances (odeint takes one atol: the smallest of
+// the scenario's), one thread. Prints one JSON object per scenario: trajectories per second of
 // each, and the largest global error of each against CVODES at 10^4 times tighter tolerances,
 // in units of the tolerance asked for (atol + rtol |y|).
 //
 //   rosenbrock_bench SCENARIO_DIR [SAMPLES]
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <string>
 #include <vector>
 
+#include <boost/numeric/odeint.hpp>
 #include <nlohmann/json.hpp>
 
 #include "physynth/engine/run.h"
@@ -36,6 +40,45 @@ double run_rodas(const physynth::core::Model& model, const physynth::solvers::Ro
     const auto r = ros.solve(physynth::solvers::ModelSystem<N>(model, p), times.front(), y0.data(), times,
                              out.data() + s * times.size() * static_cast<std::size_t>(n));
     *failed += r.status == physynth::solvers::RosenbrockStatus::kSuccess ? 0 : 1;
+  }
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// Boost.Odeint's rosenbrock4 with its controller and dense output, integrate_times on the grid;
+// the model's exact Jacobian; df/dt = 0 (the benchmark's models are autonomous).
+double run_odeint(const physynth::core::Model& model, double rtol, double atol, const std::vector<double>& params,
+                  std::size_t m, std::size_t samples, const std::vector<double>& times, std::vector<double>& out,
+                  int* failed) {
+  namespace odeint = boost::numeric::odeint;
+  using Vector = boost::numeric::ublas::vector<double>;
+  using Matrix = boost::numeric::ublas::matrix<double>;
+  const std::size_t n = model.num_states();
+  std::vector<double> jac(n * n);
+  const auto start = Clock::now();
+  for (std::size_t s = 0; s < samples; ++s) {
+    const double* p = params.data() + s * m;
+    Vector y(n);
+    model.initial_state(p, &y[0]);
+    auto rhs = [&](const Vector& x, Vector& dxdt, double t) { model.rhs(t, &x[0], p, &dxdt[0]); };
+    auto jacobian = [&](const Vector& x, Matrix& J, double t, Vector& dfdt) {
+      model.jacobian(t, &x[0], p, jac.data());
+      for (std::size_t i = 0; i < n; ++i) {
+        dfdt[i] = 0.0;
+        for (std::size_t j = 0; j < n; ++j) J(i, j) = jac[i + n * j];
+      }
+    };
+    std::size_t row = 0;
+    double* o = out.data() + s * times.size() * n;
+    try {
+      odeint::integrate_times(odeint::make_dense_output(atol, rtol, odeint::rosenbrock4<double>()),
+                              std::make_pair(rhs, jacobian), y, times.begin(), times.end(),
+                              (times[1] - times[0]) * 1e-6, [&](const Vector& x, double) {
+                                for (std::size_t i = 0; i < n; ++i) o[row * n + i] = x[i];
+                                ++row;
+                              });
+    } catch (const std::exception&) {
+      ++*failed;
+    }
   }
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
@@ -92,6 +135,13 @@ int main(int argc, char** argv) {
       ros_s = run_rodas<4>(model, ro, shard.parameters, m, samples, s->times, out, &ros_failed);
     else
       ros_s = run_rodas<Eigen::Dynamic>(model, ro, shard.parameters, m, samples, s->times, out, &ros_failed);
+    const double smallest_atol = co.atol_per_state.empty()
+                                     ? co.atol
+                                     : *std::min_element(co.atol_per_state.begin(), co.atol_per_state.end());
+    std::vector<double> odeint_out(samples * T * n);
+    int odeint_failed = 0;
+    const double odeint_s =
+        run_odeint(model, co.rtol, smallest_atol, shard.parameters, m, samples, s->times, odeint_out, &odeint_failed);
     // Each against a reference: CVODES at tolerances 10^4 times tighter.
     solvers::OdeOptions to = co;
     to.rtol *= 1e-4;
@@ -121,10 +171,13 @@ int main(int argc, char** argv) {
                               {"rtol", co.rtol},
                               {"cvodes_traj_per_s", samples / cv_s},
                               {"rodas5p_traj_per_s", samples / ros_s},
+                              {"odeint_rosenbrock4_traj_per_s", samples / odeint_s},
                               {"speed_up", cv_s / ros_s},
-                              {"failed", {{"cvodes", cv_failed}, {"rodas5p", ros_failed}}},
+                              {"speed_up_over_odeint", odeint_s / ros_s},
+                              {"failed", {{"cvodes", cv_failed}, {"rodas5p", ros_failed}, {"odeint", odeint_failed}}},
                               {"cvodes_max_error_in_tolerances", worst_of(ref)},
-                              {"rodas5p_max_error_in_tolerances", worst_of(out)}};
+                              {"rodas5p_max_error_in_tolerances", worst_of(out)},
+                              {"odeint_max_error_in_tolerances", worst_of(odeint_out)}};
     std::cout << j.dump() << std::endl;
   }
   return 0;

@@ -64,24 +64,32 @@ bool viz_built() {
 
 namespace physynth::engine {
 
-const pinn::Runtime& pinn_runtime() {
-  if (!pinn_built())
-    throw std::runtime_error("networks (backend: pinn, train-pinn) need LibTorch, and this physynth was built "
-                             "without it (PHYSYNTH_WITH_TORCH=OFF)");
+namespace {
+
+// The table of one library, opened once per process (a failed open is tried again next time).
+template <class Table>
+const Table& runtime_of(bool built, const char* not_built, const char* file, const char* entry, const char* what) {
+  if (!built) throw std::runtime_error(not_built);
   static std::once_flag once;
-  static const pinn::Runtime* table = nullptr;
-  std::call_once(once, [] { table = open_library<pinn::Runtime>("libphysynth_pinn.so", "physynth_pinn_runtime", "a network (LibTorch)"); });
+  static const Table* table = nullptr;
+  std::call_once(once, [&] { table = open_library<Table>(file, entry, what); });
   return *table;
 }
 
+}  // namespace
+
+const pinn::Runtime& pinn_runtime() {
+  return runtime_of<pinn::Runtime>(pinn_built(),
+                                   "networks (backend: pinn, train-pinn) need LibTorch, and this physynth was built "
+                                   "without it (PHYSYNTH_WITH_TORCH=OFF)",
+                                   "libphysynth_pinn.so", "physynth_pinn_runtime", "a network (LibTorch)");
+}
+
 const viz::Runtime& viz_runtime() {
-  if (!viz_built())
-    throw std::runtime_error("plots, VTK files and reports need VTK, and this physynth was built without it "
-                             "(PHYSYNTH_WITH_VTK=OFF)");
-  static std::once_flag once;
-  static const viz::Runtime* table = nullptr;
-  std::call_once(once, [] { table = open_library<viz::Runtime>("libphysynth_viz.so", "physynth_viz_runtime", "a report (VTK)"); });
-  return *table;
+  return runtime_of<viz::Runtime>(viz_built(),
+                                  "plots, VTK files and reports need VTK, and this physynth was built without it "
+                                  "(PHYSYNTH_WITH_VTK=OFF)",
+                                  "libphysynth_viz.so", "physynth_viz_runtime", "a report (VTK)");
 }
 
 }  // namespace physynth::engine

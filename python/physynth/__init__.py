@@ -124,7 +124,20 @@ def load_scenario(path, set=None):
 
 
 def _scenario(s, set=None):
-    return s if isinstance(s, Scenario) else load_scenario(s, set=set)
+    """A Scenario from a Scenario, a file name, or a run folder's Run (its manifest names the
+    scenario file and the --set values it ran with; the same seed gives the same data)."""
+    if isinstance(s, Scenario):
+        return s
+    if isinstance(s, Run):
+        if not s.manifest:
+            raise ValueError("a Run computed in memory has no scenario file; pass the Scenario")
+        m = s.manifest["scenario"]
+        handle, items, report = _physynth.load_scenario(m["file"], list(m["overrides"]) +
+                                                        [_override(k, v) for k, v in (set or {}).items()])
+        if handle is None:
+            raise ScenarioError(report.rstrip("\n"), [Diagnostic(*d) for d in items])
+        return Scenario(handle)
+    return load_scenario(s, set=set)
 
 
 class Run:
@@ -206,7 +219,8 @@ def open_run(directory):
 
 
 def feed(scenario, split="train", endless=False, threads=0, set=None):
-    """Batches of training windows, computed on the fly (as `physynth feed --stdout`): yields
+    """Batches of training windows, computed on the fly (as `physynth feed --stdout`) for a
+    Scenario, a scenario file or a run folder's Run (its scenario and --set values): yields
     (x, y, meta) with x windows x window x channels (float32, NaN where a reading is missing),
     y the targets (float32) and meta {"sample", "time", "reading", "split"}: each window's unit,
     the time of its last reading (scenario time unit) and its index. Batches hold the scenario's

@@ -114,3 +114,13 @@ def test_cmapss_units_are_numbered_without_gaps(tmp_path):
     mine.write_text("my data\n")
     r = subprocess.run([CLI, "feed", str(FLEET), "--cmapss", str(mine)], capture_output=True, text=True)
     assert r.returncode == 2 and "not written by physynth" in r.stderr and mine.read_text() == "my data\n"
+
+
+def test_feed_of_a_run_folder_is_the_feed_of_its_scenario(tmp_path):
+    run = physynth.run(FLEET, out=tmp_path / "run", set=FLEET_SET)
+    a = list(physynth.feed(run, split="test"))
+    b = list(physynth.feed(FLEET, split="test", set=FLEET_SET))
+    assert len(a) == len(b) > 0
+    for (xa, ya, ma), (xb, yb, mb) in zip(a, b):
+        assert np.array_equal(xa, xb, equal_nan=True) and np.array_equal(ya, yb)
+        assert np.array_equal(ma["sample"], mb["sample"])

@@ -218,15 +218,27 @@ def open_run(directory):
     return run
 
 
-def feed(scenario, split="train", endless=False, threads=0, set=None):
+def _reloaded(s, values):
+    """The scenario again from its file, with its own overrides and these values on top."""
+    if not values:
+        return s
+    handle, items, report = _physynth.load_scenario(s.file, s.overrides + [_override(k, v) for k, v in values.items()])
+    if handle is None:
+        raise ScenarioError(report.rstrip("\n"), [Diagnostic(*d) for d in items])
+    return Scenario(handle)
+
+
+def feed(scenario, split="train", window=None, batch_size=None, endless=False, threads=0, set=None):
     """Batches of training windows, computed on the fly (as `physynth feed --stdout`) for a
     Scenario, a scenario file or a run folder's Run (its scenario and --set values): yields
     (x, y, meta) with x windows x window x channels (float32, NaN where a reading is missing),
     y the targets (float32) and meta {"sample", "time", "reading", "split"}: each window's unit,
-    the time of its last reading (scenario time unit) and its index. Batches hold the scenario's
-    feed.batch_size windows (the last may hold fewer); endless=True goes on past the scenario's
-    samples (random and Sobol designs)."""
+    the time of its last reading (scenario time unit) and its index. `window` (readings per
+    window) and `batch_size` (windows per batch; the last may hold fewer) default to the
+    scenario's feed section; endless=True goes on past the scenario's samples (random and Sobol
+    designs)."""
     s = _scenario(scenario, set)
+    s = _reloaded(s, {k: v for k, v in (("feed.window", window), ("feed.batch_size", batch_size)) if v is not None})
     stream = _physynth.Feed(s._handle, split, endless, threads)
     while True:
         b = stream.next()

@@ -11,13 +11,15 @@ they come batched). Each worker loads the scenario itself and computes on one th
 """
 import torch as _torch
 
-from . import _physynth, _scenario
+from . import _physynth, _reloaded, _scenario
 
 
 class FeedDataset(_torch.utils.data.IterableDataset):
-    def __init__(self, scenario, split="train", set=None, batch_size=None, threads=1):
+    def __init__(self, scenario, split="train", set=None, batch_size=None, window=None, threads=1):
         super().__init__()
         s = _scenario(scenario, set)
+        if window is not None:
+            s = _reloaded(s, {"feed.window": window})
         # Workers reload the scenario from its file and overrides (C++ objects are not shared).
         self.file, self.overrides = s.file, s.overrides
         self.split = split

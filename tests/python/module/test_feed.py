@@ -124,3 +124,10 @@ def test_feed_of_a_run_folder_is_the_feed_of_its_scenario(tmp_path):
     for (xa, ya, ma), (xb, yb, mb) in zip(a, b):
         assert np.array_equal(xa, xb, equal_nan=True) and np.array_equal(ya, yb)
         assert np.array_equal(ma["sample"], mb["sample"])
+
+
+def test_feed_window_and_batch_size_arguments():
+    x, y, meta = next(physynth.feed(FLEET, split="train", window=5, batch_size=7, set=FLEET_SET))
+    assert x.shape == (7, 5, 1) and len(y) == 7 and meta["split"] == "train"
+    with pytest.raises(physynth.ScenarioError, match="feed.window"):
+        next(physynth.feed(FLEET, window=0, set=FLEET_SET))

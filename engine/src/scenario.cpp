@@ -267,7 +267,7 @@ bool read_time(const ConfigNode& time, Scenario& s) {
 
 // --- solver ------------------------------------------------------------------
 
-void read_solver(const ConfigNode& node, const core::Model& model, solvers::OdeOptions& o, bool* rosenbrock) {
+void read_solver(const ConfigNode& node, const core::Model& model, solvers::OdeOptions& o, std::string* method) {
   if (!node.expect_map()) return;
   node.check_keys({"method", "linear_solver", "rtol", "atol", "max_steps", "max_step", "initial_step", "max_order",
                    "sensitivities"});
@@ -303,8 +303,8 @@ void read_solver(const ConfigNode& node, const core::Model& model, solvers::OdeO
                  "forward sensitivities do not cross those jumps yet; drop the schedule or the sensitivities");
   }
   if (node.has("method"))
-    if (auto m = node["method"].as_enum({"bdf", "adams", "rosenbrock"})) {
-      *rosenbrock = *m == "rosenbrock";
+    if (auto m = node["method"].as_enum({"auto", "bdf", "adams", "rosenbrock"})) {
+      *method = *m;
       o.method = *m == "adams" ? solvers::Method::kAdams : solvers::Method::kBdf;
     }
   if (node.has("linear_solver"))
@@ -794,6 +794,7 @@ nlohmann::ordered_json resolved_json(const Scenario& s, const YAML::Node& model_
   j["time"] = {
       {"points", s.times.size()}, {"start", s.times.front()}, {"end", s.times.back()}, {"units", s.time_units}};
   nlohmann::ordered_json solver = {{"method", s.rosenbrock ? "rosenbrock" : solvers::method_name(s.solver.method)},
+                                   {"chosen", s.solver_choice},
                                    {"linear_solver", solvers::linear_solver_name(s.solver.linear_solver)},
                                    {"rtol", s.solver.rtol},
                                    {"atol", s.solver.atol},
@@ -939,6 +940,61 @@ nlohmann::ordered_json resolved_json(const Scenario& s, const YAML::Node& model_
   if (s.output.waveforms.present) output["waveforms"] = {{"every", s.output.waveforms.every}};
   j["output"] = output;
   return j;
+}
+
+}  // namespace
+
+namespace {
+
+// Systems up to this many states are "small" for solver.method auto: Rodas5P's dense LU and
+// fixed per-step work beat CVODES' generic vectors there (docs/PERFORMANCE.md).
+constexpr std::size_t kAutoRosenbrockStates = 16;
+
+// What Rodas5P cannot do yet for this scenario, first reason first (empty: it can).
+std::vector<std::string> rosenbrock_unsupported(const core::Model& model, const Scenario& s) {
+  std::vector<std::string> why;
+  if (dynamic_cast<const core::SteppedModel*>(&model)) why.push_back("models that advance themselves (crop models)");
+  if (!s.events.empty()) why.push_back("events (root finding)");
+  if (model.has_jumps()) why.push_back("models with scheduled jumps (doses, assay phases, SBML events)");
+  if (s.regimes.present) why.push_back("regimes");
+  if (!s.solver.sensitivity_parameters.empty()) why.push_back("forward sensitivities");
+  if (s.backend == Backend::kPinn) why.push_back("backend pinn (its verification solves)");
+  return why;
+}
+
+// solver.method: rosenbrock is refused where Rodas5P cannot follow (said at load, never a
+// silently different run); auto picks Rodas5P for a small dense system it supports and CVODES
+// otherwise, and says why.
+void choose_integrator(const ConfigNode& root, const core::Model& model, Scenario& s) {
+  const std::vector<std::string> unsupported = rosenbrock_unsupported(model, s);
+  if (s.solver_method == "rosenbrock") {
+    for (const auto& what : unsupported)
+      root["solver"]["method"].error("solver.method: rosenbrock does not support " + what +
+                                     " yet; use method bdf (CVODES) or auto for this scenario");
+    s.rosenbrock = true;
+    s.solver_choice = "rosenbrock: asked for";
+    return;
+  }
+  if (s.solver_method != "auto") {
+    s.solver_choice = s.solver_method + ": asked for";
+    return;
+  }
+  std::string cvodes_because;
+  if (!unsupported.empty())
+    cvodes_because = "Rodas5P does not support " + unsupported.front() + " yet";
+  else if (model.num_states() > kAutoRosenbrockStates)
+    cvodes_because = std::to_string(model.num_states()) + " states, more than the " +
+                     std::to_string(kAutoRosenbrockStates) + " Rodas5P is chosen for";
+  else if (s.solver.linear_solver == solvers::LinearSolverKind::kKlu)
+    cvodes_because = "solver.linear_solver: klu (sparse) is CVODES'";
+  else if (root.has("solver") && root["solver"].has("max_order"))
+    cvodes_because = "solver.max_order is a CVODES setting";
+  if (cvodes_because.empty()) {
+    s.rosenbrock = true;
+    s.solver_choice = "auto: Rodas5P, a small dense system (" + std::to_string(model.num_states()) + " states)";
+  } else {
+    s.solver_choice = "auto: CVODES BDF, " + cvodes_because;
+  }
 }
 
 }  // namespace
@@ -1133,7 +1189,7 @@ std::optional<Scenario> load_scenario(const std::string& path, const std::vector
         break;
       }
   } else if (model && root.has("solver")) {
-    read_solver(root["solver"], *model, s.solver, &s.rosenbrock);
+    read_solver(root["solver"], *model, s.solver, &s.solver_method);
   }
   if (model) {
     // The options' own check, for constraints only visible in combination.
@@ -1354,19 +1410,7 @@ std::optional<Scenario> load_scenario(const std::string& path, const std::vector
     if (root["provenance"].expect_map()) s.provenance = yaml_to_json(root["provenance"].yaml());
   }
   if (model && s.backend == Backend::kPinn) check_pinn_backend(root, s, options.untrained_network_is_note);
-  if (model && s.rosenbrock) {
-    // What Rodas5P does not do yet: said at load, never a silently different run.
-    const ConfigNode method = root["solver"]["method"];
-    const auto refuse = [&](const std::string& what) {
-      method.error("solver.method: rosenbrock does not support " + what + " yet; use method bdf (CVODES) for this scenario");
-    };
-    if (dynamic_cast<const core::SteppedModel*>(model)) refuse("models that advance themselves (crop models)");
-    if (!s.events.empty()) refuse("events (root finding)");
-    if (model->has_jumps()) refuse("models with scheduled jumps (doses, assay phases, SBML events)");
-    if (s.regimes.present) refuse("regimes");
-    if (!s.solver.sensitivity_parameters.empty()) refuse("forward sensitivities");
-    if (s.backend == Backend::kPinn) refuse("backend pinn (its verification solves)");
-  }
+  if (model) choose_integrator(root, *model, s);
 
   // Observation grids must fit in the time span.
   if (!s.times.empty())

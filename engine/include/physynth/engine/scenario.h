@@ -272,9 +272,13 @@ struct Scenario {
   std::vector<double> times;  // output grid, strictly increasing
   std::string time_units;
   solvers::OdeOptions solver;
-  // solver.method: rosenbrock: Rodas5P (solvers/rosenbrock.h) instead of CVODES, for models
-  // without events, jumps, regimes or sensitivities (their support on it is issue 27's next step).
+  // Rodas5P (solvers/rosenbrock.h) instead of CVODES: solver.method rosenbrock, or auto (the
+  // default) for a small dense system Rodas5P supports (no events, jumps, regimes or
+  // sensitivities yet: issue 27's next steps). solver_method is what the scenario asked for
+  // ("auto", "bdf", "adams", "rosenbrock"); solver_choice says what auto chose and why.
   bool rosenbrock = false;
+  std::string solver_method = "auto";
+  std::string solver_choice;
   std::vector<EventSpec> events;
   std::vector<ObservationSpec> observations;
   std::vector<LabelSpec> labels;

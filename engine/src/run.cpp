@@ -157,7 +157,8 @@ std::vector<double> state_atol(const Scenario& s) {
 // Everything one thread needs to process samples; built once per thread.
 struct Worker {
   std::optional<solvers::OdeSolver> solver;  // none for a model that advances itself
-  std::optional<solvers::Rodas5P<Eigen::Dynamic>> rodas;  // solver.method: rosenbrock
+  std::optional<solvers::Rodas5P<Eigen::Dynamic>> rodas;  // solver.method: rosenbrock (or auto's choice)
+  std::vector<solvers::Event> rodas_events;                // its own copies (an expression event is not thread-safe)
   std::vector<Expression> observations;      // the expression channels, in order
   std::vector<double> derived;               // scratch: the model's derived channels at one row
   std::vector<Expression> labels;
@@ -180,6 +181,7 @@ struct Worker {
       o.max_step_size = s.solver.max_step_size;
       o.initial_step_size = s.solver.initial_step_size;
       rodas.emplace(static_cast<int>(s.model.model->num_states()), o);
+      rodas_events = scenario_events(s.events, s.model.model.get());
     }
     const auto names = expression_variables(*s.model.model);
     variables.resize(names.size());
@@ -392,13 +394,16 @@ solvers::SolveResult pinn_sample(const Scenario& s, const Grid& grid, Worker& w,
 }
 
 // One sample with Rodas5P, reported as the engine reads a CVODES solve.
-solvers::SolveResult solve_rosenbrock(solvers::Rodas5P<Eigen::Dynamic>& rodas, const core::Model& model, const double* p,
-                                      const double* y0, const std::vector<double>& times, double* states) {
-  const std::size_t n = model.num_states();
-  const auto rr = rodas.solve(solvers::ModelSystem<Eigen::Dynamic>(model, p), times.front(), y0, times, states);
+solvers::SolveResult solve_rosenbrock(solvers::Rodas5P<Eigen::Dynamic>& rodas, const std::vector<solvers::Event>& events,
+                                      const core::Model& model, const double* p, const double* y0,
+                                      const std::vector<double>& times, double* states) {
+  const auto rr =
+      rodas.solve(solvers::ModelSystem<Eigen::Dynamic>(model, p), times.front(), y0, times, states, events, p);
   solvers::SolveResult r;
-  r.status = rr.status == solvers::RosenbrockStatus::kSuccess ? solvers::SolveStatus::kSuccess
-                                                                : solvers::SolveStatus::kFailed;
+  r.status = rr.status == solvers::RosenbrockStatus::kSuccess          ? solvers::SolveStatus::kSuccess
+             : rr.status == solvers::RosenbrockStatus::kStoppedByEvent ? solvers::SolveStatus::kStoppedByEvent
+                                                                       : solvers::SolveStatus::kFailed;
+  r.events = rr.events;
   r.t_reached = rr.t_reached;
   r.rows_written = rr.rows_written;
   if (r.status == solvers::SolveStatus::kFailed) {
@@ -411,8 +416,7 @@ solvers::SolveResult solve_rosenbrock(solvers::Rodas5P<Eigen::Dynamic>& rodas, c
   r.stats.jacobian_evals = rr.stats.jacobian_evals;
   r.stats.linear_setups = rr.stats.factorizations;
   r.stats.error_test_failures = rr.stats.rejected;
-  if (rr.rows_written > 0)
-    r.final_state.assign(states + (rr.rows_written - 1) * n, states + rr.rows_written * n);
+  r.final_state = rr.final_state;
   return r;
 }
 
@@ -456,7 +460,7 @@ void process_sample(const Scenario& s, const Grid& grid, Worker& w, Shard& shard
       r = pinn_sample(s, grid, w, *pinn, i, p, states, verify, outcome);
     } else if (w.rodas) {
       model.initial_state(p, w.y0.data());
-      r = solve_rosenbrock(*w.rodas, model, p, w.y0.data(), grid.times, states);
+      r = solve_rosenbrock(*w.rodas, w.rodas_events, model, p, w.y0.data(), grid.times, states);
     } else {
       model.initial_state(p, w.y0.data());
       r = solve_in_regimes(*w.solver, plan, w.y0.data(), grid.times, states, sensitivities, n);

@@ -954,7 +954,6 @@ constexpr std::size_t kAutoRosenbrockStates = 16;
 std::vector<std::string> rosenbrock_unsupported(const core::Model& model, const Scenario& s) {
   std::vector<std::string> why;
   if (dynamic_cast<const core::SteppedModel*>(&model)) why.push_back("models that advance themselves (crop models)");
-  if (!s.events.empty()) why.push_back("events (root finding)");
   if (model.has_jumps()) why.push_back("models with scheduled jumps (doses, assay phases, SBML events)");
   if (s.regimes.present) why.push_back("regimes");
   if (!s.solver.sensitivity_parameters.empty()) why.push_back("forward sensitivities");
@@ -991,7 +990,8 @@ void choose_integrator(const ConfigNode& root, const core::Model& model, Scenari
     cvodes_because = "solver.max_order is a CVODES setting";
   if (cvodes_because.empty()) {
     s.rosenbrock = true;
-    s.solver_choice = "auto: Rodas5P, a small dense system (" + std::to_string(model.num_states()) + " states)";
+    s.solver_choice = "auto: Rodas5P, a small dense system (" + std::to_string(model.num_states()) +
+                      (model.num_states() == 1 ? " state)" : " states)");
   } else {
     s.solver_choice = "auto: CVODES BDF, " + cvodes_because;
   }

@@ -174,3 +174,83 @@ TEST_CASE("Rodas5P: a blow-up is reported, not returned as numbers") {
   CHECK(std::isnan(out[1]));
   CHECK(r.t_reached < 1.01);  // it stops at the singularity, within its steps' resolution
 }
+
+namespace {
+// y'' = -y as (y, v): y = sin t from (0, 1).
+struct Oscillator {
+  using Vec = Eigen::Matrix<double, 2, 1>;
+  using Mat = Eigen::Matrix<double, 2, 2>;
+  void rhs(double, const Vec& y, Vec& f) const { f << y[1], -y[0]; }
+  void jacobian(double, const Vec&, Mat& J) const { J << 0, 1, -1, 0; }
+  void time_derivative(double, const Vec&, const Vec&, Vec& ft) const { ft.setZero(); }
+};
+}  // namespace
+
+TEST_CASE("Rodas5P: events are located on the dense output, recorded or terminal, by direction") {
+  RosenbrockOptions o;
+  o.rtol = 1e-10;
+  o.atol = 1e-12;
+  const double y0[] = {0.0, 1.0};
+  const auto t = grid(0.0, 10.0, 21);
+  std::vector<double> out(t.size() * 2);
+  // y = sin t crosses 0 at k pi (rising at even k, falling at odd); y = 0.5 first at pi/6. The
+  // root at t = 0 itself is not an event (inactive until it moves away, as in CVODES).
+  std::vector<solvers::Event> events(3);
+  events[0] = {"zero", [](double, const double* y, const double*) { return y[0]; }, 0, false};
+  events[1] = {"rising zero", [](double, const double* y, const double*) { return y[0]; }, +1, false};
+  events[2] = {"half", [](double, const double* y, const double*) { return y[0] - 0.5; }, +1, false};
+  Rodas5P<2> ros(2, o);
+  auto r = ros.solve(Oscillator{}, 0.0, y0, t, out.data(), events);
+  REQUIRE(r.status == RosenbrockStatus::kSuccess);
+  std::vector<double> zero, rising, half;
+  for (const auto& e : r.events) (e.event == 0 ? zero : e.event == 1 ? rising : half).push_back(e.t);
+  REQUIRE(zero.size() == 3);  // pi, 2 pi, 3 pi
+  for (int k = 0; k < 3; ++k) CHECK(zero[k] == Approx((k + 1) * M_PI).epsilon(1e-9));
+  REQUIRE(rising.size() == 1);
+  CHECK(rising[0] == Approx(2 * M_PI).epsilon(1e-9));
+  REQUIRE(half.size() == 2);  // pi/6 and 2 pi + pi/6
+  CHECK(half[0] == Approx(M_PI / 6).epsilon(1e-9));
+  CHECK(half[1] == Approx(2 * M_PI + M_PI / 6).epsilon(1e-9));
+  for (std::size_t k = 1; k < r.events.size(); ++k) CHECK(r.events[k].t >= r.events[k - 1].t);
+
+  // Terminal: stops at the first falling crossing of 0.5 (t = 5 pi / 6); outputs before it are
+  // written, the rest NaN, and the final state is the state at the event.
+  std::vector<solvers::Event> stop(1);
+  stop[0] = {"down", [](double, const double* y, const double*) { return y[0] - 0.5; }, -1, true};
+  r = ros.solve(Oscillator{}, 0.0, y0, t, out.data(), stop);
+  REQUIRE(r.status == RosenbrockStatus::kStoppedByEvent);
+  CHECK(r.t_reached == Approx(5 * M_PI / 6).epsilon(1e-10));
+  REQUIRE(r.events.size() == 1);
+  CHECK(r.rows_written == 6);  // t = 0, 0.5, ..., 2.5 < 5 pi / 6 = 2.618
+  CHECK(out[2 * 5] == Approx(std::sin(2.5)).epsilon(1e-8));
+  CHECK(std::isnan(out[2 * 6]));
+  REQUIRE(r.final_state.size() == 2);
+  CHECK(r.final_state[0] == Approx(0.5).epsilon(1e-9));
+  CHECK(r.final_state[1] == Approx(std::cos(5 * M_PI / 6)).epsilon(1e-8));
+}
+
+TEST_CASE("Rodas5P: event times agree with CVODES' root finding on the engine's events") {
+  // Decay to a threshold: A0 e^(-k t) = A0 / 2 at ln 2 / k, through the same Event objects.
+  const auto m = testing::network(testing::kDecay);
+  const auto p = testing::parameters(m, {{"A0", 2.0}, {"k", 0.7}});
+  std::vector<solvers::Event> events(1);
+  events[0] = {"half", [](double, const double* y, const double*) { return y[0] - 1.0; }, -1, true};
+  const auto t = grid(0.0, 10.0, 11);
+  std::vector<double> a(t.size()), b(t.size());
+  RosenbrockOptions o;
+  o.rtol = 1e-8;
+  o.atol = 1e-12;
+  Rodas5P<1> ros(1, o);
+  const auto r = ros.solve(solvers::ModelSystem<1>(*m.model, p.data()), 0.0, initial(m, p).data(), t, a.data(), events,
+                           p.data());
+  solvers::OdeOptions co;
+  co.rtol = 1e-8;
+  co.atol = 1e-12;
+  solvers::OdeSolver cvodes(m.model, co, events);
+  const auto c = cvodes.solve(p.data(), initial(m, p).data(), 0.0, t, b.data());
+  REQUIRE(r.status == RosenbrockStatus::kStoppedByEvent);
+  REQUIRE(c.status == solvers::SolveStatus::kStoppedByEvent);
+  CHECK(r.t_reached == Approx(std::log(2.0) / 0.7).epsilon(1e-7));  // the solution's own accuracy (rtol 1e-8)
+  CHECK(r.t_reached == Approx(c.t_reached).epsilon(1e-7));
+  CHECK(r.rows_written == c.rows_written);
+}

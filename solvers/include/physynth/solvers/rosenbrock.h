@@ -24,6 +24,16 @@
 //   void time_derivative(double t, const Vec& y, const Vec& f, Vec& dfdt) const;  // df/dt at fixed y
 // ModelSystem adapts a core::Model (its exact Jacobian; df/dt by a central difference unless
 // the caller knows the model is autonomous).
+//
+// Events (ode_solver.h's Event: g(t, y, p), a direction, terminal or recorded) are located on
+// the dense output: after each accepted step every g is evaluated at its end; a sign change in
+// the event's direction is bracketed by the Illinois variant of regula falsi on g(t + θh,
+// y(θ)) until the bracket is within a few ulps of t, and the event is placed at the bracket's
+// right end (the first point past the root, as CVODES places it), so it fires once. The
+// earliest event of a step fires first; a recorded one lets the search go on in the rest of the
+// step, a terminal one stops the solve there (outputs before it written, the rest NaN, the state
+// at the event in final_state). An event function that is exactly 0 at the start is inactive
+// until it moves away from 0, as CVODES treats roots at t0.
 #pragma once
 
 #include <Eigen/Dense>
@@ -35,6 +45,7 @@
 #include <vector>
 
 #include "physynth/core/model.h"
+#include "physynth/solvers/ode_solver.h"
 
 namespace physynth::solvers {
 
@@ -49,6 +60,7 @@ struct RosenbrockOptions {
 
 enum class RosenbrockStatus {
   kSuccess,         // every output time reached
+  kStoppedByEvent,  // a terminal event fired; later rows are NaN
   kTooMuchWork,     // max_steps taken
   kStepTooSmall,    // the step fell below the time's resolution
   kSingularMatrix,  // W = I/(h γ) - J could not be factorised, even at smaller steps
@@ -65,6 +77,8 @@ struct RosenbrockResult {
   double t_reached = 0.0;
   std::size_t rows_written = 0;  // output times filled (the rest are NaN)
   RosenbrockStats stats;
+  std::vector<EventOccurrence> events;  // in time order
+  std::vector<double> final_state;      // y(t_reached)
 };
 
 namespace rodas5p {
@@ -151,10 +165,22 @@ class Rodas5P {
   }
 
   // Integrates from (t0, y0) through `times` (non-decreasing, >= t0), writing each state at
-  // each time into out (row-major, times.size() x n). Rows not reached are NaN.
+  // each time into out (row-major, times.size() x n). Rows not reached are NaN. `events` (with
+  // the parameters p their functions take) are located as described above.
   template <class System>
   RosenbrockResult solve(const System& sys, double t0, const double* y0, const std::vector<double>& times,
-                         double* out) {
+                         double* out, const std::vector<Event>& events = {}, const double* p = nullptr) {
+    using namespace rodas5p;
+    RosenbrockResult r = solve_steps(sys, t0, y0, times, out, events, p);
+    r.final_state.assign(y_.data(), y_.data() + n_);
+    if (r.status == RosenbrockStatus::kStoppedByEvent) r.final_state.assign(u_.data(), u_.data() + n_);
+    return r;
+  }
+
+ private:
+  template <class System>
+  RosenbrockResult solve_steps(const System& sys, double t0, const double* y0, const std::vector<double>& times,
+                               double* out, const std::vector<Event>& events, const double* p) {
     using namespace rodas5p;
     RosenbrockResult r;
     r.t_reached = t0;
@@ -170,6 +196,9 @@ class Rodas5P {
       return r;
     }
     const double t_end = times.back();
+    g_start_.resize(events.size());
+    g_end_.resize(events.size());
+    for (std::size_t e = 0; e < events.size(); ++e) g_start_[e] = events[e].function(t, y_.data(), p);
     sys.rhs(t, y_, f0_);
     ++r.stats.rhs_evals;
     if (!f0_.allFinite()) return fail(r, RosenbrockStatus::kNonFinite, t, next);
@@ -242,9 +271,24 @@ class Rodas5P {
         last_rejected = true;
         continue;
       }
-      // Accepted: the outputs inside (t, t + h] from the dense output.
+      // Accepted: the events inside (t, t + h], then the outputs there from the dense output.
       ++r.stats.steps;
       const double t1 = t + h;
+      if (!events.empty()) {
+        const double theta_stop = locate_events(events, p, t, h, r);
+        if (theta_stop >= 0.0) {
+          const double te = t + theta_stop * h;
+          while (next < T && times[next] < te) {
+            dense((times[next] - t) / h, u_);
+            write(out, next++, u_);
+          }
+          dense(theta_stop, u_);
+          r.status = RosenbrockStatus::kStoppedByEvent;
+          r.t_reached = te;
+          r.rows_written = next;
+          return r;
+        }
+      }
       while (next < T && times[next] <= t1) {
         const double theta = (times[next] - t) / h;
         if (theta >= 1.0) {
@@ -256,6 +300,7 @@ class Rodas5P {
       }
       t = t1;
       y_ = y1_;
+      g_start_ = g_end_;
       r.t_reached = t;
       sys.rhs(t, y_, f0_);
       ++r.stats.rhs_evals;
@@ -267,7 +312,67 @@ class Rodas5P {
     return r;
   }
 
- private:
+  // The events of the step just accepted, (t, t + h]: records each in time order; returns the
+  // θ of a terminal one (the solve stops there), or -1. g_start_ holds each g at the step's
+  // start; g_end_ gets them at its end.
+  double locate_events(const std::vector<Event>& events, const double* p, double t, double h, RosenbrockResult& r) {
+    const std::size_t E = events.size();
+    for (std::size_t e = 0; e < E; ++e) g_end_[e] = events[e].function(t + h, y1_.data(), p);
+    std::vector<double>& g_lo = g_lo_;
+    g_lo = g_start_;
+    double lo = 0.0;
+    const auto crosses = [&](std::size_t e, double a, double b) {
+      if (a == 0.0 || !std::isfinite(a) || !std::isfinite(b)) return false;  // 0: inactive until it moves away
+      const bool rising = a < 0.0 && b >= 0.0, falling = a > 0.0 && b <= 0.0;
+      return events[e].direction > 0 ? rising : events[e].direction < 0 ? falling : (rising || falling);
+    };
+    const auto g_at = [&](std::size_t e, double theta) {
+      if (theta >= 1.0) return g_end_[e];
+      dense(theta, u_);
+      return events[e].function(t + theta * h, u_.data(), p);
+    };
+    const double resolution = 4.0 * std::numeric_limits<double>::epsilon() * std::max(std::abs(t), std::abs(t + h));
+    const double theta_tol = std::max(resolution / h, 1e-15);
+    for (;;) {
+      // Each crossing event's root in (lo, 1]: Illinois on the dense output.
+      double first = 2.0;
+      std::vector<double>& theta_of = theta_of_;
+      theta_of.assign(E, 2.0);
+      for (std::size_t e = 0; e < E; ++e) {
+        if (!crosses(e, g_lo[e], g_end_[e])) continue;
+        double a = lo, b = 1.0, ga = g_lo[e], gb = g_end_[e];
+        int side = 0;
+        for (int it = 0; it < 200 && b - a > theta_tol; ++it) {
+          double c = b - gb * (b - a) / (gb - ga);
+          if (!(c > a && c < b)) c = 0.5 * (a + b);
+          const double gc = g_at(e, c);
+          if ((gc < 0.0) == (ga < 0.0) && gc != 0.0) {
+            a = c, ga = gc;
+            if (side == -1) gb *= 0.5;
+            side = -1;
+          } else {
+            b = c, gb = gc;
+            if (side == 1) ga *= 0.5;
+            side = 1;
+          }
+        }
+        theta_of[e] = b;
+        first = std::min(first, b);
+      }
+      if (first > 1.0) return -1.0;
+      // Every event at that point fires, in index order; the search goes on past it.
+      bool stop = false;
+      for (std::size_t e = 0; e < E; ++e)
+        if (theta_of[e] <= first + theta_tol) {
+          r.events.push_back({static_cast<int>(e), t + first * h});
+          stop = stop || events[e].terminal;
+        }
+      if (stop) return first;
+      lo = first;
+      for (std::size_t e = 0; e < E; ++e) g_lo[e] = g_at(e, lo);
+    }
+  }
+
   double atol(int i) const { return o_.atol_per_state.empty() ? o_.atol : o_.atol_per_state[static_cast<std::size_t>(i)]; }
 
   void write(double* out, std::size_t row, const Vec& y) const {
@@ -314,6 +419,7 @@ class Rodas5P {
 
   int n_;
   RosenbrockOptions o_;
+  std::vector<double> g_start_, g_end_, g_lo_, theta_of_;  // events: scratch, sized once per solve
   Vec y_, y1_, f0_, ft_, u_, rhs_, q1_, q2_, q3_;
   std::array<Vec, rodas5p::kStages> k_;
   Mat J_, W_;
@@ -324,6 +430,8 @@ inline const char* rosenbrock_status_name(RosenbrockStatus s) {
   switch (s) {
     case RosenbrockStatus::kSuccess:
       return "ROS_SUCCESS";
+    case RosenbrockStatus::kStoppedByEvent:
+      return "ROS_STOPPED_BY_EVENT";
     case RosenbrockStatus::kTooMuchWork:
       return "ROS_TOO_MUCH_WORK";
     case RosenbrockStatus::kStepTooSmall:

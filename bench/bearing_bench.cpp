@@ -23,33 +23,41 @@ int main(int argc, char** argv) {
     std::cerr << "usage: bearing_bench SCENARIO_DIR OUTPUT_DIR\n";
     return 2;
   }
-  core::Diagnostics d;
-  auto s = engine::load_scenario(std::string(argv[1]) + "/bearing_fleet.yaml",
-                                 {"sampling.samples=4000", "output.shard_size=1000"}, d);
-  if (!s) {
-    std::cerr << d.report();
-    return 2;
-  }
-  for (int threads : {1, 2}) {
-    engine::RunOptions o;
-    o.output_directory = std::string(argv[2]) + "/bearing_fleet";
-    o.threads = threads;
-    o.overwrite = true;
-    double best = 1e30;
-    engine::RunSummary r;
-    for (int k = 0; k < 3; ++k) {
-      r = engine::run_scenario(*s, o);
-      best = std::min(best, r.solve_s);
+  // Units through the engine with CVODES (solver.method bdf, the default until 2026-12-04) and with
+  // what auto picks (Rodas5P), side by side: the bearing fleet and the milling campaign.
+  for (const auto& [file, samples] : {std::pair<std::string, int>{"bearing_fleet", 4000}, {"milling_campaign", 4000}})
+    for (const char* method : {"bdf", "auto"}) {
+      core::Diagnostics d;
+      auto s = engine::load_scenario(std::string(argv[1]) + "/" + file + ".yaml",
+                                     {"sampling.samples=" + std::to_string(samples), "output.shard_size=1000",
+                                      std::string("solver.method=") + method},
+                                     d);
+      if (!s) {
+        std::cerr << d.report();
+        return 2;
+      }
+      for (int threads : {1, 2}) {
+        engine::RunOptions o;
+        o.output_directory = std::string(argv[2]) + "/" + file;
+        o.threads = threads;
+        o.overwrite = true;
+        double best = 1e30;
+        engine::RunSummary r;
+        for (int k = 0; k < 3; ++k) {
+          r = engine::run_scenario(*s, o);
+          best = std::min(best, r.solve_s);
+        }
+        std::cout << nlohmann::json{{"what", file + " units"},
+                                    {"method", s->rosenbrock ? "rosenbrock" : "bdf"},
+                                    {"threads", threads},
+                                    {"units", r.samples},
+                                    {"failed", r.failed},
+                                    {"seconds", best},
+                                    {"per_second", r.samples / best}}
+                         .dump()
+                  << std::endl;
+      }
     }
-    std::cout << nlohmann::json{{"what", "bearing fleet units"},
-                                {"threads", threads},
-                                {"units", r.samples},
-                                {"failed", r.failed},
-                                {"seconds", best},
-                                {"per_second", r.samples / best}}
-                     .dump()
-              << std::endl;
-  }
   {
     core::Diagnostics dm;
     auto mixed = engine::load_scenario(std::string(argv[1]) + "/mixed_fleet.yaml", {"sampling.samples=200"}, dm);

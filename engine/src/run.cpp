@@ -393,30 +393,73 @@ solvers::SolveResult pinn_sample(const Scenario& s, const Grid& grid, Worker& w,
   return r;
 }
 
-// One sample with Rodas5P, reported as the engine reads a CVODES solve.
+// One sample with Rodas5P, reported as the engine reads a CVODES solve. The model's jumps (doses,
+// assay phases, SBML events at known times) split the solve as CVODES' does: jumps at t0 change
+// the initial state; at each later one the integration stops, every jump due then is applied to
+// the state before them, and it restarts there; an output at a jump's time shows the state after.
 solvers::SolveResult solve_rosenbrock(solvers::Rodas5P<Eigen::Dynamic>& rodas, const std::vector<solvers::Event>& events,
-                                      const core::Model& model, const double* p, const double* y0,
+                                      const core::Model& model, const double* p, const double* y0_in,
                                       const std::vector<double>& times, double* states) {
-  const auto rr =
-      rodas.solve(solvers::ModelSystem<Eigen::Dynamic>(model, p), times.front(), y0, times, states, events, p);
-  solvers::SolveResult r;
-  r.status = rr.status == solvers::RosenbrockStatus::kSuccess          ? solvers::SolveStatus::kSuccess
-             : rr.status == solvers::RosenbrockStatus::kStoppedByEvent ? solvers::SolveStatus::kStoppedByEvent
-                                                                       : solvers::SolveStatus::kFailed;
-  r.events = rr.events;
-  r.t_reached = rr.t_reached;
-  r.rows_written = rr.rows_written;
-  if (r.status == solvers::SolveStatus::kFailed) {
-    r.flag = -1;
-    r.flag_name = solvers::rosenbrock_status_name(rr.status);
-    r.message = "Rodas5P stopped at t = " + core::format_number(rr.t_reached) + ": " + r.flag_name;
+  const std::size_t n = model.num_states(), T = times.size();
+  const double t0 = times.front();
+  std::vector<double> y(y0_in, y0_in + n), jumps;
+  for (double tau : model.jump_times(p)) {
+    if (tau == t0) model.apply_jumps(tau, y.data(), p);
+    if (tau > t0 && tau <= times.back() && (jumps.empty() || tau > jumps.back())) jumps.push_back(tau);
   }
-  r.stats.steps = rr.stats.steps;
-  r.stats.rhs_evals = rr.stats.rhs_evals;
-  r.stats.jacobian_evals = rr.stats.jacobian_evals;
-  r.stats.linear_setups = rr.stats.factorizations;
-  r.stats.error_test_failures = rr.stats.rejected;
-  r.final_state = rr.final_state;
+  std::fill(states, states + T * n, kNaN);
+  solvers::SolveResult r;
+  r.t_reached = t0;
+  std::size_t row = 0;  // the next output row to fill
+  double ts = t0;
+  std::vector<double> grid, out;
+  for (std::size_t seg = 0; seg <= jumps.size(); ++seg) {
+    const bool to_jump = seg < jumps.size();
+    const double te = to_jump ? jumps[seg] : times.back();
+    // This segment's grid: its start, the outputs inside it (before the jump; the jump's own time
+    // is the next segment's start) and, to a jump, the jump's time.
+    grid.assign(1, ts);
+    const std::size_t first = row;
+    while (row < T && times[row] <= ts) ++row;  // outputs at the start show the state there
+    const std::size_t inside = row;
+    for (std::size_t k = inside; k < T && (to_jump ? times[k] < te : times[k] <= te); ++k) grid.push_back(times[k]);
+    if (to_jump) grid.push_back(te);
+    out.assign(grid.size() * n, kNaN);
+    const auto rr = rodas.solve(solvers::ModelSystem<Eigen::Dynamic>(model, p), ts, y.data(), grid, out.data(), events, p);
+    for (std::size_t k = first; k < inside; ++k) std::copy(y.begin(), y.end(), states + k * n);
+    const std::size_t outputs = grid.size() - 1 - (to_jump ? 1 : 0);  // grid rows that are output rows
+    const std::size_t written = rr.rows_written == 0 ? 0 : std::min(outputs, rr.rows_written - 1);
+    std::copy(out.begin() + static_cast<long>(n), out.begin() + static_cast<long>((1 + written) * n),
+              states + inside * n);
+    r.events.insert(r.events.end(), rr.events.begin(), rr.events.end());
+    r.stats.steps += rr.stats.steps;
+    r.stats.rhs_evals += rr.stats.rhs_evals;
+    r.stats.jacobian_evals += rr.stats.jacobian_evals;
+    r.stats.linear_setups += rr.stats.factorizations;
+    r.stats.error_test_failures += rr.stats.rejected;
+    r.t_reached = rr.t_reached;
+    r.final_state = rr.final_state;
+    row = inside + written;
+    r.rows_written = row;
+    if (rr.status != solvers::RosenbrockStatus::kSuccess) {
+      if (rr.status == solvers::RosenbrockStatus::kStoppedByEvent) {
+        r.status = solvers::SolveStatus::kStoppedByEvent;
+      } else {
+        r.status = solvers::SolveStatus::kFailed;
+        r.flag = -1;
+        r.flag_name = solvers::rosenbrock_status_name(rr.status);
+        r.message = "Rodas5P stopped at t = " + core::format_number(rr.t_reached) + ": " + r.flag_name;
+      }
+      return r;
+    }
+    if (to_jump) {
+      y = rr.final_state;  // y(te), then the jumps due at te
+      model.apply_jumps(te, y.data(), p);
+      r.final_state = y;
+      ts = te;
+    }
+  }
+  r.rows_written = T;
   return r;
 }
 

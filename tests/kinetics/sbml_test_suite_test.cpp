@@ -90,8 +90,9 @@ Settings read_settings(const std::string& path) {
 }
 
 // Runs one case; returns "" if it passes, else why not.
-// With rosenbrock_where_auto, a case solves as solver.method auto would: Rodas5P for a model
-// without jumps (SBML events) of at most 16 species, CVODES otherwise.
+// With rosenbrock_where_auto, a case without jumps (SBML events) of at most 16 species solves
+// with Rodas5P, the rest with CVODES (the engine also takes Rodas5P through jumps; this test
+// calls the integrators directly).
 std::string run_case(const Case& c, double* worst_ratio, bool rosenbrock_where_auto = false,
                      bool* used_rosenbrock = nullptr) {
   const std::string dir = kSuite + "/cases/" + c.id + "/";
@@ -217,7 +218,7 @@ TEST_CASE("SBML Test Suite semantic cases pass by their own rule", "[sbml][suite
   CHECK(per_tier["core Analytic"].first == per_tier["core Analytic"].second);
 }
 
-TEST_CASE("SBML Test Suite: the same cases pass with the integrator solver.method auto picks (Rodas5P without events)",
+TEST_CASE("SBML Test Suite: the same cases pass with Rodas5P (every case without SBML events)",
           "[sbml][suite]") {
   const auto cases = read_index();
   int unexpected = 0, on_rodas = 0, solved_by_rodas = 0;

@@ -31,9 +31,11 @@ void add_feed_command(CLI::App& app, int& exit_code) {
       "feed", "Training feeds from a scenario's feed section: window files, an NPY stream on stdout, a C-MAPSS export");
   cmd->add_option("scenario", o->scenario, "Scenario YAML file with a feed section")->required();
   cmd->add_option("--set", o->overrides, "Override a scenario value, KEY=VALUE");
-  cmd->add_option("-o,--output", o->output,
-                  "Write windows-{train,validation,test}.{h5,x.npy,y.npy,sample.npy,time.npy,json} into this directory");
-  cmd->add_flag("--stdout", o->to_stdout, "Stream batches to standard output as NPY arrays (x, y, sample, time per batch; docs/python.md)");
+  cmd->add_option(
+      "-o,--output", o->output,
+      "Write windows-{train,validation,test}.{h5,x.npy,y.npy,sample.npy,time.npy,json} into this directory");
+  cmd->add_flag("--stdout", o->to_stdout,
+                "Stream batches to standard output as NPY arrays (x, y, sample, time per batch; docs/python.md)");
   cmd->add_option("--split", o->split, "Split to stream: train, validation or test")->capture_default_str();
   cmd->add_flag("--endless", o->endless, "Stream on past sampling.samples (random and Sobol designs)");
   cmd->add_option("--batches", o->batches, "Stop the stream after this many batches");

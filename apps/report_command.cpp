@@ -6,8 +6,8 @@
 #include <iostream>
 
 #include "commands.h"
-#include "physynth/engine/run_folder.h"
 #include "physynth/engine/modules.h"
+#include "physynth/engine/run_folder.h"
 #include "physynth/viz/runtime.h"
 
 namespace physynth::apps {
@@ -76,8 +76,7 @@ void add_report_command(CLI::App& app, int& exit_code) {
       ->check(CLI::ExistingDirectory);
   add_report_options(*cmd, *o);
   cmd->add_flag("-q,--quiet", *quiet, "Print nothing but errors");
-  cmd->callback(
-      [o, quiet, dir, &exit_code] { exit_code = write_report_for(*dir, *o, *quiet); });
+  cmd->callback([o, quiet, dir, &exit_code] { exit_code = write_report_for(*dir, *o, *quiet); });
 }
 
 }  // namespace physynth::apps

@@ -137,7 +137,9 @@ void add_train_pinn_command(CLI::App& app, int& exit_code) {
       if (!std::isfinite(final_loss) ||
           (test.at("samples").get<std::size_t>() > 0 && !std::isfinite(test.at("worst").get<double>()))) {
         std::cerr << "physynth train-pinn: error: training diverged (the loss or the held-out error is not finite), "
-                     "so " << o->output << " is not a usable network. Usual causes: a state that divides or sits "
+                     "so "
+                  << o->output
+                  << " is not a usable network. Usual causes: a state that divides or sits "
                      "under a root or log and crosses zero (list it in pinn.network.positive), float32 overflow "
                      "(pinn.train.dtype: float64), a learning rate too large\n";
         exit_code = kExitRunFailed;

@@ -28,8 +28,8 @@ using Clock = std::chrono::steady_clock;
 
 template <int N>
 double run_rodas(const physynth::core::Model& model, const physynth::solvers::RosenbrockOptions& o,
-                 const std::vector<double>& params, std::size_t m, std::size_t samples, const std::vector<double>& times,
-                 std::vector<double>& out, int* failed) {
+                 const std::vector<double>& params, std::size_t m, std::size_t samples,
+                 const std::vector<double>& times, std::vector<double>& out, int* failed) {
   const int n = static_cast<int>(model.num_states());
   physynth::solvers::Rodas5P<N> ros(n, o);
   std::vector<double> y0(static_cast<std::size_t>(n));
@@ -135,9 +135,8 @@ int main(int argc, char** argv) {
       ros_s = run_rodas<4>(model, ro, shard.parameters, m, samples, s->times, out, &ros_failed);
     else
       ros_s = run_rodas<Eigen::Dynamic>(model, ro, shard.parameters, m, samples, s->times, out, &ros_failed);
-    const double smallest_atol = co.atol_per_state.empty()
-                                     ? co.atol
-                                     : *std::min_element(co.atol_per_state.begin(), co.atol_per_state.end());
+    const double smallest_atol =
+        co.atol_per_state.empty() ? co.atol : *std::min_element(co.atol_per_state.begin(), co.atol_per_state.end());
     std::vector<double> odeint_out(samples * T * n);
     int odeint_failed = 0;
     const double odeint_s =

@@ -190,9 +190,10 @@ nlohmann::ordered_json channel_card(const Scenario& s, const std::string& channe
   card["model"] = model.name();
   // Where the parameters came from: a calibration's provenance (physynth anchor writes it), else
   // the scenario's own distributions.
-  card["parameters"] = s.provenance.empty() ? nlohmann::ordered_json("the scenario's parameter distributions (" +
-                                                                      s.file + ", manifest.json's scenario)")
-                                            : nlohmann::ordered_json(s.provenance);
+  card["parameters"] =
+      s.provenance.empty()
+          ? nlohmann::ordered_json("the scenario's parameter distributions (" + s.file + ", manifest.json's scenario)")
+          : nlohmann::ordered_json(s.provenance);
   return card;
 }
 
@@ -278,8 +279,8 @@ std::vector<std::string> write_window_files(const Scenario& s, const std::string
     write_file_atomically(stem + ".time.npy",
                           npy_bytes("<f8", {w.size}, w.times.data(), w.times.size() * sizeof(double)));
     write_file_atomically(stem + ".json", d.dump(2) + "\n");
-    paths.insert(paths.end(), {stem + ".h5", stem + ".x.npy", stem + ".y.npy", stem + ".sample.npy",
-                               stem + ".time.npy", stem + ".json"});
+    paths.insert(paths.end(), {stem + ".h5", stem + ".x.npy", stem + ".y.npy", stem + ".sample.npy", stem + ".time.npy",
+                               stem + ".json"});
   }
   return paths;
 }
@@ -381,8 +382,9 @@ void write_cmapss(const Scenario& s, const std::string& path, int threads) {
   d["sensor_cards"] = cards;
   d["unused"] = "settings and sensors past those named are 0; a missing reading repeats the unit's previous one";
   d["units"] = units;
-  d["left_out"] = "samples that did not reach the failure event (censored or failed) are not written; units are "
-                  "numbered 1..N without gaps";
+  d["left_out"] =
+      "samples that did not reach the failure event (censored or failed) are not written; units are "
+      "numbered 1..N without gaps";
   write_file_atomically(path, text);
   write_file_atomically(path + ".json", d.dump(1) + "\n");
 }

@@ -238,8 +238,7 @@ std::size_t append_synthetic_units(const Shard& shard, const anchor::RealData& d
 }
 
 anchor::RealData synthetic_units_of_run(const std::string& run_directory, const anchor::RealData& design,
-                                        std::size_t max_units, std::size_t* interpolated,
-                                        SyntheticCoverage* coverage) {
+                                        std::size_t max_units, std::size_t* interpolated, SyntheticCoverage* coverage) {
   const RunFolder run = open_run_folder(run_directory, true, "the audit");
   std::vector<ObservableSource> sources;
   const auto anchor_section = run.manifest["scenario"]["resolved"]["anchor"];
@@ -349,8 +348,8 @@ nlohmann::ordered_json real_against_real(const anchor::RealData& real, const std
     m["authenticity"].push_back(ab.authenticity);
   }
   nlohmann::ordered_json joint;
-  for (const char* key : {"mmd2", "classifier_accuracy", "precision", "recall", "density", "coverage", "alpha_precision",
-                          "beta_recall", "authenticity"})
+  for (const char* key : {"mmd2", "classifier_accuracy", "precision", "recall", "density", "coverage",
+                          "alpha_precision", "beta_recall", "authenticity"})
     joint[key] = spread_json(m[key]);
   ref["joint"] = joint;
   return ref;
@@ -554,8 +553,8 @@ std::string fidelity_audit_markdown(const nlohmann::ordered_json& a) {
   };
   m << "## Per observable\n\n| observable | real mean | real sd | synthetic mean | synthetic sd | KS | KS p | "
        "Wasserstein | W / real sd |"
-    << (have_ref ? " KS, real vs real | W / real sd, real vs real |" : "") << "\n|---|---:|---:|---:|---:|---:|---:|---:|---:|"
-    << (have_ref ? "---:|---:|" : "") << "\n";
+    << (have_ref ? " KS, real vs real | W / real sd, real vs real |" : "")
+    << "\n|---|---:|---:|---:|---:|---:|---:|---:|---:|" << (have_ref ? "---:|---:|" : "") << "\n";
   for (std::size_t i = 0; i < a["observables"].size(); ++i) {
     const auto& o = a["observables"][i];
     m << "| " << o["observable"].get<std::string>() << " | " << num(o["real"]["mean"]) << " | " << num(o["real"]["sd"])
@@ -588,7 +587,8 @@ std::string fidelity_audit_markdown(const nlohmann::ordered_json& a) {
       << " |\n"
       << "| precision | " << num(jt["precision"]) << " | " << rr("precision")
       << " | share of synthetic records that look real |\n"
-      << "| recall | " << num(jt["recall"]) << " | " << rr("recall") << " | share of real records the synthetic data cover |\n"
+      << "| recall | " << num(jt["recall"]) << " | " << rr("recall")
+      << " | share of real records the synthetic data cover |\n"
       << "| density | " << num(jt["density"]) << " | " << rr("density")
       << " | about 1: as dense where the real data are (Naeem et al. 2020) |\n"
       << "| coverage | " << num(jt["coverage"]) << " | " << rr("coverage")
@@ -602,13 +602,14 @@ std::string fidelity_audit_markdown(const nlohmann::ordered_json& a) {
          "neighbour; low: copies |\n"
       << "| nearest-neighbour distance ratio, synthetic median | "
       << num(jt["nearest_neighbour_ratio"]["synthetic_median"]) << " | "
-      << num(jt["nearest_neighbour_ratio"]["real_median"]) << " (real records among other units) | near 0: on a real record |\n"
+      << num(jt["nearest_neighbour_ratio"]["real_median"])
+      << " (real records among other units) | near 0: on a real record |\n"
       << "| correlation, largest difference | " << num(jt["correlation"]["max_abs_difference"]) << " | | |\n"
       << "| closest real record, synthetic median | " << num(jt["closest_record"]["synthetic_median"]) << " | "
       << num(jt["closest_record"]["real_median"]) << " (real units to each other) | |\n"
       << "| synthetic records closer than the real 5th percentile | "
-      << num(jt["closest_record"]["share_below_real_p5"]) << " | | exact copies: " << jt["closest_record"]["exact_copies"]
-      << " |\n";
+      << num(jt["closest_record"]["share_below_real_p5"])
+      << " | | exact copies: " << jt["closest_record"]["exact_copies"] << " |\n";
     if (!rj.empty())
       m << "\nEach distance beside the same distance between two random halves of the real units ("
         << a["reference"]["splits"] << " splits): a synthetic value inside that range is as far from the real data as "

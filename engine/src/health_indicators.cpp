@@ -18,7 +18,8 @@ std::vector<double> resample(const std::vector<double>& x, std::size_t n) {
   if (x.size() == n) return x;
   std::vector<double> out(n);
   for (std::size_t k = 0; k < n; ++k) {
-    const double at = n == 1 ? 0.0 : static_cast<double>(k) * static_cast<double>(x.size() - 1) / static_cast<double>(n - 1);
+    const double at =
+        n == 1 ? 0.0 : static_cast<double>(k) * static_cast<double>(x.size() - 1) / static_cast<double>(n - 1);
     const auto lo = static_cast<std::size_t>(std::floor(at));
     const std::size_t hi = std::min(lo + 1, x.size() - 1);
     out[k] = x[lo] + (at - static_cast<double>(lo)) * (x[hi] - x[lo]);

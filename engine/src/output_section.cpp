@@ -45,11 +45,12 @@ void read_waveforms(const ConfigNode& w, Scenario& s) {
             "' synthesises no raw signal; the bearing model (domain manufacturing) does, its vibration snapshots");
     return;
   }
-  const bool reads_features =
-      std::any_of(s.observations.begin(), s.observations.end(), [](const ObservationSpec& o) { return o.derived_index >= 0; });
+  const bool reads_features = std::any_of(s.observations.begin(), s.observations.end(),
+                                          [](const ObservationSpec& o) { return o.derived_index >= 0; });
   if (model && !reads_features) {
-    w.error("output.waveforms: no observation reads a feature of the signal (e.g. {name: vib_rms, feature: vib_rms}); "
-            "waveforms are written at those readings");
+    w.error(
+        "output.waveforms: no observation reads a feature of the signal (e.g. {name: vib_rms, feature: vib_rms}); "
+        "waveforms are written at those readings");
     return;
   }
   if (std::find(s.output.formats.begin(), s.output.formats.end(), OutputFormat::kHdf5) == s.output.formats.end())
@@ -59,17 +60,18 @@ void read_waveforms(const ConfigNode& w, Scenario& s) {
   std::size_t readings = 0;
   for (const auto& o : s.observations)
     if (o.derived_index >= 0)
-      readings = std::max(readings, o.sample_interval > 0.0
-                                        ? static_cast<std::size_t>((s.times.back() - s.times.front()) / o.sample_interval) + 1
-                                        : s.times.size());
+      readings =
+          std::max(readings, o.sample_interval > 0.0
+                                 ? static_cast<std::size_t>((s.times.back() - s.times.front()) / o.sample_interval) + 1
+                                 : s.times.size());
   const double kept = std::ceil(static_cast<double>(readings) / static_cast<double>(spec.every));
   const std::uint64_t per_shard = std::min<std::uint64_t>(s.output.shard_size, s.samples);
-  const double bytes = static_cast<double>(per_shard) * kept *
-                       static_cast<double>(model->derived_signal_info().length) * sizeof(float);
+  const double bytes =
+      static_cast<double>(per_shard) * kept * static_cast<double>(model->derived_signal_info().length) * sizeof(float);
   if (bytes > 2.0 * (1u << 30))
     w.error("output.waveforms: a shard's snapshots would take " + core::format_significant(bytes / (1u << 30), 3) +
-            " GiB in memory (" + std::to_string(per_shard) + " samples x " + format_number(kept) +
-            " readings x " + std::to_string(model->derived_signal_info().length) +
+            " GiB in memory (" + std::to_string(per_shard) + " samples x " + format_number(kept) + " readings x " +
+            std::to_string(model->derived_signal_info().length) +
             " points x 4 bytes), more than 2 GiB; raise output.waveforms.every or lower output.shard_size");
 }
 

@@ -31,8 +31,8 @@
 #include "physynth/engine/health_indicators.h"
 #include "physynth/engine/output_folder.h"
 #include "physynth/engine/ranks.h"
-#include "physynth/solvers/rosenbrock.h"
 #include "physynth/pinn/errors.h"
+#include "physynth/solvers/rosenbrock.h"
 #include "pinn_backend.h"
 #include "sha256.h"
 
@@ -107,7 +107,8 @@ Grid build_grid(const Scenario& s) {
   if (s.output.waveforms.present) {
     std::vector<std::size_t> derived;
     for (std::size_t c = 0; c < s.observations.size(); ++c)
-      if (s.observations[c].derived_index >= 0) derived.insert(derived.end(), g.obs_rows[c].begin(), g.obs_rows[c].end());
+      if (s.observations[c].derived_index >= 0)
+        derived.insert(derived.end(), g.obs_rows[c].begin(), g.obs_rows[c].end());
     std::sort(derived.begin(), derived.end());
     derived.erase(std::unique(derived.begin(), derived.end()), derived.end());
     for (std::size_t k = 0; k < derived.size(); k += s.output.waveforms.every) g.waveform_rows.push_back(derived[k]);
@@ -156,11 +157,11 @@ std::vector<double> state_atol(const Scenario& s) {
 
 // Everything one thread needs to process samples; built once per thread.
 struct Worker {
-  std::optional<solvers::OdeSolver> solver;  // none for a model that advances itself
+  std::optional<solvers::OdeSolver> solver;               // none for a model that advances itself
   std::optional<solvers::Rodas5P<Eigen::Dynamic>> rodas;  // solver.method: rosenbrock (or auto's choice)
-  std::vector<solvers::Event> rodas_events;                // its own copies (an expression event is not thread-safe)
-  std::vector<Expression> observations;      // the expression channels, in order
-  std::vector<double> derived;               // scratch: the model's derived channels at one row
+  std::vector<solvers::Event> rodas_events;               // its own copies (an expression event is not thread-safe)
+  std::vector<Expression> observations;                   // the expression channels, in order
+  std::vector<double> derived;                            // scratch: the model's derived channels at one row
   std::vector<Expression> labels;
   std::vector<Expression> record_labels;  // the per-record expression labels, in order
   std::vector<double> variables;
@@ -397,9 +398,10 @@ solvers::SolveResult pinn_sample(const Scenario& s, const Grid& grid, Worker& w,
 // assay phases, SBML events at known times) split the solve as CVODES' does: jumps at t0 change
 // the initial state; at each later one the integration stops, every jump due then is applied to
 // the state before them, and it restarts there; an output at a jump's time shows the state after.
-solvers::SolveResult solve_rosenbrock(solvers::Rodas5P<Eigen::Dynamic>& rodas, const std::vector<solvers::Event>& events,
-                                      const core::Model& model, const double* p, const double* y0_in,
-                                      const std::vector<double>& times, double* states) {
+solvers::SolveResult solve_rosenbrock(solvers::Rodas5P<Eigen::Dynamic>& rodas,
+                                      const std::vector<solvers::Event>& events, const core::Model& model,
+                                      const double* p, const double* y0_in, const std::vector<double>& times,
+                                      double* states) {
   const std::size_t n = model.num_states(), T = times.size();
   const double t0 = times.front();
   std::vector<double> y(y0_in, y0_in + n), jumps;
@@ -425,7 +427,8 @@ solvers::SolveResult solve_rosenbrock(solvers::Rodas5P<Eigen::Dynamic>& rodas, c
     for (std::size_t k = inside; k < T && (to_jump ? times[k] < te : times[k] <= te); ++k) grid.push_back(times[k]);
     if (to_jump) grid.push_back(te);
     out.assign(grid.size() * n, kNaN);
-    const auto rr = rodas.solve(solvers::ModelSystem<Eigen::Dynamic>(model, p), ts, y.data(), grid, out.data(), events, p);
+    const auto rr =
+        rodas.solve(solvers::ModelSystem<Eigen::Dynamic>(model, p), ts, y.data(), grid, out.data(), events, p);
     for (std::size_t k = first; k < inside; ++k) std::copy(y.begin(), y.end(), states + k * n);
     const std::size_t outputs = grid.size() - 1 - (to_jump ? 1 : 0);  // grid rows that are output rows
     const std::size_t written = rr.rows_written == 0 ? 0 : std::min(outputs, rr.rows_written - 1);
@@ -627,8 +630,8 @@ void process_sample(const Scenario& s, const Grid& grid, Worker& w, Shard& shard
       const double rtol = pinn ? std::max(s.solver.rtol, kPinnRelativeAccuracy) : s.solver.rtol;
       const bool stepped = dynamic_cast<const core::SteppedModel*>(&model) != nullptr;
       std::string why;
-      const std::string flag = physics_violation(model, w.invariants, outcome.audit, states, r.rows_written, rtol,
-                                                 w.atol, stepped, &why);
+      const std::string flag =
+          physics_violation(model, w.invariants, outcome.audit, states, r.rows_written, rtol, w.atol, stepped, &why);
       if (!flag.empty()) fail(flag, why + " (t reached " + core::format_number(r.t_reached) + ")");
     }
   } catch (const SampleFailed&) {  // already recorded
@@ -1085,7 +1088,8 @@ Outcome finish_run(const Scenario& s, const RunOptions& opt, OutputFolder* folde
     nlohmann::ordered_json audit_json = audit.to_json(
         std::vector<std::string>(solvers::SolverStats::names().begin(), solvers::SolverStats::names().end()));
     // A fleet run to failure: how good each channel is as a health indicator (first 500 units).
-    const bool terminal = std::any_of(s.events.begin(), s.events.end(), [](const EventSpec& e) { return e.action == EventSpec::Action::kStop; });
+    const bool terminal = std::any_of(s.events.begin(), s.events.end(),
+                                      [](const EventSpec& e) { return e.action == EventSpec::Action::kStop; });
     std::vector<std::string> h5;
     for (const auto& f : summary.files)
       if (f.size() > 3 && f.compare(f.size() - 3, 3, ".h5") == 0) h5.push_back(f);
@@ -1112,7 +1116,8 @@ Outcome finish_run(const Scenario& s, const RunOptions& opt, OutputFolder* folde
                          std::to_string(records.size()) + " shards done; the counts below are theirs)";
   manifest["versions"] = versions;
   nlohmann::ordered_json resolved = s.resolved;
-  if (resolved.contains("output")) resolved["output"]["directory"] = dir;  // where the run went (-o), not the YAML's default
+  if (resolved.contains("output"))
+    resolved["output"]["directory"] = dir;  // where the run went (-o), not the YAML's default
   manifest["scenario"] = {
       {"file", s.file}, {"sha256", s.source_sha256}, {"overrides", s.overrides}, {"resolved", resolved}};
   manifest["seed"] = s.seed;
@@ -1330,6 +1335,5 @@ std::vector<solvers::Event> scenario_events(const std::vector<EventSpec>& specs,
   }
   return events;
 }
-
 
 }  // namespace physynth::engine

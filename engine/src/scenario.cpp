@@ -50,8 +50,6 @@ const std::vector<DomainEntry>& domain_table() {
   return table;
 }
 
-
-
 bool check_positive(const ConfigNode& parent, const std::string& key, double v) {
   if (v > 0.0) return true;
   parent[key].error(parent[key].path() + " must be > 0, got " + num_text(parent[key]));
@@ -373,8 +371,9 @@ bool check_expression(const ConfigNode& node, const std::string& text, const std
 
 void read_noise(const ConfigNode& node, NoiseModel& noise) {
   if (!node.expect_map()) return;
-  node.check_keys({"additive_sd", "multiplicative_sd", "log_sd", "bias_mean", "bias_sd", "drift_sd", "quantisation_step",
-                   "saturation_low", "saturation_high", "dropout_probability", "spike_probability", "spike_amplitude"});
+  node.check_keys({"additive_sd", "multiplicative_sd", "log_sd", "bias_mean", "bias_sd", "drift_sd",
+                   "quantisation_step", "saturation_low", "saturation_high", "dropout_probability", "spike_probability",
+                   "spike_amplitude"});
   auto nonneg = [&](const char* key, double& target) {
     if (auto v = number(node, key))
       if (check_nonnegative(node, key, *v)) target = *v;
@@ -576,9 +575,6 @@ void read_field(const ConfigNode& node, Scenario& s) {
 }
 
 // --- pinn --------------------------------------------------------------------
-
-
-
 
 void read_pinn(const ConfigNode& node, Scenario& s) {
   if (!node.expect_map()) return;
@@ -845,8 +841,9 @@ nlohmann::ordered_json resolved_json(const Scenario& s, const YAML::Node& model_
                          {"log", e.log},
                          {"reference", e.reference},
                          {"beta", e.beta}});
-    j["population"] = {{"group", s.population.group}, {"groups", m.groups},   {"random", random},
-                       {"shared", shared},            {"omega", m.omega},     {"effects", effects}};
+    j["population"] = {
+        {"group", s.population.group}, {"groups", m.groups}, {"random", random}, {"shared", shared}, {"omega", m.omega},
+        {"effects", effects}};
   }
   if (!s.provenance.is_null()) j["provenance"] = s.provenance;
   nlohmann::ordered_json events = nlohmann::ordered_json::array();
@@ -928,15 +925,15 @@ nlohmann::ordered_json resolved_json(const Scenario& s, const YAML::Node& model_
                  {"split", {{"validation", s.feed.validation_fraction}, {"test", s.feed.test_fraction}}},
                  {"cmapss", {{"settings", s.feed.cmapss_settings}, {"sensors", s.feed.cmapss_sensors}}}};
   nlohmann::ordered_json output = {{"directory", s.output.directory},
-                 {"formats", formats},
-                 {"shard_size", s.output.shard_size},
-                 {"compression", s.output.compression},
-                 {"report",
-                  {{"plots", s.output.report.plots},
-                   {"width", s.output.report.width},
-                   {"height", s.output.report.height},
-                   {"format", s.output.report.format},
-                   {"max_samples", s.output.report.max_samples}}}};
+                                   {"formats", formats},
+                                   {"shard_size", s.output.shard_size},
+                                   {"compression", s.output.compression},
+                                   {"report",
+                                    {{"plots", s.output.report.plots},
+                                     {"width", s.output.report.width},
+                                     {"height", s.output.report.height},
+                                     {"format", s.output.report.format},
+                                     {"max_samples", s.output.report.max_samples}}}};
   if (s.output.waveforms.present) output["waveforms"] = {{"every", s.output.waveforms.every}};
   j["output"] = output;
   return j;
@@ -1032,9 +1029,9 @@ std::optional<Scenario> load_scenario(const std::string& path, const std::vector
   for (const auto& o : overrides) overridden->push_back(core::override_path(o));
   const ConfigNode root(*root_yaml, "", path, &diags, overridden);
   if (!root.expect_map()) return std::nullopt;
-  root.check_keys({"name", "description", "domain", "model", "parameters", "sampling", "time", "solver", "events",
-                   "observations", "labels", "output", "regimes", "feed", "field", "backend", "pinn", "anchor",
-                   "population", "provenance"});
+  root.check_keys({"name",   "description", "domain",       "model",  "parameters", "sampling",  "time",
+                   "solver", "events",      "observations", "labels", "output",     "regimes",   "feed",
+                   "field",  "backend",     "pinn",         "anchor", "population", "provenance"});
 
   if (root.require("name"))
     if (auto n = root["name"].as_string()) {

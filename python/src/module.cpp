@@ -14,10 +14,10 @@
 #include "physynth/anchor/real_data.h"
 #include "physynth/core/diagnostics.h"
 #include "physynth/engine/anchor.h"
-#include "physynth/engine/fidelity_audit.h"
-#include "physynth/engine/output_folder.h"
 #include "physynth/engine/dataset.h"
 #include "physynth/engine/feed.h"
+#include "physynth/engine/fidelity_audit.h"
+#include "physynth/engine/output_folder.h"
 #include "physynth/engine/run.h"
 #include "physynth/engine/run_folder.h"
 #include "physynth/engine/scenario.h"
@@ -62,7 +62,8 @@ engine::Shard concatenate(std::vector<engine::Shard>&& shards) {
     append(all.plot, s.plot);
     append(all.failure_flag, s.failure_flag);
     append(all.failure_message, s.failure_message);
-    for (std::size_t c = 0; c < all.observations.size(); ++c) append(all.observations[c].values, s.observations[c].values);
+    for (std::size_t c = 0; c < all.observations.size(); ++c)
+      append(all.observations[c].values, s.observations[c].values);
     append(all.waveforms, s.waveforms);
     all.samples += s.samples;
   }
@@ -120,8 +121,7 @@ py::dict shard_dict(engine::Shard&& s) {
   d["observations"] = obs;
   if (!s.waveforms.empty()) {
     py::dict w;
-    const auto K = static_cast<py::ssize_t>(s.waveform_times.size()),
-               Lw = static_cast<py::ssize_t>(s.waveform_length);
+    const auto K = static_cast<py::ssize_t>(s.waveform_times.size()), Lw = static_cast<py::ssize_t>(s.waveform_length);
     w["units"] = s.waveform_units;
     w["sample_rate_hz"] = s.waveform_rate_hz;
     w["time"] = adopt(std::move(s.waveform_times), {K});
@@ -309,7 +309,8 @@ PYBIND11_MODULE(_physynth, m) {
         std::optional<anchor::CalibrationProblem> problem;
         if (!file.empty()) data = anchor::read_real_data(file, diagnostics);
         if (data) problem = engine::calibration_problem(s, *data, diagnostics);
-        if (!problem) return py::make_tuple(py::none(), diagnostic_list(diagnostics), diagnostics.report("nothing was calibrated"));
+        if (!problem)
+          return py::make_tuple(py::none(), diagnostic_list(diagnostics), diagnostics.report("nothing was calibrated"));
         engine::AnchorResult r;
         {
           py::gil_scoped_release release;
@@ -336,7 +337,8 @@ PYBIND11_MODULE(_physynth, m) {
          std::uint64_t seed, std::size_t max_units, int neighbours) {
         core::Diagnostics diagnostics;
         const auto real = anchor::read_real_data(real_file, diagnostics);
-        if (!real) return py::make_tuple(py::none(), diagnostic_list(diagnostics), diagnostics.report("nothing was audited"));
+        if (!real)
+          return py::make_tuple(py::none(), diagnostic_list(diagnostics), diagnostics.report("nothing was audited"));
         std::string text;
         {
           py::gil_scoped_release release;

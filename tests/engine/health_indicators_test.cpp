@@ -56,7 +56,10 @@ TEST_CASE("health indicators: closed forms of monotonicity, prognosability and t
   CHECK(std::isnan(engine::indicator_quality({{0, 1, 2}}).trendability));
 }
 
-TEST_CASE("health indicators: a mixed bearing fleet's audit finds temperature and RMS trendable, the fault-specific envelopes not", "[slow]") {
+TEST_CASE(
+    "health indicators: a mixed bearing fleet's audit finds temperature and RMS trendable, the fault-specific "
+    "envelopes not",
+    "[slow]") {
   core::Diagnostics d;
   auto s = engine::load_scenario(testing::repository_path("scenarios/manufacturing/mixed_fleet.yaml"),
                                  {"sampling.samples=60"}, d);

@@ -18,20 +18,26 @@ std::string chosen(const std::string& file, const std::vector<std::string>& over
 }
 }  // namespace
 
-TEST_CASE("solver choice: auto picks Rodas5P for small dense systems and CVODES where Rodas5P cannot follow, saying why") {
+TEST_CASE(
+    "solver choice: auto picks Rodas5P for small dense systems and CVODES where Rodas5P cannot follow, saying why") {
   CHECK(chosen("scenarios/kinetics/robertson.yaml") == "auto: Rodas5P, a small dense system (3 states) | rosenbrock");
   CHECK(chosen("scenarios/kinetics/boehm_stat5.yaml") == "auto: Rodas5P, a small dense system (8 states) | rosenbrock");
-  CHECK(chosen("scenarios/kinetics/michaelis_menten.yaml") == "auto: Rodas5P, a small dense system (4 states) | rosenbrock");
-  CHECK(chosen("scenarios/manufacturing/cmapss_style.yaml") == "auto: CVODES BDF, Rodas5P does not support regimes yet | bdf");
+  CHECK(chosen("scenarios/kinetics/michaelis_menten.yaml") ==
+        "auto: Rodas5P, a small dense system (4 states) | rosenbrock");
+  CHECK(chosen("scenarios/manufacturing/cmapss_style.yaml") ==
+        "auto: CVODES BDF, Rodas5P does not support regimes yet | bdf");
   CHECK(chosen("scenarios/kinetics/robertson.yaml", {"solver.sensitivities=[k1]"}) ==
         "auto: CVODES BDF, Rodas5P does not support forward sensitivities yet | bdf");
-  CHECK(chosen("scenarios/kinetics/enzyme_inhibition.yaml") == "auto: Rodas5P, a small dense system (6 states) | rosenbrock");
+  CHECK(chosen("scenarios/kinetics/enzyme_inhibition.yaml") ==
+        "auto: Rodas5P, a small dense system (6 states) | rosenbrock");
   CHECK(chosen("scenarios/kinetics/robertson.yaml", {"solver.linear_solver=klu"}) ==
         "auto: CVODES BDF, solver.linear_solver: klu (sparse) is CVODES' | bdf");
   CHECK(chosen("scenarios/kinetics/robertson.yaml", {"solver.method=bdf"}) == "bdf: asked for | bdf");
   CHECK(chosen("scenarios/kinetics/robertson.yaml", {"solver.method=adams"}) == "adams: asked for | adams");
-  CHECK(chosen("scenarios/manufacturing/bearing_fleet.yaml") == "auto: Rodas5P, a small dense system (2 states) | rosenbrock");
-  CHECK(chosen("scenarios/manufacturing/nasa_milling.yaml") == "auto: Rodas5P, a small dense system (1 state) | rosenbrock");
+  CHECK(chosen("scenarios/manufacturing/bearing_fleet.yaml") ==
+        "auto: Rodas5P, a small dense system (2 states) | rosenbrock");
+  CHECK(chosen("scenarios/manufacturing/nasa_milling.yaml") ==
+        "auto: Rodas5P, a small dense system (1 state) | rosenbrock");
 }
 
 TEST_CASE("solver choice: what auto picks agrees with CVODES at 10^4 times tighter tolerances", "[slow]") {
@@ -59,7 +65,8 @@ TEST_CASE("solver choice: what auto picks agrees with CVODES at 10^4 times tight
       tight.push_back(atol + "}");
     }
     const auto reference = testing::load_scenario(testing::repository_path(file), tight);
-    const auto cvodes = testing::load_scenario(testing::repository_path(file), {"sampling.samples=32", "solver.method=bdf"});
+    const auto cvodes =
+        testing::load_scenario(testing::repository_path(file), {"sampling.samples=32", "solver.method=bdf"});
     REQUIRE_FALSE(reference.rosenbrock);
     engine::ShardGenerator a(picked, 2), b(reference, 2), c(cvodes, 2);
     const auto x = a.shard(0), y = b.shard(0), z = c.shard(0);

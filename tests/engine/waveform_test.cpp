@@ -32,22 +32,23 @@ TEST_CASE("waveforms: the written snapshots are the samples the recorded feature
   engine::ShardGenerator generator(*s, 2);
   const engine::Shard shard = generator.shard(0);
   const std::size_t K = shard.waveform_times.size(), L = shard.waveform_length, n = model.num_states();
-  REQUIRE(K == 7);  // readings every 50 h over 3000 h: 61, every 10th
+  REQUIRE(K == 7);     // readings every 50 h over 3000 h: 61, every 10th
   REQUIRE(L == 5000);  // 0.25 s at 20 kHz
   CHECK(shard.waveform_rate_hz == 20000.0);
   CHECK(shard.waveform_units == "g");
   const auto& rms = shard.observation("vib_rms");
-  const int rms_channel = static_cast<int>(std::find_if(model.derived_channels().begin(), model.derived_channels().end(),
-                                                        [](const auto& v) { return v.name == "vib_rms"; }) -
-                                           model.derived_channels().begin());
+  const int rms_channel =
+      static_cast<int>(std::find_if(model.derived_channels().begin(), model.derived_channels().end(),
+                                    [](const auto& v) { return v.name == "vib_rms"; }) -
+                       model.derived_channels().begin());
   std::size_t compared = 0, past_end = 0;
   std::vector<double> features(model.derived_channels().size());
   for (std::size_t i = 0; i < shard.samples; ++i)
     for (std::size_t k = 0; k < K; ++k) {
       const double t = shard.waveform_times[k];
       const float* stored = &shard.waveforms[(i * K + k) * L];
-      const auto row = static_cast<std::size_t>(std::lower_bound(shard.times.begin(), shard.times.end(), t) -
-                                                shard.times.begin());
+      const auto row =
+          static_cast<std::size_t>(std::lower_bound(shard.times.begin(), shard.times.end(), t) - shard.times.begin());
       if (t > shard.t_reached[i]) {
         CHECK(std::isnan(stored[0]));
         ++past_end;
@@ -63,8 +64,8 @@ TEST_CASE("waveforms: the written snapshots are the samples the recorded feature
       // The feature recorded at that reading (no sensor noise on vib_rms) is that snapshot's.
       core::CounterRng again(s->seed, sample, core::stream::kDerivedBase + static_cast<std::uint32_t>(row));
       model.evaluate_derived(t, y, p, again, features.data());
-      const std::size_t reading = static_cast<std::size_t>(
-          std::lower_bound(rms.times.begin(), rms.times.end(), t) - rms.times.begin());
+      const std::size_t reading =
+          static_cast<std::size_t>(std::lower_bound(rms.times.begin(), rms.times.end(), t) - rms.times.begin());
       REQUIRE(rms.values[i * rms.times.size() + reading] == features[static_cast<std::size_t>(rms_channel)]);
       double sum = 0;
       for (double x : signal) sum += x * x;

@@ -99,8 +99,8 @@ std::string run_case(const Case& c, double* worst_ratio, bool rosenbrock_where_a
   const Settings settings = read_settings(dir + c.id + "-settings.txt");
   core::Diagnostics diags;
   domains::kinetics::SbmlOptions read_options;
-  read_options.units = kUnitWarnings.count(c.id) == 0 ? domains::kinetics::UnitPolicy::kStrict
-                                                      : domains::kinetics::UnitPolicy::kWarn;
+  read_options.units =
+      kUnitWarnings.count(c.id) == 0 ? domains::kinetics::UnitPolicy::kStrict : domains::kinetics::UnitPolicy::kWarn;
   auto model = SbmlModel::read_file(dir + c.sbml_file, diags, read_options);
   if (!model) return "not read: " + diags.report("not run");
   if (read_options.units == domains::kinetics::UnitPolicy::kWarn && diags.list().empty())
@@ -152,7 +152,8 @@ std::string run_case(const Case& c, double* worst_ratio, bool rosenbrock_where_a
     ro.atol = options.atol;
     ro.max_steps = options.max_steps;
     solvers::Rodas5P<Eigen::Dynamic> rodas(static_cast<int>(n), ro);
-    const auto r = rodas.solve(solvers::ModelSystem<Eigen::Dynamic>(*model, p.data()), 0.0, y0.data(), times, out.data());
+    const auto r =
+        rodas.solve(solvers::ModelSystem<Eigen::Dynamic>(*model, p.data()), 0.0, y0.data(), times, out.data());
     if (r.status != solvers::RosenbrockStatus::kSuccess)
       return std::string("Rodas5P: ") + solvers::rosenbrock_status_name(r.status);
   } else {
@@ -218,8 +219,7 @@ TEST_CASE("SBML Test Suite semantic cases pass by their own rule", "[sbml][suite
   CHECK(per_tier["core Analytic"].first == per_tier["core Analytic"].second);
 }
 
-TEST_CASE("SBML Test Suite: the same cases pass with Rodas5P (every case without SBML events)",
-          "[sbml][suite]") {
+TEST_CASE("SBML Test Suite: the same cases pass with Rodas5P (every case without SBML events)", "[sbml][suite]") {
   const auto cases = read_index();
   int unexpected = 0, on_rodas = 0, solved_by_rodas = 0;
   for (const auto& c : cases) {

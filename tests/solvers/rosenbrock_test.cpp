@@ -241,8 +241,8 @@ TEST_CASE("Rodas5P: event times agree with CVODES' root finding on the engine's 
   o.rtol = 1e-8;
   o.atol = 1e-12;
   Rodas5P<1> ros(1, o);
-  const auto r = ros.solve(solvers::ModelSystem<1>(*m.model, p.data()), 0.0, initial(m, p).data(), t, a.data(), events,
-                           p.data());
+  const auto r =
+      ros.solve(solvers::ModelSystem<1>(*m.model, p.data()), 0.0, initial(m, p).data(), t, a.data(), events, p.data());
   solvers::OdeOptions co;
   co.rtol = 1e-8;
   co.atol = 1e-12;

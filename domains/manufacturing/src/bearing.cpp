@@ -102,7 +102,8 @@ std::vector<double> vibration_snapshot(const BearingGeometry& g, const SnapshotO
           s.impulse_amplitude *
           (modulation_hz > 0.0 ? 0.5 * (1.0 + std::cos(2.0 * M_PI * modulation_hz * tk + phase)) : 1.0);
       const auto first = static_cast<std::size_t>(std::ceil(tk * o.sample_rate_hz));
-      const std::complex<double> c = amplitude * std::exp(s_pole * (static_cast<double>(first) / o.sample_rate_hz - tk));
+      const std::complex<double> c =
+          amplitude * std::exp(s_pole * (static_cast<double>(first) / o.sample_rate_hz - tk));
       for (std::size_t i = first; i < std::min(n, first + ring); ++i) {
         const std::complex<double>& z = zj[i - first];
         x[i] += c.real() * z.imag() + c.imag() * z.real();
@@ -216,7 +217,7 @@ void BearingDegradation::evaluate_derived(double, const double* y, const double*
                                           double* out) const {
   const Snapshot snap = snapshot(y, p, rng);
   const auto f = snapshot_features(snap.signal, geometry_, snap.options, snap.state.shaft_hz);
-  const double values[] = {f.rms,           f.peak,         f.crest_factor, f.kurtosis,    f.envelope_bpfo,
+  const double values[] = {f.rms,           f.peak,         f.crest_factor, f.kurtosis,     f.envelope_bpfo,
                            f.envelope_bpfi, f.envelope_bsf, f.envelope_ftf, f.amplitude_1x, f.mean_abs};
   std::copy(std::begin(values), std::end(values), out);
 }
@@ -227,7 +228,7 @@ core::Model::SignalInfo BearingDegradation::derived_signal_info() const {
 }
 
 std::vector<double> BearingDegradation::derived_signal(double, const double* y, const double* p,
-                                                      core::CounterRng& rng) const {
+                                                       core::CounterRng& rng) const {
   return snapshot(y, p, rng).signal;
 }
 
@@ -238,9 +239,9 @@ double BearingDegradation::evaluate_derived_channel(std::size_t k, double t, con
       name != "vib_mean_abs")
     return Model::evaluate_derived_channel(k, t, y, p, rng);
   const auto w = core::waveform_statistics(snapshot(y, p, rng).signal);
-  return name == "vib_rms"      ? w.rms
-         : name == "vib_peak"   ? w.peak
-         : name == "vib_crest"  ? w.crest_factor
+  return name == "vib_rms"        ? w.rms
+         : name == "vib_peak"     ? w.peak
+         : name == "vib_crest"    ? w.crest_factor
          : name == "vib_kurtosis" ? w.kurtosis
                                   : w.mean_abs;
 }

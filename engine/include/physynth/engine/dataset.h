@@ -46,7 +46,7 @@ struct Shard {
   // A field scenario's samples are the plots of a rows x cols grid (sample = row * cols + col).
   int field_rows = 0, field_cols = 0;  // 0 without a field
   double field_cell_size_m = 0.0;
-  std::vector<std::int32_t> plot;         // samples x 2: (row, col) of each plot; empty without a field
+  std::vector<std::int32_t> plot;  // samples x 2: (row, col) of each plot; empty without a field
   // output.waveforms: the raw signal behind the derived channels (a vibration snapshot) at
   // waveform_times, samples x times x waveform_length, float32; NaN where the sample had ended.
   std::vector<double> waveform_times;

@@ -22,7 +22,7 @@
 namespace physynth::engine {
 
 struct IndicatorQuality {
-  std::size_t units = 0;  // trajectories with at least 2 readings
+  std::size_t units = 0;                                                // trajectories with at least 2 readings
   double monotonicity = 0.0, prognosability = 0.0, trendability = 0.0;  // NaN with fewer than 2 units
 };
 

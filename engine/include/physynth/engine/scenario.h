@@ -201,7 +201,7 @@ struct PinnSpec {
   double gate_residual = 0.0;  // > 0: a sample whose RMS residual exceeds it is re-solved with CVODES
   pinn::TimeScaling time;
   pinn::NetworkOptions network;
-  pinn::TrainOptions train;                          // train.device is also the device a backend pinn run evaluates on
+  pinn::TrainOptions train;  // train.device is also the device a backend pinn run evaluates on
   std::shared_ptr<const pinn::Network> network_loaded;  // backend pinn: loaded and checked against the model
 };
 

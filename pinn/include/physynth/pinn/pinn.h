@@ -105,8 +105,7 @@ class Network {
   // naming the parameter, its value and the range.
   virtual std::string check_parameters(const double* p) const = 0;
   // States of `count` samples (parameters count x m, row-major) on `times`: count x T x n.
-  virtual void predict(const double* p, std::size_t count, const std::vector<double>& times,
-                       double* states) const = 0;
+  virtual void predict(const double* p, std::size_t count, const std::vector<double>& times, double* states) const = 0;
   // Per sample, the root mean square of the normalised residual R over `points` times
   // uniform in t^ and over the states.
   virtual void residual(const double* p, std::size_t count, int points, double* rms) const = 0;

@@ -18,8 +18,8 @@ struct Runtime {
   std::string (*tensor_support)(const core::Model& model);
   std::unique_ptr<Network> (*load)(const std::string& path, std::shared_ptr<const core::Model> model,
                                    const std::string& device, int threads);
-  std::unique_ptr<Network> (*train)(const Problem& problem, const NetworkOptions& network,
-                                    const TrainOptions& options, const std::function<void(const Progress&)>& progress);
+  std::unique_ptr<Network> (*train)(const Problem& problem, const NetworkOptions& network, const TrainOptions& options,
+                                    const std::function<void(const Progress&)>& progress);
   void (*set_threads)(int threads);
   std::string (*sidecar_path)(const std::string& path);
   std::string (*torch_version)();

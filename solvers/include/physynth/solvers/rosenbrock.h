@@ -91,11 +91,9 @@ inline constexpr double kA[kStages][kStages] = {
     {2.849394379747939, 0.45842242204463923, 0, 0, 0, 0, 0, 0},
     {-6.954028509809101, 2.489845061869568, -10.358996098473584, 0, 0, 0, 0, 0},
     {2.8029986275628964, 0.5072464736228206, -0.3988312541770524, -0.04721187230404641, 0, 0, 0, 0},
-    {-7.502846399306121, 2.561846144803919, -11.627539656261098, -0.18268767659942256, 0.030198172008377946, 0, 0,
-     0},
+    {-7.502846399306121, 2.561846144803919, -11.627539656261098, -0.18268767659942256, 0.030198172008377946, 0, 0, 0},
     {-7.502846399306121, 2.561846144803919, -11.627539656261098, -0.18268767659942256, 0.030198172008377946, 1, 0, 0},
-    {-7.502846399306121, 2.561846144803919, -11.627539656261098, -0.18268767659942256, 0.030198172008377946, 1, 1,
-     0}};
+    {-7.502846399306121, 2.561846144803919, -11.627539656261098, -0.18268767659942256, 0.030198172008377946, 1, 1, 0}};
 inline constexpr double kC[kStages][kStages] = {
     {0, 0, 0, 0, 0, 0, 0, 0},
     {-14.155112264123755, 0, 0, 0, 0, 0, 0, 0},
@@ -107,10 +105,10 @@ inline constexpr double kC[kStages][kStages] = {
      -28.087943162872662, 0, 0},
     {37.80277123390563, -3.2571969029072276, 112.26918849496327, 66.9347231244047, -40.06618937091002,
      -54.66780262877968, -9.48861652309627, 0}};
-inline constexpr double kc[kStages] = {0, 0.6358126895828704, 0.4095798393397535, 0.9769306725060716,
-                                       0.4288403609558664, 1, 1, 1};
-inline constexpr double kd[kStages] = {0.21193756319429014, -0.42387512638858027, -0.3384627126235924,
-                                       1.8046452872882734, 2.325825639765069, 0, 0, 0};
+inline constexpr double kc[kStages] = {
+    0, 0.6358126895828704, 0.4095798393397535, 0.9769306725060716, 0.4288403609558664, 1, 1, 1};
+inline constexpr double kd[kStages] = {
+    0.21193756319429014, -0.42387512638858027, -0.3384627126235924, 1.8046452872882734, 2.325825639765069, 0, 0, 0};
 inline constexpr double kH[3][kStages] = {
     {25.948786856663858, -2.5579724845846235, 10.433815404888879, -2.3679251022685204, 0.524948541321073,
      1.1241088310450404, 0.4272876194431874, -0.17202221070155493},
@@ -168,8 +166,8 @@ class Rodas5P {
   // each time into out (row-major, times.size() x n). Rows not reached are NaN. `events` (with
   // the parameters p their functions take) are located as described above.
   template <class System>
-  RosenbrockResult solve(const System& sys, double t0, const double* y0, const std::vector<double>& times,
-                         double* out, const std::vector<Event>& events = {}, const double* p = nullptr) {
+  RosenbrockResult solve(const System& sys, double t0, const double* y0, const std::vector<double>& times, double* out,
+                         const std::vector<Event>& events = {}, const double* p = nullptr) {
     using namespace rodas5p;
     RosenbrockResult r = solve_steps(sys, t0, y0, times, out, events, p);
     r.final_state.assign(y_.data(), y_.data() + n_);
@@ -373,7 +371,9 @@ class Rodas5P {
     }
   }
 
-  double atol(int i) const { return o_.atol_per_state.empty() ? o_.atol : o_.atol_per_state[static_cast<std::size_t>(i)]; }
+  double atol(int i) const {
+    return o_.atol_per_state.empty() ? o_.atol : o_.atol_per_state[static_cast<std::size_t>(i)];
+  }
 
   void write(double* out, std::size_t row, const Vec& y) const {
     for (int i = 0; i < n_; ++i) out[row * static_cast<std::size_t>(n_) + static_cast<std::size_t>(i)] = y[i];

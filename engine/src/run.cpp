@@ -16,6 +16,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <limits>
 #include <map>
 #include <memory>
@@ -262,12 +263,19 @@ RegimePlan plan_regimes(const Scenario& s, std::uint64_t sample, const double* p
 // Integrates across the regime switches: CVODES restarts at each one (the
 // right-hand side jumps there) from the state reached, events and statistics
 // carry over. Without regimes this is one solve.
-solvers::SolveResult solve_in_regimes(solvers::OdeSolver& solver, const RegimePlan& plan, const double* y0,
-                                      const std::vector<double>& times, double* states, double* sensitivities,
-                                      std::size_t n) {
+// One integrator's solve from (t_a, y) through `times` with parameters p; `first`: the model's
+// jumps at t_a change y (only the first segment's: later ones were applied by the segment that
+// ended there).
+using SegmentSolve = std::function<solvers::SolveResult(const double* p, const double* y, double t_a,
+                                                        const std::vector<double>& times, double* out, bool first)>;
+
+// The regimes' segments one after the other, each with its condition's parameters, through the
+// integrator `solve` (CVODES or Rodas5P).
+solvers::SolveResult solve_in_regimes(const SegmentSolve& solve, const RegimePlan& plan, const double* y0,
+                                      const std::vector<double>& times, double* states, std::size_t n) {
   if (plan.sequence.size() == 1)
-    return solver.solve(plan.params[static_cast<std::size_t>(plan.sequence[0])].data(), y0, times.front(), times,
-                        states, sensitivities);
+    return solve(plan.params[static_cast<std::size_t>(plan.sequence[0])].data(), y0, times.front(), times, states,
+                 true);
   solvers::SolveResult total;
   std::vector<double> y(y0, y0 + n);
   std::size_t row = 0;
@@ -284,8 +292,8 @@ solvers::SolveResult solve_in_regimes(solvers::OdeSolver& solver, const RegimePl
     if (extra) seg_times.push_back(t_b);
     std::vector<double> out(seg_times.size() * n);
     // The model's jumps at t_a were applied by the segment that ended there.
-    const auto r = solver.solve(plan.params[static_cast<std::size_t>(plan.sequence[seg])].data(), y.data(), t_a,
-                                seg_times, out.data(), nullptr, seg == 0);
+    const auto r = solve(plan.params[static_cast<std::size_t>(plan.sequence[seg])].data(), y.data(), t_a, seg_times,
+                         out.data(), seg == 0);
     const std::size_t grid_rows = end - row;
     std::copy(out.begin(), out.begin() + static_cast<long>(std::min(grid_rows, r.rows_written) * n), states + row * n);
     const auto v = r.stats.values();
@@ -400,13 +408,12 @@ solvers::SolveResult pinn_sample(const Scenario& s, const Grid& grid, Worker& w,
 // the state before them, and it restarts there; an output at a jump's time shows the state after.
 solvers::SolveResult solve_rosenbrock(solvers::Rodas5P<Eigen::Dynamic>& rodas,
                                       const std::vector<solvers::Event>& events, const core::Model& model,
-                                      const double* p, const double* y0_in, const std::vector<double>& times,
-                                      double* states) {
+                                      const double* p, const double* y0_in, double t0, const std::vector<double>& times,
+                                      double* states, bool jumps_at_start) {
   const std::size_t n = model.num_states(), T = times.size();
-  const double t0 = times.front();
   std::vector<double> y(y0_in, y0_in + n), jumps;
   for (double tau : model.jump_times(p)) {
-    if (tau == t0) model.apply_jumps(tau, y.data(), p);
+    if (tau == t0 && jumps_at_start) model.apply_jumps(tau, y.data(), p);
     if (tau > t0 && tau <= times.back() && (jumps.empty() || tau > jumps.back())) jumps.push_back(tau);
   }
   std::fill(states, states + T * n, kNaN);
@@ -506,10 +513,19 @@ void process_sample(const Scenario& s, const Grid& grid, Worker& w, Shard& shard
       r = pinn_sample(s, grid, w, *pinn, i, p, states, verify, outcome);
     } else if (w.rodas) {
       model.initial_state(p, w.y0.data());
-      r = solve_rosenbrock(*w.rodas, w.rodas_events, model, p, w.y0.data(), grid.times, states);
+      r = solve_in_regimes(
+          [&](const double* q, const double* y, double t_a, const std::vector<double>& times, double* out, bool first) {
+            return solve_rosenbrock(*w.rodas, w.rodas_events, model, q, y, t_a, times, out, first);
+          },
+          plan, w.y0.data(), grid.times, states, n);
     } else {
       model.initial_state(p, w.y0.data());
-      r = solve_in_regimes(*w.solver, plan, w.y0.data(), grid.times, states, sensitivities, n);
+      r = solve_in_regimes(
+          [&](const double* q, const double* y, double t_a, const std::vector<double>& times, double* out, bool first) {
+            // Forward sensitivities exist only without regimes (one segment).
+            return w.solver->solve(q, y, t_a, times, out, plan.sequence.size() == 1 ? sensitivities : nullptr, first);
+          },
+          plan, w.y0.data(), grid.times, states, n);
     }
     if (s.regimes.present)
       for (std::size_t row = 0; row < r.rows_written; ++row)

@@ -321,7 +321,7 @@ void write_windows_hdf5(const std::string& path, const WindowBatch& w, const nlo
   });
 }
 
-Shard read_hdf5(const std::string& path) {
+Shard read_hdf5(const std::string& path, bool waveforms) {
   H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
   Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose, "opening " + path);
   const hid_t f = file.get();
@@ -386,7 +386,7 @@ Shard read_hdf5(const std::string& path) {
     o.units = dataset_string(g.get(), "values", "units");
     s.observations.push_back(std::move(o));
   }
-  if (H5Lexists(f, "waveforms", H5P_DEFAULT) > 0) {
+  if (waveforms && H5Lexists(f, "waveforms", H5P_DEFAULT) > 0) {
     Handle g(H5Gopen2(f, "waveforms", H5P_DEFAULT), H5Gclose, "waveforms");
     s.waveform_times = read_array<double>(g.get(), "time", H5T_NATIVE_DOUBLE);
     s.waveforms = read_array<float>(g.get(), "signal", H5T_NATIVE_FLOAT);

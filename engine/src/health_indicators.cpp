@@ -88,7 +88,7 @@ nlohmann::ordered_json health_indicator_quality(const std::vector<std::string>& 
   std::size_t units = 0;
   for (const auto& path : hdf5_shards) {
     if (units >= max_units) break;
-    const Shard s = read_hdf5(path);
+    const Shard s = read_hdf5(path, false);  // the channels only: snapshots stay on disk
     for (std::size_t i = 0; i < s.samples && units < max_units; ++i) {
       if (s.status[i] != static_cast<std::int8_t>(SampleStatus::kStoppedByEvent)) continue;
       ++units;

@@ -160,9 +160,12 @@ std::vector<double> state_atol(const Scenario& s) {
 struct Worker {
   std::optional<solvers::OdeSolver> solver;               // none for a model that advances itself
   std::optional<solvers::Rodas5P<Eigen::Dynamic>> rodas;  // solver.method: rosenbrock (or auto's choice)
-  std::vector<solvers::Event> rodas_events;               // its own copies (an expression event is not thread-safe)
-  std::vector<Expression> observations;                   // the expression channels, in order
-  std::vector<double> derived;                            // scratch: the model's derived channels at one row
+  std::vector<solvers::Event> rodas_events;
+  std::vector<double> segment_grid, segment_out;  // scratch of its solves between jumps               // its own copies
+                                                  // (an expression event is not thread-safe)
+  std::vector<Expression> observations;           // the expression channels, in order
+  std::vector<double> derived;                    // scratch: the model's derived channels at one row
+  std::vector<double> signal;                     // scratch: the signal behind them (output.waveforms)
   std::vector<Expression> labels;
   std::vector<Expression> record_labels;  // the per-record expression labels, in order
   std::vector<double> variables;
@@ -409,7 +412,8 @@ solvers::SolveResult pinn_sample(const Scenario& s, const Grid& grid, Worker& w,
 solvers::SolveResult solve_rosenbrock(solvers::Rodas5P<Eigen::Dynamic>& rodas,
                                       const std::vector<solvers::Event>& events, const core::Model& model,
                                       const double* p, const double* y0_in, double t0, const std::vector<double>& times,
-                                      double* states, bool jumps_at_start) {
+                                      double* states, bool jumps_at_start, std::vector<double>& grid,
+                                      std::vector<double>& out) {
   const std::size_t n = model.num_states(), T = times.size();
   std::vector<double> y(y0_in, y0_in + n), jumps;
   for (double tau : model.jump_times(p)) {
@@ -421,7 +425,6 @@ solvers::SolveResult solve_rosenbrock(solvers::Rodas5P<Eigen::Dynamic>& rodas,
   r.t_reached = t0;
   std::size_t row = 0;  // the next output row to fill
   double ts = t0;
-  std::vector<double> grid, out;
   for (std::size_t seg = 0; seg <= jumps.size(); ++seg) {
     const bool to_jump = seg < jumps.size();
     const double te = to_jump ? jumps[seg] : times.back();
@@ -515,7 +518,8 @@ void process_sample(const Scenario& s, const Grid& grid, Worker& w, Shard& shard
       model.initial_state(p, w.y0.data());
       r = solve_in_regimes(
           [&](const double* q, const double* y, double t_a, const std::vector<double>& times, double* out, bool first) {
-            return solve_rosenbrock(*w.rodas, w.rodas_events, model, q, y, t_a, times, out, first);
+            return solve_rosenbrock(*w.rodas, w.rodas_events, model, q, y, t_a, times, out, first, w.segment_grid,
+                                    w.segment_out);
           },
           plan, w.y0.data(), grid.times, states, n);
     } else {
@@ -557,8 +561,23 @@ void process_sample(const Scenario& s, const Grid& grid, Worker& w, Shard& shard
             auto it = derived_at.find(row);
             if (it == derived_at.end()) {
               core::CounterRng rng(s.seed, sample, core::stream::kDerivedBase + static_cast<std::uint32_t>(row));
-              model.evaluate_derived(grid.times[row], states + row * n, plan.at(grid.times[row]), rng,
-                                     w.derived.data());
+              const double t = grid.times[row];
+              // output.waveforms: at the rows it keeps, the signal these features come from is
+              // written too (one synthesis for both).
+              const auto kept = std::lower_bound(grid.waveform_rows.begin(), grid.waveform_rows.end(), row);
+              if (kept != grid.waveform_rows.end() && *kept == row) {
+                model.evaluate_derived_with_signal(t, states + row * n, plan.at(t), rng, w.derived.data(), w.signal);
+                const std::size_t L = shard.waveform_length, K = grid.waveform_rows.size();
+                if (w.signal.size() != L)
+                  throw std::logic_error("model " + model.name() + ": a derived signal of " +
+                                         std::to_string(w.signal.size()) + " points, its derived_signal_info says " +
+                                         std::to_string(L));
+                const auto k = static_cast<std::size_t>(kept - grid.waveform_rows.begin());
+                std::transform(w.signal.begin(), w.signal.end(), &shard.waveforms[(i * K + k) * L],
+                               [](double x) { return static_cast<float>(x); });
+              } else {
+                model.evaluate_derived(t, states + row * n, plan.at(t), rng, w.derived.data());
+              }
               it = derived_at.emplace(row, w.derived).first;
             }
             values[j] = it->second[static_cast<std::size_t>(spec.derived_index)];
@@ -569,20 +588,6 @@ void process_sample(const Scenario& s, const Grid& grid, Worker& w, Shard& shard
         }
         if (spec.derived_index < 0) ++expression_channel;
         apply_noise(spec.noise, s.seed, sample, c, ob.times, values);
-      }
-      // Raw waveforms: the same snapshot the features above were computed from (the same key).
-      const std::size_t L = shard.waveform_length, K = grid.waveform_rows.size();
-      for (std::size_t k = 0; k < K; ++k) {
-        const std::size_t row = grid.waveform_rows[k];
-        if (row >= r.rows_written) continue;
-        core::CounterRng rng(s.seed, sample, core::stream::kDerivedBase + static_cast<std::uint32_t>(row));
-        const std::vector<double> signal =
-            model.derived_signal(grid.times[row], states + row * n, plan.at(grid.times[row]), rng);
-        if (signal.size() != L)
-          throw std::logic_error("model " + model.name() + ": a derived signal of " + std::to_string(signal.size()) +
-                                 " points, its derived_signal_info says " + std::to_string(L));
-        std::transform(signal.begin(), signal.end(), &shard.waveforms[(i * K + k) * L],
-                       [](double x) { return static_cast<float>(x); });
       }
       // Labels.
       std::size_t final_label = 0;

@@ -108,19 +108,24 @@ class Scenario:
         return f"<physynth.Scenario {self.name!r} from {self.file!r}: {self.samples} samples>"
 
 
-def load_scenario(path, set=None):
-    """Reads and validates a scenario file, as `physynth validate` does. `set` overrides values
-    ({"sampling.samples": 100, "solver.rtol": 1e-8}, like --set). Raises ScenarioError with the
-    file:line:col diagnostics; warnings go through the warnings module."""
-    overrides = [_override(k, v) for k, v in (set or {}).items()]
-    handle, items, report = _physynth.load_scenario(_os.fspath(path), overrides)
+def _load(path, overrides, warn=False):
+    """The one way in: a Scenario from a file and --set texts, or ScenarioError."""
+    handle, items, report = _physynth.load_scenario(_os.fspath(path), list(overrides))
     diagnostics = [Diagnostic(*d) for d in items]
     if handle is None:
         raise ScenarioError(report.rstrip("\n"), diagnostics)
     warned = [d for d in diagnostics if d.severity == "warning"]
-    for d in warned:
-        _warnings.warn(str(d), stacklevel=2)
+    if warn:
+        for d in warned:
+            _warnings.warn(str(d), stacklevel=3)
     return Scenario(handle, warned)
+
+
+def load_scenario(path, set=None):
+    """Reads and validates a scenario file, as `physynth validate` does. `set` overrides values
+    ({"sampling.samples": 100, "solver.rtol": 1e-8}, like --set). Raises ScenarioError with the
+    file:line:col diagnostics; warnings go through the warnings module."""
+    return _load(path, [_override(k, v) for k, v in (set or {}).items()], warn=True)
 
 
 def _scenario(s, set=None):
@@ -132,11 +137,7 @@ def _scenario(s, set=None):
         if not s.manifest:
             raise ValueError("a Run computed in memory has no scenario file; pass the Scenario")
         m = s.manifest["scenario"]
-        handle, items, report = _physynth.load_scenario(m["file"], list(m["overrides"]) +
-                                                        [_override(k, v) for k, v in (set or {}).items()])
-        if handle is None:
-            raise ScenarioError(report.rstrip("\n"), [Diagnostic(*d) for d in items])
-        return Scenario(handle)
+        return _load(m["file"], list(m["overrides"]) + [_override(k, v) for k, v in (set or {}).items()])
     return load_scenario(s, set=set)
 
 
@@ -222,10 +223,7 @@ def _reloaded(s, values):
     """The scenario again from its file, with its own overrides and these values on top."""
     if not values:
         return s
-    handle, items, report = _physynth.load_scenario(s.file, s.overrides + [_override(k, v) for k, v in values.items()])
-    if handle is None:
-        raise ScenarioError(report.rstrip("\n"), [Diagnostic(*d) for d in items])
-    return Scenario(handle)
+    return _load(s.file, s.overrides + [_override(k, v) for k, v in values.items()])
 
 
 def feed(scenario, split="train", window=None, batch_size=None, endless=False, threads=0, set=None):

@@ -11,7 +11,7 @@ they come batched). Each worker loads the scenario itself and computes on one th
 """
 import torch as _torch
 
-from . import _physynth, _reloaded, _scenario
+from . import _load, _physynth, _reloaded, _scenario
 
 
 class FeedDataset(_torch.utils.data.IterableDataset):
@@ -27,16 +27,10 @@ class FeedDataset(_torch.utils.data.IterableDataset):
         self.threads = threads
         self.num_shards = _physynth.Generator(s._handle, 1).num_shards
 
-    def _handle(self):
-        handle, _, report = _physynth.load_scenario(self.file, self.overrides)
-        if handle is None:
-            raise RuntimeError(report)
-        return handle
-
     def __iter__(self):
         info = _torch.utils.data.get_worker_info()
         worker, workers = (info.id, info.num_workers) if info else (0, 1)
-        generator = _physynth.Generator(self._handle(), self.threads)
+        generator = _physynth.Generator(_load(self.file, self.overrides)._handle, self.threads)
         for shard in range(worker, self.num_shards, workers):
             w = generator.windows(shard, self.split)
             n = len(w["y"])

@@ -213,13 +213,20 @@ BearingDegradation::Snapshot BearingDegradation::snapshot(const double* y, const
   return snap;
 }
 
-void BearingDegradation::evaluate_derived(double, const double* y, const double* p, core::CounterRng& rng,
+void BearingDegradation::evaluate_derived(double t, const double* y, const double* p, core::CounterRng& rng,
                                           double* out) const {
-  const Snapshot snap = snapshot(y, p, rng);
+  std::vector<double> signal;
+  evaluate_derived_with_signal(t, y, p, rng, out, signal);
+}
+
+void BearingDegradation::evaluate_derived_with_signal(double, const double* y, const double* p, core::CounterRng& rng,
+                                                      double* out, std::vector<double>& signal) const {
+  Snapshot snap = snapshot(y, p, rng);
   const auto f = snapshot_features(snap.signal, geometry_, snap.options, snap.state.shaft_hz);
   const double values[] = {f.rms,           f.peak,         f.crest_factor, f.kurtosis,     f.envelope_bpfo,
                            f.envelope_bpfi, f.envelope_bsf, f.envelope_ftf, f.amplitude_1x, f.mean_abs};
   std::copy(std::begin(values), std::end(values), out);
+  signal = std::move(snap.signal);
 }
 
 core::Model::SignalInfo BearingDegradation::derived_signal_info() const {

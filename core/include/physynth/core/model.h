@@ -129,6 +129,15 @@ class Model {
                                              CounterRng& /*rng*/) const {
     return {};
   }
+  // evaluate_derived, also handing back the signal the channels were computed from: the same
+  // numbers as evaluate_derived and derived_signal with the same key, from one synthesis where
+  // the model overrides it.
+  virtual void evaluate_derived_with_signal(double t, const double* y, const double* p, CounterRng& rng, double* out,
+                                            std::vector<double>& signal) const {
+    CounterRng again = rng;
+    evaluate_derived(t, y, p, rng, out);
+    signal = derived_signal(t, y, p, again);
+  }
 
   // Index of the state or parameter with this name, or -1.
   int state_index(const std::string& name) const;

@@ -65,6 +65,10 @@ class ScheduledModel : public Model {
   std::vector<double> derived_signal(double t, const double* y, const double* p, CounterRng& rng) const override {
     return inner_->derived_signal(t, y, p, rng);
   }
+  void evaluate_derived_with_signal(double t, const double* y, const double* p, CounterRng& rng, double* out,
+                                    std::vector<double>& signal) const override {
+    inner_->evaluate_derived_with_signal(t, y, p, rng, out, signal);
+  }
   double derived_partials(std::size_t k, double t, const double* y, const double* p, double* dh_dy,
                           double* dh_dp) const override;
   std::vector<double> jump_times(const double* p) const override;

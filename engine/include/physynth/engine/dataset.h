@@ -74,8 +74,9 @@ std::vector<std::string> write_hdf5(const Shard& shard, const std::string& direc
 std::vector<std::string> write_csv(const Shard& shard, const std::string& directory);
 std::vector<std::string> write_npy(const Shard& shard, const std::string& directory);
 
-// Readers, for tests and tools.
-Shard read_hdf5(const std::string& path);
+// Readers, for tests and tools. Without `waveforms` the raw snapshots (output.waveforms; the
+// bulk of such a file) are left on disk.
+Shard read_hdf5(const std::string& path, bool waveforms = true);
 
 // Writes text to path atomically (temporary file, fsync, rename).
 void write_file_atomically(const std::string& path, const std::string& text);

@@ -141,6 +141,8 @@ class BearingDegradation : public core::TemplatedModel<BearingDegradation> {
   // The accelerometer snapshot (g) at the snapshot's sample rate.
   SignalInfo derived_signal_info() const override;
   std::vector<double> derived_signal(double t, const double* y, const double* p, core::CounterRng& rng) const override;
+  void evaluate_derived_with_signal(double t, const double* y, const double* p, core::CounterRng& rng, double* out,
+                                    std::vector<double>& signal) const override;
 
   // The accelerometer snapshot behind the derived channels at states y and parameters p, and
   // the options it was synthesised with (resonance and noise from p). With the rng that

@@ -33,7 +33,7 @@
 #include "physynth/engine/output_folder.h"
 #include "physynth/engine/ranks.h"
 #include "physynth/pinn/errors.h"
-#include "physynth/solvers/rosenbrock.h"
+#include "physynth/solvers/rosenbrock_solver.h"
 #include "pinn_backend.h"
 #include "sha256.h"
 
@@ -159,7 +159,7 @@ std::vector<double> state_atol(const Scenario& s) {
 // Everything one thread needs to process samples; built once per thread.
 struct Worker {
   std::optional<solvers::OdeSolver> solver;               // none for a model that advances itself
-  std::optional<solvers::Rodas5P<Eigen::Dynamic>> rodas;  // solver.method: rosenbrock (or auto's choice)
+  std::optional<solvers::RosenbrockSolver> rodas;  // solver.method: rosenbrock (or auto's choice)
   std::vector<solvers::Event> rodas_events;
   std::vector<double> segment_grid, segment_out;  // scratch of its solves between jumps               // its own copies
                                                   // (an expression event is not thread-safe)
@@ -409,7 +409,7 @@ solvers::SolveResult pinn_sample(const Scenario& s, const Grid& grid, Worker& w,
 // assay phases, SBML events at known times) split the solve as CVODES' does: jumps at t0 change
 // the initial state; at each later one the integration stops, every jump due then is applied to
 // the state before them, and it restarts there; an output at a jump's time shows the state after.
-solvers::SolveResult solve_rosenbrock(solvers::Rodas5P<Eigen::Dynamic>& rodas,
+solvers::SolveResult solve_rosenbrock(solvers::RosenbrockSolver& rodas,
                                       const std::vector<solvers::Event>& events, const core::Model& model,
                                       const double* p, const double* y0_in, double t0, const std::vector<double>& times,
                                       double* states, bool jumps_at_start, std::vector<double>& grid,
@@ -438,7 +438,7 @@ solvers::SolveResult solve_rosenbrock(solvers::Rodas5P<Eigen::Dynamic>& rodas,
     if (to_jump) grid.push_back(te);
     out.assign(grid.size() * n, kNaN);
     const auto rr =
-        rodas.solve(solvers::ModelSystem<Eigen::Dynamic>(model, p), ts, y.data(), grid, out.data(), events, p);
+        rodas.solve(model, p, ts, y.data(), grid, out.data(), events);
     for (std::size_t k = first; k < inside; ++k) std::copy(y.begin(), y.end(), states + k * n);
     const std::size_t outputs = grid.size() - 1 - (to_jump ? 1 : 0);  // grid rows that are output rows
     const std::size_t written = rr.rows_written == 0 ? 0 : std::min(outputs, rr.rows_written - 1);

@@ -19,16 +19,26 @@ using Dual = ceres::Jet<double, kJacobianChunk>;
 
 // f(const Dual* x, Dual* out) computes out[0..rows) from x[0..cols).
 // Writes d out_i / d x_j to jac[i + rows * j] (column-major).
+// Scratch Jets that live with the thread, so a Jacobian in an integrator's step loop touches
+// no heap after its first call. Slot: one buffer per call site that may be live at once.
+template <int Slot>
+std::vector<Dual>& jet_scratch(std::size_t size) {
+  thread_local std::vector<Dual> v;
+  if (v.size() < size) v.resize(size);
+  return v;
+}
+
 template <class F>
 void forward_jacobian(F&& f, std::size_t rows, std::size_t cols, const double* x, double* jac) {
-  std::vector<Dual> xd(cols), out(rows);
+  Dual* xd = jet_scratch<0>(cols).data();
+  Dual* out = jet_scratch<1>(rows).data();
   for (std::size_t first = 0; first < cols; first += kJacobianChunk) {
     const std::size_t count = std::min<std::size_t>(kJacobianChunk, cols - first);
     for (std::size_t j = 0; j < cols; ++j) {
       xd[j] = Dual(x[j]);
       if (j >= first && j < first + count) xd[j].v[static_cast<int>(j - first)] = 1.0;
     }
-    f(xd.data(), out.data());
+    f(xd, out);
     for (std::size_t k = 0; k < count; ++k)
       for (std::size_t i = 0; i < rows; ++i) jac[i + rows * (first + k)] = out[i].v[static_cast<int>(k)];
   }

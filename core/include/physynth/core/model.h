@@ -64,6 +64,8 @@ class Model {
 
   // dydt = f(t, y, p).
   virtual void rhs(double t, const double* y, const double* p, double* dydt) const = 0;
+  // True only if rhs never depends on t (then an integrator may take df/dt = 0 unevaluated).
+  virtual bool is_autonomous() const { return false; }
 
   // Exact df/dy, n x n, column-major (jac[i + n*j] = df_i/dy_j).
   virtual void jacobian(double t, const double* y, const double* p, double* jac) const = 0;

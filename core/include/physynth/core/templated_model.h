@@ -30,8 +30,9 @@ class TemplatedModel : public Model {
 
   void jacobian(double t, const double* y, const double* p, double* jac) const final {
     const std::size_t n = num_states(), m = num_parameters();
-    std::vector<Dual> pd(p, p + m);
-    forward_jacobian([&](const Dual* yd, Dual* out) { derived().template evaluate<Dual>(Dual(t), yd, pd.data(), out); },
+    Dual* pd = jet_scratch<2>(m).data();
+    for (std::size_t j = 0; j < m; ++j) pd[j] = Dual(p[j]);
+    forward_jacobian([&](const Dual* yd, Dual* out) { derived().template evaluate<Dual>(Dual(t), yd, pd, out); },
                      n, n, y, jac);
   }
 

@@ -42,6 +42,7 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "physynth/core/model.h"
@@ -124,10 +125,11 @@ class ModelSystem {
  public:
   using Vec = Eigen::Matrix<double, N, 1>;
   using Mat = Eigen::Matrix<double, N, N>;
-  // autonomous: the model's f does not depend on t (df/dt = 0 without evaluating it). Otherwise
-  // df/dt by a central difference, which is also exactly 0 for a model that ignores t.
+  // autonomous (or the model's is_autonomous()): f does not depend on t (df/dt = 0 without
+  // evaluating it). Otherwise df/dt by a central difference, which is also exactly 0 for a
+  // model that ignores t.
   ModelSystem(const core::Model& model, const double* p, bool autonomous = false)
-      : model_(model), p_(p), autonomous_(autonomous) {}
+      : model_(model), p_(p), autonomous_(autonomous || model.is_autonomous()) {}
   void rhs(double t, const Vec& y, Vec& f) const { model_.rhs(t, y.data(), p_, f.data()); }
   void jacobian(double t, const Vec& y, Mat& J) const { model_.jacobian(t, y.data(), p_, J.data()); }
   void time_derivative(double t, const Vec& y, const Vec& f, Vec& ft) const {
@@ -155,11 +157,12 @@ class Rodas5P {
   using Mat = Eigen::Matrix<double, N, N>;
 
   // n: the state count (must equal N unless N is Eigen::Dynamic).
-  Rodas5P(int n, RosenbrockOptions options) : n_(n), o_(std::move(options)), lu_(n) {
+  Rodas5P(int n, RosenbrockOptions options) : n_(n), o_(std::move(options)) {
     for (auto* v : {&y_, &y1_, &f0_, &ft_, &u_, &rhs_, &q1_, &q2_, &q3_}) v->resize(n_);
     for (auto& k : k_) k.resize(n_);
     J_.resize(n_, n_);
     W_.resize(n_, n_);
+    perm_.resize(n_);
   }
 
   // Integrates from (t0, y0) through `times` (non-decreasing, >= t0), writing each state at
@@ -222,30 +225,15 @@ class Rodas5P {
       ++r.stats.jacobian_evals;
       W_ = -J_;
       W_.diagonal().array() += 1.0 / (h * kGamma);
-      lu_.compute(W_);
       ++r.stats.factorizations;
-      const double det = std::abs(lu_.determinant());
-      if (!std::isfinite(det) || det == 0.0) {
+      if (!factorize()) {
         if (++singular > 10) return fail(r, RosenbrockStatus::kSingularMatrix, t, next);
         h *= 0.25;
         continue;
       }
       singular = 0;
-      for (int s = 0; s < kStages; ++s) {
-        u_ = y_;
-        for (int j = 0; j < s; ++j)
-          if (kA[s][j] != 0.0) u_ += kA[s][j] * k_[static_cast<std::size_t>(j)];
-        if (s == 0)
-          rhs_ = f0_;
-        else {
-          sys.rhs(t + kc[s] * h, u_, rhs_);
-          ++r.stats.rhs_evals;
-        }
-        for (int j = 0; j < s; ++j)
-          if (kC[s][j] != 0.0) rhs_ += (kC[s][j] / h) * k_[static_cast<std::size_t>(j)];
-        if (kd[s] != 0.0) rhs_ += (h * kd[s]) * ft_;
-        k_[static_cast<std::size_t>(s)] = lu_.solve(rhs_);
-      }
+      stages(sys, t, h, r, std::make_integer_sequence<int, kStages>{});
+      dense_ready_ = false;
       // Stiffly accurate: y1 is the last stage's input plus its k, and that k is the error estimate.
       const Vec& err = k_[kStages - 1];
       y1_ = u_ + err;
@@ -371,6 +359,85 @@ class Rodas5P {
     }
   }
 
+  // The state count as a compile-time constant where there is one (fixed-size loops unroll).
+  int size() const { return N == Eigen::Dynamic ? n_ : N; }
+
+  // The eight stages of one step, each unrolled with its own row of the tableau (the zeros of A
+  // and C vanish at compile time). Leaves u_ at the last stage's input.
+  template <class System, int... S>
+  void stages(const System& sys, double t, double h, RosenbrockResult& r, std::integer_sequence<int, S...>) {
+    (stage<S>(sys, t, h, r), ...);
+  }
+
+  template <int S, class System>
+  void stage(const System& sys, double t, double h, RosenbrockResult& r) {
+    using namespace rodas5p;
+    const int n = size();
+    if constexpr (S == 0) {
+      for (int i = 0; i < n; ++i) rhs_[i] = f0_[i] + (h * kd[0]) * ft_[i];
+    } else {
+      for (int i = 0; i < n; ++i) {
+        double v = y_[i];
+        for (int j = 0; j < S; ++j) v += kA[S][j] * k_[static_cast<std::size_t>(j)][i];
+        u_[i] = v;
+      }
+      sys.rhs(t + kc[S] * h, u_, rhs_);
+      ++r.stats.rhs_evals;
+      const double inv_h = 1.0 / h;
+      for (int i = 0; i < n; ++i) {
+        double v = rhs_[i];
+        for (int j = 0; j < S; ++j) v += (kC[S][j] * inv_h) * k_[static_cast<std::size_t>(j)][i];
+        if constexpr (kd[S] != 0.0) v += (h * kd[S]) * ft_[i];
+        rhs_[i] = v;
+      }
+    }
+    Vec& k = k_[static_cast<std::size_t>(S)];
+    k = rhs_;
+    lu_solve(k);
+  }
+
+  // LU with partial pivoting of W_, in place (unit lower and upper triangles), rows swapped as
+  // perm_ records. False if a pivot is 0 or the factors are not finite: W is singular at this h.
+  bool factorize() {
+    const int n = size();
+    for (int c = 0; c < n; ++c) {
+      int p = c;
+      double best = std::abs(W_(c, c));
+      for (int i = c + 1; i < n; ++i)
+        if (std::abs(W_(i, c)) > best) best = std::abs(W_(i, c)), p = i;
+      perm_[c] = p;
+      if (!(best > 0.0) || !std::isfinite(best)) return false;
+      if (p != c)
+        for (int j = 0; j < n; ++j) std::swap(W_(c, j), W_(p, j));
+      const double inv = 1.0 / W_(c, c);
+      for (int i = c + 1; i < n; ++i) {
+        const double l = W_(i, c) * inv;
+        W_(i, c) = l;
+        for (int j = c + 1; j < n; ++j) W_(i, j) -= l * W_(c, j);
+      }
+    }
+    for (int i = 0; i < n; ++i)
+      if (!std::isfinite(W_(i, i))) return false;
+    return true;
+  }
+
+  // x <- W^-1 x with the factors of factorize().
+  void lu_solve(Vec& x) const {
+    const int n = size();
+    for (int c = 0; c < n; ++c)
+      if (perm_[c] != c) std::swap(x[c], x[perm_[c]]);
+    for (int i = 1; i < n; ++i) {
+      double v = x[i];
+      for (int j = 0; j < i; ++j) v -= W_(i, j) * x[j];
+      x[i] = v;
+    }
+    for (int i = n - 1; i >= 0; --i) {
+      double v = x[i];
+      for (int j = i + 1; j < n; ++j) v -= W_(i, j) * x[j];
+      x[i] = v / W_(i, i);
+    }
+  }
+
   double atol(int i) const {
     return o_.atol_per_state.empty() ? o_.atol : o_.atol_per_state[static_cast<std::size_t>(i)];
   }
@@ -383,15 +450,22 @@ class Rodas5P {
   // members so the dynamic-size variant allocates nothing here either.
   void dense(double theta, Vec& into) {
     using namespace rodas5p;
-    q1_.setZero();
-    q2_.setZero();
-    q3_.setZero();
-    for (int j = 0; j < kStages; ++j) {
-      q1_ += kH[0][j] * k_[static_cast<std::size_t>(j)];
-      q2_ += kH[1][j] * k_[static_cast<std::size_t>(j)];
-      q3_ += kH[2][j] * k_[static_cast<std::size_t>(j)];
+    const int n = size();
+    if (!dense_ready_) {
+      for (int i = 0; i < n; ++i) {
+        double a = 0.0, b = 0.0, c = 0.0;
+        for (int j = 0; j < kStages; ++j) {
+          const double kj = k_[static_cast<std::size_t>(j)][i];
+          a += kH[0][j] * kj;
+          b += kH[1][j] * kj;
+          c += kH[2][j] * kj;
+        }
+        q1_[i] = a, q2_[i] = b, q3_[i] = c;
+      }
+      dense_ready_ = true;
     }
-    into = (1.0 - theta) * y_ + theta * (y1_ + (1.0 - theta) * (q1_ + theta * (q2_ + theta * q3_)));
+    for (int i = 0; i < n; ++i)
+      into[i] = (1.0 - theta) * y_[i] + theta * (y1_[i] + (1.0 - theta) * (q1_[i] + theta * (q2_[i] + theta * q3_[i])));
   }
 
   // Hairer & Wanner's starting step (Solving ODEs I, II.4): h0 from |y|, |f| in the weighted
@@ -422,8 +496,9 @@ class Rodas5P {
   std::vector<double> g_start_, g_end_, g_lo_, theta_of_;  // events: scratch, sized once per solve
   Vec y_, y1_, f0_, ft_, u_, rhs_, q1_, q2_, q3_;
   std::array<Vec, rodas5p::kStages> k_;
-  Mat J_, W_;
-  Eigen::PartialPivLU<Mat> lu_;
+  Mat J_, W_;                      // W_ holds its LU factors after factorize()
+  Eigen::Matrix<int, N, 1> perm_;  // the row swapped with each row by factorize()
+  bool dense_ready_ = false;       // q1_..q3_ belong to the step just taken
 };
 
 inline const char* rosenbrock_status_name(RosenbrockStatus s) {

@@ -90,6 +90,8 @@ class ReactionNetwork : public core::TemplatedModel<ReactionNetwork> {
     return p[rx.k_forward];  // unreachable: every law is handled above
   }
 
+  bool is_autonomous() const override { return true; }  // no rate law reads t
+
   // dy/dt = N v(y, p): the one definition of this model's physics.
   template <class T>
   void evaluate(const T& /*t*/, const T* y, const T* p, T* dydt) const {

@@ -1,0 +1,42 @@
+// Rodas5P on a core::Model, with the state count fixed at compile time where it is small.
+//
+// Rodas5P<N> (rosenbrock.h) unrolls its stages, LU and dense output for a fixed N; the
+// engine knows the state count only at run time. RosenbrockSolver picks the instantiation
+// once, at construction: fixed-size code for 1 to kRosenbrockFixedStates states, the
+// dynamic-size variant above. Same results as Rodas5P<Eigen::Dynamic> up to rounding (the
+// same arithmetic in a different order), and the same RosenbrockResult.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "physynth/core/model.h"
+#include "physynth/solvers/ode_solver.h"
+#include "physynth/solvers/rosenbrock.h"
+
+namespace physynth::solvers {
+
+inline constexpr int kRosenbrockFixedStates = 8;
+
+class RosenbrockSolver {
+ public:
+  RosenbrockSolver(int states, RosenbrockOptions options);
+  ~RosenbrockSolver();
+  RosenbrockSolver(RosenbrockSolver&&) noexcept;
+  RosenbrockSolver& operator=(RosenbrockSolver&&) noexcept;
+
+  // The model with parameters p from (t0, y0) through `times`, as Rodas5P<N>::solve does; df/dt
+  // is 0 without evaluating it for an autonomous model (Model::is_autonomous).
+  RosenbrockResult solve(const core::Model& model, const double* p, double t0, const double* y0,
+                         const std::vector<double>& times, double* out, const std::vector<Event>& events = {});
+
+  int states() const { return states_; }
+
+  struct Impl;
+
+ private:
+  int states_;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace physynth::solvers

@@ -16,6 +16,21 @@ void Model::parameter_jacobian_columns(double t, const double* y, const double* 
               jac + n * k);
 }
 
+void Model::sensitivity_rhs(double t, const double* y, const double* p, const double* S,
+                            const std::vector<int>& columns, double* out) const {
+  const std::size_t n = num_states(), K = columns.size();
+  thread_local std::vector<double> jac;
+  jac.resize(n * n);
+  jacobian(t, y, p, jac.data());
+  parameter_jacobian_columns(t, y, p, columns, out);
+  for (std::size_t k = 0; k < K; ++k)
+    for (std::size_t j = 0; j < n; ++j) {
+      const double s = S[j + n * k];
+      if (s == 0.0) continue;
+      for (std::size_t i = 0; i < n; ++i) out[i + n * k] += jac[i + n * j] * s;
+    }
+}
+
 SparsityPattern SparsityPattern::dense(int n) {
   SparsityPattern s;
   s.size = n;

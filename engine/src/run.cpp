@@ -409,19 +409,58 @@ solvers::SolveResult pinn_sample(const Scenario& s, const Grid& grid, Worker& w,
 // assay phases, SBML events at known times) split the solve as CVODES' does: jumps at t0 change
 // the initial state; at each later one the integration stops, every jump due then is applied to
 // the state before them, and it restarts there; an output at a jump's time shows the state after.
+// One Rodas5P solve's events, statistics, end and status added to r, as a CVODES solve reports them.
+void add_rosenbrock_result(solvers::SolveResult& r, const solvers::RosenbrockResult& rr) {
+  r.events.insert(r.events.end(), rr.events.begin(), rr.events.end());
+  r.stats.steps += rr.stats.steps;
+  r.stats.rhs_evals += rr.stats.rhs_evals;
+  r.stats.jacobian_evals += rr.stats.jacobian_evals;
+  r.stats.linear_setups += rr.stats.factorizations;
+  r.stats.error_test_failures += rr.stats.rejected;
+  r.t_reached = rr.t_reached;
+  r.final_state = rr.final_state;
+  if (rr.status == solvers::RosenbrockStatus::kStoppedByEvent) {
+    r.status = solvers::SolveStatus::kStoppedByEvent;
+  } else if (rr.status != solvers::RosenbrockStatus::kSuccess) {
+    r.status = solvers::SolveStatus::kFailed;
+    r.flag = -1;
+    r.flag_name = solvers::rosenbrock_status_name(rr.status);
+    r.message = "Rodas5P stopped at t = " + core::format_number(rr.t_reached) + ": " + r.flag_name;
+  }
+}
+
+// Forward sensitivities (sensitivities not null: T x K x n for the K sensitivity_parameters)
+// come from Rodas5P's extended system in one solve; like CVODES', not across the model's jumps.
 solvers::SolveResult solve_rosenbrock(solvers::RosenbrockSolver& rodas,
                                       const std::vector<solvers::Event>& events, const core::Model& model,
                                       const double* p, const double* y0_in, double t0, const std::vector<double>& times,
                                       double* states, bool jumps_at_start, std::vector<double>& grid,
-                                      std::vector<double>& out) {
+                                      std::vector<double>& out, const std::vector<int>& sensitivity_parameters = {},
+                                      double* sensitivities = nullptr) {
   const std::size_t n = model.num_states(), T = times.size();
   std::vector<double> y(y0_in, y0_in + n), jumps;
+  bool any_jump = false;
   for (double tau : model.jump_times(p)) {
+    any_jump = any_jump || (tau == t0 && jumps_at_start) || (tau > t0 && tau <= times.back());
     if (tau == t0 && jumps_at_start) model.apply_jumps(tau, y.data(), p);
     if (tau > t0 && tau <= times.back() && (jumps.empty() || tau > jumps.back())) jumps.push_back(tau);
   }
   std::fill(states, states + T * n, kNaN);
   solvers::SolveResult r;
+  if (sensitivities) {
+    std::fill(sensitivities, sensitivities + T * sensitivity_parameters.size() * n, kNaN);
+    if (any_jump) {
+      r.status = solvers::SolveStatus::kFailed;
+      r.flag_name = "JUMPS_WITH_SENSITIVITIES";
+      r.message = "forward sensitivities across the model's jumps are not supported";
+      return r;
+    }
+    const auto rr = rodas.solve(model, p, t0, y.data(), times, states, events, sensitivity_parameters, nullptr,
+                                sensitivities);
+    add_rosenbrock_result(r, rr);
+    r.rows_written = rr.rows_written;
+    return r;
+  }
   r.t_reached = t0;
   std::size_t row = 0;  // the next output row to fill
   double ts = t0;
@@ -444,27 +483,10 @@ solvers::SolveResult solve_rosenbrock(solvers::RosenbrockSolver& rodas,
     const std::size_t written = rr.rows_written == 0 ? 0 : std::min(outputs, rr.rows_written - 1);
     std::copy(out.begin() + static_cast<long>(n), out.begin() + static_cast<long>((1 + written) * n),
               states + inside * n);
-    r.events.insert(r.events.end(), rr.events.begin(), rr.events.end());
-    r.stats.steps += rr.stats.steps;
-    r.stats.rhs_evals += rr.stats.rhs_evals;
-    r.stats.jacobian_evals += rr.stats.jacobian_evals;
-    r.stats.linear_setups += rr.stats.factorizations;
-    r.stats.error_test_failures += rr.stats.rejected;
-    r.t_reached = rr.t_reached;
-    r.final_state = rr.final_state;
+    add_rosenbrock_result(r, rr);
     row = inside + written;
     r.rows_written = row;
-    if (rr.status != solvers::RosenbrockStatus::kSuccess) {
-      if (rr.status == solvers::RosenbrockStatus::kStoppedByEvent) {
-        r.status = solvers::SolveStatus::kStoppedByEvent;
-      } else {
-        r.status = solvers::SolveStatus::kFailed;
-        r.flag = -1;
-        r.flag_name = solvers::rosenbrock_status_name(rr.status);
-        r.message = "Rodas5P stopped at t = " + core::format_number(rr.t_reached) + ": " + r.flag_name;
-      }
-      return r;
-    }
+    if (rr.status != solvers::RosenbrockStatus::kSuccess) return r;
     if (to_jump) {
       y = rr.final_state;  // y(te), then the jumps due at te
       model.apply_jumps(te, y.data(), p);
@@ -518,8 +540,10 @@ void process_sample(const Scenario& s, const Grid& grid, Worker& w, Shard& shard
       model.initial_state(p, w.y0.data());
       r = solve_in_regimes(
           [&](const double* q, const double* y, double t_a, const std::vector<double>& times, double* out, bool first) {
+            // Forward sensitivities exist only without regimes (one segment), as with CVODES.
             return solve_rosenbrock(*w.rodas, w.rodas_events, model, q, y, t_a, times, out, first, w.segment_grid,
-                                    w.segment_out);
+                                    w.segment_out, s.solver.sensitivity_parameters,
+                                    plan.sequence.size() == 1 ? sensitivities : nullptr);
           },
           plan, w.y0.data(), grid.times, states, n);
     } else {

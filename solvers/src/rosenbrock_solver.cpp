@@ -1,5 +1,8 @@
 #include "physynth/solvers/rosenbrock_solver.h"
 
+#include <algorithm>
+#include <stdexcept>
+#include <string>
 #include <utility>
 
 namespace physynth::solvers {
@@ -7,7 +10,8 @@ namespace physynth::solvers {
 struct RosenbrockSolver::Impl {
   virtual ~Impl() = default;
   virtual RosenbrockResult solve(const core::Model& model, const double* p, double t0, const double* y0,
-                                 const std::vector<double>& times, double* out, const std::vector<Event>& events) = 0;
+                                 const std::vector<double>& times, double* out, const std::vector<Event>& events,
+                                 const std::vector<int>& columns, const RosenbrockSensitivities& sens) = 0;
 };
 
 namespace {
@@ -16,8 +20,9 @@ template <int N>
 struct Fixed final : RosenbrockSolver::Impl {
   Fixed(int n, RosenbrockOptions o) : rodas(n, std::move(o)) {}
   RosenbrockResult solve(const core::Model& model, const double* p, double t0, const double* y0,
-                         const std::vector<double>& times, double* out, const std::vector<Event>& events) override {
-    return rodas.solve(ModelSystem<N>(model, p, model.is_autonomous()), t0, y0, times, out, events, p);
+                         const std::vector<double>& times, double* out, const std::vector<Event>& events,
+                         const std::vector<int>& columns, const RosenbrockSensitivities& sens) override {
+    return rodas.solve(ModelSystem<N>(model, p, model.is_autonomous(), &columns), t0, y0, times, out, events, p, sens);
   }
   Rodas5P<N> rodas;
 };
@@ -40,8 +45,33 @@ RosenbrockSolver& RosenbrockSolver::operator=(RosenbrockSolver&&) noexcept = def
 
 RosenbrockResult RosenbrockSolver::solve(const core::Model& model, const double* p, double t0, const double* y0,
                                          const std::vector<double>& times, double* out,
-                                         const std::vector<Event>& events) {
-  return impl_->solve(model, p, t0, y0, times, out, events);
+                                         const std::vector<Event>& events,
+                                         const std::vector<int>& sensitivity_parameters,
+                                         const double* initial_sensitivities, double* sensitivities) {
+  RosenbrockSensitivities sens;
+  const std::size_t n = model.num_states(), K = sensitivity_parameters.size();
+  if (K > 0) {
+    if (!sensitivities) throw std::invalid_argument("RosenbrockSolver::solve: sensitivities asked for without a buffer");
+    for (int c : sensitivity_parameters)
+      if (c < 0 || static_cast<std::size_t>(c) >= model.num_parameters())
+        throw std::invalid_argument("RosenbrockSolver::solve: sensitivity parameter index " + std::to_string(c) +
+                                    " is out of range (the model has " + std::to_string(model.num_parameters()) +
+                                    " parameters)");
+    sens.count = static_cast<int>(K);
+    sens.out = sensitivities;
+    if (initial_sensitivities) {
+      sens.initial = initial_sensitivities;
+    } else {
+      // dy0/dp from the model, the sensitivity parameters' columns.
+      initial_.assign(n * model.num_parameters(), 0.0);
+      model.initial_state_jacobian(p, initial_.data());
+      columns_.resize(n * K);
+      for (std::size_t k = 0; k < K; ++k)
+        std::copy_n(&initial_[n * static_cast<std::size_t>(sensitivity_parameters[k])], n, &columns_[n * k]);
+      sens.initial = columns_.data();
+    }
+  }
+  return impl_->solve(model, p, t0, y0, times, out, events, sensitivity_parameters, sens);
 }
 
 }  // namespace physynth::solvers

@@ -27,7 +27,9 @@ TEST_CASE(
   CHECK(chosen("scenarios/manufacturing/cmapss_style.yaml") ==
         "auto: Rodas5P, a small dense system (2 states) | rosenbrock");
   CHECK(chosen("scenarios/kinetics/robertson.yaml", {"solver.sensitivities=[k1]"}) ==
-        "auto: CVODES BDF, Rodas5P does not support forward sensitivities yet | bdf");
+        "auto: Rodas5P, a small dense system (3 states) | rosenbrock");
+  CHECK(chosen("scenarios/kinetics/reversible_binding.yaml") ==
+        "auto: Rodas5P, a small dense system (3 states) | rosenbrock");
   CHECK(chosen("scenarios/kinetics/enzyme_inhibition.yaml") ==
         "auto: Rodas5P, a small dense system (6 states) | rosenbrock");
   CHECK(chosen("scenarios/kinetics/robertson.yaml", {"solver.linear_solver=klu"}) ==
@@ -49,7 +51,8 @@ TEST_CASE("solver choice: what auto picks agrees with CVODES at 10^4 times tight
   for (const char* file : {"scenarios/kinetics/robertson.yaml", "scenarios/kinetics/boehm_stat5.yaml",
                            "scenarios/kinetics/michaelis_menten.yaml", "scenarios/manufacturing/bearing_fleet.yaml",
                            "scenarios/kinetics/enzyme_inhibition.yaml", "scenarios/kinetics/spr_screen.yaml",
-                           "scenarios/kinetics/theophylline.yaml", "scenarios/manufacturing/cmapss_style.yaml"}) {
+                           "scenarios/kinetics/theophylline.yaml", "scenarios/manufacturing/cmapss_style.yaml",
+                           "scenarios/kinetics/reversible_binding.yaml"}) {
     INFO(file);
     const auto picked =
         testing::load_scenario(testing::repository_path(file), {"sampling.samples=32", "solver.method=auto"});
@@ -98,5 +101,26 @@ TEST_CASE("solver choice: what auto picks agrees with CVODES at 10^4 times tight
     const double rodas = worst_of(x.states), bdf = worst_of(z.states);
     INFO("worst error " << rodas << " tolerances; CVODES at the same tolerances " << bdf);
     CHECK(rodas <= bdf);
+    // Forward sensitivities (reversible binding's kon, koff): against the tight reference, each
+    // parameter's largest difference relative to its largest |dy/dp|, no worse than CVODES'.
+    REQUIRE(x.sensitivities.size() == y.sensitivities.size());
+    if (!x.sensitivities.empty()) {
+      const std::size_t K = x.sensitivity_names.size(), T = picked.times.size();
+      for (std::size_t k = 0; k < K; ++k) {
+        double scale = 0.0, d_rodas = 0.0, d_bdf = 0.0;
+        for (std::size_t i = 0; i < x.samples; ++i)
+          for (std::size_t r = 0; r < T; ++r)
+            for (std::size_t j = 0; j < n; ++j) {
+              const std::size_t at = ((i * T + r) * K + k) * n + j;
+              scale = std::max(scale, std::fabs(y.sensitivities[at]));
+              d_rodas = std::max(d_rodas, std::fabs(x.sensitivities[at] - y.sensitivities[at]));
+              d_bdf = std::max(d_bdf, std::fabs(z.sensitivities[at] - y.sensitivities[at]));
+            }
+        INFO(x.sensitivity_names[k] << ": largest |dy/dp| " << scale << ", Rodas5P off by " << d_rodas
+                                    << ", CVODES at the same tolerances by " << d_bdf);
+        CHECK(d_rodas <= 1e-5 * scale);
+        CHECK(d_rodas <= d_bdf);
+      }
+    }
   }
 }

@@ -8,6 +8,7 @@
 
 #include "physynth/solvers/ode_solver.h"
 #include "physynth/solvers/rosenbrock.h"
+#include "physynth/solvers/rosenbrock_solver.h"
 #include "support/test_problems.h"
 
 using namespace physynth;
@@ -253,4 +254,119 @@ TEST_CASE("Rodas5P: event times agree with CVODES' root finding on the engine's 
   CHECK(r.t_reached == Approx(std::log(2.0) / 0.7).epsilon(1e-7));  // the solution's own accuracy (rtol 1e-8)
   CHECK(r.t_reached == Approx(c.t_reached).epsilon(1e-7));
   CHECK(r.rows_written == c.rows_written);
+}
+
+namespace {
+// Every parameter's index, in order.
+std::vector<int> all_parameters(const core::BuiltModel& m) {
+  std::vector<int> c(m.model->num_parameters());
+  for (std::size_t k = 0; k < c.size(); ++k) c[k] = static_cast<int>(k);
+  return c;
+}
+}  // namespace
+
+TEST_CASE("Rodas5P sensitivities: decay against the closed form, initial-value parameter included") {
+  const auto m = testing::network(testing::kDecay);
+  const auto p = testing::parameters(m, {{"A0", 2.0}, {"k", 0.7}});
+  const auto cols = all_parameters(m);  // A0 (sets y0) and k
+  const auto t = grid(0.0, 10.0, 41);
+  RosenbrockOptions o;
+  o.rtol = 1e-9;
+  o.atol = 1e-13;
+  solvers::RosenbrockSolver ros(1, o);
+  std::vector<double> out(t.size()), sens(t.size() * 2);
+  const auto r = ros.solve(*m.model, p.data(), 0.0, initial(m, p).data(), t, out.data(), {}, cols, nullptr, sens.data());
+  REQUIRE(r.status == RosenbrockStatus::kSuccess);
+  const auto a0 = static_cast<std::size_t>(m.model->parameter_index("A0"));
+  const auto k = static_cast<std::size_t>(m.model->parameter_index("k"));
+  for (std::size_t i = 0; i < t.size(); ++i) {
+    CHECK(sens[i * 2 + a0] == Approx(std::exp(-0.7 * t[i])).epsilon(1e-7).margin(1e-12));
+    CHECK(sens[i * 2 + k] == Approx(-t[i] * 2.0 * std::exp(-0.7 * t[i])).epsilon(1e-7).margin(1e-12));
+  }
+}
+
+TEST_CASE("Rodas5P sensitivities: agree with CVODES' and with finite differences of Rodas5P itself") {
+  // Stiff and nonlinear (Robertson), and every rate law with y-dependent Jacobians (Hill, MM),
+  // so the coupling term X k of the extended W matters.
+  struct Case {
+    const char* model;
+    std::map<std::string, double> values;
+    std::vector<double> times;
+    double rtol;
+    std::vector<double> atol;
+  };
+  std::vector<double> rob_t, enz_t = grid(0.0, 20.0, 41);
+  for (int e = -3; e <= 6; ++e) rob_t.push_back(std::pow(10.0, e));
+  const std::vector<Case> cases = {
+      {testing::kRobertson, testing::kRobertsonRates, rob_t, 1e-8, {1e-12, 1e-18, 1e-12}},
+      {testing::kEnzymeWithHill, testing::kEnzymeValues, enz_t, 1e-8, {1e-12, 1e-12, 1e-12, 1e-12, 1e-12}}};
+  for (const Case& c : cases) {
+    const auto m = testing::network(c.model);
+    const auto p = testing::parameters(m, c.values);
+    const std::size_t n = m.model->num_states(), T = c.times.size();
+    const auto cols = all_parameters(m);
+    const std::size_t K = cols.size();
+    const auto y0 = initial(m, p);
+    // CVODES at 100 times tighter tolerances, its own sensitivities.
+    solvers::OdeOptions co;
+    co.rtol = c.rtol * 1e-2;
+    co.atol_per_state = c.atol;
+    for (auto& a : co.atol_per_state) a *= 1e-2;
+    co.sensitivity_parameters = cols;
+    co.max_steps = 1000000;
+    solvers::OdeSolver cvodes(m.model, co);
+    std::vector<double> ref(T * n), ref_s(T * K * n);
+    REQUIRE(cvodes.solve(p.data(), y0.data(), 0.0, c.times, ref.data(), ref_s.data()).status ==
+            solvers::SolveStatus::kSuccess);
+    RosenbrockOptions o;
+    o.rtol = c.rtol;
+    o.atol_per_state = c.atol;
+    solvers::RosenbrockSolver ros(static_cast<int>(n), o);
+    std::vector<double> out(T * n), sens(T * K * n);
+    REQUIRE(ros.solve(*m.model, p.data(), 0.0, y0.data(), c.times, out.data(), {}, cols, nullptr, sens.data())
+                .status == RosenbrockStatus::kSuccess);
+    // The states are those of a run without sensitivities, within its tolerance.
+    std::vector<double> plain(T * n);
+    solvers::RosenbrockSolver(static_cast<int>(n), o).solve(*m.model, p.data(), 0.0, y0.data(), c.times, plain.data());
+    for (std::size_t i = 0; i < plain.size(); ++i)
+      CHECK(out[i] == Approx(plain[i]).epsilon(1e-6).margin(10 * c.atol[i % n]));
+    // Each sensitivity column against CVODES', relative to that column's largest value.
+    for (std::size_t k = 0; k < K; ++k) {
+      for (std::size_t i = 0; i < n; ++i) {
+        double scale = 0.0, worst = 0.0;
+        for (std::size_t r = 0; r < T; ++r) scale = std::max(scale, std::abs(ref_s[(r * K + k) * n + i]));
+        for (std::size_t r = 0; r < T; ++r)
+          worst = std::max(worst, std::abs(sens[(r * K + k) * n + i] - ref_s[(r * K + k) * n + i]));
+        INFO(m.model->parameters()[k].name << ", state " << m.model->states()[i].name << ": largest |dy/dp| "
+                                           << scale << ", largest difference from CVODES " << worst);
+        CHECK(worst <= 1e-5 * scale + 1e-3 * c.atol[i] / c.rtol);
+      }
+      // A central difference of Rodas5P itself, at 10^3 tighter tolerances, in the same norm
+      // (parameters at 0, initial values that cannot go below 0, are checked against CVODES alone).
+      if (p[k] == 0.0) continue;
+      RosenbrockOptions tight = o;
+      tight.rtol *= 1e-3;
+      for (auto& a : tight.atol_per_state) a *= 1e-3;
+      const double h = 1e-5 * std::abs(p[k]);
+      std::vector<double> pp = p, pm = p, yp(T * n), ym(T * n), y0p(n), y0m(n);
+      pp[k] += h;
+      pm[k] -= h;
+      const double span = pp[k] - pm[k];
+      m.model->initial_state(pp.data(), y0p.data());
+      m.model->initial_state(pm.data(), y0m.data());
+      solvers::RosenbrockSolver a(static_cast<int>(n), tight), b(static_cast<int>(n), tight);
+      REQUIRE(a.solve(*m.model, pp.data(), 0.0, y0p.data(), c.times, yp.data()).status == RosenbrockStatus::kSuccess);
+      REQUIRE(b.solve(*m.model, pm.data(), 0.0, y0m.data(), c.times, ym.data()).status == RosenbrockStatus::kSuccess);
+      for (std::size_t i = 0; i < n; ++i) {
+        double scale = 0.0, worst = 0.0;
+        for (std::size_t r = 0; r < T; ++r) scale = std::max(scale, std::abs(ref_s[(r * K + k) * n + i]));
+        for (std::size_t r = 0; r < T; ++r)
+          worst = std::max(worst,
+                           std::abs(sens[(r * K + k) * n + i] - (yp[r * n + i] - ym[r * n + i]) / span));
+        INFO(m.model->parameters()[k].name << ", state " << m.model->states()[i].name
+                                           << ": largest difference from the central difference " << worst);
+        CHECK(worst <= 1e-4 * scale + 1e-2 * c.atol[i] / c.rtol);
+      }
+    }
+  }
 }

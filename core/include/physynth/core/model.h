@@ -79,6 +79,12 @@ class Model {
   virtual void parameter_jacobian_columns(double t, const double* y, const double* p, const std::vector<int>& columns,
                                           double* jac) const;
 
+  // The forward-sensitivity right-hand side: out = df/dy S + df/dp[:, columns], n x K with K =
+  // columns.size(), S and out column-major (S[i + n*k] = dy_i/dp_columns[k]). The default
+  // multiplies jacobian() by S; TemplatedModel evaluates f once on Jets seeded with S.
+  virtual void sensitivity_rhs(double t, const double* y, const double* p, const double* S,
+                               const std::vector<int>& columns, double* out) const;
+
   // Which entries of df/dy can be nonzero; dense unless the model knows better.
   virtual SparsityPattern jacobian_sparsity() const;
 

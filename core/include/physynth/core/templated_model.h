@@ -43,6 +43,28 @@ class TemplatedModel : public Model {
                      n, m, p, jac);
   }
 
+  // df/dy S + df/dp[:, columns]: f on Jets whose parts are S's columns (and a unit in the
+  // parameter's own), kJacobianChunk columns per evaluation.
+  void sensitivity_rhs(double t, const double* y, const double* p, const double* S, const std::vector<int>& columns,
+                       double* out) const final {
+    const std::size_t n = num_states(), m = num_parameters(), K = columns.size();
+    Dual* yd = jet_scratch<3>(n).data();
+    Dual* pd = jet_scratch<4>(m).data();
+    Dual* od = jet_scratch<5>(n).data();
+    for (std::size_t first = 0; first < K; first += kJacobianChunk) {
+      const std::size_t count = std::min<std::size_t>(kJacobianChunk, K - first);
+      for (std::size_t i = 0; i < n; ++i) {
+        yd[i] = Dual(y[i]);
+        for (std::size_t k = 0; k < count; ++k) yd[i].v[static_cast<int>(k)] = S[i + n * (first + k)];
+      }
+      for (std::size_t j = 0; j < m; ++j) pd[j] = Dual(p[j]);
+      for (std::size_t k = 0; k < count; ++k) pd[static_cast<std::size_t>(columns[first + k])].v[static_cast<int>(k)] = 1.0;
+      derived().template evaluate<Dual>(Dual(t), yd, pd, od);
+      for (std::size_t k = 0; k < count; ++k)
+        for (std::size_t i = 0; i < n; ++i) out[i + n * (first + k)] = od[i].v[static_cast<int>(k)];
+    }
+  }
+
   // Only the listed columns, seeded kJacobianChunk at a time.
   void parameter_jacobian_columns(double t, const double* y, const double* p, const std::vector<int>& columns,
                                   double* jac) const final {

@@ -273,9 +273,9 @@ struct Scenario {
   std::string time_units;
   solvers::OdeOptions solver;
   // Rodas5P (solvers/rosenbrock.h) instead of CVODES: solver.method rosenbrock, or auto (the
-  // default) for a small dense system Rodas5P supports (no events, jumps, regimes or
-  // sensitivities yet: issue 27's next steps). solver_method is what the scenario asked for
-  // ("auto", "bdf", "adams", "rosenbrock"); solver_choice says what auto chose and why.
+  // default) for a small dense system Rodas5P supports (not crop models that advance
+  // themselves, nor backend pinn). solver_method is what the scenario asked for ("auto", "bdf",
+  // "adams", "rosenbrock"); solver_choice says what auto chose and why.
   bool rosenbrock = false;
   std::string solver_method = "auto";
   std::string solver_choice;

@@ -41,7 +41,9 @@
 #include <array>
 #include <cmath>
 #include <limits>
+#include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -73,6 +75,20 @@ struct RosenbrockStats {
   long steps = 0, rejected = 0, rhs_evals = 0, jacobian_evals = 0, factorizations = 0;
 };
 
+// Forward sensitivities of the solution to K parameters, computed with it: Rodas5P applied to
+// the system extended by S' = df/dy S + df/dp (the System's sensitivity_rhs), the same steps
+// for both. The extended system's Jacobian has df/dy on its diagonal blocks and, below,
+// X = d(df/dy S + df/dp)/dy; X times a stage's k is a directional derivative, taken by a central
+// difference of sensitivity_rhs (a perturbation of at most cbrt(eps) of each state's scale,
+// |y_i| + atol_i/rtol), so the extended W needs no second derivatives and keeps the method's
+// order. The sensitivities count in the error estimate with the states' tolerances, as
+// CVODES' (errconS with its default tolerances) do.
+struct RosenbrockSensitivities {
+  int count = 0;                     // K
+  const double* initial = nullptr;   // dy0/dp, n x K column-major (null: zero)
+  double* out = nullptr;             // times.size() x K x n: dy_i/dp_k at row r is out[(r K + k) n + i]
+};
+
 struct RosenbrockResult {
   RosenbrockStatus status = RosenbrockStatus::kSuccess;
   double t_reached = 0.0;
@@ -81,6 +97,13 @@ struct RosenbrockResult {
   std::vector<EventOccurrence> events;  // in time order
   std::vector<double> final_state;      // y(t_reached)
 };
+
+// Whether a System can give sensitivities (has sensitivity_rhs and autonomous()).
+template <class System, class = void>
+struct HasSensitivities : std::false_type {};
+template <class System>
+struct HasSensitivities<System, std::void_t<decltype(&System::sensitivity_rhs), decltype(&System::autonomous)>>
+    : std::true_type {};
 
 namespace rodas5p {
 inline constexpr int kStages = 8;
@@ -128,8 +151,15 @@ class ModelSystem {
   // autonomous (or the model's is_autonomous()): f does not depend on t (df/dt = 0 without
   // evaluating it). Otherwise df/dt by a central difference, which is also exactly 0 for a
   // model that ignores t.
-  ModelSystem(const core::Model& model, const double* p, bool autonomous = false)
-      : model_(model), p_(p), autonomous_(autonomous || model.is_autonomous()) {}
+  using SMat = Eigen::Matrix<double, N, Eigen::Dynamic>;
+  ModelSystem(const core::Model& model, const double* p, bool autonomous = false,
+              const std::vector<int>* sensitivity_parameters = nullptr)
+      : model_(model), p_(p), autonomous_(autonomous || model.is_autonomous()), columns_(sensitivity_parameters) {}
+  bool autonomous() const { return autonomous_; }
+  // df/dy S + df/dp for the sensitivity parameters given at construction.
+  void sensitivity_rhs(double t, const Vec& y, const SMat& S, SMat& out) const {
+    model_.sensitivity_rhs(t, y.data(), p_, S.data(), *columns_, out.data());
+  }
   void rhs(double t, const Vec& y, Vec& f) const { model_.rhs(t, y.data(), p_, f.data()); }
   void jacobian(double t, const Vec& y, Mat& J) const { model_.jacobian(t, y.data(), p_, J.data()); }
   void time_derivative(double t, const Vec& y, const Vec& f, Vec& ft) const {
@@ -148,6 +178,7 @@ class ModelSystem {
   const core::Model& model_;
   const double* p_;
   bool autonomous_;
+  const std::vector<int>* columns_;
 };
 
 template <int N>
@@ -155,6 +186,7 @@ class Rodas5P {
  public:
   using Vec = Eigen::Matrix<double, N, 1>;
   using Mat = Eigen::Matrix<double, N, N>;
+  using SMat = Eigen::Matrix<double, N, Eigen::Dynamic>;  // n x K: sensitivities
 
   // n: the state count (must equal N unless N is Eigen::Dynamic).
   Rodas5P(int n, RosenbrockOptions options) : n_(n), o_(std::move(options)) {
@@ -168,10 +200,17 @@ class Rodas5P {
   // Integrates from (t0, y0) through `times` (non-decreasing, >= t0), writing each state at
   // each time into out (row-major, times.size() x n). Rows not reached are NaN. `events` (with
   // the parameters p their functions take) are located as described above.
+  // With sens (its count > 0) the System also has
+  //   void sensitivity_rhs(double t, const Vec& y, const SMat& S, SMat& out) const;
+  //   bool autonomous() const;
   template <class System>
   RosenbrockResult solve(const System& sys, double t0, const double* y0, const std::vector<double>& times, double* out,
-                         const std::vector<Event>& events = {}, const double* p = nullptr) {
+                         const std::vector<Event>& events = {}, const double* p = nullptr,
+                         const RosenbrockSensitivities& sens = {}) {
     using namespace rodas5p;
+    if (sens.count > 0 && !HasSensitivities<System>::value)
+      throw std::invalid_argument("Rodas5P: sensitivities asked of a system without sensitivity_rhs");
+    sens_ = sens;
     RosenbrockResult r = solve_steps(sys, t0, y0, times, out, events, p);
     r.final_state.assign(y_.data(), y_.data() + n_);
     if (r.status == RosenbrockStatus::kStoppedByEvent) r.final_state.assign(u_.data(), u_.data() + n_);
@@ -188,10 +227,22 @@ class Rodas5P {
     const std::size_t T = times.size();
     std::fill(out, out + T * static_cast<std::size_t>(n_), std::numeric_limits<double>::quiet_NaN());
     for (int i = 0; i < n_; ++i) y_[i] = y0[i];
+    const int K = sens_.count;
+    if (K > 0) {
+      std::fill(sens_.out, sens_.out + T * static_cast<std::size_t>(K * n_), std::numeric_limits<double>::quiet_NaN());
+      for (auto* m : {&S_, &S1_, &US_, &bS_, &G0_, &ftS_, &Gp_, &Gm_, &qS1_, &qS2_, &qS3_}) m->resize(n_, K);
+      for (auto& k : kS_) k.resize(n_, K);
+      yp_.resize(n_);
+      ym_.resize(n_);
+      if (sens_.initial)
+        S_ = Eigen::Map<const SMat>(sens_.initial, n_, K);
+      else
+        S_.setZero();
+    }
     double t = t0;
     std::size_t next = 0;
     // Outputs at t0 itself.
-    while (next < T && times[next] <= t0) write(out, next++, y_);
+    while (next < T && times[next] <= t0) write_start(out, next++);
     if (next == T) {
       r.rows_written = T;
       return r;
@@ -203,6 +254,10 @@ class Rodas5P {
     sys.rhs(t, y_, f0_);
     ++r.stats.rhs_evals;
     if (!f0_.allFinite()) return fail(r, RosenbrockStatus::kNonFinite, t, next);
+    if (K > 0) {
+      sensitivity_rhs(sys, t, y_, S_, G0_);
+      if (!G0_.allFinite()) return fail(r, RosenbrockStatus::kNonFinite, t, next);
+    }
     double h = o_.initial_step_size > 0.0 ? o_.initial_step_size : initial_step(t, t_end);
     bool last_rejected = false;
     int singular = 0;
@@ -211,7 +266,7 @@ class Rodas5P {
       const double resolution = 16.0 * std::numeric_limits<double>::epsilon() * std::max(1.0, std::abs(t));
       if (t_end - t <= resolution) {
         // At the end up to rounding of the summed steps: the remaining outputs are y.
-        while (next < T) write(out, next++, y_);
+        while (next < T) write_start(out, next++);
         break;
       }
       if (o_.max_step_size > 0.0) h = std::min(h, o_.max_step_size);
@@ -222,6 +277,7 @@ class Rodas5P {
       // One step from (t, y_) with h: W, its LU, the stages.
       sys.jacobian(t, y_, J_);
       sys.time_derivative(t, y_, f0_, ft_);
+      if (K > 0) sensitivity_time_derivative(sys, t);
       ++r.stats.jacobian_evals;
       W_ = -J_;
       W_.diagonal().array() += 1.0 / (h * kGamma);
@@ -233,7 +289,7 @@ class Rodas5P {
       }
       singular = 0;
       stages(sys, t, h, r, std::make_integer_sequence<int, kStages>{});
-      dense_ready_ = false;
+      dense_ready_ = dense_sens_ready_ = false;
       // Stiffly accurate: y1 is the last stage's input plus its k, and that k is the error estimate.
       const Vec& err = k_[kStages - 1];
       y1_ = u_ + err;
@@ -242,7 +298,17 @@ class Rodas5P {
         const double w = atol(i) + o_.rtol * std::max(std::abs(y_[i]), std::abs(y1_[i]));
         e += (err[i] / w) * (err[i] / w);
       }
-      e = std::sqrt(e / n_);
+      if (K > 0) {
+        const SMat& errS = kS_[kStages - 1];
+        S1_ = US_ + errS;
+        for (int k = 0; k < K; ++k)
+          for (int i = 0; i < n_; ++i) {
+            const double w = atol(i) + o_.rtol * std::max(std::abs(S_(i, k)), std::abs(S1_(i, k)));
+            e += (errS(i, k) / w) * (errS(i, k) / w);
+          }
+        if (!S1_.allFinite()) e = std::numeric_limits<double>::infinity();
+      }
+      e = std::sqrt(e / (n_ * (1 + K)));
       if (!std::isfinite(e) || !y1_.allFinite()) {
         // A step that overflowed: retry smaller, as a rejected one.
         ++r.stats.rejected;
@@ -264,10 +330,7 @@ class Rodas5P {
         const double theta_stop = locate_events(events, p, t, h, r);
         if (theta_stop >= 0.0) {
           const double te = t + theta_stop * h;
-          while (next < T && times[next] < te) {
-            dense((times[next] - t) / h, u_);
-            write(out, next++, u_);
-          }
+          for (; next < T && times[next] < te; ++next) write_dense(out, next, (times[next] - t) / h);
           dense(theta_stop, u_);
           r.status = RosenbrockStatus::kStoppedByEvent;
           r.t_reached = te;
@@ -278,11 +341,12 @@ class Rodas5P {
       while (next < T && times[next] <= t1) {
         const double theta = (times[next] - t) / h;
         if (theta >= 1.0) {
-          write(out, next++, y1_);
+          write(out, next, y1_);
+          if (K > 0) write_sensitivities(next, S1_);
+          ++next;
           continue;
         }
-        dense(theta, u_);
-        write(out, next++, u_);
+        write_dense(out, next++, theta);
       }
       t = t1;
       y_ = y1_;
@@ -291,6 +355,11 @@ class Rodas5P {
       sys.rhs(t, y_, f0_);
       ++r.stats.rhs_evals;
       if (!f0_.allFinite()) return fail(r, RosenbrockStatus::kNonFinite, t, next);
+      if (K > 0) {
+        S_ = S1_;
+        sensitivity_rhs(sys, t, y_, S_, G0_);
+        if (!G0_.allFinite()) return fail(r, RosenbrockStatus::kNonFinite, t, next);
+      }
       h *= last_rejected ? std::min(1.0, factor) : factor;
       last_rejected = false;
     }
@@ -394,6 +463,76 @@ class Rodas5P {
     Vec& k = k_[static_cast<std::size_t>(S)];
     k = rhs_;
     lu_solve(k);
+    if (sens_.count > 0) sensitivity_stage<S>(sys, t, h);
+  }
+
+  // Stage S of the sensitivities, after the states' (u_ is that stage's input, k_[S] its k):
+  // W kS = G(t + c h, u, US) + sum_j (C_Sj / h) kS_j + h d_S dG/dt + X k_S.
+  template <int S, class System>
+  void sensitivity_stage(const System& sys, double t, double h) {
+    using namespace rodas5p;
+    if constexpr (S == 0) {
+      bS_ = G0_;
+    } else {
+      US_ = S_;
+      for (int j = 0; j < S; ++j)
+        if (kA[S][j] != 0.0) US_ += kA[S][j] * kS_[static_cast<std::size_t>(j)];
+      sensitivity_rhs(sys, t + kc[S] * h, u_, US_, bS_);
+      const double inv_h = 1.0 / h;
+      for (int j = 0; j < S; ++j)
+        if (kC[S][j] != 0.0) bS_ += (kC[S][j] * inv_h) * kS_[static_cast<std::size_t>(j)];
+    }
+    if constexpr (kd[S] != 0.0) bS_ += (h * kd[S]) * ftS_;
+    // X k: the derivative of G(t, y, S_) at the step's start along the states' k. Central;
+    // where one side leaves G's domain (a state pushed below 0 into a fractional power), the
+    // other side alone, with a step suited to a one-sided difference.
+    const Vec& v = k_[static_cast<std::size_t>(S)];
+    double c = 0.0;
+    for (int i = 0; i < n_; ++i) c = std::max(c, std::abs(v[i]) / (std::abs(y_[i]) + atol(i) / o_.rtol));
+    if (c > 0.0 && std::isfinite(c)) {
+      constexpr double eps = std::numeric_limits<double>::epsilon();
+      const double d = std::cbrt(eps);
+      yp_ = y_ + (d / c) * v;
+      ym_ = y_ - (d / c) * v;
+      sensitivity_rhs(sys, t, yp_, S_, Gp_);
+      sensitivity_rhs(sys, t, ym_, S_, Gm_);
+      const bool plus = Gp_.allFinite(), minus = Gm_.allFinite();
+      if (plus && minus) {
+        bS_ += (c / (2.0 * d)) * (Gp_ - Gm_);
+      } else {
+        const double d1 = std::sqrt(eps), sign = plus ? 1.0 : -1.0;
+        yp_ = y_ + (sign * d1 / c) * v;
+        sensitivity_rhs(sys, t, yp_, S_, Gp_);
+        bS_ += (sign * c / d1) * (Gp_ - G0_);  // non-finite if neither side is: the step is retried smaller
+      }
+    }
+    SMat& kS = kS_[static_cast<std::size_t>(S)];
+    kS = bS_;
+    for (int k = 0; k < sens_.count; ++k) {
+      rhs_ = kS.col(k);
+      lu_solve(rhs_);
+      kS.col(k) = rhs_;
+    }
+  }
+
+  template <class System>
+  static void sensitivity_rhs(const System& sys, double t, const Vec& y, const SMat& S, SMat& out) {
+    if constexpr (HasSensitivities<System>::value) sys.sensitivity_rhs(t, y, S, out);
+  }
+
+  // dG/dt at fixed (y, S) for a system that depends on t: a central difference, as for f.
+  template <class System>
+  void sensitivity_time_derivative(const System& sys, double t) {
+    bool autonomous = true;
+    if constexpr (HasSensitivities<System>::value) autonomous = sys.autonomous();
+    if (autonomous) {
+      ftS_.setZero();
+      return;
+    }
+    const double dt = std::sqrt(std::numeric_limits<double>::epsilon()) * std::max(1.0, std::abs(t));
+    sensitivity_rhs(sys, t + dt, y_, S_, Gp_);
+    sensitivity_rhs(sys, t - dt, y_, S_, Gm_);
+    ftS_ = (Gp_ - Gm_) / (2.0 * dt);
   }
 
   // LU with partial pivoting of W_, in place (unit lower and upper triangles), rows swapped as
@@ -436,6 +575,42 @@ class Rodas5P {
       for (int j = i + 1; j < n; ++j) v -= W_(i, j) * x[j];
       x[i] = v / W_(i, i);
     }
+  }
+
+  // The outputs: at the current point (y_, S_), or the dense output of the step just taken.
+  void write_start(double* out, std::size_t row) {
+    write(out, row, y_);
+    if (sens_.count > 0) write_sensitivities(row, S_);
+  }
+  void write_dense(double* out, std::size_t row, double theta) {
+    dense(theta, u_);
+    write(out, row, u_);
+    if (sens_.count > 0) {
+      dense_sensitivities(theta);
+      write_sensitivities(row, US_);
+    }
+  }
+  void write_sensitivities(std::size_t row, const SMat& S) const {
+    const std::size_t K = static_cast<std::size_t>(sens_.count), n = static_cast<std::size_t>(n_);
+    for (std::size_t k = 0; k < K; ++k)
+      for (std::size_t i = 0; i < n; ++i)
+        sens_.out[(row * K + k) * n + i] = S(static_cast<int>(i), static_cast<int>(k));
+  }
+  // The sensitivities' dense output at θ into US_ (free after the step), as dense() for y.
+  void dense_sensitivities(double theta) {
+    using namespace rodas5p;
+    if (!dense_sens_ready_) {
+      qS1_.setZero();
+      qS2_.setZero();
+      qS3_.setZero();
+      for (int j = 0; j < kStages; ++j) {
+        qS1_ += kH[0][j] * kS_[static_cast<std::size_t>(j)];
+        qS2_ += kH[1][j] * kS_[static_cast<std::size_t>(j)];
+        qS3_ += kH[2][j] * kS_[static_cast<std::size_t>(j)];
+      }
+      dense_sens_ready_ = true;
+    }
+    US_ = (1.0 - theta) * S_ + theta * (S1_ + (1.0 - theta) * (qS1_ + theta * (qS2_ + theta * qS3_)));
   }
 
   double atol(int i) const {
@@ -499,6 +674,13 @@ class Rodas5P {
   Mat J_, W_;                      // W_ holds its LU factors after factorize()
   Eigen::Matrix<int, N, 1> perm_;  // the row swapped with each row by factorize()
   bool dense_ready_ = false;       // q1_..q3_ belong to the step just taken
+  // Sensitivities (sens_.count > 0): S_ at the step's start, S1_ at its end, the stages' kS_,
+  // US_ a stage's input, G0_ = G(t, y_, S_), and scratch.
+  RosenbrockSensitivities sens_;
+  SMat S_, S1_, US_, bS_, G0_, ftS_, Gp_, Gm_, qS1_, qS2_, qS3_;
+  std::array<SMat, rodas5p::kStages> kS_;
+  Vec yp_, ym_;
+  bool dense_sens_ready_ = false;
 };
 
 inline const char* rosenbrock_status_name(RosenbrockStatus s) {

@@ -26,9 +26,14 @@ class RosenbrockSolver {
   RosenbrockSolver& operator=(RosenbrockSolver&&) noexcept;
 
   // The model with parameters p from (t0, y0) through `times`, as Rodas5P<N>::solve does; df/dt
-  // is 0 without evaluating it for an autonomous model (Model::is_autonomous).
+  // is 0 without evaluating it for an autonomous model (Model::is_autonomous). With
+  // sensitivity_parameters (model parameter indices), forward sensitivities to them go to
+  // `sensitivities` (times.size() x K x n), starting from initial_sensitivities (n x K,
+  // column-major; null: dy0/dp from the model's initial_state_jacobian).
   RosenbrockResult solve(const core::Model& model, const double* p, double t0, const double* y0,
-                         const std::vector<double>& times, double* out, const std::vector<Event>& events = {});
+                         const std::vector<double>& times, double* out, const std::vector<Event>& events = {},
+                         const std::vector<int>& sensitivity_parameters = {},
+                         const double* initial_sensitivities = nullptr, double* sensitivities = nullptr);
 
   int states() const { return states_; }
 
@@ -37,6 +42,7 @@ class RosenbrockSolver {
  private:
   int states_;
   std::unique_ptr<Impl> impl_;
+  std::vector<double> initial_, columns_;  // scratch: dy0/dp
 };
 
 }  // namespace physynth::solvers

@@ -48,7 +48,7 @@ int main(int argc, char** argv) {
           best = std::min(best, r.solve_s);
         }
         std::cout << nlohmann::json{{"what", file + " units"},
-                                    {"method", s->rosenbrock ? "rosenbrock" : "bdf"},
+                                    {"method", solvers::method_name(s->solver.method)},
                                     {"threads", threads},
                                     {"units", r.samples},
                                     {"failed", r.failed},

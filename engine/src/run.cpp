@@ -33,7 +33,6 @@
 #include "physynth/engine/output_folder.h"
 #include "physynth/engine/ranks.h"
 #include "physynth/pinn/errors.h"
-#include "physynth/solvers/rosenbrock_solver.h"
 #include "pinn_backend.h"
 #include "sha256.h"
 
@@ -159,10 +158,7 @@ std::vector<double> state_atol(const Scenario& s) {
 // Everything one thread needs to process samples; built once per thread.
 struct Worker {
   std::optional<solvers::OdeSolver> solver;               // none for a model that advances itself
-  std::optional<solvers::RosenbrockSolver> rodas;  // solver.method: rosenbrock (or auto's choice)
-  std::vector<solvers::Event> rodas_events;
-  std::vector<double> segment_grid, segment_out;  // scratch of its solves between jumps               // its own copies
-                                                  // (an expression event is not thread-safe)
+  // (the solver holds its own copies of the events: an expression event is not thread-safe)
   std::vector<Expression> observations;           // the expression channels, in order
   std::vector<double> derived;                    // scratch: the model's derived channels at one row
   std::vector<double> signal;                     // scratch: the signal behind them (output.waveforms)
@@ -177,17 +173,6 @@ struct Worker {
   explicit Worker(const Scenario& s) : atol(state_atol(s)) {
     if (!dynamic_cast<const core::SteppedModel*>(s.model.model.get()))
       solver.emplace(s.model.model, s.solver, scenario_events(s.events, s.model.model.get()));
-    if (s.rosenbrock) {
-      solvers::RosenbrockOptions o;
-      o.rtol = s.solver.rtol;
-      o.atol = s.solver.atol;
-      o.atol_per_state = s.solver.atol_per_state;
-      o.max_steps = s.solver.max_steps;
-      o.max_step_size = s.solver.max_step_size;
-      o.initial_step_size = s.solver.initial_step_size;
-      rodas.emplace(static_cast<int>(s.model.model->num_states()), o);
-      rodas_events = scenario_events(s.events, s.model.model.get());
-    }
     const auto names = expression_variables(*s.model.model);
     variables.resize(names.size());
     for (const auto& o : s.observations)
@@ -409,95 +394,6 @@ solvers::SolveResult pinn_sample(const Scenario& s, const Grid& grid, Worker& w,
 // assay phases, SBML events at known times) split the solve as CVODES' does: jumps at t0 change
 // the initial state; at each later one the integration stops, every jump due then is applied to
 // the state before them, and it restarts there; an output at a jump's time shows the state after.
-// One Rodas5P solve's events, statistics, end and status added to r, as a CVODES solve reports them.
-void add_rosenbrock_result(solvers::SolveResult& r, const solvers::RosenbrockResult& rr) {
-  r.events.insert(r.events.end(), rr.events.begin(), rr.events.end());
-  r.stats.steps += rr.stats.steps;
-  r.stats.rhs_evals += rr.stats.rhs_evals;
-  r.stats.jacobian_evals += rr.stats.jacobian_evals;
-  r.stats.linear_setups += rr.stats.factorizations;
-  r.stats.error_test_failures += rr.stats.rejected;
-  r.t_reached = rr.t_reached;
-  r.final_state = rr.final_state;
-  if (rr.status == solvers::RosenbrockStatus::kStoppedByEvent) {
-    r.status = solvers::SolveStatus::kStoppedByEvent;
-  } else if (rr.status != solvers::RosenbrockStatus::kSuccess) {
-    r.status = solvers::SolveStatus::kFailed;
-    r.flag = -1;
-    r.flag_name = solvers::rosenbrock_status_name(rr.status);
-    r.message = "Rodas5P stopped at t = " + core::format_number(rr.t_reached) + ": " + r.flag_name;
-  }
-}
-
-// Forward sensitivities (sensitivities not null: T x K x n for the K sensitivity_parameters)
-// come from Rodas5P's extended system in one solve; like CVODES', not across the model's jumps.
-solvers::SolveResult solve_rosenbrock(solvers::RosenbrockSolver& rodas,
-                                      const std::vector<solvers::Event>& events, const core::Model& model,
-                                      const double* p, const double* y0_in, double t0, const std::vector<double>& times,
-                                      double* states, bool jumps_at_start, std::vector<double>& grid,
-                                      std::vector<double>& out, const std::vector<int>& sensitivity_parameters = {},
-                                      double* sensitivities = nullptr) {
-  const std::size_t n = model.num_states(), T = times.size();
-  std::vector<double> y(y0_in, y0_in + n), jumps;
-  bool any_jump = false;
-  for (double tau : model.jump_times(p)) {
-    any_jump = any_jump || (tau == t0 && jumps_at_start) || (tau > t0 && tau <= times.back());
-    if (tau == t0 && jumps_at_start) model.apply_jumps(tau, y.data(), p);
-    if (tau > t0 && tau <= times.back() && (jumps.empty() || tau > jumps.back())) jumps.push_back(tau);
-  }
-  std::fill(states, states + T * n, kNaN);
-  solvers::SolveResult r;
-  if (sensitivities) {
-    std::fill(sensitivities, sensitivities + T * sensitivity_parameters.size() * n, kNaN);
-    if (any_jump) {
-      r.status = solvers::SolveStatus::kFailed;
-      r.flag_name = "JUMPS_WITH_SENSITIVITIES";
-      r.message = "forward sensitivities across the model's jumps are not supported";
-      return r;
-    }
-    const auto rr = rodas.solve(model, p, t0, y.data(), times, states, events, sensitivity_parameters, nullptr,
-                                sensitivities);
-    add_rosenbrock_result(r, rr);
-    r.rows_written = rr.rows_written;
-    return r;
-  }
-  r.t_reached = t0;
-  std::size_t row = 0;  // the next output row to fill
-  double ts = t0;
-  for (std::size_t seg = 0; seg <= jumps.size(); ++seg) {
-    const bool to_jump = seg < jumps.size();
-    const double te = to_jump ? jumps[seg] : times.back();
-    // This segment's grid: its start, the outputs inside it (before the jump; the jump's own time
-    // is the next segment's start) and, to a jump, the jump's time.
-    grid.assign(1, ts);
-    const std::size_t first = row;
-    while (row < T && times[row] <= ts) ++row;  // outputs at the start show the state there
-    const std::size_t inside = row;
-    for (std::size_t k = inside; k < T && (to_jump ? times[k] < te : times[k] <= te); ++k) grid.push_back(times[k]);
-    if (to_jump) grid.push_back(te);
-    out.assign(grid.size() * n, kNaN);
-    const auto rr =
-        rodas.solve(model, p, ts, y.data(), grid, out.data(), events);
-    for (std::size_t k = first; k < inside; ++k) std::copy(y.begin(), y.end(), states + k * n);
-    const std::size_t outputs = grid.size() - 1 - (to_jump ? 1 : 0);  // grid rows that are output rows
-    const std::size_t written = rr.rows_written == 0 ? 0 : std::min(outputs, rr.rows_written - 1);
-    std::copy(out.begin() + static_cast<long>(n), out.begin() + static_cast<long>((1 + written) * n),
-              states + inside * n);
-    add_rosenbrock_result(r, rr);
-    row = inside + written;
-    r.rows_written = row;
-    if (rr.status != solvers::RosenbrockStatus::kSuccess) return r;
-    if (to_jump) {
-      y = rr.final_state;  // y(te), then the jumps due at te
-      model.apply_jumps(te, y.data(), p);
-      r.final_state = y;
-      ts = te;
-    }
-  }
-  r.rows_written = T;
-  return r;
-}
-
 struct SampleFailed {};
 constexpr double kPinnRelativeAccuracy = 1e-2;  // a sample recorded as failed before its solve
 
@@ -536,16 +432,6 @@ void process_sample(const Scenario& s, const Grid& grid, Worker& w, Shard& shard
       r = simulate_stepped(*stepped, p, s.seed, sample, grid.times, states);
     } else if (pinn) {
       r = pinn_sample(s, grid, w, *pinn, i, p, states, verify, outcome);
-    } else if (w.rodas) {
-      model.initial_state(p, w.y0.data());
-      r = solve_in_regimes(
-          [&](const double* q, const double* y, double t_a, const std::vector<double>& times, double* out, bool first) {
-            // Forward sensitivities exist only without regimes (one segment), as with CVODES.
-            return solve_rosenbrock(*w.rodas, w.rodas_events, model, q, y, t_a, times, out, first, w.segment_grid,
-                                    w.segment_out, s.solver.sensitivity_parameters,
-                                    plan.sequence.size() == 1 ? sensitivities : nullptr);
-          },
-          plan, w.y0.data(), grid.times, states, n);
     } else {
       model.initial_state(p, w.y0.data());
       r = solve_in_regimes(

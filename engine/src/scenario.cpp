@@ -789,7 +789,7 @@ nlohmann::ordered_json resolved_json(const Scenario& s, const YAML::Node& model_
   j["sampling"] = {{"design", core::design_name(s.design)}, {"samples", s.samples}, {"seed", s.seed}};
   j["time"] = {
       {"points", s.times.size()}, {"start", s.times.front()}, {"end", s.times.back()}, {"units", s.time_units}};
-  nlohmann::ordered_json solver = {{"method", s.rosenbrock ? "rosenbrock" : solvers::method_name(s.solver.method)},
+  nlohmann::ordered_json solver = {{"method", solvers::method_name(s.solver.method)},
                                    {"chosen", s.solver_choice},
                                    {"linear_solver", solvers::linear_solver_name(s.solver.linear_solver)},
                                    {"rtol", s.solver.rtol},
@@ -964,7 +964,11 @@ void choose_integrator(const ConfigNode& root, const core::Model& model, Scenari
     for (const auto& what : unsupported)
       root["solver"]["method"].error("solver.method: rosenbrock does not support " + what +
                                      " yet; use method bdf (CVODES) or auto for this scenario");
-    s.rosenbrock = true;
+    for (const char* key : {"max_order", "linear_solver"})
+      if (root["solver"].has(key))
+        root["solver"][key].error(std::string("solver.") + key + " is a CVODES setting; Rodas5P (solver.method: " +
+                                  "rosenbrock) has neither; drop it or use method bdf");
+    s.solver.method = solvers::Method::kRosenbrock;
     s.solver_choice = "rosenbrock: asked for";
     return;
   }
@@ -983,7 +987,7 @@ void choose_integrator(const ConfigNode& root, const core::Model& model, Scenari
   else if (root.has("solver") && root["solver"].has("max_order"))
     cvodes_because = "solver.max_order is a CVODES setting";
   if (cvodes_because.empty()) {
-    s.rosenbrock = true;
+    s.solver.method = solvers::Method::kRosenbrock;
     s.solver_choice = "auto: Rodas5P, a small dense system (" + std::to_string(model.num_states()) +
                       (model.num_states() == 1 ? " state)" : " states)");
   } else {

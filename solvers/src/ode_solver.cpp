@@ -1,11 +1,14 @@
 #include "physynth/solvers/ode_solver.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <optional>
 #include <limits>
 #include <stdexcept>
 
 #include "physynth/core/diagnostics.h"
+#include "physynth/solvers/rosenbrock_solver.h"
 
 #include <cvodes/cvodes.h>
 #include <nvector/nvector_serial.h>
@@ -25,7 +28,17 @@ std::string sundials_version() {
   return buffer;
 }
 
-const char* method_name(Method m) { return m == Method::kBdf ? "bdf" : "adams"; }
+const char* method_name(Method m) {
+  switch (m) {
+    case Method::kBdf:
+      return "bdf";
+    case Method::kAdams:
+      return "adams";
+    case Method::kRosenbrock:
+      return "rosenbrock";
+  }
+  return "?";
+}
 const char* linear_solver_name(LinearSolverKind k) { return k == LinearSolverKind::kDense ? "dense" : "klu"; }
 
 const char* status_name(SolveStatus s) {
@@ -77,10 +90,12 @@ std::vector<std::string> OdeOptions::validate(std::size_t num_states) const {
   if (max_steps <= 0) errors.push_back("max_steps must be > 0, got " + std::to_string(max_steps));
   if (max_step_size < 0.0) errors.push_back("max_step_size must be >= 0, got " + num(max_step_size));
   if (initial_step_size < 0.0) errors.push_back("initial_step_size must be >= 0, got " + num(initial_step_size));
-  const int order_limit = method == Method::kBdf ? 5 : 12;
+  const int order_limit = method == Method::kBdf ? 5 : method == Method::kAdams ? 12 : 0;
   for (int k : sensitivity_parameters)
     if (k < 0) errors.push_back("sensitivity parameter indices must be >= 0, got " + std::to_string(k));
-  if (max_order < 0 || max_order > order_limit)
+  if (method == Method::kRosenbrock && max_order != 0)
+    errors.push_back("max_order is a CVODES setting (Rodas5P has order 5), got " + std::to_string(max_order));
+  else if (max_order < 0 || max_order > order_limit)
     errors.push_back("max_order must be between 1 and " + std::to_string(order_limit) + " for " + method_name(method) +
                      " (0 for the default), got " + std::to_string(max_order));
   return errors;
@@ -103,6 +118,8 @@ struct OdeSolver::Impl {
   N_Vector* sens = nullptr;  // one vector per sensitivity parameter
   int num_sens = 0;
   int created = 0;
+  std::optional<RosenbrockSolver> rodas;           // method kRosenbrock
+  std::vector<double> segment_grid, segment_out;  // its scratch between the model's jumps
 
   // Per-solve state reached from the C callbacks.
   std::vector<double> params;
@@ -298,6 +315,90 @@ struct OdeSolver::Impl {
     if (!events.empty() && CVodeGetNumGEvals(cvode, &v) == CV_SUCCESS) s.root_evals = v;
     return s;
   }
+
+  // One Rodas5P solve's events, statistics, end and status added to r, as CVODES reports them.
+  static void add_rosenbrock_result(SolveResult& r, const RosenbrockResult& rr) {
+    r.events.insert(r.events.end(), rr.events.begin(), rr.events.end());
+    r.stats.steps += rr.stats.steps;
+    r.stats.rhs_evals += rr.stats.rhs_evals;
+    r.stats.jacobian_evals += rr.stats.jacobian_evals;
+    r.stats.linear_setups += rr.stats.factorizations;
+    r.stats.error_test_failures += rr.stats.rejected;
+    r.t_reached = rr.t_reached;
+    r.final_state = rr.final_state;
+    if (rr.status == RosenbrockStatus::kStoppedByEvent) {
+      r.status = SolveStatus::kStoppedByEvent;
+    } else if (rr.status != RosenbrockStatus::kSuccess) {
+      r.status = SolveStatus::kFailed;
+      r.flag = -1;
+      r.flag_name = rosenbrock_status_name(rr.status);
+      r.message = "Rodas5P stopped at t = " + core::format_number(rr.t_reached) + ": " + r.flag_name;
+    }
+  }
+
+  // method kRosenbrock, from y0 (the jumps at t0 applied): the model's later jumps split the
+  // solve as they split CVODES': the integration stops at each, every jump due then is applied
+  // to the state before them, and it restarts there; an output at a jump's time shows the state
+  // after. (Sensitivities never meet a jump: solve() refuses them first.)
+  void solve_rosenbrock(const double* p, const std::vector<double>& y0, double t0, std::vector<double> jumps,
+                        const std::vector<double>& times, double* out, double* sensitivities,
+                        const double* initial_sensitivities, SolveResult& r) {
+    if (!rodas) {
+      RosenbrockOptions o;
+      o.rtol = options.rtol;
+      o.atol = options.atol;
+      o.atol_per_state = options.atol_per_state;
+      o.max_steps = options.max_steps;
+      o.max_step_size = options.max_step_size;
+      o.initial_step_size = options.initial_step_size;
+      rodas.emplace(static_cast<int>(n), o);
+      ++created;
+    }
+    std::sort(jumps.begin(), jumps.end());
+    jumps.erase(std::unique(jumps.begin(), jumps.end()), jumps.end());
+    const std::size_t T = times.size();
+    if (jumps.empty()) {
+      const auto rr = rodas->solve(*model, p, t0, y0.data(), times, out, events, options.sensitivity_parameters,
+                                   initial_sensitivities, sensitivities);
+      add_rosenbrock_result(r, rr);
+      r.rows_written = rr.rows_written;
+      return;
+    }
+    std::vector<double> y = y0;
+    std::vector<double>& grid = segment_grid;
+    std::size_t row = 0;  // the next output row to fill
+    double ts = t0;
+    for (std::size_t seg = 0; seg <= jumps.size(); ++seg) {
+      const bool to_jump = seg < jumps.size();
+      const double te = to_jump ? jumps[seg] : times.back();
+      // This segment's grid: its start, the outputs inside it (before the jump; the jump's own
+      // time is the next segment's start) and, to a jump, the jump's time.
+      grid.assign(1, ts);
+      const std::size_t first = row;
+      while (row < T && times[row] <= ts) ++row;  // outputs at the start show the state there
+      const std::size_t inside = row;
+      for (std::size_t k = inside; k < T && (to_jump ? times[k] < te : times[k] <= te); ++k) grid.push_back(times[k]);
+      if (to_jump) grid.push_back(te);
+      segment_out.assign(grid.size() * n, std::numeric_limits<double>::quiet_NaN());
+      const auto rr = rodas->solve(*model, p, ts, y.data(), grid, segment_out.data(), events);
+      for (std::size_t k = first; k < inside; ++k) std::copy(y.begin(), y.end(), out + k * n);
+      const std::size_t outputs = grid.size() - 1 - (to_jump ? 1 : 0);  // grid rows that are output rows
+      const std::size_t written = rr.rows_written == 0 ? 0 : std::min(outputs, rr.rows_written - 1);
+      std::copy(segment_out.begin() + static_cast<long>(n), segment_out.begin() + static_cast<long>((1 + written) * n),
+                out + inside * n);
+      add_rosenbrock_result(r, rr);
+      row = inside + written;
+      r.rows_written = row;
+      if (rr.status != RosenbrockStatus::kSuccess) return;
+      if (to_jump) {
+        y = rr.final_state;  // y(te), then the jumps due at te
+        model->apply_jumps(te, y.data(), p);
+        r.final_state = y;
+        ts = te;
+      }
+    }
+    r.rows_written = T;
+  }
 };
 
 OdeSolver::OdeSolver(std::shared_ptr<const core::Model> model, OdeOptions options, std::vector<Event> events)
@@ -376,6 +477,10 @@ SolveResult OdeSolver::solve(const double* p, const double* y0_in, double t0, co
   if (n == 0) {  // nothing changes in time (every variable follows from rules): every row is reached
     result.rows_written = times.size();
     result.t_reached = times.empty() ? t0 : std::max(t0, times.back());
+    return result;
+  }
+  if (s.options.method == Method::kRosenbrock) {
+    s.solve_rosenbrock(p, y0, t0, std::move(jumps), times, out, sensitivities, initial_sensitivities, result);
     return result;
   }
   try {

@@ -272,11 +272,12 @@ struct Scenario {
   std::vector<double> times;  // output grid, strictly increasing
   std::string time_units;
   solvers::OdeOptions solver;
-  // Rodas5P (solvers/rosenbrock.h) instead of CVODES: solver.method rosenbrock, or auto (the
-  // default) for a small dense system Rodas5P supports (not crop models that advance
-  // themselves, nor backend pinn). solver_method is what the scenario asked for ("auto", "bdf",
-  // "adams", "rosenbrock"); solver_choice says what auto chose and why.
-  bool rosenbrock = false;
+  // solver.method Rosenbrock (Rodas5P, solvers/rosenbrock.h) instead of CVODES: solver.method
+  // rosenbrock, or auto (the default) for a small dense system Rodas5P supports (not crop
+  // models that advance themselves, nor backend pinn); then solver.method is kRosenbrock and
+  // every solve of the scenario (run, anchor, validation) uses it. solver_method is what the
+  // scenario asked for ("auto", "bdf", "adams", "rosenbrock"); solver_choice says what auto
+  // chose and why.
   std::string solver_method = "auto";
   std::string solver_choice;
   std::vector<EventSpec> events;

@@ -23,8 +23,9 @@
 namespace physynth::solvers {
 
 enum class Method {
-  kBdf,    // variable-order BDF (1-5), Newton iteration: stiff problems
-  kAdams,  // Adams-Moulton (1-12), fixed-point iteration: non-stiff problems
+  kBdf,         // CVODES: variable-order BDF (1-5), Newton iteration: stiff problems
+  kAdams,       // CVODES: Adams-Moulton (1-12), fixed-point iteration: non-stiff problems
+  kRosenbrock,  // Rodas5P (rosenbrock.h): small dense stiff systems, events, jumps, sensitivities
 };
 enum class LinearSolverKind {
   kDense,  // dense LU (SUNDIALS' own)
@@ -36,14 +37,14 @@ const char* linear_solver_name(LinearSolverKind k);
 
 struct OdeOptions {
   Method method = Method::kBdf;
-  LinearSolverKind linear_solver = LinearSolverKind::kDense;  // ignored for kAdams
+  LinearSolverKind linear_solver = LinearSolverKind::kDense;  // ignored for kAdams and kRosenbrock
   double rtol = 1e-6;                                         // relative tolerance, > 0
   double atol = 1e-10;                                        // absolute tolerance for every state, > 0
   std::vector<double> atol_per_state;                         // if not empty: one absolute tolerance per state
   long max_steps = 100000;         // internal steps per sample, all output intervals together
   double max_step_size = 0.0;      // largest step, in model time units; 0: unlimited
   double initial_step_size = 0.0;  // first step; 0: CVODES estimates it
-  int max_order = 0;               // 0: the method's maximum (5 BDF, 12 Adams)
+  int max_order = 0;               // 0: the method's maximum (5 BDF, 12 Adams; Rodas5P has no other)
   // Forward sensitivities dy/dp_k for these parameter indices (empty: none).
   // Their right-hand side J s_k + df/dp_k uses the model's exact Jacobians;
   // they take part in the error test, with tolerances scaled from rtol/atol.

@@ -21,11 +21,15 @@ using Dual = ceres::Jet<double, kJacobianChunk>;
 // Writes d out_i / d x_j to jac[i + rows * j] (column-major).
 // Scratch Jets that live with the thread, so a Jacobian in an integrator's step loop touches
 // no heap after its first call. Slot: one buffer per call site that may be live at once.
-template <int Slot>
-std::vector<Dual>& jet_scratch(std::size_t size) {
-  thread_local std::vector<Dual> v;
+template <class J, int Slot>
+std::vector<J>& jet_scratch_of(std::size_t size) {
+  thread_local std::vector<J> v;
   if (v.size() < size) v.resize(size);
   return v;
+}
+template <int Slot>
+std::vector<Dual>& jet_scratch(std::size_t size) {
+  return jet_scratch_of<Dual, Slot>(size);
 }
 
 template <class F>

@@ -228,6 +228,7 @@ class Rodas5P {
     std::fill(out, out + T * static_cast<std::size_t>(n_), std::numeric_limits<double>::quiet_NaN());
     for (int i = 0; i < n_; ++i) y_[i] = y0[i];
     const int K = sens_.count;
+    X_.clear();
     if (K > 0) {
       std::fill(sens_.out, sens_.out + T * static_cast<std::size_t>(K * n_), std::numeric_limits<double>::quiet_NaN());
       for (auto* m : {&S_, &S1_, &US_, &bS_, &G0_, &ftS_, &Gp_, &Gm_, &qS1_, &qS2_, &qS3_}) m->resize(n_, K);
@@ -256,7 +257,7 @@ class Rodas5P {
     if (!f0_.allFinite()) return fail(r, RosenbrockStatus::kNonFinite, t, next);
     if (K > 0) {
       sensitivity_rhs(sys, t, y_, S_, G0_);
-      if (!G0_.allFinite()) return fail(r, RosenbrockStatus::kNonFinite, t, next);
+      if (!all_finite(G0_)) return fail(r, RosenbrockStatus::kNonFinite, t, next);
     }
     double h = o_.initial_step_size > 0.0 ? o_.initial_step_size : initial_step(t, t_end);
     bool last_rejected = false;
@@ -288,6 +289,7 @@ class Rodas5P {
         continue;
       }
       singular = 0;
+      if (K > 0 && n_ <= kStages) coupling(sys, t);
       stages(sys, t, h, r, std::make_integer_sequence<int, kStages>{});
       dense_ready_ = dense_sens_ready_ = false;
       // Stiffly accurate: y1 is the last stage's input plus its k, and that k is the error estimate.
@@ -306,7 +308,7 @@ class Rodas5P {
             const double w = atol(i) + o_.rtol * std::max(std::abs(S_(i, k)), std::abs(S1_(i, k)));
             e += (errS(i, k) / w) * (errS(i, k) / w);
           }
-        if (!S1_.allFinite()) e = std::numeric_limits<double>::infinity();
+        if (!all_finite(S1_)) e = std::numeric_limits<double>::infinity();
       }
       e = std::sqrt(e / (n_ * (1 + K)));
       if (!std::isfinite(e) || !y1_.allFinite()) {
@@ -358,7 +360,7 @@ class Rodas5P {
       if (K > 0) {
         S_ = S1_;
         sensitivity_rhs(sys, t, y_, S_, G0_);
-        if (!G0_.allFinite()) return fail(r, RosenbrockStatus::kNonFinite, t, next);
+        if (!all_finite(G0_)) return fail(r, RosenbrockStatus::kNonFinite, t, next);
       }
       h *= last_rejected ? std::min(1.0, factor) : factor;
       last_rejected = false;
@@ -483,12 +485,18 @@ class Rodas5P {
         if (kC[S][j] != 0.0) bS_ += (kC[S][j] * inv_h) * kS_[static_cast<std::size_t>(j)];
     }
     if constexpr (kd[S] != 0.0) bS_ += (h * kd[S]) * ftS_;
-    // X k: the derivative of G(t, y, S_) at the step's start along the states' k. Central;
-    // where one side leaves G's domain (a state pushed below 0 into a fractional power), the
-    // other side alone, with a step suited to a one-sided difference.
+    // X k: the derivative of G(t, y, S_) at the step's start along the states' k; from the
+    // columns of X when the system is small enough to have them (coupling()), else directly.
+    // Central; where one side leaves G's domain (a state pushed below 0 into a fractional
+    // power), the other side alone, with a step suited to a one-sided difference.
     const Vec& v = k_[static_cast<std::size_t>(S)];
-    double c = 0.0;
-    for (int i = 0; i < n_; ++i) c = std::max(c, std::abs(v[i]) / (std::abs(y_[i]) + atol(i) / o_.rtol));
+    if (!X_.empty()) {
+      for (int i = 0; i < n_; ++i)
+        if (v[i] != 0.0) bS_ += v[i] * X_[static_cast<std::size_t>(i)];
+    }
+    double c = 0.0;  // stays 0 where X_ gave X k
+    if (X_.empty())
+      for (int i = 0; i < n_; ++i) c = std::max(c, std::abs(v[i]) / (std::abs(y_[i]) + atol(i) / o_.rtol));
     if (c > 0.0 && std::isfinite(c)) {
       constexpr double eps = std::numeric_limits<double>::epsilon();
       const double d = std::cbrt(eps);
@@ -496,7 +504,7 @@ class Rodas5P {
       ym_ = y_ - (d / c) * v;
       sensitivity_rhs(sys, t, yp_, S_, Gp_);
       sensitivity_rhs(sys, t, ym_, S_, Gm_);
-      const bool plus = Gp_.allFinite(), minus = Gm_.allFinite();
+      const bool plus = all_finite(Gp_), minus = all_finite(Gm_);
       if (plus && minus) {
         bS_ += (c / (2.0 * d)) * (Gp_ - Gm_);
       } else {
@@ -508,16 +516,48 @@ class Rodas5P {
     }
     SMat& kS = kS_[static_cast<std::size_t>(S)];
     kS = bS_;
-    for (int k = 0; k < sens_.count; ++k) {
-      rhs_ = kS.col(k);
-      lu_solve(rhs_);
-      kS.col(k) = rhs_;
-    }
+    lu_solve_columns(kS);
   }
 
   template <class System>
   static void sensitivity_rhs(const System& sys, double t, const Vec& y, const SMat& S, SMat& out) {
     if constexpr (HasSensitivities<System>::value) sys.sensitivity_rhs(t, y, S, out);
+  }
+
+  // X = dG/dy at the step's start, column by column (X_[i] = dG/dy_i, n x K), by central
+  // differences with the same steps and fallback as the directional ones: 2n evaluations of G per
+  // step instead of 2 per stage, so used while n <= kStages.
+  template <class System>
+  void coupling(const System& sys, double t) {
+    constexpr double eps = std::numeric_limits<double>::epsilon();
+    X_.resize(static_cast<std::size_t>(n_));
+    for (int i = 0; i < n_; ++i) {
+      SMat& x = X_[static_cast<std::size_t>(i)];
+      const double scale = std::abs(y_[i]) + atol(i) / o_.rtol;
+      const double d = std::cbrt(eps) * scale;
+      yp_ = y_;
+      yp_[i] += d;
+      sensitivity_rhs(sys, t, yp_, S_, Gp_);
+      yp_[i] = y_[i] - d;
+      sensitivity_rhs(sys, t, yp_, S_, Gm_);
+      const bool plus = all_finite(Gp_), minus = all_finite(Gm_);
+      if (plus && minus) {
+        x = (Gp_ - Gm_) / (2.0 * d);
+      } else {
+        const double d1 = (plus ? 1.0 : -1.0) * std::sqrt(eps) * scale;
+        yp_[i] = y_[i] + d1;
+        sensitivity_rhs(sys, t, yp_, S_, Gp_);
+        x = (Gp_ - G0_) / d1;
+      }
+    }
+  }
+
+  template <class M>
+  static bool all_finite(const M& m) {
+    const double* d = m.data();
+    for (Eigen::Index i = 0, e = m.size(); i < e; ++i)
+      if (!std::isfinite(d[i])) return false;
+    return true;
   }
 
   // dG/dt at fixed (y, S) for a system that depends on t: a central difference, as for f.
@@ -558,6 +598,27 @@ class Rodas5P {
     for (int i = 0; i < n; ++i)
       if (!std::isfinite(W_(i, i))) return false;
     return true;
+  }
+
+  // X <- W^-1 X for every column of X (the sensitivities' stages), as lu_solve.
+  void lu_solve_columns(SMat& x) const {
+    const int n = size();
+    const Eigen::Index K = x.cols();
+    for (Eigen::Index k = 0; k < K; ++k) {
+      double* c = x.col(k).data();
+      for (int r = 0; r < n; ++r)
+        if (perm_[r] != r) std::swap(c[r], c[perm_[r]]);
+      for (int i = 1; i < n; ++i) {
+        double v = c[i];
+        for (int j = 0; j < i; ++j) v -= W_(i, j) * c[j];
+        c[i] = v;
+      }
+      for (int i = n - 1; i >= 0; --i) {
+        double v = c[i];
+        for (int j = i + 1; j < n; ++j) v -= W_(i, j) * c[j];
+        c[i] = v / W_(i, i);
+      }
+    }
   }
 
   // x <- W^-1 x with the factors of factorize().
@@ -679,6 +740,7 @@ class Rodas5P {
   RosenbrockSensitivities sens_;
   SMat S_, S1_, US_, bS_, G0_, ftS_, Gp_, Gm_, qS1_, qS2_, qS3_;
   std::array<SMat, rodas5p::kStages> kS_;
+  std::vector<SMat> X_;  // dG/dy by columns (n <= kStages), per step
   Vec yp_, ym_;
   bool dense_sens_ready_ = false;
 };

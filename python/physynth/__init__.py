@@ -104,6 +104,29 @@ class Scenario:
     def feed_batch_size(self):
         return self._handle.feed_batch_size
 
+    # The model itself, to use beside other tools (SciPy's solve_ivp, a user's own code). p has
+    # one value per parameter_names entry (a run's "parameters" rows are such vectors), y one per
+    # state_names entry; the Jacobian is exact (automatic differentiation).
+    @property
+    def state_names(self):
+        return list(self._handle.state_names)
+
+    @property
+    def parameter_names(self):
+        return list(self._handle.parameter_names)
+
+    def initial_state(self, p):
+        """y0(p)."""
+        return self._handle.initial_state(p)
+
+    def rhs(self, t, y, p):
+        """dy/dt = f(t, y, p)."""
+        return self._handle.rhs(float(t), y, p)
+
+    def jacobian(self, t, y, p):
+        """df/dy at (t, y, p), n x n (row i: df_i/dy)."""
+        return self._handle.jacobian(float(t), y, p)
+
     def __repr__(self):
         return f"<physynth.Scenario {self.name!r} from {self.file!r}: {self.samples} samples>"
 

@@ -35,6 +35,12 @@ py::array_t<T> adopt(std::vector<T>&& v, std::vector<py::ssize_t> shape) {
   return py::array_t<T>(shape, owned->data(), free_when_done);
 }
 
+std::vector<std::string> names_of(const std::vector<core::VariableInfo>& v) {
+  std::vector<std::string> out;
+  for (const auto& x : v) out.push_back(x.name);
+  return out;
+}
+
 py::list strings(const std::vector<std::string>& v) {
   py::list out;
   for (const auto& s : v) out.append(s);
@@ -146,6 +152,21 @@ struct ScenarioHandle {
   std::shared_ptr<const engine::Scenario> scenario;
 };
 
+// A float64 array in C order, converted from whatever the caller passed.
+using Doubles = py::array_t<double, py::array::c_style | py::array::forcecast>;
+
+// The scenario's model, after checking that p (and y) have its sizes; ValueError otherwise.
+const core::Model& model_for(const ScenarioHandle& h, const Doubles& p, const Doubles* y = nullptr) {
+  const core::Model& m = *h.scenario->model.model;
+  if (static_cast<std::size_t>(p.size()) != m.num_parameters())
+    throw py::value_error("p must have one value per parameter (" + std::to_string(m.num_parameters()) + ": " +
+                          "see parameter_names), got " + std::to_string(p.size()));
+  if (y && static_cast<std::size_t>(y->size()) != m.num_states())
+    throw py::value_error("y must have one value per state (" + std::to_string(m.num_states()) + ": " +
+                          "see state_names), got " + std::to_string(y->size()));
+  return m;
+}
+
 py::list diagnostic_list(const core::Diagnostics& diagnostics) {
   py::list items;
   for (const auto& d : diagnostics.list())
@@ -238,7 +259,40 @@ PYBIND11_MODULE(_physynth, m) {
       .def_property_readonly("feed_channels", [](const ScenarioHandle& h) { return h.scenario->feed.channels; })
       .def_property_readonly("feed_target", [](const ScenarioHandle& h) { return h.scenario->feed.target; })
       .def_property_readonly("feed_batch_size", [](const ScenarioHandle& h) { return h.scenario->feed.batch_size; })
-      .def_property_readonly("resolved_json", [](const ScenarioHandle& h) { return h.scenario->resolved.dump(); });
+      .def_property_readonly("resolved_json", [](const ScenarioHandle& h) { return h.scenario->resolved.dump(); })
+      // The scenario's model itself, for use beside other tools (SciPy's integrators, a
+      // user's own code): names, the nominal parameters, y0(p), f(t, y, p) and df/dy.
+      .def_property_readonly("state_names",
+                             [](const ScenarioHandle& h) { return names_of(h.scenario->model.model->states()); })
+      .def_property_readonly("parameter_names",
+                             [](const ScenarioHandle& h) { return names_of(h.scenario->model.model->parameters()); })
+      .def("initial_state",
+           [](const ScenarioHandle& h, Doubles p) {
+             const core::Model& m = model_for(h, p);
+             std::vector<double> y0(m.num_states());
+             m.initial_state(p.data(), y0.data());
+             return adopt(std::move(y0), {static_cast<py::ssize_t>(m.num_states())});
+           })
+      .def("rhs",
+           [](const ScenarioHandle& h, double t, Doubles y,
+              Doubles p) {
+             const core::Model& m = model_for(h, p, &y);
+             std::vector<double> f(m.num_states());
+             m.rhs(t, y.data(), p.data(), f.data());
+             return adopt(std::move(f), {static_cast<py::ssize_t>(m.num_states())});
+           })
+      .def("jacobian",
+           [](const ScenarioHandle& h, double t, Doubles y,
+              Doubles p) {
+             const core::Model& m = model_for(h, p, &y);
+             const auto n = static_cast<py::ssize_t>(m.num_states());
+             std::vector<double> column_major(static_cast<std::size_t>(n * n)), J(column_major.size());
+             m.jacobian(t, y.data(), p.data(), column_major.data());
+             for (py::ssize_t i = 0; i < n; ++i)
+               for (py::ssize_t j = 0; j < n; ++j)
+                 J[static_cast<std::size_t>(i * n + j)] = column_major[static_cast<std::size_t>(i + n * j)];
+             return adopt(std::move(J), {n, n});
+           });
 
   // (scenario or None, [(severity, file, line, column, message)], report text)
   m.def("load_scenario", [](const std::string& path, const std::vector<std::string>& overrides) {

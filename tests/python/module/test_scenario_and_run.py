@@ -137,3 +137,35 @@ def test_anchor_and_audit_as_the_commands_do(tmp_path):
     assert any(d.line == 2 for d in e.value.diagnostics), e.value.diagnostics
     with pytest.raises(ValueError, match="run folder"):
         physynth.audit(physynth.run(puromycin, set={"sampling.samples": 2}), real)
+
+
+def test_the_model_itself_for_other_tools():
+    # Michaelis-Menten from elementary steps: f by hand, the Jacobian against central differences,
+    # and solve_ivp on physynth's f and J against physynth's own run of the same sample.
+    s = physynth.load_scenario(SOURCE / "scenarios/kinetics/michaelis_menten.yaml", set={"sampling.samples": 1})
+    assert s.state_names == ["E", "S", "ES", "P"]
+    names = s.parameter_names
+    run = physynth.run(s)
+    p = np.asarray(run.parameters[0], dtype=float)
+    v = dict(zip(names, p))
+    y0 = s.initial_state(p)
+    assert np.allclose(y0, [v["E0"], v["S0"], 0.0, 0.0])
+    y = np.array([0.04, 20.0, 0.01, 3.0])
+    v1 = v["kon"] * y[0] * y[1] - v["koff"] * y[2]
+    v2 = v["kcat"] * y[2]
+    assert np.allclose(s.rhs(0.0, y, p), [-v1 + v2, -v1, v1 - v2, v2], rtol=1e-14)
+    J = s.jacobian(0.0, y, p)
+    h = 1e-6
+    fd = np.column_stack([(s.rhs(0, y + h * e, p) - s.rhs(0, y - h * e, p)) / (2 * h) for e in np.eye(4)])
+    assert np.allclose(J, fd, rtol=1e-7, atol=1e-9)
+    with pytest.raises(ValueError, match="one value per parameter"):
+        s.rhs(0.0, y, p[:-1])
+    with pytest.raises(ValueError, match="one value per state"):
+        s.jacobian(0.0, y[:2], p)
+    from scipy.integrate import solve_ivp
+
+    t = np.asarray(run.time, dtype=float)
+    sol = solve_ivp(lambda tt, yy: s.rhs(tt, yy, p), (t[0], t[-1]), y0, method="LSODA", t_eval=t,
+                    jac=lambda tt, yy: s.jacobian(tt, yy, p), rtol=1e-10, atol=1e-13)
+    states = np.asarray(run.states[0], dtype=float)
+    assert np.allclose(sol.y.T, states, rtol=1e-6, atol=1e-9)

@@ -167,6 +167,41 @@ TEST_CASE("PEtab: preequilibration starts from a steady state, and a measurement
   const auto y = nominal_simulations((bad / "problem.yaml").string());
   CHECK(y[0] == Approx(1.5 * (1 - std::exp(-2.0))).margin(1e-8));
   CHECK(y[1] == Approx(0.75 * (1 - std::exp(-2.0))).margin(1e-8));
+
+  // The same with the SBML file writing A's initial amount (2 in a compartment of size 2): the
+  // condition's concentration 2 becomes the amount 4, so the concentrations are as above. A
+  // condition that sets the compartment to 4 as well converts by 4 (amount 8, concentration 2).
+  {
+    std::ifstream in(dir + "model.xml");
+    std::string xml((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    xml.replace(xml.find("size=\"1\""), 8, "size=\"2\"");
+    const auto a = xml.find("initialConcentration=\"1\"");
+    xml.replace(a, 24, "initialAmount=\"2\"");
+    std::ofstream(bad / "model.xml") << xml;
+  }
+  const auto z = nominal_simulations((bad / "problem.yaml").string());
+  CHECK(z[0] == Approx(1.5 * (1 - std::exp(-2.0))).margin(1e-8));
+  CHECK(z[1] == Approx(0.75 * (1 - std::exp(-2.0))).margin(1e-8));
+  {
+    std::ofstream c(bad / "conditions.tsv");
+    c << "conditionId\tk1\tA\tcell\npre\t1\t\t2\nsim\t3\t\t2\ndouble\t3\t2\t4\n";
+  }
+  const auto w = nominal_simulations((bad / "problem.yaml").string());
+  CHECK(w[0] == Approx(1.5 * (1 - std::exp(-2.0))).margin(1e-8));
+  // An estimated compartment size cannot convert once: refused where the value is.
+  {
+    std::ofstream c(bad / "conditions.tsv");
+    c << "conditionId\tk1\tA\npre\t1\t\nsim\t3\t\ndouble\t3\t2\n";
+    std::ifstream in(bad / "parameters.tsv");
+    std::string table((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    in.close();
+    std::ofstream(bad / "parameters.tsv") << table << "cell\tlin\t0.1\t10\t2\t1\n";
+  }
+  core::Diagnostics d3;
+  CHECK_FALSE(PetabProblem::read((bad / "problem.yaml").string(), d3));
+  CHECK_THAT(d3.report(), Catch::Contains("conditions.tsv:4:3: error: condition column 'A': PEtab gives the species' "
+                                          "initial concentration but the SBML file writes its initial amount, and the "
+                                          "size of its compartment 'cell' is estimated"));
 }
 
 TEST_CASE("PEtab: Weber 2015 (135 preequilibrated measurements) gives AMICI's log-likelihood") {

@@ -19,6 +19,57 @@ namespace physynth::domains::kinetics {
 
 namespace {
 
+// A species' condition value given in the other kind than the SBML file's initial value (PEtab
+// means a concentration unless the species has only substance units): multiplied by its
+// compartment's size (concentration -> amount) or divided by it. The size is the condition's own
+// number for the compartment, else the parameter table's nominal value, else the SBML file's;
+// a size that is estimated, a parameter name in the condition, or a value that is itself a
+// parameter cannot be converted once here, and is refused with the reason.
+void convert_species_value(const SbmlModel& model, const std::vector<PetabParameter>& parameters,
+                           const std::string& species, const std::string& compartment, bool to_amount,
+                           const core::SourceLocation& at, PetabCondition& c, std::size_t override_at,
+                           core::Diagnostics& diags) {
+  const std::string what = "condition column '" + species + "': PEtab gives the species' initial " +
+                           (to_amount ? "concentration" : "amount") + " but the SBML file writes its initial " +
+                           (to_amount ? "amount" : "concentration") + ", ";
+  const int size_index = model.parameter_index(compartment);
+  PetabValue& value = c.overrides[override_at].second;
+  if (size_index < 0) {
+    diags.error(at, what + "and the size of its compartment '" + compartment + "' is not a parameter to convert by");
+    return;
+  }
+  if (value.parameter >= 0) {
+    diags.error(at, what + "and the value is the parameter '" + parameters[static_cast<std::size_t>(value.parameter)].id +
+                        "': write a number, or the species' initial value as the SBML file does");
+    return;
+  }
+  double size = model.default_parameters()[static_cast<std::size_t>(size_index)];
+  for (const PetabParameter& q : parameters)
+    if (q.id == compartment) {
+      if (q.estimate) {
+        diags.error(at, what + "and the size of its compartment '" + compartment +
+                            "' is estimated: the conversion would change with it");
+        return;
+      }
+      size = q.nominal;
+    }
+  for (const auto& [index, v] : c.overrides)
+    if (index == size_index) {
+      if (v.parameter >= 0) {
+        diags.error(at, what + "and the condition sets the size of its compartment '" + compartment +
+                            "' to a parameter: the conversion would change with it");
+        return;
+      }
+      size = v.number;
+    }
+  if (!(size > 0.0) || !std::isfinite(size)) {
+    diags.error(at, what + "and the size of its compartment '" + compartment + "' is " + core::format_number(size) +
+                        ", which cannot convert it");
+    return;
+  }
+  value.number = to_amount ? value.number * size : value.number / size;
+}
+
 // A tab-separated table with a header row; cells by column name.
 struct Table {
   std::string path;
@@ -260,14 +311,25 @@ std::unique_ptr<PetabProblem> PetabProblem::read(const std::string& problem_yaml
   if (!read_tables(condition_files, {"conditionId"}, condition_tables, diags)) return nullptr;
   std::map<std::string, int> condition_by_id;
   std::set<int> species_columns;  // model parameters that are species' initial values
+  // A species value of the other kind than the SBML file's initial value (a concentration for a
+  // species whose initialAmount the file writes, or the reverse): converted by its compartment's
+  // size once the row is read, where that size is a known number in the condition.
+  struct Conversion {
+    std::size_t override_at;  // in c.overrides
+    std::string species, compartment;
+    bool to_amount;  // concentration -> amount: times the size; else divided by it
+    int column;
+  };
   for (const Table& conditions : condition_tables)
     for (std::size_t r = 0; r < conditions.rows.size(); ++r) {
       PetabCondition c;
+      std::vector<Conversion> conversions;
       c.id = conditions.cell(r, "conditionId");
       for (std::size_t col = 0; col < conditions.header.size(); ++col) {
         const std::string& name = conditions.header[col];
         if (name == "conditionId" || name == "conditionName") continue;
         int index = model.parameter_index(name);
+        std::optional<Conversion> pending;
         // A species column sets its initial value (PEtab v1): the parameter <species>_0, where
         // the file writes the initial value in the kind PEtab means (amount with
         // hasOnlySubstanceUnits, else concentration).
@@ -279,15 +341,11 @@ std::unique_ptr<PetabProblem> PetabProblem::read(const std::string& problem_yaml
                         "condition column '" + name +
                             "': the species' initial value is set by an assignment in the "
                             "SBML file, which a condition cannot override here");
-          else if (species->initial_parameter_is_concentration == species->has_only_substance_units)
-            diags.error({conditions.path, 1, static_cast<int>(col) + 1},
-                        "condition column '" + name + "': PEtab gives the species' initial " +
-                            (species->has_only_substance_units ? "amount" : "concentration") +
-                            " but the SBML file writes its initial " +
-                            (species->has_only_substance_units ? "concentration" : "amount") +
-                            "; converting between them is not supported yet");
           else
             index = model.parameter_index(name + "_0");
+          if (index >= 0 && species->initial_parameter_is_concentration == species->has_only_substance_units)
+            pending = Conversion{0, name, species->compartment, !species->has_only_substance_units,
+                                 static_cast<int>(col) + 1};
           if (index < 0) continue;
           species_columns.insert(index);
         }
@@ -300,9 +358,17 @@ std::unique_ptr<PetabProblem> PetabProblem::read(const std::string& problem_yaml
         const std::string text = col < conditions.rows[r].size() ? conditions.rows[r][col] : "";
         // An empty or NaN species value keeps the model's own initial value.
         if (species_columns.count(index) && (text.empty() || text == "nan" || text == "NaN" || text == "NAN")) continue;
-        if (value_of(text, conditions.path, conditions.lines[r], static_cast<int>(col) + 1, "condition value", &v))
+        if (value_of(text, conditions.path, conditions.lines[r], static_cast<int>(col) + 1, "condition value", &v)) {
+          if (pending) {
+            pending->override_at = c.overrides.size();
+            conversions.push_back(*pending);
+          }
           c.overrides.emplace_back(index, v);
+        }
       }
+      for (const Conversion& cv : conversions)
+        convert_species_value(model, p.parameters_, cv.species, cv.compartment, cv.to_amount,
+                              {conditions.path, conditions.lines[r], cv.column}, c, cv.override_at, diags);
       condition_by_id[c.id] = static_cast<int>(p.conditions_.size());
       p.conditions_.push_back(std::move(c));
     }

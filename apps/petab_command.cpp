@@ -38,6 +38,7 @@ struct PetabOptions {
   bool from_nominal = false;
   double rtol = 1e-8, atol = 1e-12;
   double llh_tolerance = 1e-4;  // |change| in log-likelihood under 100x tighter tolerances
+  double llh_relative_tolerance = 1e-9;  // or |change| / |log-likelihood|, whichever allows more
   std::string units = "warn";
 };
 
@@ -70,7 +71,7 @@ solvers::OdeOptions first_tolerances(const PetabOptions& o) {
 }
 
 // The log-likelihood at `values`, the tolerances tightened 100x until it moves by less than
-// llh_tolerance (at most 3 times): a likelihood is only as good as the solves under it. Prints
+// llh_tolerance or llh_relative_tolerance of its size, whichever is larger (at most 3 times): a likelihood is only as good as the solves under it. Prints
 // each round, prefixed by `label`.
 struct Settled {
   domains::kinetics::PetabEvaluation evaluation;
@@ -96,7 +97,8 @@ Settled settle(const domains::kinetics::PetabProblem& problem, const std::vector
     }
     std::cout << "\n";
     s.rtol = ode.rtol, s.atol = ode.atol;
-    const bool settled = round > 0 && std::fabs(s.change) < o.llh_tolerance;
+    const double allowed = std::max(o.llh_tolerance, o.llh_relative_tolerance * std::fabs(e.log_likelihood));
+    const bool settled = round > 0 && std::fabs(s.change) < allowed;
     s.evaluation = std::move(e);
     if (settled) {
       s.converged = true;
@@ -106,8 +108,10 @@ Settled settle(const domains::kinetics::PetabProblem& problem, const std::vector
     if (ode.rtol < 1e-14) break;  // CVODES' floor: tighter is rounding
   }
   if (!s.converged)
-    std::cerr << "warning: " << label << "the log-likelihood still moved by more than " << o.llh_tolerance
-              << " at the tightest tolerances tried; it is reported there and is uncertain at that level\n";
+    std::cerr << "warning: " << label << "the log-likelihood still moved by more than "
+              << std::max(o.llh_tolerance, o.llh_relative_tolerance * std::fabs(s.evaluation.log_likelihood))
+              << " (--llh-tolerance " << o.llh_tolerance << ", --llh-relative-tolerance " << o.llh_relative_tolerance
+              << ") at the tightest tolerances tried; it is reported there and is uncertain at that level\n";
   return s;
 }
 
@@ -462,6 +466,10 @@ void add_petab_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--llh-tolerance", o->llh_tolerance,
                   "How little the log-likelihood must move when the tolerances tighten 100x (default 1e-4)")
       ->check(CLI::PositiveNumber);
+  cmd->add_option("--llh-relative-tolerance", o->llh_relative_tolerance,
+                  "Or how little relative to the log-likelihood's size, whichever allows more (default 1e-9: a "
+                  "likelihood of -9.6e6 settles to 0.0096)")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--calibrate", o->calibrate,
                 "Fit the estimated parameters (maximum likelihood within their bounds, multi-start) and write "
                 "fit.json, the calibrated problem (problem.yaml) and report.md to -o DIR");

@@ -390,10 +390,6 @@ solvers::SolveResult pinn_sample(const Scenario& s, const Grid& grid, Worker& w,
   return r;
 }
 
-// One sample with Rodas5P, reported as the engine reads a CVODES solve. The model's jumps (doses,
-// assay phases, SBML events at known times) split the solve as CVODES' does: jumps at t0 change
-// the initial state; at each later one the integration stops, every jump due then is applied to
-// the state before them, and it restarts there; an output at a jump's time shows the state after.
 struct SampleFailed {};
 constexpr double kPinnRelativeAccuracy = 1e-2;  // a sample recorded as failed before its solve
 

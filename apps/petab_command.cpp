@@ -40,6 +40,7 @@ struct PetabOptions {
   double llh_tolerance = 1e-4;  // |change| in log-likelihood under 100x tighter tolerances
   double llh_relative_tolerance = 1e-9;  // or |change| / |log-likelihood|, whichever allows more
   std::string units = "warn";
+  std::string steady_state = "newton";  // newton (then simulation) or simulation
 };
 
 domains::kinetics::SbmlOptions sbml_options(const PetabOptions& o) {
@@ -55,6 +56,7 @@ std::unique_ptr<domains::kinetics::PetabProblem> read_problem(const PetabOptions
   auto problem = domains::kinetics::PetabProblem::read(o.problem, diagnostics, sbml_options(o));
   std::cerr << diagnostics.report(problem ? "" : "nothing was run");
   if (!problem) return nullptr;
+  problem->set_newton_steady_states(o.steady_state == "newton");
   std::size_t estimated = 0;
   for (const auto& p : problem->parameters()) estimated += p.estimate;
   std::cout << o.problem << ": " << problem->model().num_states() << " states, " << problem->parameters().size()
@@ -121,6 +123,8 @@ int run_llh(const PetabOptions& o) {
   std::cout << std::setprecision(12);
   const Settled s = settle(*problem, problem->nominal_values(), o, "");
   if (s.evaluation.failed) return kExitRunFailed;
+  if (const auto [newton, simulated] = problem->steady_states_found(); newton + simulated > 0)
+    std::cout << "steady states: " << newton << " by Newton's method, " << simulated << " by simulation\n";
   std::cout << "chi2: " << s.evaluation.chi2 << "\n";
   if (problem->has_priors())
     std::cout << "log-prior: " << problem->log_prior(problem->nominal_values())
@@ -497,6 +501,11 @@ void add_petab_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("--from-nominal", o->from_nominal, "Make the first start the table's nominal values");
   cmd->add_option("-j,--threads", o->threads, "Threads for the starts (default: every core)")
       ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--steady-state", o->steady_state,
+                  "How preequilibrations and measurements at time inf find their steady state: newton (Newton's "
+                  "method, simulation where it fails or the model reads time; the default) or simulation (alone: "
+                  "for a multistable model, where which steady state a simulation reaches matters)")
+      ->check(CLI::IsMember({"newton", "simulation"}));
   cmd->add_option("--units", o->units,
                   "The SBML unit policy: strict (every unit finding of libSBML an error), warn (libSBML's own "
                   "severity; default) or ignore")

@@ -38,6 +38,15 @@ bool Tape::depends_on_time_or_state(int slot) const {
   return false;
 }
 
+bool Tape::outputs_depend_on_time() const {
+  for (int slot : outputs_) {
+    const auto used = reachable(code_, slot);
+    for (std::size_t i = 0; i < code_.size(); ++i)
+      if (used[i] && code_[i].op == Op::kTime) return true;
+  }
+  return false;
+}
+
 bool Tape::is_constant(int slot, double* value) const {
   if (slot < 0 || static_cast<std::size_t>(slot) >= code_.size()) return false;
   const Instruction& in = code_[static_cast<std::size_t>(slot)];

@@ -141,6 +141,15 @@ TEST_CASE("PEtab: preequilibration starts from a steady state, and a measurement
     llh += -0.5 * std::log(2.0 * M_PI * sigma * sigma) - 0.5 * std::pow((m - y) / sigma, 2);
   }
   CHECK(result.log_likelihood == Approx(llh).margin(1e-7));
+  // The steady states came from Newton's method (the model does not read time); by simulation
+  // alone they agree.
+  CHECK(problem->steady_states_found().first > 0);
+  CHECK(problem->steady_states_found().second == 0);
+  problem->set_newton_steady_states(false);
+  const auto simulated = problem->evaluate(problem->nominal_values(), tight());
+  REQUIRE_FALSE(simulated.failed);
+  CHECK(problem->steady_states_found().second > 0);
+  for (std::size_t k = 0; k < 5; ++k) CHECK(simulated.simulations[k] == Approx(result.simulations[k]).margin(1e-9));
 
   // An unknown preequilibration condition is named with its file, line and column.
   const auto bad = copy_problem(dir, "petab_preeq_bad");

@@ -13,6 +13,7 @@
 #include <Eigen/Dense>
 
 #include "physynth/core/config.h"
+#include "physynth/solvers/steady_state.h"
 #include "physynth/core/text.h"
 
 namespace physynth::domains::kinetics {
@@ -554,6 +555,14 @@ bool PetabProblem::steady_state(const std::vector<double>& p, const solvers::Ode
                                 std::vector<double>* sens) const {
   const SbmlModel& model = *model_;
   const std::size_t n = model.num_states(), K = options.sensitivity_parameters.size();
+  if (newton_ && K == 0 && model.is_autonomous()) {
+    std::vector<double> y_newton = y;
+    if (solvers::newton_steady_state(model, p.data(), options, y_newton).found) {
+      y = y_newton;
+      ++newton_found_;
+      return true;
+    }
+  }
   std::vector<double> times, states, f(n), y0 = y, s_all;
   for (int e = -2; e <= 10; ++e) times.push_back(std::pow(10.0, e));
   states.assign(times.size() * n, 0.0);
@@ -584,6 +593,7 @@ bool PetabProblem::steady_state(const std::vector<double>& p, const solvers::Ode
     }
     if (worst <= 1.0 && sens_settled) {
       y.assign(x, x + n);
+      ++simulation_found_;
       if (sens && K > 0) sens->assign(&s_all[k * K * n], &s_all[(k + 1) * K * n]);
       return true;
     }

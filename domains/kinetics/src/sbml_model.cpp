@@ -916,6 +916,7 @@ const std::vector<SbmlSpeciesInfo>& SbmlModel::species() const { return impl_->s
 const core::Tape& SbmlModel::rhs_tape() const { return impl_->rhs; }
 std::vector<core::LinearInvariant> SbmlModel::linear_invariants() const { return impl_->invariants; }
 bool SbmlModel::state_is_nonnegative(std::size_t i) const { return impl_->nonnegative[i] != 0; }
+bool SbmlModel::is_autonomous() const { return !impl_->rhs.outputs_depend_on_time(); }
 
 void SbmlModel::initial_state(const double* p, double* y0) const { impl_->init.evaluate(0.0, y0, p, y0); }
 

@@ -111,6 +111,8 @@ class Tape {
 
   // Whether slot depends on t or on any state (so is not a function of p alone).
   bool depends_on_time_or_state(int slot) const;
+  // Whether any output depends on t (a model whose right-hand side does not is autonomous).
+  bool outputs_depend_on_time() const;
   // Whether slot is a constant instruction (and its value).
   bool is_constant(int slot, double* value = nullptr) const;
 

@@ -40,6 +40,7 @@ class EquationModel : public core::TemplatedModel<EquationModel> {
   void initial_state_jacobian(const double* p, double* jac) const override;
   std::vector<core::LinearInvariant> linear_invariants() const override { return system_.invariants; }
   bool state_is_nonnegative(std::size_t i) const override { return system_.nonnegative[i] != 0; }
+  bool is_autonomous() const override { return !system_.rhs.outputs_depend_on_time(); }
   // The definitions, so that `observations: - {feature: NAME}` can read them (deterministic).
   const std::vector<core::VariableInfo>& derived_channels() const override { return system_.definitions; }
   void evaluate_derived(double t, const double* y, const double* p, core::CounterRng& rng,

@@ -27,6 +27,7 @@
 // transformation, on log m and log y, less log m (times ln 10 for log10).
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <string>
@@ -152,10 +153,19 @@ class PetabProblem {
   PetabEvaluation evaluate(const std::vector<double>& values, const solvers::OdeOptions& options,
                            bool gradient = false, const std::vector<PetabMeasurement>* rows_instead = nullptr) const;
 
+  // How steady states (preequilibrations, measurements at time inf) are found: Newton's method
+  // first, simulation where it fails (the default, as AMICI), or simulation alone (a multistable
+  // model, where which steady state a simulation reaches matters: solvers/steady_state.h).
+  void set_newton_steady_states(bool on) { newton_ = on; }
+  // How many steady states Newton's method found, and how many simulation, since the problem was
+  // read (for the report).
+  std::pair<long, long> steady_states_found() const { return {newton_found_, simulation_found_}; }
+
  private:
   // The state the model settles to with parameters p from the state y holds on entry (written
-  // to y), integrated by `solver` (the evaluation's own, built with `options`); false (and why)
-  // if it has not settled by t = 1e10. Where the solver has K sensitivity parameters, `sens`
+  // to y): by Newton's method (without sensitivities, for a model that does not read time), else
+  // integrated by `solver` (the evaluation's own, built with `options`); false (and why) if it
+  // has not settled by t = 1e10. Where the solver has K sensitivity parameters, `sens`
   // (K x n, parameter-major) holds the state's sensitivities on entry (empty: the model's dy0/dp)
   // and theirs at the steady state on return.
   bool steady_state(const std::vector<double>& p, const solvers::OdeOptions& options, solvers::OdeSolver& solver,
@@ -170,6 +180,8 @@ class PetabProblem {
   std::vector<PetabMeasurement> measurements_;
   std::vector<PetabCondition> conditions_;
   std::map<std::string, std::vector<std::string>> files_;
+  bool newton_ = true;
+  mutable std::atomic<long> newton_found_{0}, simulation_found_{0};
 };
 
 }  // namespace physynth::domains::kinetics

@@ -92,6 +92,7 @@ class SbmlModel : public core::TemplatedModel<SbmlModel> {
   void initial_state_jacobian(const double* p, double* jac) const override;
   std::vector<core::LinearInvariant> linear_invariants() const override;
   bool state_is_nonnegative(std::size_t i) const override;
+  bool is_autonomous() const override;  // no rate or rule reads time
   std::vector<double> jump_times(const double* p) const override;
   bool has_jumps() const override;
   void apply_jumps(double t, double* y, const double* p) const override;

@@ -1,0 +1,935 @@
+// The parametric PINN's implementation shared by pinn.cpp (inference, files) and pinn_train.cpp
+// (training): the network, normalisation, residual and batch construction (Pinn::Impl).
+#pragma once
+
+#include "physynth/pinn/pinn.h"
+
+#include <torch/torch.h>
+#include <torch/version.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <thread>
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
+#include "physynth/core/diagnostics.h"
+#include "physynth/pinn/errors.h"
+#include "batched_solve.h"
+#include "tensor_rhs.h"
+
+namespace physynth::pinn {
+inline namespace detail {  // (a header: external linkage, one definition for both files)
+
+namespace fs = std::filesystem;
+using torch::Tensor;
+using Clock = std::chrono::steady_clock;
+
+inline const auto kF64 = torch::TensorOptions().dtype(torch::kFloat64);
+
+inline double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// NetworkOptions::positive: u = s softplus_beta(z) = s ln(1 + exp(beta z)) / beta. Above a tenth
+// of its scale u is s z, as an additive output would be; below it the network works in
+// ln(u) / beta, and a substrate is spent (u < 1e-5 s) once z < -1.2: the network's output then
+// needs no larger values than an additive one reaching zero (N ~ -1 / t^).
+constexpr double kSharpness = 10.0;
+
+// The sidecar's format. 2: quasi-steady states move along their fast directions.
+constexpr const char* kFormat = "physynth-pinn-2";
+
+// A tanh multilayer perceptron that also carries a tangent of its inputs.
+struct MlpImpl : torch::nn::Module {
+  std::vector<torch::nn::Linear> layers;
+
+  MlpImpl(int inputs, int width, int depth, int outputs) {
+    int fan_in = inputs;
+    for (int l = 0; l < depth; ++l) {
+      layers.push_back(register_module("hidden" + std::to_string(l), torch::nn::Linear(fan_in, width)));
+      fan_in = width;
+    }
+    layers.push_back(register_module("output", torch::nn::Linear(fan_in, outputs)));
+    torch::NoGradGuard no_grad;
+    for (auto& layer : layers) {
+      torch::nn::init::xavier_normal_(layer->weight);
+      torch::nn::init::zeros_(layer->bias);
+    }
+  }
+
+  Tensor forward(Tensor x) {
+    for (std::size_t l = 0; l + 1 < layers.size(); ++l) x = torch::tanh(layers[l]->forward(x));
+    return layers.back()->forward(x);
+  }
+
+  // N(x) and its derivative along the input tangent dx ([B, inputs]), pushed through every
+  // layer (z' = W h', h' = (1 - tanh^2 z) z'), one pass for all outputs.
+  std::pair<Tensor, Tensor> forward_tangent(const Tensor& x, const Tensor& dx) {
+    Tensor z = layers[0]->forward(x);
+    Tensor dz = torch::matmul(dx, layers[0]->weight.t());
+    for (std::size_t l = 1; l < layers.size(); ++l) {
+      const Tensor h = torch::tanh(z);
+      const Tensor dh = (1.0 - h * h) * dz;
+      z = layers[l]->forward(h);
+      dz = torch::matmul(dh, layers[l]->weight.t());
+    }
+    return {z, dz};
+  }
+};
+TORCH_MODULE(Mlp);
+
+inline torch::Device parse_device(const std::string& s) {
+  if (s == "cpu") return torch::kCPU;
+  if (s == "cuda" || s.rfind("cuda:", 0) == 0) {
+    if (!torch::cuda::is_available())
+      throw std::invalid_argument("device '" + s + "': this LibTorch (" + TORCH_VERSION +
+                                  ") sees no CUDA device (Debian's build is CPU-only); use device: cpu");
+    return torch::Device(s);
+  }
+  throw std::invalid_argument("device '" + s + "' is not one of cpu, cuda, cuda:N");
+}
+
+inline torch::Dtype parse_dtype(const std::string& s) {
+  if (s == "float32") return torch::kFloat32;
+  if (s == "float64") return torch::kFloat64;
+  throw std::invalid_argument("dtype '" + s + "' is not one of float32, float64");
+}
+
+inline const char* residual_name(TrainOptions::Residual r) {
+  switch (r) {
+    case TrainOptions::Residual::kImplicit:
+      return "implicit";
+    case TrainOptions::Residual::kRelative:
+      return "relative";
+    default:
+      return "plain";
+  }
+}
+
+// The form a sidecar names.
+inline TrainOptions::Residual residual_form(const std::string& s) {
+  for (auto r : {TrainOptions::Residual::kPlain, TrainOptions::Residual::kImplicit, TrainOptions::Residual::kRelative})
+    if (s == residual_name(r)) return r;
+  throw std::invalid_argument("network.residual '" + s + "' is not one of plain, implicit, relative");
+}
+
+// glibc serves blocks above its mmap threshold (128 KiB at first) with mmap and returns them
+// at free: a training step allocates and frees tensors of 1 MB (4096 points x 64 floats) a
+// few hundred times, each a fresh mapping and page faults. The threshold only rises once a
+// large block has been freed, so the same step took 21.5 ms or 13.2 ms (bench/pinn_bench)
+// depending on whether setting up had happened to free one. Held at 64 MiB, with the heap
+// trimmed only above 256 MiB, blocks are reused. Once per process, unless the user has set
+// MALLOC_MMAP_THRESHOLD_ or MALLOC_TRIM_THRESHOLD_ (glibc's own variables) themselves.
+inline void tune_allocator() {
+#if defined(__GLIBC__)
+  static std::once_flag once;
+  std::call_once(once, [] {
+    if (std::getenv("MALLOC_MMAP_THRESHOLD_") || std::getenv("MALLOC_TRIM_THRESHOLD_")) return;
+    mallopt(M_MMAP_THRESHOLD, 64 << 20);
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
+  });
+#endif
+}
+
+// Intra-op threads: `threads`, or every core when 0 (and the allocator, once).
+inline void use_threads(int threads) {
+  tune_allocator();
+  torch::set_num_threads(threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+}
+
+inline double median(std::vector<double> v) {
+  if (v.empty()) return std::numeric_limits<double>::quiet_NaN();
+  std::sort(v.begin(), v.end());
+  const std::size_t h = v.size() / 2;
+  return v.size() % 2 ? v[h] : 0.5 * (v[h - 1] + v[h]);
+}
+
+inline void write_atomically(const std::string& path, const std::function<void(const std::string&)>& write) {
+  const std::string tmp = path + ".tmp";
+  write(tmp);
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) throw std::runtime_error("cannot write '" + path + "': " + ec.message());
+}
+
+inline std::vector<std::string> model_names(const std::vector<core::VariableInfo>& a) {
+  std::vector<std::string> v;
+  for (const auto& x : a) v.push_back(x.name);
+  return v;
+}
+
+}  // namespace detail
+
+// Points of (t^, theta): rows of normalised inputs plus what the physics needs.
+struct Batch {
+  Tensor x;               // [B, 1 + q]: t^, then theta^ of each varying parameter
+  Tensor t;               // [B]: physical time
+  Tensor dt_dth;          // [B]: dt/dt^
+  std::vector<Tensor> p;  // m tensors [B]: physical parameters
+  Tensor y0;              // [B, n]
+  // The model's linear invariants W u = W y0, in scaled states v = u / s with C = W S:
+  // u is projected onto them by v - Q (C v - c), Q = C^T (C C^T)^-1. Undefined: none.
+  Tensor C, c, Q;  // [B, k, n], [B, k], [B, n, k]
+  // Quasi-steady states (NetworkOptions::quasi_steady): f_Q(y0) and the rate at which each
+  // relaxes to its manifold, [B, q] each. Undefined: none.
+  Tensor g0, rate;
+  // Their fast directions in scaled states [B, n, q] (Impl::fast_subspace). Undefined: none.
+  Tensor D;
+  // NetworkOptions::positive: softplus^-1(y0 / s) for those states, 0 for the others, [B, n]
+  // (Impl::raw_output). Undefined: none.
+  Tensor z0;
+  // TimeScaling::characteristic: each row's characteristic time tau [B]. Undefined: off.
+  Tensor tau;
+  // The output scale of each row and state, [B, n]: the network's characteristic change s,
+  // or with NetworkOptions::sample_scale the row's own magnitude (Impl::sample_scales).
+  Tensor s;
+  std::int64_t size() const { return x.size(0); }
+
+  Batch select(const Tensor& rows) const {
+    Batch b;
+    b.x = x.index_select(0, rows);
+    b.t = t.index_select(0, rows);
+    b.dt_dth = dt_dth.index_select(0, rows);
+    for (const auto& pk : p) b.p.push_back(pk.index_select(0, rows));
+    b.y0 = y0.index_select(0, rows);
+    if (C.defined()) {
+      b.C = C.index_select(0, rows);
+      b.c = c.index_select(0, rows);
+      b.Q = Q.index_select(0, rows);
+    }
+    if (g0.defined()) {
+      b.g0 = g0.index_select(0, rows);
+      b.rate = rate.index_select(0, rows);
+      b.D = D.index_select(0, rows);
+    }
+    if (tau.defined()) b.tau = tau.index_select(0, rows);
+    if (z0.defined()) b.z0 = z0.index_select(0, rows);
+    b.s = s.index_select(0, rows);
+    return b;
+  }
+};
+
+struct Pinn::Impl {
+  std::shared_ptr<const core::Model> model;
+  TensorRhs rhs;
+  std::vector<ParameterRange> ranges;
+  std::vector<int> inputs;  // model parameter index of each theta^ input
+  double t0 = 0.0, t1 = 1.0;
+  TimeScaling time;
+  double tau_ref = 1.0;  // TimeScaling::characteristic: tau_c, tau at the box's centre
+  NetworkOptions network;
+  torch::Device device = torch::kCPU;
+  torch::Dtype dtype = torch::kFloat32;
+  mutable Mlp net{nullptr};                                      // LibTorch's forward() is not const
+  Tensor scale;                                                  // [n] characteristic change of each state
+  TrainOptions::Residual form = TrainOptions::Residual::kPlain;  // the residual's form (residual())
+  std::vector<core::LinearInvariant> invariants;                 // held exactly (Batch::C)
+  std::vector<std::int64_t> qss;                                 // quasi-steady states (network.quasi_steady)
+  std::vector<std::int64_t> positive;                            // network.positive
+  // On the device: which states are positive [n] (bool), and the weight of each state in
+  // holding the conservation laws [n]: 0 for positive and quasi-steady states, 1 for the
+  // others.
+  Tensor positive_mask, law_weight;
+  // Set once by resolve_states(), on the device: the quasi-steady indices, e_Q [n, q], and the
+  // non-negative states' indices (with_sign_penalty).
+  Tensor qss_idx, qss_unit, nonneg_idx;
+  nlohmann::json meta;
+
+  std::size_t n() const { return model->num_states(); }
+  std::size_t m() const { return model->num_parameters(); }
+  torch::TensorOptions options() const { return torch::TensorOptions().dtype(dtype).device(device); }
+
+  void setup(std::shared_ptr<const core::Model> mdl, std::vector<ParameterRange> r, double a, double b,
+             TimeScaling ts) {
+    model = std::move(mdl);
+    rhs = make_tensor_rhs(*model);
+    ranges = std::move(r);
+    t0 = a;
+    t1 = b;
+    time = ts;
+    if (time.log && time.scale <= 0) time.scale = (t1 - t0) / 1000.0;
+    invariants = model->linear_invariants();
+    inputs.clear();
+    for (std::size_t k = 0; k < ranges.size(); ++k)
+      if (!ranges[k].fixed()) inputs.push_back(static_cast<int>(k));
+  }
+
+  // The state indices a list of names (the option `key`) refers to; throws for unknown or
+  // repeated names.
+  std::vector<std::int64_t> state_indices(const std::vector<std::string>& names, const std::string& key) const {
+    std::vector<std::int64_t> out;
+    for (const auto& name : names) {
+      const int i = model->state_index(name);
+      if (i < 0)
+        throw std::invalid_argument(key + ": model '" + model->name() + "' has no state '" + name +
+                                    "'; its states are " + core::join(model_names(model->states())));
+      if (std::find(out.begin(), out.end(), i) != out.end())
+        throw std::invalid_argument(key + ": state '" + name + "' is listed twice");
+      out.push_back(i);
+    }
+    return out;
+  }
+
+  // The indices of network.quasi_steady and network.positive and of the non-negative states,
+  // as tensors on the device; after device and dtype are set.
+  void resolve_states() {
+    qss = state_indices(network.quasi_steady, "quasi_steady");
+    if (!qss.empty() && qss.size() + invariants.size() >= n())
+      throw std::invalid_argument("quasi_steady: " + std::to_string(qss.size()) + " quasi-steady states and " +
+                                  std::to_string(invariants.size()) + " conservation laws leave none of the " +
+                                  std::to_string(n()) + " states to the network");
+    positive = state_indices(network.positive, "positive");
+    for (std::size_t k = 0; k < positive.size(); ++k)
+      if (std::find(qss.begin(), qss.end(), positive[k]) != qss.end())
+        throw std::invalid_argument("positive: state '" + network.positive[k] +
+                                    "' is quasi-steady; its manifold sets it, not the network's output");
+    const auto N = static_cast<std::int64_t>(n()), q = static_cast<std::int64_t>(qss.size());
+    positive_mask = torch::zeros({N}, torch::kBool);
+    for (auto i : positive) positive_mask[i] = true;
+    Tensor held = positive_mask.clone();
+    for (auto i : qss) held[i] = true;
+    law_weight = torch::logical_not(held).to(options());
+    positive_mask = positive_mask.to(device);
+    qss_idx = torch::tensor(qss, torch::kLong).to(device);
+    qss_unit = torch::zeros({N, q}, options());
+    for (std::int64_t j = 0; j < q; ++j) qss_unit[qss[static_cast<std::size_t>(j)]][j] = 1.0;
+    std::vector<std::int64_t> nonneg;
+    for (std::size_t i = 0; i < n(); ++i)
+      if (model->state_is_nonnegative(i)) nonneg.push_back(static_cast<std::int64_t>(i));
+    nonneg_idx = torch::tensor(nonneg, torch::kLong).to(device);
+  }
+
+  void build_network() {
+    net = Mlp(1 + static_cast<int>(inputs.size()) + (time.characteristic ? 1 : 0), network.width, network.depth,
+              static_cast<int>(n()));
+    net->to(device, dtype);
+  }
+
+  // --- normalisation ---
+  double log_span() const { return std::log1p((t1 - t0) / time.scale); }
+  double t_hat(double t) const {
+    return time.log ? std::log1p((t - t0) / time.scale) / log_span() : (t - t0) / (t1 - t0);
+  }
+  double t_of(double th) const {
+    return time.log ? t0 + time.scale * std::expm1(log_span() * th) : t0 + th * (t1 - t0);
+  }
+  double dt_dth(double th) const { return time.log ? log_span() * time.scale * std::exp(log_span() * th) : (t1 - t0); }
+  double theta_hat(int k, double v) const {
+    const ParameterRange& r = ranges[static_cast<std::size_t>(k)];
+    const double u = r.log_scale ? std::log(v / r.low) / std::log(r.high / r.low) : (v - r.low) / (r.high - r.low);
+    return 2.0 * u - 1.0;
+  }
+  double theta_of(int k, double h) const {
+    const ParameterRange& r = ranges[static_cast<std::size_t>(k)];
+    const double u = 0.5 * (h + 1.0);
+    return r.log_scale ? r.low * std::pow(r.high / r.low, u) : r.low + u * (r.high - r.low);
+  }
+
+  // Physical parameters (m per row) from normalised rows [B, 1 + q] (CPU, double).
+  std::vector<double> parameters_of(const Tensor& z) const {
+    const auto B = static_cast<std::size_t>(z.size(0));
+    auto a = z.accessor<double, 2>();
+    std::vector<double> P(B * m());
+    for (std::size_t b = 0; b < B; ++b) {
+      for (std::size_t k = 0; k < m(); ++k) P[b * m() + k] = ranges[k].low;
+      for (std::size_t j = 0; j < inputs.size(); ++j)
+        P[b * m() + static_cast<std::size_t>(inputs[j])] =
+            theta_of(inputs[j], a[static_cast<long>(b)][static_cast<long>(j + 1)]);
+    }
+    return P;
+  }
+
+  // A batch from t^ per row and physical parameters per row (B x m).
+  Batch make_batch(const std::vector<double>& th, const std::vector<double>& P) const {
+    const std::size_t B = th.size(), q = inputs.size(), N = n(), M = m();
+    std::vector<double> x(B * (1 + q)), t(B), dt(B), y0(B * N);
+    for (std::size_t b = 0; b < B; ++b) {
+      const double* p = &P[b * M];
+      x[b * (1 + q)] = th[b];
+      for (std::size_t j = 0; j < q; ++j) x[b * (1 + q) + 1 + j] = theta_hat(inputs[j], p[inputs[j]]);
+      t[b] = t_of(th[b]);
+      dt[b] = dt_dth(th[b]);
+      model->initial_state(p, &y0[b * N]);
+    }
+    const auto B64 = static_cast<std::int64_t>(B);
+    Batch batch;
+    batch.x = torch::from_blob(x.data(), {B64, static_cast<std::int64_t>(1 + q)}, kF64).to(options(), false, true);
+    batch.t = torch::from_blob(t.data(), {B64}, kF64).to(options(), false, true);
+    batch.dt_dth = torch::from_blob(dt.data(), {B64}, kF64).to(options(), false, true);
+    batch.y0 = torch::from_blob(y0.data(), {B64, static_cast<std::int64_t>(N)}, kF64).to(options(), false, true);
+    const Tensor Pt = torch::from_blob(const_cast<double*>(P.data()), {B64, static_cast<std::int64_t>(M)}, kF64)
+                          .to(options(), false, true);
+    for (std::size_t k = 0; k < M; ++k) batch.p.push_back(Pt.select(1, static_cast<std::int64_t>(k)));
+    batch.s = scale.unsqueeze(0).expand({B64, -1});
+    // start: the quasi-steady point of y0 (y0 itself without quasi-steady states), where the
+    // slow dynamics begin. Per-sample scales are measured there, so with quasi-steady states
+    // it is found first in the box's scales, then again in the sample's.
+    Tensor start = batch.y0;
+    if (network.sample_scale) {
+      if (!qss.empty()) {
+        set_invariants(batch, P);
+        start = set_relaxation(batch);
+      }
+      batch.s = sample_scales(batch, start);
+    }
+    set_invariants(batch, P);
+    if (!qss.empty()) start = set_relaxation(batch);
+    if (time.characteristic) set_characteristic_time(batch, start);
+    if (!positive.empty()) set_positive_start(batch);
+    return batch;
+  }
+
+  // z0 = softplus^-1(y0 / s) = ln(expm1(beta y0 / s)) / beta for the positive states; each
+  // must start above zero.
+  void set_positive_start(Batch& b) const {
+    const Tensor y = b.y0 / b.s;
+    for (auto i : positive) {
+      const Tensor bad = (y.select(1, i) <= 0) | torch::logical_not(torch::isfinite(y.select(1, i)));
+      if (bad.any().item<bool>()) {
+        const auto row = bad.nonzero()[0][0].item<std::int64_t>();
+        throw std::invalid_argument("positive: state '" + model->states()[static_cast<std::size_t>(i)].name +
+                                    "' starts at " + core::format_number(b.y0[row][i].item<double>()) +
+                                    " in a draw; a positive state must start above zero");
+      }
+    }
+    b.z0 = torch::where(positive_mask, torch::log(torch::expm1(kSharpness * y.clamp_min(1e-300))) / kSharpness,
+                        torch::zeros_like(y))
+               .contiguous();
+  }
+
+  // The conservation laws in the batch's scaled states: C = W S, c = W y0, Q.
+  void set_invariants(Batch& batch, const std::vector<double>& P) const {
+    if (invariants.empty()) return;
+    const std::size_t B = static_cast<std::size_t>(batch.size()), K = invariants.size(), N = n(), M = m();
+    const Tensor s64 = batch.s.to(torch::kCPU, torch::kFloat64).contiguous();
+    const Tensor y64 = batch.y0.to(torch::kCPU, torch::kFloat64).contiguous();
+    const double* s0 = s64.data_ptr<double>();
+    const double* y0 = y64.data_ptr<double>();
+    std::vector<double> C(B * K * N), c(B * K, 0.0);
+    for (std::size_t b = 0; b < B; ++b)
+      for (std::size_t k = 0; k < K; ++k)
+        for (std::size_t i = 0; i < N; ++i) {
+          const double w = invariants[k].weight(i, &P[b * M]);
+          C[(b * K + k) * N + i] = w * s0[b * N + i];
+          c[b * K + k] += w * y0[b * N + i];
+        }
+    const auto B64 = static_cast<std::int64_t>(B), K64 = static_cast<std::int64_t>(K),
+               N64 = static_cast<std::int64_t>(N);
+    batch.C = torch::from_blob(C.data(), {B64, K64, N64}, kF64).to(options(), false, true);
+    batch.c = torch::from_blob(c.data(), {B64, K64}, kF64).to(options(), false, true);
+    // Q = W C^T (C W C^T)^-1: the laws are held by moving the states of weight 1, not the
+    // positive ones (which would cross zero) nor the quasi-steady ones (their manifold sets them).
+    const Tensor WCt = law_columns(batch);
+    auto [X, info] = solve_batched(torch::matmul(batch.C, WCt), WCt.transpose(1, 2));
+    if (info.ne(0).any().item<bool>())
+      throw std::invalid_argument("positive, quasi_steady: a conservation law of model '" + model->name() +
+                                  "' has only positive or quasi-steady states (" + core::join(network.positive) +
+                                  (network.positive.empty() ? "" : ", ") + core::join(network.quasi_steady) +
+                                  "), so none is left to hold it");
+    batch.Q = X.transpose(1, 2).contiguous();
+  }
+
+  // W C^T, [B, n, k]: the directions that hold the conservation laws.
+  Tensor law_columns(const Batch& b) const { return b.C.transpose(1, 2) * law_weight.view({1, -1, 1}); }
+
+  // NetworkOptions::sample_scale: each row's own magnitude per state,
+  // max(|y0_i|, |u0_i|, |f_i(t0, u0)| H), u0 the quasi-steady point of y0 (y0 without
+  // quasi-steady states), H the time the fastest-depleting state would take to run out at
+  // those rates (at most t1 - t0); the global scale where that is zero. One scale for the
+  // whole box measures a slow tool (VB 0.3 mm) in units of the fastest one's 11.6 mm. At u0,
+  // not y0: the enzyme's binding rate at y0 (kon E0 S0) would make E's and ES's scales S0's.
+  Tensor sample_scales(const Batch& b, const Tensor& u0) const {
+    torch::NoGradGuard no_grad;
+    const std::vector<Tensor> f = rhs_of(b, u0, torch::full({b.size()}, t0, options()));
+    const Tensor horizon = depletion_time(b, f, /*skip_quasi_steady=*/false);
+    const Tensor m =
+        torch::maximum(torch::maximum(b.y0.abs(), u0.abs()), torch::stack(f, 1).abs() * horizon.unsqueeze(1));
+    const Tensor global = scale.unsqueeze(0).expand_as(m);
+    return torch::where(torch::isfinite(m) & (m > 0), m, global).contiguous();
+  }
+
+  Batch batch_from_normalised(const Tensor& z) const {
+    const Tensor zc = z.to(torch::kCPU, torch::kFloat64).contiguous();
+    std::vector<double> th(static_cast<std::size_t>(zc.size(0)));
+    auto a = zc.accessor<double, 2>();
+    for (std::size_t b = 0; b < th.size(); ++b) th[b] = a[static_cast<long>(b)][0];
+    return make_batch(th, parameters_of(zc));
+  }
+
+  // Uniform draws of normalised points: t^ in [0, 1], theta^ in [-1, 1].
+  Tensor draw_points(std::int64_t count) const {
+    Tensor z = torch::rand({count, static_cast<std::int64_t>(1 + inputs.size())}, kF64);
+    z.slice(1, 1) = 2.0 * z.slice(1, 1) - 1.0;
+    return z;
+  }
+
+  // --- quasi-steady states (Stiff-PINN, Ji et al., J. Phys. Chem. A 2021) ---
+  // A state i in Q is not learned from its own ODE: u is held on the manifold
+  //   G(u, t) = [ C v - c ;  (f_Q(t, u) - g(t)) / (s_Q rate) ] = 0,   v = u / s,
+  // the conservation laws and g(t) = f_Q(t0, y0) exp(-rate (t - t0)): at t0 that is y0 itself,
+  // after a few fast time constants the quasi-steady state f_Q = 0. The network's output v_net
+  // (its quasi-steady states set to zero, fibre_base) is moved onto the manifold along the
+  // fixed directions M = [W C^T | D] (u = s (v_net + M a), Newton in a): W C^T holds the
+  // conservation laws with the states that are neither positive nor quasi-steady, D are the
+  // quasi-steady states' fast directions (fast_subspace). The implicit function theorem gives
+  // the derivatives exactly: dv = P dv_net - M A^-1 [0; dG/dt^], with A = (dG/dv) M and
+  // P = I - M A^-1 dG/dv.
+  Tensor time_of(const Tensor& th) const {
+    return time.log ? t0 + time.scale * torch::expm1(log_span() * th) : t0 + (t1 - t0) * th;
+  }
+
+  // The quasi-steady rows of G, [B, q].
+  Tensor qss_constraint(const Batch& b, const Tensor& u, const Tensor& t) const {
+    const std::vector<Tensor> f = rhs_of(b, u, t, /*manifold=*/true);
+    std::vector<Tensor> fq;
+    for (auto i : qss) fq.push_back(f[static_cast<std::size_t>(i)]);
+    const Tensor g = b.g0 * torch::exp(-b.rate * (t - t0).unsqueeze(1));
+    return (torch::stack(fq, 1) - g) / (b.s.index_select(1, qss_idx) * b.rate);
+  }
+
+  // Those rows, their Jacobian in scaled states [B, q, n] and their derivative along t^ [B, q].
+  std::tuple<Tensor, Tensor, Tensor> qss_jacobian(const Batch& b, const Tensor& u, const Tensor& th) const {
+    torch::AutoGradMode enable(true);
+    const Tensor x = u.detach().requires_grad_(true);
+    const Tensor tt = th.detach().requires_grad_(true);
+    const Tensor G = qss_constraint(b, x, time_of(tt));
+    std::vector<Tensor> ju, jt;
+    for (std::int64_t i = 0; i < G.size(1); ++i) {
+      std::vector<Tensor> g{Tensor(), Tensor()};
+      if (G.requires_grad())
+        g = torch::autograd::grad({G.select(1, i).sum()}, {x, tt}, {}, /*retain_graph=*/true, false,
+                                  /*allow_unused=*/true);
+      ju.push_back(g[0].defined() ? g[0] * b.s : torch::zeros_like(x));
+      jt.push_back(g[1].defined() ? g[1] : torch::zeros_like(tt));
+    }
+    return {G.detach(), torch::stack(ju, 1).detach(), torch::stack(jt, 1).detach()};
+  }
+
+  // M = [W C^T | D], [B, n, k + q].
+  Tensor directions(const Batch& b) const {
+    const Tensor d = fast_directions(b);
+    return b.C.defined() ? torch::cat({law_columns(b), d}, 2) : d;
+  }
+
+  // The quasi-steady states' fast directions, [B, n, q]: b.D, or until that is set e_Q moved
+  // along the conservation laws.
+  Tensor fast_directions(const Batch& b) const {
+    if (b.D.defined()) return b.D;
+    const Tensor eq = qss_unit.unsqueeze(0).expand({b.size(), -1, -1});
+    return b.C.defined() ? eq - torch::matmul(b.Q, torch::matmul(b.C, eq)) : eq;
+  }
+
+  // The fast directions at a quasi-steady point u: the modes in which the quasi-steady states
+  // relax, in scaled states, each with a unit component in its own state and none in the
+  // others. Subspace iteration with the scaled Jacobian there, D <- J~ D held on the
+  // conservation laws, from e_Q moved along them: the quasi-steady states relax orders of
+  // magnitude faster than the rest (that is why they are quasi-steady), so a few iterations
+  // leave only the fast modes. For Michaelis-Menten that is the binding reaction's
+  // stoichiometry, (E, S, ES, P) = (-1, -1, 1, 0); e_ES moved along the conservation laws
+  // instead takes part of ES from P (-1/2 each at equal scales), so the network would have
+  // to make the binding transient, a drop of ES* in S within 0.1 s, itself. Rows where the
+  // iteration breaks down keep the start.
+  Tensor fast_subspace(const Batch& b, const Tensor& u) const {  // u at t0
+    const Tensor J = scaled_jacobian(b, u, torch::full({b.size()}, t0, options()));
+    Tensor D = fast_directions(b);
+    for (int it = 0; it < 4; ++it) {
+      Tensor next = torch::matmul(J, D);
+      if (b.C.defined()) next = next - torch::matmul(b.Q, torch::matmul(b.C, next));
+      const Tensor dq = next.index_select(1, qss_idx);  // [B, q, q]: next = D' dq
+      next =
+          std::get<0>(solve_batched(dq.transpose(1, 2), next.transpose(1, 2))).transpose(1, 2);
+      const Tensor ok = (torch::isfinite(next).flatten(1).all(1) & (next.abs().flatten(1).amax(1) <= 1e6));
+      D = torch::where(ok.view({-1, 1, 1}), next, D);
+    }
+    return D.contiguous();
+  }
+
+  struct OnManifold {
+    Tensor v;      // [B, n] scaled state on the manifold
+    Tensor P;      // [B, n, n] dv / dv_net
+    Tensor drift;  // [B, n] M A^-1 [0; dG/dt^]
+    Tensor MAq;    // [B, n, q] the quasi-steady columns of M A^-1
+  };
+
+  // Newton from v_net (detached, scaled) at t^ = th, with u_Q started just above zero: for
+  // production-minus-loss laws (f_Q >= 0 at u_Q = 0, falling with u_Q) Newton climbs a convex
+  // law monotonically to its first root, and overshoots a concave one to descend to it from
+  // above: either way the root where the fast mode is stable, not a second, unphysical one
+  // (an enzyme complex above the total enzyme). f clamps non-negative states at zero, so where
+  // the network strays below zero (S < 0) the manifold continues (ES = 0) instead of ending.
+  // Rows that do not converge to finite values on a stable root keep v_net (the residual
+  // then says so).
+  OnManifold to_manifold(const Batch& b, const Tensor& v_net, const Tensor& th) const {
+    torch::NoGradGuard no_grad;
+    const Tensor M = directions(b);
+    const std::int64_t k = b.C.defined() ? b.C.size(1) : 0, q = static_cast<std::int64_t>(qss.size());
+    const Tensor qi = qss_idx;
+    Tensor a = torch::zeros({b.size(), k + q}, options());
+    const Tensor vq = v_net.index_select(1, qi);
+    a.slice(1, k) = 1e-3 - vq;
+    const double tol = dtype == torch::kFloat64 ? 1e-12 : 1e-5;
+    Tensor v, G, J, Gt;
+    for (int it = 0;; ++it) {
+      v = v_net + torch::matmul(M, a.unsqueeze(2)).squeeze(2);
+      Tensor Gq, Jq;
+      std::tie(Gq, Jq, Gt) = qss_jacobian(b, v * b.s, th);
+      G = k > 0 ? torch::cat({torch::matmul(b.C, v.unsqueeze(2)).squeeze(2) - b.c, Gq}, 1) : Gq;
+      J = k > 0 ? torch::cat({b.C, Jq}, 1) : Jq;
+      const Tensor err = G.abs().amax(1);
+      if (it == 30 || torch::all(err <= tol).item<bool>()) break;
+      // A row whose A is singular (every state it touches clamped) stops where it is.
+      const Tensor step =
+          std::get<0>(solve_batched(torch::matmul(J, M), G.unsqueeze(2))).squeeze(2);
+      a = a - torch::where(torch::isfinite(step), step, torch::zeros_like(step));
+    }
+    const Tensor MA =
+        std::get<0>(solve_batched(torch::matmul(J, M).transpose(1, 2), M.transpose(1, 2)))
+            .transpose(1, 2);
+    const auto N = static_cast<std::int64_t>(n());
+    OnManifold o;
+    o.P = torch::eye(N, options()).unsqueeze(0) - torch::matmul(MA, J);
+    o.MAq = MA.slice(2, k);
+    o.drift = torch::matmul(o.MAq, Gt.unsqueeze(2)).squeeze(2);
+    const Tensor stable = (torch::matmul(J.slice(1, k), fast_directions(b)).diagonal(0, 1, 2) < 0).all(1);
+    const Tensor ok = (torch::isfinite(v).all(1) & torch::isfinite(o.P).flatten(1).all(1) &
+                       torch::isfinite(o.drift).all(1) & (G.abs().amax(1) <= 1e3 * tol) & stable)
+                          .unsqueeze(1);
+    o.v = torch::where(ok, v, v_net);
+    o.P = torch::where(ok.unsqueeze(2), o.P, torch::eye(N, options()).unsqueeze(0).expand_as(o.P));
+    o.drift = torch::where(ok, o.drift, torch::zeros_like(o.drift));
+    o.MAq = torch::where(ok.unsqueeze(2), o.MAq, torch::zeros_like(o.MAq));
+    return o;
+  }
+
+  // The fast directions D, g0 = f_Q(t0, y0), and the rate at which each quasi-steady state
+  // relaxes, all measured at the quasi-steady point of y0: D from the Jacobian there (found
+  // along the start directions, then again along D), the rate -(df_i along d_i) / (d_i)_i.
+  // At least 1 / (t1 - t0). Returns the quasi-steady point of y0.
+  Tensor set_relaxation(Batch& b) const {
+    const Tensor qi = qss_idx;
+    const Tensor zero_t = torch::full({b.size()}, t0, options());
+    b.g0 = torch::zeros({b.size(), static_cast<std::int64_t>(qss.size())}, options());
+    b.rate = torch::ones_like(b.g0);
+    b.D = Tensor();  // start from e_Q moved along the laws, in this batch's scales
+    const Tensor zero_th = torch::zeros({b.size()}, options());
+    b.D = fast_subspace(b, to_manifold(b, b.y0 / b.s, zero_th).v * b.s);
+    const OnManifold qs = to_manifold(b, b.y0 / b.s, zero_th);
+    const Tensor J = std::get<1>(qss_jacobian(b, qs.v * b.s, zero_th));  // f_Q / s_Q
+    const Tensor D = fast_directions(b);                                 // [B, n, q]
+    const Tensor slope = torch::matmul(J, D).diagonal(0, 1, 2);          // [B, q]
+    const Tensor dq = D.index_select(1, qi).diagonal(0, 1, 2);
+    b.rate = (slope / dq).abs().nan_to_num(0.0).clamp_min(1.0 / (t1 - t0));
+    {
+      torch::NoGradGuard no_grad;
+      const std::vector<Tensor> f = rhs_of(b, b.y0, zero_t);
+      std::vector<Tensor> fq;
+      for (auto i : qss) fq.push_back(f[static_cast<std::size_t>(i)]);
+      b.g0 = torch::stack(fq, 1).detach();
+    }
+    return (qs.v * b.s).detach();
+  }
+
+  // tau per row (TimeScaling::characteristic): min over the states i that are not
+  // quasi-steady and deplete at the start (y0_i f_i < 0) of y0_i / -f_i(t0, u0); t1 - t0 where
+  // none does. u0: y0, or its quasi-steady point (whose conserved partners, such as a product
+  // P = -ES*, may sit off y0, so the amounts are y0's).
+  void set_characteristic_time(Batch& b, const Tensor& u0) const {
+    torch::NoGradGuard no_grad;
+    const std::vector<Tensor> f = rhs_of(b, u0, torch::full({b.size()}, t0, options()));
+    b.tau = depletion_time(b, f, /*skip_quasi_steady=*/true).clamp_min((t1 - t0) * 1e-9);
+  }
+
+  // Per row, the time the fastest-depleting state would take to run out at the rates f:
+  // min over the states with y0_i f_i < 0 of y0_i / -f_i, at most t1 - t0.
+  Tensor depletion_time(const Batch& b, const std::vector<Tensor>& f, bool skip_quasi_steady) const {
+    Tensor horizon = torch::full({b.size()}, t1 - t0, options());
+    for (std::size_t i = 0; i < n(); ++i) {
+      if (skip_quasi_steady && std::find(qss.begin(), qss.end(), static_cast<std::int64_t>(i)) != qss.end()) continue;
+      const Tensor y = b.y0.select(1, static_cast<std::int64_t>(i));
+      horizon = torch::where(y * f[i] < 0, torch::minimum(horizon, y / -f[i]), horizon);
+    }
+    return horizon;
+  }
+
+  // The network's inputs from normalised points x = [t^, theta^] ([B, 1 + q], which may carry
+  // autograd), with phi appended where TimeScaling::characteristic is set.
+  Tensor net_input(const Batch& b, const Tensor& x) const {
+    if (!time.characteristic) return x;
+    const Tensor phi = torch::log1p((time_of(x.select(1, 0)) - t0) / b.tau) / std::log1p((t1 - t0) / tau_ref);
+    return torch::cat({x, phi.unsqueeze(1)}, 1);
+  }
+
+  // d(net_input)/dt^, [B, inputs]: 1 for t^, dphi/dt^ for phi, 0 for theta^.
+  Tensor input_tangent(const Batch& b) const {
+    const std::int64_t columns = b.x.size(1) + (time.characteristic ? 1 : 0);
+    Tensor dx = torch::zeros({b.size(), columns}, options());
+    dx.select(1, 0).fill_(1.0);
+    if (time.characteristic)
+      dx.select(1, columns - 1).copy_(b.dt_dth / ((b.t - t0 + b.tau) * std::log1p((t1 - t0) / tau_ref)));
+    return dx;
+  }
+
+  // The network's output on the manifold, attached to v_net by its exact first derivative P.
+  Tensor on_manifold(const Batch& b, const OnManifold& o, const Tensor& v_net) const {
+    return (o.v + torch::matmul(o.P, (v_net - v_net.detach()).unsqueeze(2)).squeeze(2)) * b.s;
+  }
+
+  // --- the network's output and its derivative along t^ ---
+  // u = y0 + s t^ N, projected onto the invariants (which y0 satisfies, so u(t0) = y0 still).
+  Tensor project(const Batch& b, const Tensor& u) const {
+    if (!b.C.defined()) return u;
+    const Tensor v = (u / b.s).unsqueeze(2);
+    const Tensor excess = torch::matmul(b.C, v).squeeze(2) - b.c;
+    return u - b.s * torch::matmul(b.Q, excess.unsqueeze(2)).squeeze(2);
+  }
+  Tensor project_tangent(const Batch& b, const Tensor& du) const {
+    if (!b.C.defined()) return du;
+    const Tensor excess = torch::matmul(b.C, (du / b.s).unsqueeze(2));
+    return du - b.s * torch::matmul(b.Q, excess).squeeze(2);
+  }
+
+  // u before the conservation laws and the manifold, and its derivative along t^ given the
+  // network's dN: y0 + s t^ N, or s softplus_beta(z0 + t^ N) for positive states (kSharpness).
+  // th: [B, 1].
+  Tensor raw_output(const Batch& b, const Tensor& th, const Tensor& N) const {
+    const Tensor u = b.y0 + b.s * th * N;
+    return b.z0.defined() ? torch::where(positive_mask, b.s * torch::softplus(b.z0 + th * N, kSharpness), u) : u;
+  }
+  Tensor raw_tangent(const Batch& b, const Tensor& th, const Tensor& N, const Tensor& dN) const {
+    const Tensor du = b.s * (N + th * dN);
+    return b.z0.defined() ? torch::where(positive_mask, torch::sigmoid(kSharpness * (b.z0 + th * N)) * du, du) : du;
+  }
+
+  Tensor output(const Batch& b, const Tensor& N) const {
+    const Tensor u = raw_output(b, b.x.select(1, 0).unsqueeze(1), N);
+    if (qss.empty()) return project(b, u);
+    const Tensor v = fibre_base(u / b.s);
+    return on_manifold(b, to_manifold(b, v.detach(), b.x.select(1, 0)), v);
+  }
+
+  // The network's output with its quasi-steady states set to zero: the manifold sets them, and
+  // along the fast directions (which move E and S with ES) the network's own ES would move S
+  // too, below zero where S is spent.
+  Tensor fibre_base(const Tensor& v) const { return v.index_fill(1, qss_idx, 0.0); }
+
+  std::pair<Tensor, Tensor> forward_mode(const Batch& b) const {
+    auto [N, dN] = net->forward_tangent(net_input(b, b.x), input_tangent(b));
+    const Tensor th = b.x.select(1, 0).unsqueeze(1);
+    const Tensor u = raw_output(b, th, N), du = raw_tangent(b, th, N, dN);
+    if (qss.empty()) return {project(b, u), project_tangent(b, du)};
+    const Tensor v = fibre_base(u / b.s);
+    const OnManifold o = to_manifold(b, v.detach(), b.x.select(1, 0));
+    const Tensor dv = torch::matmul(o.P, fibre_base(du / b.s).unsqueeze(2)).squeeze(2) - o.drift;
+    return {on_manifold(b, o, v), dv * b.s};
+  }
+
+  // Reverse mode: one backward pass per output through the graph of u(x).
+  std::pair<Tensor, Tensor> reverse_mode(const Batch& b, bool create_graph) const {
+    const Tensor x = b.x.detach().requires_grad_(true);
+    Tensor u = raw_output(b, x.select(1, 0).unsqueeze(1), net->forward(net_input(b, x)));
+    if (qss.empty()) {
+      u = project(b, u);
+    } else {
+      // The explicit time dependence of G enters through t^ = x[:, 0] at the fixed manifold point.
+      const Tensor v = fibre_base(u / b.s);
+      const OnManifold o = to_manifold(b, v.detach(), x.select(1, 0).detach());
+      const Tensor th = x.select(1, 0);
+      const Tensor ustar = o.v * b.s;
+      const Tensor dG = qss_constraint(b, ustar, time_of(th)) - qss_constraint(b, ustar, time_of(th.detach()));
+      u = on_manifold(b, o, v) - torch::matmul(o.MAq, dG.unsqueeze(2)).squeeze(2) * b.s;
+    }
+    std::vector<Tensor> columns;
+    for (std::int64_t i = 0; i < u.size(1); ++i) {
+      const auto g = torch::autograd::grad({u.select(1, i).sum()}, {x}, {}, /*retain_graph=*/true, create_graph);
+      columns.push_back(g[0].select(1, 0));
+    }
+    return {u, torch::stack(columns, 1)};
+  }
+
+  // f(t, u, theta), with states the model declares non-negative clamped at zero: where an
+  // untrained network strays below zero, laws such as exp(-VB / scale) would overflow.
+  // At time t where given (the quasi-steady manifold's explicit time dependence), else b.t.
+  // The manifold leaves its own quasi-steady states unclamped: at a root on the boundary
+  // (ES = 0 where S < 0) a clamp would take away the slope Newton and P need.
+  std::vector<Tensor> rhs_of(const Batch& b, const Tensor& u, const Tensor& t = {}, bool manifold = false) const {
+    std::vector<Tensor> y = u.unbind(1);
+    for (std::size_t i = 0; i < n(); ++i)
+      if (model->state_is_nonnegative(i) &&
+          !(manifold && std::find(qss.begin(), qss.end(), static_cast<std::int64_t>(i)) != qss.end()))
+        y[i] = y[i].clamp_min(0.0);
+    std::vector<Tensor> f(n());
+    rhs(t.defined() ? t : b.t, y.data(), b.p.data(), f.data());
+    const std::vector<std::int64_t> shape{b.size()};
+    for (auto& fi : f) fi = fi.expand(shape);
+    return f;
+  }
+
+  // R = (du/dt^ - f h) / s, [B, n], h = dt/dt^.
+  // - implicit: R is then preconditioned by (I - h J~)^-1, J~ = S^-1 (df/du) S the Jacobian in
+  //   scaled states (held constant): a mode relaxing at rate |lambda| h >> 1 counts by the
+  //   state deviation it causes, R / (|lambda| h), while slow and conserved modes keep their
+  //   full residual.
+  // - relative: each row is divided by 1 + |f_i h| / s_i. Over twelve decades of log time h
+  //   reaches 1e12, and a state a little off its trajectory late (Robertson's A at 1e-3
+  //   instead of 5e-8) makes f h / s of 1e6: those few points would swamp the loss. Near the
+  //   solution f h / s is the state's own rate of change per t^, O(1). The divisor is part of
+  //   the loss, not held constant: L-BFGS's line search needs a gradient that is the loss's.
+  Tensor residual(const Batch& b, const Tensor& u, const Tensor& du) const {
+    const Tensor fh = torch::stack(rhs_of(b, u), 1) * b.dt_dth.unsqueeze(1);
+    Tensor r = (du - fh) / b.s;
+    if (!qss.empty()) {
+      // The quasi-steady rows are replaced by the manifold: R minus its part along the fast
+      // directions, with what the conservation laws tie to them (E with ES), vanishes there.
+      const Tensor D = fast_directions(b);
+      const Tensor rq = r.index_select(1, qss_idx).unsqueeze(2);
+      const Tensor c = solve_batched_checked(D.index_select(1, qss_idx), rq);
+      r = r - torch::matmul(D, c).squeeze(2);
+    }
+    if (form == TrainOptions::Residual::kRelative) return with_sign_penalty(b, r / (1.0 + fh.abs() / b.s), u);
+    if (form != TrainOptions::Residual::kImplicit) return with_sign_penalty(b, r, u);
+    const Tensor h = b.dt_dth.unsqueeze(1).unsqueeze(2);
+    const Tensor a = torch::eye(static_cast<std::int64_t>(n()), options()).unsqueeze(0) - h * scaled_jacobian(b, u);
+    const Tensor pr = std::get<0>(solve_batched(a, r.unsqueeze(2))).squeeze(2);
+    // A growing mode (an eigenvalue of h J near or above 1) would be amplified, not damped:
+    // there the plain residual stands.
+    const Tensor ok = torch::isfinite(pr).all(1) & (pr.pow(2).sum(1) <= r.pow(2).sum(1));
+    return with_sign_penalty(b, torch::where(ok.unsqueeze(1), pr, r), u);
+  }
+
+  // f clamps non-negative states at zero, which leaves a loophole: below zero a state's own
+  // terms vanish, so a trajectory can park there with no residual (Michaelis-Menten's S < 0
+  // with ES = 0 once the substrate is spent). The residual gains a column per non-negative
+  // state, max(-u_i, 0) / s_i, that closes it. With a characteristic time tau (the time a
+  // state takes to run out), the column is that deficit per tau in residual units,
+  // max(-u_i, 0) / s_i * (dt/dt^) / tau: the rate at which the physics would have removed it.
+  // Weighted 1 (as without tau), the Michaelis-Menten network parked at S = -0.3 uM, 1 % of
+  // S's scale, over the whole tail: a residual of 1e-2 against a loss of 1e-4.
+  Tensor with_sign_penalty(const Batch& b, const Tensor& r, const Tensor& u) const {
+    if (nonneg_idx.numel() == 0) return r;
+    Tensor deficit = (-u.index_select(1, nonneg_idx)).clamp_min(0.0) / b.s.index_select(1, nonneg_idx);
+    if (b.tau.defined()) deficit = deficit * (b.dt_dth / b.tau).unsqueeze(1);
+    return torch::cat({r, deficit}, 1);
+  }
+
+  // S^-1 (df/du) S at u and time t (b.t where undefined), [B, n, n], detached: one backward
+  // pass per state through the tensor right-hand side.
+  Tensor scaled_jacobian(const Batch& b, const Tensor& u, const Tensor& t = {}) const {
+    torch::AutoGradMode enable(true);
+    const Tensor x = u.detach().requires_grad_(true);
+    const std::vector<Tensor> f = rhs_of(b, x, t);
+    std::vector<Tensor> rows;
+    for (std::size_t i = 0; i < n(); ++i) {
+      Tensor g;
+      if (f[i].requires_grad())
+        g = torch::autograd::grad({f[i].sum()}, {x}, {}, /*retain_graph=*/true, false, /*allow_unused=*/true)[0];
+      rows.push_back(g.defined() ? g : torch::zeros_like(x));
+    }
+    const Tensor j = torch::stack(rows, 1).detach();  // [B, i, j] = df_i/du_j
+    return j * b.s.unsqueeze(1) / b.s.unsqueeze(2);
+  }
+
+  // --- evaluation on a grid ---
+  void predict(const double* p, std::size_t count, const std::vector<double>& times, double* out) const {
+    torch::NoGradGuard no_grad;
+    const std::size_t T = times.size(), N = n();
+    const std::size_t per_chunk = std::max<std::size_t>(1, (1u << 16) / std::max<std::size_t>(1, T));
+    std::vector<double> th(T);
+    for (std::size_t k = 0; k < T; ++k) th[k] = t_hat(times[k]);
+    for (std::size_t first = 0; first < count; first += per_chunk) {
+      const std::size_t c = std::min(per_chunk, count - first);
+      const Batch b = grid_batch(th, p + first * m(), c);
+      const Tensor u = output(b, net->forward(net_input(b, b.x))).to(torch::kCPU, torch::kFloat64).contiguous();
+      std::copy(u.data_ptr<double>(), u.data_ptr<double>() + c * T * N, out + first * T * N);
+    }
+  }
+
+  // The batch of `count` samples (parameter rows P, count x m) each at every t^ of th, sample by
+  // sample: what depends on a sample alone (its initial state, scales, conservation laws,
+  // quasi-steady relaxation, characteristic time: all at t0) is computed once per sample and
+  // repeated over its rows, not once per row as make_batch would.
+  Batch grid_batch(const std::vector<double>& th, const double* P, std::size_t count) const {
+    const std::size_t T = th.size(), M = m();
+    const Batch once = make_batch(std::vector<double>(count, th.front()), std::vector<double>(P, P + count * M));
+    const auto T64 = static_cast<std::int64_t>(T), c64 = static_cast<std::int64_t>(count);
+    Batch b = once.select(torch::arange(c64, torch::TensorOptions().dtype(torch::kLong).device(options().device()))
+                              .repeat_interleave(T64));
+    std::vector<double> t(T), dt(T);
+    for (std::size_t k = 0; k < T; ++k) t[k] = t_of(th[k]), dt[k] = dt_dth(th[k]);
+    const auto tiled = [&](std::vector<double>& v) {
+      return torch::from_blob(v.data(), {T64}, kF64).to(options(), false, true).repeat({c64});
+    };
+    std::vector<double> th_copy = th;
+    b.x = b.x.clone();
+    b.x.select(1, 0).copy_(tiled(th_copy));
+    b.t = tiled(t);
+    b.dt_dth = tiled(dt);
+    return b;
+  }
+
+  std::vector<double> draw_parameters(std::size_t count) const {
+    return parameters_of(draw_points(static_cast<std::int64_t>(count)));
+  }
+};
+
+inline namespace detail {
+
+// CVODES trajectories for parameter rows P (count x m) on `times`; a failed solve leaves NaN.
+inline std::vector<double> reference(const Pinn::Impl& im, const std::vector<double>& P, const solvers::OdeOptions& options,
+                              const std::vector<double>& times) {
+  solvers::OdeSolver solver(im.model, options);
+  const std::size_t N = im.n(), M = im.m(), T = times.size(), count = P.size() / M;
+  std::vector<double> out(count * T * N), y0(N);
+  for (std::size_t s = 0; s < count; ++s) {
+    im.model->initial_state(&P[s * M], y0.data());
+    const auto r = solver.solve(&P[s * M], y0.data(), times.front(), times, &out[s * T * N]);
+    if (r.status != solvers::SolveStatus::kSuccess)
+      std::fill(&out[s * T * N], &out[(s + 1) * T * N], std::numeric_limits<double>::quiet_NaN());
+  }
+  return out;
+}
+
+inline ErrorSummary compare(const std::vector<double>& u, const std::vector<double>& y, std::size_t count, std::size_t T,
+                     std::size_t N) {
+  ErrorSummary e;
+  std::vector<std::vector<double>> per_state(N);
+  for (std::size_t s = 0; s < count; ++s) {
+    if (std::isnan(y[s * T * N])) continue;  // the reference failed
+    double worst = 0.0;
+    const std::vector<double> errors = relative_l2_errors(&u[s * T * N], &y[s * T * N], T, N);
+    for (std::size_t i = 0; i < N; ++i) {
+      const double err = errors[i];
+      per_state[i].push_back(err);
+      worst = std::max(worst, std::isnan(err) ? std::numeric_limits<double>::infinity() : err);
+    }
+    e.per_sample.push_back(worst);
+  }
+  e.median = median(e.per_sample);
+  e.worst = e.per_sample.empty() ? std::numeric_limits<double>::quiet_NaN()
+                                 : *std::max_element(e.per_sample.begin(), e.per_sample.end());
+  for (auto& v : per_state) {
+    e.per_state_median.push_back(median(v));
+    e.per_state_worst.push_back(v.empty() ? std::numeric_limits<double>::quiet_NaN()
+                                          : *std::max_element(v.begin(), v.end()));
+  }
+  return e;
+}
+
+inline nlohmann::json error_json(const ErrorSummary& e) {
+  return {{"samples", e.per_sample.size()},
+          {"median", e.median},
+          {"worst", e.worst},
+          {"per_state_median", e.per_state_median},
+          {"per_state_worst", e.per_state_worst}};
+}
+
+}  // namespace detail
+
+}  // namespace physynth::pinn

@@ -964,10 +964,12 @@ void choose_integrator(const ConfigNode& root, const core::Model& model, Scenari
     for (const auto& what : unsupported)
       root["solver"]["method"].error("solver.method: rosenbrock does not support " + what +
                                      " yet; use method bdf (CVODES) or auto for this scenario");
-    for (const char* key : {"max_order", "linear_solver"})
-      if (root["solver"].has(key))
-        root["solver"][key].error(std::string("solver.") + key + " is a CVODES setting; Rodas5P (solver.method: " +
-                                  "rosenbrock) has neither; drop it or use method bdf");
+    if (root["solver"].has("max_order"))
+      root["solver"]["max_order"].error("solver.max_order is a CVODES setting (Rodas5P's order is 5); drop it or "
+                                        "use method bdf");
+    if (s.solver.linear_solver == solvers::LinearSolverKind::kKlu)
+      root["solver"]["linear_solver"].error("solver.linear_solver: klu (sparse) is CVODES'; Rodas5P (solver.method: "
+                                            "rosenbrock) factorises densely; use linear_solver dense or method bdf");
     s.solver.method = solvers::Method::kRosenbrock;
     s.solver_choice = "rosenbrock: asked for";
     return;

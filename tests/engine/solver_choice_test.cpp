@@ -42,6 +42,19 @@ TEST_CASE(
         "auto: Rodas5P, a small dense system (1 state) | rosenbrock");
 }
 
+TEST_CASE("solver choice: rosenbrock refuses CVODES-only settings at load, naming them; dense is fine") {
+  const auto refused = [](const std::vector<std::string>& overrides) {
+    core::Diagnostics d;
+    const auto s = engine::load_scenario(testing::repository_path("scenarios/kinetics/robertson.yaml"), overrides, d);
+    return s ? std::string() : d.report();
+  };
+  CHECK_THAT(refused({"solver.method=rosenbrock", "solver.linear_solver=klu"}),
+             Catch::Contains("solver.linear_solver: klu (sparse) is CVODES'"));
+  CHECK_THAT(refused({"solver.method=rosenbrock", "solver.max_order=3"}),
+             Catch::Contains("solver.max_order is a CVODES setting"));
+  CHECK(refused({"solver.method=rosenbrock", "solver.linear_solver=dense"}).empty());
+}
+
 TEST_CASE("solver choice: what auto picks agrees with CVODES at 10^4 times tighter tolerances", "[slow]") {
   // Robertson to 4e10, Boehm's STAT5 model, Michaelis-Menten (events recorded), the bearing
   // fleet (run to a failure event), three with scheduled jumps (assay phases, SPR injections,

@@ -1,6 +1,7 @@
 #include "expression.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include <muParser.h>
 
@@ -8,9 +9,15 @@
 
 namespace physynth::engine {
 
+namespace {
+double power(double a, double b) { return std::pow(a, b); }
+}  // namespace
+
 Expression::Expression(const std::string& text, const std::vector<std::string>& variables)
     : parser_(std::make_unique<mu::Parser>()), storage_(std::make_unique<std::vector<double>>(variables.size(), 1.0)) {
   try {
+    // pow(a, b) beside muParser's a^b: SBML and PEtab formulas write it so.
+    parser_->DefineFun("pow", &power);
     for (std::size_t i = 0; i < variables.size(); ++i) parser_->DefineVar(variables[i], &(*storage_)[i]);
     parser_->SetExpr(text);
     parser_->Eval();  // parses now, so errors surface at load time

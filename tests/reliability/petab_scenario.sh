@@ -31,11 +31,17 @@ rc=$?
 echo "$out" | grep -q "measurements.tsv:2: error: preequilibration (3 measurements)" || fail "$out"
 [ ! -e "$OUT/pre.yaml" ] && [ ! -e "$OUT/pre_data.csv" ] || fail "files written for a refused problem"
 cp -r "$SRC/tests/fixtures/petab/preequilibration" "$OUT/pow"
-printf 'observableId\tobservableFormula\tnoiseFormula\nobs_B\tpow(B, 2)\tsd_B\n' >"$OUT/pow/observables.tsv"
+# pow(), log of a state that starts at 0 (-inf on both sides) and ^ are written as they are and
+# checked against PEtab's reading; a function a scenario has not (factorial) is refused.
+printf 'observableId\tobservableFormula\tnoiseFormula\nobs_B\tpow(B, 2) + log(B + 1) + 2^B\tsd_B\n' >"$OUT/pow/observables.tsv"
 printf 'observableId\tsimulationConditionId\tmeasurement\ttime\nobs_B\tsim\t0.66\t0.5\n' >"$OUT/pow/measurements.tsv"
-out=$("$PHYSYNTH" petab "$OUT/pow/problem.yaml" --scenario -o "$OUT/pow.yaml" 2>&1); rc=$?
-[ "$rc" -eq 2 ] || fail "pow: exit $rc: $out"
-echo "$out" | grep -q "observables.tsv:2: error: observable 'obs_B': the formula 'pow(B, 2)' cannot be written" || fail "$out"
+out=$("$PHYSYNTH" petab "$OUT/pow/problem.yaml" --scenario -o "$OUT/pow.yaml" 2>&1) || fail "pow: $out"
+grep -q 'expression: "pow(B, 2) + log(B + 1) + 2^B"' "$OUT/pow.yaml" || fail "pow: $(cat "$OUT/pow.yaml")"
+printf 'observableId\tobservableFormula\tnoiseFormula\nobs_B\tfactorial(B)\tsd_B\n' >"$OUT/pow/observables.tsv"
+out=$("$PHYSYNTH" petab "$OUT/pow/problem.yaml" --scenario -o "$OUT/factorial.yaml" 2>&1); rc=$?
+[ "$rc" -eq 2 ] || fail "factorial: exit $rc: $out"
+echo "$out" | grep -q "observables.tsv:2: error: observable 'obs_B': the formula 'factorial(B)' cannot be written" || fail "$out"
+[ ! -e "$OUT/factorial.yaml" ] || fail "files written for a refused problem"
 mkdir -p "$OUT/mine" && echo "my notes" >"$OUT/mine/boehm.yaml"
 out=$("$PHYSYNTH" petab "$SRC/data/kinetics/boehm/Boehm_JProteomeRes2014.yaml" --scenario -o "$OUT/mine/boehm.yaml" 2>&1)
 rc=$?

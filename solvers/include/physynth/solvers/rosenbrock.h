@@ -600,41 +600,28 @@ class Rodas5P {
     return true;
   }
 
-  // X <- W^-1 X for every column of X (the sensitivities' stages), as lu_solve.
+  // X <- W^-1 X for every column of X (the sensitivities' stages).
   void lu_solve_columns(SMat& x) const {
-    const int n = size();
-    const Eigen::Index K = x.cols();
-    for (Eigen::Index k = 0; k < K; ++k) {
-      double* c = x.col(k).data();
-      for (int r = 0; r < n; ++r)
-        if (perm_[r] != r) std::swap(c[r], c[perm_[r]]);
-      for (int i = 1; i < n; ++i) {
-        double v = c[i];
-        for (int j = 0; j < i; ++j) v -= W_(i, j) * c[j];
-        c[i] = v;
-      }
-      for (int i = n - 1; i >= 0; --i) {
-        double v = c[i];
-        for (int j = i + 1; j < n; ++j) v -= W_(i, j) * c[j];
-        c[i] = v / W_(i, i);
-      }
-    }
+    for (Eigen::Index k = 0; k < x.cols(); ++k) substitute(x.col(k).data());
   }
 
   // x <- W^-1 x with the factors of factorize().
-  void lu_solve(Vec& x) const {
+  void lu_solve(Vec& x) const { substitute(x.data()); }
+
+  // The row swaps, then forward and back substitution with W_'s factors, on n values in place.
+  void substitute(double* c) const {
     const int n = size();
-    for (int c = 0; c < n; ++c)
-      if (perm_[c] != c) std::swap(x[c], x[perm_[c]]);
+    for (int r = 0; r < n; ++r)
+      if (perm_[r] != r) std::swap(c[r], c[perm_[r]]);
     for (int i = 1; i < n; ++i) {
-      double v = x[i];
-      for (int j = 0; j < i; ++j) v -= W_(i, j) * x[j];
-      x[i] = v;
+      double v = c[i];
+      for (int j = 0; j < i; ++j) v -= W_(i, j) * c[j];
+      c[i] = v;
     }
     for (int i = n - 1; i >= 0; --i) {
-      double v = x[i];
-      for (int j = i + 1; j < n; ++j) v -= W_(i, j) * x[j];
-      x[i] = v / W_(i, i);
+      double v = c[i];
+      for (int j = i + 1; j < n; ++j) v -= W_(i, j) * c[j];
+      c[i] = v / W_(i, i);
     }
   }
 

@@ -41,6 +41,8 @@ struct PetabOptions {
   double llh_relative_tolerance = 1e-9;  // or |change| / |log-likelihood|, whichever allows more
   std::string units = "warn";
   std::string steady_state = "newton";  // newton (then simulation) or simulation
+  std::string integrator = "auto";      // auto (Rodas5P up to 16 states, else CVODES), rosenbrock or bdf
+  mutable std::size_t states = 0;       // the problem's, set when it is read (for auto)
 };
 
 domains::kinetics::SbmlOptions sbml_options(const PetabOptions& o) {
@@ -57,6 +59,7 @@ std::unique_ptr<domains::kinetics::PetabProblem> read_problem(const PetabOptions
   std::cerr << diagnostics.report(problem ? "" : "nothing was run");
   if (!problem) return nullptr;
   problem->set_newton_steady_states(o.steady_state == "newton");
+  o.states = problem->model().num_states();
   std::size_t estimated = 0;
   for (const auto& p : problem->parameters()) estimated += p.estimate;
   std::cout << o.problem << ": " << problem->model().num_states() << " states, " << problem->parameters().size()
@@ -65,9 +68,14 @@ std::unique_ptr<domains::kinetics::PetabProblem> read_problem(const PetabOptions
   return problem;
 }
 
+// Rodas5P for a small dense system, as a scenario's solver.method auto picks it.
+constexpr std::size_t kAutoRosenbrockStates = 16;
+
 solvers::OdeOptions first_tolerances(const PetabOptions& o) {
   solvers::OdeOptions ode;
   ode.rtol = o.rtol, ode.atol = o.atol;
+  const bool rosenbrock = o.integrator == "rosenbrock" || (o.integrator == "auto" && o.states <= kAutoRosenbrockStates);
+  ode.method = rosenbrock ? solvers::Method::kRosenbrock : solvers::Method::kBdf;
   ode.max_steps = 1000000;
   return ode;
 }
@@ -501,6 +509,10 @@ void add_petab_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("--from-nominal", o->from_nominal, "Make the first start the table's nominal values");
   cmd->add_option("-j,--threads", o->threads, "Threads for the starts (default: every core)")
       ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--integrator", o->integrator,
+                  "The solves' integrator: auto (Rodas5P up to 16 states, CVODES BDF above; the default), "
+                  "rosenbrock or bdf")
+      ->check(CLI::IsMember({"auto", "rosenbrock", "bdf"}));
   cmd->add_option("--steady-state", o->steady_state,
                   "How preequilibrations and measurements at time inf find their steady state: newton (Newton's "
                   "method, simulation where it fails or the model reads time; the default) or simulation (alone: "

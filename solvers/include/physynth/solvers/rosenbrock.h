@@ -228,7 +228,7 @@ class Rodas5P {
     std::fill(out, out + T * static_cast<std::size_t>(n_), std::numeric_limits<double>::quiet_NaN());
     for (int i = 0; i < n_; ++i) y_[i] = y0[i];
     const int K = sens_.count;
-    X_.clear();
+    by_columns_ = K > 0 && n_ <= rodas5p::kStages;
     if (K > 0) {
       std::fill(sens_.out, sens_.out + T * static_cast<std::size_t>(K * n_), std::numeric_limits<double>::quiet_NaN());
       for (auto* m : {&S_, &S1_, &US_, &bS_, &G0_, &ftS_, &Gp_, &Gm_, &qS1_, &qS2_, &qS3_}) m->resize(n_, K);
@@ -289,7 +289,7 @@ class Rodas5P {
         continue;
       }
       singular = 0;
-      if (K > 0 && n_ <= kStages) coupling(sys, t);
+      if (by_columns_) coupling(sys, t);
       stages(sys, t, h, r, std::make_integer_sequence<int, kStages>{});
       dense_ready_ = dense_sens_ready_ = false;
       // Stiffly accurate: y1 is the last stage's input plus its k, and that k is the error estimate.
@@ -490,12 +490,12 @@ class Rodas5P {
     // Central; where one side leaves G's domain (a state pushed below 0 into a fractional
     // power), the other side alone, with a step suited to a one-sided difference.
     const Vec& v = k_[static_cast<std::size_t>(S)];
-    if (!X_.empty()) {
+    if (by_columns_) {
       for (int i = 0; i < n_; ++i)
         if (v[i] != 0.0) bS_ += v[i] * X_[static_cast<std::size_t>(i)];
     }
     double c = 0.0;  // stays 0 where X_ gave X k
-    if (X_.empty())
+    if (!by_columns_)
       for (int i = 0; i < n_; ++i) c = std::max(c, std::abs(v[i]) / (std::abs(y_[i]) + atol(i) / o_.rtol));
     if (c > 0.0 && std::isfinite(c)) {
       constexpr double eps = std::numeric_limits<double>::epsilon();
@@ -727,7 +727,8 @@ class Rodas5P {
   RosenbrockSensitivities sens_;
   SMat S_, S1_, US_, bS_, G0_, ftS_, Gp_, Gm_, qS1_, qS2_, qS3_;
   std::array<SMat, rodas5p::kStages> kS_;
-  std::vector<SMat> X_;  // dG/dy by columns (n <= kStages), per step
+  std::vector<SMat> X_;     // dG/dy by columns, per step (kept across solves: no heap once sized)
+  bool by_columns_ = false;  // X k from X_ (n <= kStages) rather than one difference per stage
   Vec yp_, ym_;
   bool dense_sens_ready_ = false;
 };

@@ -37,7 +37,7 @@ struct PetabOptions {
   std::uint64_t seed = 1;
   bool from_nominal = false;
   double rtol = 1e-8, atol = 1e-12;
-  double llh_tolerance = 1e-4;  // |change| in log-likelihood under 100x tighter tolerances
+  double llh_tolerance = 1e-4;           // |change| in log-likelihood under 100x tighter tolerances
   double llh_relative_tolerance = 1e-9;  // or |change| / |log-likelihood|, whichever allows more
   std::string units = "warn";
   std::string steady_state = "newton";  // newton (then simulation) or simulation
@@ -81,8 +81,8 @@ solvers::OdeOptions first_tolerances(const PetabOptions& o) {
 }
 
 // The log-likelihood at `values`, the tolerances tightened 100x until it moves by less than
-// llh_tolerance or llh_relative_tolerance of its size, whichever is larger (at most 3 times): a likelihood is only as good as the solves under it. Prints
-// each round, prefixed by `label`.
+// llh_tolerance or llh_relative_tolerance of its size, whichever is larger (at most 3 times): a likelihood is only as
+// good as the solves under it. Prints each round, prefixed by `label`.
 struct Settled {
   domains::kinetics::PetabEvaluation evaluation;
   bool converged = false;

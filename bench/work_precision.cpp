@@ -113,15 +113,15 @@ int main(int argc, char** argv) {
         }
         std::cout << j.dump() << std::endl;
       }
-    const nlohmann::json data = {{"scenario", name},
-                                 {"file", s->file},
-                                 {"parameters", shard.parameters},
-                                 {"times", s->times},
-                                 {"reference", ref},
-                                 {"floor", floor},
-                                 {"rtol", s->solver.rtol},
-                                 {"atol", s->solver.atol_per_state.empty() ? std::vector<double>(n, s->solver.atol)
-                                                                           : s->solver.atol_per_state}};
+    const nlohmann::json data = {
+        {"scenario", name},
+        {"file", s->file},
+        {"parameters", shard.parameters},
+        {"times", s->times},
+        {"reference", ref},
+        {"floor", floor},
+        {"rtol", s->solver.rtol},
+        {"atol", s->solver.atol_per_state.empty() ? std::vector<double>(n, s->solver.atol) : s->solver.atol_per_state}};
     std::ofstream(out_dir + "/" + name + ".json") << data.dump();
   }
   return 0;

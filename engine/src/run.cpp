@@ -157,11 +157,11 @@ std::vector<double> state_atol(const Scenario& s) {
 
 // Everything one thread needs to process samples; built once per thread.
 struct Worker {
-  std::optional<solvers::OdeSolver> solver;               // none for a model that advances itself
+  std::optional<solvers::OdeSolver> solver;  // none for a model that advances itself
   // (the solver holds its own copies of the events: an expression event is not thread-safe)
-  std::vector<Expression> observations;           // the expression channels, in order
-  std::vector<double> derived;                    // scratch: the model's derived channels at one row
-  std::vector<double> signal;                     // scratch: the signal behind them (output.waveforms)
+  std::vector<Expression> observations;  // the expression channels, in order
+  std::vector<double> derived;           // scratch: the model's derived channels at one row
+  std::vector<double> signal;            // scratch: the signal behind them (output.waveforms)
   std::vector<Expression> labels;
   std::vector<Expression> record_labels;  // the per-record expression labels, in order
   std::vector<double> variables;

@@ -965,11 +965,13 @@ void choose_integrator(const ConfigNode& root, const core::Model& model, Scenari
       root["solver"]["method"].error("solver.method: rosenbrock does not support " + what +
                                      " yet; use method bdf (CVODES) or auto for this scenario");
     if (root["solver"].has("max_order"))
-      root["solver"]["max_order"].error("solver.max_order is a CVODES setting (Rodas5P's order is 5); drop it or "
-                                        "use method bdf");
+      root["solver"]["max_order"].error(
+          "solver.max_order is a CVODES setting (Rodas5P's order is 5); drop it or "
+          "use method bdf");
     if (s.solver.linear_solver == solvers::LinearSolverKind::kKlu)
-      root["solver"]["linear_solver"].error("solver.linear_solver: klu (sparse) is CVODES'; Rodas5P (solver.method: "
-                                            "rosenbrock) factorises densely; use linear_solver dense or method bdf");
+      root["solver"]["linear_solver"].error(
+          "solver.linear_solver: klu (sparse) is CVODES'; Rodas5P (solver.method: "
+          "rosenbrock) factorises densely; use linear_solver dense or method bdf");
     s.solver.method = solvers::Method::kRosenbrock;
     s.solver_choice = "rosenbrock: asked for";
     return;

@@ -22,9 +22,9 @@
 #include <malloc.h>
 #endif
 
+#include "batched_solve.h"
 #include "physynth/core/diagnostics.h"
 #include "physynth/pinn/errors.h"
-#include "batched_solve.h"
 #include "tensor_rhs.h"
 
 namespace physynth::pinn {
@@ -544,8 +544,7 @@ struct Pinn::Impl {
       Tensor next = torch::matmul(J, D);
       if (b.C.defined()) next = next - torch::matmul(b.Q, torch::matmul(b.C, next));
       const Tensor dq = next.index_select(1, qss_idx);  // [B, q, q]: next = D' dq
-      next =
-          std::get<0>(solve_batched(dq.transpose(1, 2), next.transpose(1, 2))).transpose(1, 2);
+      next = std::get<0>(solve_batched(dq.transpose(1, 2), next.transpose(1, 2))).transpose(1, 2);
       const Tensor ok = (torch::isfinite(next).flatten(1).all(1) & (next.abs().flatten(1).amax(1) <= 1e6));
       D = torch::where(ok.view({-1, 1, 1}), next, D);
     }
@@ -586,13 +585,11 @@ struct Pinn::Impl {
       const Tensor err = G.abs().amax(1);
       if (it == 30 || torch::all(err <= tol).item<bool>()) break;
       // A row whose A is singular (every state it touches clamped) stops where it is.
-      const Tensor step =
-          std::get<0>(solve_batched(torch::matmul(J, M), G.unsqueeze(2))).squeeze(2);
+      const Tensor step = std::get<0>(solve_batched(torch::matmul(J, M), G.unsqueeze(2))).squeeze(2);
       a = a - torch::where(torch::isfinite(step), step, torch::zeros_like(step));
     }
     const Tensor MA =
-        std::get<0>(solve_batched(torch::matmul(J, M).transpose(1, 2), M.transpose(1, 2)))
-            .transpose(1, 2);
+        std::get<0>(solve_batched(torch::matmul(J, M).transpose(1, 2), M.transpose(1, 2))).transpose(1, 2);
     const auto N = static_cast<std::int64_t>(n());
     OnManifold o;
     o.P = torch::eye(N, options()).unsqueeze(0) - torch::matmul(MA, J);
@@ -882,8 +879,8 @@ struct Pinn::Impl {
 inline namespace detail {
 
 // CVODES trajectories for parameter rows P (count x m) on `times`; a failed solve leaves NaN.
-inline std::vector<double> reference(const Pinn::Impl& im, const std::vector<double>& P, const solvers::OdeOptions& options,
-                              const std::vector<double>& times) {
+inline std::vector<double> reference(const Pinn::Impl& im, const std::vector<double>& P,
+                                     const solvers::OdeOptions& options, const std::vector<double>& times) {
   solvers::OdeSolver solver(im.model, options);
   const std::size_t N = im.n(), M = im.m(), T = times.size(), count = P.size() / M;
   std::vector<double> out(count * T * N), y0(N);
@@ -896,8 +893,8 @@ inline std::vector<double> reference(const Pinn::Impl& im, const std::vector<dou
   return out;
 }
 
-inline ErrorSummary compare(const std::vector<double>& u, const std::vector<double>& y, std::size_t count, std::size_t T,
-                     std::size_t N) {
+inline ErrorSummary compare(const std::vector<double>& u, const std::vector<double>& y, std::size_t count,
+                            std::size_t T, std::size_t N) {
   ErrorSummary e;
   std::vector<std::vector<double>> per_state(N);
   for (std::size_t s = 0; s < count; ++s) {

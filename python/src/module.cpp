@@ -274,25 +274,22 @@ PYBIND11_MODULE(_physynth, m) {
              return adopt(std::move(y0), {static_cast<py::ssize_t>(m.num_states())});
            })
       .def("rhs",
-           [](const ScenarioHandle& h, double t, Doubles y,
-              Doubles p) {
+           [](const ScenarioHandle& h, double t, Doubles y, Doubles p) {
              const core::Model& m = model_for(h, p, &y);
              std::vector<double> f(m.num_states());
              m.rhs(t, y.data(), p.data(), f.data());
              return adopt(std::move(f), {static_cast<py::ssize_t>(m.num_states())});
            })
-      .def("jacobian",
-           [](const ScenarioHandle& h, double t, Doubles y,
-              Doubles p) {
-             const core::Model& m = model_for(h, p, &y);
-             const auto n = static_cast<py::ssize_t>(m.num_states());
-             std::vector<double> column_major(static_cast<std::size_t>(n * n)), J(column_major.size());
-             m.jacobian(t, y.data(), p.data(), column_major.data());
-             for (py::ssize_t i = 0; i < n; ++i)
-               for (py::ssize_t j = 0; j < n; ++j)
-                 J[static_cast<std::size_t>(i * n + j)] = column_major[static_cast<std::size_t>(i + n * j)];
-             return adopt(std::move(J), {n, n});
-           });
+      .def("jacobian", [](const ScenarioHandle& h, double t, Doubles y, Doubles p) {
+        const core::Model& m = model_for(h, p, &y);
+        const auto n = static_cast<py::ssize_t>(m.num_states());
+        std::vector<double> column_major(static_cast<std::size_t>(n * n)), J(column_major.size());
+        m.jacobian(t, y.data(), p.data(), column_major.data());
+        for (py::ssize_t i = 0; i < n; ++i)
+          for (py::ssize_t j = 0; j < n; ++j)
+            J[static_cast<std::size_t>(i * n + j)] = column_major[static_cast<std::size_t>(i + n * j)];
+        return adopt(std::move(J), {n, n});
+      });
 
   // (scenario or None, [(severity, file, line, column, message)], report text)
   m.def("load_scenario", [](const std::string& path, const std::vector<std::string>& overrides) {

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
-#include <optional>
 #include <limits>
+#include <optional>
 #include <stdexcept>
 
 #include "physynth/core/diagnostics.h"
@@ -118,7 +118,7 @@ struct OdeSolver::Impl {
   N_Vector* sens = nullptr;  // one vector per sensitivity parameter
   int num_sens = 0;
   int created = 0;
-  std::optional<RosenbrockSolver> rodas;           // method kRosenbrock
+  std::optional<RosenbrockSolver> rodas;          // method kRosenbrock
   std::vector<double> segment_grid, segment_out;  // its scratch between the model's jumps
 
   // Per-solve state reached from the C callbacks.

@@ -38,7 +38,8 @@ std::unique_ptr<RosenbrockSolver::Impl> make(int n, RosenbrockOptions o, std::in
 }  // namespace
 
 RosenbrockSolver::RosenbrockSolver(int states, RosenbrockOptions options)
-    : states_(states), impl_(make(states, std::move(options), std::make_integer_sequence<int, kRosenbrockFixedStates>{})) {}
+    : states_(states),
+      impl_(make(states, std::move(options), std::make_integer_sequence<int, kRosenbrockFixedStates>{})) {}
 RosenbrockSolver::~RosenbrockSolver() = default;
 RosenbrockSolver::RosenbrockSolver(RosenbrockSolver&&) noexcept = default;
 RosenbrockSolver& RosenbrockSolver::operator=(RosenbrockSolver&&) noexcept = default;
@@ -51,7 +52,8 @@ RosenbrockResult RosenbrockSolver::solve(const core::Model& model, const double*
   RosenbrockSensitivities sens;
   const std::size_t n = model.num_states(), K = sensitivity_parameters.size();
   if (K > 0) {
-    if (!sensitivities) throw std::invalid_argument("RosenbrockSolver::solve: sensitivities asked for without a buffer");
+    if (!sensitivities)
+      throw std::invalid_argument("RosenbrockSolver::solve: sensitivities asked for without a buffer");
     for (int c : sensitivity_parameters)
       if (c < 0 || static_cast<std::size_t>(c) >= model.num_parameters())
         throw std::invalid_argument("RosenbrockSolver::solve: sensitivity parameter index " + std::to_string(c) +

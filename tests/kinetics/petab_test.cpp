@@ -112,8 +112,12 @@ TEST_CASE("PEtab: mistakes in the tables are reported with file, line and column
   auto problem = PetabProblem::read((dir / "Boehm_JProteomeRes2014.yaml").string(), diags);
   CHECK_FALSE(problem);
   const std::string report = diags.report();
-  CHECK_THAT(report, Catch::Contains("measurementData_Boehm_JProteomeRes2014.tsv:3:1: error: unknown observable 'pSTAT5X_rel'"));
-  CHECK_THAT(report, Catch::Contains("measurementData_Boehm_JProteomeRes2014.tsv:4:4: error: measurement must be a finite number, got 'n/a'"));
+  CHECK_THAT(report, Catch::Contains(
+                         "measurementData_Boehm_JProteomeRes2014.tsv:3:1: error: unknown observable 'pSTAT5X_rel'"));
+  CHECK_THAT(
+      report,
+      Catch::Contains(
+          "measurementData_Boehm_JProteomeRes2014.tsv:4:4: error: measurement must be a finite number, got 'n/a'"));
 }
 
 TEST_CASE("PEtab: preequilibration starts from a steady state, and a measurement at time inf is at one") {
@@ -236,14 +240,17 @@ TEST_CASE("PEtab: several measurement, condition and observable files and a para
   write("problem.yaml",
         "format_version: 1\nparameter_file: [p1.tsv, p2.tsv]\nproblems:\n- condition_files: [c1.tsv, c2.tsv]\n"
         "  measurement_files: [m1.tsv, m2.tsv]\n  observable_files: [o1.tsv]\n  sbml_files: [model.xml]\n");
-  write("p1.tsv", "parameterId\tparameterScale\tlowerBound\tupperBound\tnominalValue\testimate\nk2\tlin\t0.01\t100\t1\t1\n");
-  write("p2.tsv", "parameterId\tparameterScale\tlowerBound\tupperBound\tnominalValue\testimate\nsd_B\tlin\t\t\t0.1\t0\n");
+  write("p1.tsv",
+        "parameterId\tparameterScale\tlowerBound\tupperBound\tnominalValue\testimate\nk2\tlin\t0.01\t100\t1\t1\n");
+  write("p2.tsv",
+        "parameterId\tparameterScale\tlowerBound\tupperBound\tnominalValue\testimate\nsd_B\tlin\t\t\t0.1\t0\n");
   write("c1.tsv", "conditionId\tk1\npre\t1\n");
   write("c2.tsv", "conditionId\tk1\nsim\t3\n");
   write("m1.tsv",
         "observableId\tpreequilibrationConditionId\tsimulationConditionId\tmeasurement\ttime\n"
         "obs_B\tpre\tsim\t0.52\t0\nobs_B\tpre\tsim\t0.64\t0.25\nobs_B\tpre\tsim\t0.76\t1\n");
-  write("m2.tsv", "observableId\tsimulationConditionId\tmeasurement\ttime\nobs_B\tsim\t0.66\t0.5\nobs_B\tsim\t0.70\tinf\n");
+  write("m2.tsv",
+        "observableId\tsimulationConditionId\tmeasurement\ttime\nobs_B\tsim\t0.66\t0.5\nobs_B\tsim\t0.70\tinf\n");
   write("o1.tsv", "observableId\tobservableFormula\tnoiseFormula\nobs_B\tB\tsd_B\n");
   core::Diagnostics d1, d2;
   auto whole = PetabProblem::read(dir + "problem.yaml", d1);
@@ -274,7 +281,8 @@ TEST_CASE("PEtab: several measurement, condition and observable files and a para
         "  measurement_files: [m1.tsv]\n  observable_files: [o1.tsv]\n  sbml_files: [model.xml]\n");
   core::Diagnostics d4;
   CHECK_FALSE(PetabProblem::read((split / "problem.yaml").string(), d4));
-  CHECK_THAT(d4.report(), Catch::Contains("problem.yaml:2:26: error: parameter_file must list file names, got a mapping here"));
+  CHECK_THAT(d4.report(),
+             Catch::Contains("problem.yaml:2:26: error: parameter_file must list file names, got a mapping here"));
 }
 
 namespace {
@@ -318,7 +326,8 @@ TEST_CASE("PEtab: exact gradients (forward sensitivities) agree with central dif
   o.rtol = 1e-12, o.atol = 1e-14;
   SECTION("preequilibration, a steady-state measurement and a species set by a condition") {
     core::Diagnostics d;
-    auto p = PetabProblem::read(std::string(PHYSYNTH_SOURCE_DIR) + "/tests/fixtures/petab/preequilibration/problem.yaml", d);
+    auto p =
+        PetabProblem::read(std::string(PHYSYNTH_SOURCE_DIR) + "/tests/fixtures/petab/preequilibration/problem.yaml", d);
     REQUIRE(p);
     CHECK(worst_gradient_error(*p, o, o) < 1e-5);
     // The closed form: B(t) = 0.75 - 0.25 e^(-(3 + k2) t) ... at k2 = 1 for the first rows; here

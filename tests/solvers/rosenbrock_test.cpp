@@ -275,7 +275,8 @@ TEST_CASE("Rodas5P sensitivities: decay against the closed form, initial-value p
   o.atol = 1e-13;
   solvers::RosenbrockSolver ros(1, o);
   std::vector<double> out(t.size()), sens(t.size() * 2);
-  const auto r = ros.solve(*m.model, p.data(), 0.0, initial(m, p).data(), t, out.data(), {}, cols, nullptr, sens.data());
+  const auto r =
+      ros.solve(*m.model, p.data(), 0.0, initial(m, p).data(), t, out.data(), {}, cols, nullptr, sens.data());
   REQUIRE(r.status == RosenbrockStatus::kSuccess);
   const auto a0 = static_cast<std::size_t>(m.model->parameter_index("A0"));
   const auto k = static_cast<std::size_t>(m.model->parameter_index("k"));
@@ -323,8 +324,8 @@ TEST_CASE("Rodas5P sensitivities: agree with CVODES' and with finite differences
     o.atol_per_state = c.atol;
     solvers::RosenbrockSolver ros(static_cast<int>(n), o);
     std::vector<double> out(T * n), sens(T * K * n);
-    REQUIRE(ros.solve(*m.model, p.data(), 0.0, y0.data(), c.times, out.data(), {}, cols, nullptr, sens.data())
-                .status == RosenbrockStatus::kSuccess);
+    REQUIRE(ros.solve(*m.model, p.data(), 0.0, y0.data(), c.times, out.data(), {}, cols, nullptr, sens.data()).status ==
+            RosenbrockStatus::kSuccess);
     // The states are those of a run without sensitivities, within its tolerance.
     std::vector<double> plain(T * n);
     solvers::RosenbrockSolver(static_cast<int>(n), o).solve(*m.model, p.data(), 0.0, y0.data(), c.times, plain.data());
@@ -337,8 +338,8 @@ TEST_CASE("Rodas5P sensitivities: agree with CVODES' and with finite differences
         for (std::size_t r = 0; r < T; ++r) scale = std::max(scale, std::abs(ref_s[(r * K + k) * n + i]));
         for (std::size_t r = 0; r < T; ++r)
           worst = std::max(worst, std::abs(sens[(r * K + k) * n + i] - ref_s[(r * K + k) * n + i]));
-        INFO(m.model->parameters()[k].name << ", state " << m.model->states()[i].name << ": largest |dy/dp| "
-                                           << scale << ", largest difference from CVODES " << worst);
+        INFO(m.model->parameters()[k].name << ", state " << m.model->states()[i].name << ": largest |dy/dp| " << scale
+                                           << ", largest difference from CVODES " << worst);
         CHECK(worst <= 1e-5 * scale + 1e-3 * c.atol[i] / c.rtol);
       }
       // A central difference of Rodas5P itself, at 10^3 tighter tolerances, in the same norm
@@ -361,8 +362,7 @@ TEST_CASE("Rodas5P sensitivities: agree with CVODES' and with finite differences
         double scale = 0.0, worst = 0.0;
         for (std::size_t r = 0; r < T; ++r) scale = std::max(scale, std::abs(ref_s[(r * K + k) * n + i]));
         for (std::size_t r = 0; r < T; ++r)
-          worst = std::max(worst,
-                           std::abs(sens[(r * K + k) * n + i] - (yp[r * n + i] - ym[r * n + i]) / span));
+          worst = std::max(worst, std::abs(sens[(r * K + k) * n + i] - (yp[r * n + i] - ym[r * n + i]) / span));
         INFO(m.model->parameters()[k].name << ", state " << m.model->states()[i].name
                                            << ": largest difference from the central difference " << worst);
         CHECK(worst <= 1e-4 * scale + 1e-2 * c.atol[i] / c.rtol);
@@ -375,8 +375,9 @@ TEST_CASE("Rodas5P sensitivities: above 8 states (one directional difference per
   // Robertson's stiff kinetics feeding a chain of 7 more species: C -> D1 -> ... -> D7.
   std::string yaml = R"(species: [{name: A, initial: 1}, {name: B, initial: 0}, {name: C, initial: 0})";
   for (int i = 1; i <= 7; ++i) yaml += ", {name: D" + std::to_string(i) + ", initial: 0}";
-  yaml += "]\nreactions:\n  - {equation: \"A -> B\", k: k1}\n  - {equation: \"2 B -> B + C\", k: k2}\n"
-          "  - {equation: \"B + C -> A + C\", k: k3}\n  - {equation: \"C -> D1\", k: c0}\n";
+  yaml +=
+      "]\nreactions:\n  - {equation: \"A -> B\", k: k1}\n  - {equation: \"2 B -> B + C\", k: k2}\n"
+      "  - {equation: \"B + C -> A + C\", k: k3}\n  - {equation: \"C -> D1\", k: c0}\n";
   for (int i = 1; i < 7; ++i)
     yaml += "  - {equation: \"D" + std::to_string(i) + " -> D" + std::to_string(i + 1) + "\", k: c" +
             std::to_string(i) + "}\n";
@@ -414,9 +415,8 @@ TEST_CASE("Rodas5P sensitivities: above 8 states (one directional difference per
         scale = std::max(scale, std::abs(ref_s[at]));
         worst = std::max(worst, std::abs(sens[at] - ref_s[at]));
       }
-      INFO(m.model->parameters()[static_cast<std::size_t>(cols[k])].name << ", " << m.model->states()[i].name
-                                                                         << ": largest |dy/dp| " << scale
-                                                                         << ", largest difference " << worst);
+      INFO(m.model->parameters()[static_cast<std::size_t>(cols[k])].name
+           << ", " << m.model->states()[i].name << ": largest |dy/dp| " << scale << ", largest difference " << worst);
       CHECK(worst <= 1e-5 * scale + 1e-16);
     }
 }

@@ -13,8 +13,8 @@
 #include <Eigen/Dense>
 
 #include "physynth/core/config.h"
-#include "physynth/solvers/steady_state.h"
 #include "physynth/core/text.h"
+#include "physynth/solvers/steady_state.h"
 
 namespace physynth::domains::kinetics {
 
@@ -40,7 +40,8 @@ void convert_species_value(const SbmlModel& model, const std::vector<PetabParame
     return;
   }
   if (value.parameter >= 0) {
-    diags.error(at, what + "and the value is the parameter '" + parameters[static_cast<std::size_t>(value.parameter)].id +
+    diags.error(at, what + "and the value is the parameter '" +
+                        parameters[static_cast<std::size_t>(value.parameter)].id +
                         "': write a number, or the species' initial value as the SBML file does");
     return;
   }

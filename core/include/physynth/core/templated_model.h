@@ -32,8 +32,8 @@ class TemplatedModel : public Model {
     const std::size_t n = num_states(), m = num_parameters();
     Dual* pd = jet_scratch<2>(m).data();
     for (std::size_t j = 0; j < m; ++j) pd[j] = Dual(p[j]);
-    forward_jacobian([&](const Dual* yd, Dual* out) { derived().template evaluate<Dual>(Dual(t), yd, pd, out); },
-                     n, n, y, jac);
+    forward_jacobian([&](const Dual* yd, Dual* out) { derived().template evaluate<Dual>(Dual(t), yd, pd, out); }, n, n,
+                     y, jac);
   }
 
   void parameter_jacobian(double t, const double* y, const double* p, double* jac) const final {
@@ -62,7 +62,8 @@ class TemplatedModel : public Model {
     for (std::size_t first = 0; first < K; first += kJacobianChunk) {
       const std::size_t count = std::min<std::size_t>(kJacobianChunk, K - first);
       for (std::size_t j = 0; j < m; ++j) pd[j] = Dual(p[j]);
-      for (std::size_t k = 0; k < count; ++k) pd[static_cast<std::size_t>(columns[first + k])].v[static_cast<int>(k)] = 1.0;
+      for (std::size_t k = 0; k < count; ++k)
+        pd[static_cast<std::size_t>(columns[first + k])].v[static_cast<int>(k)] = 1.0;
       derived().template evaluate<Dual>(Dual(t), yd.data(), pd.data(), out.data());
       for (std::size_t k = 0; k < count; ++k)
         for (std::size_t i = 0; i < n; ++i) jac[i + n * (first + k)] = out[i].v[static_cast<int>(k)];
@@ -85,7 +86,8 @@ class TemplatedModel : public Model {
         for (std::size_t k = 0; k < count; ++k) yd[i].v[static_cast<int>(k)] = S[i + n * (first + k)];
       }
       for (std::size_t j = 0; j < m; ++j) pd[j] = J(p[j]);
-      for (std::size_t k = 0; k < count; ++k) pd[static_cast<std::size_t>(columns[first + k])].v[static_cast<int>(k)] = 1.0;
+      for (std::size_t k = 0; k < count; ++k)
+        pd[static_cast<std::size_t>(columns[first + k])].v[static_cast<int>(k)] = 1.0;
       derived().template evaluate<J>(J(t), yd, pd, od);
       for (std::size_t k = 0; k < count; ++k)
         for (std::size_t i = 0; i < n; ++i) out[i + n * (first + k)] = od[i].v[static_cast<int>(k)];

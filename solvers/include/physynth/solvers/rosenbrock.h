@@ -84,9 +84,9 @@ struct RosenbrockStats {
 // order. The sensitivities count in the error estimate with the states' tolerances, as
 // CVODES' (errconS with its default tolerances) do.
 struct RosenbrockSensitivities {
-  int count = 0;                     // K
-  const double* initial = nullptr;   // dy0/dp, n x K column-major (null: zero)
-  double* out = nullptr;             // times.size() x K x n: dy_i/dp_k at row r is out[(r K + k) n + i]
+  int count = 0;                    // K
+  const double* initial = nullptr;  // dy0/dp, n x K column-major (null: zero)
+  double* out = nullptr;            // times.size() x K x n: dy_i/dp_k at row r is out[(r K + k) n + i]
 };
 
 struct RosenbrockResult {
@@ -727,7 +727,7 @@ class Rodas5P {
   RosenbrockSensitivities sens_;
   SMat S_, S1_, US_, bS_, G0_, ftS_, Gp_, Gm_, qS1_, qS2_, qS3_;
   std::array<SMat, rodas5p::kStages> kS_;
-  std::vector<SMat> X_;     // dG/dy by columns, per step (kept across solves: no heap once sized)
+  std::vector<SMat> X_;      // dG/dy by columns, per step (kept across solves: no heap once sized)
   bool by_columns_ = false;  // X k from X_ (n <= kStages) rather than one difference per stage
   Vec yp_, ym_;
   bool dense_sens_ready_ = false;

@@ -19,11 +19,11 @@ namespace physynth::domains::equations {
 // Everything the model is, as the binding compiled it.
 struct EquationSystem {
   std::string name;
-  std::vector<core::VariableInfo> states;      // in declaration order
-  std::vector<core::VariableInfo> parameters;  // in order of first use
-  std::vector<char> nonnegative;               // per state
-  core::Tape rhs;      // outputs: d state_i/dt for every state, from t, y and p
-  core::Tape initial;  // outputs: state_i at the start, from p alone
+  std::vector<core::VariableInfo> states;       // in declaration order
+  std::vector<core::VariableInfo> parameters;   // in order of first use
+  std::vector<char> nonnegative;                // per state
+  core::Tape rhs;                               // outputs: d state_i/dt for every state, from t, y and p
+  core::Tape initial;                           // outputs: state_i at the start, from p alone
   std::vector<core::VariableInfo> definitions;  // every definition, observable as a feature
   core::Tape definition_values;                 // outputs: each definition, from t, y and p
   std::vector<core::LinearInvariant> invariants;
@@ -43,8 +43,7 @@ class EquationModel : public core::TemplatedModel<EquationModel> {
   bool is_autonomous() const override { return !system_.rhs.outputs_depend_on_time(); }
   // The definitions, so that `observations: - {feature: NAME}` can read them (deterministic).
   const std::vector<core::VariableInfo>& derived_channels() const override { return system_.definitions; }
-  void evaluate_derived(double t, const double* y, const double* p, core::CounterRng& rng,
-                        double* out) const override;
+  void evaluate_derived(double t, const double* y, const double* p, core::CounterRng& rng, double* out) const override;
   bool derived_is_deterministic(std::size_t) const override { return true; }
   double derived_partials(std::size_t k, double t, const double* y, const double* p, double* dh_dy,
                           double* dh_dp) const override;

@@ -72,8 +72,8 @@ struct PetabParameter {
 struct PetabObservable {
   std::string id;
   std::unique_ptr<SbmlFormula> formula, noise;
-  std::string transformation = "lin";  // lin, log or log10
-  std::string distribution = "normal";  // normal or laplace
+  std::string transformation = "lin";    // lin, log or log10
+  std::string distribution = "normal";   // normal or laplace
   std::string formula_text, noise_text;  // as the table writes them
   std::string file;                      // the observable table and line it comes from
   int line = 0;
@@ -150,8 +150,8 @@ class PetabProblem {
   // With `rows_instead`, the simulations are of those rows (measurement rows of this problem's
   // observables and conditions, any times) instead of the measurement table's: a simulation on a
   // grid. Its likelihood then scores their `value`s.
-  PetabEvaluation evaluate(const std::vector<double>& values, const solvers::OdeOptions& options,
-                           bool gradient = false, const std::vector<PetabMeasurement>* rows_instead = nullptr) const;
+  PetabEvaluation evaluate(const std::vector<double>& values, const solvers::OdeOptions& options, bool gradient = false,
+                           const std::vector<PetabMeasurement>* rows_instead = nullptr) const;
 
   // How steady states (preequilibrations, measurements at time inf) are found: Newton's method
   // first, simulation where it fails (the default, as AMICI), or simulation alone (a multistable
@@ -173,7 +173,7 @@ class PetabProblem {
 
   std::shared_ptr<SbmlModel> model_;
   std::vector<PetabParameter> parameters_;
-  std::vector<int> model_index_;  // per PEtab parameter: its model parameter index, or -1
+  std::vector<int> model_index_;    // per PEtab parameter: its model parameter index, or -1
   std::vector<std::string> extra_;  // formula names beyond the model's parameters
   std::size_t placeholders_ = 0;    // observableParameterK_ and noiseParameterK_ names per observable
   std::vector<PetabObservable> observables_;

@@ -30,7 +30,8 @@ class ExpressionObservation : public anchor::ObservationFunction {
       : model_(std::move(model)),
         text_(std::move(text)),
         expression_(text_, expression_variables(*model_)),
-        values_(expression_variables(*model_).size()) {
+        inputs_(*model_),
+        values_(inputs_.size()) {
     const auto& ps = model_->parameters();
     for (std::size_t j = 0; j < ps.size(); ++j)
       if (core::is_identifier(ps[j].name)) named_.push_back(j);
@@ -38,7 +39,7 @@ class ExpressionObservation : public anchor::ObservationFunction {
   ExpressionObservation(const ExpressionObservation& o) : ExpressionObservation(o.model_, o.text_) {}
 
   double evaluate(double t, const double* y, const double* p, double* dh_dy, double* dh_dp) const override {
-    expression_values(*model_, t, y, p, values_.data());
+    inputs_.fill(t, y, p, values_.data());
     const double h = expression_.evaluate(values_.data());
     if (!dh_dy) return h;
     const std::size_t n = model_->num_states();
@@ -67,6 +68,7 @@ class ExpressionObservation : public anchor::ObservationFunction {
   std::shared_ptr<const core::Model> model_;
   std::string text_;
   mutable Expression expression_;
+  ExpressionInputs inputs_;
   mutable std::vector<double> values_;
   std::vector<std::size_t> named_;  // model parameter index of each named parameter, in variable order
 };

@@ -48,11 +48,19 @@ std::vector<std::string> expression_variables(const core::Model& model) {
 }
 
 void expression_values(const core::Model& model, double t, const double* y, const double* p, double* values) {
-  std::size_t k = 0;
-  for (std::size_t i = 0; i < model.num_states(); ++i) values[k++] = y[i];
+  ExpressionInputs(model).fill(t, y, p, values);
+}
+
+ExpressionInputs::ExpressionInputs(const core::Model& model) : states_(model.num_states()) {
   const auto& params = model.parameters();
   for (std::size_t j = 0; j < params.size(); ++j)
-    if (core::is_identifier(params[j].name)) values[k++] = p[j];
+    if (core::is_identifier(params[j].name)) parameters_.push_back(j);
+}
+
+void ExpressionInputs::fill(double t, const double* y, const double* p, double* values) const {
+  std::size_t k = 0;
+  for (std::size_t i = 0; i < states_; ++i) values[k++] = y[i];
+  for (std::size_t j : parameters_) values[k++] = p[j];
   values[k] = t;
 }
 

@@ -165,12 +165,13 @@ struct Worker {
   std::vector<Expression> labels;
   std::vector<Expression> record_labels;  // the per-record expression labels, in order
   std::vector<double> variables;
+  ExpressionInputs inputs;  // fills `variables`
   std::vector<double> y0;
   std::vector<double> reference;                  // backend pinn: a CVODES trajectory to check against
   std::vector<core::LinearInvariant> invariants;  // the model's, copied once per thread
   std::vector<double> atol;                       // per state, for the physics-failure rule
 
-  explicit Worker(const Scenario& s) : atol(state_atol(s)) {
+  explicit Worker(const Scenario& s) : inputs(*s.model.model), atol(state_atol(s)) {
     if (!dynamic_cast<const core::SteppedModel*>(s.model.model.get()))
       solver.emplace(s.model.model, s.solver, scenario_events(s.events, s.model.model.get()));
     const auto names = expression_variables(*s.model.model);
@@ -488,7 +489,7 @@ void process_sample(const Scenario& s, const Grid& grid, Worker& w, Shard& shard
             }
             values[j] = it->second[static_cast<std::size_t>(spec.derived_index)];
           } else {
-            expression_values(model, grid.times[row], states + row * n, plan.at(grid.times[row]), w.variables.data());
+            w.inputs.fill(grid.times[row], states + row * n, plan.at(grid.times[row]), w.variables.data());
             values[j] = w.observations[expression_channel].evaluate(w.variables.data());
           }
         }
@@ -523,7 +524,7 @@ void process_sample(const Scenario& s, const Grid& grid, Worker& w, Shard& shard
               break;
             }
         } else {
-          expression_values(model, r.t_reached, r.final_state.data(), plan.at(r.t_reached), w.variables.data());
+          w.inputs.fill(r.t_reached, r.final_state.data(), plan.at(r.t_reached), w.variables.data());
           label = w.labels[final_label++].evaluate(w.variables.data());
         }
       }
@@ -545,7 +546,7 @@ void process_sample(const Scenario& s, const Grid& grid, Worker& w, Shard& shard
             value = event_time - grid.times[row];
             if (spec.clip) value = std::min(value, *spec.clip);
           } else {
-            expression_values(model, grid.times[row], states + row * n, plan.at(grid.times[row]), w.variables.data());
+            w.inputs.fill(grid.times[row], states + row * n, plan.at(grid.times[row]), w.variables.data());
             value = w.record_labels[record_expression].evaluate(w.variables.data());
           }
         }
@@ -1253,8 +1254,9 @@ std::vector<solvers::Event> scenario_events(const std::vector<EventSpec>& specs,
     } else {
       auto expression = std::make_shared<Expression>(e.expression, names);
       auto values = std::make_shared<std::vector<double>>(names.size());
-      event.function = [model, expression, values, threshold](double t, const double* y, const double* p) {
-        expression_values(*model, t, y, p, values->data());
+      auto inputs = std::make_shared<const ExpressionInputs>(*model);
+      event.function = [expression, values, inputs, threshold](double t, const double* y, const double* p) {
+        inputs->fill(t, y, p, values->data());
         return expression->evaluate(values->data()) - threshold;
       };
     }

@@ -42,7 +42,6 @@ struct PetabOptions {
   std::string units = "warn";
   std::string steady_state = "newton";  // newton (then simulation) or simulation
   std::string integrator = "auto";      // auto (Rodas5P up to 16 states, else CVODES), rosenbrock or bdf
-  mutable std::size_t states = 0;       // the problem's, set when it is read (for auto)
 };
 
 domains::kinetics::SbmlOptions sbml_options(const PetabOptions& o) {
@@ -59,7 +58,6 @@ std::unique_ptr<domains::kinetics::PetabProblem> read_problem(const PetabOptions
   std::cerr << diagnostics.report(problem ? "" : "nothing was run");
   if (!problem) return nullptr;
   problem->set_newton_steady_states(o.steady_state == "newton");
-  o.states = problem->model().num_states();
   std::size_t estimated = 0;
   for (const auto& p : problem->parameters()) estimated += p.estimate;
   std::cout << o.problem << ": " << problem->model().num_states() << " states, " << problem->parameters().size()
@@ -71,10 +69,11 @@ std::unique_ptr<domains::kinetics::PetabProblem> read_problem(const PetabOptions
 // Rodas5P for a small dense system, as a scenario's solver.method auto picks it.
 constexpr std::size_t kAutoRosenbrockStates = 16;
 
-solvers::OdeOptions first_tolerances(const PetabOptions& o) {
+solvers::OdeOptions first_tolerances(const PetabOptions& o, const domains::kinetics::PetabProblem& problem) {
   solvers::OdeOptions ode;
   ode.rtol = o.rtol, ode.atol = o.atol;
-  const bool rosenbrock = o.integrator == "rosenbrock" || (o.integrator == "auto" && o.states <= kAutoRosenbrockStates);
+  const bool rosenbrock = o.integrator == "rosenbrock" ||
+                          (o.integrator == "auto" && problem.model().num_states() <= kAutoRosenbrockStates);
   ode.method = rosenbrock ? solvers::Method::kRosenbrock : solvers::Method::kBdf;
   ode.max_steps = 1000000;
   return ode;
@@ -91,7 +90,7 @@ struct Settled {
 Settled settle(const domains::kinetics::PetabProblem& problem, const std::vector<double>& values, const PetabOptions& o,
                const std::string& label) {
   Settled s;
-  solvers::OdeOptions ode = first_tolerances(o);
+  solvers::OdeOptions ode = first_tolerances(o, problem);
   for (int round = 0; round < 4; ++round) {
     auto e = problem.evaluate(values, ode);
     if (e.failed) {
@@ -201,7 +200,7 @@ int run_calibrate(const PetabOptions& o) {
   fo.fit.seed = o.seed;
   fo.fit.threads = o.threads;
   fo.fit.first_at_start = o.from_nominal;
-  fo.ode = first_tolerances(o);
+  fo.ode = first_tolerances(o, *problem);
   // A start wandering where the model is stiff or blows up would spend a million steps per solve
   // there; a failed solve only shortens Levenberg-Marquardt's step.
   fo.ode.max_steps = o.max_steps;
@@ -365,7 +364,7 @@ int run_simulate(const PetabOptions& o) {
   if (!started.problem) return started.exit_code;
   const auto& problem = started.problem;
   const auto values = problem->nominal_values();
-  const solvers::OdeOptions ode = first_tolerances(o);
+  const solvers::OdeOptions ode = first_tolerances(o, *problem);
   const auto& rows = problem->measurements();
   const auto e = problem->evaluate(values, ode);
   if (e.failed && std::any_of(e.simulations.begin(), e.simulations.end(), [](double v) { return std::isnan(v); })) {

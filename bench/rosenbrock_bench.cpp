@@ -21,6 +21,7 @@
 #include "physynth/engine/scenario.h"
 #include "physynth/solvers/ode_solver.h"
 #include "physynth/solvers/rosenbrock.h"
+#include "physynth/solvers/rosenbrock_solver.h"
 
 namespace {
 
@@ -122,11 +123,7 @@ int main(int argc, char** argv) {
       cv_failed += r.status == solvers::SolveStatus::kFailed ? 1 : 0;
     }
     const double cv_s = std::chrono::duration<double>(Clock::now() - start).count();
-    solvers::RosenbrockOptions ro;
-    ro.rtol = co.rtol;
-    ro.atol = co.atol;
-    ro.atol_per_state = co.atol_per_state;
-    ro.max_steps = co.max_steps;
+    const solvers::RosenbrockOptions ro = solvers::rosenbrock_options(co);
     int ros_failed = 0;
     double ros_s = 0.0;
     if (n == 3)

@@ -344,14 +344,7 @@ struct OdeSolver::Impl {
                         const std::vector<double>& times, double* out, double* sensitivities,
                         const double* initial_sensitivities, SolveResult& r) {
     if (!rodas) {
-      RosenbrockOptions o;
-      o.rtol = options.rtol;
-      o.atol = options.atol;
-      o.atol_per_state = options.atol_per_state;
-      o.max_steps = options.max_steps;
-      o.max_step_size = options.max_step_size;
-      o.initial_step_size = options.initial_step_size;
-      rodas.emplace(static_cast<int>(n), o);
+      rodas.emplace(static_cast<int>(n), rosenbrock_options(options));
       ++created;
     }
     std::sort(jumps.begin(), jumps.end());

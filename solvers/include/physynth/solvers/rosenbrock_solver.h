@@ -18,6 +18,18 @@ namespace physynth::solvers {
 
 inline constexpr int kRosenbrockFixedStates = 8;
 
+// The tolerances, step budget and step sizes of a CVODES configuration, for Rodas5P.
+inline RosenbrockOptions rosenbrock_options(const OdeOptions& o) {
+  RosenbrockOptions r;
+  r.rtol = o.rtol;
+  r.atol = o.atol;
+  r.atol_per_state = o.atol_per_state;
+  r.max_steps = o.max_steps;
+  r.max_step_size = o.max_step_size;
+  r.initial_step_size = o.initial_step_size;
+  return r;
+}
+
 class RosenbrockSolver {
  public:
   RosenbrockSolver(int states, RosenbrockOptions options);

@@ -12,6 +12,7 @@
 #include <mutex>
 
 #include "commands.h"
+#include "physynth/active/rare_event.h"
 #include "physynth/engine/ranks.h"
 #include "physynth/engine/run.h"
 #include "physynth/engine/scenario.h"
@@ -146,7 +147,13 @@ void add_run_command(CLI::App& app, int& exit_code) {
     signal(SIGINT, on_stop_signal);
     signal(SIGTERM, on_stop_signal);
     run.stop_requested = [] { return g_stop_signal.load() != 0; };
-    const engine::RunSummary s = engine::run_scenario(*scenario, run);
+    // sampling.condition: the rare-event sampler draws the samples (active/rare_event.h).
+    active::RareEventEstimate rare;
+    const auto level_line = [&](const std::string& line) {
+      if (!o->quiet && root) std::cerr << "rare event: " << line << "\n";
+    };
+    const engine::RunSummary s = scenario->rare_event.present ? active::run_rare_event(*scenario, run, &rare, level_line)
+                                                              : engine::run_scenario(*scenario, run);
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     if (s.interrupted) {
@@ -174,6 +181,18 @@ void add_run_command(CLI::App& app, int& exit_code) {
         std::printf("  failed samples and why: %s/manifest.json, key 'failures'\n", s.directory.c_str());
     }
     exit_code = (s.failed == s.samples) ? kExitRunFailed : kExitOk;
+    if (scenario->rare_event.present && root) {
+      if (!o->quiet)
+        std::printf("  P(%s) = %s (coefficient of variation %s) from %llu simulations; %llu of %llu samples in the "
+                    "event (manifest.json, key 'rare_event')\n",
+                    rare.condition.c_str(), core::format_number(rare.probability).c_str(),
+                    core::format_number(rare.cv).c_str(), static_cast<unsigned long long>(rare.simulations),
+                    static_cast<unsigned long long>(rare.event_samples), static_cast<unsigned long long>(rare.samples));
+      if (!rare.message.empty()) {  // written, but the estimate cannot be trusted
+        std::cerr << "physynth run: error: sampling.condition: " << rare.message << "\n";
+        exit_code = kExitRunFailed;
+      }
+    }
     if (!root) return;
 #ifdef PHYSYNTH_HAVE_VIZ
     // The data are written whatever happens here; a report that fails says so and sets 1.

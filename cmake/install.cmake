@@ -1,9 +1,9 @@
 # cmake --install: the CLI, physynth's shared libraries, their public headers, a CMake package
-# (find_package(physynth) with physynth::core, ::solvers, ::domains, ::anchor, ::engine, ::pinn,
+# (find_package(physynth) with physynth::core, ::solvers, ::domains, ::anchor, ::engine, ::active, ::pinn,
 # ::viz) and the Python module (python/CMakeLists.txt). cpack -G DEB makes a .deb of it.
 include(CMakePackageConfigHelpers)
 
-set(physynth_installed physynth_core physynth_solvers physynth_domains physynth_anchor physynth_engine
+set(physynth_installed physynth_core physynth_solvers physynth_domains physynth_anchor physynth_engine physynth_active
     physynth_pinn_options physynth_viz_headers)
 if(TARGET physynth_pinn)
   list(APPEND physynth_installed physynth_pinn)
@@ -30,7 +30,7 @@ install(TARGETS physynth RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT r
 install(TARGETS ${physynth_installed} EXPORT physynthTargets
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT runtime
         INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-foreach(dir core solvers domains/kinetics domains/manufacturing domains/crop domains/equations anchor engine pinn viz)
+foreach(dir core solvers domains/kinetics domains/manufacturing domains/crop domains/equations anchor engine active pinn viz)
   install(DIRECTORY ${PROJECT_SOURCE_DIR}/${dir}/include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} COMPONENT development)
 endforeach()
 

@@ -71,9 +71,13 @@ void Sampler::unit_points(std::uint64_t first, std::size_t count, double* u) con
 }
 
 void Sampler::sample(std::uint64_t first, std::size_t count, double* params) const {
-  const std::size_t m = num_parameters(), d = dimension();
-  std::vector<double> u(count * d);
+  std::vector<double> u(count * dimension());
   unit_points(first, count, u.data());
+  map_unit(u.data(), count, params);
+}
+
+void Sampler::map_unit(const double* u, std::size_t count, double* params) const {
+  const std::size_t m = num_parameters(), d = dimension();
   for (std::size_t k = 0; k < count; ++k) {
     for (std::size_t j = 0; j < m; ++j)
       if (distributions_[j].is_fixed()) params[k * m + j] = distributions_[j].value;

@@ -222,6 +222,11 @@ std::vector<std::string> write_hdf5(const Shard& s, const std::string& directory
     for (hsize_t i = 0; i < S; ++i) sample_ids[i] = static_cast<std::int64_t>(s.first_sample + i);
     Handle(write_array(f, "sample", H5T_STD_I64LE, H5T_NATIVE_INT64, {S}, sample_ids.data(), compression), H5Dclose,
            "sample");
+    if (!s.sample_keys.empty()) {  // samples at a driver's points: what keys each one's randomness
+      std::vector<std::int64_t> keys(s.sample_keys.begin(), s.sample_keys.end());
+      Handle(write_array(f, "sample_key", H5T_STD_I64LE, H5T_NATIVE_INT64, {S}, keys.data(), compression), H5Dclose,
+             "sample_key");
+    }
     doubles(f, "states", {S, T, N}, s.states, compression, s.state_names, s.state_units);
     doubles(f, "parameters", {S, M}, s.parameters, compression, s.parameter_names, s.parameter_units);
     doubles(f, "labels", {S, L}, s.labels, compression, s.label_names, s.label_units);
@@ -349,6 +354,9 @@ Shard read_hdf5(const std::string& path, bool waveforms) {
   s.record_label_names = dataset_names(f, "record_labels", "names");
   s.record_label_units = dataset_names(f, "record_labels", "units");
   s.record_labels = read_array<double>(f, "record_labels", H5T_NATIVE_DOUBLE);
+  if (H5Lexists(f, "sample_key", H5P_DEFAULT) > 0)
+    for (auto k : read_array<std::int64_t>(f, "sample_key", H5T_NATIVE_INT64))
+      s.sample_keys.push_back(static_cast<std::uint64_t>(k));
   if (H5Lexists(f, "regime", H5P_DEFAULT) > 0) s.regime = read_array<double>(f, "regime", H5T_NATIVE_DOUBLE);
   if (H5Lexists(f, "plot", H5P_DEFAULT) > 0) {
     s.plot = read_array<std::int32_t>(f, "plot", H5T_NATIVE_INT32);

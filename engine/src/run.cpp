@@ -398,7 +398,7 @@ void process_sample(const Scenario& s, const Grid& grid, Worker& w, Shard& shard
                     const PinnShard* pinn = nullptr, bool verify = false) {
   const core::Model& model = *s.model.model;
   const std::size_t n = model.num_states(), m = model.num_parameters(), T = grid.times.size();
-  const std::uint64_t sample = shard.first_sample + i;
+  const std::uint64_t sample = shard.sample_keys.empty() ? shard.first_sample + i : shard.sample_keys[i];
   const double* p = shard.parameters.data() + (i * m);
   double* states = shard.states.data() + (i * T * n);
   const std::size_t K = shard.sensitivity_names.size();
@@ -691,6 +691,7 @@ struct ShardGenerator::Impl {
   int threads;
   std::function<bool()> stop;        // polled before each sample
   std::atomic<bool> stopped{false};  // compute() left samples undone because stop() said so
+  std::shared_ptr<const DesignPoints> points;  // the samples, where a driver chose them
 
   static std::vector<std::vector<double>> make_fields(const Scenario& s) {
     std::vector<std::vector<double>> out;
@@ -709,7 +710,7 @@ struct ShardGenerator::Impl {
     return core::Sampler(s.design, distributions, s.seed, s.samples);
   }
 
-  Impl(const Scenario& scenario, int threads, std::function<void()> progress)
+  Impl(const Scenario& scenario, int threads, std::function<void()> progress, std::shared_ptr<const DesignPoints> pts)
       : s(scenario),
         grid(build_grid(scenario)),
         sampler(make_sampler(scenario)),
@@ -717,9 +718,33 @@ struct ShardGenerator::Impl {
         arena(threads),
         on_sample(std::move(progress)),
         verified(scenario.backend == Backend::kPinn ? pinn_verified_samples(scenario) : std::vector<std::uint64_t>{}),
-        threads(threads) {}
+        threads(threads),
+        points(std::move(pts)) {
+    if (points) {
+      if (points->dimension != sampler.dimension() || points->unit.size() != points->size() * points->dimension ||
+          points->columns.size() != points->size() * points->column_names.size() ||
+          points->column_units.size() != points->column_names.size())
+        throw std::invalid_argument("design points of dimension " + std::to_string(points->dimension) +
+                                    " do not fit the scenario's " + std::to_string(sampler.dimension()) +
+                                    " non-fixed parameters (or their columns are incomplete)");
+      if (points->size() != s.samples)
+        throw std::invalid_argument("design points: " + std::to_string(points->size()) +
+                                    " given for sampling.samples = " + std::to_string(s.samples));
+    }
+  }
 
-  Shard compute(std::uint64_t index, std::uint64_t first, std::size_t count, std::vector<SampleOutcome>* outcomes) {
+  // Samples [first, first + count) of the design, or of `points`; or, with `unit`, the
+  // samples at those design coordinates, keyed on `keys`.
+  Shard compute(std::uint64_t index, std::uint64_t first, std::size_t count, std::vector<SampleOutcome>* outcomes,
+                const double* unit = nullptr, const std::uint64_t* keys = nullptr) {
+    if (!unit && points) {
+      unit = points->unit.data() + first * points->dimension;
+      keys = points->keys.data() + first;
+    }
+    if (!unit && s.rare_event.present)
+      throw std::invalid_argument(
+          "sampling.condition: the samples of a scenario conditioned on an event are drawn by the rare-event "
+          "sampler (physynth run); they are not the design's points");
     if (s.design == core::Design::kLatinHypercube && first + count > s.samples)
       throw std::invalid_argument("a Latin hypercube design has exactly sampling.samples points; samples " +
                                   std::to_string(first) + ".." + std::to_string(first + count - 1) +
@@ -729,7 +754,12 @@ struct ShardGenerator::Impl {
                                   " plots; samples " + std::to_string(first) + ".." +
                                   std::to_string(first + count - 1) + " are beyond it");
     Shard shard = make_shard(s, grid, index, first, count);
-    sampler.sample(first, count, shard.parameters.data());
+    if (unit) {
+      sampler.map_unit(unit, count, shard.parameters.data());
+      shard.sample_keys.assign(keys, keys + count);
+    } else {
+      sampler.sample(first, count, shard.parameters.data());
+    }
     if (s.field.present) {
       const std::size_t m = s.parameters.size();
       for (std::size_t i = 0; i < count; ++i) {
@@ -762,12 +792,29 @@ struct ShardGenerator::Impl {
         }
       });
     });
+    if (points && keys == points->keys.data() + first) append_columns(shard, first);
     return shard;
+  }
+
+  // The points' per-sample columns, after the scenario's labels.
+  void append_columns(Shard& shard, std::uint64_t first) const {
+    const std::size_t C = points->column_names.size(), L = shard.label_names.size(), n = shard.samples;
+    if (C == 0) return;
+    std::vector<double> labels(n * (L + C));
+    for (std::size_t i = 0; i < n; ++i) {
+      std::copy_n(shard.labels.data() + i * L, L, labels.data() + i * (L + C));
+      std::copy_n(points->columns.data() + (first + i) * C, C, labels.data() + i * (L + C) + L);
+    }
+    shard.labels = std::move(labels);
+    shard.label_names.insert(shard.label_names.end(), points->column_names.begin(), points->column_names.end());
+    shard.label_units.insert(shard.label_units.end(), points->column_units.begin(), points->column_units.end());
   }
 };
 
-ShardGenerator::ShardGenerator(const Scenario& scenario, int threads, std::function<void()> on_sample)
-    : impl_(std::make_unique<Impl>(scenario, threads > 0 ? threads : default_threads(), std::move(on_sample))) {}
+ShardGenerator::ShardGenerator(const Scenario& scenario, int threads, std::function<void()> on_sample,
+                               std::shared_ptr<const DesignPoints> points)
+    : impl_(std::make_unique<Impl>(scenario, threads > 0 ? threads : default_threads(), std::move(on_sample),
+                                   std::move(points))) {}
 ShardGenerator::~ShardGenerator() = default;
 
 std::uint64_t ShardGenerator::num_shards() const {
@@ -782,6 +829,12 @@ Shard ShardGenerator::shard(std::uint64_t index) {
 Shard ShardGenerator::samples(std::uint64_t first, std::size_t count) {
   return impl_->compute(0, first, count, nullptr);
 }
+
+Shard ShardGenerator::at(const double* unit, const std::uint64_t* keys, std::size_t count) {
+  return impl_->compute(0, 0, count, nullptr, unit, keys);
+}
+
+std::size_t ShardGenerator::dimension() const { return impl_->sampler.dimension(); }
 
 namespace {
 
@@ -1058,6 +1111,7 @@ Outcome finish_run(const Scenario& s, const RunOptions& opt, OutputFolder* folde
                          {"cols", s.field.cols},
                          {"cell_size_m", s.field.cell_size_m},
                          {"sample", "row * cols + col"}};
+  for (const auto& [key, value] : opt.manifest_extra.items()) manifest[key] = value;
   manifest["failures"] = failures;
   manifest["shards"] = shards_json;
   if (complete) manifest["audit"] = "audit.json";
@@ -1114,6 +1168,18 @@ RunSummary run_scenario(const Scenario& s, const RunOptions& opt) {
   summary.ranks = num_ranks();
   const std::string& dir = summary.directory;
   const int me = rank(), ranks = num_ranks();
+  if (s.rare_event.present && !opt.points) {
+    summary.refused = true;
+    summary.message = "sampling.condition: the samples of a scenario conditioned on an event are drawn by the "
+                      "rare-event sampler; run it with physynth run (active/rare_event.h)";
+    return summary;
+  }
+  if (opt.points && opt.points->size() != s.samples) {
+    summary.refused = true;
+    summary.message = "design points: " + std::to_string(opt.points->size()) + " given for sampling.samples = " +
+                      std::to_string(s.samples);
+    return summary;
+  }
 
   // Rank 0 takes and readies the directory (or checks the journal to resume); every rank hears
   // how it went. The lock is held until the manifest is written.
@@ -1133,10 +1199,13 @@ RunSummary run_scenario(const Scenario& s, const RunOptions& opt) {
   for (const auto& e : s.events) event_names.push_back(e.name);
   std::uint64_t mine = 0;  // samples of this rank's shards, for the progress line
   std::atomic<std::uint64_t> done{0};
-  ShardGenerator generator(s, summary.threads, [&] {
-    const std::uint64_t d = ++done;
-    if (opt.progress) opt.progress(d, mine);
-  });
+  ShardGenerator generator(
+      s, summary.threads,
+      [&] {
+        const std::uint64_t d = ++done;
+        if (opt.progress) opt.progress(d, mine);
+      },
+      opt.points);
   const std::uint64_t num_shards = generator.num_shards();
   for (std::uint64_t k = static_cast<std::uint64_t>(me); k < num_shards; k += static_cast<std::uint64_t>(ranks))
     mine += shard_span(s, k).second;

@@ -787,6 +787,14 @@ nlohmann::ordered_json resolved_json(const Scenario& s, const YAML::Node& model_
   }
   j["parameters"] = params;
   j["sampling"] = {{"design", core::design_name(s.design)}, {"samples", s.samples}, {"seed", s.seed}};
+  if (s.rare_event.present) {
+    const RareEventSpec& r = s.rare_event;
+    j["sampling"]["condition"] = r.condition;
+    j["sampling"]["method"] = r.method == RareEventSpec::Method::kSplitting ? "splitting" : "importance";
+    j["sampling"]["level_probability"] = r.level_probability;
+    j["sampling"]["samples_per_level"] = r.samples_per_level;
+    j["sampling"]["max_levels"] = r.max_levels;
+  }
   j["time"] = {
       {"points", s.times.size()}, {"start", s.times.front()}, {"end", s.times.back()}, {"units", s.time_units}};
   nlohmann::ordered_json solver = {{"method", solvers::method_name(s.solver.method)},
@@ -1138,7 +1146,8 @@ std::optional<Scenario> load_scenario(const std::string& path, const std::vector
   if (root.has("sampling")) {
     const ConfigNode smp = root["sampling"];
     if (smp.expect_map()) {
-      smp.check_keys({"design", "samples", "seed"});
+      smp.check_keys({"design", "samples", "seed", "condition", "method", "level_probability", "samples_per_level",
+                      "max_levels"});
       if (smp.has("design"))
         if (auto d = smp["design"].as_enum({"random", "latin_hypercube", "sobol"}))
           s.design = *d == "random"  ? core::Design::kRandom
@@ -1408,6 +1417,7 @@ std::optional<Scenario> load_scenario(const std::string& path, const std::vector
   if (model && root.has("pinn")) read_pinn(root["pinn"], s);
   if (model && root.has("anchor")) read_anchor(root["anchor"], s);
   if (model && root.has("population")) read_population_generator(root["population"], s);
+  if (model && root.has("sampling")) read_rare_event(root["sampling"], s);
   if (root.has("provenance")) {
     if (root["provenance"].expect_map()) s.provenance = yaml_to_json(root["provenance"].yaml());
   }

@@ -66,4 +66,7 @@ void read_output(const ConfigNode& node, Scenario& s);
 void read_anchor(const ConfigNode& node, Scenario& s);
 void read_population_generator(const ConfigNode& node, Scenario& s);
 
+// sampling.condition (rare_event_section.cpp), after the labels and the field are read.
+void read_rare_event(const ConfigNode& sampling, Scenario& s);
+
 }  // namespace physynth::engine::detail

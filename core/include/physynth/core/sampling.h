@@ -29,6 +29,10 @@ class Sampler {
 
   // Parameters of samples [first, first + count), row-major count x num_parameters().
   void sample(std::uint64_t first, std::size_t count, double* params) const;
+  // The parameters of given design points: u is count x dimension() in (0, 1), one coordinate
+  // per non-fixed parameter in order; params as for sample(). For points drawn elsewhere (a
+  // rare-event sampler's, an active-learning round's).
+  void map_unit(const double* u, std::size_t count, double* params) const;
 
  private:
   void unit_points(std::uint64_t first, std::size_t count, double* u) const;

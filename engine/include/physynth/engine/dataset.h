@@ -54,6 +54,9 @@ struct Shard {
   double waveform_rate_hz = 0.0;
   std::string waveform_units;
   std::vector<float> waveforms;
+  // What keys each sample's randomness (noise, regimes, weather) where it is not the sample's
+  // index: samples at given design points (run.h, DesignPoints). Empty otherwise.
+  std::vector<std::uint64_t> sample_keys;
   std::vector<std::string> failure_flag;  // per sample; empty unless failed
   std::vector<std::string> failure_message;
 

@@ -27,6 +27,21 @@
 
 namespace physynth::engine {
 
+// Samples at given points instead of the scenario's sampling design: what the rare-event and
+// active-learning drivers (active/) draw. Sample i has the design coordinates
+// unit[i * dimension .. + dimension) (in (0, 1), one per non-fixed parameter, in order, each
+// through its parameter's quantile function, as the designs' points are), its randomness keyed
+// on keys[i] as if it were sample keys[i], and per-sample values `columns` (a sampling weight,
+// say) written after the scenario's labels under column_names.
+struct DesignPoints {
+  std::size_t dimension = 0;
+  std::vector<double> unit;         // size() x dimension
+  std::vector<std::uint64_t> keys;  // size()
+  std::vector<std::string> column_names, column_units;
+  std::vector<double> columns;  // size() x column_names.size()
+  std::size_t size() const { return keys.size(); }
+};
+
 struct RunOptions {
   std::string output_directory;  // overrides the scenario's output.directory when not empty
   int threads = 0;               // 0: every core
@@ -41,6 +56,11 @@ struct RunOptions {
   std::map<std::string, std::string> component_versions;
   // Called as samples finish, from worker threads; must be thread-safe.
   std::function<void(std::uint64_t done, std::uint64_t total)> progress;
+  // The samples, where a driver drew them (DesignPoints); the scenario's sampling.samples must
+  // equal points->size(). Required for a scenario with sampling.condition.
+  std::shared_ptr<const DesignPoints> points;
+  // Written into manifest.json under its keys: a driver's account of how it drew the points.
+  nlohmann::ordered_json manifest_extra = nlohmann::ordered_json::object();
 };
 
 struct RunSummary {
@@ -82,7 +102,9 @@ bool run_is_complete(const std::string& dir);
 class ShardGenerator {
  public:
   // threads 0: every core. on_sample is called (from worker threads) as samples finish.
-  ShardGenerator(const Scenario& scenario, int threads = 0, std::function<void()> on_sample = {});
+  // With `points`, shard() and samples() compute the given points instead of the design's.
+  ShardGenerator(const Scenario& scenario, int threads = 0, std::function<void()> on_sample = {},
+                 std::shared_ptr<const DesignPoints> points = nullptr);
   ~ShardGenerator();
   ShardGenerator(const ShardGenerator&) = delete;
   ShardGenerator& operator=(const ShardGenerator&) = delete;
@@ -94,6 +116,11 @@ class ShardGenerator {
   // and Sobol designs (an endless stream); throws std::invalid_argument for a
   // Latin hypercube, whose design has exactly sampling.samples points.
   Shard samples(std::uint64_t first, std::size_t count);
+  // Samples at design points (DesignPoints' unit and keys; count x dimension()); no columns.
+  // What a sampler that chooses its points as it goes (rare events, active learning) evaluates.
+  Shard at(const double* unit, const std::uint64_t* keys, std::size_t count);
+  // The design's dimension: the scenario's non-fixed parameters.
+  std::size_t dimension() const;
 
  private:
   friend RunSummary run_scenario(const Scenario&, const RunOptions&);

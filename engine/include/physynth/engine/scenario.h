@@ -257,6 +257,25 @@ struct PopulationGeneratorSpec {
   anchor::PopulationModel model;
 };
 
+// sampling.condition: samples conditioned on an outcome that the prior makes rare (an early
+// failure, a fast binder), drawn by the active library's importance sampling or subset simulation
+// (active/rare_event.h), which also estimate the event's probability under the prior. The
+// condition compares two expressions over the labels and parameters; the sampler follows its
+// response r (lhs - rhs for '<' and '<=', rhs - lhs for '>' and '>='), the event being r < 0
+// (r <= 0 when inclusive).
+struct RareEventSpec {
+  enum class Method { kImportance, kSplitting };
+  bool present = false;
+  Method method = Method::kImportance;
+  std::string condition;  // as written
+  std::string lhs, rhs;
+  bool greater = false;    // '>' or '>='
+  bool inclusive = false;  // '<=' or '>='
+  double level_probability = 0.1;       // share of samples passed to the next level (both methods)
+  std::uint64_t samples_per_level = 1000;
+  int max_levels = 40;
+};
+
 struct Scenario {
   std::string file;
   std::string source_sha256;  // of the scenario file's bytes
@@ -292,6 +311,7 @@ struct Scenario {
   PinnSpec pinn;
   AnchorSpec anchor;
   PopulationGeneratorSpec population;
+  RareEventSpec rare_event;
   nlohmann::ordered_json provenance;  // `provenance:` as written by physynth anchor (free-form, kept in the manifest)
   nlohmann::ordered_json resolved;    // the scenario after defaults and overrides
 };

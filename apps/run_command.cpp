@@ -183,10 +183,10 @@ void add_run_command(CLI::App& app, int& exit_code) {
     exit_code = (s.failed == s.samples) ? kExitRunFailed : kExitOk;
     if (scenario->rare_event.present && root) {
       if (!o->quiet)
-        std::printf("  P(%s) = %s (coefficient of variation %s) from %llu simulations; %llu of %llu samples in the "
-                    "event (manifest.json, key 'rare_event')\n",
-                    rare.condition.c_str(), core::format_number(rare.probability).c_str(),
-                    core::format_number(rare.cv).c_str(), static_cast<unsigned long long>(rare.simulations),
+        std::printf("  P(%s) = %.4g (coefficient of variation %.2g %%) from %llu simulations; %llu of %llu samples in "
+                    "the event (manifest.json, key 'rare_event')\n",
+                    rare.condition.c_str(), rare.probability, 100.0 * rare.cv,
+                    static_cast<unsigned long long>(rare.simulations),
                     static_cast<unsigned long long>(rare.event_samples), static_cast<unsigned long long>(rare.samples));
       if (!rare.message.empty()) {  // written, but the estimate cannot be trusted
         std::cerr << "physynth run: error: sampling.condition: " << rare.message << "\n";

@@ -40,6 +40,7 @@ class Evaluator {
   std::uint64_t take_key() { return next_key_++; }
   bool in_event(double r) const { return response_.in_event(r); }
   std::uint64_t simulations() const { return simulations_; }
+  double closest() const { return closest_; }  // the smallest response seen
   std::uint64_t undefined() const { return undefined_; }
 
   // The responses at the points z (count x d), sample i keyed on keys[i].
@@ -54,6 +55,7 @@ class Evaluator {
       std::copy(block.begin(), block.end(), r.begin() + static_cast<std::ptrdiff_t>(first));
     }
     simulations_ += n;
+    for (double v : r) closest_ = std::min(closest_, v);
     undefined_ += static_cast<std::uint64_t>(std::count(r.begin(), r.end(), kInf));
     return r;
   }
@@ -64,7 +66,17 @@ class Evaluator {
   std::size_t d_;
   std::uint64_t next_key_ = kKeyBase;
   std::uint64_t simulations_ = 0, undefined_ = 0;
+  double closest_ = std::numeric_limits<double>::infinity();
 };
+
+// Why the event was not reached, with the nearest any sample came (r > 0 at every one: the
+// event may lie outside the parameters' ranges).
+std::string not_reached(int max_levels, const Evaluator& ev) {
+  return "the event was not reached in max_levels = " + std::to_string(max_levels) +
+         " levels; the smallest response seen was " + core::format_number(ev.closest()) +
+         " (in the event below 0): raise sampling.max_levels, or check that the condition can hold within the "
+         "parameters' ranges";
+}
 
 // Standard normal draws keyed on a simulation's key.
 void normals(std::uint64_t seed, std::uint64_t key, std::size_t d, double* out) {
@@ -263,8 +275,7 @@ RareEventResult importance(const engine::Scenario& s, Evaluator& ev,
     }
   }
   if (!e.reached && e.message.empty())
-    e.message = "the event was not reached in max_levels = " + std::to_string(spec.max_levels) +
-                " levels (smoothing width " + core::format_number(sigma) + "); raise sampling.max_levels";
+    e.message = not_reached(spec.max_levels, ev);
   // The written samples: draws from the fitted Gaussian, weighted to the prior.
   const std::size_t M = s.samples;
   draw(g, s.seed, ev, M, z, log_ratio, keys);
@@ -416,7 +427,8 @@ RareEventResult splitting(const engine::Scenario& s, Evaluator& ev,
   lv.r = ev(lv.z, lv.keys);
   double probability = 1.0, cv2 = 0.0;
   std::uint64_t simulations = N;
-  double acceptance = 0.0;
+  double acceptance = 0.0, previous_b = kInf;
+  int stalled = 0;
   for (int level = 0; level < spec.max_levels; ++level) {
     std::vector<char> hit(N);
     std::size_t in_event = 0;
@@ -437,6 +449,13 @@ RareEventResult splitting(const engine::Scenario& s, Evaluator& ev,
       break;
     }
     const double b = order_statistic(lv.r, nc - 1);
+    stalled = b < previous_b ? 0 : stalled + 1;
+    previous_b = std::min(previous_b, b);
+    if (stalled >= 3) {
+      e.message = "the threshold stopped falling at " + core::format_number(previous_b) +
+                  " (three levels): the response has a floor there within the parameters' ranges";
+      break;
+    }
     if (!std::isfinite(b)) {
       e.message = undefined_problem(static_cast<std::uint64_t>(std::count(lv.r.begin(), lv.r.end(), kInf)), N);
       break;
@@ -455,8 +474,7 @@ RareEventResult splitting(const engine::Scenario& s, Evaluator& ev,
       progress("level " + std::to_string(level + 1) + ": threshold " + core::format_number(b) + ", probability " +
                core::format_number(probability));
     if (level + 1 == spec.max_levels) {
-      e.message = "the event was not reached in max_levels = " + std::to_string(spec.max_levels) +
-                  " levels (threshold " + core::format_number(b) + "); raise sampling.max_levels";
+      e.message = not_reached(spec.max_levels, ev);
       break;
     }
     const std::uint64_t before = ev.simulations();

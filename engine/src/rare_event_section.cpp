@@ -86,6 +86,10 @@ void read_rare_event(const ConfigNode& node, Scenario& s) {
   if (node.has("method"))
     if (auto m = node["method"].as_enum({"importance", "splitting"}))
       r.method = *m == "splitting" ? RareEventSpec::Method::kSplitting : RareEventSpec::Method::kImportance;
+  if (node.has("level_probability") && r.method == RareEventSpec::Method::kImportance)
+    node["level_probability"].error(node["level_probability"].path() +
+                                    " applies to method splitting (importance sets its levels by the weights' "
+                                    "coefficient of variation)");
   read_real(node, "level_probability", 0.0, 0.5, r.level_probability);
   read_int(node, "samples_per_level", 100, 100000000, r.samples_per_level);
   read_int(node, "max_levels", 1, 1000, r.max_levels);

@@ -220,7 +220,9 @@ class Run:
 def run(scenario, out=None, threads=0, overwrite=False, set=None):
     """Generates a scenario's samples. out=None: in memory (nothing written), returns a Run.
     out=DIR: writes the run folder exactly as `physynth run -o DIR` does (the same bytes) and
-    returns open_run(DIR). `scenario` is a Scenario or a file name (then `set` applies)."""
+    returns open_run(DIR). `scenario` is a Scenario or a file name (then `set` applies). A
+    scenario with sampling.condition (rare events) needs out=DIR: its samples come from the
+    rare-event sampler, and the manifest's "rare_event" holds the event's probability."""
     s = _scenario(scenario, set)
     if out is None:
         return Run(_physynth.Generator(s._handle, threads).all())

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "physynth/active/rare_event.h"
 #include "physynth/anchor/real_data.h"
 #include "physynth/core/diagnostics.h"
 #include "physynth/engine/anchor.h"
@@ -314,7 +315,9 @@ PYBIND11_MODULE(_physynth, m) {
         engine::RunSummary r;
         {
           py::gil_scoped_release release;
-          r = engine::run_scenario(*h.scenario, o);
+          // sampling.condition: the rare-event sampler draws the samples, as physynth run does.
+          r = h.scenario->rare_event.present ? active::run_rare_event(*h.scenario, o)
+                                             : engine::run_scenario(*h.scenario, o);
         }
         py::dict d;
         d["completed"] = r.completed;

@@ -169,3 +169,16 @@ def test_the_model_itself_for_other_tools():
                     jac=lambda tt, yy: s.jacobian(tt, yy, p), rtol=1e-10, atol=1e-13)
     states = np.asarray(run.states[0], dtype=float)
     assert np.allclose(sol.y.T, states, rtol=1e-6, atol=1e-9)
+
+
+def test_a_conditioned_scenario_runs_through_the_rare_event_sampler(tmp_path):
+    # tests/fixtures/rare_event/lognormal_tail.yaml: P(y(2) > 1) = 1.0204e-4 in closed form.
+    fixture = SOURCE / "tests/fixtures/rare_event/lognormal_tail.yaml"
+    run = physynth.run(fixture, out=tmp_path / "tail", set={"sampling.samples": 500})
+    rare = run.manifest["rare_event"]
+    assert rare["reached"] and abs(rare["probability"] / 1.0204e-4 - 1) < 0.15
+    labels, names = run.labels, list(run.label_names)
+    event, weight = labels[:, names.index("event")], labels[:, names.index("prior_weight")]
+    assert np.isclose(np.mean(event * weight), rare["probability"], rtol=1e-12)
+    with pytest.raises(Exception, match="sampling.condition"):
+        physynth.run(fixture)  # in memory: not the sampler's samples

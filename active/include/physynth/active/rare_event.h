@@ -5,22 +5,25 @@
 // x = F^{-1}(Phi(z)), z ~ N(0, 1), so the prior is N(0, I) whatever the parameters'
 // distributions (a population's correlation is applied after, as in any run).
 //
-// - importance: adaptive importance sampling by the cross-entropy method with one Gaussian
-//   (Rubinstein & Kroese 2004; Geyer, Papaioannou & Straub, Struct. Saf. 76:15, 2019). Each level
-//   draws samples_per_level points from the current Gaussian, takes the level_probability
-//   quantile of the condition's response as the next threshold (0 once reached) and refits the
-//   Gaussian's mean and covariance to the points below it, weighted by prior / sampling density.
-//   The written samples are then `sampling.samples` draws from the fitted Gaussian: each with
-//   `event` (1 or 0) and `prior_weight` = prior density / sampling density, so
-//   P = mean(event * prior_weight) and the conditioned distribution is the event samples
-//   weighted by prior_weight.
+// - importance: adaptive importance sampling by the improved cross-entropy method with one
+//   Gaussian (Papaioannou, Geyer & Straub, Reliab. Eng. Syst. Saf. 191:106564, 2019). Each level
+//   draws samples_per_level points from the current Gaussian and refits its mean and covariance
+//   to them, weighted by prior / sampling density times a smoothed indicator Phi(-r / sigma) of
+//   the event; sigma shrinks level by level so that those weights keep a coefficient of
+//   variation of 1.5, until the event's own weights reach it. The written samples are then
+//   `sampling.samples` draws from the fitted Gaussian: each with `event` (1 or 0) and
+//   `prior_weight` = prior density / sampling density, so P = mean(event * prior_weight) and
+//   the conditioned distribution is the event samples weighted by prior_weight. One Gaussian
+//   serves one region of failure in moderate dimension (tens); for several separate regions or
+//   many parameters, use splitting.
 // - splitting: subset simulation (Au & Beck, Prob. Eng. Mech. 16:263, 2001) with adaptive
 //   conditional sampling (Papaioannou, Betz, Zwirglmaier & Straub, Prob. Eng. Mech. 41:89,
 //   2015): levels of samples_per_level points, the next threshold at the level_probability
 //   quantile, Markov chains from the points below it. P is the product of the levels'
 //   probabilities. The written samples are `sampling.samples` states of chains that continue
 //   inside the event: all in it, each with prior_weight = P (the prior density over the
-//   conditioned one), so the same two sums hold.
+//   conditioned one), so the same two sums hold. Being Markov chain states they are correlated:
+//   about level_probability x samples_per_level of them are independent.
 //
 // Every simulation is an ordinary sample of the scenario, keyed on its own number (noise,
 // regimes, weather), so the estimate and the samples are the same bytes for any thread count;

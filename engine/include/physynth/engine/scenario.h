@@ -271,7 +271,7 @@ struct RareEventSpec {
   std::string lhs, rhs;
   bool greater = false;    // '>' or '>='
   bool inclusive = false;  // '<=' or '>='
-  double level_probability = 0.1;       // share of samples passed to the next level (both methods)
+  double level_probability = 0.1;  // splitting: the share of a level's samples that seed the next
   std::uint64_t samples_per_level = 1000;
   int max_levels = 40;
 };

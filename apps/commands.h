@@ -58,6 +58,7 @@ std::shared_ptr<engine::OutputFolder> take_folder_or_report(const std::string& d
 // Registers the subcommand on `app`; `exit_code` receives its result when it runs.
 void add_run_command(CLI::App& app, int& exit_code);
 void add_validate_command(CLI::App& app, int& exit_code);
+void add_active_command(CLI::App& app, int& exit_code);
 void add_petab_command(CLI::App& app, int& exit_code);
 void add_feed_command(CLI::App& app, int& exit_code);
 void add_train_pinn_command(CLI::App& app, int& exit_code);

@@ -41,6 +41,7 @@ int main(int argc, char** argv) {
   apps::add_anchor_command(app, exit_code);
   apps::add_audit_command(app, exit_code);
   apps::add_collapse_command(app, exit_code);
+  apps::add_active_command(app, exit_code);
   apps::add_petab_command(app, exit_code);
 #ifdef PHYSYNTH_HAVE_VIZ
   apps::add_report_command(app, exit_code);

@@ -14,21 +14,19 @@
 #include "physynth/engine/condition.h"
 #include "physynth/engine/output_folder.h"
 #include "physynth/engine/ranks.h"
+#include "normal_space.h"
 
 namespace physynth::active {
 
 namespace {
 
 using Method = engine::RareEventSpec::Method;
+using detail::standard_normal_cdf;
 constexpr double kInf = std::numeric_limits<double>::infinity();
 // Keys of the sampler's simulations: far above any sample index of an ordinary run.
 constexpr std::uint64_t kKeyBase = std::uint64_t{1} << 40;
-// |z| beyond this maps to u = 0 or 1 in double precision; the prior's mass there is 1e-15.
-constexpr double kZMax = 8.0;
 // Evaluated in blocks of this many samples (a block's trajectories are held in memory).
 constexpr std::size_t kBlock = 2048;
-
-double standard_normal_cdf(double z) { return 0.5 * std::erfc(-std::clamp(z, -kZMax, kZMax) / std::sqrt(2.0)); }
 
 // Simulations of the scenario at points of the standard normal space, each under a key of its own.
 class Evaluator {
@@ -80,8 +78,7 @@ std::string not_reached(int max_levels, const Evaluator& ev) {
 
 // Standard normal draws keyed on a simulation's key.
 void normals(std::uint64_t seed, std::uint64_t key, std::size_t d, double* out) {
-  core::CounterRng rng(seed, key, core::stream::kRareEvent);
-  for (std::size_t k = 0; k < d; ++k) out[k] = rng.normal();
+  detail::normals(seed, key, core::stream::kRareEvent, d, out);
 }
 
 // The value with `rank` values below it (0-based), ties broken by position: a level's threshold.

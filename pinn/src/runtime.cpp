@@ -16,8 +16,8 @@ std::unique_ptr<Network> train(const Problem& problem, const NetworkOptions& net
   return std::make_unique<Pinn>(Pinn::train(problem, network, options, progress));
 }
 
-const Runtime kRuntime{PHYSYNTH_VERSION,   &tensor_support,     &load,         &train,
-                       &Pinn::set_threads, &Pinn::sidecar_path, &torch_version};
+const Runtime kRuntime{PHYSYNTH_VERSION,   &tensor_support,     &load,          &train,
+                       &Pinn::set_threads, &Pinn::sidecar_path, &torch_version, &fit_predict};
 
 }  // namespace
 }  // namespace physynth::pinn

@@ -20,6 +20,7 @@ inline constexpr std::uint32_t kRegime = 5;              // the sequence of oper
 inline constexpr std::uint32_t kField = 6;               // a spatial random field (keyed on the field, not a sample)
 inline constexpr std::uint32_t kPinnVerify = 7;          // which samples of a PINN run are re-solved for the audit
 inline constexpr std::uint32_t kRareEvent = 8;           // a rare-event sampler's draws and proposals (keyed on the evaluation)
+inline constexpr std::uint32_t kActive = 9;              // an active-learning round's draws (keyed on the sample)
 inline constexpr std::uint32_t kWeatherBase = 100;       // + component: a generated weather season
 inline constexpr std::uint32_t kObservationBase = 1000;  // + 16 * channel + component
 inline constexpr std::uint32_t kDerivedBase = 1u << 20;  // + output row: a model's derived channels at one reading

@@ -33,9 +33,10 @@ class Sampler {
   // per non-fixed parameter in order; params as for sample(). For points drawn elsewhere (a
   // rare-event sampler's, an active-learning round's).
   void map_unit(const double* u, std::size_t count, double* params) const;
+  // The design's points [first, first + count) themselves, count x dimension() in (0, 1).
+  void unit_points(std::uint64_t first, std::size_t count, double* u) const;
 
  private:
-  void unit_points(std::uint64_t first, std::size_t count, double* u) const;
 
   Design design_;
   std::vector<Distribution> distributions_;

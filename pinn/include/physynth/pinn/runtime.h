@@ -9,6 +9,7 @@
 #include <string>
 
 #include "physynth/pinn/pinn.h"
+#include "physynth/pinn/regressor.h"
 
 namespace physynth::pinn {
 
@@ -23,6 +24,9 @@ struct Runtime {
   void (*set_threads)(int threads);
   std::string (*sidecar_path)(const std::string& path);
   std::string (*torch_version)();
+  // The closed loop's downstream model (regressor.h).
+  std::vector<double> (*fit_predict)(const RegressorOptions& options, const std::vector<double>& x,
+                                     const std::vector<double>& y, std::size_t d, const std::vector<double>& q);
 };
 
 }  // namespace physynth::pinn

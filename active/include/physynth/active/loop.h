@@ -1,0 +1,78 @@
+// The closed loop (issue 29, item 1; DESIGN.md "Closed loop, as data flow"): generate a batch,
+// train the downstream model on every synthetic sample so far, find where it errs, and draw the
+// next batch towards there, keeping a share of draws from the prior so that no region is
+// abandoned. Side by side, at the same budget, uniform random and Sobol batches.
+//
+// The task here is a scalar label regression: the model sees a sample's observation channels
+// (every reading, missing ones as 0) and predicts one of its labels (an enzyme's Km from a
+// progress curve, a season's yield from its readings). The model is an ensemble of MLPs
+// (pinn/regressor.h, LibTorch, opened on use).
+//
+// Where it errs: each round's space-filling share is fresh prior samples ("probes"), scored by
+// the current ensemble before they join the training set: |mean prediction - label| plus the
+// members' standard deviation. A k-nearest-neighbour average over the probes in the design's
+// standard normal space smooths the scores (the surrogate over theta). The targeted share is
+// drawn from a Gaussian kernel mixture on the probes, weighted by their smoothed scores. Every
+// sample's sampling density (prior share plus mixture, as drawn) is recorded with
+// prior_weight = prior density / sampling density, so the dataset can be re-weighted to the prior.
+//
+// Error is measured every round on a fixed test set drawn from the prior (never trained on):
+// RMSE, 95th percentile and largest absolute error.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "physynth/engine/scenario.h"
+#include "physynth/pinn/regressor.h"
+
+namespace physynth::active {
+
+enum class Strategy { kActive, kRandom, kSobol };
+const char* strategy_name(Strategy s);
+
+struct LoopOptions {
+  std::string target;          // a label of the scenario
+  std::uint64_t budget = 1000;  // training samples in all (every simulation but the test set's)
+  int rounds = 5;
+  std::uint64_t test = 1000;   // prior samples the error is measured on
+  double space_filling = 0.3;  // share of each active batch drawn from the prior (the probes)
+  int neighbours = 5;          // k of the error surrogate
+  pinn::RegressorOptions model;  // trained on one thread (the same numbers for any thread count)
+  int threads = 0;              // of the simulations
+};
+
+struct RoundReport {
+  Strategy strategy = Strategy::kActive;
+  int round = 0;
+  std::uint64_t samples = 0;  // training samples after this round's batch
+  double rmse = 0.0, p95 = 0.0, max_error = 0.0;  // on the test set, model trained on `samples`
+  double disagreement = 0.0;  // mean standard deviation of the members on the test set
+  double seconds = 0.0;
+};
+
+struct LoopSample {
+  int round = 0;
+  std::string origin;  // "initial", "space-filling" or "targeted"
+  std::uint64_t key = 0;
+  std::vector<double> unit;  // design coordinates
+  double log_density = 0.0;  // of the sampling density in the standard normal space (the prior: log phi)
+  double prior_weight = 1.0;
+  double target = 0.0;
+};
+
+struct LoopResult {
+  std::vector<RoundReport> rounds;
+  std::vector<LoopSample> samples;
+  std::uint64_t dropped = 0;  // samples without a target (failed, or the label undefined)
+};
+
+// Runs one strategy. Throws std::invalid_argument on a target that is not a label, a scenario
+// without observations, or a budget that cannot fill the rounds; std::runtime_error when
+// LibTorch cannot be opened.
+LoopResult run_loop(const engine::Scenario& s, Strategy strategy, const LoopOptions& options,
+                    const std::function<void(const std::string&)>& progress = {});
+
+}  // namespace physynth::active

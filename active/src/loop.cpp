@@ -1,0 +1,337 @@
+#include "physynth/active/loop.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <stdexcept>
+
+#include <boost/math/special_functions/erf.hpp>
+
+#include "normal_space.h"
+#include "physynth/core/sampling.h"
+#include "physynth/core/text.h"
+#include "physynth/engine/modules.h"
+#include "physynth/engine/run.h"
+#include "physynth/pinn/runtime.h"
+
+namespace physynth::active {
+
+const char* strategy_name(Strategy s) {
+  switch (s) {
+    case Strategy::kActive: return "active";
+    case Strategy::kRandom: return "random";
+    case Strategy::kSobol: return "sobol";
+  }
+  return "?";
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+// Keys of the loop's simulations: training samples and the test set, apart from each other and
+// from any ordinary run's sample indices. The i-th training sample has the same key (and so
+// the same noise) under every strategy.
+constexpr std::uint64_t kTrainKeys = std::uint64_t{1} << 42;
+constexpr std::uint64_t kTestKeys = std::uint64_t{1} << 43;
+constexpr std::size_t kBlock = 2048;
+
+double normal_quantile(double u) { return -std::sqrt(2.0) * boost::math::erfc_inv(2.0 * u); }
+
+// Samples of the scenario at design points: their features (every observation reading, a
+// missing one as 0) and target label (NaN where the sample failed or the label is undefined).
+class Simulator {
+ public:
+  Simulator(const engine::Scenario& s, const std::string& target, int threads) : generator_(s, threads) {
+    for (std::size_t l = 0; l < s.labels.size(); ++l)
+      if (s.labels[l].name == target) label_ = l;
+    if (label_ == std::numeric_limits<std::size_t>::max()) {
+      std::string names;
+      for (const auto& l : s.labels) names += (names.empty() ? "" : ", ") + l.name;
+      throw std::invalid_argument("--target '" + target + "' is not a label of the scenario; its labels are " +
+                                  (names.empty() ? "none" : names));
+    }
+    if (s.observations.empty())
+      throw std::invalid_argument("the scenario has no observations: the model has nothing to learn from");
+  }
+  std::size_t dimension() const { return generator_.dimension(); }
+  std::size_t features() const { return features_; }
+
+  void operator()(const std::vector<double>& unit, const std::vector<std::uint64_t>& keys, std::vector<double>& x,
+                  std::vector<double>& y) {
+    const std::size_t d = dimension(), n = keys.size();
+    x.clear();
+    y.clear();
+    for (std::size_t first = 0; first < n; first += kBlock) {
+      const std::size_t count = std::min(kBlock, n - first);
+      const engine::Shard sh = generator_.at(unit.data() + first * d, keys.data() + first, count);
+      std::size_t f = 0;
+      for (const auto& ob : sh.observations) f += ob.times.size();
+      features_ = f;
+      for (std::size_t i = 0; i < count; ++i) {
+        for (const auto& ob : sh.observations)
+          for (std::size_t j = 0; j < ob.times.size(); ++j) {
+            const double v = ob.values[i * ob.times.size() + j];
+            x.push_back(std::isfinite(v) ? v : 0.0);
+          }
+        const bool ok = sh.status[i] != static_cast<std::int8_t>(engine::SampleStatus::kFailed);
+        y.push_back(ok ? sh.labels[i * sh.num_labels() + label_] : kNaN);
+      }
+    }
+  }
+
+ private:
+  engine::ShardGenerator generator_;
+  std::size_t label_ = std::numeric_limits<std::size_t>::max();
+  std::size_t features_ = 0;
+};
+
+// The training set so far.
+struct Training {
+  std::vector<double> x, y;
+};
+
+void add(Training& t, const std::vector<double>& x, const std::vector<double>& y, std::size_t f,
+         std::uint64_t* dropped) {
+  for (std::size_t i = 0; i < y.size(); ++i) {
+    if (!std::isfinite(y[i])) {
+      ++*dropped;
+      continue;
+    }
+    t.x.insert(t.x.end(), x.begin() + static_cast<std::ptrdiff_t>(i * f),
+               x.begin() + static_cast<std::ptrdiff_t>((i + 1) * f));
+    t.y.push_back(y[i]);
+  }
+}
+
+// Per query row: the members' mean and standard deviation.
+void summarise(const std::vector<double>& pred, std::size_t members, std::vector<double>& mean,
+               std::vector<double>& sd) {
+  const std::size_t m = pred.size() / members;
+  mean.assign(m, 0.0);
+  sd.assign(m, 0.0);
+  for (std::size_t j = 0; j < m; ++j) {
+    for (std::size_t k = 0; k < members; ++k) mean[j] += pred[j * members + k] / static_cast<double>(members);
+    for (std::size_t k = 0; k < members; ++k)
+      sd[j] += (pred[j * members + k] - mean[j]) * (pred[j * members + k] - mean[j]);
+    sd[j] = members > 1 ? std::sqrt(sd[j] / static_cast<double>(members - 1)) : 0.0;
+  }
+}
+
+// The targeted draws' density: a Gaussian kernel mixture on the probes z_j (weights w_j, width h)
+// beside the prior's share s; log of s phi(z) + (1 - s) sum_j w_j N(z; z_j, h^2 I).
+struct Proposal {
+  std::vector<double> centres, weights;
+  double h = 1.0, share = 1.0;
+  std::size_t d = 0;
+  double log_density(const double* z) const {
+    const double prior = detail::log_standard_normal(z, d);
+    if (share >= 1.0) return prior;
+    std::vector<double> terms{std::log(share) + prior};
+    const double norm = -0.5 * static_cast<double>(d) * std::log(2.0 * M_PI * h * h);
+    for (std::size_t j = 0; j < weights.size(); ++j) {
+      if (weights[j] <= 0.0) continue;
+      double s2 = 0.0;
+      for (std::size_t k = 0; k < d; ++k) s2 += (z[k] - centres[j * d + k]) * (z[k] - centres[j * d + k]);
+      terms.push_back(std::log((1.0 - share) * weights[j]) + norm - 0.5 * s2 / (h * h));
+    }
+    const double top = *std::max_element(terms.begin(), terms.end());
+    double sum = 0.0;
+    for (double t : terms) sum += std::exp(t - top);
+    return top + std::log(sum);
+  }
+};
+
+}  // namespace
+
+LoopResult run_loop(const engine::Scenario& s, Strategy strategy, const LoopOptions& o,
+                    const std::function<void(const std::string&)>& progress) {
+  if (o.rounds < 1 || o.budget < static_cast<std::uint64_t>(2 * o.rounds))
+    throw std::invalid_argument("--budget " + std::to_string(o.budget) + " cannot fill " + std::to_string(o.rounds) +
+                                " rounds of at least 2 samples");
+  if (!(o.space_filling > 0.0 && o.space_filling < 1.0))
+    throw std::invalid_argument("the space-filling share must be in (0, 1)");
+  const auto& runtime = engine::pinn_runtime();  // LibTorch: refused here, before any simulation
+  Simulator sim(s, o.target, o.threads);
+  const std::size_t d = sim.dimension();
+  std::vector<core::Distribution> dists;
+  for (const auto& p : s.parameters) dists.push_back(p.distribution);
+  const core::Sampler random(core::Design::kRandom, dists, s.seed, o.budget);
+  const core::Sampler sobol(core::Design::kSobol, dists, s.seed, o.budget);
+  const core::Sampler test_design(core::Design::kRandom, dists, core::mix64(s.seed ^ 0x7e57ull), o.test);
+
+  LoopResult result;
+  // The test set: prior samples under keys of their own.
+  std::vector<double> test_unit(o.test * d), test_x, test_y;
+  std::vector<std::uint64_t> test_keys(o.test);
+  test_design.unit_points(0, o.test, test_unit.data());
+  std::iota(test_keys.begin(), test_keys.end(), kTestKeys);
+  sim(test_unit, test_keys, test_x, test_y);
+  const std::size_t F = sim.features();
+
+  Training train;
+  std::uint64_t next_key = kTrainKeys, random_next = 0, sobol_next = 0;
+  const std::uint64_t per_round = o.budget / static_cast<std::uint64_t>(o.rounds);
+  // Adds a batch at design points u (n x d) with its origin and sampling log density.
+  // x and y when the batch was simulated already (under the keys it gets here).
+  auto simulate_batch = [&](int round, const std::string& origin, const std::vector<double>& u,
+                            const std::vector<double>& log_q, const std::vector<double>* x_done,
+                            const std::vector<double>* y_done) {
+    const std::size_t n = log_q.size();
+    std::vector<std::uint64_t> keys(n);
+    std::iota(keys.begin(), keys.end(), next_key);
+    next_key += n;
+    std::vector<double> x, y;
+    if (x_done && y_done) {
+      x = *x_done;
+      y = *y_done;
+    } else {
+      sim(u, keys, x, y);
+    }
+    std::vector<double> z(d);
+    for (std::size_t i = 0; i < n; ++i) {
+      LoopSample smp;
+      smp.round = round;
+      smp.origin = origin;
+      smp.key = keys[i];
+      smp.unit.assign(u.begin() + static_cast<std::ptrdiff_t>(i * d), u.begin() + static_cast<std::ptrdiff_t>((i + 1) * d));
+      for (std::size_t k = 0; k < d; ++k) z[k] = normal_quantile(smp.unit[k]);
+      smp.log_density = log_q[i];
+      smp.prior_weight = std::exp(detail::log_standard_normal(z.data(), d) - log_q[i]);
+      smp.target = y[i];
+      result.samples.push_back(std::move(smp));
+    }
+    add(train, x, y, F, &result.dropped);
+  };
+  auto prior_points = [&](const core::Sampler& design, std::uint64_t& next, std::size_t n,
+                          std::vector<double>& u, std::vector<double>& log_q) {
+    u.resize(n * d);
+    design.unit_points(next, n, u.data());
+    next += n;
+    log_q.resize(n);
+    std::vector<double> z(d);
+    for (std::size_t i = 0; i < n; ++i) {
+      for (std::size_t k = 0; k < d; ++k) z[k] = normal_quantile(u[i * d + k]);
+      log_q[i] = detail::log_standard_normal(z.data(), d);
+    }
+  };
+  // Trains on the set so far, predicts the test set (and `extra` rows after it); reports.
+  auto train_and_report = [&](int round, const std::vector<double>& extra, std::vector<double>* extra_mean,
+                              std::vector<double>* extra_sd) {
+    const auto start = Clock::now();
+    std::vector<double> q = test_x;
+    q.insert(q.end(), extra.begin(), extra.end());
+    pinn::RegressorOptions model = o.model;
+    model.seed = s.seed + static_cast<std::uint64_t>(round);
+    model.threads = 1;  // one thread: the same sums, so the same samples, whatever the thread count
+    const auto pred = runtime.fit_predict(model, train.x, train.y, F, q);
+    std::vector<double> mean, sd;
+    summarise(pred, static_cast<std::size_t>(model.members), mean, sd);
+    RoundReport r;
+    r.strategy = strategy;
+    r.round = round;
+    r.samples = train.y.size();
+    std::vector<double> errors;
+    for (std::size_t j = 0; j < o.test; ++j) {
+      if (!std::isfinite(test_y[j])) continue;
+      errors.push_back(std::abs(mean[j] - test_y[j]));
+      r.disagreement += sd[j];
+    }
+    double sq = 0.0;
+    for (double e : errors) sq += e * e;
+    r.rmse = std::sqrt(sq / static_cast<double>(errors.size()));
+    r.disagreement /= static_cast<double>(errors.size());
+    std::sort(errors.begin(), errors.end());
+    r.p95 = errors[static_cast<std::size_t>(0.95 * static_cast<double>(errors.size() - 1))];
+    r.max_error = errors.back();
+    r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    result.rounds.push_back(r);
+    if (progress)
+      progress(std::string(strategy_name(strategy)) + " round " + std::to_string(round) + ": " +
+               std::to_string(r.samples) + " samples, test RMSE " + core::format_number(r.rmse));
+    if (extra_mean) extra_mean->assign(mean.begin() + static_cast<std::ptrdiff_t>(o.test), mean.end());
+    if (extra_sd) extra_sd->assign(sd.begin() + static_cast<std::ptrdiff_t>(o.test), sd.end());
+  };
+
+  for (int round = 0; round < o.rounds; ++round) {
+    const std::size_t n =
+        round + 1 == o.rounds ? static_cast<std::size_t>(o.budget - per_round * static_cast<std::uint64_t>(round))
+                              : static_cast<std::size_t>(per_round);
+    std::vector<double> u, log_q;
+    if (round == 0 || strategy != Strategy::kActive) {
+      // Random draws, or Sobol points (also the active loop's start: space-filling).
+      const bool use_sobol = strategy != Strategy::kRandom;
+      if (round > 0) train_and_report(round, {}, nullptr, nullptr);
+      prior_points(use_sobol ? sobol : random, use_sobol ? sobol_next : random_next, n, u, log_q);
+      simulate_batch(round, round == 0 ? "initial" : "space-filling", u, log_q, nullptr, nullptr);
+      continue;
+    }
+    // Active: probes from the prior, scored by the model trained so far before they join it.
+    const std::size_t probes = std::max<std::size_t>(
+        static_cast<std::size_t>(std::max(1, o.neighbours)),
+        static_cast<std::size_t>(std::lround(o.space_filling * static_cast<double>(n))));
+    const std::size_t targeted = n > probes ? n - probes : 0;
+    std::vector<double> pu, plog;
+    prior_points(random, random_next, probes, pu, plog);
+    std::vector<double> px, py;
+    // The probes' sampling density is the round's mixture, known only once they are scored:
+    // simulate first, record after.
+    std::vector<std::uint64_t> pkeys(probes);
+    std::iota(pkeys.begin(), pkeys.end(), next_key);
+    sim(pu, pkeys, px, py);
+    std::vector<double> pmean, psd;
+    train_and_report(round, px, &pmean, &psd);
+    std::vector<double> pz(probes * d), score(probes, 0.0);
+    for (std::size_t i = 0; i < probes * d; ++i) pz[i] = normal_quantile(pu[i]);
+    for (std::size_t j = 0; j < probes; ++j)
+      score[j] = std::isfinite(py[j]) ? std::abs(pmean[j] - py[j]) + psd[j] : psd[j];
+    // The surrogate over theta: each probe's score averaged with its k - 1 nearest probes'.
+    Proposal prop;
+    prop.d = d;
+    prop.share = o.space_filling;
+    prop.centres = pz;
+    prop.weights.assign(probes, 0.0);
+    const std::size_t k = std::min<std::size_t>(static_cast<std::size_t>(std::max(1, o.neighbours)), probes);
+    std::vector<std::pair<double, std::size_t>> dist(probes);
+    for (std::size_t j = 0; j < probes; ++j) {
+      for (std::size_t l = 0; l < probes; ++l) {
+        double s2 = 0.0;
+        for (std::size_t c = 0; c < d; ++c) s2 += (pz[j * d + c] - pz[l * d + c]) * (pz[j * d + c] - pz[l * d + c]);
+        dist[l] = {s2, l};
+      }
+      std::partial_sort(dist.begin(), dist.begin() + static_cast<std::ptrdiff_t>(k), dist.end());
+      for (std::size_t l = 0; l < k; ++l) prop.weights[j] += score[dist[l].second] / static_cast<double>(k);
+    }
+    const double total = std::accumulate(prop.weights.begin(), prop.weights.end(), 0.0);
+    for (double& w : prop.weights) w = total > 0.0 ? w / total : 1.0 / static_cast<double>(probes);
+    prop.h = std::pow(static_cast<double>(probes), -1.0 / (static_cast<double>(d) + 4.0));  // Scott's rule
+    // Targeted draws: a probe by weight, then a kernel step; keyed on the sample.
+    std::vector<double> tu(targeted * d), tlog(targeted), z(d);
+    for (std::size_t i = 0; i < targeted; ++i) {
+      const std::uint64_t key = next_key + probes + i;
+      core::CounterRng rng(s.seed, key, core::stream::kActive);
+      double pick = rng.uniform(), acc = 0.0;
+      std::size_t j = 0;
+      for (; j + 1 < probes; ++j) {
+        acc += prop.weights[j];
+        if (pick <= acc) break;
+      }
+      for (std::size_t c = 0; c < d; ++c) {
+        z[c] = pz[j * d + c] + prop.h * rng.normal();
+        tu[i * d + c] = detail::standard_normal_cdf(z[c]);
+        z[c] = normal_quantile(tu[i * d + c]);  // as the engine will see it (clamped to |z| <= 8)
+      }
+      tlog[i] = prop.log_density(z.data());
+    }
+    // The round's samples under the round's mixture density (probes included: they are its prior share).
+    for (std::size_t j = 0; j < probes; ++j) plog[j] = prop.log_density(pz.data() + j * d);
+    simulate_batch(round, "space-filling", pu, plog, &px, &py);
+    simulate_batch(round, "targeted", tu, tlog, nullptr, nullptr);
+  }
+  train_and_report(o.rounds, {}, nullptr, nullptr);
+  return result;
+}
+
+}  // namespace physynth::active

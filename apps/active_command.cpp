@@ -29,9 +29,9 @@ struct ActiveCommandOptions {
 
 std::string rounds_csv(const std::vector<active::RoundReport>& rounds) {
   std::ostringstream out;
-  out << "strategy,round,samples,rmse,p95_abs_error,max_abs_error,disagreement,train_seconds\n";
+  out << "strategy,round,samples,rows,rmse,p95_abs_error,max_abs_error,disagreement,train_seconds\n";
   for (const auto& r : rounds)
-    out << active::strategy_name(r.strategy) << ',' << r.round << ',' << r.samples << ','
+    out << active::strategy_name(r.strategy) << ',' << r.round << ',' << r.samples << ',' << r.rows << ','
         << core::format_number(r.rmse) << ',' << core::format_number(r.p95) << ',' << core::format_number(r.max_error)
         << ',' << core::format_number(r.disagreement) << ',' << core::format_number(r.seconds) << '\n';
   return out.str();

@@ -12,6 +12,7 @@
 #include "normal_space.h"
 #include "physynth/core/sampling.h"
 #include "physynth/core/text.h"
+#include "physynth/engine/feed.h"
 #include "physynth/engine/modules.h"
 #include "physynth/engine/run.h"
 #include "physynth/pinn/runtime.h"
@@ -40,16 +41,21 @@ constexpr std::size_t kBlock = 2048;
 
 double normal_quantile(double u) { return -std::sqrt(2.0) * boost::math::erfc_inv(2.0 * u); }
 
-// Samples of the scenario at design points: their features (every observation reading, a
-// missing one as 0) and target label (NaN where the sample failed or the label is undefined).
+// Samples of the scenario at design points as the model sees them: rows of features and a
+// target, each row owned by one sample. A scalar label: one row per sample (every observation
+// reading, a missing one as 0; the target NaN where the sample failed or the label is
+// undefined). The feed's per-record target (feed.target, remaining useful life): one row per
+// window of feed.window readings of the feed's channels, as physynth feed cuts them.
 class Simulator {
  public:
-  Simulator(const engine::Scenario& s, const std::string& target, int threads) : generator_(s, threads) {
+  Simulator(const engine::Scenario& s, const std::string& target, int threads) : s_(s), generator_(s, threads) {
+    windows_ = s.feed.present && target == s.feed.target;
     for (std::size_t l = 0; l < s.labels.size(); ++l)
       if (s.labels[l].name == target) label_ = l;
-    if (label_ == std::numeric_limits<std::size_t>::max()) {
+    if (label_ == std::numeric_limits<std::size_t>::max() && !windows_) {
       std::string names;
       for (const auto& l : s.labels) names += (names.empty() ? "" : ", ") + l.name;
+      if (s.feed.present) names += (names.empty() ? "" : ", ") + s.feed.target + " (the feed's windows)";
       throw std::invalid_argument("--target '" + target + "' is not a label of the scenario; its labels are " +
                                   (names.empty() ? "none" : names));
     }
@@ -58,15 +64,34 @@ class Simulator {
   }
   std::size_t dimension() const { return generator_.dimension(); }
   std::size_t features() const { return features_; }
+  bool windows() const { return windows_; }
 
+  // Rows for the samples at `unit` (n x d) keyed on `keys`: x (rows x features), y, and the
+  // position of each row's sample in the batch.
   void operator()(const std::vector<double>& unit, const std::vector<std::uint64_t>& keys, std::vector<double>& x,
-                  std::vector<double>& y) {
+                  std::vector<double>& y, std::vector<std::size_t>& owner) {
     const std::size_t d = dimension(), n = keys.size();
     x.clear();
     y.clear();
+    owner.clear();
     for (std::size_t first = 0; first < n; first += kBlock) {
       const std::size_t count = std::min(kBlock, n - first);
       const engine::Shard sh = generator_.at(unit.data() + first * d, keys.data() + first, count);
+      if (windows_) {
+        engine::WindowBatch wb;
+        for (auto split : {engine::Split::kTrain, engine::Split::kValidation, engine::Split::kTest})
+          engine::append_windows(s_, sh, split, &wb);
+        features_ = wb.window * wb.channels;
+        for (std::size_t w = 0; w < wb.size; ++w) {
+          for (std::size_t k = 0; k < features_; ++k) {
+            const float v = wb.features[w * features_ + k];
+            x.push_back(std::isfinite(v) ? static_cast<double>(v) : 0.0);
+          }
+          y.push_back(static_cast<double>(wb.targets[w]));
+          owner.push_back(first + static_cast<std::size_t>(wb.samples[w]));
+        }
+        continue;
+      }
       std::size_t f = 0;
       for (const auto& ob : sh.observations) f += ob.times.size();
       features_ = f;
@@ -78,14 +103,17 @@ class Simulator {
           }
         const bool ok = sh.status[i] != static_cast<std::int8_t>(engine::SampleStatus::kFailed);
         y.push_back(ok ? sh.labels[i * sh.num_labels() + label_] : kNaN);
+        owner.push_back(first + i);
       }
     }
   }
 
  private:
+  const engine::Scenario& s_;
   engine::ShardGenerator generator_;
   std::size_t label_ = std::numeric_limits<std::size_t>::max();
   std::size_t features_ = 0;
+  bool windows_ = false;
 };
 
 // The training set so far.
@@ -93,17 +121,24 @@ struct Training {
   std::vector<double> x, y;
 };
 
-void add(Training& t, const std::vector<double>& x, const std::vector<double>& y, std::size_t f,
-         std::uint64_t* dropped) {
+// A batch as rows (Simulator).
+struct Rows {
+  std::vector<double> x, y;
+  std::vector<std::size_t> owner;
+};
+
+// Adds the rows with a target; counts the samples that gave none.
+void add(Training& t, const std::vector<double>& x, const std::vector<double>& y, const std::vector<std::size_t>& owner,
+         std::size_t samples, std::size_t f, std::uint64_t* dropped) {
+  std::vector<char> used(samples, 0);
   for (std::size_t i = 0; i < y.size(); ++i) {
-    if (!std::isfinite(y[i])) {
-      ++*dropped;
-      continue;
-    }
+    if (!std::isfinite(y[i])) continue;
+    used[owner[i]] = 1;
     t.x.insert(t.x.end(), x.begin() + static_cast<std::ptrdiff_t>(i * f),
                x.begin() + static_cast<std::ptrdiff_t>((i + 1) * f));
     t.y.push_back(y[i]);
   }
+  for (char u : used) *dropped += u ? 0 : 1;
 }
 
 // Per query row: the members' mean and standard deviation.
@@ -164,32 +199,32 @@ LoopResult run_loop(const engine::Scenario& s, Strategy strategy, const LoopOpti
 
   LoopResult result;
   // The test set: prior samples under keys of their own.
-  std::vector<double> test_unit(o.test * d), test_x, test_y;
+  std::vector<double> test_unit(o.test * d);
+  Rows test;
   std::vector<std::uint64_t> test_keys(o.test);
   test_design.unit_points(0, o.test, test_unit.data());
   std::iota(test_keys.begin(), test_keys.end(), kTestKeys);
-  sim(test_unit, test_keys, test_x, test_y);
+  sim(test_unit, test_keys, test.x, test.y, test.owner);
+  if (std::none_of(test.y.begin(), test.y.end(), [](double v) { return std::isfinite(v); }))
+    throw std::invalid_argument("no test sample has a value of '" + o.target + "' (every one failed or is censored)");
   const std::size_t F = sim.features();
 
   Training train;
   std::uint64_t next_key = kTrainKeys, random_next = 0, sobol_next = 0;
   const std::uint64_t per_round = o.budget / static_cast<std::uint64_t>(o.rounds);
   // Adds a batch at design points u (n x d) with its origin and sampling log density.
-  // x and y when the batch was simulated already (under the keys it gets here).
+  // `done`: the batch's rows when it was simulated already (under the keys it gets here).
   auto simulate_batch = [&](int round, const std::string& origin, const std::vector<double>& u,
-                            const std::vector<double>& log_q, const std::vector<double>* x_done,
-                            const std::vector<double>* y_done) {
+                            const std::vector<double>& log_q, const Rows* done) {
     const std::size_t n = log_q.size();
     std::vector<std::uint64_t> keys(n);
     std::iota(keys.begin(), keys.end(), next_key);
     next_key += n;
-    std::vector<double> x, y;
-    if (x_done && y_done) {
-      x = *x_done;
-      y = *y_done;
-    } else {
-      sim(u, keys, x, y);
-    }
+    Rows rows;
+    if (done)
+      rows = *done;
+    else
+      sim(u, keys, rows.x, rows.y, rows.owner);
     std::vector<double> z(d);
     for (std::size_t i = 0; i < n; ++i) {
       LoopSample smp;
@@ -200,10 +235,10 @@ LoopResult run_loop(const engine::Scenario& s, Strategy strategy, const LoopOpti
       for (std::size_t k = 0; k < d; ++k) z[k] = normal_quantile(smp.unit[k]);
       smp.log_density = log_q[i];
       smp.prior_weight = std::exp(detail::log_standard_normal(z.data(), d) - log_q[i]);
-      smp.target = y[i];
+      smp.target = sim.windows() ? kNaN : rows.y[i];  // windows: a target per window, in the rows
       result.samples.push_back(std::move(smp));
     }
-    add(train, x, y, F, &result.dropped);
+    add(train, rows.x, rows.y, rows.owner, n, F, &result.dropped);
   };
   auto prior_points = [&](const core::Sampler& design, std::uint64_t& next, std::size_t n,
                           std::vector<double>& u, std::vector<double>& log_q) {
@@ -221,7 +256,7 @@ LoopResult run_loop(const engine::Scenario& s, Strategy strategy, const LoopOpti
   auto train_and_report = [&](int round, const std::vector<double>& extra, std::vector<double>* extra_mean,
                               std::vector<double>* extra_sd) {
     const auto start = Clock::now();
-    std::vector<double> q = test_x;
+    std::vector<double> q = test.x;
     q.insert(q.end(), extra.begin(), extra.end());
     pinn::RegressorOptions model = o.model;
     model.seed = s.seed + static_cast<std::uint64_t>(round);
@@ -232,11 +267,13 @@ LoopResult run_loop(const engine::Scenario& s, Strategy strategy, const LoopOpti
     RoundReport r;
     r.strategy = strategy;
     r.round = round;
-    r.samples = train.y.size();
+    r.samples = result.samples.size();
+    r.rows = train.y.size();
     std::vector<double> errors;
-    for (std::size_t j = 0; j < o.test; ++j) {
-      if (!std::isfinite(test_y[j])) continue;
-      errors.push_back(std::abs(mean[j] - test_y[j]));
+    const std::size_t rows = test.y.size();
+    for (std::size_t j = 0; j < rows; ++j) {
+      if (!std::isfinite(test.y[j])) continue;
+      errors.push_back(std::abs(mean[j] - test.y[j]));
       r.disagreement += sd[j];
     }
     double sq = 0.0;
@@ -250,9 +287,11 @@ LoopResult run_loop(const engine::Scenario& s, Strategy strategy, const LoopOpti
     result.rounds.push_back(r);
     if (progress)
       progress(std::string(strategy_name(strategy)) + " round " + std::to_string(round) + ": " +
-               std::to_string(r.samples) + " samples, test RMSE " + core::format_number(r.rmse));
-    if (extra_mean) extra_mean->assign(mean.begin() + static_cast<std::ptrdiff_t>(o.test), mean.end());
-    if (extra_sd) extra_sd->assign(sd.begin() + static_cast<std::ptrdiff_t>(o.test), sd.end());
+               std::to_string(r.samples) + " samples" +
+               (sim.windows() ? " (" + std::to_string(r.rows) + " windows)" : std::string()) + ", test RMSE " +
+               core::format_number(r.rmse));
+    if (extra_mean) extra_mean->assign(mean.begin() + static_cast<std::ptrdiff_t>(rows), mean.end());
+    if (extra_sd) extra_sd->assign(sd.begin() + static_cast<std::ptrdiff_t>(rows), sd.end());
   };
 
   for (int round = 0; round < o.rounds; ++round) {
@@ -265,7 +304,7 @@ LoopResult run_loop(const engine::Scenario& s, Strategy strategy, const LoopOpti
       const bool use_sobol = strategy != Strategy::kRandom;
       if (round > 0) train_and_report(round, {}, nullptr, nullptr);
       prior_points(use_sobol ? sobol : random, use_sobol ? sobol_next : random_next, n, u, log_q);
-      simulate_batch(round, round == 0 ? "initial" : "space-filling", u, log_q, nullptr, nullptr);
+      simulate_batch(round, round == 0 ? "initial" : "space-filling", u, log_q, nullptr);
       continue;
     }
     // Active: probes from the prior, scored by the model trained so far before they join it.
@@ -275,18 +314,29 @@ LoopResult run_loop(const engine::Scenario& s, Strategy strategy, const LoopOpti
     const std::size_t targeted = n > probes ? n - probes : 0;
     std::vector<double> pu, plog;
     prior_points(random, random_next, probes, pu, plog);
-    std::vector<double> px, py;
+    Rows pr;
     // The probes' sampling density is the round's mixture, known only once they are scored:
     // simulate first, record after.
     std::vector<std::uint64_t> pkeys(probes);
     std::iota(pkeys.begin(), pkeys.end(), next_key);
-    sim(pu, pkeys, px, py);
+    sim(pu, pkeys, pr.x, pr.y, pr.owner);
     std::vector<double> pmean, psd;
-    train_and_report(round, px, &pmean, &psd);
-    std::vector<double> pz(probes * d), score(probes, 0.0);
+    train_and_report(round, pr.x, &pmean, &psd);
+    std::vector<double> pz(probes * d), score(probes, 0.0), rows_of(probes, 0.0);
     for (std::size_t i = 0; i < probes * d; ++i) pz[i] = normal_quantile(pu[i]);
+    // A probe's score: its rows' mean of |prediction - target| + the members' sd (a probe without
+    // a target: the disagreement alone; without rows, the median of the others).
+    for (std::size_t j = 0; j < pr.y.size(); ++j) {
+      const std::size_t owner = pr.owner[j];
+      score[owner] += (std::isfinite(pr.y[j]) ? std::abs(pmean[j] - pr.y[j]) : 0.0) + psd[j];
+      rows_of[owner] += 1.0;
+    }
+    std::vector<double> scored;
     for (std::size_t j = 0; j < probes; ++j)
-      score[j] = std::isfinite(py[j]) ? std::abs(pmean[j] - py[j]) + psd[j] : psd[j];
+      if (rows_of[j] > 0.0) scored.push_back(score[j] /= rows_of[j]);
+    std::sort(scored.begin(), scored.end());
+    for (std::size_t j = 0; j < probes; ++j)
+      if (rows_of[j] == 0.0) score[j] = scored.empty() ? 1.0 : scored[scored.size() / 2];
     // The surrogate over theta: each probe's score averaged with its k - 1 nearest probes'.
     Proposal prop;
     prop.d = d;
@@ -327,8 +377,8 @@ LoopResult run_loop(const engine::Scenario& s, Strategy strategy, const LoopOpti
     }
     // The round's samples under the round's mixture density (probes included: they are its prior share).
     for (std::size_t j = 0; j < probes; ++j) plog[j] = prop.log_density(pz.data() + j * d);
-    simulate_batch(round, "space-filling", pu, plog, &px, &py);
-    simulate_batch(round, "targeted", tu, tlog, nullptr, nullptr);
+    simulate_batch(round, "space-filling", pu, plog, &pr);
+    simulate_batch(round, "targeted", tu, tlog, nullptr);
   }
   train_and_report(o.rounds, {}, nullptr, nullptr);
   return result;

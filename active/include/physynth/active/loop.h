@@ -3,10 +3,12 @@
 // next batch towards there, keeping a share of draws from the prior so that no region is
 // abandoned. Side by side, at the same budget, uniform random and Sobol batches.
 //
-// The task here is a scalar label regression: the model sees a sample's observation channels
+// Two tasks: a scalar label regression, where the model sees a sample's observation channels
 // (every reading, missing ones as 0) and predicts one of its labels (an enzyme's Km from a
-// progress curve, a season's yield from its readings). The model is an ensemble of MLPs
-// (pinn/regressor.h, LibTorch, opened on use).
+// progress curve, a season's yield from its readings); and, with the target the scenario's
+// feed.target (remaining useful life), the feed's windows (physynth feed), each predicting the
+// target at its last reading. The model is an ensemble of MLPs (pinn/regressor.h, LibTorch,
+// opened on use). A sample's error is the mean over its rows (windows).
 //
 // Where it errs: each round's space-filling share is fresh prior samples ("probes"), scored by
 // the current ensemble before they join the training set: |mean prediction - label| plus the
@@ -47,7 +49,8 @@ struct LoopOptions {
 struct RoundReport {
   Strategy strategy = Strategy::kActive;
   int round = 0;
-  std::uint64_t samples = 0;  // training samples after this round's batch
+  std::uint64_t samples = 0;  // samples simulated for training so far (units)
+  std::uint64_t rows = 0;     // training rows: samples with a target, or their windows
   double rmse = 0.0, p95 = 0.0, max_error = 0.0;  // on the test set, model trained on `samples`
   double disagreement = 0.0;  // mean standard deviation of the members on the test set
   double seconds = 0.0;

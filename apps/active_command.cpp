@@ -18,7 +18,7 @@ namespace physynth::apps {
 
 namespace {
 struct ActiveCommandOptions {
-  std::string scenario, output, target;
+  std::string scenario, output, target, model_command;
   std::vector<std::string> strategies = {"active", "random", "sobol"};
   std::vector<std::string> overrides;
   std::uint64_t budget = 600, test = 1000;
@@ -56,6 +56,9 @@ void add_active_command(CLI::App& app, int& exit_code) {
       ->delimiter(',');
   cmd->add_option("--members", o->members, "Ensemble members (default 4)")->check(CLI::Range(2, 64));
   cmd->add_option("--epochs", o->epochs, "Training epochs per round (default 300)")->check(CLI::Range(1, 100000));
+  cmd->add_option("--model-cmd", o->model_command,
+                  "Your own model instead of the built-in MLP ensemble: run as CMD FOLDER each round, reading "
+                  "FOLDER/train.csv and query.csv and writing FOLDER/predictions.csv (active/README.md)");
   cmd->add_option("-o,--output", o->output, "Output directory (default: runs/<name>_active)");
   cmd->add_option("-j,--threads", o->threads, "Threads (default: every core)")->check(CLI::Range(0, 4096));
   cmd->add_option("--set", o->overrides, "Override a scenario value, KEY=VALUE");
@@ -75,7 +78,7 @@ void add_active_command(CLI::App& app, int& exit_code) {
     opt.threads = o->threads;
     opt.model.members = o->members;
     opt.model.epochs = o->epochs;
-    opt.model.threads = o->threads > 0 ? o->threads : 0;
+    opt.model_command = o->model_command;
     const auto progress = [o](const std::string& line) {
       if (!o->quiet) std::printf("  %s\n", line.c_str());
     };
@@ -89,6 +92,7 @@ void add_active_command(CLI::App& app, int& exit_code) {
     summary["test"] = o->test;
     summary["space_filling"] = o->space_filling;
     summary["seed"] = scenario->seed;
+    summary["model"] = o->model_command.empty() ? "built-in MLP ensemble" : o->model_command;
     samples << "strategy,round,origin,key";
     for (const auto& p : scenario->parameters)
       if (!p.distribution.is_fixed()) samples << ",u_" << p.name;

@@ -2,10 +2,16 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <cmath>
 #include <limits>
 #include <numeric>
 #include <stdexcept>
+
+#include <stdlib.h>
+#include <sys/wait.h>
 
 #include <boost/math/special_functions/erf.hpp>
 
@@ -141,6 +147,69 @@ void add(Training& t, const std::vector<double>& x, const std::vector<double>& y
   for (char u : used) *dropped += u ? 0 : 1;
 }
 
+// A user's model through files (LoopOptions::model_command): predictions at q, rows x members.
+std::vector<double> command_predictions(const std::string& command, const std::vector<double>& x,
+                                        const std::vector<double>& y, std::size_t f, const std::vector<double>& q,
+                                        int round, std::size_t* members) {
+  std::string pattern = (std::filesystem::temp_directory_path() / "physynth-model-XXXXXX").string();
+  if (!mkdtemp(pattern.data())) throw std::runtime_error("cannot make a temporary folder for --model-cmd");
+  const std::string dir = pattern;
+  auto write = [&](const std::string& name, const std::vector<double>& rows, const std::vector<double>* target) {
+    std::ofstream out(dir + "/" + name);
+    for (std::size_t k = 0; k < f; ++k) out << (k ? "," : "") << 'f' << k;
+    out << (target ? ",target\n" : "\n");
+    const std::size_t n = rows.size() / f;
+    for (std::size_t i = 0; i < n; ++i) {
+      for (std::size_t k = 0; k < f; ++k) out << (k ? "," : "") << core::format_number(rows[i * f + k]);
+      if (target) out << ',' << core::format_number((*target)[i]);
+      out << '\n';
+    }
+    if (!out) throw std::runtime_error("cannot write " + dir + "/" + name);
+  };
+  write("train.csv", x, &y);
+  write("query.csv", q, nullptr);
+  const std::string call = command + " '" + dir + "'";
+  const int status = std::system(call.c_str());
+  const std::string where = "the model command '" + command + "' (round " + std::to_string(round) + ", files in " +
+                            dir + ")";
+  if (status != 0)
+    throw std::runtime_error(where + (WIFEXITED(status) ? " exited with status " + std::to_string(WEXITSTATUS(status))
+                                                         : " was stopped by signal " + std::to_string(WTERMSIG(status))));
+  std::ifstream in(dir + "/predictions.csv");
+  if (!in) throw std::runtime_error(where + " wrote no predictions.csv");
+  std::vector<double> out;
+  std::string line;
+  std::size_t rows = 0;
+  *members = 0;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    std::size_t count = 0, pos = 0;
+    while (pos <= line.size()) {
+      const std::size_t comma = std::min(line.find(',', pos), line.size());
+      const std::string cell = line.substr(pos, comma - pos);
+      char* end = nullptr;
+      const double v = std::strtod(cell.c_str(), &end);
+      if (cell.empty() || end != cell.c_str() + cell.size() || !std::isfinite(v))
+        throw std::runtime_error(where + ": predictions.csv line " + std::to_string(rows + 1) + ": '" + cell +
+                                 "' is not a finite number");
+      out.push_back(v);
+      ++count;
+      pos = comma + 1;
+    }
+    if (*members == 0) *members = count;
+    if (count != *members)
+      throw std::runtime_error(where + ": predictions.csv line " + std::to_string(rows + 1) + " has " +
+                               std::to_string(count) + " numbers, line 1 has " + std::to_string(*members));
+    ++rows;
+  }
+  if (rows != q.size() / f)
+    throw std::runtime_error(where + ": predictions.csv has " + std::to_string(rows) + " lines for " +
+                             std::to_string(q.size() / f) + " query rows");
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+  return out;
+}
+
 // Per query row: the members' mean and standard deviation.
 void summarise(const std::vector<double>& pred, std::size_t members, std::vector<double>& mean,
                std::vector<double>& sd) {
@@ -188,7 +257,9 @@ LoopResult run_loop(const engine::Scenario& s, Strategy strategy, const LoopOpti
                                 " rounds of at least 2 samples");
   if (!(o.space_filling > 0.0 && o.space_filling < 1.0))
     throw std::invalid_argument("the space-filling share must be in (0, 1)");
-  const auto& runtime = engine::pinn_runtime();  // LibTorch: refused here, before any simulation
+  // LibTorch, unless the user's model stands in: refused here, before any simulation.
+  if (o.model_command.empty()) engine::pinn_runtime();
+  const auto runtime = []() -> const pinn::Runtime& { return engine::pinn_runtime(); };
   Simulator sim(s, o.target, o.threads);
   const std::size_t d = sim.dimension();
   std::vector<core::Distribution> dists;
@@ -261,9 +332,12 @@ LoopResult run_loop(const engine::Scenario& s, Strategy strategy, const LoopOpti
     pinn::RegressorOptions model = o.model;
     model.seed = s.seed + static_cast<std::uint64_t>(round);
     model.threads = 1;  // one thread: the same sums, so the same samples, whatever the thread count
-    const auto pred = runtime.fit_predict(model, train.x, train.y, F, q);
+    std::size_t members = static_cast<std::size_t>(model.members);
+    const auto pred = o.model_command.empty()
+                          ? runtime().fit_predict(model, train.x, train.y, F, q)
+                          : command_predictions(o.model_command, train.x, train.y, F, q, round, &members);
     std::vector<double> mean, sd;
-    summarise(pred, static_cast<std::size_t>(model.members), mean, sd);
+    summarise(pred, members, mean, sd);
     RoundReport r;
     r.strategy = strategy;
     r.round = round;

@@ -43,6 +43,11 @@ struct LoopOptions {
   double space_filling = 0.3;  // share of each active batch drawn from the prior (the probes)
   int neighbours = 5;          // k of the error surrogate
   pinn::RegressorOptions model;  // trained on one thread (the same numbers for any thread count)
+  // A user's own model instead (--model-cmd): each round physynth writes train.csv (columns
+  // f0 ... f{F-1}, target) and query.csv (f0 ... f{F-1}) into a fresh temporary folder, runs
+  // `model_command FOLDER` through /bin/sh, and reads FOLDER/predictions.csv: one line per
+  // query row, one number per ensemble member (one number: no disagreement), comma-separated.
+  std::string model_command;
   int threads = 0;              // of the simulations
 };
 

@@ -24,16 +24,18 @@ struct ActiveCommandOptions {
   std::uint64_t budget = 600, test = 1000;
   int rounds = 6, members = 4, epochs = 300, threads = 0;
   double space_filling = 0.3;
+  std::string score = "both";
   bool quiet = false;
 };
 
 std::string rounds_csv(const std::vector<active::RoundReport>& rounds) {
   std::ostringstream out;
-  out << "strategy,round,samples,rows,rmse,p95_abs_error,max_abs_error,disagreement,train_seconds\n";
+  out << "strategy,round,samples,rows,rmse,p95_abs_error,max_abs_error,disagreement,probe_rmse,train_seconds\n";
   for (const auto& r : rounds)
     out << active::strategy_name(r.strategy) << ',' << r.round << ',' << r.samples << ',' << r.rows << ','
         << core::format_number(r.rmse) << ',' << core::format_number(r.p95) << ',' << core::format_number(r.max_error)
-        << ',' << core::format_number(r.disagreement) << ',' << core::format_number(r.seconds) << '\n';
+        << ',' << core::format_number(r.disagreement) << ',' << core::format_number(r.probe_rmse) << ','
+        << core::format_number(r.seconds) << '\n';
   return out.str();
 }
 }  // namespace
@@ -54,6 +56,10 @@ void add_active_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--strategy", o->strategies, "active, random and/or sobol (default: all three)")
       ->check(CLI::IsMember({"active", "random", "sobol"}))
       ->delimiter(',');
+  cmd->add_option("--score", o->score,
+                  "What steers the next batch: both (a probe's error plus the ensemble's disagreement, default), error, "
+                  "or disagreement")
+      ->check(CLI::IsMember({"both", "error", "disagreement"}));
   cmd->add_option("--members", o->members, "Ensemble members (default 4)")->check(CLI::Range(2, 64));
   cmd->add_option("--epochs", o->epochs, "Training epochs per round (default 300)")->check(CLI::Range(1, 100000));
   cmd->add_option("--model-cmd", o->model_command,
@@ -79,6 +85,9 @@ void add_active_command(CLI::App& app, int& exit_code) {
     opt.model.members = o->members;
     opt.model.epochs = o->epochs;
     opt.model_command = o->model_command;
+    opt.score = o->score == "error"          ? active::Score::kError
+                : o->score == "disagreement" ? active::Score::kDisagreement
+                                             : active::Score::kBoth;
     const auto progress = [o](const std::string& line) {
       if (!o->quiet) std::printf("  %s\n", line.c_str());
     };
@@ -91,12 +100,13 @@ void add_active_command(CLI::App& app, int& exit_code) {
     summary["rounds"] = o->rounds;
     summary["test"] = o->test;
     summary["space_filling"] = o->space_filling;
+    summary["score"] = o->score;
     summary["seed"] = scenario->seed;
     summary["model"] = o->model_command.empty() ? "built-in MLP ensemble" : o->model_command;
     samples << "strategy,round,origin,key";
     for (const auto& p : scenario->parameters)
       if (!p.distribution.is_fixed()) samples << ",u_" << p.name;
-    samples << ",log_density,prior_weight,target\n";
+    samples << ",log_density,prior_weight,target,probe_score\n";
     try {
       for (const auto& name : o->strategies) {
         const active::Strategy st = name == "active"   ? active::Strategy::kActive
@@ -108,7 +118,7 @@ void add_active_command(CLI::App& app, int& exit_code) {
           samples << name << ',' << smp.round << ',' << smp.origin << ',' << smp.key;
           for (double u : smp.unit) samples << ',' << core::format_number(u);
           samples << ',' << core::format_number(smp.log_density) << ',' << core::format_number(smp.prior_weight) << ','
-                  << core::format_number(smp.target) << '\n';
+                  << core::format_number(smp.target) << ',' << core::format_number(smp.score) << '\n';
         }
         summary["strategies"][name] = {{"final_rmse", r.rounds.back().rmse},
                                        {"final_p95_abs_error", r.rounds.back().p95},

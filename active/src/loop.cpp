@@ -398,13 +398,24 @@ LoopResult run_loop(const engine::Scenario& s, Strategy strategy, const LoopOpti
     train_and_report(round, pr.x, &pmean, &psd);
     std::vector<double> pz(probes * d), score(probes, 0.0), rows_of(probes, 0.0);
     for (std::size_t i = 0; i < probes * d; ++i) pz[i] = normal_quantile(pu[i]);
-    // A probe's score: its rows' mean of |prediction - target| + the members' sd (a probe without
-    // a target: the disagreement alone; without rows, the median of the others).
+    // A probe's score: its rows' mean of |prediction - target| + the members' sd, or either alone
+    // (a probe without a target: the disagreement alone; without rows, the median of the others).
     for (std::size_t j = 0; j < pr.y.size(); ++j) {
       const std::size_t owner = pr.owner[j];
-      score[owner] += (std::isfinite(pr.y[j]) ? std::abs(pmean[j] - pr.y[j]) : 0.0) + psd[j];
+      const double error = std::isfinite(pr.y[j]) ? std::abs(pmean[j] - pr.y[j]) : 0.0;
+      score[owner] += o.score == Score::kError          ? error
+                      : o.score == Score::kDisagreement ? psd[j]
+                                                        : error + psd[j];
       rows_of[owner] += 1.0;
     }
+    // The model's error on the fresh probes, beside the test set's (synthetic, never trained on).
+    double sq = 0.0, counted = 0.0;
+    for (std::size_t j = 0; j < pr.y.size(); ++j)
+      if (std::isfinite(pr.y[j])) {
+        sq += (pmean[j] - pr.y[j]) * (pmean[j] - pr.y[j]);
+        counted += 1.0;
+      }
+    result.rounds.back().probe_rmse = counted > 0.0 ? std::sqrt(sq / counted) : kNaN;
     std::vector<double> scored;
     for (std::size_t j = 0; j < probes; ++j)
       if (rows_of[j] > 0.0) scored.push_back(score[j] /= rows_of[j]);
@@ -452,6 +463,7 @@ LoopResult run_loop(const engine::Scenario& s, Strategy strategy, const LoopOpti
     // The round's samples under the round's mixture density (probes included: they are its prior share).
     for (std::size_t j = 0; j < probes; ++j) plog[j] = prop.log_density(pz.data() + j * d);
     simulate_batch(round, "space-filling", pu, plog, &pr);
+    for (std::size_t j = 0; j < probes; ++j) result.samples[result.samples.size() - probes + j].score = score[j];
     simulate_batch(round, "targeted", tu, tlog, nullptr);
   }
   train_and_report(o.rounds, {}, nullptr, nullptr);

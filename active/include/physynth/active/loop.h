@@ -24,6 +24,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,9 @@
 namespace physynth::active {
 
 enum class Strategy { kActive, kRandom, kSobol };
+// What scores a probe: its error, the ensemble's disagreement (epistemic only: regions where the
+// labels are noisy in themselves do not attract samples), or their sum.
+enum class Score { kBoth, kError, kDisagreement };
 const char* strategy_name(Strategy s);
 
 struct LoopOptions {
@@ -42,6 +46,7 @@ struct LoopOptions {
   std::uint64_t test = 1000;   // prior samples the error is measured on
   double space_filling = 0.3;  // share of each active batch drawn from the prior (the probes)
   int neighbours = 5;          // k of the error surrogate
+  Score score = Score::kBoth;
   pinn::RegressorOptions model;  // trained on one thread (the same numbers for any thread count)
   // A user's own model instead (--model-cmd): each round physynth writes train.csv (columns
   // f0 ... f{F-1}, target) and query.csv (f0 ... f{F-1}) into a fresh temporary folder, runs
@@ -58,6 +63,7 @@ struct RoundReport {
   std::uint64_t rows = 0;     // training rows: samples with a target, or their windows
   double rmse = 0.0, p95 = 0.0, max_error = 0.0;  // on the test set, model trained on `samples`
   double disagreement = 0.0;  // mean standard deviation of the members on the test set
+  double probe_rmse = std::numeric_limits<double>::quiet_NaN();  // active: on the round's fresh probes
   double seconds = 0.0;
 };
 
@@ -69,6 +75,7 @@ struct LoopSample {
   double log_density = 0.0;  // of the sampling density in the standard normal space (the prior: log phi)
   double prior_weight = 1.0;
   double target = 0.0;
+  double score = std::numeric_limits<double>::quiet_NaN();  // a probe's score (its error, disagreement), else NaN
 };
 
 struct LoopResult {

@@ -1,4 +1,4 @@
-// physynth report DIR: VTK files, PNG plots and report.html for a run, anchor or collapse
+// physynth report DIR: VTK files, PNG plots and report.html for a run, anchor, collapse or active
 // folder (viz/viz.h); `run --report` and `anchor --report` call the same after they finish.
 #include <CLI/CLI.hpp>
 
@@ -71,7 +71,7 @@ void add_report_command(CLI::App& app, int& exit_code) {
   auto dir = std::make_shared<std::string>();
   CLI::App* cmd =
       app.add_subcommand("report", "Write VTK files, PNG plots and report.html for a run, anchor or collapse folder");
-  cmd->add_option("directory", *dir, "The folder (with manifest.json, fit.json or collapse.json)")
+  cmd->add_option("directory", *dir, "The folder (with manifest.json, fit.json, collapse.json or active.json)")
       ->required()
       ->check(CLI::ExistingDirectory);
   add_report_options(*cmd, *o);

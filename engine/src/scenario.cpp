@@ -1011,7 +1011,7 @@ void choose_integrator(const ConfigNode& root, const core::Model& model, Scenari
 
 const std::vector<std::string>& report_plot_kinds() {
   static const std::vector<std::string> kinds = {"ensemble",  "parameters", "rul",         "spectra",
-                                                 "yield_map", "pinn_error", "calibration", "collapse"};
+                                                 "yield_map", "pinn_error", "calibration", "collapse", "active"};
   return kinds;
 }
 

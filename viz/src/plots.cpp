@@ -772,4 +772,89 @@ std::vector<Figure> plot_collapse(const std::string& collapse_dir, const std::st
   return figures;
 }
 
+std::vector<Figure> plot_active(const std::string& active_dir, const std::string& out_dir, const VisualOptions& o) {
+  std::vector<Figure> figures;
+  if (!wanted(o, "active")) return figures;
+  // Learning curves: each error measure against the training samples, a line per strategy.
+  const CsvTable t = read_csv((fs::path(active_dir) / "rounds.csv").string());
+  const std::size_t cs = t.column("strategy"), cn = t.column("samples");
+  if (cs == std::string::npos || cn == std::string::npos)
+    throw std::runtime_error(active_dir + "/rounds.csv: expected columns strategy, samples and the errors");
+  std::vector<std::string> strategies;
+  for (const auto& row : t.rows)
+    if (std::find(strategies.begin(), strategies.end(), row[cs]) == strategies.end()) strategies.push_back(row[cs]);
+  const std::vector<std::pair<std::string, std::string>> measures = {
+      {"rmse", "test RMSE"}, {"p95_abs_error", "95th percentile of the absolute error"},
+      {"max_abs_error", "largest absolute error"}};
+  for (const auto& [column, what] : measures) {
+    const std::size_t cv = t.column(column);
+    if (cv == std::string::npos) continue;
+    Canvas canvas(o);
+    vtkNew<vtkChartXY> chart;
+    canvas.scene()->AddItem(chart);
+    std::vector<vtkSmartPointer<vtkTable>> keep;
+    for (std::size_t k = 0; k < strategies.size(); ++k) {
+      std::vector<std::pair<double, double>> pts;
+      for (std::size_t i = 0; i < t.rows.size(); ++i)
+        if (t.rows[i][cs] == strategies[k] && std::isfinite(t.number(i, cv))) pts.emplace_back(t.number(i, cn), t.number(i, cv));
+      if (pts.empty()) continue;
+      std::sort(pts.begin(), pts.end());
+      auto tab = xy_table("samples", strategies[k], pts);
+      keep.push_back(tab);
+      vtkPlot* line = chart->AddPlot(vtkChart::LINE);
+      line->SetInputData(tab, 0, 1);
+      colour(line, kPalette[k % 8], 3.0f);
+      line->SetLabel(strategies[k]);
+    }
+    style(chart, "Learning curves: " + what, "training samples", what);
+    legend(chart);
+    Figure f{"active", (fs::path(out_dir) / ("active-" + slug(column) + ".png")).string(), "Learning curves (" + what + ")",
+             "The downstream model's " + what +
+                 " on the fixed test set (prior samples, never trained on) after each round, one line per strategy "
+                 "at equal budgets."};
+    canvas.save(f.file);
+    figures.push_back(f);
+  }
+  // Where the samples went: the active strategy's first two design coordinates, by origin.
+  const CsvTable smp = read_csv((fs::path(active_dir) / "samples.csv").string());
+  std::vector<std::size_t> coords;
+  for (std::size_t c = 0; c < smp.header.size(); ++c)
+    if (smp.header[c].rfind("u_", 0) == 0) coords.push_back(c);
+  const std::size_t so = smp.column("origin"), ss = smp.column("strategy");
+  if (coords.size() >= 2 && so != std::string::npos && ss != std::string::npos) {
+    Canvas canvas(o);
+    vtkNew<vtkChartXY> chart;
+    canvas.scene()->AddItem(chart);
+    std::vector<vtkSmartPointer<vtkTable>> keep;
+    const std::vector<std::string> origins = {"initial", "space-filling", "targeted"};
+    for (std::size_t k = 0; k < origins.size(); ++k) {
+      std::vector<std::pair<double, double>> pts;
+      for (std::size_t i = 0; i < smp.rows.size(); ++i)
+        if (smp.rows[i][ss] == "active" && smp.rows[i][so] == origins[k])
+          pts.emplace_back(smp.number(i, coords[0]), smp.number(i, coords[1]));
+      if (pts.empty()) continue;
+      auto tab = xy_table(smp.header[coords[0]], origins[k], pts);
+      keep.push_back(tab);
+      auto* p = vtkPlotPoints::SafeDownCast(chart->AddPlot(vtkChart::POINTS));
+      p->SetInputData(tab, 0, 1);
+      colour(p, kPalette[k % 8], 1.0f);
+      p->SetMarkerStyle(vtkPlotPoints::CIRCLE);
+      p->SetMarkerSize(5.f);
+      p->SetLabel(origins[k]);
+    }
+    if (!keep.empty()) {
+      style(chart, "Where the active samples went", smp.header[coords[0]].substr(2) + " (design coordinate)",
+            smp.header[coords[1]].substr(2) + " (design coordinate)");
+      legend(chart);
+      Figure f{"active", (fs::path(out_dir) / "active-samples.png").string(), "Where the samples went",
+               "The active strategy's samples in the first two design coordinates (each parameter's prior quantile): "
+               "the initial Sobol points, each round's prior probes (space-filling) and the draws steered towards "
+               "the model's errors (targeted)."};
+      canvas.save(f.file);
+      figures.push_back(f);
+    }
+  }
+  return figures;
+}
+
 }  // namespace physynth::viz

@@ -245,6 +245,21 @@ void collapse_sections(Page& pg, const fs::path& dir) {
   pg.body << "<pre>" << esc(ss.str()) << "</pre>\n";
 }
 
+// The closed loop's summary: the final figures per strategy (active.json).
+void active_sections(Page& pg, const fs::path& dir) {
+  const nlohmann::json a = read_json((dir / "active.json").string());
+  pg.h2("Closed loop");
+  pg.body << "<p>Target <b>" << esc(a.value("target", "")) << "</b>, " << a.value("budget", 0)
+          << " training samples per strategy in " << a.value("rounds", 0) << " rounds, errors on "
+          << a.value("test", 0) << " prior test samples; model: " << esc(a.value("model", "")) << ".</p>\n";
+  std::vector<std::vector<std::string>> rows;
+  if (a.contains("strategies"))
+    for (const auto& [name, v] : a["strategies"].items())
+      rows.push_back({name, num(v.value("final_rmse", 0.0)), num(v.value("final_p95_abs_error", 0.0)),
+                      num(v.value("final_max_abs_error", 0.0))});
+  pg.table({"strategy", "final RMSE", "95th percentile", "largest error"}, rows);
+}
+
 }  // namespace
 
 Report write_report(const std::string& directory, const VisualOptions& options) {
@@ -256,11 +271,11 @@ Report write_report(const std::string& directory, const VisualOptions& options) 
   const fs::path plots = dir / "plots", vtk = dir / "vtk";
   std::vector<std::string> vtk_files;
   const bool is_run = fs::exists(dir / "manifest.json"), is_fit = fs::exists(dir / "fit.json"),
-             is_collapse = fs::exists(dir / "collapse.json");
-  if (!is_run && !is_fit && !is_collapse)
+             is_collapse = fs::exists(dir / "collapse.json"), is_active = fs::exists(dir / "active.json");
+  if (!is_run && !is_fit && !is_collapse && !is_active)
     throw std::runtime_error(directory +
-                             ": not a physynth folder: expected manifest.json (run), fit.json (anchor) or "
-                             "collapse.json (collapse)");
+                             ": not a physynth folder: expected manifest.json (run), fit.json (anchor), "
+                             "collapse.json (collapse) or active.json (active)");
   // The folder is this report's until it is written; an earlier report's files go first, so
   // none of a plot kind no longer drawn stays behind.
   const auto folder = engine::OutputFolder::take(directory, "report", true);
@@ -278,6 +293,10 @@ Report write_report(const std::string& directory, const VisualOptions& options) 
     anchor_sections(pg, dir);
     vtk_files = write_calibration_vtk(directory, vtk.string(), options);
     if (png) r.figures = plot_calibration(directory, plots.string(), options);
+  } else if (is_active) {
+    title = "physynth active: " + dir.filename().string();
+    active_sections(pg, dir);
+    if (png) r.figures = plot_active(directory, plots.string(), options);
   } else {
     title = "physynth collapse: " + dir.filename().string();
     collapse_sections(pg, dir);

@@ -69,6 +69,8 @@ std::vector<Figure> plot_calibration(const std::string& anchor_dir, const std::s
                                      const VisualOptions& options);
 std::vector<Figure> plot_collapse(const std::string& collapse_dir, const std::string& out_dir,
                                   const VisualOptions& options);
+// Learning curves and where the samples went, of a physynth active folder (rounds.csv, samples.csv).
+std::vector<Figure> plot_active(const std::string& active_dir, const std::string& out_dir, const VisualOptions& options);
 
 struct Report {
   std::string html;                // report.html
@@ -76,8 +78,8 @@ struct Report {
   std::vector<Figure> figures;
 };
 
-// report.html in `dir`, a run folder (manifest.json), an anchor folder (fit.json) or a
-// collapse folder (collapse.json): summary, counts, audits, fidelity numbers and the plots
+// report.html in `dir`, a run folder (manifest.json), an anchor folder (fit.json), a
+// collapse folder (collapse.json) or an active folder (active.json): summary, counts, audits, fidelity numbers and the plots
 // (drawn into dir/plots, VTK files into dir/vtk). One self-contained page that opens offline;
 // it references only files inside dir. With options.format == "vtk" no PNG is drawn.
 Report write_report(const std::string& dir, const VisualOptions& options);

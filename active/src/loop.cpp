@@ -255,6 +255,11 @@ LoopResult run_loop(const engine::Scenario& s, Strategy strategy, const LoopOpti
   if (o.rounds < 1 || o.budget < static_cast<std::uint64_t>(2 * o.rounds))
     throw std::invalid_argument("--budget " + std::to_string(o.budget) + " cannot fill " + std::to_string(o.rounds) +
                                 " rounds of at least 2 samples");
+  if (s.field.present)
+    throw std::invalid_argument("a field's plots are fixed by the field; the loop chooses its own samples");
+  if (s.rare_event.present)
+    throw std::invalid_argument("sampling.condition: a conditioned scenario's samples come from the rare-event "
+                                "sampler; drop the condition for the loop");
   if (!(o.space_filling > 0.0 && o.space_filling < 1.0))
     throw std::invalid_argument("the space-filling share must be in (0, 1)");
   // LibTorch, unless the user's model stands in: refused here, before any simulation.

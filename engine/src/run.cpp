@@ -737,7 +737,8 @@ struct ShardGenerator::Impl {
   // samples at those design coordinates, keyed on `keys`.
   Shard compute(std::uint64_t index, std::uint64_t first, std::size_t count, std::vector<SampleOutcome>* outcomes,
                 const double* unit = nullptr, const std::uint64_t* keys = nullptr) {
-    if (!unit && points) {
+    const bool from_points = !unit && points;
+    if (from_points) {
       unit = points->unit.data() + first * points->dimension;
       keys = points->keys.data() + first;
     }
@@ -792,7 +793,7 @@ struct ShardGenerator::Impl {
         }
       });
     });
-    if (points && keys == points->keys.data() + first) append_columns(shard, first);
+    if (from_points) append_columns(shard, first);
     return shard;
   }
 

@@ -25,6 +25,7 @@
 #include <memory>
 
 #include "physynth/anchor/milling_calibration.h"
+#include "physynth/anchor/two_sample.h"
 #include "physynth/domains/manufacturing/tool_wear.h"
 #include "physynth/engine/run.h"
 
@@ -209,22 +210,6 @@ double crossing_time(const std::vector<float>& v) {
   return std::nan("");
 }
 
-// Two-sample Kolmogorov-Smirnov distance.
-double ks_distance(std::vector<double> a, std::vector<double> b) {
-  std::sort(a.begin(), a.end());
-  std::sort(b.begin(), b.end());
-  double d = 0.0;
-  std::size_t i = 0, j = 0;
-  while (i < a.size() && j < b.size()) {
-    const double x = std::min(a[i], b[j]);
-    while (i < a.size() && a[i] <= x) ++i;
-    while (j < b.size() && b[j] <= x) ++j;
-    d = std::max(d, std::abs(static_cast<double>(i) / static_cast<double>(a.size()) -
-                             static_cast<double>(j) / static_cast<double>(b.size())));
-  }
-  return d;
-}
-
 // Training rows from tool vectors, read every kGridStep (as the grid).
 Set rows_of(const std::vector<std::vector<float>>& tools, const ToolWear& model, const std::vector<double>& theta) {
   Set set;
@@ -400,7 +385,7 @@ int main(int argc, char** argv) {
     double tstr = 0.0;
     for (int seed : {42, 43, 44}) tstr += rmse(fit_and_predict(synthetic, real_test, 30, seed), real_test.y) / 3.0;
     std::printf("| physynth (calibrated on 1-8) | 0 | %zu of %zu | %.2f | %.2f |\n", c.size(), physynth_tools.size(),
-                ks_distance(c, real_cross), tstr);
+                anchor::ks_statistic(c, real_cross), tstr);
   }
   std::vector<std::vector<float>> parents = real_tools;
   for (int generation = 0; generation < 4; ++generation) {
@@ -413,7 +398,7 @@ int main(int argc, char** argv) {
       for (int seed : {42, 43, 44}) tstr += rmse(fit_and_predict(rows, real_test, 30, seed), real_test.y) / 3.0;
     }
     std::printf("| VAE on the real tools | %d | %zu of %zu | %.2f | %.2f |\n", generation, c.size(), tools.size(),
-                c.empty() ? 1.0 : ks_distance(c, real_cross), tstr);
+                c.empty() ? 1.0 : anchor::ks_statistic(c, real_cross), tstr);
     parents.assign(tools.begin(), tools.begin() + static_cast<std::ptrdiff_t>(real_tools.size()));
   }
   return 0;

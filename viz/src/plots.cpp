@@ -715,6 +715,38 @@ std::vector<Figure> plot_validation(const std::string& anchor_dir, const std::st
   return figures;
 }
 
+// One line per strategy (column cs) of y (column cy) against x (column cx) over the rows `use`
+// accepts, sorted by x; with markers at the points. Returns the tables the chart draws from.
+template <class Use>
+std::vector<vtkSmartPointer<vtkTable>> strategy_lines(vtkChartXY* chart, const CsvTable& t, std::size_t cs,
+                                                      const std::vector<std::string>& strategies, std::size_t cx,
+                                                      std::size_t cy, const std::string& x_name, bool markers,
+                                                      Use use) {
+  std::vector<vtkSmartPointer<vtkTable>> keep;
+  for (std::size_t k = 0; k < strategies.size(); ++k) {
+    std::vector<std::pair<double, double>> pts;
+    for (std::size_t i = 0; i < t.rows.size(); ++i)
+      if (t.rows[i][cs] == strategies[k] && use(i) && std::isfinite(t.number(i, cy)))
+        pts.emplace_back(t.number(i, cx), t.number(i, cy));
+    if (pts.empty()) continue;
+    std::sort(pts.begin(), pts.end());
+    auto tab = xy_table(x_name, strategies[k], pts);
+    keep.push_back(tab);
+    vtkPlot* line = chart->AddPlot(vtkChart::LINE);
+    line->SetInputData(tab, 0, 1);
+    colour(line, kPalette[k % 8], 3.0f);
+    line->SetLabel(strategies[k]);
+    if (!markers) continue;
+    auto* dots = vtkPlotPoints::SafeDownCast(chart->AddPlot(vtkChart::POINTS));
+    dots->SetInputData(tab, 0, 1);
+    colour(dots, kPalette[k % 8], 1.0f);
+    dots->SetMarkerStyle(vtkPlotPoints::CIRCLE);
+    dots->SetMarkerSize(7.f);
+    dots->SetLegendVisibility(false);
+  }
+  return keep;
+}
+
 std::vector<Figure> plot_collapse(const std::string& collapse_dir, const std::string& out_dir, const VisualOptions& o) {
   std::vector<Figure> figures;
   if (!wanted(o, "collapse")) return figures;
@@ -740,27 +772,8 @@ std::vector<Figure> plot_collapse(const std::string& collapse_dir, const std::st
     Canvas canvas(o);
     vtkNew<vtkChartXY> chart;
     canvas.scene()->AddItem(chart);
-    std::vector<vtkSmartPointer<vtkTable>> keep;
-    for (std::size_t k = 0; k < strategies.size(); ++k) {
-      std::vector<std::pair<double, double>> pts;
-      for (std::size_t i = 0; i < t.rows.size(); ++i)
-        if (t.rows[i][cq] == q && t.rows[i][cs] == strategies[k] && std::isfinite(t.number(i, cv)))
-          pts.emplace_back(t.number(i, cg), t.number(i, cv));
-      if (pts.empty()) continue;
-      std::sort(pts.begin(), pts.end());
-      auto tab = xy_table("generation", strategies[k], pts);
-      keep.push_back(tab);
-      vtkPlot* line = chart->AddPlot(vtkChart::LINE);
-      line->SetInputData(tab, 0, 1);
-      colour(line, kPalette[k % 8], 3.0f);
-      line->SetLabel(strategies[k]);
-      auto* pts_plot = vtkPlotPoints::SafeDownCast(chart->AddPlot(vtkChart::POINTS));
-      pts_plot->SetInputData(tab, 0, 1);
-      colour(pts_plot, kPalette[k % 8], 1.0f);
-      pts_plot->SetMarkerStyle(vtkPlotPoints::CIRCLE);
-      pts_plot->SetMarkerSize(7.f);
-      pts_plot->SetLegendVisibility(false);
-    }
+    const auto keep = strategy_lines(chart, t, cs, strategies, cg, cv, "generation", true,
+                                     [&](std::size_t i) { return t.rows[i][cq] == q; });
     style(chart, q + " per generation", "generation", q);
     legend(chart);
     Figure f{"collapse", (fs::path(out_dir) / ("collapse-" + slug(q) + ".png")).string(), q + " across generations",
@@ -792,20 +805,7 @@ std::vector<Figure> plot_active(const std::string& active_dir, const std::string
     Canvas canvas(o);
     vtkNew<vtkChartXY> chart;
     canvas.scene()->AddItem(chart);
-    std::vector<vtkSmartPointer<vtkTable>> keep;
-    for (std::size_t k = 0; k < strategies.size(); ++k) {
-      std::vector<std::pair<double, double>> pts;
-      for (std::size_t i = 0; i < t.rows.size(); ++i)
-        if (t.rows[i][cs] == strategies[k] && std::isfinite(t.number(i, cv))) pts.emplace_back(t.number(i, cn), t.number(i, cv));
-      if (pts.empty()) continue;
-      std::sort(pts.begin(), pts.end());
-      auto tab = xy_table("samples", strategies[k], pts);
-      keep.push_back(tab);
-      vtkPlot* line = chart->AddPlot(vtkChart::LINE);
-      line->SetInputData(tab, 0, 1);
-      colour(line, kPalette[k % 8], 3.0f);
-      line->SetLabel(strategies[k]);
-    }
+    const auto keep = strategy_lines(chart, t, cs, strategies, cn, cv, "samples", false, [](std::size_t) { return true; });
     style(chart, "Learning curves: " + what, "training samples", what);
     legend(chart);
     Figure f{"active", (fs::path(out_dir) / ("active-" + slug(column) + ".png")).string(), "Learning curves (" + what + ")",

@@ -267,6 +267,7 @@ LoopResult run_loop(const engine::Scenario& s, Strategy strategy, const LoopOpti
   const auto runtime = []() -> const pinn::Runtime& { return engine::pinn_runtime(); };
   Simulator sim(s, o.target, o.threads);
   const std::size_t d = sim.dimension();
+  if (d == 0) throw std::invalid_argument("no parameter of the scenario is drawn: there is nowhere to steer samples");
   std::vector<core::Distribution> dists;
   for (const auto& p : s.parameters) dists.push_back(p.distribution);
   const core::Sampler random(core::Design::kRandom, dists, s.seed, o.budget);

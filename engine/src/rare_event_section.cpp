@@ -1,4 +1,5 @@
 // sampling.condition and its tuning keys (scenario.h, RareEventSpec), read after the labels.
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -83,6 +84,9 @@ void read_rare_event(const ConfigNode& node, Scenario& s) {
       node["design"].error(node["design"].path() + " '" + *d +
                            "' cannot be combined with sampling.condition: the rare-event sampler draws its own points");
   if (s.field.present) cn.error(cn.path() + ": a field's plots cannot be conditioned on an event");
+  if (std::all_of(s.parameters.begin(), s.parameters.end(),
+                  [](const ParameterSpec& p) { return p.distribution.is_fixed(); }))
+    cn.error(cn.path() + ": no parameter is drawn from a distribution, so the event is certain or impossible");
   if (node.has("method"))
     if (auto m = node["method"].as_enum({"importance", "splitting"}))
       r.method = *m == "splitting" ? RareEventSpec::Method::kSplitting : RareEventSpec::Method::kImportance;

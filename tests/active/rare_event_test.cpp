@@ -236,4 +236,6 @@ TEST_CASE("rare events: the scenario's mistakes at file:line:column") {
   CHECK_THAT(scenario_errors(kTail, {"sampling.design=sobol"}), Catch::Contains("cannot be combined"));
   CHECK_THAT(scenario_errors(kTail, {"sampling.method=bisection"}), Catch::Contains("importance"));
   CHECK_THAT(scenario_errors(kTail, {"sampling.samples_per_level=50"}), Catch::Contains("samples_per_level"));
+  CHECK_THAT(scenario_errors(kTail, {"parameters.A={value: 1}", "parameters.k={value: 1}"}),
+             Catch::Contains("no parameter is drawn"));
 }

@@ -152,8 +152,7 @@ void add_run_command(CLI::App& app, int& exit_code) {
     const auto level_line = [&](const std::string& line) {
       if (!o->quiet && root) std::cerr << "rare event: " << line << "\n";
     };
-    const engine::RunSummary s = scenario->rare_event.present ? active::run_rare_event(*scenario, run, &rare, level_line)
-                                                              : engine::run_scenario(*scenario, run);
+    const engine::RunSummary s = active::run(*scenario, run, &rare, level_line);
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     if (s.interrupted) {

@@ -12,7 +12,6 @@
 #include "physynth/core/random.h"
 #include "physynth/core/text.h"
 #include "physynth/engine/condition.h"
-#include "physynth/engine/output_folder.h"
 #include "physynth/engine/ranks.h"
 #include "normal_space.h"
 
@@ -556,28 +555,23 @@ nlohmann::ordered_json to_json(const RareEventEstimate& e) {
   return j;
 }
 
+engine::RunSummary run(const engine::Scenario& s, const engine::RunOptions& options, RareEventEstimate* estimate,
+                       const std::function<void(const std::string&)>& progress) {
+  return s.rare_event.present ? run_rare_event(s, options, estimate, progress) : engine::run_scenario(s, options);
+}
+
 engine::RunSummary run_rare_event(const engine::Scenario& s, const engine::RunOptions& options,
                                   RareEventEstimate* estimate,
                                   const std::function<void(const std::string&)>& progress) {
   engine::RunSummary summary;
   summary.directory = options.output_directory.empty() ? s.output.directory : options.output_directory;
-  // The folder first: a busy or foreign folder, or an earlier run without --overwrite or --resume,
-  // is refused before the sampler's simulations, not after.
-  std::shared_ptr<engine::OutputFolder> folder;
-  if (engine::num_ranks() == 1) try {
-    folder = engine::OutputFolder::take(summary.directory, "physynth run");
-    if (folder->has_physynth_output() && !options.overwrite && !options.resume) {
-      summary.refused = true;
-      summary.message = summary.directory +
-                        " holds an earlier run; --overwrite replaces it (only physynth's files), --resume "
-                        "continues an interrupted one";
+  // The folder first: whatever the run would refuse (busy, foreign files, an earlier run without
+  // --overwrite, a resume that cannot be) is refused before the sampler's simulations, not after.
+  if (engine::num_ranks() == 1)
+    if (std::string why = engine::run_directory_refusal(s, options, &summary.refused); !why.empty()) {
+      summary.message = why;
       return summary;
     }
-  } catch (const std::exception& e) {
-    summary.refused = true;
-    summary.message = e.what();
-    return summary;
-  }
   RareEventResult result = sample_rare_event(s, options.threads, progress);
   if (estimate) *estimate = result.estimate;
   if (!result.points) {

@@ -842,10 +842,10 @@ namespace {
 // SHA-256 of the resolved scenario: what a resume must find unchanged.
 std::string scenario_fingerprint(const Scenario& s) { return sha256_hex(s.resolved.dump()); }
 
-// Rank 0: takes `dir` (the lock, for the whole run) and makes it ready; "" when it is, else
-// why not (what was asked cannot be done: exit 2).
-std::string prepare_directory(const Scenario& s, const RunOptions& opt, const std::string& dir,
-                              std::shared_ptr<OutputFolder>& folder, bool* refused) {
+// Whether `dir` can take the run as asked (the folder taken, held in `folder`), without changing
+// anything in it; "" when it can, else why not.
+std::string check_directory(const Scenario& s, const RunOptions& opt, const std::string& dir,
+                            std::shared_ptr<OutputFolder>& folder, bool* refused) {
   std::error_code ec;
   *refused = true;
   // The folder taken, or why not: busy or refused is the user's to change (2), I/O is not (1).
@@ -879,17 +879,25 @@ std::string prepare_directory(const Scenario& s, const RunOptions& opt, const st
       return "cannot resume '" + dir + "': the scenario (" + s.file +
              " with its --set overrides) is not the one the run started with (" +
              j.value("scenario", std::string("?")) + "; its resolved form differs); start a new run with -o";
-    folder->remove_partial_files();
     return "";
   }
   if (std::string why = take("run", false); !why.empty()) return why;
-  if (folder->has_physynth_output()) {
-    if (!opt.overwrite)
-      return "output directory '" + dir + "' already holds a run (" +
-             (fs::exists(fs::path(dir) / "manifest.json", ec) ? std::string("manifest.json") : "physynth's files") +
-             "); pass --overwrite to replace it, --resume to continue it, or choose another directory with -o";
-    folder->remove_physynth_files();  // what physynth wrote there, and nothing else
-  }
+  if (folder->has_physynth_output() && !opt.overwrite)
+    return "output directory '" + dir + "' already holds a run (" +
+           (fs::exists(fs::path(dir) / "manifest.json", ec) ? std::string("manifest.json") : "physynth's files") +
+           "); pass --overwrite to replace it, --resume to continue it, or choose another directory with -o";
+  return "";
+}
+
+// Rank 0: takes `dir` (the lock, for the whole run) and makes it ready; "" when it is, else
+// why not (what was asked cannot be done: exit 2).
+std::string prepare_directory(const Scenario& s, const RunOptions& opt, const std::string& dir,
+                              std::shared_ptr<OutputFolder>& folder, bool* refused) {
+  if (std::string why = check_directory(s, opt, dir, folder, refused); !why.empty()) return why;
+  if (opt.resume)
+    folder->remove_partial_files();
+  else if (folder->has_physynth_output())
+    folder->remove_physynth_files();  // --overwrite: what physynth wrote there, and nothing else
   return "";
 }
 
@@ -1158,6 +1166,15 @@ bool run_is_complete(const std::string& dir) {
   } catch (const std::exception&) {
     return false;
   }
+}
+
+std::string run_directory_refusal(const Scenario& s, const RunOptions& opt, bool* refused) {
+  const std::string dir = opt.output_directory.empty() ? s.output.directory : opt.output_directory;
+  std::shared_ptr<OutputFolder> folder;
+  bool user = true;
+  std::string why = check_directory(s, opt, dir, folder, &user);
+  if (refused) *refused = user;
+  return why;
 }
 
 RunSummary run_scenario(const Scenario& s, const RunOptions& opt) {

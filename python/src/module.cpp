@@ -316,8 +316,7 @@ PYBIND11_MODULE(_physynth, m) {
         {
           py::gil_scoped_release release;
           // sampling.condition: the rare-event sampler draws the samples, as physynth run does.
-          r = h.scenario->rare_event.present ? active::run_rare_event(*h.scenario, o)
-                                             : engine::run_scenario(*h.scenario, o);
+          r = active::run(*h.scenario, o);
         }
         py::dict d;
         d["completed"] = r.completed;

@@ -226,6 +226,20 @@ TEST_CASE("rare events: a conditioned scenario is not run as an ordinary one") {
   CHECK_THROWS_WITH(g.samples(0, 4), Catch::Contains("sampling.condition"));
 }
 
+TEST_CASE("rare events: a folder the run would refuse is refused before any simulation") {
+  run("importance", "y_end > 1", out_dir + "/taken");
+  const auto s = testing::load_scenario(kTail, {});
+  engine::RunOptions o;
+  o.output_directory = out_dir + "/taken";  // holds that run; no overwrite
+  active::RareEventEstimate e;
+  const auto summary = active::run_rare_event(s, o, &e);
+  CHECK_FALSE(summary.completed);
+  CHECK(summary.refused);
+  CHECK_THAT(summary.message, Catch::Contains("already holds a run") && Catch::Contains("--overwrite"));
+  CHECK(e.simulations == 0);  // the sampler never ran
+  CHECK(std::filesystem::exists(out_dir + "/taken/manifest.json"));  // and the earlier run is whole
+}
+
 TEST_CASE("rare events: the scenario's mistakes at file:line:column") {
   using testing::scenario_errors;
   CHECK_THAT(scenario_errors(kTail, {"sampling.condition=y_end"}), Catch::Contains("must compare two expressions"));

@@ -81,4 +81,10 @@ engine::RunSummary run_rare_event(const engine::Scenario& s, const engine::RunOp
                                   RareEventEstimate* estimate = nullptr,
                                   const std::function<void(const std::string&)>& progress = {});
 
+// What `physynth run` does with any scenario: run_rare_event with sampling.condition, else
+// engine::run_scenario (`estimate` then untouched).
+engine::RunSummary run(const engine::Scenario& s, const engine::RunOptions& options,
+                       RareEventEstimate* estimate = nullptr,
+                       const std::function<void(const std::string&)>& progress = {});
+
 }  // namespace physynth::active

@@ -84,6 +84,12 @@ struct RunSummary {
 
 RunSummary run_scenario(const Scenario& scenario, const RunOptions& options);
 
+// Why run_scenario would refuse the output folder as asked (busy, foreign files, an earlier run
+// without --overwrite, a --resume that cannot be), or "" when it would take it; changes nothing
+// there. *refused: whether that is the user's to change (exit 2) rather than an I/O failure. For
+// drivers that work before the run (the rare-event sampler), so a refusal comes first.
+std::string run_directory_refusal(const Scenario& scenario, const RunOptions& options, bool* refused = nullptr);
+
 // The scenario file (absolute path) and --set values that the interrupted run in `dir` started
 // with, from its journal: `physynth run --resume DIR` without a scenario. Throws
 // std::runtime_error saying why not (no journal: a complete run, or not a run folder).

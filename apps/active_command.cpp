@@ -5,12 +5,14 @@
 
 #include <cstdio>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
 #include "physynth/active/loop.h"
+#include "physynth/core/diagnostics.h"
 #include "physynth/core/text.h"
 #include "physynth/engine/dataset.h"
 
@@ -18,7 +20,8 @@ namespace physynth::apps {
 
 namespace {
 struct ActiveCommandOptions {
-  std::string scenario, output, target, model_command;
+  std::string scenario, output, target, model_command, real;
+  std::vector<std::string> covariates;
   std::vector<std::string> strategies = {"active", "random", "sobol"};
   std::vector<std::string> overrides;
   std::uint64_t budget = 600, test = 1000;
@@ -28,14 +31,21 @@ struct ActiveCommandOptions {
   bool quiet = false;
 };
 
-std::string rounds_csv(const std::vector<active::RoundReport>& rounds) {
+// The real data's columns only where there is real data.
+std::string rounds_csv(const std::vector<active::RoundReport>& rounds, bool real) {
   std::ostringstream out;
-  out << "strategy,round,samples,rows,rmse,p95_abs_error,max_abs_error,disagreement,probe_rmse,train_seconds\n";
-  for (const auto& r : rounds)
+  out << "strategy,round,samples,rows,rmse,p95_abs_error,max_abs_error,disagreement,probe_rmse,train_seconds";
+  out << (real ? ",real_rmse,real_p95_abs_error,real_max_abs_error,real_disagreement\n" : "\n");
+  const auto n = [](double v) { return core::format_number(v); };
+  for (const auto& r : rounds) {
     out << active::strategy_name(r.strategy) << ',' << r.round << ',' << r.samples << ',' << r.rows << ','
-        << core::format_number(r.rmse) << ',' << core::format_number(r.p95) << ',' << core::format_number(r.max_error)
-        << ',' << core::format_number(r.disagreement) << ',' << core::format_number(r.probe_rmse) << ','
-        << core::format_number(r.seconds) << '\n';
+        << n(r.test.rmse) << ',' << n(r.test.p95) << ',' << n(r.test.max_error) << ',' << n(r.test.disagreement)
+        << ',' << n(r.probe_rmse) << ',' << n(r.seconds);
+    if (real)
+      out << ',' << n(r.real.rmse) << ',' << n(r.real.p95) << ',' << n(r.real.max_error) << ','
+          << n(r.real.disagreement);
+    out << '\n';
+  }
   return out.str();
 }
 }  // namespace
@@ -65,6 +75,14 @@ void add_active_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--model-cmd", o->model_command,
                   "Your own model instead of the built-in MLP ensemble: run as CMD FOLDER each round, reading "
                   "FOLDER/train.csv and query.csv and writing FOLDER/predictions.csv (active/README.md)");
+  cmd->add_option("--real", o->real,
+                  "Real data (tidy CSV: unit,time,observable,value,...) the model is scored on every round, never "
+                  "trained on; the observable named as --target holds the target")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--covariates", o->covariates,
+                  "Known settings the model also sees: scenario parameters, from each sample's draw and each real "
+                  "unit's covariate column (comma-separated)")
+      ->delimiter(',');
   cmd->add_option("-o,--output", o->output, "Output directory (default: runs/<name>_active)");
   cmd->add_option("-j,--threads", o->threads, "Threads (default: every core)")->check(CLI::Range(0, 4096));
   cmd->add_option("--set", o->overrides, "Override a scenario value, KEY=VALUE");
@@ -72,6 +90,16 @@ void add_active_command(CLI::App& app, int& exit_code) {
   cmd->callback([o, &exit_code] {
     auto scenario = load_scenario_or_report(o->scenario, o->overrides, "nothing was run", exit_code);
     if (!scenario) return;
+    std::optional<anchor::RealData> real;
+    if (!o->real.empty()) {
+      core::Diagnostics diagnostics;
+      real = anchor::read_real_data(o->real, diagnostics);
+      if (!real) {
+        std::cerr << diagnostics.report("nothing was run");
+        exit_code = kExitBadInput;
+        return;
+      }
+    }
     const std::string dir = o->output.empty() ? "runs/" + scenario->name + "_active" : o->output;
     const auto folder = take_folder_or_report(dir, "active", true, exit_code);
     if (!folder) return;
@@ -85,6 +113,8 @@ void add_active_command(CLI::App& app, int& exit_code) {
     opt.model.members = o->members;
     opt.model.epochs = o->epochs;
     opt.model_command = o->model_command;
+    opt.covariates = o->covariates;
+    opt.real = real ? &*real : nullptr;
     opt.score = o->score == "error"          ? active::Score::kError
                 : o->score == "disagreement" ? active::Score::kDisagreement
                                              : active::Score::kBoth;
@@ -103,6 +133,7 @@ void add_active_command(CLI::App& app, int& exit_code) {
     summary["score"] = o->score;
     summary["seed"] = scenario->seed;
     summary["model"] = o->model_command.empty() ? "built-in MLP ensemble" : o->model_command;
+    summary["covariates"] = o->covariates;
     samples << "strategy,round,origin,key";
     for (const auto& p : scenario->parameters)
       if (!p.distribution.is_fixed()) samples << ",u_" << p.name;
@@ -120,12 +151,27 @@ void add_active_command(CLI::App& app, int& exit_code) {
           samples << ',' << core::format_number(smp.log_density) << ',' << core::format_number(smp.prior_weight) << ','
                   << core::format_number(smp.target) << ',' << core::format_number(smp.score) << '\n';
         }
-        summary["strategies"][name] = {{"final_rmse", r.rounds.back().rmse},
-                                       {"final_p95_abs_error", r.rounds.back().p95},
-                                       {"final_max_abs_error", r.rounds.back().max_error},
-                                       {"dropped_samples", r.dropped}};
+        const auto& last = r.rounds.back();
+        auto& entry = summary["strategies"][name];
+        entry = {{"final_rmse", last.test.rmse},
+                 {"final_p95_abs_error", last.test.p95},
+                 {"final_max_abs_error", last.test.max_error},
+                 {"dropped_samples", r.dropped}};
+        if (real) {
+          entry["final_real_rmse"] = last.real.rmse;
+          entry["final_real_p95_abs_error"] = last.real.p95;
+          entry["final_real_max_abs_error"] = last.real.max_error;
+          summary["real"] = {{"file", r.real.file},
+                             {"units", r.real.units},
+                             {"rows", r.real.rows},
+                             {"units_without_rows", r.real.units_without_rows},
+                             {"readings_read", r.real.direct},
+                             {"readings_interpolated", r.real.interpolated},
+                             {"readings_missing", r.real.missing},
+                             {"unused_observables", r.real.unused_observables}};
+        }
       }
-      engine::write_file_atomically(dir + "/rounds.csv", rounds_csv(rounds));
+      engine::write_file_atomically(dir + "/rounds.csv", rounds_csv(rounds, real.has_value()));
       engine::write_file_atomically(dir + "/samples.csv", samples.str());
       engine::write_file_atomically(dir + "/active.json", summary.dump(2) + "\n");
       if (!o->quiet) std::printf("  wrote %s/rounds.csv, samples.csv, active.json\n", dir.c_str());

@@ -16,9 +16,9 @@
 #include <boost/math/special_functions/erf.hpp>
 
 #include "normal_space.h"
+#include "rows.h"
 #include "physynth/core/sampling.h"
 #include "physynth/core/text.h"
-#include "physynth/engine/feed.h"
 #include "physynth/engine/modules.h"
 #include "physynth/engine/run.h"
 #include "physynth/pinn/runtime.h"
@@ -36,6 +36,8 @@ const char* strategy_name(Strategy s) {
 
 namespace {
 
+using detail::Rows;
+using detail::Simulator;
 using Clock = std::chrono::steady_clock;
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 // Keys of the loop's simulations: training samples and the test set, apart from each other and
@@ -43,94 +45,12 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 // the same noise) under every strategy.
 constexpr std::uint64_t kTrainKeys = std::uint64_t{1} << 42;
 constexpr std::uint64_t kTestKeys = std::uint64_t{1} << 43;
-constexpr std::size_t kBlock = 2048;
 
 double normal_quantile(double u) { return -std::sqrt(2.0) * boost::math::erfc_inv(2.0 * u); }
-
-// Samples of the scenario at design points as the model sees them: rows of features and a
-// target, each row owned by one sample. A scalar label: one row per sample (every observation
-// reading, a missing one as 0; the target NaN where the sample failed or the label is
-// undefined). The feed's per-record target (feed.target, remaining useful life): one row per
-// window of feed.window readings of the feed's channels, as physynth feed cuts them.
-class Simulator {
- public:
-  Simulator(const engine::Scenario& s, const std::string& target, int threads) : s_(s), generator_(s, threads) {
-    windows_ = s.feed.present && target == s.feed.target;
-    for (std::size_t l = 0; l < s.labels.size(); ++l)
-      if (s.labels[l].name == target) label_ = l;
-    if (label_ == std::numeric_limits<std::size_t>::max() && !windows_) {
-      std::string names;
-      for (const auto& l : s.labels) names += (names.empty() ? "" : ", ") + l.name;
-      if (s.feed.present) names += (names.empty() ? "" : ", ") + s.feed.target + " (the feed's windows)";
-      throw std::invalid_argument("--target '" + target + "' is not a label of the scenario; its labels are " +
-                                  (names.empty() ? "none" : names));
-    }
-    if (s.observations.empty())
-      throw std::invalid_argument("the scenario has no observations: the model has nothing to learn from");
-  }
-  std::size_t dimension() const { return generator_.dimension(); }
-  std::size_t features() const { return features_; }
-  bool windows() const { return windows_; }
-
-  // Rows for the samples at `unit` (n x d) keyed on `keys`: x (rows x features), y, and the
-  // position of each row's sample in the batch.
-  void operator()(const std::vector<double>& unit, const std::vector<std::uint64_t>& keys, std::vector<double>& x,
-                  std::vector<double>& y, std::vector<std::size_t>& owner) {
-    const std::size_t d = dimension(), n = keys.size();
-    x.clear();
-    y.clear();
-    owner.clear();
-    for (std::size_t first = 0; first < n; first += kBlock) {
-      const std::size_t count = std::min(kBlock, n - first);
-      const engine::Shard sh = generator_.at(unit.data() + first * d, keys.data() + first, count);
-      if (windows_) {
-        engine::WindowBatch wb;
-        for (auto split : {engine::Split::kTrain, engine::Split::kValidation, engine::Split::kTest})
-          engine::append_windows(s_, sh, split, &wb);
-        features_ = wb.window * wb.channels;
-        for (std::size_t w = 0; w < wb.size; ++w) {
-          for (std::size_t k = 0; k < features_; ++k) {
-            const float v = wb.features[w * features_ + k];
-            x.push_back(std::isfinite(v) ? static_cast<double>(v) : 0.0);
-          }
-          y.push_back(static_cast<double>(wb.targets[w]));
-          owner.push_back(first + static_cast<std::size_t>(wb.samples[w]));
-        }
-        continue;
-      }
-      std::size_t f = 0;
-      for (const auto& ob : sh.observations) f += ob.times.size();
-      features_ = f;
-      for (std::size_t i = 0; i < count; ++i) {
-        for (const auto& ob : sh.observations)
-          for (std::size_t j = 0; j < ob.times.size(); ++j) {
-            const double v = ob.values[i * ob.times.size() + j];
-            x.push_back(std::isfinite(v) ? v : 0.0);
-          }
-        const bool ok = sh.status[i] != static_cast<std::int8_t>(engine::SampleStatus::kFailed);
-        y.push_back(ok ? sh.labels[i * sh.num_labels() + label_] : kNaN);
-        owner.push_back(first + i);
-      }
-    }
-  }
-
- private:
-  const engine::Scenario& s_;
-  engine::ShardGenerator generator_;
-  std::size_t label_ = std::numeric_limits<std::size_t>::max();
-  std::size_t features_ = 0;
-  bool windows_ = false;
-};
 
 // The training set so far.
 struct Training {
   std::vector<double> x, y;
-};
-
-// A batch as rows (Simulator).
-struct Rows {
-  std::vector<double> x, y;
-  std::vector<std::size_t> owner;
 };
 
 // Adds the rows with a target; counts the samples that gave none.
@@ -224,6 +144,26 @@ void summarise(const std::vector<double>& pred, std::size_t members, std::vector
   }
 }
 
+// Errors of the members' mean against the rows' targets (rows without a target skipped).
+ErrorSummary error_summary(const double* mean, const double* sd, const std::vector<double>& y) {
+  ErrorSummary r;
+  std::vector<double> errors;
+  for (std::size_t j = 0; j < y.size(); ++j) {
+    if (!std::isfinite(y[j])) continue;
+    errors.push_back(std::abs(mean[j] - y[j]));
+    r.disagreement += sd[j];
+  }
+  if (errors.empty()) return r;
+  double sq = 0.0;
+  for (double e : errors) sq += e * e;
+  r.rmse = std::sqrt(sq / static_cast<double>(errors.size()));
+  r.disagreement /= static_cast<double>(errors.size());
+  std::sort(errors.begin(), errors.end());
+  r.p95 = errors[static_cast<std::size_t>(0.95 * static_cast<double>(errors.size() - 1))];
+  r.max_error = errors.back();
+  return r;
+}
+
 // The targeted draws' density: a Gaussian kernel mixture on the probes z_j (weights w_j, width h)
 // beside the prior's share s; log of s phi(z) + (1 - s) sum_j w_j N(z; z_j, h^2 I).
 struct Proposal {
@@ -265,7 +205,7 @@ LoopResult run_loop(const engine::Scenario& s, Strategy strategy, const LoopOpti
   // LibTorch, unless the user's model stands in: refused here, before any simulation.
   if (o.model_command.empty()) engine::pinn_runtime();
   const auto runtime = []() -> const pinn::Runtime& { return engine::pinn_runtime(); };
-  Simulator sim(s, o.target, o.threads);
+  Simulator sim(s, o.target, o.covariates, o.threads);
   const std::size_t d = sim.dimension();
   if (d == 0) throw std::invalid_argument("no parameter of the scenario is drawn: there is nowhere to steer samples");
   std::vector<core::Distribution> dists;
@@ -281,10 +221,18 @@ LoopResult run_loop(const engine::Scenario& s, Strategy strategy, const LoopOpti
   std::vector<std::uint64_t> test_keys(o.test);
   test_design.unit_points(0, o.test, test_unit.data());
   std::iota(test_keys.begin(), test_keys.end(), kTestKeys);
-  sim(test_unit, test_keys, test.x, test.y, test.owner);
+  test = sim(test_unit, test_keys);
   if (std::none_of(test.y.begin(), test.y.end(), [](double v) { return std::isfinite(v); }))
     throw std::invalid_argument("no test sample has a value of '" + o.target + "' (every one failed or is censored)");
   const std::size_t F = sim.features();
+  // Real data: scored every round beside the test set, never trained on.
+  Rows real;
+  if (o.real) {
+    detail::RealSummary summary;
+    real = sim.real(*o.real, &summary);
+    result.real = {summary.file, summary.units, summary.rows, summary.units_without_rows, summary.direct,
+                   summary.interpolated, summary.missing, summary.unused_observables};
+  }
 
   Training train;
   std::uint64_t next_key = kTrainKeys, random_next = 0, sobol_next = 0;
@@ -301,7 +249,7 @@ LoopResult run_loop(const engine::Scenario& s, Strategy strategy, const LoopOpti
     if (done)
       rows = *done;
     else
-      sim(u, keys, rows.x, rows.y, rows.owner);
+      rows = sim(u, keys);
     std::vector<double> z(d);
     for (std::size_t i = 0; i < n; ++i) {
       LoopSample smp;
@@ -334,6 +282,7 @@ LoopResult run_loop(const engine::Scenario& s, Strategy strategy, const LoopOpti
                               std::vector<double>* extra_sd) {
     const auto start = Clock::now();
     std::vector<double> q = test.x;
+    q.insert(q.end(), real.x.begin(), real.x.end());
     q.insert(q.end(), extra.begin(), extra.end());
     pinn::RegressorOptions model = o.model;
     model.seed = s.seed + static_cast<std::uint64_t>(round);
@@ -349,29 +298,20 @@ LoopResult run_loop(const engine::Scenario& s, Strategy strategy, const LoopOpti
     r.round = round;
     r.samples = result.samples.size();
     r.rows = train.y.size();
-    std::vector<double> errors;
     const std::size_t rows = test.y.size();
-    for (std::size_t j = 0; j < rows; ++j) {
-      if (!std::isfinite(test.y[j])) continue;
-      errors.push_back(std::abs(mean[j] - test.y[j]));
-      r.disagreement += sd[j];
-    }
-    double sq = 0.0;
-    for (double e : errors) sq += e * e;
-    r.rmse = std::sqrt(sq / static_cast<double>(errors.size()));
-    r.disagreement /= static_cast<double>(errors.size());
-    std::sort(errors.begin(), errors.end());
-    r.p95 = errors[static_cast<std::size_t>(0.95 * static_cast<double>(errors.size() - 1))];
-    r.max_error = errors.back();
+    r.test = error_summary(mean.data(), sd.data(), test.y);
+    if (o.real) r.real = error_summary(mean.data() + rows, sd.data() + rows, real.y);
     r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
     result.rounds.push_back(r);
     if (progress)
       progress(std::string(strategy_name(strategy)) + " round " + std::to_string(round) + ": " +
                std::to_string(r.samples) + " samples" +
                (sim.windows() ? " (" + std::to_string(r.rows) + " windows)" : std::string()) + ", test RMSE " +
-               core::format_number(r.rmse));
-    if (extra_mean) extra_mean->assign(mean.begin() + static_cast<std::ptrdiff_t>(rows), mean.end());
-    if (extra_sd) extra_sd->assign(sd.begin() + static_cast<std::ptrdiff_t>(rows), sd.end());
+               core::format_significant(r.test.rmse) +
+               (o.real ? ", real RMSE " + core::format_significant(r.real.rmse) : std::string()));
+    const auto skip = static_cast<std::ptrdiff_t>(rows + real.y.size());
+    if (extra_mean) extra_mean->assign(mean.begin() + skip, mean.end());
+    if (extra_sd) extra_sd->assign(sd.begin() + skip, sd.end());
   };
 
   for (int round = 0; round < o.rounds; ++round) {
@@ -399,7 +339,7 @@ LoopResult run_loop(const engine::Scenario& s, Strategy strategy, const LoopOpti
     // simulate first, record after.
     std::vector<std::uint64_t> pkeys(probes);
     std::iota(pkeys.begin(), pkeys.end(), next_key);
-    sim(pu, pkeys, pr.x, pr.y, pr.owner);
+    pr = sim(pu, pkeys);
     std::vector<double> pmean, psd;
     train_and_report(round, pr.x, &pmean, &psd);
     std::vector<double> pz(probes * d), score(probes, 0.0), rows_of(probes, 0.0);

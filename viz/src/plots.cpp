@@ -798,7 +798,8 @@ std::vector<Figure> plot_active(const std::string& active_dir, const std::string
     if (std::find(strategies.begin(), strategies.end(), row[cs]) == strategies.end()) strategies.push_back(row[cs]);
   const std::vector<std::pair<std::string, std::string>> measures = {
       {"rmse", "test RMSE"}, {"p95_abs_error", "95th percentile of the absolute error"},
-      {"max_abs_error", "largest absolute error"}};
+      {"max_abs_error", "largest absolute error"}, {"real_rmse", "RMSE on the real data"},
+      {"real_max_abs_error", "largest absolute error on the real data"}};
   for (const auto& [column, what] : measures) {
     const std::size_t cv = t.column(column);
     if (cv == std::string::npos) continue;
@@ -810,8 +811,9 @@ std::vector<Figure> plot_active(const std::string& active_dir, const std::string
     legend(chart);
     Figure f{"active", (fs::path(out_dir) / ("active-" + slug(column) + ".png")).string(), "Learning curves (" + what + ")",
              "The downstream model's " + what +
-                 " on the fixed test set (prior samples, never trained on) after each round, one line per strategy "
-                 "at equal budgets."};
+                 (column.rfind("real_", 0) == 0 ? " (the --real file, never trained on)"
+                                                : " on the fixed test set (prior samples, never trained on)") +
+                 " after each round, one line per strategy at equal budgets."};
     canvas.save(f.file);
     figures.push_back(f);
   }

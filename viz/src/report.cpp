@@ -252,12 +252,29 @@ void active_sections(Page& pg, const fs::path& dir) {
   pg.body << "<p>Target <b>" << esc(a.value("target", "")) << "</b>, " << a.value("budget", 0)
           << " training samples per strategy in " << a.value("rounds", 0) << " rounds, errors on "
           << a.value("test", 0) << " prior test samples; model: " << esc(a.value("model", "")) << ".</p>\n";
+  const bool real = a.contains("real");
+  if (real)
+    pg.body << "<p>Real data: <code>" << esc(a["real"].value("file", "")) << "</code>, "
+            << a["real"].value("units", 0) << " units, " << a["real"].value("rows", 0)
+            << " rows (never trained on).</p>\n";
   std::vector<std::vector<std::string>> rows;
+  const auto value = [](const nlohmann::json& v, const char* key) {
+    return v.contains(key) && v[key].is_number() ? num(v[key].get<double>()) : std::string("n/a");
+  };
   if (a.contains("strategies"))
-    for (const auto& [name, v] : a["strategies"].items())
-      rows.push_back({name, num(v.value("final_rmse", 0.0)), num(v.value("final_p95_abs_error", 0.0)),
-                      num(v.value("final_max_abs_error", 0.0))});
-  pg.table({"strategy", "final RMSE", "95th percentile", "largest error"}, rows);
+    for (const auto& [name, v] : a["strategies"].items()) {
+      rows.push_back({name, value(v, "final_rmse"), value(v, "final_p95_abs_error"), value(v, "final_max_abs_error")});
+      if (real) {
+        rows.back().push_back(value(v, "final_real_rmse"));
+        rows.back().push_back(value(v, "final_real_max_abs_error"));
+      }
+    }
+  std::vector<std::string> head = {"strategy", "final test RMSE", "95th percentile", "largest error"};
+  if (real) {
+    head.push_back("real RMSE");
+    head.push_back("real largest error");
+  }
+  pg.table(head, rows);
 }
 
 }  // namespace

@@ -28,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "physynth/anchor/real_data.h"
 #include "physynth/engine/scenario.h"
 #include "physynth/pinn/regressor.h"
 
@@ -54,6 +55,28 @@ struct LoopOptions {
   // query row, one number per ensemble member (one number: no disagreement), comma-separated.
   std::string model_command;
   int threads = 0;              // of the simulations
+  // Known settings appended to every row: scenario parameters (a depth of cut, a feed), a
+  // synthetic sample's drawn value and a real unit's covariate column of the same name.
+  std::vector<std::string> covariates;
+  // Real data (--real): scored every round beside the test set, never trained on. Its channels'
+  // readings are placed on the scenario's reading times (read, or interpolated between the unit's
+  // readings, never extrapolated); the observable named as the target holds the target.
+  const anchor::RealData* real = nullptr;
+};
+
+struct ErrorSummary {
+  double rmse = std::numeric_limits<double>::quiet_NaN();
+  double p95 = std::numeric_limits<double>::quiet_NaN();        // 95th percentile of the absolute error
+  double max_error = std::numeric_limits<double>::quiet_NaN();  // largest absolute error
+  double disagreement = 0.0;  // mean standard deviation of the members
+};
+
+// How the real data went into rows.
+struct RealDataSummary {
+  std::string file;
+  std::size_t units = 0, rows = 0, units_without_rows = 0;
+  std::size_t direct = 0, interpolated = 0, missing = 0;  // the rows' channel readings, by how they were placed
+  std::vector<std::string> unused_observables;
 };
 
 struct RoundReport {
@@ -61,8 +84,8 @@ struct RoundReport {
   int round = 0;
   std::uint64_t samples = 0;  // samples simulated for training so far (units)
   std::uint64_t rows = 0;     // training rows: samples with a target, or their windows
-  double rmse = 0.0, p95 = 0.0, max_error = 0.0;  // on the test set, model trained on `samples`
-  double disagreement = 0.0;  // mean standard deviation of the members on the test set
+  ErrorSummary test;  // on the synthetic test set, the model trained on `samples`
+  ErrorSummary real;  // on the real data (NaN without)
   double probe_rmse = std::numeric_limits<double>::quiet_NaN();  // active: on the round's fresh probes
   double seconds = 0.0;
 };
@@ -82,10 +105,12 @@ struct LoopResult {
   std::vector<RoundReport> rounds;
   std::vector<LoopSample> samples;
   std::uint64_t dropped = 0;  // samples without a target (failed, or the label undefined)
+  RealDataSummary real;       // with LoopOptions::real
 };
 
 // Runs one strategy. Throws std::invalid_argument on a target that is not a label, a scenario
-// without observations, or a budget that cannot fill the rounds; std::runtime_error when
+// without observations, a budget that cannot fill the rounds, or real data that cannot be read as
+// the task (naming the file); std::runtime_error when
 // LibTorch cannot be opened.
 LoopResult run_loop(const engine::Scenario& s, Strategy strategy, const LoopOptions& options,
                     const std::function<void(const std::string&)>& progress = {});

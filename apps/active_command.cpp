@@ -3,7 +3,9 @@
 // samples.csv and active.json.
 #include <CLI/CLI.hpp>
 
+#include <cmath>
 #include <cstdio>
+#include <functional>
 #include <iostream>
 #include <optional>
 #include <sstream>
@@ -12,6 +14,7 @@
 
 #include "commands.h"
 #include "physynth/active/loop.h"
+#include "physynth/active/mix.h"
 #include "physynth/core/diagnostics.h"
 #include "physynth/core/text.h"
 #include "physynth/engine/dataset.h"
@@ -20,7 +23,8 @@ namespace physynth::apps {
 
 namespace {
 struct ActiveCommandOptions {
-  std::string scenario, output, target, model_command, real;
+  std::string scenario, output, target, model_command, real, mix;
+  std::vector<double> ratios = {0, 1, 2, 4, 8, 16, 32};
   std::vector<std::string> covariates;
   std::vector<std::string> strategies = {"active", "random", "sobol"};
   std::vector<std::string> overrides;
@@ -47,6 +51,68 @@ std::string rounds_csv(const std::vector<active::RoundReport>& rounds, bool real
     out << '\n';
   }
   return out.str();
+}
+nlohmann::ordered_json real_json(const active::RealDataSummary& r) {
+  return {{"file", r.file},
+          {"units", r.units},
+          {"rows", r.rows},
+          {"units_without_rows", r.units_without_rows},
+          {"readings_read", r.direct},
+          {"readings_interpolated", r.interpolated},
+          {"readings_missing", r.missing},
+          {"unused_observables", r.unused_observables}};
+}
+
+// --mix: the hybrid-mix curve (active/mix.h) into mix.csv and active.json; the exit code.
+int run_mix(const engine::Scenario& s, const ActiveCommandOptions& o, const active::LoopOptions& loop,
+            const anchor::RealData* train, const anchor::RealData* test, const std::string& dir,
+            const std::function<void(const std::string&)>& progress) {
+  active::MixOptions m;
+  m.target = o.target;
+  m.covariates = o.covariates;
+  m.train = train;
+  m.test = test;
+  m.ratios = o.ratios;
+  m.model = loop.model;
+  m.model_command = o.model_command;
+  m.threads = o.threads;
+  try {
+    const auto r = active::run_mix(s, m, progress);
+    std::ostringstream csv;
+    csv << "ratio,real_rows,synthetic_rows,rmse,p95_abs_error,max_abs_error,disagreement\n";
+    const auto n = [](double v) { return core::format_number(v); };
+    nlohmann::ordered_json points = nlohmann::ordered_json::array();
+    for (const auto& p : r.points) {
+      const std::string ratio = std::isfinite(p.ratio) ? n(p.ratio) : "synthetic_only";
+      csv << ratio << ',' << p.real_rows << ',' << p.synthetic_rows << ',' << n(p.error.rmse) << ','
+          << n(p.error.p95) << ',' << n(p.error.max_error) << ',' << n(p.error.disagreement) << '\n';
+      points.push_back({{"ratio", ratio},
+                        {"real_rows", p.real_rows},
+                        {"synthetic_rows", p.synthetic_rows},
+                        {"rmse", p.error.rmse},
+                        {"max_abs_error", p.error.max_error}});
+    }
+    nlohmann::ordered_json summary;
+    summary["scenario"] = s.file;
+    summary["target"] = o.target;
+    summary["seed"] = s.seed;
+    summary["model"] = o.model_command.empty() ? "built-in MLP ensemble" : o.model_command;
+    summary["covariates"] = o.covariates;
+    summary["mix"] = {{"train", real_json(r.train)},
+                      {"test", real_json(r.test)},
+                      {"synthetic_samples", r.samples},
+                      {"points", points}};
+    engine::write_file_atomically(dir + "/mix.csv", csv.str());
+    engine::write_file_atomically(dir + "/active.json", summary.dump(2) + "\n");
+    if (!o.quiet) std::printf("  wrote %s/mix.csv, active.json\n", dir.c_str());
+    return kExitOk;
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "physynth active: error: " << e.what() << "\n";
+    return kExitBadInput;
+  } catch (const std::exception& e) {
+    std::cerr << "physynth active: error: " << e.what() << "\n";
+    return exit_code_of(e, kExitRunFailed);
+  }
 }
 }  // namespace
 
@@ -79,6 +145,13 @@ void add_active_command(CLI::App& app, int& exit_code) {
                   "Real data (tidy CSV: unit,time,observable,value,...) the model is scored on every round, never "
                   "trained on; the observable named as --target holds the target")
       ->check(CLI::ExistingFile);
+  cmd->add_option("--mix", o->mix,
+                  "Hybrid mixes instead of the loop: train on these real units (tidy CSV) plus synthetic rows at "
+                  "--ratios, and on synthetic rows alone, scored on --real; writes mix.csv")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--ratios", o->ratios, "Synthetic rows per real row for --mix (default 0,1,2,4,8,16,32)")
+      ->delimiter(',')
+      ->check(CLI::Range(0.0, 1.0e6));
   cmd->add_option("--covariates", o->covariates,
                   "Known settings the model also sees: scenario parameters, from each sample's draw and each real "
                   "unit's covariate column (comma-separated)")
@@ -90,15 +163,20 @@ void add_active_command(CLI::App& app, int& exit_code) {
   cmd->callback([o, &exit_code] {
     auto scenario = load_scenario_or_report(o->scenario, o->overrides, "nothing was run", exit_code);
     if (!scenario) return;
-    std::optional<anchor::RealData> real;
-    if (!o->real.empty()) {
-      core::Diagnostics diagnostics;
-      real = anchor::read_real_data(o->real, diagnostics);
-      if (!real) {
-        std::cerr << diagnostics.report("nothing was run");
-        exit_code = kExitBadInput;
-        return;
-      }
+    if (!o->mix.empty() && o->real.empty()) {
+      std::cerr << "physynth active: error: --mix " << o->mix
+                << " needs --real: the real units the mixes are scored on (never trained on)\n";
+      exit_code = kExitBadInput;
+      return;
+    }
+    std::optional<anchor::RealData> real, mix;
+    core::Diagnostics diagnostics;
+    if (!o->real.empty()) real = anchor::read_real_data(o->real, diagnostics);
+    if (!o->mix.empty()) mix = anchor::read_real_data(o->mix, diagnostics);
+    if (diagnostics.has_errors()) {
+      std::cerr << diagnostics.report("nothing was run");
+      exit_code = kExitBadInput;
+      return;
     }
     const std::string dir = o->output.empty() ? "runs/" + scenario->name + "_active" : o->output;
     const auto folder = take_folder_or_report(dir, "active", true, exit_code);
@@ -121,6 +199,10 @@ void add_active_command(CLI::App& app, int& exit_code) {
     const auto progress = [o](const std::string& line) {
       if (!o->quiet) std::printf("  %s\n", line.c_str());
     };
+    if (mix) {
+      exit_code = run_mix(*scenario, *o, opt, &*mix, &*real, dir, progress);
+      return;
+    }
     std::vector<active::RoundReport> rounds;
     std::ostringstream samples;
     nlohmann::ordered_json summary;
@@ -161,14 +243,7 @@ void add_active_command(CLI::App& app, int& exit_code) {
           entry["final_real_rmse"] = last.real.rmse;
           entry["final_real_p95_abs_error"] = last.real.p95;
           entry["final_real_max_abs_error"] = last.real.max_error;
-          summary["real"] = {{"file", r.real.file},
-                             {"units", r.real.units},
-                             {"rows", r.real.rows},
-                             {"units_without_rows", r.real.units_without_rows},
-                             {"readings_read", r.real.direct},
-                             {"readings_interpolated", r.real.interpolated},
-                             {"readings_missing", r.real.missing},
-                             {"unused_observables", r.real.unused_observables}};
+          summary["real"] = real_json(r.real);
         }
       }
       engine::write_file_atomically(dir + "/rounds.csv", rounds_csv(rounds, real.has_value()));

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "physynth/active/loop.h"
+#include "physynth/active/mix.h"
 #include "physynth/core/text.h"
 #include "physynth/engine/run.h"
 #include "support/scenarios.h"
@@ -234,4 +235,35 @@ TEST_CASE("active loop: real data that cannot be read as the task is refused, na
   o.covariates.clear();
   CHECK_THROWS_WITH(active::run_loop(s, active::Strategy::kRandom, o),
                     Catch::Contains("no observable is a channel the model sees") && Catch::Contains("product_reading"));
+}
+
+TEST_CASE("active mix: synthetic rows from the same law as the real units help a small real set") {
+  // "Real" units simulated by the scenario: synthetic rows are then more of the same, so the
+  // error on the real test units must fall as they are added, and the rows add up.
+  const auto s = testing::load_scenario(kMM, {"sampling.design=random"});
+  const auto train = read_real(write_real(s, 30, 1, "km_apparent", "", "physynth-mix-train.csv"));
+  const auto test = read_real(write_real(s, 150, 1, "km_apparent", "", "physynth-mix-test.csv"));
+  active::MixOptions o;
+  o.target = "km_apparent";
+  o.train = &train;
+  o.test = &test;
+  o.ratios = {0, 8};
+  o.model.members = 3;
+  o.model.epochs = 60;
+  const auto r = active::run_mix(s, o);
+  REQUIRE(r.points.size() == 3);
+  CHECK(r.train.rows == 30);
+  CHECK(r.test.rows == 150);
+  CHECK(r.points[0].real_rows == 30);
+  CHECK(r.points[0].synthetic_rows == 0);
+  CHECK(r.points[1].synthetic_rows == 240);
+  CHECK(std::isinf(r.points[2].ratio));
+  CHECK(r.points[2].real_rows == 0);
+  CHECK(r.points[2].synthetic_rows == 240);
+  INFO("real only " << r.points[0].error.rmse << ", 8:1 " << r.points[1].error.rmse << ", synthetic alone "
+                    << r.points[2].error.rmse);
+  CHECK(r.points[1].error.rmse < 0.85 * r.points[0].error.rmse);
+  CHECK(r.points[2].error.rmse < r.points[0].error.rmse);
+  o.ratios = {-1};
+  CHECK_THROWS_WITH(active::run_mix(s, o), Catch::Contains("--ratios: -1"));
 }

@@ -785,9 +785,50 @@ std::vector<Figure> plot_collapse(const std::string& collapse_dir, const std::st
   return figures;
 }
 
+// The hybrid-mix curve of `physynth active --mix` (mix.csv): the real test RMSE against synthetic
+// rows per real row, and the synthetic rows alone as a level line.
+Figure plot_mix(const std::string& active_dir, const std::string& out_dir, const VisualOptions& o) {
+  const CsvTable t = read_csv((fs::path(active_dir) / "mix.csv").string());
+  const std::size_t cr = t.column("ratio"), cv = t.column("rmse");
+  if (cr == std::string::npos || cv == std::string::npos)
+    throw std::runtime_error(active_dir + "/mix.csv: expected columns ratio and rmse");
+  std::vector<std::pair<double, double>> mix, alone;
+  double alone_rmse = std::nan("");
+  for (std::size_t i = 0; i < t.rows.size(); ++i) {
+    if (t.rows[i][cr] == "synthetic_only") alone_rmse = t.number(i, cv);
+    else if (std::isfinite(t.number(i, cv))) mix.emplace_back(t.number(i, cr), t.number(i, cv));
+  }
+  std::sort(mix.begin(), mix.end());
+  Canvas canvas(o);
+  vtkNew<vtkChartXY> chart;
+  canvas.scene()->AddItem(chart);
+  std::vector<vtkSmartPointer<vtkTable>> keep;
+  const auto add = [&](const std::string& name, const std::vector<std::pair<double, double>>& pts, int k) {
+    if (pts.empty()) return;
+    auto tab = xy_table("ratio", name, pts);
+    keep.push_back(tab);
+    vtkPlot* line = chart->AddPlot(vtkChart::LINE);
+    line->SetInputData(tab, 0, 1);
+    colour(line, kPalette[k], 3.0f);
+    line->SetLabel(name);
+  };
+  add("real + synthetic", mix, 0);
+  if (std::isfinite(alone_rmse) && !mix.empty())
+    add("synthetic alone", {{mix.front().first, alone_rmse}, {mix.back().first, alone_rmse}}, 1);
+  style(chart, "Hybrid mixes: error on the real test units", "synthetic rows per real training row", "RMSE");
+  legend(chart);
+  Figure f{"active", (fs::path(out_dir) / "active-mix.png").string(), "Hybrid mixes",
+           "The model's RMSE on the real test units (never trained on) when trained on the real training units plus "
+           "synthetic rows at each ratio; the level line is the synthetic rows alone."};
+  canvas.save(f.file);
+  return f;
+}
+
 std::vector<Figure> plot_active(const std::string& active_dir, const std::string& out_dir, const VisualOptions& o) {
   std::vector<Figure> figures;
   if (!wanted(o, "active")) return figures;
+  if (fs::exists(fs::path(active_dir) / "mix.csv")) figures.push_back(plot_mix(active_dir, out_dir, o));
+  if (!fs::exists(fs::path(active_dir) / "rounds.csv")) return figures;
   // Learning curves: each error measure against the training samples, a line per strategy.
   const CsvTable t = read_csv((fs::path(active_dir) / "rounds.csv").string());
   const std::size_t cs = t.column("strategy"), cn = t.column("samples");

@@ -248,6 +248,21 @@ void collapse_sections(Page& pg, const fs::path& dir) {
 // The closed loop's summary: the final figures per strategy (active.json).
 void active_sections(Page& pg, const fs::path& dir) {
   const nlohmann::json a = read_json((dir / "active.json").string());
+  if (a.contains("mix")) {
+    const auto& m = a["mix"];
+    pg.h2("Hybrid mixes");
+    pg.body << "<p>Target <b>" << esc(a.value("target", "")) << "</b>; trained on <code>"
+            << esc(m["train"].value("file", "")) << "</code> (" << m["train"].value("rows", 0)
+            << " rows) plus synthetic rows, scored on <code>" << esc(m["test"].value("file", "")) << "</code> ("
+            << m["test"].value("rows", 0) << " rows, never trained on); model: " << esc(a.value("model", ""))
+            << ".</p>\n";
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& p : m["points"])
+      rows.push_back({esc(p.value("ratio", "")), num(p["real_rows"]), num(p["synthetic_rows"]), num(p["rmse"]),
+                      num(p["max_abs_error"])});
+    pg.table({"synthetic per real row", "real rows", "synthetic rows", "real test RMSE", "largest error"}, rows);
+    return;
+  }
   pg.h2("Closed loop");
   pg.body << "<p>Target <b>" << esc(a.value("target", "")) << "</b>, " << a.value("budget", 0)
           << " training samples per strategy in " << a.value("rounds", 0) << " rounds, errors on "

@@ -366,7 +366,7 @@ int main(int argc, char** argv) {
   // generates 3000 tools; against physynth's 3000 on fidelity (KS distance of the time to
   // VB = 0.4 mm against the held-out real tools 9-16) and TSTR (the same network, 30 epochs).
   // Collapse: each generation's VAE is trained on as many tools as there are real ones, drawn
-  // from the previous generation's (replace).
+  // from the previous generation's (replace), or on the real tools and every draw so far (accumulate).
   std::vector<double> real_cross;
   for (const auto& g : test_tools)
     if (const double c = crossing_time(g); std::isfinite(c)) real_cross.push_back(c);
@@ -387,9 +387,10 @@ int main(int argc, char** argv) {
     std::printf("| physynth (calibrated on 1-8) | 0 | %zu of %zu | %.2f | %.2f |\n", c.size(), physynth_tools.size(),
                 anchor::ks_statistic(c, real_cross), tstr);
   }
-  std::vector<std::vector<float>> parents = real_tools;
-  for (int generation = 0; generation < 4; ++generation) {
-    const auto tools = vae_generate(parents, 3000, 7 + generation);
+  // Generation 0 is the VAE on the real tools; later generations train on tools drawn from the
+  // previous one alone (replace) or on the real tools plus every earlier generation's draws
+  // (accumulate), as many drawn tools per generation as there are real ones.
+  auto report = [&](const char* name, int generation, const std::vector<std::vector<float>>& tools) {
     const auto c = crossings(tools);
     const Set rows = rows_of(tools, model, theta);
     double tstr = std::nan("");
@@ -397,9 +398,23 @@ int main(int argc, char** argv) {
       tstr = 0.0;
       for (int seed : {42, 43, 44}) tstr += rmse(fit_and_predict(rows, real_test, 30, seed), real_test.y) / 3.0;
     }
-    std::printf("| VAE on the real tools | %d | %zu of %zu | %.2f | %.2f |\n", generation, c.size(), tools.size(),
+    std::printf("| %s | %d | %zu of %zu | %.2f | %.2f |\n", name, generation, c.size(), tools.size(),
                 c.empty() ? 1.0 : anchor::ks_statistic(c, real_cross), tstr);
-    parents.assign(tools.begin(), tools.begin() + static_cast<std::ptrdiff_t>(real_tools.size()));
+  };
+  const auto first = vae_generate(real_tools, 3000, 7);
+  report("VAE on the real tools", 0, first);
+  const auto draw = [&](const std::vector<std::vector<float>>& tools) {
+    return std::vector<std::vector<float>>(tools.begin(), tools.begin() + static_cast<std::ptrdiff_t>(real_tools.size()));
+  };
+  std::vector<std::vector<float>> replace = draw(first), accumulate = real_tools;
+  for (const auto& t : draw(first)) accumulate.push_back(t);
+  for (int generation = 1; generation < 4; ++generation) {
+    const auto r = vae_generate(replace, 3000, 7 + generation);
+    report("VAE, replace", generation, r);
+    replace = draw(r);
+    const auto a = vae_generate(accumulate, 3000, 7 + generation);
+    report("VAE, accumulate", generation, a);
+    for (const auto& t : draw(a)) accumulate.push_back(t);
   }
   return 0;
 }

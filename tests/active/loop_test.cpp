@@ -5,14 +5,10 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "physynth/active/loop.h"
 #include "physynth/active/mix.h"
-#include "physynth/core/text.h"
-#include "physynth/engine/run.h"
+#include "real_units.h"
 #include "support/scenarios.h"
 
 using namespace physynth;
@@ -29,50 +25,6 @@ active::LoopOptions small() {
   o.model.members = 3;
   o.model.epochs = 60;
   return o;
-}
-// Units simulated by the scenario itself, written as real data (anchor/real_data.h): every
-// `keep`-th reading of each channel, the target label (per sample, at time 0; or a per-record
-// one at each kept reading), a covariate column. What the loop must read as the model's rows.
-std::string write_real(const engine::Scenario& s, std::size_t units, std::size_t keep, const std::string& target,
-                       const std::string& covariate, const std::string& name) {
-  engine::ShardGenerator gen(s, 1);
-  const engine::Shard sh = gen.samples(900000, units);
-  const auto path = (std::filesystem::temp_directory_path() / name).string();
-  std::ofstream out(path);
-  out << "unit,time,observable,value" << (covariate.empty() ? "" : "," + covariate) << "\n";
-  const std::size_t P = sh.parameter_names.size();
-  const auto c = std::find(sh.parameter_names.begin(), sh.parameter_names.end(), covariate) - sh.parameter_names.begin();
-  for (std::size_t i = 0; i < units; ++i) {
-    const std::string cov = covariate.empty() ? "" : "," + core::format_number(sh.parameters[i * P + c]);
-    for (const auto& ob : sh.observations)
-      for (std::size_t j = 0; j < ob.times.size(); j += keep) {
-        const double v = ob.values[i * ob.times.size() + j];
-        if (std::isfinite(v)) out << "u" << i << ',' << core::format_number(ob.times[j]) << ',' << ob.name << ','
-                                  << core::format_number(v) << cov << "\n";
-      }
-    const auto l = std::find(sh.label_names.begin(), sh.label_names.end(), target) - sh.label_names.begin();
-    if (static_cast<std::size_t>(l) < sh.label_names.size()) {
-      out << "u" << i << ",0," << target << ',' << core::format_number(sh.labels[i * sh.num_labels() + l]) << cov << "\n";
-      continue;
-    }
-    const auto r = std::find(sh.record_label_names.begin(), sh.record_label_names.end(), target) -
-                   sh.record_label_names.begin();
-    const std::size_t T = sh.times.size(), L = sh.record_label_names.size();
-    for (std::size_t j = 0; j < T; j += keep) {
-      const double y = sh.record_labels[(i * T + j) * L + r];
-      if (std::isfinite(y)) out << "u" << i << ',' << core::format_number(sh.times[j]) << ',' << target << ','
-                                << core::format_number(y) << cov << "\n";
-    }
-  }
-  return path;
-}
-
-anchor::RealData read_real(const std::string& path) {
-  core::Diagnostics d;
-  auto data = anchor::read_real_data(path, d);
-  INFO(d.report());
-  REQUIRE(data);
-  return *data;
 }
 }  // namespace
 
@@ -157,7 +109,7 @@ TEST_CASE("active loop: real data is scored every round, read as the synthetic r
   auto o = small();
   o.test = 300;
   o.covariates = {"kcat"};
-  const auto all = read_real(write_real(s, 300, 1, "km_apparent", "kcat", "physynth-active-real-all.csv"));
+  const auto all = testing::read_real(testing::write_real(s, 300, 1, "km_apparent", "kcat", "physynth-active-real-all.csv"));
   o.real = &all;
   const auto r = active::run_loop(s, active::Strategy::kRandom, o);
   CHECK(r.real.units == 300);
@@ -174,7 +126,7 @@ TEST_CASE("active loop: real data is scored every round, read as the synthetic r
     CHECK(round.real.rmse > round.test.rmse / 1.5);
   }
   // Every other reading: the rest interpolated between neighbours, none invented past the ends.
-  const auto half = read_real(write_real(s, 100, 2, "km_apparent", "kcat", "physynth-active-real-half.csv"));
+  const auto half = testing::read_real(testing::write_real(s, 100, 2, "km_apparent", "kcat", "physynth-active-real-half.csv"));
   o.real = &half;
   const auto h = active::run_loop(s, active::Strategy::kRandom, o);
   // (the model, trained on noisy readings at every time, scores worse on interpolated curves:
@@ -193,7 +145,7 @@ TEST_CASE("active loop: real remaining life on windows, clipped as the label, on
   o.rounds = 2;
   o.test = 30;
   o.model.epochs = 10;
-  const auto data = read_real(write_real(s, 12, 1, "rul", "", "physynth-active-real-rul.csv"));
+  const auto data = testing::read_real(testing::write_real(s, 12, 1, "rul", "", "physynth-active-real-rul.csv"));
   o.real = &data;
   const auto r = active::run_loop(s, active::Strategy::kRandom, o);
   CHECK(r.real.units == 12);
@@ -201,7 +153,7 @@ TEST_CASE("active loop: real remaining life on windows, clipped as the label, on
   CHECK(r.real.missing == 0);  // every window inside its unit's readings
   CHECK(std::isfinite(r.rounds.back().real.rmse));
   // A unit's readings every 3rd time: windows in between interpolated, the same count of windows.
-  const auto sparse = read_real(write_real(s, 12, 3, "rul", "", "physynth-active-real-rul3.csv"));
+  const auto sparse = testing::read_real(testing::write_real(s, 12, 3, "rul", "", "physynth-active-real-rul3.csv"));
   o.real = &sparse;
   const auto t = active::run_loop(s, active::Strategy::kRandom, o);
   CHECK(t.real.interpolated > 0);
@@ -210,39 +162,12 @@ TEST_CASE("active loop: real remaining life on windows, clipped as the label, on
   CHECK(t.real.rows + 12 * 4 >= r.real.rows);  // at most a window or so lost at each unit's end
 }
 
-TEST_CASE("active loop: real data that cannot be read as the task is refused, naming the file") {
-  const auto s = testing::load_scenario(kMM, {"sampling.design=random"});
-  auto o = small();
-  o.budget = 20;
-  o.rounds = 1;
-  o.test = 20;
-  const auto path = write_real(s, 5, 1, "final_product", "kcat", "physynth-active-real-bad.csv");
-  const auto data = read_real(path);
-  o.real = &data;
-  CHECK_THROWS_WITH(active::run_loop(s, active::Strategy::kRandom, o),
-                    Catch::Contains(path) && Catch::Contains("no reading of the target 'km_apparent'") &&
-                        Catch::Contains("final_product"));
-  o.target = "final_product";
-  o.covariates = {"kon"};
-  CHECK_THROWS_WITH(active::run_loop(s, active::Strategy::kRandom, o),
-                    Catch::Contains("no covariate column 'kon'") && Catch::Contains("kcat"));
-  o.covariates = {"Km"};
-  CHECK_THROWS_WITH(active::run_loop(s, active::Strategy::kRandom, o),
-                    Catch::Contains("'Km' is not a parameter") && Catch::Contains("kcat"));
-  std::ofstream(path) << "unit,time,observable,value\nu1,0,final_product,3\nu1,60,pressure,1\n";
-  const auto other = read_real(path);
-  o.real = &other;
-  o.covariates.clear();
-  CHECK_THROWS_WITH(active::run_loop(s, active::Strategy::kRandom, o),
-                    Catch::Contains("no observable is a channel the model sees") && Catch::Contains("product_reading"));
-}
-
 TEST_CASE("active mix: synthetic rows from the same law as the real units help a small real set") {
   // "Real" units simulated by the scenario: synthetic rows are then more of the same, so the
   // error on the real test units must fall as they are added, and the rows add up.
   const auto s = testing::load_scenario(kMM, {"sampling.design=random"});
-  const auto train = read_real(write_real(s, 30, 1, "km_apparent", "", "physynth-mix-train.csv"));
-  const auto test = read_real(write_real(s, 150, 1, "km_apparent", "", "physynth-mix-test.csv"));
+  const auto train = testing::read_real(testing::write_real(s, 30, 1, "km_apparent", "", "physynth-mix-train.csv"));
+  const auto test = testing::read_real(testing::write_real(s, 150, 1, "km_apparent", "", "physynth-mix-test.csv"));
   active::MixOptions o;
   o.target = "km_apparent";
   o.train = &train;

@@ -121,7 +121,10 @@ void add_active_command(CLI::App& app, int& exit_code) {
   CLI::App* cmd = app.add_subcommand(
       "active", "Generate where the downstream model errs (closed loop), beside random and Sobol batches");
   cmd->add_option("scenario", o->scenario, "Scenario YAML file")->required();
-  cmd->add_option("--target", o->target, "The label the model learns to predict from the observations")->required();
+  cmd->add_option("--target,--task", o->target,
+                  "The task: the label the model learns to predict from the observations (the feed's target, "
+                  "remaining life, for windows)")
+      ->required();
   cmd->add_option("--budget", o->budget, "Training samples per strategy (default 600)")->check(CLI::Range(4, 100000000));
   cmd->add_option("--rounds", o->rounds, "Rounds (default 6)")->check(CLI::Range(1, 1000));
   cmd->add_option("--test", o->test, "Prior samples the error is measured on (default 1000)")

@@ -52,6 +52,13 @@ std::string rounds_csv(const std::vector<active::RoundReport>& rounds, bool real
   }
   return out.str();
 }
+// Prints an error of the loop or the mixes; its exit code: 2 for input that cannot be used
+// (std::invalid_argument), else as exit_code_of says.
+int failed(const std::exception& e) {
+  std::cerr << "physynth active: error: " << e.what() << "\n";
+  return dynamic_cast<const std::invalid_argument*>(&e) ? kExitBadInput : exit_code_of(e, kExitRunFailed);
+}
+
 nlohmann::ordered_json real_json(const active::RealDataSummary& r) {
   return {{"file", r.file},
           {"units", r.units},
@@ -106,12 +113,8 @@ int run_mix(const engine::Scenario& s, const ActiveCommandOptions& o, const acti
     engine::write_file_atomically(dir + "/active.json", summary.dump(2) + "\n");
     if (!o.quiet) std::printf("  wrote %s/mix.csv, active.json\n", dir.c_str());
     return kExitOk;
-  } catch (const std::invalid_argument& e) {
-    std::cerr << "physynth active: error: " << e.what() << "\n";
-    return kExitBadInput;
   } catch (const std::exception& e) {
-    std::cerr << "physynth active: error: " << e.what() << "\n";
-    return exit_code_of(e, kExitRunFailed);
+    return failed(e);
   }
 }
 }  // namespace
@@ -254,12 +257,8 @@ void add_active_command(CLI::App& app, int& exit_code) {
       engine::write_file_atomically(dir + "/active.json", summary.dump(2) + "\n");
       if (!o->quiet) std::printf("  wrote %s/rounds.csv, samples.csv, active.json\n", dir.c_str());
       exit_code = kExitOk;
-    } catch (const std::invalid_argument& e) {
-      std::cerr << "physynth active: error: " << e.what() << "\n";
-      exit_code = kExitBadInput;
     } catch (const std::exception& e) {
-      std::cerr << "physynth active: error: " << e.what() << "\n";
-      exit_code = exit_code_of(e, kExitRunFailed);
+      exit_code = failed(e);
     }
   });
 }

@@ -188,7 +188,8 @@ Rows Simulator::real(const anchor::RealData& data, RealSummary* summary) const {
     auto append_covariates = [&] {
       for (const auto& c : covariates_) out.x.push_back(unit.covariates.at(c));
     };
-    if (target && !windows_) {
+    const bool seen = std::any_of(series.begin(), series.end(), [](const anchor::RealSeries* p) { return p; });
+    if (target && seen && !windows_) {
       for (std::size_t c = 0; c < channels_.size(); ++c)
         for (std::size_t j = 0; j < channels_[c].times.size(); ++j) {
           const double v = place(c, j);
@@ -197,7 +198,7 @@ Rows Simulator::real(const anchor::RealData& data, RealSummary* summary) const {
       append_covariates();
       out.y.push_back(target->readings.back().value);
       out.owner.push_back(u);
-    } else if (target) {
+    } else if (target && seen) {
       const std::size_t W = s_.feed.window, C = channels_.size(), R = channels_.front().times.size();
       for (std::size_t end = W - 1; end < R; end += s_.feed.stride) {
         int how = 2;

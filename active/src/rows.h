@@ -37,7 +37,7 @@ struct Rows {
 struct RealSummary {
   std::string file;
   std::size_t units = 0, rows = 0;
-  std::size_t units_without_rows = 0;  // too short for a window, or no target
+  std::size_t units_without_rows = 0;  // no reading of a channel or of the target, or too short for a window
   std::size_t direct = 0, interpolated = 0, missing = 0;  // feature readings, by how they were placed
   std::vector<std::string> unused_observables;            // in the file, read by nothing
 };

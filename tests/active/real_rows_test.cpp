@@ -82,6 +82,16 @@ TEST_CASE("active loop: real data that cannot be read as the task is refused, na
   o.covariates = {"Km"};
   CHECK_THROWS_WITH(active::run_loop(s, active::Strategy::kRandom, o),
                     Catch::Contains("'Km' is not a parameter") && Catch::Contains("kcat"));
+  // A unit with the target but no reading of any channel gives no row (not a row of zeros).
+  std::ofstream(path) << "unit,time,observable,value\nu1,0,final_product,3\nu1,60,product_reading,1\n"
+                         "u2,0,final_product,4\n";
+  const auto partial = testing::read_real(path);
+  o.real = &partial;
+  o.covariates.clear();
+  const auto r = active::run_loop(s, active::Strategy::kRandom, o);
+  CHECK(r.real.units == 2);
+  CHECK(r.real.rows == 1);
+  CHECK(r.real.units_without_rows == 1);
   std::ofstream(path) << "unit,time,observable,value\nu1,0,final_product,3\nu1,60,pressure,1\n";
   const auto other = testing::read_real(path);
   o.real = &other;

@@ -32,7 +32,7 @@ struct ActiveCommandOptions {
   int rounds = 6, members = 4, epochs = 300, threads = 0;
   double space_filling = 0.3;
   std::string score = "both";
-  bool quiet = false;
+  bool quiet = false, reweight = false;
 };
 
 // The real data's columns only where there is real data.
@@ -142,6 +142,8 @@ void add_active_command(CLI::App& app, int& exit_code) {
                   "What steers the next batch: both (a probe's error plus the ensemble's disagreement, default), error, "
                   "or disagreement")
       ->check(CLI::IsMember({"both", "error", "disagreement"}));
+  cmd->add_flag("--reweight", o->reweight,
+               "Train the active strategy's model on its samples re-weighted to the prior (resampled by prior_weight)");
   cmd->add_option("--members", o->members, "Ensemble members (default 4)")->check(CLI::Range(2, 64));
   cmd->add_option("--epochs", o->epochs, "Training epochs per round (default 300)")->check(CLI::Range(1, 100000));
   cmd->add_option("--model-cmd", o->model_command,
@@ -198,6 +200,7 @@ void add_active_command(CLI::App& app, int& exit_code) {
     opt.model.epochs = o->epochs;
     opt.model_command = o->model_command;
     opt.covariates = o->covariates;
+    opt.reweight = o->reweight;
     opt.real = real ? &*real : nullptr;
     opt.score = o->score == "error"          ? active::Score::kError
                 : o->score == "disagreement" ? active::Score::kDisagreement
@@ -222,6 +225,7 @@ void add_active_command(CLI::App& app, int& exit_code) {
     summary["seed"] = scenario->seed;
     summary["model"] = o->model_command.empty() ? "built-in MLP ensemble" : o->model_command;
     summary["covariates"] = o->covariates;
+    summary["reweight"] = o->reweight;
     samples << "strategy,round,origin,key";
     for (const auto& p : scenario->parameters)
       if (!p.distribution.is_fixed()) samples << ",u_" << p.name;

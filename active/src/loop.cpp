@@ -43,23 +43,45 @@ constexpr std::uint64_t kTestKeys = std::uint64_t{1} << 43;
 
 double normal_quantile(double u) { return -std::sqrt(2.0) * boost::math::erfc_inv(2.0 * u); }
 
-// The training set so far.
+// The training set so far, with each row's sample's prior_weight.
 struct Training {
-  std::vector<double> x, y;
+  std::vector<double> x, y, w;
 };
 
 // Adds the rows with a target; counts the samples that gave none.
 void add(Training& t, const std::vector<double>& x, const std::vector<double>& y, const std::vector<std::size_t>& owner,
-         std::size_t samples, std::size_t f, std::uint64_t* dropped) {
-  std::vector<char> used(samples, 0);
+         const std::vector<double>& weight, std::size_t f, std::uint64_t* dropped) {
+  std::vector<char> used(weight.size(), 0);
   for (std::size_t i = 0; i < y.size(); ++i) {
     if (!std::isfinite(y[i])) continue;
     used[owner[i]] = 1;
     t.x.insert(t.x.end(), x.begin() + static_cast<std::ptrdiff_t>(i * f),
                x.begin() + static_cast<std::ptrdiff_t>((i + 1) * f));
     t.y.push_back(y[i]);
+    t.w.push_back(weight[owner[i]]);
   }
   for (char u : used) *dropped += u ? 0 : 1;
+}
+
+// The training set re-weighted to the prior: as many rows as it has, drawn with probability
+// proportional to their prior_weight (systematic resampling, its offset keyed on `key`).
+Training resampled(const Training& t, std::size_t f, std::uint64_t seed, std::uint64_t key) {
+  const std::size_t n = t.y.size();
+  const double total = std::accumulate(t.w.begin(), t.w.end(), 0.0);
+  Training r;
+  core::CounterRng rng(seed, key, core::stream::kActive);
+  const double offset = rng.uniform();
+  double acc = 0.0;
+  std::size_t j = 0;
+  for (std::size_t k = 0; k < n; ++k) {
+    const double at = (offset + static_cast<double>(k)) / static_cast<double>(n) * total;
+    while (j + 1 < n && acc + t.w[j] < at) acc += t.w[j++];
+    r.x.insert(r.x.end(), t.x.begin() + static_cast<std::ptrdiff_t>(j * f),
+               t.x.begin() + static_cast<std::ptrdiff_t>((j + 1) * f));
+    r.y.push_back(t.y[j]);
+    r.w.push_back(1.0);
+  }
+  return r;
 }
 
 // The targeted draws' density: a Gaussian kernel mixture on the probes z_j (weights w_j, width h)
@@ -160,7 +182,10 @@ LoopResult run_loop(const engine::Scenario& s, Strategy strategy, const LoopOpti
       smp.target = sim.windows() ? kNaN : rows.y[i];  // windows: a target per window, in the rows
       result.samples.push_back(std::move(smp));
     }
-    add(train, rows.x, rows.y, rows.owner, n, F, &result.dropped);
+    std::vector<double> weight;
+    for (std::size_t i = result.samples.size() - n; i < result.samples.size(); ++i)
+      weight.push_back(result.samples[i].prior_weight);
+    add(train, rows.x, rows.y, rows.owner, weight, F, &result.dropped);
   };
   auto prior_points = [&](const core::Sampler& design, std::uint64_t& next, std::size_t n,
                           std::vector<double>& u, std::vector<double>& log_q) {
@@ -184,7 +209,10 @@ LoopResult run_loop(const engine::Scenario& s, Strategy strategy, const LoopOpti
     pinn::RegressorOptions model = o.model;
     model.seed = s.seed + static_cast<std::uint64_t>(round);
     model.threads = 1;  // one thread: the same sums, so the same samples, whatever the thread count
-    const auto [mean, sd] = detail::fit_predict(model, o.model_command, train.x, train.y, F, q, round);
+    const Training& fit = o.reweight && strategy == Strategy::kActive
+                              ? resampled(train, F, s.seed, kTrainKeys - 1 - static_cast<std::uint64_t>(round))
+                              : train;
+    const auto [mean, sd] = detail::fit_predict(model, o.model_command, fit.x, fit.y, F, q, round);
     RoundReport r;
     r.strategy = strategy;
     r.round = round;

@@ -192,3 +192,20 @@ TEST_CASE("active mix: synthetic rows from the same law as the real units help a
   o.ratios = {-1};
   CHECK_THROWS_WITH(active::run_mix(s, o), Catch::Contains("--ratios: -1"));
 }
+
+TEST_CASE("active loop: --reweight resamples only the active model's rows, and equal weights change nothing") {
+  const auto s = testing::load_scenario(kMM, {});
+  auto plain = small(), reweight = small();
+  reweight.reweight = true;
+  const auto a = active::run_loop(s, active::Strategy::kRandom, plain);
+  const auto b = active::run_loop(s, active::Strategy::kRandom, reweight);
+  CHECK(a.rounds.back().test.rmse == b.rounds.back().test.rmse);
+  const auto c = active::run_loop(s, active::Strategy::kActive, plain);
+  const auto d = active::run_loop(s, active::Strategy::kActive, reweight);
+  // Round 1 trains on the initial Sobol points, every weight 1: systematic resampling takes each
+  // row once, so the same model. Later rounds hold targeted samples of other weights.
+  REQUIRE(c.rounds.size() == d.rounds.size());
+  CHECK(c.rounds.front().test.rmse == d.rounds.front().test.rmse);
+  CHECK(c.rounds.back().test.rmse != d.rounds.back().test.rmse);
+  for (std::size_t i = 0; i < 50; ++i) CHECK(c.samples[i].unit == d.samples[i].unit);
+}

@@ -55,6 +55,10 @@ struct LoopOptions {
   // query row, one number per ensemble member (one number: no disagreement), comma-separated.
   std::string model_command;
   int threads = 0;              // of the simulations
+  // Train the active strategy's model on its samples re-weighted to the prior (rows resampled in
+  // proportion to prior_weight), so the targeted regions steer where samples go but do not bias
+  // the model towards them.
+  bool reweight = false;
   // Known settings appended to every row: scenario parameters (a depth of cut, a feed), a
   // synthetic sample's drawn value and a real unit's covariate column of the same name.
   std::vector<std::string> covariates;

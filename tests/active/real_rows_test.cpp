@@ -34,6 +34,7 @@ TEST_CASE("active loop with a user's model: real data scored every round, settin
   auto o = small();
   o.real = &data;
   o.covariates = {"kcat"};
+  o.reweight = true;  // the resampled training set goes to the user's model too
   const auto r = active::run_loop(s, active::Strategy::kActive, o);
   CHECK(r.real.units == 30);
   CHECK(r.real.rows == 30);

@@ -147,10 +147,7 @@ LoopResult run_loop(const engine::Scenario& s, Strategy strategy, const LoopOpti
   // Real data: scored every round beside the test set, never trained on.
   Rows real;
   if (o.real) {
-    detail::RealSummary summary;
-    real = sim.real(*o.real, &summary);
-    result.real = {summary.file, summary.units, summary.rows, summary.units_without_rows, summary.direct,
-                   summary.interpolated, summary.missing, summary.unused_observables};
+    real = sim.real(*o.real, &result.real);
   }
 
   Training train;

@@ -19,10 +19,6 @@ namespace {
 constexpr std::uint64_t kMixKeys = std::uint64_t{1} << 44;
 constexpr std::size_t kBatch = 256;
 constexpr std::uint64_t kMaxSamples = 1000000;
-
-RealDataSummary summary_of(const detail::RealSummary& s) {
-  return {s.file, s.units, s.rows, s.units_without_rows, s.direct, s.interpolated, s.missing, s.unused_observables};
-}
 }  // namespace
 
 MixResult run_mix(const engine::Scenario& s, const MixOptions& o,
@@ -60,11 +56,8 @@ MixResult run_mix(const engine::Scenario& s, const MixOptions& o,
       }
   };
   simulate(kBatch);  // also tells the simulator the channels' reading times
-  detail::RealSummary train_summary, test_summary;
-  const auto train = sim.real(*o.train, &train_summary);
-  const auto test = sim.real(*o.test, &test_summary);
-  result.train = summary_of(train_summary);
-  result.test = summary_of(test_summary);
+  const auto train = sim.real(*o.train, &result.train);
+  const auto test = sim.real(*o.test, &result.test);
   const std::size_t f = sim.features(), n_real = train.y.size();
   const double top = *std::max_element(o.ratios.begin(), o.ratios.end());
   const auto wanted = static_cast<std::size_t>(std::ceil(std::max(top, 1.0) * static_cast<double>(n_real)));

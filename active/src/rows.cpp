@@ -133,7 +133,7 @@ Rows Simulator::operator()(const std::vector<double>& unit, const std::vector<st
   return out;
 }
 
-Rows Simulator::real(const anchor::RealData& data, RealSummary* summary) const {
+Rows Simulator::real(const anchor::RealData& data, RealDataSummary* summary) const {
   const std::string& file = data.file;
   // Which real observable feeds each channel: the channel's own name, or an anchor mapping to it.
   std::map<std::string, std::size_t> source;  // observable -> channel
@@ -157,7 +157,7 @@ Rows Simulator::real(const anchor::RealData& data, RealSummary* summary) const {
     if (std::find(data.covariate_columns.begin(), data.covariate_columns.end(), c) == data.covariate_columns.end())
       throw std::invalid_argument(file + ": no covariate column '" + c + "' (--covariates); the file's are " +
                                   (data.covariate_columns.empty() ? "none" : core::join(data.covariate_columns)));
-  RealSummary sum;
+  RealDataSummary sum;
   sum.file = file;
   sum.units = data.units.size();
   for (const auto& o : observables)

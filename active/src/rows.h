@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "physynth/active/loop.h"
 #include "physynth/anchor/real_data.h"
 #include "physynth/engine/run.h"
 #include "physynth/engine/scenario.h"
@@ -31,15 +32,6 @@ namespace physynth::active::detail {
 struct Rows {
   std::vector<double> x, y;
   std::vector<std::size_t> owner;  // the sample (position in the batch) or real unit of each row
-};
-
-// How real data went into rows (reported in active.json).
-struct RealSummary {
-  std::string file;
-  std::size_t units = 0, rows = 0;
-  std::size_t units_without_rows = 0;  // no reading of a channel or of the target, or too short for a window
-  std::size_t direct = 0, interpolated = 0, missing = 0;  // feature readings, by how they were placed
-  std::vector<std::string> unused_observables;            // in the file, read by nothing
 };
 
 class Simulator {
@@ -59,7 +51,7 @@ class Simulator {
   // simulated: the reading times come from it). Throws std::invalid_argument naming the file
   // (and line) when the data cannot be read as the task: no reading of the target, no channel
   // the model sees, a covariate column missing, units that differ from the channel's, no row.
-  Rows real(const anchor::RealData& data, RealSummary* summary) const;
+  Rows real(const anchor::RealData& data, RealDataSummary* summary) const;
 
  private:
   struct Channel {

@@ -1,4 +1,5 @@
 #include "physynth/active/loop.h"
+#include "physynth/core/constants.h"
 
 #include <algorithm>
 #include <chrono>
@@ -34,7 +35,6 @@ namespace {
 using detail::Rows;
 using detail::Simulator;
 using Clock = std::chrono::steady_clock;
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 // Keys of the loop's simulations: training samples and the test set, apart from each other and
 // from any ordinary run's sample indices. The i-th training sample has the same key (and so
 // the same noise) under every strategy.

@@ -1,4 +1,5 @@
 #include "rows.h"
+#include "physynth/core/constants.h"
 
 #include <algorithm>
 #include <cmath>
@@ -13,7 +14,6 @@ namespace physynth::active::detail {
 
 namespace {
 
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr std::size_t kBlock = 2048;
 
 // A real series' value at t: the mean of its readings at t, else linear between the neighbouring

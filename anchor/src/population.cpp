@@ -1,4 +1,5 @@
 #include "physynth/anchor/population.h"
+#include "physynth/core/constants.h"
 
 #include <ceres/ceres.h>
 #include <tbb/parallel_for.h>
@@ -20,7 +21,6 @@ namespace {
 
 using namespace detail;
 
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr std::size_t kNone = static_cast<std::size_t>(-1);
 
 // Where the population parameters sit in the outer vector ψ: shared fixed effects (one per group

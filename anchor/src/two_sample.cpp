@@ -1,4 +1,5 @@
 #include "physynth/anchor/two_sample.h"
+#include "physynth/core/constants.h"
 
 #include <algorithm>
 #include <cmath>
@@ -18,8 +19,6 @@ void Records::add(const std::vector<double>& features, int unit) {
 }
 
 namespace {
-
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 // Dense group indices: a's groups are 0..Ga-1, b's Ga..Ga+Gb-1 (a group id shared by the two
 // samples names two different units).

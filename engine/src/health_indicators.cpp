@@ -1,4 +1,5 @@
 #include "physynth/engine/health_indicators.h"
+#include "physynth/core/constants.h"
 
 #include <algorithm>
 #include <cmath>
@@ -10,8 +11,6 @@
 namespace physynth::engine {
 
 namespace {
-
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 // x resampled to n points, linear in the fraction of its length.
 std::vector<double> resample(const std::vector<double>& x, std::size_t n) {

@@ -1,4 +1,5 @@
 #include "physynth/engine/run.h"
+#include "physynth/core/constants.h"
 
 #include <hdf5.h>
 #include <muParserDef.h>
@@ -62,8 +63,6 @@ std::map<std::string, std::string> library_versions() {
 }
 
 namespace {
-
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 // The output grid is the scenario's grid plus every observation's reading
 // times; obs_rows[c] are the rows of channel c's readings in that grid.

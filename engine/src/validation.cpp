@@ -1,4 +1,5 @@
 #include "physynth/engine/validation.h"
+#include "physynth/core/constants.h"
 
 #include <nlohmann/json.hpp>
 
@@ -23,7 +24,6 @@ namespace physynth::engine {
 namespace {
 
 namespace fs = std::filesystem;
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 double to_fit(double v, bool log) { return log ? std::log(v) : v; }
 double from_fit(double x, bool log) { return log ? std::exp(x) : x; }

@@ -1,11 +1,11 @@
 #include "physynth/domains/crop/astro.h"
+#include "physynth/core/constants.h"
 
 #include <algorithm>
 #include <cmath>
 
 namespace physynth::domains::crop {
 namespace {
-constexpr double kPi = 3.14159265358979323846;
 constexpr double kRad = kPi / 180.0;
 
 double declination(int doy) { return -std::asin(std::sin(23.45 * kRad) * std::cos(2.0 * kPi * (doy + 10.0) / 365.0)); }

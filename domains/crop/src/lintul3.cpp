@@ -1,4 +1,5 @@
 #include "physynth/domains/crop/lintul3.h"
+#include "physynth/core/constants.h"
 
 #include "daily_cvode.h"
 
@@ -15,7 +16,6 @@ namespace physynth::domains::crop {
 namespace {
 
 constexpr const char* kModel = "LINTUL3";
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 // Continuous states: the crop's, then development, then the soil's.
 enum State {

@@ -1,4 +1,5 @@
 #include "physynth/domains/crop/wofost72.h"
+#include "physynth/core/constants.h"
 
 #include <algorithm>
 #include <cmath>
@@ -24,7 +25,6 @@ double Wofost72Day::value(std::size_t i) const {
 
 namespace {
 
-constexpr double kPi = 3.14159265358979323846;
 constexpr double kGaussX[3] = {0.1127017, 0.5000000, 0.8872983};
 constexpr double kGaussW[3] = {0.2777778, 0.4444444, 0.2777778};
 constexpr const char* kModel = "WOFOST 7.2";

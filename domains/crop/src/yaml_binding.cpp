@@ -1,4 +1,5 @@
 #include "physynth/domains/crop/yaml_binding.h"
+#include "physynth/core/constants.h"
 
 #include <algorithm>
 #include <cmath>
@@ -18,7 +19,6 @@ namespace physynth::domains::crop {
 namespace {
 
 namespace fs = std::filesystem;
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 enum class CropModel { kLintul3, kLingra, kWofost72 };
 

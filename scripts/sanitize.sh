@@ -22,6 +22,8 @@ cd "$build_dir"
 # start MPI except through mpirun, whose ranks are checked the same way.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+# The reliability scripts run a quarter of their samples: the same paths (tests/reliability/common.sh).
+export PHYSYNTH_INSTRUMENTED=1
 # Left out, each for a test that runs the same paths here, to keep CI short (measured 2026-12-03,
 # instrumented): the Boehm multi-start (30 optimisations of one model, 7 min; the other
 # calibration and SBML tests); the population coverage study (repeated FOCE-I fits, 448 s; the

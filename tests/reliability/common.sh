@@ -12,3 +12,6 @@ same_data() {
   [ "$(ls "$b" | grep -c '^shard-')" -eq "$(ls "$a" | grep -c '^shard-')" ] || fail "$a and $b hold different shard counts"
   echo "same bytes: $n files of $a and $b"
 }
+# scaled N: N samples, or a quarter of them in the sanitizer build (PHYSYNTH_INSTRUMENTED, set by
+# scripts/sanitize.sh), whose programs run 5-10 times slower: the same paths with fewer samples.
+scaled() { if [ -n "${PHYSYNTH_INSTRUMENTED:-}" ]; then echo $(($1 / 4)); else echo "$1"; fi; }

@@ -49,7 +49,7 @@ expect 2 "holds files physynth did not write (notes.txt)" "$PHYSYNTH" run "$MM" 
 expect 2 "holds files physynth did not write" "$PHYSYNTH" anchor "$SRC/scenarios/kinetics/puromycin.yaml" -q -o "$OUT/user"
 
 # 2. One writer at a time: a second writer is refused at once, naming the holder.
-"$PHYSYNTH" run "$SRC/scenarios/manufacturing/mixed_fleet.yaml" -q -o "$OUT/busy" -j 1 &
+"$PHYSYNTH" run "$SRC/scenarios/manufacturing/mixed_fleet.yaml" -q -o "$OUT/busy" -j 1 --set sampling.samples=$(scaled 300) &
 pid=$!
 for _ in $(seq 100); do [ -e "$OUT/busy/.physynth/lock" ] && break; sleep 0.05; done
 expect 2 "is being written by another physynth process (pid $pid, physynth run)" \

@@ -6,9 +6,12 @@
 #include <cstring>
 #include <filesystem>
 
+#include "physynth/anchor/real_data.h"
 #include "physynth/core/random.h"
+#include "physynth/engine/anchor.h"
 #include "physynth/engine/dataset.h"
 #include "physynth/engine/run.h"
+#include "support/scenarios.h"
 #include "support/test_problems.h"
 
 using namespace physynth;
@@ -100,4 +103,60 @@ TEST_CASE("waveforms: refused, naming the key, where there is no signal or it wo
   core::Diagnostics d3;
   CHECK_FALSE(mixed_fleet({"output.waveforms={every: 0}"}, d3));
   CHECK_THAT(d3.report(), Catch::Contains("output.waveforms.every must be between 1 and"));
+}
+
+// The anchor's path through random features (a feature of a synthesised snapshot, its noise drawn
+// again with the same counters at every parameter value: common random numbers), small enough
+// for the sanitizer build, where the CLI's bearing fits are left out (scripts/sanitize.sh): one
+// healthy bearing, 0.02 s snapshots, its broadband noise level recovered from vib_rms alone.
+TEST_CASE("anchor: a healthy bearing's noise level recovered from its vibration RMS (random features, common random numbers)") {
+  const std::vector<std::string> base = {"model.snapshot.duration_s=0.02", "time={start: 0, end: 1000, points: 21, units: h}",
+                                         "parameters.onset={value: 3000}", "events=[]", "labels=[]"};
+  auto with = [&](std::vector<std::string> extra) {
+    extra.insert(extra.begin(), base.begin(), base.end());
+    return extra;
+  };
+  const std::string path = testing::repository_path("scenarios/manufacturing/bearing_vibration.yaml");
+  const double truth = 0.08;
+  const auto truth_run =
+      testing::load_scenario(path, with({"sampling.samples=1", "parameters.vibration_noise={value: 0.08}"}));
+  engine::ShardGenerator gen(truth_run, 1);
+  const auto shard = gen.shard(0);
+  const auto& rms = shard.observation("vib_rms");
+  anchor::RealData data;
+  data.file = "bearing.csv";
+  anchor::RealUnit unit;
+  unit.id = "bearing_1";
+  anchor::RealSeries series;
+  series.observable = "vib_rms";
+  for (std::size_t r = 0; r < rms.times.size(); ++r) series.readings.push_back({rms.times[r], rms.values[r], 0.0, 0});
+  REQUIRE(series.readings.size() == 21);
+  unit.series.push_back(series);
+  data.units.push_back(unit);
+
+  const auto s = testing::load_scenario(
+      path, with({"anchor={observables: [{name: vib_rms, noise: additive}], "
+                  "fit: [{parameter: vibration_noise, low: 0.001, high: 1}], starts: 1, seed: 1}"}));
+  core::Diagnostics diagnostics;
+  const auto pr = engine::calibration_problem(s, data, diagnostics);
+  INFO(diagnostics.report());
+  REQUIRE(pr);
+  anchor::CalibrationOptions opt;
+  opt.starts = 1;
+  opt.threads = 1;
+  const auto a = anchor::calibrate(*pr, opt), b = anchor::calibrate(*pr, opt);
+  INFO(a.message);
+  REQUIRE(a.success);
+  const auto& all = a.shared.empty() ? a.per_unit : a.shared;
+  REQUIRE(all.size() == 1);
+  const auto& e = all.front();
+  INFO(e.name << " = " << e.estimate << " [" << e.lower << ", " << e.upper << "]");
+  CHECK(e.name == "vibration_noise");
+  CHECK(e.estimate == Approx(truth).epsilon(0.1));
+  CHECK(e.lower < e.estimate);
+  CHECK(e.upper > e.estimate);
+  // The same noise at every evaluation: the objective is a deterministic function, so is the fit.
+  const auto& again = b.shared.empty() ? b.per_unit : b.shared;
+  CHECK(again.front().estimate == e.estimate);
+  CHECK(b.log_likelihood == a.log_likelihood);
 }

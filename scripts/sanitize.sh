@@ -26,7 +26,7 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export PHYSYNTH_INSTRUMENTED=1
 # Left out, each for a test that runs the same paths here, to keep CI short (measured 2026-12-03,
 # instrumented): the Boehm multi-start (30 optimisations of one model, 7 min; the other
-# calibration and SBML tests); the population coverage study (repeated FOCE-I fits, 448 s; the
+# calibration and SBML tests); the population coverage study (repeated FOCE-I fits, 7 min; the
 # groups/covariate population test and the theophylline CLI fit). And (measured 2026-12-04, 245 s
 # instrumented) the theophylline population fit through the CLI: its FOCE-I paths run in the
 # groups/covariate/full-covariance population test, the CLI's population reading in the

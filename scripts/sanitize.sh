@@ -31,10 +31,10 @@ export PHYSYNTH_INSTRUMENTED=1
 # instrumented) the theophylline population fit through the CLI: its FOCE-I paths run in the
 # groups/covariate/full-covariance population test, the CLI's population reading in the
 # covariate-column refusal test; the main suite runs the fit itself.
-# Left out with no other test here on their path: the two bearing vibration-feature fits (anchor
-# with common random numbers over synthesised snapshots), 189 s and 247 s instrumented, 16 times
-# their uninstrumented time (2 cores of an AMD EPYC, 2026-12-04; the snapshots' noise draws and
-# libm calls). The snapshot synthesis and its features run here (engine_test's waveform and
-# health-indicator tests); the fits themselves only in the main suite.
+# And the two bearing vibration-feature fits through the CLI (anchor with common random numbers
+# over synthesised snapshots), 189 s and 247 s instrumented, 16 times their uninstrumented time
+# (2 cores of an AMD EPYC, 2026-12-04; the snapshots' noise draws and libm calls): engine_test's
+# small stand-in ("a healthy bearing's noise level recovered from its vibration RMS", 1.3 s
+# instrumented) takes the same path here; the main suite runs the two fits themselves.
 ctest --output-on-failure --parallel "$jobs" --timeout 1200 \
   -E "Boehm STAT5 multi-start|intervals cover the truth in about 95 % of simulated fleets|anchor fits a bearing's vibration RMS|anchor fits a bearing whose growth|anchor fits the theophylline subjects as a population"

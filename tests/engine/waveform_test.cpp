@@ -119,7 +119,7 @@ TEST_CASE("anchor: a healthy bearing's noise level recovered from its vibration 
   const std::string path = testing::repository_path("scenarios/manufacturing/bearing_vibration.yaml");
   const double truth = 0.08;
   const auto truth_run =
-      testing::load_scenario(path, with({"sampling.samples=1", "parameters.vibration_noise={value: 0.08}"}));
+      testing::load_scenario(path, with({"sampling.samples=1", "parameters.vibration_noise={value: " + std::to_string(truth) + "}"}));
   engine::ShardGenerator gen(truth_run, 1);
   const auto shard = gen.shard(0);
   const auto& rms = shard.observation("vib_rms");

@@ -21,6 +21,7 @@
 #include "physynth/engine/dataset.h"
 #include "physynth/engine/output_folder.h"
 #include "physynth/engine/petab_scenario.h"
+#include "physynth/engine/run_folder.h"
 
 namespace physynth::apps {
 
@@ -357,70 +358,166 @@ int run_calibrate(const PetabOptions& o) {
             << std::setprecision(12) << "log-likelihood: " << best.evaluation.log_likelihood << "\n";
   return best.converged ? kExitOk : kExitRunFailed;
 }
-// The problem simulated at its nominal parameters: PEtab's simulation table (the measurement
-// rows with their simulation and σ) and each condition's observables on a grid.
+// The problem simulated at its nominal parameters, as a run folder (engine/run_folder.h): one
+// unit per (preequilibration, simulation) condition pair the measurements name, in their order,
+// with the model's states and every observable measured under it on a grid of `points` times
+// from 0 to the last finite measurement time (NaN past the pair's own last one); each unit's
+// log-likelihood and chi2 as labels; and PEtab's simulation table (simulatedData.tsv: every
+// measurement row with its simulation and sigma). A pair whose simulation fails is a failed
+// unit, named in the manifest; the others are written all the same.
 int run_simulate(const PetabOptions& o) {
-  const auto started = start_folder_command(o, "--simulate", "simulatedData.tsv and trajectories.tsv");
+  const auto started = start_folder_command(o, "--simulate", "the run folder and simulatedData.tsv");
   if (!started.problem) return started.exit_code;
   const auto& problem = started.problem;
   const auto values = problem->nominal_values();
   const solvers::OdeOptions ode = first_tolerances(o, *problem);
   const auto& rows = problem->measurements();
-  const auto e = problem->evaluate(values, ode);
-  if (e.failed && std::any_of(e.simulations.begin(), e.simulations.end(), [](double v) { return std::isnan(v); })) {
-    std::cerr << o.problem << ": the simulation failed: " << e.message << "\n";
-    return kExitRunFailed;
-  }
   const auto& conditions = problem->conditions();
   const auto& observables = problem->observables();
+  const auto& model = problem->model();
+  const std::size_t n = model.num_states(), O = observables.size();
+  const double nan = std::numeric_limits<double>::quiet_NaN();
   const auto id_of = [&](int c) { return c < 0 ? std::string() : conditions[static_cast<std::size_t>(c)].id; };
+
+  std::vector<std::pair<int, int>> pairs;
+  for (const auto& m : rows)
+    if (std::find(pairs.begin(), pairs.end(), std::make_pair(m.preequilibration, m.condition)) == pairs.end())
+      pairs.emplace_back(m.preequilibration, m.condition);
+  const auto pair_of = [&](const domains::kinetics::PetabMeasurement& m) {
+    return static_cast<std::size_t>(std::find(pairs.begin(), pairs.end(), std::make_pair(m.preequilibration, m.condition)) -
+                                    pairs.begin());
+  };
+  std::vector<double> last(pairs.size(), 0.0);
+  for (const auto& m : rows)
+    if (std::isfinite(m.time)) last[pair_of(m)] = std::max(last[pair_of(m)], m.time);
+  const double end = *std::max_element(last.begin(), last.end());
+  std::vector<double> grid;
+  for (int i = 0; i < (end > 0.0 ? o.points : 1); ++i) grid.push_back(end * i / std::max(1, o.points - 1));
+
+  engine::Shard shard;
+  shard.samples = pairs.size();
+  shard.times = grid;
+  for (const auto& v : model.states()) shard.state_names.push_back(v.name), shard.state_units.push_back(v.units);
+  for (const auto& v : model.parameters())
+    shard.parameter_names.push_back(v.name), shard.parameter_units.push_back(v.units);
+  shard.label_names = {"log_likelihood", "chi2"};
+  shard.label_units = {"1", "1"};
+  const std::size_t S = pairs.size(), T = grid.size();
+  shard.states.assign(S * T * n, nan);
+  shard.labels.assign(S * 2, nan);
+  shard.status.assign(S, static_cast<std::int8_t>(engine::SampleStatus::kOk));
+  shard.t_reached.assign(S, nan);
+  shard.failure_flag.assign(S, "");
+  shard.failure_message.assign(S, "");
+  for (const auto& obs : observables) shard.observations.push_back({obs.id, "", grid, std::vector<double>(S * T, nan)});
+
+  std::vector<double> simulation(rows.size(), nan), sigma(rows.size(), nan);
+  double llh = 0.0, chi2 = 0.0;
+  for (std::size_t s = 0; s < S; ++s) {
+    const auto [pre, cond] = pairs[s];
+    const auto p = problem->model_parameters(values, static_cast<std::size_t>(cond));
+    shard.parameters.insert(shard.parameters.end(), p.begin(), p.end());
+    // Its measurement rows: their simulations and the unit's likelihood.
+    std::vector<domains::kinetics::PetabMeasurement> own, on_grid;
+    std::vector<std::size_t> index;
+    for (std::size_t k = 0; k < rows.size(); ++k)
+      if (pair_of(rows[k]) == s) own.push_back(rows[k]), index.push_back(k);
+    const auto e = problem->evaluate(values, ode, false, &own);
+    // Its curves: each observable it measures, from that observable's first row (its
+    // observable and noise parameters), at the grid times up to its last measurement.
+    std::vector<std::pair<std::size_t, std::size_t>> where;  // (observable, grid index) per grid row
+    for (std::size_t q = 0; q < O; ++q) {
+      const auto first = std::find_if(own.begin(), own.end(), [&](const auto& m) { return m.observable == static_cast<int>(q); });
+      if (first == own.end()) continue;
+      for (std::size_t i = 0; i < T && grid[i] <= last[s]; ++i) {
+        auto g = *first;
+        g.time = grid[i];
+        g.value = 1.0;  // scored, not used
+        on_grid.push_back(g);
+        where.emplace_back(q, i);
+      }
+    }
+    std::vector<double> states;
+    const auto t = problem->evaluate(values, ode, false, &on_grid, &states);
+    const bool grid_ok = std::none_of(t.simulations.begin(), t.simulations.end(), [](double v) { return std::isnan(v); });
+    const bool rows_ok = std::none_of(e.simulations.begin(), e.simulations.end(), [](double v) { return std::isnan(v); });
+    for (std::size_t k = 0; k < own.size(); ++k) simulation[index[k]] = e.simulations[k], sigma[index[k]] = e.sigmas[k];
+    if (!grid_ok || !rows_ok) {
+      shard.status[s] = static_cast<std::int8_t>(engine::SampleStatus::kFailed);
+      shard.failure_flag[s] = "simulation_failed";
+      shard.failure_message[s] = !rows_ok ? e.message : t.message;
+      std::cerr << o.problem << ": condition '" << id_of(cond)
+                << (pre < 0 ? std::string("'") : "' after preequilibration '" + id_of(pre) + "'")
+                << ": the simulation failed: " << shard.failure_message[s] << "\n";
+      continue;
+    }
+    shard.t_reached[s] = last[s];
+    shard.labels[s * 2] = e.log_likelihood, shard.labels[s * 2 + 1] = e.chi2;
+    llh += e.log_likelihood, chi2 += e.chi2;
+    for (std::size_t r = 0; r < on_grid.size(); ++r) {
+      const auto [q, i] = where[r];
+      shard.observations[q].values[s * T + i] = t.simulations[r];
+      std::copy(&states[r * n], &states[r * n] + n, &shard.states[(s * T + i) * n]);
+    }
+  }
+
   std::ostringstream table;
   const auto f = [](double v) { return core::format_number(v); };  // shortest text that reads back exactly
   table << "observableId\tpreequilibrationConditionId\tsimulationConditionId\ttime\tmeasurement\tsimulation\tsigma\n";
   for (std::size_t k = 0; k < rows.size(); ++k)
     table << observables[static_cast<std::size_t>(rows[k].observable)].id << "\t" << id_of(rows[k].preequilibration)
           << "\t" << id_of(rows[k].condition) << "\t" << f(rows[k].time) << "\t" << f(rows[k].value) << "\t"
-          << f(e.simulations[k]) << "\t" << f(e.sigmas[k]) << "\n";
-  // The grid: per (preequilibration, condition, observable) measured, `points` times over
-  // [0, its last finite measurement time], with that observable's first row's parameters.
-  std::vector<domains::kinetics::PetabMeasurement> grid;
-  std::vector<std::tuple<int, int, int>> done;
-  for (const auto& m : rows) {
-    const auto key = std::make_tuple(m.preequilibration, m.condition, m.observable);
-    if (std::find(done.begin(), done.end(), key) != done.end()) continue;
-    done.push_back(key);
-    double end = 0.0;
-    for (const auto& x : rows)
-      if (x.preequilibration == m.preequilibration && x.condition == m.condition && std::isfinite(x.time))
-        end = std::max(end, x.time);
-    for (int i = 0; i < o.points; ++i) {
-      auto g = m;
-      g.time = end * i / (o.points - 1);
-      g.value = 1.0;  // scored, not used
-      grid.push_back(g);
-    }
-  }
-  const auto t = problem->evaluate(values, ode, false, &grid);
-  std::ostringstream traj;
-  traj << "observableId\tpreequilibrationConditionId\tsimulationConditionId\ttime\tsimulation\n";
-  for (std::size_t k = 0; k < grid.size(); ++k) {
-    if (std::isnan(t.simulations[k])) {
-      std::cerr << o.problem << ": the simulation on the grid failed: " << t.message << "\n";
-      return kExitRunFailed;
-    }
-    traj << observables[static_cast<std::size_t>(grid[k].observable)].id << "\t" << id_of(grid[k].preequilibration)
-         << "\t" << id_of(grid[k].condition) << "\t" << f(grid[k].time) << "\t" << f(t.simulations[k]) << "\n";
-  }
+          << f(simulation[k]) << "\t" << f(sigma[k]) << "\n";
+  const std::size_t failed = static_cast<std::size_t>(std::count(
+      shard.status.begin(), shard.status.end(), static_cast<std::int8_t>(engine::SampleStatus::kFailed)));
+
+  engine::RunFolderSource source;
+  source.file = o.problem;
+  const auto& sbml_files = problem->files().at("sbml_files");
+  source.resolved = {
+      {"name", std::filesystem::path(o.problem).stem().string()},
+      {"description", "PEtab problem " + o.problem +
+                          " simulated at its nominal parameters (physynth petab --simulate): one unit per "
+                          "(preequilibration, simulation) condition pair of its measurements"},
+      {"domain", "kinetics"},
+      {"model", {{"sbml", std::filesystem::absolute(sbml_files.front()).string()}, {"units", o.units}}},
+      {"time", {{"start", 0.0}, {"end", end}, {"points", T}}},
+      {"solver",
+       {{"method", ode.method == solvers::Method::kRosenbrock ? "rosenbrock" : "bdf"},
+        {"rtol", ode.rtol},
+        {"atol", ode.atol}}}};
+  nlohmann::json units = nlohmann::json::array();
+  for (std::size_t s = 0; s < S; ++s)
+    units.push_back({{"unit", s},
+                     {"preequilibration", id_of(pairs[s].first)},
+                     {"simulation", id_of(pairs[s].second)},
+                     {"last_measurement_time", last[s]}});
+  source.extra = {{"petab",
+                   {{"problem", o.problem},
+                    {"units", units},
+                    {"log_likelihood", failed ? nlohmann::json(nullptr) : nlohmann::json(llh)},
+                    {"chi2", failed ? nlohmann::json(nullptr) : nlohmann::json(chi2)},
+                    {"simulation_table", "simulatedData.tsv"}}}};
   try {
     const std::filesystem::path dir(o.output);
     engine::write_file_atomically((dir / "simulatedData.tsv").string(), table.str());
-    engine::write_file_atomically((dir / "trajectories.tsv").string(), traj.str());
+    engine::write_run_folder(o.output, shard, source);
   } catch (const std::exception& ex) {
     std::cerr << "physynth petab: error: " << ex.what() << "\n";
     return exit_code_of(ex, kExitRunFailed);
   }
-  std::cout << "wrote simulatedData.tsv (" << rows.size() << " rows) and trajectories.tsv (" << done.size()
-            << " curves of " << o.points << " points) to " << o.output << "\n";
+  std::cout << "wrote a run folder to " << o.output << ": " << S << " units (one per condition pair; " << failed
+            << " failed), " << O << " observables and " << n << " states on " << T
+            << " times (manifest.json, shard-000000.h5 and CSV files), and simulatedData.tsv (" << rows.size()
+            << " rows)\n";
+  // As `physynth run`: failed units are recorded and the rest kept; only a folder of nothing
+  // but failures is a failed run. The likelihood needs every unit.
+  if (failed) {
+    std::cerr << "warning: " << failed << " of " << S
+              << " condition pairs failed (manifest.json lists them); the log-likelihood is not computed\n";
+    return failed == S ? kExitRunFailed : kExitOk;
+  }
+  std::cout << std::setprecision(12) << "log-likelihood: " << llh << "\n";
   return kExitOk;
 }
 
@@ -485,9 +582,10 @@ void add_petab_command(CLI::App& app, int& exit_code) {
                 "Fit the estimated parameters (maximum likelihood within their bounds, multi-start) and write "
                 "fit.json, the calibrated problem (problem.yaml) and report.md to -o DIR");
   cmd->add_flag("--simulate", o->simulate,
-                "Simulate at the nominal parameters: -o DIR gets simulatedData.tsv (every measurement row with its "
-                "simulation and sigma) and trajectories.tsv (each condition's observables on a grid)");
-  cmd->add_option("--points", o->points, "Grid points per curve of --simulate (default 101)")
+                "Simulate at the nominal parameters: -o DIR becomes a run folder (one unit per condition, its states "
+                "and observables on a grid; for report and audit) with simulatedData.tsv (every measurement row with "
+                "its simulation and sigma)");
+  cmd->add_option("--points", o->points, "Grid points of --simulate, from 0 to the last measurement time (default 101)")
       ->check(CLI::Range(2, 100000));
   cmd->add_flag("--scenario", o->scenario,
                 "Write the problem as a physynth scenario, -o FILE.yaml, with its measurements as tidy data beside it "

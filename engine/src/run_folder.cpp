@@ -1,5 +1,6 @@
 #include "physynth/engine/run_folder.h"
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
@@ -8,7 +9,9 @@
 
 #include "physynth/core/config.h"
 #include "journal.h"
+#include "sha256.h"
 #include "physynth/engine/errors.h"
+#include "physynth/engine/run.h"
 #include "physynth/engine/scenario.h"
 
 namespace physynth::engine {
@@ -46,6 +49,61 @@ RunFolder open_run_folder(const std::string& directory, bool require_hdf5, const
     throw std::runtime_error(r.manifest_path + ": the run has no HDF5 shards; " + (what.empty() ? "this" : what) +
                              " reads those (add hdf5 to output.formats and run again)");
   return r;
+}
+
+std::vector<std::string> write_run_folder(const std::string& directory, const Shard& shard,
+                                          const RunFolderSource& source, int compression) {
+  namespace fs = std::filesystem;
+  std::vector<std::string> files = write_hdf5(shard, directory, compression);
+  for (const auto& f : write_csv(shard, directory)) files.push_back(f);
+  nlohmann::ordered_json file_list = nlohmann::ordered_json::array();
+  for (const auto& f : files)
+    file_list.push_back({{"path", fs::path(f).filename().string()},
+                         {"bytes", static_cast<std::uint64_t>(fs::file_size(f))},
+                         {"sha256", sha256_file(f)}});
+  std::uint64_t ok = 0, stopped = 0, failed = 0;
+  nlohmann::ordered_json failures = nlohmann::ordered_json::array();
+  const std::size_t P = shard.num_parameters();
+  for (std::size_t i = 0; i < shard.samples; ++i) {
+    const auto st = static_cast<SampleStatus>(shard.status[i]);
+    if (st == SampleStatus::kOk) {
+      ++ok;
+    } else if (st == SampleStatus::kStoppedByEvent) {
+      ++stopped;
+    } else {
+      ++failed;
+      nlohmann::ordered_json params = nlohmann::ordered_json::object();
+      for (std::size_t j = 0; j < P; ++j) params[shard.parameter_names[j]] = shard.parameters[i * P + j];
+      const double t = shard.t_reached[i];
+      failures.push_back({{"sample", shard.first_sample + i},
+                          {"t_reached", std::isnan(t) ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(t)},
+                          {"flag", shard.failure_flag[i]},
+                          {"message", shard.failure_message[i]},
+                          {"parameters", params}});
+    }
+  }
+  nlohmann::ordered_json versions = nlohmann::ordered_json::object();
+  versions["physynth"] = physynth_version();
+  for (const auto& [k, v] : library_versions()) versions[k] = v;
+  nlohmann::ordered_json manifest;
+  manifest["format"] = "physynth-run-1";
+  manifest["status"] = "complete";
+  manifest["versions"] = versions;
+  manifest["scenario"] = {{"file", source.file},
+                          {"sha256", fs::exists(source.file) ? sha256_file(source.file) : std::string()},
+                          {"resolved", source.resolved}};
+  manifest["samples"] = shard.samples;
+  manifest["output_times"] = shard.times;
+  manifest["counts"] = {{"ok", ok}, {"stopped_by_event", stopped}, {"failed", failed}};
+  if (source.extra.is_object())
+    for (const auto& [key, value] : source.extra.items()) manifest[key] = value;
+  manifest["failures"] = failures;
+  manifest["shards"] = nlohmann::ordered_json::array(
+      {{{"index", shard.index}, {"first_sample", shard.first_sample}, {"samples", shard.samples}, {"files", file_list}}});
+  const std::string path = (fs::path(directory) / "manifest.json").string();
+  write_file_atomically(path, manifest.dump(2) + "\n");
+  files.push_back(path);
+  return files;
 }
 
 std::shared_ptr<const core::Model> model_of_run(const RunFolder& run) {

@@ -346,13 +346,20 @@ Report write_report(const std::string& directory, const VisualOptions& options) 
 
 VisualOptions options_from_manifest(const nlohmann::json& manifest) {
   VisualOptions o;
-  const auto& rep = manifest["scenario"]["resolved"]["output"]["report"];
-  if (!rep.is_object()) return o;
-  if (rep.contains("plots")) o.plots = rep["plots"].get<std::vector<std::string>>();
-  o.width = rep.value("width", o.width);
-  o.height = rep.value("height", o.height);
-  o.format = rep.value("format", o.format);
-  o.max_samples = rep.value("max_samples", o.max_samples);  // defaults: engine::ReportSpec
+  // Each level looked up only where it is there: a run folder written by another command
+  // (petab --simulate) has no output section.
+  const nlohmann::json* rep = &manifest;
+  for (const char* key : {"scenario", "resolved", "output", "report"}) {
+    if (!rep->is_object() || !rep->contains(key)) return o;
+    rep = &(*rep)[key];
+  }
+  if (!rep->is_object()) return o;
+  const auto& report = *rep;
+  if (report.contains("plots")) o.plots = report["plots"].get<std::vector<std::string>>();
+  o.width = report.value("width", o.width);
+  o.height = report.value("height", o.height);
+  o.format = report.value("format", o.format);
+  o.max_samples = report.value("max_samples", o.max_samples);  // defaults: engine::ReportSpec
   return o;
 }
 

@@ -675,14 +675,25 @@ bool steady_state_sensitivities(const core::Model& model, const std::vector<doub
 
 }  // namespace
 
+std::vector<double> PetabProblem::model_parameters(const std::vector<double>& values, std::size_t c) const {
+  std::vector<double> p(model_->default_parameters());
+  for (std::size_t q = 0; q < parameters_.size(); ++q)
+    if (model_index_[q] >= 0) p[static_cast<std::size_t>(model_index_[q])] = values[q];
+  for (const auto& [index, v] : conditions_[c].overrides)
+    p[static_cast<std::size_t>(index)] = v.parameter < 0 ? v.number : values[static_cast<std::size_t>(v.parameter)];
+  return p;
+}
+
 PetabEvaluation PetabProblem::evaluate(const std::vector<double>& values, const solvers::OdeOptions& options,
-                                       bool gradient, const std::vector<PetabMeasurement>* rows_instead) const {
+                                       bool gradient, const std::vector<PetabMeasurement>* rows_instead,
+                                       std::vector<double>* row_states) const {
   const std::vector<PetabMeasurement>& table = rows_instead ? *rows_instead : measurements_;
   PetabEvaluation result;
   result.simulations.assign(table.size(), std::numeric_limits<double>::quiet_NaN());
   result.residuals = result.sigmas = result.jacobians = result.simulations;
   const SbmlModel& model = *model_;
   const std::size_t n = model.num_states(), m = model.num_parameters(), P = parameters_.size();
+  if (row_states) row_states->assign(table.size() * n, std::numeric_limits<double>::quiet_NaN());
   auto resolve = [&](const PetabValue& v) {
     return v.parameter < 0 ? v.number : values[static_cast<std::size_t>(v.parameter)];
   };
@@ -722,14 +733,7 @@ PetabEvaluation PetabProblem::evaluate(const std::vector<double>& values, const 
   const std::size_t placeholders_at = m + extra_.size() - 2 * placeholders_ * observables_.size();
   const std::size_t per_observable = placeholders_;
 
-  // Parameters under condition c: the model's written values, then the PEtab table's, then the condition's.
-  const auto parameters_of = [&](std::size_t c) {
-    std::vector<double> p(model.default_parameters());
-    for (std::size_t q = 0; q < parameters_.size(); ++q)
-      if (model_index_[q] >= 0) p[static_cast<std::size_t>(model_index_[q])] = values[q];
-    for (const auto& [index, v] : conditions_[c].overrides) p[static_cast<std::size_t>(index)] = resolve(v);
-    return p;
-  };
+  const auto parameters_of = [&](std::size_t c) { return model_parameters(values, c); };
   // The steady state reached from y under p (written to y); with K > 0 also its sensitivities,
   // from `s` on entry (K x n; empty: the model's dy0/dp under p) to the steady state's on return.
   const auto settle = [&](const std::vector<double>& p, std::vector<double>& y, std::vector<double>* s,
@@ -871,6 +875,7 @@ PetabEvaluation PetabProblem::evaluate(const std::vector<double>& values, const 
         ext_source[slot + per_observable + j] = meas.noise_parameters[j].parameter;
       }
       const double* y = &states[row * n];
+      if (row_states) std::copy(y, y + n, row_states->begin() + static_cast<std::ptrdiff_t>(k * n));
       const double h = obs.formula->evaluate(meas.time, y, extended.data());
       const double sigma = obs.noise->evaluate(meas.time, y, extended.data());
       result.simulations[k] = h;

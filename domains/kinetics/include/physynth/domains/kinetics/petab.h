@@ -150,8 +150,17 @@ class PetabProblem {
   // With `rows_instead`, the simulations are of those rows (measurement rows of this problem's
   // observables and conditions, any times) instead of the measurement table's: a simulation on a
   // grid. Its likelihood then scores their `value`s.
+  // With `row_states`, also the model's state at each row's time (rows x num_states, row-major;
+  // NaN for the rows of a (preequilibration, condition) pair whose simulation failed, and for
+  // every later pair when the evaluation stops there).
   PetabEvaluation evaluate(const std::vector<double>& values, const solvers::OdeOptions& options, bool gradient = false,
-                           const std::vector<PetabMeasurement>* rows_instead = nullptr) const;
+                           const std::vector<PetabMeasurement>* rows_instead = nullptr,
+                           std::vector<double>* row_states = nullptr) const;
+
+  // The model's parameter vector under condition c (an index into conditions()) with the PEtab
+  // parameters at `values`: the model's written values, then the parameter table's, then the
+  // condition table's.
+  std::vector<double> model_parameters(const std::vector<double>& values, std::size_t c) const;
 
   // How steady states (preequilibrations, measurements at time inf) are found: Newton's method
   // first, simulation where it fails (the default, as AMICI), or simulation alone (a multistable

@@ -101,6 +101,13 @@ std::vector<std::string> OdeOptions::validate(std::size_t num_states) const {
   return errors;
 }
 
+// Where a solve stops and restarts: a jump of the model's state, or a switch of its right-hand
+// side alone (Model::switch_times).
+struct Stop {
+  double t = 0.0;
+  bool jump = false;
+};
+
 struct OdeSolver::Impl {
   std::shared_ptr<const core::Model> model;
   OdeOptions options;
@@ -119,7 +126,7 @@ struct OdeSolver::Impl {
   int num_sens = 0;
   int created = 0;
   std::optional<RosenbrockSolver> rodas;          // method kRosenbrock
-  std::vector<double> segment_grid, segment_out;  // its scratch between the model's jumps
+  std::vector<double> segment_grid, segment_out, segment_sens;  // its scratch between the model's stops
 
   // Per-solve state reached from the C callbacks.
   std::vector<double> params;
@@ -336,56 +343,72 @@ struct OdeSolver::Impl {
     }
   }
 
-  // method kRosenbrock, from y0 (the jumps at t0 applied): the model's later jumps split the
-  // solve as they split CVODES': the integration stops at each, every jump due then is applied
-  // to the state before them, and it restarts there; an output at a jump's time shows the state
-  // after. (Sensitivities never meet a jump: solve() refuses them first.)
-  void solve_rosenbrock(const double* p, const std::vector<double>& y0, double t0, std::vector<double> jumps,
+  // method kRosenbrock, from y0 (the jumps at t0 applied): the model's later stops split the
+  // solve as they split CVODES': the integration stops at each and restarts there; at a jump,
+  // every jump due then is applied to the state before them first, and an output at its time
+  // shows the state after; at a switch (Model::switch_times) the state and its sensitivities
+  // carry on. (Sensitivities never meet a jump: solve() refuses them first.)
+  void solve_rosenbrock(const double* p, const std::vector<double>& y0, double t0, const std::vector<Stop>& stops,
                         const std::vector<double>& times, double* out, double* sensitivities,
                         const double* initial_sensitivities, SolveResult& r) {
     if (!rodas) {
       rodas.emplace(static_cast<int>(n), rosenbrock_options(options));
       ++created;
     }
-    std::sort(jumps.begin(), jumps.end());
-    jumps.erase(std::unique(jumps.begin(), jumps.end()), jumps.end());
     const std::size_t T = times.size();
-    if (jumps.empty()) {
-      const auto rr = rodas->solve(*model, p, t0, y0.data(), times, out, events, options.sensitivity_parameters,
-                                   initial_sensitivities, sensitivities);
+    const std::vector<int>& sens = options.sensitivity_parameters;
+    const std::size_t K = sens.size();
+    if (stops.empty()) {
+      const auto rr = rodas->solve(*model, p, t0, y0.data(), times, out, events, sens, initial_sensitivities,
+                                   sensitivities);
       add_rosenbrock_result(r, rr);
       r.rows_written = rr.rows_written;
       return;
     }
     std::vector<double> y = y0;
+    // The sensitivities at a segment's start (K x n); empty: dy0/dp (the first segment, unless given).
+    std::vector<double> s_start;
+    if (K > 0 && initial_sensitivities) s_start.assign(initial_sensitivities, initial_sensitivities + K * n);
     std::vector<double>& grid = segment_grid;
     std::size_t row = 0;  // the next output row to fill
     double ts = t0;
-    for (std::size_t seg = 0; seg <= jumps.size(); ++seg) {
-      const bool to_jump = seg < jumps.size();
-      const double te = to_jump ? jumps[seg] : times.back();
-      // This segment's grid: its start, the outputs inside it (before the jump; the jump's own
-      // time is the next segment's start) and, to a jump, the jump's time.
+    for (std::size_t seg = 0; seg <= stops.size(); ++seg) {
+      const bool to_stop = seg < stops.size();
+      const double te = to_stop ? stops[seg].t : times.back();
+      // This segment's grid: its start, the outputs inside it (before the stop; the stop's own
+      // time is the next segment's start) and, to a stop, the stop's time.
       grid.assign(1, ts);
       const std::size_t first = row;
       while (row < T && times[row] <= ts) ++row;  // outputs at the start show the state there
       const std::size_t inside = row;
-      for (std::size_t k = inside; k < T && (to_jump ? times[k] < te : times[k] <= te); ++k) grid.push_back(times[k]);
-      if (to_jump) grid.push_back(te);
+      for (std::size_t k = inside; k < T && (to_stop ? times[k] < te : times[k] <= te); ++k) grid.push_back(times[k]);
+      if (to_stop) grid.push_back(te);
       segment_out.assign(grid.size() * n, std::numeric_limits<double>::quiet_NaN());
-      const auto rr = rodas->solve(*model, p, ts, y.data(), grid, segment_out.data(), events);
-      for (std::size_t k = first; k < inside; ++k) std::copy(y.begin(), y.end(), out + k * n);
-      const std::size_t outputs = grid.size() - 1 - (to_jump ? 1 : 0);  // grid rows that are output rows
+      segment_sens.assign(grid.size() * K * n, std::numeric_limits<double>::quiet_NaN());
+      const auto rr = rodas->solve(*model, p, ts, y.data(), grid, segment_out.data(), events, sens,
+                                   s_start.empty() ? nullptr : s_start.data(), K > 0 ? segment_sens.data() : nullptr);
+      if (K > 0 && seg == 0 && s_start.empty())  // dy0/dp, as the solve started from it
+        s_start.assign(segment_sens.begin(), segment_sens.begin() + static_cast<long>(K * n));
+      for (std::size_t k = first; k < inside; ++k) {
+        std::copy(y.begin(), y.end(), out + k * n);
+        if (K > 0) std::copy(s_start.begin(), s_start.end(), sensitivities + k * K * n);
+      }
+      const std::size_t outputs = grid.size() - 1 - (to_stop ? 1 : 0);  // grid rows that are output rows
       const std::size_t written = rr.rows_written == 0 ? 0 : std::min(outputs, rr.rows_written - 1);
       std::copy(segment_out.begin() + static_cast<long>(n), segment_out.begin() + static_cast<long>((1 + written) * n),
                 out + inside * n);
+      if (K > 0)
+        std::copy(segment_sens.begin() + static_cast<long>(K * n),
+                  segment_sens.begin() + static_cast<long>((1 + written) * K * n), sensitivities + inside * K * n);
       add_rosenbrock_result(r, rr);
       row = inside + written;
       r.rows_written = row;
       if (rr.status != RosenbrockStatus::kSuccess) return;
-      if (to_jump) {
+      if (to_stop) {
         y = rr.final_state;  // y(te), then the jumps due at te
-        model->apply_jumps(te, y.data(), p);
+        if (stops[seg].jump) model->apply_jumps(te, y.data(), p);
+        if (K > 0)
+          s_start.assign(segment_sens.end() - static_cast<long>(K * n), segment_sens.end());  // their value at te
         r.final_state = y;
         ts = te;
       }
@@ -461,6 +484,16 @@ SolveResult OdeSolver::solve(const double* p, const double* y0_in, double t0, co
     fail(0, "JUMPS_WITH_SENSITIVITIES", "forward sensitivities across the model's jumps are not supported");
     return result;
   }
+  // Every stop in (t0, end]: the jumps, and the switches of the right-hand side that are not jumps.
+  std::vector<Stop> stops;
+  for (double tau : jumps) stops.push_back({tau, true});
+  if (!times.empty())
+    for (double tau : s.model->switch_times(p))
+      if (tau > t0 && tau <= times.back() && std::find(jumps.begin(), jumps.end(), tau) == jumps.end())
+        stops.push_back({tau, false});
+  std::sort(stops.begin(), stops.end(), [](const Stop& a, const Stop& b) { return a.t < b.t; });
+  stops.erase(std::unique(stops.begin(), stops.end(), [](const Stop& a, const Stop& b) { return a.t == b.t; }),
+              stops.end());
   for (std::size_t i = 0; i < n; ++i)
     if (!std::isfinite(y0[i])) {
       fail(0, "NONFINITE_INITIAL_STATE", "initial state " + s.model->states()[i].name + " is not finite");
@@ -473,7 +506,7 @@ SolveResult OdeSolver::solve(const double* p, const double* y0_in, double t0, co
     return result;
   }
   if (s.options.method == Method::kRosenbrock) {
-    s.solve_rosenbrock(p, y0, t0, std::move(jumps), times, out, sensitivities, initial_sensitivities, result);
+    s.solve_rosenbrock(p, y0, t0, stops, times, out, sensitivities, initial_sensitivities, result);
     return result;
   }
   try {
@@ -497,7 +530,7 @@ SolveResult OdeSolver::solve(const double* p, const double* y0_in, double t0, co
       s.check(CVodeSetInitStep(s.cvode, s.options.initial_step_size), "CVodeSetInitStep");
     // SUNDIALS 6.4 keeps a stop time across CVodeReInit and has no call to clear it: a solve
     // without jumps sets one beyond any time instead.
-    s.check(CVodeSetStopTime(s.cvode, jumps.empty() ? kNoStopTime : jumps.front()), "CVodeSetStopTime");
+    s.check(CVodeSetStopTime(s.cvode, stops.empty() ? kNoStopTime : stops.front().t), "CVodeSetStopTime");
   } catch (const std::exception& e) {
     fail(-1, "SETUP_FAILED", e.what() + (s.last_message.empty() ? "" : ": " + s.last_message));
     return result;
@@ -517,7 +550,7 @@ SolveResult OdeSolver::solve(const double* p, const double* y0_in, double t0, co
   }
   double t = t0;
   std::vector<int> root_info(s.events.size());
-  std::size_t next_jump = 0;
+  std::size_t next_stop = 0;
   while (k < times.size()) {
     long steps = 0;
     CVodeGetNumSteps(s.cvode, &steps);
@@ -528,16 +561,16 @@ SolveResult OdeSolver::solve(const double* p, const double* y0_in, double t0, co
       break;
     }
     CVodeSetMaxNumSteps(s.cvode, remaining);
-    // A jump before the next output: stop exactly there (never step across the discontinuity).
-    // (The stop time is set when the segment starts, so no step before it passes the jump.)
-    const bool to_jump = next_jump < jumps.size() && jumps[next_jump] <= times[k];
-    const double tout = to_jump ? jumps[next_jump] : times[k];
+    // A stop before the next output: stop exactly there (never step across the discontinuity).
+    // (The stop time is set when the segment starts, so no step before it passes the stop.)
+    const bool to_stop = next_stop < stops.size() && stops[next_stop].t <= times[k];
+    const double tout = to_stop ? stops[next_stop].t : times[k];
     double t_internal = t;
     CVodeGetCurrentTime(s.cvode, &t_internal);
     int flag = 0;
-    if (next_jump < jumps.size() && t_internal >= jumps[next_jump]) {
-      // A step already ended at the jump's stop time, and CVODES refuses calls once it sits there:
-      // outputs up to the jump are read off its interpolant.
+    if (next_stop < stops.size() && t_internal >= stops[next_stop].t) {
+      // A step already ended at the stop time, and CVODES refuses calls once it sits there:
+      // outputs up to the stop are read off its interpolant.
       flag = CVodeGetDky(s.cvode, tout, 0, s.y);
       t = tout;
     } else {
@@ -569,14 +602,23 @@ SolveResult OdeSolver::solve(const double* p, const double* y0_in, double t0, co
       fail(0, "NONFINITE_STATE", "the state became non-finite at t = " + std::to_string(t));
       break;
     }
-    if (to_jump && t >= tout) {
-      // Every jump due at tout, from the state before them; an output at tout shows the state after.
+    // The sensitivities at t (an output or a stop), off CVODES' interpolant.
+    const auto sensitivities_at = [&](double at) {
+      const int sflag = CVodeGetSensDky(s.cvode, at, 0, s.sens);
+      if (sflag < 0) fail(sflag, return_flag_name(sflag), "CVodeGetSensDky: " + s.last_message);
+      return sflag >= 0;
+    };
+    if (to_stop && t >= tout) {
+      // Every jump due at tout, from the state before them; an output at tout shows the state
+      // after. At a switch the state and its sensitivities carry on into the restart.
       double* y = N_VGetArrayPointer(s.y);
-      s.model->apply_jumps(tout, y, p);
-      ++next_jump;
+      if (stops[next_stop].jump) s.model->apply_jumps(tout, y, p);
+      ++next_stop;
+      if (ns > 0 && !sensitivities_at(tout)) break;
       try {
         s.check(CVodeReInit(s.cvode, tout, s.y), "CVodeReInit");
-        s.check(CVodeSetStopTime(s.cvode, next_jump < jumps.size() ? jumps[next_jump] : kNoStopTime),
+        if (ns > 0) s.check(CVodeSensReInit(s.cvode, CV_STAGGERED, s.sens), "CVodeSensReInit");
+        s.check(CVodeSetStopTime(s.cvode, next_stop < stops.size() ? stops[next_stop].t : kNoStopTime),
                 "CVodeSetStopTime");
       } catch (const std::exception& e) {
         fail(-1, "REINIT_FAILED", e.what());
@@ -584,6 +626,7 @@ SolveResult OdeSolver::solve(const double* p, const double* y0_in, double t0, co
       }
       if (times[k] == tout) {
         std::copy(y, y + n, out + k * n);
+        if (ns > 0) store_sensitivities(k);
         ++k;
       }
       continue;
@@ -591,12 +634,7 @@ SolveResult OdeSolver::solve(const double* p, const double* y0_in, double t0, co
     if (t < times[k]) continue;  // returned at a stop time left from an earlier solve
     std::copy(yy, yy + n, out + k * n);
     if (ns > 0) {
-      double t_sens = t;
-      const int sflag = CVodeGetSens(s.cvode, &t_sens, s.sens);
-      if (sflag < 0) {
-        fail(sflag, return_flag_name(sflag), "CVodeGetSens: " + s.last_message);
-        break;
-      }
+      if (!sensitivities_at(t)) break;
       store_sensitivities(k);
     }
     ++k;

@@ -149,3 +149,55 @@ TEST_CASE("expression parser: names are listed with their offsets; errors say wh
   CHECK(e.message.find("nested more than 1000 levels deep; split it into definitions") != std::string::npos);
   CHECK(value(std::string(200, '(') + "x" + std::string(200, ')')) == 2.0);
 }
+
+namespace {
+
+// The switch times of `text` (names as in eval) with parameters a, b.
+std::vector<double> switches(const std::string& text, double a, double b) {
+  ExpressionError error;
+  auto expr = ParsedExpression::parse(text, &error);
+  INFO(text << ": " << error.message);
+  REQUIRE(expr);
+  Tape tape;
+  const int slot = expr->compile(
+      tape,
+      [&](const ExpressionName& n, ExpressionError*) {
+        if (n.name == "t") return tape.time();
+        if (n.name == "x" || n.name == "y") return tape.state(n.name == "x" ? 0 : 1);
+        return tape.parameter(n.name == "a" ? 0 : 1);
+      },
+      &error);
+  REQUIRE(slot >= 0);
+  tape.add_output(slot);
+  const double p[] = {a, b};
+  return TimeSwitches(tape).times(p, 2);
+}
+
+}  // namespace
+
+TEST_CASE("expression tape: comparisons affine in time are switches at times known from the parameters") {
+  // t < a, a <= t, b*t - a > 0 (t = a/b), a - t >= 0, nested in arithmetic and in a state's term.
+  CHECK(switches("if(t < a, 0, 1)", 3.5, 2.0) == std::vector<double>{3.5});
+  CHECK(switches("x * (a <= t ? 2 : 1)", 3.5, 2.0) == std::vector<double>{3.5});
+  // b t - a > 0 turns true just past 0.75, a - t >= 0 false just past 3.
+  CHECK(switches("piecewise(1, b*t - a > 0, 0) + piecewise(2, a - t >= 0, 0)", 3.0, 4.0) ==
+        std::vector<double>{std::nextafter(0.75, 1.0), std::nextafter(3.0, 4.0)});
+  CHECK(switches("(t - a) / b < 0 ? x : y", 1.0, 2.0) == std::vector<double>{1.0});
+  // Not switches known in advance: a state in the comparison, time inside a non-affine function,
+  // a comparison constant in time.
+  CHECK(switches("if(x < a, 0, 1)", 3.5, 2.0).empty());
+  CHECK(switches("if(sin(t) < a, 0, 1)", 0.5, 2.0).empty());
+  CHECK(switches("if(t*t < a, 0, 1)", 4.0, 2.0).empty());
+  CHECK(switches("if(t*x < a, 0, 1)", 4.0, 2.0).empty());
+  CHECK(switches("if(a < b, t, 1)", 4.0, 2.0).empty());
+  CHECK(switches("if(t*0 < a, 0, 1)", 4.0, 2.0).empty());
+  // Each time is the first double at which the comparison has turned: t = 0.1 * 3 is not 0.3.
+  const auto at = switches("if(t < a * b, 1, 0)", 0.1, 3.0);
+  REQUIRE(at.size() == 1);
+  CHECK_FALSE(at[0] < 0.1 * 3.0);
+  CHECK(std::nextafter(at[0], 0.0) < 0.1 * 3.0);
+  const auto le = switches("if(a * t <= b, 1, 0)", 3.0, 1.0);  // a t <= b turns false just past 1/3
+  REQUIRE(le.size() == 1);
+  CHECK_FALSE(3.0 * le[0] <= 1.0);
+  CHECK(3.0 * std::nextafter(le[0], 0.0) <= 1.0);
+}

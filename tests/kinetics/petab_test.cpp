@@ -229,6 +229,25 @@ TEST_CASE("PEtab: Weber 2015 (135 preequilibrated measurements) gives AMICI's lo
   CHECK(result.log_likelihood == Approx(-296.2017922646865).margin(1e-4));
 }
 
+TEST_CASE("PEtab: Isensee 2018 (drugs switched on at given times, 123 preequilibrated conditions) gives AMICI's "
+          "log-likelihood") {
+  core::Diagnostics diags;
+  auto problem =
+      PetabProblem::read(std::string(PHYSYNTH_SOURCE_DIR) + "/data/kinetics/isensee/Isensee_JCB2018.yaml", diags);
+  INFO(diags.report());
+  REQUIRE(problem);
+  // Its inputs are piecewise functions of time; the solves stop at each switch and restart
+  // (core::TimeSwitches). Stepping across them, CVODES ran out of steps at t = 60.
+  CHECK(problem->model().switch_times(problem->model_parameters(problem->nominal_values(), 0).data()).size() > 0);
+  solvers::OdeOptions options = tight();
+  options.method = solvers::Method::kBdf;  // 25 states: what `auto` picks
+  const auto result = problem->evaluate(problem->nominal_values(), options);
+  INFO(result.message);
+  REQUIRE_FALSE(result.failed);
+  // AMICI's tests/benchmark_models/benchmark_models.yaml (data/kinetics/isensee/SOURCE.md).
+  CHECK(result.log_likelihood == Approx(-3949.375966548649).margin(1e-4));
+}
+
 TEST_CASE("PEtab: several measurement, condition and observable files and a parameter_file list read as one") {
   // The preequilibration fixture with every table split in two: the same five rows, so the same
   // log-likelihood. A fixed parameter may leave its bounds empty.

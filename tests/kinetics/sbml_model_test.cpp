@@ -151,6 +151,63 @@ TEST_CASE("SBML: a time-triggered event is a jump the solver applies exactly at 
   CHECK(model->state_is_nonnegative(0));
 }
 
+TEST_CASE("SBML: an input switched on at a parameter's time is a stop of the solve, states and sensitivities exact") {
+  // d[A]/dt = -k [A] + piecewise(0, time < T, u): the inflow starts at T (not an output time).
+  const std::string inflow = replace(kDecay, "    </listOfReactions>", R"(
+      <reaction id="inflow" reversible="false">
+        <listOfProducts><speciesReference species="A" stoichiometry="1" constant="true"/></listOfProducts>
+        <kineticLaw><math xmlns="http://www.w3.org/1998/Math/MathML"><apply><times/><ci>c</ci>
+          <piecewise><piece><cn>0</cn><apply><lt/><csymbol encoding="text" definitionURL="http://www.sbml.org/sbml/symbols/time">t</csymbol><ci>T</ci></apply></piece><otherwise><ci>u</ci></otherwise></piecewise>
+        </apply></math></kineticLaw>
+      </reaction>
+    </listOfReactions>)");
+  const std::string body = replace(inflow, R"(<parameter id="k" value="0.5" constant="true" units="per_second"/>)",
+                                   R"(<parameter id="k" value="0.5" constant="true" units="per_second"/>
+      <parameter id="T" value="3.3333333333333335" constant="true"/><parameter id="u" value="2" constant="true"/>)");
+  core::Diagnostics diags;
+  domains::kinetics::SbmlOptions options;
+  options.units = domains::kinetics::UnitPolicy::kIgnore;
+  auto model = SbmlModel::read_string(sbml(body), "switch.xml", diags, options);
+  INFO(diags.report());
+  REQUIRE(model);
+  CHECK_FALSE(model->has_jumps());
+  const auto& p = model->default_parameters();
+  const double T = 3.3333333333333335, k = 0.5, u = 2.0;
+  REQUIRE(model->switch_times(p.data()) == std::vector<double>{T});
+  // The right-hand side has its new form at T and its old one just before.
+  double y = 1.0, before = 0.0, after = 0.0;
+  model->rhs(std::nextafter(T, 0.0), &y, p.data(), &before);
+  model->rhs(T, &y, p.data(), &after);
+  CHECK(before == Approx(-k));
+  CHECK(after == Approx(-k + u));
+
+  const int ik = static_cast<int>(model->parameter_index("k")), iu = static_cast<int>(model->parameter_index("u"));
+  const std::vector<double> times = {0, 1, 3, 3.5, 5, 8};
+  for (const auto method : {solvers::Method::kBdf, solvers::Method::kRosenbrock}) {
+    solvers::OdeOptions o;
+    o.method = method;
+    o.rtol = 1e-10;
+    o.atol = 1e-14;
+    o.sensitivity_parameters = {ik, iu};
+    solvers::OdeSolver solver(model, o);
+    std::vector<double> y0(1), out(times.size()), sens(times.size() * 2);
+    model->initial_state(p.data(), y0.data());
+    const auto r = solver.solve(p.data(), y0.data(), 0.0, times, out.data(), sens.data());
+    INFO((method == solvers::Method::kBdf ? "CVODES" : "Rodas5P") << ": " << r.flag_name << " " << r.message);
+    REQUIRE(r.status == solvers::SolveStatus::kSuccess);
+    for (std::size_t i = 0; i < times.size(); ++i) {
+      const double t = times[i], tau = t - T, AT = std::exp(-k * T), e = std::exp(-k * tau);
+      const double A = t < T ? std::exp(-k * t) : AT * e + u / k * (1 - e);
+      const double dk = t < T ? -t * std::exp(-k * t) : -T * AT * e - tau * AT * e + u * (tau * e / k - (1 - e) / (k * k));
+      const double du = t < T ? 0.0 : (1 - e) / k;
+      INFO("t = " << t);
+      CHECK(out[i] == Approx(A).epsilon(1e-8));
+      CHECK(sens[i * 2] == Approx(dk).epsilon(1e-6).margin(1e-9));
+      CHECK(sens[i * 2 + 1] == Approx(du).epsilon(1e-6).margin(1e-9));
+    }
+  }
+}
+
 TEST_CASE("SBML: conservation laws hold in amounts across compartments of different volume") {
   // A (in c1, 2 L) -> B (in c2, 0.5 L): A V1 + B V2 is conserved, not A + B.
   const std::string body = R"(

@@ -6,7 +6,7 @@
 
 namespace physynth::domains::equations {
 
-EquationModel::EquationModel(EquationSystem system) : system_(std::move(system)) {
+EquationModel::EquationModel(EquationSystem system) : system_(std::move(system)), switches_(system_.rhs) {
   const std::size_t n = system_.states.size();
   if (system_.rhs.outputs().size() != n || system_.initial.outputs().size() != n || system_.nonnegative.size() != n ||
       system_.definition_values.outputs().size() != system_.definitions.size())

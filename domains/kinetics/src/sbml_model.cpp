@@ -78,6 +78,7 @@ struct SbmlModel::Impl {
   std::vector<SbmlSpeciesInfo> species;
   std::vector<char> nonnegative;
   Tape rhs, init, trigger, jump;
+  core::TimeSwitches switches;  // of rhs
   std::vector<EventInfo> events;
   std::vector<core::LinearInvariant> invariants;
 
@@ -674,6 +675,7 @@ void SbmlModel::Impl::build(const ::Model& m) {
     return;
   }
   for (int slot : out) rhs.add_output(slot);
+  switches = core::TimeSwitches(rhs);
 
   // ---- initial values ----
   Compilation ci{&init, Context::kInitial, {}, {}, nullptr, {}};
@@ -945,6 +947,10 @@ std::vector<double> SbmlModel::jump_times(const double* p) const {
   std::sort(times.begin(), times.end());
   times.erase(std::unique(times.begin(), times.end()), times.end());
   return times;
+}
+
+std::vector<double> SbmlModel::switch_times(const double* p) const {
+  return impl_->switches.times(p, num_states());
 }
 
 void SbmlModel::apply_jumps(double t, double* y, const double* p) const {

@@ -116,6 +116,17 @@ class Tape {
   // Whether slot is a constant instruction (and its value).
   bool is_constant(int slot, double* value = nullptr) const;
 
+  // The comparisons a < b and a <= b that an output reads where a - b is c(p) t + d(p): a function
+  // of time and the parameters, affine in time, with no state in it (`piecewise(1, time < T, 0)`,
+  // `time - t_on >= 0`). Each switches once, at a time known from the parameters alone: where the
+  // right-hand side may jump, which an integrator should stop at rather than step across.
+  struct TimeSwitch {
+    int a = -1, b = -1;  // the compared slots
+    bool strict = true;  // a < b (else a <= b)
+  };
+  std::vector<TimeSwitch> time_switches() const;
+  void clear_outputs() { outputs_.clear(); }
+
   // Evaluates every output: out[k] = value of outputs()[k].
   template <class T>
   void evaluate(const T& t, const T* y, const T* p, T* out) const;
@@ -129,118 +140,137 @@ class Tape {
   std::vector<int> outputs_;
 };
 
+// The switches in time of a tape's outputs (Tape::time_switches) and when each switches under
+// given parameters: what a model built on a tape answers to Model::switch_times.
+class TimeSwitches {
+ public:
+  TimeSwitches() = default;
+  explicit TimeSwitches(const Tape& tape);
+  bool empty() const { return strict_.empty(); }
+  // Each switch's time under parameters p (sorted, distinct; those constant in time left out):
+  // the first double at which its comparison has its value from after the switch, so that an
+  // integrator restarting there sees only the new right-hand side. `states` is the tape's count.
+  std::vector<double> times(const double* p, std::size_t states) const;
+
+ private:
+  Tape differences_;           // the tape, its outputs each switch's a - b = c(p) t + d(p)
+  std::vector<char> strict_;  // per switch: a < b (else a <= b)
+};
+
 template <class T>
 void Tape::evaluate(const T& t, const T* y, const T* p, T* out) const {
   using std::abs, std::acos, std::asin, std::atan, std::ceil, std::cos, std::cosh, std::exp, std::floor, std::log,
       std::log10, std::pow, std::sin, std::sinh, std::sqrt, std::tan, std::tanh;
   using Ops = ScalarOps<T>;
   boost::container::small_vector<T, 128> s;
-  s.reserve(code_.size());
+  s.resize(code_.size());  // slot i is instruction i's value
+  std::size_t i = 0;
   for (const Instruction& in : code_) {
+    T& r = s[i++];
     switch (in.op) {
       case Op::kConstant:
-        s.push_back(t * 0.0 + in.value);
+        r = t * 0.0 + in.value;
         break;
       case Op::kTime:
-        s.push_back(t);
+        r = t;
         break;
       case Op::kState:
-        s.push_back(y[in.a]);
+        r = y[in.a];
         break;
       case Op::kParameter:
-        s.push_back(p[in.a]);
+        r = p[in.a];
         break;
       case Op::kAdd:
-        s.push_back(s[in.a] + s[in.b]);
+        r = s[in.a] + s[in.b];
         break;
       case Op::kSub:
-        s.push_back(s[in.a] - s[in.b]);
+        r = s[in.a] - s[in.b];
         break;
       case Op::kMul:
-        s.push_back(s[in.a] * s[in.b]);
+        r = s[in.a] * s[in.b];
         break;
       case Op::kDiv:
-        s.push_back(s[in.a] / s[in.b]);
+        r = s[in.a] / s[in.b];
         break;
       case Op::kPow:
-        s.push_back(pow(s[in.a], s[in.b]));
+        r = pow(s[in.a], s[in.b]);
         break;
       case Op::kPowInt: {
         const int n = in.b < 0 ? -in.b : in.b;
-        T r = s[in.a];
-        for (int k = 1; k < n; ++k) r = r * s[in.a];
-        if (n == 0) r = s[in.a] * 0.0 + 1.0;
-        s.push_back(in.b < 0 ? 1.0 / r : r);
+        T x = s[in.a];
+        for (int k = 1; k < n; ++k) x = x * s[in.a];
+        if (n == 0) x = s[in.a] * 0.0 + 1.0;
+        r = in.b < 0 ? 1.0 / x : x;
         break;
       }
       case Op::kNeg:
-        s.push_back(-s[in.a]);
+        r = -s[in.a];
         break;
       case Op::kExp:
-        s.push_back(exp(s[in.a]));
+        r = exp(s[in.a]);
         break;
       case Op::kLog:
-        s.push_back(log(s[in.a]));
+        r = log(s[in.a]);
         break;
       case Op::kLog10:
-        s.push_back(log10(s[in.a]));
+        r = log10(s[in.a]);
         break;
       case Op::kSqrt:
-        s.push_back(sqrt(s[in.a]));
+        r = sqrt(s[in.a]);
         break;
       case Op::kAbs:
-        s.push_back(abs(s[in.a]));
+        r = abs(s[in.a]);
         break;
       case Op::kFloor:
-        s.push_back(floor(s[in.a]));
+        r = floor(s[in.a]);
         break;
       case Op::kCeil:
-        s.push_back(ceil(s[in.a]));
+        r = ceil(s[in.a]);
         break;
       case Op::kSin:
-        s.push_back(sin(s[in.a]));
+        r = sin(s[in.a]);
         break;
       case Op::kCos:
-        s.push_back(cos(s[in.a]));
+        r = cos(s[in.a]);
         break;
       case Op::kTan:
-        s.push_back(tan(s[in.a]));
+        r = tan(s[in.a]);
         break;
       case Op::kSinh:
-        s.push_back(sinh(s[in.a]));
+        r = sinh(s[in.a]);
         break;
       case Op::kCosh:
-        s.push_back(cosh(s[in.a]));
+        r = cosh(s[in.a]);
         break;
       case Op::kTanh:
-        s.push_back(tanh(s[in.a]));
+        r = tanh(s[in.a]);
         break;
       case Op::kAsin:
-        s.push_back(asin(s[in.a]));
+        r = asin(s[in.a]);
         break;
       case Op::kAcos:
-        s.push_back(acos(s[in.a]));
+        r = acos(s[in.a]);
         break;
       case Op::kAtan:
-        s.push_back(atan(s[in.a]));
+        r = atan(s[in.a]);
         break;
       case Op::kLess:
-        s.push_back(Ops::less(s[in.a], s[in.b]));
+        r = Ops::less(s[in.a], s[in.b]);
         break;
       case Op::kLessEqual:
-        s.push_back(Ops::less_equal(s[in.a], s[in.b]));
+        r = Ops::less_equal(s[in.a], s[in.b]);
         break;
       case Op::kEqual:
-        s.push_back(Ops::equal(s[in.a], s[in.b]));
+        r = Ops::equal(s[in.a], s[in.b]);
         break;
       case Op::kNot:
-        s.push_back(1.0 - Ops::select(s[in.a], s[in.a] * 0.0 + 1.0, s[in.a] * 0.0));
+        r = 1.0 - Ops::select(s[in.a], s[in.a] * 0.0 + 1.0, s[in.a] * 0.0);
         break;
       case Op::kSelect:
-        s.push_back(Ops::select(s[in.a], s[in.b], s[in.c]));
+        r = Ops::select(s[in.a], s[in.b], s[in.c]);
         break;
       case Op::kFactorial:
-        s.push_back(Ops::factorial(s[in.a]));
+        r = Ops::factorial(s[in.a]);
         break;
     }
   }

@@ -104,6 +104,12 @@ class Model {
   virtual bool has_jumps() const { return false; }
   virtual void apply_jumps(double /*t*/, double* /*y*/, const double* /*p*/) const {}
 
+  // Times, known from the parameters alone, where the right-hand side changes discontinuously
+  // but the state does not (an input switched on at t = T by a piecewise of time): an integrator
+  // stops there and restarts rather than step across, which a stiff solve may not survive. Each
+  // is the first time at which the right-hand side takes its new form. None by default.
+  virtual std::vector<double> switch_times(const double* /*p*/) const { return {}; }
+
   // Channels the model computes from its state by more than an expression:
   // the features of a vibration waveform synthesised from a defect's size,
   // say. Random (a new waveform at each reading) but a pure function of

@@ -72,6 +72,7 @@ class ScheduledModel : public Model {
   double derived_partials(std::size_t k, double t, const double* y, const double* p, double* dh_dy,
                           double* dh_dp) const override;
   std::vector<double> jump_times(const double* p) const override;
+  std::vector<double> switch_times(const double* p) const override { return inner_->switch_times(p); }
   bool has_jumps() const override { return !changes_.empty() || inner_->has_jumps(); }
   void apply_jumps(double t, double* y, const double* p) const override;
 

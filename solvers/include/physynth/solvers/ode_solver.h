@@ -127,7 +127,11 @@ class OdeSolver {
   // The model's jumps (Model::jump_times) in (t0, times.back()] are applied on
   // the way, restarting CVODES after each; one at t0 too unless jumps_at_start
   // is false (a solve that continues another one from t0). Sensitivities do
-  // not cross jumps: such a solve fails with JUMPS_WITH_SENSITIVITIES.
+  // not cross jumps: such a solve fails with JUMPS_WITH_SENSITIVITIES. At the
+  // model's switches (Model::switch_times: the right-hand side changes, the
+  // state does not) the integrator stops and restarts too, with the state and
+  // its sensitivities carried on (a switch time moved by a sensitivity
+  // parameter adds a term they do not have: (f before - f after) dT/dp).
   //
   // initial_sensitivities (K x num_states, parameter-major), when given, replace dy0/dp at t0: a
   // solve that starts from a state reached otherwise (a steady state) carries its sensitivities.

@@ -41,6 +41,8 @@ class EquationModel : public core::TemplatedModel<EquationModel> {
   std::vector<core::LinearInvariant> linear_invariants() const override { return system_.invariants; }
   bool state_is_nonnegative(std::size_t i) const override { return system_.nonnegative[i] != 0; }
   bool is_autonomous() const override { return !system_.rhs.outputs_depend_on_time(); }
+  // Where `if(t < T, ...)` and the like change the right-hand side (core::TimeSwitches).
+  std::vector<double> switch_times(const double* p) const override { return switches_.times(p, system_.states.size()); }
   // The definitions, so that `observations: - {feature: NAME}` can read them (deterministic).
   const std::vector<core::VariableInfo>& derived_channels() const override { return system_.definitions; }
   void evaluate_derived(double t, const double* y, const double* p, core::CounterRng& rng, double* out) const override;
@@ -55,6 +57,7 @@ class EquationModel : public core::TemplatedModel<EquationModel> {
 
  private:
   EquationSystem system_;
+  core::TimeSwitches switches_;
 };
 
 }  // namespace physynth::domains::equations

@@ -95,6 +95,9 @@ class SbmlModel : public core::TemplatedModel<SbmlModel> {
   bool is_autonomous() const override;  // no rate or rule reads time
   std::vector<double> jump_times(const double* p) const override;
   bool has_jumps() const override;
+  // Where a comparison of time with a function of the parameters (piecewise(..., time < T, ...),
+  // an input switched on at T) changes the right-hand side (core::Tape::time_switches).
+  std::vector<double> switch_times(const double* p) const override;
   void apply_jumps(double t, double* y, const double* p) const override;
 
   // dy/dt from the compiled tape: assignment rules, kinetic laws, rate rules.

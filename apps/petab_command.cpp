@@ -43,6 +43,7 @@ struct PetabOptions {
   std::string units = "warn";
   std::string steady_state = "newton";  // newton (then simulation) or simulation
   std::string integrator = "auto";      // auto (Rodas5P up to 16 states, else CVODES), rosenbrock or bdf
+  std::string linear_solver = "auto";   // CVODES': auto (KLU for a large sparse model), dense or klu
 };
 
 domains::kinetics::SbmlOptions sbml_options(const PetabOptions& o) {
@@ -76,6 +77,9 @@ solvers::OdeOptions first_tolerances(const PetabOptions& o, const domains::kinet
   const bool rosenbrock = o.integrator == "rosenbrock" ||
                           (o.integrator == "auto" && problem.model().num_states() <= kAutoRosenbrockStates);
   ode.method = rosenbrock ? solvers::Method::kRosenbrock : solvers::Method::kBdf;
+  if (!rosenbrock && o.linear_solver == "auto" ? solvers::sparse_pays(problem.model())
+                                               : o.linear_solver == "klu")
+    ode.linear_solver = solvers::LinearSolverKind::kKlu;
   ode.max_steps = 1000000;
   return ode;
 }
@@ -610,6 +614,10 @@ void add_petab_command(CLI::App& app, int& exit_code) {
                   "The solves' integrator: auto (Rodas5P up to 16 states, CVODES BDF above; the default), "
                   "rosenbrock or bdf")
       ->check(CLI::IsMember({"auto", "rosenbrock", "bdf"}));
+  cmd->add_option("--linear-solver", o->linear_solver,
+                  "CVODES' linear solver: auto (sparse KLU for a model of 100 states or more whose Jacobian is at "
+                  "most a fifth full, else dense; the default), dense or klu")
+      ->check(CLI::IsMember({"auto", "dense", "klu"}));
   cmd->add_option("--steady-state", o->steady_state,
                   "How preequilibrations and measurements at time inf find their steady state: newton (Newton's "
                   "method, simulation where it fails or the model reads time; the default) or simulation (alone: "

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <iterator>
 
 namespace physynth::core {
 
@@ -109,6 +110,29 @@ std::vector<Tape::TimeSwitch> Tape::time_switches() const {
       }
     }
   }
+  return out;
+}
+
+std::vector<std::vector<int>> Tape::output_states() const {
+  std::vector<std::vector<int>> reads(code_.size());
+  std::vector<int> merged;
+  for (std::size_t i = 0; i < code_.size(); ++i) {
+    const Instruction& in = code_[i];
+    if (in.op == Op::kState) {
+      reads[i] = {in.a};
+      continue;
+    }
+    if (in.op == Op::kConstant || in.op == Op::kTime || in.op == Op::kParameter) continue;
+    for (int operand : {in.a, in.op == Op::kPowInt ? -1 : in.b, in.c}) {
+      if (operand < 0) continue;
+      const auto& r = reads[static_cast<std::size_t>(operand)];
+      merged.clear();
+      std::set_union(reads[i].begin(), reads[i].end(), r.begin(), r.end(), std::back_inserter(merged));
+      reads[i].swap(merged);
+    }
+  }
+  std::vector<std::vector<int>> out;
+  for (int slot : outputs_) out.push_back(reads[static_cast<std::size_t>(slot)]);
   return out;
 }
 

@@ -1004,6 +1004,13 @@ void choose_integrator(const ConfigNode& root, const core::Model& model, Scenari
                       (model.num_states() == 1 ? " state)" : " states)");
   } else {
     s.solver_choice = "auto: CVODES BDF, " + cvodes_because;
+    // A large model whose Jacobian is mostly zeros: KLU, unless the scenario names a linear solver.
+    if (!(root.has("solver") && root["solver"].has("linear_solver")) && solvers::sparse_pays(model)) {
+      s.solver.linear_solver = solvers::LinearSolverKind::kKlu;
+      s.solver_choice += "; KLU (sparse): " + std::to_string(model.jacobian_sparsity().nonzeros()) +
+                         " of the Jacobian's " + std::to_string(model.num_states() * model.num_states()) +
+                         " entries can be nonzero";
+    }
   }
 }
 

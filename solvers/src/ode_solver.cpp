@@ -41,6 +41,12 @@ const char* method_name(Method m) {
 }
 const char* linear_solver_name(LinearSolverKind k) { return k == LinearSolverKind::kDense ? "dense" : "klu"; }
 
+bool sparse_pays(const core::Model& model) {
+  const std::size_t n = model.num_states();
+  if (n < kSparseStates) return false;
+  return static_cast<std::size_t>(model.jacobian_sparsity().nonzeros()) * 5 <= n * n;
+}
+
 const char* status_name(SolveStatus s) {
   switch (s) {
     case SolveStatus::kSuccess:

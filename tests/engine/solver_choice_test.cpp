@@ -4,6 +4,8 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 
 #include "physynth/engine/run.h"
 #include "support/scenarios.h"
@@ -13,7 +15,7 @@ using namespace physynth;
 
 namespace {
 std::string chosen(const std::string& file, const std::vector<std::string>& overrides = {}) {
-  const auto s = testing::load_scenario(testing::repository_path(file), overrides);
+  const auto s = testing::load_scenario(file.front() == '/' ? file : testing::repository_path(file), overrides);
   return s.resolved["solver"]["chosen"].get<std::string>() + " | " + s.resolved["solver"]["method"].get<std::string>();
 }
 }  // namespace
@@ -40,6 +42,28 @@ TEST_CASE(
         "auto: Rodas5P, a small dense system (2 states) | rosenbrock");
   CHECK(chosen("scenarios/manufacturing/nasa_milling.yaml") ==
         "auto: Rodas5P, a small dense system (1 state) | rosenbrock");
+}
+
+TEST_CASE("solver choice: auto gives a large sparse network CVODES with KLU, unless the scenario names a linear solver") {
+  const auto file = std::filesystem::path(PHYSYNTH_TEST_OUTPUT) / "solver_choice_chain.yaml";
+  std::filesystem::create_directories(file.parent_path());
+  std::string model = testing::catalysed_chain(150), indented;
+  for (std::size_t at = 0, next; at < model.size(); at = next + 1) {
+    next = model.find('\n', at);
+    indented += "  " + model.substr(at, next - at) + "\n";
+  }
+  std::ofstream(file) << "name: chain\ndomain: kinetics\nmodel:\n" << indented
+                      << "time: {start: 0, end: 10, points: 5}\nsampling: {samples: 2, seed: 1}\n";
+  // E's row is empty but for its diagonal; A_i's reads A_i, A_{i-1}, A_{i+1} and E: 595 entries.
+  CHECK(chosen(file.string()) ==
+        "auto: CVODES BDF, 150 states, more than the 16 Rodas5P is chosen for; KLU (sparse): 595 of the Jacobian's "
+        "22500 entries can be nonzero | bdf");
+  const auto s = testing::load_scenario(file.string(), {});
+  CHECK(s.solver.linear_solver == solvers::LinearSolverKind::kKlu);
+  const auto dense = testing::load_scenario(file.string(), {"solver.linear_solver=dense"});
+  CHECK(dense.solver.linear_solver == solvers::LinearSolverKind::kDense);
+  CHECK(dense.resolved["solver"]["chosen"].get<std::string>() ==
+        "auto: CVODES BDF, 150 states, more than the 16 Rodas5P is chosen for");
 }
 
 TEST_CASE("solver choice: rosenbrock refuses CVODES-only settings at load, naming them; dense is fine") {

@@ -208,6 +208,58 @@ TEST_CASE("SBML: an input switched on at a parameter's time is a stop of the sol
   }
 }
 
+TEST_CASE("SBML: the Jacobian's sparsity comes from the compiled tape; a large sparse model's coloured Jacobian is exact") {
+  // A chain of 120 species, A_i -> A_{i+1} at rate k A_i A_0 (A_0 reads into every reaction).
+  const int n = 120;
+  std::string species, reactions;
+  for (int i = 0; i < n; ++i)
+    species += R"(<species id="A)" + std::to_string(i) + R"(" compartment="c" initialConcentration=")" +
+               (i == 0 ? "1" : "0.01") +
+               R"(" hasOnlySubstanceUnits="false" boundaryCondition="false" constant="false"/>)";
+  for (int i = 1; i + 1 < n; ++i)
+    reactions += R"(<reaction id="r)" + std::to_string(i) + R"(" reversible="false">
+        <listOfReactants><speciesReference species="A)" + std::to_string(i) + R"(" stoichiometry="1" constant="true"/></listOfReactants>
+        <listOfProducts><speciesReference species="A)" + std::to_string(i + 1) + R"(" stoichiometry="1" constant="true"/></listOfProducts>
+        <listOfModifiers><modifierSpeciesReference species="A0"/></listOfModifiers>
+        <kineticLaw><math xmlns="http://www.w3.org/1998/Math/MathML"><apply><times/><ci>c</ci><ci>k</ci><ci>A)" +
+                 std::to_string(i) + R"(</ci><ci>A0</ci></apply></math></kineticLaw></reaction>)";
+  const std::string body = R"(<listOfCompartments><compartment id="c" size="1" constant="true"/></listOfCompartments>
+    <listOfSpecies>)" + species + R"(</listOfSpecies>
+    <listOfParameters><parameter id="k" value="3" constant="true"/></listOfParameters>
+    <listOfReactions>)" + reactions + "</listOfReactions>";
+  core::Diagnostics diags;
+  domains::kinetics::SbmlOptions options;
+  options.units = domains::kinetics::UnitPolicy::kIgnore;
+  auto model = SbmlModel::read_string(sbml(body), "chain.xml", diags, options);
+  INFO(diags.report());
+  REQUIRE(model);
+  const auto pattern = model->jacobian_sparsity();
+  // d[A_i]/dt reads A_i, A_{i-1} and A0; the diagonal is always in: 3 n - 3 entries, A0's column
+  // has n - 1 (A0 is read by every reaction, but d[A0]/dt is 0: nothing consumes it).
+  CHECK(pattern.nonzeros() == 3 * n - 3);
+  CHECK(solvers::sparse_pays(*model));
+  const core::ColumnColoring* c = model->jacobian_coloring();
+  REQUIRE(c);
+  CHECK(c->colors <= 4);
+  const auto& p = model->default_parameters();
+  std::vector<double> y(n);
+  for (int i = 0; i < n; ++i) y[static_cast<std::size_t>(i)] = 0.5 + 0.01 * i;
+  std::vector<double> jac(static_cast<std::size_t>(n) * n), f0(n), f1(n);
+  model->jacobian(0.0, y.data(), p.data(), jac.data());
+  // Against central differences of the right-hand side, column by column.
+  for (int j = 0; j < n; ++j) {
+    const double h = 1e-6;
+    auto yp = y, ym = y;
+    yp[static_cast<std::size_t>(j)] += h;
+    ym[static_cast<std::size_t>(j)] -= h;
+    model->rhs(0.0, yp.data(), p.data(), f1.data());
+    model->rhs(0.0, ym.data(), p.data(), f0.data());
+    for (int i = 0; i < n; ++i)
+      REQUIRE(jac[static_cast<std::size_t>(i + n * j)] ==
+              Approx((f1[static_cast<std::size_t>(i)] - f0[static_cast<std::size_t>(i)]) / (2 * h)).margin(1e-7));
+  }
+}
+
 TEST_CASE("SBML: conservation laws hold in amounts across compartments of different volume") {
   // A (in c1, 2 L) -> B (in c2, 0.5 L): A V1 + B V2 is conserved, not A + B.
   const std::string body = R"(

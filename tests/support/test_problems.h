@@ -55,6 +55,22 @@ inline std::vector<double> parameters(const core::BuiltModel& m, const std::map<
   return p;
 }
 
+// A chain of n species moved along by a catalyst (`model:` text): E + A_i -> E + A_{i+1} (2),
+// A_{i+1} -> A_i (0.1), from A0 = E = 1. Its Jacobian is sparse: each A_i reads E and its
+// neighbours (E's column is dense, its row empty).
+inline std::string catalysed_chain(int n) {
+  std::string y = "species:\n  - {name: E, initial: 1}\n  - {name: A0, initial: 1}\n";
+  for (int i = 1; i < n - 1; ++i) y += "  - {name: A" + std::to_string(i) + ", initial: 0}\n";
+  y += "reactions:\n";
+  for (int i = 0; i + 2 < n; ++i) {
+    const std::string a = "A" + std::to_string(i), b = "A" + std::to_string(i + 1);
+    y += "  - {name: f" + std::to_string(i) + ", equation: \"E + " + a + " -> E + " + b +
+         "\", rate: mass_action, k: 2}\n";
+    y += "  - {name: b" + std::to_string(i) + ", equation: \"" + b + " -> " + a + "\", rate: mass_action, k: 0.1}\n";
+  }
+  return y;
+}
+
 // A -> (nothing), rate k:  A(t) = A0 exp(-k t).
 inline const char* kDecay = R"(
 species: [{name: A, initial: A0}]

@@ -57,6 +57,7 @@ ReactionNetwork::ReactionNetwork(std::string name, std::vector<core::VariableInf
     for (int i : columns[j]) sparsity_.row_index.push_back(i);
     sparsity_.column_start.push_back(static_cast<int>(sparsity_.row_index.size()));
   }
+  coloring_ = core::coloring_if_it_pays(sparsity_);
   conservation_laws_ = conservation_laws(stoichiometry_, species_);
   // A boundary species is constant between scheduled changes, not conserved: no law of its own.
   conservation_laws_.erase(std::remove_if(conservation_laws_.begin(), conservation_laws_.end(),

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <map>
+#include <optional>
 #include <set>
 
 #include <sbml/SBMLTypes.h>
@@ -79,6 +80,8 @@ struct SbmlModel::Impl {
   std::vector<char> nonnegative;
   Tape rhs, init, trigger, jump;
   core::TimeSwitches switches;  // of rhs
+  core::SparsityPattern sparsity;              // of rhs by the state, with the diagonal
+  std::optional<core::ColumnColoring> coloring;  // where it saves Jet evaluations
   std::vector<EventInfo> events;
   std::vector<core::LinearInvariant> invariants;
 
@@ -676,6 +679,23 @@ void SbmlModel::Impl::build(const ::Model& m) {
   }
   for (int slot : out) rhs.add_output(slot);
   switches = core::TimeSwitches(rhs);
+  {
+    const auto reads = rhs.output_states();  // per derivative i: the states j it reads
+    std::vector<std::vector<int>> rows(n);    // per state j: the derivatives i that read it
+    for (std::size_t i = 0; i < n; ++i) {
+      rows[i].push_back(static_cast<int>(i));
+      for (int j : reads[i])
+        if (j != static_cast<int>(i)) rows[static_cast<std::size_t>(j)].push_back(static_cast<int>(i));
+    }
+    sparsity.size = static_cast<int>(n);
+    sparsity.column_start.assign(1, 0);
+    for (auto& r : rows) {
+      std::sort(r.begin(), r.end());
+      sparsity.row_index.insert(sparsity.row_index.end(), r.begin(), r.end());
+      sparsity.column_start.push_back(static_cast<int>(sparsity.row_index.size()));
+    }
+    coloring = core::coloring_if_it_pays(sparsity);
+  }
 
   // ---- initial values ----
   Compilation ci{&init, Context::kInitial, {}, {}, nullptr, {}};
@@ -947,6 +967,12 @@ std::vector<double> SbmlModel::jump_times(const double* p) const {
   std::sort(times.begin(), times.end());
   times.erase(std::unique(times.begin(), times.end()), times.end());
   return times;
+}
+
+core::SparsityPattern SbmlModel::jacobian_sparsity() const { return impl_->sparsity; }
+
+const core::ColumnColoring* SbmlModel::jacobian_coloring() const {
+  return impl_->coloring ? &*impl_->coloring : nullptr;
 }
 
 std::vector<double> SbmlModel::switch_times(const double* p) const {

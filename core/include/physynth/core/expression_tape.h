@@ -125,6 +125,9 @@ class Tape {
     bool strict = true;  // a < b (else a <= b)
   };
   std::vector<TimeSwitch> time_switches() const;
+  // Per output, the states it reads (sorted): the structure of its Jacobian by the state, every
+  // branch of a selection included.
+  std::vector<std::vector<int>> output_states() const;
   void clear_outputs() { outputs_.clear(); }
 
   // Evaluates every output: out[k] = value of outputs()[k].

@@ -35,6 +35,11 @@ enum class LinearSolverKind {
 const char* method_name(Method m);
 const char* linear_solver_name(LinearSolverKind k);
 
+// Whether CVODES should factorise `model`'s Newton matrices sparsely (KLU): at least
+// kSparseStates states and a Jacobian pattern (Model::jacobian_sparsity) at most a fifth full.
+inline constexpr std::size_t kSparseStates = 100;
+bool sparse_pays(const core::Model& model);
+
 struct OdeOptions {
   Method method = Method::kBdf;
   LinearSolverKind linear_solver = LinearSolverKind::kDense;  // ignored for kAdams and kRosenbrock

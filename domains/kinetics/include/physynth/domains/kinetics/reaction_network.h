@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -57,6 +58,8 @@ class ReactionNetwork : public core::TemplatedModel<ReactionNetwork> {
   void initial_state(const double* p, double* y0) const override;
   void initial_state_jacobian(const double* p, double* jac) const override;
   core::SparsityPattern jacobian_sparsity() const override { return sparsity_; }
+  // A large sparse network's Jacobian in fewer evaluations (core/sparse_jacobian.h).
+  const core::ColumnColoring* jacobian_coloring() const { return coloring_ ? &*coloring_ : nullptr; }
   std::vector<core::LinearInvariant> linear_invariants() const override { return conservation_laws_; }
   bool state_is_nonnegative(std::size_t) const override { return true; }
 
@@ -119,6 +122,7 @@ class ReactionNetwork : public core::TemplatedModel<ReactionNetwork> {
   // For each species: (reaction, net coefficient) pairs with nonzero coefficient.
   std::vector<std::vector<std::pair<std::size_t, double>>> species_terms_;
   core::SparsityPattern sparsity_;
+  std::optional<core::ColumnColoring> coloring_;
   std::vector<core::LinearInvariant> conservation_laws_;
 };
 

@@ -98,6 +98,10 @@ class SbmlModel : public core::TemplatedModel<SbmlModel> {
   // Where a comparison of time with a function of the parameters (piecewise(..., time < T, ...),
   // an input switched on at T) changes the right-hand side (core::Tape::time_switches).
   std::vector<double> switch_times(const double* p) const override;
+  // Which states each derivative reads (the compiled tape's structure, with the diagonal), and,
+  // for a large sparse model, the colouring its Jacobian is computed with.
+  core::SparsityPattern jacobian_sparsity() const override;
+  const core::ColumnColoring* jacobian_coloring() const;
   void apply_jumps(double t, double* y, const double* p) const override;
 
   // dy/dt from the compiled tape: assignment rules, kinetic laws, rate rules.

@@ -35,6 +35,7 @@ struct PetabOptions {
   std::string jacobian = "exact";
   std::string output;
   int starts = 10, threads = 0;
+  long work_budget = 0;  // integrator steps per start of --calibrate (0: none)
   std::uint64_t seed = 1;
   bool from_nominal = false;
   double rtol = 1e-8, atol = 1e-12;
@@ -205,6 +206,7 @@ int run_calibrate(const PetabOptions& o) {
   fo.fit.seed = o.seed;
   fo.fit.threads = o.threads;
   fo.fit.first_at_start = o.from_nominal;
+  fo.fit.work_budget = o.work_budget;
   fo.ode = first_tolerances(o, *problem);
   // A start wandering where the model is stiff or blows up would spend a million steps per solve
   // there; a failed solve only shortens Levenberg-Marquardt's step.
@@ -228,6 +230,12 @@ int run_calibrate(const PetabOptions& o) {
   if (best.evaluation.failed) return kExitRunFailed;
   int at_best = 0;
   for (double l : fit.start_objectives) at_best += l >= fit.objective - 0.1;
+  const auto budget_spent = std::count_if(fit.fit.starts.begin(), fit.fit.starts.end(),
+                                          [](const auto& st) { return st.budget_spent; });
+  const std::string budget_note =
+      budget_spent ? "; " + std::to_string(budget_spent) + " stopped at the work budget (--work-budget " +
+                         std::to_string(o.work_budget) + ")"
+                   : std::string();
 
   // fit.json
   const auto& parameters = problem->parameters();
@@ -287,6 +295,8 @@ int run_calibrate(const PetabOptions& o) {
          {"objective", std::isfinite(fit.start_objectives[s]) ? nlohmann::ordered_json(fit.start_objectives[s])
                                                               : nlohmann::ordered_json(nullptr)},
          {"iterations", st.iterations},
+         {"integrator_steps", st.work},
+         {"budget_spent", st.budget_spent},
          {"seconds", st.seconds},
          {"start", st.start},
          {"optimum", st.optimum},
@@ -334,7 +344,8 @@ int run_calibrate(const PetabOptions& o) {
        << (nominal.evaluation.failed ? std::string("(failed)") : std::to_string(nominal.evaluation.log_likelihood))
        << ", calibrated " << std::to_string(best.evaluation.log_likelihood) << " (rtol " << best.rtol << ", atol "
        << best.atol << (best.converged ? "" : "; not settled") << "). " << at_best << " of " << fit.fit.starts.size()
-       << " starts within 0.1 of the best; " << std::setprecision(3) << fit.fit.seconds << " s.\n\n"
+       << " starts within 0.1 of the best" << budget_note << "; " << std::setprecision(3) << fit.fit.seconds
+       << " s.\n\n"
        << "| parameter | scale | nominal | estimate | 95 % interval | bounds |\n|---|---|---:|---:|---|---|\n";
     for (const auto& e : estimates) {
       md << "| " << e["id"].get<std::string>() << " | " << e["scale"].get<std::string>() << " | "
@@ -356,7 +367,8 @@ int run_calibrate(const PetabOptions& o) {
     std::cerr << "physynth petab: error: " << e.what() << "\n";
     return exit_code_of(e, kExitRunFailed);
   }
-  std::cout << at_best << " of " << fit.fit.starts.size() << " starts reached the best log-likelihood (within 0.1); "
+  std::cout << at_best << " of " << fit.fit.starts.size() << " starts reached the best log-likelihood (within 0.1)"
+            << budget_note << "; "
             << std::setprecision(3) << fit.fit.seconds << " s\n"
             << "wrote fit.json, problem.yaml (the calibrated problem) and report.md to " << o.output << "\n"
             << std::setprecision(12) << "log-likelihood: " << best.evaluation.log_likelihood << "\n";
@@ -608,6 +620,10 @@ void add_petab_command(CLI::App& app, int& exit_code) {
                   "Levenberg-Marquardt takes a shorter step)")
       ->check(CLI::PositiveNumber);
   cmd->add_flag("--from-nominal", o->from_nominal, "Make the first start the table's nominal values");
+  cmd->add_option("--work-budget", o->work_budget,
+                  "Integrator steps each start of --calibrate may take over all its solves; a start that spends "
+                  "them stops where it is (fit.json says so). Deterministic, unlike a time limit (default 0: none)")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("-j,--threads", o->threads, "Threads for the starts (default: every core)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--integrator", o->integrator,

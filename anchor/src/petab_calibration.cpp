@@ -251,8 +251,9 @@ PetabFit calibrate_petab(const domains::kinetics::PetabProblem& problem, const P
                                                : "central differences (" + probe.no_gradient + ")";
   const std::size_t D = out.fitted.size();
   const ResidualFunction f = [&](const std::vector<double>& theta, std::vector<double>& res,
-                                 std::vector<double>* jacobian) {
+                                 std::vector<double>* jacobian, long* work) {
     auto e = problem.evaluate(full(theta), options.ode, jacobian != nullptr);
+    if (work) *work += e.steps;
     if (!e.failed) profile_sigmas(profiled, e, nullptr);
     std::vector<double> measured;
     if (!petab_residuals(problem, e, measured, sigma_varies)) return false;

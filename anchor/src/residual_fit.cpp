@@ -27,8 +27,8 @@ namespace {
 class Residuals final : public ceres::DynamicCostFunction {
  public:
   Residuals(const ResidualFunction& f, std::size_t num_residuals, const std::vector<BoxParameter>& box,
-            double relative_step, bool analytic)
-      : f_(f), box_(box), step_(relative_step), analytic_(analytic) {
+            double relative_step, bool analytic, long* work)
+      : f_(f), box_(box), step_(relative_step), analytic_(analytic), work_(work) {
     AddParameterBlock(static_cast<int>(box.size()));
     SetNumResiduals(static_cast<int>(num_residuals));
   }
@@ -67,7 +67,7 @@ class Residuals final : public ceres::DynamicCostFunction {
     std::vector<double> theta(box_.size());
     for (std::size_t i = 0; i < theta.size(); ++i) theta[i] = from_fit(x[i], box_[i].log);
     std::vector<double> r(static_cast<std::size_t>(num_residuals()), 0.0);
-    if (!f_(theta, r, jacobian) || r.size() != static_cast<std::size_t>(num_residuals())) return false;
+    if (!f_(theta, r, jacobian, work_) || r.size() != static_cast<std::size_t>(num_residuals())) return false;
     for (std::size_t k = 0; k < r.size(); ++k) {
       if (!std::isfinite(r[k])) return false;
       out[k] = r[k];
@@ -78,12 +78,31 @@ class Residuals final : public ceres::DynamicCostFunction {
   const std::vector<BoxParameter>& box_;
   double step_;
   bool analytic_;
+  long* work_;  // the start's work so far, or null
 };
 
 ceres::CostFunction* cost_function(const ResidualFunction& f, std::size_t num_residuals,
-                                   const std::vector<BoxParameter>& box, const ResidualFitOptions& opt) {
-  return new Residuals(f, num_residuals, box, opt.relative_step, opt.analytic_jacobian);
+                                   const std::vector<BoxParameter>& box, const ResidualFitOptions& opt,
+                                   long* work = nullptr) {
+  return new Residuals(f, num_residuals, box, opt.relative_step, opt.analytic_jacobian, work);
 }
+
+// Stops a start's Levenberg-Marquardt at the end of the iteration in which its work budget ran
+// out, at the point reached (each iteration, accepted or not, is one evaluation, so it overruns
+// the budget by at most one iteration's work). Evaluations are never refused for the budget:
+// Ceres gives up a solve whose Jacobian cannot be evaluated at an accepted point.
+class BudgetCallback final : public ceres::IterationCallback {
+ public:
+  BudgetCallback(const long* work, long budget) : work_(work), budget_(budget) {}
+  ceres::CallbackReturnType operator()(const ceres::IterationSummary&) override {
+    return spent() ? ceres::SOLVER_TERMINATE_SUCCESSFULLY : ceres::SOLVER_CONTINUE;
+  }
+  bool spent() const { return budget_ > 0 && *work_ >= budget_; }
+
+ private:
+  const long* work_;
+  long budget_;
+};
 
 }  // namespace
 
@@ -148,12 +167,16 @@ ResidualFitResult fit_residuals(const ResidualFunction& f, std::size_t num_resid
     so.parameter_tolerance = opt.parameter_tolerance;
     so.num_threads = 1;
     so.logging_type = ceres::SILENT;
+    long work = 0;
+    BudgetCallback budget(&work, opt.work_budget);
+    so.callbacks.push_back(&budget);
     ceres::Solver::Summary summary;
     int iterations = 0;
     // One solve with the entries in `held` constant (unit_cost.h's solve_with_bounds_held drives it).
     const auto solve = [&](const std::vector<bool>& held) {
+      if (budget.spent()) return true;  // stays where the budget ran out
       ceres::Problem problem;
-      problem.AddResidualBlock(cost_function(f, num_residuals, box, opt), nullptr, x.data());
+      problem.AddResidualBlock(cost_function(f, num_residuals, box, opt, &work), nullptr, x.data());
       for (std::size_t i = 0; i < D; ++i) {
         problem.SetParameterLowerBound(x.data(), static_cast<int>(i), lo[i]);
         problem.SetParameterUpperBound(x.data(), static_cast<int>(i), hi[i]);
@@ -186,7 +209,12 @@ ResidualFitResult fit_residuals(const ResidualFunction& f, std::size_t num_resid
     r.usable = usable;
     r.cost = r.usable ? summary.final_cost : std::numeric_limits<double>::infinity();
     r.iterations = iterations;
-    r.message = (extra > 0 ? std::to_string(extra + 1) + " solves (entries on a bound held): " : std::string()) +
+    r.work = work;
+    r.budget_spent = budget.spent();
+    r.message = (r.budget_spent ? "work budget spent (" + std::to_string(work) + " of " +
+                                      std::to_string(opt.work_budget) + "): "
+                                : std::string()) +
+                (extra > 0 ? std::to_string(extra + 1) + " solves (entries on a bound held): " : std::string()) +
                 summary.message;
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     optima[s] = x;

@@ -67,6 +67,15 @@ nlohmann::json read_journal_record(const std::string& path) {
   }
 }
 
+nlohmann::json file_records(const std::vector<std::string>& files) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& f : files)
+    list.push_back({{"path", fs::path(f).filename().string()},
+                    {"bytes", static_cast<std::uint64_t>(fs::file_size(f))},
+                    {"sha256", sha256_file(f)}});
+  return list;
+}
+
 bool shard_files_intact(const nlohmann::json& record, const std::string& run_dir, std::string* why) {
   for (const auto& f : record.at("files")) {
     const fs::path path = fs::path(run_dir) / f.at("path").get<std::string>();

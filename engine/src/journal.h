@@ -32,6 +32,9 @@ std::string run_record_path(const std::string& run_dir);
 // A journal file's JSON; throws std::runtime_error naming the file when it cannot be read or parsed.
 nlohmann::json read_journal_record(const std::string& path);
 
+// Each file's name (within its folder), size and SHA-256: how a shard record lists its files.
+nlohmann::json file_records(const std::vector<std::string>& files);
+
 // Whether every file a shard record lists exists in run_dir with its size and SHA-256; when
 // not, `why` says which file and what differs.
 bool shard_files_intact(const nlohmann::json& record, const std::string& run_dir, std::string* why);

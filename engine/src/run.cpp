@@ -962,11 +962,7 @@ nlohmann::json shard_record(const Scenario& s, const Shard& shard, std::uint64_t
            {"parameters", exact_doubles(std::vector<double>(params, params + static_cast<std::ptrdiff_t>(P)))}});
     }
   }
-  nlohmann::json file_list = nlohmann::json::array();
-  for (const auto& f : files)
-    file_list.push_back({{"path", fs::path(f).filename().string()},
-                         {"bytes", static_cast<std::uint64_t>(fs::file_size(f))},
-                         {"sha256", sha256_file(f)}});
+  const nlohmann::json file_list = file_records(files);
   nlohmann::json record = {{"index", index},
                            {"first_sample", first},
                            {"samples", shard.samples},

@@ -56,11 +56,7 @@ std::vector<std::string> write_run_folder(const std::string& directory, const Sh
   namespace fs = std::filesystem;
   std::vector<std::string> files = write_hdf5(shard, directory, compression);
   for (const auto& f : write_csv(shard, directory)) files.push_back(f);
-  nlohmann::ordered_json file_list = nlohmann::ordered_json::array();
-  for (const auto& f : files)
-    file_list.push_back({{"path", fs::path(f).filename().string()},
-                         {"bytes", static_cast<std::uint64_t>(fs::file_size(f))},
-                         {"sha256", sha256_file(f)}});
+  const nlohmann::json file_list = file_records(files);
   std::uint64_t ok = 0, stopped = 0, failed = 0;
   nlohmann::ordered_json failures = nlohmann::ordered_json::array();
   const std::size_t P = shard.num_parameters();

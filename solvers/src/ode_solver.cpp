@@ -107,12 +107,18 @@ std::vector<std::string> OdeOptions::validate(std::size_t num_states) const {
   return errors;
 }
 
+namespace {
+// Steps tried: accepted ones and those rejected by the error test or a failed Newton iteration
+// (each costs about as much), the work steps_taken() counts.
+long attempts(const SolverStats& s) { return s.steps + s.error_test_failures + s.nonlinear_convergence_failures; }
+
 // Where a solve stops and restarts: a jump of the model's state, or a switch of its right-hand
 // side alone (Model::switch_times).
 struct Stop {
   double t = 0.0;
   bool jump = false;
 };
+}  // namespace
 
 struct OdeSolver::Impl {
   std::shared_ptr<const core::Model> model;
@@ -133,6 +139,7 @@ struct OdeSolver::Impl {
   int created = 0;
   std::optional<RosenbrockSolver> rodas;          // method kRosenbrock
   std::vector<double> segment_grid, segment_out, segment_sens;  // its scratch between the model's stops
+  long steps_taken = 0;                                         // by every solve (steps_taken())
 
   // Per-solve state reached from the C callbacks.
   std::vector<double> params;
@@ -443,6 +450,7 @@ OdeSolver::OdeSolver(OdeSolver&&) noexcept = default;
 OdeSolver& OdeSolver::operator=(OdeSolver&&) noexcept = default;
 
 int OdeSolver::instances_created() const { return impl_->created; }
+long OdeSolver::steps_taken() const { return impl_->steps_taken; }
 
 namespace {
 
@@ -513,6 +521,7 @@ SolveResult OdeSolver::solve(const double* p, const double* y0_in, double t0, co
   }
   if (s.options.method == Method::kRosenbrock) {
     s.solve_rosenbrock(p, y0, t0, stops, times, out, sensitivities, initial_sensitivities, result);
+    s.steps_taken += attempts(result.stats);
     return result;
   }
   try {
@@ -621,6 +630,7 @@ SolveResult OdeSolver::solve(const double* p, const double* y0_in, double t0, co
       if (stops[next_stop].jump) s.model->apply_jumps(tout, y, p);
       ++next_stop;
       if (ns > 0 && !sensitivities_at(tout)) break;
+      s.steps_taken += attempts(s.stats());  // CVODES counts from its last (re)initialisation
       try {
         s.check(CVodeReInit(s.cvode, tout, s.y), "CVodeReInit");
         if (ns > 0) s.check(CVodeSensReInit(s.cvode, CV_STAGGERED, s.sens), "CVodeSensReInit");
@@ -647,6 +657,7 @@ SolveResult OdeSolver::solve(const double* p, const double* y0_in, double t0, co
   }
   result.rows_written = k;
   result.stats = s.stats();
+  s.steps_taken += attempts(result.stats);
   if (result.status != SolveStatus::kFailed) {
     const double* yy = N_VGetArrayPointer(s.y);
     result.final_state.assign(yy, yy + n);

@@ -150,3 +150,47 @@ TEST_CASE("PEtab calibration: objective priors join the objective, with their cl
   CHECK_THAT(bad.report(), Catch::Contains("parameters.tsv:2:7: error: objectivePriorType of 'k2' must be one of"));
   CHECK_THAT(bad.report(), Catch::Contains("parameters.tsv:3:8: error: objectivePriorParameters of 'sd_B' must be two numbers"));
 }
+
+TEST_CASE("PEtab calibration: a work budget stops each start where it is, the same on every run; evaluations "
+          "count their integrator steps") {
+  const std::vector<double> times = {0.05, 0.1, 0.2, 0.3, 0.5, 0.8, 1.2, 2.0};
+  core::Diagnostics d;
+  auto problem = domains::kinetics::PetabProblem::read(
+      write_problem("petab_fit_budget", times, std::vector<double>(times.size(), 0.0), "normal", false), d);
+  INFO(d.report());
+  REQUIRE(problem);
+  solvers::OdeOptions ode = options().ode;
+  const auto e = problem->evaluate(problem->nominal_values(), ode);
+  REQUIRE_FALSE(e.failed);
+  CHECK(e.steps > 0);
+  CHECK(problem->evaluate(problem->nominal_values(), ode).steps == e.steps);  // deterministic
+
+  auto o = options();
+  const auto free = anchor::calibrate_petab(*problem, o);
+  REQUIRE(free.fit.success);
+  long most = 0;
+  for (const auto& s : free.fit.starts) {
+    CHECK_FALSE(s.budget_spent);
+    CHECK(s.work > 0);
+    most = std::max(most, s.work);
+  }
+  // A budget of a third of the busiest start's work: that start stops early, at a usable point,
+  // and two runs give the same bits.
+  o.fit.work_budget = most / 3;
+  const auto capped = anchor::calibrate_petab(*problem, o);
+  const auto again = anchor::calibrate_petab(*problem, o);
+  int spent = 0;
+  for (std::size_t s = 0; s < capped.fit.starts.size(); ++s) {
+    const auto& st = capped.fit.starts[s];
+    spent += st.budget_spent;
+    if (st.budget_spent) {
+      CHECK(st.work >= o.fit.work_budget);
+      CHECK_THAT(st.message, Catch::StartsWith("work budget spent"));
+      CHECK(st.usable);
+    }
+    CHECK(st.work <= free.fit.starts[s].work);
+    CHECK(st.optimum == again.fit.starts[s].optimum);
+    CHECK(st.work == again.fit.starts[s].work);
+  }
+  CHECK(spent >= 1);
+}

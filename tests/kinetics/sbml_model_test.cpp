@@ -59,6 +59,17 @@ std::string replace(std::string s, const std::string& from, const std::string& t
   return s.replace(at, from.size(), to);
 }
 
+// A document whose units are left unchecked (the test models leave most out).
+std::shared_ptr<SbmlModel> read_without_units(const std::string& xml, const std::string& name) {
+  core::Diagnostics diags;
+  domains::kinetics::SbmlOptions options;
+  options.units = domains::kinetics::UnitPolicy::kIgnore;
+  auto model = SbmlModel::read_string(xml, name, diags, options);
+  INFO(diags.report());
+  REQUIRE(model);
+  return model;
+}
+
 std::string read_errors(const std::string& xml) {
   core::Diagnostics diags;
   auto model = SbmlModel::read_string(xml, "bad.xml", diags);
@@ -164,12 +175,7 @@ TEST_CASE("SBML: an input switched on at a parameter's time is a stop of the sol
   const std::string body = replace(inflow, R"(<parameter id="k" value="0.5" constant="true" units="per_second"/>)",
                                    R"(<parameter id="k" value="0.5" constant="true" units="per_second"/>
       <parameter id="T" value="3.3333333333333335" constant="true"/><parameter id="u" value="2" constant="true"/>)");
-  core::Diagnostics diags;
-  domains::kinetics::SbmlOptions options;
-  options.units = domains::kinetics::UnitPolicy::kIgnore;
-  auto model = SbmlModel::read_string(sbml(body), "switch.xml", diags, options);
-  INFO(diags.report());
-  REQUIRE(model);
+  const auto model = read_without_units(sbml(body), "switch.xml");
   CHECK_FALSE(model->has_jumps());
   const auto& p = model->default_parameters();
   const double T = 3.3333333333333335, k = 0.5, u = 2.0;
@@ -227,12 +233,7 @@ TEST_CASE("SBML: the Jacobian's sparsity comes from the compiled tape; a large s
     <listOfSpecies>)" + species + R"(</listOfSpecies>
     <listOfParameters><parameter id="k" value="3" constant="true"/></listOfParameters>
     <listOfReactions>)" + reactions + "</listOfReactions>";
-  core::Diagnostics diags;
-  domains::kinetics::SbmlOptions options;
-  options.units = domains::kinetics::UnitPolicy::kIgnore;
-  auto model = SbmlModel::read_string(sbml(body), "chain.xml", diags, options);
-  INFO(diags.report());
-  REQUIRE(model);
+  const auto model = read_without_units(sbml(body), "chain.xml");
   const auto pattern = model->jacobian_sparsity();
   // d[A_i]/dt reads A_i, A_{i-1} and A0; the diagonal is always in: 3 n - 3 entries, A0's column
   // has n - 1 (A0 is read by every reaction, but d[A0]/dt is 0: nothing consumes it).

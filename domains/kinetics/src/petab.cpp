@@ -723,11 +723,13 @@ PetabEvaluation PetabProblem::evaluate(const std::vector<double>& values, const 
   const std::vector<int>& sens = solve_options.sensitivity_parameters;
   const std::size_t K = sens.size();
   solvers::OdeSolver solver(model_, solve_options);
+  std::optional<solvers::OdeSolver> plain;  // (declared here so that `work` can read it)
+  // The evaluation's work so far: every step of both solvers.
+  const auto work = [&] { return solver.steps_taken() + (plain ? plain->steps_taken() : 0); };
   // Steady states with sensitivities: the state alone by a solver without them, then its
   // sensitivities by the implicit function theorem; by integrating both where that cannot be done.
   solvers::OdeOptions plain_options = solve_options;
   plain_options.sensitivity_parameters.clear();
-  std::optional<solvers::OdeSolver> plain;
   if (K > 0) plain.emplace(model_, plain_options);
   // p extended: the model's parameters, the PEtab-only ones (noise parameters, say), then the placeholders.
   const std::size_t placeholders_at = m + extra_.size() - 2 * placeholders_ * observables_.size();
@@ -797,6 +799,7 @@ PetabEvaluation PetabProblem::evaluate(const std::vector<double>& values, const 
       result.failed = true;
       result.message = why;
       result.log_likelihood = -std::numeric_limits<double>::infinity();
+      result.steps = work();
       return result;
     };
     if (pre < 0) {
@@ -848,12 +851,8 @@ PetabEvaluation PetabProblem::evaluate(const std::vector<double>& values, const 
     if (!finite.empty())
       r = solver.solve(p.data(), y0.data(), 0.0, finite, states.data(), K > 0 ? s_states.data() : nullptr, true,
                        s0.empty() ? nullptr : s0.data());
-    if (r.status != solvers::SolveStatus::kSuccess) {
-      result.failed = true;
-      result.message = "condition " + conditions_[c].id + ": " + r.flag_name + " " + r.message;
-      result.log_likelihood = -std::numeric_limits<double>::infinity();
-      return result;
-    }
+    if (r.status != solvers::SolveStatus::kSuccess)
+      return fail("condition " + conditions_[c].id + ": " + r.flag_name + " " + r.message);
     std::vector<double> d_states(gradient ? P * n : 0), dh_dy(n), dsig_dy(n), dh_dext, dsig_dext;
     std::vector<std::size_t> which;  // extended entries a PEtab parameter sets
     std::vector<int> which_source;
@@ -940,6 +939,7 @@ PetabEvaluation PetabProblem::evaluate(const std::vector<double>& values, const 
       result.log_likelihood += term;
     }
   }
+  result.steps = work();
   if (!result.has_gradient) result.misfit_gradient.clear(), result.sigma_gradient.clear();
   if (!std::isfinite(result.log_likelihood)) {
     result.failed = true;

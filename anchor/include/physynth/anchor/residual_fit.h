@@ -29,9 +29,10 @@ struct BoxParameter {
 // Fills `residuals` (its size fixed for the problem) at θ (model units); false where the function
 // cannot be evaluated there (a solve that failed): Ceres then shortens the step. Where `jacobian`
 // is not null (only with ResidualFitOptions::analytic_jacobian), also dr/dθ, residuals x
-// parameters, row-major, by θ in model units.
-using ResidualFunction =
-    std::function<bool(const std::vector<double>& theta, std::vector<double>& residuals, std::vector<double>* jacobian)>;
+// parameters, row-major, by θ in model units. Where `work` is not null, adds the evaluation's
+// work to it (integrator steps, say: a count that depends only on θ, for work budgets).
+using ResidualFunction = std::function<bool(const std::vector<double>& theta, std::vector<double>& residuals,
+                                            std::vector<double>* jacobian, long* work)>;
 
 struct ResidualFitOptions {
   int starts = 10;
@@ -47,6 +48,10 @@ struct ResidualFitOptions {
   double relative_step = 1e-4;
   int threads = 0;  // 0: every core
   bool analytic_jacobian = false;  // the function gives dr/dθ; else central differences
+  // Per start: once its evaluations' work (ResidualFunction) reaches this, the start stops where
+  // it is, with what it has reached (0: no budget). Work counts are deterministic, so a budget
+  // gives the same starts and optima on any machine and thread count, as a time limit would not.
+  long work_budget = 0;
   // Every violated constraint, as "field must ..., got ..." messages; empty if valid.
   std::vector<std::string> validate(const std::vector<BoxParameter>& box) const;
 };
@@ -59,6 +64,8 @@ struct ResidualFitStart {
   int iterations = 0;
   double seconds = 0.0;
   std::string message;  // Ceres' reason for stopping
+  long work = 0;              // its evaluations' work, summed
+  bool budget_spent = false;  // it stopped at ResidualFitOptions::work_budget
 };
 
 struct ResidualFitResult {

@@ -146,6 +146,9 @@ class OdeSolver {
 
   // How many times solve() created CVODES memory (1 after any number of solves).
   int instances_created() const;
+  // Integrator steps tried by every solve() so far (accepted, and rejected by the error test or
+  // a failed Newton iteration): a deterministic measure of the work done.
+  long steps_taken() const;
 
  private:
   struct Impl;

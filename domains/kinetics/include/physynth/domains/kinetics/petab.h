@@ -120,6 +120,7 @@ struct PetabEvaluation {
   std::string no_gradient;  // why the gradient could not be formed, where it was asked for and is absent
   bool failed = false;
   std::string message;  // why it failed; a non-finite term names its measurement's file and line
+  long steps = 0;       // integrator steps of every solve in it (steady states too): its work
 };
 
 class PetabProblem {

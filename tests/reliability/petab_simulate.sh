@@ -50,8 +50,11 @@ for a in ours:
         r = rows[unit * 101]
         assert float(r["time"]) == 0.0 and abs(float(r[a["observableId"]]) - float(a["simulation"])) < 1e-9 * max(1, abs(float(a["simulation"]))), (a, r[a["observableId"]])
 PY
-"$PHYSYNTH" report "$OUT/sim" > "$OUT/report.log" 2>&1 || fail "report: $(cat "$OUT/report.log")"
-[ -s "$OUT/sim/report.html" ] && ls "$OUT/sim/plots/"ensemble-*.png > /dev/null || fail "report drew nothing"
+# (A build without VTK, the sanitizer build, has no report command.)
+if "$PHYSYNTH" --help | grep -q '^  report'; then
+  "$PHYSYNTH" report "$OUT/sim" > "$OUT/report.log" 2>&1 || fail "report: $(cat "$OUT/report.log")"
+  [ -s "$OUT/sim/report.html" ] && ls "$OUT/sim/plots/"ensemble-*.png > /dev/null || fail "report drew nothing"
+fi
 
 # The closed forms, and a condition that fails.
 P="$OUT/ab"

@@ -27,8 +27,8 @@ namespace {
 class Residuals final : public ceres::DynamicCostFunction {
  public:
   Residuals(const ResidualFunction& f, std::size_t num_residuals, const std::vector<BoxParameter>& box,
-            double relative_step, bool analytic, long* work)
-      : f_(f), box_(box), step_(relative_step), analytic_(analytic), work_(work) {
+            double relative_step, bool analytic, long* work, long budget)
+      : f_(f), box_(box), step_(relative_step), analytic_(analytic), work_(work), budget_(budget) {
     AddParameterBlock(static_cast<int>(box.size()));
     SetNumResiduals(static_cast<int>(num_residuals));
   }
@@ -67,6 +67,9 @@ class Residuals final : public ceres::DynamicCostFunction {
     std::vector<double> theta(box_.size());
     for (std::size_t i = 0; i < theta.size(); ++i) theta[i] = from_fit(x[i], box_[i].log);
     std::vector<double> r(static_cast<std::size_t>(num_residuals()), 0.0);
+    // A spent budget refuses further evaluations: Ceres' line search on a bounded problem can
+    // spend dozens of them inside one iteration, before any callback hears of it.
+    if (work_ && budget_ > 0 && *work_ >= budget_) return false;
     if (!f_(theta, r, jacobian, work_) || r.size() != static_cast<std::size_t>(num_residuals())) return false;
     for (std::size_t k = 0; k < r.size(); ++k) {
       if (!std::isfinite(r[k])) return false;
@@ -79,18 +82,19 @@ class Residuals final : public ceres::DynamicCostFunction {
   double step_;
   bool analytic_;
   long* work_;  // the start's work so far, or null
+  long budget_;
 };
 
 ceres::CostFunction* cost_function(const ResidualFunction& f, std::size_t num_residuals,
                                    const std::vector<BoxParameter>& box, const ResidualFitOptions& opt,
                                    long* work = nullptr) {
-  return new Residuals(f, num_residuals, box, opt.relative_step, opt.analytic_jacobian, work);
+  return new Residuals(f, num_residuals, box, opt.relative_step, opt.analytic_jacobian, work,
+                       work ? opt.work_budget : 0);
 }
 
 // Stops a start's Levenberg-Marquardt at the end of the iteration in which its work budget ran
-// out, at the point reached (each iteration, accepted or not, is one evaluation, so it overruns
-// the budget by at most one iteration's work). Evaluations are never refused for the budget:
-// Ceres gives up a solve whose Jacobian cannot be evaluated at an accepted point.
+// out; the evaluations refused after it (Residuals) may end the solve sooner, as a failure. Either
+// way the start keeps the last point Ceres accepted, scored again without the budget.
 class BudgetCallback final : public ceres::IterationCallback {
  public:
   BudgetCallback(const long* work, long budget) : work_(work), budget_(budget) {}
@@ -200,14 +204,23 @@ ResidualFitResult fit_residuals(const ResidualFunction& f, std::size_t num_resid
           return problem.Evaluate(ceres::Problem::EvaluateOptions(), &cost, nullptr, &gradient, nullptr);
         },
         &extra);
+    double cost_at_x = summary.final_cost;
+    if (budget.spent()) {  // the solve ended on the budget: its point and cost, evaluated without it
+      ceres::Problem problem;
+      problem.AddResidualBlock(cost_function(f, num_residuals, box, opt), nullptr, x.data());
+      cost_at_x = std::numeric_limits<double>::infinity();
+      double c = 0.0;
+      if (problem.Evaluate(ceres::Problem::EvaluateOptions(), &c, nullptr, nullptr, nullptr) && std::isfinite(c))
+        cost_at_x = c;
+    }
     ResidualFitStart& r = R.starts[s];
     r.index = static_cast<int>(s);
     for (std::size_t i = 0; i < D; ++i) {
       r.start.push_back(from_fit(points[s][i], box[i].log));
       r.optimum.push_back(from_fit(x[i], box[i].log));
     }
-    r.usable = usable;
-    r.cost = r.usable ? summary.final_cost : std::numeric_limits<double>::infinity();
+    r.usable = budget.spent() ? std::isfinite(cost_at_x) : usable;
+    r.cost = r.usable ? cost_at_x : std::numeric_limits<double>::infinity();
     r.iterations = iterations;
     r.work = work;
     r.budget_spent = budget.spent();

@@ -395,17 +395,15 @@ int run_simulate(const PetabOptions& o) {
   const double nan = std::numeric_limits<double>::quiet_NaN();
   const auto id_of = [&](int c) { return c < 0 ? std::string() : conditions[static_cast<std::size_t>(c)].id; };
 
-  std::vector<std::pair<int, int>> pairs;
-  for (const auto& m : rows)
-    if (std::find(pairs.begin(), pairs.end(), std::make_pair(m.preequilibration, m.condition)) == pairs.end())
-      pairs.emplace_back(m.preequilibration, m.condition);
-  const auto pair_of = [&](const domains::kinetics::PetabMeasurement& m) {
-    return static_cast<std::size_t>(std::find(pairs.begin(), pairs.end(), std::make_pair(m.preequilibration, m.condition)) -
-                                    pairs.begin());
-  };
-  std::vector<double> last(pairs.size(), 0.0);
-  for (const auto& m : rows)
-    if (std::isfinite(m.time)) last[pair_of(m)] = std::max(last[pair_of(m)], m.time);
+  const auto pairs = domains::kinetics::PetabProblem::condition_pairs(rows);
+  std::vector<std::size_t> pair_of(rows.size());  // per measurement row: its pair
+  std::vector<double> last(pairs.size(), 0.0);     // per pair: its last finite measurement time
+  for (std::size_t k = 0; k < rows.size(); ++k) {
+    const auto& m = rows[k];
+    pair_of[k] = static_cast<std::size_t>(
+        std::find(pairs.begin(), pairs.end(), std::make_pair(m.preequilibration, m.condition)) - pairs.begin());
+    if (std::isfinite(m.time)) last[pair_of[k]] = std::max(last[pair_of[k]], m.time);
+  }
   const double end = *std::max_element(last.begin(), last.end());
   std::vector<double> grid;
   for (int i = 0; i < (end > 0.0 ? o.points : 1); ++i) grid.push_back(end * i / std::max(1, o.points - 1));
@@ -437,7 +435,7 @@ int run_simulate(const PetabOptions& o) {
     std::vector<domains::kinetics::PetabMeasurement> own, on_grid;
     std::vector<std::size_t> index;
     for (std::size_t k = 0; k < rows.size(); ++k)
-      if (pair_of(rows[k]) == s) own.push_back(rows[k]), index.push_back(k);
+      if (pair_of[k] == s) own.push_back(rows[k]), index.push_back(k);
     const auto e = problem->evaluate(values, ode, false, &own);
     // Its curves: each observable it measures, from that observable's first row (its
     // observable and noise parameters), at the grid times up to its last measurement.

@@ -18,6 +18,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "physynth/engine/dataset.h"
+
 namespace physynth::engine {
 
 // Doubles as JSON that reads back bit for bit: finite values as numbers (shortest round-trip
@@ -31,6 +33,12 @@ std::string run_record_path(const std::string& run_dir);
 
 // A journal file's JSON; throws std::runtime_error naming the file when it cannot be read or parsed.
 nlohmann::json read_journal_record(const std::string& path);
+
+// A shard's samples counted by status, as run records and manifests give them.
+struct StatusCounts {
+  std::uint64_t ok = 0, stopped_by_event = 0, failed = 0;
+  void add(SampleStatus s) { ++(s == SampleStatus::kOk ? ok : s == SampleStatus::kStoppedByEvent ? stopped_by_event : failed); }
+};
 
 // Each file's name (within its folder), size and SHA-256: how a shard record lists its files.
 nlohmann::json file_records(const std::vector<std::string>& files);

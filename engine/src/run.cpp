@@ -936,7 +936,7 @@ nlohmann::json shard_record(const Scenario& s, const Shard& shard, std::uint64_t
   Audits audits = empty_audits(s, event_names);
   AuditAccumulator& audit = audits.physics;
   std::optional<PinnAudit>& pinn_audit = audits.pinn;
-  std::uint64_t ok = 0, stopped = 0, failed = 0;
+  StatusCounts counts;
   nlohmann::json failures = nlohmann::json::array();
   const std::uint64_t first = shard.first_sample;
   for (std::size_t i = 0; i < shard.samples; ++i) {
@@ -946,12 +946,8 @@ nlohmann::json shard_record(const Scenario& s, const Shard& shard, std::uint64_t
                       outcomes[i].pinn_residual, outcomes[i].pinn_resolved, outcomes[i].pinn_error);
     audit.add(first + i, outcomes[i].audit, st, shard.solver_stats.data() + (i * shard.stat_names.size()),
               outcomes[i].events_fired);
-    if (st == SampleStatus::kOk) {
-      ++ok;
-    } else if (st == SampleStatus::kStoppedByEvent) {
-      ++stopped;
-    } else {
-      ++failed;
+    counts.add(st);
+    if (st == SampleStatus::kFailed) {
       const std::size_t P = s.parameters.size();
       const auto params = shard.parameters.begin() + static_cast<std::ptrdiff_t>(i * P);
       failures.push_back(
@@ -967,9 +963,9 @@ nlohmann::json shard_record(const Scenario& s, const Shard& shard, std::uint64_t
                            {"first_sample", first},
                            {"samples", shard.samples},
                            {"files", file_list},
-                           {"ok", ok},
-                           {"stopped_by_event", stopped},
-                           {"failed", failed},
+                           {"ok", counts.ok},
+                           {"stopped_by_event", counts.stopped_by_event},
+                           {"failed", counts.failed},
                            {"failures", failures},
                            {"audit", audit.state()}};
   if (pinn_audit) record["pinn"] = pinn_audit->state();

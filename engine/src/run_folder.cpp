@@ -57,17 +57,13 @@ std::vector<std::string> write_run_folder(const std::string& directory, const Sh
   std::vector<std::string> files = write_hdf5(shard, directory, compression);
   for (const auto& f : write_csv(shard, directory)) files.push_back(f);
   const nlohmann::json file_list = file_records(files);
-  std::uint64_t ok = 0, stopped = 0, failed = 0;
+  StatusCounts counts;
   nlohmann::ordered_json failures = nlohmann::ordered_json::array();
   const std::size_t P = shard.num_parameters();
   for (std::size_t i = 0; i < shard.samples; ++i) {
     const auto st = static_cast<SampleStatus>(shard.status[i]);
-    if (st == SampleStatus::kOk) {
-      ++ok;
-    } else if (st == SampleStatus::kStoppedByEvent) {
-      ++stopped;
-    } else {
-      ++failed;
+    counts.add(st);
+    if (st == SampleStatus::kFailed) {
       nlohmann::ordered_json params = nlohmann::ordered_json::object();
       for (std::size_t j = 0; j < P; ++j) params[shard.parameter_names[j]] = shard.parameters[i * P + j];
       const double t = shard.t_reached[i];
@@ -90,7 +86,8 @@ std::vector<std::string> write_run_folder(const std::string& directory, const Sh
                           {"resolved", source.resolved}};
   manifest["samples"] = shard.samples;
   manifest["output_times"] = shard.times;
-  manifest["counts"] = {{"ok", ok}, {"stopped_by_event", stopped}, {"failed", failed}};
+  manifest["counts"] = {
+      {"ok", counts.ok}, {"stopped_by_event", counts.stopped_by_event}, {"failed", counts.failed}};
   if (source.extra.is_object())
     for (const auto& [key, value] : source.extra.items()) manifest[key] = value;
   manifest["failures"] = failures;

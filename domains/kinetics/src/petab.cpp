@@ -675,6 +675,14 @@ bool steady_state_sensitivities(const core::Model& model, const std::vector<doub
 
 }  // namespace
 
+std::vector<std::pair<int, int>> PetabProblem::condition_pairs(const std::vector<PetabMeasurement>& rows) {
+  std::vector<std::pair<int, int>> pairs;
+  for (const auto& row : rows)
+    if (std::find(pairs.begin(), pairs.end(), std::make_pair(row.preequilibration, row.condition)) == pairs.end())
+      pairs.emplace_back(row.preequilibration, row.condition);
+  return pairs;
+}
+
 std::vector<double> PetabProblem::model_parameters(const std::vector<double>& values, std::size_t c) const {
   std::vector<double> p(model_->default_parameters());
   for (std::size_t q = 0; q < parameters_.size(); ++q)
@@ -766,11 +774,7 @@ PetabEvaluation PetabProblem::evaluate(const std::vector<double>& values, const 
       if (const int q = src[static_cast<std::size_t>(sens[k])]; q >= 0)
         for (std::size_t i = 0; i < n; ++i) d_by_petab[static_cast<std::size_t>(q) * n + i] += s_by_model[k * n + i];
   };
-  // Each (preequilibration, simulation) pair the measurements name, in their order.
-  std::vector<std::pair<int, int>> pairs;
-  for (const auto& row : table)
-    if (std::find(pairs.begin(), pairs.end(), std::make_pair(row.preequilibration, row.condition)) == pairs.end())
-      pairs.emplace_back(row.preequilibration, row.condition);
+  const std::vector<std::pair<int, int>> pairs = condition_pairs(table);
 
   for (const auto& [pre, cond] : pairs) {
     const auto c = static_cast<std::size_t>(cond);

@@ -158,6 +158,10 @@ class PetabProblem {
                            const std::vector<PetabMeasurement>* rows_instead = nullptr,
                            std::vector<double>* row_states = nullptr) const;
 
+  // Each (preequilibration, simulation) condition pair `rows` name, in the order they first
+  // appear (preequilibration -1: none): what evaluate() simulates, one solve per pair.
+  static std::vector<std::pair<int, int>> condition_pairs(const std::vector<PetabMeasurement>& rows);
+
   // The model's parameter vector under condition c (an index into conditions()) with the PEtab
   // parameters at `values`: the model's written values, then the parameter table's, then the
   // condition table's.

@@ -159,7 +159,8 @@ TEST_CASE("calibrate: 95% intervals cover the true rate constants in about 95% o
   const double kf = 0.8, kr = 0.3;
   int covered_kf = 0, covered_kr = 0, covered_both = 0;
   for (std::uint64_t seed = 1; seed <= 50; ++seed) {
-    const auto pr = r.problem(kf, kr, 0.02, NoiseKind::kAdditive, seed);
+    auto pr = r.problem(kf, kr, 0.02, NoiseKind::kAdditive, seed);
+    pr.ode.method = solvers::Method::kRosenbrock;  // (the Puromycin and noise-kind tests run CVODES)
     CalibrationOptions opt;
     opt.starts = 3;
     opt.threads = 1;
@@ -211,6 +212,7 @@ TEST_CASE("calibrate: per-unit rates of a fleet give the population's median and
   pr.model = built.model;
   pr.ode.rtol = 1e-11;  // Ceres' gradient check differentiates the solves numerically
   pr.ode.atol = 1e-14;
+  pr.ode.method = solvers::Method::kRosenbrock;  // as solver.method auto picks (CVODES: 10x the time)
   pr.observables.push_back({"A", anchor::observe_state(0, 1, m.num_parameters()), NoiseKind::kAdditive, 0.0});
   pr.parameters.push_back({"k", m.parameter_index("k"), 0.01, 10.0, true, true, 1.0});
   std::mt19937_64 rng(11);
@@ -260,6 +262,7 @@ reactions: [{equation: "A -> B", k: kb}, {equation: "A -> ", k: k}]
   pr.model = built.model;
   pr.ode.rtol = 1e-10;
   pr.ode.atol = 1e-13;
+  pr.ode.method = solvers::Method::kRosenbrock;  // as solver.method auto picks (CVODES: 10x the time)
   pr.observables.push_back({"A", anchor::observe_state(0, 2, m.num_parameters()), NoiseKind::kAdditive, 0.001});
   pr.observables.push_back({"B", anchor::observe_state(1, 2, m.num_parameters()), NoiseKind::kAdditive, 1.0});
   pr.parameters.push_back({"kb", m.parameter_index("kb"), 0.001, 1.0, true, false, 0.2});

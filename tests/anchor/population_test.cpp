@@ -30,6 +30,7 @@ CalibrationProblem decay_problem(const core::BuiltModel& built) {
   pr.model = built.model;
   pr.ode.rtol = 1e-8;
   pr.ode.atol = 1e-10;
+  pr.ode.method = solvers::Method::kRosenbrock;  // as solver.method auto picks (CVODES: 10x the time)
   pr.observables.push_back(
       {"y", anchor::observe_state(0, 1, built.model->num_parameters()), NoiseKind::kAdditive, 0.0});
   return pr;
@@ -135,7 +136,7 @@ TEST_CASE("population: intervals cover the truth in about 95 % of simulated flee
     CalibrationProblem pr = decay_problem(built);
     // Rodas5P, what solver.method: auto picks for this model: 40 fleets in 13 s against 122 s on
     // CVODES (2 cores of an AMD EPYC). The groups test above keeps CVODES' sensitivities.
-    pr.ode.method = solvers::Method::kRosenbrock;
+    pr.ode.method = solvers::Method::kRosenbrock;  // as solver.method auto picks (CVODES: 10x the time)
     pr.parameters.push_back({"k", k_index, 1e-3, 10.0, true, true, 0.5});
     for (int u = 0; u < 16; ++u) {
       anchor::CalibrationUnit cu;

@@ -6,7 +6,7 @@
 PHYSYNTH=$1 SCENARIO=$2 OUT=$3
 . "$(dirname "$0")/common.sh"
 rm -rf "$OUT" && mkdir -p "$OUT"
-set_=(--set sampling.samples=$(scaled 400) --set output.shard_size=$(scaled 20))
+set_=(--set sampling.samples=$(scaled 200) --set output.shard_size=$(scaled 10))
 "$PHYSYNTH" run "$SCENARIO" -q -o "$OUT/whole" -j 2 "${set_[@]}" || fail "uninterrupted run"
 
 # Starts a run on one thread in the background and waits for its first finished shard.

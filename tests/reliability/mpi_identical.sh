@@ -9,7 +9,7 @@ PHYSYNTH=$1 SCENARIO=$2 OUT=$3
 export ASAN_OPTIONS="${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}detect_leaks=0"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 rm -rf "$OUT" && mkdir -p "$OUT"
-set_=(--set sampling.samples=$(scaled 120) --set output.shard_size=$(scaled 10) --set output.formats=[hdf5,csv,npy])
+set_=(--set sampling.samples=$(scaled 60) --set output.shard_size=$(scaled 10) --set output.formats=[hdf5,csv,npy])
 "$PHYSYNTH" run "$SCENARIO" -q -o "$OUT/one" -j 1 "${set_[@]}" || fail "single process"
 "$PHYSYNTH" run "$SCENARIO" -q -o "$OUT/threads" -j 2 "${set_[@]}" || fail "two threads"
 mpirun -n 2 "$PHYSYNTH" run "$SCENARIO" -q -o "$OUT/ranks2" "${set_[@]}" || fail "mpirun -n 2"

@@ -176,6 +176,30 @@ TEST_CASE("Rodas5P: a blow-up is reported, not returned as numbers") {
   CHECK(r.t_reached < 1.01);  // it stops at the singularity, within its steps' resolution
 }
 
+TEST_CASE("Rodas5P: a step the error test shortens near the end is not put back to the end (no endless rejections)") {
+  // The right-hand side is not finite past T, just short of the end: a step to the end is
+  // rejected, and the shortened step still ends within the time's resolution of the end. The
+  // solver used to put that step back to the end and reject it again, forever (Crauste 2017).
+  const double t_end = 1.0, resolution = 16.0 * std::numeric_limits<double>::epsilon();
+  const double t0 = t_end - 1.1 * resolution, T = t0 + 0.05 * resolution;
+  struct Wall {
+    double T;
+    using Vec = Eigen::Matrix<double, 1, 1>;
+    using Mat = Eigen::Matrix<double, 1, 1>;
+    void rhs(double t, const Vec&, Vec& f) const { f[0] = t > T ? std::numeric_limits<double>::quiet_NaN() : 1.0; }
+    void jacobian(double, const Vec&, Mat& J) const { J(0, 0) = 0.0; }
+    void time_derivative(double, const Vec&, const Vec&, Vec& ft) const { ft[0] = 0.0; }
+  };
+  Rodas5P<1> ros(1, RosenbrockOptions{});
+  const double y0 = 0.0;
+  std::vector<double> out(2);
+  const auto r = ros.solve(Wall{T}, t0, &y0, {t0, t_end}, out.data());
+  CHECK(r.status == RosenbrockStatus::kStepTooSmall);
+  CHECK(r.stats.rejected < 10);
+  CHECK(r.rows_written == 1);
+  CHECK(std::isnan(out[1]));
+}
+
 namespace {
 // y'' = -y as (y, v): y = sin t from (0, 1).
 struct Oscillator {

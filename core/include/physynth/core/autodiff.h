@@ -32,20 +32,27 @@ std::vector<Dual>& jet_scratch(std::size_t size) {
   return jet_scratch_of<Dual, Slot>(size);
 }
 
-template <class F>
-void forward_jacobian(F&& f, std::size_t rows, std::size_t cols, const double* x, double* jac) {
-  Dual* xd = jet_scratch<0>(cols).data();
-  Dual* out = jet_scratch<1>(rows).data();
-  for (std::size_t first = 0; first < cols; first += kJacobianChunk) {
-    const std::size_t count = std::min<std::size_t>(kJacobianChunk, cols - first);
+// The same on Jets of J's size: kChunk directions per evaluation, scratch in slots Slot and Slot + 1.
+template <class J, int Slot, class F>
+void forward_jacobian_of(F&& f, std::size_t rows, std::size_t cols, const double* x, double* jac) {
+  constexpr std::size_t kChunk = static_cast<std::size_t>(J::DIMENSION);
+  J* xd = jet_scratch_of<J, Slot>(cols).data();
+  J* out = jet_scratch_of<J, Slot + 1>(rows).data();
+  for (std::size_t first = 0; first < cols; first += kChunk) {
+    const std::size_t count = std::min<std::size_t>(kChunk, cols - first);
     for (std::size_t j = 0; j < cols; ++j) {
-      xd[j] = Dual(x[j]);
+      xd[j] = J(x[j]);
       if (j >= first && j < first + count) xd[j].v[static_cast<int>(j - first)] = 1.0;
     }
     f(xd, out);
     for (std::size_t k = 0; k < count; ++k)
       for (std::size_t i = 0; i < rows; ++i) jac[i + rows * (first + k)] = out[i].v[static_cast<int>(k)];
   }
+}
+
+template <class F>
+void forward_jacobian(F&& f, std::size_t rows, std::size_t cols, const double* x, double* jac) {
+  forward_jacobian_of<Dual, 0>(f, rows, cols, x, jac);
 }
 
 }  // namespace physynth::core

@@ -195,6 +195,7 @@ class Rodas5P {
     J_.resize(n_, n_);
     W_.resize(n_, n_);
     perm_.resize(n_);
+    inverse_pivot_.resize(n_);
   }
 
   // Integrates from (t0, y0) through `times` (non-decreasing, >= t0), writing each state at
@@ -593,6 +594,7 @@ class Rodas5P {
       if (p != c)
         for (int j = 0; j < n; ++j) std::swap(W_(c, j), W_(p, j));
       const double inv = 1.0 / W_(c, c);
+      inverse_pivot_[c] = inv;
       for (int i = c + 1; i < n; ++i) {
         const double l = W_(i, c) * inv;
         W_(i, c) = l;
@@ -622,10 +624,10 @@ class Rodas5P {
       for (int j = 0; j < i; ++j) v -= W_(i, j) * c[j];
       c[i] = v;
     }
-    for (int i = n - 1; i >= 0; --i) {
+    for (int i = n - 1; i >= 0; --i) {  // times the pivots' inverses: no division on the chain
       double v = c[i];
       for (int j = i + 1; j < n; ++j) v -= W_(i, j) * c[j];
-      c[i] = v / W_(i, i);
+      c[i] = v * inverse_pivot_[i];
     }
   }
 
@@ -725,6 +727,7 @@ class Rodas5P {
   std::array<Vec, rodas5p::kStages> k_;
   Mat J_, W_;                      // W_ holds its LU factors after factorize()
   Eigen::Matrix<int, N, 1> perm_;  // the row swapped with each row by factorize()
+  Vec inverse_pivot_;               // 1 / U's diagonal, from factorize()
   bool dense_ready_ = false;       // q1_..q3_ belong to the step just taken
   // Sensitivities (sens_.count > 0): S_ at the step's start, S1_ at its end, the stages' kS_,
   // US_ a stage's input, G0_ = G(t, y_, S_), and scratch.

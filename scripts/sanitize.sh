@@ -37,8 +37,9 @@ export PHYSYNTH_INSTRUMENTED=1
 # small stand-in ("a healthy bearing's noise level recovered from its vibration RMS", 1.3 s
 # instrumented) takes the same path here; the main suite runs the two fits themselves.
 # And (measured 2026-12-04, instrumented, 2 cores of an AMD EPYC) two calibration tests of small
-# models on Rodas5P, whose fixed-size Eigen code runs about 70 times slower instrumented: the
-# shared-parameter spread (120 s) and the 95 % coverage of 50 seeded fits (57 s). Their paths
+# models on Rodas5P, whose fixed-size Eigen code ran about 70 times slower instrumented at -O1
+# (solvers/CMakeLists.txt now compiles it at -O2 here): the shared-parameter spread (120 s; 74 s
+# at -O2) and the 95 % coverage of 50 seeded fits (57 s). Their paths
 # (anchor::calibrate with Rodas5P sensitivities; shared and per-unit parameters) run here in
 # "per-unit rates of a fleet" and the Puromycin and noise-kind tests.
 ctest --output-on-failure --parallel "$jobs" --timeout 1200 \

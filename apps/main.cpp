@@ -29,8 +29,8 @@ namespace {
 // LibTorch's and OpenBLAS' OpenMP threads (libgomp) spin at every barrier unless OMP_WAIT_POLICY
 // says otherwise, and libgomp reads it once, as the program loads. On a machine where anything else
 // runs, the spinning threads take turns with it: a short train-pinn took 44 s beside one busy
-// process against 7.9 s with passive waiting (4.1 s against 4.4 s of training on an idle machine;
-// 2 cores of an AMD EPYC, 2026-12-04). So train-pinn, unless the user set the policy, starts
+// process against 7.9 s with passive waiting; on an idle machine passive waiting costs 4.4 s of
+// training against 4.1 s (2 cores of an AMD EPYC, 2026-12-04). So train-pinn, unless the user set the policy, starts
 // itself again once with passive waiting; the other commands keep their start-up time.
 void wait_passively_for_training(char** argv) {
   bool training = false;

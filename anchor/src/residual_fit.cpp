@@ -176,6 +176,12 @@ ResidualFitResult fit_residuals(const ResidualFunction& f, std::size_t num_resid
     so.callbacks.push_back(&budget);
     ceres::Solver::Summary summary;
     int iterations = 0;
+    // The cost (and gradient) at x, outside any solve and any budget.
+    const auto evaluate_at = [&](std::vector<double>& at, double* cost, std::vector<double>* gradient) {
+      ceres::Problem problem;
+      problem.AddResidualBlock(cost_function(f, num_residuals, box, opt), nullptr, at.data());
+      return problem.Evaluate(ceres::Problem::EvaluateOptions(), cost, nullptr, gradient, nullptr);
+    };
     // One solve with the entries in `held` constant (unit_cost.h's solve_with_bounds_held drives it).
     const auto solve = [&](const std::vector<bool>& held) {
       if (budget.spent()) return true;  // stays where the budget ran out
@@ -198,20 +204,14 @@ ResidualFitResult fit_residuals(const ResidualFunction& f, std::size_t num_resid
     const bool usable = detail::solve_with_bounds_held(
         solve({}), x, lo, hi, solve,
         [&](std::vector<double>& gradient) {
-          ceres::Problem problem;
-          problem.AddResidualBlock(cost_function(f, num_residuals, box, opt), nullptr, x.data());
           double cost = 0.0;
-          return problem.Evaluate(ceres::Problem::EvaluateOptions(), &cost, nullptr, &gradient, nullptr);
+          return evaluate_at(x, &cost, &gradient);
         },
         &extra);
     double cost_at_x = summary.final_cost;
     if (budget.spent()) {  // the solve ended on the budget: its point and cost, evaluated without it
-      ceres::Problem problem;
-      problem.AddResidualBlock(cost_function(f, num_residuals, box, opt), nullptr, x.data());
-      cost_at_x = std::numeric_limits<double>::infinity();
       double c = 0.0;
-      if (problem.Evaluate(ceres::Problem::EvaluateOptions(), &c, nullptr, nullptr, nullptr) && std::isfinite(c))
-        cost_at_x = c;
+      cost_at_x = evaluate_at(x, &c, nullptr) && std::isfinite(c) ? c : std::numeric_limits<double>::infinity();
     }
     ResidualFitStart& r = R.starts[s];
     r.index = static_cast<int>(s);

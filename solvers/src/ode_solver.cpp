@@ -111,7 +111,7 @@ namespace {
 // Steps tried: accepted ones and those rejected by the error test or a failed Newton iteration
 // (each costs about as much), the work steps_taken() counts. With forward sensitivities CVODES'
 // staggered corrector also rejects steps for the sensitivities alone (their own error test and
-// Newton failures, counted apart from the state's): Impl::attempts adds those.
+// Newton failures, counted apart from the state's): Impl::steps_tried adds those.
 long attempts(const SolverStats& s) { return s.steps + s.error_test_failures + s.nonlinear_convergence_failures; }
 
 // Where a solve stops and restarts: a jump of the model's state, or a switch of its right-hand
@@ -325,8 +325,8 @@ struct OdeSolver::Impl {
   }
 
   // Steps CVODES tried since its last (re)initialisation, those rejected for the sensitivities included.
-  long attempts() const {
-    long tried = ::physynth::solvers::attempts(stats());
+  long steps_tried() const {
+    long tried = attempts(stats());
     if (num_sens > 0) {
       long error_fails = 0, newton_fails = 0;
       CVodeGetSensNumErrTestFails(cvode, &error_fails);
@@ -644,7 +644,7 @@ SolveResult OdeSolver::solve(const double* p, const double* y0_in, double t0, co
       if (stops[next_stop].jump) s.model->apply_jumps(tout, y, p);
       ++next_stop;
       if (ns > 0 && !sensitivities_at(tout)) break;
-      s.steps_taken += s.attempts();  // CVODES counts from its last (re)initialisation
+      s.steps_taken += s.steps_tried();  // CVODES counts from its last (re)initialisation
       try {
         s.check(CVodeReInit(s.cvode, tout, s.y), "CVodeReInit");
         if (ns > 0) s.check(CVodeSensReInit(s.cvode, CV_STAGGERED, s.sens), "CVodeSensReInit");
@@ -671,7 +671,7 @@ SolveResult OdeSolver::solve(const double* p, const double* y0_in, double t0, co
   }
   result.rows_written = k;
   result.stats = s.stats();
-  s.steps_taken += s.attempts();
+  s.steps_taken += s.steps_tried();
   if (result.status != SolveStatus::kFailed) {
     const double* yy = N_VGetArrayPointer(s.y);
     result.final_state.assign(yy, yy + n);

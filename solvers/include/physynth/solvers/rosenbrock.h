@@ -25,15 +25,9 @@
 // ModelSystem adapts a core::Model (its exact Jacobian; df/dt by a central difference unless
 // the caller knows the model is autonomous).
 //
-// Events (ode_solver.h's Event: g(t, y, p), a direction, terminal or recorded) are located on
-// the dense output: after each accepted step every g is evaluated at its end; a sign change in
-// the event's direction is bracketed by the Illinois variant of regula falsi on g(t + θh,
-// y(θ)) until the bracket is within a few ulps of t, and the event is placed at the bracket's
-// right end (the first point past the root, as CVODES places it), so it fires once. The
-// earliest event of a step fires first; a recorded one lets the search go on in the rest of the
-// step, a terminal one stops the solve there (outputs before it written, the rest NaN, the state
-// at the event in final_state). An event function that is exactly 0 at the start is inactive
-// until it moves away from 0, as CVODES treats roots at t0.
+// Events (ode_solver.h's Event) are located on the dense output (step_events.h); a terminal one
+// stops the solve there (outputs before it written, the rest NaN, the state at the event in
+// final_state).
 #pragma once
 
 #include <Eigen/Dense>
@@ -49,6 +43,8 @@
 
 #include "physynth/core/model.h"
 #include "physynth/solvers/ode_solver.h"
+#include "physynth/solvers/small_lu.h"
+#include "physynth/solvers/step_events.h"
 
 namespace physynth::solvers {
 
@@ -189,13 +185,10 @@ class Rodas5P {
   using SMat = Eigen::Matrix<double, N, Eigen::Dynamic>;  // n x K: sensitivities
 
   // n: the state count (must equal N unless N is Eigen::Dynamic).
-  Rodas5P(int n, RosenbrockOptions options) : n_(n), o_(std::move(options)) {
+  Rodas5P(int n, RosenbrockOptions options) : n_(n), o_(std::move(options)), lu_(n) {
     for (auto* v : {&y_, &y1_, &f0_, &ft_, &u_, &rhs_, &q1_, &q2_, &q3_}) v->resize(n_);
     for (auto& k : k_) k.resize(n_);
     J_.resize(n_, n_);
-    W_.resize(n_, n_);
-    perm_.resize(n_);
-    inverse_pivot_.resize(n_);
   }
 
   // Integrates from (t0, y0) through `times` (non-decreasing, >= t0), writing each state at
@@ -250,9 +243,7 @@ class Rodas5P {
       return r;
     }
     const double t_end = times.back();
-    g_start_.resize(events.size());
-    g_end_.resize(events.size());
-    for (std::size_t e = 0; e < events.size(); ++e) g_start_[e] = events[e].function(t, y_.data(), p);
+    events_.start(events, t, y_.data(), p);
     sys.rhs(t, y_, f0_);
     ++r.stats.rhs_evals;
     if (!f0_.allFinite()) return fail(r, RosenbrockStatus::kNonFinite, t, next);
@@ -284,10 +275,10 @@ class Rodas5P {
       sys.time_derivative(t, y_, f0_, ft_);
       if (K > 0) sensitivity_time_derivative(sys, t);
       ++r.stats.jacobian_evals;
-      W_ = -J_;
-      W_.diagonal().array() += 1.0 / (h * kGamma);
+      lu_.matrix() = -J_;
+      lu_.matrix().diagonal().array() += 1.0 / (h * kGamma);
       ++r.stats.factorizations;
-      if (!factorize()) {
+      if (!lu_.factorize()) {
         if (++singular > 10) return fail(r, RosenbrockStatus::kSingularMatrix, t, next);
         h *= 0.25;
         last_rejected = true;
@@ -334,7 +325,10 @@ class Rodas5P {
       ++r.stats.steps;
       const double t1 = t + h;
       if (!events.empty()) {
-        const double theta_stop = locate_events(events, p, t, h, r);
+        const double theta_stop = events_.locate(events, p, t, h, y1_.data(), [&](double theta) {
+          dense(theta, u_);
+          return u_.data();
+        }, r.events);
         if (theta_stop >= 0.0) {
           const double te = t + theta_stop * h;
           for (; next < T && times[next] < te; ++next) write_dense(out, next, (times[next] - t) / h);
@@ -357,7 +351,7 @@ class Rodas5P {
       }
       t = t1;
       y_ = y1_;
-      g_start_ = g_end_;
+      events_.advance();
       r.t_reached = t;
       sys.rhs(t, y_, f0_);
       ++r.stats.rhs_evals;
@@ -372,67 +366,6 @@ class Rodas5P {
     }
     r.rows_written = T;
     return r;
-  }
-
-  // The events of the step just accepted, (t, t + h]: records each in time order; returns the
-  // θ of a terminal one (the solve stops there), or -1. g_start_ holds each g at the step's
-  // start; g_end_ gets them at its end.
-  double locate_events(const std::vector<Event>& events, const double* p, double t, double h, RosenbrockResult& r) {
-    const std::size_t E = events.size();
-    for (std::size_t e = 0; e < E; ++e) g_end_[e] = events[e].function(t + h, y1_.data(), p);
-    std::vector<double>& g_lo = g_lo_;
-    g_lo = g_start_;
-    double lo = 0.0;
-    const auto crosses = [&](std::size_t e, double a, double b) {
-      if (a == 0.0 || !std::isfinite(a) || !std::isfinite(b)) return false;  // 0: inactive until it moves away
-      const bool rising = a < 0.0 && b >= 0.0, falling = a > 0.0 && b <= 0.0;
-      return events[e].direction > 0 ? rising : events[e].direction < 0 ? falling : (rising || falling);
-    };
-    const auto g_at = [&](std::size_t e, double theta) {
-      if (theta >= 1.0) return g_end_[e];
-      dense(theta, u_);
-      return events[e].function(t + theta * h, u_.data(), p);
-    };
-    const double resolution = 4.0 * std::numeric_limits<double>::epsilon() * std::max(std::abs(t), std::abs(t + h));
-    const double theta_tol = std::max(resolution / h, 1e-15);
-    for (;;) {
-      // Each crossing event's root in (lo, 1]: Illinois on the dense output.
-      double first = 2.0;
-      std::vector<double>& theta_of = theta_of_;
-      theta_of.assign(E, 2.0);
-      for (std::size_t e = 0; e < E; ++e) {
-        if (!crosses(e, g_lo[e], g_end_[e])) continue;
-        double a = lo, b = 1.0, ga = g_lo[e], gb = g_end_[e];
-        int side = 0;
-        for (int it = 0; it < 200 && b - a > theta_tol; ++it) {
-          double c = b - gb * (b - a) / (gb - ga);
-          if (!(c > a && c < b)) c = 0.5 * (a + b);
-          const double gc = g_at(e, c);
-          if ((gc < 0.0) == (ga < 0.0) && gc != 0.0) {
-            a = c, ga = gc;
-            if (side == -1) gb *= 0.5;
-            side = -1;
-          } else {
-            b = c, gb = gc;
-            if (side == 1) ga *= 0.5;
-            side = 1;
-          }
-        }
-        theta_of[e] = b;
-        first = std::min(first, b);
-      }
-      if (first > 1.0) return -1.0;
-      // Every event at that point fires, in index order; the search goes on past it.
-      bool stop = false;
-      for (std::size_t e = 0; e < E; ++e)
-        if (theta_of[e] <= first + theta_tol) {
-          r.events.push_back({static_cast<int>(e), t + first * h});
-          stop = stop || events[e].terminal;
-        }
-      if (stop) return first;
-      lo = first;
-      for (std::size_t e = 0; e < E; ++e) g_lo[e] = g_at(e, lo);
-    }
   }
 
   // The state count as a compile-time constant where there is one (fixed-size loops unroll).
@@ -580,56 +513,13 @@ class Rodas5P {
     ftS_ = (Gp_ - Gm_) / (2.0 * dt);
   }
 
-  // LU with partial pivoting of W_, in place (unit lower and upper triangles), rows swapped as
-  // perm_ records. False if a pivot is 0 or the factors are not finite: W is singular at this h.
-  bool factorize() {
-    const int n = size();
-    for (int c = 0; c < n; ++c) {
-      int p = c;
-      double best = std::abs(W_(c, c));
-      for (int i = c + 1; i < n; ++i)
-        if (std::abs(W_(i, c)) > best) best = std::abs(W_(i, c)), p = i;
-      perm_[c] = p;
-      if (!(best > 0.0) || !std::isfinite(best)) return false;
-      if (p != c)
-        for (int j = 0; j < n; ++j) std::swap(W_(c, j), W_(p, j));
-      const double inv = 1.0 / W_(c, c);
-      inverse_pivot_[c] = inv;
-      for (int i = c + 1; i < n; ++i) {
-        const double l = W_(i, c) * inv;
-        W_(i, c) = l;
-        for (int j = c + 1; j < n; ++j) W_(i, j) -= l * W_(c, j);
-      }
-    }
-    for (int i = 0; i < n; ++i)
-      if (!std::isfinite(W_(i, i))) return false;
-    return true;
-  }
-
   // X <- W^-1 X for every column of X (the sensitivities' stages).
   void lu_solve_columns(SMat& x) const {
-    for (Eigen::Index k = 0; k < x.cols(); ++k) substitute(x.col(k).data());
+    for (Eigen::Index k = 0; k < x.cols(); ++k) lu_.solve(x.col(k).data());
   }
 
-  // x <- W^-1 x with the factors of factorize().
-  void lu_solve(Vec& x) const { substitute(x.data()); }
-
-  // The row swaps, then forward and back substitution with W_'s factors, on n values in place.
-  void substitute(double* c) const {
-    const int n = size();
-    for (int r = 0; r < n; ++r)
-      if (perm_[r] != r) std::swap(c[r], c[perm_[r]]);
-    for (int i = 1; i < n; ++i) {
-      double v = c[i];
-      for (int j = 0; j < i; ++j) v -= W_(i, j) * c[j];
-      c[i] = v;
-    }
-    for (int i = n - 1; i >= 0; --i) {  // times the pivots' inverses: no division on the chain
-      double v = c[i];
-      for (int j = i + 1; j < n; ++j) v -= W_(i, j) * c[j];
-      c[i] = v * inverse_pivot_[i];
-    }
-  }
+  // x <- W^-1 x with the factors of the step's W.
+  void lu_solve(Vec& x) const { lu_.solve(x.data()); }
 
   // The outputs: at the current point (y_, S_), or the dense output of the step just taken.
   void write_start(double* out, std::size_t row) {
@@ -722,12 +612,11 @@ class Rodas5P {
 
   int n_;
   RosenbrockOptions o_;
-  std::vector<double> g_start_, g_end_, g_lo_, theta_of_;  // events: scratch, sized once per solve
+  StepEvents events_;
   Vec y_, y1_, f0_, ft_, u_, rhs_, q1_, q2_, q3_;
   std::array<Vec, rodas5p::kStages> k_;
-  Mat J_, W_;                      // W_ holds its LU factors after factorize()
-  Eigen::Matrix<int, N, 1> perm_;  // the row swapped with each row by factorize()
-  Vec inverse_pivot_;               // 1 / U's diagonal, from factorize()
+  Mat J_;
+  SmallLu<N> lu_;                  // W = I/(h γ) - J and, after factorize(), its LU factors
   bool dense_ready_ = false;       // q1_..q3_ belong to the step just taken
   // Sensitivities (sens_.count > 0): S_ at the step's start, S1_ at its end, the stages' kS_,
   // US_ a stage's input, G0_ = G(t, y_, S_), and scratch.

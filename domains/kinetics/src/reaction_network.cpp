@@ -28,10 +28,32 @@ ReactionNetwork::ReactionNetwork(std::string name, std::vector<core::VariableInf
     for (const auto& s : reactions_[k].products)
       if (!boundary[static_cast<std::size_t>(s.species)]) stoichiometry_(s.species, k) += s.coefficient;
   }
-  species_terms_.resize(n);
-  for (std::size_t i = 0; i < n; ++i)
+  term_start_.assign(1, 0);
+  for (std::size_t i = 0; i < n; ++i) {
     for (std::size_t k = 0; k < r; ++k)
-      if (stoichiometry_(i, k) != 0.0) species_terms_[i].emplace_back(k, stoichiometry_(i, k));
+      if (stoichiometry_(i, k) != 0.0) {
+        term_reaction_.push_back(static_cast<int>(k));
+        term_coefficient_.push_back(stoichiometry_(i, k));
+      }
+    term_start_.push_back(static_cast<int>(term_reaction_.size()));
+  }
+  for (const Reaction& rx : reactions_) {
+    FlatReaction f;
+    f.law = rx.law;
+    f.reversible = rx.reversible;
+    f.k_forward = rx.k_forward, f.k_reverse = rx.k_reverse, f.vmax = rx.vmax, f.km = rx.km, f.hill_n = rx.hill_n;
+    f.substrate = rx.substrate;
+    const auto factors_of = [&](const std::vector<SpeciesTerm>& terms) {
+      for (const SpeciesTerm& s : terms)
+        for (int c = 0; c < s.coefficient; ++c) factors_.push_back(s.species);
+    };
+    f.forward_begin = static_cast<int>(factors_.size());
+    factors_of(rx.reactants);
+    f.forward_end = static_cast<int>(factors_.size());
+    if (rx.reversible) factors_of(rx.products);
+    f.reverse_end = static_cast<int>(factors_.size());
+    flat_.push_back(f);
+  }
 
   // df_i/dy_j can be nonzero when species j enters reaction k's rate and species i changes in k.
   std::vector<std::set<int>> columns(n);

@@ -1,4 +1,4 @@
-// Rodas5P against CVODES and Boost.Odeint's rosenbrock4 (a C++ peer a user would otherwise
+// Rodas5P and the NDF against CVODES and Boost.Odeint's rosenbrock4 (a C++ peer a user would otherwise
 // reach for: Kaps-Rentrop order 4, ublas matrices, dense output), integrator against integrator,
 // on the kinetics example scenarios: the same model, Jacobian, sampled parameters (the
 // scenario's first samples), output grid and tolerances (odeint takes one atol: the smallest of
@@ -20,6 +20,7 @@
 #include "physynth/engine/run.h"
 #include "physynth/engine/scenario.h"
 #include "physynth/solvers/ode_solver.h"
+#include "physynth/solvers/ndf.h"
 #include "physynth/solvers/rosenbrock.h"
 #include "physynth/solvers/rosenbrock_solver.h"
 
@@ -27,12 +28,13 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-template <int N>
-double run_rodas(const physynth::core::Model& model, const physynth::solvers::RosenbrockOptions& o,
+template <int N, template <int> class Integrator>
+double run_stiff(const physynth::core::Model& model, const physynth::solvers::RosenbrockOptions& o,
                  const std::vector<double>& params, std::size_t m, std::size_t samples,
-                 const std::vector<double>& times, std::vector<double>& out, int* failed) {
+                 const std::vector<double>& times, std::vector<double>& out, int* failed,
+                 physynth::solvers::RosenbrockStats* stats) {
   const int n = static_cast<int>(model.num_states());
-  physynth::solvers::Rodas5P<N> ros(n, o);
+  Integrator<N> ros(n, o);
   std::vector<double> y0(static_cast<std::size_t>(n));
   const auto start = Clock::now();
   for (std::size_t s = 0; s < samples; ++s) {
@@ -41,6 +43,9 @@ double run_rodas(const physynth::core::Model& model, const physynth::solvers::Ro
     const auto r = ros.solve(physynth::solvers::ModelSystem<N>(model, p), times.front(), y0.data(), times,
                              out.data() + s * times.size() * static_cast<std::size_t>(n));
     *failed += r.status == physynth::solvers::RosenbrockStatus::kSuccess ? 0 : 1;
+    stats->steps += r.stats.steps;
+    stats->rejected += r.stats.rejected;
+    stats->rhs_evals += r.stats.rhs_evals;
   }
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
@@ -126,12 +131,27 @@ int main(int argc, char** argv) {
     const solvers::RosenbrockOptions ro = solvers::rosenbrock_options(co);
     int ros_failed = 0;
     double ros_s = 0.0;
-    if (n == 3)
-      ros_s = run_rodas<3>(model, ro, shard.parameters, m, samples, s->times, out, &ros_failed);
-    else if (n == 4)
-      ros_s = run_rodas<4>(model, ro, shard.parameters, m, samples, s->times, out, &ros_failed);
-    else
-      ros_s = run_rodas<Eigen::Dynamic>(model, ro, shard.parameters, m, samples, s->times, out, &ros_failed);
+    solvers::RosenbrockStats ros_stats;
+    std::vector<double> ndf_out(samples * T * n);
+    int ndf_failed = 0;
+    double ndf_s = 0.0;
+    solvers::RosenbrockStats ndf_stats;
+    if (n == 3) {
+      ros_s = run_stiff<3, solvers::Rodas5P>(model, ro, shard.parameters, m, samples, s->times, out, &ros_failed,
+                                             &ros_stats);
+      ndf_s = run_stiff<3, solvers::Ndf>(model, ro, shard.parameters, m, samples, s->times, ndf_out, &ndf_failed,
+                                         &ndf_stats);
+    } else if (n == 4) {
+      ros_s = run_stiff<4, solvers::Rodas5P>(model, ro, shard.parameters, m, samples, s->times, out, &ros_failed,
+                                             &ros_stats);
+      ndf_s = run_stiff<4, solvers::Ndf>(model, ro, shard.parameters, m, samples, s->times, ndf_out, &ndf_failed,
+                                         &ndf_stats);
+    } else {
+      ros_s = run_stiff<Eigen::Dynamic, solvers::Rodas5P>(model, ro, shard.parameters, m, samples, s->times, out,
+                                                          &ros_failed, &ros_stats);
+      ndf_s = run_stiff<Eigen::Dynamic, solvers::Ndf>(model, ro, shard.parameters, m, samples, s->times, ndf_out,
+                                                      &ndf_failed, &ndf_stats);
+    }
     const double smallest_atol =
         co.atol_per_state.empty() ? co.atol : *std::min_element(co.atol_per_state.begin(), co.atol_per_state.end());
     std::vector<double> odeint_out(samples * T * n);
@@ -169,8 +189,15 @@ int main(int argc, char** argv) {
                               {"rodas5p_traj_per_s", samples / ros_s},
                               {"odeint_rosenbrock4_traj_per_s", samples / odeint_s},
                               {"speed_up", cv_s / ros_s},
+                              {"cvodes_steps_per_traj", static_cast<double>(cvodes.steps_taken()) / samples},
+                              {"rodas5p_steps_per_traj", static_cast<double>(ros_stats.steps) / samples},
+                              {"rodas5p_rejected_per_traj", static_cast<double>(ros_stats.rejected) / samples},
+                              {"ndf_traj_per_s", samples / ndf_s},
+                              {"ndf_steps_per_traj", static_cast<double>(ndf_stats.steps) / samples},
+                              {"ndf_rhs_evals_per_traj", static_cast<double>(ndf_stats.rhs_evals) / samples},
+                              {"ndf_max_error_in_tolerances", worst_of(ndf_out)},
                               {"speed_up_over_odeint", odeint_s / ros_s},
-                              {"failed", {{"cvodes", cv_failed}, {"rodas5p", ros_failed}, {"odeint", odeint_failed}}},
+                              {"failed", {{"cvodes", cv_failed}, {"rodas5p", ros_failed}, {"ndf", ndf_failed}, {"odeint", odeint_failed}}},
                               {"cvodes_max_error_in_tolerances", worst_of(ref)},
                               {"rodas5p_max_error_in_tolerances", worst_of(out)},
                               {"odeint_max_error_in_tolerances", worst_of(odeint_out)}};

@@ -1,5 +1,5 @@
-// Work-precision data: time per trajectory against the error reached, for CVODES (BDF) and
-// Rodas5P over a range of tolerances, on the kinetics scenarios' own models, parameter samples
+// Work-precision data: time per trajectory against the error reached, for CVODES (BDF), Rodas5P
+// and the NDF over a range of tolerances, on the kinetics scenarios' own models, parameter samples
 // and output grids (no events, no observations: the integrators alone, one thread).
 //
 // The error of a trajectory set is its largest |y - y_ref| / (|y_ref| + floor_i) over samples,
@@ -98,10 +98,12 @@ int main(int argc, char** argv) {
       return worst;
     };
     for (double rtol : {1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9, 1e-10})
-      for (auto method : {solvers::Method::kBdf, solvers::Method::kRosenbrock}) {
+      for (auto method : {solvers::Method::kBdf, solvers::Method::kRosenbrock, solvers::Method::kNdf}) {
         const double seconds = solve_all(m, scaled(s->solver, rtol, method), shard.parameters, samples, s->times, y);
         nlohmann::json j = {{"scenario", name},
-                            {"integrator", method == solvers::Method::kBdf ? "CVODES BDF" : "Rodas5P"},
+                            {"integrator", method == solvers::Method::kBdf          ? "CVODES BDF"
+                                           : method == solvers::Method::kRosenbrock ? "Rodas5P"
+                                                                                    : "NDF"},
                             {"rtol", rtol},
                             {"states", n},
                             {"samples", samples}};

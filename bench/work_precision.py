@@ -1,4 +1,4 @@
-"""Work-precision diagram: time per trajectory against the error reached, for Rodas5P and CVODES
+"""Work-precision diagram: time per trajectory against the error reached, for Rodas5P, the NDF and CVODES
 (bench/work_precision.cpp, C++) and SciPy's LSODA, over rtol 1e-4 .. 1e-10, on the Robertson,
 Michaelis-Menten and Boehm STAT5 scenarios: their own models, parameter samples, output grids and
 atol (scaled with rtol), one thread. LSODA calls physynth's compiled model (Scenario.rhs and its
@@ -57,7 +57,7 @@ def svg(rows, path):
     10 (a solve that went wrong, as CVODES' Robertson at rtol 1e-4 and 1e-5) are left off the plot
     and stay in the table."""
     scenarios = ["robertson", "michaelis_menten", "boehm_stat5"]
-    colours = {"Rodas5P": "#1b6ac9", "CVODES BDF": "#d1495b", "SciPy LSODA": "#3c8d2f"}
+    colours = {"Rodas5P": "#1b6ac9", "NDF": "#8a4fbf", "CVODES BDF": "#d1495b", "SciPy LSODA": "#3c8d2f"}
     W, H, pad = 330, 300, 55
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W * 3}" height="{H + 40}" '
              f'font-family="sans-serif" font-size="11">', '<rect width="100%" height="100%" fill="white"/>']
@@ -112,13 +112,13 @@ def main():
     print(f"Machine: {cpu}, {os.cpu_count()} cores; {datetime.date.today()}; SciPy {scipy.__version__}, "
           f"Python {platform.python_version()}; C++ integrators on {samples} samples, LSODA on the first "
           f"{lsoda_samples}; plot: {svg_path}\n")
-    print("| scenario | rtol | Rodas5P (µs/traj) | error | CVODES BDF (µs/traj) | error | SciPy LSODA (µs/traj) | error |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("| scenario | rtol | Rodas5P (µs/traj) | error | NDF (µs/traj) | error | CVODES BDF (µs/traj) | error | SciPy LSODA (µs/traj) | error |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     cell = lambda r: ("failed", "") if r.get("failed") else (f"{r['seconds_per_trajectory'] * 1e6:,.0f}", f"{r['error']:.1e}")
     for sc in ["robertson", "michaelis_menten", "boehm_stat5"]:
         for rtol in RTOLS:
             got = {r["integrator"]: r for r in rows if r["scenario"] == sc and r["rtol"] == rtol}
-            cols = [c for name in ("Rodas5P", "CVODES BDF", "SciPy LSODA") for c in cell(got[name])]
+            cols = [c for name in ("Rodas5P", "NDF", "CVODES BDF", "SciPy LSODA") for c in cell(got[name])]
             print(f"| {sc} | {rtol:g} | " + " | ".join(cols) + " |")
 
 

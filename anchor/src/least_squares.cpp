@@ -28,6 +28,7 @@ class ExperimentCost : public ceres::CostFunction {
     mutable_parameter_block_sizes()->push_back(theta_size);
     solvers::OdeOptions o = ode;
     for (const auto& b : e.bindings) o.sensitivity_parameters.push_back(b.second);
+    o.method = solvers::with_sensitivities(o.method);
     solver_ = std::make_unique<solvers::OdeSolver>(model_, o);
   }
 

@@ -154,6 +154,7 @@ class UnitSolver {
     if (!events_.empty()) stopping_plain_ = std::make_unique<solvers::OdeSolver>(pr.model, o, events_);
     if (sensitivities) {
       for (const auto& fp : pr.parameters) o.sensitivity_parameters.push_back(fp.index);
+      o.method = solvers::with_sensitivities(o.method);
       sensitive_ = std::make_unique<solvers::OdeSolver>(pr.model, o);
       if (!events_.empty()) stopping_sensitive_ = std::make_unique<solvers::OdeSolver>(pr.model, o, events_);
     }

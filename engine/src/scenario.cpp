@@ -301,7 +301,7 @@ void read_solver(const ConfigNode& node, const core::Model& model, solvers::OdeO
                  "forward sensitivities do not cross those jumps yet; drop the schedule or the sensitivities");
   }
   if (node.has("method"))
-    if (auto m = node["method"].as_enum({"auto", "bdf", "adams", "rosenbrock"})) {
+    if (auto m = node["method"].as_enum({"auto", "bdf", "adams", "rosenbrock", "ndf"})) {
       *method = *m;
       o.method = *m == "adams" ? solvers::Method::kAdams : solvers::Method::kBdf;
     }
@@ -963,25 +963,32 @@ std::vector<std::string> rosenbrock_unsupported(const core::Model& model, const 
   return why;
 }
 
-// solver.method: rosenbrock is refused where Rodas5P cannot follow (said at load, never a
-// silently different run); auto picks Rodas5P for a small dense system it supports and CVODES
-// otherwise, and says why.
+// solver.method: rosenbrock or ndf is refused where the method cannot follow (said at load,
+// never a silently different run); auto picks Rodas5P for a small dense system it supports and
+// CVODES otherwise, and says why (and, once the scenario is read, may pick the NDF instead:
+// choose_stiff_formula).
 void choose_integrator(const ConfigNode& root, const core::Model& model, Scenario& s) {
   const std::vector<std::string> unsupported = rosenbrock_unsupported(model, s);
-  if (s.solver_method == "rosenbrock") {
+  if (s.solver_method == "rosenbrock" || s.solver_method == "ndf") {
+    const bool ndf = s.solver_method == "ndf";
+    const std::string name = ndf ? "the NDF" : "Rodas5P";
     for (const auto& what : unsupported)
-      root["solver"]["method"].error("solver.method: rosenbrock does not support " + what +
+      root["solver"]["method"].error("solver.method: " + s.solver_method + " does not support " + what +
                                      " yet; use method bdf (CVODES) or auto for this scenario");
     if (root["solver"].has("max_order"))
-      root["solver"]["max_order"].error(
-          "solver.max_order is a CVODES setting (Rodas5P's order is 5); drop it or "
-          "use method bdf");
+      root["solver"]["max_order"].error("solver.max_order is a CVODES setting (" + name +
+                                        (ndf ? " chooses its orders, 1 to 5" : "'s order is 5") +
+                                        "); drop it or use method bdf");
     if (s.solver.linear_solver == solvers::LinearSolverKind::kKlu)
-      root["solver"]["linear_solver"].error(
-          "solver.linear_solver: klu (sparse) is CVODES'; Rodas5P (solver.method: "
-          "rosenbrock) factorises densely; use linear_solver dense or method bdf");
-    s.solver.method = solvers::Method::kRosenbrock;
-    s.solver_choice = "rosenbrock: asked for";
+      root["solver"]["linear_solver"].error("solver.linear_solver: klu (sparse) is CVODES'; " + name +
+                                            " (solver.method: " + s.solver_method +
+                                            ") factorises densely; use linear_solver dense or method bdf");
+    if (ndf && !s.solver.sensitivity_parameters.empty())
+      root["solver"]["method"].error(
+          "solver.method: ndf computes no sensitivities, and solver.sensitivities asks for them; use method "
+          "rosenbrock, bdf or auto");
+    s.solver.method = ndf ? solvers::Method::kNdf : solvers::Method::kRosenbrock;
+    s.solver_choice = s.solver_method + ": asked for";
     return;
   }
   if (s.solver_method != "auto") {
@@ -1455,6 +1462,14 @@ std::optional<Scenario> load_scenario(const std::string& path, const std::vector
     }
 
   if (diags.error_count() > errors_before) return std::nullopt;
+  if (s.solver_method == "auto" && s.solver.method == solvers::Method::kRosenbrock) {
+    const std::string counted = choose_stiff_formula(s);
+    if (s.solver.method == solvers::Method::kNdf) {
+      const std::size_t n = model->num_states();
+      s.solver_choice = "auto: NDF, a small dense system (" + std::to_string(n) + (n == 1 ? " state)" : " states)");
+    }
+    s.solver_choice += counted;
+  }
   s.resolved = resolved_json(s, (*root_yaml)["model"]);
   return s;
 }

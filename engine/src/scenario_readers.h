@@ -12,6 +12,12 @@
 
 namespace physynth::engine::detail {
 
+// solver.method auto where Rodas5P can run the scenario: solves its first samples with Rodas5P
+// and the NDF, switches s.solver.method to kNdf where that needs at most 0.8 of the work, and
+// returns the count for solver_choice (empty where no pilot ran: sensitivities, no samples).
+// integrator_pilot.cpp.
+std::string choose_stiff_formula(Scenario& s);
+
 using core::ConfigNode;
 using core::format_number;
 

@@ -36,6 +36,8 @@ const char* method_name(Method m) {
       return "adams";
     case Method::kRosenbrock:
       return "rosenbrock";
+    case Method::kNdf:
+      return "ndf";
   }
   return "?";
 }
@@ -101,6 +103,10 @@ std::vector<std::string> OdeOptions::validate(std::size_t num_states) const {
     if (k < 0) errors.push_back("sensitivity parameter indices must be >= 0, got " + std::to_string(k));
   if (method == Method::kRosenbrock && max_order != 0)
     errors.push_back("max_order is a CVODES setting (Rodas5P has order 5), got " + std::to_string(max_order));
+  else if (method == Method::kNdf && max_order != 0)
+    errors.push_back("max_order is a CVODES setting (the NDF chooses orders 1 to 5), got " + std::to_string(max_order));
+  else if (method == Method::kNdf && !sensitivity_parameters.empty())
+    errors.push_back("the NDF (method ndf) computes no sensitivities; use method rosenbrock or bdf");
   else if (max_order < 0 || max_order > order_limit)
     errors.push_back("max_order must be between 1 and " + std::to_string(order_limit) + " for " + method_name(method) +
                      " (0 for the default), got " + std::to_string(max_order));
@@ -139,7 +145,7 @@ struct OdeSolver::Impl {
   N_Vector* sens = nullptr;  // one vector per sensitivity parameter
   int num_sens = 0;
   int created = 0;
-  std::optional<RosenbrockSolver> rodas;          // method kRosenbrock
+  std::optional<RosenbrockSolver> rodas;          // methods kRosenbrock and kNdf
   std::vector<double> segment_grid, segment_out, segment_sens;  // its scratch between the model's stops
   long steps_taken = 0;                                         // by every solve (steps_taken())
 
@@ -351,7 +357,7 @@ struct OdeSolver::Impl {
   }
 
   // One Rodas5P solve's events, statistics, end and status added to r, as CVODES reports them.
-  static void add_rosenbrock_result(SolveResult& r, const RosenbrockResult& rr) {
+  void add_rosenbrock_result(SolveResult& r, const RosenbrockResult& rr) const {
     r.events.insert(r.events.end(), rr.events.begin(), rr.events.end());
     r.stats.steps += rr.stats.steps;
     r.stats.rhs_evals += rr.stats.rhs_evals;
@@ -366,11 +372,12 @@ struct OdeSolver::Impl {
       r.status = SolveStatus::kFailed;
       r.flag = -1;
       r.flag_name = rosenbrock_status_name(rr.status);
-      r.message = "Rodas5P stopped at t = " + core::format_number(rr.t_reached) + ": " + r.flag_name;
+      r.message = std::string(options.method == Method::kNdf ? "the NDF" : "Rodas5P") + " stopped at t = " +
+                  core::format_number(rr.t_reached) + ": " + r.flag_name;
     }
   }
 
-  // method kRosenbrock, from y0 (the jumps at t0 applied): the model's later stops split the
+  // methods kRosenbrock and kNdf, from y0 (the jumps at t0 applied): the model's later stops split the
   // solve as they split CVODES': the integration stops at each and restarts there; at a jump,
   // every jump due then is applied to the state before them first, and an output at its time
   // shows the state after; at a switch (Model::switch_times) the state and its sensitivities
@@ -379,7 +386,8 @@ struct OdeSolver::Impl {
                         const std::vector<double>& times, double* out, double* sensitivities,
                         const double* initial_sensitivities, SolveResult& r) {
     if (!rodas) {
-      rodas.emplace(static_cast<int>(n), rosenbrock_options(options));
+      rodas.emplace(static_cast<int>(n), rosenbrock_options(options),
+                    options.method == Method::kNdf ? StiffFormula::kNdf : StiffFormula::kRodas5P);
       ++created;
     }
     const std::size_t T = times.size();
@@ -533,7 +541,7 @@ SolveResult OdeSolver::solve(const double* p, const double* y0_in, double t0, co
     result.t_reached = times.empty() ? t0 : std::max(t0, times.back());
     return result;
   }
-  if (s.options.method == Method::kRosenbrock) {
+  if (s.options.method == Method::kRosenbrock || s.options.method == Method::kNdf) {
     s.solve_rosenbrock(p, y0, t0, stops, times, out, sensitivities, initial_sensitivities, result);
     s.steps_taken += attempts(result.stats);
     return result;

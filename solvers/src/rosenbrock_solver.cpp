@@ -1,5 +1,7 @@
 #include "physynth/solvers/rosenbrock_solver.h"
 
+#include "physynth/solvers/ndf.h"
+
 #include <algorithm>
 #include <stdexcept>
 #include <string>
@@ -27,19 +29,34 @@ struct Fixed final : RosenbrockSolver::Impl {
   Rodas5P<N> rodas;
 };
 
-template <int... N>
+template <int N>
+struct FixedNdf final : RosenbrockSolver::Impl {
+  FixedNdf(int n, RosenbrockOptions o) : ndf(n, std::move(o)) {}
+  RosenbrockResult solve(const core::Model& model, const double* p, double t0, const double* y0,
+                         const std::vector<double>& times, double* out, const std::vector<Event>& events,
+                         const std::vector<int>& /*columns*/, const RosenbrockSensitivities& /*sens*/) override {
+    return ndf.solve(ModelSystem<N>(model, p, model.is_autonomous()), t0, y0, times, out, events, p);
+  }
+  Ndf<N> ndf;
+};
+
+template <template <int> class Solver, int... N>
 std::unique_ptr<RosenbrockSolver::Impl> make(int n, RosenbrockOptions o, std::integer_sequence<int, N...>) {
   std::unique_ptr<RosenbrockSolver::Impl> impl;
-  ((n == N + 1 ? (impl = std::make_unique<Fixed<N + 1>>(n, o), 0) : 0), ...);
-  if (!impl) impl = std::make_unique<Fixed<Eigen::Dynamic>>(n, std::move(o));
+  ((n == N + 1 ? (impl = std::make_unique<Solver<N + 1>>(n, o), 0) : 0), ...);
+  if (!impl) impl = std::make_unique<Solver<Eigen::Dynamic>>(n, std::move(o));
   return impl;
+}
+
+std::unique_ptr<RosenbrockSolver::Impl> make(int n, RosenbrockOptions o, StiffFormula formula) {
+  constexpr auto sizes = std::make_integer_sequence<int, kRosenbrockFixedStates>{};
+  return formula == StiffFormula::kNdf ? make<FixedNdf>(n, std::move(o), sizes) : make<Fixed>(n, std::move(o), sizes);
 }
 
 }  // namespace
 
-RosenbrockSolver::RosenbrockSolver(int states, RosenbrockOptions options)
-    : states_(states),
-      impl_(make(states, std::move(options), std::make_integer_sequence<int, kRosenbrockFixedStates>{})) {}
+RosenbrockSolver::RosenbrockSolver(int states, RosenbrockOptions options, StiffFormula formula)
+    : states_(states), formula_(formula), impl_(make(states, std::move(options), formula)) {}
 RosenbrockSolver::~RosenbrockSolver() = default;
 RosenbrockSolver::RosenbrockSolver(RosenbrockSolver&&) noexcept = default;
 RosenbrockSolver& RosenbrockSolver::operator=(RosenbrockSolver&&) noexcept = default;
@@ -51,6 +68,8 @@ RosenbrockResult RosenbrockSolver::solve(const core::Model& model, const double*
                                          const double* initial_sensitivities, double* sensitivities) {
   RosenbrockSensitivities sens;
   const std::size_t n = model.num_states(), K = sensitivity_parameters.size();
+  if (K > 0 && formula_ == StiffFormula::kNdf)
+    throw std::invalid_argument("RosenbrockSolver::solve: the NDF computes no sensitivities; use Rodas5P");
   if (K > 0) {
     if (!sensitivities)
       throw std::invalid_argument("RosenbrockSolver::solve: sensitivities asked for without a buffer");

@@ -291,12 +291,14 @@ struct Scenario {
   std::vector<double> times;  // output grid, strictly increasing
   std::string time_units;
   solvers::OdeOptions solver;
-  // solver.method Rosenbrock (Rodas5P, solvers/rosenbrock.h) instead of CVODES: solver.method
-  // rosenbrock, or auto (the default) for a small dense system Rodas5P supports (not crop
-  // models that advance themselves, nor backend pinn); then solver.method is kRosenbrock and
-  // every solve of the scenario (run, anchor, validation) uses it. solver_method is what the
-  // scenario asked for ("auto", "bdf", "adams", "rosenbrock"); solver_choice says what auto
-  // chose and why.
+  // solver.method Rosenbrock (Rodas5P, solvers/rosenbrock.h) or the NDF (solvers/ndf.h)
+  // instead of CVODES: solver.method rosenbrock or ndf, or auto (the default) for a small dense
+  // system they support (not crop models that advance themselves, nor backend pinn): Rodas5P,
+  // or the NDF where a pilot on the first samples counts at most 0.8 of Rodas5P's work
+  // (engine/src/integrator_pilot.cpp); every solve of the scenario (run, anchor, validation)
+  // uses it, a calibration that needs sensitivities Rodas5P. solver_method is what the scenario
+  // asked for ("auto", "bdf", "adams", "rosenbrock", "ndf"); solver_choice says what auto chose
+  // and why.
   std::string solver_method = "auto";
   std::string solver_choice;
   std::vector<EventSpec> events;

@@ -26,6 +26,7 @@ enum class Method {
   kBdf,         // CVODES: variable-order BDF (1-5), Newton iteration: stiff problems
   kAdams,       // CVODES: Adams-Moulton (1-12), fixed-point iteration: non-stiff problems
   kRosenbrock,  // Rodas5P (rosenbrock.h): small dense stiff systems, events, jumps, sensitivities
+  kNdf,         // NDF orders 1-5 (ndf.h): small dense stiff systems at tight tolerances; events, jumps
 };
 enum class LinearSolverKind {
   kDense,  // dense LU (SUNDIALS' own)
@@ -33,6 +34,9 @@ enum class LinearSolverKind {
 };
 
 const char* method_name(Method m);
+// The method for the same solves with sensitivities: the NDF computes none, so Rodas5P (which
+// solves the same small dense systems) takes them; any other method is its own.
+inline Method with_sensitivities(Method m) { return m == Method::kNdf ? Method::kRosenbrock : m; }
 const char* linear_solver_name(LinearSolverKind k);
 
 // Whether CVODES should factorise `model`'s Newton matrices sparsely (KLU): at least
@@ -49,7 +53,7 @@ struct OdeOptions {
   long max_steps = 100000;         // internal steps per sample, all output intervals together
   double max_step_size = 0.0;      // largest step, in model time units; 0: unlimited
   double initial_step_size = 0.0;  // first step; 0: CVODES estimates it
-  int max_order = 0;               // 0: the method's maximum (5 BDF, 12 Adams; Rodas5P has no other)
+  int max_order = 0;               // 0: the method's maximum (5 BDF, 12 Adams; Rodas5P and NDF: none other)
   // Forward sensitivities dy/dp_k for these parameter indices (empty: none).
   // Their right-hand side J s_k + df/dp_k uses the model's exact Jacobians;
   // they take part in the error test, with tolerances scaled from rtol/atol.

@@ -1,4 +1,5 @@
-// Rodas5P on a core::Model, with the state count fixed at compile time where it is small.
+// Rodas5P, or the NDF (ndf.h), on a core::Model, with the state count fixed at compile time
+// where it is small.
 //
 // Rodas5P<N> (rosenbrock.h) unrolls its stages, LU and dense output for a fixed N; the
 // engine knows the state count only at run time. RosenbrockSolver picks the instantiation
@@ -30,9 +31,13 @@ inline RosenbrockOptions rosenbrock_options(const OdeOptions& o) {
   return r;
 }
 
+// The small dense stiff integrators: Rodas5P (one step, 8 stages; sensitivities) or the NDF
+// (multistep, orders 1-5; no sensitivities).
+enum class StiffFormula { kRodas5P, kNdf };
+
 class RosenbrockSolver {
  public:
-  RosenbrockSolver(int states, RosenbrockOptions options);
+  RosenbrockSolver(int states, RosenbrockOptions options, StiffFormula formula = StiffFormula::kRodas5P);
   ~RosenbrockSolver();
   RosenbrockSolver(RosenbrockSolver&&) noexcept;
   RosenbrockSolver& operator=(RosenbrockSolver&&) noexcept;
@@ -48,11 +53,13 @@ class RosenbrockSolver {
                          const double* initial_sensitivities = nullptr, double* sensitivities = nullptr);
 
   int states() const { return states_; }
+  StiffFormula formula() const { return formula_; }
 
   struct Impl;
 
  private:
   int states_;
+  StiffFormula formula_;
   std::unique_ptr<Impl> impl_;
   std::vector<double> initial_, columns_;  // scratch: dy0/dp
 };

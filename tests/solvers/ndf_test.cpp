@@ -10,6 +10,7 @@
 #include "physynth/solvers/ndf.h"
 #include "physynth/solvers/ode_solver.h"
 #include "physynth/solvers/rosenbrock_solver.h"
+#include "stiff_problems.h"
 #include "support/test_problems.h"
 
 using namespace physynth;
@@ -17,62 +18,28 @@ using solvers::Ndf;
 using solvers::RosenbrockOptions;
 using solvers::RosenbrockStatus;
 
-namespace {
-std::vector<double> start_of(const core::BuiltModel& m, const std::vector<double>& p) {
-  std::vector<double> y0(m.model->num_states());
-  m.model->initial_state(p.data(), y0.data());
-  return y0;
-}
-std::vector<double> even_grid(double t0, double t1, int n) {
-  std::vector<double> t(n);
-  for (int i = 0; i < n; ++i) t[i] = t0 + (t1 - t0) * i / (n - 1);
-  return t;
-}
-}  // namespace
+using testing::start_of;
+const auto even_grid = testing::evenly;
 
-TEST_CASE("NDF: decay, reversible and binding match their closed forms at every output time") {
+TEST_CASE("NDF: decay, reversible and binding match their closed forms at every output time; fixed and dynamic "
+          "size alike") {
+  CHECK(testing::check_closed_forms<Ndf>() < 2000);  // decay's steps
+  const auto m = testing::network(testing::kBinding);
+  const auto p = testing::parameters(m, {{"A0", 1.0}, {"B0", 0.6}, {"kon", 3.0}, {"koff", 0.2}});
   RosenbrockOptions o;
   o.rtol = 1e-9;
   o.atol = 1e-13;
-  const auto t = even_grid(0.0, 10.0, 41);  // most outputs fall inside steps: the interpolant is checked too
-  {
-    const auto m = testing::network(testing::kDecay);
-    const auto p = testing::parameters(m, {{"A0", 2.0}, {"k", 0.7}});
-    Ndf<1> ndf(1, o);
-    std::vector<double> out(t.size());
-    const auto r = ndf.solve(solvers::ModelSystem<1>(*m.model, p.data()), 0.0, start_of(m, p).data(), t, out.data());
-    REQUIRE(r.status == RosenbrockStatus::kSuccess);
-    CHECK(r.stats.steps < 2000);
-    for (std::size_t i = 0; i < t.size(); ++i) CHECK(out[i] == Approx(testing::decay(t[i], 2.0, 0.7)).epsilon(1e-7));
-  }
-  {
-    const auto m = testing::network(testing::kReversible);
-    const auto p = testing::parameters(m, {{"A0", 1.0}, {"B0", 0.2}, {"kf", 2.0}, {"kr", 0.5}});
-    Ndf<2> ndf(2, o);
-    std::vector<double> out(t.size() * 2);
-    const auto r = ndf.solve(solvers::ModelSystem<2>(*m.model, p.data()), 0.0, start_of(m, p).data(), t, out.data());
-    REQUIRE(r.status == RosenbrockStatus::kSuccess);
-    for (std::size_t i = 0; i < t.size(); ++i)
-      CHECK(out[2 * i] == Approx(testing::reversible_a(t[i], 1.0, 0.2, 2.0, 0.5)).epsilon(1e-7));
-  }
-  {
-    const auto m = testing::network(testing::kBinding);
-    const auto p = testing::parameters(m, {{"A0", 1.0}, {"B0", 0.6}, {"kon", 3.0}, {"koff", 0.2}});
-    Ndf<3> fixed(3, o);
-    Ndf<Eigen::Dynamic> dynamic(3, o);
-    std::vector<double> out(t.size() * 3), other(t.size() * 3);
-    const auto y0 = start_of(m, p);
-    const auto r = fixed.solve(solvers::ModelSystem<3>(*m.model, p.data()), 0.0, y0.data(), t, out.data());
-    const auto d =
-        dynamic.solve(solvers::ModelSystem<Eigen::Dynamic>(*m.model, p.data()), 0.0, y0.data(), t, other.data());
-    REQUIRE(r.status == RosenbrockStatus::kSuccess);
-    REQUIRE(d.status == RosenbrockStatus::kSuccess);
-    CHECK(r.stats.steps == d.stats.steps);
-    for (std::size_t i = 1; i < t.size(); ++i) {
-      CHECK(out[3 * i + 2] == Approx(testing::binding_ab(t[i], 1.0, 0.6, 3.0, 0.2)).epsilon(1e-7));
-      CHECK(other[3 * i + 2] == Approx(out[3 * i + 2]).epsilon(1e-12));
-    }
-  }
+  const auto t = even_grid(0.0, 10.0, 41);
+  Ndf<3> fixed(3, o);
+  Ndf<Eigen::Dynamic> dynamic(3, o);
+  std::vector<double> out(t.size() * 3), other(t.size() * 3);
+  const auto y0 = start_of(m, p);
+  const auto r = fixed.solve(solvers::ModelSystem<3>(*m.model, p.data()), 0.0, y0.data(), t, out.data());
+  const auto d = dynamic.solve(solvers::ModelSystem<Eigen::Dynamic>(*m.model, p.data()), 0.0, y0.data(), t, other.data());
+  REQUIRE(r.status == RosenbrockStatus::kSuccess);
+  REQUIRE(d.status == RosenbrockStatus::kSuccess);
+  CHECK(r.stats.steps == d.stats.steps);
+  for (std::size_t i = 1; i < t.size(); ++i) CHECK(other[3 * i + 2] == Approx(out[3 * i + 2]).epsilon(1e-12));
 }
 
 TEST_CASE("NDF: Robertson matches the reference at t = 40 and t = 1e11 and keeps A + B + C = 1") {
@@ -141,19 +108,12 @@ TEST_CASE("NDF: the global error follows the tolerance asked for, as CVODES' doe
 }
 
 TEST_CASE("NDF: a blow-up is reported, not returned as numbers") {
-  // y' = y^2, y(0) = 1 blows up at t = 1.
-  struct Blow {
-    using Vec = Eigen::Matrix<double, 1, 1>;
-    using Mat = Eigen::Matrix<double, 1, 1>;
-    void rhs(double, const Vec& y, Vec& f) const { f[0] = y[0] * y[0]; }
-    void jacobian(double, const Vec& y, Mat& J) const { J(0, 0) = 2.0 * y[0]; }
-  };
   RosenbrockOptions o;
   o.max_steps = 5000;
   Ndf<1> ndf(1, o);
   const double y0 = 1.0;
   std::vector<double> out(2);
-  const auto r = ndf.solve(Blow{}, 0.0, &y0, {0.5, 2.0}, out.data());
+  const auto r = ndf.solve(testing::BlowUp{}, 0.0, &y0, {0.5, 2.0}, out.data());
   CHECK(r.status != RosenbrockStatus::kSuccess);
   CHECK(r.rows_written == 1);
   CHECK(out[0] == Approx(2.0).epsilon(1e-4));  // y(0.5) = 1 / (1 - 0.5)
@@ -162,13 +122,7 @@ TEST_CASE("NDF: a blow-up is reported, not returned as numbers") {
 }
 
 TEST_CASE("NDF: events are located on the interpolating polynomial, recorded or terminal, by direction") {
-  // y'' = -y as (y, v): y = sin t from (0, 1).
-  struct Oscillator {
-    using Vec = Eigen::Matrix<double, 2, 1>;
-    using Mat = Eigen::Matrix<double, 2, 2>;
-    void rhs(double, const Vec& y, Vec& f) const { f << y[1], -y[0]; }
-    void jacobian(double, const Vec&, Mat& J) const { J << 0, 1, -1, 0; }
-  };
+  using testing::Oscillator;  // y = sin t from (0, 1)
   RosenbrockOptions o;
   o.rtol = 1e-10;
   o.atol = 1e-12;

@@ -9,6 +9,7 @@
 #include "physynth/solvers/ode_solver.h"
 #include "physynth/solvers/rosenbrock.h"
 #include "physynth/solvers/rosenbrock_solver.h"
+#include "stiff_problems.h"
 #include "support/test_problems.h"
 
 using namespace physynth;
@@ -16,54 +17,11 @@ using solvers::Rodas5P;
 using solvers::RosenbrockOptions;
 using solvers::RosenbrockStatus;
 
-namespace {
-std::vector<double> initial(const core::BuiltModel& m, const std::vector<double>& p) {
-  std::vector<double> y0(m.model->num_states());
-  m.model->initial_state(p.data(), y0.data());
-  return y0;
-}
-std::vector<double> grid(double t0, double t1, int n) {
-  std::vector<double> t(n);
-  for (int i = 0; i < n; ++i) t[i] = t0 + (t1 - t0) * i / (n - 1);
-  return t;
-}
-}  // namespace
+const auto initial = testing::start_of;
+const auto grid = testing::evenly;
 
 TEST_CASE("Rodas5P: decay, reversible and binding match their closed forms at every output time") {
-  RosenbrockOptions o;
-  o.rtol = 1e-9;
-  o.atol = 1e-13;
-  const auto t = grid(0.0, 10.0, 41);  // most outputs fall inside steps: the dense output is checked too
-  {
-    const auto m = testing::network(testing::kDecay);
-    const auto p = testing::parameters(m, {{"A0", 2.0}, {"k", 0.7}});
-    Rodas5P<1> ros(1, o);
-    std::vector<double> out(t.size());
-    const auto r = ros.solve(solvers::ModelSystem<1>(*m.model, p.data()), 0.0, initial(m, p).data(), t, out.data());
-    REQUIRE(r.status == RosenbrockStatus::kSuccess);
-    CHECK(r.stats.steps < 200);
-    for (std::size_t i = 0; i < t.size(); ++i) CHECK(out[i] == Approx(testing::decay(t[i], 2.0, 0.7)).epsilon(1e-7));
-  }
-  {
-    const auto m = testing::network(testing::kReversible);
-    const auto p = testing::parameters(m, {{"A0", 1.0}, {"B0", 0.2}, {"kf", 2.0}, {"kr", 0.5}});
-    Rodas5P<2> ros(2, o);
-    std::vector<double> out(t.size() * 2);
-    const auto r = ros.solve(solvers::ModelSystem<2>(*m.model, p.data()), 0.0, initial(m, p).data(), t, out.data());
-    REQUIRE(r.status == RosenbrockStatus::kSuccess);
-    for (std::size_t i = 0; i < t.size(); ++i)
-      CHECK(out[2 * i] == Approx(testing::reversible_a(t[i], 1.0, 0.2, 2.0, 0.5)).epsilon(1e-7));
-  }
-  {
-    const auto m = testing::network(testing::kBinding);
-    const auto p = testing::parameters(m, {{"A0", 1.0}, {"B0", 0.6}, {"kon", 3.0}, {"koff", 0.2}});
-    Rodas5P<3> ros(3, o);
-    std::vector<double> out(t.size() * 3);
-    const auto r = ros.solve(solvers::ModelSystem<3>(*m.model, p.data()), 0.0, initial(m, p).data(), t, out.data());
-    REQUIRE(r.status == RosenbrockStatus::kSuccess);
-    for (std::size_t i = 1; i < t.size(); ++i)
-      CHECK(out[3 * i + 2] == Approx(testing::binding_ab(t[i], 1.0, 0.6, 3.0, 0.2)).epsilon(1e-7));
-  }
+  CHECK(testing::check_closed_forms<Rodas5P>() < 200);  // decay's steps
 }
 
 TEST_CASE("Rodas5P: Robertson matches the reference at t = 40 and t = 1e11, fixed and dynamic size alike") {
@@ -155,20 +113,12 @@ TEST_CASE("Rodas5P: the error falls with the fifth power of the step (observed o
 }
 
 TEST_CASE("Rodas5P: a blow-up is reported, not returned as numbers") {
-  // y' = y^2, y(0) = 1 blows up at t = 1.
-  struct Blow {
-    using Vec = Eigen::Matrix<double, 1, 1>;
-    using Mat = Eigen::Matrix<double, 1, 1>;
-    void rhs(double, const Vec& y, Vec& f) const { f[0] = y[0] * y[0]; }
-    void jacobian(double, const Vec& y, Mat& J) const { J(0, 0) = 2.0 * y[0]; }
-    void time_derivative(double, const Vec&, const Vec&, Vec& ft) const { ft[0] = 0.0; }
-  };
   RosenbrockOptions o;
   o.max_steps = 5000;
   Rodas5P<1> ros(1, o);
   const double y0 = 1.0;
   std::vector<double> out(2);
-  const auto r = ros.solve(Blow{}, 0.0, &y0, {0.5, 2.0}, out.data());
+  const auto r = ros.solve(testing::BlowUp{}, 0.0, &y0, {0.5, 2.0}, out.data());
   CHECK(r.status != RosenbrockStatus::kSuccess);
   CHECK(r.rows_written == 1);
   CHECK(out[0] == Approx(2.0).epsilon(1e-5));  // y(0.5) = 1 / (1 - 0.5)
@@ -200,16 +150,7 @@ TEST_CASE("Rodas5P: a step the error test shortens near the end is not put back 
   CHECK(std::isnan(out[1]));
 }
 
-namespace {
-// y'' = -y as (y, v): y = sin t from (0, 1).
-struct Oscillator {
-  using Vec = Eigen::Matrix<double, 2, 1>;
-  using Mat = Eigen::Matrix<double, 2, 2>;
-  void rhs(double, const Vec& y, Vec& f) const { f << y[1], -y[0]; }
-  void jacobian(double, const Vec&, Mat& J) const { J << 0, 1, -1, 0; }
-  void time_derivative(double, const Vec&, const Vec&, Vec& ft) const { ft.setZero(); }
-};
-}  // namespace
+using testing::Oscillator;
 
 TEST_CASE("Rodas5P: events are located on the dense output, recorded or terminal, by direction") {
   RosenbrockOptions o;

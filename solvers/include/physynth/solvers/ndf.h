@@ -378,17 +378,10 @@ class Ndf {
     return std::max(h, 1e-12 * std::max(1.0, std::abs(t)));
   }
 
-  double atol(int i) const {
-    return o_.atol_per_state.empty() ? o_.atol : o_.atol_per_state[static_cast<std::size_t>(i)];
-  }
-  void write(double* out, std::size_t row, const Vec& y) const {
-    for (int i = 0; i < n_; ++i) out[row * static_cast<std::size_t>(n_) + static_cast<std::size_t>(i)] = y[i];
-  }
-  RosenbrockResult& fail(RosenbrockResult& r, RosenbrockStatus s, double t, std::size_t next) const {
-    r.status = s;
-    r.t_reached = t;
-    r.rows_written = next;
-    return r;
+  double atol(int i) const { return state_atol(o_, i); }
+  void write(double* out, std::size_t row, const Vec& y) const { write_row(out, row, n_, y); }
+  static RosenbrockResult& fail(RosenbrockResult& r, RosenbrockStatus s, double t, std::size_t next) {
+    return r.stop(s, t, next);
   }
 
   int n_;

@@ -92,7 +92,25 @@ struct RosenbrockResult {
   RosenbrockStats stats;
   std::vector<EventOccurrence> events;  // in time order
   std::vector<double> final_state;      // y(t_reached)
+
+  // A solve that stopped at t with `next` rows written.
+  RosenbrockResult& stop(RosenbrockStatus s, double t, std::size_t next) {
+    status = s;
+    t_reached = t;
+    rows_written = next;
+    return *this;
+  }
 };
+
+// What Rodas5P and the NDF share: state i's absolute tolerance, and row `row` of an output
+// (row-major, n states a row).
+inline double state_atol(const RosenbrockOptions& o, int i) {
+  return o.atol_per_state.empty() ? o.atol : o.atol_per_state[static_cast<std::size_t>(i)];
+}
+template <class Vec>
+void write_row(double* out, std::size_t row, int n, const Vec& y) {
+  for (int i = 0; i < n; ++i) out[row * static_cast<std::size_t>(n) + static_cast<std::size_t>(i)] = y[i];
+}
 
 // Whether a System can give sensitivities (has sensitivity_rhs and autonomous()).
 template <class System, class = void>
@@ -557,13 +575,9 @@ class Rodas5P {
     US_ = (1.0 - theta) * S_ + theta * (S1_ + (1.0 - theta) * (qS1_ + theta * (qS2_ + theta * qS3_)));
   }
 
-  double atol(int i) const {
-    return o_.atol_per_state.empty() ? o_.atol : o_.atol_per_state[static_cast<std::size_t>(i)];
-  }
+  double atol(int i) const { return state_atol(o_, i); }
 
-  void write(double* out, std::size_t row, const Vec& y) const {
-    for (int i = 0; i < n_; ++i) out[row * static_cast<std::size_t>(n_) + static_cast<std::size_t>(i)] = y[i];
-  }
+  void write(double* out, std::size_t row, const Vec& y) const { write_row(out, row, n_, y); }
 
   // y(t + θ h) into `into` from the step just taken (y_ its start, y1_ its end); q1_..q3_ are
   // members so the dynamic-size variant allocates nothing here either.
@@ -603,11 +617,8 @@ class Rodas5P {
     return std::max(h, 1e-12 * std::max(1.0, std::abs(t)));
   }
 
-  RosenbrockResult& fail(RosenbrockResult& r, RosenbrockStatus s, double t, std::size_t next) const {
-    r.status = s;
-    r.t_reached = t;
-    r.rows_written = next;
-    return r;
+  static RosenbrockResult& fail(RosenbrockResult& r, RosenbrockStatus s, double t, std::size_t next) {
+    return r.stop(s, t, next);
   }
 
   int n_;

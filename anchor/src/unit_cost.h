@@ -149,12 +149,14 @@ class UnitSolver {
     if (stepped_) return;
     solvers::OdeOptions o = pr.ode;
     o.sensitivity_parameters.clear();
+    // With sensitivities the plain solves take the same integrator as the sensitive ones (Rodas5P
+    // for the NDF), so that costs with and without a Jacobian compare like for like.
+    if (sensitivities) o.method = solvers::with_sensitivities(o.method);
     if (pr.stop_events) events_ = pr.stop_events();
     plain_ = std::make_unique<solvers::OdeSolver>(pr.model, o);
     if (!events_.empty()) stopping_plain_ = std::make_unique<solvers::OdeSolver>(pr.model, o, events_);
     if (sensitivities) {
       for (const auto& fp : pr.parameters) o.sensitivity_parameters.push_back(fp.index);
-      o.method = solvers::with_sensitivities(o.method);
       sensitive_ = std::make_unique<solvers::OdeSolver>(pr.model, o);
       if (!events_.empty()) stopping_sensitive_ = std::make_unique<solvers::OdeSolver>(pr.model, o, events_);
     }

@@ -151,7 +151,7 @@ TEST_CASE("PEtab calibration: objective priors join the objective, with their cl
   CHECK_THAT(bad.report(), Catch::Contains("parameters.tsv:3:8: error: objectivePriorParameters of 'sd_B' must be two numbers"));
 }
 
-TEST_CASE("PEtab calibration: a work budget stops each start where it is, the same on every run; evaluations "
+TEST_CASE("PEtab calibration: a work budget stops each start where it is, the same on every run, evaluations "
           "count their integrator steps") {
   const std::vector<double> times = {0.05, 0.1, 0.2, 0.3, 0.5, 0.8, 1.2, 2.0};
   core::Diagnostics d;

@@ -209,7 +209,7 @@ TEST_CASE("Distribution: covered() is the PINN box and the calibration bounds") 
   CHECK(std::log(lhi) == Approx(0.5 * 3.2905267).epsilon(1e-6));
 }
 
-TEST_CASE("check_duplicate_keys and apply_overrides: a key twice at any depth, block or flow; no --set through an alias") {
+TEST_CASE("check_duplicate_keys and apply_overrides: a key twice at any depth, block or flow, no --set through an alias") {
   const YAML::Node root = YAML::Load("a: 1\nb: {x: 1, y: 2, x: 3}\nc:\n  - {k: 1}\n  - {k: 2, k: 2}\na: 2\n");
   Diagnostics d;
   check_duplicate_keys(root, "f.yaml", d);

@@ -101,7 +101,7 @@ TEST_CASE("expression parser: derivatives through Jets are the exact ones, branc
   CHECK(f.v[1] == Approx(0.5 * 8.0 * std::exp(-3.0) + 2.0));
 }
 
-TEST_CASE("expression parser: names are listed with their offsets; errors say where and what") {
+TEST_CASE("expression parser: names are listed with their offsets, errors say where and what") {
   ExpressionError error;
   auto expr = ParsedExpression::parse("k * Q / (2 * sqrt(t + t0))", &error);
   REQUIRE(expr);

@@ -36,7 +36,7 @@ anchor::RealData treated() {
 
 }  // namespace
 
-TEST_CASE("collapse: replace loses the noise, accumulate and anchor keep it; the same for any thread count") {
+TEST_CASE("collapse: replace loses the noise, accumulate and anchor keep it, the same for any thread count") {
   const auto s = testing::load_scenario(testing::repository_path("scenarios/kinetics/puromycin.yaml"), {});
   const auto real = treated();
   engine::CollapseOptions opt;

@@ -100,7 +100,7 @@ TEST_CASE("equations: the pump's wear follows its closed form and the operating 
   CHECK(worst_flow < 1e-12);
 }
 
-TEST_CASE("equations: exact Jacobians agree with finite differences; initial values are expressions") {
+TEST_CASE("equations: exact Jacobians agree with finite differences, initial values are expressions") {
   const auto s = testing::load_scenario(testing::repository_path("scenarios/equations/pump_wear.yaml"),
                                         {"sampling.samples=1"});
   const auto& m = *s.model.model;

@@ -98,7 +98,7 @@ TEST_CASE("feed: each window is the channel's readings with the target at its la
   }
 }
 
-TEST_CASE("feed: an endless stream goes past the scenario's samples; a Latin hypercube cannot") {
+TEST_CASE("feed: an endless stream goes past the scenario's samples, a Latin hypercube cannot") {
   CHECK_THROWS_WITH(engine::FeedStream(bearing_fleet(), engine::Split::kTrain, true),
                     "an endless feed needs sampling.design random or sobol: a Latin hypercube has exactly "
                     "sampling.samples points");

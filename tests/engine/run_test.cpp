@@ -424,7 +424,7 @@ TEST_CASE("run_scenario: in a mixed fleet each fault mode shows its signature in
   }
 }
 
-TEST_CASE("run_scenario: operating regimes switch the physics; each record is in its regime's steady state") {
+TEST_CASE("run_scenario: operating regimes switch the physics, each record is in its regime's steady state") {
   const auto s = load(testing::repository_path("scenarios/manufacturing/cmapss_style.yaml"),
                       {"sampling.samples=12", "output.formats=[hdf5, csv, npy]"});
   const std::string d1 = output_dir("regimes1"), d2 = output_dir("regimes2");

@@ -80,7 +80,7 @@ TEST_CASE("solver choice: auto gives a large sparse network CVODES with KLU, unl
         "auto: CVODES BDF, 150 states, more than the 16 Rodas5P is chosen for");
 }
 
-TEST_CASE("solver choice: rosenbrock refuses CVODES-only settings at load, naming them; dense is fine") {
+TEST_CASE("solver choice: rosenbrock refuses CVODES-only settings at load, naming them, dense is fine") {
   const auto refused = [](const std::vector<std::string>& overrides) {
     core::Diagnostics d;
     const auto s = engine::load_scenario(testing::repository_path("scenarios/kinetics/robertson.yaml"), overrides, d);

@@ -62,7 +62,7 @@ reactions:
   }
 }
 
-TEST_CASE("ReactionNetwork: Robertson conserves A + B + C; 2A -> B conserves A + 2B") {
+TEST_CASE("ReactionNetwork: Robertson conserves A + B + C, 2A -> B conserves A + 2B") {
   auto rob = testing::network(testing::kRobertson);
   auto laws = rob.model->linear_invariants();
   REQUIRE(laws.size() == 1);
@@ -144,7 +144,7 @@ TEST_CASE("ReactionNetwork: the sparsity pattern covers every nonzero of the Jac
   CHECK(nonzeros > 0);
 }
 
-TEST_CASE("ReactionNetwork: a large sparse network's coloured Jacobian equals the one seeded column by column; "
+TEST_CASE("ReactionNetwork: a large sparse network's coloured Jacobian equals the one seeded column by column, "
           "KLU and dense LU give the same solution") {
   const auto m = testing::network(testing::catalysed_chain(150));
   const auto& net = dynamic_cast<const domains::kinetics::ReactionNetwork&>(*m.model);

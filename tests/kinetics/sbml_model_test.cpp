@@ -214,7 +214,7 @@ TEST_CASE("SBML: an input switched on at a parameter's time is a stop of the sol
   }
 }
 
-TEST_CASE("SBML: the Jacobian's sparsity comes from the compiled tape; a large sparse model's coloured Jacobian is exact") {
+TEST_CASE("SBML: the Jacobian's sparsity comes from the compiled tape, a large sparse model's coloured Jacobian is exact") {
   // A chain of 120 species, A_i -> A_{i+1} at rate k A_i A_0 (A_0 reads into every reaction).
   const int n = 120;
   std::string species, reactions;

@@ -91,7 +91,7 @@ TEST_CASE("vibration_snapshot: an inner-race fault shows BPFI with sidebands at 
   CHECK(env.peak_near(s.shaft_hz, 1.0) > 2.0 * floor);  // the load-zone modulation itself
 }
 
-TEST_CASE("vibration_snapshot: imbalance is the 1x component; a healthy bearing is Gaussian") {
+TEST_CASE("vibration_snapshot: imbalance is the 1x component, a healthy bearing is Gaussian") {
   const auto g = BearingGeometry::skf_6205();
   SnapshotOptions o;
   SnapshotState s;

@@ -21,7 +21,7 @@ using solvers::RosenbrockStatus;
 using testing::start_of;
 const auto even_grid = testing::evenly;
 
-TEST_CASE("NDF: decay, reversible and binding match their closed forms at every output time; fixed and dynamic "
+TEST_CASE("NDF: decay, reversible and binding match their closed forms at every output time, fixed and dynamic "
           "size alike") {
   CHECK(testing::check_closed_forms<Ndf>() < 2000);  // decay's steps
   const auto m = testing::network(testing::kBinding);
@@ -155,7 +155,7 @@ TEST_CASE("NDF: events are located on the interpolating polynomial, recorded or 
   CHECK(r.final_state[0] == Approx(0.5).epsilon(1e-8));
 }
 
-TEST_CASE("NDF behind OdeSolver: method kNdf solves and counts its work; sensitivities are refused by name") {
+TEST_CASE("NDF behind OdeSolver: method kNdf solves and counts its work, sensitivities are refused by name") {
   // (Scheduled jumps and regimes through the engine: tests/engine/solver_choice_test.cpp.)
   const auto m = testing::network(testing::kDecay);
   const auto p = testing::parameters(m, {{"A0", 2.0}, {"k", 0.7}});

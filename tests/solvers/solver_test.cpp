@@ -162,7 +162,7 @@ TEST_CASE("OdeSolver: a failed solve is reported with its flag and leaves NaN, n
   CHECK(good.solve(p.data(), initial(m, p).data(), 0.0, t, out.data()).status == SolveStatus::kSuccess);
 }
 
-TEST_CASE("OdeSolver: memory is created once and reused; repeated solves are bitwise equal") {
+TEST_CASE("OdeSolver: memory is created once and reused, repeated solves are bitwise equal") {
   const auto m = testing::network(testing::kBinding);
   const auto p1 = testing::parameters(m, {{"A0", 10.0}, {"B0", 4.0}, {"kon", 0.05}, {"koff", 0.02}});
   const auto p2 = testing::parameters(m, {{"A0", 1.0}, {"B0", 40.0}, {"kon", 0.5}, {"koff", 0.2}});

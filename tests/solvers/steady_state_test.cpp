@@ -28,7 +28,7 @@ TEST_CASE("steady state: Newton reaches A <-> B's closed form with A + B conserv
   CHECK(r.iterations <= 5);  // linear in y: one step, then rounding
 }
 
-TEST_CASE("steady state: an unstable steady state is refused; the stable ones are found") {
+TEST_CASE("steady state: an unstable steady state is refused, the stable ones are found") {
   // dx/dt = x (1 - x) (x - a): stable at 0 and 1, unstable at a.
   const auto m = testing::equations(R"Y(
 states: [{name: x, initial: x0}]

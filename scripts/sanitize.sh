@@ -42,5 +42,9 @@ export PHYSYNTH_INSTRUMENTED=1
 # at -O2) and the 95 % coverage of 50 seeded fits (57 s). Their paths
 # (anchor::calibrate with Rodas5P sensitivities; shared and per-unit parameters) run here in
 # "per-unit rates of a fleet" and the Puromycin and noise-kind tests.
+# And (measured 2026-12-05, 20 s instrumented) the NDF through the engine's jumps, regimes and
+# events against tight CVODES: the NDF's steps, events and restarts run here in
+# tests/solvers/ndf_test.cpp and the SBML Test Suite with the NDF (events at known times), the
+# engine's plumbing in the same test for auto's picks; the main suite runs it.
 ctest --output-on-failure --parallel "$jobs" --timeout 1200 \
-  -E "Boehm STAT5 multi-start|intervals cover the truth in about 95 % of simulated fleets|anchor fits a bearing's vibration RMS|anchor fits a bearing whose growth|anchor fits the theophylline subjects as a population|a shared parameter's uncertainty, which moves every unit together|95% intervals cover the true rate constants"
+  -E "Boehm STAT5 multi-start|intervals cover the truth in about 95 % of simulated fleets|anchor fits a bearing's vibration RMS|anchor fits a bearing whose growth|anchor fits the theophylline subjects as a population|a shared parameter's uncertainty, which moves every unit together|95% intervals cover the true rate constants|agrees with CVODES at tight tolerances through jumps"

@@ -1,20 +1,13 @@
 #include "physynth/solvers/rosenbrock_solver.h"
 
-#include "physynth/solvers/ndf.h"
-
 #include <algorithm>
 #include <stdexcept>
 #include <string>
 #include <utility>
 
-namespace physynth::solvers {
+#include "stiff_solver_impl.h"
 
-struct RosenbrockSolver::Impl {
-  virtual ~Impl() = default;
-  virtual RosenbrockResult solve(const core::Model& model, const double* p, double t0, const double* y0,
-                                 const std::vector<double>& times, double* out, const std::vector<Event>& events,
-                                 const std::vector<int>& columns, const RosenbrockSensitivities& sens) = 0;
-};
+namespace physynth::solvers {
 
 namespace {
 
@@ -29,28 +22,9 @@ struct Fixed final : RosenbrockSolver::Impl {
   Rodas5P<N> rodas;
 };
 
-template <int N>
-struct FixedNdf final : RosenbrockSolver::Impl {
-  FixedNdf(int n, RosenbrockOptions o) : ndf(n, std::move(o)) {}
-  RosenbrockResult solve(const core::Model& model, const double* p, double t0, const double* y0,
-                         const std::vector<double>& times, double* out, const std::vector<Event>& events,
-                         const std::vector<int>& /*columns*/, const RosenbrockSensitivities& /*sens*/) override {
-    return ndf.solve(ModelSystem<N>(model, p, model.is_autonomous()), t0, y0, times, out, events, p);
-  }
-  Ndf<N> ndf;
-};
-
-template <template <int> class Solver, int... N>
-std::unique_ptr<RosenbrockSolver::Impl> make(int n, RosenbrockOptions o, std::integer_sequence<int, N...>) {
-  std::unique_ptr<RosenbrockSolver::Impl> impl;
-  ((n == N + 1 ? (impl = std::make_unique<Solver<N + 1>>(n, o), 0) : 0), ...);
-  if (!impl) impl = std::make_unique<Solver<Eigen::Dynamic>>(n, std::move(o));
-  return impl;
-}
-
 std::unique_ptr<RosenbrockSolver::Impl> make(int n, RosenbrockOptions o, StiffFormula formula) {
-  constexpr auto sizes = std::make_integer_sequence<int, kRosenbrockFixedStates>{};
-  return formula == StiffFormula::kNdf ? make<FixedNdf>(n, std::move(o), sizes) : make<Fixed>(n, std::move(o), sizes);
+  if (formula == StiffFormula::kNdf) return detail::make_ndf(n, std::move(o));
+  return detail::make_sized<Fixed>(n, std::move(o), std::make_integer_sequence<int, kRosenbrockFixedStates>{});
 }
 
 }  // namespace

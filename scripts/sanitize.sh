@@ -45,6 +45,8 @@ export PHYSYNTH_INSTRUMENTED=1
 # And (measured 2026-12-05, 20 s instrumented) the NDF through the engine's jumps, regimes and
 # events against tight CVODES: the NDF's steps, events and restarts run here in
 # tests/solvers/ndf_test.cpp and the SBML Test Suite with the NDF (events at known times), the
-# engine's plumbing in the same test for auto's picks; the main suite runs it.
+# engine's plumbing in every engine test; the main suite runs it. Likewise auto's picks against
+# tight CVODES (26 s instrumented): Rodas5P's events, jumps, regimes and sensitivities run here
+# in rosenbrock_test and the engine's scenario tests.
 ctest --output-on-failure --parallel "$jobs" --timeout 1200 \
-  -E "Boehm STAT5 multi-start|intervals cover the truth in about 95 % of simulated fleets|anchor fits a bearing's vibration RMS|anchor fits a bearing whose growth|anchor fits the theophylline subjects as a population|a shared parameter's uncertainty, which moves every unit together|95% intervals cover the true rate constants|agrees with CVODES at tight tolerances through jumps"
+  -E "Boehm STAT5 multi-start|intervals cover the truth in about 95 % of simulated fleets|anchor fits a bearing's vibration RMS|anchor fits a bearing whose growth|anchor fits the theophylline subjects as a population|a shared parameter's uncertainty, which moves every unit together|95% intervals cover the true rate constants|agrees with CVODES at tight tolerances through jumps|what auto picks agrees with CVODES at 10"

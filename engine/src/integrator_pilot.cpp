@@ -8,7 +8,7 @@
 // count; timing would not be): right-hand-side evaluations, plus each Jacobian as 4 of them
 // (one Jet pass of 4 lanes), plus each step tried as the integrator's own work in the same
 // unit, measured with `bench/rosenbrock_bench` on the kinetics scenarios (docs/PERFORMANCE.md,
-// AMD EPYC, 2026-12-05; right-hand side 17-24 ns): a Rodas5P step's LU, eight back
+// AMD EPYC, 2026-12-05; right-hand side 14-24 ns): a Rodas5P step's LU, eight back
 // substitutions and stage sums cost about 17 evaluations, an NDF step's prediction, Newton
 // iterations and differences about 10. The NDF is chosen only when it needs at most 0.8 of
 // Rodas5P's work (Rodas5P is the more accurate at equal tolerances and the one with

@@ -172,24 +172,19 @@ class Ndf {
             dy_ = c * f_ - psi_ - d_;
             lu_.solve(dy_.data());
             const double norm = rms(dy_);
+            // From the second iteration on, the contraction rate says whether the iteration will
+            // converge in the iterations left (rate^left as products: pow was 14 % of a run).
+            const double rate = it > 0 ? norm / previous : 0.0;
             if (it > 0) {
-              const double rate = norm / previous;
-              double rate_power = rate;  // rate^(iterations left), as products: pow was 14 % of a run
+              double rate_power = rate;
               for (int left = kNewtonIterations - it; left > 1; --left) rate_power *= rate;
               if (!(rate < 1.0) || rate_power / (1.0 - rate) * norm > newton_tol) break;
-              u_ += dy_;
-              d_ += dy_;
-              if (norm == 0.0 || rate / (1.0 - rate) * norm < newton_tol) {
-                converged = true;
-                break;
-              }
-            } else {
-              u_ += dy_;
-              d_ += dy_;
-              if (norm == 0.0) {
-                converged = true;
-                break;
-              }
+            }
+            u_ += dy_;
+            d_ += dy_;
+            if (norm == 0.0 || (it > 0 && rate / (1.0 - rate) * norm < newton_tol)) {
+              converged = true;
+              break;
             }
             previous = norm;
           }
@@ -234,12 +229,12 @@ class Ndf {
         for (int i = k; i >= 0; --i) D_[static_cast<std::size_t>(i)] += D_[static_cast<std::size_t>(i + 1)];
         // The events inside (t, t + h], then the outputs there, from the interpolating polynomial.
         if (!events.empty()) {
-          const double theta_stop =
-              events_.locate(events, p, t, h, D_[0].data(), [&](double theta) { return dense(theta, h, k); }, r.events);
+          const double theta_stop = events_.locate(events, p, t, h, D_[0].data(),
+                                                     [&](double theta) { return dense(theta, k).data(); }, r.events);
           if (theta_stop >= 0.0) {
             const double te = t + theta_stop * h;
-            for (; next < T && times[next] < te; ++next) write(out, next, dense_vec(theta_from(times[next], t, h), h, k));
-            dense(theta_stop, h, k);  // u_ = y(te), the final state
+            for (; next < T && times[next] < te; ++next) write(out, next, dense((times[next] - t) / h, k));
+            dense(theta_stop, k);  // u_ = y(te), the final state
             r.status = RosenbrockStatus::kStoppedByEvent;
             r.t_reached = te;
             r.rows_written = next;
@@ -248,11 +243,8 @@ class Ndf {
           events_.advance();
         }
         for (; next < T && times[next] <= t_new; ++next) {
-          const double theta = theta_from(times[next], t, h);
-          if (theta >= 1.0)
-            write(out, next, D_[0]);
-          else
-            write(out, next, dense_vec(theta, h, k));
+          const double theta = (times[next] - t) / h;
+          write(out, next, theta >= 1.0 ? D_[0] : dense(theta, k));
         }
         t = t_new;
         r.t_reached = t;
@@ -282,24 +274,16 @@ class Ndf {
     return r;
   }
 
-  // A step's fraction θ of an output time.
-  static double theta_from(double time, double t, double h) { return (time - t) / h; }
-
   // y(t + θ h) into u_ for the step just taken from t with size h at order k: D_ holds the
   // differences at its end, t + h, so the polynomial is D_0 + sum_j D_j prod_{m<j} x_m with
   // x_m = (θ - 1 + m) / (m + 1).
-  const double* dense(double theta, double h, int k) {
+  const Vec& dense(double theta, int k) {
     u_ = D_[0];
     double product = 1.0;
     for (int j = 1; j <= k; ++j) {
       product *= (theta - 1.0 + (j - 1)) / j;
       u_ += product * D_[static_cast<std::size_t>(j)];
     }
-    (void)h;
-    return u_.data();
-  }
-  const Vec& dense_vec(double theta, double h, int k) {
-    dense(theta, h, k);
     return u_;
   }
 

@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -45,6 +46,7 @@ struct PetabOptions {
   std::string steady_state = "newton";  // newton (then simulation) or simulation
   std::string integrator = "auto";      // auto (Rodas5P up to 16 states, else CVODES), rosenbrock or bdf
   std::string linear_solver = "auto";   // CVODES': auto (KLU for a large sparse model), dense or klu
+  std::string gradient;                 // with --llh: auto, forward or adjoint (empty: no gradient)
 };
 
 domains::kinetics::SbmlOptions sbml_options(const PetabOptions& o) {
@@ -139,6 +141,28 @@ int run_llh(const PetabOptions& o) {
   if (const auto [newton, simulated] = problem->steady_states_found(); newton + simulated > 0)
     std::cout << "steady states: " << newton << " by Newton's method, " << simulated << " by simulation\n";
   std::cout << "chi2: " << s.evaluation.chi2 << "\n";
+  if (!o.gradient.empty()) {
+    solvers::OdeOptions ode = first_tolerances(o, *problem);
+    ode.rtol = s.rtol, ode.atol = s.atol;
+    using domains::kinetics::GradientMethod;
+    const auto method = o.gradient == "adjoint"   ? GradientMethod::kAdjoint
+                        : o.gradient == "forward" ? GradientMethod::kForward
+                                                  : GradientMethod::kAuto;
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto g = problem->log_likelihood_gradient(problem->nominal_values(), ode, method);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (g.failed) {
+      std::cerr << o.problem << ": the gradient could not be computed: " << g.message << "\n";
+      return kExitRunFailed;
+    }
+    std::cout << "gradient by " << g.method << " sensitivities (rtol " << ode.rtol << ", atol " << ode.atol << ", "
+              << g.steps << " integrator steps, " << std::setprecision(3) << seconds << " s"
+              << (g.why_forward.empty() ? "" : "; forward: " + g.why_forward) << std::setprecision(12)
+              << "), d log-likelihood / d parameter on its linear scale:\n";
+    for (std::size_t q = 0; q < g.gradient.size(); ++q)
+      if (problem->parameters()[q].estimate)
+        std::cout << "  " << problem->parameters()[q].id << ": " << g.gradient[q] << "\n";
+  }
   if (problem->has_priors())
     std::cout << "log-prior: " << problem->log_prior(problem->nominal_values())
               << " (the objective priors of the parameter table; not in the log-likelihood)\n";
@@ -582,6 +606,12 @@ void add_petab_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("--llh", o->llh,
                 "Print the log-likelihood (and chi2) at the nominal parameters; the last line is "
                 "'log-likelihood: VALUE'");
+  cmd->add_option("--gradient", o->gradient,
+                  "With --llh, also the log-likelihood's gradient by every estimated parameter: forward "
+                  "(sensitivities), adjoint (one backward solve per condition, whatever the parameter count; forward "
+                  "where a condition is preequilibrated, measured at steady state or switched at given times) or auto "
+                  "(adjoint from 2 sensitivity parameters per state)")
+      ->check(CLI::IsMember({"auto", "forward", "adjoint"}));
   cmd->add_option("--rtol", o->rtol, "First relative tolerance of the solves (tightened 100x until the value settles)")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--atol", o->atol, "First absolute tolerance of the solves")->check(CLI::PositiveNumber);
@@ -644,6 +674,11 @@ void add_petab_command(CLI::App& app, int& exit_code) {
   cmd->callback([o, &exit_code] {
     if (o->llh + o->calibrate + o->scenario + o->simulate != 1) {
       std::cerr << "physynth petab: say what to do, one of --llh, --calibrate, --simulate or --scenario\n";
+      exit_code = kExitBadInput;
+      return;
+    }
+    if (!o->gradient.empty() && !o->llh) {
+      std::cerr << "physynth petab: --gradient goes with --llh (--calibrate computes its own Jacobians: --jacobian)\n";
       exit_code = kExitBadInput;
       return;
     }

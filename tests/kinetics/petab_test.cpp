@@ -305,6 +305,23 @@ TEST_CASE("PEtab: several measurement, condition and observable files and a para
 }
 
 namespace {
+// Parameter q of v stepped both ways for a central difference: a positive one in ln θ by `step`
+// (compared with θ times a derivative: d/d ln θ = θ d/dθ; a rate of 1e-5 stepped linearly would
+// move less than the solver's own error), any other linearly by 1e-5.
+struct CentralStep {
+  std::vector<double> up, down;
+  double h, scale;
+};
+CentralStep central_step(const std::vector<double>& v, std::size_t q, double step) {
+  const bool log = v[q] > 0.0;
+  CentralStep c{v, v, log ? step : 1e-5, log ? v[q] : 1.0};
+  if (log)
+    c.up[q] *= std::exp(c.h), c.down[q] *= std::exp(-c.h);
+  else
+    c.up[q] += c.h, c.down[q] -= c.h;
+  return c;
+}
+
 // The largest difference between the evaluation's exact gradients (misfit and sigma by every
 // PEtab parameter) and central differences of the same quantities, relative to max(|d|, 1). A
 // positive parameter is stepped in ln θ (step 1e-4, compared with θ times the gradient): a
@@ -319,13 +336,7 @@ double worst_gradient_error(const PetabProblem& problem, const solvers::OdeOptio
   const std::size_t M = problem.measurements().size(), P = v.size();
   double worst = 0.0;
   for (std::size_t q = 0; q < P; ++q) {
-    const bool log = v[q] > 0.0;
-    const double h = log ? step : 1e-5, scale = log ? v[q] : 1.0;  // d/d ln θ = θ d/dθ
-    auto up = v, down = v;
-    if (log)
-      up[q] *= std::exp(h), down[q] *= std::exp(-h);
-    else
-      up[q] += h, down[q] -= h;
+    const auto [up, down, h, scale] = central_step(v, q, step);
     const auto a = problem.evaluate(up, fd_options), b = problem.evaluate(down, fd_options);
     REQUIRE_FALSE(a.failed);
     REQUIRE_FALSE(b.failed);
@@ -397,9 +408,10 @@ TEST_CASE("PEtab: a compartment column in the condition table sets its size from
   CHECK(y[1] == Approx(0.75 * (1 - std::exp(-2.0))).margin(1e-8));
 }
 
-TEST_CASE("PEtab: log and log10 observable transformations and Laplace noise give PEtab's closed forms") {
-  // Without preequilibration, B(t) = 0.75 (1 - e^(-4t)) under k1 = 3, k2 = 1. Each row's term:
-  // normal on the transformed scale, less log m (log) or log(m ln 10) (log10); Laplace likewise.
+namespace {
+// The preequilibration fixture without its preequilibration, observed through log, log10 and
+// Laplace noise: B(t) = 0.75 (1 - e^(-4t)) under k1 = 3, k2 = 1.
+std::filesystem::path transformations_problem() {
   const auto dir = copy_problem(std::string(PHYSYNTH_SOURCE_DIR) + "/tests/fixtures/petab/preequilibration",
                                 "petab_transformations");
   std::ofstream(dir / "observables.tsv")
@@ -409,6 +421,14 @@ TEST_CASE("PEtab: log and log10 observable transformations and Laplace noise giv
   std::ofstream(dir / "measurements.tsv") << "observableId\tsimulationConditionId\tmeasurement\ttime\n"
                                           << "b_log\tsim\t0.61\t0.5\nb_log10\tsim\t0.7\t1\nb_lap\tsim\t0.5\t0.25\n"
                                           << "b_lap_log\tsim\t0.66\t0.5\n";
+  return dir;
+}
+}  // namespace
+
+TEST_CASE("PEtab: log and log10 observable transformations and Laplace noise give PEtab's closed forms") {
+  // Each row's term: normal on the transformed scale, less log m (log) or log(m ln 10) (log10);
+  // Laplace likewise.
+  const auto dir = transformations_problem();
   core::Diagnostics d;
   auto problem = PetabProblem::read((dir / "problem.yaml").string(), d);
   INFO(d.report());
@@ -426,4 +446,81 @@ TEST_CASE("PEtab: log and log10 observable transformations and Laplace noise giv
                      (-std::log(2 * 0.05) - std::fabs(z3)) + (-std::log(2 * 0.3) - std::fabs(z4) - std::log(0.66));
   CHECK(e.log_likelihood == Approx(llh).margin(1e-7));  // the solves at rtol 1e-10: 5e-9 measured
   CHECK(e.simulations[1] == Approx(B(1.0)).epsilon(1e-9));
+}
+
+namespace {
+// The largest difference between a gradient of the log-likelihood and central differences of it
+// (a positive parameter stepped in ln theta, compared with theta times the gradient), relative to
+// max(|difference|, 1), over the estimated parameters.
+double worst_llh_gradient_error(const PetabProblem& problem, const domains::kinetics::PetabGradient& g,
+                                const solvers::OdeOptions& fd) {
+  const auto v = problem.nominal_values();
+  double worst = 0.0;
+  for (std::size_t q = 0; q < v.size(); ++q) {
+    if (!problem.parameters()[q].estimate) continue;
+    const auto [up, down, h, scale] = central_step(v, q, 1e-4);
+    const auto a = problem.evaluate(up, fd), b = problem.evaluate(down, fd);
+    REQUIRE_FALSE(a.failed);
+    REQUIRE_FALSE(b.failed);
+    const double d = (a.log_likelihood - b.log_likelihood) / (2 * h);
+    INFO(problem.parameters()[q].id << ": differences " << d << ", gradient " << scale * g.gradient[q]);
+    worst = std::max(worst, std::fabs(d - scale * g.gradient[q]) / std::max(std::fabs(d), 1.0));
+  }
+  return worst;
+}
+}  // namespace
+
+TEST_CASE("PEtab: the log-likelihood's gradient by adjoint sensitivities agrees with central differences and "
+          "forward sensitivities") {
+  using domains::kinetics::GradientMethod;
+  solvers::OdeOptions o = tight();
+  o.rtol = 1e-12, o.atol = 1e-14;
+  const auto agree = [&](const PetabProblem& p, double bar) {
+    const auto adjoint = p.log_likelihood_gradient(p.nominal_values(), o, GradientMethod::kAdjoint);
+    const auto forward = p.log_likelihood_gradient(p.nominal_values(), o, GradientMethod::kForward);
+    INFO(adjoint.message << adjoint.why_forward);
+    REQUIRE_FALSE(adjoint.failed);
+    REQUIRE_FALSE(forward.failed);
+    CHECK(adjoint.method == "adjoint");
+    CHECK(forward.method == "forward");
+    CHECK(adjoint.log_likelihood == Approx(p.evaluate(p.nominal_values(), o).log_likelihood).margin(1e-9));
+    CHECK(worst_llh_gradient_error(p, adjoint, o) < bar);
+    CHECK(worst_llh_gradient_error(p, forward, o) < bar);
+    double norm = 0.0;
+    for (double v : forward.gradient) norm += v * v;
+    norm = std::sqrt(norm);
+    for (std::size_t q = 0; q < adjoint.gradient.size(); ++q)
+      CHECK(adjoint.gradient[q] == Approx(forward.gradient[q]).margin(1e-6 * norm));
+  };
+  SECTION("log, log10 and Laplace observables, an estimated noise parameter") {
+    core::Diagnostics d;
+    auto p = PetabProblem::read((transformations_problem() / "problem.yaml").string(), d);
+    REQUIRE(p);
+    agree(*p, 1e-6);
+  }
+  SECTION("Boehm 2014: log10 parameters, noise parameters, 8 states, rows at t = 0") {
+    core::Diagnostics d;
+    auto p = PetabProblem::read(kBoehm + "Boehm_JProteomeRes2014.yaml", d);
+    REQUIRE(p);
+    agree(*p, 1e-5);
+  }
+  SECTION("preequilibration is left to forward sensitivities, and the result says so") {
+    core::Diagnostics d;
+    auto p =
+        PetabProblem::read(std::string(PHYSYNTH_SOURCE_DIR) + "/tests/fixtures/petab/preequilibration/problem.yaml", d);
+    REQUIRE(p);
+    const auto g = p->log_likelihood_gradient(p->nominal_values(), o, GradientMethod::kAdjoint);
+    REQUIRE_FALSE(g.failed);
+    CHECK(g.method == "forward");
+    CHECK_THAT(g.why_forward, Catch::Contains("is preequilibrated"));
+    CHECK(worst_llh_gradient_error(*p, g, o) < 1e-5);
+  }
+  SECTION("auto: forward below two sensitivity parameters per state") {
+    core::Diagnostics d;
+    auto p = PetabProblem::read(kBoehm + "Boehm_JProteomeRes2014.yaml", d);
+    REQUIRE(p);
+    const auto g = p->log_likelihood_gradient(p->nominal_values(), o);
+    CHECK(g.method == "forward");
+    CHECK_THAT(g.why_forward, Catch::Contains("states: forward sensitivities cost less"));
+  }
 }

@@ -1,5 +1,7 @@
 #include "physynth/domains/kinetics/petab.h"
 
+#include "petab_terms.h"
+
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -692,6 +694,100 @@ std::vector<double> PetabProblem::model_parameters(const std::vector<double>& va
   return p;
 }
 
+void PetabProblem::rows_of(const std::vector<PetabMeasurement>& table, int pre, int cond, std::vector<std::size_t>& rows,
+                           std::vector<double>& times) {
+  rows.clear();
+  for (std::size_t k = 0; k < table.size(); ++k)
+    if (table[k].condition == cond && table[k].preequilibration == pre) rows.push_back(k);
+  times.clear();
+  for (std::size_t k : rows) times.push_back(table[k].time);
+  std::sort(times.begin(), times.end());
+  times.erase(std::unique(times.begin(), times.end()), times.end());
+}
+
+std::vector<int> PetabProblem::sources(std::size_t c) const {
+  std::vector<int> src(model_->num_parameters(), -1);
+  for (std::size_t q = 0; q < parameters_.size(); ++q)
+    if (model_index_[q] >= 0) src[static_cast<std::size_t>(model_index_[q])] = static_cast<int>(q);
+  for (const auto& [index, v] : conditions_[c].overrides) src[static_cast<std::size_t>(index)] = v.parameter;
+  return src;
+}
+
+void PetabProblem::extend(const std::vector<double>& values, const std::vector<double>& p, const std::vector<int>& src,
+                          std::vector<double>& extended, std::vector<int>& ext_source) const {
+  const std::size_t m = model_->num_parameters();
+  extended = p;
+  ext_source = src;
+  for (std::size_t q = 0; q < parameters_.size(); ++q)
+    if (model_index_[q] < 0) {
+      extended.push_back(values[q]);
+      ext_source.push_back(static_cast<int>(q));
+    }
+  extended.resize(m + extra_.size(), 0.0);
+  ext_source.resize(m + extra_.size(), -1);
+}
+
+PetabProblem::Observation PetabProblem::observe(const std::vector<double>& values, const PetabMeasurement& meas,
+                                                const double* y,
+                                                std::vector<double>& extended, std::vector<int>& ext_source,
+                                                bool partials) const {
+  const std::size_t n = model_->num_states();
+  const auto o = static_cast<std::size_t>(meas.observable);
+  const PetabObservable& obs = observables_[o];
+  // The placeholders of this row's observable (and none of another's) in their slots.
+  const std::size_t placeholders_at = model_->num_parameters() + extra_.size() - 2 * placeholders_ * observables_.size();
+  std::fill(extended.begin() + static_cast<long>(placeholders_at), extended.end(), 0.0);
+  std::fill(ext_source.begin() + static_cast<long>(placeholders_at), ext_source.end(), -1);
+  const auto value_of = [&](const PetabValue& v) {
+    return v.parameter < 0 ? v.number : values[static_cast<std::size_t>(v.parameter)];
+  };
+  const std::size_t slot = placeholders_at + o * 2 * placeholders_;
+  for (std::size_t j = 0; j < meas.observable_parameters.size(); ++j) {
+    extended[slot + j] = value_of(meas.observable_parameters[j]);
+    ext_source[slot + j] = meas.observable_parameters[j].parameter;
+  }
+  for (std::size_t j = 0; j < meas.noise_parameters.size(); ++j) {
+    extended[slot + placeholders_ + j] = value_of(meas.noise_parameters[j]);
+    ext_source[slot + placeholders_ + j] = meas.noise_parameters[j].parameter;
+  }
+  Observation ob;
+  ob.h = obs.formula->evaluate(meas.time, y, extended.data());
+  ob.sigma = obs.noise->evaluate(meas.time, y, extended.data());
+  double data = meas.value, sim = ob.h, dsim_dh = 1.0;
+  if (obs.transformation == "log") {
+    data = std::log(meas.value);
+    sim = std::log(ob.h);
+    ob.jacobian = std::log(meas.value);
+    dsim_dh = 1.0 / ob.h;
+  } else if (obs.transformation == "log10") {
+    data = std::log10(meas.value);
+    sim = std::log10(ob.h);
+    ob.jacobian = std::log(meas.value * std::log(10.0));
+    dsim_dh = 1.0 / (ob.h * std::log(10.0));
+  }
+  ob.residual = (data - sim) / ob.sigma;
+  const bool normal = obs.distribution == "normal";
+  ob.term = normal ? -0.5 * std::log(2.0 * M_PI * ob.sigma * ob.sigma) - 0.5 * ob.residual * ob.residual - ob.jacobian
+                   : -std::log(2.0 * ob.sigma) - std::fabs(ob.residual) - ob.jacobian;
+  const detail::TermSlopes slopes = detail::term_slopes(obs.distribution, ob.residual, ob.sigma);
+  ob.dterm_de = slopes.de;
+  ob.dterm_dsigma = slopes.dsigma;
+  if (!partials) return ob;
+  std::vector<std::size_t> which;  // extended entries a PEtab parameter sets
+  for (std::size_t e = 0; e < ext_source.size(); ++e)
+    if (ext_source[e] >= 0) which.push_back(e), ob.direct_source.push_back(ext_source[e]);
+  std::vector<double> dh_dy(n), dh_dext(which.size());
+  ob.dsig_dy.resize(n);
+  ob.dsig_direct.resize(which.size());
+  formula_partials(*obs.formula, meas.time, y, n, extended, which, dh_dy.data(), dh_dext.data());
+  formula_partials(*obs.noise, meas.time, y, n, extended, which, ob.dsig_dy.data(), ob.dsig_direct.data());
+  ob.de_dy.resize(n);
+  for (std::size_t i = 0; i < n; ++i) ob.de_dy[i] = -dsim_dh * dh_dy[i];
+  ob.de_direct.resize(which.size());
+  for (std::size_t w = 0; w < which.size(); ++w) ob.de_direct[w] = -dsim_dh * dh_dext[w];
+  return ob;
+}
+
 PetabEvaluation PetabProblem::evaluate(const std::vector<double>& values, const solvers::OdeOptions& options,
                                        bool gradient, const std::vector<PetabMeasurement>* rows_instead,
                                        std::vector<double>* row_states) const {
@@ -702,17 +798,8 @@ PetabEvaluation PetabProblem::evaluate(const std::vector<double>& values, const 
   const SbmlModel& model = *model_;
   const std::size_t n = model.num_states(), m = model.num_parameters(), P = parameters_.size();
   if (row_states) row_states->assign(table.size() * n, std::numeric_limits<double>::quiet_NaN());
-  auto resolve = [&](const PetabValue& v) {
-    return v.parameter < 0 ? v.number : values[static_cast<std::size_t>(v.parameter)];
-  };
   // Per model parameter under condition c: the PEtab parameter that sets it, or -1 (a number).
-  const auto sources_of = [&](std::size_t c) {
-    std::vector<int> src(m, -1);
-    for (std::size_t q = 0; q < P; ++q)
-      if (model_index_[q] >= 0) src[static_cast<std::size_t>(model_index_[q])] = static_cast<int>(q);
-    for (const auto& [index, v] : conditions_[c].overrides) src[static_cast<std::size_t>(index)] = v.parameter;
-    return src;
-  };
+  const auto sources_of = [&](std::size_t c) { return sources(c); };
   // Sensitivity parameters: every model parameter a PEtab parameter sets in some condition.
   solvers::OdeOptions solve_options = options;
   solve_options.sensitivity_parameters.clear();
@@ -739,10 +826,6 @@ PetabEvaluation PetabProblem::evaluate(const std::vector<double>& values, const 
   solvers::OdeOptions plain_options = solve_options;
   plain_options.sensitivity_parameters.clear();
   if (K > 0) plain.emplace(model_, plain_options);
-  // p extended: the model's parameters, the PEtab-only ones (noise parameters, say), then the placeholders.
-  const std::size_t placeholders_at = m + extra_.size() - 2 * placeholders_ * observables_.size();
-  const std::size_t per_observable = placeholders_;
-
   const auto parameters_of = [&](std::size_t c) { return model_parameters(values, c); };
   // The steady state reached from y under p (written to y); with K > 0 also its sensitivities,
   // from `s` on entry (K x n; empty: the model's dy0/dp under p) to the steady state's on return.
@@ -780,23 +863,13 @@ PetabEvaluation PetabProblem::evaluate(const std::vector<double>& values, const 
     const auto c = static_cast<std::size_t>(cond);
     const std::vector<double> p = parameters_of(c);
     const std::vector<int> src = gradient ? sources_of(c) : std::vector<int>();
-    std::vector<double> extended = p;
-    std::vector<int> ext_source = src;  // per extended entry: its PEtab parameter, or -1
-    for (std::size_t q = 0; q < parameters_.size(); ++q)
-      if (model_index_[q] < 0) {
-        extended.push_back(values[q]);
-        ext_source.push_back(static_cast<int>(q));
-      }
-    extended.resize(m + extra_.size(), 0.0);
-    ext_source.resize(m + extra_.size(), -1);
+    std::vector<double> extended;
+    std::vector<int> ext_source;
+    extend(values, p, sources_of(c), extended, ext_source);
 
     std::vector<std::size_t> rows;
-    for (std::size_t k = 0; k < table.size(); ++k)
-      if (table[k].condition == cond && table[k].preequilibration == pre) rows.push_back(k);
     std::vector<double> times;
-    for (std::size_t k : rows) times.push_back(table[k].time);
-    std::sort(times.begin(), times.end());
-    times.erase(std::unique(times.begin(), times.end()), times.end());
+    rows_of(table, pre, cond, rows, times);
     std::vector<double> y0(n), states(times.size() * n), s_states(times.size() * K * n);
     std::vector<double> s0;  // initial sensitivities of the simulation (K x n); empty: the model's dy0/dp
     const auto fail = [&](const std::string& why) {
@@ -857,70 +930,32 @@ PetabEvaluation PetabProblem::evaluate(const std::vector<double>& values, const 
                        s0.empty() ? nullptr : s0.data());
     if (r.status != solvers::SolveStatus::kSuccess)
       return fail("condition " + conditions_[c].id + ": " + r.flag_name + " " + r.message);
-    std::vector<double> d_states(gradient ? P * n : 0), dh_dy(n), dsig_dy(n), dh_dext, dsig_dext;
-    std::vector<std::size_t> which;  // extended entries a PEtab parameter sets
-    std::vector<int> which_source;
+    std::vector<double> d_states(gradient ? P * n : 0);
     for (std::size_t k : rows) {
       const PetabMeasurement& meas = table[k];
-      const auto o = static_cast<std::size_t>(meas.observable);
-      const PetabObservable& obs = observables_[o];
+      const PetabObservable& obs = observables_[static_cast<std::size_t>(meas.observable)];
       const std::size_t row =
           static_cast<std::size_t>(std::lower_bound(times.begin(), times.end(), meas.time) - times.begin());
-      std::fill(extended.begin() + static_cast<long>(placeholders_at), extended.end(), 0.0);
-      std::fill(ext_source.begin() + static_cast<long>(placeholders_at), ext_source.end(), -1);
-      const std::size_t slot = placeholders_at + o * 2 * per_observable;
-      for (std::size_t j = 0; j < meas.observable_parameters.size(); ++j) {
-        extended[slot + j] = resolve(meas.observable_parameters[j]);
-        ext_source[slot + j] = meas.observable_parameters[j].parameter;
-      }
-      for (std::size_t j = 0; j < meas.noise_parameters.size(); ++j) {
-        extended[slot + per_observable + j] = resolve(meas.noise_parameters[j]);
-        ext_source[slot + per_observable + j] = meas.noise_parameters[j].parameter;
-      }
       const double* y = &states[row * n];
       if (row_states) std::copy(y, y + n, row_states->begin() + static_cast<std::ptrdiff_t>(k * n));
-      const double h = obs.formula->evaluate(meas.time, y, extended.data());
-      const double sigma = obs.noise->evaluate(meas.time, y, extended.data());
-      result.simulations[k] = h;
-      double data = meas.value, sim = h, jacobian = 0.0, dsim_dh = 1.0;
-      if (obs.transformation == "log") {
-        data = std::log(meas.value);
-        sim = std::log(h);
-        jacobian = std::log(meas.value);
-        dsim_dh = 1.0 / h;
-      } else if (obs.transformation == "log10") {
-        data = std::log10(meas.value);
-        sim = std::log10(h);
-        jacobian = std::log(meas.value * std::log(10.0));
-        dsim_dh = 1.0 / (h * std::log(10.0));
-      }
+      const Observation ob = observe(values, meas, y, extended, ext_source, gradient);
+      result.simulations[k] = ob.h;
       if (gradient) {
         if (K > 0) to_petab(&s_states[row * K * n], src, d_states.data());
-        which.clear();
-        which_source.clear();
-        for (std::size_t e = 0; e < ext_source.size(); ++e)
-          if (ext_source[e] >= 0) which.push_back(e), which_source.push_back(ext_source[e]);
-        dh_dext.resize(which.size());
-        dsig_dext.resize(which.size());
-        formula_partials(*obs.formula, meas.time, y, n, extended, which, dh_dy.data(), dh_dext.data());
-        formula_partials(*obs.noise, meas.time, y, n, extended, which, dsig_dy.data(), dsig_dext.data());
         double* dm = &result.misfit_gradient[k * P];
         double* ds = &result.sigma_gradient[k * P];
         if (K > 0)
           for (std::size_t q = 0; q < P; ++q)
             for (std::size_t i = 0; i < n; ++i) {
-              dm[q] -= dsim_dh * dh_dy[i] * d_states[q * n + i];
-              ds[q] += dsig_dy[i] * d_states[q * n + i];
+              dm[q] += ob.de_dy[i] * d_states[q * n + i];
+              ds[q] += ob.dsig_dy[i] * d_states[q * n + i];
             }
-        for (std::size_t w = 0; w < which.size(); ++w) {
-          dm[which_source[w]] -= dsim_dh * dh_dext[w];
-          ds[which_source[w]] += dsig_dext[w];
+        for (std::size_t w = 0; w < ob.direct_source.size(); ++w) {
+          dm[ob.direct_source[w]] += ob.de_direct[w];
+          ds[ob.direct_source[w]] += ob.dsig_direct[w];
         }
       }
-      const double residual = (data - sim) / sigma;
-      const double term = obs.distribution == "normal"
-                              ? -0.5 * std::log(2.0 * M_PI * sigma * sigma) - 0.5 * residual * residual - jacobian
-                              : -std::log(2.0 * sigma) - std::fabs(residual) - jacobian;
+      const double h = ob.h, sigma = ob.sigma, residual = ob.residual, term = ob.term, jacobian = ob.jacobian;
       if (!std::isfinite(term) && result.message.empty()) {
         std::ostringstream why;
         why << meas.file << ":" << meas.line << ": observable " << obs.id << ", condition " << conditions_[c].id

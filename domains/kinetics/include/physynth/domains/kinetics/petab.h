@@ -123,6 +123,22 @@ struct PetabEvaluation {
   long steps = 0;       // integrator steps of every solve in it (steady states too): its work
 };
 
+// The log-likelihood's gradient (PetabProblem::log_likelihood_gradient).
+enum class GradientMethod {
+  kAuto,     // adjoint where every simulation allows it, forward sensitivities otherwise
+  kForward,  // forward sensitivities (evaluate's)
+  kAdjoint,  // adjoint sensitivities, forward where a simulation does not allow them (why_forward says)
+};
+struct PetabGradient {
+  double log_likelihood = 0.0;
+  std::vector<double> gradient;  // d log-likelihood / d value per PEtab parameter, linear scale
+  std::string method;            // "adjoint" or "forward": what computed it
+  std::string why_forward;       // where the adjoint was asked for or chosen and forward used: why
+  bool failed = false;
+  std::string message;
+  long steps = 0;  // integrator steps, forward and backward
+};
+
 class PetabProblem {
  public:
   // Reads the problem file and everything it lists; nullptr after reporting problems to diags.
@@ -158,6 +174,16 @@ class PetabProblem {
                            const std::vector<PetabMeasurement>* rows_instead = nullptr,
                            std::vector<double>* row_states = nullptr) const;
 
+  // The log-likelihood at `values` (as evaluate's, without priors) and its gradient by every
+  // PEtab parameter. The adjoint (solvers/adjoint.h) takes one backward solve per condition
+  // whatever the parameter count; it does not cross preequilibrations, steady-state
+  // measurements, jumps or switch times, nor run with Rodas5P or KLU: there, and with kForward,
+  // the gradient comes from evaluate's forward sensitivities.
+  PetabGradient log_likelihood_gradient(const std::vector<double>& values, const solvers::OdeOptions& options,
+                                        GradientMethod method = GradientMethod::kAuto) const;
+  // Why the adjoint cannot compute this problem's gradient under `options` (empty: it can).
+  std::string adjoint_refusal(const std::vector<double>& values, const solvers::OdeOptions& options) const;
+
   // Each (preequilibration, simulation) condition pair `rows` name, in the order they first
   // appear (preequilibration -1: none): what evaluate() simulates, one solve per pair.
   static std::vector<std::pair<int, int>> condition_pairs(const std::vector<PetabMeasurement>& rows);
@@ -176,6 +202,30 @@ class PetabProblem {
   std::pair<long, long> steady_states_found() const { return {newton_found_, simulation_found_}; }
 
  private:
+  // Per model parameter under condition c: the PEtab parameter that sets it, or -1 (a number).
+  std::vector<int> sources(std::size_t c) const;
+  // The rows of `table` simulated under (pre, cond), and their distinct times in order.
+  static void rows_of(const std::vector<PetabMeasurement>& table, int pre, int cond, std::vector<std::size_t>& rows,
+                      std::vector<double>& times);
+  // The vector formulas read under one condition (p: the model's parameters there; src: the
+  // PEtab parameter that sets each, or -1): p, then the PEtab-only parameters, then slots for
+  // every observable's placeholders; and per entry the PEtab parameter it is, or -1.
+  void extend(const std::vector<double>& values, const std::vector<double>& p, const std::vector<int>& src,
+              std::vector<double>& extended, std::vector<int>& ext_source) const;
+  // One measurement row observed at state y (its placeholders written into `extended`): the
+  // simulation h, sigma, the residual and the log-likelihood term (see PetabEvaluation), and
+  // d term = dterm_de de + dterm_dsigma dsigma for the misfit e = data - simulation on the
+  // transformed scale. With `partials`, de and dsigma by the state (n) and by the PEtab
+  // parameters the formulas read directly (direct_source, one entry per extended entry one sets).
+  struct Observation {
+    double h = 0.0, sigma = 0.0, residual = 0.0, term = 0.0, jacobian = 0.0;
+    double dterm_de = 0.0, dterm_dsigma = 0.0;
+    std::vector<double> de_dy, dsig_dy, de_direct, dsig_direct;
+    std::vector<int> direct_source;
+  };
+  Observation observe(const std::vector<double>& values, const PetabMeasurement& meas, const double* y,
+                      std::vector<double>& extended, std::vector<int>& ext_source, bool partials) const;
+
   // The state the model settles to with parameters p from the state y holds on entry (written
   // to y): by Newton's method (without sensitivities, for a model that does not read time), else
   // integrated by `solver` (the evaluation's own, built with `options`); false (and why) if it

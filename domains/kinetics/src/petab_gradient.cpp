@@ -1,0 +1,137 @@
+// The PEtab log-likelihood's gradient: by adjoint sensitivities, one backward solve per
+// simulation condition (solvers/adjoint.h), or from evaluate()'s forward sensitivities.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <set>
+
+#include "petab_terms.h"
+#include "physynth/domains/kinetics/petab.h"
+#include "physynth/solvers/adjoint.h"
+
+namespace physynth::domains::kinetics {
+
+namespace {
+// The adjoint's solves: CVODES' BDF with a dense LU at the tolerances asked for, whatever
+// integrator the forward path would take (Rodas5P has no adjoint here).
+solvers::OdeOptions adjoint_options(const solvers::OdeOptions& options) {
+  solvers::OdeOptions o = options;
+  o.method = solvers::Method::kBdf;
+  o.sensitivity_parameters.clear();
+  return o;
+}
+}  // namespace
+
+std::string PetabProblem::adjoint_refusal(const std::vector<double>& values, const solvers::OdeOptions& options) const {
+  if (options.linear_solver != solvers::LinearSolverKind::kDense)
+    return "a sparse (KLU) model: the adjoint's backward solve is dense";
+  for (const auto& [pre, cond] : condition_pairs(measurements_)) {
+    const std::string& id = conditions_[static_cast<std::size_t>(cond)].id;
+    if (pre >= 0) return "condition " + id + " is preequilibrated";
+    const std::string why =
+        solvers::adjoint_refusal(*model_, model_parameters(values, static_cast<std::size_t>(cond)).data(),
+                                 adjoint_options(options));
+    if (!why.empty()) return "condition " + id + ": " + why;
+  }
+  for (const auto& meas : measurements_)
+    if (std::isinf(meas.time)) return "measurements at steady state (time inf)";
+  return {};
+}
+
+PetabGradient PetabProblem::log_likelihood_gradient(const std::vector<double>& values,
+                                                    const solvers::OdeOptions& options, GradientMethod method) const {
+  PetabGradient out;
+  const std::size_t P = parameters_.size(), n = model_->num_states();
+  out.gradient.assign(P, 0.0);
+  solvers::OdeOptions plain = options;
+  plain.sensitivity_parameters.clear();
+  if (method != GradientMethod::kForward) out.why_forward = adjoint_refusal(values, plain);
+  if (method == GradientMethod::kAuto && out.why_forward.empty()) {
+    // The forward sensitivities' cost grows with their count K, the adjoint's hardly: measured
+    // over the benchmark collection (docs/PERFORMANCE.md), the adjoint wins from about K = 2n.
+    std::size_t K = 0;
+    for (std::size_t c = 0; c < conditions_.size(); ++c) {
+      const auto src = sources(c);
+      K = std::max<std::size_t>(K, static_cast<std::size_t>(std::count_if(src.begin(), src.end(), [](int q) { return q >= 0; })));
+    }
+    if (K <= 2 * n)
+      out.why_forward = std::to_string(K) + " sensitivity parameters for " + std::to_string(n) +
+                        " states: forward sensitivities cost less below 2 per state";
+  }
+
+  if (method == GradientMethod::kForward || !out.why_forward.empty()) {
+    out.method = "forward";
+    const PetabEvaluation e = evaluate(values, plain, true);
+    out.log_likelihood = e.log_likelihood;
+    out.steps = e.steps;
+    out.failed = e.failed || !e.has_gradient;
+    out.message = e.failed ? e.message : e.no_gradient;
+    if (out.failed) return out;
+    for (std::size_t k = 0; k < measurements_.size(); ++k) {
+      const auto& obs = observables_[static_cast<std::size_t>(measurements_[k].observable)];
+      const detail::TermSlopes slopes = detail::term_slopes(obs.distribution, e.residuals[k], e.sigmas[k]);
+      for (std::size_t q = 0; q < P; ++q)
+        out.gradient[q] += slopes.de * e.misfit_gradient[k * P + q] + slopes.dsigma * e.sigma_gradient[k * P + q];
+    }
+    return out;
+  }
+
+  out.method = "adjoint";
+  const solvers::OdeOptions adjoint = adjoint_options(options);
+  for (const auto& [pre, cond] : condition_pairs(measurements_)) {
+    const auto c = static_cast<std::size_t>(cond);
+    const std::vector<double> p = model_parameters(values, c);
+    const std::vector<int> src = sources(c);
+    std::vector<double> extended;
+    std::vector<int> ext_source;
+    extend(values, p, src, extended, ext_source);
+    std::vector<std::size_t> rows;
+    std::vector<double> times;
+    rows_of(measurements_, pre, cond, rows, times);
+    // This condition's sensitivity parameters: the model parameters a PEtab parameter sets here.
+    std::vector<int> params;
+    for (std::size_t j = 0; j < src.size(); ++j)
+      if (src[j] >= 0) params.push_back(static_cast<int>(j));
+    std::vector<double> y0(n);
+    model_->initial_state(p.data(), y0.data());
+    bool finite = true;
+    const auto r = solvers::solve_adjoint(
+        *model_, adjoint, p.data(), y0.data(), 0.0, times, params, [&](std::size_t j, const double* y, double* dg) {
+          for (std::size_t k : rows) {
+            if (measurements_[k].time != times[j]) continue;
+            const Observation ob = observe(values, measurements_[k], y, extended, ext_source, true);
+            out.log_likelihood += ob.term;
+            finite = finite && std::isfinite(ob.term);
+            for (std::size_t i = 0; i < n; ++i) dg[i] += ob.dterm_de * ob.de_dy[i] + ob.dterm_dsigma * ob.dsig_dy[i];
+            for (std::size_t w = 0; w < ob.direct_source.size(); ++w)
+              out.gradient[static_cast<std::size_t>(ob.direct_source[w])] +=
+                  ob.dterm_de * ob.de_direct[w] + ob.dterm_dsigma * ob.dsig_direct[w];
+          }
+        });
+    out.steps += r.steps_forward + r.steps_backward;
+    if (r.status != solvers::SolveStatus::kSuccess) {
+      out.failed = true;
+      out.message = "condition " + conditions_[c].id + ": " + r.flag_name + " " + r.message;
+      out.log_likelihood = -std::numeric_limits<double>::infinity();
+      return out;
+    }
+    if (!finite) {  // evaluate() names the row and says what is wrong with it
+      const PetabEvaluation e = evaluate(values, plain);
+      out.failed = true;
+      out.message = e.message;
+      out.log_likelihood = e.log_likelihood;
+      return out;
+    }
+    std::vector<double> dy0(n * model_->num_parameters());
+    model_->initial_state_jacobian(p.data(), dy0.data());
+    for (std::size_t k = 0; k < params.size(); ++k) {
+      const auto j = static_cast<std::size_t>(params[k]);
+      double d = r.parameter_gradient[k];
+      for (std::size_t i = 0; i < n; ++i) d += r.lambda0[i] * dy0[i + n * j];
+      out.gradient[static_cast<std::size_t>(src[j])] += d;
+    }
+  }
+  return out;
+}
+
+}  // namespace physynth::domains::kinetics

@@ -1,12 +1,15 @@
 // The cost of a PEtab likelihood evaluation and of its gradient, per problem:
 //   petab_bench PROBLEM.yaml...
 // For each problem at its nominal parameters (rtol 1e-8, atol 1e-12, one thread): the time of
-// one evaluation, of one evaluation with exact gradients (forward sensitivities), and of the
-// central differences --calibrate used before them (2 evaluations per estimated parameter, the
-// same count as two-sided differences need), each the median of repeated runs (at least 5,
-// at least 0.5 s). Prints a Markdown table.
+// one evaluation, of one evaluation with exact gradients (forward sensitivities), of the
+// log-likelihood's gradient by adjoint sensitivities (where the problem allows them: "-" where
+// not), and of the central differences --calibrate used before exact gradients (2 evaluations
+// per estimated parameter, the same count as two-sided differences need), each the median of
+// repeated runs (at least 5, at least 0.5 s), and how far the adjoint gradient is from the
+// forward one (2-norm, relative). Prints a Markdown table.
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <iostream>
 #include <vector>
@@ -38,8 +41,8 @@ int main(int argc, char** argv) {
     std::cerr << "usage: petab_bench PROBLEM.yaml...\n";
     return 2;
   }
-  std::printf("| problem | states | estimated | measurements | evaluation | with exact gradient | central differences (2 x estimated evaluations) | gradient speed-up |\n");
-  std::printf("|---|---:|---:|---:|---:|---:|---:|---:|\n");
+  std::printf("| problem | states | estimated | measurements | evaluation | with exact gradient | adjoint gradient | adjoint against forward | central differences (2 x estimated evaluations) | gradient speed-up (best exact) |\n");
+  std::printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   for (int a = 1; a < argc; ++a) {
     core::Diagnostics d;
     auto problem = domains::kinetics::PetabProblem::read(argv[a], d);
@@ -56,11 +59,32 @@ int main(int argc, char** argv) {
     const double plain = median_seconds([&] { ok = ok && !problem->evaluate(v, o).failed; });
     const double exact = median_seconds([&] { ok = ok && problem->evaluate(v, o, true).has_gradient; });
     const double differences = 2.0 * static_cast<double>(estimated) * plain;
+    using domains::kinetics::GradientMethod;
+    std::string adjoint_time = "-", adjoint_error = "-";
+    double best = exact;
+    if (problem->adjoint_refusal(v, o).empty()) {
+      const auto forward = problem->log_likelihood_gradient(v, o, GradientMethod::kForward);
+      const auto adjoint = problem->log_likelihood_gradient(v, o, GradientMethod::kAdjoint);
+      ok = ok && !forward.failed && !adjoint.failed;
+      double dn = 0.0, nn = 0.0;
+      for (std::size_t q = 0; q < v.size(); ++q) {
+        const double e = adjoint.gradient[q] - forward.gradient[q];
+        dn += e * e, nn += forward.gradient[q] * forward.gradient[q];
+      }
+      const double t = median_seconds([&] { ok = ok && !problem->log_likelihood_gradient(v, o, GradientMethod::kAdjoint).failed; });
+      best = std::min(best, t);
+      char buffer[64];
+      std::snprintf(buffer, sizeof buffer, "%.2f ms", 1e3 * t);
+      adjoint_time = buffer;
+      std::snprintf(buffer, sizeof buffer, "%.1e", std::sqrt(dn / nn));
+      adjoint_error = buffer;
+    }
     std::string name = argv[a];
     name = name.substr(name.find_last_of('/') + 1);
-    std::printf("| %s%s | %zu | %zu | %zu | %.2f ms | %.2f ms | %.2f ms | %.1fx |\n", name.c_str(),
+    std::printf("| %s%s | %zu | %zu | %zu | %.2f ms | %.2f ms | %s | %s | %.2f ms | %.1fx |\n", name.c_str(),
                 ok ? "" : " (failed)", problem->model().num_states(), estimated, problem->measurements().size(),
-                1e3 * plain, 1e3 * exact, 1e3 * differences, differences / exact);
+                1e3 * plain, 1e3 * exact, adjoint_time.c_str(), adjoint_error.c_str(), 1e3 * differences,
+                differences / best);
   }
   return 0;
 }

@@ -632,12 +632,10 @@ void formula_partials(const SbmlFormula& f, double t, const double* y, std::size
   }
 }
 
-// A steady state's sensitivities by the implicit function theorem: f(y_ss, p) = 0 gives
-// J S = -df/dp; where the model has linear invariants (conservation laws, which make J singular)
-// their totals stay those of the start, C S = C S0 + (dC/dp)(y0 - y_ss). Solved as one
-// least-squares system [J; C] S = [-df/dp; ...] by column-pivoting QR; false where it does not
-// have full column rank or does not hold (an invariant the model does not report): the caller
-// then integrates the sensitivities instead. S, S0: K x n, parameter-major.
+}  // namespace
+
+namespace detail {
+
 bool steady_state_sensitivities(const core::Model& model, const std::vector<double>& p, const std::vector<int>& sens,
                                 const std::vector<double>& y0, const std::vector<double>& yss,
                                 const std::vector<double>& s0, std::vector<double>& out) {
@@ -675,7 +673,7 @@ bool steady_state_sensitivities(const core::Model& model, const std::vector<doub
   return true;
 }
 
-}  // namespace
+}  // namespace detail
 
 std::vector<std::pair<int, int>> PetabProblem::condition_pairs(const std::vector<PetabMeasurement>& rows) {
   std::vector<std::pair<int, int>> pairs;
@@ -843,7 +841,7 @@ PetabEvaluation PetabProblem::evaluate(const std::vector<double>& values, const 
     }
     std::vector<double> y_ss = y;
     if (steady_state(p, plain_options, *plain, y_ss, why) &&
-        steady_state_sensitivities(model, p, sens, y, y_ss, s_start, *s)) {
+        detail::steady_state_sensitivities(model, p, sens, y, y_ss, s_start, *s)) {
       y = y_ss;
       return true;
     }

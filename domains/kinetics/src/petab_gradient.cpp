@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <set>
 
 #include "petab_terms.h"
@@ -27,7 +28,6 @@ std::string PetabProblem::adjoint_refusal(const std::vector<double>& values, con
     return "a sparse (KLU) model: the adjoint's backward solve is dense";
   for (const auto& [pre, cond] : condition_pairs(measurements_)) {
     const std::string& id = conditions_[static_cast<std::size_t>(cond)].id;
-    if (pre >= 0) return "condition " + id + " is preequilibrated";
     const std::string why =
         solvers::adjoint_refusal(*model_, model_parameters(values, static_cast<std::size_t>(cond)).data(),
                                  adjoint_options(options));
@@ -78,6 +78,7 @@ PetabGradient PetabProblem::log_likelihood_gradient(const std::vector<double>& v
 
   out.method = "adjoint";
   const solvers::OdeOptions adjoint = adjoint_options(options);
+  std::optional<solvers::OdeSolver> settle_solver;  // steady states of preequilibrations
   for (const auto& [pre, cond] : condition_pairs(measurements_)) {
     const auto c = static_cast<std::size_t>(cond);
     const std::vector<double> p = model_parameters(values, c);
@@ -93,7 +94,45 @@ PetabGradient PetabProblem::log_likelihood_gradient(const std::vector<double>& v
     for (std::size_t j = 0; j < src.size(); ++j)
       if (src[j] >= 0) params.push_back(static_cast<int>(j));
     std::vector<double> y0(n);
-    model_->initial_state(p.data(), y0.data());
+    // Preequilibrated: the simulation starts at the steady state under the preequilibration's
+    // parameters, whose derivatives by each PEtab parameter (P x n; by the implicit function
+    // theorem, as evaluate's) then take the place of dy0/dp.
+    std::vector<double> d_start;
+    if (pre < 0) {
+      model_->initial_state(p.data(), y0.data());
+    } else {
+      const auto q = model_parameters(values, static_cast<std::size_t>(pre));
+      model_->initial_state(q.data(), y0.data());
+      const std::vector<double> y_start = y0;
+      if (!settle_solver) settle_solver.emplace(model_, adjoint);
+      std::string why;
+      if (!steady_state(q, adjoint, *settle_solver, y0, &why)) {
+        out.failed = true;
+        out.message = "preequilibration condition " + conditions_[static_cast<std::size_t>(pre)].id + ": " + why;
+        out.log_likelihood = -std::numeric_limits<double>::infinity();
+        return out;
+      }
+      const std::vector<int> src_pre = sources(static_cast<std::size_t>(pre));
+      std::vector<int> pre_params;
+      for (std::size_t j = 0; j < src_pre.size(); ++j)
+        if (src_pre[j] >= 0) pre_params.push_back(static_cast<int>(j));
+      std::vector<double> dy0(n * model_->num_parameters()), s_start(pre_params.size() * n), s_ss;
+      model_->initial_state_jacobian(q.data(), dy0.data());
+      for (std::size_t k = 0; k < pre_params.size(); ++k)
+        std::copy(&dy0[n * static_cast<std::size_t>(pre_params[k])],
+                  &dy0[n * static_cast<std::size_t>(pre_params[k])] + n, &s_start[k * n]);
+      if (!detail::steady_state_sensitivities(*model_, q, pre_params, y_start, y0, s_start, s_ss)) {
+        PetabGradient forward = log_likelihood_gradient(values, options, GradientMethod::kForward);
+        forward.why_forward = "the steady state of preequilibration " +
+                              conditions_[static_cast<std::size_t>(pre)].id +
+                              " has no sensitivities by the implicit function theorem (a singular Jacobian)";
+        return forward;
+      }
+      d_start.assign(P * n, 0.0);
+      for (std::size_t k = 0; k < pre_params.size(); ++k)
+        for (std::size_t i = 0; i < n; ++i)
+          d_start[static_cast<std::size_t>(src_pre[static_cast<std::size_t>(pre_params[k])]) * n + i] += s_ss[k * n + i];
+    }
     bool finite = true;
     const auto r = solvers::solve_adjoint(
         *model_, adjoint, p.data(), y0.data(), 0.0, times, params, [&](std::size_t j, const double* y, double* dg) {
@@ -122,13 +161,18 @@ PetabGradient PetabProblem::log_likelihood_gradient(const std::vector<double>& v
       out.log_likelihood = e.log_likelihood;
       return out;
     }
-    std::vector<double> dy0(n * model_->num_parameters());
-    model_->initial_state_jacobian(p.data(), dy0.data());
-    for (std::size_t k = 0; k < params.size(); ++k) {
-      const auto j = static_cast<std::size_t>(params[k]);
-      double d = r.parameter_gradient[k];
-      for (std::size_t i = 0; i < n; ++i) d += r.lambda0[i] * dy0[i + n * j];
-      out.gradient[static_cast<std::size_t>(src[j])] += d;
+    for (std::size_t k = 0; k < params.size(); ++k)
+      out.gradient[static_cast<std::size_t>(src[static_cast<std::size_t>(params[k])])] += r.parameter_gradient[k];
+    if (pre >= 0) {
+      for (std::size_t q = 0; q < P; ++q)
+        for (std::size_t i = 0; i < n; ++i) out.gradient[q] += r.lambda0[i] * d_start[q * n + i];
+    } else {
+      std::vector<double> dy0(n * model_->num_parameters());
+      model_->initial_state_jacobian(p.data(), dy0.data());
+      for (const int j : params)
+        for (std::size_t i = 0; i < n; ++i)
+          out.gradient[static_cast<std::size_t>(src[static_cast<std::size_t>(j)])] +=
+              r.lambda0[i] * dy0[i + n * static_cast<std::size_t>(j)];
     }
   }
   return out;

@@ -41,8 +41,10 @@ std::string adjoint_refusal(const core::Model& model, const double* p, const Ode
 
 // Forward from (t0, y0) to times.back() (times non-decreasing, times[0] >= t0), writing the
 // states; then `dg_dy(j, y_j, out)` gives dg_j/dy (n) at each output row j (called for every
-// row, in order, after the forward pass); then the backward pass. options' rtol and atol serve
-// the forward and the backward problem (options.method must be kBdf, its linear solver dense).
+// row, from the last to the first, after the forward pass); then the backward pass. options'
+// rtol and atol serve the forward and the backward problem and the quadratures; max_steps bounds
+// each output interval of either pass (CVODES' own meaning); options.method must be kBdf, its
+// linear solver dense.
 // Never throws for a numerical failure: status and message say what failed.
 AdjointResult solve_adjoint(const core::Model& model, const OdeOptions& options, const double* p, const double* y0,
                             double t0, const std::vector<double>& times, const std::vector<int>& parameters,

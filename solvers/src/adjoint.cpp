@@ -53,21 +53,24 @@ int jacobian(sunrealtype t, N_Vector y, N_Vector, SUNMatrix J, void* data, N_Vec
   return model_jacobian(static_cast<Problem*>(data), t, y, SUNDenseMatrix_Data(J)) ? 0 : -1;
 }
 
-// lambda' = -J^T lambda.
-int rhs_backward(sunrealtype t, N_Vector y, N_Vector yB, N_Vector yBdot, void* data) {
-  auto* pr = static_cast<Problem*>(data);
-  const std::size_t n = pr->n;
-  if (!model_jacobian(pr, t, y, pr->jacobian.data())) return -1;
-  const double* l = N_VGetArrayPointer(yB);
-  double* out = N_VGetArrayPointer(yBdot);
-  for (std::size_t j = 0; j < n; ++j) {
-    const double* column = &pr->jacobian[j * n];
+// out = -M^T l for M n x cols, column-major; 1 (a recoverable failure for CVODES) if not finite.
+int minus_transpose_times(const double* m, std::size_t n, std::size_t cols, const double* l, double* out) {
+  for (std::size_t j = 0; j < cols; ++j) {
+    const double* column = m + j * n;
     double v = 0.0;
     for (std::size_t i = 0; i < n; ++i) v += column[i] * l[i];
     if (!std::isfinite(v)) return 1;
     out[j] = -v;
   }
   return 0;
+}
+
+// lambda' = -J^T lambda.
+int rhs_backward(sunrealtype t, N_Vector y, N_Vector yB, N_Vector yBdot, void* data) {
+  auto* pr = static_cast<Problem*>(data);
+  const std::size_t n = pr->n;
+  if (!model_jacobian(pr, t, y, pr->jacobian.data())) return -1;
+  return minus_transpose_times(pr->jacobian.data(), n, n, N_VGetArrayPointer(yB), N_VGetArrayPointer(yBdot));
 }
 
 int jacobian_backward(sunrealtype t, N_Vector y, N_Vector, N_Vector, SUNMatrix JB, void* data, N_Vector, N_Vector,
@@ -92,16 +95,8 @@ int quadrature_backward(sunrealtype t, N_Vector y, N_Vector yB, N_Vector qBdot, 
     pr->message = std::string("parameter Jacobian threw: ") + e.what();
     return -1;
   }
-  const double* l = N_VGetArrayPointer(yB);
-  double* out = N_VGetArrayPointer(qBdot);
-  for (std::size_t k = 0; k < pr->parameters.size(); ++k) {
-    const double* column = &pr->parameter_jacobian[k * n];
-    double v = 0.0;
-    for (std::size_t i = 0; i < n; ++i) v += column[i] * l[i];
-    if (!std::isfinite(v)) return 1;
-    out[k] = -v;
-  }
-  return 0;
+  return minus_transpose_times(pr->parameter_jacobian.data(), n, pr->parameters.size(), N_VGetArrayPointer(yB),
+                               N_VGetArrayPointer(qBdot));
 }
 
 void error_handler(int, const char* module, const char* function, char* msg, void* data) {

@@ -41,7 +41,9 @@ int main(int argc, char** argv) {
     std::cerr << "usage: petab_bench PROBLEM.yaml...\n";
     return 2;
   }
-  std::printf("| problem | states | estimated | measurements | evaluation | with exact gradient | adjoint gradient | adjoint against forward | central differences (2 x estimated evaluations) | gradient speed-up (best exact) |\n");
+  std::printf(
+      "| problem | states | estimated | measurements | evaluation | with exact gradient | adjoint gradient | adjoint "
+      "against forward | central differences (2 x estimated evaluations) | gradient speed-up (best exact) |\n");
   std::printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   for (int a = 1; a < argc; ++a) {
     core::Diagnostics d;
@@ -71,7 +73,8 @@ int main(int argc, char** argv) {
         const double e = adjoint.gradient[q] - forward.gradient[q];
         dn += e * e, nn += forward.gradient[q] * forward.gradient[q];
       }
-      const double t = median_seconds([&] { ok = ok && !problem->log_likelihood_gradient(v, o, GradientMethod::kAdjoint).failed; });
+      const double t =
+          median_seconds([&] { ok = ok && !problem->log_likelihood_gradient(v, o, GradientMethod::kAdjoint).failed; });
       best = std::min(best, t);
       char buffer[64];
       std::snprintf(buffer, sizeof buffer, "%.2f ms", 1e3 * t);

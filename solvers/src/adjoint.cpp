@@ -23,7 +23,7 @@ struct Problem {
   std::size_t n;
   const std::vector<int>& parameters;
   std::vector<double> jacobian, parameter_jacobian;  // n x n, n x K, column-major
-  std::string message;                              // the last SUNDIALS or callback message
+  std::string message;                               // the last SUNDIALS or callback message
 };
 
 int rhs(sunrealtype t, N_Vector y, N_Vector ydot, void* data) {
@@ -154,7 +154,8 @@ AdjointResult solve_adjoint(const core::Model& model, const OdeOptions& options,
   if (rows == 0) return result;
   if (times.front() < t0 || !std::is_sorted(times.begin(), times.end()))
     throw std::invalid_argument("solve_adjoint: output times must be non-decreasing and not before t0");
-  Problem pr{model, p, n, parameters, std::vector<double>(n * n), std::vector<double>(n * std::max<std::size_t>(K, 1)), {}};
+  Problem pr{model, p, n, parameters, std::vector<double>(n * n), std::vector<double>(n * std::max<std::size_t>(K, 1)),
+             {}};
   Memory mem;
   std::vector<double> g(n);
   try {

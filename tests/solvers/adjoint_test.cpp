@@ -66,8 +66,7 @@ TEST_CASE("Adjoint: the gradient of a least-squares misfit of binding equals for
   o.sensitivity_parameters = params;
   solvers::OdeSolver forward(m.model, o);
   std::vector<double> out(t.size() * n), sens(t.size() * K * n);
-  REQUIRE(forward.solve(p.data(), y0.data(), 0.0, t, out.data(), sens.data()).status ==
-          solvers::SolveStatus::kSuccess);
+  REQUIRE(forward.solve(p.data(), y0.data(), 0.0, t, out.data(), sens.data()).status == solvers::SolveStatus::kSuccess);
   std::vector<double> dy0(n * m.model->num_parameters());
   m.model->initial_state_jacobian(p.data(), dy0.data());
   for (std::size_t k = 0; k < K; ++k) {

@@ -692,8 +692,8 @@ std::vector<double> PetabProblem::model_parameters(const std::vector<double>& va
   return p;
 }
 
-void PetabProblem::rows_of(const std::vector<PetabMeasurement>& table, int pre, int cond, std::vector<std::size_t>& rows,
-                           std::vector<double>& times) {
+void PetabProblem::rows_of(const std::vector<PetabMeasurement>& table, int pre, int cond,
+                           std::vector<std::size_t>& rows, std::vector<double>& times) {
   rows.clear();
   for (std::size_t k = 0; k < table.size(); ++k)
     if (table[k].condition == cond && table[k].preequilibration == pre) rows.push_back(k);
@@ -726,14 +726,14 @@ void PetabProblem::extend(const std::vector<double>& values, const std::vector<d
 }
 
 PetabProblem::Observation PetabProblem::observe(const std::vector<double>& values, const PetabMeasurement& meas,
-                                                const double* y,
-                                                std::vector<double>& extended, std::vector<int>& ext_source,
-                                                bool partials) const {
+                                                const double* y, std::vector<double>& extended,
+                                                std::vector<int>& ext_source, bool partials) const {
   const std::size_t n = model_->num_states();
   const auto o = static_cast<std::size_t>(meas.observable);
   const PetabObservable& obs = observables_[o];
   // The placeholders of this row's observable (and none of another's) in their slots.
-  const std::size_t placeholders_at = model_->num_parameters() + extra_.size() - 2 * placeholders_ * observables_.size();
+  const std::size_t placeholders_at =
+      model_->num_parameters() + extra_.size() - 2 * placeholders_ * observables_.size();
   std::fill(extended.begin() + static_cast<long>(placeholders_at), extended.end(), 0.0);
   std::fill(ext_source.begin() + static_cast<long>(placeholders_at), ext_source.end(), -1);
   const auto value_of = [&](const PetabValue& v) {

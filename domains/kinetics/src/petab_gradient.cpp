@@ -4,7 +4,6 @@
 #include <cmath>
 #include <limits>
 #include <optional>
-#include <set>
 
 #include "petab_terms.h"
 #include "physynth/domains/kinetics/petab.h"
@@ -13,6 +12,14 @@
 namespace physynth::domains::kinetics {
 
 namespace {
+// The model parameters a PEtab parameter sets (src: per model parameter, its PEtab parameter or -1).
+std::vector<int> set_by_petab(const std::vector<int>& src) {
+  std::vector<int> out;
+  for (std::size_t j = 0; j < src.size(); ++j)
+    if (src[j] >= 0) out.push_back(static_cast<int>(j));
+  return out;
+}
+
 // The adjoint's solves: CVODES' BDF with a dense LU at the tolerances asked for, whatever
 // integrator the forward path would take (Rodas5P has no adjoint here).
 solvers::OdeOptions adjoint_options(const solvers::OdeOptions& options) {
@@ -28,9 +35,8 @@ std::string PetabProblem::adjoint_refusal(const std::vector<double>& values, con
     return "a sparse (KLU) model: the adjoint's backward solve is dense";
   for (const auto& [pre, cond] : condition_pairs(measurements_)) {
     const std::string& id = conditions_[static_cast<std::size_t>(cond)].id;
-    const std::string why =
-        solvers::adjoint_refusal(*model_, model_parameters(values, static_cast<std::size_t>(cond)).data(),
-                                 adjoint_options(options));
+    const std::string why = solvers::adjoint_refusal(
+        *model_, model_parameters(values, static_cast<std::size_t>(cond)).data(), adjoint_options(options));
     if (!why.empty()) return "condition " + id + ": " + why;
   }
   for (const auto& meas : measurements_)
@@ -48,12 +54,10 @@ PetabGradient PetabProblem::log_likelihood_gradient(const std::vector<double>& v
   if (method != GradientMethod::kForward) out.why_forward = adjoint_refusal(values, plain);
   if (method == GradientMethod::kAuto && out.why_forward.empty()) {
     // The forward sensitivities' cost grows with their count K, the adjoint's hardly: measured
-    // over the benchmark collection (docs/PERFORMANCE.md), the adjoint wins from about K = 2n.
+    // on the benchmark collection (docs/PERFORMANCE.md), the adjoint won on Lucarelli, Bachmann
+    // and Zheng (K above 2n) and lost on Schwen and Boehm (K below).
     std::size_t K = 0;
-    for (std::size_t c = 0; c < conditions_.size(); ++c) {
-      const auto src = sources(c);
-      K = std::max<std::size_t>(K, static_cast<std::size_t>(std::count_if(src.begin(), src.end(), [](int q) { return q >= 0; })));
-    }
+    for (std::size_t c = 0; c < conditions_.size(); ++c) K = std::max(K, set_by_petab(sources(c)).size());
     if (K <= 2 * n)
       out.why_forward = std::to_string(K) + " sensitivity parameters for " + std::to_string(n) +
                         " states: forward sensitivities cost less below 2 per state";
@@ -89,10 +93,7 @@ PetabGradient PetabProblem::log_likelihood_gradient(const std::vector<double>& v
     std::vector<std::size_t> rows;
     std::vector<double> times;
     rows_of(measurements_, pre, cond, rows, times);
-    // This condition's sensitivity parameters: the model parameters a PEtab parameter sets here.
-    std::vector<int> params;
-    for (std::size_t j = 0; j < src.size(); ++j)
-      if (src[j] >= 0) params.push_back(static_cast<int>(j));
+    const std::vector<int> params = set_by_petab(src);  // this condition's sensitivity parameters
     std::vector<double> y0(n);
     // Preequilibrated: the simulation starts at the steady state under the preequilibration's
     // parameters, whose derivatives by each PEtab parameter (P x n; by the implicit function
@@ -113,9 +114,7 @@ PetabGradient PetabProblem::log_likelihood_gradient(const std::vector<double>& v
         return out;
       }
       const std::vector<int> src_pre = sources(static_cast<std::size_t>(pre));
-      std::vector<int> pre_params;
-      for (std::size_t j = 0; j < src_pre.size(); ++j)
-        if (src_pre[j] >= 0) pre_params.push_back(static_cast<int>(j));
+      const std::vector<int> pre_params = set_by_petab(src_pre);
       std::vector<double> dy0(n * model_->num_parameters()), s_start(pre_params.size() * n), s_ss;
       model_->initial_state_jacobian(q.data(), dy0.data());
       for (std::size_t k = 0; k < pre_params.size(); ++k)
@@ -123,15 +122,15 @@ PetabGradient PetabProblem::log_likelihood_gradient(const std::vector<double>& v
                   &dy0[n * static_cast<std::size_t>(pre_params[k])] + n, &s_start[k * n]);
       if (!detail::steady_state_sensitivities(*model_, q, pre_params, y_start, y0, s_start, s_ss)) {
         PetabGradient forward = log_likelihood_gradient(values, options, GradientMethod::kForward);
-        forward.why_forward = "the steady state of preequilibration " +
-                              conditions_[static_cast<std::size_t>(pre)].id +
+        forward.why_forward = "the steady state of preequilibration " + conditions_[static_cast<std::size_t>(pre)].id +
                               " has no sensitivities by the implicit function theorem (a singular Jacobian)";
         return forward;
       }
       d_start.assign(P * n, 0.0);
       for (std::size_t k = 0; k < pre_params.size(); ++k)
         for (std::size_t i = 0; i < n; ++i)
-          d_start[static_cast<std::size_t>(src_pre[static_cast<std::size_t>(pre_params[k])]) * n + i] += s_ss[k * n + i];
+          d_start[static_cast<std::size_t>(src_pre[static_cast<std::size_t>(pre_params[k])]) * n + i] +=
+              s_ss[k * n + i];
     }
     bool finite = true;
     const auto r = solvers::solve_adjoint(

@@ -609,7 +609,8 @@ void add_petab_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--gradient", o->gradient,
                   "With --llh, also the log-likelihood's gradient by every estimated parameter: forward "
                   "(sensitivities), adjoint (one backward solve per condition, whatever the parameter count; forward "
-                  "where a condition is measured at steady state or switched at given times) or auto "
+                  "where a condition is switched at given times or measured at steady state after a "
+                  "preequilibration) or auto "
                   "(adjoint from 2 sensitivity parameters per state)")
       ->check(CLI::IsMember({"auto", "forward", "adjoint"}));
   cmd->add_option("--rtol", o->rtol, "First relative tolerance of the solves (tightened 100x until the value settles)")

@@ -40,7 +40,8 @@ std::string PetabProblem::adjoint_refusal(const std::vector<double>& values, con
     if (!why.empty()) return "condition " + id + ": " + why;
   }
   for (const auto& meas : measurements_)
-    if (std::isinf(meas.time)) return "measurements at steady state (time inf)";
+    if (std::isinf(meas.time) && meas.preequilibration >= 0)
+      return "measurements at steady state (time inf) after a preequilibration";
   return {};
 }
 
@@ -82,7 +83,19 @@ PetabGradient PetabProblem::log_likelihood_gradient(const std::vector<double>& v
 
   out.method = "adjoint";
   const solvers::OdeOptions adjoint = adjoint_options(options);
-  std::optional<solvers::OdeSolver> settle_solver;  // steady states of preequilibrations
+  std::optional<solvers::OdeSolver> settle_solver;  // steady states (preequilibrations, time inf)
+  // The steady state y_ss reached from y_from under parameters pp: its derivatives by the model
+  // parameters `list` (list.size() x n), from the start's (the model's dy0/dp), by the implicit
+  // function theorem; false where its Jacobian is singular.
+  const auto settled_sensitivities = [&](const std::vector<double>& pp, const std::vector<int>& list,
+                                         const std::vector<double>& y_from, const std::vector<double>& y_ss,
+                                         std::vector<double>& s_ss) {
+    std::vector<double> dy0(n * model_->num_parameters()), s_start(list.size() * n);
+    model_->initial_state_jacobian(pp.data(), dy0.data());
+    for (std::size_t k = 0; k < list.size(); ++k)
+      std::copy_n(&dy0[n * static_cast<std::size_t>(list[k])], n, &s_start[k * n]);
+    return detail::steady_state_sensitivities(*model_, pp, list, y_from, y_ss, s_start, s_ss);
+  };
   for (const auto& [pre, cond] : condition_pairs(measurements_)) {
     const auto c = static_cast<std::size_t>(cond);
     const std::vector<double> p = model_parameters(values, c);
@@ -115,12 +128,8 @@ PetabGradient PetabProblem::log_likelihood_gradient(const std::vector<double>& v
       }
       const std::vector<int> src_pre = sources(static_cast<std::size_t>(pre));
       const std::vector<int> pre_params = set_by_petab(src_pre);
-      std::vector<double> dy0(n * model_->num_parameters()), s_start(pre_params.size() * n), s_ss;
-      model_->initial_state_jacobian(q.data(), dy0.data());
-      for (std::size_t k = 0; k < pre_params.size(); ++k)
-        std::copy(&dy0[n * static_cast<std::size_t>(pre_params[k])],
-                  &dy0[n * static_cast<std::size_t>(pre_params[k])] + n, &s_start[k * n]);
-      if (!detail::steady_state_sensitivities(*model_, q, pre_params, y_start, y0, s_start, s_ss)) {
+      std::vector<double> s_ss;
+      if (!settled_sensitivities(q, pre_params, y_start, y0, s_ss)) {
         PetabGradient forward = log_likelihood_gradient(values, options, GradientMethod::kForward);
         forward.why_forward = "the steady state of preequilibration " + conditions_[static_cast<std::size_t>(pre)].id +
                               " has no sensitivities by the implicit function theorem (a singular Jacobian)";
@@ -133,19 +142,49 @@ PetabGradient PetabProblem::log_likelihood_gradient(const std::vector<double>& v
               s_ss[k * n + i];
     }
     bool finite = true;
-    const auto r = solvers::solve_adjoint(
-        *model_, adjoint, p.data(), y0.data(), 0.0, times, params, [&](std::size_t j, const double* y, double* dg) {
-          for (std::size_t k : rows) {
-            if (measurements_[k].time != times[j]) continue;
-            const Observation ob = observe(values, measurements_[k], y, extended, ext_source, true);
-            out.log_likelihood += ob.term;
-            finite = finite && std::isfinite(ob.term);
-            for (std::size_t i = 0; i < n; ++i) dg[i] += ob.dterm_de * ob.de_dy[i] + ob.dterm_dsigma * ob.dsig_dy[i];
-            for (std::size_t w = 0; w < ob.direct_source.size(); ++w)
-              out.gradient[static_cast<std::size_t>(ob.direct_source[w])] +=
-                  ob.dterm_de * ob.de_direct[w] + ob.dterm_dsigma * ob.dsig_direct[w];
-          }
-        });
+    // The rows at time t observed at state y: their terms, their direct derivatives, and the
+    // state's weight dg (n) that the adjoint carries back.
+    const auto observe_rows = [&](double t, const double* y, double* dg) {
+      for (std::size_t k : rows) {
+        if (measurements_[k].time != t) continue;
+        const Observation ob = observe(values, measurements_[k], y, extended, ext_source, true);
+        out.log_likelihood += ob.term;
+        finite = finite && std::isfinite(ob.term);
+        for (std::size_t i = 0; i < n; ++i) dg[i] += ob.dterm_de * ob.de_dy[i] + ob.dterm_dsigma * ob.dsig_dy[i];
+        for (std::size_t w = 0; w < ob.direct_source.size(); ++w)
+          out.gradient[static_cast<std::size_t>(ob.direct_source[w])] +=
+              ob.dterm_de * ob.de_direct[w] + ob.dterm_dsigma * ob.dsig_direct[w];
+      }
+    };
+    // Measurements at time inf (without preequilibration: adjoint_refusal) are at the steady
+    // state reached from y0; their weight goes through its derivatives by the implicit function
+    // theorem, from dy0/dp, with no integration backwards.
+    if (!times.empty() && std::isinf(times.back())) {
+      times.pop_back();
+      std::vector<double> y_ss = y0, s_ss;
+      if (!settle_solver) settle_solver.emplace(model_, adjoint);
+      std::string why;
+      if (!steady_state(p, adjoint, *settle_solver, y_ss, &why)) {
+        out.failed = true;
+        out.message = "condition " + conditions_[c].id + ", measurements at time inf: " + why;
+        out.log_likelihood = -std::numeric_limits<double>::infinity();
+        return out;
+      }
+      if (!settled_sensitivities(p, params, y0, y_ss, s_ss)) {
+        PetabGradient forward = log_likelihood_gradient(values, options, GradientMethod::kForward);
+        forward.why_forward = "the steady state of condition " + conditions_[c].id +
+                              " has no sensitivities by the implicit function theorem (a singular Jacobian)";
+        return forward;
+      }
+      std::vector<double> dg(n, 0.0);
+      observe_rows(std::numeric_limits<double>::infinity(), y_ss.data(), dg.data());
+      for (std::size_t k = 0; k < params.size(); ++k)
+        for (std::size_t i = 0; i < n; ++i)
+          out.gradient[static_cast<std::size_t>(src[static_cast<std::size_t>(params[k])])] += dg[i] * s_ss[k * n + i];
+    }
+    const auto r =
+        solvers::solve_adjoint(*model_, adjoint, p.data(), y0.data(), 0.0, times, params,
+                               [&](std::size_t j, const double* y, double* dg) { observe_rows(times[j], y, dg); });
     out.steps += r.steps_forward + r.steps_backward;
     if (r.status != solvers::SolveStatus::kSuccess) {
       out.failed = true;

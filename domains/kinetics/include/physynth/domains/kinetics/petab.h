@@ -176,11 +176,11 @@ class PetabProblem {
 
   // The log-likelihood at `values` (as evaluate's, without priors) and its gradient by every
   // PEtab parameter. The adjoint (solvers/adjoint.h) takes one backward solve per condition
-  // whatever the parameter count, from a preequilibration's steady state too (its derivatives by
-  // the implicit function theorem); it does not take steady-state measurements, jumps or switch
-  // times, nor KLU, and solves with CVODES' BDF whatever options.method says: there, where a
-  // preequilibration's Jacobian is singular, and with kForward, the gradient comes from
-  // evaluate's forward sensitivities.
+  // whatever the parameter count, from a preequilibration's steady state too, and measurements at
+  // time inf (steady states' derivatives by the implicit function theorem); it does not take
+  // measurements at time inf after a preequilibration, jumps or switch times, nor KLU, and solves
+  // with CVODES' BDF whatever options.method says: there, where a steady state's Jacobian is
+  // singular, and with kForward, the gradient comes from evaluate's forward sensitivities.
   PetabGradient log_likelihood_gradient(const std::vector<double>& values, const solvers::OdeOptions& options,
                                         GradientMethod method = GradientMethod::kAuto) const;
   // Why the adjoint cannot compute this problem's gradient under `options` (empty: it can).

@@ -796,15 +796,13 @@ PetabEvaluation PetabProblem::evaluate(const std::vector<double>& values, const 
   const SbmlModel& model = *model_;
   const std::size_t n = model.num_states(), m = model.num_parameters(), P = parameters_.size();
   if (row_states) row_states->assign(table.size() * n, std::numeric_limits<double>::quiet_NaN());
-  // Per model parameter under condition c: the PEtab parameter that sets it, or -1 (a number).
-  const auto sources_of = [&](std::size_t c) { return sources(c); };
   // Sensitivity parameters: every model parameter a PEtab parameter sets in some condition.
   solvers::OdeOptions solve_options = options;
   solve_options.sensitivity_parameters.clear();
   if (gradient) {
     std::set<int> set;
     for (std::size_t c = 0; c < conditions_.size(); ++c) {
-      const auto src = sources_of(c);
+      const auto src = sources(c);
       for (std::size_t j = 0; j < m; ++j)
         if (src[j] >= 0) set.insert(static_cast<int>(j));
     }
@@ -860,10 +858,10 @@ PetabEvaluation PetabProblem::evaluate(const std::vector<double>& values, const 
   for (const auto& [pre, cond] : pairs) {
     const auto c = static_cast<std::size_t>(cond);
     const std::vector<double> p = parameters_of(c);
-    const std::vector<int> src = gradient ? sources_of(c) : std::vector<int>();
+    const std::vector<int> src = gradient ? sources(c) : std::vector<int>();
     std::vector<double> extended;
     std::vector<int> ext_source;
-    extend(values, p, sources_of(c), extended, ext_source);
+    extend(values, p, sources(c), extended, ext_source);
 
     std::vector<std::size_t> rows;
     std::vector<double> times;
@@ -892,7 +890,7 @@ PetabEvaluation PetabProblem::evaluate(const std::vector<double>& values, const 
         // the same PEtab parameter sets there: by linearity its sensitivity is then the sum of
         // both parts.
         std::vector<double> d_pre(P * n);
-        to_petab(s_pre.data(), sources_of(static_cast<std::size_t>(pre)), d_pre.data());
+        to_petab(s_pre.data(), sources(static_cast<std::size_t>(pre)), d_pre.data());
         s0.assign(K * n, 0.0);
         for (std::size_t q2 = 0; q2 < P; ++q2) {
           const double* d = &d_pre[q2 * n];

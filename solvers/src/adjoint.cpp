@@ -107,7 +107,7 @@ void error_handler(int, const char* module, const char* function, char* msg, voi
 struct Memory {
   SUNContext context = nullptr;
   void* cvode = nullptr;
-  N_Vector y = nullptr, yB = nullptr, qB = nullptr;
+  N_Vector y = nullptr, yB = nullptr, qB = nullptr, atol = nullptr;
   SUNMatrix matrix = nullptr, matrixB = nullptr;
   SUNLinearSolver solver = nullptr, solverB = nullptr;
   ~Memory() {
@@ -116,7 +116,7 @@ struct Memory {
     if (solverB) SUNLinSolFree(solverB);
     if (matrix) SUNMatDestroy(matrix);
     if (matrixB) SUNMatDestroy(matrixB);
-    for (N_Vector v : {y, yB, qB})
+    for (N_Vector v : {y, yB, qB, atol})
       if (v) N_VDestroy(v);
     if (context) SUNContext_Free(&context);
   }
@@ -173,7 +173,13 @@ AdjointResult solve_adjoint(const core::Model& model, const OdeOptions& options,
       check(CVodeSetErrHandlerFn(mem.cvode, &error_handler, &pr), "CVodeSetErrHandlerFn");
       check(CVodeInit(mem.cvode, &rhs, t0, mem.y), "CVodeInit");
       check(CVodeSetUserData(mem.cvode, &pr), "CVodeSetUserData");
-      check(CVodeSStolerances(mem.cvode, options.rtol, options.atol), "CVodeSStolerances");
+      if (options.atol_per_state.empty()) {
+        check(CVodeSStolerances(mem.cvode, options.rtol, options.atol), "CVodeSStolerances");
+      } else {  // the states' own absolute tolerances, as OdeSolver takes them
+        mem.atol = N_VNew_Serial(sn, mem.context);
+        std::copy(options.atol_per_state.begin(), options.atol_per_state.end(), N_VGetArrayPointer(mem.atol));
+        check(CVodeSVtolerances(mem.cvode, options.rtol, mem.atol), "CVodeSVtolerances");
+      }
       mem.matrix = SUNDenseMatrix(sn, sn, mem.context);
       mem.solver = SUNLinSol_Dense(mem.y, mem.matrix, mem.context);
       check(CVodeSetLinearSolver(mem.cvode, mem.solver, mem.matrix), "CVodeSetLinearSolver");

@@ -84,17 +84,34 @@ PetabGradient PetabProblem::log_likelihood_gradient(const std::vector<double>& v
   out.method = "adjoint";
   const solvers::OdeOptions adjoint = adjoint_options(options);
   std::optional<solvers::OdeSolver> settle_solver;  // steady states (preequilibrations, time inf)
-  // The steady state y_ss reached from y_from under parameters pp: its derivatives by the model
-  // parameters `list` (list.size() x n), from the start's (the model's dy0/dp), by the implicit
-  // function theorem; false where its Jacobian is singular.
-  const auto settled_sensitivities = [&](const std::vector<double>& pp, const std::vector<int>& list,
-                                         const std::vector<double>& y_from, const std::vector<double>& y_ss,
-                                         std::vector<double>& s_ss) {
+  // The steady state reached from y under parameters pp (written to y) and its derivatives by the
+  // model parameters `list` (list.size() x n, into s_ss), from the start's (the model's dy0/dp),
+  // by the implicit function theorem. kFailed (and why) if none is reached; kSingular where its
+  // Jacobian is singular (then forward sensitivities integrate instead).
+  enum class Settled { kOk, kFailed, kSingular };
+  const auto settle = [&](const std::vector<double>& pp, const std::vector<int>& list, std::vector<double>& y,
+                          std::vector<double>& s_ss, std::string* why) {
+    const std::vector<double> y_from = y;
+    if (!settle_solver) settle_solver.emplace(model_, adjoint);
+    if (!steady_state(pp, adjoint, *settle_solver, y, why)) return Settled::kFailed;
     std::vector<double> dy0(n * model_->num_parameters()), s_start(list.size() * n);
     model_->initial_state_jacobian(pp.data(), dy0.data());
     for (std::size_t k = 0; k < list.size(); ++k)
       std::copy_n(&dy0[n * static_cast<std::size_t>(list[k])], n, &s_start[k * n]);
-    return detail::steady_state_sensitivities(*model_, pp, list, y_from, y_ss, s_start, s_ss);
+    return detail::steady_state_sensitivities(*model_, pp, list, y_from, y, s_start, s_ss) ? Settled::kOk
+                                                                                           : Settled::kSingular;
+  };
+  const auto failure = [&](const std::string& message) {
+    out.failed = true;
+    out.message = message;
+    out.log_likelihood = -std::numeric_limits<double>::infinity();
+    return out;
+  };
+  const auto forward_because = [&](const std::string& which) {
+    PetabGradient forward = log_likelihood_gradient(values, options, GradientMethod::kForward);
+    forward.why_forward =
+        "the steady state of " + which + " has no sensitivities by the implicit function theorem (a singular Jacobian)";
+    return forward;
   };
   for (const auto& [pre, cond] : condition_pairs(measurements_)) {
     const auto c = static_cast<std::size_t>(cond);
@@ -117,24 +134,14 @@ PetabGradient PetabProblem::log_likelihood_gradient(const std::vector<double>& v
     } else {
       const auto q = model_parameters(values, static_cast<std::size_t>(pre));
       model_->initial_state(q.data(), y0.data());
-      const std::vector<double> y_start = y0;
-      if (!settle_solver) settle_solver.emplace(model_, adjoint);
-      std::string why;
-      if (!steady_state(q, adjoint, *settle_solver, y0, &why)) {
-        out.failed = true;
-        out.message = "preequilibration condition " + conditions_[static_cast<std::size_t>(pre)].id + ": " + why;
-        out.log_likelihood = -std::numeric_limits<double>::infinity();
-        return out;
-      }
       const std::vector<int> src_pre = sources(static_cast<std::size_t>(pre));
       const std::vector<int> pre_params = set_by_petab(src_pre);
+      const std::string& id = conditions_[static_cast<std::size_t>(pre)].id;
       std::vector<double> s_ss;
-      if (!settled_sensitivities(q, pre_params, y_start, y0, s_ss)) {
-        PetabGradient forward = log_likelihood_gradient(values, options, GradientMethod::kForward);
-        forward.why_forward = "the steady state of preequilibration " + conditions_[static_cast<std::size_t>(pre)].id +
-                              " has no sensitivities by the implicit function theorem (a singular Jacobian)";
-        return forward;
-      }
+      std::string why;
+      const Settled settled = settle(q, pre_params, y0, s_ss, &why);
+      if (settled == Settled::kFailed) return failure("preequilibration condition " + id + ": " + why);
+      if (settled == Settled::kSingular) return forward_because("preequilibration " + id);
       d_start.assign(P * n, 0.0);
       for (std::size_t k = 0; k < pre_params.size(); ++k)
         for (std::size_t i = 0; i < n; ++i)
@@ -162,20 +169,11 @@ PetabGradient PetabProblem::log_likelihood_gradient(const std::vector<double>& v
     if (!times.empty() && std::isinf(times.back())) {
       times.pop_back();
       std::vector<double> y_ss = y0, s_ss;
-      if (!settle_solver) settle_solver.emplace(model_, adjoint);
       std::string why;
-      if (!steady_state(p, adjoint, *settle_solver, y_ss, &why)) {
-        out.failed = true;
-        out.message = "condition " + conditions_[c].id + ", measurements at time inf: " + why;
-        out.log_likelihood = -std::numeric_limits<double>::infinity();
-        return out;
-      }
-      if (!settled_sensitivities(p, params, y0, y_ss, s_ss)) {
-        PetabGradient forward = log_likelihood_gradient(values, options, GradientMethod::kForward);
-        forward.why_forward = "the steady state of condition " + conditions_[c].id +
-                              " has no sensitivities by the implicit function theorem (a singular Jacobian)";
-        return forward;
-      }
+      const Settled settled = settle(p, params, y_ss, s_ss, &why);
+      if (settled == Settled::kFailed)
+        return failure("condition " + conditions_[c].id + ", measurements at time inf: " + why);
+      if (settled == Settled::kSingular) return forward_because("condition " + conditions_[c].id);
       std::vector<double> dg(n, 0.0);
       observe_rows(std::numeric_limits<double>::infinity(), y_ss.data(), dg.data());
       for (std::size_t k = 0; k < params.size(); ++k)
@@ -186,12 +184,8 @@ PetabGradient PetabProblem::log_likelihood_gradient(const std::vector<double>& v
         solvers::solve_adjoint(*model_, adjoint, p.data(), y0.data(), 0.0, times, params,
                                [&](std::size_t j, const double* y, double* dg) { observe_rows(times[j], y, dg); });
     out.steps += r.steps_forward + r.steps_backward;
-    if (r.status != solvers::SolveStatus::kSuccess) {
-      out.failed = true;
-      out.message = "condition " + conditions_[c].id + ": " + r.flag_name + " " + r.message;
-      out.log_likelihood = -std::numeric_limits<double>::infinity();
-      return out;
-    }
+    if (r.status != solvers::SolveStatus::kSuccess)
+      return failure("condition " + conditions_[c].id + ": " + r.flag_name + " " + r.message);
     if (!finite) {  // evaluate() names the row and says what is wrong with it
       const PetabEvaluation e = evaluate(values, plain);
       out.failed = true;
@@ -213,6 +207,7 @@ PetabGradient PetabProblem::log_likelihood_gradient(const std::vector<double>& v
               r.lambda0[i] * dy0[i + n * static_cast<std::size_t>(j)];
     }
   }
+  if (settle_solver) out.steps += settle_solver->steps_taken();  // steady states reached by simulation
   return out;
 }
 

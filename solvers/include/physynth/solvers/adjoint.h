@@ -41,10 +41,11 @@ std::string adjoint_refusal(const core::Model& model, const double* p, const Ode
 
 // Forward from (t0, y0) to times.back() (times non-decreasing, times[0] >= t0), writing the
 // states; then `dg_dy(j, y_j, out)` gives dg_j/dy (n) at each output row j (called for every
-// row, from the last to the first, after the forward pass); then the backward pass. options'
-// rtol and atol serve the forward and the backward problem and the quadratures; max_steps bounds
-// each output interval of either pass (CVODES' own meaning); options.method must be kBdf, its
-// linear solver dense.
+// row, from the last to the first, after the forward pass); then the backward pass. The forward
+// pass takes options' rtol, atol (or atol_per_state) and max_step_size; the backward pass and its
+// quadratures take rtol and atol (their units are not the states'); max_steps bounds each output
+// interval of either pass (CVODES' own meaning); options.method must be kBdf, its linear solver
+// dense; max_order and initial_step_size are not used.
 // Never throws for a numerical failure: status and message say what failed.
 AdjointResult solve_adjoint(const core::Model& model, const OdeOptions& options, const double* p, const double* y0,
                             double t0, const std::vector<double>& times, const std::vector<int>& parameters,

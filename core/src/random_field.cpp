@@ -47,7 +47,7 @@ void fft2(std::vector<Complex>& a, int R, int C, bool inverse) {
 }
 }  // namespace
 
-std::vector<double> gaussian_random_field(const FieldOptions& o, std::uint64_t seed, std::uint64_t index) {
+GaussianRandomField::GaussianRandomField(const FieldOptions& o) : o_(o) {
   const auto errors = o.validate();
   if (!errors.empty()) throw std::invalid_argument("gaussian_random_field: " + errors.front());
   // The embedding torus: at least twice the grid, grown by a correlation length at a time
@@ -77,20 +77,29 @@ std::vector<double> gaussian_random_field(const FieldOptions& o, std::uint64_t s
           " torus); use a shorter correlation length");
     R += 2 * pad, C += 2 * pad;
   }
-  CounterRng rng(seed, index, stream::kField);
-  std::vector<Complex> w(lambda.size());
+  R_ = R, C_ = C;
   const double n = static_cast<double>(R * C);
+  scale_.resize(lambda.size());
+  for (std::size_t k = 0; k < lambda.size(); ++k) scale_[k] = std::sqrt(std::max(lambda[k].real(), 0.0) / n);
+}
+
+std::vector<double> GaussianRandomField::sample(std::uint64_t seed, std::uint64_t index) const {
+  CounterRng rng(seed, index, stream::kField);
+  std::vector<Complex> w(scale_.size());
   for (std::size_t k = 0; k < w.size(); ++k) {
-    const double scale = std::sqrt(std::max(lambda[k].real(), 0.0) / n);
     const double re = rng.normal(), im = rng.normal();
-    w[k] = Complex(re, im) * scale;
+    w[k] = Complex(re, im) * scale_[k];
   }
-  fft2(w, R, C, false);  // y = F (sqrt(Lambda / n) xi): real and imaginary parts are independent fields
-  std::vector<double> field(static_cast<std::size_t>(o.rows * o.cols));
-  for (int i = 0; i < o.rows; ++i)
-    for (int j = 0; j < o.cols; ++j)
-      field[static_cast<std::size_t>(i * o.cols + j)] = o.mean + w[static_cast<std::size_t>(i * C + j)].real();
+  fft2(w, R_, C_, false);  // y = F (sqrt(Lambda / n) xi): real and imaginary parts are independent fields
+  std::vector<double> field(static_cast<std::size_t>(o_.rows * o_.cols));
+  for (int i = 0; i < o_.rows; ++i)
+    for (int j = 0; j < o_.cols; ++j)
+      field[static_cast<std::size_t>(i * o_.cols + j)] = o_.mean + w[static_cast<std::size_t>(i * C_ + j)].real();
   return field;
+}
+
+std::vector<double> gaussian_random_field(const FieldOptions& o, std::uint64_t seed, std::uint64_t index) {
+  return GaussianRandomField(o).sample(seed, index);
 }
 
 }  // namespace physynth::core

@@ -145,8 +145,9 @@ TEST_CASE("gaussian_random_field: the mean, variance and covariance the options 
   const int fields = 400;
   double sum = 0.0, sq = 0.0, count = 0.0;
   std::vector<double> lag_products(6, 0.0), lag_counts(6, 0.0);
+  const GaussianRandomField field(o);
   for (int k = 0; k < fields; ++k) {
-    const auto f = gaussian_random_field(o, 11, static_cast<std::uint64_t>(k));
+    const auto f = field.sample(11, static_cast<std::uint64_t>(k));
     REQUIRE(f.size() == 24u * 32u);
     for (int i = 0; i < o.rows; ++i)
       for (int j = 0; j < o.cols; ++j) {
@@ -167,7 +168,8 @@ TEST_CASE("gaussian_random_field: the mean, variance and covariance the options 
     const double expected = o.covariance_at(lag * o.cell_size_m);
     CHECK(lag_products[lag] / lag_counts[lag] == Approx(expected).margin(0.05 * o.sd * o.sd));
   }
-  // Deterministic per (seed, index), independent across indices.
+  // Deterministic per (seed, index), independent across indices; one embedding or one per draw.
+  CHECK(gaussian_random_field(o, 11, 5) == field.sample(11, 5));
   CHECK(gaussian_random_field(o, 11, 5) == gaussian_random_field(o, 11, 5));
   CHECK(gaussian_random_field(o, 11, 5) != gaussian_random_field(o, 11, 6));
   o.correlation_length_m = -1.0;
@@ -186,8 +188,10 @@ TEST_CASE("gaussian_random_field: a smooth covariance over a grid barely larger 
   o.covariance = FieldOptions::Covariance::kGaussian;
   const int fields = 4000;
   double sq = 0.0, far = 0.0;
+  const GaussianRandomField field(o);
+  CHECK(field.sample(3, 7) == gaussian_random_field(o, 3, 7));
   for (int k = 0; k < fields; ++k) {
-    const auto f = gaussian_random_field(o, 3, static_cast<std::uint64_t>(k));
+    const auto f = field.sample(3, static_cast<std::uint64_t>(k));
     sq += f[0] * f[0];
     far += f[0] * f[47];  // corner to corner, 86 m apart
   }

@@ -32,8 +32,24 @@ struct FieldOptions {
   double covariance_at(double h) const;
 };
 
-// One realisation, row-major rows x cols. Throws std::invalid_argument for invalid options, and
-// std::runtime_error if the embedding is not positive (not the case for these covariances).
+// The embedding of one field's covariance, computed once (its eigenvalues by FFT, the torus grown
+// until they are non-negative), from which any number of realisations are drawn. Throws
+// std::invalid_argument for invalid options, and std::runtime_error if the embedding is not
+// positive (not the case for these covariances).
+class GaussianRandomField {
+ public:
+  explicit GaussianRandomField(const FieldOptions& options);
+  // One realisation, row-major rows x cols, keyed on (seed, index): the same numbers as
+  // gaussian_random_field(options, seed, index).
+  std::vector<double> sample(std::uint64_t seed, std::uint64_t index) const;
+
+ private:
+  FieldOptions o_;
+  int R_ = 0, C_ = 0;          // the torus
+  std::vector<double> scale_;  // sqrt(eigenvalue / (R C)) per frequency
+};
+
+// One realisation, row-major rows x cols (GaussianRandomField(options).sample(seed, index)).
 std::vector<double> gaussian_random_field(const FieldOptions& options, std::uint64_t seed, std::uint64_t index);
 
 }  // namespace physynth::core

@@ -6,7 +6,8 @@
 // each, and the largest global error of each against CVODES at 10^4 times tighter tolerances,
 // in units of the tolerance asked for (atol + rtol |y|).
 //
-//   rosenbrock_bench SCENARIO_DIR [SAMPLES]
+//   rosenbrock_bench SCENARIO_DIR [SAMPLES] [NAME...]   (NAME: michaelis_menten, reversible_binding,
+//                                                          robertson; default all three)
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -94,11 +95,13 @@ double run_odeint(const physynth::core::Model& model, double rtol, double atol, 
 int main(int argc, char** argv) {
   using namespace physynth;
   if (argc < 2) {
-    std::cerr << "usage: rosenbrock_bench SCENARIO_DIR [SAMPLES]\n";
+    std::cerr << "usage: rosenbrock_bench SCENARIO_DIR [SAMPLES] [NAME...]\n";
     return 2;
   }
   const std::size_t samples = argc > 2 ? std::stoul(argv[2]) : 2000;
-  for (const char* name : {"michaelis_menten", "reversible_binding", "robertson"}) {
+  std::vector<std::string> names{"michaelis_menten", "reversible_binding", "robertson"};
+  if (argc > 3) names.assign(argv + 3, argv + argc);
+  for (const std::string& name : names) {
     core::Diagnostics d;
     auto s = engine::load_scenario(std::string(argv[1]) + "/" + name + ".yaml",
                                    {"sampling.samples=" + std::to_string(samples), "solver.sensitivities=[]"}, d);

@@ -271,6 +271,9 @@ class Rodas5P {
     }
     double h = o_.initial_step_size > 0.0 ? o_.initial_step_size : initial_step(t, t_end);
     bool last_rejected = false;
+    // J, df/dt and the sensitivities' coupling belong to the point (t, y), not to the step size:
+    // a rejected step retried smaller keeps them.
+    bool at_point = false;
     int singular = 0;
     while (next < T) {
       if (r.stats.steps >= o_.max_steps) return fail(r, RosenbrockStatus::kTooMuchWork, t, next);
@@ -289,10 +292,14 @@ class Rodas5P {
       if (t_end - (t + h) <= resolution && !last_rejected) h = t_end - t;
       if (h <= resolution) return fail(r, RosenbrockStatus::kStepTooSmall, t, next);
       // One step from (t, y_) with h: W, its LU, the stages.
-      sys.jacobian(t, y_, J_);
-      sys.time_derivative(t, y_, f0_, ft_);
-      if (K > 0) sensitivity_time_derivative(sys, t);
-      ++r.stats.jacobian_evals;
+      if (!at_point) {
+        sys.jacobian(t, y_, J_);
+        sys.time_derivative(t, y_, f0_, ft_);
+        if (K > 0) sensitivity_time_derivative(sys, t);
+        if (by_columns_) coupling(sys, t);
+        ++r.stats.jacobian_evals;
+        at_point = true;
+      }
       lu_.matrix() = -J_;
       lu_.matrix().diagonal().array() += 1.0 / (h * kGamma);
       ++r.stats.factorizations;
@@ -303,7 +310,6 @@ class Rodas5P {
         continue;
       }
       singular = 0;
-      if (by_columns_) coupling(sys, t);
       stages(sys, t, h, r, std::make_integer_sequence<int, kStages>{});
       dense_ready_ = dense_sens_ready_ = false;
       // Stiffly accurate: y1 is the last stage's input plus its k, and that k is the error estimate.
@@ -369,6 +375,7 @@ class Rodas5P {
       }
       t = t1;
       y_ = y1_;
+      at_point = false;
       events_.advance();
       r.t_reached = t;
       sys.rhs(t, y_, f0_);

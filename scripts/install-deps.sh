@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config git
-  libeigen3-dev libsundials-dev libsuitesparse-dev libceres-dev
+  libeigen3-dev libsundials-dev libsuitesparse-dev libceres-dev liblbfgsb-dev
   libtorch-dev libvtk9-dev libopenmpi-dev openmpi-bin
   libyaml-cpp-dev catch2 libhdf5-dev libcli11-dev
   nlohmann-json3-dev libtbb-dev libboost-dev librandom123-dev

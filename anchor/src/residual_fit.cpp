@@ -1,16 +1,13 @@
 #include "physynth/anchor/residual_fit.h"
 
 #include <ceres/ceres.h>
-#include <tbb/parallel_for.h>
-#include <tbb/task_arena.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <limits>
 
 #include "physynth/core/diagnostics.h"
-#include "physynth/core/sampling.h"
+#include "multistart.h"
 #include "unit_cost.h"
 
 namespace physynth::anchor {
@@ -129,6 +126,35 @@ std::vector<std::string> ResidualFitOptions::validate(const std::vector<BoxParam
   return v;
 }
 
+namespace {
+
+// The Laplace covariance at x (fitted space), from the residuals' Jacobian there.
+std::vector<double> covariance_at(const ResidualFunction& f, std::size_t num_residuals,
+                                  const std::vector<BoxParameter>& box, const ResidualFitOptions& opt,
+                                  std::vector<double> x) {
+  const std::size_t D = box.size();
+  std::unique_ptr<ceres::CostFunction> cost(cost_function(f, num_residuals, box, opt));
+  Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> J(static_cast<Eigen::Index>(num_residuals),
+                                                                           static_cast<Eigen::Index>(D));
+  std::vector<double> r(num_residuals);
+  const double* params[] = {x.data()};
+  double* jac[] = {J.data()};
+  Eigen::MatrixXd C = Eigen::MatrixXd::Constant(static_cast<Eigen::Index>(D), static_cast<Eigen::Index>(D),
+                                                std::numeric_limits<double>::infinity());
+  if (cost->Evaluate(params, r.data(), jac)) C = detail::laplace_covariance(J);
+  return {C.data(), C.data() + C.size()};  // symmetric: row- and column-major agree
+}
+
+}  // namespace
+
+std::vector<double> residual_covariance(const ResidualFunction& f, std::size_t num_residuals,
+                                        const std::vector<BoxParameter>& box, const ResidualFitOptions& opt,
+                                        const std::vector<double>& theta) {
+  std::vector<double> x(box.size());
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = to_fit(theta[i], box[i].log);
+  return covariance_at(f, num_residuals, box, opt, x);
+}
+
 ResidualFitResult fit_residuals(const ResidualFunction& f, std::size_t num_residuals,
                                 const std::vector<BoxParameter>& box, const ResidualFitOptions& opt) {
   const auto began = std::chrono::steady_clock::now();
@@ -138,24 +164,9 @@ ResidualFitResult fit_residuals(const ResidualFunction& f, std::size_t num_resid
     return R;
   }
   const std::size_t D = box.size(), starts = static_cast<std::size_t>(opt.starts);
-  std::vector<double> lo(D), hi(D);
-  std::vector<core::Distribution> unit_box;
-  for (std::size_t i = 0; i < D; ++i) {
-    lo[i] = to_fit(box[i].lower, box[i].log);
-    hi[i] = to_fit(box[i].upper, box[i].log);
-    unit_box.push_back(core::Distribution::uniform(lo[i], hi[i]));
-  }
-  std::vector<std::vector<double>> points(starts, std::vector<double>(D));
-  const std::size_t first_sobol = opt.first_at_start ? 1 : 0;
-  if (opt.first_at_start)
-    for (std::size_t i = 0; i < D; ++i) points[0][i] = to_fit(box[i].start, box[i].log);
-  if (starts > first_sobol) {
-    const core::Sampler sobol(core::Design::kSobol, unit_box, opt.seed, starts - first_sobol);
-    std::vector<double> pts((starts - first_sobol) * D);
-    sobol.sample(0, starts - first_sobol, pts.data());
-    for (std::size_t s = first_sobol; s < starts; ++s)
-      std::copy(&pts[(s - first_sobol) * D], &pts[(s - first_sobol + 1) * D], points[s].begin());
-  }
+  const detail::StartDesign design = detail::start_design(box, opt);
+  const std::vector<double>&lo = design.lower, &hi = design.upper;
+  const auto& points = design.points;
 
   R.starts.resize(starts);
   std::vector<std::vector<double>> optima(starts);
@@ -232,37 +243,9 @@ ResidualFitResult fit_residuals(const ResidualFunction& f, std::size_t num_resid
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     optima[s] = x;
   };
-  tbb::task_arena arena(opt.threads > 0 ? opt.threads : tbb::task_arena::automatic);
-  arena.execute([&] { tbb::parallel_for(std::size_t{0}, starts, one, tbb::simple_partitioner()); });
-
-  for (std::size_t s = 0; s < starts; ++s)
-    if (R.starts[s].usable &&
-        (R.best_start < 0 || R.starts[s].cost < R.starts[static_cast<std::size_t>(R.best_start)].cost))
-      R.best_start = static_cast<int>(s);
-  R.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
-  if (R.best_start < 0) {
-    R.message = "no start reached a usable optimum; first start: " + R.starts[0].message;
-    return R;
-  }
-  const auto b = static_cast<std::size_t>(R.best_start);
-  R.best = R.starts[b].optimum;
-  R.best_cost = R.starts[b].cost;
-  const std::vector<double>& x = optima[b];
-  for (std::size_t i = 0; i < D; ++i) {
-    const double tol = 1e-6 * (hi[i] - lo[i]);
-    R.at_bound.push_back(x[i] <= lo[i] + tol || x[i] >= hi[i] - tol);
-  }
-  // The Jacobian at the best optimum, by the same central differences.
-  std::unique_ptr<ceres::CostFunction> cost(cost_function(f, num_residuals, box, opt));
-  Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> J(static_cast<Eigen::Index>(num_residuals),
-                                                                           static_cast<Eigen::Index>(D));
-  std::vector<double> r(num_residuals);
-  const double* params[] = {x.data()};
-  double* jac[] = {J.data()};
-  Eigen::MatrixXd C = Eigen::MatrixXd::Constant(static_cast<Eigen::Index>(D), static_cast<Eigen::Index>(D),
-                                                std::numeric_limits<double>::infinity());
-  if (cost->Evaluate(params, r.data(), jac)) C = detail::laplace_covariance(J);
-  R.covariance.assign(C.data(), C.data() + C.size());  // symmetric: row- and column-major agree
+  detail::for_each_start(starts, opt.threads, one);
+  if (!detail::pick_best(R, optima, design, began)) return R;
+  R.covariance = covariance_at(f, num_residuals, box, opt, optima[static_cast<std::size_t>(R.best_start)]);
   R.success = true;
   R.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
   return R;

@@ -83,4 +83,10 @@ struct ResidualFitResult {
 ResidualFitResult fit_residuals(const ResidualFunction& f, std::size_t num_residuals,
                                 const std::vector<BoxParameter>& box, const ResidualFitOptions& options);
 
+// The Laplace covariance above at θ (model units; row-major, fitted space), from f's Jacobian
+// there (its own, or central differences, as options.analytic_jacobian says).
+std::vector<double> residual_covariance(const ResidualFunction& f, std::size_t num_residuals,
+                                        const std::vector<BoxParameter>& box, const ResidualFitOptions& options,
+                                        const std::vector<double>& theta);
+
 }  // namespace physynth::anchor

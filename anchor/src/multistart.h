@@ -1,0 +1,33 @@
+// What every multi-start fit shares (internal to physynth::anchor): the box in the fitted space
+// (ln θ where an entry is log-scaled) and the start points, the given start first (unless told
+// not to), then a Sobol design over the box, digital shift `seed`.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <vector>
+
+#include "physynth/anchor/residual_fit.h"
+
+namespace physynth::anchor::detail {
+
+struct StartDesign {
+  std::vector<double> lower, upper;         // the box, fitted space
+  std::vector<std::vector<double>> points;  // one per start, fitted space
+};
+
+StartDesign start_design(const std::vector<BoxParameter>& box, const ResidualFitOptions& options);
+
+// Per entry of x (fitted space): within 1e-6 of the box's width of a bound.
+std::vector<bool> on_bounds(const std::vector<double>& x, const StartDesign& design);
+
+// Runs one(s) for every start s, in parallel on `threads` threads (0: every core).
+void for_each_start(std::size_t starts, int threads, const std::function<void(std::size_t)>& one);
+
+// Fills R's best start (the usable one of lowest cost, the first among equals), best, best_cost,
+// at_bound (from its optimum in the fitted space, optima[s]) and seconds since `began`; false,
+// with R.message, where no start is usable.
+bool pick_best(ResidualFitResult& R, const std::vector<std::vector<double>>& optima, const StartDesign& design,
+               std::chrono::steady_clock::time_point began);
+
+}  // namespace physynth::anchor::detail

@@ -47,7 +47,13 @@ struct PetabOptions {
   std::string integrator = "auto";      // auto (Rodas5P up to 16 states, else CVODES), rosenbrock or bdf
   std::string linear_solver = "auto";   // CVODES': auto (KLU for a large sparse model), dense or klu
   std::string gradient;                 // with --llh: auto, forward or adjoint (empty: no gradient)
+  std::string optimizer = "least-squares";  // --calibrate: least-squares or lbfgsb
 };
+
+domains::kinetics::GradientMethod gradient_method(const std::string& name) {
+  using domains::kinetics::GradientMethod;
+  return name == "adjoint" ? GradientMethod::kAdjoint : name == "forward" ? GradientMethod::kForward : GradientMethod::kAuto;
+}
 
 domains::kinetics::SbmlOptions sbml_options(const PetabOptions& o) {
   domains::kinetics::SbmlOptions sbml;
@@ -144,10 +150,7 @@ int run_llh(const PetabOptions& o) {
   if (!o.gradient.empty()) {
     solvers::OdeOptions ode = first_tolerances(o, *problem);
     ode.rtol = s.rtol, ode.atol = s.atol;
-    using domains::kinetics::GradientMethod;
-    const auto method = o.gradient == "adjoint"   ? GradientMethod::kAdjoint
-                        : o.gradient == "forward" ? GradientMethod::kForward
-                                                  : GradientMethod::kAuto;
+    const auto method = gradient_method(o.gradient);
     const auto t0 = std::chrono::steady_clock::now();
     const auto g = problem->log_likelihood_gradient(problem->nominal_values(), ode, method);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -236,6 +239,8 @@ int run_calibrate(const PetabOptions& o) {
   // there; a failed solve only shortens Levenberg-Marquardt's step.
   fo.ode.max_steps = o.max_steps;
   fo.central_differences = o.jacobian == "differences";
+  fo.optimizer = o.optimizer == "lbfgsb" ? anchor::PetabOptimizer::kLbfgsb : anchor::PetabOptimizer::kLeastSquares;
+  if (!o.gradient.empty()) fo.gradient = gradient_method(o.gradient);
   std::cout << std::setprecision(12);
   std::cout << "calibrating from " << o.starts << " starts ("
             << (o.from_nominal ? "the first at the nominal values, " : "") << "a Sobol design over the bounds), rtol "
@@ -245,7 +250,8 @@ int run_calibrate(const PetabOptions& o) {
     std::cerr << o.problem << ": calibration failed: " << fit.message << "\n";
     return kExitRunFailed;
   }
-  std::cout << "Jacobians: " << fit.gradient << "\n";
+  std::cout << "optimizer: " << fit.optimizer << "\n"
+            << (fit.optimizer.rfind("L-BFGS-B", 0) == 0 ? "gradients: " : "Jacobians: ") << fit.gradient << "\n";
   if (problem->has_priors())
     std::cout << "objective priors: log-prior " << fit.nominal_log_prior << " at the nominal values, " << fit.log_prior
               << " calibrated (the fit maximises log-likelihood + log-prior)\n";
@@ -265,9 +271,11 @@ int run_calibrate(const PetabOptions& o) {
   const auto& parameters = problem->parameters();
   nlohmann::ordered_json j;
   j["problem"] = o.problem;
-  j["method"] =
-      "maximum likelihood, multi-start Levenberg-Marquardt (Ceres) in the fitted space (ln for log and "
-      "log10 parameters), noise parameters profiled in closed form; Laplace intervals";
+  j["method"] = "maximum likelihood, multi-start " +
+                std::string(fit.optimizer.rfind("L-BFGS-B", 0) == 0 ? "L-BFGS-B" : "Levenberg-Marquardt (Ceres)") +
+                " in the fitted space (ln for log and log10 parameters), noise parameters profiled in closed form; "
+                "Laplace intervals";
+  j["optimizer"] = fit.optimizer;
   j["jacobian"] = fit.gradient;
   j["tolerances"] = {{"fit", {{"rtol", fo.ode.rtol}, {"atol", fo.ode.atol}}},
                      {"reported", {{"rtol", best.rtol}, {"atol", best.atol}, {"settled", best.converged}}}};
@@ -369,7 +377,7 @@ int run_calibrate(const PetabOptions& o) {
        << ", calibrated " << std::to_string(best.evaluation.log_likelihood) << " (rtol " << best.rtol << ", atol "
        << best.atol << (best.converged ? "" : "; not settled") << "). " << at_best << " of " << fit.fit.starts.size()
        << " starts within 0.1 of the best" << budget_note << "; " << std::setprecision(3) << fit.fit.seconds
-       << " s.\n\n"
+       << " s.\n\nOptimiser: " << fit.optimizer << "; derivatives: " << fit.gradient << ".\n\n"
        << "| parameter | scale | nominal | estimate | 95 % interval | bounds |\n|---|---|---:|---:|---|---|\n";
     for (const auto& e : estimates) {
       md << "| " << e["id"].get<std::string>() << " | " << e["scale"].get<std::string>() << " | "
@@ -607,7 +615,8 @@ void add_petab_command(CLI::App& app, int& exit_code) {
                 "Print the log-likelihood (and chi2) at the nominal parameters; the last line is "
                 "'log-likelihood: VALUE'");
   cmd->add_option("--gradient", o->gradient,
-                  "With --llh, also the log-likelihood's gradient by every estimated parameter: forward "
+                  "With --llh, also the log-likelihood's gradient by every estimated parameter; with --calibrate "
+                  "--optimizer lbfgsb, L-BFGS-B's gradient: forward "
                   "(sensitivities), adjoint (one backward solve per condition, whatever the parameter count; forward "
                   "where a condition is switched at given times or measured at steady state after a "
                   "preequilibration) or auto "
@@ -644,6 +653,12 @@ void add_petab_command(CLI::App& app, int& exit_code) {
                   "Jacobians of --calibrate: exact (forward sensitivities; default) or differences (central; "
                   "cheaper where a problem has many observations per state and parameter: bench/petab_bench)")
       ->check(CLI::IsMember({"exact", "differences"}));
+  cmd->add_option("--optimizer", o->optimizer,
+                  "Optimiser of --calibrate: least-squares (Levenberg-Marquardt on the residuals' Jacobians, one "
+                  "forward sensitivity vector per parameter; the default) or lbfgsb (L-BFGS-B on the "
+                  "log-likelihood's gradient, --gradient: with the adjoint, one backward solve per condition "
+                  "whatever the parameter count; more iterations)")
+      ->check(CLI::IsMember({"least-squares", "lbfgsb"}));
   cmd->add_option("--max-steps", o->max_steps,
                   "CVODES steps per solve inside --calibrate (default 100000; a solve that needs more fails and "
                   "Levenberg-Marquardt takes a shorter step)")
@@ -678,8 +693,15 @@ void add_petab_command(CLI::App& app, int& exit_code) {
       exit_code = kExitBadInput;
       return;
     }
-    if (!o->gradient.empty() && !o->llh) {
-      std::cerr << "physynth petab: --gradient goes with --llh (--calibrate computes its own Jacobians: --jacobian)\n";
+    if (!o->gradient.empty() && !o->llh && !(o->calibrate && o->optimizer == "lbfgsb")) {
+      std::cerr << "physynth petab: --gradient goes with --llh, or with --calibrate --optimizer lbfgsb (least "
+                   "squares computes Jacobians: --jacobian)\n";
+      exit_code = kExitBadInput;
+      return;
+    }
+    if (o->calibrate && o->optimizer == "lbfgsb" && o->jacobian == "differences") {
+      std::cerr << "physynth petab: --jacobian differences is least squares'; --optimizer lbfgsb takes the "
+                   "log-likelihood's gradient (--gradient auto, forward or adjoint)\n";
       exit_code = kExitBadInput;
       return;
     }

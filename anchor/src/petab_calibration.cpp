@@ -1,5 +1,7 @@
 #include "physynth/anchor/petab_calibration.h"
 
+#include "physynth/anchor/gradient_fit.h"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -240,15 +242,23 @@ PetabFit calibrate_petab(const domains::kinetics::PetabProblem& problem, const P
     prior_rows.push_back(rows);
     rows += prior_residual_count(parameters[static_cast<std::size_t>(q)].prior);
   }
-  // Exact Jacobians where the evaluation can give them (it says why not, say a parameter that
-  // moves only a preequilibration), else central differences.
-  const auto probe =
-      options.central_differences ? domains::kinetics::PetabEvaluation{} : problem.evaluate(nominal, options.ode, true);
+  const bool lbfgsb = options.optimizer == PetabOptimizer::kLbfgsb;
+  out.optimizer = lbfgsb ? "L-BFGS-B" : "least squares (Levenberg-Marquardt)";
+  // Least squares: exact Jacobians where the evaluation can give them (it says why not, say a
+  // parameter that moves only a preequilibration), else central differences. L-BFGS-B: the
+  // log-likelihood's gradient, and the same Jacobians at its optimum for the intervals.
+  const std::string why_forward = lbfgsb ? problem.why_forward(nominal, options.ode, options.gradient) : "";
+  const auto probe = options.central_differences || lbfgsb
+                         ? domains::kinetics::PetabEvaluation{}
+                         : problem.evaluate(nominal, options.ode, true);
   ResidualFitOptions fit_options = options.fit;
   fit_options.analytic_jacobian = !options.central_differences && probe.has_gradient && !probe.failed;
-  out.gradient = fit_options.analytic_jacobian ? "exact (forward sensitivities)"
-                 : options.central_differences ? "central differences (as asked)"
-                                               : "central differences (" + probe.no_gradient + ")";
+  if (lbfgsb)
+    out.gradient = why_forward.empty() ? "adjoint sensitivities (gradient)" : "forward sensitivities (gradient; " + why_forward + ")";
+  else
+    out.gradient = fit_options.analytic_jacobian ? "exact (forward sensitivities)"
+                   : options.central_differences ? "central differences (as asked)"
+                                                 : "central differences (" + probe.no_gradient + ")";
   const std::size_t D = out.fitted.size();
   const ResidualFunction f = [&](const std::vector<double>& theta, std::vector<double>& res,
                                  std::vector<double>* jacobian, long* work) {
@@ -271,10 +281,52 @@ PetabFit calibrate_petab(const domains::kinetics::PetabProblem& problem, const P
     }
     return true;
   };
+  // L-BFGS-B's objective: -log-likelihood at the noise parameters' maxima (their gradient is
+  // the partial one there: the profiled σ is optimal, or held on a bound) plus the priors' 1/2 Σ r².
+  const ObjectiveFunction negative_log_posterior = [&](const std::vector<double>& theta, double& value,
+                                                       std::vector<double>& gradient, long* work) {
+    std::vector<double> v = full(theta);
+    if (!profiled.empty()) {
+      auto e = problem.evaluate(v, options.ode);
+      if (work) *work += e.steps;
+      if (e.failed) return false;
+      profile_sigmas(profiled, e, &v);
+    }
+    const auto g = problem.log_likelihood_gradient(v, options.ode, options.gradient);
+    if (work) *work += g.steps;
+    if (g.failed || !std::isfinite(g.log_likelihood)) return false;
+    value = -g.log_likelihood;
+    for (std::size_t i = 0; i < D; ++i) {
+      gradient[i] = -g.gradient[static_cast<std::size_t>(out.fitted[i])];
+      const auto& p = parameters[static_cast<std::size_t>(out.fitted[i])];
+      double pr[2] = {0.0, 0.0}, dr[2] = {0.0, 0.0};
+      if (!prior_residuals(p.prior, p.scale, theta[i], pr, dr, 1)) return false;
+      value += 0.5 * (pr[0] * pr[0] + pr[1] * pr[1]);
+      gradient[i] += pr[0] * dr[0] + pr[1] * dr[1];
+    }
+    return true;
+  };
   if (box.empty()) {  // only noise parameters: their closed form is the answer
     out.fit.success = true;
     out.fit.starts.resize(1);
     out.fit.starts[0].usable = true;
+  } else if (lbfgsb) {
+    ResidualFitOptions o = options.fit;
+    o.max_iterations = options.lbfgsb_iterations;
+    o.function_tolerance = options.lbfgsb_function_tolerance;
+    o.gradient_tolerance = options.lbfgsb_gradient_tolerance;
+    out.fit = fit_objective(negative_log_posterior, box, o);
+    // The intervals: the residuals' Jacobian at the best optimum, by forward sensitivities where
+    // they were the gradient (cheap there) and the evaluation can form them, else by central
+    // differences.
+    if (out.fit.success) {
+      fit_options.analytic_jacobian = false;
+      if (!why_forward.empty()) {
+        const auto at = problem.evaluate(full(out.fit.best), options.ode, true);
+        fit_options.analytic_jacobian = at.has_gradient && !at.failed;
+      }
+      out.fit.covariance = residual_covariance(f, rows, box, fit_options, out.fit.best);
+    }
   } else {
     out.fit = fit_residuals(f, rows, box, fit_options);
   }

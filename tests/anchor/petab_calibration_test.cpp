@@ -54,6 +54,13 @@ anchor::PetabFitOptions options() {
 
 TEST_CASE("PEtab calibration: exact data give back k2, and sigma's estimate is the residuals' closed form") {
   const std::vector<double> times = {0.05, 0.1, 0.2, 0.3, 0.5, 0.8, 1.2, 2.0};
+  const auto optimizer = GENERATE(anchor::PetabOptimizer::kLeastSquares, anchor::PetabOptimizer::kLbfgsb);
+  const auto options = [optimizer] {
+    auto o = ::options();
+    o.optimizer = optimizer;
+    return o;
+  };
+  INFO((optimizer == anchor::PetabOptimizer::kLbfgsb ? "L-BFGS-B" : "least squares"));
   SECTION("exact data, sigma fixed: k2 = 1.4") {
     core::Diagnostics d;
     auto problem = domains::kinetics::PetabProblem::read(
@@ -62,6 +69,8 @@ TEST_CASE("PEtab calibration: exact data give back k2, and sigma's estimate is t
     REQUIRE(problem);
     const auto fit = anchor::calibrate_petab(*problem, options());
     REQUIRE(fit.fit.success);
+    CHECK_THAT(fit.optimizer, Catch::StartsWith(optimizer == anchor::PetabOptimizer::kLbfgsb ? "L-BFGS-B"
+                                                                                             : "least squares"));
     CHECK(fit.values[0] == Approx(1.4).epsilon(1e-6));
     for (double l : fit.start_objectives) CHECK(l == Approx(fit.log_likelihood).margin(1e-6));
     // The likelihood at the optimum: every residual 0, sigma 0.05.
@@ -87,7 +96,8 @@ TEST_CASE("PEtab calibration: exact data give back k2, and sigma's estimate is t
         s1 += std::fabs(r) / times.size();
       }
       // Laplace's residual sqrt(2 |r|) has a kink where a residual crosses 0, which Levenberg-
-      // Marquardt on central differences resolves less sharply (3.6e-4 measured).
+      // Marquardt on central differences resolves less sharply (3.6e-4 measured), and L-BFGS-B's
+      // line search (on |r| itself) no better.
       if (distribution == "normal")
         CHECK(sigma == Approx(std::sqrt(s2)).epsilon(1e-5));
       else
@@ -130,14 +140,19 @@ TEST_CASE("PEtab calibration: objective priors join the objective, with their cl
                     - 0.5 * std::log(2 * M_PI * 0.25) - 0.5 * std::pow(std::log(2.0), 2) / 0.25 - 0.0  // logNormal at 1
                     - 0.5 * std::log(2 * M_PI * 0.04) - 0.5 * std::pow(std::log10(3.0), 2) / 0.04;     // on log10 at 1
   CHECK(problem->log_prior(problem->nominal_values()) == Approx(lp).epsilon(1e-12));
-  const auto fit = anchor::calibrate_petab(*problem, options());
-  REQUIRE(fit.fit.success);
-  CHECK(fit.values[0] == Approx(1.4).epsilon(1e-6));
-  CHECK(fit.values[2] == Approx(0.5).epsilon(1e-6));
-  CHECK(fit.values[3] == Approx(2.0 * std::exp(-0.25)).epsilon(1e-6));
-  CHECK(fit.values[4] == Approx(3.0).epsilon(1e-6));
-  CHECK(fit.objective == Approx(fit.log_likelihood + fit.log_prior).epsilon(1e-12));
-  CHECK(fit.log_prior == Approx(problem->log_prior(fit.values)).epsilon(1e-12));
+  for (const auto optimizer : {anchor::PetabOptimizer::kLeastSquares, anchor::PetabOptimizer::kLbfgsb}) {
+    auto o = options();
+    o.optimizer = optimizer;
+    const auto fit = anchor::calibrate_petab(*problem, o);
+    INFO(fit.optimizer);
+    REQUIRE(fit.fit.success);
+    CHECK(fit.values[0] == Approx(1.4).epsilon(1e-6));
+    CHECK(fit.values[2] == Approx(0.5).epsilon(1e-6));
+    CHECK(fit.values[3] == Approx(2.0 * std::exp(-0.25)).epsilon(1e-6));
+    CHECK(fit.values[4] == Approx(3.0).epsilon(1e-6));
+    CHECK(fit.objective == Approx(fit.log_likelihood + fit.log_prior).epsilon(1e-12));
+    CHECK(fit.log_prior == Approx(problem->log_prior(fit.values)).epsilon(1e-12));
+  }
 
   // A prior type PEtab does not define is named where it is.
   std::ofstream(dir / "parameters.tsv")
@@ -193,4 +208,93 @@ TEST_CASE("PEtab calibration: a work budget stops each start where it is, the sa
     CHECK(st.work == again.fit.starts[s].work);
   }
   CHECK(spent >= 1);
+}
+
+TEST_CASE("PEtab calibration: with more sensitivity parameters than twice the states, L-BFGS-B's gradient is "
+          "the adjoint's, and both optimisers give exact data's parameters back") {
+  // One species decaying at ka A + kb A^2 + kc A^3, from three initial amounts (a species as a
+  // condition column): 3 sensitivity parameters for 1 state. The data are the model's own
+  // solution at (0.5, 0.3, 0.2), so the maximum is there, every residual 0.
+  const auto dir = std::filesystem::path(PHYSYNTH_TEST_OUTPUT) / "petab_fit_cubic_decay";
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "model.xml")
+      << R"(<?xml version="1.0" encoding="UTF-8"?>
+<sbml xmlns="http://www.sbml.org/sbml/level3/version2/core" level="3" version="2">
+  <model id="cubic_decay" substanceUnits="mole" timeUnits="second" volumeUnits="litre" extentUnits="mole">
+    <listOfCompartments><compartment id="cell" spatialDimensions="3" size="1" constant="true"/></listOfCompartments>
+    <listOfSpecies>
+      <species id="A" compartment="cell" initialConcentration="1" hasOnlySubstanceUnits="false" boundaryCondition="false" constant="false"/>
+    </listOfSpecies>
+    <listOfParameters>
+      <parameter id="ka" value="1" constant="true"/><parameter id="kb" value="1" constant="true"/><parameter id="kc" value="1" constant="true"/>
+    </listOfParameters>
+    <listOfReactions>
+      <reaction id="decay" reversible="false">
+        <listOfReactants><speciesReference species="A" stoichiometry="1" constant="true"/></listOfReactants>
+        <kineticLaw><math xmlns="http://www.w3.org/1998/Math/MathML"><apply><times/><ci>cell</ci><ci>A</ci>
+          <apply><plus/><ci>ka</ci><apply><times/><ci>kb</ci><ci>A</ci></apply><apply><times/><ci>kc</ci><ci>A</ci><ci>A</ci></apply></apply>
+        </apply></math></kineticLaw>
+      </reaction>
+    </listOfReactions>
+  </model>
+</sbml>
+)";
+  std::ofstream(dir / "problem.yaml") << "format_version: 1\nparameter_file: parameters.tsv\nproblems:\n"
+                                         "- condition_files: [conditions.tsv]\n  measurement_files: [measurements.tsv]\n"
+                                         "  observable_files: [observables.tsv]\n  sbml_files: [model.xml]\n";
+  std::ofstream(dir / "conditions.tsv") << "conditionId\tA\nlow\t0.5\nmid\t1\nhigh\t2\n";
+  std::ofstream(dir / "observables.tsv") << "observableId\tobservableFormula\tnoiseFormula\nobs_A\tA\t0.01\n";
+  const auto write_parameters = [&](double a, double b, double c) {
+    std::ofstream t(dir / "parameters.tsv");
+    t.precision(17);
+    t << "parameterId\tparameterScale\tlowerBound\tupperBound\tnominalValue\testimate\n"
+      << "ka\tlog10\t0.001\t10\t" << a << "\t1\nkb\tlog10\t0.001\t10\t" << b << "\t1\nkc\tlog10\t0.001\t10\t" << c
+      << "\t1\n";
+  };
+  const std::vector<double> times = {0.1, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0};
+  const auto write_measurements = [&](const std::vector<double>& values) {
+    std::ofstream m(dir / "measurements.tsv");
+    m.precision(17);
+    m << "observableId\tsimulationConditionId\tmeasurement\ttime\n";
+    std::size_t k = 0;
+    for (const char* c : {"low", "mid", "high"})
+      for (double t : times) m << "obs_A\t" << c << "\t" << (values.empty() ? 1.0 : values[k++]) << "\t" << t << "\n";
+  };
+  write_parameters(0.5, 0.3, 0.2);
+  write_measurements({});
+  solvers::OdeOptions tight;
+  tight.rtol = 1e-12, tight.atol = 1e-14;
+  {
+    core::Diagnostics d;
+    auto truth = domains::kinetics::PetabProblem::read((dir / "problem.yaml").string(), d);
+    INFO(d.report());
+    REQUIRE(truth);
+    const auto e = truth->evaluate(truth->nominal_values(), tight);
+    REQUIRE_FALSE(e.failed);
+    write_measurements(e.simulations);
+  }
+  write_parameters(1, 1, 1);
+  core::Diagnostics d;
+  auto problem = domains::kinetics::PetabProblem::read((dir / "problem.yaml").string(), d);
+  REQUIRE(problem);
+  auto o = options();
+  o.fit.starts = 3;
+  const double best = -0.5 * 21 * std::log(2 * M_PI * 1e-4);  // every residual 0, sigma 0.01
+  for (const auto optimizer : {anchor::PetabOptimizer::kLbfgsb, anchor::PetabOptimizer::kLeastSquares}) {
+    o.optimizer = optimizer;
+    const auto fit = anchor::calibrate_petab(*problem, o);
+    INFO(fit.optimizer << "; " << fit.gradient);
+    REQUIRE(fit.fit.success);
+    if (optimizer == anchor::PetabOptimizer::kLbfgsb) {
+      CHECK_THAT(fit.gradient, Catch::StartsWith("adjoint sensitivities"));  // GradientMethod::kAuto's choice
+    } else {
+      CHECK_THAT(fit.gradient, Catch::StartsWith("exact (forward sensitivities)"));
+    }
+    CHECK(fit.values[0] == Approx(0.5).epsilon(1e-4));
+    CHECK(fit.values[1] == Approx(0.3).epsilon(1e-4));
+    CHECK(fit.values[2] == Approx(0.2).epsilon(1e-4));
+    CHECK(fit.log_likelihood == Approx(best).margin(1e-4));
+    // The intervals come from the residuals' Jacobian at the optimum either way: finite here.
+    for (std::size_t i = 0; i < 3; ++i) CHECK(std::isfinite(fit.fit.covariance[i * 3 + i]));
+  }
 }

@@ -3,7 +3,9 @@
 # (tests/fixtures/petab/preequilibration), the fit's log-likelihood is at least the nominal one,
 # the same on 1 and 2 threads, and the calibrated problem it writes gives that value to --llh;
 # the same starts give the same fit.json; a file of the user's in the output folder stays and
-# is not replaced; no -o is bad input.
+# is not replaced; no -o is bad input. L-BFGS-B (--optimizer lbfgsb, adjoint and forward
+# gradients) reaches the same log-likelihood, with the same bits on 1 and 2 threads; --gradient
+# with least squares and --jacobian differences with L-BFGS-B are bad input.
 # usage: petab_calibrate.sh PHYSYNTH SOURCE_DIR OUT_DIR
 set -u
 PHYSYNTH=$1 SRC=$2 OUT=$3
@@ -24,6 +26,25 @@ awk -v a="${last#log-likelihood: }" -v b="${again#log-likelihood: }" 'BEGIN { d 
 "$PHYSYNTH" petab "$P" --calibrate -o "$OUT/fit2" --starts 3 -j 2 >/dev/null || fail "2 threads"
 strip() { grep -v '"seconds"' "$1"; }
 cmp <(strip "$OUT/fit1/fit.json") <(strip "$OUT/fit2/fit.json") || fail "fit.json differs between 1 and 2 threads"
+
+same() { awk -v a="${1#log-likelihood: }" -v b="${2#log-likelihood: }" 'BEGIN { d = a - b; exit !(d < 1e-5 && d > -1e-5) }'; }
+for g in adjoint forward; do
+  lb=$("$PHYSYNTH" petab "$P" --calibrate -o "$OUT/lbfgsb_$g" --starts 3 -j 1 --optimizer lbfgsb --gradient $g) ||
+    fail "L-BFGS-B, $g: exit $?: $lb"
+  echo "$lb" | grep -q "^optimizer: L-BFGS-B$" || fail "L-BFGS-B, $g: $lb"
+  echo "$lb" | grep -q "^gradients: $g sensitivities" || fail "L-BFGS-B's gradient, $g: $lb"
+  grep -q '"optimizer": "L-BFGS-B' "$OUT/lbfgsb_$g/fit.json" || fail "fit.json does not name L-BFGS-B"
+  same "$(echo "$lb" | tail -1)" "$last" || fail "L-BFGS-B ($g) ends at $(echo "$lb" | tail -1), least squares at $last"
+done
+"$PHYSYNTH" petab "$P" --calibrate -o "$OUT/lbfgsb_2" --starts 3 -j 2 --optimizer lbfgsb --gradient adjoint >/dev/null ||
+  fail "L-BFGS-B on 2 threads"
+cmp <(strip "$OUT/lbfgsb_adjoint/fit.json") <(strip "$OUT/lbfgsb_2/fit.json") ||
+  fail "L-BFGS-B's fit.json differs between 1 and 2 threads"
+for bad in "--optimizer least-squares --gradient adjoint" "--optimizer lbfgsb --jacobian differences"; do
+  out=$("$PHYSYNTH" petab "$P" --calibrate -o "$OUT/bad" --starts 2 $bad 2>&1); rc=$?
+  [ "$rc" -eq 2 ] || fail "$bad: exit $rc: $out"
+  [ ! -e "$OUT/bad" ] || fail "$bad: wrote $OUT/bad"
+done
 
 mkdir -p "$OUT/mine" && echo "my notes" >"$OUT/mine/fit.json"
 out=$("$PHYSYNTH" petab "$P" --calibrate -o "$OUT/mine" --starts 2 2>&1); rc=$?

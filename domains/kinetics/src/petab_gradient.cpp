@@ -45,6 +45,27 @@ std::string PetabProblem::adjoint_refusal(const std::vector<double>& values, con
   return {};
 }
 
+std::string PetabProblem::why_forward(const std::vector<double>& values, const solvers::OdeOptions& options,
+                                      GradientMethod method) const {
+  if (method == GradientMethod::kForward) return "forward sensitivities as asked";
+  solvers::OdeOptions plain = options;
+  plain.sensitivity_parameters.clear();
+  if (std::string why = adjoint_refusal(values, plain); !why.empty()) return why;
+  if (method == GradientMethod::kAdjoint) return {};
+  // The forward sensitivities' cost grows with their count K, the adjoint's hardly. Measured on
+  // the benchmark collection (docs/PERFORMANCE.md): the adjoint won on Lucarelli (K = 105 for
+  // n = 33 states) and Zheng (45 for 15) and lost on Schwen (13 for 11) and Boehm (8 for 8). It
+  // also won on Bachmann (29 for 25), which this rule gives to forward sensitivities: K / n
+  // does not tell Bachmann (1.16) from Schwen (1.18), so the rule stays on the safe side.
+  const std::size_t n = model_->num_states();
+  std::size_t K = 0;
+  for (std::size_t c = 0; c < conditions_.size(); ++c) K = std::max(K, set_by_petab(sources(c)).size());
+  if (K <= 2 * n)
+    return std::to_string(K) + " sensitivity parameters for " + std::to_string(n) +
+           " states: forward sensitivities cost less below 2 per state";
+  return {};
+}
+
 PetabGradient PetabProblem::log_likelihood_gradient(const std::vector<double>& values,
                                                     const solvers::OdeOptions& options, GradientMethod method) const {
   PetabGradient out;
@@ -52,17 +73,7 @@ PetabGradient PetabProblem::log_likelihood_gradient(const std::vector<double>& v
   out.gradient.assign(P, 0.0);
   solvers::OdeOptions plain = options;
   plain.sensitivity_parameters.clear();
-  if (method != GradientMethod::kForward) out.why_forward = adjoint_refusal(values, plain);
-  if (method == GradientMethod::kAuto && out.why_forward.empty()) {
-    // The forward sensitivities' cost grows with their count K, the adjoint's hardly: measured
-    // on the benchmark collection (docs/PERFORMANCE.md), the adjoint won on Lucarelli, Bachmann
-    // and Zheng (K above 2n) and lost on Schwen and Boehm (K below).
-    std::size_t K = 0;
-    for (std::size_t c = 0; c < conditions_.size(); ++c) K = std::max(K, set_by_petab(sources(c)).size());
-    if (K <= 2 * n)
-      out.why_forward = std::to_string(K) + " sensitivity parameters for " + std::to_string(n) +
-                        " states: forward sensitivities cost less below 2 per state";
-  }
+  if (method != GradientMethod::kForward) out.why_forward = why_forward(values, plain, method);
 
   if (method == GradientMethod::kForward || !out.why_forward.empty()) {
     out.method = "forward";

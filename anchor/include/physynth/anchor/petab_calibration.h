@@ -1,9 +1,20 @@
 // Calibration of a PEtab problem (domains/kinetics/petab.h): maximum likelihood of its
 // estimated parameters within their bounds, on their scales (log and log10 entries are fitted in
-// ln, which is the same search up to a constant factor), by multi-start least squares
-// (residual_fit.h) with exact Jacobians: the evaluation's forward sensitivities
-// (PetabEvaluation::misfit_gradient, sigma_gradient), or central differences where it cannot
-// form them (PetabFit::gradient says which, and why).
+// ln, which is the same search up to a constant factor), multi-start, by one of
+// - least squares (residual_fit.h: Levenberg-Marquardt) with exact Jacobians: the evaluation's
+//   forward sensitivities (PetabEvaluation::misfit_gradient, sigma_gradient), or central
+//   differences where it cannot form them (PetabFit::gradient says which, and why);
+// - L-BFGS-B (gradient_fit.h) on the negative log-posterior with the log-likelihood's gradient
+//   (PetabProblem::log_likelihood_gradient: adjoint sensitivities, one backward solve per
+//   condition whatever the parameter count, or forward ones).
+// Least squares is the default. Which is faster depends on the problem in ways not read off its
+// size (domains/kinetics/README.md: on one start of Bachmann 2011 L-BFGS-B with the adjoint got
+// far further in the same time; on Zheng 2012 least squares found the better optimum), so
+// nothing picks L-BFGS-B for the user.
+//
+// Both profile plain noise parameters in closed form (below) and add the priors; the optimum's
+// 95 % intervals come from the least-squares residuals' Jacobian at the best optimum either way
+// (with L-BFGS-B by forward sensitivities where they were its gradient, else central differences).
 //
 // PEtab's negative log-likelihood is written as a sum of squares exactly: per measurement the
 // residual r = (data - y) / σ (normal; sqrt(2 |r|) for Laplace) and, because σ may depend on the
@@ -21,10 +32,19 @@
 
 namespace physynth::anchor {
 
+enum class PetabOptimizer { kLeastSquares, kLbfgsb };
+
 struct PetabFitOptions {
   ResidualFitOptions fit;  // starts, seed, iterations, threads; fit.first_at_start: start 0 at the nominal values
   solvers::OdeOptions ode;  // tolerances of every solve inside the fit
-  bool central_differences = false;  // central differences even where exact gradients can be formed
+  bool central_differences = false;  // least squares: central differences even where exact gradients can be formed
+  PetabOptimizer optimizer = PetabOptimizer::kLeastSquares;
+  // L-BFGS-B's gradient, iterations and convergence (gradient_fit.h), in place of fit's
+  // max_iterations, function_tolerance and gradient_tolerance.
+  domains::kinetics::GradientMethod gradient = domains::kinetics::GradientMethod::kAuto;
+  int lbfgsb_iterations = 1000;
+  double lbfgsb_function_tolerance = 1e-15;  // relative decrease of -log-posterior in one iteration
+  double lbfgsb_gradient_tolerance = 1e-5;   // projected gradient, per unit of ln θ (or θ where linear)
 };
 
 struct PetabFit {
@@ -38,7 +58,8 @@ struct PetabFit {
   double objective = 0.0;                      // log_likelihood + log_prior: what the fit maximises
   std::vector<double> start_objectives;        // per start, where it ended (-inf where unusable)
   std::string message;                         // why nothing was fitted, when fit.success is false
-  std::string gradient;                        // how the Jacobians were computed (and why not exactly)
+  std::string gradient;                        // how the Jacobians or gradients were computed (and why)
+  std::string optimizer;                       // "least squares (Levenberg-Marquardt)" or "L-BFGS-B", and why
 };
 
 PetabFit calibrate_petab(const domains::kinetics::PetabProblem& problem, const PetabFitOptions& options);

@@ -183,6 +183,11 @@ class PetabProblem {
   // singular, and with kForward, the gradient comes from evaluate's forward sensitivities.
   PetabGradient log_likelihood_gradient(const std::vector<double>& values, const solvers::OdeOptions& options,
                                         GradientMethod method = GradientMethod::kAuto) const;
+  // Which sensitivities log_likelihood_gradient(values, options, method) uses: empty for the
+  // adjoint, else why forward ones (kForward: as asked; kAuto: below 2 sensitivity parameters
+  // per state, or where the adjoint refuses).
+  std::string why_forward(const std::vector<double>& values, const solvers::OdeOptions& options,
+                          GradientMethod method) const;
   // Why the adjoint cannot compute this problem's gradient under `options` (empty: it can).
   std::string adjoint_refusal(const std::vector<double>& values, const solvers::OdeOptions& options) const;
 

@@ -48,6 +48,7 @@ struct PetabOptions {
   std::string linear_solver = "auto";   // CVODES': auto (KLU for a large sparse model), dense or klu
   std::string gradient;                 // with --llh: auto, forward or adjoint (empty: no gradient)
   std::string optimizer = "least-squares";  // --calibrate: least-squares or lbfgsb
+  int max_iterations = 0;                   // per start of --calibrate (0: the optimiser's default)
 };
 
 domains::kinetics::GradientMethod gradient_method(const std::string& name) {
@@ -241,6 +242,7 @@ int run_calibrate(const PetabOptions& o) {
   fo.central_differences = o.jacobian == "differences";
   fo.optimizer = o.optimizer == "lbfgsb" ? anchor::PetabOptimizer::kLbfgsb : anchor::PetabOptimizer::kLeastSquares;
   if (!o.gradient.empty()) fo.gradient = gradient_method(o.gradient);
+  if (o.max_iterations > 0) fo.fit.max_iterations = fo.lbfgsb_iterations = o.max_iterations;
   std::cout << std::setprecision(12);
   std::cout << "calibrating from " << o.starts << " starts ("
             << (o.from_nominal ? "the first at the nominal values, " : "") << "a Sobol design over the bounds), rtol "
@@ -659,6 +661,10 @@ void add_petab_command(CLI::App& app, int& exit_code) {
                   "log-likelihood's gradient, --gradient: with the adjoint, one backward solve per condition "
                   "whatever the parameter count; more iterations)")
       ->check(CLI::IsMember({"least-squares", "lbfgsb"}));
+  cmd->add_option("--max-iterations", o->max_iterations,
+                  "Iterations per start of --calibrate (default: 200 for least squares, 1000 for L-BFGS-B); a start "
+                  "that reaches them keeps where it is and fit.json says so")
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--max-steps", o->max_steps,
                   "CVODES steps per solve inside --calibrate (default 100000; a solve that needs more fails and "
                   "Levenberg-Marquardt takes a shorter step)")

@@ -5,7 +5,8 @@
 # the same starts give the same fit.json; a file of the user's in the output folder stays and
 # is not replaced; no -o is bad input. L-BFGS-B (--optimizer lbfgsb, adjoint and forward
 # gradients) reaches the same log-likelihood, with the same bits on 1 and 2 threads; --gradient
-# with least squares and --jacobian differences with L-BFGS-B are bad input.
+# with least squares and --jacobian differences with L-BFGS-B are bad input; --max-iterations
+# stops each start there.
 # usage: petab_calibrate.sh PHYSYNTH SOURCE_DIR OUT_DIR
 set -u
 PHYSYNTH=$1 SRC=$2 OUT=$3
@@ -40,6 +41,9 @@ done
   fail "L-BFGS-B on 2 threads"
 cmp <(strip "$OUT/lbfgsb_adjoint/fit.json") <(strip "$OUT/lbfgsb_2/fit.json") ||
   fail "L-BFGS-B's fit.json differs between 1 and 2 threads"
+"$PHYSYNTH" petab "$P" --calibrate -o "$OUT/one_iteration" --starts 2 --optimizer lbfgsb --max-iterations 1 >/dev/null ||
+  fail "--max-iterations 1"
+grep -q '"message": "L-BFGS-B: iteration limit (1)"' "$OUT/one_iteration/fit.json" || fail "--max-iterations 1 not kept"
 for bad in "--optimizer least-squares --gradient adjoint" "--optimizer lbfgsb --jacobian differences"; do
   out=$("$PHYSYNTH" petab "$P" --calibrate -o "$OUT/bad" --starts 2 $bad 2>&1); rc=$?
   [ "$rc" -eq 2 ] || fail "$bad: exit $rc: $out"

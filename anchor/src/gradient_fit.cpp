@@ -37,8 +37,12 @@ struct Lbfgsb {
         wa_(2 * kMemory * n + 5 * n + 11 * kMemory * kMemory + 8 * kMemory),
         iwa_(3 * n),
         nbd_(n, 2) {}  // 2: both bounds
-  void start() { set(task_, "START"); }
-  // One call: returns the task's first word on exit (FG, NEW_X, CONV, ABNO, ERROR, WARNING).
+  void start() {
+    set(task_, "START");
+    set(csave_, "");
+  }
+  // One call: returns the task on exit up to its first '_', ':' or space (FG, NEW, CONVERGENCE,
+  // ABNORMAL, ERROR, WARNING).
   std::string step(std::vector<double>& x, const std::vector<double>& lo, const std::vector<double>& hi, double& f,
                    std::vector<double>& g, double factr, double pgtol) {
     const int m = kMemory, iprint = -1;

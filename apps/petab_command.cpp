@@ -667,7 +667,7 @@ void add_petab_command(CLI::App& app, int& exit_code) {
       ->check(CLI::PositiveNumber);
   cmd->add_option("--max-steps", o->max_steps,
                   "CVODES steps per solve inside --calibrate (default 100000; a solve that needs more fails and "
-                  "Levenberg-Marquardt takes a shorter step)")
+                  "the optimiser takes a shorter step)")
       ->check(CLI::PositiveNumber);
   cmd->add_flag("--from-nominal", o->from_nominal, "Make the first start the table's nominal values");
   cmd->add_option("--work-budget", o->work_budget,

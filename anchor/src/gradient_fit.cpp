@@ -74,14 +74,10 @@ ResidualFitResult fit_objective(const ObjectiveFunction& f, const std::vector<Bo
                                 const ResidualFitOptions& opt) {
   const auto began = std::chrono::steady_clock::now();
   ResidualFitResult R;
-  if (const auto problems = opt.validate(box); !problems.empty()) {
-    R.message = problems.front();
-    return R;
-  }
-  const std::size_t D = box.size(), starts = static_cast<std::size_t>(opt.starts);
-  const detail::StartDesign design = detail::start_design(box, opt);
+  detail::StartDesign design;
+  if (!detail::begin_fit(R, box, opt, design)) return R;
+  const std::size_t D = box.size(), starts = R.starts.size();
   const double factr = opt.function_tolerance / std::numeric_limits<double>::epsilon();
-  R.starts.resize(starts);
   std::vector<std::vector<double>> optima(starts);
 
   const auto one = [&](std::size_t s) {

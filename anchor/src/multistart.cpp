@@ -34,6 +34,17 @@ StartDesign start_design(const std::vector<BoxParameter>& box, const ResidualFit
   return out;
 }
 
+bool begin_fit(ResidualFitResult& R, const std::vector<BoxParameter>& box, const ResidualFitOptions& options,
+               StartDesign& design) {
+  if (const auto problems = options.validate(box); !problems.empty()) {
+    R.message = problems.front();
+    return false;
+  }
+  R.starts.resize(static_cast<std::size_t>(options.starts));
+  design = start_design(box, options);
+  return true;
+}
+
 std::vector<bool> on_bounds(const std::vector<double>& x, const StartDesign& design) {
   std::vector<bool> out;
   for (std::size_t i = 0; i < x.size(); ++i) {

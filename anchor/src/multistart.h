@@ -18,6 +18,11 @@ struct StartDesign {
 
 StartDesign start_design(const std::vector<BoxParameter>& box, const ResidualFitOptions& options);
 
+// A fit's beginning: the box and options checked (false, with R.message, where they are not
+// valid), R.starts sized, the design made.
+bool begin_fit(ResidualFitResult& R, const std::vector<BoxParameter>& box, const ResidualFitOptions& options,
+               StartDesign& design);
+
 // Per entry of x (fitted space): within 1e-6 of the box's width of a bound.
 std::vector<bool> on_bounds(const std::vector<double>& x, const StartDesign& design);
 

@@ -159,16 +159,12 @@ ResidualFitResult fit_residuals(const ResidualFunction& f, std::size_t num_resid
                                 const std::vector<BoxParameter>& box, const ResidualFitOptions& opt) {
   const auto began = std::chrono::steady_clock::now();
   ResidualFitResult R;
-  if (const auto problems = opt.validate(box); !problems.empty()) {
-    R.message = problems.front();
-    return R;
-  }
-  const std::size_t D = box.size(), starts = static_cast<std::size_t>(opt.starts);
-  const detail::StartDesign design = detail::start_design(box, opt);
+  detail::StartDesign design;
+  if (!detail::begin_fit(R, box, opt, design)) return R;
+  const std::size_t D = box.size(), starts = R.starts.size();
   const std::vector<double>&lo = design.lower, &hi = design.upper;
   const auto& points = design.points;
 
-  R.starts.resize(starts);
   std::vector<std::vector<double>> optima(starts);
   const auto one = [&](std::size_t s) {
     const auto t0 = std::chrono::steady_clock::now();

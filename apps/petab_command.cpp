@@ -237,7 +237,7 @@ int run_calibrate(const PetabOptions& o) {
   fo.fit.work_budget = o.work_budget;
   fo.ode = first_tolerances(o, *problem);
   // A start wandering where the model is stiff or blows up would spend a million steps per solve
-  // there; a failed solve only shortens Levenberg-Marquardt's step.
+  // there; a failed solve only shortens the optimiser's step.
   fo.ode.max_steps = o.max_steps;
   fo.central_differences = o.jacobian == "differences";
   fo.optimizer = o.optimizer == "lbfgsb" ? anchor::PetabOptimizer::kLbfgsb : anchor::PetabOptimizer::kLeastSquares;

@@ -47,7 +47,7 @@ std::string PetabProblem::adjoint_refusal(const std::vector<double>& values, con
 
 std::string PetabProblem::why_forward(const std::vector<double>& values, const solvers::OdeOptions& options,
                                       GradientMethod method) const {
-  if (method == GradientMethod::kForward) return "forward sensitivities as asked";
+  if (method == GradientMethod::kForward) return "as asked";
   solvers::OdeOptions plain = options;
   plain.sensitivity_parameters.clear();
   if (std::string why = adjoint_refusal(values, plain); !why.empty()) return why;

@@ -10,6 +10,8 @@
 
 namespace physynth::anchor::detail {
 
+namespace {
+
 StartDesign start_design(const std::vector<BoxParameter>& box, const ResidualFitOptions& opt) {
   const std::size_t D = box.size(), starts = static_cast<std::size_t>(opt.starts);
   StartDesign out;
@@ -34,6 +36,17 @@ StartDesign start_design(const std::vector<BoxParameter>& box, const ResidualFit
   return out;
 }
 
+std::vector<bool> on_bounds(const std::vector<double>& x, const StartDesign& design) {
+  std::vector<bool> out;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const double tol = 1e-6 * (design.upper[i] - design.lower[i]);
+    out.push_back(x[i] <= design.lower[i] + tol || x[i] >= design.upper[i] - tol);
+  }
+  return out;
+}
+
+}  // namespace
+
 bool begin_fit(ResidualFitResult& R, const std::vector<BoxParameter>& box, const ResidualFitOptions& options,
                StartDesign& design) {
   if (const auto problems = options.validate(box); !problems.empty()) {
@@ -43,15 +56,6 @@ bool begin_fit(ResidualFitResult& R, const std::vector<BoxParameter>& box, const
   R.starts.resize(static_cast<std::size_t>(options.starts));
   design = start_design(box, options);
   return true;
-}
-
-std::vector<bool> on_bounds(const std::vector<double>& x, const StartDesign& design) {
-  std::vector<bool> out;
-  for (std::size_t i = 0; i < x.size(); ++i) {
-    const double tol = 1e-6 * (design.upper[i] - design.lower[i]);
-    out.push_back(x[i] <= design.lower[i] + tol || x[i] >= design.upper[i] - tol);
-  }
-  return out;
 }
 
 void for_each_start(std::size_t starts, int threads, const std::function<void(std::size_t)>& one) {

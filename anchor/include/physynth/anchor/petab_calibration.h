@@ -59,7 +59,7 @@ struct PetabFit {
   std::vector<double> start_objectives;        // per start, where it ended (-inf where unusable)
   std::string message;                         // why nothing was fitted, when fit.success is false
   std::string gradient;                        // how the Jacobians or gradients were computed (and why)
-  std::string optimizer;                       // "least squares (Levenberg-Marquardt)" or "L-BFGS-B", and why
+  std::string optimizer;                       // "least squares (Levenberg-Marquardt)" or "L-BFGS-B"
 };
 
 PetabFit calibrate_petab(const domains::kinetics::PetabProblem& problem, const PetabFitOptions& options);

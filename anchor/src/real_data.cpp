@@ -27,6 +27,15 @@ std::vector<int> field_columns(const std::string& line) {
   return columns;
 }
 
+// 1-based column of a quote that the line never closes (split_fields would read the rest of the
+// line as one field, commas and all), 0 if every quote is closed.
+int unclosed_quote(const std::string& line) {
+  int open = 0;
+  for (std::size_t i = 0; i < line.size(); ++i)
+    if (line[i] == '"') open = open ? 0 : static_cast<int>(i) + 1;
+  return open;
+}
+
 std::optional<double> parse_number(const std::string& text) {
   if (text.empty()) return std::nullopt;
   errno = 0;
@@ -81,6 +90,12 @@ std::optional<RealData> read_real_data(const std::string& path, core::Diagnostic
     return std::nullopt;
   }
   const int header_line = line_number;
+  if (const int q = unclosed_quote(line)) {
+    diagnostics.error({path, header_line, q},
+                      "the header's quote is never closed (a quoted name must end with a quote before the next "
+                      "comma); got " + line.substr(static_cast<std::size_t>(q - 1), 40));
+    return std::nullopt;
+  }
   const std::vector<int> header_columns = field_columns(line);
   int c_unit = -1, c_time = -1, c_observable = -1, c_value = -1, c_sd = -1, c_units = -1;
   std::vector<int> c_covariates;
@@ -131,6 +146,11 @@ std::optional<RealData> read_real_data(const std::string& path, core::Diagnostic
   while (std::getline(in, line)) {
     ++line_number;
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    if (const int q = unclosed_quote(line)) {
+      diagnostics.error({path, line_number, q},
+                        "this quote is never closed (a quoted field must end with a quote before the next comma)");
+      continue;
+    }
     const std::vector<std::string> f = core::split_fields(line, ',');
     const std::vector<int> columns = field_columns(line);
     if (f.size() != header.size()) {
@@ -261,17 +281,19 @@ std::string format_real_data(const RealData& data) {
       for (const auto& r : se.readings) sd = sd || r.sd > 0.0;
     }
   const auto number = [](double x) { return core::format_number(x); };
+  // A name with a comma in it was read from quotes (which the reader drops): quoted again.
+  const auto text = [](const std::string& t) { return t.find(',') == std::string::npos ? t : '"' + t + '"'; };
   std::string out = "unit,time,observable,value";
   if (sd) out += ",sd";
   if (units) out += ",units";
-  for (const auto& c : data.covariate_columns) out += "," + c;
+  for (const auto& c : data.covariate_columns) out += "," + text(c);
   out += "\n";
   for (const auto& u : data.units)
     for (const auto& se : u.series)
       for (const auto& r : se.readings) {
-        out += u.id + "," + number(r.time) + "," + se.observable + "," + number(r.value);
+        out += text(u.id) + "," + number(r.time) + "," + text(se.observable) + "," + number(r.value);
         if (sd) out += "," + (r.sd > 0.0 ? number(r.sd) : std::string());
-        if (units) out += "," + se.units;
+        if (units) out += "," + text(se.units);
         for (const auto& c : data.covariate_columns) {
           const auto it = u.covariates.find(c);
           out += "," + (it != u.covariates.end() ? number(it->second) : std::string());

@@ -390,4 +390,29 @@ TEST_CASE("read_real_data: every problem is reported with file, line, column and
   CHECK(problems(c) ==
         std::vector<std::string>{c + ":3:9: error: units 'nM' of observable 'P' differ from 'uM' on line 2"});
   CHECK(problems(write("real_empty.csv", "")).size() == 1);
+  // A quote never closed would read the rest of its line as one field, commas and all (found by
+  // fuzz/real_data_fuzz.cpp: a header read that way had one column whose name held five commas).
+  const std::string q = write("real_quote.csv", "unit,time,observable,value,S\"0,k\na,0,P,1,2,3\n");
+  CHECK(problems(q) == std::vector<std::string>{
+                           q + ":1:29: error: the header's quote is never closed (a quoted name must end with a quote "
+                               "before the next comma); got \"0,k"});
+  const std::string r = write("real_quote_row.csv", "unit,time,observable,value\na,0,P,1\n\"b,1,P,2\n");
+  CHECK(problems(r) == std::vector<std::string>{
+                           r + ":3:1: error: this quote is never closed (a quoted field must end with a quote before "
+                               "the next comma)"});
+}
+
+TEST_CASE("real data: names with commas (read from quotes) are written quoted, and read back the same") {
+  const std::string path = write("real_comma.csv", "unit,time,observable,value,units,\"S,0\"\n"
+                                                   "\"well,1\",0,\"P,total\",1.5,\"mg,dry\",10\n");
+  core::Diagnostics d;
+  const auto data = anchor::read_real_data(path, d);
+  INFO(d.report());
+  REQUIRE(data);
+  CHECK(data->units[0].id == "well,1");
+  const std::string text = anchor::format_real_data(*data);
+  CHECK(text == "unit,time,observable,value,units,\"S,0\"\n\"well,1\",0,\"P,total\",1.5,\"mg,dry\",10\n");
+  const auto back = anchor::read_real_data(write("real_comma_again.csv", text), d);
+  REQUIRE(back);
+  CHECK(anchor::format_real_data(*back) == text);
 }

@@ -4,6 +4,7 @@
 // whose residual is too large, out-of-range draws are refused, and the bytes do
 // not depend on the thread count.
 #include <catch2/catch.hpp>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -33,7 +34,9 @@ const std::string& trained_model() {
   static const std::string path = [] {
     fs::create_directories(kOut);
     const auto s = testing::load_scenario(kScenario, {"backend=cvode"});
-    const std::string p = kOut + "/decay.pt";
+    // One file per test process: ctest runs this file's cases as separate processes, two at a
+    // time, and two of them saving the same path at once failed (ENOENT) in CI.
+    const std::string p = kOut + "/decay-" + std::to_string(::getpid()) + ".pt";
     pinn::Pinn::train(engine::pinn_problem(s), s.pinn.network, s.pinn.train).save(p);
     return p;
   }();

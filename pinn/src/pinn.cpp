@@ -40,20 +40,19 @@ void Pinn::predict(const double* p, std::size_t count, const std::vector<double>
 }
 
 void Pinn::residual(const double* p, std::size_t count, int points, double* rms) const {
-  torch::NoGradGuard no_grad;
   const Impl& im = *impl_;
-  const std::size_t R = static_cast<std::size_t>(std::max(points, 2)), M = im.m();
-  const std::size_t per_chunk = std::max<std::size_t>(1, (1u << 16) / R);
-  for (std::size_t first = 0; first < count; first += per_chunk) {
-    const std::size_t c = std::min(per_chunk, count - first);
-    std::vector<double> th(R);
-    for (std::size_t k = 0; k < R; ++k) th[k] = static_cast<double>(k) / static_cast<double>(R - 1);
-    const Batch b = im.grid_batch(th, p + first * M, c);
+  const std::size_t R = static_cast<std::size_t>(std::max(points, 2));
+  std::vector<double> th(R);
+  for (std::size_t k = 0; k < R; ++k) th[k] = static_cast<double>(k) / static_cast<double>(R - 1);
+  torch::NoGradGuard no_grad;
+  const Batch once = im.sample_batch(th, p, count);
+  im.for_each_chunk(count, R, [&](std::size_t first, std::size_t c) {
+    const Batch b = im.grid_rows(once, first, c, th);
     auto [u, du] = im.forward_mode(b);
     const Tensor r = im.residual(b, u, du).pow(2).reshape({static_cast<std::int64_t>(c), -1}).mean(1).sqrt();
     const Tensor rc = r.to(torch::kCPU, torch::kFloat64).contiguous();
     std::copy(rc.data_ptr<double>(), rc.data_ptr<double>() + c, rms + first);
-  }
+  });
 }
 
 ErrorSummary Pinn::error_against_solver(std::size_t count, std::uint64_t seed, const solvers::OdeOptions& solver,

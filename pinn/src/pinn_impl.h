@@ -6,6 +6,7 @@
 
 #include <torch/torch.h>
 #include <torch/version.h>
+#include <ATen/Parallel.h>
 
 #include <algorithm>
 #include <chrono>
@@ -13,6 +14,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -208,8 +210,8 @@ struct Batch {
     if (g0.defined()) {
       b.g0 = g0.index_select(0, rows);
       b.rate = rate.index_select(0, rows);
-      b.D = D.index_select(0, rows);
     }
+    if (D.defined()) b.D = D.index_select(0, rows);
     if (tau.defined()) b.tau = tau.index_select(0, rows);
     if (z0.defined()) b.z0 = z0.index_select(0, rows);
     b.s = s.index_select(0, rows);
@@ -565,32 +567,51 @@ struct Pinn::Impl {
   // (an enzyme complex above the total enzyme). f clamps non-negative states at zero, so where
   // the network strays below zero (S < 0) the manifold continues (ES = 0) instead of ending.
   // Rows that do not converge to finite values on a stable root keep v_net (the residual
-  // then says so).
+  // then says so). A row leaves the iteration once it has converged (or its G is not a number,
+  // which no step changes), keeping the point, G and Jacobian at which it did: most rows of a
+  // grid converge in one or two steps, and the few that take four no longer carry the rest.
   OnManifold to_manifold(const Batch& b, const Tensor& v_net, const Tensor& th) const {
     torch::NoGradGuard no_grad;
     const Tensor M = directions(b);
     const std::int64_t k = b.C.defined() ? b.C.size(1) : 0, q = static_cast<std::int64_t>(qss.size());
-    const Tensor qi = qss_idx;
-    Tensor a = torch::zeros({b.size(), k + q}, options());
-    const Tensor vq = v_net.index_select(1, qi);
-    a.slice(1, k) = 1e-3 - vq;
+    const auto N = static_cast<std::int64_t>(n());
     const double tol = dtype == torch::kFloat64 ? 1e-12 : 1e-5;
-    Tensor v, G, J, Gt;
+    Tensor v = torch::empty_like(v_net), G = torch::empty({b.size(), k + q}, options()),
+           J = torch::empty({b.size(), k + q, N}, options()), Gt = torch::empty({b.size(), q}, options());
+    // The rows still iterating, and their part of everything the iteration reads.
+    Tensor rows = torch::arange(b.size(), torch::TensorOptions().dtype(torch::kLong).device(device));
+    Batch part = b;
+    Tensor Mp = M, base = v_net, thp = th;
+    Tensor a = torch::zeros({b.size(), k + q}, options());
+    a.slice(1, k) = 1e-3 - v_net.index_select(1, qss_idx);
     for (int it = 0;; ++it) {
-      v = v_net + torch::matmul(M, a.unsqueeze(2)).squeeze(2);
-      Tensor Gq, Jq;
-      std::tie(Gq, Jq, Gt) = qss_jacobian(b, v * b.s, th);
-      G = k > 0 ? torch::cat({torch::matmul(b.C, v.unsqueeze(2)).squeeze(2) - b.c, Gq}, 1) : Gq;
-      J = k > 0 ? torch::cat({b.C, Jq}, 1) : Jq;
-      const Tensor err = G.abs().amax(1);
-      if (it == 30 || torch::all(err <= tol).item<bool>()) break;
+      const Tensor vp = base + torch::matmul(Mp, a.unsqueeze(2)).squeeze(2);
+      auto [Gq, Jq, Gtp] = qss_jacobian(part, vp * part.s, thp);
+      Tensor Gp = k > 0 ? torch::cat({torch::matmul(part.C, vp.unsqueeze(2)).squeeze(2) - part.c, Gq}, 1) : Gq;
+      Tensor Jp = k > 0 ? torch::cat({part.C, Jq}, 1) : Jq;
+      v.index_copy_(0, rows, vp);
+      G.index_copy_(0, rows, Gp);
+      J.index_copy_(0, rows, Jp);
+      Gt.index_copy_(0, rows, Gtp);
+      const Tensor open = Gp.abs().amax(1) > tol;
+      if (it == 30 || !open.any().item<bool>()) break;
+      if (!open.all().item<bool>()) {
+        const Tensor keep = open.nonzero().squeeze(1);
+        rows = rows.index_select(0, keep);
+        part = part.select(keep);
+        Mp = Mp.index_select(0, keep);
+        base = base.index_select(0, keep);
+        thp = thp.index_select(0, keep);
+        a = a.index_select(0, keep);
+        Gp = Gp.index_select(0, keep);
+        Jp = Jp.index_select(0, keep);
+      }
       // A row whose A is singular (every state it touches clamped) stops where it is.
-      const Tensor step = std::get<0>(solve_batched(torch::matmul(J, M), G.unsqueeze(2))).squeeze(2);
+      const Tensor step = std::get<0>(solve_batched(torch::matmul(Jp, Mp), Gp.unsqueeze(2))).squeeze(2);
       a = a - torch::where(torch::isfinite(step), step, torch::zeros_like(step));
     }
     const Tensor MA =
         std::get<0>(solve_batched(torch::matmul(J, M).transpose(1, 2), M.transpose(1, 2))).transpose(1, 2);
-    const auto N = static_cast<std::int64_t>(n());
     OnManifold o;
     o.P = torch::eye(N, options()).unsqueeze(0) - torch::matmul(MA, J);
     o.MAq = MA.slice(2, k);
@@ -834,29 +855,64 @@ struct Pinn::Impl {
   }
 
   // --- evaluation on a grid ---
-  void predict(const double* p, std::size_t count, const std::vector<double>& times, double* out) const {
-    torch::NoGradGuard no_grad;
-    const std::size_t T = times.size(), N = n();
-    const std::size_t per_chunk = std::max<std::size_t>(1, (1u << 16) / std::max<std::size_t>(1, T));
-    std::vector<double> th(T);
-    for (std::size_t k = 0; k < T; ++k) th[k] = t_hat(times[k]);
-    for (std::size_t first = 0; first < count; first += per_chunk) {
-      const std::size_t c = std::min(per_chunk, count - first);
-      const Batch b = grid_batch(th, p + first * m(), c);
-      const Tensor u = output(b, net->forward(net_input(b, b.x))).to(torch::kCPU, torch::kFloat64).contiguous();
-      std::copy(u.data_ptr<double>(), u.data_ptr<double>() + c * T * N, out + first * T * N);
+  // Inference over `count` samples of `rows_per_sample` rows each, in chunks of whole samples:
+  // f(first, c) for samples [first, first + c), without autograd. On a CPU a chunk has about
+  // kChunkRows rows and the chunks are spread over the intra-op threads, each chunk's
+  // operations in one thread (OpenMP's OpenBLAS, as scripts/install-deps.sh installs it, runs
+  // single-threaded inside a parallel region). Its numbers are then the same for any thread
+  // count: on Michaelis-Menten's 60,500-row shards, one GEMM over 1 or 2 threads gave network
+  // outputs that differed in the last bit in 88,246 of 242,000 entries, and the states with them.
+  // A chunk's tensors also stay in cache, and the threads meet once per call, not at every
+  // operation. On a GPU chunks of 65536 rows run one after the other, each operation across the
+  // device.
+  static constexpr std::size_t kChunkRows = 8192;
+  void for_each_chunk(std::size_t count, std::size_t rows_per_sample,
+                      const std::function<void(std::size_t, std::size_t)>& f) const {
+    const bool cpu = device.is_cpu();
+    const std::size_t rows = cpu ? kChunkRows : (std::size_t{1} << 16);
+    const std::size_t per_chunk = std::max<std::size_t>(1, rows / std::max<std::size_t>(1, rows_per_sample));
+    const auto chunks = static_cast<std::int64_t>((count + per_chunk - 1) / per_chunk);
+    const auto one = [&](std::int64_t k) {
+      torch::NoGradGuard no_grad;  // (grad mode is per thread; the pool's threads do not inherit it)
+      const std::size_t first = static_cast<std::size_t>(k) * per_chunk;
+      f(first, std::min(per_chunk, count - first));
+    };
+    if (!cpu) {
+      for (std::int64_t k = 0; k < chunks; ++k) one(k);
+      return;
     }
+    at::parallel_for(0, chunks, 1, [&](std::int64_t begin, std::int64_t end) {
+      for (std::int64_t k = begin; k < end; ++k) one(k);
+    });
   }
 
-  // The batch of `count` samples (parameter rows P, count x m) each at every t^ of th, sample by
-  // sample: what depends on a sample alone (its initial state, scales, conservation laws,
-  // quasi-steady relaxation, characteristic time: all at t0) is computed once per sample and
-  // repeated over its rows, not once per row as make_batch would.
-  Batch grid_batch(const std::vector<double>& th, const double* P, std::size_t count) const {
-    const std::size_t T = th.size(), M = m();
-    const Batch once = make_batch(std::vector<double>(count, th.front()), std::vector<double>(P, P + count * M));
-    const auto T64 = static_cast<std::int64_t>(T), c64 = static_cast<std::int64_t>(count);
-    Batch b = once.select(torch::arange(c64, torch::TensorOptions().dtype(torch::kLong).device(options().device()))
+  void predict(const double* p, std::size_t count, const std::vector<double>& times, double* out) const {
+    const std::size_t T = times.size(), N = n();
+    std::vector<double> th(T);
+    for (std::size_t k = 0; k < T; ++k) th[k] = t_hat(times[k]);
+    torch::NoGradGuard no_grad;
+    const Batch once = sample_batch(th, p, count);
+    for_each_chunk(count, T, [&](std::size_t first, std::size_t c) {
+      const Batch b = grid_rows(once, first, c, th);
+      const Tensor u = output(b, net->forward(net_input(b, b.x))).to(torch::kCPU, torch::kFloat64).contiguous();
+      std::copy(u.data_ptr<double>(), u.data_ptr<double>() + c * T * N, out + first * T * N);
+    });
+  }
+
+  // What depends on a sample alone (its initial state, scales, conservation laws, quasi-steady
+  // relaxation, characteristic time: all at t0), one row for each of the `count` samples
+  // (parameter rows P, count x m). Computed once per call over all samples: on a few rows its
+  // cost is per tensor operation, not per row, so once per chunk it cost more than the rest.
+  Batch sample_batch(const std::vector<double>& th, const double* P, std::size_t count) const {
+    return make_batch(std::vector<double>(count, th.front()), std::vector<double>(P, P + count * m()));
+  }
+
+  // Samples [first, first + c) of `once` (sample_batch), each repeated at every t^ of th.
+  Batch grid_rows(const Batch& once, std::size_t first, std::size_t c, const std::vector<double>& th) const {
+    const std::size_t T = th.size();
+    const auto T64 = static_cast<std::int64_t>(T), c64 = static_cast<std::int64_t>(c);
+    const auto f64 = static_cast<std::int64_t>(first);
+    Batch b = once.select(torch::arange(f64, f64 + c64, torch::TensorOptions().dtype(torch::kLong).device(device))
                               .repeat_interleave(T64));
     std::vector<double> t(T), dt(T);
     for (std::size_t k = 0; k < T; ++k) t[k] = t_of(th[k]), dt[k] = dt_dth(th[k]);

@@ -1,10 +1,11 @@
 """Break-even of the PINN backend against the integrators, on michaelis_menten_pinn: samples per
-second (10,000 samples in one shard, 2 threads, HDF5, sampling and solve only, as `physynth run` reports it) and
-each trajectory's error, for the PINN (prediction plus its 64-point residual, no gate or
-verification), Rodas5P and CVODES at several tolerances; the error of a trajectory is the relative
-L2 norm of its difference from Rodas5P at rtol 1e-11 over all states and output times (median and
-largest over the samples). With the PINN's training time, the sample count at which training plus
-generation beats the integrator of the same or smaller error, or "never".
+second (10,000 samples in one shard, 2 threads, HDF5, sampling and solve only, as `physynth run`
+reports it) and each trajectory's error, for the PINN (prediction plus its 64-point residual, no
+gate or verification; its layers in float64 and in float32, pinn.precision), Rodas5P and CVODES
+at several tolerances; the error of a trajectory is the relative L2 norm of its difference from
+Rodas5P at rtol 1e-11 over all states and output times (median and largest over the samples).
+With the PINN's training time, the sample count at which training plus generation beats the
+integrator of the same or smaller error, or "never".
 
     /usr/bin/python3 bench/pinn_break_even.py MODEL.pt TRAINING_SECONDS [BUILD_DIR]
 """
@@ -40,7 +41,8 @@ def main():
     _, ref = run(build, os.path.join(work, "ref"), ["backend=cvode", "solver.method=rosenbrock", "solver.rtol=1e-11",
                                                     "solver.atol=1e-15"])
     rows = []
-    configs = [("PINN (float64)", ["backend=pinn", f"pinn.model={model}", "pinn.verify=0", "pinn.gate_residual=0"])]
+    configs = [(f"PINN, {layers} layers", ["backend=pinn", f"pinn.model={model}", "pinn.verify=0", "pinn.gate_residual=0",
+                                            f"pinn.precision={layers}"]) for layers in ("float64", "float32")]
     for method, name in (("rosenbrock", "Rodas5P"), ("bdf", "CVODES BDF")):
         for rtol in (1e-3, 1e-4, 1e-6, 1e-8):
             configs.append((f"{name}, rtol {rtol:g}", ["backend=cvode", f"solver.method={method}", f"solver.rtol={rtol:g}",
@@ -53,17 +55,18 @@ def main():
     print("|---|---:|---:|---:|")
     for label, rate, med, big in rows:
         print(f"| {label} | {rate:,.0f} | {med:.1e} | {big:.1e} |")
-    pinn = rows[0]
     print(f"\nPINN training: {training_s:.0f} s.")
-    for label, rate, med, big in rows[1:]:
-        if big > pinn[3]:
-            continue  # less accurate than the PINN: no comparison at equal error
-        if pinn[1] <= rate:
-            print(f"- against {label} (largest error {big:.1e} <= the PINN's {pinn[3]:.1e}): never; "
-                  f"the integrator generates faster ({rate:,.0f} against {pinn[1]:,.0f} per second).")
-        else:
-            n = training_s / (1.0 / rate - 1.0 / pinn[1])
-            print(f"- against {label}: after {n:,.0f} samples.")
+    for pinn in (r for r in rows if r[0].startswith("PINN")):
+        print(f"\n{pinn[0]}:")
+        for label, rate, med, big in (r for r in rows if not r[0].startswith("PINN")):
+            if big > pinn[3]:
+                continue  # less accurate than the PINN: no comparison at equal error
+            if pinn[1] <= rate:
+                print(f"- against {label} (largest error {big:.1e} <= the PINN's {pinn[3]:.1e}): never; "
+                      f"the integrator generates faster ({rate:,.0f} against {pinn[1]:,.0f} per second).")
+            else:
+                n = training_s / (1.0 / rate - 1.0 / pinn[1])
+                print(f"- against {label}: after {n:,.0f} samples.")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,12 @@ namespace physynth::engine {
 // With untrained_is_note, a pinn.model file that does not exist yet is a warning.
 void check_pinn_backend(const core::ConfigNode& root, Scenario& s, bool untrained_is_note = false);
 
+// pinn.precision for a loaded network: sets its layers' precision and records the choice and
+// why in s.pinn.precision_used and precision_reason. `auto` takes float32 layers for a float64
+// network whose sidecar reports a median test error of at least kFloat32LayersBelow.
+inline constexpr double kFloat32LayersBelow = 1e-5;
+void choose_precision(Scenario& s, pinn::Network& net);
+
 // A shard's samples through the network: states (count x T x n) on `times`, the RMS
 // residual of each, and for samples outside the trained box why they are refused.
 struct PinnShard {

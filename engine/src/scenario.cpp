@@ -579,7 +579,8 @@ void read_field(const ConfigNode& node, Scenario& s) {
 void read_pinn(const ConfigNode& node, Scenario& s) {
   if (!node.expect_map()) return;
   PinnSpec& p = s.pinn;
-  node.check_keys({"model", "device", "verify", "residual_points", "gate_residual", "time", "network", "train"});
+  node.check_keys(
+      {"model", "device", "verify", "residual_points", "gate_residual", "precision", "time", "network", "train"});
   if (node.has("model"))
     if (auto m = node["model"].as_string()) {
       const std::filesystem::path path(*m);
@@ -598,6 +599,8 @@ void read_pinn(const ConfigNode& node, Scenario& s) {
   read_int(node, "verify", 0, 1000000000, p.verify);
   read_int(node, "residual_points", 2, 100000, p.residual_points);
   read_real(node, "gate_residual", 0.0, 1e300, p.gate_residual, true);  // 0: no gate
+  if (node.has("precision"))
+    if (auto v = node["precision"].as_enum({"auto", "float64", "float32"})) p.precision = *v;
   if (node.has("time") && node["time"].expect_map()) {
     const ConfigNode t = node["time"];
     t.check_keys({"scaling", "scale", "characteristic"});
@@ -817,7 +820,8 @@ nlohmann::ordered_json resolved_json(const Scenario& s, const YAML::Node& model_
                  {"device", s.pinn.train.device},
                  {"verify", s.pinn.verify},
                  {"residual_points", s.pinn.residual_points},
-                 {"gate_residual", s.pinn.gate_residual}};
+                 {"gate_residual", s.pinn.gate_residual},
+                 {"precision", s.pinn.precision}};
   }
   if (s.anchor.present) {
     nlohmann::ordered_json obs = nlohmann::ordered_json::array(), fit = nlohmann::ordered_json::array();

@@ -55,6 +55,8 @@ void Pinn::residual(const double* p, std::size_t count, int points, double* rms)
   });
 }
 
+void Pinn::set_float32_layers(bool on) { impl_->set_float32_layers(on); }
+
 ErrorSummary Pinn::error_against_solver(std::size_t count, std::uint64_t seed, const solvers::OdeOptions& solver,
                                         const std::vector<double>& times) const {
   torch::manual_seed(seed);

@@ -25,6 +25,7 @@
 #endif
 
 #include "batched_solve.h"
+#include "manifold_rows.h"
 #include "physynth/core/diagnostics.h"
 #include "physynth/pinn/errors.h"
 #include "tensor_rhs.h"
@@ -231,6 +232,8 @@ struct Pinn::Impl {
   torch::Device device = torch::kCPU;
   torch::Dtype dtype = torch::kFloat32;
   mutable Mlp net{nullptr};                                      // LibTorch's forward() is not const
+  // Network::set_float32_layers: a float32 copy of a float64 network's weights, for inference.
+  mutable Mlp net32{nullptr};
   Tensor scale;                                                  // [n] characteristic change of each state
   TrainOptions::Residual form = TrainOptions::Residual::kPlain;  // the residual's form (residual())
   std::vector<core::LinearInvariant> invariants;                 // held exactly (Batch::C)
@@ -307,6 +310,29 @@ struct Pinn::Impl {
     for (std::size_t i = 0; i < n(); ++i)
       if (model->state_is_nonnegative(i)) nonneg.push_back(static_cast<std::int64_t>(i));
     nonneg_idx = torch::tensor(nonneg, torch::kLong).to(device);
+  }
+
+  // The network's output, and with a tangent, in float32 layers where set (net32) and autograd
+  // is off (inference), else in the network's own.
+  Tensor net_forward(const Tensor& x) const {
+    if (!net32 || torch::GradMode::is_enabled()) return net->forward(x);
+    return net32->forward(x.to(torch::kFloat32)).to(dtype);
+  }
+  std::pair<Tensor, Tensor> net_tangent(const Tensor& x, const Tensor& dx) const {
+    if (!net32 || torch::GradMode::is_enabled()) return net->forward_tangent(x, dx);
+    auto [N, dN] = net32->forward_tangent(x.to(torch::kFloat32), dx.to(torch::kFloat32));
+    return {N.to(dtype), dN.to(dtype)};
+  }
+  void set_float32_layers(bool on) {
+    net32 = nullptr;
+    if (!on || dtype != torch::kFloat64) return;
+    torch::NoGradGuard no_grad;
+    net32 = Mlp(1 + static_cast<int>(inputs.size()) + (time.characteristic ? 1 : 0), network.width, network.depth,
+                static_cast<int>(n()));
+    net32->to(device, torch::kFloat32);
+    auto to = net32->parameters();
+    const auto from = net->parameters();
+    for (std::size_t i = 0; i < to.size(); ++i) to[i].copy_(from[i]);  // (copy_ converts)
   }
 
   void build_network() {
@@ -572,6 +598,7 @@ struct Pinn::Impl {
   // grid converge in one or two steps, and the few that take four no longer carry the rest.
   OnManifold to_manifold(const Batch& b, const Tensor& v_net, const Tensor& th) const {
     torch::NoGradGuard no_grad;
+    if (device.is_cpu() && dtype == torch::kFloat64 && model->is_autonomous()) return manifold_by_rows(b, v_net, th);
     const Tensor M = directions(b);
     const std::int64_t k = b.C.defined() ? b.C.size(1) : 0, q = static_cast<std::int64_t>(qss.size());
     const auto N = static_cast<std::int64_t>(n());
@@ -624,6 +651,48 @@ struct Pinn::Impl {
     o.P = torch::where(ok.unsqueeze(2), o.P, torch::eye(N, options()).unsqueeze(0).expand_as(o.P));
     o.drift = torch::where(ok, o.drift, torch::zeros_like(o.drift));
     o.MAq = torch::where(ok.unsqueeze(2), o.MAq, torch::zeros_like(o.MAq));
+    return o;
+  }
+
+  // to_manifold row by row in double (manifold_rows.h), with the model's own right-hand side
+  // and Jacobian in place of tensor operations and autograd: on a CPU in float64, for a model
+  // whose right-hand side does not read t (the drift's dG/dt^ is then g's alone). The rows are
+  // spread over the threads unless this runs inside a chunk already; a row's numbers do not
+  // depend on which thread computes it.
+  OnManifold manifold_by_rows(const Batch& b, const Tensor& v_net, const Tensor& th) const {
+    const std::int64_t k = b.C.defined() ? b.C.size(1) : 0, q = static_cast<std::int64_t>(qss.size());
+    const auto N = static_cast<std::int64_t>(n()), B = b.size();
+    const Tensor M = directions(b).contiguous(), D = fast_directions(b).contiguous();
+    const Tensor vn = v_net.contiguous(), s = b.s.contiguous(), g0 = b.g0.contiguous(), rate = b.rate.contiguous();
+    const Tensor t = time_of(th).contiguous();
+    const Tensor dt = (time.log ? log_span() * time.scale * torch::exp(log_span() * th) : torch::full_like(th, t1 - t0))
+                          .contiguous();
+    const Tensor P = torch::stack(b.p, 1).contiguous();
+    Tensor C, c;
+    if (k > 0) C = b.C.contiguous(), c = b.c.contiguous();
+    OnManifold o;
+    o.v = torch::empty({B, N}, options());
+    o.P = torch::empty({B, N, N}, options());
+    o.drift = torch::empty({B, N}, options());
+    o.MAq = torch::empty({B, N, q}, options());
+    ManifoldRows R;
+    R.n = n(), R.k = static_cast<std::size_t>(k), R.q = qss.size(), R.m = m();
+    R.qss = qss;
+    R.clamp.assign(n(), 0);
+    for (std::size_t i = 0; i < n(); ++i)
+      R.clamp[i] = model->state_is_nonnegative(i) &&
+                   std::find(qss.begin(), qss.end(), static_cast<std::int64_t>(i)) == qss.end();
+    R.t0 = t0;
+    R.tol = 1e-12;
+    R.v_net = vn.data_ptr<double>(), R.M = M.data_ptr<double>(), R.s = s.data_ptr<double>();
+    if (k > 0) R.C = C.data_ptr<double>(), R.c = c.data_ptr<double>();
+    R.g0 = g0.data_ptr<double>(), R.rate = rate.data_ptr<double>(), R.D = D.data_ptr<double>();
+    R.t = t.data_ptr<double>(), R.dt_dth = dt.data_ptr<double>(), R.p = P.data_ptr<double>();
+    R.v = o.v.data_ptr<double>(), R.P = o.P.data_ptr<double>(), R.drift = o.drift.data_ptr<double>();
+    R.MAq = o.MAq.data_ptr<double>();
+    at::parallel_for(0, B, 256, [&](std::int64_t first, std::int64_t last) {
+      solve_manifold_rows(*model, R, static_cast<std::size_t>(first), static_cast<std::size_t>(last));
+    });
     return o;
   }
 
@@ -739,7 +808,7 @@ struct Pinn::Impl {
   Tensor fibre_base(const Tensor& v) const { return v.index_fill(1, qss_idx, 0.0); }
 
   std::pair<Tensor, Tensor> forward_mode(const Batch& b) const {
-    auto [N, dN] = net->forward_tangent(net_input(b, b.x), input_tangent(b));
+    auto [N, dN] = net_tangent(net_input(b, b.x), input_tangent(b));
     const Tensor th = b.x.select(1, 0).unsqueeze(1);
     const Tensor u = raw_output(b, th, N), du = raw_tangent(b, th, N, dN);
     if (qss.empty()) return {project(b, u), project_tangent(b, du)};
@@ -894,7 +963,7 @@ struct Pinn::Impl {
     const Batch once = sample_batch(th, p, count);
     for_each_chunk(count, T, [&](std::size_t first, std::size_t c) {
       const Batch b = grid_rows(once, first, c, th);
-      const Tensor u = output(b, net->forward(net_input(b, b.x))).to(torch::kCPU, torch::kFloat64).contiguous();
+      const Tensor u = output(b, net_forward(net_input(b, b.x))).to(torch::kCPU, torch::kFloat64).contiguous();
       std::copy(u.data_ptr<double>(), u.data_ptr<double>() + c * T * N, out + first * T * N);
     });
   }

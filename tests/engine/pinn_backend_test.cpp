@@ -176,6 +176,60 @@ TEST_CASE("pinn backend: the same bytes for any thread count") {
   CHECK((bytes_of(kOut + "/threads1/pinn_audit.csv") == bytes_of(kOut + "/threads2/pinn_audit.csv")));
 }
 
+TEST_CASE("pinn backend: float32 layers (pinn.precision) move the states by float32's rounding, and auto weighs the "
+          "network's test error") {
+  // The fixture's network is float32 throughout.
+  run(pinn_scenario(), "precision_float32_network");
+  const auto own = read_json(kOut + "/precision_float32_network/audit.json")["pinn"]["layers"];
+  CHECK(own["precision"] == "float32");
+  CHECK(own["why"] == "the network was trained in float32");
+
+  // Float64 networks, one without a test error in its sidecar and one with.
+  const auto train64 = [](const std::string& name, const std::string& test_samples) {
+    const auto base = testing::load_scenario(
+        kScenario, {"backend=cvode", "pinn.train.dtype=float64", "pinn.train.test_samples=" + test_samples});
+    const std::string path = kOut + "/" + name + "-" + std::to_string(::getpid()) + ".pt";
+    const auto net = pinn::Pinn::train(engine::pinn_problem(base), base.pinn.network, base.pinn.train);
+    net.save(path);
+    return std::make_pair(path, net.metadata());
+  };
+  const auto [untested, untested_meta] = train64("decay64", "0");
+  const auto [tested, tested_meta] = train64("decay64-tested", "20");
+  REQUIRE(tested_meta["training"]["test"]["median"].get<double>() >= 1e-5);
+
+  const auto with = [](const std::string& model, const std::string& precision) {
+    return testing::load_scenario(kScenario, {"pinn.model=" + model, "pinn.precision=" + precision});
+  };
+  run(with(untested, "auto"), "precision_auto");
+  const auto kept = read_json(kOut + "/precision_auto/audit.json")["pinn"]["layers"];
+  CHECK(kept["precision"] == "float64");
+  CHECK_THAT(kept["why"].get<std::string>(), Catch::Contains("no test error"));
+
+  run(with(untested, "float32"), "precision_32");
+  const auto asked = read_json(kOut + "/precision_32/audit.json")["pinn"]["layers"];
+  CHECK(asked["precision"] == "float32");
+  CHECK(asked["why"] == "pinn.precision: float32");
+  const auto s64 = with(untested, "float64"), s32 = with(untested, "float32");
+  engine::ShardGenerator g64(s64, 1), g32(s32, 1);
+  const auto a = g64.shard(0), b = g32.shard(0);
+  REQUIRE(a.states.size() == b.states.size());
+  double worst = 0.0, largest = 0.0;
+  for (std::size_t k = 0; k < a.states.size(); ++k) {
+    worst = std::max(worst, std::abs(a.states[k] - b.states[k]));
+    largest = std::max(largest, std::abs(a.states[k]));
+  }
+  CHECK(worst > 0.0);             // the layers did run in float32
+  CHECK(worst < 1e-5 * largest);  // and changed the states by float32's rounding, no more
+
+  run(with(tested, "auto"), "precision_auto_tested");
+  const auto taken = read_json(kOut + "/precision_auto_tested/audit.json")["pinn"]["layers"];
+  CHECK(taken["precision"] == "float32");
+  CHECK_THAT(taken["why"].get<std::string>(), Catch::Contains("median test error") && Catch::Contains("is at least"));
+
+  CHECK_THAT(testing::scenario_errors(kScenario, {"pinn.model=" + trained_model(), "pinn.precision=half"}),
+             Catch::Contains("pinn.precision must be 'auto', 'float64' or 'float32', got 'half'"));
+}
+
 TEST_CASE("pinn backend: scenarios it cannot run are refused at load with the reason") {
   const std::string model = "pinn.model=" + trained_model();
   CHECK_THAT(testing::scenario_errors(kScenario, {model, "events=[{name: half, state: A, threshold: 0.5}]"}),

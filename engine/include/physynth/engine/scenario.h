@@ -199,6 +199,10 @@ struct PinnSpec {
   std::uint64_t verify = 20;   // samples re-solved with CVODES for the audit's errors
   int residual_points = 64;    // times per sample at which the residual is evaluated (uniform in t^)
   double gate_residual = 0.0;  // > 0: a sample whose RMS residual exceeds it is re-solved with CVODES
+  // The network's layers in float32 or its own dtype: "auto" (float32 for a float64 network whose
+  // sidecar reports a median test error of at least kFloat32LayersBelow), "float64" or "float32".
+  std::string precision = "auto";
+  std::string precision_used, precision_reason;  // at load: "float32" or "float64", and why
   pinn::TimeScaling time;
   pinn::NetworkOptions network;
   pinn::TrainOptions train;  // train.device is also the device a backend pinn run evaluates on

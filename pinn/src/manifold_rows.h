@@ -1,0 +1,49 @@
+// The quasi-steady manifold's Newton iteration row by row, in double, with the model's own
+// right-hand side and Jacobian (core::Model::rhs and ::jacobian): what Impl::to_manifold
+// computes with tensor operations and autograd, for a CPU batch in float64 and an autonomous
+// model. A row costs a few hundred nanoseconds here; as tensor operations its cost was the
+// operations' own, a thousand of them per chunk, and autograd's graph at every step.
+// Torch-free; pinn_impl.h hands it the batch's arrays. Private to pinn/.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "physynth/core/model.h"
+
+namespace physynth::pinn {
+
+// Row-major arrays of B rows; n states, k conservation laws, q quasi-steady states, m parameters.
+struct ManifoldRows {
+  std::size_t n = 0, k = 0, q = 0, m = 0;
+  std::vector<std::int64_t> qss;  // the quasi-steady states' indices [q]
+  std::vector<char> clamp;        // [n]: f sees max(u_i, 0) (non-negative states, not quasi-steady)
+  double t0 = 0.0, tol = 1e-12;
+  int max_iterations = 30;
+  // Inputs per row.
+  const double* v_net = nullptr;   // [n] the network's scaled state, quasi-steady entries zero
+  const double* M = nullptr;       // [n, k + q] the directions it moves along
+  const double* C = nullptr;       // [k, n] the conservation laws in scaled states (k > 0)
+  const double* c = nullptr;       // [k]
+  const double* s = nullptr;       // [n] scales
+  const double* g0 = nullptr;      // [q] f_Q(t0, y0)
+  const double* rate = nullptr;    // [q] relaxation rates
+  const double* D = nullptr;       // [n, q] fast directions (the stability check)
+  const double* t = nullptr;       // [1] physical time
+  const double* dt_dth = nullptr;  // [1] dt/dt^
+  const double* p = nullptr;       // [m] parameters
+  // Outputs per row: v on the manifold, P = dv/dv_net, the drift M A^-1 [0; dG/dt^], the
+  // quasi-steady columns of M A^-1; a row that does not converge to a finite, stable root
+  // keeps v_net, P = I and zeros (as the tensor version).
+  double* v = nullptr;      // [n]
+  double* P = nullptr;      // [n, n]
+  double* drift = nullptr;  // [n]
+  double* MAq = nullptr;    // [n, q]
+};
+
+// Rows [first, last) of a batch whose row r's arrays start at the pointers above plus r times
+// their row sizes.
+void solve_manifold_rows(const core::Model& model, const ManifoldRows& rows, std::size_t first, std::size_t last);
+
+}  // namespace physynth::pinn

@@ -16,15 +16,19 @@ bool all_finite(const double* x, std::size_t count) {
     if (!std::isfinite(x[i])) return false;
   return true;
 }
-}  // namespace
 
-void solve_manifold_rows(const core::Model& model, const ManifoldRows& R, std::size_t first, std::size_t last) {
+
+// Max is the largest n (and k + q, never above n) the matrices hold on the stack, or Dynamic.
+template <int Max>
+void solve_rows(const core::Model& model, const ManifoldRows& R, std::size_t first, std::size_t last) {
+  using Mat = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor, Max, Max>;
+  using Vec = Eigen::Matrix<double, Eigen::Dynamic, 1, Eigen::ColMajor, Max, 1>;
   const auto n = static_cast<Eigen::Index>(R.n), k = static_cast<Eigen::Index>(R.k),
              q = static_cast<Eigen::Index>(R.q), K = k + q;
   const std::size_t N = R.n;
-  Eigen::VectorXd a(K), v(n), u(n), y(n), f(n), G(K), Gt(q), delta(K);
-  Eigen::MatrixXd Jf(n, n), J(K, n), M(n, K), JM(K, K), MA(n, K), P(n, n), drift(n, 1);
-  Eigen::PartialPivLU<Eigen::MatrixXd> lu(K);
+  Vec a(K), v(n), u(n), y(n), f(n), G(K), Gt(q), delta(K);
+  Mat Jf(n, n), J(K, n), M(n, K), JM(K, K), MA(n, K), MAt(K, n), P(n, n), drift(n, 1);
+  Eigen::PartialPivLU<Mat> lu(K);
   for (std::size_t r = first; r < last; ++r) {
     const Eigen::Map<const Eigen::VectorXd> v_net(R.v_net + r * N, n);
     const double* s = R.s + r * N;
@@ -68,9 +72,11 @@ void solve_manifold_rows(const core::Model& model, const ManifoldRows& R, std::s
     }
     JM.noalias() = J * M;
     lu.compute(JM.transpose());
-    MA = lu.solve(M.transpose()).transpose();
-    P = Eigen::MatrixXd::Identity(n, n) - MA * J;
-    drift = MA.rightCols(q) * Gt;
+    MAt = lu.solve(M.transpose());
+    MA = MAt.transpose();
+    P.setIdentity(n, n);
+    P.noalias() -= MA * J;
+    drift.noalias() = MA.rightCols(q) * Gt;
     bool stable = true;
     const Eigen::Map<const RowMajor> D(R.D + r * N * R.q, n, q);
     for (Eigen::Index j = 0; j < q; ++j) stable = stable && J.row(k + j).dot(D.col(j)) < 0.0;
@@ -87,6 +93,15 @@ void solve_manifold_rows(const core::Model& model, const ManifoldRows& R, std::s
       for (Eigen::Index j = 0; j < q; ++j) MAq_out[i * q + j] = ok ? MA(i, k + j) : 0.0;
     }
   }
+}
+
+}  // namespace
+
+void solve_manifold_rows(const core::Model& model, const ManifoldRows& R, std::size_t first, std::size_t last) {
+  if (R.n <= 8)
+    solve_rows<8>(model, R, first, last);
+  else
+    solve_rows<Eigen::Dynamic>(model, R, first, last);
 }
 
 }  // namespace physynth::pinn

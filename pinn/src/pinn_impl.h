@@ -9,6 +9,7 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -950,8 +951,12 @@ struct Pinn::Impl {
       for (std::int64_t k = 0; k < chunks; ++k) one(k);
       return;
     }
-    at::parallel_for(0, chunks, 1, [&](std::int64_t begin, std::int64_t end) {
-      for (std::int64_t k = begin; k < end; ++k) one(k);
+    // Each thread takes the next chunk when it is done with one: the last chunk is a part one,
+    // and a fixed split of 8 chunks over 2 threads left one waiting. Which thread computes a
+    // chunk does not change its numbers.
+    std::atomic<std::int64_t> next{0};
+    at::parallel_for(0, std::min<std::int64_t>(chunks, at::get_num_threads()), 1, [&](std::int64_t, std::int64_t) {
+      for (std::int64_t k = next++; k < chunks; k = next++) one(k);
     });
   }
 

@@ -766,7 +766,9 @@ struct Pinn::Impl {
   }
 
   // The network's output on the manifold, attached to v_net by its exact first derivative P.
+  // (Without autograd the attachment is P times zero, and P is finite: o.v itself.)
   Tensor on_manifold(const Batch& b, const OnManifold& o, const Tensor& v_net) const {
+    if (!v_net.requires_grad()) return o.v * b.s;
     return (o.v + torch::matmul(o.P, (v_net - v_net.detach()).unsqueeze(2)).squeeze(2)) * b.s;
   }
 

@@ -240,10 +240,10 @@ void check_pinn_backend(const core::ConfigNode& root, Scenario& s, bool untraine
 }
 
 // pinn.precision: whether the network's layers run in float32. Float32 layers moved the
-// Michaelis-Menten network's states by 1.9e-7 of their largest value and its residuals by
-// 2.6e-4 of themselves (2026-12-05), against a median test error of 8.8e-4: `auto` takes them
+// Michaelis-Menten network's states by 3.4e-7 of their largest value and its residuals by
+// 3.6e-4 of themselves (2026-12-05), against a median test error of 8.8e-4: `auto` takes them
 // where the sidecar's median test error is at least kFloat32LayersBelow, so that what they
-// change is at most a fiftieth of what the network already gets wrong. Without a test error in
+// change is at most about a thirtieth of what the network already gets wrong. Without a test error in
 // the sidecar (test_samples: 0) there is nothing to compare with: float64.
 void choose_precision(Scenario& s, pinn::Network& net) {
   PinnSpec& p = s.pinn;

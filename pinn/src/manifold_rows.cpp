@@ -18,17 +18,25 @@ bool all_finite(const double* x, std::size_t count) {
 }
 
 
-// Max is the largest n (and k + q, never above n) the matrices hold on the stack, or Dynamic.
-template <int Max>
+// Nc states and Kc = k + q directions known at compile time (Eigen's fixed-size products and
+// LU), or Dynamic with at most Max of each on the stack (Max Dynamic: on the heap).
+template <int Rows, int Cols, int Max>
+using Fixed = Eigen::Matrix<double, Rows, Cols, (Rows == 1 && Cols != 1) ? Eigen::RowMajor : Eigen::ColMajor,
+                            Rows == Eigen::Dynamic ? Max : Rows, Cols == Eigen::Dynamic ? Max : Cols>;
+
+template <int Nc, int Kc, int Max>
 void solve_rows(const core::Model& model, const ManifoldRows& R, std::size_t first, std::size_t last) {
-  using Mat = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor, Max, Max>;
-  using Vec = Eigen::Matrix<double, Eigen::Dynamic, 1, Eigen::ColMajor, Max, 1>;
   const auto n = static_cast<Eigen::Index>(R.n), k = static_cast<Eigen::Index>(R.k),
              q = static_cast<Eigen::Index>(R.q), K = k + q;
   const std::size_t N = R.n;
-  Vec a(K), v(n), u(n), y(n), f(n), G(K), Gt(q), delta(K);
-  Mat Jf(n, n), J(K, n), M(n, K), JM(K, K), MA(n, K), MAt(K, n), P(n, n), drift(n, 1);
-  Eigen::PartialPivLU<Mat> lu(K);
+  Fixed<Kc, 1, Max> a(K, 1), G(K, 1), delta(K, 1);
+  Fixed<Nc, 1, Max> v(n, 1), u(n, 1), y(n, 1), f(n, 1), drift(n, 1);
+  Fixed<Eigen::Dynamic, 1, Max> Gt(q, 1);
+  Fixed<Nc, Nc, Max> Jf(n, n), P(n, n);
+  Fixed<Kc, Nc, Max> J(K, n), MAt(K, n);
+  Fixed<Nc, Kc, Max> M(n, K), MA(n, K);
+  Fixed<Kc, Kc, Max> JM(K, K);
+  Eigen::PartialPivLU<Fixed<Kc, Kc, Max>> lu(K);
   for (std::size_t r = first; r < last; ++r) {
     const Eigen::Map<const Eigen::VectorXd> v_net(R.v_net + r * N, n);
     const double* s = R.s + r * N;
@@ -95,13 +103,30 @@ void solve_rows(const core::Model& model, const ManifoldRows& R, std::size_t fir
   }
 }
 
+template <int Nc>
+void with_directions(const core::Model& model, const ManifoldRows& R, std::size_t first, std::size_t last) {
+  switch (R.k + R.q) {  // at most n - 1 (Impl::resolve_states leaves the network a state)
+    case 1: return solve_rows<Nc, 1, Nc>(model, R, first, last);
+    case 2: if constexpr (Nc >= 3) return solve_rows<Nc, 2, Nc>(model, R, first, last); break;
+    case 3: if constexpr (Nc >= 4) return solve_rows<Nc, 3, Nc>(model, R, first, last); break;
+    default: break;
+  }
+  solve_rows<Eigen::Dynamic, Eigen::Dynamic, 8>(model, R, first, last);
+}
+
 }  // namespace
 
 void solve_manifold_rows(const core::Model& model, const ManifoldRows& R, std::size_t first, std::size_t last) {
+  switch (R.n) {
+    case 2: return with_directions<2>(model, R, first, last);
+    case 3: return with_directions<3>(model, R, first, last);
+    case 4: return with_directions<4>(model, R, first, last);
+    default: break;
+  }
   if (R.n <= 8)
-    solve_rows<8>(model, R, first, last);
+    solve_rows<Eigen::Dynamic, Eigen::Dynamic, 8>(model, R, first, last);
   else
-    solve_rows<Eigen::Dynamic>(model, R, first, last);
+    solve_rows<Eigen::Dynamic, Eigen::Dynamic, Eigen::Dynamic>(model, R, first, last);
 }
 
 }  // namespace physynth::pinn

@@ -69,8 +69,17 @@ struct MlpImpl : torch::nn::Module {
     }
   }
 
+  // Impl::set_float32_layers' copy: tanh(z) = 1 - 2 / (1 + exp(2 z)), within 2e-7 of float32's
+  // tanh (which is Sleef's 1-ulp one, and took 0.52 ms where this takes 0.30 ms on [8192, 32]).
+  bool exp_tanh = false;
+  Tensor activation(const Tensor& z) const {
+    if (!exp_tanh) return torch::tanh(z);
+    Tensor h = torch::exp(z * 2.0);
+    return h.add_(1.0).reciprocal_().mul_(-2.0).add_(1.0);
+  }
+
   Tensor forward(Tensor x) {
-    for (std::size_t l = 0; l + 1 < layers.size(); ++l) x = torch::tanh(layers[l]->forward(x));
+    for (std::size_t l = 0; l + 1 < layers.size(); ++l) x = activation(layers[l]->forward(x));
     return layers.back()->forward(x);
   }
 
@@ -80,7 +89,7 @@ struct MlpImpl : torch::nn::Module {
     Tensor z = layers[0]->forward(x);
     Tensor dz = torch::matmul(dx, layers[0]->weight.t());
     for (std::size_t l = 1; l < layers.size(); ++l) {
-      const Tensor h = torch::tanh(z);
+      const Tensor h = activation(z);
       const Tensor dh = (1.0 - h * h) * dz;
       z = layers[l]->forward(h);
       dz = torch::matmul(dh, layers[l]->weight.t());
@@ -331,6 +340,7 @@ struct Pinn::Impl {
     net32 = Mlp(1 + static_cast<int>(inputs.size()) + (time.characteristic ? 1 : 0), network.width, network.depth,
                 static_cast<int>(n()));
     net32->to(device, torch::kFloat32);
+    net32->exp_tanh = true;
     auto to = net32->parameters();
     const auto from = net->parameters();
     for (std::size_t i = 0; i < to.size(); ++i) to[i].copy_(from[i]);  // (copy_ converts)

@@ -293,8 +293,7 @@ PinnShard evaluate_pinn(const Scenario& s, const std::vector<double>& times, con
     p.insert(p.end(), parameters + i * m, parameters + (i + 1) * m);
   }
   std::vector<double> states(inside.size() * T * n), residual(inside.size());
-  net.predict(p.data(), inside.size(), times, states.data());
-  net.residual(p.data(), inside.size(), s.pinn.residual_points, residual.data());
+  net.predict_and_residual(p.data(), inside.size(), times, s.pinn.residual_points, states.data(), residual.data());
   for (std::size_t k = 0; k < inside.size(); ++k) {
     std::copy(&states[k * T * n], &states[(k + 1) * T * n], &out.states[inside[k] * T * n]);
     out.residual[inside[k]] = residual[k];

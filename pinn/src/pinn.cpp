@@ -40,19 +40,16 @@ void Pinn::predict(const double* p, std::size_t count, const std::vector<double>
 }
 
 void Pinn::residual(const double* p, std::size_t count, int points, double* rms) const {
-  const Impl& im = *impl_;
-  const std::size_t R = static_cast<std::size_t>(std::max(points, 2));
-  std::vector<double> th(R);
-  for (std::size_t k = 0; k < R; ++k) th[k] = static_cast<double>(k) / static_cast<double>(R - 1);
   torch::NoGradGuard no_grad;
-  const Batch once = im.sample_batch(th, p, count);
-  im.for_each_chunk(count, R, [&](std::size_t first, std::size_t c) {
-    const Batch b = im.grid_rows(once, first, c, th);
-    auto [u, du] = im.forward_mode(b);
-    const Tensor r = im.residual(b, u, du).pow(2).reshape({static_cast<std::int64_t>(c), -1}).mean(1).sqrt();
-    const Tensor rc = r.to(torch::kCPU, torch::kFloat64).contiguous();
-    std::copy(rc.data_ptr<double>(), rc.data_ptr<double>() + c, rms + first);
-  });
+  impl_->residual_rows(impl_->sample_batch(p, count), points, rms);
+}
+
+void Pinn::predict_and_residual(const double* p, std::size_t count, const std::vector<double>& times, int points,
+                                double* states, double* rms) const {
+  torch::NoGradGuard no_grad;
+  const Batch once = impl_->sample_batch(p, count);
+  impl_->predict_rows(once, times, states);
+  impl_->residual_rows(once, points, rms);
 }
 
 void Pinn::set_float32_layers(bool on) { impl_->set_float32_layers(on); }

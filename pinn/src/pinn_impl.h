@@ -973,11 +973,16 @@ struct Pinn::Impl {
   }
 
   void predict(const double* p, std::size_t count, const std::vector<double>& times, double* out) const {
-    const std::size_t T = times.size(), N = n();
+    torch::NoGradGuard no_grad;
+    predict_rows(sample_batch(p, count), times, out);
+  }
+
+  // Network::predict on the samples of `once` (sample_batch).
+  void predict_rows(const Batch& once, const std::vector<double>& times, double* out) const {
+    torch::NoGradGuard no_grad;
+    const std::size_t T = times.size(), N = n(), count = static_cast<std::size_t>(once.size());
     std::vector<double> th(T);
     for (std::size_t k = 0; k < T; ++k) th[k] = t_hat(times[k]);
-    torch::NoGradGuard no_grad;
-    const Batch once = sample_batch(th, p, count);
     for_each_chunk(count, T, [&](std::size_t first, std::size_t c) {
       const Batch b = grid_rows(once, first, c, th);
       const Tensor u = output(b, net_forward(net_input(b, b.x))).to(torch::kCPU, torch::kFloat64).contiguous();
@@ -985,12 +990,29 @@ struct Pinn::Impl {
     });
   }
 
+  // Network::residual on the samples of `once`: the RMS residual of each over `points` times
+  // uniform in t^.
+  void residual_rows(const Batch& once, int points, double* rms) const {
+    torch::NoGradGuard no_grad;
+    const std::size_t R = static_cast<std::size_t>(std::max(points, 2)), count = static_cast<std::size_t>(once.size());
+    std::vector<double> th(R);
+    for (std::size_t k = 0; k < R; ++k) th[k] = static_cast<double>(k) / static_cast<double>(R - 1);
+    for_each_chunk(count, R, [&](std::size_t first, std::size_t c) {
+      const Batch b = grid_rows(once, first, c, th);
+      auto [u, du] = forward_mode(b);
+      const Tensor r = residual(b, u, du).pow(2).reshape({static_cast<std::int64_t>(c), -1}).mean(1).sqrt();
+      const Tensor rc = r.to(torch::kCPU, torch::kFloat64).contiguous();
+      std::copy(rc.data_ptr<double>(), rc.data_ptr<double>() + c, rms + first);
+    });
+  }
+
   // What depends on a sample alone (its initial state, scales, conservation laws, quasi-steady
   // relaxation, characteristic time: all at t0), one row for each of the `count` samples
-  // (parameter rows P, count x m). Computed once per call over all samples: on a few rows its
+  // (parameter rows P, count x m), at t^ = 0 (grid_rows sets each row's time). Computed once per
+  // call over all samples, and once for both of Network::predict_and_residual: on a few rows its
   // cost is per tensor operation, not per row, so once per chunk it cost more than the rest.
-  Batch sample_batch(const std::vector<double>& th, const double* P, std::size_t count) const {
-    return make_batch(std::vector<double>(count, th.front()), std::vector<double>(P, P + count * m()));
+  Batch sample_batch(const double* P, std::size_t count) const {
+    return make_batch(std::vector<double>(count, 0.0), std::vector<double>(P, P + count * m()));
   }
 
   // Samples [first, first + c) of `once` (sample_batch), each repeated at every t^ of th.

@@ -109,6 +109,12 @@ class Network {
   // Per sample, the root mean square of the normalised residual R over `points` times
   // uniform in t^ and over the states.
   virtual void residual(const double* p, std::size_t count, int points, double* rms) const = 0;
+  // Both at once, what depends on a sample alone set up once for the two.
+  virtual void predict_and_residual(const double* p, std::size_t count, const std::vector<double>& times, int points,
+                                    double* states, double* rms) const {
+    predict(p, count, times, states);
+    residual(p, count, points, rms);
+  }
   // predict and residual evaluate the network's layers (its GEMMs and tanh) in float32 when
   // on, in the network's own dtype when off (the default). The inputs, the states, the
   // quasi-steady manifold and the residual stay in the network's dtype. A float32 network is
@@ -149,6 +155,8 @@ class Pinn final : public Network {
   std::string check_parameters(const double* p) const override;
   void predict(const double* p, std::size_t count, const std::vector<double>& times, double* states) const override;
   void residual(const double* p, std::size_t count, int points, double* rms) const override;
+  void predict_and_residual(const double* p, std::size_t count, const std::vector<double>& times, int points,
+                            double* states, double* rms) const override;
   void set_float32_layers(bool on) override;
 
   // Relative L2 errors against CVODES for `count` parameter draws uniform in the

@@ -17,7 +17,6 @@ bool all_finite(const double* x, std::size_t count) {
   return true;
 }
 
-
 // Nc states and Kc = k + q directions known at compile time (Eigen's fixed-size products and
 // LU), or Dynamic with at most Max of each on the stack (Max Dynamic: on the heap).
 template <int Rows, int Cols, int Max>

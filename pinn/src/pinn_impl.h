@@ -337,8 +337,7 @@ struct Pinn::Impl {
     net32 = nullptr;
     if (!on || dtype != torch::kFloat64) return;
     torch::NoGradGuard no_grad;
-    net32 = Mlp(1 + static_cast<int>(inputs.size()) + (time.characteristic ? 1 : 0), network.width, network.depth,
-                static_cast<int>(n()));
+    net32 = new_network();
     net32->to(device, torch::kFloat32);
     net32->exp_tanh = true;
     auto to = net32->parameters();
@@ -346,9 +345,13 @@ struct Pinn::Impl {
     for (std::size_t i = 0; i < to.size(); ++i) to[i].copy_(from[i]);  // (copy_ converts)
   }
 
+  // A network of this shape: inputs t^, the varying parameters and phi where set; one output per state.
+  Mlp new_network() const {
+    return Mlp(1 + static_cast<int>(inputs.size()) + (time.characteristic ? 1 : 0), network.width, network.depth,
+               static_cast<int>(n()));
+  }
   void build_network() {
-    net = Mlp(1 + static_cast<int>(inputs.size()) + (time.characteristic ? 1 : 0), network.width, network.depth,
-              static_cast<int>(n()));
+    net = new_network();
     net->to(device, dtype);
   }
 
@@ -521,6 +524,9 @@ struct Pinn::Impl {
   // quasi-steady states' fast directions (fast_subspace). The implicit function theorem gives
   // the derivatives exactly: dv = P dv_net - M A^-1 [0; dG/dt^], with A = (dG/dv) M and
   // P = I - M A^-1 dG/dv.
+  Tensor dt_dth_of(const Tensor& th) const {  // dt_dth on a tensor
+    return time.log ? log_span() * time.scale * torch::exp(log_span() * th) : torch::full_like(th, t1 - t0);
+  }
   Tensor time_of(const Tensor& th) const {
     return time.log ? t0 + time.scale * torch::expm1(log_span() * th) : t0 + (t1 - t0) * th;
   }
@@ -553,8 +559,8 @@ struct Pinn::Impl {
   }
 
   // M = [W C^T | D], [B, n, k + q].
-  Tensor directions(const Batch& b) const {
-    const Tensor d = fast_directions(b);
+  Tensor directions(const Batch& b) const { return directions(b, fast_directions(b)); }
+  Tensor directions(const Batch& b, const Tensor& d) const {
     return b.C.defined() ? torch::cat({law_columns(b), d}, 2) : d;
   }
 
@@ -607,13 +613,17 @@ struct Pinn::Impl {
   // then says so). A row leaves the iteration once it has converged (or its G is not a number,
   // which no step changes), keeping the point, G and Jacobian at which it did: most rows of a
   // grid converge in one or two steps, and the few that take four no longer carry the rest.
+  // Newton's steps at most, and the largest |G| it accepts, in either version.
+  static constexpr int kManifoldSteps = 30;
+  double manifold_tolerance() const { return dtype == torch::kFloat64 ? 1e-12 : 1e-5; }
+
   OnManifold to_manifold(const Batch& b, const Tensor& v_net, const Tensor& th) const {
     torch::NoGradGuard no_grad;
     if (device.is_cpu() && dtype == torch::kFloat64 && model->is_autonomous()) return manifold_by_rows(b, v_net, th);
     const Tensor M = directions(b);
     const std::int64_t k = b.C.defined() ? b.C.size(1) : 0, q = static_cast<std::int64_t>(qss.size());
     const auto N = static_cast<std::int64_t>(n());
-    const double tol = dtype == torch::kFloat64 ? 1e-12 : 1e-5;
+    const double tol = manifold_tolerance();
     Tensor v = torch::empty_like(v_net), G = torch::empty({b.size(), k + q}, options()),
            J = torch::empty({b.size(), k + q, N}, options()), Gt = torch::empty({b.size(), q}, options());
     // The rows still iterating, and their part of everything the iteration reads.
@@ -632,7 +642,7 @@ struct Pinn::Impl {
       J.index_copy_(0, rows, Jp);
       Gt.index_copy_(0, rows, Gtp);
       const Tensor open = Gp.abs().amax(1) > tol;
-      if (it == 30 || !open.any().item<bool>()) break;
+      if (it == kManifoldSteps || !open.any().item<bool>()) break;
       if (!open.all().item<bool>()) {
         const Tensor keep = open.nonzero().squeeze(1);
         rows = rows.index_select(0, keep);
@@ -673,11 +683,10 @@ struct Pinn::Impl {
   OnManifold manifold_by_rows(const Batch& b, const Tensor& v_net, const Tensor& th) const {
     const std::int64_t k = b.C.defined() ? b.C.size(1) : 0, q = static_cast<std::int64_t>(qss.size());
     const auto N = static_cast<std::int64_t>(n()), B = b.size();
-    const Tensor M = directions(b).contiguous(), D = fast_directions(b).contiguous();
+    const Tensor D = fast_directions(b).contiguous(), M = directions(b, D).contiguous();
     const Tensor vn = v_net.contiguous(), s = b.s.contiguous(), g0 = b.g0.contiguous(), rate = b.rate.contiguous();
     const Tensor t = time_of(th).contiguous();
-    const Tensor dt = (time.log ? log_span() * time.scale * torch::exp(log_span() * th) : torch::full_like(th, t1 - t0))
-                          .contiguous();
+    const Tensor dt = dt_dth_of(th).contiguous();
     const Tensor P = torch::stack(b.p, 1).contiguous();
     Tensor C, c;
     if (k > 0) C = b.C.contiguous(), c = b.c.contiguous();
@@ -694,7 +703,8 @@ struct Pinn::Impl {
       R.clamp[i] = model->state_is_nonnegative(i) &&
                    std::find(qss.begin(), qss.end(), static_cast<std::int64_t>(i)) == qss.end();
     R.t0 = t0;
-    R.tol = 1e-12;
+    R.tol = manifold_tolerance();
+    R.max_iterations = kManifoldSteps;
     R.v_net = vn.data_ptr<double>(), R.M = M.data_ptr<double>(), R.s = s.data_ptr<double>();
     if (k > 0) R.C = C.data_ptr<double>(), R.c = c.data_ptr<double>();
     R.g0 = g0.data_ptr<double>(), R.rate = rate.data_ptr<double>(), R.D = D.data_ptr<double>();

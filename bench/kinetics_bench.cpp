@@ -9,6 +9,7 @@
 #include <iostream>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -33,7 +34,10 @@ int main(int argc, char** argv) {
       std::cerr << d.report();
       return 2;
     }
-    for (int threads : {1, 2}) {
+    // 1 and 2 threads as the engine runs by default, then 1 thread with solver.lanes off (each
+    // sample stepped alone: the rate before samples were stepped together; the same bytes).
+    for (const auto& [threads, lanes] : {std::pair{1, true}, std::pair{2, true}, std::pair{1, false}}) {
+      s->solver.lanes = lanes;
       std::vector<double> solve;
       engine::RunSummary r;
       for (int k = 0; k < repeats; ++k) {
@@ -52,6 +56,7 @@ int main(int argc, char** argv) {
       const double median = solve[solve.size() / 2];
       nlohmann::json j = {{"scenario", name},
                           {"threads", threads},
+                          {"lanes", lanes},
                           {"samples", r.samples},
                           {"solve_s_median", median},
                           {"trajectories_per_s", static_cast<double>(r.samples) / median},

@@ -10,6 +10,7 @@
 //                                                          robertson; default all three)
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <cstdio>
 #include <iostream>
 #include <string>
@@ -90,6 +91,29 @@ double run_odeint(const physynth::core::Model& model, double rtol, double atol, 
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
+// Rodas5P on core::kLanes samples stepped together (rodas5p_lanes.h, what the engine runs where
+// it can): seconds, and whether every number equals the one-sample solver's (`one`) bit for bit.
+double run_lanes(const physynth::core::Model& model, const physynth::solvers::RosenbrockOptions& o,
+                 const std::vector<double>& params, std::size_t m, std::size_t samples, const std::vector<double>& times,
+                 const std::vector<double>& one, bool* identical) {
+  namespace solvers = physynth::solvers;
+  const std::size_t n = model.num_states(), T = times.size();
+  std::vector<double> out(one.size()), y0(samples * n);
+  std::vector<solvers::RosenbrockResult> results(samples);
+  std::vector<solvers::LaneSample> batch(samples);
+  solvers::RosenbrockSolver ros(static_cast<int>(n), o);
+  const auto start = Clock::now();
+  for (std::size_t s = 0; s < samples; ++s) {
+    model.initial_state(&params[s * m], &y0[s * n]);
+    batch[s] = {&params[s * m], &y0[s * n], &out[s * T * n], &results[s]};
+  }
+  ros.solve_lanes(model, times.front(), times, batch.data(), samples);
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  *identical = std::equal(out.begin(), out.end(), one.begin(),
+                          [](double a, double b) { return std::memcmp(&a, &b, sizeof a) == 0; });
+  return seconds;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -161,6 +185,26 @@ int main(int argc, char** argv) {
     int odeint_failed = 0;
     const double odeint_s =
         run_odeint(model, co.rtol, smallest_atol, shard.parameters, m, samples, s->times, odeint_out, &odeint_failed);
+    // Several samples stepped together, where the model evaluates on lanes; then the one-sample
+    // solver again, for its rate on the same warm machine.
+    nlohmann::json lanes;
+    if (model.has_lane_rhs() && n <= 8) {
+      bool same = false;
+      const double lanes_s = run_lanes(model, ro, shard.parameters, m, samples, s->times, out, &same);
+      std::vector<double> again(out.size());
+      int f = 0;
+      solvers::RosenbrockStats st;
+      const double again_s =
+          n == 3   ? run_stiff<3, solvers::Rodas5P>(model, ro, shard.parameters, m, samples, s->times, again, &f, &st)
+          : n == 4 ? run_stiff<4, solvers::Rodas5P>(model, ro, shard.parameters, m, samples, s->times, again, &f, &st)
+                   : run_stiff<Eigen::Dynamic, solvers::Rodas5P>(model, ro, shard.parameters, m, samples, s->times,
+                                                                 again, &f, &st);
+      lanes = {{"lanes", core::kLanes},
+               {"traj_per_s", samples / lanes_s},
+               {"one_sample_again_traj_per_s", samples / again_s},
+               {"bitwise_equal_to_one_sample", same},
+               {"speed_up_over_odeint", odeint_s / lanes_s}};
+    }
     // Each against a reference: CVODES at tolerances 10^4 times tighter.
     solvers::OdeOptions to = co;
     to.rtol *= 1e-4;
@@ -203,7 +247,8 @@ int main(int argc, char** argv) {
                               {"failed", {{"cvodes", cv_failed}, {"rodas5p", ros_failed}, {"ndf", ndf_failed}, {"odeint", odeint_failed}}},
                               {"cvodes_max_error_in_tolerances", worst_of(ref)},
                               {"rodas5p_max_error_in_tolerances", worst_of(out)},
-                              {"odeint_max_error_in_tolerances", worst_of(odeint_out)}};
+                              {"odeint_max_error_in_tolerances", worst_of(odeint_out)},
+                              {"rodas5p_lanes", lanes}};
     std::cout << j.dump() << std::endl;
   }
   return 0;

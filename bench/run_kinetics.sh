@@ -22,16 +22,17 @@ cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.start
 import scipy, numpy
 print(f"Machine: {cpu}, {subprocess.check_output(['nproc']).decode().strip()} cores; "
       f"{datetime.date.today()}; SciPy {scipy.__version__}, NumPy {numpy.__version__}, Python {platform.python_version()}\n")
-print("| scenario | physynth 1 thread (traj/s) | physynth 2 threads (traj/s) | 2-thread speed-up | SciPy LSODA (traj/s) | SciPy BDF (traj/s) | physynth 1 thread / LSODA | max rel. difference LSODA vs physynth |")
-print("|---|---|---|---|---|---|---|---|")
+print("| scenario | physynth 1 thread (traj/s) | physynth 2 threads (traj/s) | 2-thread speed-up | 1 thread, samples one at a time (traj/s) | SciPy LSODA (traj/s) | SciPy BDF (traj/s) | physynth 1 thread / LSODA | max rel. difference LSODA vs physynth |")
+print("|---|---|---|---|---|---|---|---|---|")
 for s in ["michaelis_menten", "reversible_binding", "robertson"]:
-    one = next(r for r in ours if r["scenario"] == s and r["threads"] == 1)
-    two = next(r for r in ours if r["scenario"] == s and r["threads"] == 2)
+    one = next(r for r in ours if r["scenario"] == s and r["threads"] == 1 and r["lanes"])
+    two = next(r for r in ours if r["scenario"] == s and r["threads"] == 2 and r["lanes"])
+    alone = next(r for r in ours if r["scenario"] == s and r["threads"] == 1 and not r["lanes"])
     lsoda = next(r for r in peer if r["scenario"] == s and r["method"] == "LSODA")
     bdf = next(r for r in peer if r["scenario"] == s and r["method"] == "BDF")
     print(f"| {s} ({one['samples']} samples, {one['output_times']} output times, rtol {one['rtol']:g}) "
           f"| {one['trajectories_per_s']:.0f} | {two['trajectories_per_s']:.0f} "
-          f"| {two['trajectories_per_s'] / one['trajectories_per_s']:.2f} "
+          f"| {two['trajectories_per_s'] / one['trajectories_per_s']:.2f} | {alone['trajectories_per_s']:.0f} "
           f"| {lsoda['trajectories_per_s']:.1f} | {bdf['trajectories_per_s']:.1f} "
           f"| {one['trajectories_per_s'] / lsoda['trajectories_per_s']:.0f}x "
           f"| {lsoda['max_difference_vs_physynth_relative_to_state_range']:.1e} |")

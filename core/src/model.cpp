@@ -42,6 +42,17 @@ SparsityPattern SparsityPattern::dense(int n) {
   return s;
 }
 
+void Model::rhs_lanes(const Lanes& t, const Lanes* y, const Lanes* p, Lanes* dydt) const {
+  const std::size_t n = num_states(), m = num_parameters();
+  std::vector<double> yl(n), pl(m), fl(n);
+  for (int l = 0; l < kLanes; ++l) {
+    for (std::size_t i = 0; i < n; ++i) yl[i] = y[i][l];
+    for (std::size_t j = 0; j < m; ++j) pl[j] = p[j][l];
+    rhs(t[l], yl.data(), pl.data(), fl.data());
+    for (std::size_t i = 0; i < n; ++i) dydt[i].v[l] = fl[i];
+  }
+}
+
 SparsityPattern Model::jacobian_sparsity() const { return SparsityPattern::dense(static_cast<int>(num_states())); }
 
 const std::vector<VariableInfo>& Model::derived_channels() const {

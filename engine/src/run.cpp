@@ -169,6 +169,9 @@ struct Worker {
   std::vector<double> reference;                  // backend pinn: a CVODES trajectory to check against
   std::vector<core::LinearInvariant> invariants;  // the model's, copied once per thread
   std::vector<double> atol;                       // per state, for the physics-failure rule
+  // Samples solved together (OdeSolver::solve_many) before their one-by-one processing.
+  std::vector<double> block_y0, block_states;
+  std::vector<solvers::SolveResult> block_results;
 
   explicit Worker(const Scenario& s) : inputs(*s.model.model), atol(state_atol(s)) {
     if (!dynamic_cast<const core::SteppedModel*>(s.model.model.get()))
@@ -393,8 +396,39 @@ solvers::SolveResult pinn_sample(const Scenario& s, const Grid& grid, Worker& w,
 struct SampleFailed {};
 constexpr double kPinnRelativeAccuracy = 1e-2;  // a sample recorded as failed before its solve
 
+// Samples that can be stepped together (Rodas5P on lanes: no backend pinn, no regimes, no
+// sensitivities, a model with a lane right-hand side), this many at a time: each block's solves
+// first, into the worker's scratch, then each sample's readings, labels and audit.
+constexpr std::size_t kSolvedTogether = 64;
+
+bool solve_together(const Scenario& s, const Worker& w, const Shard& shard, bool pinn) {
+  return !pinn && w.solver && w.solver->steps_samples_together() && !s.regimes.present &&
+         shard.sensitivity_names.empty();
+}
+
+// Samples [first, first + count) of the shard solved into the worker's block scratch: each
+// sample's rows and result are, bit for bit, what its own solve gives (OdeSolver::solve_many).
+void solve_block(const Scenario& s, const Grid& grid, Worker& w, const Shard& shard, std::size_t first,
+                 std::size_t count) {
+  const core::Model& model = *s.model.model;
+  const std::size_t n = model.num_states(), m = model.num_parameters(), T = grid.times.size();
+  w.block_y0.resize(count * n);
+  w.block_states.resize(count * T * n);
+  w.block_results.resize(count);
+  const double* p = shard.parameters.data() + first * m;
+  for (std::size_t k = 0; k < count; ++k) model.initial_state(p + k * m, w.block_y0.data() + k * n);
+  w.solver->solve_many(count, p, w.block_y0.data(), grid.times.front(), grid.times, w.block_states.data(),
+                       w.block_results.data());
+}
+
+// A sample's solve done already (solve_block): its rows and result.
+struct Solved {
+  const double* states = nullptr;
+  const solvers::SolveResult* result = nullptr;
+};
+
 void process_sample(const Scenario& s, const Grid& grid, Worker& w, Shard& shard, std::size_t i, SampleOutcome& outcome,
-                    const PinnShard* pinn = nullptr, bool verify = false) {
+                    const PinnShard* pinn = nullptr, bool verify = false, const Solved* solved = nullptr) {
   const core::Model& model = *s.model.model;
   const std::size_t n = model.num_states(), m = model.num_parameters(), T = grid.times.size();
   const std::uint64_t sample = shard.sample_keys.empty() ? shard.first_sample + i : shard.sample_keys[i];
@@ -428,6 +462,9 @@ void process_sample(const Scenario& s, const Grid& grid, Worker& w, Shard& shard
       r = simulate_stepped(*stepped, p, s.seed, sample, grid.times, states);
     } else if (pinn) {
       r = pinn_sample(s, grid, w, *pinn, i, p, states, verify, outcome);
+    } else if (solved) {
+      std::copy(solved->states, solved->states + T * n, states);
+      r = *solved->result;
     } else {
       model.initial_state(p, w.y0.data());
       r = solve_in_regimes(
@@ -781,14 +818,22 @@ struct ShardGenerator::Impl {
       tbb::parallel_for(tbb::blocked_range<std::size_t>(0, count), [&](const tbb::blocked_range<std::size_t>& range) {
         auto& slot = workers.local();
         if (!slot) slot = std::make_unique<Worker>(s);
-        for (std::size_t i = range.begin(); i != range.end(); ++i) {
-          if (stop && (stopped || stop())) {
-            stopped = true;
-            return;
+        const bool together = solve_together(s, *slot, shard, pinn.has_value());
+        const std::size_t T = grid.times.size(), n = s.model.model->num_states();
+        for (std::size_t i = range.begin(); i != range.end();) {
+          const std::size_t block = together ? std::min(kSolvedTogether, range.end() - i) : 1, start = i;
+          if (together && !(stop && (stopped || stop()))) solve_block(s, grid, *slot, shard, i, block);
+          for (; i != start + block; ++i) {
+            if (stop && (stopped || stop())) {
+              stopped = true;
+              return;
+            }
+            const bool verify = std::binary_search(verified.begin(), verified.end(), first + i);
+            const Solved solved{slot->block_states.data() + (i - start) * T * n, slot->block_results.data() + (i - start)};
+            process_sample(s, grid, *slot, shard, i, (*outcomes)[i], pinn ? &*pinn : nullptr, verify,
+                           together ? &solved : nullptr);
+            if (on_sample) on_sample();
           }
-          const bool verify = std::binary_search(verified.begin(), verified.end(), first + i);
-          process_sample(s, grid, *slot, shard, i, (*outcomes)[i], pinn ? &*pinn : nullptr, verify);
-          if (on_sample) on_sample();
         }
       });
     });

@@ -268,7 +268,9 @@ bool read_time(const ConfigNode& time, Scenario& s) {
 void read_solver(const ConfigNode& node, const core::Model& model, solvers::OdeOptions& o, std::string* method) {
   if (!node.expect_map()) return;
   node.check_keys({"method", "linear_solver", "rtol", "atol", "max_steps", "max_step", "initial_step", "max_order",
-                   "sensitivities"});
+                   "sensitivities", "lanes"});
+  if (node.has("lanes"))
+    if (auto v = node["lanes"].as_bool()) o.lanes = *v;
   if (node.has("sensitivities")) {
     const ConfigNode list = node["sensitivities"];
     std::vector<std::string> named;  // parameters the user defined (not literals of the model section)
@@ -808,7 +810,8 @@ nlohmann::ordered_json resolved_json(const Scenario& s, const YAML::Node& model_
                                    {"max_steps", s.solver.max_steps},
                                    {"max_step", s.solver.max_step_size},
                                    {"initial_step", s.solver.initial_step_size},
-                                   {"max_order", s.solver.max_order}};
+                                   {"max_order", s.solver.max_order},
+                                   {"lanes", s.solver.lanes}};
   if (!s.solver.atol_per_state.empty()) solver["atol_per_state"] = s.solver.atol_per_state;
   nlohmann::ordered_json sens = nlohmann::ordered_json::array();
   for (int k : s.solver.sensitivity_parameters) sens.push_back(s.parameters[static_cast<std::size_t>(k)].name);

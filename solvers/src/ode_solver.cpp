@@ -382,14 +382,17 @@ struct OdeSolver::Impl {
   // every jump due then is applied to the state before them first, and an output at its time
   // shows the state after; at a switch (Model::switch_times) the state and its sensitivities
   // carry on. (Sensitivities never meet a jump: solve() refuses them first.)
+  void make_rosenbrock() {
+    if (rodas) return;
+    rodas.emplace(static_cast<int>(n), rosenbrock_options(options),
+                  options.method == Method::kNdf ? StiffFormula::kNdf : StiffFormula::kRodas5P);
+    ++created;
+  }
+
   void solve_rosenbrock(const double* p, const std::vector<double>& y0, double t0, const std::vector<Stop>& stops,
                         const std::vector<double>& times, double* out, double* sensitivities,
                         const double* initial_sensitivities, SolveResult& r) {
-    if (!rodas) {
-      rodas.emplace(static_cast<int>(n), rosenbrock_options(options),
-                    options.method == Method::kNdf ? StiffFormula::kNdf : StiffFormula::kRodas5P);
-      ++created;
-    }
+    make_rosenbrock();
     const std::size_t T = times.size();
     const std::vector<int>& sens = options.sensitivity_parameters;
     const std::size_t K = sens.size();
@@ -473,6 +476,51 @@ OdeSolver& OdeSolver::operator=(OdeSolver&&) noexcept = default;
 
 int OdeSolver::instances_created() const { return impl_->created; }
 long OdeSolver::steps_taken() const { return impl_->steps_taken; }
+
+bool OdeSolver::steps_samples_together() const {
+  const Impl& s = *impl_;
+  return s.options.method == Method::kRosenbrock && s.options.lanes && s.events.empty() &&
+         s.options.sensitivity_parameters.empty() && s.n >= 1 && s.n <= static_cast<std::size_t>(kRosenbrockFixedStates) &&
+         s.model->has_lane_rhs();
+}
+
+void OdeSolver::solve_many(std::size_t count, const double* p, const double* y0, double t0,
+                           const std::vector<double>& times, double* out, SolveResult* results) {
+  Impl& s = *impl_;
+  const std::size_t n = s.n, m = s.model->num_parameters(), rows = times.size() * n;
+  if (!steps_samples_together() || times.empty()) {
+    for (std::size_t k = 0; k < count; ++k) results[k] = solve(p + k * m, y0 + k * n, t0, times, out + k * rows);
+    return;
+  }
+  // Samples the lanes take: finite initial state, no jump in [t0, end], no switch in (t0, end];
+  // the others (rare) one by one, as solve() would.
+  std::vector<LaneSample> lanes;
+  std::vector<RosenbrockResult> lane_results(count);
+  std::vector<std::size_t> of_lane;
+  for (std::size_t k = 0; k < count; ++k) {
+    const double* pk = p + k * m;
+    const double* yk = y0 + k * n;
+    bool plain = std::all_of(yk, yk + n, [](double v) { return std::isfinite(v); });
+    for (double tau : s.model->jump_times(pk)) plain = plain && !(tau >= t0 && tau <= times.back());
+    for (double tau : s.model->switch_times(pk)) plain = plain && !(tau > t0 && tau <= times.back());
+    if (!plain) {
+      results[k] = solve(pk, yk, t0, times, out + k * rows);
+      continue;
+    }
+    lanes.push_back({pk, yk, out + k * rows, &lane_results[k]});
+    of_lane.push_back(k);
+  }
+  if (lanes.empty()) return;
+  s.make_rosenbrock();
+  s.rodas->solve_lanes(*s.model, t0, times, lanes.data(), lanes.size());
+  for (std::size_t k : of_lane) {
+    SolveResult& r = results[k];
+    r = SolveResult{};
+    s.add_rosenbrock_result(r, lane_results[k]);
+    r.rows_written = lane_results[k].rows_written;
+    s.steps_taken += attempts(r.stats);
+  }
+}
 
 namespace {
 

@@ -1,6 +1,7 @@
 #include "physynth/solvers/rosenbrock_solver.h"
 
 #include <algorithm>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -13,13 +14,25 @@ namespace {
 
 template <int N>
 struct Fixed final : RosenbrockSolver::Impl {
-  Fixed(int n, RosenbrockOptions o) : rodas(n, std::move(o)) {}
+  Fixed(int n, RosenbrockOptions o) : rodas(n, o), options(std::move(o)) {}
   RosenbrockResult solve(const core::Model& model, const double* p, double t0, const double* y0,
                          const std::vector<double>& times, double* out, const std::vector<Event>& events,
                          const std::vector<int>& columns, const RosenbrockSensitivities& sens) override {
     return rodas.solve(ModelSystem<N>(model, p, model.is_autonomous(), &columns), t0, y0, times, out, events, p, sens);
   }
+  bool solve_lanes(const core::Model& model, double t0, const std::vector<double>& times, const LaneSample* samples,
+                   std::size_t count) override {
+    if constexpr (N == Eigen::Dynamic) {
+      return false;
+    } else {
+      if (!lanes) lanes.emplace(options);
+      lanes->solve(model, t0, times, samples, count);
+      return true;
+    }
+  }
   Rodas5P<N> rodas;
+  RosenbrockOptions options;
+  std::optional<Rodas5PLanes<N == Eigen::Dynamic ? 1 : N>> lanes;  // made on first use
 };
 
 std::unique_ptr<RosenbrockSolver::Impl> make(int n, RosenbrockOptions o, StiffFormula formula) {
@@ -67,6 +80,17 @@ RosenbrockResult RosenbrockSolver::solve(const core::Model& model, const double*
     }
   }
   return impl_->solve(model, p, t0, y0, times, out, events, sensitivity_parameters, sens);
+}
+
+bool RosenbrockSolver::can_solve_lanes(const core::Model& model) const {
+  return formula_ == StiffFormula::kRodas5P && states_ >= 1 && states_ <= kRosenbrockFixedStates &&
+         model.has_lane_rhs();
+}
+
+void RosenbrockSolver::solve_lanes(const core::Model& model, double t0, const std::vector<double>& times,
+                                   const LaneSample* samples, std::size_t count) {
+  if (!can_solve_lanes(model) || !impl_->solve_lanes(model, t0, times, samples, count))
+    throw std::invalid_argument("RosenbrockSolver::solve_lanes: not for this model or integrator (can_solve_lanes)");
 }
 
 }  // namespace physynth::solvers

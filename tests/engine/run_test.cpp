@@ -114,6 +114,41 @@ TEST_CASE("run_scenario: byte-identical data files with 1 and 2 threads", "[slow
   CHECK(m1["shards"][0]["files"].size() == 12);
 }
 
+TEST_CASE("run_scenario: samples stepped together (solver.lanes) give the same bytes as one at a time, any threads") {
+  // Robertson on Rodas5P; a step budget some samples exhaust, so failures sit among successes.
+  // (Robertson's samples take 194 to 199 steps.)
+  for (const char* budget : {"solver.max_steps=100000", "solver.max_steps=197"}) {
+    INFO(budget);
+    const std::vector<std::string> set = {"sampling.samples=150", "output.shard_size=64", "output.formats=[hdf5, csv]",
+                                          budget};
+    const auto on = load(testing::repository_path("scenarios/kinetics/robertson.yaml"), set);
+    auto off_set = set;
+    off_set.push_back("solver.lanes=false");
+    const auto off_scenario = load(testing::repository_path("scenarios/kinetics/robertson.yaml"), off_set);
+    const std::string d_on = output_dir("lanes_on"), d_on2 = output_dir("lanes_on2"), d_off = output_dir("lanes_off");
+    const auto r_on = run(on, d_on, 1);
+    const auto r_on2 = run(on, d_on2, 2);
+    const auto r_off = run(off_scenario, d_off, 1);
+    CHECK(json_of(d_on + "/manifest.json")["scenario"]["resolved"]["solver"]["lanes"] == true);
+    CHECK(json_of(d_off + "/manifest.json")["scenario"]["resolved"]["solver"]["lanes"] == false);
+    REQUIRE(r_on.files.size() == r_off.files.size());
+    REQUIRE(r_on.files.size() == r_on2.files.size());
+    for (std::size_t i = 0; i < r_on.files.size(); ++i) {
+      INFO(r_on.files[i]);
+      CHECK(bytes_of(r_on.files[i]) == bytes_of(r_off.files[i]));
+      CHECK(bytes_of(r_on.files[i]) == bytes_of(r_on2.files[i]));
+    }
+    CHECK(bytes_of(d_on + "/audit.json") == bytes_of(d_off + "/audit.json"));
+    CHECK(r_on.failed == r_off.failed);
+    if (std::string(budget) == "solver.max_steps=197") {
+      CHECK(r_on.failed > 0);
+      CHECK(r_on.failed < 150);
+    } else {
+      CHECK(r_on.failed == 0);
+    }
+  }
+}
+
 TEST_CASE("run_scenario: HDF5, CSV and NPY read back to the same numbers") {
   const auto s = load(testing::repository_path("scenarios/kinetics/michaelis_menten.yaml"),
                       {"sampling.samples=20", "output.formats=[hdf5, csv, npy]"});

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "physynth/core/lanes.h"
 #include "physynth/core/random.h"
 
 namespace physynth::core {
@@ -66,6 +67,11 @@ class Model {
   virtual void rhs(double t, const double* y, const double* p, double* dydt) const = 0;
   // True only if rhs never depends on t (then an integrator may take df/dt = 0 unevaluated).
   virtual bool is_autonomous() const { return false; }
+  // f on kLanes samples at once (core/lanes.h: lane l of t, y[i], p[j] is sample l's): lane l
+  // of dydt is bit for bit rhs() of lane l. True from has_lane_rhs() where one pass computes all
+  // lanes (SIMD over samples); the default runs rhs() lane by lane.
+  virtual bool has_lane_rhs() const { return false; }
+  virtual void rhs_lanes(const Lanes& t, const Lanes* y, const Lanes* p, Lanes* dydt) const;
 
   // Exact df/dy, n x n, column-major (jac[i + n*j] = df_i/dy_j).
   virtual void jacobian(double t, const double* y, const double* p, double* jac) const = 0;

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <algorithm>
+#include <type_traits>
 #include <vector>
 
 #include "physynth/core/autodiff.h"
@@ -22,11 +23,28 @@
 
 namespace physynth::core {
 
+// Whether Derived's evaluate() runs on core::Lanes (it says so: static constexpr bool
+// kEvaluatesLanes = true).
+template <class Derived, class = void>
+struct EvaluatesLanes : std::false_type {};
+template <class Derived>
+struct EvaluatesLanes<Derived, std::void_t<decltype(Derived::kEvaluatesLanes)>>
+    : std::bool_constant<Derived::kEvaluatesLanes> {};
+
 template <class Derived>
 class TemplatedModel : public Model {
  public:
   void rhs(double t, const double* y, const double* p, double* dydt) const final {
     derived().template evaluate<double>(t, y, p, dydt);
+  }
+
+  // evaluate<Lanes>: kLanes samples in one pass, where Derived says its evaluate() allows it.
+  bool has_lane_rhs() const final { return EvaluatesLanes<Derived>::value; }
+  void rhs_lanes(const Lanes& t, const Lanes* y, const Lanes* p, Lanes* dydt) const final {
+    if constexpr (EvaluatesLanes<Derived>::value)
+      derived().template evaluate<Lanes>(t, y, p, dydt);
+    else
+      Model::rhs_lanes(t, y, p, dydt);
   }
 
   // Up to 4 states on Jets of 4 (half the arithmetic of Jets of 8, the same numbers: each

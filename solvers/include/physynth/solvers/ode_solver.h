@@ -54,6 +54,9 @@ struct OdeOptions {
   double max_step_size = 0.0;      // largest step, in model time units; 0: unlimited
   double initial_step_size = 0.0;  // first step; 0: CVODES estimates it
   int max_order = 0;               // 0: the method's maximum (5 BDF, 12 Adams; Rodas5P and NDF: none other)
+  // kRosenbrock: solve_many() steps samples together where it can (the same numbers, faster);
+  // false: one at a time (for comparison).
+  bool lanes = true;
   // Forward sensitivities dy/dp_k for these parameter indices (empty: none).
   // Their right-hand side J s_k + df/dp_k uses the model's exact Jacobians;
   // they take part in the error test, with tolerances scaled from rtol/atol.
@@ -147,6 +150,17 @@ class OdeSolver {
   SolveResult solve(const double* p, const double* y0, double t0, const std::vector<double>& times, double* out,
                     double* sensitivities = nullptr, bool jumps_at_start = true,
                     const double* initial_sensitivities = nullptr);
+
+  // Several samples, each exactly as solve(p_k, y0_k, t0, times, out_k) gives it, bit for bit:
+  // sample k's parameters at p + k m, initial state at y0 + k n, rows at out + k T n (T =
+  // times.size()), result in results[k]. Where steps_samples_together(), those without jumps
+  // or switches in the span are stepped core::kLanes at a time (Rodas5P on lanes,
+  // rodas5p_lanes.h: SIMD across samples); the others, and every sample otherwise, one by one.
+  void solve_many(std::size_t count, const double* p, const double* y0, double t0, const std::vector<double>& times,
+                  double* out, SolveResult* results);
+  // Rodas5P (method kRosenbrock, options.lanes), no events, no sensitivities, 1 to 8 states and
+  // a model with a lane right-hand side (Model::has_lane_rhs).
+  bool steps_samples_together() const;
 
   // How many times solve() created CVODES memory (1 after any number of solves).
   int instances_created() const;

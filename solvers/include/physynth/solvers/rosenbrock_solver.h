@@ -13,6 +13,7 @@
 
 #include "physynth/core/model.h"
 #include "physynth/solvers/ode_solver.h"
+#include "physynth/solvers/rodas5p_lanes.h"
 #include "physynth/solvers/rosenbrock.h"
 
 namespace physynth::solvers {
@@ -51,6 +52,13 @@ class RosenbrockSolver {
                          const std::vector<double>& times, double* out, const std::vector<Event>& events = {},
                          const std::vector<int>& sensitivity_parameters = {},
                          const double* initial_sensitivities = nullptr, double* sensitivities = nullptr);
+
+  // Several samples stepped together (rodas5p_lanes.h), each sample's rows and result bit for
+  // bit what solve() gives it without events or sensitivities: for Rodas5P at a fixed size and a
+  // model with a lane right-hand side (Model::has_lane_rhs).
+  bool can_solve_lanes(const core::Model& model) const;
+  void solve_lanes(const core::Model& model, double t0, const std::vector<double>& times, const LaneSample* samples,
+                   std::size_t count);
 
   int states() const { return states_; }
   StiffFormula formula() const { return formula_; }

@@ -87,6 +87,13 @@ class SmallLu {
     }
   }
 
+  // The factors (unit lower and upper triangles), the pivots' inverses and, at fixed size, the
+  // gather of the row swaps: for a solver that runs the substitutions itself (several
+  // factorisations side by side).
+  const Mat& factors() const { return a_; }
+  double inverse_pivot(int i) const { return inverse_pivot_[i]; }
+  int order(int i) const { return order_[i]; }
+
  private:
   int size() const { return N == Eigen::Dynamic ? n_ : N; }
 

@@ -1,0 +1,201 @@
+// Rodas5P on several samples stepped together (rodas5p_lanes.h, OdeSolver::solve_many): every
+// sample's rows, status, statistics and final state are the one-sample solver's bit for bit,
+// whatever the batch's size, the order of its samples, failures among them or a model that
+// depends on t.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "physynth/core/templated_model.h"
+#include "physynth/solvers/ode_solver.h"
+#include "physynth/solvers/rosenbrock_solver.h"
+#include "stiff_problems.h"
+#include "support/test_problems.h"
+
+using namespace physynth;
+using solvers::RosenbrockOptions;
+using solvers::RosenbrockResult;
+
+namespace {
+
+bool same_bits(const std::vector<double>& a, const std::vector<double>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0;
+}
+
+// y0' = -k y0 + a sin(w t), y1' = k y0 - y1 y1: depends on t (df/dt by a central difference),
+// evaluates on lanes.
+class Forced final : public core::TemplatedModel<Forced> {
+ public:
+  static constexpr bool kEvaluatesLanes = true;
+  template <class T>
+  void evaluate(const T& t, const T* y, const T* p, T* dydt) const {
+    using std::sin;
+    dydt[0] = -p[0] * y[0] + p[1] * sin(p[2] * t);
+    dydt[1] = p[0] * y[0] - y[1] * y[1];
+  }
+  const std::string& name() const override { return name_; }
+  const std::vector<core::VariableInfo>& states() const override { return states_; }
+  const std::vector<core::VariableInfo>& parameters() const override { return parameters_; }
+  void initial_state(const double*, double* y0) const override { y0[0] = 1.0, y0[1] = 0.0; }
+  void initial_state_jacobian(const double*, double* jac) const override { std::fill(jac, jac + 6, 0.0); }
+
+ private:
+  std::string name_ = "forced";
+  std::vector<core::VariableInfo> states_ = {{"y0", ""}, {"y1", ""}};
+  std::vector<core::VariableInfo> parameters_ = {{"k", ""}, {"a", ""}, {"w", ""}};
+};
+
+// Each sample alone (RosenbrockSolver::solve) and all together (solve_lanes): equal bit for bit.
+void check_lanes_equal_one_by_one(const core::Model& model, const std::vector<std::vector<double>>& params,
+                                  const std::vector<double>& times, const RosenbrockOptions& o) {
+  const int n = static_cast<int>(model.num_states());
+  const std::size_t T = times.size(), S = params.size();
+  solvers::RosenbrockSolver one(n, o), together(n, o);
+  REQUIRE(together.can_solve_lanes(model));
+  std::vector<std::vector<double>> y0(S, std::vector<double>(static_cast<std::size_t>(n)));
+  std::vector<double> a(S * T * static_cast<std::size_t>(n)), b(a.size(), 42.0);
+  std::vector<RosenbrockResult> ra(S), rb(S);
+  std::vector<solvers::LaneSample> batch(S);
+  for (std::size_t s = 0; s < S; ++s) {
+    model.initial_state(params[s].data(), y0[s].data());
+    ra[s] = one.solve(model, params[s].data(), times.front(), y0[s].data(), times, &a[s * T * n]);
+    batch[s] = {params[s].data(), y0[s].data(), &b[s * T * n], &rb[s]};
+  }
+  together.solve_lanes(model, times.front(), times, batch.data(), S);
+  CHECK(same_bits(a, b));
+  for (std::size_t s = 0; s < S; ++s) {
+    INFO("sample " << s << ": " << solvers::rosenbrock_status_name(ra[s].status) << " / "
+                   << solvers::rosenbrock_status_name(rb[s].status));
+    CHECK(ra[s].status == rb[s].status);
+    CHECK(ra[s].rows_written == rb[s].rows_written);
+    CHECK(std::memcmp(&ra[s].t_reached, &rb[s].t_reached, sizeof(double)) == 0);
+    CHECK(same_bits(ra[s].final_state, rb[s].final_state));
+    CHECK(ra[s].stats.steps == rb[s].stats.steps);
+    CHECK(ra[s].stats.rejected == rb[s].stats.rejected);
+    CHECK(ra[s].stats.rhs_evals == rb[s].stats.rhs_evals);
+    CHECK(ra[s].stats.jacobian_evals == rb[s].stats.jacobian_evals);
+    CHECK(ra[s].stats.factorizations == rb[s].stats.factorizations);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("Rodas5P on lanes: Robertson samples equal the one-sample solver bit for bit, any batch size") {
+  const auto m = testing::network(testing::kRobertson);
+  RosenbrockOptions o;
+  o.rtol = 1e-6;
+  o.atol_per_state = {1e-8, 1e-14, 1e-8};
+  const std::vector<double> times = {0, 0.4, 4, 40, 400, 4e3, 4e4, 4e5, 4e6, 4e7, 4e8, 4e9, 4e10};
+  for (std::size_t count : {1u, 3u, 4u, 5u, 11u}) {
+    std::vector<std::vector<double>> params;
+    for (std::size_t s = 0; s < count; ++s) {
+      const double f = 0.8 + 0.4 * static_cast<double>(s) / 11.0;  // rate constants +-20 %
+      params.push_back(testing::parameters(m, {{"k1", 0.04 * f}, {"k2", 3.0e7 / f}, {"k3", 1.0e4 * f * f}}));
+    }
+    INFO(count << " samples");
+    check_lanes_equal_one_by_one(*m.model, params, times, o);
+  }
+  SECTION("a step budget that one sample meets exactly at its last step and others exceed") {
+    std::vector<std::vector<double>> params;
+    for (int s = 0; s < 6; ++s)
+      params.push_back(testing::parameters(m, {{"k1", 0.04 * (0.8 + 0.08 * s)}, {"k2", 3.0e7}, {"k3", 1.0e4}}));
+    solvers::RosenbrockSolver one(3, o);
+    std::vector<double> y0(3), out(times.size() * 3);
+    m.model->initial_state(params[3].data(), y0.data());
+    auto budget = o;
+    budget.max_steps = one.solve(*m.model, params[3].data(), 0.0, y0.data(), times, out.data()).stats.steps;
+    check_lanes_equal_one_by_one(*m.model, params, times, budget);
+  }
+}
+
+TEST_CASE("Rodas5P on lanes: every rate law, outputs inside steps, and samples that fail among those that do not") {
+  const auto m = testing::network(testing::kEnzymeWithHill);
+  const auto base = testing::parameters(m, testing::kEnzymeValues);
+  std::vector<std::vector<double>> params;
+  for (int s = 0; s < 9; ++s) {
+    auto p = base;
+    for (std::size_t j = 0; j < p.size(); ++j) p[j] *= 1.0 + 0.05 * ((s * 7 + static_cast<int>(j) * 3) % 11 - 5);
+    params.push_back(p);
+  }
+  params[2][0] = std::numeric_limits<double>::quiet_NaN();  // a sample whose right-hand side is NaN at once
+  RosenbrockOptions o;
+  o.rtol = 1e-8;
+  o.atol = 1e-12;
+  SECTION("all run to the end but one") { check_lanes_equal_one_by_one(*m.model, params, testing::evenly(0, 20, 41), o); }
+  SECTION("a step budget some samples exhaust") {
+    o.max_steps = 60;
+    check_lanes_equal_one_by_one(*m.model, params, testing::evenly(0, 20, 41), o);
+  }
+  SECTION("a largest step and outputs before the start") {
+    o.max_step_size = 0.7;
+    auto t = testing::evenly(0, 20, 41);
+    t.insert(t.begin(), 0.0);
+    check_lanes_equal_one_by_one(*m.model, params, t, o);
+  }
+}
+
+TEST_CASE("Rodas5P on lanes: a model that depends on t (df/dt) equals the one-sample solver bit for bit") {
+  const Forced model;
+  REQUIRE(model.has_lane_rhs());
+  REQUIRE_FALSE(model.is_autonomous());
+  std::vector<std::vector<double>> params;
+  for (int s = 0; s < 7; ++s) params.push_back({0.5 + 0.3 * s, 1.0 + 0.1 * s, 2.0 + s});
+  RosenbrockOptions o;
+  o.rtol = 1e-7;
+  o.atol = 1e-10;
+  check_lanes_equal_one_by_one(model, params, testing::evenly(0, 5, 26), o);
+}
+
+TEST_CASE("OdeSolver::solve_many: the same rows and results as solve(), lanes or not; only where it can") {
+  const auto m = testing::network(testing::kRobertson);
+  solvers::OdeOptions o;
+  o.method = solvers::Method::kRosenbrock;
+  o.rtol = 1e-6;
+  o.atol_per_state = {1e-8, 1e-14, 1e-8};
+  const std::vector<double> times = {0, 0.4, 4, 40, 400, 4e3, 4e4, 4e5};
+  const std::size_t S = 6, n = 3, T = times.size();
+  std::vector<double> p, y0(S * n);
+  for (std::size_t s = 0; s < S; ++s) {
+    const auto ps = testing::parameters(m, {{"k1", 0.04 + 0.002 * s}, {"k2", 3.0e7}, {"k3", 1.0e4 - 100.0 * s}});
+    p.insert(p.end(), ps.begin(), ps.end());
+    m.model->initial_state(ps.data(), &y0[s * n]);
+  }
+  y0[4 * n + 1] = std::numeric_limits<double>::infinity();  // refused as solve() refuses it
+  solvers::OdeSolver alone(m.model, o), together(m.model, o);
+  REQUIRE(together.steps_samples_together());
+  std::vector<double> a(S * T * n), b(S * T * n);
+  std::vector<solvers::SolveResult> rb(S);
+  together.solve_many(S, p.data(), y0.data(), 0.0, times, b.data(), rb.data());
+  for (std::size_t s = 0; s < S; ++s) {
+    const auto ra = alone.solve(&p[s * m.model->num_parameters()], &y0[s * n], 0.0, times, &a[s * T * n]);
+    INFO("sample " << s << ": " << ra.flag_name << " / " << rb[s].flag_name);
+    CHECK(ra.status == rb[s].status);
+    CHECK(ra.flag_name == rb[s].flag_name);
+    CHECK(ra.message == rb[s].message);
+    CHECK(ra.rows_written == rb[s].rows_written);
+    CHECK(ra.stats.values() == rb[s].stats.values());
+    CHECK(same_bits(ra.final_state, rb[s].final_state));
+  }
+  CHECK(same_bits(a, b));
+  CHECK(alone.steps_taken() == together.steps_taken());
+  // Not where it cannot: CVODES, a model without a lane right-hand side, sensitivities, events.
+  solvers::OdeOptions bdf = o;
+  bdf.method = solvers::Method::kBdf;
+  CHECK_FALSE(solvers::OdeSolver(m.model, bdf).steps_samples_together());
+  solvers::OdeOptions off = o;
+  off.lanes = false;
+  CHECK_FALSE(solvers::OdeSolver(m.model, off).steps_samples_together());
+  solvers::OdeOptions sens = o;
+  sens.sensitivity_parameters = {0};
+  CHECK_FALSE(solvers::OdeSolver(m.model, sens).steps_samples_together());
+  solvers::Event e{"B high", [](double, const double* y, const double*) { return y[1] - 1e-5; }, 0, false};
+  CHECK_FALSE(solvers::OdeSolver(m.model, o, {e}).steps_samples_together());
+  const auto eq = testing::equations("states: [{name: x, initial: 1}]\nequations: {dx/dt: \"-k * x\"}\n");
+  solvers::OdeOptions one_state = o;
+  one_state.atol_per_state.clear();
+  CHECK_FALSE(solvers::OdeSolver(eq.model, one_state).steps_samples_together());
+}

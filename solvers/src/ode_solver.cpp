@@ -481,7 +481,7 @@ bool OdeSolver::steps_samples_together() const {
   const Impl& s = *impl_;
   return s.options.method == Method::kRosenbrock && s.options.lanes && s.events.empty() &&
          s.options.sensitivity_parameters.empty() && s.n >= 1 && s.n <= static_cast<std::size_t>(kRosenbrockFixedStates) &&
-         s.model->has_lane_rhs();
+         s.model->has_lane_rhs() && !s.model->has_jumps();
 }
 
 void OdeSolver::solve_many(std::size_t count, const double* p, const double* y0, double t0,
@@ -493,7 +493,8 @@ void OdeSolver::solve_many(std::size_t count, const double* p, const double* y0,
     return;
   }
   // Samples the lanes take: finite initial state, no jump in [t0, end], no switch in (t0, end];
-  // the others (rare) one by one, as solve() would.
+  // the others one by one, as solve() would (a model with jumps at all goes one by one: its
+  // samples nearly all have some).
   std::vector<LaneSample> lanes;
   std::vector<RosenbrockResult> lane_results(count);
   std::vector<std::size_t> of_lane;

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -26,11 +27,12 @@ bool same_bits(const std::vector<double>& a, const std::vector<double>& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0;
 }
 
-// y0' = -k y0 + a sin(w t), y1' = k y0 - y1 y1: depends on t (df/dt by a central difference),
-// evaluates on lanes.
-class Forced final : public core::TemplatedModel<Forced> {
+// y0' = -k y0 + a sin(w t), y1' = k y0 - y1 y1: depends on t (df/dt by a central difference);
+// evaluates on lanes where Lanes says so.
+template <bool Lanes>
+class Forced final : public core::TemplatedModel<Forced<Lanes>> {
  public:
-  static constexpr bool kEvaluatesLanes = true;
+  static constexpr bool kEvaluatesLanes = Lanes;
   template <class T>
   void evaluate(const T& t, const T* y, const T* p, T* dydt) const {
     using std::sin;
@@ -139,7 +141,7 @@ TEST_CASE("Rodas5P on lanes: every rate law, outputs inside steps, and samples t
 }
 
 TEST_CASE("Rodas5P on lanes: a model that depends on t (df/dt) equals the one-sample solver bit for bit") {
-  const Forced model;
+  const Forced<true> model;
   REQUIRE(model.has_lane_rhs());
   REQUIRE_FALSE(model.is_autonomous());
   std::vector<std::vector<double>> params;
@@ -150,7 +152,27 @@ TEST_CASE("Rodas5P on lanes: a model that depends on t (df/dt) equals the one-sa
   check_lanes_equal_one_by_one(model, params, testing::evenly(0, 5, 26), o);
 }
 
-TEST_CASE("OdeSolver::solve_many: the same rows and results as solve(), lanes or not; only where it can") {
+TEST_CASE("Rodas5P on lanes: a user's equations (their tape: max, sqrt, exp, pow, a comparison, t) bit for bit") {
+  const auto m = testing::equations(R"Y(
+states: [{name: x, initial: x0}, {name: v, initial: 0}]
+definitions:
+  drive: {value: "max(1 - x, 0)"}
+equations:
+  dx/dt: "v"
+  dv/dt: "-k * x - c * v + a * sqrt(drive) + if(x > 0.5, 0.1 * exp(-x), 0) + (x^2 + 1)^0.3 * sin(w * t)"
+)Y");
+  REQUIRE(m.model->has_lane_rhs());
+  std::vector<std::vector<double>> params;
+  for (int s = 0; s < 9; ++s)
+    params.push_back(testing::parameters(
+        m, {{"x0", 0.2 + 0.1 * s}, {"k", 4.0 + s}, {"c", 0.3}, {"a", 1.0 + 0.2 * s}, {"w", 1.5 + 0.5 * s}}));
+  RosenbrockOptions o;
+  o.rtol = 1e-7;
+  o.atol = 1e-10;
+  check_lanes_equal_one_by_one(*m.model, params, testing::evenly(0, 8, 33), o);
+}
+
+TEST_CASE("OdeSolver::solve_many: the same rows and results as solve(), lanes or not, and only where it can") {
   const auto m = testing::network(testing::kRobertson);
   solvers::OdeOptions o;
   o.method = solvers::Method::kRosenbrock;
@@ -194,8 +216,8 @@ TEST_CASE("OdeSolver::solve_many: the same rows and results as solve(), lanes or
   CHECK_FALSE(solvers::OdeSolver(m.model, sens).steps_samples_together());
   solvers::Event e{"B high", [](double, const double* y, const double*) { return y[1] - 1e-5; }, 0, false};
   CHECK_FALSE(solvers::OdeSolver(m.model, o, {e}).steps_samples_together());
-  const auto eq = testing::equations("states: [{name: x, initial: 1}]\nequations: {dx/dt: \"-k * x\"}\n");
-  solvers::OdeOptions one_state = o;
-  one_state.atol_per_state.clear();
-  CHECK_FALSE(solvers::OdeSolver(eq.model, one_state).steps_samples_together());
+  solvers::OdeOptions two = o;
+  two.atol_per_state.clear();
+  CHECK_FALSE(solvers::OdeSolver(std::make_shared<Forced<false>>(), two).steps_samples_together());
+  CHECK(solvers::OdeSolver(std::make_shared<Forced<true>>(), two).steps_samples_together());
 }

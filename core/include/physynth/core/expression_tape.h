@@ -25,6 +25,8 @@
 #include <ceres/jet.h>
 #include <boost/container/small_vector.hpp>
 
+#include "physynth/core/lanes.h"
+
 namespace physynth::core {
 
 // Comparisons and selections for a scalar type. Booleans are scalars equal
@@ -49,6 +51,31 @@ struct ScalarOps {
   }
   // x! = Gamma(x + 1), for the integers SBML gives it; its derivative is taken as 0.
   static T factorial(const T& x) { return T(std::tgamma(scalar_value(x) + 1.0)); }
+};
+
+// core::Lanes (several samples at once): each lane compared and selected as a double is.
+template <>
+struct ScalarOps<Lanes> {
+  template <class F>
+  static Lanes each(const Lanes& a, const Lanes& b, F f) {
+    Lanes r;
+    for (int l = 0; l < kLanes; ++l) r.v[l] = f(a.v[l], b.v[l]);
+    return r;
+  }
+  static Lanes less(const Lanes& a, const Lanes& b) { return each(a, b, ScalarOps<double>::less); }
+  static Lanes less_equal(const Lanes& a, const Lanes& b) { return each(a, b, ScalarOps<double>::less_equal); }
+  static Lanes equal(const Lanes& a, const Lanes& b) { return each(a, b, ScalarOps<double>::equal); }
+  static Lanes select(const Lanes& condition, const Lanes& if_true, const Lanes& if_false) {
+    Lanes r;
+    for (int l = 0; l < kLanes; ++l)
+      r.v[l] = ScalarOps<double>::select(condition.v[l], if_true.v[l], if_false.v[l]);
+    return r;
+  }
+  static Lanes factorial(const Lanes& x) {
+    Lanes r;
+    for (int l = 0; l < kLanes; ++l) r.v[l] = ScalarOps<double>::factorial(x.v[l]);
+    return r;
+  }
 };
 
 enum class Op : std::uint8_t {

@@ -159,7 +159,7 @@ class OdeSolver {
   void solve_many(std::size_t count, const double* p, const double* y0, double t0, const std::vector<double>& times,
                   double* out, SolveResult* results);
   // Rodas5P (method kRosenbrock, options.lanes), no events, no sensitivities, 1 to 8 states and
-  // a model with a lane right-hand side (Model::has_lane_rhs).
+  // a model with a lane right-hand side (Model::has_lane_rhs) and no jumps (Model::has_jumps).
   bool steps_samples_together() const;
 
   // How many times solve() created CVODES memory (1 after any number of solves).

@@ -16,6 +16,7 @@
 #include <cmath>
 #include <cstddef>
 #include <limits>
+#include <utility>
 #include <vector>
 
 #include <Eigen/Dense>
@@ -261,13 +262,24 @@ class Rodas5PLanes {
     for (int i = 0; i < N; ++i) x[i] = g[i];
   }
 
-  // The eight stages in every lane (lanes without a sample compute on stale values, unused).
+  // The eight stages in every lane (lanes without a sample compute on stale values, unused),
+  // each unrolled with its own row of the tableau: the coefficients are constants, broadcast
+  // from memory, not built on the stack in every iteration.
   void stages() {
-    using namespace rodas5p;
+    stage_list(std::make_integer_sequence<int, rodas5p::kStages>{});
+    for (int i = 0; i < N; ++i) y1_[i].v = u_[i].v + k_[rodas5p::kStages - 1][i].v;
+  }
+  template <int... S>
+  void stage_list(std::integer_sequence<int, S...>) {
     const Ln::V inv_h = 1.0 / h_.v;
-    for (int i = 0; i < N; ++i) k_[0][i].v = f0_[i].v + (h_.v * kd[0]) * ft_[i].v;
-    solve_w(k_[0]);
-    for (int S = 1; S < kStages; ++S) {
+    (stage<S>(inv_h), ...);
+  }
+  template <int S>
+  void stage(const Ln::V& inv_h) {
+    using namespace rodas5p;
+    if constexpr (S == 0) {
+      for (int i = 0; i < N; ++i) k_[0][i].v = f0_[i].v + (h_.v * kd[0]) * ft_[i].v;
+    } else {
       for (int i = 0; i < N; ++i) {
         Ln::V v = y_[i].v;
         for (int j = 0; j < S; ++j) v += kA[S][j] * k_[j][i].v;
@@ -277,12 +289,11 @@ class Rodas5PLanes {
       for (int i = 0; i < N; ++i) {
         Ln::V v = k_[S][i].v;
         for (int j = 0; j < S; ++j) v += (kC[S][j] * inv_h) * k_[j][i].v;
-        if (kd[S] != 0.0) v += (h_.v * kd[S]) * ft_[i].v;
+        if constexpr (kd[S] != 0.0) v += (h_.v * kd[S]) * ft_[i].v;
         k_[S][i].v = v;
       }
-      solve_w(k_[S]);
     }
-    for (int i = 0; i < N; ++i) y1_[i].v = u_[i].v + k_[kStages - 1][i].v;
+    solve_w(k_[S]);
   }
 
   // Lane l after its stages: the error, accept or reject, the outputs, the next step size

@@ -50,6 +50,7 @@ class EquationModel : public core::TemplatedModel<EquationModel> {
   double derived_partials(std::size_t k, double t, const double* y, const double* p, double* dh_dy,
                           double* dh_dp) const override;
 
+  static constexpr bool kEvaluatesLanes = true;  // the tape runs on core::Lanes (several samples at once)
   template <class T>
   void evaluate(const T& t, const T* y, const T* p, T* dydt) const {
     system_.rhs.evaluate(t, y, p, dydt);

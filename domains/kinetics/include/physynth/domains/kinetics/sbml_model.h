@@ -104,6 +104,7 @@ class SbmlModel : public core::TemplatedModel<SbmlModel> {
   const core::ColumnColoring* jacobian_coloring() const;
   void apply_jumps(double t, double* y, const double* p) const override;
 
+  static constexpr bool kEvaluatesLanes = true;  // the tape runs on core::Lanes (several samples at once)
   // dy/dt from the compiled tape: assignment rules, kinetic laws, rate rules.
   template <class T>
   void evaluate(const T& t, const T* y, const T* p, T* dydt) const {

@@ -479,8 +479,7 @@ long OdeSolver::steps_taken() const { return impl_->steps_taken; }
 
 bool OdeSolver::steps_samples_together() const {
   const Impl& s = *impl_;
-  return s.options.method == Method::kRosenbrock && s.options.lanes && s.events.empty() &&
-         s.options.sensitivity_parameters.empty() && s.n >= 1 && s.n <= static_cast<std::size_t>(kRosenbrockFixedStates) &&
+  return s.options.method == Method::kRosenbrock && s.options.lanes && s.options.sensitivity_parameters.empty() && s.n >= 1 && s.n <= static_cast<std::size_t>(kRosenbrockFixedStates) &&
          s.model->has_lane_rhs() && !s.model->has_jumps();
 }
 
@@ -513,7 +512,7 @@ void OdeSolver::solve_many(std::size_t count, const double* p, const double* y0,
   }
   if (lanes.empty()) return;
   s.make_rosenbrock();
-  s.rodas->solve_lanes(*s.model, t0, times, lanes.data(), lanes.size());
+  s.rodas->solve_lanes(*s.model, t0, times, lanes.data(), lanes.size(), s.events);
   for (std::size_t k : of_lane) {
     SolveResult& r = results[k];
     r = SolveResult{};

@@ -21,12 +21,12 @@ struct Fixed final : RosenbrockSolver::Impl {
     return rodas.solve(ModelSystem<N>(model, p, model.is_autonomous(), &columns), t0, y0, times, out, events, p, sens);
   }
   bool solve_lanes(const core::Model& model, double t0, const std::vector<double>& times, const LaneSample* samples,
-                   std::size_t count) override {
+                   std::size_t count, const std::vector<Event>& events) override {
     if constexpr (N == Eigen::Dynamic) {
       return false;
     } else {
       if (!lanes) lanes.emplace(options);
-      lanes->solve(model, t0, times, samples, count);
+      lanes->solve(model, t0, times, samples, count, events);
       return true;
     }
   }
@@ -88,8 +88,8 @@ bool RosenbrockSolver::can_solve_lanes(const core::Model& model) const {
 }
 
 void RosenbrockSolver::solve_lanes(const core::Model& model, double t0, const std::vector<double>& times,
-                                   const LaneSample* samples, std::size_t count) {
-  if (!can_solve_lanes(model) || !impl_->solve_lanes(model, t0, times, samples, count))
+                                   const LaneSample* samples, std::size_t count, const std::vector<Event>& events) {
+  if (!can_solve_lanes(model) || !impl_->solve_lanes(model, t0, times, samples, count, events))
     throw std::invalid_argument("RosenbrockSolver::solve_lanes: not for this model or integrator (can_solve_lanes)");
 }
 

@@ -52,8 +52,10 @@ class Forced final : public core::TemplatedModel<Forced<Lanes>> {
 };
 
 // Each sample alone (RosenbrockSolver::solve) and all together (solve_lanes): equal bit for bit.
-void check_lanes_equal_one_by_one(const core::Model& model, const std::vector<std::vector<double>>& params,
-                                  const std::vector<double>& times, const RosenbrockOptions& o) {
+// Returns the results (of either).
+std::vector<RosenbrockResult> check_lanes_equal_one_by_one(const core::Model& model, const std::vector<std::vector<double>>& params,
+                                  const std::vector<double>& times, const RosenbrockOptions& o,
+                                  const std::vector<solvers::Event>& events = {}) {
   const int n = static_cast<int>(model.num_states());
   const std::size_t T = times.size(), S = params.size();
   solvers::RosenbrockSolver one(n, o), together(n, o);
@@ -64,10 +66,10 @@ void check_lanes_equal_one_by_one(const core::Model& model, const std::vector<st
   std::vector<solvers::LaneSample> batch(S);
   for (std::size_t s = 0; s < S; ++s) {
     model.initial_state(params[s].data(), y0[s].data());
-    ra[s] = one.solve(model, params[s].data(), times.front(), y0[s].data(), times, &a[s * T * n]);
+    ra[s] = one.solve(model, params[s].data(), times.front(), y0[s].data(), times, &a[s * T * n], events);
     batch[s] = {params[s].data(), y0[s].data(), &b[s * T * n], &rb[s]};
   }
-  together.solve_lanes(model, times.front(), times, batch.data(), S);
+  together.solve_lanes(model, times.front(), times, batch.data(), S, events);
   CHECK(same_bits(a, b));
   for (std::size_t s = 0; s < S; ++s) {
     INFO("sample " << s << ": " << solvers::rosenbrock_status_name(ra[s].status) << " / "
@@ -81,7 +83,13 @@ void check_lanes_equal_one_by_one(const core::Model& model, const std::vector<st
     CHECK(ra[s].stats.rhs_evals == rb[s].stats.rhs_evals);
     CHECK(ra[s].stats.jacobian_evals == rb[s].stats.jacobian_evals);
     CHECK(ra[s].stats.factorizations == rb[s].stats.factorizations);
+    REQUIRE(ra[s].events.size() == rb[s].events.size());
+    for (std::size_t e = 0; e < ra[s].events.size(); ++e) {
+      CHECK(ra[s].events[e].event == rb[s].events[e].event);
+      CHECK(std::memcmp(&ra[s].events[e].t, &rb[s].events[e].t, sizeof(double)) == 0);
+    }
   }
+  return ra;
 }
 
 }  // namespace
@@ -138,6 +146,32 @@ TEST_CASE("Rodas5P on lanes: every rate law, outputs inside steps, and samples t
     t.insert(t.begin(), 0.0);
     check_lanes_equal_one_by_one(*m.model, params, t, o);
   }
+}
+
+TEST_CASE("Rodas5P on lanes: events, recorded and terminal, in some samples and not others, bit for bit") {
+  const auto m = testing::network(testing::kRobertson);
+  RosenbrockOptions o;
+  o.rtol = 1e-6;
+  o.atol_per_state = {1e-8, 1e-14, 1e-8};
+  const std::vector<double> times = {0, 0.4, 4, 40, 100, 200, 400};
+  std::vector<std::vector<double>> params;
+  for (int s = 0; s < 10; ++s)
+    params.push_back(testing::parameters(m, {{"k1", 0.02 + 0.005 * s}, {"k2", 3.0e7}, {"k3", 1.0e4}}));
+  // C passes 0.2 (recorded); A falls below 0.5 (terminal: the samples with larger k1 before
+  // t = 400, the others not); B through 3e-5, both ways (recorded).
+  const std::vector<solvers::Event> events = {
+      {"C 0.2", [](double, const double* y, const double*) { return y[2] - 0.2; }, +1, false},
+      {"A low", [](double, const double* y, const double*) { return y[0] - 0.5; }, -1, true},
+      {"B 3e-5", [](double, const double* y, const double*) { return y[1] - 3e-5; }, 0, false}};
+  const auto r = check_lanes_equal_one_by_one(*m.model, params, times, o, events);
+  int stopped = 0, recorded = 0;
+  for (const auto& x : r) {
+    stopped += x.status == solvers::RosenbrockStatus::kStoppedByEvent;
+    recorded += static_cast<int>(x.events.size());
+  }
+  CHECK(stopped > 0);
+  CHECK(stopped < static_cast<int>(r.size()));
+  CHECK(recorded > stopped);
 }
 
 TEST_CASE("Rodas5P on lanes: a model that depends on t (df/dt) equals the one-sample solver bit for bit") {
@@ -215,7 +249,7 @@ TEST_CASE("OdeSolver::solve_many: the same rows and results as solve(), lanes or
   sens.sensitivity_parameters = {0};
   CHECK_FALSE(solvers::OdeSolver(m.model, sens).steps_samples_together());
   solvers::Event e{"B high", [](double, const double* y, const double*) { return y[1] - 1e-5; }, 0, false};
-  CHECK_FALSE(solvers::OdeSolver(m.model, o, {e}).steps_samples_together());
+  CHECK(solvers::OdeSolver(m.model, o, {e}).steps_samples_together());  // events lane by lane
   solvers::OdeOptions two = o;
   two.atol_per_state.clear();
   CHECK_FALSE(solvers::OdeSolver(std::make_shared<Forced<false>>(), two).steps_samples_together());

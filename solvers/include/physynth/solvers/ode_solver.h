@@ -158,7 +158,7 @@ class OdeSolver {
   // rodas5p_lanes.h: SIMD across samples); the others, and every sample otherwise, one by one.
   void solve_many(std::size_t count, const double* p, const double* y0, double t0, const std::vector<double>& times,
                   double* out, SolveResult* results);
-  // Rodas5P (method kRosenbrock, options.lanes), no events, no sensitivities, 1 to 8 states and
+  // Rodas5P (method kRosenbrock, options.lanes), no sensitivities, 1 to 8 states and
   // a model with a lane right-hand side (Model::has_lane_rhs) and no jumps (Model::has_jumps).
   bool steps_samples_together() const;
 

@@ -8,8 +8,9 @@
 // sample's numbers and statistics are the one-sample solver's bit for bit (tests/solvers
 // checks it); only the time differs (docs/PERFORMANCE.md, "Several samples stepped together").
 //
-// For what the one-sample solver needs nothing else for: no events, no sensitivities; the
-// caller (OdeSolver::solve_many) sends samples with jumps or switches to the one-sample path.
+// Events (ode_solver.h) are located lane by lane on each lane's dense output, as Rodas5P does
+// (step_events.h, one StepEvents per lane). No sensitivities; the caller (OdeSolver::solve_many)
+// sends samples with jumps or switches to the one-sample path.
 #pragma once
 
 #include <algorithm>
@@ -25,6 +26,7 @@
 #include "physynth/core/model.h"
 #include "physynth/solvers/rosenbrock.h"
 #include "physynth/solvers/small_lu.h"
+#include "physynth/solvers/step_events.h"
 
 namespace physynth::solvers {
 
@@ -47,11 +49,12 @@ class Rodas5PLanes {
 
   explicit Rodas5PLanes(RosenbrockOptions options) : o_(std::move(options)), lu_(N) {}
 
-  // Each sample from (t0, its y0) through `times`, as Rodas5P<N>::solve(ModelSystem<N>(model, p))
-  // would with no events and no sensitivities.
+  // Each sample from (t0, its y0) through `times`, as Rodas5P<N>::solve(ModelSystem<N>(model, p),
+  // ..., events, p) would without sensitivities.
   void solve(const core::Model& model, double t0, const std::vector<double>& times, const LaneSample* samples,
-             std::size_t count) {
+             std::size_t count, const std::vector<Event>& events = {}) {
     model_ = &model;
+    events_ = &events;
     times_ = &times;
     t0_ = t0;
     autonomous_ = model.is_autonomous();
@@ -83,6 +86,7 @@ class Rodas5PLanes {
     bool last_rejected = false, at_point = false, done = false;
     int singular = 0;
     Mat J;  // the Jacobian at the lane's point: a rejected step keeps it
+    StepEvents events;
   };
 
   double atol(int i) const { return state_atol(o_, i); }
@@ -139,6 +143,7 @@ class Rodas5PLanes {
         end(l);
         continue;
       }
+      a.events.start(*events_, t0_, a.sample->y0, a.sample->p);
       if (!rhs_at_point(l)) {
         stop(l, RosenbrockStatus::kNonFinite);
         end(l);
@@ -329,35 +334,38 @@ class Rodas5PLanes {
     const std::vector<double>& times = *times_;
     const std::size_t T = times.size();
     const double t1 = a.t + a.h;
-    bool dense_ready = false;
-    double q1[N], q2[N], q3[N];
+    dense_ready_ = false;
+    if (!events_->empty()) {
+      double y_end[N], at[N];
+      for (int i = 0; i < N; ++i) y_end[i] = y1_[i].v[l];
+      const double theta_stop = a.events.locate(*events_, a.sample->p, a.t, a.h, y_end, [&](double theta) {
+        dense(l, theta, at);
+        return static_cast<const double*>(at);
+      }, r.events);
+      if (theta_stop >= 0.0) {  // a terminal event: the outputs before it, the state at it
+        const double te = a.t + theta_stop * a.h;
+        for (; a.next < T && times[a.next] < te; ++a.next) dense(l, (times[a.next] - a.t) / a.h, row(l, a.next));
+        dense(l, theta_stop, at);
+        r.status = RosenbrockStatus::kStoppedByEvent;
+        r.t_reached = te;
+        r.rows_written = a.next;
+        r.final_state.assign(at, at + N);
+        a.done = true;
+        return;
+      }
+    }
     while (a.next < T && times[a.next] <= t1) {
       const double theta = (times[a.next] - a.t) / a.h;
       if (theta >= 1.0) {
         write(l, a.next++, y1_);
         continue;
       }
-      if (!dense_ready) {
-        for (int i = 0; i < N; ++i) {
-          double qa = 0.0, qb = 0.0, qc = 0.0;
-          for (int j = 0; j < kStages; ++j) {
-            const double kj = k_[j][i].v[l];
-            qa += kH[0][j] * kj;
-            qb += kH[1][j] * kj;
-            qc += kH[2][j] * kj;
-          }
-          q1[i] = qa, q2[i] = qb, q3[i] = qc;
-        }
-        dense_ready = true;
-      }
-      double* o = row(l, a.next++);
-      for (int i = 0; i < N; ++i)
-        o[i] = (1.0 - theta) * y_[i].v[l] +
-               theta * (y1_[i].v[l] + (1.0 - theta) * (q1[i] + theta * (q2[i] + theta * q3[i])));
+      dense(l, theta, row(l, a.next++));
     }
     a.t = t1;
     for (int i = 0; i < N; ++i) y_[i].v[l] = y1_[i].v[l];
     a.at_point = false;
+    a.events.advance();
     r.t_reached = a.t;
     if (!rhs_at_point(l)) {
       stop(l, RosenbrockStatus::kNonFinite);
@@ -368,10 +376,35 @@ class Rodas5PLanes {
     a.last_rejected = false;
   }
 
+  // y(t + θ h) of lane l's step just taken into `into` (Rodas5P::dense); the combinations of
+  // the stages once per step.
+  void dense(int l, double theta, double* into) {
+    using namespace rodas5p;
+    if (!dense_ready_) {
+      for (int i = 0; i < N; ++i) {
+        double a = 0.0, b = 0.0, c = 0.0;
+        for (int j = 0; j < kStages; ++j) {
+          const double kj = k_[j][i].v[l];
+          a += kH[0][j] * kj;
+          b += kH[1][j] * kj;
+          c += kH[2][j] * kj;
+        }
+        q1_[i] = a, q2_[i] = b, q3_[i] = c;
+      }
+      dense_ready_ = true;
+    }
+    for (int i = 0; i < N; ++i)
+      into[i] = (1.0 - theta) * y_[i].v[l] +
+                theta * (y1_[i].v[l] + (1.0 - theta) * (q1_[i] + theta * (q2_[i] + theta * q3_[i])));
+  }
+
   RosenbrockOptions o_;
   SmallLu<N> lu_;  // one lane's W at a time, its factors then spread into the lanes
   const core::Model* model_ = nullptr;
   const std::vector<double>* times_ = nullptr;
+  const std::vector<Event>* events_ = nullptr;
+  double q1_[N] = {}, q2_[N] = {}, q3_[N] = {};  // the dense output's combinations, for one lane's step
+  bool dense_ready_ = false;
   double t0_ = 0.0;
   bool autonomous_ = false;
   const LaneSample* samples_ = nullptr;

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cmath>
 #include <iostream>
+#include <utility>
 #include <nlohmann/json.hpp>
 
 #include "physynth/domains/manufacturing/bearing.h"
@@ -23,14 +24,17 @@ int main(int argc, char** argv) {
     std::cerr << "usage: bearing_bench SCENARIO_DIR OUTPUT_DIR\n";
     return 2;
   }
-  // Units through the engine with CVODES (solver.method bdf, the default until 2026-12-04) and with
-  // what auto picks (Rodas5P), side by side: the bearing fleet and the milling campaign.
+  // Units through the engine with CVODES (solver.method bdf, the default until 2026-12-04), with
+  // what auto picks (Rodas5P) one sample at a time (solver.lanes false, until 2026-12-05) and with
+  // its samples stepped together (the default), side by side: the bearing fleet and the milling
+  // campaign.
   for (const auto& [file, samples] : {std::pair<std::string, int>{"bearing_fleet", 4000}, {"milling_campaign", 4000}})
-    for (const char* method : {"bdf", "auto"}) {
+    for (const auto& [method, lanes] : {std::pair{"bdf", false}, std::pair{"auto", false}, std::pair{"auto", true}}) {
       core::Diagnostics d;
       auto s = engine::load_scenario(std::string(argv[1]) + "/" + file + ".yaml",
                                      {"sampling.samples=" + std::to_string(samples), "output.shard_size=1000",
-                                      std::string("solver.method=") + method},
+                                      std::string("solver.method=") + method,
+                                      std::string("solver.lanes=") + (lanes ? "true" : "false")},
                                      d);
       if (!s) {
         std::cerr << d.report();
@@ -49,6 +53,7 @@ int main(int argc, char** argv) {
         }
         std::cout << nlohmann::json{{"what", file + " units"},
                                     {"method", solvers::method_name(s->solver.method)},
+                                    {"lanes", lanes},
                                     {"threads", threads},
                                     {"units", r.samples},
                                     {"failed", r.failed},

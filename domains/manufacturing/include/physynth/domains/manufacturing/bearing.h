@@ -154,6 +154,7 @@ class BearingDegradation : public core::TemplatedModel<BearingDegradation> {
   };
   Snapshot snapshot(const double* y, const double* p, core::CounterRng& rng) const;
 
+  static constexpr bool kEvaluatesLanes = true;  // arithmetic and std functions only: runs on core::Lanes
   template <class T>
   void evaluate(const T& t, const T* y, const T* p, T* dydt) const {
     using std::pow;

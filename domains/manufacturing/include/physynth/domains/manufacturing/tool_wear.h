@@ -58,6 +58,7 @@ class ToolWear : public core::TemplatedModel<ToolWear> {
   void initial_state_jacobian(const double* p, double* jac) const override;
   bool state_is_nonnegative(std::size_t) const override { return true; }
 
+  static constexpr bool kEvaluatesLanes = true;  // arithmetic and std functions only: runs on core::Lanes
   template <class T>
   void evaluate(const T& /*t*/, const T* y, const T* p, T* dydt) const {
     using std::exp;

@@ -7,6 +7,7 @@
 #include <torch/torch.h>
 #include <torch/version.h>
 #include <ATen/Parallel.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <atomic>
@@ -157,6 +158,20 @@ inline void use_threads(int threads) {
   tune_allocator();
   torch::set_num_threads(threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
 }
+
+// Torch's operations (and OpenBLAS) in the calling thread alone while this lives: the thread's
+// OpenMP count set to 1, and back. Torch sets a thread's count at its first use there, so that
+// comes first.
+class OneThread {
+ public:
+  OneThread() : saved_(((void)at::get_num_threads(), omp_get_max_threads())) { omp_set_num_threads(1); }
+  ~OneThread() { omp_set_num_threads(saved_); }
+  OneThread(const OneThread&) = delete;
+  OneThread& operator=(const OneThread&) = delete;
+
+ private:
+  int saved_;
+};
 
 inline double median(std::vector<double> v) {
   if (v.empty()) return std::numeric_limits<double>::quiet_NaN();
@@ -975,7 +990,8 @@ struct Pinn::Impl {
     }
     // Each thread takes the next chunk when it is done with one: the last chunk is a part one,
     // and a fixed split of 8 chunks over 2 threads left one waiting. Which thread computes a
-    // chunk does not change its numbers.
+    // chunk does not change its numbers. (Tried 2026-12-05: the chunks as TBB tasks on the
+    // engine's threads instead, each with torch in one thread: the same time.)
     std::atomic<std::int64_t> next{0};
     at::parallel_for(0, std::min<std::int64_t>(chunks, at::get_num_threads()), 1, [&](std::int64_t, std::int64_t) {
       for (std::int64_t k = next++; k < chunks; k = next++) one(k);
@@ -1021,7 +1037,10 @@ struct Pinn::Impl {
   // (parameter rows P, count x m), at t^ = 0 (grid_rows sets each row's time). Computed once per
   // call over all samples, and once for both of Network::predict_and_residual: on a few rows its
   // cost is per tensor operation, not per row, so once per chunk it cost more than the rest.
+  // In one thread: its operations are on a row per sample, too small to share (1,000 samples in
+  // a 2-thread run: 15-17 ms shared, 11-13 ms in one thread; a 1-thread run takes 7 ms).
   Batch sample_batch(const double* P, std::size_t count) const {
+    const OneThread alone;
     return make_batch(std::vector<double>(count, 0.0), std::vector<double>(P, P + count * m()));
   }
 

@@ -105,10 +105,15 @@ TEST_CASE("load_scenario: --set overrides apply before validation and are named 
   CHECK(report_for(path, {"solver.rtol=-1"}) ==
         "--set: error: solver.rtol must be > 0, got -1\n1 error on the command line; nothing was run.\n");
   core::Diagnostics d;
-  const auto s = engine::load_scenario(path, {"sampling.samples=7", "solver.rtol=1e-9"}, d);
+  const auto s = engine::load_scenario(path, {"sampling.samples=7", "solver.rtol=1e-9", "solver.lanes=false"}, d);
   REQUIRE(s);
   CHECK(s->samples == 7);
   CHECK(s->solver.rtol == 1e-9);
+  CHECK_FALSE(s->solver.lanes);
+  const std::string lanes = report_for(path, {"solver.lanes=sometimes"});
+  INFO(lanes);
+  CHECK(lanes.find("solver.lanes") != std::string::npos);
+  CHECK(lanes.find("sometimes") != std::string::npos);
 }
 
 TEST_CASE("load_scenario: every example scenario is valid") {

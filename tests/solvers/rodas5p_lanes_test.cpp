@@ -255,3 +255,15 @@ TEST_CASE("OdeSolver::solve_many: the same rows and results as solve(), lanes or
   CHECK_FALSE(solvers::OdeSolver(std::make_shared<Forced<false>>(), two).steps_samples_together());
   CHECK(solvers::OdeSolver(std::make_shared<Forced<true>>(), two).steps_samples_together());
 }
+
+TEST_CASE("core::Lanes: a constant in every lane keeps its sign and bits, arithmetic is lane by lane") {
+  const core::Lanes z(-0.0);
+  for (int l = 0; l < core::kLanes; ++l) CHECK(std::signbit(z[l]));
+  core::Lanes a, b;
+  for (int l = 0; l < core::kLanes; ++l) a.v[l] = 1.0 + l, b.v[l] = std::ldexp(1.0, -l) / 3.0;
+  const core::Lanes c = pow(a, b) * 0.1 - 1.0 / (a + b);
+  for (int l = 0; l < core::kLanes; ++l) {
+    const double x = 1.0 + l, y = std::ldexp(1.0, -l) / 3.0, expected = std::pow(x, y) * 0.1 - 1.0 / (x + y);
+    CHECK(std::memcmp(&c.v[l], &expected, sizeof(double)) == 0);
+  }
+}

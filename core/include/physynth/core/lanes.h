@@ -17,7 +17,10 @@ struct Lanes {
   V v;
 
   Lanes() : v{} {}
-  Lanes(double s) : v{} { v += s; }  // NOLINT(google-explicit-constructor): a constant in every lane
+  // A constant in every lane, exactly (0 + s would turn -0 into +0).
+  Lanes(double s) : v{} {  // NOLINT(google-explicit-constructor)
+    for (int l = 0; l < kLanes; ++l) v[l] = s;
+  }
   static Lanes of(V x) {
     Lanes r;
     r.v = x;

@@ -155,20 +155,11 @@ class Rodas5PLanes {
     return false;
   }
 
-  // Rodas5P's starting step (rosenbrock.h, initial_step) for lane l.
+  // Rodas5P's starting step (rodas5p::starting_step) for lane l.
   double initial_step(int l, double t_end) const {
-    const double t = lane_[l].t;
-    double d0 = 0.0, d1 = 0.0;
-    for (int i = 0; i < N; ++i) {
-      const double w = atol(i) + o_.rtol * std::abs(y_[i].v[l]);
-      d0 += (y_[i].v[l] / w) * (y_[i].v[l] / w);
-      d1 += (f0_[i].v[l] / w) * (f0_[i].v[l] / w);
-    }
-    d0 = std::sqrt(d0 / N);
-    d1 = std::sqrt(d1 / N);
-    double h = (d0 < 1e-5 || d1 < 1e-5) ? 1e-6 : 0.01 * d0 / d1;
-    h = std::min(h, 0.01 * (t_end - t));
-    return std::max(h, 1e-12 * std::max(1.0, std::abs(t)));
+    return rodas5p::starting_step(
+        N, [&](int i) { return y_[i].v[l]; }, [&](int i) { return f0_[i].v[l]; }, [&](int i) { return atol(i); },
+        o_.rtol, lane_[l].t, t_end);
   }
 
   // Lane l up to a factorised W for its next step: the head of Rodas5P's step loop with its
@@ -323,7 +314,7 @@ class Rodas5PLanes {
       a.last_rejected = true;
       return;
     }
-    const double factor = std::min(5.0, std::max(0.2, 0.9 * std::pow(std::max(e, 1e-10), -0.2)));
+    const double factor = step_factor(e);
     if (e > 1.0) {
       ++r.stats.rejected;
       a.h *= std::min(factor, 0.9);
@@ -381,21 +372,10 @@ class Rodas5PLanes {
   void dense(int l, double theta, double* into) {
     using namespace rodas5p;
     if (!dense_ready_) {
-      for (int i = 0; i < N; ++i) {
-        double a = 0.0, b = 0.0, c = 0.0;
-        for (int j = 0; j < kStages; ++j) {
-          const double kj = k_[j][i].v[l];
-          a += kH[0][j] * kj;
-          b += kH[1][j] * kj;
-          c += kH[2][j] * kj;
-        }
-        q1_[i] = a, q2_[i] = b, q3_[i] = c;
-      }
+      for (int i = 0; i < N; ++i) dense_combinations([&](int j) { return k_[j][i].v[l]; }, q1_[i], q2_[i], q3_[i]);
       dense_ready_ = true;
     }
-    for (int i = 0; i < N; ++i)
-      into[i] = (1.0 - theta) * y_[i].v[l] +
-                theta * (y1_[i].v[l] + (1.0 - theta) * (q1_[i] + theta * (q2_[i] + theta * q3_[i])));
+    for (int i = 0; i < N; ++i) into[i] = dense_value(theta, y_[i].v[l], y1_[i].v[l], q1_[i], q2_[i], q3_[i]);
   }
 
   RosenbrockOptions o_;

@@ -154,6 +154,47 @@ inline constexpr double kH[3][kStages] = {
      15.98066361424651, -6.789040303419874, -6.710236069923372},
     {11.419903575922262, 2.8879645146136994, 72.92137995996029, 80.12511834622643, -52.072871366152654,
      -59.78993625266729, -0.15582684282751913, 4.883087185713722}};
+
+// What the one-sample solver (Rodas5P) and the lanes (rodas5p_lanes.h) share, one definition each
+// so that their numbers stay the same bit for bit.
+
+// The step-size factor after a step with weighted error e: h_new = h factor.
+inline double step_factor(double e) { return std::min(5.0, std::max(0.2, 0.9 * std::pow(std::max(e, 1e-10), -0.2))); }
+
+// One state's dense-output combinations of its stage values k(j), j < kStages.
+template <class K>
+void dense_combinations(const K& k, double& q1, double& q2, double& q3) {
+  double a = 0.0, b = 0.0, c = 0.0;
+  for (int j = 0; j < kStages; ++j) {
+    const double kj = k(j);
+    a += kH[0][j] * kj;
+    b += kH[1][j] * kj;
+    c += kH[2][j] * kj;
+  }
+  q1 = a, q2 = b, q3 = c;
+}
+
+// One state at t + θ h from the step's start y, its end y1 and its combinations.
+inline double dense_value(double theta, double y, double y1, double q1, double q2, double q3) {
+  return (1.0 - theta) * y + theta * (y1 + (1.0 - theta) * (q1 + theta * (q2 + theta * q3)));
+}
+
+// Hairer & Wanner's starting step (Solving ODEs I, II.4): h0 from |y|, |f| in the weighted norm,
+// at most a hundredth of the span; y(i), f(i), atol(i) for the n states.
+template <class Y, class F, class Atol>
+double starting_step(int n, const Y& y, const F& f, const Atol& atol, double rtol, double t, double t_end) {
+  double d0 = 0.0, d1 = 0.0;
+  for (int i = 0; i < n; ++i) {
+    const double w = atol(i) + rtol * std::abs(y(i));
+    d0 += (y(i) / w) * (y(i) / w);
+    d1 += (f(i) / w) * (f(i) / w);
+  }
+  d0 = std::sqrt(d0 / n);
+  d1 = std::sqrt(d1 / n);
+  double h = (d0 < 1e-5 || d1 < 1e-5) ? 1e-6 : 0.01 * d0 / d1;
+  h = std::min(h, 0.01 * (t_end - t));
+  return std::max(h, 1e-12 * std::max(1.0, std::abs(t)));
+}
 }  // namespace rodas5p
 
 // A core::Model with its parameters as a Rodas5P system.
@@ -338,7 +379,7 @@ class Rodas5P {
         last_rejected = true;
         continue;
       }
-      const double factor = std::min(5.0, std::max(0.2, 0.9 * std::pow(std::max(e, 1e-10), -0.2)));
+      const double factor = step_factor(e);
       if (e > 1.0) {
         ++r.stats.rejected;
         h *= std::min(factor, 0.9);
@@ -592,36 +633,18 @@ class Rodas5P {
     using namespace rodas5p;
     const int n = size();
     if (!dense_ready_) {
-      for (int i = 0; i < n; ++i) {
-        double a = 0.0, b = 0.0, c = 0.0;
-        for (int j = 0; j < kStages; ++j) {
-          const double kj = k_[static_cast<std::size_t>(j)][i];
-          a += kH[0][j] * kj;
-          b += kH[1][j] * kj;
-          c += kH[2][j] * kj;
-        }
-        q1_[i] = a, q2_[i] = b, q3_[i] = c;
-      }
+      for (int i = 0; i < n; ++i)
+        dense_combinations([&](int j) { return k_[static_cast<std::size_t>(j)][i]; }, q1_[i], q2_[i], q3_[i]);
       dense_ready_ = true;
     }
-    for (int i = 0; i < n; ++i)
-      into[i] = (1.0 - theta) * y_[i] + theta * (y1_[i] + (1.0 - theta) * (q1_[i] + theta * (q2_[i] + theta * q3_[i])));
+    for (int i = 0; i < n; ++i) into[i] = dense_value(theta, y_[i], y1_[i], q1_[i], q2_[i], q3_[i]);
   }
 
-  // Hairer & Wanner's starting step (Solving ODEs I, II.4): h0 from |y|, |f| in the weighted
-  // norm, at most a hundredth of the span.
+  // The starting step (rodas5p::starting_step) at the solve's start.
   double initial_step(double t, double t_end) const {
-    double d0 = 0.0, d1 = 0.0;
-    for (int i = 0; i < n_; ++i) {
-      const double w = atol(i) + o_.rtol * std::abs(y_[i]);
-      d0 += (y_[i] / w) * (y_[i] / w);
-      d1 += (f0_[i] / w) * (f0_[i] / w);
-    }
-    d0 = std::sqrt(d0 / n_);
-    d1 = std::sqrt(d1 / n_);
-    double h = (d0 < 1e-5 || d1 < 1e-5) ? 1e-6 : 0.01 * d0 / d1;
-    h = std::min(h, 0.01 * (t_end - t));
-    return std::max(h, 1e-12 * std::max(1.0, std::abs(t)));
+    return rodas5p::starting_step(
+        n_, [&](int i) { return y_[i]; }, [&](int i) { return f0_[i]; }, [&](int i) { return atol(i); }, o_.rtol, t,
+        t_end);
   }
 
   static RosenbrockResult& fail(RosenbrockResult& r, RosenbrockStatus s, double t, std::size_t next) {

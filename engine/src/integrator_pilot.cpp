@@ -10,8 +10,11 @@
 // unit, measured with `bench/rosenbrock_bench` on the kinetics scenarios (docs/PERFORMANCE.md,
 // AMD EPYC, 2026-12-05; right-hand side 14-24 ns): a Rodas5P step's LU, eight back
 // substitutions and stage sums cost about 17 evaluations, an NDF step's prediction, Newton
-// iterations and differences about 10. The NDF is chosen only when it needs at most 0.8 of
-// Rodas5P's work (Rodas5P is the more accurate at equal tolerances and the one with
+// iterations and differences about 10. Where the run will step Rodas5P's samples 4 at a time
+// (OdeSolver::steps_samples_together, rodas5p_lanes.h), its work counts 0.62 of that: the lanes
+// ran at 1.59-1.65 times the one-sample solver on the kinetics scenarios (docs/PERFORMANCE.md,
+// Intel Xeon, 2026-12-05); the NDF has no lanes. The NDF is chosen only when it needs at most
+// 0.8 of Rodas5P's work (Rodas5P is the more accurate at equal tolerances and the one with
 // sensitivities) and its solutions agree with Rodas5P's within 1000 tolerances.
 #include <algorithm>
 #include <cmath>
@@ -29,6 +32,7 @@ namespace physynth::engine::detail {
 
 namespace {
 constexpr double kJacobianCost = 4.0, kRodasStepCost = 17.0, kNdfStepCost = 10.0, kNdfMustSave = 0.8;
+constexpr double kLaneWork = 0.62;  // Rodas5P's work per sample with samples stepped together
 constexpr double kAgreement = 1000.0;  // tolerances
 constexpr std::size_t kPilotSamples = 4;
 
@@ -100,9 +104,19 @@ std::string choose_stiff_formula(Scenario& s) {
     return " (the NDF's solutions of " + first + " differ from Rodas5P's by " +
            (std::isfinite(apart) ? core::format_number(std::round(apart)) : std::string("a non-number")) +
            " tolerances; Rodas5P kept)";
-  if (rodas > 0.0 && ndf <= kNdfMustSave * rodas) s.solver.method = solvers::Method::kNdf;
-  return " (" + first + " solved with both: the NDF needs " + ratio_text(rodas > 0.0 ? ndf / rodas : 1.0) +
-         " of Rodas5P's work)";
+  // Whether the run would step Rodas5P's samples together (engine/src/run.cpp, solve_together).
+  solvers::OdeOptions lane_options = s.solver;
+  lane_options.method = solvers::Method::kRosenbrock;
+  const bool lanes = !s.regimes.present && s.backend != Backend::kPinn &&
+                     solvers::OdeSolver(s.model.model, lane_options, scenario_events(s.events, &model))
+                         .steps_samples_together();
+  const double rodas_cost = lanes ? kLaneWork * rodas : rodas;
+  if (rodas > 0.0 && ndf <= kNdfMustSave * rodas_cost) s.solver.method = solvers::Method::kNdf;
+  std::string why = " (" + first + " solved with both: the NDF needs " + ratio_text(rodas > 0.0 ? ndf / rodas : 1.0) +
+                    " of Rodas5P's work";
+  if (lanes && rodas > 0.0)
+    why += ", " + ratio_text(ndf / rodas_cost) + " with Rodas5P stepping 4 samples together";
+  return why + ")";
 }
 
 }  // namespace physynth::engine::detail

@@ -51,23 +51,27 @@ std::string PetabProblem::why_forward(const std::vector<double>& values, const s
   solvers::OdeOptions plain = options;
   plain.sensitivity_parameters.clear();
   if (std::string why = adjoint_refusal(values, plain); !why.empty()) return why;
-  if (method == GradientMethod::kAdjoint) return {};
-  // The forward sensitivities' cost grows with their count K, the adjoint's hardly. Measured on
-  // the benchmark collection (docs/PERFORMANCE.md): the adjoint won on Lucarelli (K = 105 for
-  // n = 33 states) and Zheng (45 for 15) and lost on Schwen (13 for 11) and Boehm (8 for 8). It
-  // also won on Bachmann (29 for 25), which this rule gives to forward sensitivities: K / n
-  // does not tell Bachmann (1.16) from Schwen (1.18), so the rule stays on the safe side.
-  const std::size_t n = model_->num_states();
-  std::size_t K = 0;
-  for (std::size_t c = 0; c < conditions_.size(); ++c) K = std::max(K, set_by_petab(sources(c)).size());
-  if (K <= 2 * n)
-    return std::to_string(K) + " sensitivity parameters for " + std::to_string(n) +
-           " states: forward sensitivities cost less below 2 per state";
+  // kAuto: the adjoint wherever it can compute the gradient. Measured both ways on 20 problems
+  // of the benchmark collection (docs/PERFORMANCE.md, "PEtab likelihood"): the adjoint was the
+  // cheaper on 16, by up to 15 times (Lucarelli; Alkan 3.8, Bachmann and Laske 3), forward
+  // sensitivities on 4, by at most 1.7 times (Boehm; Sneyd 1.44, Elowitz 1.34, Schwen 1.17). No
+  // rule on the sensitivity parameters K and states n told them apart: the earlier K > 2n gave
+  // forward sensitivities to 9 problems the adjoint won (Bachmann, Alkan, Laske among them) and
+  // the adjoint to 2 it lost.
   return {};
 }
 
 PetabGradient PetabProblem::log_likelihood_gradient(const std::vector<double>& values,
                                                     const solvers::OdeOptions& options, GradientMethod method) const {
+  if (method == GradientMethod::kAuto) {
+    // The adjoint (why_forward), and forward sensitivities where its solves fail (its backward
+    // solve is CVODES' BDF whatever options.method says), the result saying why.
+    PetabGradient adjoint = log_likelihood_gradient(values, options, GradientMethod::kAdjoint);
+    if (!adjoint.failed || adjoint.method != "adjoint") return adjoint;
+    PetabGradient forward = log_likelihood_gradient(values, options, GradientMethod::kForward);
+    forward.why_forward = "the adjoint's solves failed (" + adjoint.message + ")";
+    return forward;
+  }
   PetabGradient out;
   const std::size_t P = parameters_.size(), n = model_->num_states();
   out.gradient.assign(P, 0.0);

@@ -125,7 +125,7 @@ struct PetabEvaluation {
 
 // The log-likelihood's gradient (PetabProblem::log_likelihood_gradient).
 enum class GradientMethod {
-  kAuto,     // adjoint where every simulation allows it, forward sensitivities otherwise
+  kAuto,     // adjoint where every simulation allows it and its solves succeed, forward sensitivities otherwise
   kForward,  // forward sensitivities (evaluate's)
   kAdjoint,  // adjoint sensitivities, forward where a simulation does not allow them (why_forward says)
 };
@@ -184,8 +184,8 @@ class PetabProblem {
   PetabGradient log_likelihood_gradient(const std::vector<double>& values, const solvers::OdeOptions& options,
                                         GradientMethod method = GradientMethod::kAuto) const;
   // Which sensitivities log_likelihood_gradient(values, options, method) uses: empty for the
-  // adjoint, else why forward ones (kForward: as asked; kAuto: below 2 sensitivity parameters
-  // per state, or where the adjoint refuses).
+  // adjoint, else why forward ones (kForward: as asked; kAuto and kAdjoint: where the adjoint
+  // refuses).
   std::string why_forward(const std::vector<double>& values, const solvers::OdeOptions& options,
                           GradientMethod method) const;
   // Why the adjoint cannot compute this problem's gradient under `options` (empty: it can).

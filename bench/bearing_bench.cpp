@@ -10,8 +10,8 @@
 #include <chrono>
 #include <cmath>
 #include <iostream>
-#include <utility>
 #include <nlohmann/json.hpp>
+#include <utility>
 
 #include "physynth/domains/manufacturing/bearing.h"
 #include "physynth/engine/dataset.h"
@@ -31,11 +31,11 @@ int main(int argc, char** argv) {
   for (const auto& [file, samples] : {std::pair<std::string, int>{"bearing_fleet", 4000}, {"milling_campaign", 4000}})
     for (const auto& [method, lanes] : {std::pair{"bdf", false}, std::pair{"auto", false}, std::pair{"auto", true}}) {
       core::Diagnostics d;
-      auto s = engine::load_scenario(std::string(argv[1]) + "/" + file + ".yaml",
-                                     {"sampling.samples=" + std::to_string(samples), "output.shard_size=1000",
-                                      std::string("solver.method=") + method,
-                                      std::string("solver.lanes=") + (lanes ? "true" : "false")},
-                                     d);
+      auto s = engine::load_scenario(
+          std::string(argv[1]) + "/" + file + ".yaml",
+          {"sampling.samples=" + std::to_string(samples), "output.shard_size=1000",
+           std::string("solver.method=") + method, std::string("solver.lanes=") + (lanes ? "true" : "false")},
+          d);
       if (!s) {
         std::cerr << d.report();
         return 2;
@@ -51,14 +51,10 @@ int main(int argc, char** argv) {
           r = engine::run_scenario(*s, o);
           best = std::min(best, r.solve_s);
         }
-        std::cout << nlohmann::json{{"what", file + " units"},
-                                    {"method", solvers::method_name(s->solver.method)},
-                                    {"lanes", lanes},
-                                    {"threads", threads},
-                                    {"units", r.samples},
-                                    {"failed", r.failed},
-                                    {"seconds", best},
-                                    {"per_second", r.samples / best}}
+        std::cout << nlohmann::json{{"what", file + " units"}, {"method", solvers::method_name(s->solver.method)},
+                                    {"lanes", lanes},          {"threads", threads},
+                                    {"units", r.samples},      {"failed", r.failed},
+                                    {"seconds", best},         {"per_second", r.samples / best}}
                          .dump()
                   << std::endl;
       }

@@ -10,8 +10,8 @@
 //                                                          robertson; default all three)
 #include <algorithm>
 #include <chrono>
-#include <cstring>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -94,8 +94,8 @@ double run_odeint(const physynth::core::Model& model, double rtol, double atol, 
 // Rodas5P on core::kLanes samples stepped together (rodas5p_lanes.h, what the engine runs where
 // it can): seconds, and whether every number equals the one-sample solver's (`one`) bit for bit.
 double run_lanes(const physynth::core::Model& model, const physynth::solvers::RosenbrockOptions& o,
-                 const std::vector<double>& params, std::size_t m, std::size_t samples, const std::vector<double>& times,
-                 const std::vector<double>& one, bool* identical) {
+                 const std::vector<double>& params, std::size_t m, std::size_t samples,
+                 const std::vector<double>& times, const std::vector<double>& one, bool* identical) {
   namespace solvers = physynth::solvers;
   const std::size_t n = model.num_states(), T = times.size();
   std::vector<double> out(one.size()), y0(samples * n);
@@ -227,28 +227,29 @@ int main(int argc, char** argv) {
       }
       return w;
     };
-    const nlohmann::json j = {{"scenario", name},
-                              {"samples", samples},
-                              {"states", n},
-                              {"output_times", T},
-                              {"rtol", co.rtol},
-                              {"cvodes_traj_per_s", samples / cv_s},
-                              {"rodas5p_traj_per_s", samples / ros_s},
-                              {"odeint_rosenbrock4_traj_per_s", samples / odeint_s},
-                              {"speed_up", cv_s / ros_s},
-                              {"cvodes_steps_per_traj", static_cast<double>(cvodes.steps_taken()) / samples},
-                              {"rodas5p_steps_per_traj", static_cast<double>(ros_stats.steps) / samples},
-                              {"rodas5p_rejected_per_traj", static_cast<double>(ros_stats.rejected) / samples},
-                              {"ndf_traj_per_s", samples / ndf_s},
-                              {"ndf_steps_per_traj", static_cast<double>(ndf_stats.steps) / samples},
-                              {"ndf_rhs_evals_per_traj", static_cast<double>(ndf_stats.rhs_evals) / samples},
-                              {"ndf_max_error_in_tolerances", worst_of(ndf_out)},
-                              {"speed_up_over_odeint", odeint_s / ros_s},
-                              {"failed", {{"cvodes", cv_failed}, {"rodas5p", ros_failed}, {"ndf", ndf_failed}, {"odeint", odeint_failed}}},
-                              {"cvodes_max_error_in_tolerances", worst_of(ref)},
-                              {"rodas5p_max_error_in_tolerances", worst_of(out)},
-                              {"odeint_max_error_in_tolerances", worst_of(odeint_out)},
-                              {"rodas5p_lanes", lanes}};
+    const nlohmann::json j = {
+        {"scenario", name},
+        {"samples", samples},
+        {"states", n},
+        {"output_times", T},
+        {"rtol", co.rtol},
+        {"cvodes_traj_per_s", samples / cv_s},
+        {"rodas5p_traj_per_s", samples / ros_s},
+        {"odeint_rosenbrock4_traj_per_s", samples / odeint_s},
+        {"speed_up", cv_s / ros_s},
+        {"cvodes_steps_per_traj", static_cast<double>(cvodes.steps_taken()) / samples},
+        {"rodas5p_steps_per_traj", static_cast<double>(ros_stats.steps) / samples},
+        {"rodas5p_rejected_per_traj", static_cast<double>(ros_stats.rejected) / samples},
+        {"ndf_traj_per_s", samples / ndf_s},
+        {"ndf_steps_per_traj", static_cast<double>(ndf_stats.steps) / samples},
+        {"ndf_rhs_evals_per_traj", static_cast<double>(ndf_stats.rhs_evals) / samples},
+        {"ndf_max_error_in_tolerances", worst_of(ndf_out)},
+        {"speed_up_over_odeint", odeint_s / ros_s},
+        {"failed", {{"cvodes", cv_failed}, {"rodas5p", ros_failed}, {"ndf", ndf_failed}, {"odeint", odeint_failed}}},
+        {"cvodes_max_error_in_tolerances", worst_of(ref)},
+        {"rodas5p_max_error_in_tolerances", worst_of(out)},
+        {"odeint_max_error_in_tolerances", worst_of(odeint_out)},
+        {"rodas5p_lanes", lanes}};
     std::cout << j.dump() << std::endl;
   }
   return 0;

@@ -32,7 +32,7 @@ namespace physynth::engine::detail {
 
 namespace {
 constexpr double kJacobianCost = 4.0, kRodasStepCost = 17.0, kNdfStepCost = 10.0, kNdfMustSave = 0.8;
-constexpr double kLaneWork = 0.62;  // Rodas5P's work per sample with samples stepped together
+constexpr double kLaneWork = 0.62;     // Rodas5P's work per sample with samples stepped together
 constexpr double kAgreement = 1000.0;  // tolerances
 constexpr std::size_t kPilotSamples = 4;
 
@@ -107,15 +107,14 @@ std::string choose_stiff_formula(Scenario& s) {
   // Whether the run would step Rodas5P's samples together (engine/src/run.cpp, solve_together).
   solvers::OdeOptions lane_options = s.solver;
   lane_options.method = solvers::Method::kRosenbrock;
-  const bool lanes = !s.regimes.present && s.backend != Backend::kPinn &&
-                     solvers::OdeSolver(s.model.model, lane_options, scenario_events(s.events, &model))
-                         .steps_samples_together();
+  const bool lanes =
+      !s.regimes.present && s.backend != Backend::kPinn &&
+      solvers::OdeSolver(s.model.model, lane_options, scenario_events(s.events, &model)).steps_samples_together();
   const double rodas_cost = lanes ? kLaneWork * rodas : rodas;
   if (rodas > 0.0 && ndf <= kNdfMustSave * rodas_cost) s.solver.method = solvers::Method::kNdf;
   std::string why = " (" + first + " solved with both: the NDF needs " + ratio_text(rodas > 0.0 ? ndf / rodas : 1.0) +
                     " of Rodas5P's work";
-  if (lanes && rodas > 0.0)
-    why += ", " + ratio_text(ndf / rodas_cost) + " with Rodas5P stepping 4 samples together";
+  if (lanes && rodas > 0.0) why += ", " + ratio_text(ndf / rodas_cost) + " with Rodas5P stepping 4 samples together";
   return why + ")";
 }
 

@@ -829,7 +829,8 @@ struct ShardGenerator::Impl {
               return;
             }
             const bool verify = std::binary_search(verified.begin(), verified.end(), first + i);
-            const Solved solved{slot->block_states.data() + (i - start) * T * n, slot->block_results.data() + (i - start)};
+            const Solved solved{slot->block_states.data() + (i - start) * T * n,
+                                slot->block_results.data() + (i - start)};
             process_sample(s, grid, *slot, shard, i, (*outcomes)[i], pinn ? &*pinn : nullptr, verify,
                            together ? &solved : nullptr);
             if (on_sample) on_sample();

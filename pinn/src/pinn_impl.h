@@ -4,10 +4,10 @@
 
 #include "physynth/pinn/pinn.h"
 
-#include <torch/torch.h>
-#include <torch/version.h>
 #include <ATen/Parallel.h>
 #include <omp.h>
+#include <torch/torch.h>
+#include <torch/version.h>
 
 #include <algorithm>
 #include <atomic>

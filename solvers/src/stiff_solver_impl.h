@@ -20,8 +20,7 @@ struct RosenbrockSolver::Impl {
   // Rodas5P on several samples stepped together (rodas5p_lanes.h); false where this integrator
   // has no such variant (the NDF, the dynamic size).
   virtual bool solve_lanes(const core::Model& /*model*/, double /*t0*/, const std::vector<double>& /*times*/,
-                           const LaneSample* /*samples*/, std::size_t /*count*/,
-                           const std::vector<Event>& /*events*/) {
+                           const LaneSample* /*samples*/, std::size_t /*count*/, const std::vector<Event>& /*events*/) {
     return false;
   }
 };

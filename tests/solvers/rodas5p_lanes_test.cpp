@@ -53,9 +53,10 @@ class Forced final : public core::TemplatedModel<Forced<Lanes>> {
 
 // Each sample alone (RosenbrockSolver::solve) and all together (solve_lanes): equal bit for bit.
 // Returns the results (of either).
-std::vector<RosenbrockResult> check_lanes_equal_one_by_one(const core::Model& model, const std::vector<std::vector<double>>& params,
-                                  const std::vector<double>& times, const RosenbrockOptions& o,
-                                  const std::vector<solvers::Event>& events = {}) {
+std::vector<RosenbrockResult> check_lanes_equal_one_by_one(const core::Model& model,
+                                                           const std::vector<std::vector<double>>& params,
+                                                           const std::vector<double>& times, const RosenbrockOptions& o,
+                                                           const std::vector<solvers::Event>& events = {}) {
   const int n = static_cast<int>(model.num_states());
   const std::size_t T = times.size(), S = params.size();
   solvers::RosenbrockSolver one(n, o), together(n, o);
@@ -135,7 +136,9 @@ TEST_CASE("Rodas5P on lanes: every rate law, outputs inside steps, and samples t
   RosenbrockOptions o;
   o.rtol = 1e-8;
   o.atol = 1e-12;
-  SECTION("all run to the end but one") { check_lanes_equal_one_by_one(*m.model, params, testing::evenly(0, 20, 41), o); }
+  SECTION("all run to the end but one") {
+    check_lanes_equal_one_by_one(*m.model, params, testing::evenly(0, 20, 41), o);
+  }
   SECTION("a step budget some samples exhaust") {
     o.max_steps = 60;
     check_lanes_equal_one_by_one(*m.model, params, testing::evenly(0, 20, 41), o);

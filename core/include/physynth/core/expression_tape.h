@@ -67,8 +67,7 @@ struct ScalarOps<Lanes> {
   static Lanes equal(const Lanes& a, const Lanes& b) { return each(a, b, ScalarOps<double>::equal); }
   static Lanes select(const Lanes& condition, const Lanes& if_true, const Lanes& if_false) {
     Lanes r;
-    for (int l = 0; l < kLanes; ++l)
-      r.v[l] = ScalarOps<double>::select(condition.v[l], if_true.v[l], if_false.v[l]);
+    for (int l = 0; l < kLanes; ++l) r.v[l] = ScalarOps<double>::select(condition.v[l], if_true.v[l], if_false.v[l]);
     return r;
   }
   static Lanes factorial(const Lanes& x) {

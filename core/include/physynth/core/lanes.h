@@ -57,8 +57,10 @@ Lanes each(const Lanes& a, F f) {
 }  // namespace lanes_detail
 
 // The math functions a templated right-hand side may call, lane by lane (found by ADL).
-#define PHYSYNTH_LANES_UNARY(name) \
-  inline Lanes name(const Lanes& a) { return lanes_detail::each(a, [](double x) { return std::name(x); }); }
+#define PHYSYNTH_LANES_UNARY(name)                                       \
+  inline Lanes name(const Lanes& a) {                                    \
+    return lanes_detail::each(a, [](double x) { return std::name(x); }); \
+  }
 PHYSYNTH_LANES_UNARY(abs)
 PHYSYNTH_LANES_UNARY(exp)
 PHYSYNTH_LANES_UNARY(log)

@@ -133,7 +133,8 @@ class Rodas5PLanes {
       RosenbrockResult& r = result(l);
       r = RosenbrockResult{};
       r.t_reached = t0_;
-      std::fill(a.sample->out, a.sample->out + T * static_cast<std::size_t>(N), std::numeric_limits<double>::quiet_NaN());
+      std::fill(a.sample->out, a.sample->out + T * static_cast<std::size_t>(N),
+                std::numeric_limits<double>::quiet_NaN());
       for (std::size_t j = 0; j < P_.size(); ++j) P_[j].v[l] = a.sample->p[j];
       for (int i = 0; i < N; ++i) y_[i].v[l] = a.sample->y0[i], ft_[i].v[l] = 0.0;
       a.t = t0_;
@@ -329,10 +330,13 @@ class Rodas5PLanes {
     if (!events_->empty()) {
       double y_end[N], at[N];
       for (int i = 0; i < N; ++i) y_end[i] = y1_[i].v[l];
-      const double theta_stop = a.events.locate(*events_, a.sample->p, a.t, a.h, y_end, [&](double theta) {
-        dense(l, theta, at);
-        return static_cast<const double*>(at);
-      }, r.events);
+      const double theta_stop = a.events.locate(
+          *events_, a.sample->p, a.t, a.h, y_end,
+          [&](double theta) {
+            dense(l, theta, at);
+            return static_cast<const double*>(at);
+          },
+          r.events);
       if (theta_stop >= 0.0) {  // a terminal event: the outputs before it, the state at it
         const double te = a.t + theta_stop * a.h;
         for (; a.next < T && times[a.next] < te; ++a.next) dense(l, (times[a.next] - a.t) / a.h, row(l, a.next));

@@ -47,8 +47,8 @@ class Forced final : public core::TemplatedModel<Forced<Lanes>> {
 
  private:
   std::string name_ = "forced";
-  std::vector<core::VariableInfo> states_ = {{"y0", ""}, {"y1", ""}};
-  std::vector<core::VariableInfo> parameters_ = {{"k", ""}, {"a", ""}, {"w", ""}};
+  std::vector<core::VariableInfo> states_ = {{"y0", "", ""}, {"y1", "", ""}};
+  std::vector<core::VariableInfo> parameters_ = {{"k", "", ""}, {"a", "", ""}, {"w", "", ""}};
 };
 
 // Each sample alone (RosenbrockSolver::solve) and all together (solve_lanes): equal bit for bit.
@@ -267,6 +267,7 @@ TEST_CASE("core::Lanes: a constant in every lane keeps its sign and bits, arithm
   const core::Lanes c = pow(a, b) * 0.1 - 1.0 / (a + b);
   for (int l = 0; l < core::kLanes; ++l) {
     const double x = 1.0 + l, y = std::ldexp(1.0, -l) / 3.0, expected = std::pow(x, y) * 0.1 - 1.0 / (x + y);
-    CHECK(std::memcmp(&c.v[l], &expected, sizeof(double)) == 0);
+    const double got = c[l];
+    CHECK(std::memcmp(&got, &expected, sizeof(double)) == 0);
   }
 }

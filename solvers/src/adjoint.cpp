@@ -12,6 +12,8 @@
 #include <sunlinsol/sunlinsol_dense.h>
 #include <sunmatrix/sunmatrix_dense.h>
 
+#include "cvodes_flag.h"
+
 namespace physynth::solvers {
 
 namespace {
@@ -259,7 +261,7 @@ AdjointResult solve_adjoint(const core::Model& model, const OdeOptions& options,
     result.parameter_gradient = q;
   } catch (const Failure& f) {
     result.status = SolveStatus::kFailed;
-    result.flag_name = std::string(f.call) + ": " + CVodeGetReturnFlagName(f.flag);
+    result.flag_name = std::string(f.call) + ": " + detail::return_flag_name(f.flag);
     result.message = pr.message;
   }
   return result;

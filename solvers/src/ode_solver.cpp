@@ -7,6 +7,7 @@
 #include <optional>
 #include <stdexcept>
 
+#include "cvodes_flag.h"
 #include "physynth/core/diagnostics.h"
 #include "physynth/solvers/rosenbrock_solver.h"
 
@@ -525,13 +526,7 @@ void OdeSolver::solve_many(std::size_t count, const double* p, const double* y0,
 
 namespace {
 
-// CVodeGetReturnFlagName returns a malloc'ed name the caller frees.
-std::string return_flag_name(int flag) {
-  char* name = CVodeGetReturnFlagName(flag);
-  std::string out = name ? name : "CV_UNKNOWN";
-  free(name);
-  return out;
-}
+using detail::return_flag_name;
 constexpr double kNoStopTime = std::numeric_limits<double>::max();
 }  // namespace
 

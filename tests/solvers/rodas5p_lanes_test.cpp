@@ -24,7 +24,7 @@ using solvers::RosenbrockResult;
 namespace {
 
 bool same_bits(const std::vector<double>& a, const std::vector<double>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0;
+  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0);
 }
 
 // y0' = -k y0 + a sin(w t), y1' = k y0 - y1 y1: depends on t (df/dt by a central difference);

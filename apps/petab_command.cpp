@@ -622,7 +622,7 @@ void add_petab_command(CLI::App& app, int& exit_code) {
                   "(sensitivities), adjoint (one backward solve per condition, whatever the parameter count; forward "
                   "where a condition is switched at given times or measured at steady state after a "
                   "preequilibration) or auto "
-                  "(the adjoint wherever it applies: the cheaper on 16 of 20 benchmark problems)")
+                  "(the adjoint wherever it applies: the cheaper on 15 of 19 benchmark problems)")
       ->check(CLI::IsMember({"auto", "forward", "adjoint"}));
   cmd->add_option("--rtol", o->rtol, "First relative tolerance of the solves (tightened 100x until the value settles)")
       ->check(CLI::PositiveNumber);

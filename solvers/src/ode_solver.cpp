@@ -493,9 +493,8 @@ void OdeSolver::solve_many(std::size_t count, const double* p, const double* y0,
     for (std::size_t k = 0; k < count; ++k) results[k] = solve(p + k * m, y0 + k * n, t0, times, out + k * rows);
     return;
   }
-  // Samples the lanes take: finite initial state, no jump in [t0, end], no switch in (t0, end];
-  // the others one by one, as solve() would (a model with jumps at all goes one by one: its
-  // samples nearly all have some).
+  // Samples the lanes take: finite initial state and no switch in (t0, end] (a model with jumps
+  // never comes here: steps_samples_together); the others one by one, as solve() would.
   std::vector<LaneSample> lanes;
   std::vector<RosenbrockResult> lane_results(count);
   std::vector<std::size_t> of_lane;
@@ -503,7 +502,6 @@ void OdeSolver::solve_many(std::size_t count, const double* p, const double* y0,
     const double* pk = p + k * m;
     const double* yk = y0 + k * n;
     bool plain = std::all_of(yk, yk + n, [](double v) { return std::isfinite(v); });
-    for (double tau : s.model->jump_times(pk)) plain = plain && !(tau >= t0 && tau <= times.back());
     for (double tau : s.model->switch_times(pk)) plain = plain && !(tau > t0 && tau <= times.back());
     if (!plain) {
       results[k] = solve(pk, yk, t0, times, out + k * rows);

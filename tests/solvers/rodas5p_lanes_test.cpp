@@ -271,3 +271,59 @@ TEST_CASE("core::Lanes: a constant in every lane keeps its sign and bits, arithm
     CHECK(std::memcmp(&got, &expected, sizeof(double)) == 0);
   }
 }
+
+TEST_CASE("Model::rhs_lanes: a model without a lane evaluate() gets each lane from rhs(), bit for bit") {
+  const Forced<false> plain;
+  const Forced<true> lanes;
+  REQUIRE_FALSE(plain.has_lane_rhs());
+  core::Lanes t, y[2], p[3], a[2], b[2];
+  for (int l = 0; l < core::kLanes; ++l) {
+    t.v[l] = 0.3 + l;
+    y[0].v[l] = 1.0 / (l + 1), y[1].v[l] = 0.1 * l;
+    p[0].v[l] = 0.5 + l, p[1].v[l] = 1.1, p[2].v[l] = 2.0 + 0.25 * l;
+  }
+  plain.rhs_lanes(t, y, p, a);
+  lanes.rhs_lanes(t, y, p, b);
+  for (int l = 0; l < core::kLanes; ++l) {
+    const double yl[2] = {y[0][l], y[1][l]}, pl[3] = {p[0][l], p[1][l], p[2][l]};
+    double f[2];
+    plain.rhs(t[l], yl, pl, f);
+    for (int i = 0; i < 2; ++i) {
+      const double from_default = a[i][l], from_lanes = b[i][l];
+      CHECK(std::memcmp(&from_default, &f[i], sizeof(double)) == 0);
+      CHECK(std::memcmp(&from_lanes, &f[i], sizeof(double)) == 0);
+    }
+  }
+}
+
+TEST_CASE("OdeSolver::solve_many: samples whose right-hand side switches inside the span go one by one, the same") {
+  // An input switched on at t_on: inside the span for some samples (solve() restarts there), past
+  // its end for the others (they take the lanes).
+  const auto m = testing::equations(R"Y(
+states: [{name: x, initial: 1}]
+equations: {dx/dt: "-k * x + if(t < t_on, 0, u)"}
+)Y");
+  REQUIRE(m.model->has_lane_rhs());
+  solvers::OdeOptions o;
+  o.method = solvers::Method::kRosenbrock;
+  o.rtol = 1e-8;
+  o.atol = 1e-12;
+  const std::vector<double> times = testing::evenly(0, 10, 21);
+  const std::size_t S = 7, T = times.size(), M = m.model->num_parameters();
+  std::vector<double> p, y0(S, 1.0);
+  for (std::size_t s = 0; s < S; ++s) {
+    const auto ps = testing::parameters(m, {{"k", 0.5 + 0.1 * s}, {"u", 2.0}, {"t_on", s % 2 ? 3.0 + s : 20.0}});
+    p.insert(p.end(), ps.begin(), ps.end());
+  }
+  solvers::OdeSolver alone(m.model, o), together(m.model, o);
+  REQUIRE(together.steps_samples_together());
+  std::vector<double> a(S * T), b(S * T);
+  std::vector<solvers::SolveResult> rb(S);
+  together.solve_many(S, p.data(), y0.data(), 0.0, times, b.data(), rb.data());
+  for (std::size_t s = 0; s < S; ++s) {
+    const auto ra = alone.solve(&p[s * M], &y0[s], 0.0, times, &a[s * T]);
+    CHECK(ra.status == rb[s].status);
+    CHECK(ra.stats.values() == rb[s].stats.values());
+  }
+  CHECK(same_bits(a, b));
+}

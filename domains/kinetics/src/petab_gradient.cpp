@@ -51,9 +51,9 @@ std::string PetabProblem::why_forward(const std::vector<double>& values, const s
   solvers::OdeOptions plain = options;
   plain.sensitivity_parameters.clear();
   if (std::string why = adjoint_refusal(values, plain); !why.empty()) return why;
-  // kAuto: the adjoint wherever it can compute the gradient. Measured both ways on 20 problems
+  // kAuto: the adjoint wherever it can compute the gradient. Measured both ways on 19 problems
   // of the benchmark collection (docs/PERFORMANCE.md, "PEtab likelihood"): the adjoint was the
-  // cheaper on 16, by up to 15 times (Lucarelli; Alkan 3.8, Bachmann and Laske 3), forward
+  // cheaper on 15, by up to 15 times (Lucarelli; Alkan 3.8, Bachmann and Laske 3), forward
   // sensitivities on 4, by at most 1.7 times (Boehm; Sneyd 1.44, Elowitz 1.34, Schwen 1.17). No
   // rule on the sensitivity parameters K and states n told them apart: the earlier K > 2n gave
   // forward sensitivities to 9 problems the adjoint won (Bachmann, Alkan, Laske among them) and

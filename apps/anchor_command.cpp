@@ -31,8 +31,9 @@ struct AnchorCommandOptions {
 };
 
 void print_estimate(const anchor::ParameterEstimate& e, double confidence) {
-  std::printf("  %-16s %-12s %12.6g   [%.6g, %.6g] (%g%%)%s\n", e.name.c_str(), e.unit.c_str(), e.estimate, e.lower,
-              e.upper, 100.0 * confidence, e.at_bound ? "  at a bound" : "");
+  std::printf("  %-16s %-12s %12.6g   [%.6g, %.6g] (%g%%)%s%s\n", e.name.c_str(), e.unit.c_str(), e.estimate, e.lower,
+              e.upper, 100.0 * confidence, e.at_bound ? "  at a bound" : "",
+              e.determined ? "" : "  NOT DETERMINED by the readings");
 }
 }  // namespace
 
@@ -121,6 +122,15 @@ void add_anchor_command(CLI::App& app, int& exit_code) {
         std::printf("; log-likelihood %.6g -> %.6g\n", r.before.log_likelihood, r.after.log_likelihood);
         for (const auto& f : r.files) std::printf("  wrote %s\n", f.c_str());
       }
+      if (const auto names = anchor::undetermined(c); !names.empty())
+        std::fprintf(stderr,
+                     "physynth anchor: warning: the readings do not determine %s at this optimum (an unbounded "
+                     "interval, or one wider than the parameter's bounds): the predictions hardly change with "
+                     "%s there, and the value written is where the fit stopped, often the start. Try more "
+                     "starts (--starts), starts or bounds inside what the readings cover, or fix %s "
+                     "(fit.json: not_determined)\n",
+                     core::join(names, ", ").c_str(), names.size() == 1 ? "it" : "them",
+                     names.size() == 1 ? "it" : "them");
       if (!o->validate.empty()) {
         const auto v = engine::validate_anchor(*scenario, problem, vo, dir);
         if (!o->quiet) {

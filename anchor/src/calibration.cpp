@@ -415,6 +415,17 @@ std::unique_ptr<ObservationFunction> observe_state(int state, std::size_t num_st
   return std::make_unique<StateObservation>(state, num_states, num_parameters);
 }
 
+std::vector<std::string> undetermined(const CalibrationSummary& summary) {
+  std::vector<std::string> names;
+  for (const auto& e : summary.shared)
+    if (!e.determined) names.push_back(e.name);
+  for (const auto& e : summary.sigmas)
+    if (!e.determined) names.push_back(e.name);
+  for (const auto& e : summary.per_unit)
+    if (!e.determined) names.push_back(e.name + "[" + e.unit + "]");
+  return names;
+}
+
 const char* noise_name(NoiseKind k) {
   switch (k) {
     case NoiseKind::kAdditive:
@@ -604,6 +615,7 @@ CalibrationSummary calibrate(const CalibrationProblem& pr, const CalibrationOpti
     e.upper = from_fit(x[entry] + q * e.se, fp.log);
     const double lo = to_fit(fp.lower, fp.log), hi = to_fit(fp.upper, fp.log), tol = 1e-6 * (hi - lo);
     e.at_bound = x[entry] <= lo + tol || x[entry] >= hi - tol;
+    e.determined = std::isfinite(e.se) && !(e.lower <= fp.lower && e.upper >= fp.upper);
     return e;
   };
   for (std::size_t j = 0; j < L.shared.size(); ++j)

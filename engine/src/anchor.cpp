@@ -132,6 +132,7 @@ nlohmann::ordered_json estimate_json(const anchor::ParameterEstimate& e) {
   j["upper"] = e.upper;
   j[e.log ? "se_ln" : "se"] = e.se;
   if (e.at_bound) j["at_bound"] = true;
+  if (!e.determined) j["determined"] = false;
   return j;
 }
 
@@ -589,6 +590,7 @@ AnchorResult run_anchor(const Scenario& s, const anchor::RealData& data, const a
   }
   for (const auto& e : c.sigmas) j["sigma"].push_back(estimate_json(e));
   for (const auto& e : c.per_unit) j["per_unit"].push_back(estimate_json(e));
+  if (const auto names = anchor::undetermined(c); !names.empty()) j["not_determined"] = names;
   for (const auto& pe : c.population)
     j["population"].push_back({{"name", pe.name},
                                {"space", pe.log ? "ln" : "linear"},

@@ -154,6 +154,41 @@ struct Reversible {
 
 }  // namespace
 
+TEST_CASE("calibrate: an estimate the readings do not determine is flagged, a determined one is not") {
+  // P -> Q runs on k2, which the initial rate (of S alone) never sees: its standard error is
+  // infinite, and the value reported is wherever the fit left it.
+  const core::BuiltModel built = testing::network(R"(
+species: [{name: S, initial: S0}, {name: P, initial: 0}, {name: Q, initial: 0}]
+reactions:
+  - {equation: "S -> P", rate: michaelis_menten, vmax: Vm, km: K, substrate: S}
+  - {equation: "P -> Q", rate: mass_action, kf: k2}
+)");
+  const core::Model& m = *built.model;
+  CalibrationProblem pr = puromycin("data/kinetics/puromycin/treated.csv");
+  const auto s0 = static_cast<std::size_t>(pr.model->parameter_index("S0"));
+  pr.model = built.model;
+  pr.observables[0].function = std::make_shared<InitialRate>(
+      m.state_index("S"), m.parameter_index("Vm"), m.parameter_index("K"), m.num_states(), m.num_parameters());
+  pr.parameters = {{"Vm", m.parameter_index("Vm"), 1.0, 1000.0, true, false, 100.0},
+                   {"K", m.parameter_index("K"), 1e-3, 10.0, true, false, 1.0},
+                   {"k2", m.parameter_index("k2"), 1e-3, 10.0, true, false, 0.5}};
+  for (auto& u : pr.units)
+    u.parameters = testing::parameters(built, {{"S0", u.parameters[s0]}, {"Vm", 1.0}, {"K", 1.0}, {"k2", 1.0}});
+  CalibrationOptions opt;
+  opt.starts = 2;
+  opt.threads = 1;
+  const auto s = anchor::calibrate(pr, opt);
+  INFO(s.message);
+  REQUIRE(s.success);
+  REQUIRE(s.shared.size() == 3);
+  CHECK(s.shared[0].estimate == Approx(212.684).epsilon(1e-4));
+  CHECK(s.shared[0].determined);
+  CHECK(s.shared[1].determined);
+  CHECK_FALSE(s.shared[2].determined);
+  CHECK(s.sigmas.at(0).determined);
+  CHECK(anchor::undetermined(s) == std::vector<std::string>{"k2"});
+}
+
 TEST_CASE("calibrate: 95% intervals cover the true rate constants in about 95% of 50 seeded repeats") {
   const Reversible r;
   const double kf = 0.8, kr = 0.3;

@@ -149,6 +149,11 @@ struct ParameterEstimate {
   double se = 0.0;                  // standard error in the fitted space (of ln θ where log)
   bool log = false;
   bool at_bound = false;  // the estimate sits on a bound: its interval is not reliable
+  // false: the readings do not determine it at this optimum (an infinite standard error, or an
+  // interval that covers the whole [low, high] of its bounds): the predictions hardly change with
+  // it there, e.g. a defect onset after the last reading, and the estimate is wherever the fit
+  // left it, often its start.
+  bool determined = true;
 };
 
 // A per-unit parameter's distribution across units, in the fitted space (ln θ where log):
@@ -194,6 +199,9 @@ struct CalibrationSummary {
 };
 
 CalibrationSummary calibrate(const CalibrationProblem& problem, const CalibrationOptions& options);
+
+// The estimates (shared, σ, then per unit as "name[unit]") the readings do not determine.
+std::vector<std::string> undetermined(const CalibrationSummary& summary);
 
 // Predictions of every measurement (unit-major, in the units' order) with each unit's model
 // parameters; NaN where the solve failed.

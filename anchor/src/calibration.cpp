@@ -14,6 +14,7 @@
 #include <limits>
 #include <numeric>
 #include <sstream>
+#include <tuple>
 
 #include "physynth/core/diagnostics.h"
 #include "physynth/core/random.h"
@@ -62,6 +63,10 @@ void entry_bounds(const CalibrationProblem& pr, const Layout& L, std::vector<dou
     if (L.sigma_of[o] >= 0) {
       lo[static_cast<std::size_t>(L.sigma_of[o])] = L.sigma_lower[o];
       hi[static_cast<std::size_t>(L.sigma_of[o])] = L.sigma_upper[o];
+      if (L.proportional_of[o] >= 0) {
+        lo[static_cast<std::size_t>(L.proportional_of[o])] = Layout::kProportionalLower;
+        hi[static_cast<std::size_t>(L.proportional_of[o])] = Layout::kProportionalUpper;
+      }
     }
   for (std::size_t u = 0; u < L.units && L.unit > 0; ++u)
     for (std::size_t j = 0; j < L.per_unit.size(); ++j) {
@@ -120,13 +125,19 @@ struct Fit {
 void start_sigmas(const CalibrationProblem& pr, const Layout& L, std::vector<double>& x) {
   std::vector<std::vector<double>> params(L.units);
   for (std::size_t u = 0; u < L.units; ++u) params[u] = unit_parameters(pr, L, u, x.data());
-  std::vector<double> sigma;
-  log_likelihood(pr, predict(pr, params), &sigma);
+  std::vector<double> sigma, proportional;
+  log_likelihood(pr, predict(pr, params), &sigma, &proportional);
   for (std::size_t o = 0; o < pr.observables.size(); ++o)
     if (L.sigma_of[o] >= 0) {
       const double s =
           std::isfinite(sigma[o]) && sigma[o] > 0.0 ? std::log(sigma[o]) : 0.5 * (L.sigma_lower[o] + L.sigma_upper[o]);
       x[static_cast<std::size_t>(L.sigma_of[o])] = std::clamp(s, L.sigma_lower[o], L.sigma_upper[o]);
+      if (L.proportional_of[o] >= 0) {
+        const double p =
+            std::isfinite(proportional[o]) && proportional[o] > 0.0 ? std::log(proportional[o]) : std::log(0.1);
+        x[static_cast<std::size_t>(L.proportional_of[o])] =
+            std::clamp(p, Layout::kProportionalLower, Layout::kProportionalUpper);
+      }
     }
 }
 
@@ -151,6 +162,8 @@ std::vector<double> reading_scatter(const CalibrationProblem& pr, const Layout& 
             break;
           case NoiseKind::kProportional:
             d = (b - a) / std::max(0.5 * (std::abs(a) + std::abs(b)), L.floor[o]);
+            break;
+          case NoiseKind::kCombined:  // two scales: no one scatter to stage σ at
             break;
           default:
             if (a > 0.0 && b > 0.0) d = std::log(b) - std::log(a);
@@ -270,6 +283,7 @@ Fit run_start(const CalibrationProblem& pr, const Layout& L, std::vector<double>
     if (L.sigma_of[o] >= 0) {
       const auto k = static_cast<std::size_t>(L.sigma_of[o]);
       sigma_held[k] = true;
+      if (L.proportional_of[o] >= 0) sigma_held[static_cast<std::size_t>(L.proportional_of[o])] = true;
       if (std::isfinite(scatter[o]) && scatter[o] > 0.0 && std::log(scatter[o]) < x[k] - std::log(2.0)) {
         x[k] = std::clamp(std::log(scatter[o]), L.sigma_lower[o], L.sigma_upper[o]);
         staged = true;
@@ -434,6 +448,8 @@ const char* noise_name(NoiseKind k) {
       return "proportional";
     case NoiseKind::kLogNormal:
       return "log_normal";
+    case NoiseKind::kCombined:
+      return "combined";
   }
   return "?";
 }
@@ -460,14 +476,79 @@ std::vector<std::vector<double>> predict(const CalibrationProblem& pr,
   return out;
 }
 
+namespace {
+// σ and σ_p of combined noise (variance σ² + σ_p² f²) at their maximum likelihood for readings
+// with residuals d_i = f_i - m_i: Newton's method in (ln σ, ln σ_p), inside the same bounds as
+// the fit's (Layout), each step halved until the likelihood rises.
+std::pair<double, double> combined_sigmas(const std::vector<double>& f, const std::vector<double>& d, double scale) {
+  const double la_lo = std::log(scale * 1e-8), la_hi = std::log(scale * 1e3);
+  const double lb_lo = Layout::kProportionalLower, lb_hi = Layout::kProportionalUpper;
+  const std::size_t n = f.size();
+  const auto value = [&](double la, double lb) {
+    const double a2 = std::exp(2.0 * la), b2 = std::exp(2.0 * lb);
+    double g = 0.0;
+    for (std::size_t i = 0; i < n; ++i) {
+      const double s = a2 + b2 * f[i] * f[i];
+      g -= 0.5 * std::log(s) + 0.5 * d[i] * d[i] / s;
+    }
+    return g;
+  };
+  // Start: each part alone at its own root-mean-square, shared half and half.
+  double sa = 0.0, sb = 0.0;
+  std::size_t nb = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    sa += d[i] * d[i];
+    if (f[i] != 0.0) sb += d[i] * d[i] / (f[i] * f[i]), ++nb;
+  }
+  double la = std::clamp(0.5 * std::log(std::max(sa / static_cast<double>(n), 1e-300) / 2.0), la_lo, la_hi);
+  double lb = std::clamp(nb > 0 ? 0.5 * std::log(std::max(sb / static_cast<double>(nb), 1e-300) / 2.0) : std::log(0.1),
+                         lb_lo, lb_hi);
+  double g = value(la, lb);
+  for (int it = 0; it < 200; ++it) {
+    const double a2 = std::exp(2.0 * la), b2 = std::exp(2.0 * lb);
+    double ga = 0.0, gb = 0.0, haa = 0.0, hab = 0.0, hbb = 0.0;
+    for (std::size_t i = 0; i < n; ++i) {
+      const double s = a2 + b2 * f[i] * f[i], u = a2 / s, v = 1.0 - u, w = d[i] * d[i] / s;
+      ga += u * (w - 1.0);
+      gb += v * (w - 1.0);
+      haa += 2.0 * u * (v * (w - 1.0) - u * w);
+      hab -= 2.0 * u * v * (2.0 * w - 1.0);
+      hbb += 2.0 * v * (u * (w - 1.0) - v * w);
+    }
+    // Newton where the Hessian is negative definite, else a gradient step.
+    double da = ga, db = gb;
+    const double det = haa * hbb - hab * hab;
+    if (haa < 0.0 && det > 0.0) {
+      da = -(hbb * ga - hab * gb) / det;
+      db = -(haa * gb - hab * ga) / det;
+    } else {
+      const double norm = std::sqrt(ga * ga + gb * gb);
+      if (norm > 0.0) da /= norm, db /= norm;
+    }
+    bool moved = false;
+    for (double t = 1.0; t > 1e-12; t *= 0.5) {
+      const double na = std::clamp(la + t * da, la_lo, la_hi), nb2 = std::clamp(lb + t * db, lb_lo, lb_hi);
+      const double ng = value(na, nb2);
+      if (ng > g) {
+        moved = std::abs(na - la) + std::abs(nb2 - lb) > 1e-13;
+        la = na, lb = nb2, g = ng;
+        break;
+      }
+    }
+    if (!moved) break;
+  }
+  return {std::exp(la), std::exp(lb)};
+}
+}  // namespace
+
 double log_likelihood(const CalibrationProblem& pr, const std::vector<std::vector<double>>& predictions,
-                      std::vector<double>* sigma_out) {
+                      std::vector<double>* sigma_out, std::vector<double>* sigma_proportional_out) {
   const std::size_t O = pr.observables.size();
   // Residuals in each noise model's space, over readings without their own sd.
   std::vector<double> sum2(O, 0.0);
   std::vector<std::size_t> count(O, 0);
   const auto z = [&](const CalibrationObservable& ob, double f, double m) {
-    if (ob.noise == NoiseKind::kAdditive) return f - m;
+    if (ob.noise == NoiseKind::kAdditive || ob.noise == NoiseKind::kCombined) return f - m;
     if (ob.noise == NoiseKind::kProportional) return (f - m) / std::abs(f);
     return std::log(f) - std::log(m);
   };
@@ -480,11 +561,28 @@ double log_likelihood(const CalibrationProblem& pr, const std::vector<std::vecto
       sum2[o] += d * d;
       ++count[o];
     }
-  std::vector<double> sigma(O);
+  std::vector<double> sigma(O), proportional(O, 0.0);
   for (std::size_t o = 0; o < O; ++o)
     sigma[o] = pr.observables[o].sigma > 0.0
                    ? pr.observables[o].sigma
                    : (count[o] > 0 ? std::sqrt(sum2[o] / static_cast<double>(count[o])) : 0.0);
+  for (std::size_t o = 0; o < O; ++o) {
+    if (pr.observables[o].noise != NoiseKind::kCombined || count[o] == 0) continue;
+    std::vector<double> f, d;
+    double values2 = 0.0;
+    std::size_t values = 0;
+    for (std::size_t u = 0; u < pr.units.size(); ++u)
+      for (std::size_t i = 0; i < pr.units[u].measurements.size(); ++i) {
+        const auto& m = pr.units[u].measurements[i];
+        if (static_cast<std::size_t>(m.observable) != o) continue;
+        values2 += m.value * m.value, ++values;  // the scale of σ's bounds, as Layout's
+        if (m.sd > 0.0) continue;
+        f.push_back(predictions[u][i]);
+        d.push_back(predictions[u][i] - m.value);
+      }
+    const double scale = values2 > 0.0 ? std::sqrt(values2 / static_cast<double>(values)) : 1.0;
+    std::tie(sigma[o], proportional[o]) = combined_sigmas(f, d, scale);
+  }
   double ll = 0.0;
   for (std::size_t u = 0; u < pr.units.size(); ++u)
     for (std::size_t i = 0; i < pr.units[u].measurements.size(); ++i) {
@@ -494,10 +592,15 @@ double log_likelihood(const CalibrationProblem& pr, const std::vector<std::vecto
       double s = m.sd > 0.0 ? m.sd : sigma[static_cast<std::size_t>(m.observable)];
       double d = m.sd > 0.0 ? f - m.value : z(ob, f, m.value);
       if (m.sd <= 0.0 && ob.noise == NoiseKind::kProportional) s *= std::abs(f), d *= std::abs(f);
+      if (m.sd <= 0.0 && ob.noise == NoiseKind::kCombined) {
+        const double p = proportional[static_cast<std::size_t>(m.observable)];
+        s = std::sqrt(s * s + p * p * f * f);
+      }
       ll += -0.5 * kLn2Pi - std::log(s) - 0.5 * (d / s) * (d / s);
       if (m.sd <= 0.0 && ob.noise == NoiseKind::kLogNormal) ll -= std::log(m.value);
     }
   if (sigma_out) *sigma_out = sigma;
+  if (sigma_proportional_out) *sigma_proportional_out = proportional;
   return std::isfinite(ll) ? ll : -std::numeric_limits<double>::infinity();
 }
 
@@ -585,7 +688,7 @@ CalibrationSummary calibrate(const CalibrationProblem& pr, const CalibrationOpti
     if (f.usable && f.log_likelihood >= best.log_likelihood - 0.1) ++S.starts_at_best;
   const std::vector<double>& x = best.x;
   for (std::size_t u = 0; u < L.units; ++u) S.unit_parameters.push_back(unit_parameters(pr, L, u, x.data()));
-  S.log_likelihood = log_likelihood(pr, predict(pr, S.unit_parameters), &S.sigma);
+  S.log_likelihood = log_likelihood(pr, predict(pr, S.unit_parameters), &S.sigma, &S.sigma_proportional);
 
   // Laplace: covariance (J^T J)^-1 of the fitted vector.
   bool ok = false;
@@ -632,6 +735,12 @@ CalibrationSummary calibrate(const CalibrationProblem& pr, const CalibrationOpti
       fp.upper = std::exp(L.sigma_upper[o]);
       ParameterEstimate e = estimate(static_cast<std::size_t>(L.sigma_of[o]), fp, "");
       S.sigmas.push_back(e);
+      if (L.proportional_of[o] >= 0) {
+        fp.name = "sigma_proportional_" + pr.observables[o].name;
+        fp.lower = std::exp(Layout::kProportionalLower);
+        fp.upper = std::exp(Layout::kProportionalUpper);
+        S.sigmas.push_back(estimate(static_cast<std::size_t>(L.proportional_of[o]), fp, ""));
+      }
     }
   for (std::size_t u = 0; u < L.units; ++u)
     for (std::size_t j = 0; j < L.per_unit.size(); ++j)

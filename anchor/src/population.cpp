@@ -58,6 +58,10 @@ class Fitter {
   // Checks the specification and lays out ψ; an error message, or empty.
   std::string prepare() {
     if (L_.per_unit.empty()) return "a population fit needs at least one per-unit (random) parameter";
+    for (const auto& ob : pr_.observables)
+      if (ob.noise == NoiseKind::kCombined)
+        return "observable '" + ob.name +
+               "': a population fit takes additive, proportional or log_normal noise, not combined (yet)";
     const std::size_t U = pr_.units.size();
     if (U < 2) return "a population fit needs at least 2 units, got " + std::to_string(U);
     if (!spec_.unit_group.empty() && spec_.unit_group.size() != U)

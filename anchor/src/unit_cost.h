@@ -80,11 +80,15 @@ inline double to_fit(double v, bool log) { return log ? std::log(v) : v; }
 inline double from_fit(double x, bool log) { return log ? std::exp(x) : x; }
 
 // Where everything sits in the fitted vector: a global block (shared parameters, then ln σ of
-// each estimated observable) and one block per unit (its per-unit parameters).
+// each estimated observable, with ln σ_p after it for combined noise) and one block per unit
+// (its per-unit parameters).
 struct Layout {
   std::vector<int> shared, per_unit;             // indices into problem.parameters
   std::vector<int> sigma_of;                     // per observable: its entry in the global block, or -1
   std::vector<double> sigma_lower, sigma_upper;  // ln σ bounds per observable
+  std::vector<int> proportional_of;              // combined noise: the entry of ln σ_p, else -1
+  static constexpr double kProportionalLower = -18.420680743952367,
+                          kProportionalUpper = 6.907755278982137;  // ln 1e-8, ln 1e3
   std::vector<double> offset;                    // c per observable: ln σ_i + c >= 1 inside the bounds
   std::vector<double> floor;                     // proportional: |f| is taken as at least this
   std::size_t global = 0, unit = 0, units = 0;
@@ -95,6 +99,7 @@ struct Layout {
     global = shared.size();
     const std::size_t O = pr.observables.size();
     sigma_of.assign(O, -1);
+    proportional_of.assign(O, -1);
     sigma_lower.assign(O, 0.0);
     sigma_upper.assign(O, 0.0);
     offset.assign(O, 0.0);
@@ -111,7 +116,7 @@ struct Layout {
     for (std::size_t o = 0; o < O; ++o) {
       const auto& ob = pr.observables[o];
       double scale = 1.0;
-      if (ob.noise == NoiseKind::kAdditive && count[o] > 0 && sum2[o] > 0.0)
+      if ((ob.noise == NoiseKind::kAdditive || ob.noise == NoiseKind::kCombined) && count[o] > 0 && sum2[o] > 0.0)
         scale = std::sqrt(sum2[o] / static_cast<double>(count[o]));
       if (ob.noise == NoiseKind::kProportional && biggest[o] > 0.0) floor[o] = 1e-6 * biggest[o];
       if (ob.sigma > 0.0) {
@@ -120,6 +125,7 @@ struct Layout {
         sigma_lower[o] = std::log(scale * 1e-8);
         sigma_upper[o] = std::log(scale * 1e3);
         sigma_of[o] = static_cast<int>(global++);
+        if (ob.noise == NoiseKind::kCombined) proportional_of[o] = static_cast<int>(global++);
       }
       offset[o] = 1.0 - sigma_lower[o] - (ob.noise == NoiseKind::kProportional ? std::log(floor[o]) : 0.0);
     }
@@ -338,7 +344,7 @@ inline std::vector<double> unit_parameters(const CalibrationProblem& pr, const L
 
 // Does reading m carry a ln σ_i that depends on the fitted vector?
 inline bool has_log_sigma_term(const CalibrationObservable& ob, const Measurement& m) {
-  return m.sd <= 0.0 && (ob.sigma <= 0.0 || ob.noise == NoiseKind::kProportional);
+  return m.sd <= 0.0 && (ob.sigma <= 0.0 || ob.noise == NoiseKind::kProportional || ob.noise == NoiseKind::kCombined);
 }
 
 // The negative log-likelihood's terms of one unit, as Ceres residuals: r per reading, then
@@ -387,9 +393,19 @@ class UnitCost : public ceres::CostFunction {
       const auto& ob = pr_.observables[o];
       const double f = solver_.predict(i, p, want ? dfdp.data() : nullptr);
       if (!std::isfinite(f)) return false;
-      const int s_entry = L_.sigma_of[o];
+      const int s_entry = L_.sigma_of[o], p_entry = L_.proportional_of[o];
       const double ls = ob.sigma > 0.0 ? std::log(ob.sigma) : xg[s_entry];
       const double sigma = std::exp(ls);
+      // Combined noise: σ_i² = σ² + σ_p² f²; share_a and share_p = 1 - share_a are the two parts'
+      // shares of it, d ln σ_i / d ln σ and / d ln σ_p.
+      double sigma_i = sigma, share_a = 1.0, share_p = 0.0, p2 = 0.0;
+      if (ob.noise == NoiseKind::kCombined) {
+        p2 = std::exp(2.0 * xg[p_entry]);
+        const double v = sigma * sigma + p2 * f * f;
+        sigma_i = std::sqrt(v);
+        share_a = sigma * sigma / v;
+        share_p = 1.0 - share_a;
+      }
       double r = 0.0, dr_df = 0.0;
       if (m.sd > 0.0) {
         r = (f - m.value) / m.sd;
@@ -402,6 +418,9 @@ class UnitCost : public ceres::CostFunction {
         const double sign = std::abs(f) >= L_.floor[o] ? (f >= 0.0 ? 1.0 : -1.0) : 0.0;
         r = (f - m.value) / (sigma * a);
         dr_df = (a - (f - m.value) * sign) / (sigma * a * a);
+      } else if (ob.noise == NoiseKind::kCombined) {
+        r = (f - m.value) / sigma_i;
+        dr_df = 1.0 / sigma_i - r * p2 * f / (sigma_i * sigma_i);
       } else {
         if (!(f > 0.0)) return false;
         r = (std::log(f) - std::log(m.value)) / sigma;
@@ -410,7 +429,8 @@ class UnitCost : public ceres::CostFunction {
       residuals[i] = r;
       if (want) {
         by_theta(i, dr_df);
-        if (Jg && s_entry >= 0 && m.sd <= 0.0) Jg[i * G + static_cast<std::size_t>(s_entry)] = -r;
+        if (Jg && s_entry >= 0 && m.sd <= 0.0) Jg[i * G + static_cast<std::size_t>(s_entry)] = -r * share_a;
+        if (Jg && p_entry >= 0 && m.sd <= 0.0) Jg[i * G + static_cast<std::size_t>(p_entry)] = -r * share_p;
       }
       if (!has_log_sigma_term(ob, m)) continue;
       double log_sigma_i = ls + L_.offset[o], dlog_df = 0.0;
@@ -418,13 +438,17 @@ class UnitCost : public ceres::CostFunction {
         const double a = std::max(std::abs(f), L_.floor[o]);
         log_sigma_i += std::log(a);
         if (std::abs(f) >= L_.floor[o]) dlog_df = 1.0 / f;
+      } else if (ob.noise == NoiseKind::kCombined) {
+        log_sigma_i += std::log(sigma_i) - ls;
+        dlog_df = p2 * f / (sigma_i * sigma_i);
       }
       if (!(log_sigma_i > 0.0)) return false;
       const double rho = std::sqrt(2.0 * log_sigma_i);
       residuals[extra] = rho;
       if (want) {
         by_theta(extra, dlog_df / rho);
-        if (Jg && s_entry >= 0) Jg[extra * G + static_cast<std::size_t>(s_entry)] = 1.0 / rho;
+        if (Jg && s_entry >= 0) Jg[extra * G + static_cast<std::size_t>(s_entry)] = share_a / rho;
+        if (Jg && p_entry >= 0) Jg[extra * G + static_cast<std::size_t>(p_entry)] = share_p / rho;
       }
       ++extra;
     }
@@ -468,6 +492,9 @@ inline std::string check(const CalibrationProblem& pr) {
   for (const auto& ob : pr.observables) {
     if (!ob.function) return "observable '" + ob.name + "' has no observation function";
     if (!(ob.sigma >= 0.0)) return "observable '" + ob.name + "': sigma must be >= 0 (0: estimated)";
+    if (ob.noise == NoiseKind::kCombined && ob.sigma > 0.0)
+      return "observable '" + ob.name + "': combined noise estimates both of its sigmas, so sigma must be 0, got " +
+             core::format_number(ob.sigma);
   }
   for (const auto& fp : pr.parameters) {
     if (fp.index < 0 || static_cast<std::size_t>(fp.index) >= M)

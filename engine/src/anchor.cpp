@@ -521,9 +521,11 @@ AnchorResult run_anchor(const Scenario& s, const anchor::RealData& data, const a
     const auto& spec = s.anchor.observables[o];
     if (spec.observation_index < 0 || spec.sigma > 0.0) continue;
     YAML::Node noise = (*root)["observations"][static_cast<std::size_t>(spec.observation_index)]["noise"];
-    noise[spec.noise == anchor::NoiseKind::kAdditive    ? "additive_sd"
-          : spec.noise == anchor::NoiseKind::kLogNormal ? "log_sd"
+    noise[spec.noise == anchor::NoiseKind::kAdditive || spec.noise == anchor::NoiseKind::kCombined ? "additive_sd"
+          : spec.noise == anchor::NoiseKind::kLogNormal                                            ? "log_sd"
                                                         : "multiplicative_sd"] = core::format_number(c.sigma[o]);
+    if (spec.noise == anchor::NoiseKind::kCombined)
+      noise["multiplicative_sd"] = core::format_number(c.sigma_proportional[o]);
   }
   // The fit keeps its bounds, now that the priors it took them from are replaced: the
   // calibrated scenario can be anchored again (on new data, or in the collapse experiment).

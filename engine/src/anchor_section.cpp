@@ -29,6 +29,10 @@ void read_population(const ConfigNode& node, Scenario& s) {
     if (core::is_identifier(q.name)) names.push_back(q.name);
   if (per_unit.empty())
     node.error(node.path() + ": a population fit needs at least one parameter in anchor.fit with per_unit: true");
+  for (const auto& o : s.anchor.observables)
+    if (o.noise == anchor::NoiseKind::kCombined)
+      node.error(node.path() + ": a population fit takes additive, proportional or log_normal noise; observable '" +
+                 o.name + "' has combined noise (not yet supported there)");
   if (node.has("covariance"))
     if (auto k = node["covariance"].as_enum({"diagonal", "full"})) p.full_covariance = *k == "full";
   const auto known = [&](const ConfigNode& at, const std::string& name, const std::vector<std::string>& among,
@@ -138,11 +142,16 @@ void read_anchor(const ConfigNode& node, Scenario& s) {
         where.error(msg);
       }
       if (ob.has("noise"))
-        if (auto k = ob["noise"].as_enum({"additive", "proportional", "log_normal"}))
+        if (auto k = ob["noise"].as_enum({"additive", "proportional", "log_normal", "combined"}))
           o.noise = *k == "additive"       ? anchor::NoiseKind::kAdditive
                     : *k == "proportional" ? anchor::NoiseKind::kProportional
+                    : *k == "combined"     ? anchor::NoiseKind::kCombined
                                            : anchor::NoiseKind::kLogNormal;
       read_real(ob, "sigma", 0.0, 1e300, o.sigma);
+      if (o.noise == anchor::NoiseKind::kCombined && o.sigma > 0.0)
+        ob["sigma"].error(ob["sigma"].path() + ": combined noise estimates both of its sigmas (additive and " +
+                          "proportional), so it takes no sigma; give each reading its sd, or choose additive or " +
+                          "proportional noise with a known sigma");
       read_int(ob, "draws", 1, 1000, o.draws);
       a.observables.push_back(o);
     }

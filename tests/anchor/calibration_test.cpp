@@ -239,6 +239,64 @@ TEST_CASE("calibrate: proportional and log-normal noise recover their sigma, wit
   }
 }
 
+TEST_CASE("calibrate: combined noise recovers its additive and proportional sigmas and the rates, exact Jacobians") {
+  // A <-> B from A0 = 0.2, 2 and 20 (three units): readings m = f (1 + 0.05 e1) + 0.02 e2, the
+  // engine's sensor with multiplicative_sd and additive_sd, variance 0.02² + 0.05² f².
+  const Reversible r;
+  const core::Model& m = *r.built.model;
+  const double kf = 0.8, kr = 0.3, sa = 0.02, sp = 0.05;
+  double sum_a = 0.0, sum_p = 0.0;
+  int covered = 0;
+  for (std::uint64_t seed = 1; seed <= 10; ++seed) {
+    CalibrationProblem pr = r.problem(kf, kr, 0.0, NoiseKind::kCombined, seed);
+    pr.units.clear();
+    std::mt19937_64 rng(seed);
+    std::normal_distribution<double> e(0.0, 1.0);
+    for (const double a0 : {0.2, 2.0, 20.0}) {
+      anchor::CalibrationUnit u;
+      u.id = "A0=" + std::to_string(a0);
+      u.parameters = testing::parameters(r.built, {{"A0", a0}, {"B0", 0.0}, {"kf", kf}, {"kr", kr}});
+      for (const double t : r.times) {
+        const double f = testing::reversible_a(t, a0, 0.0, kf, kr);
+        u.measurements.push_back({0, t, f * (1.0 + sp * e(rng)) + sa * e(rng), 0.0});
+      }
+      pr.units.push_back(u);
+    }
+    REQUIRE(m.num_parameters() == pr.units[0].parameters.size());
+    CalibrationOptions opt;
+    opt.starts = seed == 1 ? 1 : 2;
+    opt.threads = 1;
+    opt.check_gradients = seed == 1;  // a failed check fails the fit
+    const auto s = anchor::calibrate(pr, opt);
+    INFO("seed " << seed << ": " << s.message);
+    REQUIRE(s.success);
+    REQUIRE(s.sigmas.size() == 2);
+    CHECK(s.sigmas[0].name == "sigma_A");
+    CHECK(s.sigmas[1].name == "sigma_proportional_A");
+    // Ceres' σ (it stops at a relative change of cost of 1e-10, σ being a flat direction) and the profile's.
+    CHECK(s.sigmas[0].estimate == Approx(s.sigma[0]).epsilon(2e-3));
+    CHECK(s.sigmas[1].estimate == Approx(s.sigma_proportional[0]).epsilon(2e-3));
+    // The profile (Newton in ln σ, ln σ_p) at the optimum gives Ceres' own log-likelihood.
+    CHECK(s.starts[static_cast<std::size_t>(s.best_start)].log_likelihood == Approx(s.log_likelihood).epsilon(1e-6));
+    sum_a += s.sigma[0];
+    sum_p += s.sigma_proportional[0];
+    covered += s.shared[0].lower <= kf && kf <= s.shared[0].upper && s.shared[1].lower <= kr && kr <= s.shared[1].upper;
+  }
+  CHECK(sum_a / 10.0 == Approx(sa).epsilon(0.25));
+  CHECK(sum_p / 10.0 == Approx(sp).epsilon(0.15));
+  CHECK(covered >= 8);
+}
+
+TEST_CASE("calibrate: combined noise takes no given sigma") {
+  const Reversible r;
+  CalibrationProblem pr = r.problem(0.8, 0.3, 0.02, NoiseKind::kAdditive, 1);
+  pr.observables[0].noise = NoiseKind::kCombined;
+  pr.observables[0].sigma = 0.02;
+  const auto s = anchor::calibrate(pr, CalibrationOptions{});
+  CHECK_FALSE(s.success);
+  CHECK(s.message.find("combined noise estimates both of its sigmas") != std::string::npos);
+}
+
 TEST_CASE("calibrate: per-unit rates of a fleet give the population's median and spread") {
   // 40 units decaying at k_u ~ lognormal(ln 0.5, 0.3), each read 8 times with sd 0.01.
   const core::BuiltModel built = testing::network(testing::kDecay);

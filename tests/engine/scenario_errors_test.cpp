@@ -152,8 +152,8 @@ TEST_CASE("load_scenario: the anchor section's problems, each with its place") {
             ":16:30: error: anchor.observables[0].observation: 'rat' is neither an observation nor a state; they "
             "are rate, S, P; did you mean 'rate'?\n" +
             path +
-            ":17:43: error: anchor.observables[1].noise must be 'additive', 'proportional' or 'log_normal', "
-            "got 'gaussian'\n" +
+            ":17:43: error: anchor.observables[1].noise must be 'additive', 'proportional', 'log_normal' or "
+            "'combined', got 'gaussian'\n" +
             path + ":18:9: error: anchor.fit[0]: unknown parameter 'Vmax'; the scenario's parameters are S0, Vm, K\n" +
             path +
             ":18:15: error: anchor.fit[1]: parameter 'K' has a fixed value (fixed(0.1)), so its fit needs "
@@ -169,4 +169,18 @@ TEST_CASE("load_scenario: an anchor start outside its bounds and a random featur
         "--set: error: anchor.observables[0].draws must be between 1 and 1000, got 0\n"
         "--set: error: anchor.fit[0].start: start 5000 of parameter 'onset' is outside its bounds [10, 2000]\n"
         "2 errors on the command line; nothing was run.\n");
+  CHECK(report_for(path, {"anchor.observables=[{name: vib_rms, noise: combined, sigma: 0.003}]"}) ==
+        "--set: error: anchor.observables[0].sigma: combined noise estimates both of its sigmas (additive and "
+        "proportional), so it takes no sigma; give each reading its sd, or choose additive or proportional noise "
+        "with a known sigma\n"
+        "1 error on the command line; nothing was run.\n");
+}
+
+TEST_CASE("load_scenario: a population fit refuses combined noise, naming the observable") {
+  const std::string path = testing::repository_path("scenarios/kinetics/theophylline.yaml");
+  CHECK(report_for(path, {"anchor.observables=[{name: cp, observation: serum_concentration, noise: combined}]"}) ==
+        path +
+            ":52:15: error: anchor.population: a population fit takes additive, proportional or log_normal noise; "
+            "observable 'cp' has combined noise (not yet supported there)\n"
+            "1 error in 1 file; nothing was run.\n");
 }

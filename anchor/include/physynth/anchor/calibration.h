@@ -13,8 +13,12 @@
 //   additive      m = f + σ e                 r = (f - m) / σ
 //   proportional  m = f (1 + σ e)             r = (f - m) / (σ |f|)
 //   log_normal    ln m = ln f + σ e           r = (ln f - ln m) / σ        (m, f > 0)
-// with e ~ N(0, 1). σ is either given, or estimated with the parameters (in ln σ). A
-// reading with its own sd uses r = (f - m) / sd instead.
+//   combined      m = f + sqrt(σ² + (σ_p f)²) e   r = (f - m) / sqrt(σ² + (σ_p f)²)
+// with e ~ N(0, 1). σ is either given, or estimated with the parameters (in ln σ); the
+// combined model's two (an additive floor σ and a proportional part σ_p, NONMEM's and
+// Monolix's "combined" error model; the variance of physynth's own sensor noise with both
+// additive_sd and multiplicative_sd) are always estimated. A reading with its own sd uses
+// r = (f - m) / sd instead.
 //
 // The negative log-likelihood is Σ r²/2 + Σ ln σ_i + constants. Ceres minimises
 // a sum of squares, so every ln σ_i that depends on the parameters enters as
@@ -74,7 +78,7 @@ std::unique_ptr<ObservationFunction> observe_random_feature(std::shared_ptr<cons
                                                             std::size_t feature, std::vector<int> free,
                                                             std::uint64_t seed, int replicas);
 
-enum class NoiseKind { kAdditive, kProportional, kLogNormal };
+enum class NoiseKind { kAdditive, kProportional, kLogNormal, kCombined };
 const char* noise_name(NoiseKind k);
 
 struct CalibrationObservable {
@@ -195,6 +199,7 @@ struct CalibrationSummary {
   int starts_at_best = 0;                            // starts within 0.1 of the best log-likelihood
   std::vector<std::vector<double>> unit_parameters;  // each unit's model parameters at the estimate
   std::vector<double> sigma;                         // σ per observable (given or estimated)
+  std::vector<double> sigma_proportional;            // σ_p per observable (combined noise; else 0)
   double seconds = 0.0;
 };
 
@@ -209,9 +214,10 @@ std::vector<std::vector<double>> predict(const CalibrationProblem& problem,
                                          const std::vector<std::vector<double>>& unit_parameters);
 
 // The log-likelihood of the data given predictions, with every estimated σ at its maximum
-// (the root-mean-square of the residuals in the noise model's space), every constant included.
-// sigma_out, when not null, receives σ per observable.
+// (the root-mean-square of the residuals in the noise model's space; for combined noise, σ and
+// σ_p by Newton's method), every constant included. sigma_out and sigma_proportional_out, when
+// not null, receive σ and σ_p (0 but for combined noise) per observable.
 double log_likelihood(const CalibrationProblem& problem, const std::vector<std::vector<double>>& predictions,
-                      std::vector<double>* sigma_out = nullptr);
+                      std::vector<double>* sigma_out = nullptr, std::vector<double>* sigma_proportional_out = nullptr);
 
 }  // namespace physynth::anchor

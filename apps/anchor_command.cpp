@@ -4,6 +4,7 @@
 // (engine/anchor.h).
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <map>
@@ -30,9 +31,10 @@ struct AnchorCommandOptions {
   ReportOverrides report;
 };
 
-void print_estimate(const anchor::ParameterEstimate& e, double confidence) {
-  std::printf("  %-16s %-12s %12.6g   [%.6g, %.6g] (%g%%)%s%s\n", e.name.c_str(), e.unit.c_str(), e.estimate, e.lower,
-              e.upper, 100.0 * confidence, e.at_bound ? "  at a bound" : "",
+// One estimate per line, the names padded to `width` (at least 16) so that the columns line up.
+void print_estimate(const anchor::ParameterEstimate& e, double confidence, int width) {
+  std::printf("  %-*s %-12s %12.6g   [%.6g, %.6g] (%g%%)%s%s\n", width, e.name.c_str(), e.unit.c_str(), e.estimate,
+              e.lower, e.upper, 100.0 * confidence, e.at_bound ? "  at a bound" : "",
               e.determined ? "" : "  NOT DETERMINED by the readings");
 }
 }  // namespace
@@ -110,8 +112,11 @@ void add_anchor_command(CLI::App& app, int& exit_code) {
           std::printf(" (fit.json, failed_starts)\n");
         }
         const double conf = scenario->anchor.options.confidence;
-        for (const auto& e : c.shared) print_estimate(e, conf);
-        for (const auto& e : c.sigmas) print_estimate(e, conf);
+        int width = 16;
+        for (const auto* list : {&c.shared, &c.sigmas})
+          for (const auto& e : *list) width = std::max(width, static_cast<int>(e.name.size()));
+        for (const auto& e : c.shared) print_estimate(e, conf, width);
+        for (const auto& e : c.sigmas) print_estimate(e, conf, width);
         for (const auto& p : c.population)
           std::printf("  %-16s population over %zu units: %s mean %.6g [%.6g, %.6g], sd %.6g\n", p.name.c_str(),
                       p.units, p.log ? "ln" : "", p.mean, p.mean_lower, p.mean_upper, p.sd);

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <limits>
 #include <numeric>
+#include <optional>
 #include <sstream>
 #include <tuple>
 
@@ -478,10 +479,10 @@ std::vector<std::vector<double>> predict(const CalibrationProblem& pr,
 
 namespace {
 // σ and σ_p of combined noise (variance σ² + σ_p² f²) at their maximum likelihood for readings
-// with residuals d_i = f_i - m_i: Newton's method in (ln σ, ln σ_p), inside the same bounds as
-// the fit's (Layout), each step halved until the likelihood rises.
-std::pair<double, double> combined_sigmas(const std::vector<double>& f, const std::vector<double>& d, double scale) {
-  const double la_lo = std::log(scale * 1e-8), la_hi = std::log(scale * 1e3);
+// with residuals d_i = f_i - m_i: Newton's method in (ln σ, ln σ_p), inside the fit's bounds
+// (ln σ in [la_lo, la_hi], Layout's for the observable), each step halved until the likelihood rises.
+std::pair<double, double> combined_sigmas(const std::vector<double>& f, const std::vector<double>& d, double la_lo,
+                                          double la_hi) {
   const double lb_lo = Layout::kProportionalLower, lb_hi = Layout::kProportionalUpper;
   const std::size_t n = f.size();
   const auto value = [&](double la, double lb) {
@@ -566,22 +567,19 @@ double log_likelihood(const CalibrationProblem& pr, const std::vector<std::vecto
     sigma[o] = pr.observables[o].sigma > 0.0
                    ? pr.observables[o].sigma
                    : (count[o] > 0 ? std::sqrt(sum2[o] / static_cast<double>(count[o])) : 0.0);
+  std::optional<Layout> L;  // the fit's bounds of ln σ, for combined noise
   for (std::size_t o = 0; o < O; ++o) {
     if (pr.observables[o].noise != NoiseKind::kCombined || count[o] == 0) continue;
+    if (!L) L.emplace(pr);
     std::vector<double> f, d;
-    double values2 = 0.0;
-    std::size_t values = 0;
     for (std::size_t u = 0; u < pr.units.size(); ++u)
       for (std::size_t i = 0; i < pr.units[u].measurements.size(); ++i) {
         const auto& m = pr.units[u].measurements[i];
-        if (static_cast<std::size_t>(m.observable) != o) continue;
-        values2 += m.value * m.value, ++values;  // the scale of σ's bounds, as Layout's
-        if (m.sd > 0.0) continue;
+        if (static_cast<std::size_t>(m.observable) != o || m.sd > 0.0) continue;
         f.push_back(predictions[u][i]);
         d.push_back(predictions[u][i] - m.value);
       }
-    const double scale = values2 > 0.0 ? std::sqrt(values2 / static_cast<double>(values)) : 1.0;
-    std::tie(sigma[o], proportional[o]) = combined_sigmas(f, d, scale);
+    std::tie(sigma[o], proportional[o]) = combined_sigmas(f, d, L->sigma_lower[o], L->sigma_upper[o]);
   }
   double ll = 0.0;
   for (std::size_t u = 0; u < pr.units.size(); ++u)

@@ -38,6 +38,8 @@ double Expression::evaluate(const double* values) {
   return parser_->Eval();
 }
 
+double Expression::evaluate() { return parser_->Eval(); }
+
 std::vector<std::string> expression_variables(const core::Model& model) {
   std::vector<std::string> names;
   for (const auto& s : model.states()) names.push_back(s.name);
@@ -58,10 +60,18 @@ ExpressionInputs::ExpressionInputs(const core::Model& model) : states_(model.num
 }
 
 void ExpressionInputs::fill(double t, const double* y, const double* p, double* values) const {
-  std::size_t k = 0;
-  for (std::size_t i = 0; i < states_; ++i) values[k++] = y[i];
+  fill_parameters(p, values);
+  fill_point(t, y, values);
+}
+
+void ExpressionInputs::fill_parameters(const double* p, double* values) const {
+  std::size_t k = states_;
   for (std::size_t j : parameters_) values[k++] = p[j];
-  values[k] = t;
+}
+
+void ExpressionInputs::fill_point(double t, const double* y, double* values) const {
+  std::copy(y, y + states_, values);
+  values[states_ + parameters_.size()] = t;
 }
 
 }  // namespace physynth::engine

@@ -27,6 +27,9 @@ class Expression {
 
   // values[i] is the value of variables[i].
   double evaluate(const double* values);
+  // The same on the values already in inputs() (written there in place: no copy per call).
+  double* inputs() { return storage_->data(); }
+  double evaluate();
 
  private:
   std::unique_ptr<mu::Parser> parser_;
@@ -46,6 +49,10 @@ class ExpressionInputs {
   explicit ExpressionInputs(const core::Model& model);
   std::size_t size() const { return states_ + parameters_.size() + 1; }
   void fill(double t, const double* y, const double* p, double* values) const;
+  // fill() in two parts: the parameters' values, and the point's (t and the states), so that a
+  // run of points under the same parameters writes these once.
+  void fill_parameters(const double* p, double* values) const;
+  void fill_point(double t, const double* y, double* values) const;
 
  private:
   std::size_t states_;

@@ -117,28 +117,34 @@ Grid build_grid(const Scenario& s) {
 
 // Sensor artefacts on one channel of one sample (NoiseModel's order). Every
 // random draw is made whether or not the reading exists, so the stream of a
-// channel never depends on where a trajectory ended.
+// channel never depends on where a trajectory ended. The streams that give only
+// normals are drawn for the whole channel first (CounterRng::normals, the same
+// numbers); `scratch` holds them.
 void apply_noise(const NoiseModel& nz, std::uint64_t seed, std::uint64_t sample, std::size_t channel,
-                 const std::vector<double>& times, double* values) {
+                 const std::vector<double>& times, double* values, std::vector<double>& scratch) {
   const std::uint32_t base = core::stream::kObservationBase + 16u * static_cast<std::uint32_t>(channel);
   core::CounterRng multiplicative(seed, sample, base + 0), additive(seed, sample, base + 1),
       bias_rng(seed, sample, base + 2), drift_rng(seed, sample, base + 3), dropout(seed, sample, base + 4),
       spikes(seed, sample, base + 5), lognormal(seed, sample, base + 6);
   const double bias = nz.bias_mean + (nz.bias_sd > 0.0 ? nz.bias_sd * bias_rng.normal() : 0.0);
+  const std::size_t K = times.size();
+  scratch.assign(4 * K, 0.0);
+  double *e1 = scratch.data(), *e2 = e1 + K, *e4 = e2 + K, *de = e4 + K;  // de[k]: drift's draw at k >= 1
+  if (nz.multiplicative_sd > 0.0) multiplicative.normals(e1, K);
+  if (nz.additive_sd > 0.0) additive.normals(e2, K);
+  if (nz.log_sd > 0.0) lognormal.normals(e4, K);
+  if (nz.drift_sd > 0.0 && K > 1) drift_rng.normals(de + 1, K - 1);
   double drift = 0.0;
-  for (std::size_t k = 0; k < times.size(); ++k) {
-    if (k > 0 && nz.drift_sd > 0.0) drift += nz.drift_sd * std::sqrt(times[k] - times[k - 1]) * drift_rng.normal();
-    const double e1 = nz.multiplicative_sd > 0.0 ? multiplicative.normal() : 0.0;
-    const double e2 = nz.additive_sd > 0.0 ? additive.normal() : 0.0;
+  for (std::size_t k = 0; k < K; ++k) {
+    if (k > 0 && nz.drift_sd > 0.0) drift += nz.drift_sd * std::sqrt(times[k] - times[k - 1]) * de[k];
     const double u = nz.dropout_probability > 0.0 ? dropout.uniform() : 1.0;
     const bool spike = nz.spike_probability > 0.0 && spikes.uniform() < nz.spike_probability;
     const double e3 = nz.spike_probability > 0.0 ? spikes.normal() : 0.0;
-    const double e4 = nz.log_sd > 0.0 ? lognormal.normal() : 0.0;
     double v = values[k];
     if (std::isnan(v)) continue;
-    v = v * (1.0 + nz.multiplicative_sd * e1);
-    if (nz.log_sd > 0.0) v *= std::exp(nz.log_sd * e4);
-    v = v + bias + drift + nz.additive_sd * e2;  // in the order it always was: the same bytes
+    v = v * (1.0 + nz.multiplicative_sd * e1[k]);
+    if (nz.log_sd > 0.0) v *= std::exp(nz.log_sd * e4[k]);
+    v = v + bias + drift + nz.additive_sd * e2[k];  // in the order it always was: the same bytes
     if (spike) v += nz.spike_amplitude * e3;
     if (nz.saturation_low) v = std::max(v, *nz.saturation_low);
     if (nz.saturation_high) v = std::min(v, *nz.saturation_high);
@@ -161,6 +167,7 @@ struct Worker {
   std::vector<Expression> observations;  // the expression channels, in order
   std::vector<double> derived;           // scratch: the model's derived channels at one row
   std::vector<double> signal;            // scratch: the signal behind them (output.waveforms)
+  std::vector<double> noise_draws;       // scratch: one channel's normal draws (apply_noise)
   std::vector<Expression> labels;
   std::vector<Expression> record_labels;  // the per-record expression labels, in order
   std::vector<double> variables;
@@ -170,7 +177,7 @@ struct Worker {
   std::vector<core::LinearInvariant> invariants;  // the model's, copied once per thread
   std::vector<double> atol;                       // per state, for the physics-failure rule
   // Samples solved together (OdeSolver::solve_many) before their one-by-one processing.
-  std::vector<double> block_y0, block_states;
+  std::vector<double> block_y0;
   std::vector<solvers::SolveResult> block_results;
 
   explicit Worker(const Scenario& s) : inputs(*s.model.model), atol(state_atol(s)) {
@@ -406,24 +413,23 @@ bool solve_together(const Scenario& s, const Worker& w, const Shard& shard, bool
          shard.sensitivity_names.empty();
 }
 
-// Samples [first, first + count) of the shard solved into the worker's block scratch: each
-// sample's rows and result are, bit for bit, what its own solve gives (OdeSolver::solve_many).
-void solve_block(const Scenario& s, const Grid& grid, Worker& w, const Shard& shard, std::size_t first,
+// Samples [first, first + count) of the shard solved into their rows of shard.states, their
+// results into the worker's block scratch: each sample's rows and result are, bit for bit, what
+// its own solve gives (OdeSolver::solve_many).
+void solve_block(const Scenario& s, const Grid& grid, Worker& w, Shard& shard, std::size_t first,
                  std::size_t count) {
   const core::Model& model = *s.model.model;
   const std::size_t n = model.num_states(), m = model.num_parameters(), T = grid.times.size();
   w.block_y0.resize(count * n);
-  w.block_states.resize(count * T * n);
   w.block_results.resize(count);
   const double* p = shard.parameters.data() + first * m;
   for (std::size_t k = 0; k < count; ++k) model.initial_state(p + k * m, w.block_y0.data() + k * n);
-  w.solver->solve_many(count, p, w.block_y0.data(), grid.times.front(), grid.times, w.block_states.data(),
-                       w.block_results.data());
+  w.solver->solve_many(count, p, w.block_y0.data(), grid.times.front(), grid.times,
+                       shard.states.data() + first * T * n, w.block_results.data());
 }
 
-// A sample's solve done already (solve_block): its rows and result.
+// A sample's solve done already (solve_block): its result; its rows are in place.
 struct Solved {
-  const double* states = nullptr;
   const solvers::SolveResult* result = nullptr;
 };
 
@@ -463,7 +469,6 @@ void process_sample(const Scenario& s, const Grid& grid, Worker& w, Shard& shard
     } else if (pinn) {
       r = pinn_sample(s, grid, w, *pinn, i, p, states, verify, outcome);
     } else if (solved) {
-      std::copy(solved->states, solved->states + T * n, states);
       r = *solved->result;
     } else {
       model.initial_state(p, w.y0.data());
@@ -494,6 +499,8 @@ void process_sample(const Scenario& s, const Grid& grid, Worker& w, Shard& shard
         const ObservationSpec& spec = s.observations[c];
         ObservationBlock& ob = shard.observations[c];
         double* values = &ob.values[i * ob.times.size()];
+        Expression* expression = spec.derived_index < 0 ? &w.observations[expression_channel] : nullptr;
+        const double* parameters_in = nullptr;  // whose values are in the expression's inputs
         for (std::size_t j = 0; j < ob.times.size(); ++j) {
           const std::size_t row = grid.obs_rows[c][j];
           if (row >= r.rows_written) {
@@ -525,12 +532,14 @@ void process_sample(const Scenario& s, const Grid& grid, Worker& w, Shard& shard
             }
             values[j] = it->second[static_cast<std::size_t>(spec.derived_index)];
           } else {
-            w.inputs.fill(grid.times[row], states + row * n, plan.at(grid.times[row]), w.variables.data());
-            values[j] = w.observations[expression_channel].evaluate(w.variables.data());
+            const double* q = plan.at(grid.times[row]);
+            if (q != parameters_in) w.inputs.fill_parameters(parameters_in = q, expression->inputs());
+            w.inputs.fill_point(grid.times[row], states + row * n, expression->inputs());
+            values[j] = expression->evaluate();
           }
         }
         if (spec.derived_index < 0) ++expression_channel;
-        apply_noise(spec.noise, s.seed, sample, c, ob.times, values);
+        apply_noise(spec.noise, s.seed, sample, c, ob.times, values, w.noise_draws);
       }
       // Labels.
       std::size_t final_label = 0;
@@ -819,18 +828,20 @@ struct ShardGenerator::Impl {
         auto& slot = workers.local();
         if (!slot) slot = std::make_unique<Worker>(s);
         const bool together = solve_together(s, *slot, shard, pinn.has_value());
-        const std::size_t T = grid.times.size(), n = s.model.model->num_states();
         for (std::size_t i = range.begin(); i != range.end();) {
           const std::size_t block = together ? std::min(kSolvedTogether, range.end() - i) : 1, start = i;
           if (together && !(stop && (stopped || stop()))) solve_block(s, grid, *slot, shard, i, block);
           for (; i != start + block; ++i) {
             if (stop && (stopped || stop())) {
               stopped = true;
+              // Samples left undone hold no rows, solved or not (the block solved them in place).
+              const std::size_t rows = grid.times.size() * s.model.model->num_states();
+              std::fill(shard.states.begin() + static_cast<std::ptrdiff_t>(i * rows),
+                        shard.states.begin() + static_cast<std::ptrdiff_t>((start + block) * rows), kNaN);
               return;
             }
             const bool verify = std::binary_search(verified.begin(), verified.end(), first + i);
-            const Solved solved{slot->block_states.data() + (i - start) * T * n,
-                                slot->block_results.data() + (i - start)};
+            const Solved solved{slot->block_results.data() + (i - start)};
             process_sample(s, grid, *slot, shard, i, (*outcomes)[i], pinn ? &*pinn : nullptr, verify,
                            together ? &solved : nullptr);
             if (on_sample) on_sample();

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <numeric>
 #include <set>
 
@@ -57,6 +58,44 @@ TEST_CASE("CounterRng: normal draws have mean 0 and variance 1") {
   // Five standard errors: a fixed seed makes this deterministic, and a broken generator fails it.
   CHECK(std::fabs(sum / n) < 5.0 / std::sqrt(n));
   CHECK(std::fabs(sq / n - 1.0) < 5.0 * std::sqrt(2.0 / n));
+}
+
+TEST_CASE("CounterRng: Philox4x32-10 gives Random123's known answer") {
+  // Random123's kat_vectors: philox4x32 10 rounds, counter and key all zero.
+  CounterRng r(0, 0, 0);
+  CHECK(r.next_u32() == 0x6627e8d5u);
+  CHECK(r.next_u32() == 0xe169c58du);
+  CHECK(r.next_u32() == 0xbc57ac4cu);
+  CHECK(r.next_u32() == 0x9b00dbd8u);
+}
+
+TEST_CASE("CounterRng: normals() gives, bit for bit, what as many normal() calls give") {
+  // Every way a stream can stand when the batch begins: fresh, a spare normal waiting, part of a
+  // block used; and counts around the batch's lanes (8) and chunks (64 blocks).
+  for (int start = 0; start < 5; ++start)
+    for (std::size_t count : {0u, 1u, 2u, 3u, 7u, 15u, 16u, 17u, 127u, 128u, 129u, 130u, 1001u}) {
+      CounterRng one(12345, 678 + count, 1000 + start), batch(12345, 678 + count, 1000 + start);
+      for (CounterRng* r : {&one, &batch}) {
+        if (start == 1) r->normal();   // a spare left
+        if (start == 2) r->uniform();  // half a block left
+        if (start == 3) r->next_u32();
+        if (start == 4) {
+          r->normal();
+          r->normal();
+        }
+      }
+      std::vector<double> expected(count), got(count);
+      for (auto& x : expected) x = one.normal();
+      batch.normals(got.data(), count);
+      for (std::size_t k = 0; k < count; ++k) {
+        INFO("start " << start << ", count " << count << ", draw " << k);
+        REQUIRE(std::memcmp(&got[k], &expected[k], sizeof(double)) == 0);
+      }
+      // And the stream carries on alike: spare, block and counter.
+      for (int k = 0; k < 5; ++k) REQUIRE(batch.normal() == one.normal());
+      REQUIRE(batch.next_u32() == one.next_u32());
+      REQUIRE(batch.uniform() == one.uniform());
+    }
 }
 
 TEST_CASE("KeyedPermutation: a bijection of 0..n-1 for any n") {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <limits>
 
 #include "journal.h"
@@ -17,8 +19,10 @@ SampleAudit audit_sample(const std::vector<core::LinearInvariant>& invariants, s
   a.min_state.assign(n, std::numeric_limits<double>::infinity());
   a.max_abs_state.assign(n, 0.0);
   if (rows == 0) return a;
+  // Each maximum and minimum runs over the rows in order, in a local (kept in a register: a
+  // running maximum in the result's vector went through memory at every row).
+  std::vector<double> w(n);
   for (std::size_t k = 0; k < invariants.size(); ++k) {
-    std::vector<double> w(n);
     for (std::size_t i = 0; i < n; ++i) w[i] = invariants[k].weight(i, p);
     double initial = 0.0, scale = 0.0;
     for (std::size_t i = 0; i < n; ++i) {
@@ -26,20 +30,30 @@ SampleAudit audit_sample(const std::vector<core::LinearInvariant>& invariants, s
       scale += std::fabs(w[i] * states[i]);
     }
     scale = std::max({std::fabs(initial), scale, std::numeric_limits<double>::min()});
+    double worst = 0.0;
     for (std::size_t r = 1; r < rows; ++r) {
       double value = 0.0;
       for (std::size_t i = 0; i < n; ++i) value += w[i] * states[r * n + i];
-      a.invariant_abs[k] = std::max(a.invariant_abs[k], std::fabs(value - initial));
+      worst = std::max(worst, std::fabs(value - initial));
     }
-    a.invariant_rel[k] = a.invariant_abs[k] / scale;
+    a.invariant_abs[k] = worst;
+    a.invariant_rel[k] = worst / scale;
   }
-  for (std::size_t r = 0; r < rows; ++r)
-    for (std::size_t i = 0; i < n; ++i) {
-      a.min_state[i] = std::min(a.min_state[i], states[r * n + i]);
-      a.max_abs_state[i] = std::max(a.max_abs_state[i], std::fabs(states[r * n + i]));
+  for (std::size_t i = 0; i < n; ++i) {
+    double lowest = a.min_state[i], largest = a.max_abs_state[i];
+    for (std::size_t r = 0; r < rows; ++r) {
+      lowest = std::min(lowest, states[r * n + i]);
+      largest = std::max(largest, std::fabs(states[r * n + i]));
     }
+    a.min_state[i] = lowest;
+    a.max_abs_state[i] = largest;
+  }
   return a;
 }
+
+namespace {
+constexpr std::uint64_t kExponentBits = 0x7FF0000000000000ull;  // of an IEEE double: all set for inf and NaN
+}  // namespace
 
 double invariant_tolerance(double rtol) { return std::max(rtol, 1e-6); }
 
@@ -49,7 +63,15 @@ std::string physics_violation(const core::Model& model, const std::vector<core::
                               const SampleAudit& a, const double* states, std::size_t rows, double rtol,
                               const std::vector<double>& atol, bool nan_is_missing, std::string* message) {
   const std::size_t n = model.num_states();
-  for (std::size_t r = 0; r < rows; ++r)
+  // Whether any value is not finite (its exponent bits all set), over all values at once; only
+  // then where.
+  std::uint64_t exponents_all_set = 0;
+  for (std::size_t k = 0; k < rows * n; ++k) {
+    std::uint64_t bits;
+    std::memcpy(&bits, states + k, sizeof bits);
+    exponents_all_set |= static_cast<std::uint64_t>((bits & kExponentBits) == kExponentBits);
+  }
+  for (std::size_t r = 0; exponents_all_set != 0 && r < rows; ++r)
     for (std::size_t i = 0; i < n; ++i)
       if (std::isinf(states[r * n + i]) || (std::isnan(states[r * n + i]) && !nan_is_missing)) {
         *message = "state " + model.states()[i].name + " is " + core::format_number(states[r * n + i]) +

@@ -2,7 +2,9 @@
 // threads, through the engine as a user runs it (sampling, CVODES,
 // observations), without the file writing. Prints one JSON object per line.
 //
-//   kinetics_bench SCENARIO_DIR OUTPUT_DIR [REPEATS]
+//   kinetics_bench SCENARIO_DIR OUTPUT_DIR [REPEATS [NAME...]]
+// NAMEs are scenario files in SCENARIO_DIR without ".yaml" (the three kinetics examples by
+// default; bench/binding_parts.sh passes variants of one).
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -20,12 +22,14 @@
 int main(int argc, char** argv) {
   using namespace physynth;
   if (argc < 3) {
-    std::cerr << "usage: kinetics_bench SCENARIO_DIR OUTPUT_DIR [REPEATS]\n";
+    std::cerr << "usage: kinetics_bench SCENARIO_DIR OUTPUT_DIR [REPEATS [NAME...]]\n";
     return 2;
   }
   const std::string scenario_dir = argv[1], out = argv[2];
   const int repeats = argc > 3 ? std::stoi(argv[3]) : 3;
-  for (const char* name : {"michaelis_menten", "reversible_binding", "robertson"}) {
+  std::vector<std::string> names = {"michaelis_menten", "reversible_binding", "robertson"};
+  if (argc > 4) names.assign(argv + 4, argv + argc);
+  for (const std::string& name : names) {
     core::Diagnostics d;
     auto s = engine::load_scenario(
         scenario_dir + "/" + name + ".yaml",

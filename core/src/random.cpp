@@ -27,8 +27,8 @@ void philox(const std::uint32_t key[2], const std::uint32_t ctr[4], std::uint32_
 // independent, so their multiplications overlap (SSE2's pmuludq, two 32 x 32 -> 64-bit products
 // at once). Checked word for word against Random123 (tests/core/core_test.cpp).
 constexpr std::size_t kSideBySide = 8;
-constexpr std::uint32_t kPhiloxM0 = 0xD2511F53u, kPhiloxM1 = 0xCD9E8D57u;  // Random123's multipliers
-constexpr std::uint32_t kPhiloxW0 = 0x9E3779B9u, kPhiloxW1 = 0xBB67AE85u;  // and key increments
+constexpr std::uint32_t kPhiloxM0 = PHILOX_M4x32_0, kPhiloxM1 = PHILOX_M4x32_1;  // Random123's multipliers
+constexpr std::uint32_t kPhiloxW0 = PHILOX_W32_0, kPhiloxW1 = PHILOX_W32_1;      // and key increments
 
 #if defined(__SSE2__)
 // The high and low 32 bits of x * m, lane by lane, for four lanes.

@@ -117,6 +117,9 @@ void add_anchor_command(CLI::App& app, int& exit_code) {
           for (const auto& e : *list) width = std::max(width, static_cast<int>(e.name.size()));
         for (const auto& e : c.shared) print_estimate(e, conf, width);
         for (const auto& e : c.sigmas) print_estimate(e, conf, width);
+        for (const auto& name : anchor::sigma_not_estimated(problem, c))
+          std::printf("  %-*s not estimated: no reading of %s without an sd of its own; the scenario's noise is kept\n",
+                      width, ("sigma_" + name).c_str(), name.c_str());
         for (const auto& p : c.population)
           std::printf("  %-16s population over %zu units: %s mean %.6g [%.6g, %.6g], sd %.6g\n", p.name.c_str(),
                       p.units, p.log ? "ln" : "", p.mean, p.mean_lower, p.mean_upper, p.sd);

@@ -441,6 +441,14 @@ std::vector<std::string> undetermined(const CalibrationSummary& summary) {
   return names;
 }
 
+std::vector<std::string> sigma_not_estimated(const CalibrationProblem& problem, const CalibrationSummary& summary) {
+  std::vector<std::string> names;
+  for (std::size_t o = 0; o < problem.observables.size() && o < summary.sigma.size(); ++o)
+    if (!(problem.observables[o].sigma > 0.0) && std::isnan(summary.sigma[o]))
+      names.push_back(problem.observables[o].name);
+  return names;
+}
+
 const char* noise_name(NoiseKind k) {
   switch (k) {
     case NoiseKind::kAdditive:
@@ -562,11 +570,16 @@ double log_likelihood(const CalibrationProblem& pr, const std::vector<std::vecto
       sum2[o] += d * d;
       ++count[o];
     }
+  // σ of an observable with no reading to estimate it from (all have an sd of their own, or there
+  // are none) is NaN: not estimated.
+  constexpr double kNotEstimated = std::numeric_limits<double>::quiet_NaN();
   std::vector<double> sigma(O), proportional(O, 0.0);
-  for (std::size_t o = 0; o < O; ++o)
+  for (std::size_t o = 0; o < O; ++o) {
     sigma[o] = pr.observables[o].sigma > 0.0
                    ? pr.observables[o].sigma
-                   : (count[o] > 0 ? std::sqrt(sum2[o] / static_cast<double>(count[o])) : 0.0);
+                   : (count[o] > 0 ? std::sqrt(sum2[o] / static_cast<double>(count[o])) : kNotEstimated);
+    if (pr.observables[o].noise == NoiseKind::kCombined && count[o] == 0) proportional[o] = kNotEstimated;
+  }
   std::optional<Layout> L;  // the fit's bounds of ln σ, for combined noise
   for (std::size_t o = 0; o < O; ++o) {
     if (pr.observables[o].noise != NoiseKind::kCombined || count[o] == 0) continue;

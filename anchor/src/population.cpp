@@ -572,8 +572,8 @@ PopulationSummary fit_population(const CalibrationProblem& pr, const PopulationS
   }
   S.sigma.assign(pr.observables.size(), 0.0);
   for (std::size_t o = 0; o < pr.observables.size(); ++o) {
-    if (O.sigma_at[o] == kNone) {
-      S.sigma[o] = pr.observables[o].sigma;
+    if (O.sigma_at[o] == kNone) {  // given, or not estimated (no reading without its own sd): NaN
+      S.sigma[o] = pr.observables[o].sigma > 0.0 ? pr.observables[o].sigma : std::numeric_limits<double>::quiet_NaN();
       continue;
     }
     const std::size_t i = O.sigma_at[o];

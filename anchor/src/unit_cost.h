@@ -81,7 +81,8 @@ inline double from_fit(double x, bool log) { return log ? std::exp(x) : x; }
 
 // Where everything sits in the fitted vector: a global block (shared parameters, then ln σ of
 // each estimated observable, with ln σ_p after it for combined noise) and one block per unit
-// (its per-unit parameters).
+// (its per-unit parameters). A σ is estimated where it is not given and some reading of the
+// observable has no sd of its own: with none, nothing in the fit depends on it (not_estimated).
 struct Layout {
   std::vector<int> shared, per_unit;             // indices into problem.parameters
   std::vector<int> sigma_of;                     // per observable: its entry in the global block, or -1
@@ -105,13 +106,14 @@ struct Layout {
     offset.assign(O, 0.0);
     floor.assign(O, 1.0);
     std::vector<double> sum2(O, 0.0), biggest(O, 0.0);
-    std::vector<std::size_t> count(O, 0);
+    std::vector<std::size_t> count(O, 0), without_sd(O, 0);
     for (const auto& u : pr.units)
       for (const auto& m : u.measurements) {
         const auto o = static_cast<std::size_t>(m.observable);
         sum2[o] += m.value * m.value;
         biggest[o] = std::max(biggest[o], std::abs(m.value));
         ++count[o];
+        if (m.sd <= 0.0) ++without_sd[o];
       }
     for (std::size_t o = 0; o < O; ++o) {
       const auto& ob = pr.observables[o];
@@ -121,6 +123,8 @@ struct Layout {
       if (ob.noise == NoiseKind::kProportional && biggest[o] > 0.0) floor[o] = 1e-6 * biggest[o];
       if (ob.sigma > 0.0) {
         sigma_lower[o] = sigma_upper[o] = std::log(ob.sigma);
+      } else if (without_sd[o] == 0) {
+        sigma_lower[o] = sigma_upper[o] = 0.0;  // not estimated: no reading depends on it
       } else {
         sigma_lower[o] = std::log(scale * 1e-8);
         sigma_upper[o] = std::log(scale * 1e3);
@@ -394,12 +398,13 @@ class UnitCost : public ceres::CostFunction {
       const double f = solver_.predict(i, p, want ? dfdp.data() : nullptr);
       if (!std::isfinite(f)) return false;
       const int s_entry = L_.sigma_of[o], p_entry = L_.proportional_of[o];
-      const double ls = ob.sigma > 0.0 ? std::log(ob.sigma) : xg[s_entry];
+      // (A σ that is neither given nor estimated has only readings with their own sd.)
+      const double ls = s_entry >= 0 ? xg[s_entry] : L_.sigma_lower[o];
       const double sigma = std::exp(ls);
       // Combined noise: σ_i² = σ² + σ_p² f²; share_a and share_p = 1 - share_a are the two parts'
       // shares of it, d ln σ_i / d ln σ and / d ln σ_p.
       double sigma_i = sigma, share_a = 1.0, share_p = 0.0, p2 = 0.0;
-      if (ob.noise == NoiseKind::kCombined) {
+      if (ob.noise == NoiseKind::kCombined && p_entry >= 0) {
         p2 = std::exp(2.0 * xg[p_entry]);
         const double v = sigma * sigma + p2 * f * f;
         sigma_i = std::sqrt(v);

@@ -519,7 +519,8 @@ AnchorResult run_anchor(const Scenario& s, const anchor::RealData& data, const a
   }
   for (std::size_t o = 0; o < s.anchor.observables.size(); ++o) {
     const auto& spec = s.anchor.observables[o];
-    if (spec.observation_index < 0 || spec.sigma > 0.0) continue;
+    // (A σ not estimated, NaN: the readings had none to estimate it from; the noise stays.)
+    if (spec.observation_index < 0 || spec.sigma > 0.0 || std::isnan(c.sigma[o])) continue;
     YAML::Node noise = (*root)["observations"][static_cast<std::size_t>(spec.observation_index)]["noise"];
     noise[spec.noise == anchor::NoiseKind::kAdditive || spec.noise == anchor::NoiseKind::kCombined ? "additive_sd"
           : spec.noise == anchor::NoiseKind::kLogNormal                                            ? "log_sd"
@@ -593,6 +594,8 @@ AnchorResult run_anchor(const Scenario& s, const anchor::RealData& data, const a
   for (const auto& e : c.sigmas) j["sigma"].push_back(estimate_json(e));
   for (const auto& e : c.per_unit) j["per_unit"].push_back(estimate_json(e));
   if (const auto names = anchor::undetermined(c); !names.empty()) j["not_determined"] = names;
+  if (const auto names = anchor::sigma_not_estimated(pr, c); !names.empty())
+    j["sigma_not_estimated"] = names;  // no reading without its own sd: calibrated.yaml keeps their noise
   for (const auto& pe : c.population)
     j["population"].push_back({{"name", pe.name},
                                {"space", pe.log ? "ln" : "linear"},

@@ -189,6 +189,48 @@ reactions:
   CHECK(anchor::undetermined(s) == std::vector<std::string>{"k2"});
 }
 
+TEST_CASE("calibrate: a sigma nothing depends on (no reading without an sd of its own) is not estimated") {
+  CalibrationOptions opt;
+  opt.starts = 2;
+  opt.threads = 1;
+  const auto plain = anchor::calibrate(puromycin("data/kinetics/puromycin/treated.csv"), opt);
+  REQUIRE(plain.success);
+  SECTION("an observable without readings") {
+    CalibrationProblem pr = puromycin("data/kinetics/puromycin/treated.csv");
+    pr.observables.push_back(pr.observables[0]);
+    pr.observables[1].name = "unseen";
+    const auto s = anchor::calibrate(pr, opt);
+    INFO(s.message);
+    REQUIRE(s.success);
+    REQUIRE(s.sigmas.size() == 1);  // sigma_rate alone: before, sigma_unseen was fitted and NOT DETERMINED
+    CHECK(s.sigmas[0].name == "sigma_rate");
+    CHECK(anchor::undetermined(s).empty());
+    CHECK(anchor::sigma_not_estimated(pr, s) == std::vector<std::string>{"unseen"});
+    CHECK(std::isnan(s.sigma[1]));
+    // The same fit as without the observable.
+    CHECK(s.shared[0].estimate == Approx(plain.shared[0].estimate).epsilon(1e-9));
+    CHECK(s.shared[1].estimate == Approx(plain.shared[1].estimate).epsilon(1e-9));
+    CHECK(s.log_likelihood == Approx(plain.log_likelihood).epsilon(1e-12));
+  }
+  SECTION("an observable whose readings all have their own sd") {
+    CalibrationProblem pr = puromycin("data/kinetics/puromycin/treated.csv");
+    pr.observables.push_back(pr.observables[0]);
+    pr.observables[1].name = "with_sd";
+    for (auto& u : pr.units) {
+      const auto readings = u.measurements;
+      for (const auto& m : readings) u.measurements.push_back({1, m.time, m.value, 10.0});
+    }
+    const auto s = anchor::calibrate(pr, opt);
+    INFO(s.message);
+    REQUIRE(s.success);
+    REQUIRE(s.sigmas.size() == 1);
+    CHECK(s.sigmas[0].name == "sigma_rate");
+    CHECK(anchor::sigma_not_estimated(pr, s) == std::vector<std::string>{"with_sd"});
+    CHECK(std::isnan(s.sigma[1]));
+    CHECK(std::isfinite(s.log_likelihood));
+  }
+}
+
 TEST_CASE("calibrate: 95% intervals cover the true rate constants in about 95% of 50 seeded repeats") {
   const Reversible r;
   const double kf = 0.8, kr = 0.3;

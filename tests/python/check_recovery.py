@@ -35,10 +35,14 @@ def main():
               f" {'ok' if ok else 'MISSED'}{'' if p.get('determined', True) else ' (not determined by the readings)'}")
         if not ok:
             bad.append(p["name"])
-    sigmas = {s["name"]: s["estimate"] for s in fit["sigma"]}
+    sigmas = {s["name"]: s["estimate"] for s in fit.get("sigma", [])}
     for arg in sys.argv[4:]:
         name, bounds = arg.split("=")
         low, high = (float(v) for v in bounds.split(":"))
+        if name not in sigmas:  # fit.json's sigma_not_estimated: no reading to estimate it from
+            print(f"{name}: not estimated NO")
+            bad.append(name)
+            continue
         ok = low <= sigmas[name] <= high
         print(f"{name}: {sigmas[name]:.6g} in [{low:.6g}, {high:.6g}] {'ok' if ok else 'NO'}")
         if not ok:

@@ -198,8 +198,9 @@ struct CalibrationSummary {
   int best_start = -1;
   int starts_at_best = 0;                            // starts within 0.1 of the best log-likelihood
   std::vector<std::vector<double>> unit_parameters;  // each unit's model parameters at the estimate
-  std::vector<double> sigma;                         // σ per observable (given or estimated)
-  std::vector<double> sigma_proportional;            // σ_p per observable (combined noise; else 0)
+  // σ per observable (given or estimated; NaN where not estimated: see sigma_not_estimated)
+  std::vector<double> sigma;
+  std::vector<double> sigma_proportional;  // σ_p per observable (combined noise; else 0)
   double seconds = 0.0;
 };
 
@@ -207,6 +208,11 @@ CalibrationSummary calibrate(const CalibrationProblem& problem, const Calibratio
 
 // The estimates (shared, σ, then per unit as "name[unit]") the readings do not determine.
 std::vector<std::string> undetermined(const CalibrationSummary& summary);
+
+// The observables whose σ is neither given nor estimated: no reading of them lacks an sd of its
+// own (or the data has none of them), so nothing in the fit depends on it. Their σ in the
+// summary is NaN; a calibrated scenario keeps their noise as it was.
+std::vector<std::string> sigma_not_estimated(const CalibrationProblem& problem, const CalibrationSummary& summary);
 
 // Predictions of every measurement (unit-major, in the units' order) with each unit's model
 // parameters; NaN where the solve failed.

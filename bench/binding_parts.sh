@@ -12,7 +12,7 @@ dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 src="$here/scenarios/kinetics/reversible_binding.yaml"
 
-# Each variant is one edit of the example; a edit that no longer matches stops the script.
+# Each variant is one edit of the example; an edit that no longer matches stops the script.
 variant() {  # NAME SED-SCRIPT GREP-THAT-MUST-FAIL-AFTER
   sed -e "$2" "$src" > "$dir/$1.yaml"
   if grep -q -e "$3" "$dir/$1.yaml"; then

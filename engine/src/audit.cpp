@@ -19,8 +19,8 @@ SampleAudit audit_sample(const std::vector<core::LinearInvariant>& invariants, s
   a.min_state.assign(n, std::numeric_limits<double>::infinity());
   a.max_abs_state.assign(n, 0.0);
   if (rows == 0) return a;
-  // Each maximum and minimum runs over the rows in order, in a local (kept in a register: a
-  // running maximum in the result's vector went through memory at every row).
+  // Each maximum and minimum runs over the rows in order, in a local rather than in the result's
+  // vector (with the scan below, 0.7-1 % of reversible binding's generation, kinetics_bench).
   std::vector<double> w(n);
   for (std::size_t k = 0; k < invariants.size(); ++k) {
     for (std::size_t i = 0; i < n; ++i) w[i] = invariants[k].weight(i, p);
@@ -64,14 +64,14 @@ std::string physics_violation(const core::Model& model, const std::vector<core::
                               const std::vector<double>& atol, bool nan_is_missing, std::string* message) {
   const std::size_t n = model.num_states();
   // Whether any value is not finite (its exponent bits all set), over all values at once; only
-  // then where.
-  std::uint64_t exponents_all_set = 0;
+  // then which.
+  std::uint64_t any_not_finite = 0;
   for (std::size_t k = 0; k < rows * n; ++k) {
     std::uint64_t bits;
     std::memcpy(&bits, states + k, sizeof bits);
-    exponents_all_set |= static_cast<std::uint64_t>((bits & kExponentBits) == kExponentBits);
+    any_not_finite |= static_cast<std::uint64_t>((bits & kExponentBits) == kExponentBits);
   }
-  for (std::size_t r = 0; exponents_all_set != 0 && r < rows; ++r)
+  for (std::size_t r = 0; any_not_finite != 0 && r < rows; ++r)
     for (std::size_t i = 0; i < n; ++i)
       if (std::isinf(states[r * n + i]) || (std::isnan(states[r * n + i]) && !nan_is_missing)) {
         *message = "state " + model.states()[i].name + " is " + core::format_number(states[r * n + i]) +

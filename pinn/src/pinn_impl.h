@@ -22,15 +22,12 @@
 #include <stdexcept>
 #include <thread>
 
-#if defined(__GLIBC__)
-#include <malloc.h>
-#endif
-
 #include "batched_solve.h"
 #include "manifold_rows.h"
 #include "physynth/core/diagnostics.h"
 #include "physynth/pinn/errors.h"
 #include "tensor_rhs.h"
+#include "threads.h"
 
 namespace physynth::pinn {
 inline namespace detail {  // (a header: external linkage, one definition for both files)
@@ -134,44 +131,6 @@ inline TrainOptions::Residual residual_form(const std::string& s) {
     if (s == residual_name(r)) return r;
   throw std::invalid_argument("network.residual '" + s + "' is not one of plain, implicit, relative");
 }
-
-// glibc serves blocks above its mmap threshold (128 KiB at first) with mmap and returns them
-// at free: a training step allocates and frees tensors of 1 MB (4096 points x 64 floats) a
-// few hundred times, each a fresh mapping and page faults. The threshold only rises once a
-// large block has been freed, so the same step took 21.5 ms or 13.2 ms (bench/pinn_bench)
-// depending on whether setting up had happened to free one. Held at 64 MiB, with the heap
-// trimmed only above 256 MiB, blocks are reused. Once per process, unless the user has set
-// MALLOC_MMAP_THRESHOLD_ or MALLOC_TRIM_THRESHOLD_ (glibc's own variables) themselves.
-inline void tune_allocator() {
-#if defined(__GLIBC__)
-  static std::once_flag once;
-  std::call_once(once, [] {
-    if (std::getenv("MALLOC_MMAP_THRESHOLD_") || std::getenv("MALLOC_TRIM_THRESHOLD_")) return;
-    mallopt(M_MMAP_THRESHOLD, 64 << 20);
-    mallopt(M_TRIM_THRESHOLD, 256 << 20);
-  });
-#endif
-}
-
-// Intra-op threads: `threads`, or every core when 0 (and the allocator, once).
-inline void use_threads(int threads) {
-  tune_allocator();
-  torch::set_num_threads(threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
-}
-
-// Torch's operations (and OpenBLAS) in the calling thread alone while this lives: the thread's
-// OpenMP count set to 1, and back. Torch sets a thread's count at its first use there, so that
-// comes first.
-class OneThread {
- public:
-  OneThread() : saved_(((void)at::get_num_threads(), omp_get_max_threads())) { omp_set_num_threads(1); }
-  ~OneThread() { omp_set_num_threads(saved_); }
-  OneThread(const OneThread&) = delete;
-  OneThread& operator=(const OneThread&) = delete;
-
- private:
-  int saved_;
-};
 
 inline double median(std::vector<double> v) {
   if (v.empty()) return std::numeric_limits<double>::quiet_NaN();

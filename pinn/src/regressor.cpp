@@ -6,6 +6,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "threads.h"
+
 namespace physynth::pinn {
 
 namespace {
@@ -54,7 +56,7 @@ std::vector<double> fit_predict(const RegressorOptions& o, const std::vector<dou
     if (!std::isfinite(v)) throw std::invalid_argument("fit_predict: a training feature is not finite");
   for (double v : y)
     if (!std::isfinite(v)) throw std::invalid_argument("fit_predict: a training target is not finite");
-  if (o.threads > 0) torch::set_num_threads(o.threads);
+  if (o.threads > 0) use_threads(o.threads);
   const Standardiser sx(x, n, d), sy(y, n, 1);
   const torch::Tensor X = sx.apply(x, n, d), Y = sy.apply(y, n, 1), Q = sx.apply(q, m, d);
   std::vector<double> out(m * static_cast<std::size_t>(o.members));

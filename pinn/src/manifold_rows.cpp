@@ -30,12 +30,33 @@ void solve_rows(const core::Model& model, const ManifoldRows& R, std::size_t fir
   const std::size_t N = R.n;
   Fixed<Kc, 1, Max> a(K, 1), G(K, 1), delta(K, 1);
   Fixed<Nc, 1, Max> v(n, 1), u(n, 1), y(n, 1), f(n, 1), drift(n, 1);
-  Fixed<Eigen::Dynamic, 1, Max> Gt(q, 1);
+  Fixed<Eigen::Dynamic, 1, Max> Gt(q, 1), g(q, 1);
   Fixed<Nc, Nc, Max> Jf(n, n), P(n, n);
-  Fixed<Kc, Nc, Max> J(K, n), MAt(K, n);
+  Fixed<Kc, Nc, Max> J(K, n);
   Fixed<Nc, Kc, Max> M(n, K), MA(n, K);
   Fixed<Kc, Kc, Max> JM(K, K);
+  // A x = b and M A^-1: at compile-time sizes up to 4 by Eigen's closed-form inverse, else by LU
+  // with partial pivoting. On Michaelis-Menten (A 3 x 3) the LU and its solve with several
+  // right-hand sides (Eigen's blocked path, even at that size) took about a third of the rows'
+  // time, the closed form under a tenth (perf, 2026-12-06). A singular A gives values that are
+  // not finite either way: Newton then stops there, and the row keeps the network's point.
   Eigen::PartialPivLU<Fixed<Kc, Kc, Max>> lu(K);
+  const auto solve = [&](const auto& A, const auto& b, auto& x) {
+    if constexpr (Kc != Eigen::Dynamic && Kc <= 4) {
+      x.noalias() = A.inverse() * b;
+    } else {
+      lu.compute(A);
+      x = lu.solve(b);
+    }
+  };
+  const auto times_inverse = [&](const auto& X, const auto& A, auto& out) {
+    if constexpr (Kc != Eigen::Dynamic && Kc <= 4) {
+      out.noalias() = X * A.inverse();
+    } else {
+      lu.compute(A.transpose());
+      out = lu.solve(X.transpose()).transpose();
+    }
+  };
   for (std::size_t r = first; r < last; ++r) {
     const Eigen::Map<const Eigen::VectorXd> v_net(R.v_net + r * N, n);
     const double* s = R.s + r * N;
@@ -45,6 +66,10 @@ void solve_rows(const core::Model& model, const ManifoldRows& R, std::size_t fir
     if (k > 0) J.topRows(k) = Eigen::Map<const RowMajor>(R.C + r * R.k * N, k, n);
     a.setZero();
     for (Eigen::Index j = 0; j < q; ++j) a[k + j] = 1e-3 - v_net[R.qss[static_cast<std::size_t>(j)]];
+    for (Eigen::Index j = 0; j < q; ++j) {
+      const double rate = R.rate[r * R.q + static_cast<std::size_t>(j)];
+      g[j] = R.g0[r * R.q + static_cast<std::size_t>(j)] * std::exp(-rate * (t - R.t0));
+    }
     double err = 0.0;
     for (int it = 0;; ++it) {
       v = v_net + M * a;
@@ -59,10 +84,9 @@ void solve_rows(const core::Model& model, const ManifoldRows& R, std::size_t fir
         const auto Q = static_cast<Eigen::Index>(R.qss[static_cast<std::size_t>(j)]);
         const double rate = R.rate[r * R.q + static_cast<std::size_t>(j)];
         const double den = s[Q] * rate;
-        const double g = R.g0[r * R.q + static_cast<std::size_t>(j)] * std::exp(-rate * (t - R.t0));
-        G[k + j] = (f[Q] - g) / den;
+        G[k + j] = (f[Q] - g[j]) / den;
         // d/dt^ of (f_Q - g) / den at fixed u: f has no explicit t (autonomous), g' = -rate g.
-        Gt[j] = rate * g * R.dt_dth[r] / den;
+        Gt[j] = rate * g[j] * R.dt_dth[r] / den;
         // A clamped state below zero does not move f (clamp_min's derivative there is 0).
         for (Eigen::Index i = 0; i < n; ++i)
           J(k + j, i) = R.clamp[static_cast<std::size_t>(i)] && u[i] < 0.0 ? 0.0 : Jf(Q, i) / den * s[i];
@@ -71,19 +95,17 @@ void solve_rows(const core::Model& model, const ManifoldRows& R, std::size_t fir
       for (Eigen::Index i = 0; i < K; ++i) err = std::isnan(G[i]) || std::isnan(err) ? NAN : std::max(err, std::abs(G[i]));
       if (it == R.max_iterations || !(err > R.tol)) break;  // converged, or not a number (no step changes it)
       JM.noalias() = J * M;
-      lu.compute(JM);
-      delta = lu.solve(G);
+      solve(JM, G, delta);
       // A row whose A is singular (every state it touches clamped) stops where it is.
       for (Eigen::Index i = 0; i < K; ++i)
         if (std::isfinite(delta[i])) a[i] -= delta[i];
     }
     JM.noalias() = J * M;
-    lu.compute(JM.transpose());
-    MAt = lu.solve(M.transpose());
-    MA = MAt.transpose();
+    times_inverse(M, JM, MA);
     P.setIdentity(n, n);
     P.noalias() -= MA * J;
-    drift.noalias() = MA.rightCols(q) * Gt;
+    drift.setZero();
+    for (Eigen::Index j = 0; j < q; ++j) drift += MA.col(k + j) * Gt[j];
     bool stable = true;
     const Eigen::Map<const RowMajor> D(R.D + r * N * R.q, n, q);
     for (Eigen::Index j = 0; j < q; ++j) stable = stable && J.row(k + j).dot(D.col(j)) < 0.0;

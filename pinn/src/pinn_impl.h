@@ -69,11 +69,12 @@ struct MlpImpl : torch::nn::Module {
 
   // Impl::set_float32_layers' copy: tanh(z) = 1 - 2 / (1 + exp(2 z)), within 2e-7 of float32's
   // tanh (which is Sleef's 1-ulp one, and took 0.52 ms where this takes 0.30 ms on [8192, 32]).
+  // Its steps run in place on the layer's output, which nothing else holds (inference only:
+  // the copy is used with autograd off).
   bool exp_tanh = false;
-  Tensor activation(const Tensor& z) const {
+  Tensor activation(Tensor z) const {
     if (!exp_tanh) return torch::tanh(z);
-    Tensor h = torch::exp(z * 2.0);
-    return h.add_(1.0).reciprocal_().mul_(-2.0).add_(1.0);
+    return z.mul_(2.0).exp_().add_(1.0).reciprocal_().mul_(-2.0).add_(1.0);
   }
 
   Tensor forward(Tensor x) {
@@ -88,7 +89,8 @@ struct MlpImpl : torch::nn::Module {
     Tensor dz = torch::matmul(dx, layers[0]->weight.t());
     for (std::size_t l = 1; l < layers.size(); ++l) {
       const Tensor h = activation(z);
-      const Tensor dh = (1.0 - h * h) * dz;
+      // (1 - h^2) dz; in place where autograd is off (the same roundings: -(h h) + 1 is 1 - h h).
+      const Tensor dh = torch::GradMode::is_enabled() ? (1.0 - h * h) * dz : (h * h).neg_().add_(1.0).mul_(dz);
       z = layers[l]->forward(h);
       dz = torch::matmul(dh, layers[l]->weight.t());
     }

@@ -19,7 +19,7 @@ struct ManifoldRows {
   std::size_t n = 0, k = 0, q = 0, m = 0;
   std::vector<std::int64_t> qss;  // the quasi-steady states' indices [q]
   std::vector<char> clamp;        // [n]: f sees max(u_i, 0) (non-negative states, not quasi-steady)
-  double t0 = 0.0, tol = 0.0;  // Impl::manifold_tolerance
+  double t0 = 0.0, tol = 0.0;     // Impl::manifold_tolerance, or output_tolerance
   int max_iterations = 0;      // Impl::kManifoldSteps
   // Inputs per row.
   const double* v_net = nullptr;   // [n] the network's scaled state, quasi-steady entries zero

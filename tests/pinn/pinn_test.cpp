@@ -1,10 +1,13 @@
 // The parametric PINN (pinn/pinn.h): derivatives, training, files, refusals.
+#include <ATen/Parallel.h>
 #include <catch2/catch.hpp>
 
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <set>
+#include <string>
 
 #include "physynth/pinn/pinn.h"
 #include "support/test_problems.h"
@@ -426,6 +429,30 @@ TEST_CASE("pinn: training is reproducible for a seed on CPU") {
   a.predict(p.data(), 1, pb.times, ua.data());
   b.predict(p.data(), 1, pb.times, ub.data());
   CHECK(ua == ub);
+}
+
+// The process's threads by id (Linux), empty where /proc is not there.
+std::set<std::string> thread_ids() {
+  std::set<std::string> ids;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/task", ec)) ids.insert(e.path().filename());
+  return ids;
+}
+
+TEST_CASE("pinn: setting the thread count sets torch's, and starts or ends no thread when it is set again") {
+  // at::set_num_threads re-created caffe2's thread pool at every call: 8-9 ms and a new thread
+  // spinning on a core, before every shard (pinn/src/threads.h).
+  pinn::Pinn::set_threads(2);
+  CHECK(at::get_num_threads() == 2);
+  const auto before = thread_ids();
+  for (int k = 0; k < 3; ++k) pinn::Pinn::set_threads(2);
+  CHECK(at::get_num_threads() == 2);
+  if (!before.empty()) CHECK(thread_ids() == before);
+  pinn::Pinn::set_threads(1);
+  CHECK(at::get_num_threads() == 1);
+  if (!before.empty()) CHECK(thread_ids() == before);
+  pinn::Pinn::set_threads(2);
+  CHECK(at::get_num_threads() == 2);
 }
 
 TEST_CASE("pinn: save and load round-trip bit for bit, with the sidecar") {

@@ -28,6 +28,7 @@ void solve_rows(const core::Model& model, const ManifoldRows& R, std::size_t fir
   const auto n = static_cast<Eigen::Index>(R.n), k = static_cast<Eigen::Index>(R.k),
              q = static_cast<Eigen::Index>(R.q), K = k + q;
   const std::size_t N = R.n;
+  const bool matrices = R.P != nullptr;
   Fixed<Kc, 1, Max> a(K, 1), G(K, 1), delta(K, 1);
   Fixed<Nc, 1, Max> v(n, 1), u(n, 1), y(n, 1), f(n, 1), drift(n, 1);
   Fixed<Eigen::Dynamic, 1, Max> Gt(q, 1), g(q, 1);
@@ -102,21 +103,28 @@ void solve_rows(const core::Model& model, const ManifoldRows& R, std::size_t fir
     }
     JM.noalias() = J * M;
     times_inverse(M, JM, MA);
-    P.setIdentity(n, n);
-    P.noalias() -= MA * J;
-    drift.setZero();
-    for (Eigen::Index j = 0; j < q; ++j) drift += MA.col(k + j) * Gt[j];
+    bool finite = all_finite(v.data(), N);
+    if (matrices) {
+      P.setIdentity(n, n);
+      P.noalias() -= MA * J;
+      drift.setZero();
+      for (Eigen::Index j = 0; j < q; ++j) drift += MA.col(k + j) * Gt[j];
+      finite = finite && all_finite(P.data(), N * N) && all_finite(drift.data(), N);
+    } else {
+      // What P = I - M A^-1 J and the drift are made of: one of them not finite makes them so.
+      finite = finite && all_finite(MA.data(), N * K) && all_finite(J.data(), K * N) && all_finite(Gt.data(), R.q);
+    }
     bool stable = true;
     const Eigen::Map<const RowMajor> D(R.D + r * N * R.q, n, q);
     for (Eigen::Index j = 0; j < q; ++j) stable = stable && J.row(k + j).dot(D.col(j)) < 0.0;
-    const bool ok = stable && err <= 1e3 * R.tol && all_finite(v.data(), N) && all_finite(P.data(), N * N) &&
-                    all_finite(drift.data(), N);
+    const bool ok = stable && err <= 1e3 * R.tol && finite;
     double* v_out = R.v + r * N;
+    for (Eigen::Index i = 0; i < n; ++i) v_out[i] = ok ? v[i] : v_net[i];
+    if (!matrices) continue;
     double* P_out = R.P + r * N * N;
     double* drift_out = R.drift + r * N;
     double* MAq_out = R.MAq + r * N * R.q;
     for (Eigen::Index i = 0; i < n; ++i) {
-      v_out[i] = ok ? v[i] : v_net[i];
       drift_out[i] = ok ? drift(i, 0) : 0.0;
       for (Eigen::Index j = 0; j < n; ++j) P_out[i * n + j] = ok ? P(i, j) : (i == j ? 1.0 : 0.0);
       for (Eigen::Index j = 0; j < q; ++j) MAq_out[i * q + j] = ok ? MA(i, k + j) : 0.0;

@@ -36,6 +36,8 @@ struct ManifoldRows {
   // Outputs per row: v on the manifold, P = dv/dv_net, the drift M A^-1 [0; dG/dt^], the
   // quasi-steady columns of M A^-1; a row that does not converge to a finite, stable root
   // keeps v_net, P = I and zeros (as the tensor version).
+  // P, drift and MAq null: v alone (what a prediction without autograd reads; a row is kept where
+  // M A^-1, J and dG/dt^ are finite, which is where P and the drift are, short of an overflow).
   double* v = nullptr;      // [n]
   double* P = nullptr;      // [n, n]
   double* drift = nullptr;  // [n]

@@ -605,10 +605,12 @@ struct Pinn::Impl {
   OnManifold to_manifold(const Batch& b, const Tensor& v_net, const Tensor& th) const {
     return to_manifold(b, v_net, th, manifold_tolerance());
   }
-  OnManifold to_manifold(const Batch& b, const Tensor& v_net, const Tensor& th, double tol) const {
+  // `matrices` false: v alone is needed (manifold_by_rows then leaves P, drift and MAq undefined).
+  OnManifold to_manifold(const Batch& b, const Tensor& v_net, const Tensor& th, double tol,
+                         bool matrices = true) const {
     torch::NoGradGuard no_grad;
     if (device.is_cpu() && dtype == torch::kFloat64 && model->is_autonomous())
-      return manifold_by_rows(b, v_net, th, tol);
+      return manifold_by_rows(b, v_net, th, tol, matrices);
     const Tensor M = directions(b);
     const std::int64_t k = b.C.defined() ? b.C.size(1) : 0, q = static_cast<std::int64_t>(qss.size());
     const auto N = static_cast<std::int64_t>(n());
@@ -668,7 +670,7 @@ struct Pinn::Impl {
   // whose right-hand side does not read t (the drift's dG/dt^ is then g's alone). The rows are
   // spread over the threads unless this runs inside a chunk already; a row's numbers do not
   // depend on which thread computes it.
-  OnManifold manifold_by_rows(const Batch& b, const Tensor& v_net, const Tensor& th, double tol) const {
+  OnManifold manifold_by_rows(const Batch& b, const Tensor& v_net, const Tensor& th, double tol, bool matrices) const {
     const std::int64_t k = b.C.defined() ? b.C.size(1) : 0, q = static_cast<std::int64_t>(qss.size());
     const auto N = static_cast<std::int64_t>(n()), B = b.size();
     const Tensor D = fast_directions(b).contiguous(), M = directions(b, D).contiguous();
@@ -680,9 +682,11 @@ struct Pinn::Impl {
     if (k > 0) C = b.C.contiguous(), c = b.c.contiguous();
     OnManifold o;
     o.v = torch::empty({B, N}, options());
-    o.P = torch::empty({B, N, N}, options());
-    o.drift = torch::empty({B, N}, options());
-    o.MAq = torch::empty({B, N, q}, options());
+    if (matrices) {
+      o.P = torch::empty({B, N, N}, options());
+      o.drift = torch::empty({B, N}, options());
+      o.MAq = torch::empty({B, N, q}, options());
+    }
     ManifoldRows R;
     R.n = n(), R.k = static_cast<std::size_t>(k), R.q = qss.size(), R.m = m();
     R.qss = qss;
@@ -697,8 +701,8 @@ struct Pinn::Impl {
     if (k > 0) R.C = C.data_ptr<double>(), R.c = c.data_ptr<double>();
     R.g0 = g0.data_ptr<double>(), R.rate = rate.data_ptr<double>(), R.D = D.data_ptr<double>();
     R.t = t.data_ptr<double>(), R.dt_dth = dt.data_ptr<double>(), R.p = P.data_ptr<double>();
-    R.v = o.v.data_ptr<double>(), R.P = o.P.data_ptr<double>(), R.drift = o.drift.data_ptr<double>();
-    R.MAq = o.MAq.data_ptr<double>();
+    R.v = o.v.data_ptr<double>();
+    if (matrices) R.P = o.P.data_ptr<double>(), R.drift = o.drift.data_ptr<double>(), R.MAq = o.MAq.data_ptr<double>();
     at::parallel_for(0, B, 256, [&](std::int64_t first, std::int64_t last) {
       solve_manifold_rows(*model, R, static_cast<std::size_t>(first), static_cast<std::size_t>(last));
     });
@@ -810,7 +814,8 @@ struct Pinn::Impl {
     const Tensor u = raw_output(b, b.x.select(1, 0).unsqueeze(1), N);
     if (qss.empty()) return project(b, u);
     const Tensor v = fibre_base(u / b.s);
-    return on_manifold(b, to_manifold(b, v.detach(), b.x.select(1, 0), output_tolerance()), v);
+    // (Without autograd on_manifold reads v alone.)
+    return on_manifold(b, to_manifold(b, v.detach(), b.x.select(1, 0), output_tolerance(), v.requires_grad()), v);
   }
 
   // The network's output with its quasi-steady states set to zero: the manifold sets them, and

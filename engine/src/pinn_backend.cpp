@@ -94,10 +94,11 @@ nlohmann::ordered_json PinnAudit::to_json() const {
     if (resolved_[k]) resolved.push_back(sample_[k]);
   j["gate"] = {{"threshold", s_.pinn.gate_residual > 0 ? nlohmann::ordered_json(s_.pinn.gate_residual)
                                                        : nlohmann::ordered_json(nullptr)},
-               {"resolved_with_cvodes", resolved.size()},
+               {"resolved_with_solver", resolved.size()},
+               {"solver", s_.solver_choice},
                {"samples", resolved}};
   j["refused_out_of_range"] = refused_;
-  // Verified samples: relative L2 error of each state against CVODES.
+  // Verified samples: relative L2 error of each state against the scenario's integrator.
   const auto& states = s_.model.model->states();
   nlohmann::ordered_json per_state = nlohmann::ordered_json::object();
   std::size_t verified = 0;
@@ -118,7 +119,9 @@ nlohmann::ordered_json PinnAudit::to_json() const {
                                  {"max", number_or_null(quantile_of(v, 1.0))}};
   }
   j["verified"] = {{"samples", verified},
-                   {"definition", "||u_i - y_i||_2 / ||y_i||_2 over the output grid, y from CVODES"},
+                   {"definition",
+                    "||u_i - y_i||_2 / ||y_i||_2 over the output grid, y from the scenario's "
+                    "integrator (gate.solver)"},
                    {"relative_l2_error", per_state},
                    {"worst", number_or_null(worst_sample >= 0 ? worst : std::numeric_limits<double>::quiet_NaN())},
                    {"worst_sample", worst_sample}};
@@ -153,7 +156,7 @@ void PinnAudit::merge(const nlohmann::json& j) {
 }
 
 std::string PinnAudit::csv() const {
-  std::string out = "sample,residual,resolved_with_cvodes";
+  std::string out = "sample,residual,resolved_with_solver";
   for (const auto& v : s_.model.model->states()) out += ",error_" + v.name;
   out += "\n";
   for (std::size_t k = 0; k < sample_.size(); ++k) {

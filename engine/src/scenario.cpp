@@ -966,7 +966,6 @@ constexpr std::size_t kAutoRosenbrockStates = 16;
 std::vector<std::string> rosenbrock_unsupported(const core::Model& model, const Scenario& s) {
   std::vector<std::string> why;
   if (dynamic_cast<const core::SteppedModel*>(&model)) why.push_back("models that advance themselves (crop models)");
-  if (s.backend == Backend::kPinn) why.push_back("backend pinn (its verification solves)");
   return why;
 }
 

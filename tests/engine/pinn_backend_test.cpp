@@ -100,12 +100,13 @@ TEST_CASE("pinn backend: the same file layout as CVODES, with the residual and v
   CHECK(p["verified"]["samples"] == 10);
   CHECK(p["verified"]["relative_l2_error"]["A"]["max"].get<double>() < 0.05);
   CHECK(p["residual"]["max"].get<double>() < 1.0);
-  CHECK(p["gate"]["resolved_with_cvodes"] == 0);
+  CHECK(p["gate"]["resolved_with_solver"] == 0);
+  CHECK(p["gate"]["solver"] == pinn_scenario().solver_choice);
   // One row per sample in pinn_audit.csv, errors where verified.
   std::ifstream csv(kOut + "/pinn/pinn_audit.csv");
   std::string line;
   std::getline(csv, line);
-  CHECK(line == "sample,residual,resolved_with_cvodes,error_A");
+  CHECK(line == "sample,residual,resolved_with_solver,error_A");
   int rows = 0, verified = 0;
   while (std::getline(csv, line)) {
     ++rows;
@@ -116,16 +117,20 @@ TEST_CASE("pinn backend: the same file layout as CVODES, with the residual and v
   CHECK(read_json(kOut + "/pinn/manifest.json")["backend"] == "pinn");
 }
 
-TEST_CASE("pinn backend: a gate below the residual re-solves those samples with CVODES") {
-  const auto s_cvode = pinn_scenario({"backend=cvode", "solver.method=bdf"});  // the gate re-solves with CVODES
-  engine::ShardGenerator cvode(s_cvode, 1);
-  const auto reference = cvode.shard(0);
-  // Every sample's residual exceeds a gate of 1e-12: all are CVODES trajectories.
-  {
-    const auto s = pinn_scenario({"pinn.gate_residual=1e-12"});
-    run(s, "gated_all");
-    const auto audit = read_json(kOut + "/gated_all/audit.json");
-    CHECK(audit["pinn"]["gate"]["resolved_with_cvodes"] == 40);
+TEST_CASE("pinn backend: a gate below the residual re-solves those samples with the scenario's integrator") {
+  // Every sample's residual exceeds a gate of 1e-12: all are the integrator's trajectories, bit
+  // for bit what backend cvode writes with the same solver section (CVODES, Rodas5P, or what
+  // auto picks).
+  for (const std::string method : {"bdf", "rosenbrock", "auto"}) {
+    INFO("solver.method " << method);
+    const auto s_cvode = pinn_scenario({"backend=cvode", "solver.method=" + method});
+    engine::ShardGenerator cvode(s_cvode, 1);
+    const auto reference = cvode.shard(0);
+    const auto s = pinn_scenario({"pinn.gate_residual=1e-12", "solver.method=" + method});
+    run(s, "gated_all_" + method);
+    const auto audit = read_json(kOut + "/gated_all_" + method + "/audit.json");
+    CHECK(audit["pinn"]["gate"]["resolved_with_solver"] == 40);
+    CHECK(audit["pinn"]["gate"]["solver"] == s.solver_choice);
     engine::ShardGenerator g(s, 1);
     CHECK(g.shard(0).states == reference.states);
   }
@@ -145,7 +150,7 @@ TEST_CASE("pinn backend: a gate below the residual re-solves those samples with 
     const auto s = pinn_scenario({"pinn.gate_residual=" + core::format_number(gate)});
     run(s, "gated_some");
     const auto audit = read_json(kOut + "/gated_some/audit.json");
-    CHECK(audit["pinn"]["gate"]["resolved_with_cvodes"] == 10);
+    CHECK(audit["pinn"]["gate"]["resolved_with_solver"] == 10);
     for (const auto& sample : audit["pinn"]["gate"]["samples"]) CHECK(residual[sample.get<std::size_t>()] > gate);
   }
 }

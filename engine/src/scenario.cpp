@@ -962,8 +962,8 @@ namespace {
 // fixed per-step work beat CVODES' generic vectors there (docs/PERFORMANCE.md).
 constexpr std::size_t kAutoRosenbrockStates = 16;
 
-// What Rodas5P cannot do yet for this scenario, first reason first (empty: it can).
-std::vector<std::string> rosenbrock_unsupported(const core::Model& model, const Scenario& s) {
+// What Rodas5P cannot do yet for this model, first reason first (empty: it can).
+std::vector<std::string> rosenbrock_unsupported(const core::Model& model) {
   std::vector<std::string> why;
   if (dynamic_cast<const core::SteppedModel*>(&model)) why.push_back("models that advance themselves (crop models)");
   return why;
@@ -974,7 +974,7 @@ std::vector<std::string> rosenbrock_unsupported(const core::Model& model, const 
 // CVODES otherwise, and says why (and, once the scenario is read, may pick the NDF instead:
 // choose_stiff_formula).
 void choose_integrator(const ConfigNode& root, const core::Model& model, Scenario& s) {
-  const std::vector<std::string> unsupported = rosenbrock_unsupported(model, s);
+  const std::vector<std::string> unsupported = rosenbrock_unsupported(model);
   if (s.solver_method == "rosenbrock" || s.solver_method == "ndf") {
     const bool ndf = s.solver_method == "ndf";
     const std::string name = ndf ? "the NDF" : "Rodas5P";

@@ -5,7 +5,6 @@
 #include "physynth/pinn/pinn.h"
 
 #include <ATen/Parallel.h>
-#include <omp.h>
 #include <torch/torch.h>
 #include <torch/version.h>
 
@@ -17,10 +16,8 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
-#include <mutex>
 #include <optional>
 #include <stdexcept>
-#include <thread>
 
 #include "batched_solve.h"
 #include "manifold_rows.h"

@@ -142,8 +142,11 @@ void run_sections(Page& pg, const fs::path& dir, const nlohmann::json& m) {
       rows.push_back({"PINN against its solver", num(p["verified"].value("samples", nlohmann::json())) +
                                                      " samples re-solved, worst relative L2 error " +
                                                      num(p["verified"].value("worst", nlohmann::json()))});
-      rows.push_back({"gated", num(p["gate"].value("resolved_with_solver", nlohmann::json())) +
-                                   " samples re-solved by the solver"});
+      // (resolved_with_cvodes in run folders written before 2026-12-06)
+      const auto& gate = p["gate"];
+      rows.push_back(
+          {"gated", num(gate.value("resolved_with_solver", gate.value("resolved_with_cvodes", nlohmann::json()))) +
+                        " samples re-solved by the solver"});
     }
     pg.table({"check", "result"}, rows);
   }

@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "formats.h"
+#include "hdf5_chunks.h"
 #include "physynth/engine/dataset.h"
 
 namespace physynth::engine {
@@ -85,39 +86,64 @@ Handle group_plist() {
   return gcpl;
 }
 
+// How a writer compresses: the deflate level (0: stored as it is) and the threads that
+// compress a dataset's chunks (hdf5_chunks.h).
+struct Filters {
+  int level = 0;
+  int threads = 1;
+};
+
 // Writes an n-dimensional dataset, compressed in chunks: `chunk` where given, else along the
-// first axis in about 256 KiB.
+// first axis in about 256 KiB. The chunks are shuffled and deflated on `filters.threads`
+// threads and written as they are (H5Dwrite_chunk); the dataset carries the same filter pipeline,
+// so any HDF5 reader decompresses them.
 hid_t write_array(hid_t parent, const std::string& name, hid_t file_type, hid_t mem_type,
-                  const std::vector<hsize_t>& dims, const void* data, int compression,
+                  const std::vector<hsize_t>& dims, const void* data, Filters filters,
                   const std::vector<hsize_t>& chunk_dims = {}) {
   Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose, "dataset property list");
   check(H5Pset_obj_track_times(dcpl.get(), 0), "H5Pset_obj_track_times");
   hsize_t total = 1;
   for (hsize_t d : dims) total *= d;
-  if (total > 0 && compression > 0) {
-    std::vector<hsize_t> chunk = dims;
+  const bool compress = total > 0 && filters.level > 0;
+  std::vector<hsize_t> chunk = dims;
+  if (compress) {
     hsize_t row = H5Tget_size(file_type);
     for (std::size_t i = 1; i < dims.size(); ++i) row *= dims[i];
     chunk[0] = std::clamp<hsize_t>((1u << 18) / std::max<hsize_t>(row, 1), 1, dims[0]);
     if (!chunk_dims.empty()) chunk = chunk_dims;
     check(H5Pset_chunk(dcpl.get(), static_cast<int>(chunk.size()), chunk.data()), "H5Pset_chunk");
     check(H5Pset_shuffle(dcpl.get()), "H5Pset_shuffle");
-    check(H5Pset_deflate(dcpl.get(), static_cast<unsigned>(compression)), "H5Pset_deflate");
+    check(H5Pset_deflate(dcpl.get(), static_cast<unsigned>(filters.level)), "H5Pset_deflate");
   }
   Handle space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose, "dataspace " + name);
   const hid_t ds = H5Dcreate2(parent, name.c_str(), file_type, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT);
   if (ds < 0) throw std::runtime_error("HDF5: creating dataset " + name + " failed");
-  if (total > 0 && H5Dwrite(ds, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0) {
+  try {
+    // The memory type is the file's (both little-endian IEEE or two's complement on the machines
+    // physynth builds for); were it not, HDF5 converts, and only its own pipeline can.
+    const bool direct = compress && H5Tequal(file_type, mem_type) > 0;
+    if (direct) {
+      const std::vector<std::uint64_t> d(dims.begin(), dims.end()), c(chunk.begin(), chunk.end());
+      for (const FilteredChunk& piece :
+           filter_chunks(data, d, c, H5Tget_size(file_type), filters.level, filters.threads)) {
+        const std::vector<hsize_t> offset(piece.offset.begin(), piece.offset.end());
+        check(H5Dwrite_chunk(ds, H5P_DEFAULT, 0, offset.data(), piece.bytes.size(), piece.bytes.data()),
+              "writing a chunk of dataset " + name);
+      }
+    } else if (total > 0) {
+      check(H5Dwrite(ds, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), "writing dataset " + name);
+    }
+  } catch (...) {
     H5Dclose(ds);
-    throw std::runtime_error("HDF5: writing dataset " + name + " failed");
+    throw;
   }
   return ds;
 }
 
 void doubles(hid_t parent, const std::string& name, const std::vector<hsize_t>& dims, const std::vector<double>& v,
-             int compression, const std::vector<std::string>& names = {}, const std::vector<std::string>& units = {},
+             Filters filters, const std::vector<std::string>& names = {}, const std::vector<std::string>& units = {},
              const std::string& unit = "") {
-  Handle ds(write_array(parent, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, dims, v.data(), compression), H5Dclose, name);
+  Handle ds(write_array(parent, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, dims, v.data(), filters), H5Dclose, name);
   if (!names.empty()) string_list_attribute(ds.get(), "names", names);
   if (!units.empty()) string_list_attribute(ds.get(), "units", units);
   if (!unit.empty()) string_attribute(ds.get(), "units", unit);
@@ -208,7 +234,8 @@ void write_file(const std::string& path, Body&& body) {
 
 }  // namespace
 
-std::vector<std::string> write_hdf5(const Shard& s, const std::string& directory, int compression) {
+std::vector<std::string> write_hdf5(const Shard& s, const std::string& directory, int compression, int threads) {
+  const Filters z{compression, threads};
   const std::string final_path = directory + "/" + shard_stem(s.index) + ".h5";
   write_file(final_path, [&](hid_t f) {
     string_attribute(f, "format", "physynth-shard-1");
@@ -217,39 +244,36 @@ std::vector<std::string> write_hdf5(const Shard& s, const std::string& directory
     int_attribute(f, "samples", static_cast<long long>(s.samples));
 
     const hsize_t S = s.samples, T = s.times.size(), N = s.num_states(), M = s.num_parameters(), L = s.num_labels();
-    doubles(f, "time", {T}, s.times, 0, {}, {}, s.time_units);
+    doubles(f, "time", {T}, s.times, Filters{}, {}, {}, s.time_units);
     std::vector<std::int64_t> sample_ids(S);
     for (hsize_t i = 0; i < S; ++i) sample_ids[i] = static_cast<std::int64_t>(s.first_sample + i);
-    Handle(write_array(f, "sample", H5T_STD_I64LE, H5T_NATIVE_INT64, {S}, sample_ids.data(), compression), H5Dclose,
-           "sample");
+    Handle(write_array(f, "sample", H5T_STD_I64LE, H5T_NATIVE_INT64, {S}, sample_ids.data(), z), H5Dclose, "sample");
     if (!s.sample_keys.empty()) {  // samples at a driver's points: what keys each one's randomness
       std::vector<std::int64_t> keys(s.sample_keys.begin(), s.sample_keys.end());
-      Handle(write_array(f, "sample_key", H5T_STD_I64LE, H5T_NATIVE_INT64, {S}, keys.data(), compression), H5Dclose,
+      Handle(write_array(f, "sample_key", H5T_STD_I64LE, H5T_NATIVE_INT64, {S}, keys.data(), z), H5Dclose,
              "sample_key");
     }
-    doubles(f, "states", {S, T, N}, s.states, compression, s.state_names, s.state_units);
-    doubles(f, "parameters", {S, M}, s.parameters, compression, s.parameter_names, s.parameter_units);
-    doubles(f, "labels", {S, L}, s.labels, compression, s.label_names, s.label_units);
-    doubles(f, "record_labels", {S, T, s.record_label_names.size()}, s.record_labels, compression, s.record_label_names,
+    doubles(f, "states", {S, T, N}, s.states, z, s.state_names, s.state_units);
+    doubles(f, "parameters", {S, M}, s.parameters, z, s.parameter_names, s.parameter_units);
+    doubles(f, "labels", {S, L}, s.labels, z, s.label_names, s.label_units);
+    doubles(f, "record_labels", {S, T, s.record_label_names.size()}, s.record_labels, z, s.record_label_names,
             s.record_label_units);
-    if (!s.regime.empty()) doubles(f, "regime", {S, T}, s.regime, compression);
+    if (!s.regime.empty()) doubles(f, "regime", {S, T}, s.regime, z);
     if (!s.plot.empty()) {
-      Handle ds(write_array(f, "plot", H5T_STD_I32LE, H5T_NATIVE_INT32, {S, 2}, s.plot.data(), compression), H5Dclose,
-                "plot");
+      Handle ds(write_array(f, "plot", H5T_STD_I32LE, H5T_NATIVE_INT32, {S, 2}, s.plot.data(), z), H5Dclose, "plot");
       string_list_attribute(ds.get(), "names", {"row", "col"});
       int_attribute(ds.get(), "field_rows", s.field_rows);
       int_attribute(ds.get(), "field_cols", s.field_cols);
       double_attribute(ds.get(), "cell_size_m", s.field_cell_size_m);
     }
     {
-      Handle ds(write_array(f, "status", H5T_STD_I8LE, H5T_NATIVE_INT8, {S}, s.status.data(), compression), H5Dclose,
-                "status");
+      Handle ds(write_array(f, "status", H5T_STD_I8LE, H5T_NATIVE_INT8, {S}, s.status.data(), z), H5Dclose, "status");
       string_list_attribute(ds.get(), "meaning", {"0: ok", "1: stopped_by_event", "2: failed"});
     }
-    doubles(f, "t_reached", {S}, s.t_reached, compression, {}, {}, s.time_units);
+    doubles(f, "t_reached", {S}, s.t_reached, z, {}, {}, s.time_units);
     {
       Handle ds(write_array(f, "solver_stats", H5T_STD_I64LE, H5T_NATIVE_INT64, {S, s.stat_names.size()},
-                            s.solver_stats.data(), compression),
+                            s.solver_stats.data(), z),
                 H5Dclose, "solver_stats");
       string_list_attribute(ds.get(), "names", s.stat_names);
     }
@@ -263,9 +287,9 @@ std::vector<std::string> write_hdf5(const Shard& s, const std::string& directory
     }
     if (!s.sensitivity_names.empty()) {
       const hsize_t K = s.sensitivity_names.size();
-      Handle ds(write_array(f, "sensitivities", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, {S, T, K, N}, s.sensitivities.data(),
-                            compression),
-                H5Dclose, "sensitivities");
+      Handle ds(
+          write_array(f, "sensitivities", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, {S, T, K, N}, s.sensitivities.data(), z),
+          H5Dclose, "sensitivities");
       string_list_attribute(ds.get(), "parameters", s.sensitivity_names);
       string_list_attribute(ds.get(), "states", s.state_names);
     }
@@ -274,17 +298,17 @@ std::vector<std::string> write_hdf5(const Shard& s, const std::string& directory
     for (const auto& o : s.observations) {
       Handle g(H5Gcreate2(obs.get(), o.name.c_str(), H5P_DEFAULT, gcpl.get(), H5P_DEFAULT), H5Gclose,
                "group " + o.name);
-      doubles(g.get(), "time", {o.times.size()}, o.times, 0, {}, {}, s.time_units);
-      doubles(g.get(), "values", {S, o.times.size()}, o.values, compression, {}, {}, o.units);
+      doubles(g.get(), "time", {o.times.size()}, o.times, Filters{}, {}, {}, s.time_units);
+      doubles(g.get(), "values", {S, o.times.size()}, o.values, z, {}, {}, o.units);
     }
     obs.close("observations");
     if (!s.waveforms.empty()) {
       // One chunk per snapshot: a reader decompresses only the snapshots it asks for.
       Handle g(H5Gcreate2(f, "waveforms", H5P_DEFAULT, gcpl.get(), H5P_DEFAULT), H5Gclose, "waveforms group");
       const hsize_t K = s.waveform_times.size(), L = s.waveform_length;
-      doubles(g.get(), "time", {K}, s.waveform_times, 0, {}, {}, s.time_units);
+      doubles(g.get(), "time", {K}, s.waveform_times, Filters{}, {}, {}, s.time_units);
       Handle ds(write_array(g.get(), "signal", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, {S, K, L}, s.waveforms.data(),
-                            std::max(compression, 1), {1, 1, L}),
+                            Filters{std::max(compression, 1), threads}, {1, 1, L}),
                 H5Dclose, "waveforms/signal");
       string_attribute(ds.get(), "units", s.waveform_units);
       double_attribute(ds.get(), "sample_rate_hz", s.waveform_rate_hz);
@@ -299,30 +323,28 @@ std::vector<std::string> write_hdf5(const Shard& s, const std::string& directory
 
 void write_windows_hdf5(const std::string& path, const WindowBatch& w, const nlohmann::ordered_json& d,
                         int compression) {
+  const Filters z{compression, 1};
   write_file(path, [&](hid_t f) {
     string_attribute(f, "format", "physynth-windows-2");
     string_attribute(f, "split", d.at("split").get<std::string>());
     string_attribute(f, "description", d.dump());
     const hsize_t n = w.size;
     {
-      Handle ds(write_array(f, "x", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, {n, w.window, w.channels}, w.features.data(),
-                            compression),
+      Handle ds(write_array(f, "x", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, {n, w.window, w.channels}, w.features.data(), z),
                 H5Dclose, "x");
       string_list_attribute(ds.get(), "channels", d.at("x").at("channels").get<std::vector<std::string>>());
       string_list_attribute(ds.get(), "units", d.at("x").at("units").get<std::vector<std::string>>());
     }
     {
-      Handle ds(write_array(f, "y", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, {n}, w.targets.data(), compression), H5Dclose,
-                "y");
+      Handle ds(write_array(f, "y", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, {n}, w.targets.data(), z), H5Dclose, "y");
       string_attribute(ds.get(), "label", d.at("y").at("label").get<std::string>());
       string_attribute(ds.get(), "units", d.at("y").at("units").get<std::string>());
       string_attribute(ds.get(), "definition", d.at("y").at("definition").get<std::string>());
     }
-    Handle(write_array(f, "sample", H5T_STD_I64LE, H5T_NATIVE_INT64, {n}, w.samples.data(), compression), H5Dclose,
-           "sample");
-    Handle(write_array(f, "end_time", H5T_STD_I64LE, H5T_NATIVE_INT64, {n}, w.end_times.data(), compression), H5Dclose,
+    Handle(write_array(f, "sample", H5T_STD_I64LE, H5T_NATIVE_INT64, {n}, w.samples.data(), z), H5Dclose, "sample");
+    Handle(write_array(f, "end_time", H5T_STD_I64LE, H5T_NATIVE_INT64, {n}, w.end_times.data(), z), H5Dclose,
            "end_time");
-    doubles(f, "time", {n}, w.times, compression, {}, {}, d.at("time").at("units").get<std::string>());
+    doubles(f, "time", {n}, w.times, z, {}, {}, d.at("time").at("units").get<std::string>());
   });
 }
 

@@ -1315,7 +1315,7 @@ RunSummary run_scenario(const Scenario& s, const RunOptions& opt) {
       std::vector<std::string> files;
       for (OutputFormat f : s.output.formats) {
         std::vector<std::string> written;
-        if (f == OutputFormat::kHdf5) written = write_hdf5(shard, dir, s.output.compression);
+        if (f == OutputFormat::kHdf5) written = write_hdf5(shard, dir, s.output.compression, summary.threads);
         if (f == OutputFormat::kCsv) written = write_csv(shard, dir);
         if (f == OutputFormat::kNpy) written = write_npy(shard, dir);
         files.insert(files.end(), written.begin(), written.end());

@@ -72,8 +72,9 @@ std::string shard_stem(std::uint64_t index);
 
 // Writers. Each writes to "<path>.partial" and renames it when complete, so a
 // file under its final name is always whole; each returns the final paths.
-// They throw std::runtime_error naming the file and the reason on I/O errors.
-std::vector<std::string> write_hdf5(const Shard& shard, const std::string& directory, int compression);
+// They throw std::runtime_error naming the file and the reason on I/O errors. write_hdf5
+// compresses on up to `threads` threads; the file's bytes are the same for any count.
+std::vector<std::string> write_hdf5(const Shard& shard, const std::string& directory, int compression, int threads = 1);
 std::vector<std::string> write_csv(const Shard& shard, const std::string& directory);
 std::vector<std::string> write_npy(const Shard& shard, const std::string& directory);
 

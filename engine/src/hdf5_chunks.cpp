@@ -1,0 +1,120 @@
+#include "hdf5_chunks.h"
+
+#include <tbb/parallel_for.h>
+#include <tbb/task_arena.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+
+namespace physynth::engine {
+
+namespace {
+
+// Chunk `c`'s block of the array, zero-padded where it passes the array's edge.
+void gather(const unsigned char* data, const std::vector<std::uint64_t>& dims, const std::vector<std::uint64_t>& chunk,
+            const std::vector<std::uint64_t>& offset, std::size_t element_size, unsigned char* out) {
+  const std::size_t rank = dims.size();
+  const std::uint64_t inner = chunk[rank - 1];
+  const std::uint64_t inner_copy = std::min(inner, dims[rank - 1] - offset[rank - 1]);
+  std::vector<std::uint64_t> at(rank, 0);  // position inside the chunk, the last axis left at 0
+  std::uint64_t rows = 1;
+  for (std::size_t i = 0; i + 1 < rank; ++i) rows *= chunk[i];
+  for (std::uint64_t row = 0; row < rows; ++row) {
+    bool inside = true;
+    std::uint64_t source = 0;
+    for (std::size_t i = 0; i < rank; ++i) {
+      const std::uint64_t x = offset[i] + at[i];
+      inside = inside && x < dims[i];
+      source = source * dims[i] + x;
+    }
+    unsigned char* to = out + row * inner * element_size;
+    if (inside) std::memcpy(to, data + source * element_size, inner_copy * element_size);
+    for (std::size_t i = rank - 1; i-- > 0;) {  // next row: the axes before the last, odometer-wise
+      if (++at[i] < chunk[i]) break;
+      at[i] = 0;
+    }
+  }
+}
+
+// HDF5's shuffle: byte j of element i goes to j * n + i. HDF5 leaves the data as it is for
+// one-byte elements and for a single element.
+void shuffle(const unsigned char* in, std::size_t n, std::size_t element_size, unsigned char* out) {
+  if (element_size <= 1 || n <= 1) {
+    std::memcpy(out, in, n * element_size);
+    return;
+  }
+  for (std::size_t j = 0; j < element_size; ++j) {
+    unsigned char* to = out + j * n;
+    const unsigned char* from = in + j;
+    for (std::size_t i = 0; i < n; ++i) to[i] = from[i * element_size];
+  }
+}
+
+}  // namespace
+
+std::vector<FilteredChunk> filter_chunks(const void* data, const std::vector<std::uint64_t>& dims,
+                                         const std::vector<std::uint64_t>& chunk, std::size_t element_size, int level,
+                                         int threads) {
+  if (dims.empty() || dims.size() != chunk.size())
+    throw std::invalid_argument("filter_chunks: chunk rank differs from the array's");
+  const std::size_t rank = dims.size();
+  std::vector<std::uint64_t> grid(rank);
+  std::uint64_t count = 1, chunk_elements = 1;
+  for (std::size_t i = 0; i < rank; ++i) {
+    if (chunk[i] == 0) throw std::invalid_argument("filter_chunks: a chunk dimension is 0");
+    grid[i] = (dims[i] + chunk[i] - 1) / chunk[i];
+    count *= grid[i];
+    chunk_elements *= chunk[i];
+  }
+  std::vector<FilteredChunk> out(count);
+  for (std::uint64_t c = 0; c < count; ++c) {  // offsets in row-major order of the grid
+    out[c].offset.resize(rank);
+    std::uint64_t rest = c;
+    for (std::size_t i = rank; i-- > 0;) {
+      out[c].offset[i] = (rest % grid[i]) * chunk[i];
+      rest /= grid[i];
+    }
+  }
+  // Whole chunks of an array cut along its first axis alone are already contiguous in memory.
+  bool slabs = true;
+  for (std::size_t i = 1; i < rank; ++i) slabs = slabs && chunk[i] == dims[i];
+
+  const auto* bytes = static_cast<const unsigned char*>(data);
+  const std::size_t chunk_bytes = chunk_elements * element_size;
+  auto one = [&](std::uint64_t c, std::vector<unsigned char>& block, std::vector<unsigned char>& shuffled) {
+    const unsigned char* raw;
+    if (slabs && out[c].offset[0] + chunk[0] <= dims[0]) {
+      raw = bytes + out[c].offset[0] * (chunk_bytes / chunk[0]);
+    } else {
+      block.assign(chunk_bytes, 0);
+      gather(bytes, dims, chunk, out[c].offset, element_size, block.data());
+      raw = block.data();
+    }
+    shuffled.resize(chunk_bytes);
+    shuffle(raw, chunk_elements, element_size, shuffled.data());
+    uLongf size = compressBound(static_cast<uLong>(chunk_bytes));
+    std::string& z = out[c].bytes;
+    z.resize(size);
+    const int status =
+        compress2(reinterpret_cast<Bytef*>(z.data()), &size, shuffled.data(), static_cast<uLong>(chunk_bytes), level);
+    if (status != Z_OK) throw std::runtime_error("zlib: compress2 failed (status " + std::to_string(status) + ")");
+    z.resize(size);
+  };
+  if (threads <= 1 || count == 1) {
+    std::vector<unsigned char> block, shuffled;
+    for (std::uint64_t c = 0; c < count; ++c) one(c, block, shuffled);
+  } else {
+    tbb::task_arena arena(threads);
+    arena.execute([&] {
+      tbb::parallel_for(std::uint64_t{0}, count, [&](std::uint64_t c) {
+        std::vector<unsigned char> block, shuffled;
+        one(c, block, shuffled);
+      });
+    });
+  }
+  return out;
+}
+
+}  // namespace physynth::engine

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -74,11 +75,13 @@ void commit(const std::string& path, const std::string& bytes) {
   }
 }
 
+// printf's "%.17g" (std::to_chars with a precision is specified as printf's conversion; it is
+// several times faster than snprintf): 17 significant digits, enough to read back every bit.
 void put_number(std::string& out, double x) {
   if (std::isnan(x)) return;  // empty field: missing
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%.17g", x);
-  out += buf;
+  const auto r = std::to_chars(buf, buf + sizeof buf, x, std::chars_format::general, 17);
+  out.append(buf, r.ptr);
 }
 
 std::string csv_field(const std::string& s) {

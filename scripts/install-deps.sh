@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   libeigen3-dev libsundials-dev libsuitesparse-dev libceres-dev liblbfgsb-dev
   libtorch-dev libvtk9-dev libopenmpi-dev openmpi-bin
-  libyaml-cpp-dev catch2 libhdf5-dev zlib1g-dev libcli11-dev
+  libyaml-cpp-dev catch2 libhdf5-dev libdeflate-dev zlib1g-dev libcli11-dev
   nlohmann-json3-dev libtbb-dev libboost-dev librandom123-dev
   libmuparser-dev libssl-dev libsbml5-dev
   python3 python3-numpy python3-scipy python3-h5py

@@ -1,11 +1,13 @@
 #include "hdf5_chunks.h"
 
+#include <libdeflate.h>
+#include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
 #include <stdexcept>
 
 namespace physynth::engine {
@@ -83,35 +85,37 @@ std::vector<FilteredChunk> filter_chunks(const void* data, const std::vector<std
 
   const auto* bytes = static_cast<const unsigned char*>(data);
   const std::size_t chunk_bytes = chunk_elements * element_size;
-  auto one = [&](std::uint64_t c, std::vector<unsigned char>& block, std::vector<unsigned char>& shuffled) {
-    const unsigned char* raw;
-    if (slabs && out[c].offset[0] + chunk[0] <= dims[0]) {
-      raw = bytes + out[c].offset[0] * (chunk_bytes / chunk[0]);
-    } else {
-      block.assign(chunk_bytes, 0);
-      gather(bytes, dims, chunk, out[c].offset, element_size, block.data());
-      raw = block.data();
+  // Chunks [begin, end), with one compressor and one pair of buffers for them all.
+  auto some = [&](std::uint64_t begin, std::uint64_t end) {
+    std::unique_ptr<libdeflate_compressor, void (*)(libdeflate_compressor*)> z(libdeflate_alloc_compressor(level),
+                                                                               libdeflate_free_compressor);
+    if (!z) throw std::runtime_error("libdeflate: no compressor for level " + std::to_string(level));
+    std::vector<unsigned char> block, shuffled(chunk_bytes);
+    for (std::uint64_t c = begin; c < end; ++c) {
+      const unsigned char* raw;
+      if (slabs && out[c].offset[0] + chunk[0] <= dims[0]) {
+        raw = bytes + out[c].offset[0] * (chunk_bytes / chunk[0]);
+      } else {
+        block.assign(chunk_bytes, 0);
+        gather(bytes, dims, chunk, out[c].offset, element_size, block.data());
+        raw = block.data();
+      }
+      shuffle(raw, chunk_elements, element_size, shuffled.data());
+      std::string& packed = out[c].bytes;
+      packed.resize(libdeflate_zlib_compress_bound(z.get(), chunk_bytes));
+      const std::size_t size =
+          libdeflate_zlib_compress(z.get(), shuffled.data(), chunk_bytes, packed.data(), packed.size());
+      if (size == 0) throw std::runtime_error("libdeflate: a chunk did not fit its bound");
+      packed.resize(size);
     }
-    shuffled.resize(chunk_bytes);
-    shuffle(raw, chunk_elements, element_size, shuffled.data());
-    uLongf size = compressBound(static_cast<uLong>(chunk_bytes));
-    std::string& z = out[c].bytes;
-    z.resize(size);
-    const int status =
-        compress2(reinterpret_cast<Bytef*>(z.data()), &size, shuffled.data(), static_cast<uLong>(chunk_bytes), level);
-    if (status != Z_OK) throw std::runtime_error("zlib: compress2 failed (status " + std::to_string(status) + ")");
-    z.resize(size);
   };
   if (threads <= 1 || count == 1) {
-    std::vector<unsigned char> block, shuffled;
-    for (std::uint64_t c = 0; c < count; ++c) one(c, block, shuffled);
+    some(0, count);
   } else {
     tbb::task_arena arena(threads);
     arena.execute([&] {
-      tbb::parallel_for(std::uint64_t{0}, count, [&](std::uint64_t c) {
-        std::vector<unsigned char> block, shuffled;
-        one(c, block, shuffled);
-      });
+      tbb::parallel_for(tbb::blocked_range<std::uint64_t>(0, count),
+                        [&](const tbb::blocked_range<std::uint64_t>& r) { some(r.begin(), r.end()); });
     });
   }
   return out;

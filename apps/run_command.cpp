@@ -174,7 +174,8 @@ void add_run_command(CLI::App& app, int& exit_code) {
       if (s.shards_resumed > 0)
         std::printf("  resumed: %llu shards kept from the interrupted run (checksums verified)\n",
                     static_cast<unsigned long long>(s.shards_resumed));
-      std::printf("  solve %.2f s, write %.2f s; %zu data files\n", s.solve_s, s.write_s, s.files.size());
+      std::printf("  solve %.2f s, write %.2f s%s; %zu data files\n", s.solve_s, s.write_s,
+                  s.threads >= 2 ? " (a shard written while the next is solved)" : "", s.files.size());
       std::printf("  output: %s/ (manifest.json, audit.json)\n", s.directory.c_str());
       if (s.failed > 0)
         std::printf("  failed samples and why: %s/manifest.json, key 'failures'\n", s.directory.c_str());

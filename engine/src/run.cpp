@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <future>
 #include <limits>
 #include <map>
 #include <memory>
@@ -1060,6 +1061,82 @@ RankPart unpack(const std::string& text) {
   return p;
 }
 
+// Writes a rank's computed shards, each on a thread of its own while the rank computes the next,
+// so that compression, file writing and fsync overlap the solving. At most one shard is being
+// written: start() first waits for the one before. A shard of more than kOverlapBytes in memory
+// (waveforms) is written before the next is computed, so that two such are never held at once;
+// so is every shard where RunOptions::write_beside_solve is off, and on one thread, where the
+// writing would take a second core the run was not given.
+class ShardWrites {
+ public:
+  static constexpr std::size_t kOverlapBytes = std::size_t{512} << 20;
+
+  ShardWrites(const Scenario& s, std::string dir, int threads, const std::vector<std::string>& event_names,
+              RankPart& part, bool overlap)
+      : s_(s), dir_(std::move(dir)), threads_(threads), event_names_(event_names), part_(part), overlap_(overlap) {}
+  ~ShardWrites() {
+    if (pending_.valid()) finish();
+  }
+  ShardWrites(const ShardWrites&) = delete;
+  ShardWrites& operator=(const ShardWrites&) = delete;
+
+  // Starts writing shard `index`, once the previous shard is written. False, with the error in
+  // the rank's part, where that previous write failed: this shard is then not written.
+  bool start(Shard shard, std::uint64_t index, std::vector<SampleOutcome> outcomes) {
+    if (!finish()) return false;
+    const bool alone = bytes_of(shard) > kOverlapBytes;
+    pending_ = std::async(std::launch::async, [this, shard = std::move(shard), index, outcomes = std::move(outcomes)] {
+      return write(shard, index, outcomes);
+    });
+    return (overlap_ && !alone) || finish();
+  }
+
+  // Waits for the shard being written and files its record; false where its write failed.
+  bool finish() {
+    if (!pending_.valid()) return part_.error.empty();
+    try {
+      auto [record, seconds] = pending_.get();
+      part_.records.push_back(std::move(record));
+      part_.write_s += seconds;
+    } catch (const std::exception& e) {
+      if (part_.error.empty()) part_.error = e.what();
+    }
+    return part_.error.empty();
+  }
+
+ private:
+  std::pair<nlohmann::json, double> write(const Shard& shard, std::uint64_t index,
+                                          const std::vector<SampleOutcome>& outcomes) const {
+    const auto start = Clock::now();
+    std::vector<std::string> files;
+    for (OutputFormat f : s_.output.formats) {
+      std::vector<std::string> written;
+      if (f == OutputFormat::kHdf5) written = write_hdf5(shard, dir_, s_.output.compression, threads_);
+      if (f == OutputFormat::kCsv) written = write_csv(shard, dir_);
+      if (f == OutputFormat::kNpy) written = write_npy(shard, dir_);
+      files.insert(files.end(), written.begin(), written.end());
+    }
+    nlohmann::json record = shard_record(s_, shard, index, outcomes, files, event_names_);
+    write_file_atomically(shard_record_path(dir_, index), record.dump() + "\n");
+    return {std::move(record), seconds_since(start)};
+  }
+
+  static std::size_t bytes_of(const Shard& shard) {
+    std::size_t observations = 0;
+    for (const auto& o : shard.observations) observations += o.values.size();
+    return 8 * (shard.states.size() + shard.sensitivities.size() + shard.record_labels.size() + observations) +
+           4 * shard.waveforms.size();
+  }
+
+  const Scenario& s_;
+  const std::string dir_;
+  const int threads_;
+  const std::vector<std::string>& event_names_;
+  RankPart& part_;
+  const bool overlap_;
+  std::future<std::pair<nlohmann::json, double>> pending_;
+};
+
 // How a run ended, as rank 0 tells every rank.
 struct Outcome {
   enum Status { kComplete, kInterrupted, kFailed } status = kComplete;
@@ -1277,8 +1354,11 @@ RunSummary run_scenario(const Scenario& s, const RunOptions& opt) {
     mine += shard_span(s, k).second;
   generator.impl_->stop = opt.stop_requested;
 
-  // This rank's shards: k = rank, rank + N, ...
+  // This rank's shards: k = rank, rank + N, ... Each computed shard's files and record are
+  // written on one more thread while the next shard is computed (ShardWrites); a failed write
+  // stops the run at the next shard, and every shard begun is finished before the run ends.
   RankPart part;
+  ShardWrites writes(s, dir, summary.threads, event_names, part, opt.write_beside_solve && summary.threads >= 2);
   for (std::uint64_t index = static_cast<std::uint64_t>(me); index < num_shards;
        index += static_cast<std::uint64_t>(ranks)) {
     try {
@@ -1311,24 +1391,13 @@ RunSummary run_scenario(const Scenario& s, const RunOptions& opt) {
         part.interrupted = true;  // samples left undone: the shard is not written
         break;
       }
-      const auto write_start = Clock::now();
-      std::vector<std::string> files;
-      for (OutputFormat f : s.output.formats) {
-        std::vector<std::string> written;
-        if (f == OutputFormat::kHdf5) written = write_hdf5(shard, dir, s.output.compression, summary.threads);
-        if (f == OutputFormat::kCsv) written = write_csv(shard, dir);
-        if (f == OutputFormat::kNpy) written = write_npy(shard, dir);
-        files.insert(files.end(), written.begin(), written.end());
-      }
-      nlohmann::json record = shard_record(s, shard, index, outcomes, files, event_names);
-      write_file_atomically(shard_record_path(dir, index), record.dump() + "\n");
-      part.records.push_back(std::move(record));
-      part.write_s += seconds_since(write_start);
+      if (!writes.start(std::move(shard), index, std::move(outcomes))) break;  // an earlier shard's write failed
     } catch (const std::exception& e) {
       part.error = e.what();
       break;
     }
   }
+  writes.finish();
 
   // Rank 0 gathers every rank's records (on one rank: its own, as they are) and writes the audit
   // and the manifest.

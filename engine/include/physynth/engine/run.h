@@ -61,6 +61,10 @@ struct RunOptions {
   std::shared_ptr<const DesignPoints> points;
   // Written into manifest.json under its keys: a driver's account of how it drew the points.
   nlohmann::ordered_json manifest_extra = nlohmann::ordered_json::object();
+  // On 2 or more threads, write each shard on one more thread while the next is solved (the
+  // default; the same files either way). Off, a shard is written before the next is begun:
+  // bench/kinetics_bench.cpp times the solving so, without the writing competing for the cores.
+  bool write_beside_solve = true;
 };
 
 struct RunSummary {

@@ -2,6 +2,7 @@
 
 #include <libdeflate.h>
 #include <tbb/blocked_range.h>
+#include <tbb/info.h>
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
 
@@ -112,7 +113,7 @@ std::vector<FilteredChunk> filter_chunks(const void* data, const std::vector<std
   if (threads <= 1 || count == 1) {
     some(0, count);
   } else {
-    tbb::task_arena arena(threads);
+    tbb::task_arena arena(std::min(threads, tbb::info::default_concurrency()));  // as the run's (run.cpp)
     arena.execute([&] {
       tbb::parallel_for(tbb::blocked_range<std::uint64_t>(0, count),
                         [&](const tbb::blocked_range<std::uint64_t>& r) { some(r.begin(), r.end()); });

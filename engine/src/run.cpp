@@ -5,6 +5,7 @@
 #include <muParserDef.h>
 #include <openssl/crypto.h>
 #include <tbb/enumerable_thread_specific.h>
+#include <tbb/info.h>
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
 #include <tbb/version.h>
@@ -761,7 +762,9 @@ struct ShardGenerator::Impl {
         grid(build_grid(scenario)),
         sampler(make_sampler(scenario)),
         field_values(make_fields(scenario)),
-        arena(threads),
+        // No more threads than the cores TBB may use: more would not run at once, and TBB warns
+        // on stderr at each request beyond them. The bytes do not depend on the count.
+        arena(std::min(threads, tbb::info::default_concurrency())),
         on_sample(std::move(progress)),
         verified(scenario.backend == Backend::kPinn ? pinn_verified_samples(scenario) : std::vector<std::uint64_t>{}),
         threads(threads),

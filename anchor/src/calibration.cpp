@@ -1,6 +1,7 @@
 #include "physynth/anchor/calibration.h"
 
 #include <ceres/ceres.h>
+#include <tbb/info.h>
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
 
@@ -668,7 +669,9 @@ CalibrationSummary calibrate(const CalibrationProblem& pr, const CalibrationOpti
       for (std::size_t j = 0; j < L.per_unit.size(); ++j) x[L.unit_start(u) + j] = start_points[s][L.shared.size() + j];
     fits[s] = run_start(pr, L, std::move(x), opt, s == 0 ? unit_starts : std::vector<std::vector<double>>{});
   };
-  tbb::task_arena arena(opt.threads > 0 ? opt.threads : tbb::task_arena::automatic);
+  // No more threads than TBB may use (more would not run at once; TBB warns at each request).
+  tbb::task_arena arena(opt.threads > 0 ? std::min(opt.threads, tbb::info::default_concurrency())
+                                        : tbb::task_arena::automatic);
   arena.execute([&] { tbb::parallel_for(std::size_t{0}, starts, one); });
 
   for (std::size_t s = 0; s < starts; ++s) {

@@ -1,5 +1,6 @@
 #include "multistart.h"
 
+#include <tbb/info.h>
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
 
@@ -59,7 +60,8 @@ bool begin_fit(ResidualFitResult& R, const std::vector<BoxParameter>& box, const
 }
 
 void for_each_start(std::size_t starts, int threads, const std::function<void(std::size_t)>& one) {
-  tbb::task_arena arena(threads > 0 ? threads : tbb::task_arena::automatic);
+  // No more threads than TBB may use (more would not run at once; TBB warns at each request).
+  tbb::task_arena arena(threads > 0 ? std::min(threads, tbb::info::default_concurrency()) : tbb::task_arena::automatic);
   arena.execute([&] { tbb::parallel_for(std::size_t{0}, starts, one, tbb::simple_partitioner()); });
 }
 

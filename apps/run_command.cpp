@@ -29,6 +29,7 @@ struct RunCommandOptions {
   bool overwrite = false;
   std::string resume;
   bool quiet = false;
+  bool write_in_turn = false;
   ReportOverrides report;
 };
 
@@ -89,6 +90,9 @@ void add_run_command(CLI::App& app, int& exit_code) {
       ->excludes("--overwrite")
       ->excludes("--output");
   cmd->add_flag("-q,--quiet", o->quiet, "Print nothing but errors");
+  cmd->add_flag("--write-in-turn", o->write_in_turn,
+                "Write each shard before solving the next, on the run's threads alone (by default, on 2 or more "
+                "threads, a shard is written on one more thread while the next is solved; the same files either way)");
 #ifdef PHYSYNTH_HAVE_VIZ
   add_report_options(*cmd, o->report, "run");
 #endif
@@ -128,6 +132,7 @@ void add_run_command(CLI::App& app, int& exit_code) {
     // Ranks on one machine share its cores unless -j says otherwise.
     if (run.threads == 0 && engine::local_ranks() > 1) run.threads = engine::threads_per_rank();
     run.overwrite = o->overwrite;
+    run.write_beside_solve = !o->write_in_turn;
     run.component_versions = component_versions();
     run.progress = [&bar](std::uint64_t done, std::uint64_t total) { bar.update(done, total); };
     // One process: the folder is held from here through the report (under mpirun, rank 0 holds
@@ -175,7 +180,8 @@ void add_run_command(CLI::App& app, int& exit_code) {
         std::printf("  resumed: %llu shards kept from the interrupted run (checksums verified)\n",
                     static_cast<unsigned long long>(s.shards_resumed));
       std::printf("  solve %.2f s, write %.2f s%s; %zu data files\n", s.solve_s, s.write_s,
-                  s.threads >= 2 ? " (a shard written while the next is solved)" : "", s.files.size());
+                  run.write_beside_solve && s.threads >= 2 ? " (a shard written while the next is solved)" : "",
+                  s.files.size());
       std::printf("  output: %s/ (manifest.json, audit.json)\n", s.directory.c_str());
       if (s.failed > 0)
         std::printf("  failed samples and why: %s/manifest.json, key 'failures'\n", s.directory.c_str());

@@ -8,10 +8,14 @@ PHYSYNTH=$1 SCENARIO=$2 OUT=$3
 rm -rf "$OUT" && mkdir -p "$OUT"
 set_=(--set sampling.samples=$(scaled 200) --set output.shard_size=$(scaled 10))
 "$PHYSYNTH" run "$SCENARIO" -q -o "$OUT/whole" -j 2 "${set_[@]}" || fail "uninterrupted run"
+# Each shard written before the next is solved: the same bytes.
+"$PHYSYNTH" run "$SCENARIO" -q -o "$OUT/in_turn" -j 2 --write-in-turn "${set_[@]}" || fail "run with --write-in-turn"
+same_data "$OUT/whole" "$OUT/in_turn"
 
-# Starts a run on one thread in the background and waits for its first finished shard.
+# Starts a run (one thread unless a second argument says) in the background and waits for its
+# first finished shard.
 start_partway() {
-  "$PHYSYNTH" run "$SCENARIO" -q -o "$1" -j 1 "${set_[@]}" 2>"$1.stderr" &
+  "$PHYSYNTH" run "$SCENARIO" -q -o "$1" -j "${2:-1}" "${set_[@]}" 2>"$1.stderr" &
   pid=$!
   for _ in $(seq 1 600); do
     [ -e "$1/journal/shard-000000.json" ] && return 0
@@ -35,8 +39,9 @@ grep -q '"shards_resumed": '"$((done_before - 1))" "$OUT/killed/manifest.json" |
 [ -e "$OUT/killed/journal" ] && fail "the journal outlived the complete run"
 same_data "$OUT/whole" "$OUT/killed"
 
-# SIGTERM: a clean stop with a consistent manifest.
-start_partway "$OUT/term"
+# SIGTERM: a clean stop with a consistent manifest. On 2 threads, where a shard may be in the
+# writing while the next is solved: it is finished before the run stops.
+start_partway "$OUT/term" 2
 kill -TERM "$pid"; wait "$pid"; rc=$?
 [ "$rc" -eq 143 ] || fail "SIGTERM exit code $rc, expected 143"
 grep -q '"status": "interrupted"' "$OUT/term/manifest.json" || fail "no interrupted manifest"

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 
 namespace physynth::engine {
@@ -57,9 +58,9 @@ void shuffle(const unsigned char* in, std::size_t n, std::size_t element_size, u
 
 }  // namespace
 
-std::vector<FilteredChunk> filter_chunks(const void* data, const std::vector<std::uint64_t>& dims,
-                                         const std::vector<std::uint64_t>& chunk, std::size_t element_size, int level,
-                                         int threads) {
+void filter_chunks(const void* data, const std::vector<std::uint64_t>& dims, const std::vector<std::uint64_t>& chunk,
+                   std::size_t element_size, int level, int threads,
+                   const std::function<void(const FilteredChunk&)>& write) {
   if (dims.empty() || dims.size() != chunk.size())
     throw std::invalid_argument("filter_chunks: chunk rank differs from the array's");
   const std::size_t rank = dims.size();
@@ -71,55 +72,64 @@ std::vector<FilteredChunk> filter_chunks(const void* data, const std::vector<std
     count *= grid[i];
     chunk_elements *= chunk[i];
   }
-  std::vector<FilteredChunk> out(count);
-  for (std::uint64_t c = 0; c < count; ++c) {  // offsets in row-major order of the grid
-    out[c].offset.resize(rank);
-    std::uint64_t rest = c;
+  // The chunks of one batch: at most about kBatchBytes of the array at a time, so that the
+  // compressed chunks held before they are written stay small beside the shard.
+  constexpr std::uint64_t kBatchBytes = std::uint64_t{64} << 20;
+  const std::uint64_t batch = std::max<std::uint64_t>(1, kBatchBytes / (chunk_elements * element_size));
+  std::vector<FilteredChunk> out(std::min(batch, count));
+  auto offset_of = [&](std::uint64_t c, std::vector<std::uint64_t>& offset) {  // row-major order of the grid
+    offset.resize(rank);
     for (std::size_t i = rank; i-- > 0;) {
-      out[c].offset[i] = (rest % grid[i]) * chunk[i];
-      rest /= grid[i];
+      offset[i] = (c % grid[i]) * chunk[i];
+      c /= grid[i];
     }
-  }
+  };
   // Whole chunks of an array cut along its first axis alone are already contiguous in memory.
   bool slabs = true;
   for (std::size_t i = 1; i < rank; ++i) slabs = slabs && chunk[i] == dims[i];
 
   const auto* bytes = static_cast<const unsigned char*>(data);
   const std::size_t chunk_bytes = chunk_elements * element_size;
-  // Chunks [begin, end), with one compressor and one pair of buffers for them all.
-  auto some = [&](std::uint64_t begin, std::uint64_t end) {
+  // Chunks first + [begin, end) into out[begin, end), with one compressor and one pair of buffers
+  // for them all.
+  auto some = [&](std::uint64_t first, std::uint64_t begin, std::uint64_t end) {
     std::unique_ptr<libdeflate_compressor, void (*)(libdeflate_compressor*)> z(libdeflate_alloc_compressor(level),
                                                                                libdeflate_free_compressor);
     if (!z) throw std::runtime_error("libdeflate: no compressor for level " + std::to_string(level));
     std::vector<unsigned char> block, shuffled(chunk_bytes);
-    for (std::uint64_t c = begin; c < end; ++c) {
+    for (std::uint64_t k = begin; k < end; ++k) {
+      FilteredChunk& piece = out[k];
+      offset_of(first + k, piece.offset);
       const unsigned char* raw;
-      if (slabs && out[c].offset[0] + chunk[0] <= dims[0]) {
-        raw = bytes + out[c].offset[0] * (chunk_bytes / chunk[0]);
+      if (slabs && piece.offset[0] + chunk[0] <= dims[0]) {
+        raw = bytes + piece.offset[0] * (chunk_bytes / chunk[0]);
       } else {
         block.assign(chunk_bytes, 0);
-        gather(bytes, dims, chunk, out[c].offset, element_size, block.data());
+        gather(bytes, dims, chunk, piece.offset, element_size, block.data());
         raw = block.data();
       }
       shuffle(raw, chunk_elements, element_size, shuffled.data());
-      std::string& packed = out[c].bytes;
-      packed.resize(libdeflate_zlib_compress_bound(z.get(), chunk_bytes));
+      piece.bytes.resize(libdeflate_zlib_compress_bound(z.get(), chunk_bytes));
       const std::size_t size =
-          libdeflate_zlib_compress(z.get(), shuffled.data(), chunk_bytes, packed.data(), packed.size());
+          libdeflate_zlib_compress(z.get(), shuffled.data(), chunk_bytes, piece.bytes.data(), piece.bytes.size());
       if (size == 0) throw std::runtime_error("libdeflate: a chunk did not fit its bound");
-      packed.resize(size);
+      piece.bytes.resize(size);
     }
   };
-  if (threads <= 1 || count == 1) {
-    some(0, count);
-  } else {
-    tbb::task_arena arena(std::min(threads, tbb::info::default_concurrency()));  // as the run's (run.cpp)
-    arena.execute([&] {
-      tbb::parallel_for(tbb::blocked_range<std::uint64_t>(0, count),
-                        [&](const tbb::blocked_range<std::uint64_t>& r) { some(r.begin(), r.end()); });
-    });
+  std::optional<tbb::task_arena> arena;
+  if (threads > 1 && count > 1) arena.emplace(std::min(threads, tbb::info::default_concurrency()));  // as run.cpp's
+  for (std::uint64_t first = 0; first < count; first += batch) {
+    const std::uint64_t n = std::min(batch, count - first);
+    if (!arena) {
+      some(first, 0, n);
+    } else {
+      arena->execute([&] {
+        tbb::parallel_for(tbb::blocked_range<std::uint64_t>(0, n),
+                          [&](const tbb::blocked_range<std::uint64_t>& r) { some(first, r.begin(), r.end()); });
+      });
+    }
+    for (std::uint64_t k = 0; k < n; ++k) write(out[k]);
   }
-  return out;
 }
 
 }  // namespace physynth::engine

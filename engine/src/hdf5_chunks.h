@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -20,14 +21,14 @@ struct FilteredChunk {
   std::string bytes;                  // shuffled, then deflated
 };
 
-// The chunks of a C-order array of `dims` (elements of `element_size` bytes at `data`) cut
-// into `chunk`-shaped blocks, in row-major order of the chunk grid. Edge chunks are padded with
-// zero bytes, HDF5's default fill value, as HDF5 pads them. Each is shuffled (bytes regrouped by
-// their position in the element: HDF5's H5Z_FILTER_SHUFFLE) and deflated into a zlib stream at
-// `level` (H5Z_FILTER_DEFLATE's format; libdeflate's level). On up to `threads` threads; the
-// bytes do not depend on their count.
-std::vector<FilteredChunk> filter_chunks(const void* data, const std::vector<std::uint64_t>& dims,
-                                         const std::vector<std::uint64_t>& chunk, std::size_t element_size, int level,
-                                         int threads);
+// Hands `write` the chunks of a C-order array of `dims` (elements of `element_size` bytes at
+// `data`) cut into `chunk`-shaped blocks, in row-major order of the chunk grid. Edge chunks are
+// padded with zero bytes, HDF5's default fill value, as HDF5 pads them. Each is shuffled (bytes
+// regrouped by their position in the element: HDF5's H5Z_FILTER_SHUFFLE) and deflated into a
+// zlib stream at `level` (H5Z_FILTER_DEFLATE's format; libdeflate's level), on up to `threads`
+// threads, about 64 MiB of the array at a time; the bytes do not depend on the thread count.
+void filter_chunks(const void* data, const std::vector<std::uint64_t>& dims, const std::vector<std::uint64_t>& chunk,
+                   std::size_t element_size, int level, int threads,
+                   const std::function<void(const FilteredChunk&)>& write);
 
 }  // namespace physynth::engine

@@ -124,12 +124,12 @@ hid_t write_array(hid_t parent, const std::string& name, hid_t file_type, hid_t 
     const bool direct = compress && H5Tequal(file_type, mem_type) > 0;
     if (direct) {
       const std::vector<std::uint64_t> d(dims.begin(), dims.end()), c(chunk.begin(), chunk.end());
-      for (const FilteredChunk& piece :
-           filter_chunks(data, d, c, H5Tget_size(file_type), filters.level, filters.threads)) {
-        const std::vector<hsize_t> offset(piece.offset.begin(), piece.offset.end());
-        check(H5Dwrite_chunk(ds, H5P_DEFAULT, 0, offset.data(), piece.bytes.size(), piece.bytes.data()),
-              "writing a chunk of dataset " + name);
-      }
+      filter_chunks(data, d, c, H5Tget_size(file_type), filters.level, filters.threads,
+                    [&](const FilteredChunk& piece) {
+                      const std::vector<hsize_t> offset(piece.offset.begin(), piece.offset.end());
+                      check(H5Dwrite_chunk(ds, H5P_DEFAULT, 0, offset.data(), piece.bytes.size(), piece.bytes.data()),
+                            "writing a chunk of dataset " + name);
+                    });
     } else if (total > 0) {
       check(H5Dwrite(ds, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), "writing dataset " + name);
     }

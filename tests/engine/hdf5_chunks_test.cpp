@@ -208,3 +208,31 @@ TEST_CASE("hdf5 chunks: physynth's shuffled, deflated chunks are HDF5's own, for
   CHECK(partial == 3);  // states, the observation and the sensitivities end in a partial chunk
   CHECK(grown >= 1);    // the random sensitivities deflate to more than they were
 }
+
+TEST_CASE(
+    "hdf5 chunks: a dataset over one batch (64 MiB) is compressed in turns to the same file on any thread count") {
+  engine::Shard s;
+  s.samples = 2900;
+  const std::size_t T = 1000, N = 3;  // states: 2900 x 1000 x 3 doubles, 69.6 MB
+  for (std::size_t t = 0; t < T; ++t) s.times.push_back(static_cast<double>(t));
+  s.state_names = {"a", "b", "c"};
+  s.state_units = {"1", "1", "1"};
+  std::mt19937_64 bits(7);
+  std::normal_distribution<double> normal;
+  s.states.resize(s.samples * T * N);
+  for (double& x : s.states) x = normal(bits);
+  s.status.assign(s.samples, 0);
+  s.t_reached.assign(s.samples, 999.0);
+  s.failure_flag.assign(s.samples, "");
+  s.failure_message.assign(s.samples, "");
+  const std::string root = std::string(PHYSYNTH_TEST_OUTPUT) + "/hdf5_chunks_batches";
+  std::filesystem::remove_all(root);
+  std::filesystem::create_directories(root + "/one");
+  std::filesystem::create_directories(root + "/two");
+  const std::string one = engine::write_hdf5(s, root + "/one", 1, 1).at(0);
+  const std::string two = engine::write_hdf5(s, root + "/two", 1, 2).at(0);
+  CHECK(file_bytes(one) == file_bytes(two));
+  const engine::Shard back = engine::read_hdf5(one);
+  REQUIRE(back.states.size() == s.states.size());
+  CHECK(std::memcmp(back.states.data(), s.states.data(), s.states.size() * 8) == 0);
+}

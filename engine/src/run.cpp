@@ -1087,11 +1087,13 @@ class ShardWrites {
   // the rank's part, where that previous write failed: this shard is then not written.
   bool start(Shard shard, std::uint64_t index, std::vector<SampleOutcome> outcomes) {
     if (!finish()) return false;
-    const bool alone = bytes_of(shard) > kOverlapBytes;
-    pending_ = std::async(std::launch::async, [this, shard = std::move(shard), index, outcomes = std::move(outcomes)] {
-      return write(shard, index, outcomes);
-    });
-    return (overlap_ && !alone) || finish();
+    // Where it is not to overlap, the write runs here, in finish() (a deferred task).
+    const bool beside = overlap_ && bytes_of(shard) <= kOverlapBytes;
+    pending_ = std::async(beside ? std::launch::async : std::launch::deferred,
+                          [this, shard = std::move(shard), index, outcomes = std::move(outcomes)] {
+                            return write(shard, index, outcomes);
+                          });
+    return beside || finish();
   }
 
   // Waits for the shard being written and files its record; false where its write failed.

@@ -16,6 +16,7 @@
 #include <iterator>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "physynth/engine/dataset.h"
@@ -128,16 +129,24 @@ std::vector<Chunk> chunks_of(hid_t ds) {
   return out;
 }
 
+// The shard written at `level` into ROOT/NAME/a on `threads_a` threads and ROOT/NAME/b on
+// `threads_b`: the two files' paths.
+std::pair<std::string, std::string> write_on(const engine::Shard& shard, const std::string& name, int level,
+                                             int threads_a, int threads_b) {
+  const std::string root = std::string(PHYSYNTH_TEST_OUTPUT) + "/" + name;
+  std::filesystem::remove_all(root);
+  std::filesystem::create_directories(root + "/a");
+  std::filesystem::create_directories(root + "/b");
+  return {engine::write_hdf5(shard, root + "/a", level, threads_a).at(0),
+          engine::write_hdf5(shard, root + "/b", level, threads_b).at(0)};
+}
+
 }  // namespace
 
 TEST_CASE("hdf5 chunks: physynth's shuffled, deflated chunks are HDF5's own, for any thread count") {
   const engine::Shard shard = odd_shard();
+  const auto [one, three] = write_on(shard, "hdf5_chunks", 4, 1, 3);
   const std::string root = std::string(PHYSYNTH_TEST_OUTPUT) + "/hdf5_chunks";
-  std::filesystem::remove_all(root);
-  std::filesystem::create_directories(root + "/one");
-  std::filesystem::create_directories(root + "/three");
-  const std::string one = engine::write_hdf5(shard, root + "/one", 4, 1).at(0);
-  const std::string three = engine::write_hdf5(shard, root + "/three", 4, 3).at(0);
   const std::string bytes = file_bytes(one);
   REQUIRE(bytes.size() > 1000);
   CHECK(bytes == file_bytes(three));
@@ -225,12 +234,7 @@ TEST_CASE(
   s.t_reached.assign(s.samples, 999.0);
   s.failure_flag.assign(s.samples, "");
   s.failure_message.assign(s.samples, "");
-  const std::string root = std::string(PHYSYNTH_TEST_OUTPUT) + "/hdf5_chunks_batches";
-  std::filesystem::remove_all(root);
-  std::filesystem::create_directories(root + "/one");
-  std::filesystem::create_directories(root + "/two");
-  const std::string one = engine::write_hdf5(s, root + "/one", 1, 1).at(0);
-  const std::string two = engine::write_hdf5(s, root + "/two", 1, 2).at(0);
+  const auto [one, two] = write_on(s, "hdf5_chunks_batches", 1, 1, 2);
   CHECK(file_bytes(one) == file_bytes(two));
   const engine::Shard back = engine::read_hdf5(one);
   REQUIRE(back.states.size() == s.states.size());

@@ -9,7 +9,7 @@ packages=(
   libtorch-dev libvtk9-dev libopenmpi-dev openmpi-bin
   libyaml-cpp-dev catch2 libhdf5-dev libdeflate-dev zlib1g-dev libcli11-dev
   nlohmann-json3-dev libtbb-dev libboost-dev librandom123-dev
-  libmuparser-dev libssl-dev libsbml5-dev
+  libssl-dev libsbml5-dev
   python3 python3-numpy python3-scipy python3-h5py
   # The Python module (python/) and its tests: pybind11 for Debian's python3, PyTorch and pandas.
   python3-dev pybind11-dev python3-pybind11 python3-pytest python3-torch python3-pandas

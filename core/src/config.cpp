@@ -32,6 +32,20 @@ SourceLocation ConfigNode::location() const {
   return {file_, mark.line + 1, mark.column + 1};
 }
 
+SourceLocation ConfigNode::location_at(std::size_t offset) const {
+  SourceLocation at = location();
+  if (at.line <= 0 || at.column <= 0 || at.file == "--set") return at;
+  std::ifstream in(file_);
+  std::string line;
+  for (int k = 0; k < at.line && std::getline(in, line); ++k) {
+  }
+  if (!in || static_cast<std::size_t>(at.column) > line.size()) return at;
+  const char first = line[static_cast<std::size_t>(at.column) - 1];
+  if (first == '|' || first == '>') return at;
+  at.column += static_cast<int>(offset) + (first == '"' || first == '\'' ? 1 : 0);
+  return at;
+}
+
 std::string ConfigNode::describe() const {
   if (!node_.IsDefined() || (node_.IsDefined() && node_.IsNull())) return "nothing";
   if ((node_.IsDefined() && node_.IsMap())) return "a mapping";

@@ -19,14 +19,15 @@ struct FunctionInfo {
 
 const std::vector<FunctionInfo>& function_table() {
   static const std::vector<FunctionInfo> table = {
-      {"exp", 1, 1, Op::kExp},        {"log", 1, 1, Op::kLog},          {"ln", 1, 1, Op::kLog},
-      {"log10", 1, 1, Op::kLog10},    {"sqrt", 1, 1, Op::kSqrt},        {"abs", 1, 1, Op::kAbs},
-      {"floor", 1, 1, Op::kFloor},    {"ceil", 1, 1, Op::kCeil},        {"sin", 1, 1, Op::kSin},
-      {"cos", 1, 1, Op::kCos},        {"tan", 1, 1, Op::kTan},          {"sinh", 1, 1, Op::kSinh},
-      {"cosh", 1, 1, Op::kCosh},      {"tanh", 1, 1, Op::kTanh},        {"asin", 1, 1, Op::kAsin},
-      {"acos", 1, 1, Op::kAcos},      {"atan", 1, 1, Op::kAtan},        {"pow", 2, 2, Op::kPow},
-      {"min", 2, -1, Op::kConstant},  {"max", 2, -1, Op::kConstant},    {"if", 3, 3, Op::kSelect},
-      {"piecewise", 3, -1, Op::kSelect},
+      {"exp", 1, 1, Op::kExp},           {"log", 1, 1, Op::kLog},       {"ln", 1, 1, Op::kLog},
+      {"log10", 1, 1, Op::kLog10},       {"sqrt", 1, 1, Op::kSqrt},     {"abs", 1, 1, Op::kAbs},
+      {"floor", 1, 1, Op::kFloor},       {"ceil", 1, 1, Op::kCeil},     {"sin", 1, 1, Op::kSin},
+      {"cos", 1, 1, Op::kCos},           {"tan", 1, 1, Op::kTan},       {"sinh", 1, 1, Op::kSinh},
+      {"cosh", 1, 1, Op::kCosh},         {"tanh", 1, 1, Op::kTanh},     {"asin", 1, 1, Op::kAsin},
+      {"acos", 1, 1, Op::kAcos},         {"atan", 1, 1, Op::kAtan},     {"pow", 2, 2, Op::kPow},
+      {"min", 2, -1, Op::kConstant},     {"max", 2, -1, Op::kConstant}, {"if", 3, 3, Op::kSelect},
+      {"piecewise", 3, -1, Op::kSelect}, {"sum", 1, -1, Op::kConstant}, {"avg", 1, -1, Op::kConstant},
+      {"sign", 1, 1, Op::kConstant},
   };
   return table;
 }
@@ -149,7 +150,7 @@ class ParsedExpression::Parser {
     return a;
   }
 
-  // c ? a : b, right-associative, as in C (and muParser, which observation expressions use).
+  // c ? a : b, right-associative, as in C.
   int parse_conditional() {
     Nesting nest(nesting_);
     if (too_deep()) return -1;
@@ -364,6 +365,17 @@ int ParsedExpression::compile_node(int index, Tape& tape, const Resolver& resolv
           r = name == "min" ? tape.select(less, r, a[k]) : tape.select(less, a[k], r);
         }
         return r;
+      }
+      if (name == "sum" || name == "avg") {  // left to right: ((a0 + a1) + a2) + ...
+        int r = a[0];
+        for (std::size_t k = 1; k < a.size(); ++k) r = tape.binary(Op::kAdd, r, a[k]);
+        if (name == "avg") r = tape.binary(Op::kDiv, r, tape.constant(static_cast<double>(a.size())));
+        return r;
+      }
+      if (name == "sign") {  // -1, 0 or 1 (0 for 0 and NaN); its derivative is 0
+        const int zero = tape.constant(0.0);
+        return tape.select(tape.binary(Op::kLess, zero, a[0]), tape.constant(1.0),
+                           tape.select(tape.binary(Op::kLess, a[0], zero), tape.constant(-1.0), zero));
       }
       if (name == "if") return tape.select(a[0], a[1], a[2]);
       if (name == "piecewise") {

@@ -21,9 +21,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// An observation expression (muParser) as a calibration observable. Its partial derivatives are
-// central differences of the expression alone, which is algebraic and cheap; the model's part
-// of the Jacobian (dy/dθ) stays exact, from CVODES sensitivities.
+// An observation expression as a calibration observable. Its partial derivatives are exact
+// (the expression's tape on Jets); the model's part of the Jacobian (dy/dθ) is exact too, from
+// the integrator's sensitivities.
 class ExpressionObservation : public anchor::ObservationFunction {
  public:
   ExpressionObservation(std::shared_ptr<const core::Model> model, std::string text)
@@ -31,7 +31,8 @@ class ExpressionObservation : public anchor::ObservationFunction {
         text_(std::move(text)),
         expression_(text_, expression_variables(*model_)),
         inputs_(*model_),
-        values_(inputs_.size()) {
+        values_(inputs_.size()),
+        partials_(inputs_.size()) {
     const auto& ps = model_->parameters();
     for (std::size_t j = 0; j < ps.size(); ++j)
       if (core::is_identifier(ps[j].name)) named_.push_back(j);
@@ -40,23 +41,16 @@ class ExpressionObservation : public anchor::ObservationFunction {
 
   double evaluate(double t, const double* y, const double* p, double* dh_dy, double* dh_dp) const override {
     inputs_.fill(t, y, p, values_.data());
-    const double h = expression_.evaluate(values_.data());
-    if (!dh_dy) return h;
+    if (!dh_dy) return expression_.evaluate(values_.data());
+    const double h = expression_.gradient(values_.data(), partials_.data());
     const std::size_t n = model_->num_states();
     std::fill(dh_dp, dh_dp + model_->num_parameters(), 0.0);
     // values_ = [states, named parameters, t]
     for (std::size_t k = 0; k + 1 < values_.size(); ++k) {
-      const double v = values_[k], step = 6e-6 * std::max(std::abs(v), 1e-6);
-      values_[k] = v + step;
-      const double up = expression_.evaluate(values_.data());
-      values_[k] = v - step;
-      const double down = expression_.evaluate(values_.data());
-      values_[k] = v;
-      const double d = (up - down) / (2.0 * step);
       if (k < n)
-        dh_dy[k] = d;
+        dh_dy[k] = partials_[k];
       else
-        dh_dp[named_[k - n]] = d;
+        dh_dp[named_[k - n]] = partials_[k];
     }
     return h;
   }
@@ -67,9 +61,9 @@ class ExpressionObservation : public anchor::ObservationFunction {
  private:
   std::shared_ptr<const core::Model> model_;
   std::string text_;
-  mutable Expression expression_;
+  Expression expression_;
   ExpressionInputs inputs_;
-  mutable std::vector<double> values_;
+  mutable std::vector<double> values_, partials_;
   std::vector<std::size_t> named_;  // model parameter index of each named parameter, in variable order
 };
 

@@ -3,42 +3,57 @@
 #include <algorithm>
 #include <cmath>
 
-#include <muParser.h>
+#include <ceres/jet.h>
 
 #include "physynth/core/config.h"
+#include "physynth/core/diagnostics.h"
+#include "physynth/core/expression_parser.h"
 
 namespace physynth::engine {
 
-namespace {
-double power(double a, double b) { return std::pow(a, b); }
-}  // namespace
-
 Expression::Expression(const std::string& text, const std::vector<std::string>& variables)
-    : parser_(std::make_unique<mu::Parser>()), storage_(std::make_unique<std::vector<double>>(variables.size(), 1.0)) {
-  try {
-    // pow(a, b) beside muParser's a^b: SBML and PEtab formulas write it so.
-    parser_->DefineFun("pow", &power);
-    for (std::size_t i = 0; i < variables.size(); ++i) parser_->DefineVar(variables[i], &(*storage_)[i]);
-    parser_->SetExpr(text);
-    parser_->Eval();  // parses now, so errors surface at load time
-  } catch (const mu::Parser::exception_type& e) {
-    if (e.GetCode() == mu::ecUNASSIGNABLE_TOKEN) throw std::invalid_argument("unknown name '" + e.GetToken() + "'");
-    std::string msg = e.GetMsg();
-    while (!msg.empty() && (msg.back() == '.' || msg.back() == ' ')) msg.pop_back();
-    throw std::invalid_argument(msg);
+    : storage_(variables.size(), 1.0) {
+  core::ExpressionError error;
+  const auto parsed = core::ParsedExpression::parse(text, &error);
+  if (!parsed) throw ExpressionSyntaxError(error.message, error.offset);
+  const auto resolve = [&](const core::ExpressionName& name, core::ExpressionError* e) {
+    const auto it = std::find(variables.begin(), variables.end(), name.name);
+    if (it != variables.end()) return tape_.parameter(static_cast<int>(it - variables.begin()));
+    if (name.name == "pi" || name.name == "_pi") return tape_.constant(M_PI);
+    if (name.name == "_e") return tape_.constant(M_E);
+    std::vector<std::string> known = variables;
+    known.push_back("pi");
+    const std::string hint = core::closest_match(name.name, known);
+    *e = {name.offset, "unknown name '" + name.name + "'" + (hint.empty() ? "" : " (did you mean '" + hint + "'?)")};
+    return -1;
+  };
+  const int slot = parsed->compile(tape_, resolve, &error);
+  if (slot < 0) throw ExpressionSyntaxError(error.message, error.offset);
+  tape_.add_output(slot);
+}
+
+double Expression::evaluate(const double* values) const {
+  double out = 0.0;
+  tape_.evaluate(0.0, static_cast<const double*>(nullptr), values, &out);
+  return out;
+}
+
+double Expression::gradient(const double* values, double* gradient) const {
+  using Jet = ceres::Jet<double, 4>;
+  const std::size_t n = storage_.size();
+  std::vector<Jet> x(n);
+  double value = evaluate(values);
+  for (std::size_t base = 0; base < n; base += 4) {
+    for (std::size_t i = 0; i < n; ++i) {
+      x[i] = Jet(values[i]);
+      if (i >= base && i < base + 4) x[i].v[static_cast<int>(i - base)] = 1.0;
+    }
+    Jet out;
+    tape_.evaluate(Jet(0.0), static_cast<const Jet*>(nullptr), x.data(), &out);
+    for (std::size_t i = base; i < std::min(n, base + 4); ++i) gradient[i] = out.v[static_cast<int>(i - base)];
   }
+  return value;
 }
-
-Expression::~Expression() = default;
-Expression::Expression(Expression&&) noexcept = default;
-Expression& Expression::operator=(Expression&&) noexcept = default;
-
-double Expression::evaluate(const double* values) {
-  std::copy(values, values + storage_->size(), storage_->begin());
-  return parser_->Eval();
-}
-
-double Expression::evaluate() { return parser_->Eval(); }
 
 std::vector<std::string> expression_variables(const core::Model& model) {
   std::vector<std::string> names;

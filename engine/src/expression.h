@@ -1,39 +1,49 @@
-// Observation and label expressions ("S + ES", "2*P/(Km + S)") evaluated with
-// muParser over a fixed list of variables. One Expression per thread: muParser
-// keeps evaluation state inside the parser.
+// Observation, label, event and condition expressions ("S + ES", "2*P/(Km + S)") over a fixed
+// list of variables. The same language as a user-defined model's equations
+// (core/expression_parser.h: operators, functions, `pi`), compiled once onto core's expression
+// tape; each variable is an input of the tape. Evaluation does not change the expression, so
+// one Expression may be read by several threads (not through inputs(), which is its own).
 #pragma once
 
-#include <memory>
+#include <cstddef>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "physynth/core/expression_tape.h"
 #include "physynth/core/model.h"
-
-namespace mu {
-class Parser;
-}
 
 namespace physynth::engine {
 
-class Expression {
+// What is wrong with an expression, and where: `offset` is the 0-based position in its text.
+class ExpressionSyntaxError : public std::invalid_argument {
  public:
-  // Throws std::invalid_argument with muParser's message if `text` does not
-  // parse or names something that is not in `variables`.
-  Expression(const std::string& text, const std::vector<std::string>& variables);
-  ~Expression();
-  Expression(Expression&&) noexcept;
-  Expression& operator=(Expression&&) noexcept;
-
-  // values[i] is the value of variables[i].
-  double evaluate(const double* values);
-  // The same on the values already in inputs() (written there in place: no copy per call).
-  double* inputs() { return storage_->data(); }
-  double evaluate();
+  ExpressionSyntaxError(const std::string& message, std::size_t offset)
+      : std::invalid_argument(message), offset_(offset) {}
+  std::size_t offset() const { return offset_; }
 
  private:
-  std::unique_ptr<mu::Parser> parser_;
-  std::unique_ptr<std::vector<double>> storage_;  // stable addresses for DefineVar
+  std::size_t offset_;
+};
+
+class Expression {
+ public:
+  // Throws ExpressionSyntaxError if `text` does not parse or names something that is not in
+  // `variables` (nor `pi`; `_pi` and `_e`, which muParser read until 2026-12-06, are kept).
+  Expression(const std::string& text, const std::vector<std::string>& variables);
+
+  // values[i] is the value of variables[i].
+  double evaluate(const double* values) const;
+  // The same on the values already in inputs() (written there in place: no copy per call).
+  double* inputs() { return storage_.data(); }
+  double evaluate() const { return evaluate(storage_.data()); }
+  // The value, and into gradient[i] its exact derivative by variables[i] (forward mode on
+  // Jets; the derivative of a selection is that of the branch taken).
+  double gradient(const double* values, double* gradient) const;
+
+ private:
+  core::Tape tape_;
+  std::vector<double> storage_;
 };
 
 // The variables an expression may use, in order: every state, every parameter

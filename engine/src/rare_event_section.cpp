@@ -72,9 +72,11 @@ void read_rare_event(const ConfigNode& node, Scenario& s) {
   r.inclusive = c.length == 2;
   for (const std::string* side : {&r.lhs, &r.rhs}) try {
       Expression e(*side, variables);
-    } catch (const std::invalid_argument& err) {
-      cn.error(cn.path() + ": cannot evaluate '" + *side + "' of '" + *text + "': " + err.what() +
-               "; it may use the labels and parameters: " + core::join(variables));
+    } catch (const ExpressionSyntaxError& err) {
+      const std::size_t start = side == &r.lhs ? 0 : c.at + c.length;
+      cn.diagnostics().error(cn.location_at(start + err.offset()),
+                             cn.path() + ": cannot evaluate '" + *side + "' of '" + *text + "': " + err.what() +
+                                 "; it may use the labels and parameters: " + core::join(variables));
       return;
     }
   if (s.labels.empty())

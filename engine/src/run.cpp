@@ -2,7 +2,7 @@
 #include "physynth/core/constants.h"
 
 #include <hdf5.h>
-#include <muParserDef.h>
+#include <libdeflate.h>
 #include <openssl/crypto.h>
 #include <tbb/enumerable_thread_specific.h>
 #include <tbb/info.h>
@@ -59,7 +59,7 @@ std::map<std::string, std::string> library_versions() {
                     std::to_string(EIGEN_MINOR_VERSION)},
       {"oneTBB", TBB_runtime_version()},
       {"Boost", boost},
-      {"muParser", mu::ParserVersion},
+      {"libdeflate", LIBDEFLATE_VERSION_STRING},
       {"OpenSSL", OpenSSL_version(OPENSSL_VERSION)},
   };
 }

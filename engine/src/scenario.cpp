@@ -364,9 +364,9 @@ bool check_expression(const ConfigNode& node, const std::string& text, const std
   try {
     Expression e(text, variables);
     return true;
-  } catch (const std::invalid_argument& err) {
-    node.error(node.path() + ": cannot evaluate '" + text + "': " + err.what() + "; it may use " +
-               core::join(variables));
+  } catch (const ExpressionSyntaxError& err) {
+    node.diagnostics().error(node.location_at(err.offset()), node.path() + ": cannot evaluate '" + text + "': " +
+                                                                 err.what() + "; it may use " + core::join(variables));
     return false;
   }
 }

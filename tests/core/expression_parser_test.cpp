@@ -90,6 +90,20 @@ TEST_CASE("expression parser: every function and condition") {
   CHECK(value("piecewise(1, x < 0, 2, x < 1, 3)") == 3.0);
   CHECK(value("(x >= 2) + (x <= 1) + (x == 2) + (x != 2)") == 2.0);
   CHECK(value("(x > 1 && y > 0) + 2 * (x > 1 || y > 0) + 4 * !(y > 0)") == 6.0);
+  CHECK(value("sum(x, y, b)") == 3.0);
+  CHECK(value("sum(a)") == 0.5);
+  CHECK(value("avg(x, b)") == 3.0);
+  CHECK(value("sign(x) + 10 * sign(y) + 100 * sign(x - 2)") == -9.0);
+}
+
+TEST_CASE("expression parser: sum and avg differentiate term by term, sign to zero") {
+  using J = ceres::Jet<double, 2>;
+  const J ys[] = {J(2.0, 0), J(-3.0, 1)}, ps[] = {J(0.5), J(4.0)}, t(7.0);
+  const J f = eval<J>("sum(x, x * y, a) + avg(x, y) + sign(y) * x", t, ys, ps);
+  // d/dx = 1 + y + 1/2 - 1; d/dy = x + 1/2.
+  CHECK(f.a == 2.0 - 6.0 + 0.5 + (2.0 - 3.0) / 2 - 2.0);
+  CHECK(f.v[0] == Approx(1.0 - 3.0 + 0.5 - 1.0));
+  CHECK(f.v[1] == Approx(2.0 + 0.5));
 }
 
 TEST_CASE("expression parser: derivatives through Jets are the exact ones, branch by branch") {

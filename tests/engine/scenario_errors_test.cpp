@@ -41,7 +41,7 @@ TEST_CASE("load_scenario: each bad file gets its exact message") {
       {"unused_parameter", "11:7", "parameter 'k9' is not used by the model; did you mean 'k1'?"},
       {"invalid_yaml", "13:5", "invalid YAML: end of map flow not found"},
       {"time_end_before_start", "13:24", "time.end (0) must be > time.start (10)"},
-      {"observation_unknown_variable", "16:33",
+      {"observation_unknown_variable", "16:38",
        "observations[0].expression: cannot evaluate 'A + Q': unknown name 'Q'; it may use A, B, A0, k1, t"},
       {"zero_samples", "12:21", "sampling.samples must be >= 1, got 0"},
       {"samples_not_integer", "12:21", "sampling.samples must be an integer, got 'ten'"},

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 #include <map>
 #include <memory>
 #include <set>
@@ -23,22 +22,6 @@ using core::Tape;
 
 // Marks an error already reported at its own place (a broken definition), so callers say nothing more.
 const char* const kReported = "\x01";
-
-// Where character `offset` of a scalar's text is in the file: the scalar's column, past an
-// opening quote. A block scalar ('|', '>') or a --set value is reported at the node.
-core::SourceLocation location_in(const ConfigNode& node, std::size_t offset) {
-  core::SourceLocation at = node.location();
-  if (at.line <= 0 || at.column <= 0 || at.file == "--set") return at;
-  std::ifstream in(node.file());
-  std::string line;
-  for (int k = 0; k < at.line && std::getline(in, line); ++k) {
-  }
-  if (!in || static_cast<std::size_t>(at.column) > line.size()) return at;
-  const char first = line[static_cast<std::size_t>(at.column) - 1];
-  if (first == '|' || first == '>') return at;
-  at.column += static_cast<int>(offset) + (first == '"' || first == '\'' ? 1 : 0);
-  return at;
-}
 
 struct Definition {
   std::string name;
@@ -99,7 +82,8 @@ std::optional<ParsedExpression> Binder::parse(const ConfigNode& node) {
   }
   ExpressionError error;
   auto expr = ParsedExpression::parse(node.scalar(), &error);
-  if (!expr) diags_.error(location_in(node, error.offset), node.path() + ": " + error.message + " in '" + node.scalar() + "'");
+  if (!expr)
+    diags_.error(node.location_at(error.offset), node.path() + ": " + error.message + " in '" + node.scalar() + "'");
   return expr;
 }
 
@@ -212,8 +196,8 @@ int Binder::resolve(const ExpressionName& name, const ConfigNode& node, Tape& ta
       }
       const Definition& start = definitions_[static_cast<std::size_t>(index)];
       if (!known)
-        diags_.error(location_in(start.node, 0), start.node.path() + ": definition '" + name.name +
-                                                      "' depends on itself: " + cycle + name.name);
+        diags_.error(start.node.location_at(0),
+                     start.node.path() + ": definition '" + name.name + "' depends on itself: " + cycle + name.name);
       return refuse(kReported);
     }
     Definition& d = definitions_[static_cast<std::size_t>(index)];
@@ -237,7 +221,7 @@ int Binder::resolve(const ExpressionName& name, const ConfigNode& node, Tape& ta
     return slot;
   }
   // Anything else is a parameter of the scenario.
-  const int k = params_.named(name.name, location_in(node, name.offset), node.path());
+  const int k = params_.named(name.name, node.location_at(name.offset), node.path());
   auto& ref = params_.refs[static_cast<std::size_t>(k)];
   if (ref.did_you_mean.empty()) ref.did_you_mean = core::closest_match(name.name, symbols());
   return tape.parameter(k);
@@ -250,7 +234,7 @@ int Binder::compile(const ParsedExpression& expr, const ConfigNode& node, Tape& 
       tape, [&](const ExpressionName& n, ExpressionError* e) { return resolve(n, node, tape, context, e); },
       &error);
   if (slot < 0 && error.message != kReported)
-    diags_.error(location_in(node, error.offset), node.path() + ": " + error.message + " in '" + expr.text() + "'");
+    diags_.error(node.location_at(error.offset), node.path() + ": " + error.message + " in '" + expr.text() + "'");
   return slot;
 }
 

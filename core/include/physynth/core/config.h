@@ -31,6 +31,9 @@ class ConfigNode {
   Diagnostics& diagnostics() const { return *diagnostics_; }
   const YAML::Node& yaml() const { return node_; }
   SourceLocation location() const;
+  // Where character `offset` of this scalar's text is in the file: its column, past an opening
+  // quote. A block scalar ('|', '>') or a --set value is reported at the node.
+  SourceLocation location_at(std::size_t offset) const;
 
   bool defined() const { return node_.IsDefined() && !node_.IsNull(); }
   bool is_map() const { return node_.IsDefined() && node_.IsMap(); }

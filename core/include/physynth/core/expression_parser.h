@@ -16,7 +16,8 @@
 //   number    name    name(arguments)    ( expression )
 // Functions: see expression_functions(). `if(c, a, b)` and
 // `piecewise(v1, c1, v2, c2, ..., otherwise)` choose by condition; like every
-// tape selection, the derivative is that of the branch taken.
+// tape selection, the derivative is that of the branch taken. `sum(a, ...)` adds left to right,
+// `avg(a, ...)` is that sum over the count, `sign(x)` is -1, 0 or 1.
 //
 // A tree deeper than 1,000 levels (or 250 levels of parentheses, calls or signs) is refused
 // with a message: both parsing and compiling recurse.

@@ -191,14 +191,18 @@ void Tape::evaluate(const T& t, const T* y, const T* p, T* out) const {
   using std::abs, std::acos, std::asin, std::atan, std::ceil, std::cos, std::cosh, std::exp, std::floor, std::log,
       std::log10, std::pow, std::sin, std::sinh, std::sqrt, std::tan, std::tanh;
   using Ops = ScalarOps<T>;
-  boost::container::small_vector<T, 128> s;
-  s.resize(code_.size());  // slot i is instruction i's value
+  // Slot i is instruction i's value; each is written before it is read, so doubles are left
+  // uninitialised here (value-initialising them was a tenth of a short expression's time).
+  boost::container::small_vector<T, 128> s(code_.size(), boost::container::default_init);
   std::size_t i = 0;
   for (const Instruction& in : code_) {
     T& r = s[i++];
     switch (in.op) {
       case Op::kConstant:
-        r = t * 0.0 + in.value;
+        if constexpr (std::is_same_v<T, double>)
+          r = in.value;
+        else
+          r = t * 0.0 + in.value;
         break;
       case Op::kTime:
         r = t;

@@ -12,7 +12,7 @@ namespace physynth::engine {
 // The condition's response r of each sample: lhs - rhs for '<' and '<=', rhs - lhs for '>' and
 // '>='; the sample is in the event where r < 0 (r <= 0 when inclusive). A sample whose labels
 // leave r undefined (an event that never fired, a failed sample) gets +infinity: not in the
-// event, and the farthest from it. Not thread-safe (muParser).
+// event, and the farthest from it. Not thread-safe (it owns the scratch of its expressions' inputs).
 class ConditionResponse {
  public:
   // Throws std::invalid_argument when the scenario has no sampling.condition.

@@ -143,8 +143,8 @@ std::map<std::string, std::string> library_versions();
 const char* physynth_version();
 
 // The scenario's events as the solver's root functions, in `specs` order; `action: stop` ones
-// terminal. Build them per thread: an expression event owns a muParser expression, which is
-// not thread-safe.
+// terminal. Build them per thread: an expression event owns the scratch its inputs are written
+// to.
 std::vector<solvers::Event> scenario_events(const std::vector<EventSpec>& specs, const core::Model* model);
 
 }  // namespace physynth::engine

@@ -71,7 +71,7 @@ struct NoiseModel {
 
 struct ObservationSpec {
   std::string name;
-  std::string expression;  // over state names, parameter names and t (muParser syntax)
+  std::string expression;  // over state names, parameter names and t (core/expression_parser.h)
   int derived_index = -1;  // or one of the model's derived channels (a vibration feature, say)
   std::string units;
   double sample_interval = 0.0;  // in time units; 0: at every point of the time grid

@@ -152,11 +152,17 @@ void CounterRng::normals(double* out, std::size_t count) {
     const std::size_t blocks = std::min(kSideBySide, (count - i + 1) / 2);
     philox8(key_, counter_, w);
     counter_[3] += static_cast<std::uint32_t>(blocks);
+    // Box-Muller on the blocks in phases, each a loop of independent operations, so that one
+    // pair's logarithm, square root and sine overlap the next pair's (box_muller's operations
+    // on each pair, in its order: the same bits).
+    double radius[kSideBySide], angle[kSideBySide];
     for (std::size_t b = 0; b < blocks; ++b) {
-      const double u1 = to_uniform((static_cast<std::uint64_t>(w[0][b]) << 32) | w[1][b]);
-      const double u2 = to_uniform((static_cast<std::uint64_t>(w[2][b]) << 32) | w[3][b]);
-      double first = 0.0, second = 0.0;
-      box_muller(u1, u2, first, second);
+      radius[b] = -2.0 * std::log(to_uniform((static_cast<std::uint64_t>(w[0][b]) << 32) | w[1][b]));
+      angle[b] = 2.0 * M_PI * to_uniform((static_cast<std::uint64_t>(w[2][b]) << 32) | w[3][b]);
+    }
+    for (std::size_t b = 0; b < blocks; ++b) radius[b] = std::sqrt(radius[b]);
+    for (std::size_t b = 0; b < blocks; ++b) {
+      const double second = radius[b] * std::sin(angle[b]), first = radius[b] * std::cos(angle[b]);
       out[i++] = first;
       if (i < count) {
         out[i++] = second;

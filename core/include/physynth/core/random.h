@@ -48,7 +48,8 @@ class CounterRng {
   double normal();
   // The next `count` standard normals: exactly what `count` calls of normal() give, with the
   // Philox blocks computed eight at a time (one block's ten rounds are a chain of dependent
-  // multiplications; side by side they overlap): 17.5 ns a draw against normal()'s 21.
+  // multiplications; side by side they overlap) and Box-Muller's functions over the batch in
+  // phases: 15.8 ns a draw against normal()'s 21 (Intel Xeon, 2026-12-06).
   void normals(double* out, std::size_t count);
 
  private:

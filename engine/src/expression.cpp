@@ -38,6 +38,12 @@ double Expression::evaluate(const double* values) const {
   return out;
 }
 
+core::Lanes Expression::evaluate(const core::Lanes* values) const {
+  core::Lanes out;
+  tape_.evaluate(core::Lanes(0.0), static_cast<const core::Lanes*>(nullptr), values, &out);
+  return out;
+}
+
 double Expression::gradient(const double* values, double* gradient) const {
   using Jet = ceres::Jet<double, 4>;
   const std::size_t n = storage_.size();
@@ -82,6 +88,13 @@ void ExpressionInputs::fill(double t, const double* y, const double* p, double* 
 void ExpressionInputs::fill_parameters(const double* p, double* values) const {
   std::size_t k = states_;
   for (std::size_t j : parameters_) values[k++] = p[j];
+}
+
+void ExpressionInputs::fill_lane(int lane, double t, const double* y, const double* p, core::Lanes* values) const {
+  std::size_t k = 0;
+  for (; k < states_; ++k) values[k].v[lane] = y[k];
+  for (std::size_t j : parameters_) values[k++].v[lane] = p[j];
+  values[k].v[lane] = t;
 }
 
 void ExpressionInputs::fill_point(double t, const double* y, double* values) const {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "physynth/core/expression_tape.h"
+#include "physynth/core/lanes.h"
 #include "physynth/core/model.h"
 
 namespace physynth::engine {
@@ -37,6 +38,9 @@ class Expression {
   // The same on the values already in inputs() (written there in place: no copy per call).
   double* inputs() { return storage_.data(); }
   double evaluate() const { return evaluate(storage_.data()); }
+  // kLanes points at once: values[i] holds variables[i] at each point, lane by lane; lane l of
+  // the result is, bit for bit, evaluate() at point l (core/lanes.h).
+  core::Lanes evaluate(const core::Lanes* values) const;
   // The value, and into gradient[i] its exact derivative by variables[i] (forward mode on
   // Jets; the derivative of a selection is that of the branch taken).
   double gradient(const double* values, double* gradient) const;
@@ -63,6 +67,8 @@ class ExpressionInputs {
   // run of points under the same parameters writes these once.
   void fill_parameters(const double* p, double* values) const;
   void fill_point(double t, const double* y, double* values) const;
+  // fill() into lane `lane` of each of size() values.
+  void fill_lane(int lane, double t, const double* y, const double* p, core::Lanes* values) const;
 
  private:
   std::size_t states_;

@@ -173,7 +173,8 @@ struct Worker {
   std::vector<Expression> labels;
   std::vector<Expression> record_labels;  // the per-record expression labels, in order
   std::vector<double> variables;
-  ExpressionInputs inputs;  // fills `variables`
+  ExpressionInputs inputs;         // fills `variables`
+  std::vector<core::Lanes> lanes;  // scratch: an expression's inputs at kLanes readings
   std::vector<double> y0;
   std::vector<double> reference;                  // backend pinn: a CVODES trajectory to check against
   std::vector<core::LinearInvariant> invariants;  // the model's, copied once per thread
@@ -435,6 +436,35 @@ struct Solved {
   const solvers::SolveResult* result = nullptr;
 };
 
+// An expression channel's readings: the expression at each reading's row, kLanes rows at once
+// (lane l of an evaluation is, bit for bit, the expression at its row alone); NaN at the rows
+// the solve did not reach.
+void expression_readings(const Expression& expression, const ExpressionInputs& inputs, std::vector<core::Lanes>& lanes,
+                         const Grid& grid, const std::vector<std::size_t>& rows, std::size_t rows_written,
+                         const RegimePlan& plan, const double* states, std::size_t n, double* values) {
+  lanes.resize(inputs.size());
+  std::size_t pending[core::kLanes];  // the readings in the lanes
+  int filled = 0;
+  const auto evaluate = [&] {
+    for (int l = filled; l < core::kLanes; ++l)  // spare lanes repeat the last reading
+      for (auto& v : lanes) v.v[l] = v.v[filled - 1];
+    const core::Lanes out = expression.evaluate(lanes.data());
+    for (int l = 0; l < filled; ++l) values[pending[l]] = out.v[l];
+    filled = 0;
+  };
+  for (std::size_t j = 0; j < rows.size(); ++j) {
+    const std::size_t row = rows[j];
+    if (row >= rows_written) {
+      values[j] = kNaN;
+      continue;
+    }
+    inputs.fill_lane(filled, grid.times[row], states + row * n, plan.at(grid.times[row]), lanes.data());
+    pending[filled++] = j;
+    if (filled == core::kLanes) evaluate();
+  }
+  if (filled > 0) evaluate();
+}
+
 void process_sample(const Scenario& s, const Grid& grid, Worker& w, Shard& shard, std::size_t i, SampleOutcome& outcome,
                     const PinnShard* pinn = nullptr, bool verify = false, const Solved* solved = nullptr) {
   const core::Model& model = *s.model.model;
@@ -501,15 +531,16 @@ void process_sample(const Scenario& s, const Grid& grid, Worker& w, Shard& shard
         const ObservationSpec& spec = s.observations[c];
         ObservationBlock& ob = shard.observations[c];
         double* values = &ob.values[i * ob.times.size()];
-        Expression* expression = spec.derived_index < 0 ? &w.observations[expression_channel] : nullptr;
-        const double* parameters_in = nullptr;  // whose values are in the expression's inputs
-        for (std::size_t j = 0; j < ob.times.size(); ++j) {
-          const std::size_t row = grid.obs_rows[c][j];
-          if (row >= r.rows_written) {
-            values[j] = kNaN;
-            continue;
-          }
-          if (spec.derived_index >= 0) {
+        if (spec.derived_index < 0) {
+          expression_readings(w.observations[expression_channel++], w.inputs, w.lanes, grid, grid.obs_rows[c],
+                              r.rows_written, plan, states, n, values);
+        } else {
+          for (std::size_t j = 0; j < ob.times.size(); ++j) {
+            const std::size_t row = grid.obs_rows[c][j];
+            if (row >= r.rows_written) {
+              values[j] = kNaN;
+              continue;
+            }
             auto it = derived_at.find(row);
             if (it == derived_at.end()) {
               core::CounterRng rng(s.seed, sample, core::stream::kDerivedBase + static_cast<std::uint32_t>(row));
@@ -533,14 +564,8 @@ void process_sample(const Scenario& s, const Grid& grid, Worker& w, Shard& shard
               it = derived_at.emplace(row, w.derived).first;
             }
             values[j] = it->second[static_cast<std::size_t>(spec.derived_index)];
-          } else {
-            const double* q = plan.at(grid.times[row]);
-            if (q != parameters_in) w.inputs.fill_parameters(parameters_in = q, expression->inputs());
-            w.inputs.fill_point(grid.times[row], states + row * n, expression->inputs());
-            values[j] = expression->evaluate();
           }
         }
-        if (spec.derived_index < 0) ++expression_channel;
         apply_noise(spec.noise, s.seed, sample, c, ob.times, values, w.noise_draws);
       }
       // Labels.

@@ -6,6 +6,8 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstring>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -95,6 +97,31 @@ TEST_CASE("expressions: exact gradients by every variable") {
   std::vector<double> g2(v.size(), -1.0);
   Expression("AB * 2", kNames).gradient(v.data(), g2.data());
   CHECK(g2 == std::vector<double>{2.0, 0, 0, 0, 0, 0, 0});
+}
+
+TEST_CASE("expressions: kLanes points at once give each point's bits") {
+  using physynth::core::kLanes;
+  using physynth::core::Lanes;
+  std::mt19937_64 rng(5);
+  std::uniform_real_distribution<double> u(-3.0, 3.0);
+  for (const char* text : {"AB / A0 * 100", "exp(-kon * t) * S^2 / (koff + ES) - 0.1", "S > 0 ? sqrt(S) : -S^3",
+                           "pow(abs(AB), 0.3) + log(abs(A0) + 1) * sin(t) - tanh(ES)", "sign(S) * min(AB, A0, 0)",
+                           "-S * 0", "sum(AB, -0, ES) + avg(t, kon)"}) {
+    const Expression e(text, kNames);
+    for (int trial = 0; trial < 50; ++trial) {
+      std::vector<Lanes> lanes(kNames.size());
+      std::vector<std::vector<double>> points(kLanes, std::vector<double>(kNames.size()));
+      for (int l = 0; l < kLanes; ++l)
+        for (std::size_t k = 0; k < kNames.size(); ++k)
+          lanes[k].v[l] = points[static_cast<std::size_t>(l)][k] = trial % 7 == 0 && k == 2 ? -0.0 : u(rng);
+      const Lanes out = e.evaluate(lanes.data());
+      for (int l = 0; l < kLanes; ++l) {
+        const double one = e.evaluate(points[static_cast<std::size_t>(l)].data()), lane = out.v[l];
+        INFO(text << " lane " << l << ": " << lane << " against " << one);
+        CHECK(std::memcmp(&one, &lane, sizeof one) == 0);
+      }
+    }
+  }
 }
 
 TEST_CASE("expressions: one expression evaluated by several threads at once") {

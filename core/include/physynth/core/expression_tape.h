@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <ceres/jet.h>
@@ -198,9 +199,9 @@ void Tape::evaluate(const T& t, const T* y, const T* p, T* out) const {
   for (const Instruction& in : code_) {
     T& r = s[i++];
     switch (in.op) {
-      case Op::kConstant:
-        if constexpr (std::is_same_v<T, double>)
-          r = in.value;
+      case Op::kConstant:  // exactly the value on doubles and lanes (lane by lane as on doubles)
+        if constexpr (std::is_same_v<T, double> || std::is_same_v<T, Lanes>)
+          r = T(in.value);
         else
           r = t * 0.0 + in.value;
         break;

@@ -12,7 +12,7 @@
 namespace physynth::engine {
 
 Expression::Expression(const std::string& text, const std::vector<std::string>& variables)
-    : storage_(variables.size(), 1.0) {
+    : variables_(variables.size()) {
   core::ExpressionError error;
   const auto parsed = core::ParsedExpression::parse(text, &error);
   if (!parsed) throw ExpressionSyntaxError(error.message, error.offset);
@@ -46,7 +46,7 @@ core::Lanes Expression::evaluate(const core::Lanes* values) const {
 
 double Expression::gradient(const double* values, double* gradient) const {
   using Jet = ceres::Jet<double, 4>;
-  const std::size_t n = storage_.size();
+  const std::size_t n = variables_;
   std::vector<Jet> x(n);
   double value = evaluate(values);
   for (std::size_t base = 0; base < n; base += 4) {
@@ -81,13 +81,10 @@ ExpressionInputs::ExpressionInputs(const core::Model& model) : states_(model.num
 }
 
 void ExpressionInputs::fill(double t, const double* y, const double* p, double* values) const {
-  fill_parameters(p, values);
-  fill_point(t, y, values);
-}
-
-void ExpressionInputs::fill_parameters(const double* p, double* values) const {
+  std::copy(y, y + states_, values);
   std::size_t k = states_;
   for (std::size_t j : parameters_) values[k++] = p[j];
+  values[k] = t;
 }
 
 void ExpressionInputs::fill_lane(int lane, double t, const double* y, const double* p, core::Lanes* values) const {
@@ -95,11 +92,6 @@ void ExpressionInputs::fill_lane(int lane, double t, const double* y, const doub
   for (; k < states_; ++k) values[k].v[lane] = y[k];
   for (std::size_t j : parameters_) values[k++].v[lane] = p[j];
   values[k].v[lane] = t;
-}
-
-void ExpressionInputs::fill_point(double t, const double* y, double* values) const {
-  std::copy(y, y + states_, values);
-  values[states_ + parameters_.size()] = t;
 }
 
 }  // namespace physynth::engine

@@ -2,7 +2,7 @@
 // list of variables. The same language as a user-defined model's equations
 // (core/expression_parser.h: operators, functions, `pi`), compiled once onto core's expression
 // tape; each variable is an input of the tape. Evaluation does not change the expression, so
-// one Expression may be read by several threads (not through inputs(), which is its own).
+// one Expression may be read by several threads.
 #pragma once
 
 #include <cstddef>
@@ -35,9 +35,6 @@ class Expression {
 
   // values[i] is the value of variables[i].
   double evaluate(const double* values) const;
-  // The same on the values already in inputs() (written there in place: no copy per call).
-  double* inputs() { return storage_.data(); }
-  double evaluate() const { return evaluate(storage_.data()); }
   // kLanes points at once: values[i] holds variables[i] at each point, lane by lane; lane l of
   // the result is, bit for bit, evaluate() at point l (core/lanes.h).
   core::Lanes evaluate(const core::Lanes* values) const;
@@ -47,7 +44,7 @@ class Expression {
 
  private:
   core::Tape tape_;
-  std::vector<double> storage_;
+  std::size_t variables_;
 };
 
 // The variables an expression may use, in order: every state, every parameter
@@ -63,10 +60,6 @@ class ExpressionInputs {
   explicit ExpressionInputs(const core::Model& model);
   std::size_t size() const { return states_ + parameters_.size() + 1; }
   void fill(double t, const double* y, const double* p, double* values) const;
-  // fill() in two parts: the parameters' values, and the point's (t and the states), so that a
-  // run of points under the same parameters writes these once.
-  void fill_parameters(const double* p, double* values) const;
-  void fill_point(double t, const double* y, double* values) const;
   // fill() into lane `lane` of each of size() values.
   void fill_lane(int lane, double t, const double* y, const double* p, core::Lanes* values) const;
 

@@ -25,6 +25,7 @@
 #include <memory>
 #include <optional>
 #include <thread>
+#include <type_traits>
 
 #include "audit.h"
 #include "collective.h"
@@ -651,7 +652,62 @@ void process_sample(const Scenario& s, const Grid& grid, Worker& w, Shard& shard
   }
 }
 
-Shard make_shard(const Scenario& s, const Grid& grid, std::uint64_t index, std::uint64_t first, std::size_t count) {
+// The arrays of a shard with a value per sample and output row (its bulk). A shard that has been
+// written hands them to the next (ShardGenerator::Impl::recycle), so that their memory is not
+// allocated, zeroed by the kernel and filled with NaN in one thread for every shard; each block
+// of samples then fills its own rows with NaN just before it is computed (clear_rows).
+struct ShardBulk {
+  std::vector<double> states, sensitivities, record_labels, regime;
+  std::vector<std::vector<double>> observations;  // per channel
+  std::vector<float> waveforms;
+
+  // Takes a written shard's bulk.
+  void take(Shard& used) {
+    states = std::move(used.states);
+    sensitivities = std::move(used.sensitivities);
+    record_labels = std::move(used.record_labels);
+    regime = std::move(used.regime);
+    waveforms = std::move(used.waveforms);
+    observations.clear();
+    for (auto& o : used.observations) observations.push_back(std::move(o.values));
+  }
+};
+
+// target becomes `size` values: the spare's array as it is where it has that size (*reused), else
+// `fill` everywhere.
+template <class T>
+void bulk_array(std::vector<T>& target, std::vector<T>* spare, std::size_t size, T fill, bool* reused) {
+  if (spare && spare->size() == size && size > 0) {
+    target = std::move(*spare);
+    *reused = true;
+  } else {
+    target.assign(size, fill);
+  }
+}
+
+// NaN in the bulk rows of samples [first, first + count) of the shard.
+void clear_rows(Shard& sh, std::size_t first, std::size_t count) {
+  const auto clear = [&](auto& array) {
+    using T = typename std::decay_t<decltype(array)>::value_type;
+    if (array.empty()) return;
+    const std::size_t per = array.size() / sh.samples;
+    std::fill(array.begin() + static_cast<std::ptrdiff_t>(first * per),
+              array.begin() + static_cast<std::ptrdiff_t>((first + count) * per), std::numeric_limits<T>::quiet_NaN());
+  };
+  clear(sh.states);
+  clear(sh.sensitivities);
+  clear(sh.record_labels);
+  clear(sh.regime);
+  clear(sh.waveforms);
+  for (auto& o : sh.observations) clear(o.values);
+}
+
+// A shard's arrays for `count` samples; the bulk from `spare` where it fits (then *reused, and the
+// bulk rows hold stale values until clear_rows), NaN elsewhere.
+Shard make_shard(const Scenario& s, const Grid& grid, std::uint64_t index, std::uint64_t first, std::size_t count,
+                 ShardBulk* spare = nullptr, bool* reused = nullptr) {
+  bool ignored = false;
+  if (!reused) reused = &ignored;
   const core::Model& model = *s.model.model;
   Shard sh;
   sh.index = index;
@@ -677,17 +733,19 @@ Shard make_shard(const Scenario& s, const Grid& grid, std::uint64_t index, std::
   }
   for (const char* n : solvers::SolverStats::names()) sh.stat_names.push_back(n);
   const std::size_t T = grid.times.size();
-  sh.states.assign(count * T * model.num_states(), kNaN);
+  bulk_array(sh.states, spare ? &spare->states : nullptr, count * T * model.num_states(), kNaN, reused);
   sh.parameters.assign(count * model.num_parameters(), 0.0);
   sh.labels.assign(count * s.labels.size(), kNaN);
-  sh.record_labels.assign(count * T * s.record_labels.size(), kNaN);
-  if (s.regimes.present) sh.regime.assign(count * T, kNaN);
+  bulk_array(sh.record_labels, spare ? &spare->record_labels : nullptr, count * T * s.record_labels.size(), kNaN,
+             reused);
+  if (s.regimes.present) bulk_array(sh.regime, spare ? &spare->regime : nullptr, count * T, kNaN, reused);
   sh.status.assign(count, static_cast<std::int8_t>(SampleStatus::kFailed));
   sh.t_reached.assign(count, kNaN);
   sh.solver_stats.assign(count * sh.stat_names.size(), 0);
   for (int k : s.solver.sensitivity_parameters)
     sh.sensitivity_names.push_back(s.parameters[static_cast<std::size_t>(k)].name);
-  sh.sensitivities.assign(count * T * sh.sensitivity_names.size() * model.num_states(), kNaN);
+  bulk_array(sh.sensitivities, spare ? &spare->sensitivities : nullptr,
+             count * T * sh.sensitivity_names.size() * model.num_states(), kNaN, reused);
   if (s.field.present) {
     sh.field_rows = s.field.rows;
     sh.field_cols = s.field.cols;
@@ -700,7 +758,8 @@ Shard make_shard(const Scenario& s, const Grid& grid, std::uint64_t index, std::
     sh.waveform_length = info.length;
     sh.waveform_rate_hz = info.sample_rate_hz;
     sh.waveform_units = info.units;
-    sh.waveforms.assign(count * grid.waveform_rows.size() * info.length, std::numeric_limits<float>::quiet_NaN());
+    bulk_array(sh.waveforms, spare ? &spare->waveforms : nullptr, count * grid.waveform_rows.size() * info.length,
+               std::numeric_limits<float>::quiet_NaN(), reused);
   }
   sh.failure_flag.assign(count, "");
   sh.failure_message.assign(count, "");
@@ -709,7 +768,8 @@ Shard make_shard(const Scenario& s, const Grid& grid, std::uint64_t index, std::
     ob.name = s.observations[c].name;
     ob.units = s.observations[c].units;
     for (std::size_t row : grid.obs_rows[c]) ob.times.push_back(grid.times[row]);
-    ob.values.assign(count * ob.times.size(), kNaN);
+    bulk_array(ob.values, spare && c < spare->observations.size() ? &spare->observations[c] : nullptr,
+               count * ob.times.size(), kNaN, reused);
     sh.observations.push_back(std::move(ob));
   }
   return sh;
@@ -764,6 +824,10 @@ struct ShardGenerator::Impl {
   std::function<bool()> stop;        // polled before each sample
   std::atomic<bool> stopped{false};  // compute() left samples undone because stop() said so
   std::shared_ptr<const DesignPoints> points;  // the samples, where a driver chose them
+  ShardBulk spare;                             // a written shard's bulk, for the next compute()
+
+  // Hands a written shard's bulk to the next shard computed.
+  void recycle(Shard&& used) { spare.take(used); }
 
   static std::vector<std::vector<double>> make_fields(const Scenario& s) {
     std::vector<std::vector<double>> out;
@@ -828,7 +892,9 @@ struct ShardGenerator::Impl {
       throw std::invalid_argument("a field has exactly rows x cols = " + std::to_string(s.samples) +
                                   " plots; samples " + std::to_string(first) + ".." +
                                   std::to_string(first + count - 1) + " are beyond it");
-    Shard shard = make_shard(s, grid, index, first, count);
+    bool fill_rows = false;  // the bulk is a written shard's: each block clears its rows first
+    Shard shard = make_shard(s, grid, index, first, count, &spare, &fill_rows);
+    spare = ShardBulk{};
     if (unit) {
       sampler.map_unit(unit, count, shard.parameters.data());
       shard.sample_keys.assign(keys, keys + count);
@@ -859,14 +925,17 @@ struct ShardGenerator::Impl {
         const bool together = solve_together(s, *slot, shard, pinn.has_value());
         for (std::size_t i = range.begin(); i != range.end();) {
           const std::size_t block = together ? std::min(kSolvedTogether, range.end() - i) : 1, start = i;
+          if (fill_rows) clear_rows(shard, start, block);
           if (together && !(stop && (stopped || stop()))) solve_block(s, grid, *slot, shard, i, block);
           for (; i != start + block; ++i) {
             if (stop && (stopped || stop())) {
               stopped = true;
-              // Samples left undone hold no rows, solved or not (the block solved them in place).
+              // Samples left undone hold no rows, solved or not (the block solved them in place),
+              // nor, where the bulk was a written shard's, anything of that shard.
               const std::size_t rows = grid.times.size() * s.model.model->num_states();
               std::fill(shard.states.begin() + static_cast<std::ptrdiff_t>(i * rows),
                         shard.states.begin() + static_cast<std::ptrdiff_t>((start + block) * rows), kNaN);
+              if (fill_rows) clear_rows(shard, start + block, range.end() - (start + block));
               return;
             }
             const bool verify = std::binary_search(verified.begin(), verified.end(), first + i);
@@ -1099,9 +1168,16 @@ class ShardWrites {
  public:
   static constexpr std::size_t kOverlapBytes = std::size_t{512} << 20;
 
+  // recycle: receives each shard once it is written (its memory serves the next shard).
   ShardWrites(const Scenario& s, std::string dir, int threads, const std::vector<std::string>& event_names,
-              RankPart& part, bool overlap)
-      : s_(s), dir_(std::move(dir)), threads_(threads), event_names_(event_names), part_(part), overlap_(overlap) {}
+              RankPart& part, bool overlap, std::function<void(Shard&&)> recycle)
+      : s_(s),
+        dir_(std::move(dir)),
+        threads_(threads),
+        event_names_(event_names),
+        part_(part),
+        overlap_(overlap),
+        recycle_(std::move(recycle)) {}
   ~ShardWrites() {
     if (pending_.valid()) finish();
   }
@@ -1115,8 +1191,9 @@ class ShardWrites {
     // Where it is not to overlap, the write runs here, in finish() (a deferred task).
     const bool beside = overlap_ && bytes_of(shard) <= kOverlapBytes;
     pending_ = std::async(beside ? std::launch::async : std::launch::deferred,
-                          [this, shard = std::move(shard), index, outcomes = std::move(outcomes)] {
-                            return write(shard, index, outcomes);
+                          [this, shard = std::move(shard), index, outcomes = std::move(outcomes)]() mutable {
+                            auto [record, seconds] = write(shard, index, outcomes);
+                            return Written{std::move(record), seconds, std::move(shard)};
                           });
     return beside || finish();
   }
@@ -1125,9 +1202,10 @@ class ShardWrites {
   bool finish() {
     if (!pending_.valid()) return part_.error.empty();
     try {
-      auto [record, seconds] = pending_.get();
-      part_.records.push_back(std::move(record));
-      part_.write_s += seconds;
+      Written w = pending_.get();
+      part_.records.push_back(std::move(w.record));
+      part_.write_s += w.seconds;
+      if (recycle_) recycle_(std::move(w.shard));
     } catch (const std::exception& e) {
       if (part_.error.empty()) part_.error = e.what();
     }
@@ -1164,7 +1242,13 @@ class ShardWrites {
   const std::vector<std::string>& event_names_;
   RankPart& part_;
   const bool overlap_;
-  std::future<std::pair<nlohmann::json, double>> pending_;
+  const std::function<void(Shard&&)> recycle_;
+  struct Written {
+    nlohmann::json record;
+    double seconds = 0.0;
+    Shard shard;
+  };
+  std::future<Written> pending_;
 };
 
 // How a run ended, as rank 0 tells every rank.
@@ -1388,7 +1472,8 @@ RunSummary run_scenario(const Scenario& s, const RunOptions& opt) {
   // written on one more thread while the next shard is computed (ShardWrites); a failed write
   // stops the run at the next shard, and every shard begun is finished before the run ends.
   RankPart part;
-  ShardWrites writes(s, dir, summary.threads, event_names, part, opt.write_beside_solve && summary.threads >= 2);
+  ShardWrites writes(s, dir, summary.threads, event_names, part, opt.write_beside_solve && summary.threads >= 2,
+                     [&generator](Shard&& used) { generator.impl_->recycle(std::move(used)); });
   for (std::uint64_t index = static_cast<std::uint64_t>(me); index < num_shards;
        index += static_cast<std::uint64_t>(ranks)) {
     try {

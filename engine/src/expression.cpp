@@ -87,11 +87,14 @@ void ExpressionInputs::fill(double t, const double* y, const double* p, double* 
   values[k] = t;
 }
 
-void ExpressionInputs::fill_lane(int lane, double t, const double* y, const double* p, core::Lanes* values) const {
-  std::size_t k = 0;
-  for (; k < states_; ++k) values[k].v[lane] = y[k];
+void ExpressionInputs::fill_lane_parameters(int lane, const double* p, core::Lanes* values) const {
+  std::size_t k = states_;
   for (std::size_t j : parameters_) values[k++].v[lane] = p[j];
-  values[k].v[lane] = t;
+}
+
+void ExpressionInputs::fill_lane_point(int lane, double t, const double* y, core::Lanes* values) const {
+  for (std::size_t k = 0; k < states_; ++k) values[k].v[lane] = y[k];
+  values[states_ + parameters_.size()].v[lane] = t;
 }
 
 }  // namespace physynth::engine

@@ -60,8 +60,11 @@ class ExpressionInputs {
   explicit ExpressionInputs(const core::Model& model);
   std::size_t size() const { return states_ + parameters_.size() + 1; }
   void fill(double t, const double* y, const double* p, double* values) const;
-  // fill() into lane `lane` of each of size() values.
-  void fill_lane(int lane, double t, const double* y, const double* p, core::Lanes* values) const;
+  // fill() into lane `lane` of each of size() values, in two parts: the parameters' values, and
+  // the point's (t and the states), so that a run of points under the same parameters writes
+  // these once.
+  void fill_lane_parameters(int lane, const double* p, core::Lanes* values) const;
+  void fill_lane_point(int lane, double t, const double* y, core::Lanes* values) const;
 
  private:
   std::size_t states_;

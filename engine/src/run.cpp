@@ -444,11 +444,14 @@ void expression_readings(const Expression& expression, const ExpressionInputs& i
                          const Grid& grid, const std::vector<std::size_t>& rows, std::size_t rows_written,
                          const RegimePlan& plan, const double* states, std::size_t n, double* values) {
   lanes.resize(inputs.size());
-  std::size_t pending[core::kLanes];  // the readings in the lanes
+  std::size_t pending[core::kLanes];                      // the readings in the lanes
+  const double* parameters_in[core::kLanes] = {nullptr};  // whose values each lane holds
   int filled = 0;
   const auto evaluate = [&] {
-    for (int l = filled; l < core::kLanes; ++l)  // spare lanes repeat the last reading
+    for (int l = filled; l < core::kLanes; ++l) {  // spare lanes repeat the last reading
       for (auto& v : lanes) v.v[l] = v.v[filled - 1];
+      parameters_in[l] = parameters_in[filled - 1];
+    }
     const core::Lanes out = expression.evaluate(lanes.data());
     for (int l = 0; l < filled; ++l) values[pending[l]] = out.v[l];
     filled = 0;
@@ -459,7 +462,9 @@ void expression_readings(const Expression& expression, const ExpressionInputs& i
       values[j] = kNaN;
       continue;
     }
-    inputs.fill_lane(filled, grid.times[row], states + row * n, plan.at(grid.times[row]), lanes.data());
+    const double* q = plan.at(grid.times[row]);
+    if (q != parameters_in[filled]) inputs.fill_lane_parameters(filled, parameters_in[filled] = q, lanes.data());
+    inputs.fill_lane_point(filled, grid.times[row], states + row * n, lanes.data());
     pending[filled++] = j;
     if (filled == core::kLanes) evaluate();
   }

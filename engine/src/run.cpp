@@ -657,26 +657,20 @@ void process_sample(const Scenario& s, const Grid& grid, Worker& w, Shard& shard
   }
 }
 
-// The arrays of a shard with a value per sample and output row (its bulk). A shard that has been
-// written hands them to the next (ShardGenerator::Impl::recycle), so that their memory is not
-// allocated, zeroed by the kernel and filled with NaN in one thread for every shard; each block
-// of samples then fills its own rows with NaN just before it is computed (clear_rows).
-struct ShardBulk {
-  std::vector<double> states, sensitivities, record_labels, regime;
-  std::vector<std::vector<double>> observations;  // per channel
-  std::vector<float> waveforms;
-
-  // Takes a written shard's bulk.
-  void take(Shard& used) {
-    states = std::move(used.states);
-    sensitivities = std::move(used.sensitivities);
-    record_labels = std::move(used.record_labels);
-    regime = std::move(used.regime);
-    waveforms = std::move(used.waveforms);
-    observations.clear();
-    for (auto& o : used.observations) observations.push_back(std::move(o.values));
-  }
-};
+// The arrays of a shard with a value per sample and output row (its bulk), each given to f: the
+// one list of them. A shard that has been written hands its bulk to the next one of the same size
+// (ShardGenerator::Impl::recycle), so that its memory is not allocated, zeroed by the kernel and
+// filled with NaN in one thread for every shard; each block of samples then fills its own rows
+// with NaN just before it is computed (clear_rows).
+template <class S, class F>
+void for_each_bulk_array(S& sh, F f) {
+  f(sh.states);
+  f(sh.sensitivities);
+  f(sh.record_labels);
+  f(sh.regime);
+  f(sh.waveforms);
+  for (auto& o : sh.observations) f(o.values);
+}
 
 // target becomes `size` values: the spare's array as it is where it has that size (*reused), else
 // `fill` everywhere.
@@ -692,27 +686,19 @@ void bulk_array(std::vector<T>& target, std::vector<T>* spare, std::size_t size,
 
 // NaN in the bulk rows of samples [first, first + count) of the shard.
 void clear_rows(Shard& sh, std::size_t first, std::size_t count) {
-  const auto clear = [&](auto& array) {
+  for_each_bulk_array(sh, [&](auto& array) {
     using T = typename std::decay_t<decltype(array)>::value_type;
     if (array.empty()) return;
     const std::size_t per = array.size() / sh.samples;
     std::fill(array.begin() + static_cast<std::ptrdiff_t>(first * per),
               array.begin() + static_cast<std::ptrdiff_t>((first + count) * per), std::numeric_limits<T>::quiet_NaN());
-  };
-  clear(sh.states);
-  clear(sh.sensitivities);
-  clear(sh.record_labels);
-  clear(sh.regime);
-  clear(sh.waveforms);
-  for (auto& o : sh.observations) clear(o.values);
+  });
 }
 
 // A shard's arrays for `count` samples; the bulk from `spare` where it fits (then *reused, and the
 // bulk rows hold stale values until clear_rows), NaN elsewhere.
 Shard make_shard(const Scenario& s, const Grid& grid, std::uint64_t index, std::uint64_t first, std::size_t count,
-                 ShardBulk* spare = nullptr, bool* reused = nullptr) {
-  bool ignored = false;
-  if (!reused) reused = &ignored;
+                 Shard* spare, bool* reused) {
   const core::Model& model = *s.model.model;
   Shard sh;
   sh.index = index;
@@ -773,7 +759,7 @@ Shard make_shard(const Scenario& s, const Grid& grid, std::uint64_t index, std::
     ob.name = s.observations[c].name;
     ob.units = s.observations[c].units;
     for (std::size_t row : grid.obs_rows[c]) ob.times.push_back(grid.times[row]);
-    bulk_array(ob.values, spare && c < spare->observations.size() ? &spare->observations[c] : nullptr,
+    bulk_array(ob.values, spare && c < spare->observations.size() ? &spare->observations[c].values : nullptr,
                count * ob.times.size(), kNaN, reused);
     sh.observations.push_back(std::move(ob));
   }
@@ -829,10 +815,10 @@ struct ShardGenerator::Impl {
   std::function<bool()> stop;        // polled before each sample
   std::atomic<bool> stopped{false};  // compute() left samples undone because stop() said so
   std::shared_ptr<const DesignPoints> points;  // the samples, where a driver chose them
-  ShardBulk spare;                             // a written shard's bulk, for the next compute()
+  Shard spare;                                 // a written shard, whose bulk the next compute() takes
 
   // Hands a written shard's bulk to the next shard computed.
-  void recycle(Shard&& used) { spare.take(used); }
+  void recycle(Shard&& used) { spare = std::move(used); }
 
   static std::vector<std::vector<double>> make_fields(const Scenario& s) {
     std::vector<std::vector<double>> out;
@@ -899,7 +885,7 @@ struct ShardGenerator::Impl {
                                   std::to_string(first + count - 1) + " are beyond it");
     bool fill_rows = false;  // the bulk is a written shard's: each block clears its rows first
     Shard shard = make_shard(s, grid, index, first, count, &spare, &fill_rows);
-    spare = ShardBulk{};
+    spare = Shard{};
     if (unit) {
       sampler.map_unit(unit, count, shard.parameters.data());
       shard.sample_keys.assign(keys, keys + count);
@@ -1235,10 +1221,9 @@ class ShardWrites {
   }
 
   static std::size_t bytes_of(const Shard& shard) {
-    std::size_t observations = 0;
-    for (const auto& o : shard.observations) observations += o.values.size();
-    return 8 * (shard.states.size() + shard.sensitivities.size() + shard.record_labels.size() + observations) +
-           4 * shard.waveforms.size();
+    std::size_t bytes = 0;
+    for_each_bulk_array(shard, [&](const auto& array) { bytes += array.size() * sizeof(array[0]); });
+    return bytes;
   }
 
   const Scenario& s_;

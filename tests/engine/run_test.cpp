@@ -556,7 +556,7 @@ TEST_CASE("run_scenario: an event on an expression of the state is located by ro
 
 TEST_CASE("run_scenario: a shard computed into a written shard's memory is the shard computed alone, bit for bit") {
   // Later shards of a run reuse the bulk arrays of the shard written before them (run.cpp,
-  // ShardBulk); each block of samples clears its rows first. Stale values would show in the rows
+  // for_each_bulk_array); each block of samples clears its rows first. Stale values would show in the rows
   // a sample leaves NaN: after a stopping event, of a failed sample, at a dropped reading.
   const auto bits_equal = [](const auto& a, const auto& b) {
     // (memcmp may not be given the null data() of an empty vector, even for 0 bytes)

@@ -1,7 +1,7 @@
 // A scalar type of kLanes doubles, for evaluating one model's right-hand side on several samples
 // at once (solvers/rodas5p_lanes.h steps kLanes samples together). Element-wise IEEE arithmetic
-// through GCC's vector extension (SSE2 pairs on x86-64 without -mavx; wider where the build
-// allows), so lane l of any result is, bit for bit, what the same expression gives on doubles:
+// through GCC's vector extension (SSE2 pairs on x86-64 without -mavx; AVX2 in the clones below),
+// so lane l of any result is, bit for bit, what the same expression gives on doubles:
 // no fused multiply-add is formed that the scalar code would not form (the build sets no -mfma).
 // Math functions run lane by lane through std::.
 #pragma once
@@ -12,8 +12,23 @@ namespace physynth::core {
 
 inline constexpr int kLanes = 4;
 
+// The functions whose arithmetic runs on Lanes (the right-hand side on lanes, the stages of
+// solvers/rodas5p_lanes.h) are compiled twice on x86-64 with GCC, each with everything they call
+// inlined (flatten): for AVX2, one instruction per Lanes operation, and for the baseline, two SSE2
+// instructions; the loader picks the first where the CPU has AVX2 (an ifunc). Neither forms fused
+// multiply-adds (AVX2 does not imply FMA), so both give the same bits. Off for Clang (the
+// sanitizer build) and where PHYSYNTH_NO_LANE_CLONES is set.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(PHYSYNTH_NO_LANE_CLONES)
+#define PHYSYNTH_LANE_CLONES __attribute__((target_clones("avx2", "default"), flatten))
+#else
+#define PHYSYNTH_LANE_CLONES
+#endif
+
 struct Lanes {
-  typedef double V __attribute__((vector_size(sizeof(double) * kLanes)));
+  // Aligned as the baseline x86-64 build aligns it (16 bytes), also in the AVX2 clones below, where
+  // GCC would otherwise assume 32 and load with instructions that fault on the 16-aligned memory
+  // the rest of the program gives it.
+  typedef double V __attribute__((vector_size(sizeof(double) * kLanes), aligned(16)));
   V v;
 
   Lanes() : v{} {}

@@ -42,7 +42,7 @@ class TemplatedModel : public Model {
   bool has_lane_rhs() const final { return EvaluatesLanes<Derived>::value; }
   void rhs_lanes(const Lanes& t, const Lanes* y, const Lanes* p, Lanes* dydt) const final {
     if constexpr (EvaluatesLanes<Derived>::value)
-      derived().template evaluate<Lanes>(t, y, p, dydt);
+      evaluate_lanes(t, y, p, dydt);
     else
       Model::rhs_lanes(t, y, p, dydt);
   }
@@ -100,6 +100,11 @@ class TemplatedModel : public Model {
   }
 
  private:
+  // evaluate<Lanes>, compiled for AVX2 and for the baseline (core/lanes.h).
+  PHYSYNTH_LANE_CLONES void evaluate_lanes(const Lanes& t, const Lanes* y, const Lanes* p, Lanes* dydt) const {
+    derived().template evaluate<Lanes>(t, y, p, dydt);
+  }
+
   // The parameters as constant Jets (thread-local scratch).
   template <class J>
   const J* parameter_jets(const double* p) const {

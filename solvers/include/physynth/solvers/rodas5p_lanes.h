@@ -261,8 +261,9 @@ class Rodas5PLanes {
 
   // The eight stages in every lane (lanes without a sample compute on stale values, unused),
   // each unrolled with its own row of the tableau: the coefficients are constants, broadcast
-  // from memory, not built on the stack in every iteration.
-  void stages() {
+  // from memory, not built on the stack in every iteration. Compiled for AVX2 and for the
+  // baseline (core/lanes.h: the same bits).
+  PHYSYNTH_LANE_CLONES void stages() {
     stage_list(std::make_integer_sequence<int, rodas5p::kStages>{});
     for (int i = 0; i < N; ++i) y1_[i].v = u_[i].v + k_[rodas5p::kStages - 1][i].v;
   }

@@ -5,7 +5,9 @@
 //
 //   kinetics_bench SCENARIO_DIR OUTPUT_DIR [REPEATS [NAME...]]
 // NAMEs are scenario files in SCENARIO_DIR without ".yaml" (the three kinetics examples by
-// default; bench/binding_parts.sh passes variants of one).
+// default; bench/binding_parts.sh passes variants of one). Each scenario is run once untimed
+// first, so that no timed run pays for what a process does once (the thread pool, the heap's
+// first pages), whatever REPEATS is: bench/run_kinetics.sh runs one repeat per call, in rounds.
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -38,6 +40,16 @@ int main(int argc, char** argv) {
     if (!s) {
       std::cerr << d.report();
       return 2;
+    }
+    {
+      engine::RunOptions warm;
+      warm.output_directory = out + "/" + name;
+      warm.threads = 1;
+      warm.overwrite = true;
+      if (const auto r = engine::run_scenario(*s, warm); !r.completed || r.failed > 0) {
+        std::cerr << name << ": run failed: " << r.message << "\n";
+        return 1;
+      }
     }
     // 1 and 2 threads as the engine runs by default, then 1 thread with solver.lanes off (each
     // sample stepped alone: the rate before samples were stepped together; the same bytes).

@@ -78,200 +78,282 @@ class Ndf {
   template <class System>
   RosenbrockResult solve(const System& sys, double t0, const double* y0, const std::vector<double>& times, double* out,
                          const std::vector<Event>& events = {}, const double* p = nullptr) {
-    RosenbrockResult r = solve_steps(sys, t0, y0, times, out, events, p);
-    const Vec& last = r.status == RosenbrockStatus::kStoppedByEvent ? u_ : D_[0];
-    r.final_state.assign(last.data(), last.data() + n_);
+    RosenbrockResult r;
+    if (start(sys, t0, y0, times, out, events, p, r)) {
+      while (attempt(sys, r)) {
+        bool converged = false;
+        for (int it = 0; it < ndf::kNewtonIterations; ++it) {
+          sys.rhs(t_new_, u_, f_);
+          const Newton verdict = newton_iteration(it, f_, r);
+          if (verdict == Newton::kIterate) continue;
+          converged = verdict == Newton::kConverged;
+          break;
+        }
+        if (!finish_attempt(sys, converged, r)) break;
+      }
+    }
+    end(r);
     return r;
   }
 
- private:
+  // The same solve in phases, for a driver that runs several samples' Newton iterations side by
+  // side (ndf_lanes.h): start(), then while attempt() is true the Newton iterations, each a
+  // right-hand side at (newton_time(), newton_point()) handed to newton_iteration() until it
+  // says other than kIterate (or kNewtonIterations of them), then finish_attempt(); end() at the
+  // finish. Exactly solve()'s operations in solve()'s order.
+  enum class Newton { kIterate, kConverged, kFailed };
+
+  // The first state, the rows at t0, the first step size and Jacobian. False when the solve is
+  // over already (every row at t0, or a non-finite start: r says which).
   template <class System>
-  RosenbrockResult solve_steps(const System& sys, double t0, const double* y0, const std::vector<double>& times,
-                               double* out, const std::vector<Event>& events, const double* p) {
-    using namespace ndf;
-    RosenbrockResult r;
+  bool start(const System& sys, double t0, const double* y0, const std::vector<double>& times, double* out,
+             const std::vector<Event>& events, const double* p, RosenbrockResult& r) {
+    r = RosenbrockResult{};
     r.t_reached = t0;
+    times_ = &times;
+    out_ = out;
+    event_list_ = &events;
+    p_ = p;
     const std::size_t T = times.size();
     std::fill(out, out + T * static_cast<std::size_t>(n_), std::numeric_limits<double>::quiet_NaN());
     for (int i = 0; i < n_; ++i) D_[0][i] = y0[i];
-    double t = t0;
-    std::size_t next = 0;
-    while (next < T && times[next] <= t0) write(out, next++, D_[0]);
-    if (next == T) {
+    t_ = t0;
+    next_ = 0;
+    while (next_ < T && times[next_] <= t0) write(next_++, D_[0]);
+    if (next_ == T) {
       r.rows_written = T;
-      return r;
+      return false;
     }
     const double t_end = times.back();
-    events_.start(events, t, D_[0].data(), p);
-    sys.rhs(t, D_[0], f_);
+    events_.start(events, t_, D_[0].data(), p);
+    sys.rhs(t_, D_[0], f_);
     ++r.stats.rhs_evals;
-    if (!f_.allFinite()) return fail(r, RosenbrockStatus::kNonFinite, t, next);
-    double h = o_.initial_step_size > 0.0 ? o_.initial_step_size : initial_step(sys, t, t_end, r);
-    h = std::min(h, t_end - t);
+    if (!f_.allFinite()) return fail(r, RosenbrockStatus::kNonFinite);
+    double h = o_.initial_step_size > 0.0 ? o_.initial_step_size : initial_step(sys, t_, t_end, r);
+    h = std::min(h, t_end - t_);
     if (o_.max_step_size > 0.0) h = std::min(h, o_.max_step_size);
-    D_[1] = h * f_;
-    for (int i = 2; i < kMaxOrder + 3; ++i) D_[static_cast<std::size_t>(i)].setZero();
+    h_ = h;
+    D_[1] = h_ * f_;
+    for (int i = 2; i < ndf::kMaxOrder + 3; ++i) D_[static_cast<std::size_t>(i)].setZero();
     order_ = 1;
-    int equal_steps = 0;
-    sys.jacobian(t, D_[0], J_);
+    equal_steps_ = 0;
+    sys.jacobian(t_, D_[0], J_);
     ++r.stats.jacobian_evals;
-    bool lu_valid = false;
-    int singular = 0;
-    const double newton_tol =
+    lu_valid_ = false;
+    singular_ = 0;
+    newton_tol_ =
         std::max(10.0 * std::numeric_limits<double>::epsilon() / o_.rtol, std::min(0.03, std::sqrt(o_.rtol)));
-    while (next < T) {
-      const double resolution = 16.0 * std::numeric_limits<double>::epsilon() * std::max(1.0, std::abs(t));
-      if (t_end - t <= resolution) {
-        while (next < T) write(out, next++, D_[0]);
-        break;
+    at_step_ = true;
+    return true;
+  }
+
+  // Up to the next attempt's Newton iteration: a new step's size (when the last was accepted),
+  // the prediction, I - c J factorised. False when the solve is over (every row written, or a
+  // failure: r says which).
+  template <class System>
+  bool attempt(const System& sys, RosenbrockResult& r) {
+    using namespace ndf;
+    const std::vector<double>& times = *times_;
+    const std::size_t T = times.size();
+    const double t_end = times.back();
+    for (;;) {
+      if (at_step_) {
+        if (next_ >= T) {
+          r.rows_written = T;
+          return false;
+        }
+        resolution_ = 16.0 * std::numeric_limits<double>::epsilon() * std::max(1.0, std::abs(t_));
+        if (t_end - t_ <= resolution_) {
+          while (next_ < T) write(next_++, D_[0]);
+          r.rows_written = T;
+          return false;
+        }
+        if (r.stats.steps >= o_.max_steps) return fail(r, RosenbrockStatus::kTooMuchWork);
+        // The step this time: within the largest allowed and not past the end (nor short of it by
+        // a sliver). Any change rescales the differences.
+        double h_new = h_;
+        if (o_.max_step_size > 0.0) h_new = std::min(h_new, o_.max_step_size);
+        if (t_ + h_new > t_end || t_end - (t_ + h_new) <= resolution_) h_new = t_end - t_;
+        if (h_new != h_) {
+          rescale(h_new / h_);
+          h_ = h_new;
+          equal_steps_ = 0;
+          lu_valid_ = false;
+        }
+        if (h_ <= resolution_) return fail(r, RosenbrockStatus::kStepTooSmall);
+        jacobian_current_ = false;
+        at_step_ = false;
       }
-      if (r.stats.steps >= o_.max_steps) return fail(r, RosenbrockStatus::kTooMuchWork, t, next);
-      // The step this time: within the largest allowed and not past the end (nor short of it by
-      // a sliver). Any change rescales the differences.
-      double h_new = h;
-      if (o_.max_step_size > 0.0) h_new = std::min(h_new, o_.max_step_size);
-      if (t + h_new > t_end || t_end - (t + h_new) <= resolution) h_new = t_end - t;
-      if (h_new != h) {
-        rescale(h_new / h);
-        h = h_new;
-        equal_steps = 0;
-        lu_valid = false;
+      // An attempt at this step: the prediction, then the Newton iteration on I - c J.
+      t_new_ = t_ + h_;
+      const int k = order_;
+      yp_ = D_[0];
+      for (int i = 1; i <= k; ++i) yp_ += D_[static_cast<std::size_t>(i)];
+      psi_.setZero();
+      for (int i = 1; i <= k; ++i) psi_ += kGammaSum[i] * D_[static_cast<std::size_t>(i)];
+      const double a = alpha(k);
+      psi_ /= a;
+      c_ = h_ / a;
+      if (!lu_valid_) {
+        lu_.matrix() = -c_ * J_;
+        lu_.matrix().diagonal().array() += 1.0;
+        ++r.stats.factorizations;
+        lu_valid_ = lu_.factorize();
+        if (lu_valid_) singular_ = 0;
       }
-      if (h <= resolution) return fail(r, RosenbrockStatus::kStepTooSmall, t, next);
-      bool jacobian_current = false;
-      // Attempts at this step until one passes the Newton iteration and the error test.
-      for (;;) {
-        const double t_new = t + h;
-        const int k = order_;
-        yp_ = D_[0];
-        for (int i = 1; i <= k; ++i) yp_ += D_[static_cast<std::size_t>(i)];
-        psi_.setZero();
-        for (int i = 1; i <= k; ++i) psi_ += kGammaSum[i] * D_[static_cast<std::size_t>(i)];
-        const double a = alpha(k);
-        psi_ /= a;
-        const double c = h / a;
-        bool converged = false;
-        int iterations = 0;
-        if (!lu_valid) {
-          lu_.matrix() = -c * J_;
-          lu_.matrix().diagonal().array() += 1.0;
-          ++r.stats.factorizations;
-          lu_valid = lu_.factorize();
-          if (lu_valid) singular = 0;
-        }
-        if (lu_valid) {
-          for (int i = 0; i < size(); ++i) w_[i] = 1.0 / (atol(i) + o_.rtol * std::abs(yp_[i]));
-          d_.setZero();
-          u_ = yp_;
-          double previous = 0.0;
-          for (int it = 0; it < kNewtonIterations; ++it) {
-            iterations = it + 1;
-            sys.rhs(t_new, u_, f_);
-            ++r.stats.rhs_evals;
-            if (!f_.allFinite()) break;
-            dy_ = c * f_ - psi_ - d_;
-            lu_.solve(dy_.data());
-            const double norm = rms(dy_);
-            // From the second iteration on, the contraction rate says whether the iteration will
-            // converge in the iterations left (rate^left as products: pow was 14 % of a run).
-            const double rate = it > 0 ? norm / previous : 0.0;
-            if (it > 0) {
-              double rate_power = rate;
-              for (int left = kNewtonIterations - it; left > 1; --left) rate_power *= rate;
-              if (!(rate < 1.0) || rate_power / (1.0 - rate) * norm > newton_tol) break;
-            }
-            u_ += dy_;
-            d_ += dy_;
-            if (norm == 0.0 || (it > 0 && rate / (1.0 - rate) * norm < newton_tol)) {
-              converged = true;
-              break;
-            }
-            previous = norm;
-          }
-        } else if (++singular > 10) {
-          return fail(r, RosenbrockStatus::kSingularMatrix, t, next);
-        }
-        if (!converged) {
-          if (!jacobian_current) {  // first: a fresh Jacobian at the predicted point
-            sys.jacobian(t_new, yp_, J_);
-            ++r.stats.jacobian_evals;
-            if (!J_.allFinite()) return fail(r, RosenbrockStatus::kNonFinite, t, next);
-            jacobian_current = true;
-            lu_valid = false;
-            continue;
-          }
-          ++r.stats.rejected;  // then: half the step
-          rescale(0.5);
-          h *= 0.5;
-          equal_steps = 0;
-          lu_valid = false;
-          if (h <= resolution) return fail(r, RosenbrockStatus::kStepTooSmall, t, next);
-          continue;
-        }
-        const double safety = 0.9 * (2 * kNewtonIterations + 1) / (2 * kNewtonIterations + iterations);
-        for (int i = 0; i < size(); ++i) w_[i] = 1.0 / (atol(i) + o_.rtol * std::abs(u_[i]));
-        const double error = error_constant(k) * rms(d_);
-        if (!(error <= 1.0)) {
-          ++r.stats.rejected;
-          const double factor =
-              std::isfinite(error) ? std::max(0.2, safety * std::pow(error, -1.0 / (k + 1))) : 0.2;
-          rescale(factor);
-          h *= factor;
-          equal_steps = 0;
-          lu_valid = false;
-          if (h <= resolution) return fail(r, RosenbrockStatus::kStepTooSmall, t, next);
-          continue;
-        }
-        // Accepted: the differences take in y(t + h) (D_0 becomes it).
-        ++r.stats.steps;
-        D_[static_cast<std::size_t>(k + 2)] = d_ - D_[static_cast<std::size_t>(k + 1)];
-        D_[static_cast<std::size_t>(k + 1)] = d_;
-        for (int i = k; i >= 0; --i) D_[static_cast<std::size_t>(i)] += D_[static_cast<std::size_t>(i + 1)];
-        // The events inside (t, t + h], then the outputs there, from the interpolating polynomial.
-        if (!events.empty()) {
-          const double theta_stop = events_.locate(events, p, t, h, D_[0].data(),
-                                                     [&](double theta) { return dense(theta, k).data(); }, r.events);
-          if (theta_stop >= 0.0) {
-            const double te = t + theta_stop * h;
-            for (; next < T && times[next] < te; ++next) write(out, next, dense((times[next] - t) / h, k));
-            dense(theta_stop, k);  // u_ = y(te), the final state
-            r.status = RosenbrockStatus::kStoppedByEvent;
-            r.t_reached = te;
-            r.rows_written = next;
-            return r;
-          }
-          events_.advance();
-        }
-        for (; next < T && times[next] <= t_new; ++next) {
-          const double theta = (times[next] - t) / h;
-          write(out, next, theta >= 1.0 ? D_[0] : dense(theta, k));
-        }
-        t = t_new;
-        r.t_reached = t;
-        // After k + 1 steps of one size: the order whose next step is largest, and that step.
-        if (++equal_steps >= k + 1) {
-          const double inf = std::numeric_limits<double>::infinity();
-          const double lower = k > 1 ? error_constant(k - 1) * rms(D_[static_cast<std::size_t>(k)]) : inf;
-          const double higher =
-              k < kMaxOrder ? error_constant(k + 1) * rms(D_[static_cast<std::size_t>(k + 2)]) : inf;
-          const double f_lower = std::pow(lower, -1.0 / k), f_same = std::pow(error, -1.0 / (k + 1)),
-                       f_higher = std::pow(higher, -1.0 / (k + 2));
-          double best = f_same;
-          int change = 0;
-          if (f_lower > best) best = f_lower, change = -1;
-          if (f_higher > best) best = f_higher, change = 1;
-          order_ = k + change;
-          const double factor = std::min(10.0, safety * best);
-          rescale(factor);
-          h *= factor;
-          equal_steps = 0;
-          lu_valid = false;
-        }
-        break;
+      if (lu_valid_) {
+        for (int i = 0; i < size(); ++i) w_[i] = 1.0 / (atol(i) + o_.rtol * std::abs(yp_[i]));
+        d_.setZero();
+        u_ = yp_;
+        previous_ = 0.0;
+        return true;
       }
+      if (++singular_ > 10) return fail(r, RosenbrockStatus::kSingularMatrix);
+      if (!not_converged(sys, r)) return false;
     }
-    r.rows_written = T;
-    return r;
+  }
+
+  // Where the attempt's Newton iteration needs the right-hand side next.
+  double newton_time() const { return t_new_; }
+  const Vec& newton_point() const { return u_; }
+
+  // Newton iteration `it` (0, 1, ...) of this attempt, given f at (newton_time(), newton_point()):
+  // the correction, and whether the iteration has converged, goes on, or has failed.
+  Newton newton_iteration(int it, const Vec& f, RosenbrockResult& r) {
+    const bool finite = f.allFinite();
+    double norm = 0.0;
+    if (finite) {
+      dy_ = c_ * f - psi_ - d_;
+      lu_.solve(dy_.data());
+      norm = rms(dy_);
+      u_ += dy_;
+      d_ += dy_;
+    }
+    return newton_verdict(it, finite, norm, r);
+  }
+
+  // After the iteration's correction (its weighted RMS norm; none if f was not finite) is in u_
+  // and d_: whether the iteration has converged, goes on, or has failed. Where it has failed,
+  // u_ and d_ are not used again.
+  Newton newton_verdict(int it, bool finite, double norm, RosenbrockResult& r) {
+    using namespace ndf;
+    iterations_ = it + 1;
+    ++r.stats.rhs_evals;
+    if (!finite) return Newton::kFailed;
+    // From the second iteration on, the contraction rate says whether the iteration will
+    // converge in the iterations left (rate^left as products: pow was 14 % of a run).
+    const double rate = it > 0 ? norm / previous_ : 0.0;
+    if (it > 0) {
+      double rate_power = rate;
+      for (int left = kNewtonIterations - it; left > 1; --left) rate_power *= rate;
+      if (!(rate < 1.0) || rate_power / (1.0 - rate) * norm > newton_tol_) return Newton::kFailed;
+    }
+    if (norm == 0.0 || (it > 0 && rate / (1.0 - rate) * norm < newton_tol_)) return Newton::kConverged;
+    previous_ = norm;
+    return it + 1 < kNewtonIterations ? Newton::kIterate : Newton::kFailed;
+  }
+
+  // After the attempt's Newton iteration: a fresh Jacobian or a smaller step if it failed; else
+  // the error test, and for an accepted step its events, outputs and the next order and step.
+  // False when the solve is over (a failure or a terminal event: r says which).
+  template <class System>
+  bool finish_attempt(const System& sys, bool converged, RosenbrockResult& r) {
+    using namespace ndf;
+    if (!converged) return not_converged(sys, r);
+    const int k = order_;
+    const double safety = 0.9 * (2 * kNewtonIterations + 1) / (2 * kNewtonIterations + iterations_);
+    for (int i = 0; i < size(); ++i) w_[i] = 1.0 / (atol(i) + o_.rtol * std::abs(u_[i]));
+    const double error = error_constant(k) * rms(d_);
+    if (!(error <= 1.0)) {
+      ++r.stats.rejected;
+      const double factor = std::isfinite(error) ? std::max(0.2, safety * std::pow(error, -1.0 / (k + 1))) : 0.2;
+      rescale(factor);
+      h_ *= factor;
+      equal_steps_ = 0;
+      lu_valid_ = false;
+      if (h_ <= resolution_) return fail(r, RosenbrockStatus::kStepTooSmall);
+      return true;
+    }
+    // Accepted: the differences take in y(t + h) (D_0 becomes it).
+    ++r.stats.steps;
+    D_[static_cast<std::size_t>(k + 2)] = d_ - D_[static_cast<std::size_t>(k + 1)];
+    D_[static_cast<std::size_t>(k + 1)] = d_;
+    for (int i = k; i >= 0; --i) D_[static_cast<std::size_t>(i)] += D_[static_cast<std::size_t>(i + 1)];
+    const std::vector<double>& times = *times_;
+    const std::size_t T = times.size();
+    const double t = t_, h = h_;
+    // The events inside (t, t + h], then the outputs there, from the interpolating polynomial.
+    if (!event_list_->empty()) {
+      const double theta_stop = events_.locate(*event_list_, p_, t, h, D_[0].data(),
+                                               [&](double theta) { return dense(theta, k).data(); }, r.events);
+      if (theta_stop >= 0.0) {
+        const double te = t + theta_stop * h;
+        for (; next_ < T && times[next_] < te; ++next_) write(next_, dense((times[next_] - t) / h, k));
+        dense(theta_stop, k);  // u_ = y(te), the final state
+        r.status = RosenbrockStatus::kStoppedByEvent;
+        r.t_reached = te;
+        r.rows_written = next_;
+        return false;
+      }
+      events_.advance();
+    }
+    for (; next_ < T && times[next_] <= t_new_; ++next_) {
+      const double theta = (times[next_] - t) / h;
+      write(next_, theta >= 1.0 ? D_[0] : dense(theta, k));
+    }
+    t_ = t_new_;
+    r.t_reached = t_;
+    at_step_ = true;
+    // After k + 1 steps of one size: the order whose next step is largest, and that step.
+    if (++equal_steps_ >= k + 1) {
+      const double inf = std::numeric_limits<double>::infinity();
+      const double lower = k > 1 ? error_constant(k - 1) * rms(D_[static_cast<std::size_t>(k)]) : inf;
+      const double higher = k < kMaxOrder ? error_constant(k + 1) * rms(D_[static_cast<std::size_t>(k + 2)]) : inf;
+      const double f_lower = std::pow(lower, -1.0 / k), f_same = std::pow(error, -1.0 / (k + 1)),
+                   f_higher = std::pow(higher, -1.0 / (k + 2));
+      double best = f_same;
+      int change = 0;
+      if (f_lower > best) best = f_lower, change = -1;
+      if (f_higher > best) best = f_higher, change = 1;
+      order_ = k + change;
+      const double factor = std::min(10.0, safety * best);
+      rescale(factor);
+      h_ *= factor;
+      equal_steps_ = 0;
+      lu_valid_ = false;
+    }
+    return true;
+  }
+
+  // The solve's final state into r: y where it stopped (at a terminal event: there).
+  void end(RosenbrockResult& r) const {
+    const Vec& last = r.status == RosenbrockStatus::kStoppedByEvent ? u_ : D_[0];
+    r.final_state.assign(last.data(), last.data() + n_);
+  }
+
+ private:
+  template <int>
+  friend class NdfLanes;  // runs the Newton iterations' arithmetic across lanes (ndf_lanes.h)
+
+  // A Newton iteration that did not converge: first a fresh Jacobian at the predicted point,
+  // then half the step. False on a failure.
+  template <class System>
+  bool not_converged(const System& sys, RosenbrockResult& r) {
+    if (!jacobian_current_) {
+      sys.jacobian(t_new_, yp_, J_);
+      ++r.stats.jacobian_evals;
+      if (!J_.allFinite()) return fail(r, RosenbrockStatus::kNonFinite);
+      jacobian_current_ = true;
+      lu_valid_ = false;
+      return true;
+    }
+    ++r.stats.rejected;
+    rescale(0.5);
+    h_ *= 0.5;
+    equal_steps_ = 0;
+    lu_valid_ = false;
+    if (h_ <= resolution_) return fail(r, RosenbrockStatus::kStepTooSmall);
+    return true;
   }
 
   // y(t + θ h) into u_ for the step just taken from t with size h at order k: D_ holds the
@@ -363,9 +445,10 @@ class Ndf {
   }
 
   double atol(int i) const { return state_atol(o_, i); }
-  void write(double* out, std::size_t row, const Vec& y) const { write_row(out, row, n_, y); }
-  static RosenbrockResult& fail(RosenbrockResult& r, RosenbrockStatus s, double t, std::size_t next) {
-    return r.stop(s, t, next);
+  void write(std::size_t row, const Vec& y) const { write_row(out_, row, n_, y); }
+  bool fail(RosenbrockResult& r, RosenbrockStatus s) const {
+    r.stop(s, t_, next_);
+    return false;
   }
 
   int n_;
@@ -377,6 +460,15 @@ class Ndf {
   Vec yp_, psi_, d_, dy_, f_, w_, u_;
   int order_ = 1;
   StepEvents events_;
+  // The solve in progress: its outputs, the point reached and the attempt under way.
+  const std::vector<double>* times_ = nullptr;
+  double* out_ = nullptr;
+  const std::vector<Event>* event_list_ = nullptr;
+  const double* p_ = nullptr;
+  std::size_t next_ = 0;
+  double t_ = 0.0, h_ = 0.0, t_new_ = 0.0, c_ = 0.0, resolution_ = 0.0, newton_tol_ = 0.0, previous_ = 0.0;
+  int equal_steps_ = 0, singular_ = 0, iterations_ = 0;
+  bool lu_valid_ = false, jacobian_current_ = false, at_step_ = true;
 };
 
 }  // namespace physynth::solvers

@@ -91,17 +91,19 @@ double run_odeint(const physynth::core::Model& model, double rtol, double atol, 
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-// Rodas5P on core::kLanes samples stepped together (rodas5p_lanes.h, what the engine runs where
-// it can): seconds, and whether every number equals the one-sample solver's (`one`) bit for bit.
+// Rodas5P or the NDF on core::kLanes samples stepped together (rodas5p_lanes.h, ndf_lanes.h,
+// what the engine runs where it can): seconds, and whether every number equals the one-sample
+// solver's (`one`) bit for bit.
 double run_lanes(const physynth::core::Model& model, const physynth::solvers::RosenbrockOptions& o,
                  const std::vector<double>& params, std::size_t m, std::size_t samples,
-                 const std::vector<double>& times, const std::vector<double>& one, bool* identical) {
+                 const std::vector<double>& times, const std::vector<double>& one, bool* identical,
+                 physynth::solvers::StiffFormula formula) {
   namespace solvers = physynth::solvers;
   const std::size_t n = model.num_states(), T = times.size();
   std::vector<double> out(one.size()), y0(samples * n);
   std::vector<solvers::RosenbrockResult> results(samples);
   std::vector<solvers::LaneSample> batch(samples);
-  solvers::RosenbrockSolver ros(static_cast<int>(n), o);
+  solvers::RosenbrockSolver ros(static_cast<int>(n), o, formula);
   const auto start = Clock::now();
   for (std::size_t s = 0; s < samples; ++s) {
     model.initial_state(&params[s * m], &y0[s * n]);
@@ -187,10 +189,13 @@ int main(int argc, char** argv) {
         run_odeint(model, co.rtol, smallest_atol, shard.parameters, m, samples, s->times, odeint_out, &odeint_failed);
     // Several samples stepped together, where the model evaluates on lanes; then the one-sample
     // solver again, for its rate on the same warm machine.
-    nlohmann::json lanes;
+    nlohmann::json lanes, ndf_lanes;
     if (model.has_lane_rhs() && n <= 8) {
-      bool same = false;
-      const double lanes_s = run_lanes(model, ro, shard.parameters, m, samples, s->times, out, &same);
+      bool same = false, ndf_same = false;
+      const double lanes_s =
+          run_lanes(model, ro, shard.parameters, m, samples, s->times, out, &same, solvers::StiffFormula::kRodas5P);
+      const double ndf_lanes_s =
+          run_lanes(model, ro, shard.parameters, m, samples, s->times, ndf_out, &ndf_same, solvers::StiffFormula::kNdf);
       std::vector<double> again(out.size());
       int f = 0;
       solvers::RosenbrockStats st;
@@ -204,6 +209,9 @@ int main(int argc, char** argv) {
                {"one_sample_again_traj_per_s", samples / again_s},
                {"bitwise_equal_to_one_sample", same},
                {"speed_up_over_odeint", odeint_s / lanes_s}};
+      ndf_lanes = {{"lanes", core::kLanes},
+                   {"traj_per_s", samples / ndf_lanes_s},
+                   {"bitwise_equal_to_one_sample", ndf_same}};
     }
     // Each against a reference: CVODES at tolerances 10^4 times tighter.
     solvers::OdeOptions to = co;
@@ -249,7 +257,8 @@ int main(int argc, char** argv) {
         {"cvodes_max_error_in_tolerances", worst_of(ref)},
         {"rodas5p_max_error_in_tolerances", worst_of(out)},
         {"odeint_max_error_in_tolerances", worst_of(odeint_out)},
-        {"rodas5p_lanes", lanes}};
+        {"rodas5p_lanes", lanes},
+        {"ndf_lanes", ndf_lanes}};
     std::cout << j.dump() << std::endl;
   }
   return 0;

@@ -480,7 +480,7 @@ long OdeSolver::steps_taken() const { return impl_->steps_taken; }
 
 bool OdeSolver::steps_samples_together() const {
   const Impl& s = *impl_;
-  return s.options.method == Method::kRosenbrock && s.options.lanes && s.options.sensitivity_parameters.empty() &&
+  return (s.options.method == Method::kRosenbrock || s.options.method == Method::kNdf) && s.options.lanes && s.options.sensitivity_parameters.empty() &&
          s.n >= 1 && s.n <= static_cast<std::size_t>(kRosenbrockFixedStates) && s.model->has_lane_rhs() &&
          !s.model->has_jumps();
 }

@@ -83,7 +83,7 @@ RosenbrockResult RosenbrockSolver::solve(const core::Model& model, const double*
 }
 
 bool RosenbrockSolver::can_solve_lanes(const core::Model& model) const {
-  return formula_ == StiffFormula::kRodas5P && states_ >= 1 && states_ <= kRosenbrockFixedStates &&
+  return states_ >= 1 && states_ <= kRosenbrockFixedStates &&
          model.has_lane_rhs();
 }
 

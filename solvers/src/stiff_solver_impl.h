@@ -17,8 +17,8 @@ struct RosenbrockSolver::Impl {
   virtual RosenbrockResult solve(const core::Model& model, const double* p, double t0, const double* y0,
                                  const std::vector<double>& times, double* out, const std::vector<Event>& events,
                                  const std::vector<int>& columns, const RosenbrockSensitivities& sens) = 0;
-  // Rodas5P on several samples stepped together (rodas5p_lanes.h); false where this integrator
-  // has no such variant (the NDF, the dynamic size).
+  // Several samples stepped together (rodas5p_lanes.h, ndf_lanes.h); false where there is no
+  // such variant (the dynamic size).
   virtual bool solve_lanes(const core::Model& /*model*/, double /*t0*/, const std::vector<double>& /*times*/,
                            const LaneSample* /*samples*/, std::size_t /*count*/, const std::vector<Event>& /*events*/) {
     return false;

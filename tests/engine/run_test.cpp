@@ -157,6 +157,29 @@ TEST_CASE("run_scenario: samples stepped together (solver.lanes) give the same b
   }
 }
 
+TEST_CASE("run_scenario: the NDF's samples stepped together give the same bytes as one at a time, any threads") {
+  // Michaelis-Menten on the NDF (what auto picks for it) with its recorded event, located lane by lane.
+  const std::vector<std::string> set = {"sampling.samples=90", "output.shard_size=40", "output.formats=[hdf5, csv]",
+                                        "solver.method=ndf"};
+  const std::string path = testing::repository_path("scenarios/kinetics/michaelis_menten.yaml");
+  auto off_set = set;
+  off_set.push_back("solver.lanes=false");
+  const std::string d_on = output_dir("ndf_lanes_on"), d_on2 = output_dir("ndf_lanes_on2"),
+                    d_off = output_dir("ndf_lanes_off");
+  const auto r_on = run(load(path, set), d_on, 1);
+  const auto r_on2 = run(load(path, set), d_on2, 2);
+  const auto r_off = run(load(path, off_set), d_off, 1);
+  REQUIRE(r_on.files.size() == r_off.files.size());
+  REQUIRE(r_on.files.size() == r_on2.files.size());
+  for (std::size_t i = 0; i < r_on.files.size(); ++i) {
+    INFO(r_on.files[i]);
+    CHECK(bytes_of(r_on.files[i]) == bytes_of(r_off.files[i]));
+    CHECK(bytes_of(r_on.files[i]) == bytes_of(r_on2.files[i]));
+  }
+  CHECK(bytes_of(d_on + "/audit.json") == bytes_of(d_off + "/audit.json"));
+  CHECK(r_on.failed == 0);
+}
+
 TEST_CASE("run_scenario: samples stepped together with a recorded event give the same bytes as one at a time") {
   // Reversible binding's half_bound event, located lane by lane; no sensitivities (those go one by one).
   const std::vector<std::string> set = {"sampling.samples=100", "output.shard_size=48", "output.formats=[hdf5, csv]",

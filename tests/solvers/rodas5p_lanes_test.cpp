@@ -1,7 +1,7 @@
-// Rodas5P on several samples stepped together (rodas5p_lanes.h, OdeSolver::solve_many): every
-// sample's rows, status, statistics and final state are the one-sample solver's bit for bit,
-// whatever the batch's size, the order of its samples, failures among them or a model that
-// depends on t.
+// Rodas5P and the NDF on several samples stepped together (rodas5p_lanes.h, ndf_lanes.h,
+// OdeSolver::solve_many): every sample's rows, status, statistics and final state are the
+// one-sample solver's bit for bit, whatever the batch's size, the order of its samples, failures
+// among them or a model that depends on t. Each case runs both integrators.
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -53,13 +53,12 @@ class Forced final : public core::TemplatedModel<Forced<Lanes>> {
 
 // Each sample alone (RosenbrockSolver::solve) and all together (solve_lanes): equal bit for bit.
 // Returns the results (of either).
-std::vector<RosenbrockResult> check_lanes_equal_one_by_one(const core::Model& model,
-                                                           const std::vector<std::vector<double>>& params,
-                                                           const std::vector<double>& times, const RosenbrockOptions& o,
-                                                           const std::vector<solvers::Event>& events = {}) {
+std::vector<RosenbrockResult> check_formula(const core::Model& model, const std::vector<std::vector<double>>& params,
+                                            const std::vector<double>& times, const RosenbrockOptions& o,
+                                            const std::vector<solvers::Event>& events, solvers::StiffFormula formula) {
   const int n = static_cast<int>(model.num_states());
   const std::size_t T = times.size(), S = params.size();
-  solvers::RosenbrockSolver one(n, o), together(n, o);
+  solvers::RosenbrockSolver one(n, o, formula), together(n, o, formula);
   REQUIRE(together.can_solve_lanes(model));
   std::vector<std::vector<double>> y0(S, std::vector<double>(static_cast<std::size_t>(n)));
   std::vector<double> a(S * T * static_cast<std::size_t>(n)), b(a.size(), 42.0);
@@ -91,6 +90,19 @@ std::vector<RosenbrockResult> check_lanes_equal_one_by_one(const core::Model& mo
     }
   }
   return ra;
+}
+
+// check_formula for Rodas5P and for the NDF; Rodas5P's results.
+std::vector<RosenbrockResult> check_lanes_equal_one_by_one(const core::Model& model,
+                                                           const std::vector<std::vector<double>>& params,
+                                                           const std::vector<double>& times, const RosenbrockOptions& o,
+                                                           const std::vector<solvers::Event>& events = {}) {
+  {
+    INFO("the NDF");
+    check_formula(model, params, times, o, events, solvers::StiffFormula::kNdf);
+  }
+  INFO("Rodas5P");
+  return check_formula(model, params, times, o, events, solvers::StiffFormula::kRodas5P);
 }
 
 }  // namespace
@@ -210,6 +222,7 @@ equations:
 }
 
 TEST_CASE("OdeSolver::solve_many: the same rows and results as solve(), lanes or not, and only where it can") {
+  const auto method_name = [](solvers::Method m) { return m == solvers::Method::kNdf ? "the NDF" : "Rodas5P"; };
   const auto m = testing::network(testing::kRobertson);
   solvers::OdeOptions o;
   o.method = solvers::Method::kRosenbrock;
@@ -224,23 +237,28 @@ TEST_CASE("OdeSolver::solve_many: the same rows and results as solve(), lanes or
     m.model->initial_state(ps.data(), &y0[s * n]);
   }
   y0[4 * n + 1] = std::numeric_limits<double>::infinity();  // refused as solve() refuses it
-  solvers::OdeSolver alone(m.model, o), together(m.model, o);
-  REQUIRE(together.steps_samples_together());
-  std::vector<double> a(S * T * n), b(S * T * n);
-  std::vector<solvers::SolveResult> rb(S);
-  together.solve_many(S, p.data(), y0.data(), 0.0, times, b.data(), rb.data());
-  for (std::size_t s = 0; s < S; ++s) {
-    const auto ra = alone.solve(&p[s * m.model->num_parameters()], &y0[s * n], 0.0, times, &a[s * T * n]);
-    INFO("sample " << s << ": " << ra.flag_name << " / " << rb[s].flag_name);
-    CHECK(ra.status == rb[s].status);
-    CHECK(ra.flag_name == rb[s].flag_name);
-    CHECK(ra.message == rb[s].message);
-    CHECK(ra.rows_written == rb[s].rows_written);
-    CHECK(ra.stats.values() == rb[s].stats.values());
-    CHECK(same_bits(ra.final_state, rb[s].final_state));
+  for (const auto method : {solvers::Method::kRosenbrock, solvers::Method::kNdf}) {
+    INFO(method_name(method));
+    o.method = method;
+    solvers::OdeSolver alone(m.model, o), together(m.model, o);
+    REQUIRE(together.steps_samples_together());
+    std::vector<double> a(S * T * n), b(S * T * n);
+    std::vector<solvers::SolveResult> rb(S);
+    together.solve_many(S, p.data(), y0.data(), 0.0, times, b.data(), rb.data());
+    for (std::size_t s = 0; s < S; ++s) {
+      const auto ra = alone.solve(&p[s * m.model->num_parameters()], &y0[s * n], 0.0, times, &a[s * T * n]);
+      INFO("sample " << s << ": " << ra.flag_name << " / " << rb[s].flag_name);
+      CHECK(ra.status == rb[s].status);
+      CHECK(ra.flag_name == rb[s].flag_name);
+      CHECK(ra.message == rb[s].message);
+      CHECK(ra.rows_written == rb[s].rows_written);
+      CHECK(ra.stats.values() == rb[s].stats.values());
+      CHECK(same_bits(ra.final_state, rb[s].final_state));
+    }
+    CHECK(same_bits(a, b));
+    CHECK(alone.steps_taken() == together.steps_taken());
   }
-  CHECK(same_bits(a, b));
-  CHECK(alone.steps_taken() == together.steps_taken());
+  o.method = solvers::Method::kRosenbrock;
   // Not where it cannot: CVODES, a model without a lane right-hand side, sensitivities, events.
   solvers::OdeOptions bdf = o;
   bdf.method = solvers::Method::kBdf;

@@ -154,11 +154,12 @@ class OdeSolver {
   // Several samples, each exactly as solve(p_k, y0_k, t0, times, out_k) gives it, bit for bit:
   // sample k's parameters at p + k m, initial state at y0 + k n, rows at out + k T n (T =
   // times.size()), result in results[k]. Where steps_samples_together(), those without jumps
-  // or switches in the span are stepped core::kLanes at a time (Rodas5P on lanes,
-  // rodas5p_lanes.h: SIMD across samples); the others, and every sample otherwise, one by one.
+  // or switches in the span are stepped core::kLanes at a time (Rodas5P or the NDF on lanes,
+  // rodas5p_lanes.h, ndf_lanes.h: SIMD across samples); the others, and every sample otherwise,
+  // one by one.
   void solve_many(std::size_t count, const double* p, const double* y0, double t0, const std::vector<double>& times,
                   double* out, SolveResult* results);
-  // Rodas5P (method kRosenbrock, options.lanes), no sensitivities, 1 to 8 states and
+  // Rodas5P or the NDF (method kRosenbrock or kNdf, options.lanes), no sensitivities, 1 to 8 states and
   // a model with a lane right-hand side (Model::has_lane_rhs) and no jumps (Model::has_jumps).
   bool steps_samples_together() const;
 

@@ -53,9 +53,9 @@ class RosenbrockSolver {
                          const std::vector<int>& sensitivity_parameters = {},
                          const double* initial_sensitivities = nullptr, double* sensitivities = nullptr);
 
-  // Several samples stepped together (rodas5p_lanes.h), each sample's rows and result bit for
-  // bit what solve() gives it without sensitivities: for Rodas5P at a fixed size and a model with
-  // a lane right-hand side (Model::has_lane_rhs).
+  // Several samples stepped together (rodas5p_lanes.h, ndf_lanes.h), each sample's rows and
+  // result bit for bit what solve() gives it without sensitivities: at a fixed size and for a
+  // model with a lane right-hand side (Model::has_lane_rhs).
   bool can_solve_lanes(const core::Model& model) const;
   void solve_lanes(const core::Model& model, double t0, const std::vector<double>& times, const LaneSample* samples,
                    std::size_t count, const std::vector<Event>& events = {});

@@ -1,0 +1,172 @@
+// The NDF (ndf.h) on several samples of one model stepped together (issue 27, item 5), as
+// Rodas5P's lanes are (rodas5p_lanes.h): core::kLanes samples side by side, each with its own
+// step size, order, Jacobian, factorisation, attempts, outputs, statistics and status; a lane
+// whose sample ends takes the next one. What runs across the lanes at once is each Newton
+// iteration's arithmetic: the right-hand side (Model::rhs_lanes, SIMD over samples), the
+// correction, the substitutions with each lane's factors and the correction's norm; everything
+// else is each lane's own Ndf<N>, run in its phases (Ndf::start, attempt, newton_verdict,
+// finish_attempt), so that each lane does exactly Ndf<N>::solve's operations in the same order
+// and each sample's numbers and statistics are the one-sample solver's bit for bit
+// (tests/solvers checks it).
+// Lanes are one Newton iteration apart at most: a lane whose iteration has converged or failed
+// finishes its attempt and starts the next while the others iterate on.
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include <Eigen/Dense>
+
+#include "physynth/core/lanes.h"
+#include "physynth/core/model.h"
+#include "physynth/solvers/ndf.h"
+#include "physynth/solvers/rodas5p_lanes.h"
+
+namespace physynth::solvers {
+
+template <int N>
+class NdfLanes {
+ public:
+  static constexpr int L = core::kLanes;
+  using Ln = core::Lanes;
+  using Vec = Eigen::Matrix<double, N, 1>;
+  using Newton = typename Ndf<N>::Newton;
+
+  explicit NdfLanes(const RosenbrockOptions& options) {
+    solvers_.reserve(L);
+    for (int l = 0; l < L; ++l) solvers_.emplace_back(N, options);
+  }
+
+  // Each sample from (t0, its y0) through `times`, as Ndf<N>::solve(ModelSystem<N>(model, p),
+  // ..., events, p) would.
+  void solve(const core::Model& model, double t0, const std::vector<double>& times, const LaneSample* samples,
+             std::size_t count, const std::vector<Event>& events = {}) {
+    model_ = &model;
+    events_ = &events;
+    times_ = &times;
+    t0_ = t0;
+    P_.resize(model.num_parameters());
+    samples_ = samples;
+    count_ = count;
+    next_sample_ = 0;
+    for (int l = 0; l < L; ++l) active_[l] = refill(l);
+    for (;;) {
+      bool any = false;
+      for (int l = 0; l < L; ++l) any = any || active_[l];
+      if (!any) return;
+      model.rhs_lanes(t_, u_, P_.data(), f_);
+      newton();
+      for (int l = 0; l < L; ++l)
+        if (active_[l]) iterate(l);
+    }
+  }
+
+ private:
+  // Every lane's Newton iteration with f_ at its point: Ndf::newton_iteration's arithmetic (the
+  // correction c f - psi - d, its substitutions, its weighted RMS norm, u and d moved by it) in
+  // the same order, across the lanes (lanes without a sample compute on stale values, unused).
+  // Compiled for AVX2 and for the baseline (core/lanes.h: the same bits).
+  PHYSYNTH_LANE_CLONES void newton() {
+    Ln g[N];
+    for (int l = 0; l < L; ++l)
+      for (int i = 0; i < N; ++i) {
+        const int from = order_[l][i];
+        g[i].v[l] = c_.v[l] * f_[from].v[l] - psi_[from].v[l] - d_[from].v[l];
+      }
+    for (int i = 1; i < N; ++i)
+      for (int j = 0; j < i; ++j) g[i].v -= factors_[i][j].v * g[j].v;
+    for (int i = N - 1; i >= 0; --i) {
+      for (int j = i + 1; j < N; ++j) g[i].v -= factors_[i][j].v * g[j].v;
+      g[i].v *= inverse_pivot_[i].v;
+    }
+    Ln::V sum{};
+    for (int i = 0; i < N; ++i) {
+      const Ln::V x = g[i].v * w_[i].v;
+      sum += x * x;
+      u_[i].v += g[i].v;
+      d_[i].v += g[i].v;
+    }
+    for (int l = 0; l < L; ++l) norm_[l] = std::sqrt(sum[l] / N);
+  }
+
+  // Lane l's verdict on the Newton iteration just done; at the iteration's end the attempt's,
+  // and the next attempt's start (or the next sample's).
+  void iterate(int l) {
+    Ndf<N>& s = solvers_[static_cast<std::size_t>(l)];
+    RosenbrockResult& r = *sample_[l]->result;
+    bool finite = true;
+    for (int i = 0; i < N; ++i) finite = finite && std::isfinite(f_[i].v[l]);
+    const Newton verdict = s.newton_verdict(iteration_[l], finite, norm_[l], r);
+    if (verdict == Newton::kIterate) {
+      ++iteration_[l];
+      return;
+    }
+    iteration_[l] = 0;
+    for (int i = 0; i < N; ++i) s.u_[i] = u_[i].v[l], s.d_[i] = d_[i].v[l];
+    if (s.finish_attempt(*system_[l], verdict == Newton::kConverged, r) && s.attempt(*system_[l], r)) {
+      load(l);
+      return;
+    }
+    s.end(r);
+    active_[l] = refill(l);
+  }
+
+  // Lane l's attempt, as Ndf::attempt has set it up, into the lanes: the point, the prediction's
+  // terms, the weights and the factors of I - c J.
+  void load(int l) {
+    const Ndf<N>& s = solvers_[static_cast<std::size_t>(l)];
+    t_.v[l] = s.t_new_;
+    c_.v[l] = s.c_;
+    for (int i = 0; i < N; ++i) {
+      u_[i].v[l] = s.u_[i];
+      d_[i].v[l] = s.d_[i];
+      psi_[i].v[l] = s.psi_[i];
+      w_[i].v[l] = s.w_[i];
+      inverse_pivot_[i].v[l] = s.lu_.inverse_pivot(i);
+      order_[l][i] = s.lu_.order(i);
+      for (int j = 0; j < N; ++j) factors_[i][j].v[l] = s.lu_.factors()(i, j);
+    }
+  }
+
+  // Lane l takes the next sample that needs a Newton iteration; false when none is left.
+  bool refill(int l) {
+    Ndf<N>& s = solvers_[static_cast<std::size_t>(l)];
+    while (next_sample_ < count_) {
+      const LaneSample& sample = samples_[next_sample_++];
+      sample_[l] = &sample;
+      system_[l].emplace(*model_, sample.p, model_->is_autonomous());
+      for (std::size_t j = 0; j < P_.size(); ++j) P_[j].v[l] = sample.p[j];
+      iteration_[l] = 0;
+      RosenbrockResult& r = *sample.result;
+      if (s.start(*system_[l], t0_, sample.y0, *times_, sample.out, *events_, sample.p, r) &&
+          s.attempt(*system_[l], r)) {
+        load(l);
+        return true;
+      }
+      s.end(r);
+    }
+    return false;
+  }
+
+  std::vector<Ndf<N>> solvers_;  // one per lane
+  std::optional<ModelSystem<N>> system_[L];
+  const LaneSample* sample_[L] = {};
+  int iteration_[L] = {};
+  bool active_[L] = {};
+  const core::Model* model_ = nullptr;
+  const std::vector<double>* times_ = nullptr;
+  const std::vector<Event>* events_ = nullptr;
+  double t0_ = 0.0;
+  const LaneSample* samples_ = nullptr;
+  std::size_t count_ = 0, next_sample_ = 0;
+  // Lane-major: u_[i].v[l] is state i of lane l's Newton point.
+  Ln t_, c_, u_[N], d_[N], psi_[N], w_[N], f_[N], factors_[N][N], inverse_pivot_[N];
+  int order_[L][N] = {};
+  double norm_[L] = {};
+  std::vector<Ln> P_;  // the lanes' parameters
+};
+
+}  // namespace physynth::solvers

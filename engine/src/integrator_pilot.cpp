@@ -13,7 +13,10 @@
 // iterations and differences about 10. Where the run will step Rodas5P's samples 4 at a time
 // (OdeSolver::steps_samples_together, rodas5p_lanes.h), its work counts 0.62 of that: the lanes
 // ran at 1.59-1.65 times the one-sample solver on the kinetics scenarios (docs/PERFORMANCE.md,
-// Intel Xeon, 2026-12-05); the NDF has no lanes. The NDF is chosen only when it needs at most
+// Intel Xeon, 2026-12-05). The NDF's samples are then stepped together too (ndf_lanes.h), and
+// its work counts 0.85: its lanes ran at 1.15-1.22 times its one-sample solver on the same
+// scenarios (AMD EPYC, 2026-12-06), where only the Newton iterations' arithmetic runs across
+// the lanes and the rest of a step lane by lane. The NDF is chosen only when it needs at most
 // 0.8 of Rodas5P's work (Rodas5P is the more accurate at equal tolerances and the one with
 // sensitivities) and its solutions agree with Rodas5P's within 1000 tolerances.
 #include <algorithm>
@@ -33,6 +36,7 @@ namespace physynth::engine::detail {
 namespace {
 constexpr double kJacobianCost = 4.0, kRodasStepCost = 17.0, kNdfStepCost = 10.0, kNdfMustSave = 0.8;
 constexpr double kLaneWork = 0.62;     // Rodas5P's work per sample with samples stepped together
+constexpr double kNdfLaneWork = 0.85;  // the NDF's
 constexpr double kAgreement = 1000.0;  // tolerances
 constexpr std::size_t kPilotSamples = 4;
 
@@ -104,17 +108,18 @@ std::string choose_stiff_formula(Scenario& s) {
     return " (the NDF's solutions of " + first + " differ from Rodas5P's by " +
            (std::isfinite(apart) ? core::format_number(std::round(apart)) : std::string("a non-number")) +
            " tolerances; Rodas5P kept)";
-  // Whether the run would step Rodas5P's samples together (engine/src/run.cpp, solve_together).
+  // Whether the run would step the samples together (engine/src/run.cpp, solve_together): the
+  // same conditions for Rodas5P and the NDF.
   solvers::OdeOptions lane_options = s.solver;
   lane_options.method = solvers::Method::kRosenbrock;
   const bool lanes =
       !s.regimes.present && s.backend != Backend::kPinn &&
       solvers::OdeSolver(s.model.model, lane_options, scenario_events(s.events, &model)).steps_samples_together();
-  const double rodas_cost = lanes ? kLaneWork * rodas : rodas;
-  if (rodas > 0.0 && ndf <= kNdfMustSave * rodas_cost) s.solver.method = solvers::Method::kNdf;
+  const double rodas_cost = lanes ? kLaneWork * rodas : rodas, ndf_cost = lanes ? kNdfLaneWork * ndf : ndf;
+  if (rodas > 0.0 && ndf_cost <= kNdfMustSave * rodas_cost) s.solver.method = solvers::Method::kNdf;
   std::string why = " (" + first + " solved with both: the NDF needs " + ratio_text(rodas > 0.0 ? ndf / rodas : 1.0) +
                     " of Rodas5P's work";
-  if (lanes && rodas > 0.0) why += ", " + ratio_text(ndf / rodas_cost) + " with Rodas5P stepping 4 samples together";
+  if (lanes && rodas > 0.0) why += ", " + ratio_text(ndf_cost / rodas_cost) + " with each stepping 4 samples together";
   return why + ")";
 }
 

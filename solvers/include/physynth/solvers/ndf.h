@@ -379,9 +379,13 @@ class Ndf {
       for (int j = 0; j <= order; ++j) M[0][static_cast<std::size_t>(j)] = 1.0;
       for (int i = 1; i <= order; ++i) {
         M[static_cast<std::size_t>(i)][0] = 0.0;
-        for (int j = 1; j <= order; ++j)
-          M[static_cast<std::size_t>(i)][static_cast<std::size_t>(j)] =
-              M[static_cast<std::size_t>(i - 1)][static_cast<std::size_t>(j)] * (i - 1 - rr * j) / i;
+        // / i, as a product where i is a power of 2 (1, 2, 4: the same number, without a division).
+        const bool power_of_2 = (i & (i - 1)) == 0;
+        const double inverse = 1.0 / i;
+        for (int j = 1; j <= order; ++j) {
+          const double x = M[static_cast<std::size_t>(i - 1)][static_cast<std::size_t>(j)] * (i - 1 - rr * j);
+          M[static_cast<std::size_t>(i)][static_cast<std::size_t>(j)] = power_of_2 ? x * inverse : x / i;
+        }
       }
     };
     // U depends on the order alone: once per order, for the process.

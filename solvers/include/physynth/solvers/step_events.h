@@ -38,7 +38,6 @@ class StepEvents {
     const std::size_t E = events.size();
     for (std::size_t e = 0; e < E; ++e) g_end_[e] = events[e].function(t + h, y_end, p);
     std::vector<double>& g_lo = g_lo_;
-    g_lo = g_start_;
     double lo = 0.0;
     const auto crosses = [&](std::size_t e, double a, double b) {
       if (a == 0.0 || !std::isfinite(a) || !std::isfinite(b)) return false;  // 0: inactive until it moves away
@@ -49,6 +48,11 @@ class StepEvents {
       if (theta >= 1.0) return g_end_[e];
       return events[e].function(t + theta * h, dense(theta), p);
     };
+    // Most steps cross nothing: then there is nothing to search.
+    bool any = false;
+    for (std::size_t e = 0; e < E; ++e) any = any || crosses(e, g_start_[e], g_end_[e]);
+    if (!any) return -1.0;
+    g_lo = g_start_;
     const double resolution = 4.0 * std::numeric_limits<double>::epsilon() * std::max(std::abs(t), std::abs(t + h));
     const double theta_tol = std::max(resolution / h, 1e-15);
     for (;;) {

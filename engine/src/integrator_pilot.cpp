@@ -14,9 +14,9 @@
 // (OdeSolver::steps_samples_together, rodas5p_lanes.h), its work counts 0.62 of that: the lanes
 // ran at 1.59-1.65 times the one-sample solver on the kinetics scenarios (docs/PERFORMANCE.md,
 // Intel Xeon, 2026-12-05). The NDF's samples are then stepped together too (ndf_lanes.h), and
-// its work counts 0.85: its lanes ran at 1.15-1.22 times its one-sample solver on the same
-// scenarios (AMD EPYC, 2026-12-06), where only the Newton iterations' arithmetic runs across
-// the lanes and the rest of a step lane by lane. The NDF is chosen only when it needs at most
+// its work counts 0.8: its lanes ran at 1.14-1.29 times its one-sample solver on the same
+// scenarios (bench/rosenbrock_bench, AMD EPYC, 2026-12-06), where only the Newton iterations'
+// arithmetic runs across the lanes and the rest of a step lane by lane. The NDF is chosen only when it needs at most
 // 0.8 of Rodas5P's work (Rodas5P is the more accurate at equal tolerances and the one with
 // sensitivities) and its solutions agree with Rodas5P's within 1000 tolerances.
 #include <algorithm>
@@ -36,7 +36,7 @@ namespace physynth::engine::detail {
 namespace {
 constexpr double kJacobianCost = 4.0, kRodasStepCost = 17.0, kNdfStepCost = 10.0, kNdfMustSave = 0.8;
 constexpr double kLaneWork = 0.62;     // Rodas5P's work per sample with samples stepped together
-constexpr double kNdfLaneWork = 0.85;  // the NDF's
+constexpr double kNdfLaneWork = 0.8;   // the NDF's
 constexpr double kAgreement = 1000.0;  // tolerances
 constexpr std::size_t kPilotSamples = 4;
 

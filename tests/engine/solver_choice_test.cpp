@@ -56,9 +56,9 @@ TEST_CASE(
          "rosenbrock");
   picked(chosen("scenarios/manufacturing/nasa_milling.yaml"), "auto: Rodas5P, a small dense system (1 state)" + pilot,
          "rosenbrock");
-  // Where the samples are stepped 4 at a time Rodas5P's work counts 0.62 and the NDF's 0.85
+  // Where the samples are stepped 4 at a time Rodas5P's work counts 0.62 and the NDF's 0.8
   // (integrator_pilot.cpp): at rtol 1e-6 Michaelis-Menten's NDF needs 0.78 of Rodas5P's one-sample
-  // work, 1.07 of it with both on lanes (measured through the engine on 4096 samples before the
+  // work, 1.01 of it with both on lanes (measured through the engine on 4096 samples before the
   // NDF had lanes: 0.294 s with the NDF, 0.253 s with Rodas5P on lanes).
   picked(chosen("scenarios/kinetics/michaelis_menten.yaml", {"solver.rtol=1e-6", "solver.lanes=false"}),
          "auto: NDF, a small dense system (4 states)" + pilot, "ndf");

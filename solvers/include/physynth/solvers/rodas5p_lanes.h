@@ -85,7 +85,7 @@ class Rodas5PLanes {
     std::size_t next = 0;
     bool last_rejected = false, at_point = false, done = false;
     int singular = 0;
-    Mat J;  // the Jacobian at the lane's point: a rejected step keeps it
+    Mat J = Mat::Zero();  // the Jacobian at the lane's point: a rejected step keeps it
     StepEvents events;
   };
 

@@ -122,6 +122,21 @@ TEST_CASE("Rodas5P on lanes: Robertson samples equal the one-sample solver bit f
     INFO(count << " samples");
     check_lanes_equal_one_by_one(*m.model, params, times, o);
   }
+  SECTION("the NDF's failed Newton iterations (a fresh Jacobian, then a halved step) and rejected steps, on lanes") {
+    std::vector<std::vector<double>> params;
+    for (std::size_t s = 0; s < 11; ++s) {
+      const double f = 0.8 + 0.4 * static_cast<double>(s) / 11.0;
+      params.push_back(testing::parameters(m, {{"k1", 0.04 * f}, {"k2", 3.0e7 / f}, {"k3", 1.0e4 * f * f}}));
+    }
+    const auto r = check_formula(*m.model, params, times, o, {}, solvers::StiffFormula::kNdf);
+    long refreshed = 0, rejected = 0;
+    for (const auto& x : r) {
+      refreshed += x.stats.jacobian_evals - 1;  // beyond the first: each after a Newton iteration failed
+      rejected += x.stats.rejected;
+    }
+    CHECK(refreshed > 0);
+    CHECK(rejected > 0);
+  }
   SECTION("a step budget that one sample meets exactly at its last step and others exceed") {
     std::vector<std::vector<double>> params;
     for (int s = 0; s < 6; ++s)

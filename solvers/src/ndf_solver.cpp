@@ -1,7 +1,5 @@
 // The NDF's instantiations behind RosenbrockSolver (StiffFormula::kNdf), one per fixed state
 // count and the dynamic size.
-#include <optional>
-
 #include "physynth/solvers/ndf.h"
 #include "physynth/solvers/ndf_lanes.h"
 #include "stiff_solver_impl.h"
@@ -19,17 +17,11 @@ struct FixedNdf final : RosenbrockSolver::Impl {
   }
   bool solve_lanes(const core::Model& model, double t0, const std::vector<double>& times, const LaneSample* samples,
                    std::size_t count, const std::vector<Event>& events) override {
-    if constexpr (N == Eigen::Dynamic) {
-      return false;
-    } else {
-      if (!lanes) lanes.emplace(options);
-      lanes->solve(model, t0, times, samples, count, events);
-      return true;
-    }
+    return lanes.solve(options, model, t0, times, samples, count, events);
   }
   Ndf<N> ndf;
   RosenbrockOptions options;
-  std::optional<NdfLanes<N == Eigen::Dynamic ? 1 : N>> lanes;  // made on first use
+  OnLanes<NdfLanes, N> lanes;
 };
 
 }  // namespace

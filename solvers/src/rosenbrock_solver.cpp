@@ -1,7 +1,6 @@
 #include "physynth/solvers/rosenbrock_solver.h"
 
 #include <algorithm>
-#include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -22,17 +21,11 @@ struct Fixed final : RosenbrockSolver::Impl {
   }
   bool solve_lanes(const core::Model& model, double t0, const std::vector<double>& times, const LaneSample* samples,
                    std::size_t count, const std::vector<Event>& events) override {
-    if constexpr (N == Eigen::Dynamic) {
-      return false;
-    } else {
-      if (!lanes) lanes.emplace(options);
-      lanes->solve(model, t0, times, samples, count, events);
-      return true;
-    }
+    return lanes.solve(options, model, t0, times, samples, count, events);
   }
   Rodas5P<N> rodas;
   RosenbrockOptions options;
-  std::optional<Rodas5PLanes<N == Eigen::Dynamic ? 1 : N>> lanes;  // made on first use
+  detail::OnLanes<Rodas5PLanes, N> lanes;
 };
 
 std::unique_ptr<RosenbrockSolver::Impl> make(int n, RosenbrockOptions o, StiffFormula formula) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -35,6 +36,23 @@ std::unique_ptr<RosenbrockSolver::Impl> make_sized(int n, RosenbrockOptions o, s
   if (!impl) impl = std::make_unique<Solver<Eigen::Dynamic>>(n, std::move(o));
   return impl;
 }
+
+// An integrator's variant on lanes (Rodas5PLanes, NdfLanes) behind Impl::solve_lanes: made on
+// first use; none at the dynamic size.
+template <template <int> class Lanes, int N>
+struct OnLanes {
+  bool solve(const RosenbrockOptions& options, const core::Model& model, double t0, const std::vector<double>& times,
+             const LaneSample* samples, std::size_t count, const std::vector<Event>& events) {
+    if constexpr (N == Eigen::Dynamic) {
+      return false;
+    } else {
+      if (!lanes) lanes.emplace(options);
+      lanes->solve(model, t0, times, samples, count, events);
+      return true;
+    }
+  }
+  std::optional<Lanes<N == Eigen::Dynamic ? 1 : N>> lanes;
+};
 
 // The NDF for n states (ndf_solver.cpp).
 std::unique_ptr<RosenbrockSolver::Impl> make_ndf(int n, RosenbrockOptions o);

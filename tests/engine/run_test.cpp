@@ -86,6 +86,38 @@ std::vector<std::vector<std::string>> read_csv(const std::string& path) {
 
 bool same(double a, double b) { return (std::isnan(a) && std::isnan(b)) || a == b; }
 
+// The scenario at `path` with `set` run with its samples stepped together (solver.lanes, on 1
+// and on 2 threads) and one at a time (1 thread), into output folders named after `name`: the
+// same data files and audit, bit for bit. The runs with lanes (1 thread) and without.
+struct LanesAndNot {
+  engine::RunSummary on, off;
+  std::string on_dir, off_dir;
+};
+LanesAndNot check_lanes_same_bytes(const std::string& path, const std::vector<std::string>& set,
+                                   const std::string& name) {
+  auto off_set = set;
+  off_set.push_back("solver.lanes=false");
+  LanesAndNot r;
+  r.on_dir = output_dir(name + "_on");
+  r.off_dir = output_dir(name + "_off");
+  const std::string on2_dir = output_dir(name + "_on2");
+  const auto on = load(path, set);
+  r.on = run(on, r.on_dir, 1);
+  const auto on2 = run(on, on2_dir, 2);
+  r.off = run(load(path, off_set), r.off_dir, 1);
+  REQUIRE(r.on.files.size() == r.off.files.size());
+  REQUIRE(r.on.files.size() == on2.files.size());
+  for (std::size_t i = 0; i < r.on.files.size(); ++i) {
+    INFO(r.on.files[i]);
+    CHECK(bytes_of(r.on.files[i]) == bytes_of(r.off.files[i]));
+    CHECK(bytes_of(r.on.files[i]) == bytes_of(on2.files[i]));
+  }
+  CHECK(bytes_of(r.on_dir + "/audit.json") == bytes_of(r.off_dir + "/audit.json"));
+  CHECK(bytes_of(on2_dir + "/audit.json") == bytes_of(r.off_dir + "/audit.json"));
+  CHECK(r.on.failed == r.off.failed);
+  return r;
+}
+
 }  // namespace
 
 TEST_CASE("run_scenario: byte-identical data files with 1 and 2 threads", "[slow]") {
@@ -129,30 +161,14 @@ TEST_CASE("run_scenario: samples stepped together (solver.lanes) give the same b
     INFO(budget);
     const std::vector<std::string> set = {"sampling.samples=150", "output.shard_size=64", "output.formats=[hdf5, csv]",
                                           budget};
-    const auto on = load(testing::repository_path("scenarios/kinetics/robertson.yaml"), set);
-    auto off_set = set;
-    off_set.push_back("solver.lanes=false");
-    const auto off_scenario = load(testing::repository_path("scenarios/kinetics/robertson.yaml"), off_set);
-    const std::string d_on = output_dir("lanes_on"), d_on2 = output_dir("lanes_on2"), d_off = output_dir("lanes_off");
-    const auto r_on = run(on, d_on, 1);
-    const auto r_on2 = run(on, d_on2, 2);
-    const auto r_off = run(off_scenario, d_off, 1);
-    CHECK(json_of(d_on + "/manifest.json")["scenario"]["resolved"]["solver"]["lanes"] == true);
-    CHECK(json_of(d_off + "/manifest.json")["scenario"]["resolved"]["solver"]["lanes"] == false);
-    REQUIRE(r_on.files.size() == r_off.files.size());
-    REQUIRE(r_on.files.size() == r_on2.files.size());
-    for (std::size_t i = 0; i < r_on.files.size(); ++i) {
-      INFO(r_on.files[i]);
-      CHECK(bytes_of(r_on.files[i]) == bytes_of(r_off.files[i]));
-      CHECK(bytes_of(r_on.files[i]) == bytes_of(r_on2.files[i]));
-    }
-    CHECK(bytes_of(d_on + "/audit.json") == bytes_of(d_off + "/audit.json"));
-    CHECK(r_on.failed == r_off.failed);
+    const auto r = check_lanes_same_bytes(testing::repository_path("scenarios/kinetics/robertson.yaml"), set, "lanes");
+    CHECK(json_of(r.on_dir + "/manifest.json")["scenario"]["resolved"]["solver"]["lanes"] == true);
+    CHECK(json_of(r.off_dir + "/manifest.json")["scenario"]["resolved"]["solver"]["lanes"] == false);
     if (std::string(budget) == "solver.max_steps=197") {
-      CHECK(r_on.failed > 0);
-      CHECK(r_on.failed < 150);
+      CHECK(r.on.failed > 0);
+      CHECK(r.on.failed < 150);
     } else {
-      CHECK(r_on.failed == 0);
+      CHECK(r.on.failed == 0);
     }
   }
 }
@@ -161,48 +177,24 @@ TEST_CASE("run_scenario: the NDF's samples stepped together give the same bytes 
   // Michaelis-Menten on the NDF (what auto picks for it) with its recorded event, located lane by lane.
   const std::vector<std::string> set = {"sampling.samples=90", "output.shard_size=40", "output.formats=[hdf5, csv]",
                                         "solver.method=ndf"};
-  const std::string path = testing::repository_path("scenarios/kinetics/michaelis_menten.yaml");
-  auto off_set = set;
-  off_set.push_back("solver.lanes=false");
-  const std::string d_on = output_dir("ndf_lanes_on"), d_on2 = output_dir("ndf_lanes_on2"),
-                    d_off = output_dir("ndf_lanes_off");
-  const auto r_on = run(load(path, set), d_on, 1);
-  const auto r_on2 = run(load(path, set), d_on2, 2);
-  const auto r_off = run(load(path, off_set), d_off, 1);
-  REQUIRE(r_on.files.size() == r_off.files.size());
-  REQUIRE(r_on.files.size() == r_on2.files.size());
-  for (std::size_t i = 0; i < r_on.files.size(); ++i) {
-    INFO(r_on.files[i]);
-    CHECK(bytes_of(r_on.files[i]) == bytes_of(r_off.files[i]));
-    CHECK(bytes_of(r_on.files[i]) == bytes_of(r_on2.files[i]));
-  }
-  CHECK(bytes_of(d_on + "/audit.json") == bytes_of(d_off + "/audit.json"));
-  CHECK(r_on.failed == 0);
+  const auto r = check_lanes_same_bytes(testing::repository_path("scenarios/kinetics/michaelis_menten.yaml"), set,
+                                        "ndf_lanes");
+  CHECK(r.on.failed == 0);
 }
 
 TEST_CASE("run_scenario: samples stepped together with a recorded event give the same bytes as one at a time") {
   // Reversible binding's half_bound event, located lane by lane; no sensitivities (those go one by one).
   const std::vector<std::string> set = {"sampling.samples=100", "output.shard_size=48", "output.formats=[hdf5, csv]",
                                         "solver.sensitivities=[]"};
-  const std::string path = testing::repository_path("scenarios/kinetics/reversible_binding.yaml");
-  auto off_set = set;
-  off_set.push_back("solver.lanes=false");
-  const std::string d_on = output_dir("lanes_event_on"), d_off = output_dir("lanes_event_off");
-  const auto r_on = run(load(path, set), d_on, 2);
-  const auto r_off = run(load(path, off_set), d_off, 1);
-  REQUIRE(r_on.files.size() == r_off.files.size());
-  for (std::size_t i = 0; i < r_on.files.size(); ++i) {
-    INFO(r_on.files[i]);
-    CHECK(bytes_of(r_on.files[i]) == bytes_of(r_off.files[i]));
-  }
-  CHECK(bytes_of(d_on + "/audit.json") == bytes_of(d_off + "/audit.json"));
+  const auto r = check_lanes_same_bytes(testing::repository_path("scenarios/kinetics/reversible_binding.yaml"), set,
+                                        "lanes_event");
   // The event fired in some samples (its time is a label).
-  const auto rows = read_csv(d_on + "/shard-000000.samples.csv");
+  const auto rows = read_csv(r.on_dir + "/shard-000000.samples.csv");
   REQUIRE(rows.size() > 1);
   const auto column = std::find(rows[0].begin(), rows[0].end(), "time_to_half") - rows[0].begin();
   REQUIRE(column < static_cast<long>(rows[0].size()));
   int fired = 0;
-  for (std::size_t r = 1; r < rows.size(); ++r) fired += !rows[r][static_cast<std::size_t>(column)].empty();
+  for (std::size_t k = 1; k < rows.size(); ++k) fired += !rows[k][static_cast<std::size_t>(column)].empty();
   CHECK(fired > 0);
 }
 

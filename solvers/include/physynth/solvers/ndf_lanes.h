@@ -24,15 +24,14 @@
 #include "physynth/core/lanes.h"
 #include "physynth/core/model.h"
 #include "physynth/solvers/ndf.h"
-#include "physynth/solvers/rodas5p_lanes.h"
+#include "physynth/solvers/lane_batch.h"
+#include "physynth/solvers/rosenbrock.h"
 
 namespace physynth::solvers {
 
 template <int N>
-class NdfLanes {
+class NdfLanes : LaneBatch {
  public:
-  static constexpr int L = core::kLanes;
-  using Ln = core::Lanes;
   using Vec = Eigen::Matrix<double, N, 1>;
   using Newton = typename Ndf<N>::Newton;
 
@@ -45,14 +44,7 @@ class NdfLanes {
   // ..., events, p) would.
   void solve(const core::Model& model, double t0, const std::vector<double>& times, const LaneSample* samples,
              std::size_t count, const std::vector<Event>& events = {}) {
-    model_ = &model;
-    events_ = &events;
-    times_ = &times;
-    t0_ = t0;
-    P_.resize(model.num_parameters());
-    samples_ = samples;
-    count_ = count;
-    next_sample_ = 0;
+    begin(model, t0, times, samples, count, events);
     for (int l = 0; l < L; ++l) active_[l] = refill(l);
     for (;;) {
       bool any = false;
@@ -150,11 +142,10 @@ class NdfLanes {
   // Lane l takes the next sample that needs a Newton iteration; false when none is left.
   bool refill(int l) {
     Ndf<N>& s = solvers_[static_cast<std::size_t>(l)];
-    while (next_sample_ < count_) {
-      const LaneSample& sample = samples_[next_sample_++];
-      sample_[l] = &sample;
+    while (const LaneSample* next = next_sample(l)) {
+      const LaneSample& sample = *next;
+      sample_[l] = next;
       system_[l].emplace(*model_, sample.p, model_->is_autonomous());
-      for (std::size_t j = 0; j < P_.size(); ++j) P_[j].v[l] = sample.p[j];
       iteration_[l] = 0;
       RosenbrockResult& r = *sample.result;
       if (s.start(*system_[l], t0_, sample.y0, *times_, sample.out, *events_, sample.p, r) &&
@@ -172,17 +163,10 @@ class NdfLanes {
   const LaneSample* sample_[L] = {};
   int iteration_[L] = {};
   bool active_[L] = {};
-  const core::Model* model_ = nullptr;
-  const std::vector<double>* times_ = nullptr;
-  const std::vector<Event>* events_ = nullptr;
-  double t0_ = 0.0;
-  const LaneSample* samples_ = nullptr;
-  std::size_t count_ = 0, next_sample_ = 0;
   // Lane-major: u_[i].v[l] is state i of lane l's Newton point.
   Ln t_, c_, u_[N], d_[N], psi_[N], w_[N], f_[N], factors_[N][N], inverse_pivot_[N];
   int order_[L][N] = {};
   double norm_[L] = {};
-  std::vector<Ln> P_;  // the lanes' parameters
 };
 
 }  // namespace physynth::solvers

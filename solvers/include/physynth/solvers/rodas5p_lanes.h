@@ -24,26 +24,16 @@
 
 #include "physynth/core/lanes.h"
 #include "physynth/core/model.h"
+#include "physynth/solvers/lane_batch.h"
 #include "physynth/solvers/rosenbrock.h"
 #include "physynth/solvers/small_lu.h"
 #include "physynth/solvers/step_events.h"
 
 namespace physynth::solvers {
 
-// One sample of a batch: its parameters and initial state, where its rows go (times.size() x n),
-// and its result.
-struct LaneSample {
-  const double* p = nullptr;
-  const double* y0 = nullptr;
-  double* out = nullptr;
-  RosenbrockResult* result = nullptr;
-};
-
 template <int N>
-class Rodas5PLanes {
+class Rodas5PLanes : LaneBatch {
  public:
-  static constexpr int L = core::kLanes;
-  using Ln = core::Lanes;
   using Vec = Eigen::Matrix<double, N, 1>;
   using Mat = Eigen::Matrix<double, N, N>;
 
@@ -53,15 +43,8 @@ class Rodas5PLanes {
   // ..., events, p) would without sensitivities.
   void solve(const core::Model& model, double t0, const std::vector<double>& times, const LaneSample* samples,
              std::size_t count, const std::vector<Event>& events = {}) {
-    model_ = &model;
-    events_ = &events;
-    times_ = &times;
-    t0_ = t0;
+    begin(model, t0, times, samples, count, events);
     autonomous_ = model.is_autonomous();
-    P_.resize(model.num_parameters());
-    samples_ = samples;
-    count_ = count;
-    next_sample_ = 0;
     for (int l = 0; l < L; ++l) active_[l] = refill(l);
     for (;;) {
       bool any = false;
@@ -126,16 +109,15 @@ class Rodas5PLanes {
   bool refill(int l) {
     const std::vector<double>& times = *times_;
     const std::size_t T = times.size();
-    while (next_sample_ < count_) {
+    while (const LaneSample* sample = next_sample(l)) {
       Lane& a = lane_[l];
       a = Lane{};
-      a.sample = &samples_[next_sample_++];
+      a.sample = sample;
       RosenbrockResult& r = result(l);
       r = RosenbrockResult{};
       r.t_reached = t0_;
       std::fill(a.sample->out, a.sample->out + T * static_cast<std::size_t>(N),
                 std::numeric_limits<double>::quiet_NaN());
-      for (std::size_t j = 0; j < P_.size(); ++j) P_[j].v[l] = a.sample->p[j];
       for (int i = 0; i < N; ++i) y_[i].v[l] = a.sample->y0[i], ft_[i].v[l] = 0.0;
       a.t = t0_;
       while (a.next < T && times[a.next] <= t0_) write(l, a.next++, y_);
@@ -385,21 +367,14 @@ class Rodas5PLanes {
 
   RosenbrockOptions o_;
   SmallLu<N> lu_;  // one lane's W at a time, its factors then spread into the lanes
-  const core::Model* model_ = nullptr;
-  const std::vector<double>* times_ = nullptr;
-  const std::vector<Event>* events_ = nullptr;
   double q1_[N] = {}, q2_[N] = {}, q3_[N] = {};  // the dense output's combinations, for one lane's step
   bool dense_ready_ = false;
-  double t0_ = 0.0;
   bool autonomous_ = false;
-  const LaneSample* samples_ = nullptr;
-  std::size_t count_ = 0, next_sample_ = 0;
   Lane lane_[L];
   bool active_[L] = {};
   // Lane-major: y_[i].v[l] is state i of lane l.
   Ln y_[N], y1_[N], f0_[N], ft_[N], u_[N], k_[rodas5p::kStages][N], lu_factors_[N][N], inverse_pivot_[N];
   Ln h_, t_;
-  std::vector<Ln> P_;  // the lanes' parameters
   int order_[L][N] = {};
 };
 

@@ -29,7 +29,9 @@
 // scenario, the NDF ~650 steps of 2 to 3 function evaluations and a back substitution each:
 // a step a third of the price. Rodas5P stays for loose tolerances, sensitivities and short
 // solves (docs/PERFORMANCE.md measures both). Same System interface as Rodas5P (rosenbrock.h),
-// the same results type and events on the dense output (step_events.h); no sensitivities.
+// the same results type and events on the dense output (step_events.h); no sensitivities. The
+// solve runs in phases (start, attempt, Newton iterations, finish_attempt) so that ndf_lanes.h
+// can step several samples together with exactly these operations.
 #pragma once
 
 #include <Eigen/Dense>
@@ -98,9 +100,10 @@ class Ndf {
 
   // The same solve in phases, for a driver that runs several samples' Newton iterations side by
   // side (ndf_lanes.h): start(), then while attempt() is true the Newton iterations, each a
-  // right-hand side at (newton_time(), newton_point()) handed to newton_iteration() until it
-  // says other than kIterate (or kNewtonIterations of them), then finish_attempt(); end() at the
-  // finish. Exactly solve()'s operations in solve()'s order.
+  // right-hand side at (newton_time(), newton_point()) handed to newton_iteration() (or that
+  // function's arithmetic done by the driver, and its norm handed to newton_verdict()) until the
+  // verdict is other than kIterate, then finish_attempt(); end() at the finish. Exactly solve()'s
+  // operations in solve()'s order.
   enum class Newton { kIterate, kConverged, kFailed };
 
   // The first state, the rows at t0, the first step size and Jacobian. False when the solve is

@@ -8,15 +8,15 @@
 // finish_attempt), so that each lane does exactly Ndf<N>::solve's operations in the same order
 // and each sample's numbers and statistics are the one-sample solver's bit for bit
 // (tests/solvers checks it).
-// Lanes are one Newton iteration apart at most: a lane whose iteration has converged or failed
-// finishes its attempt and starts the next while the others iterate on.
+// Each pass runs one Newton iteration in every lane; a lane whose iteration has converged or
+// failed finishes its attempt and sets up its next before the next pass, while the others
+// iterate on.
 #pragma once
 
 #include <cmath>
 #include <cstddef>
 #include <cstring>
 #include <optional>
-#include <utility>
 #include <vector>
 
 #include <Eigen/Dense>

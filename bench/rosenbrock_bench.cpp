@@ -209,9 +209,8 @@ int main(int argc, char** argv) {
                {"one_sample_again_traj_per_s", samples / again_s},
                {"bitwise_equal_to_one_sample", same},
                {"speed_up_over_odeint", odeint_s / lanes_s}};
-      ndf_lanes = {{"lanes", core::kLanes},
-                   {"traj_per_s", samples / ndf_lanes_s},
-                   {"bitwise_equal_to_one_sample", ndf_same}};
+      ndf_lanes = {
+          {"lanes", core::kLanes}, {"traj_per_s", samples / ndf_lanes_s}, {"bitwise_equal_to_one_sample", ndf_same}};
     }
     // Each against a reference: CVODES at tolerances 10^4 times tighter.
     solvers::OdeOptions to = co;

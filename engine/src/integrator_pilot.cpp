@@ -16,9 +16,9 @@
 // Intel Xeon, 2026-12-05). The NDF's samples are then stepped together too (ndf_lanes.h), and
 // its work counts 0.8: its lanes ran at 1.14-1.29 times its one-sample solver on the same
 // scenarios (bench/rosenbrock_bench, AMD EPYC, 2026-12-06), where only the Newton iterations'
-// arithmetic runs across the lanes and the rest of a step lane by lane. The NDF is chosen only when it needs at most
-// 0.8 of Rodas5P's work (Rodas5P is the more accurate at equal tolerances and the one with
-// sensitivities) and its solutions agree with Rodas5P's within 1000 tolerances.
+// arithmetic runs across the lanes and the rest of a step lane by lane. The NDF is chosen only
+// when it needs at most 0.8 of Rodas5P's work (Rodas5P is the more accurate at equal tolerances
+// and the one with sensitivities) and its solutions agree with Rodas5P's within 1000 tolerances.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>

@@ -480,9 +480,9 @@ long OdeSolver::steps_taken() const { return impl_->steps_taken; }
 
 bool OdeSolver::steps_samples_together() const {
   const Impl& s = *impl_;
-  return (s.options.method == Method::kRosenbrock || s.options.method == Method::kNdf) && s.options.lanes && s.options.sensitivity_parameters.empty() &&
-         s.n >= 1 && s.n <= static_cast<std::size_t>(kRosenbrockFixedStates) && s.model->has_lane_rhs() &&
-         !s.model->has_jumps();
+  return (s.options.method == Method::kRosenbrock || s.options.method == Method::kNdf) && s.options.lanes &&
+         s.options.sensitivity_parameters.empty() && s.n >= 1 &&
+         s.n <= static_cast<std::size_t>(kRosenbrockFixedStates) && s.model->has_lane_rhs() && !s.model->has_jumps();
 }
 
 void OdeSolver::solve_many(std::size_t count, const double* p, const double* y0, double t0,

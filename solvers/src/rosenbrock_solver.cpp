@@ -76,8 +76,7 @@ RosenbrockResult RosenbrockSolver::solve(const core::Model& model, const double*
 }
 
 bool RosenbrockSolver::can_solve_lanes(const core::Model& model) const {
-  return states_ >= 1 && states_ <= kRosenbrockFixedStates &&
-         model.has_lane_rhs();
+  return states_ >= 1 && states_ <= kRosenbrockFixedStates && model.has_lane_rhs();
 }
 
 void RosenbrockSolver::solve_lanes(const core::Model& model, double t0, const std::vector<double>& times,

@@ -177,8 +177,8 @@ TEST_CASE("run_scenario: the NDF's samples stepped together give the same bytes 
   // Michaelis-Menten on the NDF (what auto picks for it) with its recorded event, located lane by lane.
   const std::vector<std::string> set = {"sampling.samples=90", "output.shard_size=40", "output.formats=[hdf5, csv]",
                                         "solver.method=ndf"};
-  const auto r = check_lanes_same_bytes(testing::repository_path("scenarios/kinetics/michaelis_menten.yaml"), set,
-                                        "ndf_lanes");
+  const auto r =
+      check_lanes_same_bytes(testing::repository_path("scenarios/kinetics/michaelis_menten.yaml"), set, "ndf_lanes");
   CHECK(r.on.failed == 0);
 }
 

@@ -144,8 +144,7 @@ class Ndf {
     ++r.stats.jacobian_evals;
     lu_valid_ = false;
     singular_ = 0;
-    newton_tol_ =
-        std::max(10.0 * std::numeric_limits<double>::epsilon() / o_.rtol, std::min(0.03, std::sqrt(o_.rtol)));
+    newton_tol_ = std::max(10.0 * std::numeric_limits<double>::epsilon() / o_.rtol, std::min(0.03, std::sqrt(o_.rtol)));
     at_step_ = true;
     return true;
   }
@@ -287,8 +286,8 @@ class Ndf {
     const double t = t_, h = h_;
     // The events inside (t, t + h], then the outputs there, from the interpolating polynomial.
     if (!event_list_->empty()) {
-      const double theta_stop = events_.locate(*event_list_, p_, t, h, D_[0].data(),
-                                               [&](double theta) { return dense(theta, k).data(); }, r.events);
+      const double theta_stop = events_.locate(
+          *event_list_, p_, t, h, D_[0].data(), [&](double theta) { return dense(theta, k).data(); }, r.events);
       if (theta_stop >= 0.0) {
         const double te = t + theta_stop * h;
         for (; next_ < T && times[next_] < te; ++next_) write(next_, dense((times[next_] - t) / h, k));

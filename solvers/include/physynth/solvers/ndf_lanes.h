@@ -23,8 +23,8 @@
 
 #include "physynth/core/lanes.h"
 #include "physynth/core/model.h"
-#include "physynth/solvers/ndf.h"
 #include "physynth/solvers/lane_batch.h"
+#include "physynth/solvers/ndf.h"
 #include "physynth/solvers/rosenbrock.h"
 
 namespace physynth::solvers {

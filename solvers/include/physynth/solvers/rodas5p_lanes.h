@@ -366,7 +366,7 @@ class Rodas5PLanes : LaneBatch {
   }
 
   RosenbrockOptions o_;
-  SmallLu<N> lu_;  // one lane's W at a time, its factors then spread into the lanes
+  SmallLu<N> lu_;                                // one lane's W at a time, its factors then spread into the lanes
   double q1_[N] = {}, q2_[N] = {}, q3_[N] = {};  // the dense output's combinations, for one lane's step
   bool dense_ready_ = false;
   bool autonomous_ = false;

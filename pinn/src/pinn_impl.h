@@ -952,25 +952,43 @@ struct Pinn::Impl {
                       const std::function<void(std::size_t, std::size_t)>& f) const {
     const bool cpu = device.is_cpu();
     const std::size_t rows = cpu ? kChunkRows : (std::size_t{1} << 16);
-    const std::size_t per_chunk = std::max<std::size_t>(1, rows / std::max<std::size_t>(1, rows_per_sample));
-    const auto chunks = static_cast<std::int64_t>((count + per_chunk - 1) / per_chunk);
+    // At most `rows` rows a chunk, and on a CPU a multiple of 4 chunks (at least 4, at most one
+    // per sample) of equal size to a sample, so that 1, 2 or 4 threads share them evenly:
+    // Michaelis-Menten's 1,000 samples of 121 rows made 15 chunks, 8 for one thread and 7 for the
+    // other, and the prediction took 68 ms on 2 threads; in 16 equal chunks 64 ms (AMD EPYC,
+    // 2026-12-06). The split depends on the sample count alone, not on the thread count.
+    const std::size_t most = std::max<std::size_t>(1, rows / std::max<std::size_t>(1, rows_per_sample));
+    std::size_t parts = (count + most - 1) / most;
+    if (cpu) parts = std::min(count, std::max<std::size_t>(4, (parts + 3) / 4 * 4));
+    const auto chunks = static_cast<std::int64_t>(parts);
     const auto one = [&](std::int64_t k) {
       torch::NoGradGuard no_grad;  // (grad mode is per thread; the pool's threads do not inherit it)
-      const std::size_t first = static_cast<std::size_t>(k) * per_chunk;
-      f(first, std::min(per_chunk, count - first));
+      const auto K = static_cast<std::size_t>(k);
+      const std::size_t first = K * count / parts, last = (K + 1) * count / parts;
+      f(first, last - first);
     };
     if (!cpu) {
       for (std::int64_t k = 0; k < chunks; ++k) one(k);
       return;
     }
-    // Each thread takes the next chunk when it is done with one: the last chunk is a part one,
-    // and a fixed split of 8 chunks over 2 threads left one waiting. Which thread computes a
+    // Each thread takes the next chunk when it is done with one (a fixed split of 8 chunks over
+    // 2 threads, the last a part one, left one waiting). Which thread computes a
     // chunk does not change its numbers. (Tried 2026-12-05: the chunks as TBB tasks on the
     // engine's threads instead, each with torch in one thread: the same time.)
+    // One chunk (one sample) runs outside a parallel region, where torch would share each of its
+    // operations over the threads, and a GEMM's last bits then depend on their count (100
+    // samples made one chunk of the residual's rows, and their RMS residuals differed between 1
+    // and 2 threads): it runs in this thread alone.
+    if (chunks == 1) {
+      const OneThread alone;
+      one(0);
+      return;
+    }
     std::atomic<std::int64_t> next{0};
     at::parallel_for(0, std::min<std::int64_t>(chunks, at::get_num_threads()), 1, [&](std::int64_t, std::int64_t) {
       for (std::int64_t k = next++; k < chunks; k = next++) one(k);
     });
+    release_threads();
   }
 
   void predict(const double* p, std::size_t count, const std::vector<double>& times, double* out) const {

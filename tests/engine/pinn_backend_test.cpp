@@ -179,6 +179,14 @@ TEST_CASE("pinn backend: the same bytes for any thread count") {
   REQUIRE(one.files.size() == two.files.size());
   for (std::size_t k = 0; k < one.files.size(); ++k) CHECK((bytes_of(one.files[k]) == bytes_of(two.files[k])));
   CHECK((bytes_of(kOut + "/threads1/pinn_audit.csv") == bytes_of(kOut + "/threads2/pinn_audit.csv")));
+
+  // A shard of one sample is one chunk of rows: its operations, large enough here (20,000
+  // residual points) for torch to share each of them over the threads, still run in one thread.
+  const auto small = pinn_scenario({"sampling.samples=3", "output.shard_size=1", "pinn.residual_points=20000"});
+  run(small, "threads1_one_chunk", 1);
+  run(small, "threads2_one_chunk", 2);
+  CHECK(
+      (bytes_of(kOut + "/threads1_one_chunk/pinn_audit.csv") == bytes_of(kOut + "/threads2_one_chunk/pinn_audit.csv")));
 }
 
 TEST_CASE("pinn backend: float32 layers (pinn.precision) move the states by float32's rounding, and auto weighs the "

@@ -42,6 +42,11 @@ SparsityPattern SparsityPattern::dense(int n) {
   return s;
 }
 
+void Model::rhs_and_jacobian(double t, const double* y, const double* p, double* dydt, double* jac) const {
+  rhs(t, y, p, dydt);
+  jacobian(t, y, p, jac);
+}
+
 void Model::rhs_lanes(const Lanes& t, const Lanes* y, const Lanes* p, Lanes* dydt) const {
   const std::size_t n = num_states(), m = num_parameters();
   std::vector<double> yl(n), pl(m), fl(n);

@@ -78,8 +78,7 @@ void solve_rows(const core::Model& model, const ManifoldRows& R, std::size_t fir
         u[i] = v[i] * s[i];
         y[i] = R.clamp[static_cast<std::size_t>(i)] ? std::max(u[i], 0.0) : u[i];  // (NaN stays NaN)
       }
-      model.rhs(t, y.data(), p, f.data());
-      model.jacobian(t, y.data(), p, Jf.data());  // column-major, as Eigen's
+      model.rhs_and_jacobian(t, y.data(), p, f.data(), Jf.data());  // column-major, as Eigen's
       for (Eigen::Index i = 0; i < k; ++i) G[i] = J.row(i).dot(v) - R.c[r * R.k + static_cast<std::size_t>(i)];
       for (Eigen::Index j = 0; j < q; ++j) {
         const auto Q = static_cast<Eigen::Index>(R.qss[static_cast<std::size_t>(j)]);

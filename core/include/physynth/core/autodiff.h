@@ -33,8 +33,10 @@ std::vector<Dual>& jet_scratch(std::size_t size) {
 }
 
 // The same on Jets of J's size: kChunk directions per evaluation, scratch in slots Slot and Slot + 1.
+// Where `values` is given, f(x) too (its Jets' values).
 template <class J, int Slot, class F>
-void forward_jacobian_of(F&& f, std::size_t rows, std::size_t cols, const double* x, double* jac) {
+void forward_jacobian_of(F&& f, std::size_t rows, std::size_t cols, const double* x, double* jac,
+                         double* values = nullptr) {
   constexpr std::size_t kChunk = static_cast<std::size_t>(J::DIMENSION);
   J* xd = jet_scratch_of<J, Slot>(cols).data();
   J* out = jet_scratch_of<J, Slot + 1>(rows).data();
@@ -45,6 +47,8 @@ void forward_jacobian_of(F&& f, std::size_t rows, std::size_t cols, const double
       if (j >= first && j < first + count) xd[j].v[static_cast<int>(j - first)] = 1.0;
     }
     f(xd, out);
+    if (values && first == 0)
+      for (std::size_t i = 0; i < rows; ++i) values[i] = out[i].a;
     for (std::size_t k = 0; k < count; ++k)
       for (std::size_t i = 0; i < rows; ++i) jac[i + rows * (first + k)] = out[i].v[static_cast<int>(k)];
   }

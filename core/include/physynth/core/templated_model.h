@@ -61,6 +61,15 @@ class TemplatedModel : public Model {
     }
   }
 
+  // One evaluation on Jets of 4 gives both for up to 4 states without a colouring; otherwise
+  // Model's rhs() and jacobian().
+  void rhs_and_jacobian(double t, const double* y, const double* p, double* dydt, double* jac) const final {
+    if (num_states() <= 4 && derived().jacobian_coloring() == nullptr)
+      dense_jacobian<ceres::Jet<double, 4>>(t, y, p, jac, dydt);
+    else
+      Model::rhs_and_jacobian(t, y, p, dydt, jac);
+  }
+
   // A model with a sparse Jacobian returns its columns' colouring (sparse_jacobian.h) and gets
   // its Jacobian in fewer evaluations; none by default.
   const ColumnColoring* jacobian_coloring() const { return nullptr; }
@@ -113,12 +122,13 @@ class TemplatedModel : public Model {
     for (std::size_t j = 0; j < m; ++j) pd[j] = J(p[j]);
     return pd;
   }
+  // With `values`, f's values too (from the first chunk's pass).
   template <class J>
-  void dense_jacobian(double t, const double* y, const double* p, double* jac) const {
+  void dense_jacobian(double t, const double* y, const double* p, double* jac, double* values = nullptr) const {
     const std::size_t n = num_states();
     const J* pd = parameter_jets<J>(p);
-    forward_jacobian_of<J, 0>([&](const J* yd, J* out) { derived().template evaluate<J>(J(t), yd, pd, out); }, n, n,
-                              y, jac);
+    forward_jacobian_of<J, 0>([&](const J* yd, J* out) { derived().template evaluate<J>(J(t), yd, pd, out); }, n, n, y,
+                              jac, values);
   }
 
   template <class J, int Slot>

@@ -295,6 +295,11 @@ PinnShard evaluate_pinn(const Scenario& s, const std::vector<double>& times, con
     inside.push_back(i);
     p.insert(p.end(), parameters + i * m, parameters + (i + 1) * m);
   }
+  // Every sample inside (the usual case): straight into the shard's rows, without a copy.
+  if (inside.size() == count) {
+    net.predict_and_residual(p.data(), count, times, s.pinn.residual_points, out.states.data(), out.residual.data());
+    return out;
+  }
   std::vector<double> states(inside.size() * T * n), residual(inside.size());
   net.predict_and_residual(p.data(), inside.size(), times, s.pinn.residual_points, states.data(), residual.data());
   for (std::size_t k = 0; k < inside.size(); ++k) {

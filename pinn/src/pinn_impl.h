@@ -971,11 +971,7 @@ struct Pinn::Impl {
       for (std::int64_t k = 0; k < chunks; ++k) one(k);
       return;
     }
-    // Each thread takes the next chunk when it is done with one (a fixed split of 8 chunks over
-    // 2 threads, the last a part one, left one waiting). Which thread computes a
-    // chunk does not change its numbers. (Tried 2026-12-05: the chunks as TBB tasks on the
-    // engine's threads instead, each with torch in one thread: the same time.)
-    // One chunk (one sample) runs outside a parallel region, where torch would share each of its
+    // One chunk (one sample) would run outside a parallel region, where torch shares each of its
     // operations over the threads, and a GEMM's last bits then depend on their count (100
     // samples made one chunk of the residual's rows, and their RMS residuals differed between 1
     // and 2 threads): it runs in this thread alone.
@@ -984,6 +980,10 @@ struct Pinn::Impl {
       one(0);
       return;
     }
+    // Each thread takes the next chunk when it is done with one (a fixed split of 8 chunks over
+    // 2 threads, the last a part one, left one waiting). Which thread computes a chunk does not
+    // change its numbers. (Tried 2026-12-05: the chunks as TBB tasks on the engine's threads
+    // instead, each with torch in one thread: the same time.)
     std::atomic<std::int64_t> next{0};
     at::parallel_for(0, std::min<std::int64_t>(chunks, at::get_num_threads()), 1, [&](std::int64_t, std::int64_t) {
       for (std::int64_t k = next++; k < chunks; k = next++) one(k);

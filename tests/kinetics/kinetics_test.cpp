@@ -120,8 +120,8 @@ TEST_CASE("ReactionNetwork: autodiff Jacobians equal central finite differences"
 }
 
 TEST_CASE("ReactionNetwork: rhs_and_jacobian gives jacobian()'s Jacobian bit for bit and rhs() to rounding") {
-  // Four states (one pass on Jets of 4, f from their values; a Michaelis-Menten law divides)
-  // and five (rhs() and jacobian() themselves).
+  // Four states (Jets of 4; a Michaelis-Menten law divides), five (Jets of 8) and a coloured
+  // Jacobian (rhs() itself).
   const auto four = testing::network(
       "species: [{name: E, initial: E0}, {name: S, initial: S0}, {name: ES, initial: 0}, {name: P, initial: 0}]\n"
       "reactions:\n"
@@ -129,7 +129,9 @@ TEST_CASE("ReactionNetwork: rhs_and_jacobian gives jacobian()'s Jacobian bit for
       "  - {equation: \"ES -> E + P\", k: kcat}\n"
       "  - {equation: \"S -> P\", rate: michaelis_menten, vmax: vm, km: km}\n");
   const auto five = testing::network(testing::kEnzymeWithHill);
-  for (const auto* m : {&four, &five}) {
+  const auto coloured = testing::network(testing::catalysed_chain(150));
+  REQUIRE(coloured.model->num_states() == 150);
+  for (const auto* m : {&four, &five, &coloured}) {
     const auto& model = *m->model;
     const std::size_t n = model.num_states();
     const auto p = testing::parameters(*m, testing::kEnzymeValues);
@@ -142,7 +144,7 @@ TEST_CASE("ReactionNetwork: rhs_and_jacobian gives jacobian()'s Jacobian bit for
       model.rhs_and_jacobian(0.0, y.data(), p.data(), f_both.data(), jac_both.data());
       CHECK(jac_both == jac);
       for (std::size_t i = 0; i < n; ++i) CHECK(f_both[i] == Approx(f[i]).epsilon(1e-14).margin(1e-300));
-      if (n == 5) CHECK(f_both == f);
+      if (n == 150) CHECK(f_both == f);
     }
   }
 }

@@ -76,8 +76,8 @@ class Model {
   // Exact df/dy, n x n, column-major (jac[i + n*j] = df_i/dy_j).
   virtual void jacobian(double t, const double* y, const double* p, double* jac) const = 0;
   // f and df/dy at one point (a Newton iteration needs both). The default calls rhs() and
-  // jacobian(); TemplatedModel takes f from the Jets' values of its dense Jacobian's one pass,
-  // which may differ from rhs() in the last bit (Ceres' Jet division multiplies by 1 / b).
+  // jacobian(); TemplatedModel takes f from the Jets' values of its dense Jacobian's first
+  // pass, which may differ from rhs() in the last bit (Ceres' Jet division multiplies by 1 / b).
   virtual void rhs_and_jacobian(double t, const double* y, const double* p, double* dydt, double* jac) const;
 
   // Exact df/dp, n x m, column-major (jac[i + n*k] = df_i/dp_k).

@@ -50,24 +50,12 @@ class TemplatedModel : public Model {
   // Up to 4 states on Jets of 4 (half the arithmetic of Jets of 8, the same numbers: each
   // direction is its own lane); a model with a colouring by colour groups.
   void jacobian(double t, const double* y, const double* p, double* jac) const final {
-    if (const ColumnColoring* c = derived().jacobian_coloring()) {
-      const Dual* pd = parameter_jets<Dual>(p);
-      colored_jacobian([&](const Dual* yd, Dual* out) { derived().template evaluate<Dual>(Dual(t), yd, pd, out); }, *c,
-                       y, jac);
-    } else if (num_states() <= 4) {
-      dense_jacobian<ceres::Jet<double, 4>>(t, y, p, jac);
-    } else {
-      dense_jacobian<Dual>(t, y, p, jac);
-    }
+    jacobian_and_values(t, y, p, jac, nullptr);
   }
 
-  // One evaluation on Jets of 4 gives both for up to 4 states without a colouring; otherwise
-  // Model's rhs() and jacobian().
+  // f from the dense Jacobian's first pass (its Jets' values); with a colouring, rhs().
   void rhs_and_jacobian(double t, const double* y, const double* p, double* dydt, double* jac) const final {
-    if (num_states() <= 4 && derived().jacobian_coloring() == nullptr)
-      dense_jacobian<ceres::Jet<double, 4>>(t, y, p, jac, dydt);
-    else
-      Model::rhs_and_jacobian(t, y, p, dydt, jac);
+    if (!jacobian_and_values(t, y, p, jac, dydt)) rhs(t, y, p, dydt);
   }
 
   // A model with a sparse Jacobian returns its columns' colouring (sparse_jacobian.h) and gets
@@ -122,6 +110,22 @@ class TemplatedModel : public Model {
     for (std::size_t j = 0; j < m; ++j) pd[j] = J(p[j]);
     return pd;
   }
+  // jacobian(), and where `values` is given and the Jacobian is dense, f's values too (from
+  // its first pass): returns whether it wrote them.
+  bool jacobian_and_values(double t, const double* y, const double* p, double* jac, double* values) const {
+    if (const ColumnColoring* c = derived().jacobian_coloring()) {
+      const Dual* pd = parameter_jets<Dual>(p);
+      colored_jacobian([&](const Dual* yd, Dual* out) { derived().template evaluate<Dual>(Dual(t), yd, pd, out); }, *c,
+                       y, jac);
+      return false;
+    }
+    if (num_states() <= 4)
+      dense_jacobian<ceres::Jet<double, 4>>(t, y, p, jac, values);
+    else
+      dense_jacobian<Dual>(t, y, p, jac, values);
+    return values != nullptr;
+  }
+
   // With `values`, f's values too (from the first chunk's pass).
   template <class J>
   void dense_jacobian(double t, const double* y, const double* p, double* jac, double* values = nullptr) const {

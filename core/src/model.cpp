@@ -58,6 +58,18 @@ void Model::rhs_lanes(const Lanes& t, const Lanes* y, const Lanes* p, Lanes* dyd
   }
 }
 
+void Model::rhs_and_jacobian_lanes(const Lanes& t, const Lanes* y, const Lanes* p, Lanes* dydt, Lanes* jac) const {
+  const std::size_t n = num_states(), m = num_parameters();
+  std::vector<double> yl(n), pl(m), fl(n), jl(n * n);
+  for (int l = 0; l < kLanes; ++l) {
+    for (std::size_t i = 0; i < n; ++i) yl[i] = y[i][l];
+    for (std::size_t j = 0; j < m; ++j) pl[j] = p[j][l];
+    rhs_and_jacobian(t[l], yl.data(), pl.data(), fl.data(), jl.data());
+    for (std::size_t i = 0; i < n; ++i) dydt[i].v[l] = fl[i];
+    for (std::size_t i = 0; i < n * n; ++i) jac[i].v[l] = jl[i];
+  }
+}
+
 SparsityPattern Model::jacobian_sparsity() const { return SparsityPattern::dense(static_cast<int>(num_states())); }
 
 const std::vector<VariableInfo>& Model::derived_channels() const {

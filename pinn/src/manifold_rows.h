@@ -1,9 +1,11 @@
 // The quasi-steady manifold's Newton iteration row by row, in double, with the model's own
-// right-hand side and Jacobian (core::Model::rhs and ::jacobian): what Impl::to_manifold
-// computes with tensor operations and autograd, for a CPU batch in float64 and an autonomous
-// model. On Michaelis-Menten's 1,000 samples it took the generation from 0.47 to 0.39 s on one
-// thread (the tensor Newton and the matrices after it had been 0.23 s of 0.56 s, timed by
-// phase). Torch-free; pinn_impl.h hands it the batch's arrays. Private to pinn/.
+// right-hand side and Jacobian (core::Model::rhs_and_jacobian, and its _lanes form): what
+// Impl::to_manifold computes with tensor operations and autograd, for a CPU batch in float64 and
+// an autonomous model. On Michaelis-Menten's 1,000 samples it took the generation from 0.47 to
+// 0.39 s on one thread (the tensor Newton and the matrices after it had been 0.23 s of 0.56 s,
+// timed by phase); with up to 4 states kLanes rows go at once (SIMD over rows), a row's numbers
+// the same wherever a range of rows starts. Torch-free; pinn_impl.h hands it the batch's arrays.
+// Private to pinn/.
 #pragma once
 
 #include <cstddef>
@@ -22,17 +24,19 @@ struct ManifoldRows {
   double t0 = 0.0, tol = 0.0;     // Impl::manifold_tolerance, or output_tolerance
   int max_iterations = 0;      // Impl::kManifoldSteps
   // Inputs per row.
+  // The directions a row moves along, M = [W C^T | D] (Impl::directions), from C, D and W's
+  // diagonal (the states that hold the laws: 1, else 0; [n]).
+  std::vector<double> law_weight;
   const double* v_net = nullptr;   // [n] the network's scaled state, quasi-steady entries zero
-  const double* M = nullptr;       // [n, k + q] the directions it moves along
   const double* C = nullptr;       // [k, n] the conservation laws in scaled states (k > 0)
   const double* c = nullptr;       // [k]
   const double* s = nullptr;       // [n] scales
   const double* g0 = nullptr;      // [q] f_Q(t0, y0)
   const double* rate = nullptr;    // [q] relaxation rates
-  const double* D = nullptr;       // [n, q] fast directions (the stability check)
+  const double* D = nullptr;       // [n, q] fast directions
   const double* t = nullptr;       // [1] physical time
   const double* dt_dth = nullptr;  // [1] dt/dt^
-  const double* p = nullptr;       // [m] parameters
+  std::vector<const double*> p;    // m columns of B rows: the parameters
   // Outputs per row: v on the manifold, P = dv/dv_net, the drift M A^-1 [0; dG/dt^], the
   // quasi-steady columns of M A^-1; a row that does not converge to a finite, stable root
   // keeps v_net, P = I and zeros (as the tensor version).

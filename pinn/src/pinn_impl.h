@@ -670,11 +670,12 @@ struct Pinn::Impl {
   OnManifold manifold_by_rows(const Batch& b, const Tensor& v_net, const Tensor& th, double tol, bool matrices) const {
     const std::int64_t k = b.C.defined() ? b.C.size(1) : 0, q = static_cast<std::int64_t>(qss.size());
     const auto N = static_cast<std::int64_t>(n()), B = b.size();
-    const Tensor D = fast_directions(b).contiguous(), M = directions(b, D).contiguous();
+    const Tensor D = fast_directions(b).contiguous();
     const Tensor vn = v_net.contiguous(), s = b.s.contiguous(), g0 = b.g0.contiguous(), rate = b.rate.contiguous();
     const Tensor t = time_of(th).contiguous();
     const Tensor dt = dt_dth_of(th).contiguous();
-    const Tensor P = torch::stack(b.p, 1).contiguous();
+    std::vector<Tensor> P;
+    for (const Tensor& pk : b.p) P.push_back(pk.contiguous());
     Tensor C, c;
     if (k > 0) C = b.C.contiguous(), c = b.c.contiguous();
     OnManifold o;
@@ -694,10 +695,15 @@ struct Pinn::Impl {
     R.t0 = t0;
     R.tol = tol;
     R.max_iterations = kManifoldSteps;
-    R.v_net = vn.data_ptr<double>(), R.M = M.data_ptr<double>(), R.s = s.data_ptr<double>();
-    if (k > 0) R.C = C.data_ptr<double>(), R.c = c.data_ptr<double>();
+    R.v_net = vn.data_ptr<double>(), R.s = s.data_ptr<double>();
+    if (k > 0) {
+      R.C = C.data_ptr<double>(), R.c = c.data_ptr<double>();
+      const Tensor w = law_weight.to(torch::kCPU, torch::kFloat64).contiguous();
+      R.law_weight.assign(w.data_ptr<double>(), w.data_ptr<double>() + n());
+    }
     R.g0 = g0.data_ptr<double>(), R.rate = rate.data_ptr<double>(), R.D = D.data_ptr<double>();
-    R.t = t.data_ptr<double>(), R.dt_dth = dt.data_ptr<double>(), R.p = P.data_ptr<double>();
+    R.t = t.data_ptr<double>(), R.dt_dth = dt.data_ptr<double>();
+    for (const Tensor& pk : P) R.p.push_back(pk.data_ptr<double>());
     R.v = o.v.data_ptr<double>();
     if (matrices) R.P = o.P.data_ptr<double>(), R.drift = o.drift.data_ptr<double>(), R.MAq = o.MAq.data_ptr<double>();
     at::parallel_for(0, B, 256, [&](std::int64_t first, std::int64_t last) {

@@ -149,6 +149,52 @@ TEST_CASE("ReactionNetwork: rhs_and_jacobian gives jacobian()'s Jacobian bit for
   }
 }
 
+TEST_CASE("ReactionNetwork: rhs_and_jacobian_lanes gives each lane rhs_and_jacobian's bits") {
+  // Up to 4 states on LaneJets (a Michaelis-Menten law divides, a Hill law takes pow, here at a
+  // zero base too); five and a coloured Jacobian lane by lane (Model's default).
+  const auto four = testing::network(
+      "species: [{name: E, initial: E0}, {name: S, initial: S0}, {name: ES, initial: 0}, {name: P, initial: 0}]\n"
+      "reactions:\n"
+      "  - {equation: \"E + S <-> ES\", kf: kon, kr: koff}\n"
+      "  - {equation: \"ES -> E + P\", k: kcat}\n"
+      "  - {equation: \"S -> P\", rate: michaelis_menten, vmax: vm, km: km}\n");
+  const auto hill = testing::network(
+      "species: [{name: S, initial: S0}, {name: P, initial: 0}, {name: Q, initial: 0}]\n"
+      "reactions:\n"
+      "  - {equation: \"S -> P\", rate: hill, vmax: vh, k: kh, n: nh}\n"
+      "  - {equation: \"P -> Q\", k: kcat}\n");
+  const auto five = testing::network(testing::kEnzymeWithHill);
+  const auto coloured = testing::network(testing::catalysed_chain(150));
+  for (const auto* m : {&four, &hill, &five, &coloured}) {
+    const auto& model = *m->model;
+    const std::size_t n = model.num_states(), np = model.num_parameters();
+    const auto p = testing::parameters(*m, testing::kEnzymeValues);
+    core::CounterRng rng(12, n, 0);
+    for (int trial = 0; trial < 10; ++trial) {
+      std::vector<core::Lanes> y(n), pl(np), f(n), jac(n * n);
+      std::vector<std::vector<double>> ys(core::kLanes, std::vector<double>(n)), ps(core::kLanes, p);
+      for (int l = 0; l < core::kLanes; ++l) {
+        for (std::size_t i = 0; i < n; ++i)
+          ys[l][i] = (trial == 0 && l == 1 && i == 0) ? 0.0 : 0.1 + 5.0 * rng.uniform();
+        for (std::size_t j = 0; j < np; ++j) ps[l][j] = p[j] * (1.0 + 0.1 * l);  // each lane its own parameters
+        for (std::size_t i = 0; i < n; ++i) y[i].v[l] = ys[l][i];
+        for (std::size_t j = 0; j < np; ++j) pl[j].v[l] = ps[l][j];
+      }
+      model.rhs_and_jacobian_lanes(core::Lanes(0.0), y.data(), pl.data(), f.data(), jac.data());
+      for (int l = 0; l < core::kLanes; ++l) {
+        std::vector<double> f1(n), j1(n * n);
+        model.rhs_and_jacobian(0.0, ys[l].data(), ps[l].data(), f1.data(), j1.data());
+        INFO(n << " states, trial " << trial << ", lane " << l);
+        for (std::size_t i = 0; i < n; ++i) CHECK(f[i][l] == f1[i]);
+        std::size_t differ = 0;
+        for (std::size_t i = 0; i < n * n; ++i)
+          if (!(jac[i][l] == j1[i]) && !(std::isnan(jac[i][l]) && std::isnan(j1[i]))) ++differ;
+        CHECK(differ == 0);
+      }
+    }
+  }
+}
+
 TEST_CASE("ReactionNetwork: the sparsity pattern covers every nonzero of the Jacobian") {
   const auto m = testing::network(testing::kEnzymeWithHill);
   const auto& model = *m.model;

@@ -9,6 +9,7 @@
 #include <set>
 #include <string>
 
+#include "../../pinn/src/manifold_rows.h"
 #include "physynth/pinn/pinn.h"
 #include "support/test_problems.h"
 
@@ -291,6 +292,104 @@ TEST_CASE("pinn: a quasi-steady state sits on its manifold, and du/dt is the der
   // Names are checked.
   net_options.quasi_steady = {"X"};
   CHECK_THROWS_WITH(pinn::Pinn::train(pb, net_options, quick(0)), Catch::Contains("no state 'X'"));
+}
+
+TEST_CASE("pinn: the manifold's rows (kLanes at a time) give a row the same bits wherever its range starts") {
+  // Michaelis-Menten's quasi-steady ES: the laws E + ES = E0 and S + ES + P = S0, held by E, S
+  // and P; ES moves along the binding stoichiometry D = (-1, -1, 1, 0). Unit scales. With an
+  // inert fifth species X (its own law X = 1) the rows take the dynamic-size path.
+  const bool inert = GENERATE(false, true);
+  std::string yaml = kMichaelisMenten;
+  if (inert) yaml.replace(yaml.find("]"), 1, ", {name: X, initial: 1}]");
+  const auto model = testing::network(yaml).model;
+  const std::size_t n = inert ? 5 : 4, k = inert ? 3 : 2, q = 1, m = model->num_parameters(), B = 11;
+  REQUIRE(model->num_states() == n);
+  const auto index = [&](const std::string& name) {
+    for (std::size_t j = 0; j < m; ++j)
+      if (model->parameters()[j].name == name) return j;
+    FAIL("no parameter " << name);
+    return m;
+  };
+  const auto pad = [&](std::vector<double> row, double x) {  // row + X's entry
+    if (inert) row.push_back(x);
+    return row;
+  };
+  std::vector<double> v_net, C, c, s(B * n, 1.0), g0, rate, D, t, dt(B, 1.0), p(B * m, 0.0);
+  const std::vector<double> times = {0.0, 1e-3, 0.01, 0.1, 1.0, 10.0, 100.0, 1000.0, 0.5, 2.0, 5.0};
+  for (std::size_t r = 0; r < B; ++r) {
+    const double E0 = 0.05 + 0.01 * static_cast<double>(r), S0 = 10.0 + static_cast<double>(r), kon = 1.0 + 0.1 * r,
+                 koff = 0.7, kcat = 1.1;
+    double* pr = &p[r * m];
+    pr[index("E0")] = E0, pr[index("S0")] = S0, pr[index("kon")] = kon, pr[index("koff")] = koff;
+    pr[index("kcat")] = kcat;
+    // Rows of several distances from their manifold point (Newton takes 1 to 4 steps).
+    const double off = r % 3 == 0 ? 1e-6 : (r % 3 == 1 ? 0.05 : 0.3);
+    for (double x : pad({(1.0 - off) * E0, (1.0 - off) * S0, 0.0, off * S0}, 1.0 - off)) v_net.push_back(x);
+    for (const auto& law : {pad({1, 0, 1, 0}, 0), pad({0, 1, 1, 1}, 0)}) C.insert(C.end(), law.begin(), law.end());
+    if (inert) C.insert(C.end(), {0, 0, 0, 0, 1});
+    for (double x : pad({E0, S0}, 1.0)) c.push_back(x);
+    g0.push_back(kon * E0 * S0);
+    rate.push_back(kon * (E0 + S0) + koff + kcat);
+    for (double x : pad({-1, -1, 1, 0}, 0.0)) D.push_back(x);
+    t.push_back(times[r]);
+  }
+  pinn::ManifoldRows R;
+  R.n = n, R.k = k, R.q = q, R.m = m;
+  R.qss = {2};
+  for (double x : pad({1, 1, 0, 1}, 1)) R.clamp.push_back(static_cast<char>(x));
+  R.t0 = 0.0, R.tol = 1e-12, R.max_iterations = 30;
+  R.law_weight = pad({1, 1, 0, 1}, 1);  // E, S, P (and X) hold the laws
+  R.v_net = v_net.data(), R.C = C.data(), R.c = c.data(), R.s = s.data(), R.g0 = g0.data();
+  R.rate = rate.data(), R.D = D.data(), R.t = t.data(), R.dt_dth = dt.data();
+  std::vector<std::vector<double>> columns(m, std::vector<double>(B));
+  for (std::size_t j = 0; j < m; ++j) {
+    for (std::size_t r = 0; r < B; ++r) columns[j][r] = p[r * m + j];
+    R.p.push_back(columns[j].data());
+  }
+  struct Out {
+    std::vector<double> v, P, drift, MAq;
+  };
+  const auto solve = [&](const std::vector<std::size_t>& cuts, bool matrices) {
+    Out o{std::vector<double>(B * n, -1.0), std::vector<double>(B * n * n, -1.0), std::vector<double>(B * n, -1.0),
+          std::vector<double>(B * n * q, -1.0)};
+    pinn::ManifoldRows S = R;
+    S.v = o.v.data();
+    if (matrices) S.P = o.P.data(), S.drift = o.drift.data(), S.MAq = o.MAq.data();
+    for (std::size_t j = 0; j + 1 < cuts.size(); ++j) pinn::solve_manifold_rows(*model, S, cuts[j], cuts[j + 1]);
+    return o;
+  };
+  const Out whole = solve({0, B}, true);
+  for (std::size_t r = 0; r < B; ++r) {
+    const double* v = &whole.v[r * n];
+    const double E0 = c[r * k], S0 = c[r * k + 1];
+    const double* pr = &p[r * m];
+    INFO("row " << r << ", t = " << t[r]);
+    CHECK(v[2] != 0.0);  // moved onto the manifold (the network's ES is zero)
+    CHECK(v[0] + v[2] == Approx(E0).margin(1e-14));
+    CHECK(v[1] + v[2] + v[3] == Approx(S0).margin(1e-12));
+    if (inert) CHECK(v[4] == Approx(1.0).margin(1e-14));
+    const double f_es = pr[index("kon")] * v[0] * v[1] - (pr[index("koff")] + pr[index("kcat")]) * v[2];
+    CHECK(std::abs(f_es - g0[r] * std::exp(-rate[r] * t[r])) <= 1e-11 * rate[r]);
+    // P keeps the laws: C P = 0.
+    for (std::size_t j = 0; j < n; ++j) {
+      const double* P = &whole.P[r * n * n];
+      CHECK(std::abs(P[0 * n + j] + P[2 * n + j]) < 1e-14);
+      CHECK(std::abs(P[1 * n + j] + P[2 * n + j] + P[3 * n + j]) < 1e-14);
+    }
+  }
+  // Every split, each row alone, and v alone (no matrices): the same bits.
+  for (std::size_t cut = 1; cut < B; ++cut) {
+    const Out split = solve({0, cut, B}, true);
+    INFO("split at " << cut);
+    CHECK(split.v == whole.v);
+    CHECK(split.P == whole.P);
+    CHECK(split.drift == whole.drift);
+    CHECK(split.MAq == whole.MAq);
+  }
+  std::vector<std::size_t> each(B + 1);
+  for (std::size_t r = 0; r <= B; ++r) each[r] = r;
+  CHECK(solve(each, true).v == whole.v);
+  CHECK(solve({0, B}, false).v == whole.v);
 }
 
 TEST_CASE("pinn: the quasi-steady state relaxes along its fast mode: E and S fall as ES forms, P does not move") {

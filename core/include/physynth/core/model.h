@@ -79,6 +79,10 @@ class Model {
   // jacobian(); TemplatedModel takes f from the Jets' values of its dense Jacobian's first
   // pass, which may differ from rhs() in the last bit (Ceres' Jet division multiplies by 1 / b).
   virtual void rhs_and_jacobian(double t, const double* y, const double* p, double* dydt, double* jac) const;
+  // rhs_and_jacobian on kLanes samples at once (lane l of t, y[i], p[j] is sample l's; jac n x n
+  // column-major): lane l of dydt and jac is, bit for bit, rhs_and_jacobian() of lane l. The
+  // default runs it lane by lane; TemplatedModel evaluates LaneJets where the model allows it.
+  virtual void rhs_and_jacobian_lanes(const Lanes& t, const Lanes* y, const Lanes* p, Lanes* dydt, Lanes* jac) const;
 
   // Exact df/dp, n x m, column-major (jac[i + n*k] = df_i/dp_k).
   virtual void parameter_jacobian(double t, const double* y, const double* p, double* jac) const = 0;

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "physynth/core/autodiff.h"
+#include "physynth/core/lane_jet.h"
 #include "physynth/core/model.h"
 #include "physynth/core/sparse_jacobian.h"
 
@@ -30,6 +31,14 @@ struct EvaluatesLanes : std::false_type {};
 template <class Derived>
 struct EvaluatesLanes<Derived, std::void_t<decltype(Derived::kEvaluatesLanes)>>
     : std::bool_constant<Derived::kEvaluatesLanes> {};
+
+// Whether Derived's evaluate() runs on core::LaneJet (static constexpr bool kEvaluatesLaneJets =
+// true): arithmetic and pow only, the operations lane_jet.h defines.
+template <class Derived, class = void>
+struct EvaluatesLaneJets : std::false_type {};
+template <class Derived>
+struct EvaluatesLaneJets<Derived, std::void_t<decltype(Derived::kEvaluatesLaneJets)>>
+    : std::bool_constant<Derived::kEvaluatesLaneJets> {};
 
 template <class Derived>
 class TemplatedModel : public Model {
@@ -56,6 +65,15 @@ class TemplatedModel : public Model {
   // f from the dense Jacobian's first pass (its Jets' values); with a colouring, rhs().
   void rhs_and_jacobian(double t, const double* y, const double* p, double* dydt, double* jac) const final {
     if (!jacobian_and_values(t, y, p, jac, dydt)) rhs(t, y, p, dydt);
+  }
+
+  // Up to 4 states, where Derived allows it and its Jacobian is dense: one pass on LaneJets of 4,
+  // the lanes' Jets of rhs_and_jacobian() (the same bits); else lane by lane.
+  void rhs_and_jacobian_lanes(const Lanes& t, const Lanes* y, const Lanes* p, Lanes* dydt, Lanes* jac) const final {
+    if constexpr (EvaluatesLaneJets<Derived>::value) {
+      if (num_states() <= 4 && derived().jacobian_coloring() == nullptr) return lane_jacobian(t, y, p, dydt, jac);
+    }
+    Model::rhs_and_jacobian_lanes(t, y, p, dydt, jac);
   }
 
   // A model with a sparse Jacobian returns its columns' colouring (sparse_jacobian.h) and gets
@@ -100,6 +118,25 @@ class TemplatedModel : public Model {
   // evaluate<Lanes>, compiled for AVX2 and for the baseline (core/lanes.h).
   PHYSYNTH_LANE_CLONES void evaluate_lanes(const Lanes& t, const Lanes* y, const Lanes* p, Lanes* dydt) const {
     derived().template evaluate<Lanes>(t, y, p, dydt);
+  }
+
+  // evaluate<LaneJet<4>> with y seeded (at most 4 states), compiled as evaluate_lanes is.
+  PHYSYNTH_LANE_CLONES void lane_jacobian(const Lanes& t, const Lanes* y, const Lanes* p, Lanes* dydt,
+                                          Lanes* jac) const {
+    using J = LaneJet<4>;
+    const std::size_t n = num_states(), m = num_parameters();
+    J yj[4], out[4];
+    std::vector<J>& pj = jet_scratch_of<J, 0>(m);
+    for (std::size_t i = 0; i < n; ++i) {
+      yj[i] = J(y[i]);
+      yj[i].v[i] = Lanes(1.0);
+    }
+    for (std::size_t j = 0; j < m; ++j) pj[j] = J(p[j]);
+    derived().template evaluate<J>(J(t), yj, pj.data(), out);
+    for (std::size_t i = 0; i < n; ++i) {
+      dydt[i] = out[i].a;
+      for (std::size_t j = 0; j < n; ++j) jac[i + n * j] = out[i].v[j];
+    }
   }
 
   // The parameters as constant Jets (thread-local scratch).

@@ -92,6 +92,7 @@ class ReactionNetwork : public core::TemplatedModel<ReactionNetwork> {
 
   bool is_autonomous() const override { return true; }  // no rate law reads t
   static constexpr bool kEvaluatesLanes = true;         // evaluate() is arithmetic and pow only
+  static constexpr bool kEvaluatesLaneJets = true;      // (so it runs on core::LaneJet too)
 
   // dy/dt = N v(y, p): the one definition of this model's physics. The rates of a small network
   // live on the stack (no container set-up per call: the right-hand side of a 3-state network

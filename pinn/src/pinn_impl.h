@@ -179,17 +179,18 @@ struct Batch {
   Tensor s;
   std::int64_t size() const { return x.size(0); }
 
+  // (t, dt_dth and Q where defined.)
   Batch select(const Tensor& rows) const {
     Batch b;
     b.x = x.index_select(0, rows);
-    b.t = t.index_select(0, rows);
-    b.dt_dth = dt_dth.index_select(0, rows);
+    if (t.defined()) b.t = t.index_select(0, rows);
+    if (dt_dth.defined()) b.dt_dth = dt_dth.index_select(0, rows);
     for (const auto& pk : p) b.p.push_back(pk.index_select(0, rows));
     b.y0 = y0.index_select(0, rows);
     if (C.defined()) {
       b.C = C.index_select(0, rows);
       b.c = c.index_select(0, rows);
-      b.Q = Q.index_select(0, rows);
+      if (Q.defined()) b.Q = Q.index_select(0, rows);
     }
     if (g0.defined()) {
       b.g0 = g0.index_select(0, rows);
@@ -1048,7 +1049,12 @@ struct Pinn::Impl {
     const std::size_t T = th.size();
     const auto T64 = static_cast<std::int64_t>(T), c64 = static_cast<std::int64_t>(c);
     const auto f64 = static_cast<std::int64_t>(first);
-    Batch b = once.select(torch::arange(f64, f64 + c64, torch::TensorOptions().dtype(torch::kLong).device(device))
+    // Not copied: the times (set below), and with quasi-steady states Q (the projection along the
+    // laws, which the manifold replaces; the fast directions are set).
+    Batch from = once;
+    from.t = from.dt_dth = Tensor();
+    if (!qss.empty() && from.D.defined()) from.Q = Tensor();
+    Batch b = from.select(torch::arange(f64, f64 + c64, torch::TensorOptions().dtype(torch::kLong).device(device))
                               .repeat_interleave(T64));
     std::vector<double> t(T), dt(T);
     for (std::size_t k = 0; k < T; ++k) t[k] = t_of(th[k]), dt[k] = dt_dth(th[k]);
@@ -1056,8 +1062,7 @@ struct Pinn::Impl {
       return torch::from_blob(v.data(), {T64}, kF64).to(options(), false, true).repeat({c64});
     };
     std::vector<double> th_copy = th;
-    b.x = b.x.clone();
-    b.x.select(1, 0).copy_(tiled(th_copy));
+    b.x.select(1, 0).copy_(tiled(th_copy));  // (b.x is select()'s own copy)
     b.t = tiled(t);
     b.dt_dth = tiled(dt);
     return b;

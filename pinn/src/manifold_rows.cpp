@@ -354,4 +354,47 @@ void solve_manifold_rows(const core::Model& model, const ManifoldRows& R, std::s
     solve_rows<Eigen::Dynamic>(model, R, first, last);
 }
 
+void fast_subspace_rows(const core::Model& model, const SubspaceRows& R, std::size_t first, std::size_t last) {
+  const auto n = static_cast<Eigen::Index>(R.n), k = static_cast<Eigen::Index>(R.k), q = static_cast<Eigen::Index>(R.q);
+  const std::size_t N = R.n;
+  Eigen::MatrixXd Jf(n, n), J(n, n), D(n, q), next(n, q), dq(q, q), lawsD(k, q);
+  Eigen::VectorXd y(n);
+  std::vector<double> p(R.m);
+  for (std::size_t r = first; r < last; ++r) {
+    const double* u = R.u + r * N;
+    const double* s = R.s + r * N;
+    for (Eigen::Index i = 0; i < n; ++i)
+      y[i] = R.clamp[static_cast<std::size_t>(i)] ? std::max(u[i], 0.0) : u[i];  // (NaN stays NaN)
+    for (std::size_t j = 0; j < R.m; ++j) p[j] = R.p[j][r];
+    model.jacobian(R.t0, y.data(), p.data(), Jf.data());  // column-major, as Eigen's
+    for (Eigen::Index j = 0; j < n; ++j) {
+      // clamp_min's derivative is zero below the bound.
+      const bool flat = R.clamp[static_cast<std::size_t>(j)] && u[j] < 0.0;
+      for (Eigen::Index i = 0; i < n; ++i) J(i, j) = flat ? 0.0 : Jf(i, j) * s[j] / s[i];
+    }
+    D = Eigen::Map<const RowMajor>(R.D + r * N * R.q, n, q);
+    const Eigen::Map<const RowMajor> C(k > 0 ? R.C + r * R.k * N : nullptr, k, n);
+    const Eigen::Map<const RowMajor> Q(k > 0 ? R.Q + r * N * R.k : nullptr, n, k);
+    for (int it = 0; it < 4; ++it) {
+      next.noalias() = J * D;
+      if (k > 0) {
+        lawsD.noalias() = C * next;
+        next.noalias() -= Q * lawsD;
+      }
+      for (Eigen::Index a = 0; a < q; ++a)
+        for (Eigen::Index b = 0; b < q; ++b) dq(a, b) = next(R.qss[static_cast<std::size_t>(a)], b);
+      // next dq^-1: each column with a unit component in its own state.
+      next = dq.transpose().partialPivLu().solve(next.transpose()).transpose();
+      bool ok = true;
+      for (Eigen::Index i = 0; i < n; ++i)
+        for (Eigen::Index j = 0; j < q; ++j) ok = ok && std::isfinite(next(i, j)) && std::abs(next(i, j)) <= 1e6;
+      if (ok) D = next;
+    }
+    double* out = R.D + r * N * R.q;
+    for (Eigen::Index i = 0; i < n; ++i)
+      for (Eigen::Index j = 0; j < q; ++j)
+        out[static_cast<std::size_t>(i) * R.q + static_cast<std::size_t>(j)] = D(i, j);
+  }
+}
+
 }  // namespace physynth::pinn

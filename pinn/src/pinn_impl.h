@@ -557,6 +557,7 @@ struct Pinn::Impl {
   // to make the binding transient, a drop of ES* in S within 0.1 s, itself. Rows where the
   // iteration breaks down keep the start.
   Tensor fast_subspace(const Batch& b, const Tensor& u) const {  // u at t0
+    if (device.is_cpu() && dtype == torch::kFloat64) return fast_subspace_by_rows(b, u);
     const Tensor J = scaled_jacobian(b, u, torch::full({b.size()}, t0, options()));
     Tensor D = fast_directions(b);
     for (int it = 0; it < 4; ++it) {
@@ -568,6 +569,31 @@ struct Pinn::Impl {
       D = torch::where(ok.view({-1, 1, 1}), next, D);
     }
     return D.contiguous();
+  }
+
+  // fast_subspace row by row (manifold_rows.h), on a CPU in float64.
+  Tensor fast_subspace_by_rows(const Batch& b, const Tensor& u) const {
+    torch::NoGradGuard no_grad;
+    const Tensor D = fast_directions(b).to(torch::kFloat64).contiguous().clone();
+    const Tensor uc = u.detach().contiguous(), s = b.s.contiguous();
+    Tensor C, Q;
+    std::vector<Tensor> P;
+    for (const Tensor& pk : b.p) P.push_back(pk.contiguous());
+    SubspaceRows R;
+    R.n = n(), R.q = qss.size(), R.m = m();
+    R.qss = qss;
+    for (std::size_t i = 0; i < n(); ++i) R.clamp.push_back(model->state_is_nonnegative(i) ? 1 : 0);
+    R.t0 = t0;
+    R.u = uc.data_ptr<double>(), R.s = s.data_ptr<double>(), R.D = D.data_ptr<double>();
+    if (b.C.defined()) {
+      C = b.C.contiguous(), Q = b.Q.contiguous();
+      R.k = static_cast<std::size_t>(C.size(1)), R.C = C.data_ptr<double>(), R.Q = Q.data_ptr<double>();
+    }
+    for (const Tensor& pk : P) R.p.push_back(pk.data_ptr<double>());
+    at::parallel_for(0, b.size(), 256, [&](std::int64_t first, std::int64_t last) {
+      fast_subspace_rows(*model, R, static_cast<std::size_t>(first), static_cast<std::size_t>(last));
+    });
+    return D;
   }
 
   struct OnManifold {

@@ -392,6 +392,55 @@ TEST_CASE("pinn: the manifold's rows (kLanes at a time) give a row the same bits
   CHECK(solve({0, B}, false).v == whole.v);
 }
 
+TEST_CASE("pinn: the fast directions row by row are the binding mode, held on the laws") {
+  // Michaelis-Menten at its quasi-steady point: subspace iteration from e_ES moved along the laws
+  // ends at the binding stoichiometry (-1, -1, 1, 0) plus kcat / lambda of catalysis, an
+  // eigenvector of the scaled Jacobian held on the laws. Unit scales; Q = C^T (C C^T)^-1 moves
+  // E, S and P.
+  const auto model = testing::network(kMichaelisMenten).model;
+  const std::size_t n = 4, k = 2, q = 1, m = model->num_parameters();
+  std::vector<double> p(m, 0.0);
+  for (std::size_t j = 0; j < m; ++j) {
+    const std::string& name = model->parameters()[j].name;
+    p[j] = name == "E0" ? 0.05 : name == "S0" ? 20.0 : name == "kon" ? 2.0 : name == "koff" ? 1.0 : 0.7;
+  }
+  const double kon = 2.0, koff = 1.0, kcat = 0.7, E0 = 0.05, S0 = 20.0;
+  const double ES = E0 * S0 / ((koff + kcat) / kon + S0);  // f_ES = 0 at S = S0 (P = 0)
+  const std::vector<double> u = {E0 - ES, S0 - ES, ES, 0.0}, s(n, 1.0), C = {1, 0, 1, 0, 0, 1, 1, 1};
+  // Q = W C^T (C W C^T)^-1 with W = diag(1, 1, 0, 1): C W C^T = [[1, 0], [0, 2]].
+  const std::vector<double> Q = {1, 0, 0, 0.5, 0, 0, 0, 0.5};
+  std::vector<double> D = {0, 0, 1, 0};
+  // e_ES moved along the laws: D - Q C D.
+  for (std::size_t i = 0; i < n; ++i) D[i] -= Q[i * k] * C[2] + Q[i * k + 1] * C[n + 2];
+  pinn::SubspaceRows R;
+  R.n = n, R.k = k, R.q = q, R.m = m;
+  R.qss = {2};
+  R.clamp = {1, 1, 1, 1};
+  R.u = u.data(), R.s = s.data(), R.C = C.data(), R.Q = Q.data(), R.D = D.data();
+  for (std::size_t j = 0; j < m; ++j) R.p.push_back(&p[j]);
+  pinn::fast_subspace_rows(*model, R, 0, 1);
+  CHECK(D[2] == 1.0);
+  CHECK(D[0] + D[2] == Approx(0.0).margin(1e-14));         // E + ES held
+  CHECK(D[1] + D[2] + D[3] == Approx(0.0).margin(1e-14));  // S + ES + P held
+  const double lambda = kon * (E0 - ES + S0 - ES) + koff + kcat;
+  CHECK(D[1] == Approx(-1.0).margin(3.0 * kcat / lambda));
+  CHECK(D[3] == Approx(0.0).margin(3.0 * kcat / lambda));
+  CHECK(D[3] != 0.0);
+  // An eigenvector of the Jacobian held on the laws: (I - Q C) J D is a multiple of D.
+  std::vector<double> J(n * n), JD(n, 0.0);
+  model->jacobian(0.0, u.data(), p.data(), J.data());
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t j = 0; j < n; ++j) JD[i] += J[i + n * j] * D[j];
+  std::vector<double> held = JD;
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t a = 0; a < k; ++a) {
+      double cjd = 0.0;
+      for (std::size_t j = 0; j < n; ++j) cjd += C[a * n + j] * JD[j];
+      held[i] -= Q[i * k + a] * cjd;
+    }
+  for (std::size_t i = 0; i < n; ++i) CHECK(held[i] == Approx(held[2] * D[i]).epsilon(1e-6).margin(1e-9 * lambda));
+}
+
 TEST_CASE("pinn: the quasi-steady state relaxes along its fast mode: E and S fall as ES forms, P does not move") {
   // Binding E + S -> ES settles within ~0.1 s; an untrained network changes by O(s / 3600)
   // per second in linear time. The fast mode is the binding stoichiometry (-1, -1, 1, 0):

@@ -119,15 +119,18 @@ TEST_CASE("ReactionNetwork: autodiff Jacobians equal central finite differences"
   }
 }
 
+// Four states with a Michaelis-Menten law (it divides), for the Jacobians' tests.
+const char* const kFourStates =
+    "species: [{name: E, initial: E0}, {name: S, initial: S0}, {name: ES, initial: 0}, {name: P, initial: 0}]\n"
+    "reactions:\n"
+    "  - {equation: \"E + S <-> ES\", kf: kon, kr: koff}\n"
+    "  - {equation: \"ES -> E + P\", k: kcat}\n"
+    "  - {equation: \"S -> P\", rate: michaelis_menten, vmax: vm, km: km}\n";
+
 TEST_CASE("ReactionNetwork: rhs_and_jacobian gives jacobian()'s Jacobian bit for bit and rhs() to rounding") {
   // Four states (Jets of 4; a Michaelis-Menten law divides), five (Jets of 8) and a coloured
   // Jacobian (rhs() itself).
-  const auto four = testing::network(
-      "species: [{name: E, initial: E0}, {name: S, initial: S0}, {name: ES, initial: 0}, {name: P, initial: 0}]\n"
-      "reactions:\n"
-      "  - {equation: \"E + S <-> ES\", kf: kon, kr: koff}\n"
-      "  - {equation: \"ES -> E + P\", k: kcat}\n"
-      "  - {equation: \"S -> P\", rate: michaelis_menten, vmax: vm, km: km}\n");
+  const auto four = testing::network(kFourStates);
   const auto five = testing::network(testing::kEnzymeWithHill);
   const auto coloured = testing::network(testing::catalysed_chain(150));
   REQUIRE(coloured.model->num_states() == 150);
@@ -152,12 +155,7 @@ TEST_CASE("ReactionNetwork: rhs_and_jacobian gives jacobian()'s Jacobian bit for
 TEST_CASE("ReactionNetwork: rhs_and_jacobian_lanes gives each lane rhs_and_jacobian's bits") {
   // Up to 4 states on LaneJets (a Michaelis-Menten law divides, a Hill law takes pow, here at a
   // zero base too); five and a coloured Jacobian lane by lane (Model's default).
-  const auto four = testing::network(
-      "species: [{name: E, initial: E0}, {name: S, initial: S0}, {name: ES, initial: 0}, {name: P, initial: 0}]\n"
-      "reactions:\n"
-      "  - {equation: \"E + S <-> ES\", kf: kon, kr: koff}\n"
-      "  - {equation: \"ES -> E + P\", k: kcat}\n"
-      "  - {equation: \"S -> P\", rate: michaelis_menten, vmax: vm, km: km}\n");
+  const auto four = testing::network(kFourStates);
   const auto hill = testing::network(
       "species: [{name: S, initial: S0}, {name: P, initial: 0}, {name: Q, initial: 0}]\n"
       "reactions:\n"

@@ -332,21 +332,13 @@ PHYSYNTH_LANE_CLONES void solve_lanes(const core::Model& model, const ManifoldRo
 }  // namespace
 
 void solve_manifold_rows(const core::Model& model, const ManifoldRows& R, std::size_t first, std::size_t last) {
-  switch (R.n) {  // k + q is at most n - 1 (Impl::resolve_states leaves the network a state)
-    case 2:
-      return solve_lanes<2, 1>(model, R, first, last);
-    case 3:
-      return R.k + R.q == 1 ? solve_lanes<3, 1>(model, R, first, last) : solve_lanes<3, 2>(model, R, first, last);
-    case 4:
-      switch (R.k + R.q) {
-        case 1:
-          return solve_lanes<4, 1>(model, R, first, last);
-        case 2:
-          return solve_lanes<4, 2>(model, R, first, last);
-        default:
-          return solve_lanes<4, 3>(model, R, first, last);
-      }
-    default: break;
+  // k + q is at most n - 1 (Impl::resolve_states leaves the network a state).
+  const std::size_t K = R.k + R.q;
+  if (K >= 1 && K < R.n && R.n <= 4) {
+    if (R.n == 2) return solve_lanes<2, 1>(model, R, first, last);
+    if (R.n == 3) return K == 1 ? solve_lanes<3, 1>(model, R, first, last) : solve_lanes<3, 2>(model, R, first, last);
+    if (K == 1) return solve_lanes<4, 1>(model, R, first, last);
+    return K == 2 ? solve_lanes<4, 2>(model, R, first, last) : solve_lanes<4, 3>(model, R, first, last);
   }
   if (R.n <= 8)
     solve_rows<8>(model, R, first, last);

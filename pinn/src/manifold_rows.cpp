@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include <Eigen/Core>
@@ -386,6 +387,32 @@ void fast_subspace_rows(const core::Model& model, const SubspaceRows& R, std::si
     for (Eigen::Index i = 0; i < n; ++i)
       for (Eigen::Index j = 0; j < q; ++j)
         out[static_cast<std::size_t>(i) * R.q + static_cast<std::size_t>(j)] = D(i, j);
+  }
+}
+
+void relaxation_rates_rows(const core::Model& model, const SubspaceRows& R, std::size_t first, std::size_t last) {
+  const std::size_t N = R.n;
+  std::vector<double> y(N), p(R.m), Jf(N * N);
+  for (std::size_t r = first; r < last; ++r) {
+    const double* u = R.u + r * N;
+    const double* s = R.s + r * N;
+    const double* D = R.D + r * N * R.q;
+    for (std::size_t i = 0; i < N; ++i) y[i] = R.clamp[i] ? std::max(u[i], 0.0) : u[i];  // (NaN stays NaN)
+    for (std::size_t j = 0; j < R.m; ++j) p[j] = R.p[j][r];
+    model.jacobian(R.t0, y.data(), p.data(), Jf.data());
+    for (std::size_t j = 0; j < R.q; ++j) {
+      const auto Q = static_cast<std::size_t>(R.qss[j]);
+      double slope = 0.0;
+      for (std::size_t i = 0; i < N; ++i) {
+        // The Jacobian of f_Q / s_Q in scaled states; clamp_min's derivative is zero below the bound.
+        const double J = R.clamp[i] && u[i] < 0.0 ? 0.0 : Jf[Q + N * i] / s[Q] * s[i];
+        slope += J * D[i * R.q + j];
+      }
+      double rate = std::abs(slope / D[Q * R.q + j]);
+      if (std::isnan(rate)) rate = 0.0;
+      if (std::isinf(rate)) rate = std::numeric_limits<double>::max();  // (as nan_to_num)
+      R.rate[r * R.q + j] = std::max(rate, R.rate_floor);
+    }
   }
 }
 

@@ -70,7 +70,16 @@ struct SubspaceRows {
   const double* Q = nullptr;     // [n, k] (k > 0)
   std::vector<const double*> p;  // m columns of B rows
   double* D = nullptr;           // [n, q]: the start in, the fast directions out
+  // relaxation_rates_rows: out [q], and the least rate (1 / (t1 - t0)).
+  double* rate = nullptr;
+  double rate_floor = 0.0;
 };
 void fast_subspace_rows(const core::Model& model, const SubspaceRows& rows, std::size_t first, std::size_t last);
+
+// Impl::set_relaxation's rates row by row: at the point u (the quasi-steady point of y0) each
+// quasi-steady state's rate |(d f_Q / s_Q along D_j) / D_Qj|, not a number taken as 0, at least
+// rate_floor; D read, not written. clamp: the states Impl::rhs_of clamps on the manifold (the
+// non-negative ones that are not quasi-steady).
+void relaxation_rates_rows(const core::Model& model, const SubspaceRows& rows, std::size_t first, std::size_t last);
 
 }  // namespace physynth::pinn

@@ -573,8 +573,27 @@ struct Pinn::Impl {
 
   // fast_subspace row by row (manifold_rows.h), on a CPU in float64.
   Tensor fast_subspace_by_rows(const Batch& b, const Tensor& u) const {
-    torch::NoGradGuard no_grad;
     const Tensor D = fast_directions(b).to(torch::kFloat64).contiguous().clone();
+    subspace_rows(b, u, D, /*manifold=*/false, [&](SubspaceRows& R, std::size_t first, std::size_t last) {
+      fast_subspace_rows(*model, R, first, last);
+    });
+    return D;
+  }
+  // set_relaxation's rates row by row at u, along b's fast directions.
+  Tensor relaxation_rates_by_rows(const Batch& b, const Tensor& u) const {
+    const Tensor D = fast_directions(b).contiguous();
+    Tensor rate = torch::empty({b.size(), static_cast<std::int64_t>(qss.size())}, options());
+    subspace_rows(b, u, D, /*manifold=*/true, [&](SubspaceRows& R, std::size_t first, std::size_t last) {
+      R.rate = rate.data_ptr<double>(), R.rate_floor = 1.0 / (t1 - t0);
+      relaxation_rates_rows(*model, R, first, last);
+    });
+    return rate;
+  }
+  // The rows' arrays of a CPU float64 batch at u, with f's clamps as rhs_of's (`manifold`: not
+  // on the quasi-steady states), handed to f(rows, first, last) over the threads.
+  template <class F>
+  void subspace_rows(const Batch& b, const Tensor& u, const Tensor& D, bool manifold, F&& f) const {
+    torch::NoGradGuard no_grad;
     const Tensor uc = u.detach().contiguous(), s = b.s.contiguous();
     Tensor C, Q;
     std::vector<Tensor> P;
@@ -582,7 +601,10 @@ struct Pinn::Impl {
     SubspaceRows R;
     R.n = n(), R.q = qss.size(), R.m = m();
     R.qss = qss;
-    for (std::size_t i = 0; i < n(); ++i) R.clamp.push_back(model->state_is_nonnegative(i) ? 1 : 0);
+    for (std::size_t i = 0; i < n(); ++i) {
+      const bool quasi_steady = std::find(qss.begin(), qss.end(), static_cast<std::int64_t>(i)) != qss.end();
+      R.clamp.push_back(model->state_is_nonnegative(i) && !(manifold && quasi_steady) ? 1 : 0);
+    }
     R.t0 = t0;
     R.u = uc.data_ptr<double>(), R.s = s.data_ptr<double>(), R.D = D.data_ptr<double>();
     if (b.C.defined()) {
@@ -591,9 +613,9 @@ struct Pinn::Impl {
     }
     for (const Tensor& pk : P) R.p.push_back(pk.data_ptr<double>());
     at::parallel_for(0, b.size(), 256, [&](std::int64_t first, std::int64_t last) {
-      fast_subspace_rows(*model, R, static_cast<std::size_t>(first), static_cast<std::size_t>(last));
+      SubspaceRows part = R;
+      f(part, static_cast<std::size_t>(first), static_cast<std::size_t>(last));
     });
-    return D;
   }
 
   struct OnManifold {
@@ -752,11 +774,15 @@ struct Pinn::Impl {
     const Tensor zero_th = torch::zeros({b.size()}, options());
     b.D = fast_subspace(b, to_manifold(b, b.y0 / b.s, zero_th).v * b.s);
     const OnManifold qs = to_manifold(b, b.y0 / b.s, zero_th);
-    const Tensor J = std::get<1>(qss_jacobian(b, qs.v * b.s, zero_th));  // f_Q / s_Q
-    const Tensor D = fast_directions(b);                                 // [B, n, q]
-    const Tensor slope = torch::matmul(J, D).diagonal(0, 1, 2);          // [B, q]
-    const Tensor dq = D.index_select(1, qi).diagonal(0, 1, 2);
-    b.rate = (slope / dq).abs().nan_to_num(0.0).clamp_min(1.0 / (t1 - t0));
+    if (device.is_cpu() && dtype == torch::kFloat64) {
+      b.rate = relaxation_rates_by_rows(b, qs.v * b.s);
+    } else {
+      const Tensor J = std::get<1>(qss_jacobian(b, qs.v * b.s, zero_th));  // f_Q / s_Q
+      const Tensor D = fast_directions(b);                                 // [B, n, q]
+      const Tensor slope = torch::matmul(J, D).diagonal(0, 1, 2);          // [B, q]
+      const Tensor dq = D.index_select(1, qi).diagonal(0, 1, 2);
+      b.rate = (slope / dq).abs().nan_to_num(0.0).clamp_min(1.0 / (t1 - t0));
+    }
     {
       torch::NoGradGuard no_grad;
       const std::vector<Tensor> f = rhs_of(b, b.y0, zero_t);

@@ -392,7 +392,7 @@ TEST_CASE("pinn: the manifold's rows (kLanes at a time) give a row the same bits
   CHECK(solve({0, B}, false).v == whole.v);
 }
 
-TEST_CASE("pinn: the fast directions row by row are the binding mode, held on the laws") {
+TEST_CASE("pinn: the fast directions and rates row by row are the binding mode and its rate, held on the laws") {
   // Michaelis-Menten at its quasi-steady point: subspace iteration from e_ES moved along the laws
   // ends at the binding stoichiometry (-1, -1, 1, 0) plus kcat / lambda of catalysis, an
   // eigenvector of the scaled Jacobian held on the laws. Unit scales; Q = C^T (C C^T)^-1 moves
@@ -439,6 +439,23 @@ TEST_CASE("pinn: the fast directions row by row are the binding mode, held on th
       held[i] -= Q[i * k + a] * cjd;
     }
   for (std::size_t i = 0; i < n; ++i) CHECK(held[i] == Approx(held[2] * D[i]).epsilon(1e-6).margin(1e-9 * lambda));
+  // The relaxation rate along D: the binding rate lambda, to within catalysis' share.
+  double rate = -1.0;
+  R.rate = &rate, R.rate_floor = 1.0 / 3600.0;
+  R.clamp = {1, 1, 0, 1};  // on the manifold the quasi-steady state is not clamped
+  pinn::relaxation_rates_rows(*model, R, 0, 1);
+  CHECK(rate == Approx(-held[2]).epsilon(1e-12));
+  CHECK(rate == Approx(lambda).epsilon(3.0 * kcat / lambda));
+  // Where the slope is zero (no binding), the floor.
+  std::vector<double> p_off = p;
+  for (std::size_t j = 0; j < m; ++j)
+    if (model->parameters()[j].name == "kon" || model->parameters()[j].name == "koff" ||
+        model->parameters()[j].name == "kcat")
+      p_off[j] = 0.0;
+  R.p.clear();
+  for (std::size_t j = 0; j < m; ++j) R.p.push_back(&p_off[j]);
+  pinn::relaxation_rates_rows(*model, R, 0, 1);
+  CHECK(rate == 1.0 / 3600.0);
 }
 
 TEST_CASE("pinn: the quasi-steady state relaxes along its fast mode: E and S fall as ES forms, P does not move") {

@@ -60,7 +60,9 @@ void Model::rhs_lanes(const Lanes& t, const Lanes* y, const Lanes* p, Lanes* dyd
 
 void Model::rhs_and_jacobian_lanes(const Lanes& t, const Lanes* y, const Lanes* p, Lanes* dydt, Lanes* jac) const {
   const std::size_t n = num_states(), m = num_parameters();
-  std::vector<double> yl(n), pl(m), fl(n), jl(n * n);
+  // Scratch that lives with the thread: a Newton loop calls this for every group of rows.
+  thread_local std::vector<double> yl, pl, fl, jl;
+  yl.resize(n), pl.resize(m), fl.resize(n), jl.resize(n * n);
   for (int l = 0; l < kLanes; ++l) {
     for (std::size_t i = 0; i < n; ++i) yl[i] = y[i][l];
     for (std::size_t j = 0; j < m; ++j) pl[j] = p[j][l];

@@ -347,6 +347,26 @@ void solve_manifold_rows(const core::Model& model, const ManifoldRows& R, std::s
     solve_rows<Eigen::Dynamic>(model, R, first, last);
 }
 
+namespace {
+// Row r's scaled Jacobian J~ = S^-1 J S at its point u and t0 (f sees the clamped states; a
+// clamped state below zero has a zero column, clamp_min's derivative there), with the scratch y,
+// p and Jf: what Impl::scaled_jacobian computes by autograd.
+void scaled_jacobian_row(const core::Model& model, const SubspaceRows& R, std::size_t r, Eigen::VectorXd& y,
+                         std::vector<double>& p, Eigen::MatrixXd& Jf, Eigen::MatrixXd& J) {
+  const auto n = static_cast<Eigen::Index>(R.n);
+  const double* u = R.u + r * R.n;
+  const double* s = R.s + r * R.n;
+  for (Eigen::Index i = 0; i < n; ++i)
+    y[i] = R.clamp[static_cast<std::size_t>(i)] ? std::max(u[i], 0.0) : u[i];  // (NaN stays NaN)
+  for (std::size_t j = 0; j < R.m; ++j) p[j] = R.p[j][r];
+  model.jacobian(R.t0, y.data(), p.data(), Jf.data());  // column-major, as Eigen's
+  for (Eigen::Index j = 0; j < n; ++j) {
+    const bool flat = R.clamp[static_cast<std::size_t>(j)] && u[j] < 0.0;
+    for (Eigen::Index i = 0; i < n; ++i) J(i, j) = flat ? 0.0 : Jf(i, j) * s[j] / s[i];
+  }
+}
+}  // namespace
+
 void fast_subspace_rows(const core::Model& model, const SubspaceRows& R, std::size_t first, std::size_t last) {
   const auto n = static_cast<Eigen::Index>(R.n), k = static_cast<Eigen::Index>(R.k), q = static_cast<Eigen::Index>(R.q);
   const std::size_t N = R.n;
@@ -354,17 +374,7 @@ void fast_subspace_rows(const core::Model& model, const SubspaceRows& R, std::si
   Eigen::VectorXd y(n);
   std::vector<double> p(R.m);
   for (std::size_t r = first; r < last; ++r) {
-    const double* u = R.u + r * N;
-    const double* s = R.s + r * N;
-    for (Eigen::Index i = 0; i < n; ++i)
-      y[i] = R.clamp[static_cast<std::size_t>(i)] ? std::max(u[i], 0.0) : u[i];  // (NaN stays NaN)
-    for (std::size_t j = 0; j < R.m; ++j) p[j] = R.p[j][r];
-    model.jacobian(R.t0, y.data(), p.data(), Jf.data());  // column-major, as Eigen's
-    for (Eigen::Index j = 0; j < n; ++j) {
-      // clamp_min's derivative is zero below the bound.
-      const bool flat = R.clamp[static_cast<std::size_t>(j)] && u[j] < 0.0;
-      for (Eigen::Index i = 0; i < n; ++i) J(i, j) = flat ? 0.0 : Jf(i, j) * s[j] / s[i];
-    }
+    scaled_jacobian_row(model, R, r, y, p, Jf, J);
     D = Eigen::Map<const RowMajor>(R.D + r * N * R.q, n, q);
     const Eigen::Map<const RowMajor> C(k > 0 ? R.C + r * R.k * N : nullptr, k, n);
     const Eigen::Map<const RowMajor> Q(k > 0 ? R.Q + r * N * R.k : nullptr, n, k);
@@ -391,24 +401,18 @@ void fast_subspace_rows(const core::Model& model, const SubspaceRows& R, std::si
 }
 
 void relaxation_rates_rows(const core::Model& model, const SubspaceRows& R, std::size_t first, std::size_t last) {
-  const std::size_t N = R.n;
-  std::vector<double> y(N), p(R.m), Jf(N * N);
+  const auto n = static_cast<Eigen::Index>(R.n);
+  Eigen::MatrixXd Jf(n, n), J(n, n);
+  Eigen::VectorXd y(n);
+  std::vector<double> p(R.m);
   for (std::size_t r = first; r < last; ++r) {
-    const double* u = R.u + r * N;
-    const double* s = R.s + r * N;
-    const double* D = R.D + r * N * R.q;
-    for (std::size_t i = 0; i < N; ++i) y[i] = R.clamp[i] ? std::max(u[i], 0.0) : u[i];  // (NaN stays NaN)
-    for (std::size_t j = 0; j < R.m; ++j) p[j] = R.p[j][r];
-    model.jacobian(R.t0, y.data(), p.data(), Jf.data());
+    scaled_jacobian_row(model, R, r, y, p, Jf, J);
+    const double* D = R.D + r * R.n * R.q;
     for (std::size_t j = 0; j < R.q; ++j) {
-      const auto Q = static_cast<std::size_t>(R.qss[j]);
-      double slope = 0.0;
-      for (std::size_t i = 0; i < N; ++i) {
-        // The Jacobian of f_Q / s_Q in scaled states; clamp_min's derivative is zero below the bound.
-        const double J = R.clamp[i] && u[i] < 0.0 ? 0.0 : Jf[Q + N * i] / s[Q] * s[i];
-        slope += J * D[i * R.q + j];
-      }
-      double rate = std::abs(slope / D[Q * R.q + j]);
+      const auto Q = static_cast<Eigen::Index>(R.qss[j]);
+      double slope = 0.0;  // f_Q / s_Q along D's column j, in scaled states
+      for (Eigen::Index i = 0; i < n; ++i) slope += J(Q, i) * D[static_cast<std::size_t>(i) * R.q + j];
+      double rate = std::abs(slope / D[static_cast<std::size_t>(Q) * R.q + j]);
       if (std::isnan(rate)) rate = 0.0;
       if (std::isinf(rate)) rate = std::numeric_limits<double>::max();  // (as nan_to_num)
       R.rate[r * R.q + j] = std::max(rate, R.rate_floor);

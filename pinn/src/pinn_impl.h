@@ -20,6 +20,7 @@
 #include <stdexcept>
 
 #include "batched_solve.h"
+#include "dense_layers.h"
 #include "manifold_rows.h"
 #include "physynth/core/diagnostics.h"
 #include "physynth/pinn/errors.h"
@@ -218,6 +219,9 @@ struct Pinn::Impl {
   mutable Mlp net{nullptr};                                      // LibTorch's forward() is not const
   // Network::set_float32_layers: a float32 copy of a float64 network's weights, for inference.
   mutable Mlp net32{nullptr};
+  // On a CPU with AVX2 and FMA, the same float32 layers row by row (dense_layers.h), which
+  // net_forward and net_tangent run instead of net32.
+  std::shared_ptr<const DenseLayers> dense32;
   Tensor scale;                                                  // [n] characteristic change of each state
   TrainOptions::Residual form = TrainOptions::Residual::kPlain;  // the residual's form (residual())
   std::vector<core::LinearInvariant> invariants;                 // held exactly (Batch::C)
@@ -300,15 +304,29 @@ struct Pinn::Impl {
   // is off (inference), else in the network's own.
   Tensor net_forward(const Tensor& x) const {
     if (!net32 || torch::GradMode::is_enabled()) return net->forward(x);
+    if (dense32) {
+      const Tensor xc = x.contiguous();
+      Tensor N = torch::empty({x.size(0), dense32->outputs()}, options());
+      dense32->forward(xc.data_ptr<double>(), static_cast<std::size_t>(x.size(0)), N.data_ptr<double>());
+      return N;
+    }
     return net32->forward(x.to(torch::kFloat32)).to(dtype);
   }
   std::pair<Tensor, Tensor> net_tangent(const Tensor& x, const Tensor& dx) const {
     if (!net32 || torch::GradMode::is_enabled()) return net->forward_tangent(x, dx);
+    if (dense32) {
+      const Tensor xc = x.contiguous(), dxc = dx.contiguous();
+      Tensor N = torch::empty({x.size(0), dense32->outputs()}, options()), dN = torch::empty_like(N);
+      dense32->forward_tangent(xc.data_ptr<double>(), dxc.data_ptr<double>(), static_cast<std::size_t>(x.size(0)),
+                               N.data_ptr<double>(), dN.data_ptr<double>());
+      return {N, dN};
+    }
     auto [N, dN] = net32->forward_tangent(x.to(torch::kFloat32), dx.to(torch::kFloat32));
     return {N.to(dtype), dN.to(dtype)};
   }
   void set_float32_layers(bool on) {
     net32 = nullptr;
+    dense32 = nullptr;
     if (!on || dtype != torch::kFloat64) return;
     torch::NoGradGuard no_grad;
     net32 = new_network();
@@ -317,6 +335,18 @@ struct Pinn::Impl {
     auto to = net32->parameters();
     const auto from = net->parameters();
     for (std::size_t i = 0; i < to.size(); ++i) to[i].copy_(from[i]);  // (copy_ converts)
+    if (!device.is_cpu() || !DenseLayers::runs_here()) return;
+    std::vector<int> sizes{static_cast<int>(net32->layers.front()->weight.size(1))};
+    std::vector<Tensor> held;  // (contiguous copies, where a weight is not, live until copied)
+    std::vector<const float*> weights, biases;
+    for (const auto& layer : net32->layers) {
+      sizes.push_back(static_cast<int>(layer->weight.size(0)));
+      held.push_back(layer->weight.to(torch::kCPU).contiguous());
+      weights.push_back(held.back().data_ptr<float>());
+      held.push_back(layer->bias.to(torch::kCPU).contiguous());
+      biases.push_back(held.back().data_ptr<float>());
+    }
+    dense32 = std::make_shared<const DenseLayers>(sizes, weights, biases);
   }
 
   // A network of this shape: inputs t^, the varying parameters and phi where set; one output per state.

@@ -1,5 +1,6 @@
 // The parametric PINN (pinn/pinn.h): derivatives, training, files, refusals.
 #include <ATen/Parallel.h>
+#include <torch/torch.h>
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -9,6 +10,7 @@
 #include <set>
 #include <string>
 
+#include "../../pinn/src/dense_layers.h"
 #include "../../pinn/src/manifold_rows.h"
 #include "physynth/pinn/pinn.h"
 #include "support/test_problems.h"
@@ -292,6 +294,74 @@ TEST_CASE("pinn: a quasi-steady state sits on its manifold, and du/dt is the der
   // Names are checked.
   net_options.quasi_steady = {"X"};
   CHECK_THROWS_WITH(pinn::Pinn::train(pb, net_options, quick(0)), Catch::Contains("no state 'X'"));
+}
+
+TEST_CASE("pinn: the float32 layers row by row are the network and its tangent, each row's bits its own") {
+  if (!pinn::DenseLayers::runs_here()) {
+    WARN("this CPU has no AVX2 with FMA: the float32 layers stay LibTorch's, nothing to compare");
+    return;
+  }
+  // Shapes that fill a vector of 8 outputs, miss it, and span several: a hidden layer of 13 (two
+  // vectors, the second part zero), 40 (five: a group of four and one) and 32; 1 to 6 inputs.
+  const std::vector<std::vector<int>> shapes = {{6, 32, 32, 32, 32, 4}, {1, 13, 5}, {3, 40, 13, 2}, {2, 9}};
+  torch::manual_seed(11);
+  for (const auto& sizes : shapes) {
+    INFO("sizes " << sizes.size() << " layers from " << sizes.front() << " inputs to " << sizes.back());
+    std::vector<torch::Tensor> W, b;
+    std::vector<const float*> wp, bp;
+    for (std::size_t l = 0; l + 1 < sizes.size(); ++l) {
+      W.push_back(torch::randn({sizes[l + 1], sizes[l]}, torch::kFloat32) / std::sqrt(sizes[l]));
+      b.push_back(torch::randn({sizes[l + 1]}, torch::kFloat32) * 0.5);
+      wp.push_back(W.back().data_ptr<float>());
+      bp.push_back(b.back().data_ptr<float>());
+    }
+    const pinn::DenseLayers dense(sizes, wp, bp);
+    // 100 rows (not a multiple of the 3-row or 48-row blocks), inputs large enough to saturate
+    // tanh in places.
+    const std::int64_t rows = 100;
+    const torch::Tensor x = torch::randn({rows, sizes.front()}, torch::kFloat64) * 3.0;
+    const torch::Tensor dx = torch::randn({rows, sizes.front()}, torch::kFloat64);
+    // The reference in float64 from the same float32 weights: z' = W h', h' = (1 - tanh^2 z) z'.
+    torch::Tensor z = x, dz = dx;
+    for (std::size_t l = 0; l < W.size(); ++l) {
+      const torch::Tensor Wl = W[l].to(torch::kFloat64), bl = b[l].to(torch::kFloat64);
+      if (l > 0) {
+        const torch::Tensor h = torch::tanh(z);
+        dz = (1.0 - h * h) * dz;
+        z = h;
+      }
+      z = torch::matmul(z, Wl.t()) + bl;
+      dz = torch::matmul(dz, Wl.t());
+    }
+    const auto n_out = static_cast<std::size_t>(sizes.back());
+    std::vector<double> out(rows * n_out), out2(rows * n_out), dout(rows * n_out);
+    dense.forward(x.data_ptr<double>(), rows, out.data());
+    dense.forward_tangent(x.data_ptr<double>(), dx.data_ptr<double>(), rows, out2.data(), dout.data());
+    CHECK(out == out2);  // the tangent does not change the value
+    const double scale = z.abs().max().item<double>(), dscale = dz.abs().max().item<double>();
+    double err = 0.0, derr = 0.0;
+    for (std::size_t k = 0; k < out.size(); ++k) {
+      err = std::max(err, std::abs(out[k] - z.data_ptr<double>()[k]));
+      derr = std::max(derr, std::abs(dout[k] - dz.data_ptr<double>()[k]));
+    }
+    INFO("largest error " << err << " of " << scale << ", tangent " << derr << " of " << dscale);
+    // Float32's rounding through a few layers: a few units of 6e-8 of the scale, not more.
+    CHECK(err > 0.0);
+    CHECK(err < 2e-6 * scale);
+    CHECK(derr < 4e-6 * dscale);
+    // Each row's bits do not depend on the rows around it: every row alone, and the rows from
+    // an odd start.
+    for (std::int64_t r = 0; r < rows; ++r) {
+      std::vector<double> one(n_out), done(n_out);
+      dense.forward_tangent(x.data_ptr<double>() + r * sizes.front(), dx.data_ptr<double>() + r * sizes.front(), 1,
+                            one.data(), done.data());
+      REQUIRE(std::equal(one.begin(), one.end(), out.begin() + r * n_out));
+      REQUIRE(std::equal(done.begin(), done.end(), dout.begin() + r * n_out));
+    }
+    std::vector<double> tail((rows - 7) * n_out);
+    dense.forward(x.data_ptr<double>() + 7 * sizes.front(), rows - 7, tail.data());
+    CHECK(std::equal(tail.begin(), tail.end(), out.begin() + 7 * n_out));
+  }
 }
 
 TEST_CASE("pinn: the manifold's rows (kLanes at a time) give a row the same bits wherever its range starts") {

@@ -53,6 +53,7 @@ void Pinn::predict_and_residual(const double* p, std::size_t count, const std::v
 }
 
 void Pinn::set_float32_layers(bool on) { impl_->set_float32_layers(on); }
+void Pinn::set_output_by_rows(bool on) { impl_->rows_after_network = on; }
 
 ErrorSummary Pinn::error_against_solver(std::size_t count, std::uint64_t seed, const solvers::OdeOptions& solver,
                                         const std::vector<double>& times) const {

@@ -22,6 +22,7 @@
 #include "batched_solve.h"
 #include "dense_layers.h"
 #include "manifold_rows.h"
+#include "output_rows.h"
 #include "physynth/core/diagnostics.h"
 #include "physynth/pinn/errors.h"
 #include "tensor_rhs.h"
@@ -222,6 +223,8 @@ struct Pinn::Impl {
   // On a CPU with AVX2 and FMA, the same float32 layers row by row (dense_layers.h), which
   // net_forward and net_tangent run instead of net32.
   std::shared_ptr<const DenseLayers> dense32;
+  // Pinn::set_output_by_rows.
+  bool rows_after_network = true;
   Tensor scale;                                                  // [n] characteristic change of each state
   TrainOptions::Residual form = TrainOptions::Residual::kPlain;  // the residual's form (residual())
   std::vector<core::LinearInvariant> invariants;                 // held exactly (Batch::C)
@@ -791,6 +794,55 @@ struct Pinn::Impl {
     return o;
   }
 
+  // Whether a chunk's output runs by rows after the network (output_rows.h) instead of by tensor
+  // operations: without autograd, where the manifold runs by rows (manifold_by_rows), with the
+  // plain or relative residual (the implicit one's preconditioner stays a tensor expression).
+  bool output_by_rows() const {
+    return rows_after_network && device.is_cpu() && dtype == torch::kFloat64 && model->is_autonomous() &&
+           !qss.empty() && !torch::GradMode::is_enabled() && form != TrainOptions::Residual::kImplicit;
+  }
+
+  // forward_mode's v = fibre_base(raw_output / s) and, with dN, dv = fibre_base(raw_tangent / s),
+  // by rows in this thread.
+  std::pair<Tensor, Tensor> raw_by_rows(const Batch& b, const Tensor& N, const Tensor& dN) const {
+    const Tensor th = b.x.select(1, 0).contiguous(), Nc = N.contiguous(), y0 = b.y0.contiguous(), s = b.s.contiguous();
+    const Tensor dNc = dN.defined() ? dN.contiguous() : Tensor(), z0 = b.z0.defined() ? b.z0.contiguous() : Tensor();
+    Tensor v = torch::empty_like(Nc), dv = dN.defined() ? torch::empty_like(Nc) : Tensor();
+    RawRows R;
+    R.n = n(), R.qss = qss, R.sharpness = kSharpness;
+    R.positive.assign(n(), 0);
+    for (auto i : positive) R.positive[static_cast<std::size_t>(i)] = 1;
+    R.th = th.data_ptr<double>(), R.N = Nc.data_ptr<double>(), R.y0 = y0.data_ptr<double>(), R.s = s.data_ptr<double>();
+    if (dN.defined()) R.dN = dNc.data_ptr<double>(), R.dv = dv.data_ptr<double>();
+    if (z0.defined()) R.z0 = z0.data_ptr<double>();
+    R.v = v.data_ptr<double>();
+    raw_rows(R, 0, static_cast<std::size_t>(b.size()));
+    return {v, dv};
+  }
+
+  // Each row's sum of squares of residual(b, u, du) for forward_mode's u and du on the manifold
+  // o (from raw_by_rows' dv), by rows in this thread.
+  std::vector<double> residual_squares_by_rows(const Batch& b, const OnManifold& o, const Tensor& dv) const {
+    const Tensor D = fast_directions(b).contiguous(), s = b.s.contiguous(), t = b.t.contiguous(),
+                 dt = b.dt_dth.contiguous(), tau = b.tau.defined() ? b.tau.contiguous() : Tensor();
+    std::vector<Tensor> P;
+    for (const Tensor& pk : b.p) P.push_back(pk.contiguous());
+    std::vector<double> squares(static_cast<std::size_t>(b.size()));
+    ResidualRows R;
+    R.n = n(), R.q = qss.size(), R.m = m(), R.qss = qss;
+    R.nonneg.assign(n(), 0);
+    for (std::size_t i = 0; i < n(); ++i) R.nonneg[i] = model->state_is_nonnegative(i);
+    R.relative = form == TrainOptions::Residual::kRelative;
+    R.v = o.v.data_ptr<double>(), R.P = o.P.data_ptr<double>(), R.drift = o.drift.data_ptr<double>();
+    R.dv = dv.data_ptr<double>(), R.s = s.data_ptr<double>(), R.t = t.data_ptr<double>();
+    R.dt_dth = dt.data_ptr<double>(), R.D = D.data_ptr<double>();
+    if (tau.defined()) R.tau = tau.data_ptr<double>();
+    for (const Tensor& pk : P) R.p.push_back(pk.data_ptr<double>());
+    R.squares = squares.data();
+    ::physynth::pinn::residual_rows(*model, R, 0, squares.size());
+    return squares;
+  }
+
   // The fast directions D, g0 = f_Q(t0, y0), and the rate at which each quasi-steady state
   // relaxes, all measured at the quasi-steady point of y0: D from the Jacobian there (found
   // along the start directions, then again along D), the rate -(df_i along d_i) / (d_i)_i.
@@ -1093,7 +1145,16 @@ struct Pinn::Impl {
     for (std::size_t k = 0; k < T; ++k) th[k] = t_hat(times[k]);
     for_each_chunk(count, T, [&](std::size_t first, std::size_t c) {
       const Batch b = grid_rows(once, first, c, th);
-      const Tensor u = output(b, net_forward(net_input(b, b.x))).to(torch::kCPU, torch::kFloat64).contiguous();
+      const Tensor N_net = net_forward(net_input(b, b.x));
+      if (output_by_rows()) {  // (output's steps by rows, u = v s straight into out)
+        const Tensor v = raw_by_rows(b, N_net, Tensor()).first;
+        const OnManifold o = manifold_by_rows(b, v, b.x.select(1, 0), output_tolerance(), false);
+        const Tensor s = b.s.contiguous();
+        const double *vm = o.v.data_ptr<double>(), *sc = s.data_ptr<double>();
+        for (std::size_t k = 0; k < c * T * N; ++k) out[first * T * N + k] = vm[k] * sc[k];
+        return;
+      }
+      const Tensor u = output(b, N_net).to(torch::kCPU, torch::kFloat64).contiguous();
       std::copy(u.data_ptr<double>(), u.data_ptr<double>() + c * T * N, out + first * T * N);
     });
   }
@@ -1107,6 +1168,19 @@ struct Pinn::Impl {
     for (std::size_t k = 0; k < R; ++k) th[k] = static_cast<double>(k) / static_cast<double>(R - 1);
     for_each_chunk(count, R, [&](std::size_t first, std::size_t c) {
       const Batch b = grid_rows(once, first, c, th);
+      if (output_by_rows()) {  // (forward_mode's and residual's steps by rows)
+        const auto [N_net, dN] = net_tangent(net_input(b, b.x), input_tangent(b));
+        const auto [v, dv] = raw_by_rows(b, N_net, dN);
+        const OnManifold o = manifold_by_rows(b, v, b.x.select(1, 0), output_tolerance(), true);
+        const std::vector<double> squares = residual_squares_by_rows(b, o, dv);
+        const double columns = static_cast<double>(R * (n() + static_cast<std::size_t>(nonneg_idx.numel())));
+        for (std::size_t j = 0; j < c; ++j) {
+          double sum = 0.0;
+          for (std::size_t k = 0; k < R; ++k) sum += squares[j * R + k];
+          rms[first + j] = std::sqrt(sum / columns);
+        }
+        return;
+      }
       auto [u, du] = forward_mode(b);
       const Tensor r = residual(b, u, du).pow(2).reshape({static_cast<std::int64_t>(c), -1}).mean(1).sqrt();
       const Tensor rc = r.to(torch::kCPU, torch::kFloat64).contiguous();

@@ -364,6 +364,55 @@ TEST_CASE("pinn: the float32 layers row by row are the network and its tangent, 
   }
 }
 
+TEST_CASE("pinn: the output and residual by rows are the tensor operations' values") {
+  // Michaelis-Menten around ES's manifold, S positive, each draw its own scale, and in one of
+  // them the characteristic-time input (whose tau weighs the sign penalty); both residual forms
+  // the rows compute, float64 and float32 layers. An untrained network: outputs far from the
+  // solution, S below zero in places (the penalty), the manifold's Newton iterations at work.
+  auto pb = michaelis_menten_problem();
+  pb.time.log = false;
+  for (const bool characteristic : {false, true}) {
+    for (const auto form : {pinn::TrainOptions::Residual::kPlain, pinn::TrainOptions::Residual::kRelative}) {
+      pinn::NetworkOptions net_options = small();
+      net_options.quasi_steady = {"ES"};
+      net_options.positive = {"S"};
+      net_options.sample_scale = true;
+      pb.time.characteristic = characteristic;
+      auto options = quick(0);
+      options.residual = form;
+      auto net = pinn::Pinn::train(pb, net_options, options);
+      std::vector<double> p, S0s;
+      for (double S0 : {10.0, 17.0, 30.0})
+        for (double kon : {1.0, 2.9}) {
+          const auto row = parameters_at(pb, {{"E0", 0.05}, {"S0", S0}, {"kon", kon}, {"koff", 0.7}, {"kcat", 1.3}});
+          p.insert(p.end(), row.begin(), row.end());
+          S0s.push_back(S0);
+        }
+      const std::size_t count = 6, T = 25;
+      const std::vector<double> times = grid(0, 3600, static_cast<int>(T));
+      for (const bool float32 : {false, true}) {
+        INFO("characteristic " << characteristic << ", relative " << (form == pinn::TrainOptions::Residual::kRelative)
+                               << ", float32 layers " << float32);
+        net.set_float32_layers(float32);
+        std::vector<double> u(count * T * 4), u_ref(u.size()), rms(count), rms_ref(count);
+        net.set_output_by_rows(true);
+        net.predict_and_residual(p.data(), count, times, 16, u.data(), rms.data());
+        net.set_output_by_rows(false);
+        net.predict_and_residual(p.data(), count, times, 16, u_ref.data(), rms_ref.data());
+        for (std::size_t k = 0; k < u.size(); ++k) {
+          REQUIRE(std::abs(u[k] - u_ref[k]) <= 1e-13 * S0s[k / (T * 4)]);
+        }
+        for (std::size_t j = 0; j < count; ++j) {
+          INFO("sample " << j << ": " << rms[j] << " against " << rms_ref[j]);
+          CHECK(std::isfinite(rms[j]));
+          CHECK(rms[j] > 0.0);
+          CHECK(std::abs(rms[j] - rms_ref[j]) <= 1e-11 * rms_ref[j]);
+        }
+      }
+    }
+  }
+}
+
 TEST_CASE("pinn: the manifold's rows (kLanes at a time) give a row the same bits wherever its range starts") {
   // Michaelis-Menten's quasi-steady ES: the laws E + ES = E0 and S + ES + P = S0, held by E, S
   // and P; ES moves along the binding stoichiometry D = (-1, -1, 1, 0). Unit scales. With an

@@ -158,6 +158,11 @@ class Pinn final : public Network {
   void predict_and_residual(const double* p, std::size_t count, const std::vector<double>& times, int points,
                             double* states, double* rms) const override;
   void set_float32_layers(bool on) override;
+  // predict and residual compute what follows the layers around a quasi-steady manifold (the
+  // output's softplus and projections, the residual and its penalty) row by row on a CPU in
+  // float64 where they can (the default), or, off, with LibTorch's tensor operations: the
+  // reference the rows are tested against.
+  void set_output_by_rows(bool on);
 
   // Relative L2 errors against CVODES for `count` parameter draws uniform in the
   // (normalised) box, keyed on `seed`.

@@ -53,12 +53,13 @@ void solve_rows(const core::Model& model, const ManifoldRows& R, std::size_t fir
   };
   for (std::size_t r = first; r < last; ++r) {
     const Eigen::Map<const Eigen::VectorXd> v_net(R.v_net + r * N, n);
-    const double* s = R.s + r * N;
-    for (std::size_t j = 0; j < R.m; ++j) p[j] = R.p[j][r];
+    const std::size_t sr = r / R.per;  // (the row's sample)
+    const double* s = R.s + sr * N;
+    for (std::size_t j = 0; j < R.m; ++j) p[j] = R.p[j][sr * R.p_stride];
     const double t = R.t[r];
-    const Eigen::Map<const RowMajor> D(R.D + r * N * R.q, n, q);
+    const Eigen::Map<const RowMajor> D(R.D + sr * N * R.q, n, q);
     if (k > 0) {
-      J.topRows(k) = Eigen::Map<const RowMajor>(R.C + r * R.k * N, k, n);
+      J.topRows(k) = Eigen::Map<const RowMajor>(R.C + sr * R.k * N, k, n);
       for (Eigen::Index i = 0; i < n; ++i)
         for (Eigen::Index j = 0; j < k; ++j) M(i, j) = J(j, i) * R.law_weight[static_cast<std::size_t>(i)];
     }
@@ -66,8 +67,8 @@ void solve_rows(const core::Model& model, const ManifoldRows& R, std::size_t fir
     a.setZero();
     for (Eigen::Index j = 0; j < q; ++j) a[k + j] = 1e-3 - v_net[R.qss[static_cast<std::size_t>(j)]];
     for (Eigen::Index j = 0; j < q; ++j) {
-      const double rate = R.rate[r * R.q + static_cast<std::size_t>(j)];
-      g[j] = R.g0[r * R.q + static_cast<std::size_t>(j)] * std::exp(-rate * (t - R.t0));
+      const double rate = R.rate[sr * R.q + static_cast<std::size_t>(j)];
+      g[j] = R.g0[sr * R.q + static_cast<std::size_t>(j)] * std::exp(-rate * (t - R.t0));
     }
     double err = 0.0;
     for (int it = 0;; ++it) {
@@ -77,10 +78,10 @@ void solve_rows(const core::Model& model, const ManifoldRows& R, std::size_t fir
         y[i] = R.clamp[static_cast<std::size_t>(i)] ? std::max(u[i], 0.0) : u[i];  // (NaN stays NaN)
       }
       model.rhs_and_jacobian(t, y.data(), p.data(), f.data(), Jf.data());  // column-major, as Eigen's
-      for (Eigen::Index i = 0; i < k; ++i) G[i] = J.row(i).dot(v) - R.c[r * R.k + static_cast<std::size_t>(i)];
+      for (Eigen::Index i = 0; i < k; ++i) G[i] = J.row(i).dot(v) - R.c[sr * R.k + static_cast<std::size_t>(i)];
       for (Eigen::Index j = 0; j < q; ++j) {
         const auto Q = static_cast<Eigen::Index>(R.qss[static_cast<std::size_t>(j)]);
-        const double rate = R.rate[r * R.q + static_cast<std::size_t>(j)];
+        const double rate = R.rate[sr * R.q + static_cast<std::size_t>(j)];
         const double den = s[Q] * rate;
         G[k + j] = (f[Q] - g[j]) / den;
         // d/dt^ of (f_Q - g) / den at fixed u: f has no explicit t (autonomous), g' = -rate g.
@@ -187,10 +188,15 @@ PHYSYNTH_LANE_CLONES void solve_lanes(const core::Model& model, const ManifoldRo
   const std::size_t N = R.n, m = R.m;
   const bool matrices = R.P != nullptr;
   std::vector<Lanes> p(m);
-  std::size_t row[kLanes];
+  std::size_t row[kLanes], sample[kLanes];
   const auto gather = [&](const double* base, std::size_t stride, std::size_t offset) {
     Lanes x;
     for (int l = 0; l < kLanes; ++l) x.v[l] = base[row[l] * stride + offset];
+    return x;
+  };
+  const auto gather_sample = [&](const double* base, std::size_t stride, std::size_t offset) {
+    Lanes x;
+    for (int l = 0; l < kLanes; ++l) x.v[l] = base[sample[l] * stride + offset];
     return x;
   };
   const auto all_finite = [](const Lanes* x, int count, bool(&ok)[kLanes]) {
@@ -198,31 +204,34 @@ PHYSYNTH_LANE_CLONES void solve_lanes(const core::Model& model, const ManifoldRo
       for (int l = 0; l < kLanes; ++l) ok[l] = ok[l] && std::isfinite(x[i][l]);
   };
   for (std::size_t r0 = first; r0 < last; r0 += kLanes) {
-    for (int l = 0; l < kLanes; ++l) row[l] = std::min(r0 + static_cast<std::size_t>(l), last - 1);
+    for (int l = 0; l < kLanes; ++l) {
+      row[l] = std::min(r0 + static_cast<std::size_t>(l), last - 1);
+      sample[l] = row[l] / R.per;
+    }
     Lanes v_net[n], s[n], M[n][K], J[K][n], c[K], g[K], rate[K], den[K], D[n][K];
     const Lanes t = gather(R.t, 1, 0), dt_dth = gather(R.dt_dth, 1, 0);
     for (int i = 0; i < n; ++i) {
       v_net[i] = gather(R.v_net, N, static_cast<std::size_t>(i));
-      s[i] = gather(R.s, N, static_cast<std::size_t>(i));
+      s[i] = gather_sample(R.s, N, static_cast<std::size_t>(i));
       for (int j = 0; j < q; ++j) {
-        D[i][j] = gather(R.D, N * R.q, static_cast<std::size_t>(i) * R.q + static_cast<std::size_t>(j));
+        D[i][j] = gather_sample(R.D, N * R.q, static_cast<std::size_t>(i) * R.q + static_cast<std::size_t>(j));
         M[i][k + j] = D[i][j];
       }
     }
-    for (std::size_t j = 0; j < m; ++j) p[j] = gather(R.p[j], 1, 0);
+    for (std::size_t j = 0; j < m; ++j) p[j] = gather_sample(R.p[j], R.p_stride, 0);
     for (int i = 0; i < k; ++i) {
       for (int j = 0; j < n; ++j) {
-        J[i][j] = gather(R.C, R.k * N, static_cast<std::size_t>(i) * N + static_cast<std::size_t>(j));
+        J[i][j] = gather_sample(R.C, R.k * N, static_cast<std::size_t>(i) * N + static_cast<std::size_t>(j));
         M[j][i] = J[i][j] * R.law_weight[static_cast<std::size_t>(j)];
       }
-      c[i] = gather(R.c, R.k, static_cast<std::size_t>(i));
+      c[i] = gather_sample(R.c, R.k, static_cast<std::size_t>(i));
     }
     Lanes a[K];
     for (int j = 0; j < q; ++j) {
       const auto Q = static_cast<int>(R.qss[static_cast<std::size_t>(j)]);
       a[k + j] = 1e-3 - v_net[Q];
-      rate[j] = gather(R.rate, R.q, static_cast<std::size_t>(j));
-      g[j] = gather(R.g0, R.q, static_cast<std::size_t>(j)) * exp(-rate[j] * (t - R.t0));
+      rate[j] = gather_sample(R.rate, R.q, static_cast<std::size_t>(j));
+      g[j] = gather_sample(R.g0, R.q, static_cast<std::size_t>(j)) * exp(-rate[j] * (t - R.t0));
       den[j] = s[Q] * rate[j];
     }
     Lanes v[n], u[n], y[n], f[n], Jf[n * n], G[K], Gt[K], err;

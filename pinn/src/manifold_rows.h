@@ -36,7 +36,11 @@ struct ManifoldRows {
   const double* D = nullptr;       // [n, q] fast directions
   const double* t = nullptr;       // [1] physical time
   const double* dt_dth = nullptr;  // [1] dt/dt^
-  std::vector<const double*> p;    // m columns of B rows: the parameters
+  std::vector<const double*> p;    // m columns: the parameters, p[j][r * p_stride]
+  std::size_t p_stride = 1;
+  // Rows per sample. Above 1, s, C, c, g0, rate, D and the parameters are the samples' (row r
+  // reads sample r / per): a grid's rows need no copies of what their sample's rows share.
+  std::size_t per = 1;
   // Outputs per row: v on the manifold, P = dv/dv_net, the drift M A^-1 [0; dG/dt^], the
   // quasi-steady columns of M A^-1; a row that does not converge to a finite, stable root
   // keeps v_net, P = I and zeros (as the tensor version).

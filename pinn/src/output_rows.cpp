@@ -15,20 +15,21 @@ void raw_rows(const RawRows& R, std::size_t first, std::size_t last) {
   for (auto i : R.qss) quasi_steady[static_cast<std::size_t>(i)] = 1;
   for (std::size_t r = first; r < last; ++r) {
     const double th = R.th[r];
+    const std::size_t sr = r / R.per;
     for (std::size_t i = 0; i < n; ++i) {
-      const std::size_t at = r * n + i;
+      const std::size_t at = r * n + i, as = sr * n + i;
       if (quasi_steady[i]) {  // (fibre_base: the manifold sets them)
         R.v[at] = 0.0;
         if (R.dv) R.dv[at] = 0.0;
         continue;
       }
-      const double s = R.s[at], N = R.N[at];
+      const double s = R.s[as], N = R.N[at];
       // u = y0 + s t^ N, or for a positive state s softplus_beta(z0 + t^ N), as torch::softplus
       // computes it (linear above beta x = 20).
-      double u = R.y0[at] + s * th * N, x = 0.0;
+      double u = R.y0[as] + s * th * N, x = 0.0;
       const bool positive = R.z0 && R.positive[i];
       if (positive) {
-        x = R.z0[at] + th * N;
+        x = R.z0[as] + th * N;
         u = s * (x * beta > 20.0 ? x : std::log1p(std::exp(x * beta)) / beta);
       }
       R.v[at] = u / s;
@@ -73,10 +74,11 @@ void residual_rows(const core::Model& model, const ResidualRows& R, std::size_t 
   const std::size_t n = R.n, q = R.q;
   std::vector<double> u(n), y(n), dv(n), f(n), r(n), p(R.m), A(q * q), c(q);
   for (std::size_t row = first; row < last; ++row) {
+    const std::size_t sample = row / R.per;
     const double* v = R.v + row * n;
-    const double* s = R.s + row * n;
+    const double* s = R.s + sample * n;
     const double* P = R.P + row * n * n;
-    const double* D = R.D + row * n * q;
+    const double* D = R.D + sample * n * q;
     const double h = R.dt_dth[row];
     // u = v s and du = (P dv_raw - drift) s: the output on the manifold and its derivative.
     for (std::size_t i = 0; i < n; ++i) {
@@ -86,7 +88,7 @@ void residual_rows(const core::Model& model, const ResidualRows& R, std::size_t 
       u[i] = v[i] * s[i];
       y[i] = R.nonneg[i] ? std::max(u[i], 0.0) : u[i];  // (NaN stays NaN)
     }
-    for (std::size_t j = 0; j < R.m; ++j) p[j] = R.p[j][row];
+    for (std::size_t j = 0; j < R.m; ++j) p[j] = R.p[j][sample * R.p_stride];
     model.rhs(R.t[row], y.data(), p.data(), f.data());
     // R = (du - f h) / s, less its part along the fast directions that cancels the quasi-steady
     // rows: c from D's quasi-steady block.
@@ -113,7 +115,7 @@ void residual_rows(const core::Model& model, const ResidualRows& R, std::size_t 
       if (!R.nonneg[i]) continue;
       double deficit = -u[i] < 0.0 ? 0.0 : -u[i];  // (clamp_min: NaN stays NaN)
       deficit /= s[i];
-      if (R.tau) deficit *= h / R.tau[row];
+      if (R.tau) deficit *= h / R.tau[sample];
       squares += deficit * deficit;
     }
     R.squares[row] = squares;

@@ -25,9 +25,11 @@ struct RawRows {
   const double* th = nullptr;     // [B] t^
   const double* N = nullptr;      // [B, n] the network's output
   const double* dN = nullptr;     // [B, n] its derivative along t^, or null (a prediction)
-  const double* y0 = nullptr;     // [B, n]
-  const double* s = nullptr;      // [B, n]
-  const double* z0 = nullptr;     // [B, n] softplus^-1(y0 / s) (positive states), or null (none)
+  // Per sample (row r reads sample r / per):
+  std::size_t per = 1;
+  const double* y0 = nullptr;  // [n]
+  const double* s = nullptr;   // [n]
+  const double* z0 = nullptr;  // [n] softplus^-1(y0 / s) (positive states), or null (none)
   // Outputs: v = fibre_base(raw_output / s) and, with dN, dv = fibre_base(raw_tangent / s).
   double* v = nullptr;
   double* dv = nullptr;
@@ -45,12 +47,15 @@ struct ResidualRows {
   const double* P = nullptr;       // [B, n, n] dv/dv_net
   const double* drift = nullptr;   // [B, n]
   const double* dv = nullptr;      // [B, n] RawRows::dv
-  const double* s = nullptr;       // [B, n]
   const double* t = nullptr;       // [B]
   const double* dt_dth = nullptr;  // [B]
-  const double* tau = nullptr;     // [B] the characteristic time, or null (off)
-  const double* D = nullptr;       // [B, n, q] fast directions
-  std::vector<const double*> p;    // m columns of B rows
+  // Per sample (row r reads sample r / per):
+  std::size_t per = 1;
+  const double* s = nullptr;     // [n]
+  const double* tau = nullptr;   // [1] the characteristic time, or null (off)
+  const double* D = nullptr;     // [n, q] fast directions
+  std::vector<const double*> p;  // m columns, p[j][sample * p_stride]
+  std::size_t p_stride = 1;
   // Output: each row's sum of squares over its residual's n + (non-negative states) columns.
   double* squares = nullptr;
 };

@@ -748,16 +748,16 @@ struct Pinn::Impl {
   // and Jacobian in place of tensor operations and autograd: on a CPU in float64, for a model
   // whose right-hand side does not read t (the drift's dG/dt^ is then g's alone). The rows are
   // spread over the threads unless this runs inside a chunk already; a row's numbers do not
-  // depend on which thread computes it.
-  OnManifold manifold_by_rows(const Batch& b, const Tensor& v_net, const Tensor& th, double tol, bool matrices) const {
+  // depend on which thread computes it. With `per` above 1, b is the samples' (ChunkRows), each
+  // the sample of `per` rows of v_net and th.
+  OnManifold manifold_by_rows(const Batch& b, const Tensor& v_net, const Tensor& th, double tol, bool matrices,
+                              std::size_t per = 1) const {
     const std::int64_t k = b.C.defined() ? b.C.size(1) : 0, q = static_cast<std::int64_t>(qss.size());
-    const auto N = static_cast<std::int64_t>(n()), B = b.size();
+    const auto N = static_cast<std::int64_t>(n()), B = v_net.size(0);
     const Tensor D = fast_directions(b).contiguous();
     const Tensor vn = v_net.contiguous(), s = b.s.contiguous(), g0 = b.g0.contiguous(), rate = b.rate.contiguous();
     const Tensor t = time_of(th).contiguous();
     const Tensor dt = dt_dth_of(th).contiguous();
-    std::vector<Tensor> P;
-    for (const Tensor& pk : b.p) P.push_back(pk.contiguous());
     Tensor C, c;
     if (k > 0) C = b.C.contiguous(), c = b.c.contiguous();
     OnManifold o;
@@ -785,7 +785,8 @@ struct Pinn::Impl {
     }
     R.g0 = g0.data_ptr<double>(), R.rate = rate.data_ptr<double>(), R.D = D.data_ptr<double>();
     R.t = t.data_ptr<double>(), R.dt_dth = dt.data_ptr<double>();
-    for (const Tensor& pk : P) R.p.push_back(pk.data_ptr<double>());
+    const std::vector<Tensor> P = parameter_columns(b, R.p, R.p_stride);
+    R.per = per;
     R.v = o.v.data_ptr<double>();
     if (matrices) R.P = o.P.data_ptr<double>(), R.drift = o.drift.data_ptr<double>(), R.MAq = o.MAq.data_ptr<double>();
     at::parallel_for(0, B, 256, [&](std::int64_t first, std::int64_t last) {
@@ -802,34 +803,60 @@ struct Pinn::Impl {
            !qss.empty() && !torch::GradMode::is_enabled() && form != TrainOptions::Residual::kImplicit;
   }
 
+  // A chunk's rows for the row functions: what differs by row (t^, t, dt/dt^, the network's
+  // inputs) in `rows`, and what each sample's `per` rows share (y0, s, z0, the laws, the manifold's
+  // g0, rates and fast directions, tau, the parameters) in `samples`, row r reading sample r / per:
+  // copied to every row (grid_rows) those took 12 of the 110 ms of a 1-thread generation of
+  // Michaelis-Menten's 1,000 samples (AMD EPYC, 2026-12-06).
+  struct ChunkRows {
+    Batch rows, samples;
+    std::size_t per = 1;
+  };
+
+  // The parameters' columns as pointers and their stride (Batch::p holds views of one [B, m]
+  // tensor's columns); the tensors returned hold any copy made.
+  static std::vector<Tensor> parameter_columns(const Batch& b, std::vector<const double*>& p, std::size_t& stride) {
+    std::vector<Tensor> held;
+    stride = b.p.empty() ? 1 : static_cast<std::size_t>(b.p.front().stride(0));
+    for (const Tensor& pk : b.p)
+      if (static_cast<std::size_t>(pk.stride(0)) != stride) stride = 0;  // (mixed: copied)
+    for (const Tensor& pk : b.p) {
+      held.push_back(stride == 0 ? pk.contiguous() : pk);
+      p.push_back(held.back().data_ptr<double>());
+    }
+    if (stride == 0) stride = 1;
+    return held;
+  }
+
   // forward_mode's v = fibre_base(raw_output / s) and, with dN, dv = fibre_base(raw_tangent / s),
   // by rows in this thread.
-  std::pair<Tensor, Tensor> raw_by_rows(const Batch& b, const Tensor& N, const Tensor& dN) const {
-    const Tensor th = b.x.select(1, 0).contiguous(), Nc = N.contiguous(), y0 = b.y0.contiguous(), s = b.s.contiguous();
+  std::pair<Tensor, Tensor> raw_by_rows(const ChunkRows& c, const Tensor& N, const Tensor& dN) const {
+    const Batch& b = c.samples;
+    const Tensor th = c.rows.x.select(1, 0).contiguous(), Nc = N.contiguous(), y0 = b.y0.contiguous(),
+                 s = b.s.contiguous();
     const Tensor dNc = dN.defined() ? dN.contiguous() : Tensor(), z0 = b.z0.defined() ? b.z0.contiguous() : Tensor();
     Tensor v = torch::empty_like(Nc), dv = dN.defined() ? torch::empty_like(Nc) : Tensor();
     RawRows R;
-    R.n = n(), R.qss = qss, R.sharpness = kSharpness;
+    R.n = n(), R.qss = qss, R.sharpness = kSharpness, R.per = c.per;
     R.positive.assign(n(), 0);
     for (auto i : positive) R.positive[static_cast<std::size_t>(i)] = 1;
     R.th = th.data_ptr<double>(), R.N = Nc.data_ptr<double>(), R.y0 = y0.data_ptr<double>(), R.s = s.data_ptr<double>();
     if (dN.defined()) R.dN = dNc.data_ptr<double>(), R.dv = dv.data_ptr<double>();
     if (z0.defined()) R.z0 = z0.data_ptr<double>();
     R.v = v.data_ptr<double>();
-    raw_rows(R, 0, static_cast<std::size_t>(b.size()));
+    raw_rows(R, 0, static_cast<std::size_t>(N.size(0)));
     return {v, dv};
   }
 
   // Each row's sum of squares of residual(b, u, du) for forward_mode's u and du on the manifold
   // o (from raw_by_rows' dv), by rows in this thread.
-  std::vector<double> residual_squares_by_rows(const Batch& b, const OnManifold& o, const Tensor& dv) const {
-    const Tensor D = fast_directions(b).contiguous(), s = b.s.contiguous(), t = b.t.contiguous(),
-                 dt = b.dt_dth.contiguous(), tau = b.tau.defined() ? b.tau.contiguous() : Tensor();
-    std::vector<Tensor> P;
-    for (const Tensor& pk : b.p) P.push_back(pk.contiguous());
-    std::vector<double> squares(static_cast<std::size_t>(b.size()));
+  std::vector<double> residual_squares_by_rows(const ChunkRows& c, const OnManifold& o, const Tensor& dv) const {
+    const Batch& b = c.samples;
+    const Tensor D = fast_directions(b).contiguous(), s = b.s.contiguous(), t = c.rows.t.contiguous(),
+                 dt = c.rows.dt_dth.contiguous(), tau = b.tau.defined() ? b.tau.contiguous() : Tensor();
+    std::vector<double> squares(static_cast<std::size_t>(dv.size(0)));
     ResidualRows R;
-    R.n = n(), R.q = qss.size(), R.m = m(), R.qss = qss;
+    R.n = n(), R.q = qss.size(), R.m = m(), R.qss = qss, R.per = c.per;
     R.nonneg.assign(n(), 0);
     for (std::size_t i = 0; i < n(); ++i) R.nonneg[i] = model->state_is_nonnegative(i);
     R.relative = form == TrainOptions::Residual::kRelative;
@@ -837,7 +864,7 @@ struct Pinn::Impl {
     R.dv = dv.data_ptr<double>(), R.s = s.data_ptr<double>(), R.t = t.data_ptr<double>();
     R.dt_dth = dt.data_ptr<double>(), R.D = D.data_ptr<double>();
     if (tau.defined()) R.tau = tau.data_ptr<double>();
-    for (const Tensor& pk : P) R.p.push_back(pk.data_ptr<double>());
+    const std::vector<Tensor> P = parameter_columns(b, R.p, R.p_stride);
     R.squares = squares.data();
     ::physynth::pinn::residual_rows(*model, R, 0, squares.size());
     return squares;
@@ -1144,17 +1171,18 @@ struct Pinn::Impl {
     std::vector<double> th(T);
     for (std::size_t k = 0; k < T; ++k) th[k] = t_hat(times[k]);
     for_each_chunk(count, T, [&](std::size_t first, std::size_t c) {
-      const Batch b = grid_rows(once, first, c, th);
-      const Tensor N_net = net_forward(net_input(b, b.x));
       if (output_by_rows()) {  // (output's steps by rows, u = v s straight into out)
-        const Tensor v = raw_by_rows(b, N_net, Tensor()).first;
-        const OnManifold o = manifold_by_rows(b, v, b.x.select(1, 0), output_tolerance(), false);
-        const Tensor s = b.s.contiguous();
+        const ChunkRows rows = chunk_rows(once, first, c, th);
+        const Tensor v = raw_by_rows(rows, net_forward(net_input(rows.rows, rows.rows.x)), Tensor()).first;
+        const OnManifold o =
+            manifold_by_rows(rows.samples, v, rows.rows.x.select(1, 0), output_tolerance(), false, rows.per);
+        const Tensor s = rows.samples.s.contiguous();
         const double *vm = o.v.data_ptr<double>(), *sc = s.data_ptr<double>();
-        for (std::size_t k = 0; k < c * T * N; ++k) out[first * T * N + k] = vm[k] * sc[k];
+        for (std::size_t k = 0; k < c * T * N; ++k) out[first * T * N + k] = vm[k] * sc[(k / (T * N)) * N + k % N];
         return;
       }
-      const Tensor u = output(b, N_net).to(torch::kCPU, torch::kFloat64).contiguous();
+      const Batch b = grid_rows(once, first, c, th);
+      const Tensor u = output(b, net_forward(net_input(b, b.x))).to(torch::kCPU, torch::kFloat64).contiguous();
       std::copy(u.data_ptr<double>(), u.data_ptr<double>() + c * T * N, out + first * T * N);
     });
   }
@@ -1167,12 +1195,13 @@ struct Pinn::Impl {
     std::vector<double> th(R);
     for (std::size_t k = 0; k < R; ++k) th[k] = static_cast<double>(k) / static_cast<double>(R - 1);
     for_each_chunk(count, R, [&](std::size_t first, std::size_t c) {
-      const Batch b = grid_rows(once, first, c, th);
       if (output_by_rows()) {  // (forward_mode's and residual's steps by rows)
-        const auto [N_net, dN] = net_tangent(net_input(b, b.x), input_tangent(b));
-        const auto [v, dv] = raw_by_rows(b, N_net, dN);
-        const OnManifold o = manifold_by_rows(b, v, b.x.select(1, 0), output_tolerance(), true);
-        const std::vector<double> squares = residual_squares_by_rows(b, o, dv);
+        const ChunkRows rows = chunk_rows(once, first, c, th);
+        const auto [N_net, dN] = net_tangent(net_input(rows.rows, rows.rows.x), input_tangent(rows.rows));
+        const auto [v, dv] = raw_by_rows(rows, N_net, dN);
+        const OnManifold o =
+            manifold_by_rows(rows.samples, v, rows.rows.x.select(1, 0), output_tolerance(), true, rows.per);
+        const std::vector<double> squares = residual_squares_by_rows(rows, o, dv);
         const double columns = static_cast<double>(R * (n() + static_cast<std::size_t>(nonneg_idx.numel())));
         for (std::size_t j = 0; j < c; ++j) {
           double sum = 0.0;
@@ -1181,6 +1210,7 @@ struct Pinn::Impl {
         }
         return;
       }
+      const Batch b = grid_rows(once, first, c, th);
       auto [u, du] = forward_mode(b);
       const Tensor r = residual(b, u, du).pow(2).reshape({static_cast<std::int64_t>(c), -1}).mean(1).sqrt();
       const Tensor rc = r.to(torch::kCPU, torch::kFloat64).contiguous();
@@ -1212,16 +1242,42 @@ struct Pinn::Impl {
     if (!qss.empty() && from.D.defined()) from.Q = Tensor();
     Batch b = from.select(torch::arange(f64, f64 + c64, torch::TensorOptions().dtype(torch::kLong).device(device))
                               .repeat_interleave(T64));
+    set_grid_times(b, c, th);
+    return b;
+  }
+
+  // grid_rows for the row functions: the rows' t^, theta^, t, dt/dt^ and tau, and the samples'
+  // [first, first + c) of `once` as they are.
+  ChunkRows chunk_rows(const Batch& once, std::size_t first, std::size_t c, const std::vector<double>& th) const {
+    const auto f64 = static_cast<std::int64_t>(first), c64 = static_cast<std::int64_t>(c);
+    ChunkRows out;
+    out.per = th.size();
+    Batch& s = out.samples;
+    const auto part = [&](const Tensor& x) { return x.defined() ? x.slice(0, f64, f64 + c64) : Tensor(); };
+    s.x = part(once.x), s.y0 = part(once.y0), s.C = part(once.C), s.c = part(once.c), s.g0 = part(once.g0);
+    s.rate = part(once.rate), s.D = part(once.D), s.z0 = part(once.z0), s.tau = part(once.tau), s.s = part(once.s);
+    for (const Tensor& pk : once.p) s.p.push_back(part(pk));
+    const Tensor rows = torch::arange(f64, f64 + c64, torch::TensorOptions().dtype(torch::kLong).device(device))
+                            .repeat_interleave(static_cast<std::int64_t>(th.size()));
+    out.rows.x = once.x.index_select(0, rows);
+    if (once.tau.defined()) out.rows.tau = once.tau.index_select(0, rows);
+    set_grid_times(out.rows, c, th);
+    return out;
+  }
+
+  // Row k * T + j of b (c samples' T rows each): t^ = th[j], and its t and dt/dt^.
+  void set_grid_times(Batch& b, std::size_t c, const std::vector<double>& th) const {
+    const std::size_t T = th.size();
+    const auto T64 = static_cast<std::int64_t>(T), c64 = static_cast<std::int64_t>(c);
     std::vector<double> t(T), dt(T);
     for (std::size_t k = 0; k < T; ++k) t[k] = t_of(th[k]), dt[k] = dt_dth(th[k]);
     const auto tiled = [&](std::vector<double>& v) {
       return torch::from_blob(v.data(), {T64}, kF64).to(options(), false, true).repeat({c64});
     };
     std::vector<double> th_copy = th;
-    b.x.select(1, 0).copy_(tiled(th_copy));  // (b.x is select()'s own copy)
+    b.x.select(1, 0).copy_(tiled(th_copy));  // (b.x is an index_select's own copy)
     b.t = tiled(t);
     b.dt_dth = tiled(dt);
-    return b;
   }
 
   std::vector<double> draw_parameters(std::size_t count) const {

@@ -6,6 +6,8 @@
 #include <utility>
 #include <vector>
 
+#include "small_solve.h"
+
 namespace physynth::pinn {
 
 void raw_rows(const RawRows& R, std::size_t first, std::size_t last) {
@@ -41,35 +43,6 @@ void raw_rows(const RawRows& R, std::size_t first, std::size_t last) {
   }
 }
 
-namespace {
-// A c = b for the q x q block A (row-major), by Gaussian elimination with partial pivoting as
-// solve_batched does; false where a pivot is 0 or not finite.
-bool solve_small(std::vector<double>& A, std::vector<double>& b, std::size_t q) {
-  for (std::size_t col = 0; col < q; ++col) {
-    std::size_t best = col;
-    for (std::size_t i = col + 1; i < q; ++i)
-      if (std::abs(A[i * q + col]) > std::abs(A[best * q + col])) best = i;
-    if (best != col) {
-      for (std::size_t j = 0; j < q; ++j) std::swap(A[col * q + j], A[best * q + j]);
-      std::swap(b[col], b[best]);
-    }
-    const double pivot = A[col * q + col];
-    if (pivot == 0.0 || !std::isfinite(pivot)) return false;
-    for (std::size_t i = col + 1; i < q; ++i) {
-      const double factor = A[i * q + col] / pivot;
-      for (std::size_t j = col; j < q; ++j) A[i * q + j] -= factor * A[col * q + j];
-      b[i] -= factor * b[col];
-    }
-  }
-  for (std::size_t col = q; col-- > 0;) {
-    double sum = b[col];
-    for (std::size_t j = col + 1; j < q; ++j) sum -= A[col * q + j] * b[j];
-    b[col] = sum / A[col * q + col];
-  }
-  return true;
-}
-}  // namespace
-
 void residual_rows(const core::Model& model, const ResidualRows& R, std::size_t first, std::size_t last) {
   const std::size_t n = R.n, q = R.q;
   std::vector<double> u(n), y(n), dv(n), f(n), r(n), p(R.m), A(q * q), c(q);
@@ -98,7 +71,7 @@ void residual_rows(const core::Model& model, const ResidualRows& R, std::size_t 
       for (std::size_t b = 0; b < q; ++b) A[a * q + b] = D[Q * q + b];
       c[a] = r[Q];
     }
-    if (!solve_small(A, c, q))
+    if (!solve_small(A.data(), c.data(), q, 1))
       throw std::runtime_error("linalg.solve: a system of the batch is singular (a zero pivot in the elimination)");
     for (std::size_t i = 0; i < n; ++i) {
       double along = 0.0;

@@ -4,7 +4,7 @@
 // or six passes over memory per layer, each a call through its dispatcher; here a few rows at a
 // time go through all the layers in registers and the first level of cache (8 outputs of a row
 // per AVX instruction, fused multiply-adds). Michaelis-Menten's 1,000 samples (121 predicted and
-// 64 residual points, 32 wide, 4 deep): the layers took 21 and 19 ms against LibTorch's 36 and
+// 64 residual points, 32 wide, 4 deep): the layers took 20 and 17.5 ms against LibTorch's 36 and
 // 35 ms on one core of the AMD EPYC (2026-12-06). Each row's numbers depend on that row alone,
 // not on the others or on where a range of rows starts.
 //

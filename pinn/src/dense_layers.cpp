@@ -1,7 +1,6 @@
 #include "dense_layers.h"
 
 #include <algorithm>
-#include <cstring>
 #include <stdexcept>
 #include <utility>
 
@@ -156,7 +155,7 @@ struct DenseKernel {
                                                                std::size_t rows, double* out, double* dout) {
     const int L = static_cast<int>(d.w_.size()), n0 = d.sizes_.front(), no = d.sizes_.back();
     const std::size_t span = static_cast<std::size_t>(kBlock) * d.widest_;
-    std::vector<float> buffer((dx ? 4 : 2) * span + 8);
+    std::vector<float> buffer((dx ? 4 : 2) * span);
     float* h[2] = {buffer.data(), buffer.data() + span};
     float* t[2] = {dx ? buffer.data() + 2 * span : nullptr, dx ? buffer.data() + 3 * span : nullptr};
     for (std::size_t first = 0; first < rows; first += kBlock) {
@@ -193,11 +192,14 @@ struct DenseKernel {
   }
 };
 
+// (On a CPU without AVX2 or FMA the kernel's instructions would not run at all.)
 void DenseLayers::forward(const double* x, std::size_t rows, double* out) const {
+  if (!runs_here()) throw std::logic_error("DenseLayers: this CPU has no AVX2 with FMA (runs_here() is false)");
   DenseKernel::run(*this, x, nullptr, rows, out, nullptr);
 }
 void DenseLayers::forward_tangent(const double* x, const double* dx, std::size_t rows, double* out,
                                   double* dout) const {
+  if (!runs_here()) throw std::logic_error("DenseLayers: this CPU has no AVX2 with FMA (runs_here() is false)");
   DenseKernel::run(*this, x, dx, rows, out, dout);
 }
 

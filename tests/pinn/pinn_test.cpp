@@ -1,12 +1,12 @@
 // The parametric PINN (pinn/pinn.h): derivatives, training, files, refusals.
 #include <ATen/Parallel.h>
-#include <torch/torch.h>
 #include <catch2/catch.hpp>
 
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <random>
 #include <set>
 #include <string>
 
@@ -304,45 +304,67 @@ TEST_CASE("pinn: the float32 layers row by row are the network and its tangent, 
   // Shapes that fill a vector of 8 outputs, miss it, and span several: a hidden layer of 13 (two
   // vectors, the second part zero), 40 (five: a group of four and one) and 32; 1 to 6 inputs.
   const std::vector<std::vector<int>> shapes = {{6, 32, 32, 32, 32, 4}, {1, 13, 5}, {3, 40, 13, 2}, {2, 9}};
-  torch::manual_seed(11);
+  std::mt19937 rng(11);
+  std::normal_distribution<double> normal;
   for (const auto& sizes : shapes) {
     INFO("sizes " << sizes.size() << " layers from " << sizes.front() << " inputs to " << sizes.back());
-    std::vector<torch::Tensor> W, b;
+    const std::size_t L = sizes.size() - 1, n_in = static_cast<std::size_t>(sizes.front()),
+                      n_out = static_cast<std::size_t>(sizes.back());
+    std::vector<std::vector<float>> W(L), b(L);
     std::vector<const float*> wp, bp;
-    for (std::size_t l = 0; l + 1 < sizes.size(); ++l) {
-      W.push_back(torch::randn({sizes[l + 1], sizes[l]}, torch::kFloat32) / std::sqrt(sizes[l]));
-      b.push_back(torch::randn({sizes[l + 1]}, torch::kFloat32) * 0.5);
-      wp.push_back(W.back().data_ptr<float>());
-      bp.push_back(b.back().data_ptr<float>());
+    for (std::size_t l = 0; l < L; ++l) {
+      for (int k = 0; k < sizes[l + 1] * sizes[l]; ++k)
+        W[l].push_back(static_cast<float>(normal(rng) / std::sqrt(sizes[l])));
+      for (int k = 0; k < sizes[l + 1]; ++k) b[l].push_back(static_cast<float>(0.5 * normal(rng)));
+      wp.push_back(W[l].data());
+      bp.push_back(b[l].data());
     }
     const pinn::DenseLayers dense(sizes, wp, bp);
     // 100 rows (not a multiple of the 3-row or 48-row blocks), inputs large enough to saturate
     // tanh in places.
-    const std::int64_t rows = 100;
-    const torch::Tensor x = torch::randn({rows, sizes.front()}, torch::kFloat64) * 3.0;
-    const torch::Tensor dx = torch::randn({rows, sizes.front()}, torch::kFloat64);
-    // The reference in float64 from the same float32 weights: z' = W h', h' = (1 - tanh^2 z) z'.
-    torch::Tensor z = x, dz = dx;
-    for (std::size_t l = 0; l < W.size(); ++l) {
-      const torch::Tensor Wl = W[l].to(torch::kFloat64), bl = b[l].to(torch::kFloat64);
-      if (l > 0) {
-        const torch::Tensor h = torch::tanh(z);
-        dz = (1.0 - h * h) * dz;
-        z = h;
+    const std::size_t rows = 100;
+    std::vector<double> x(rows * n_in), dx(rows * n_in);
+    for (double& v : x) v = 3.0 * normal(rng);
+    for (double& v : dx) v = normal(rng);
+    // The reference in double from the same float32 weights: z' = W h', h' = (1 - tanh^2 z) z'.
+    std::vector<double> ref(rows * n_out), dref(rows * n_out);
+    for (std::size_t r = 0; r < rows; ++r) {
+      std::vector<double> z(x.begin() + static_cast<std::ptrdiff_t>(r * n_in),
+                            x.begin() + static_cast<std::ptrdiff_t>((r + 1) * n_in));
+      std::vector<double> dz(dx.begin() + static_cast<std::ptrdiff_t>(r * n_in),
+                             dx.begin() + static_cast<std::ptrdiff_t>((r + 1) * n_in));
+      for (std::size_t l = 0; l < L; ++l) {
+        if (l > 0)
+          for (std::size_t i = 0; i < z.size(); ++i) {
+            const double h = std::tanh(z[i]);
+            dz[i] *= 1.0 - h * h;
+            z[i] = h;
+          }
+        const auto in = static_cast<std::size_t>(sizes[l]), out = static_cast<std::size_t>(sizes[l + 1]);
+        std::vector<double> next(out), dnext(out);
+        for (std::size_t j = 0; j < out; ++j) {
+          double sum = b[l][j], dsum = 0.0;
+          for (std::size_t i = 0; i < in; ++i) {
+            sum += static_cast<double>(W[l][j * in + i]) * z[i];
+            dsum += static_cast<double>(W[l][j * in + i]) * dz[i];
+          }
+          next[j] = sum, dnext[j] = dsum;
+        }
+        z = next, dz = dnext;
       }
-      z = torch::matmul(z, Wl.t()) + bl;
-      dz = torch::matmul(dz, Wl.t());
+      std::copy(z.begin(), z.end(), ref.begin() + static_cast<std::ptrdiff_t>(r * n_out));
+      std::copy(dz.begin(), dz.end(), dref.begin() + static_cast<std::ptrdiff_t>(r * n_out));
     }
-    const auto n_out = static_cast<std::size_t>(sizes.back());
     std::vector<double> out(rows * n_out), out2(rows * n_out), dout(rows * n_out);
-    dense.forward(x.data_ptr<double>(), rows, out.data());
-    dense.forward_tangent(x.data_ptr<double>(), dx.data_ptr<double>(), rows, out2.data(), dout.data());
+    dense.forward(x.data(), rows, out.data());
+    dense.forward_tangent(x.data(), dx.data(), rows, out2.data(), dout.data());
     CHECK(out == out2);  // the tangent does not change the value
-    const double scale = z.abs().max().item<double>(), dscale = dz.abs().max().item<double>();
-    double err = 0.0, derr = 0.0;
+    double scale = 0.0, dscale = 0.0, err = 0.0, derr = 0.0;
     for (std::size_t k = 0; k < out.size(); ++k) {
-      err = std::max(err, std::abs(out[k] - z.data_ptr<double>()[k]));
-      derr = std::max(derr, std::abs(dout[k] - dz.data_ptr<double>()[k]));
+      scale = std::max(scale, std::abs(ref[k]));
+      dscale = std::max(dscale, std::abs(dref[k]));
+      err = std::max(err, std::abs(out[k] - ref[k]));
+      derr = std::max(derr, std::abs(dout[k] - dref[k]));
     }
     INFO("largest error " << err << " of " << scale << ", tangent " << derr << " of " << dscale);
     // Float32's rounding through a few layers: a few units of 6e-8 of the scale, not more.
@@ -351,16 +373,15 @@ TEST_CASE("pinn: the float32 layers row by row are the network and its tangent, 
     CHECK(derr < 4e-6 * dscale);
     // Each row's bits do not depend on the rows around it: every row alone, and the rows from
     // an odd start.
-    for (std::int64_t r = 0; r < rows; ++r) {
+    for (std::size_t r = 0; r < rows; ++r) {
       std::vector<double> one(n_out), done(n_out);
-      dense.forward_tangent(x.data_ptr<double>() + r * sizes.front(), dx.data_ptr<double>() + r * sizes.front(), 1,
-                            one.data(), done.data());
-      REQUIRE(std::equal(one.begin(), one.end(), out.begin() + r * n_out));
-      REQUIRE(std::equal(done.begin(), done.end(), dout.begin() + r * n_out));
+      dense.forward_tangent(x.data() + r * n_in, dx.data() + r * n_in, 1, one.data(), done.data());
+      REQUIRE(std::equal(one.begin(), one.end(), out.begin() + static_cast<std::ptrdiff_t>(r * n_out)));
+      REQUIRE(std::equal(done.begin(), done.end(), dout.begin() + static_cast<std::ptrdiff_t>(r * n_out)));
     }
     std::vector<double> tail((rows - 7) * n_out);
-    dense.forward(x.data_ptr<double>() + 7 * sizes.front(), rows - 7, tail.data());
-    CHECK(std::equal(tail.begin(), tail.end(), out.begin() + 7 * n_out));
+    dense.forward(x.data() + 7 * n_in, rows - 7, tail.data());
+    CHECK(std::equal(tail.begin(), tail.end(), out.begin() + static_cast<std::ptrdiff_t>(7 * n_out)));
   }
 }
 

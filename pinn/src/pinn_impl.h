@@ -715,8 +715,7 @@ struct Pinn::Impl {
   OnManifold to_manifold(const Batch& b, const Tensor& v_net, const Tensor& th, double tol,
                          bool matrices = true) const {
     torch::NoGradGuard no_grad;
-    if (device.is_cpu() && dtype == torch::kFloat64 && model->is_autonomous())
-      return manifold_by_rows(b, v_net, th, tol, matrices);
+    if (manifold_runs_by_rows()) return manifold_by_rows(b, v_net, th, tol, matrices);
     const Tensor M = directions(b);
     const std::int64_t k = b.C.defined() ? b.C.size(1) : 0, q = static_cast<std::int64_t>(qss.size());
     const auto N = static_cast<std::int64_t>(n());
@@ -822,12 +821,16 @@ struct Pinn::Impl {
     return o;
   }
 
+  // Whether to_manifold runs by rows (manifold_by_rows): on a CPU in float64, for a model whose
+  // right-hand side does not read t.
+  bool manifold_runs_by_rows() const { return device.is_cpu() && dtype == torch::kFloat64 && model->is_autonomous(); }
+
   // Whether a chunk's output runs by rows after the network (output_rows.h) instead of by tensor
   // operations: without autograd, where the manifold runs by rows (manifold_by_rows), with the
   // plain or relative residual (the implicit one's preconditioner stays a tensor expression).
   bool output_by_rows() const {
-    return rows_after_network && device.is_cpu() && dtype == torch::kFloat64 && model->is_autonomous() &&
-           !qss.empty() && !torch::GradMode::is_enabled() && form != TrainOptions::Residual::kImplicit;
+    return rows_after_network && manifold_runs_by_rows() && !qss.empty() && !torch::GradMode::is_enabled() &&
+           form != TrainOptions::Residual::kImplicit;
   }
 
   // A chunk's rows for the row functions: what differs by row (t^, t, dt/dt^, the network's

@@ -1,7 +1,7 @@
 // One small linear system A X = B (A k x k, B k x r, both row-major, overwritten) by Gaussian
-// elimination with partial pivoting, the arithmetic solve_batched (batched_solve.h) does for each
-// system of a batch with tensor operations: for the row functions, one system per row. Private
-// to pinn/.
+// elimination with partial pivoting, the method solve_batched (batched_solve.h) applies to each
+// system of a batch with tensor operations (equal to rounding, not bit for bit): for the row
+// functions, one system per row. Private to pinn/.
 #pragma once
 
 #include <cmath>
